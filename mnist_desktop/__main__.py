@@ -1,0 +1,3 @@
+from mnist_desktop.cli import main
+
+raise SystemExit(main())
