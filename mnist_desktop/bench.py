@@ -1,0 +1,169 @@
+"""``mnist-desktop bench``: the figures the README quotes, measured on this machine.
+
+Speed is checked here, never in timed unit tests. Sections: drawing-to-probabilities
+latency, training throughput per architecture, the default recipe end to end (a fresh
+``train`` process, as a user runs it), and the GUI's responsiveness while it trains.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def sample_drawings(count: int = 50, size: int = 280, seed: int = 0) -> list[np.ndarray]:
+    """Canvas-sized drawings made from MNIST test digits: scaled to 30–90 % height, placed anywhere."""
+    import torch.nn.functional as F
+
+    from .model import load_mnist
+
+    images, _ = load_mnist("test")
+    rng = np.random.default_rng(seed)
+    drawings = []
+    for i in rng.choice(len(images), count, replace=False):
+        height = int(rng.uniform(0.3, 0.9) * size)
+        big = F.interpolate(images[i][None, None].float(), size=(height, height), mode="bilinear", align_corners=False)
+        big = big[0, 0].clamp(0, 255).to(torch.uint8).numpy()
+        canvas = np.zeros((size, size), np.uint8)
+        top, left = rng.integers(0, size - height + 1, 2)
+        canvas[top : top + height, left : left + height] = big
+        drawings.append(canvas)
+    return drawings
+
+
+def _stats(ms: list[float]) -> dict:
+    a = np.asarray(ms)
+    return {"median_ms": float(np.median(a)), "p99_ms": float(np.percentile(a, 99)), "max_ms": float(a.max()), "n": len(a)}
+
+
+def bench_latency(runs: int = 1000) -> dict:
+    from .model import Predictor, to_mnist
+
+    predictor = Predictor.default()
+    drawings = sample_drawings()
+    for d in drawings[:20]:
+        predictor.predict(to_mnist(d))
+    times = []
+    for i in range(runs):
+        d = drawings[i % len(drawings)]
+        t = time.perf_counter()
+        predictor.predict(to_mnist(d))
+        times.append((time.perf_counter() - t) * 1000)
+    return {"what": "280×280 drawing → to_mnist → predict (bundled CNN)", **_stats(times)}
+
+
+def bench_throughput(steps: int = 60) -> dict:
+    from .model import ARCHITECTURES, TrainConfig, train
+
+    out = {}
+    for name, arch in ARCHITECTURES.items():
+        config = TrainConfig(arch=name, epochs=1, log_every=10, hidden=128)
+        if not arch.trainable:
+            result = train(config)
+            out[name] = {"fit_seconds": result.history[0].seconds}
+            continue
+        stop, rates = threading.Event(), []
+
+        def on_batch(info, rates=rates, stop=stop):
+            if info.step > 10:  # the first reports include warm-up
+                rates.append(info.samples_per_s)
+            if info.step >= steps:
+                stop.set()
+
+        train(config, on_batch=on_batch, stop_event=stop)
+        out[name] = {"samples_per_s": float(np.median(rates)), "batch_size": config.batch_size}
+    return out
+
+
+def bench_recipe() -> dict:
+    """The default ``train`` command, timed from outside, then its checkpoint evaluated."""
+    from .cli import evaluate_predictor
+    from .model import Predictor
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "recipe.safetensors"
+        t = time.perf_counter()
+        proc = subprocess.run(
+            [sys.executable, "-m", "mnist_desktop", "train", "--out", str(out)], capture_output=True, text=True
+        )
+        wall = time.perf_counter() - t
+        if proc.returncode != 0:
+            return {"error": proc.stderr.strip().splitlines()[-1:]}
+        accuracy = evaluate_predictor(Predictor.load(out))["accuracy"]
+    epochs = [line.strip() for line in proc.stderr.splitlines() if line.startswith("epoch") and "valid accuracy" in line]
+    return {"command": "mnist-desktop train --out PATH", "wall_seconds": wall, "test_accuracy": accuracy, "reached_99": accuracy >= 0.99, "epochs": epochs}
+
+
+def bench_gui() -> dict:
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    try:
+        from .ui.bench import measure_gui
+    except ImportError as e:
+        return {"skipped": f"GUI not available: {e}"}
+    return measure_gui()
+
+
+def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
+    from .model import resolve_device
+
+    report = {
+        "device": str(resolve_device("auto")),
+        "cpu": _cpu_name(),
+        "cpu_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+    for name, fn in (("latency", bench_latency), ("throughput", bench_throughput), ("recipe", bench_recipe), ("gui", bench_gui)):
+        if name in skip:
+            continue
+        if log:
+            log(f"bench: {name}…")
+        report[name] = fn()
+    return report
+
+
+def format_report(r: dict) -> str:
+    lines = [f"device {r['device']} ({r['cpu']}, {r['cpu_threads']} threads), torch {r['torch']}, Python {r['python']}"]
+    if "latency" in r:
+        lat = r["latency"]
+        lines.append(f"drawing → probabilities: median {lat['median_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms, max {lat['max_ms']:.2f} ms ({lat['n']} runs)")
+    if "throughput" in r:
+        for name, t in r["throughput"].items():
+            if "samples_per_s" in t:
+                lines.append(f"training {name}: {t['samples_per_s']:,.0f} samples/s (batch {t['batch_size']})")
+            else:
+                lines.append(f"training {name}: means computed in {t['fit_seconds']:.2f} s")
+    if "recipe" in r:
+        rec = r["recipe"]
+        if "error" in rec:
+            lines.append(f"default recipe failed: {rec['error']}")
+        else:
+            lines.append(f"default recipe: {rec['wall_seconds']:.1f} s wall for the whole command, test accuracy {100 * rec['test_accuracy']:.2f} %")
+            lines.extend("  " + e for e in rec["epochs"])
+    if "gui" in r:
+        g = r["gui"]
+        if "skipped" in g:
+            lines.append(f"GUI: {g['skipped']}")
+        else:
+            lines.extend(f"GUI {k}: {v:.1f}" if isinstance(v, float) else f"GUI {k}: {v}" for k, v in g.items())
+    return "\n".join(lines)

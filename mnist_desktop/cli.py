@@ -1,0 +1,207 @@
+"""``python -m mnist_desktop``: the GUI with no arguments; ``train``, ``evaluate``, ``predict``
+and ``bench`` headless. Bad input ends with one ``error:`` line and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from pathlib import Path
+
+from . import __version__
+
+PROG = "mnist-desktop"
+
+
+def _batch_size(text: str) -> int:
+    if text.lower() in ("full", "0"):
+        return 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or 'full', not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or 'full', not {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .model.architectures import ARCHITECTURES
+    from .model.data import TASKS
+    from .model.losses import LOSSES
+    from .model.training import DEVICES, SCHEDULES, TrainConfig
+
+    d = TrainConfig()
+    parser = argparse.ArgumentParser(prog=PROG, description="Draw a digit, train a classifier, look inside. No command: open the app.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a model and save it", description="Train a model on the bundled MNIST and save it as a checkpoint.")
+    t.add_argument("--arch", choices=list(ARCHITECTURES), default=d.arch, help=f"architecture (default {d.arch})")
+    t.add_argument("--task", choices=list(TASKS), default=d.task, help=f"all ten digits, or 3 vs 7 (default {d.task})")
+    t.add_argument("--loss", choices=list(LOSSES), default=d.loss, help=f"loss function (default {d.loss})")
+    t.add_argument("--lr", type=float, default=d.lr, help=f"(peak) learning rate (default {d.lr})")
+    t.add_argument("--momentum", type=float, default=d.momentum, help=f"SGD momentum (default {d.momentum})")
+    t.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=d.nesterov, help="Nesterov momentum")
+    t.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"(default {d.weight_decay})")
+    t.add_argument("--batch-size", type=_batch_size, default=d.batch_size, help=f"samples per step, or 'full' for gradient descent (default {d.batch_size})")
+    t.add_argument("--epochs", type=int, default=d.epochs, help=f"(default {d.epochs})")
+    t.add_argument("--schedule", choices=SCHEDULES, default=d.schedule, help=f"learning-rate schedule (default {d.schedule})")
+    t.add_argument("--hidden", type=int, default=d.hidden, help=f"hidden width of the mlp (default {d.hidden})")
+    t.add_argument("--augment", action="store_true", help="shift each training image by up to 2 pixels")
+    t.add_argument("--device", choices=DEVICES, default=d.device, help="auto prefers cuda, then mps, then cpu")
+    t.add_argument("--seed", type=int, default=d.seed, help=f"(default {d.seed})")
+    t.add_argument("--data", type=Path, help="folder with MNIST IDX files (default: the bundled copy)")
+    t.add_argument("--out", type=Path, required=True, help="where to save the checkpoint (.safetensors)")
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix of a checkpoint")
+    e.add_argument("path", type=Path, help="checkpoint (.safetensors, or a plain .pt state dict)")
+    e.add_argument("--data", type=Path, help="folder with MNIST IDX files (default: the bundled copy)")
+    e.add_argument("--json", action="store_true", help="print one JSON object")
+    e.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("predict", help="classify an image file of a digit")
+    p.add_argument("image", type=Path, help="PNG/JPEG/... of one digit, dark on light or light on dark")
+    p.add_argument("--model", type=Path, help="checkpoint (default: the bundled model)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_predict)
+
+    b = sub.add_parser("bench", help="measure latency, training speed and GUI responsiveness")
+    b.add_argument("--json", action="store_true", help="print one JSON object")
+    b.add_argument("--skip", action="append", default=[], choices=["latency", "throughput", "recipe", "gui"], help="leave a section out (repeatable)")
+    b.set_defaults(func=cmd_bench)
+    return parser
+
+
+def cmd_train(args) -> int:
+    from tqdm import tqdm
+
+    from .model import TrainConfig, train
+
+    config = TrainConfig(
+        task=args.task, arch=args.arch, loss=args.loss, lr=args.lr, momentum=args.momentum, nesterov=args.nesterov,
+        weight_decay=args.weight_decay, batch_size=args.batch_size, epochs=args.epochs, schedule=args.schedule,
+        seed=args.seed, device=args.device, hidden=args.hidden, augment=args.augment,
+    )
+    config.validate()
+    out = args.out
+    if out.is_dir():
+        raise ValueError(f"--out {out} is a folder; give a file name such as {out / 'model.safetensors'}")
+    if not out.parent.exists():
+        raise ValueError(f"--out: folder {out.parent} does not exist")
+    bar = tqdm(total=None, unit="step", dynamic_ncols=True, leave=False, file=sys.stderr, disable=None, mininterval=0.25)
+    done = [0]
+
+    def on_batch(info) -> None:
+        if bar.total is None:
+            bar.reset(total=info.total_steps)
+        bar.update(info.step - done[0])
+        done[0] = info.step
+        bar.set_description(f"epoch {info.epoch}/{info.epochs}")
+        bar.set_postfix(loss=f"{info.loss:.4f}", samples_s=f"{info.samples_per_s:,.0f}", refresh=False)
+
+    def on_epoch(info) -> None:
+        bar.write(
+            f"epoch {info.epoch}/{info.epochs}  train loss {info.train_loss:.4f}  valid loss {info.valid_loss:.4f}  "
+            f"valid accuracy {100 * info.valid_accuracy:.2f} %  {info.seconds:.1f} s"
+        )
+
+    stop = threading.Event()
+    try:
+        result = train(config, on_batch=on_batch, on_epoch=on_epoch, on_note=bar.write, stop_event=stop, data_root=args.data)
+    except KeyboardInterrupt:
+        bar.close()
+        print("interrupted: nothing saved", file=sys.stderr)
+        return 130
+    finally:
+        bar.close()
+    path = result.predictor.save(out)
+    print(f"saved {path}  ({result.predictor.describe()}, {result.metrics['seconds']:.1f} s)")
+    return 0
+
+
+def evaluate_predictor(predictor, root=None) -> dict:
+    import numpy as np
+
+    from .model import load_mnist, task_subset
+
+    images, labels = task_subset(*load_mnist("test", root), predictor.task)
+    predicted = predictor.predict_batch(images).argmax(1)
+    truth = labels.numpy()
+    k = len(predictor.classes)
+    confusion = np.zeros((k, k), dtype=np.int64)
+    np.add.at(confusion, (truth, predicted), 1)
+    per_class = confusion.diagonal() / np.maximum(confusion.sum(1), 1)
+    return {
+        "model": predictor.describe(),
+        "architecture": predictor.arch,
+        "task": predictor.task,
+        "classes": predictor.classes,
+        "samples": int(len(truth)),
+        "accuracy": float((predicted == truth).mean()),
+        "per_class_accuracy": {str(c): float(a) for c, a in zip(predictor.classes, per_class)},
+        "confusion_matrix": confusion.tolist(),
+    }
+
+
+def cmd_evaluate(args) -> int:
+    from .model import Predictor
+
+    report = evaluate_predictor(Predictor.load(args.path), args.data)
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    classes = report["classes"]
+    print(f"{args.path}: {report['model']}")
+    print(f"test accuracy {100 * report['accuracy']:.2f} % on {report['samples']} MNIST test images")
+    print("per class: " + "  ".join(f"{c}: {100 * a:.1f} %" for c, a in report["per_class_accuracy"].items()))
+    print("confusion matrix (rows: true class, columns: predicted)")
+    print("      " + "".join(f"{c:>6}" for c in classes))
+    for c, row in zip(classes, report["confusion_matrix"]):
+        print(f"{c:>6}" + "".join(f"{v:>6}" for v in row))
+    return 0
+
+
+def cmd_predict(args) -> int:
+    from .model import Predictor, load_digit_image, to_mnist
+
+    predictor = Predictor.load(args.model) if args.model else Predictor.default()
+    probs = predictor.predict(to_mnist(load_digit_image(args.image)))
+    top = sorted(zip(predictor.classes, probs.tolist()), key=lambda cp: -cp[1])[:3]
+    if args.json:
+        print(json.dumps({"image": str(args.image), "top": [{"class": c, "probability": p} for c, p in top]}))
+    else:
+        for c, p in top:
+            print(f"{c}  {100 * p:5.1f} %")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import format_report, run_bench
+
+    report = run_bench(skip=set(args.skip), log=None if args.json else lambda s: print(s, file=sys.stderr, flush=True))
+    print(json.dumps(report) if args.json else format_report(report))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .model.errors import MnistDesktopError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        try:
+            from .ui import run
+        except ImportError as e:
+            print(f"{PROG}: error: the desktop app cannot start ({e}). Install the project with its dependencies (see README).", file=sys.stderr)
+            return 1
+        return run()
+    try:
+        return args.func(args)
+    except (MnistDesktopError, ValueError, OSError) as e:
+        print(f"{PROG}: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,27 @@
+"""The engine: data, models, training, preprocessing, inference and checkpoints. No Qt here."""
+
+from .architectures import ARCHITECTURES, Architecture, build_model
+from .checkpoints import load_checkpoint, save_checkpoint
+from .data import TASKS, Task, load_mnist, task_subset
+from .errors import CheckpointError, DataError, DivergedError, EmptyImageError, MnistDesktopError, TrainingError
+from .inference import DEFAULT_MODEL, Predictor
+from .losses import LOSSES, Loss
+from .preprocess import load_digit_image, to_mnist
+from .training import (
+    BatchInfo,
+    EpochInfo,
+    TrainConfig,
+    TrainResult,
+    available_devices,
+    recommended_config,
+    resolve_device,
+    train,
+)
+
+__all__ = [
+    "ARCHITECTURES", "Architecture", "BatchInfo", "CheckpointError", "DEFAULT_MODEL", "DataError",
+    "DivergedError", "EmptyImageError", "EpochInfo", "LOSSES", "Loss", "MnistDesktopError", "Predictor",
+    "TASKS", "Task", "TrainConfig", "TrainResult", "TrainingError", "available_devices", "build_model",
+    "load_checkpoint", "load_digit_image", "load_mnist", "recommended_config", "resolve_device",
+    "save_checkpoint", "task_subset", "to_mnist", "train",
+]

@@ -1,0 +1,118 @@
+"""The models a learner meets in order: pixel similarity, a linear model, a small net, a CNN.
+
+Every architecture is an ``nn.Sequential`` of named layers, so forward hooks give the
+activations layer by layer, and is rebuilt from ``(name, config)`` alone — that pair is
+what a checkpoint stores next to the weights.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+class PixelSimilarity(nn.Module):
+    """The chapter's first try: the mean image of each class; predict the nearest mean.
+
+    The output is the negative mean absolute distance to each class mean, scaled so that
+    softmax turns it into usable probabilities. "Training" is computing the means.
+    """
+
+    def __init__(self, n_classes: int, scale: float = 50.0):
+        super().__init__()
+        self.register_buffer("means", torch.zeros(n_classes, 28, 28))
+        self.scale = scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        distance = (x.reshape(-1, 1, 28, 28) - self.means).abs().mean(dim=(-1, -2))
+        return -self.scale * distance
+
+    @torch.no_grad()
+    def fit(self, images: torch.Tensor, targets: torch.Tensor) -> None:
+        for k in range(self.means.shape[0]):
+            self.means[k] = images[targets == k].reshape(-1, 28, 28).mean(0)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    label: str
+    description: str
+    build: Callable[..., nn.Module]
+    # Pixel statistics the model's input is normalised with (mean, std).
+    normalization: tuple[float, float] = (MNIST_MEAN, MNIST_STD)
+    trainable: bool = True
+
+
+def _pixel_similarity(n_out: int, **_: object) -> nn.Module:
+    return nn.Sequential(OrderedDict(similarity=PixelSimilarity(n_out)))
+
+
+def _linear(n_out: int, **_: object) -> nn.Module:
+    return nn.Sequential(OrderedDict(flatten=nn.Flatten(), fc=nn.Linear(784, n_out)))
+
+
+def _mlp(n_out: int, hidden: int = 30, **_: object) -> nn.Module:
+    return nn.Sequential(
+        OrderedDict(
+            flatten=nn.Flatten(),
+            fc1=nn.Linear(784, hidden),
+            relu1=nn.ReLU(),
+            fc2=nn.Linear(hidden, n_out),
+        )
+    )
+
+
+def _cnn(n_out: int, channels1: int = 16, channels2: int = 32, **_: object) -> nn.Module:
+    # Two 5×5 convolutions without padding: 28 → 24 → 12 → 8 → 4. Small enough to train
+    # to 99 % test accuracy in two epochs on two CPU cores, big enough to look inside.
+    return nn.Sequential(
+        OrderedDict(
+            conv1=nn.Conv2d(1, channels1, 5),
+            bn1=nn.BatchNorm2d(channels1),
+            relu1=nn.ReLU(),
+            pool1=nn.MaxPool2d(2),
+            conv2=nn.Conv2d(channels1, channels2, 5),
+            bn2=nn.BatchNorm2d(channels2),
+            relu2=nn.ReLU(),
+            pool2=nn.MaxPool2d(2),
+            flatten=nn.Flatten(),
+            fc=nn.Linear(channels2 * 16, n_out),
+        )
+    )
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    a.name: a
+    for a in (
+        Architecture(
+            "pixel-similarity",
+            "Pixel similarity",
+            "The mean image of each class; a digit gets the class whose mean is nearest (mean absolute difference). No SGD.",
+            _pixel_similarity,
+            normalization=(0.0, 1.0),
+            trainable=False,
+        ),
+        Architecture("linear", "Linear", "One weight per pixel and class: 784 → classes. Its weights are templates.", _linear),
+        Architecture("mlp", "MLP", "A small neural net: 784 → hidden → ReLU → classes (the chapter's simple_net).", _mlp),
+        Architecture("cnn", "CNN", "Two convolutions with batch norm, ReLU and max-pooling, then a linear layer.", _cnn),
+    )
+}
+
+
+def get_architecture(name: str) -> Architecture:
+    try:
+        return ARCHITECTURES[name]
+    except KeyError:
+        raise ValueError(f"unknown architecture {name!r}; choose one of: {', '.join(ARCHITECTURES)}") from None
+
+
+def build_model(name: str, n_out: int, **config: object) -> nn.Module:
+    """A fresh model of architecture ``name`` with ``n_out`` outputs (config: e.g. ``hidden``)."""
+    return get_architecture(name).build(n_out, **config)

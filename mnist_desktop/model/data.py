@@ -1,0 +1,141 @@
+"""MNIST as tensors: reading and verifying the IDX files that ship in ``resources/mnist``.
+
+The four files are the original MNIST database (LeCun, Cortes, Burges; CC BY-SA 3.0),
+gzipped. Each file's decompressed content is checked against its SHA-256 before use, so
+a truncated or tampered copy is reported by name instead of training on garbage.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import zlib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .errors import DataError
+
+RESOURCES = Path(os.environ.get("MNIST_DESKTOP_RESOURCES", Path(__file__).resolve().parents[2] / "resources"))
+DEFAULT_ROOT = RESOURCES / "mnist"
+
+# SHA-256 of the decompressed original files (see resources/mnist/SHA256SUMS.raw).
+SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+FILES = {
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", 60000),
+    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10000),
+}
+IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    label: str
+    classes: tuple[int, ...]
+
+
+TASKS = {
+    "digits": Task("digits", "All ten digits", tuple(range(10))),
+    "3v7": Task("3v7", "3 vs 7", (3, 7)),
+}
+
+
+def get_task(name: str) -> Task:
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}") from None
+
+
+def find_idx_file(root: Path, name: str) -> Path:
+    """The IDX file ``name`` (raw or .gz) in ``root``, or in torchvision's ``MNIST/raw`` layout."""
+    for folder in (root, root / "raw", root / "MNIST" / "raw"):
+        for candidate in (folder / name, folder / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+    raise DataError(
+        f"{name}(.gz) not found in {root} (also looked in raw/ and MNIST/raw/). "
+        "Point to a folder that holds the four MNIST IDX files."
+    )
+
+
+def read_idx(path: Path, magic: int, count: int | None = None, verify: bool = True) -> np.ndarray:
+    """Read one IDX file, checking gzip integrity, magic number, size and (for MNIST) checksum."""
+    try:
+        raw = path.read_bytes()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as e:
+        raise DataError(f"{path}: cannot be read or decompressed ({e}). Replace the file with a good copy.") from None
+    name = path.name.removesuffix(".gz")
+    if verify and name in SHA256 and hashlib.sha256(raw).hexdigest() != SHA256[name]:
+        raise DataError(
+            f"{path}: checksum mismatch, the file is corrupt or was modified "
+            f"(expected SHA-256 {SHA256[name][:16]}… of the decompressed content). Replace it with a good copy."
+        )
+    ndim = 3 if magic == IMAGE_MAGIC else 1
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DataError(f"{path}: truncated ({len(raw)} bytes), not even an IDX header.")
+    got = int.from_bytes(raw[:4], "big")
+    if got != magic:
+        kind = "image" if magic == IMAGE_MAGIC else "label"
+        raise DataError(f"{path}: not an IDX {kind} file (magic number {got}, expected {magic}).")
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+    if ndim == 3 and dims[1:] != [28, 28]:
+        raise DataError(f"{path}: images are {dims[1]}×{dims[2]}, expected 28×28.")
+    if count is not None and dims[0] != count:
+        raise DataError(f"{path}: holds {dims[0]} items, expected {count}.")
+    expected = header + int(np.prod(dims))
+    if len(raw) != expected:
+        raise DataError(f"{path}: truncated or padded ({len(raw)} bytes, expected {expected} for shape {tuple(dims)}).")
+    array = np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(dims)
+    if ndim == 1 and array.max(initial=0) > 9:
+        raise DataError(f"{path}: labels must be digits 0–9, found {int(array.max())}.")
+    return array
+
+
+@lru_cache(maxsize=4)
+def _load(split: str, root: Path, verify: bool) -> tuple[np.ndarray, np.ndarray]:
+    images_name, labels_name, count = FILES[split]
+    images = read_idx(find_idx_file(root, images_name), IMAGE_MAGIC, None, verify)
+    labels = read_idx(find_idx_file(root, labels_name), LABEL_MAGIC, None, verify)
+    if len(images) != len(labels):
+        raise DataError(f"{root}: {len(images)} {split} images but {len(labels)} labels.")
+    return images, labels
+
+
+def load_mnist(split: str, root: str | os.PathLike | None = None, verify: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """MNIST ``split`` ("train" or "test") as ``(images uint8 (N, 28, 28), labels int64 (N,))``.
+
+    ``root`` defaults to the bundled copy. The result is a fresh tensor each call (the
+    decoded files are cached), so callers may modify it freely.
+    """
+    if split not in FILES:
+        raise ValueError(f"split must be 'train' or 'test', not {split!r}")
+    root = Path(root).expanduser().resolve() if root is not None else DEFAULT_ROOT
+    if not root.is_dir():
+        raise DataError(f"MNIST folder {root} does not exist.")
+    images, labels = _load(split, root, verify)
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
+
+
+def task_subset(images: torch.Tensor, labels: torch.Tensor, task: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Keep the task's classes; labels become class indices (for 3v7: 3 → 0, 7 → 1)."""
+    classes = get_task(task).classes
+    if classes == tuple(range(10)):
+        return images, labels
+    keep = torch.isin(labels, torch.tensor(classes))
+    index = torch.full((10,), -1, dtype=torch.int64)
+    index[list(classes)] = torch.arange(len(classes))
+    return images[keep], index[labels[keep]]

@@ -1,0 +1,93 @@
+"""From a drawing (any size, white ink on black) to a 28×28 image made the way MNIST was made.
+
+NIST's digits were cropped, fitted into a 20×20 box keeping their aspect ratio with
+anti-aliasing, and placed in a 28×28 field so that their centre of mass sits at the centre.
+``to_mnist`` does the same, so a digit drawn small, large, or in a corner looks like MNIST.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import DataError, EmptyImageError
+
+BOX = 20
+SIZE = 28
+CENTRE = 14
+
+
+def to_mnist(image: np.ndarray) -> np.ndarray:
+    """A 2-D uint8 array (white ink 255 on black 0) → float32 (28, 28) in [0, 1]."""
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise ValueError(f"expected a 2-D grayscale image, got shape {image.shape}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image (0–255), got {image.dtype}")
+    rows = np.flatnonzero(image.any(axis=1))
+    if rows.size == 0:
+        raise EmptyImageError("the image is empty: draw a digit first")
+    cols = np.flatnonzero(image.any(axis=0))
+    crop = image[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    h, w = crop.shape
+    scale = BOX / max(h, w)
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    box = F.interpolate(
+        torch.from_numpy(np.ascontiguousarray(crop)).float()[None, None],
+        size=size,
+        mode="bilinear",
+        antialias=True,
+        align_corners=False,
+    )[0, 0].clamp_(0, 255).numpy() / 255.0
+    total = box.sum()
+    if total <= 0:  # ink too faint to survive the resize
+        raise EmptyImageError("the image is empty: draw a digit first")
+    cy = (box.sum(axis=1) @ np.arange(size[0])) / total
+    cx = (box.sum(axis=0) @ np.arange(size[1])) / total
+    # Put the centre of mass where MNIST has it (pixel 14, 14: measured over the test set,
+    # 13.99 ± 0.29), but never push ink out of the field.
+    top = int(np.clip(round(CENTRE - cy), 0, SIZE - size[0]))
+    left = int(np.clip(round(CENTRE - cx), 0, SIZE - size[1]))
+    out = np.zeros((SIZE, SIZE), dtype=np.float32)
+    out[top : top + size[0], left : left + size[1]] = box
+    return out
+
+
+def load_digit_image(path: str | os.PathLike) -> np.ndarray:
+    """Read a PNG/JPEG/... of one digit in either polarity → uint8 2-D, white ink on black.
+
+    The background is taken from the image's border: a light border means dark ink, which
+    is inverted. Values near the background become 0, so paper texture and JPEG noise do
+    not count as ink.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            im.load()
+            if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+                im = im.convert("RGBA")
+                flat = Image.new("RGBA", im.size, (255, 255, 255, 255))
+                # Transparent drawings: put them on white, ink stays as drawn.
+                im = Image.alpha_composite(flat, im)
+            gray = np.asarray(im.convert("L"), dtype=np.float32)
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file") from None
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise DataError(f"{path}: not a readable image ({e})") from None
+    if gray.ndim != 2 or min(gray.shape) < 1:
+        raise DataError(f"{path}: the image has no pixels")
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    background = float(np.median(border))
+    if background > 127:
+        gray = 255.0 - gray
+        background = 255.0 - background
+    ink = gray.max() - background
+    if ink < 32:
+        raise EmptyImageError(f"{path}: no digit found (the image is nearly uniform)")
+    out = (gray - background) * (255.0 / ink)
+    out[out < 0.15 * 255] = 0
+    return np.clip(out, 0, 255).astype(np.uint8)

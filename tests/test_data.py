@@ -1,0 +1,89 @@
+import gzip
+import shutil
+
+import pytest
+import torch
+
+from mnist_desktop.model import DataError, load_mnist, task_subset
+from mnist_desktop.model.data import DEFAULT_ROOT
+
+
+def test_bundled_mnist_shapes_dtypes_and_labels():
+    images, labels = load_mnist("train")
+    assert images.shape == (60000, 28, 28) and images.dtype == torch.uint8
+    assert labels.shape == (60000,) and labels.dtype == torch.int64
+    assert torch.bincount(labels).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    test_images, test_labels = load_mnist("test")
+    assert test_images.shape == (10000, 28, 28) and test_labels.shape == (10000,)
+    assert images.float().mean().item() / 255 == pytest.approx(0.1307, abs=1e-4)  # MNIST's well-known mean
+
+
+def test_load_returns_independent_tensors():
+    a, _ = load_mnist("test")
+    a.zero_()
+    b, _ = load_mnist("test")
+    assert b.sum() > 0
+
+
+def test_3v7_keeps_only_threes_and_sevens_as_class_indices():
+    images, labels = load_mnist("test")
+    x, y = task_subset(images, labels, "3v7")
+    assert len(x) == int((labels == 3).sum() + (labels == 7).sum()) == 2038
+    assert set(y.tolist()) == {0, 1}
+    assert torch.equal(x[y == 0], images[labels == 3])
+
+
+@pytest.fixture
+def mnist_copy(tmp_path):
+    for f in DEFAULT_ROOT.glob("*.gz"):
+        shutil.copy(f, tmp_path / f.name)
+    return tmp_path
+
+
+def test_raw_files_in_torchvision_layout_load(mnist_copy, tmp_path):
+    raw = tmp_path / "tv" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"):
+        (raw / name).write_bytes(gzip.decompress((mnist_copy / f"{name}.gz").read_bytes()))
+    images, labels = load_mnist("test", root=tmp_path / "tv")
+    ref_images, ref_labels = load_mnist("test")
+    assert torch.equal(images, ref_images) and torch.equal(labels, ref_labels)
+
+
+def test_tampered_file_fails_its_checksum_and_is_named(mnist_copy):
+    path = mnist_copy / "t10k-images-idx3-ubyte.gz"
+    data = bytearray(gzip.decompress(path.read_bytes()))
+    data[5000] ^= 0xFF  # one pixel changed
+    path.write_bytes(gzip.compress(bytes(data)))
+    with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte\.gz: checksum mismatch"):
+        load_mnist("test", root=mnist_copy)
+
+
+def test_truncated_gzip_is_reported_by_name(mnist_copy):
+    path = mnist_copy / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:1000])
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte\.gz: cannot be read or decompressed"):
+        load_mnist("test", root=mnist_copy)
+
+
+def test_wrong_magic_and_truncation_are_explained_without_checksums(mnist_copy):
+    images = mnist_copy / "t10k-images-idx3-ubyte.gz"
+    labels = mnist_copy / "t10k-labels-idx1-ubyte.gz"
+    shutil.copy(labels, images)  # a label file where the images should be
+    with pytest.raises(DataError, match="not an IDX image file"):
+        load_mnist("test", root=mnist_copy, verify=False)
+    shutil.copy(DEFAULT_ROOT / images.name, images)
+    data = gzip.decompress(images.read_bytes())
+    images.write_bytes(gzip.compress(data[:-784]))
+    with pytest.raises(DataError, match="truncated"):
+        load_mnist("test", root=mnist_copy, verify=False)
+
+
+def test_missing_file_and_folder(mnist_copy, tmp_path):
+    (mnist_copy / "train-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match="train-labels-idx1-ubyte"):
+        load_mnist("train", root=mnist_copy)
+    with pytest.raises(DataError, match="does not exist"):
+        load_mnist("train", root=tmp_path / "nowhere")
+    with pytest.raises(ValueError, match="split"):
+        load_mnist("validation")

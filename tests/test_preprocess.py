@@ -1,0 +1,79 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from mnist_desktop.model import EmptyImageError, load_digit_image, load_mnist, to_mnist
+
+
+@pytest.fixture(scope="module")
+def digits():
+    images, labels = load_mnist("test")
+    return images[:200].numpy(), labels[:200].numpy()
+
+
+def place(digit: np.ndarray, height: int, top: int, left: int, size: int = 280) -> np.ndarray:
+    big = F.interpolate(torch.from_numpy(digit).float()[None, None], size=(height, height), mode="bilinear", align_corners=False)
+    canvas = np.zeros((size, size), np.uint8)
+    canvas[top : top + height, left : left + height] = big[0, 0].clamp(0, 255).to(torch.uint8).numpy()
+    return canvas
+
+
+def test_mnist_digits_are_fixed_points(digits):
+    """MNIST was made this way, so to_mnist leaves MNIST digits as they are."""
+    images, _ = digits
+    out = np.stack([to_mnist(im) for im in images])
+    assert out.dtype == np.float32 and out.shape == (200, 28, 28)
+    np.testing.assert_allclose(out, images / 255.0, atol=1e-6)
+
+
+def test_output_has_mnist_properties(digits):
+    images, _ = digits
+    for im in images[:50]:
+        x = to_mnist(place(im, 150, 100, 10))
+        assert x.min() >= 0 and x.max() <= 1
+        rows, cols = np.flatnonzero(x.any(1)), np.flatnonzero(x.any(0))
+        assert max(rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1) == 20  # fitted into the 20×20 box
+        cy = (x.sum(1) @ np.arange(28)) / x.sum()
+        cx = (x.sum(0) @ np.arange(28)) / x.sum()
+        assert abs(cy - 14) <= 0.5 and abs(cx - 14) <= 0.5  # centre of mass at the centre
+
+
+@pytest.mark.parametrize("height,top,left", [(84, 0, 0), (252, 28, 28), (120, 160, 150), (200, 40, 80)])
+def test_invariant_to_position_and_scale(digits, height, top, left):
+    images, _ = digits
+    diffs = [np.abs(to_mnist(place(im, height, top, left)) - to_mnist(place(im, 168, 56, 56))).mean() for im in images[:30]]
+    # Resampling differs a little with scale, and the centre of mass can round to the next
+    # pixel; a digit left where it was drawn would differ by ~0.2.
+    assert np.mean(diffs) < 0.015 and max(diffs) < 0.08
+
+
+def test_aspect_ratio_is_kept():
+    bar = np.zeros((100, 100), np.uint8)
+    bar[10:90, 45:55] = 255  # a tall "1", 80 × 10
+    x = to_mnist(bar)
+    rows, cols = np.flatnonzero(x.any(1)), np.flatnonzero(x.any(0))
+    assert rows[-1] - rows[0] + 1 == 20 and cols[-1] - cols[0] + 1 in (2, 3)
+
+
+def test_empty_and_invalid_images():
+    with pytest.raises(EmptyImageError):
+        to_mnist(np.zeros((280, 280), np.uint8))
+    with pytest.raises(ValueError, match="uint8"):
+        to_mnist(np.ones((28, 28), np.float64))
+    with pytest.raises(ValueError, match="2-D"):
+        to_mnist(np.ones((28, 28, 3), np.uint8))
+
+
+def test_image_files_in_either_polarity(tmp_path, digits):
+    images, _ = digits
+    drawing = place(images[0], 120, 30, 40, size=200)
+    Image.fromarray(drawing).save(tmp_path / "white_on_black.png")
+    Image.fromarray(255 - drawing).save(tmp_path / "black_on_white.png")
+    a = load_digit_image(tmp_path / "white_on_black.png")
+    b = load_digit_image(tmp_path / "black_on_white.png")
+    np.testing.assert_allclose(to_mnist(a), to_mnist(b), atol=0.02)
+    Image.new("L", (50, 50), 200).save(tmp_path / "blank.png")
+    with pytest.raises(EmptyImageError):
+        load_digit_image(tmp_path / "blank.png")

@@ -1,0 +1,131 @@
+import threading
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mnist_desktop.model import (
+    ARCHITECTURES,
+    DivergedError,
+    TrainConfig,
+    TrainingError,
+    build_model,
+    load_mnist,
+    recommended_config,
+    resolve_device,
+    task_subset,
+    train,
+)
+from mnist_desktop.model.architectures import MNIST_MEAN, MNIST_STD
+
+
+def small(**kw) -> TrainConfig:
+    base = dict(subset=2000, epochs=2, batch_size=64, device="cpu", log_every=1)
+    return TrainConfig(**{**base, **kw})
+
+
+@pytest.mark.parametrize("arch", ["linear", "mlp", "cnn"])
+def test_each_architecture_learns_on_a_subset(arch):
+    losses = []
+    config = recommended_config("digits", arch)
+    result = train(TrainConfig(**{**config.__dict__, "subset": 2000, "epochs": 2, "batch_size": 64, "log_every": 1, "device": "cpu"}), on_batch=lambda b: losses.append(b.loss))
+    first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
+    assert last < 0.5 * first
+    assert result.metrics["valid_accuracy"] > 0.8  # 10 classes: chance is 0.1
+    assert not result.stopped and len(result.history) == 2
+
+
+@pytest.mark.parametrize("task", ["3v7", "digits"])
+def test_pixel_similarity_computes_class_means(task):
+    result = train(TrainConfig(arch="pixel-similarity", task=task, device="cpu"))
+    means = result.predictor.layer_weights()["similarity"]
+    images, labels = task_subset(*load_mnist("train"), task)
+    assert torch.allclose(torch.from_numpy(means[0]), images[labels == 0].float().mean(0) / 255, atol=1e-5)
+    assert result.metrics["valid_accuracy"] > (0.9 if task == "3v7" else 0.6)
+
+
+def test_mnist_loss_on_3v7_gives_one_output_and_learns():
+    config = recommended_config("3v7", "linear")
+    assert config.loss == "mnist-loss"
+    result = train(TrainConfig(**{**config.__dict__, "subset": 2000, "device": "cpu"}))
+    assert result.predictor.classes == [3, 7]
+    assert result.metrics["valid_accuracy"] > 0.95
+
+
+def test_one_step_matches_a_hand_computed_sgd_step():
+    config = small(arch="linear", subset=256, batch_size=0, epochs=1, momentum=0.0, weight_decay=0.0, schedule="constant", lr=0.5)
+    torch.manual_seed(config.seed)
+    reference = build_model("linear", 10)
+    images, labels = load_mnist("train")
+    x = ((images[:256].float() / 255 - MNIST_MEAN) / MNIST_STD).reshape(256, -1)
+    w, b = reference.fc.weight.detach().requires_grad_(), reference.fc.bias.detach().requires_grad_()
+    F.cross_entropy(x @ w.T + b, labels[:256]).backward()
+    result = train(config)
+    trained = result.predictor.model.fc
+    torch.testing.assert_close(trained.weight, w - 0.5 * w.grad)
+    torch.testing.assert_close(trained.bias, b - 0.5 * b.grad)
+
+
+def test_accuracy_as_a_loss_gives_zero_gradients_and_weights_do_not_move():
+    torch.manual_seed(0)
+    before = build_model("linear", 10).state_dict()
+    grads, notes = [], []
+    result = train(small(arch="linear", loss="accuracy", weight_decay=0.0, epochs=1), on_batch=lambda b: grads.append(b.grad_norm), on_note=notes.append)
+    assert grads and all(g == 0.0 for g in grads)
+    after = result.predictor.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert any("gradient was exactly zero" in n and "did not move" in n for n in notes)
+
+
+def test_stop_takes_effect_within_one_batch():
+    stop, steps = threading.Event(), []
+
+    def on_batch(info):
+        steps.append(info.step)
+        if info.step == 3:
+            stop.set()
+
+    result = train(small(arch="linear"), on_batch=on_batch, stop_event=stop)
+    assert result.stopped and steps == [1, 2, 3]
+
+
+def test_cancel_from_another_thread():
+    stop, started, out = threading.Event(), threading.Event(), {}
+    worker = threading.Thread(target=lambda: out.setdefault("r", train(TrainConfig(epochs=50, device="cpu"), on_batch=lambda b: started.set(), stop_event=stop)))
+    worker.start()
+    assert started.wait(60)
+    stop.set()
+    worker.join(60)
+    assert not worker.is_alive() and out["r"].stopped and out["r"].history[-1].epoch == 1
+
+
+def test_divergence_is_reported_with_advice():
+    with pytest.raises(DivergedError, match="learning rate 1e\\+06 is too high"):
+        train(small(arch="mlp", lr=1e6, momentum=0.9, schedule="constant", hidden=64))
+
+
+def test_out_of_memory_is_reported(monkeypatch):
+    def boom(*a, **k):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr("mnist_desktop.model.training._sgd", boom)
+    with pytest.raises(TrainingError, match="Out of memory.*smaller batch size"):
+        train(small())
+
+
+def test_bad_settings_are_refused_with_a_reason():
+    with pytest.raises(ValueError, match="two classes"):
+        train(TrainConfig(loss="mnist-loss", task="digits"))
+    with pytest.raises(ValueError, match="learning rate"):
+        train(TrainConfig(lr=-1))
+    with pytest.raises(ValueError, match="unknown architecture"):
+        train(TrainConfig(arch="resnet"))
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="not available"):
+            resolve_device("cuda")
+
+
+def test_recommended_configs_are_valid():
+    for task in ("digits", "3v7"):
+        for arch in ARCHITECTURES:
+            recommended_config(task, arch).validate()
