@@ -109,7 +109,7 @@ def bench_recipe() -> dict:
         if proc.returncode != 0:
             return {"error": proc.stderr.strip().splitlines()[-1:]}
         accuracy = evaluate_predictor(Predictor.load(out))["accuracy"]
-    epochs = [line.strip() for line in proc.stderr.splitlines() if line.startswith("epoch") and "valid accuracy" in line]
+    epochs = [line.strip() for line in proc.stdout.splitlines() if line.startswith("epoch") and "valid accuracy" in line]
     return {"command": "mnist-desktop train --out PATH", "wall_seconds": wall, "test_accuracy": accuracy, "reached_99": accuracy >= 0.99, "epochs": epochs}
 
 

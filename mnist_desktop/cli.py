@@ -49,9 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=d.epochs, help=f"(default {d.epochs})")
     t.add_argument("--schedule", choices=SCHEDULES, default=d.schedule, help=f"learning-rate schedule (default {d.schedule})")
     t.add_argument("--hidden", type=int, default=d.hidden, help=f"hidden width of the mlp (default {d.hidden})")
-    t.add_argument("--augment", action="store_true", help="shift each training image by up to 2 pixels")
+    t.add_argument("--augment", action="store_true", help="shift each training image by up to 2 pixels and vary its stroke width")
     t.add_argument("--device", choices=DEVICES, default=d.device, help="auto prefers cuda, then mps, then cpu")
     t.add_argument("--seed", type=int, default=d.seed, help=f"(default {d.seed})")
+    t.add_argument("--subset", type=int, default=0, metavar="N", help="train on the first N images only (default: all)")
     t.add_argument("--data", type=Path, help="folder with MNIST IDX files (default: the bundled copy)")
     t.add_argument("--out", type=Path, required=True, help="where to save the checkpoint (.safetensors)")
     t.set_defaults(func=cmd_train)
@@ -83,7 +84,7 @@ def cmd_train(args) -> int:
     config = TrainConfig(
         task=args.task, arch=args.arch, loss=args.loss, lr=args.lr, momentum=args.momentum, nesterov=args.nesterov,
         weight_decay=args.weight_decay, batch_size=args.batch_size, epochs=args.epochs, schedule=args.schedule,
-        seed=args.seed, device=args.device, hidden=args.hidden, augment=args.augment,
+        seed=args.seed, device=args.device, hidden=args.hidden, augment=args.augment, subset=args.subset,
     )
     config.validate()
     out = args.out

@@ -21,11 +21,19 @@ def place(digit: np.ndarray, height: int, top: int, left: int, size: int = 280) 
 
 
 def test_mnist_digits_are_fixed_points(digits):
-    """MNIST was made this way, so to_mnist leaves MNIST digits as they are."""
+    """MNIST was made this way, so to_mnist leaves MNIST digits as they are (up to the
+    contrast stretch: a tenth of MNIST peaks at 254, not 255)."""
     images, _ = digits
     out = np.stack([to_mnist(im) for im in images])
     assert out.dtype == np.float32 and out.shape == (200, 28, 28)
-    np.testing.assert_allclose(out, images / 255.0, atol=1e-6)
+    np.testing.assert_allclose(out, images / images.max(axis=(1, 2), keepdims=True), atol=1e-6)
+    assert np.abs(out - images / 255.0).max() <= 1 / 255 + 1e-6
+
+
+def test_faint_strokes_are_stretched_to_full_white():
+    faint = np.zeros((100, 100), np.uint8)
+    faint[20:80, 48:52] = 60
+    assert to_mnist(faint).max() == pytest.approx(1.0)
 
 
 def test_output_has_mnist_properties(digits):

@@ -42,9 +42,13 @@ def to_mnist(image: np.ndarray) -> np.ndarray:
         antialias=True,
         align_corners=False,
     )[0, 0].clamp_(0, 255).numpy() / 255.0
-    total = box.sum()
-    if total <= 0:  # ink too faint to survive the resize
+    peak = box.max()
+    if peak <= 0:  # ink too faint to survive the resize
         raise EmptyImageError("the image is empty: draw a digit first")
+    # MNIST digits all peak at full white (255). A thin or light stroke, averaged down to
+    # 20×20, would come out grey: stretch it so its brightest pixel is white too.
+    box /= peak
+    total = box.sum()
     cy = (box.sum(axis=1) @ np.arange(size[0])) / total
     cx = (box.sum(axis=0) @ np.arange(size[1])) / total
     # Put the centre of mass where MNIST has it (pixel 14, 14: measured over the test set,

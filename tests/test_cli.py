@@ -1,0 +1,84 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_desktop.bench import sample_drawings
+from mnist_desktop.cli import main
+from mnist_desktop.model import DEFAULT_MODEL, Predictor, to_mnist
+
+
+def test_train_then_evaluate(tmp_path, capsys):
+    out = tmp_path / "lin.safetensors"
+    assert main(["train", "--arch", "linear", "--epochs", "1", "--subset", "3000", "--device", "cpu", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "epoch 1/1" in captured.out and "valid accuracy" in captured.out
+    assert f"saved {out}" in captured.out
+    assert Predictor.load(out).arch == "linear"
+    assert main(["evaluate", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert 0.8 < report["accuracy"] < 1
+    assert np.array(report["confusion_matrix"]).sum() == 10000
+    assert set(report["per_class_accuracy"]) == {str(d) for d in range(10)}
+
+
+def test_evaluate_prints_a_confusion_matrix(capsys):
+    assert main(["evaluate", str(DEFAULT_MODEL)]) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy 99.3" in out and "confusion matrix" in out and len(out.splitlines()) == 15
+
+
+@pytest.mark.parametrize("invert", [False, True])
+def test_predict_an_image_file_in_either_polarity(tmp_path, capsys, invert):
+    drawing = sample_drawings(1)[0]
+    path = tmp_path / "digit.png"
+    Image.fromarray(255 - drawing if invert else drawing).save(path)
+    assert main(["predict", str(path), "--json"]) == 0
+    top = json.loads(capsys.readouterr().out)["top"]
+    default = Predictor.default()
+    expected = default.classes[int(default.predict(to_mnist(drawing)).argmax())]
+    assert len(top) == 3 and top[0]["class"] == expected and top[0]["probability"] > 0.5
+    assert top[0]["probability"] >= top[1]["probability"] >= top[2]["probability"]
+
+
+def run_cli(*args):
+    return subprocess.run([sys.executable, "-m", "mnist_desktop", *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["evaluate", "/nonexistent/model.safetensors"], "cannot open"),
+        (["predict", "/nonexistent.png"], "no such file"),
+        (["train", "--loss", "mnist-loss", "--out", "/tmp/x.safetensors"], "needs two classes"),
+        (["train", "--lr", "-1", "--out", "/tmp/x.safetensors"], "learning rate must be a positive"),
+        (["train", "--out", "/nonexistent/dir/x.safetensors"], "does not exist"),
+    ],
+)
+def test_bad_input_gives_one_error_line_and_no_traceback(args, message):
+    proc = run_cli(*args)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mnist-desktop: error:") and message in lines[0]
+
+
+def test_usage_errors_exit_2(tmp_path):
+    proc = run_cli("train", "--batch-size", "zero", "--out", str(tmp_path / "x"))
+    assert proc.returncode == 2 and "must be a positive integer or 'full'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_predicting_a_blank_image_is_a_clear_error(tmp_path):
+    Image.new("L", (64, 64), 255).save(tmp_path / "blank.png")
+    proc = run_cli("predict", str(tmp_path / "blank.png"))
+    assert proc.returncode == 1 and "no digit found" in proc.stderr
+
+
+def test_bench_latency_section(capsys):
+    assert main(["bench", "--json", "--skip", "throughput", "--skip", "recipe", "--skip", "gui"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["device"] in ("cpu", "cuda", "mps")
+    assert report["latency"]["n"] == 1000 and 0 < report["latency"]["median_ms"] <= report["latency"]["p99_ms"]

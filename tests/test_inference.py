@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mnist_desktop.model import Predictor, load_mnist, to_mnist
+from mnist_desktop.bench import sample_drawings
+
+
+@pytest.fixture(scope="module")
+def default():
+    return Predictor.default()
+
+
+@pytest.fixture(scope="module")
+def test_set():
+    return load_mnist("test")
+
+
+def test_bundled_model_meets_its_accuracy(default, test_set):
+    images, labels = test_set
+    assert default.arch == "cnn" and default.classes == list(range(10))
+    accuracy = (default.predict_batch(images).argmax(1) == labels.numpy()).mean()
+    assert accuracy >= 0.993
+    assert default.metrics["test_accuracy"] == pytest.approx(accuracy, abs=1e-4)
+    assert default.meta["training"]["epochs"] == 8  # trained by the command in resources/models/README.md
+
+
+def stroke(canvas: np.ndarray, radius: int) -> np.ndarray:
+    """Thicker (radius > 0) or thinner (radius < 0) strokes, by grey dilation or erosion."""
+    x = torch.from_numpy(canvas).float()[None, None]
+    k = 2 * abs(radius) + 1
+    x = F.max_pool2d(x, k, 1, abs(radius)) if radius > 0 else -F.max_pool2d(-x, k, 1, abs(radius))
+    return x[0, 0].to(torch.uint8).numpy()
+
+
+def test_drawings_classify_as_well_as_mnist_itself(default, test_set):
+    """Digits drawn anywhere, at 30–90 % of the canvas height, thin or fat, as the canvas sends them."""
+    images, labels = test_set
+    rng = np.random.default_rng(1)
+    n = 600
+    index = rng.choice(len(images), n, replace=False)
+    mnist_right = drawn_right = 0
+    for i in index:
+        height = int(rng.uniform(0.3, 0.9) * 280)
+        big = F.interpolate(images[i][None, None].float(), size=(height, height), mode="bilinear", align_corners=False)
+        canvas = np.zeros((280, 280), np.uint8)
+        top, left = rng.integers(0, 280 - height + 1, 2)
+        canvas[top : top + height, left : left + height] = big[0, 0].clamp(0, 255).to(torch.uint8).numpy()
+        # Thin, as drawn, or fat strokes: each side of every stroke moved by -0.35, 0 or +0.6
+        # MNIST pixels (MNIST strokes are 2–3 pixels wide).
+        canvas = stroke(canvas, int(rng.choice([-0.35, 0, 0.6]) * height / 28))
+        drawn_right += default.predict(to_mnist(canvas)).argmax() == labels[i]
+        mnist_right += default.predict(images[i].numpy() / 255).argmax() == labels[i]
+    assert drawn_right / n >= mnist_right / n - 0.01, (drawn_right, mnist_right)
+
+
+def test_probabilities_and_activations(default):
+    x28 = to_mnist(sample_drawings(1)[0])
+    p = default.predict(x28)
+    assert p.dtype == np.float32 and p.shape == (10,) and abs(p.sum() - 1) < 1e-5
+    acts = default.activations(x28)
+    assert list(acts) == ["conv1", "bn1", "relu1", "pool1", "conv2", "bn2", "relu2", "pool2", "flatten", "fc"]
+    assert acts["conv1"].shape == (16, 24, 24) and acts["pool2"].shape == (32, 4, 4) and acts["fc"].shape == (10,)
+    np.testing.assert_allclose(torch.from_numpy(acts["fc"]).softmax(0).numpy(), p, rtol=1e-5, atol=1e-6)
+    assert (acts["relu1"] >= 0).all()
+    weights = default.layer_weights()
+    assert weights["conv1"].shape == (16, 1, 5, 5) and weights["fc"].shape == (10, 512)
+    np.testing.assert_allclose(default.normalize(x28), (x28 - 0.1307) / 0.3081, rtol=1e-6)
+    with pytest.raises(ValueError, match="28, 28"):
+        default.predict(np.zeros((28, 27), np.float32))
