@@ -55,6 +55,19 @@ def _stats(ms: list[float]) -> dict:
     return {"median_ms": float(np.median(a)), "p99_ms": float(np.percentile(a, 99)), "max_ms": float(a.max()), "n": len(a)}
 
 
+def bench_data() -> dict:
+    """Reading, decompressing and verifying the bundled MNIST from disk (cache cleared)."""
+    from .model import data
+
+    out = {}
+    for split in ("train", "test"):
+        data._load.cache_clear()
+        t = time.perf_counter()
+        data.load_mnist(split)
+        out[f"{split}_seconds"] = time.perf_counter() - t
+    return out
+
+
 def bench_latency(runs: int = 1000) -> dict:
     from .model import Predictor, to_mnist
 
@@ -133,7 +146,7 @@ def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
-    for name, fn in (("latency", bench_latency), ("throughput", bench_throughput), ("recipe", bench_recipe), ("gui", bench_gui)):
+    for name, fn in (("data", bench_data), ("latency", bench_latency), ("throughput", bench_throughput), ("recipe", bench_recipe), ("gui", bench_gui)):
         if name in skip:
             continue
         if log:
@@ -144,6 +157,8 @@ def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
 
 def format_report(r: dict) -> str:
     lines = [f"device {r['device']} ({r['cpu']}, {r['cpu_threads']} threads), torch {r['torch']}, Python {r['python']}"]
+    if "data" in r:
+        lines.append(f"load_mnist (read, gunzip, SHA-256): train {r['data']['train_seconds']:.2f} s, test {r['data']['test_seconds']:.2f} s")
     if "latency" in r:
         lat = r["latency"]
         lines.append(f"drawing → probabilities: median {lat['median_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms, max {lat['max_ms']:.2f} ms ({lat['n']} runs)")
