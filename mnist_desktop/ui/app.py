@@ -1,0 +1,74 @@
+"""Starting the app: QApplication, names for QSettings, an excepthook that shows a dialog."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+ORGANIZATION = "mnist-desktop"
+APPLICATION = "mnist-desktop"
+
+
+_dialogs: list[QMessageBox] = []  # keeps parentless dialogs alive until they close
+
+
+def install_excepthook() -> None:
+    """Uncaught exceptions in slots show a dialog instead of killing the app."""
+    previous = sys.excepthook
+
+    def hook(kind, value, tb) -> None:
+        if issubclass(kind, KeyboardInterrupt):
+            previous(kind, value, tb)
+            return
+        text = "".join(traceback.format_exception(kind, value, tb))
+        sys.stderr.write(text)
+        app = QApplication.instance()
+        if app is None:
+            return
+        box = QMessageBox(QMessageBox.Icon.Critical, "Something went wrong", f"{kind.__name__}: {value}")
+        box.setInformativeText("The app keeps running. Details are below; please report them.")
+        box.setDetailedText(text)
+        _dialogs.append(box)
+        box.finished.connect(lambda _=0, b=box: _dialogs.remove(b) if b in _dialogs else None)
+        box.open()
+
+    sys.excepthook = hook
+
+
+def make_app(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv if argv is None else argv)
+    # Names first: every QSettings() after this lands in the app's own file.
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+    app.setApplicationDisplayName("mnist-desktop")
+    app.setDesktopFileName("mnist-desktop")
+    follow_color_scheme(app)
+    return app
+
+
+def follow_color_scheme(app: QApplication) -> None:
+    """Qt follows the system's light or dark scheme by itself where the platform style can;
+    where the scheme is dark but the style's palette is still light, Fusion draws it dark."""
+    scheme = app.styleHints().colorScheme()
+    light_palette = app.palette().color(QPalette.ColorRole.Window).lightness() > 128
+    if scheme == Qt.ColorScheme.Dark and light_palette:
+        app.setStyle("Fusion")
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Open the main window and run the event loop; returns the exit code."""
+    # Shorter GIL switch interval: the GUI thread gets the GIL back from the trainer sooner.
+    sys.setswitchinterval(0.001)
+    app = make_app(argv)
+    install_excepthook()
+    from .main_window import MainWindow
+
+    window = MainWindow()
+    window.show()
+    return app.exec()

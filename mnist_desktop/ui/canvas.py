@@ -1,0 +1,364 @@
+"""The drawing canvas: anti-aliased strokes with the mouse or a tablet, eraser, undo/redo, clear.
+
+What the model gets is a separate grayscale image (white ink on black, like MNIST) of
+fixed size; what the screen shows is drawn in the palette's text colour on its base
+colour, at the screen's device pixel ratio, so the canvas is crisp on high-DPI screens and
+follows a light or dark colour scheme. Strokes are stored in unit coordinates (0..1), so
+the drawing survives a resize and renders at any resolution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal, Slot
+from PySide6.QtGui import (
+    QColor,
+    QImage,
+    QMouseEvent,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPen,
+    QPointingDevice,
+    QTabletEvent,
+)
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+MODEL_SIZE = 280  # side of the grayscale image handed to to_mnist (10× MNIST)
+
+
+@dataclass
+class Stroke:
+    width: float  # brush diameter as a fraction of the canvas side
+    eraser: bool = False
+    points: list[tuple[float, float, float]] = field(default_factory=list)  # x, y, pressure
+
+
+@dataclass
+class Picture:
+    """An image put on the canvas (opened or dropped): replaces what was there."""
+
+    image: np.ndarray  # uint8 2-D, white on black
+
+
+@dataclass
+class Clear:
+    pass
+
+
+def _stroke_path(points, side: float) -> QPainterPath:
+    """A smooth path through the points: quadratic curves between midpoints."""
+    path = QPainterPath()
+    pts = [QPointF(x * side, y * side) for x, y, _ in points]
+    path.moveTo(pts[0])
+    if len(pts) == 1:
+        path.lineTo(pts[0])
+        return path
+    for i in range(1, len(pts) - 1):
+        mid = (pts[i] + pts[i + 1]) / 2
+        path.quadTo(pts[i], mid)
+    path.lineTo(pts[-1])
+    return path
+
+
+def _pen(width: float, pressure: float, side: float, color) -> QPen:
+    pen = QPen(color)
+    pen.setWidthF(max(0.5, width * side * (0.4 + 0.6 * pressure)))
+    pen.setCapStyle(Qt.PenCapStyle.RoundCap)
+    pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
+    return pen
+
+
+class Canvas(QWidget):
+    """Draw here. ``changed`` fires on every edit; ``image_array()`` is the model's view."""
+
+    changed = Signal()
+    undoAvailable = Signal(bool)
+    redoAvailable = Signal(bool)
+    imageRejected = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("canvas")
+        self.setAttribute(Qt.WidgetAttribute.WA_StaticContents)
+        self.setMouseTracking(False)
+        self.setAcceptDrops(True)
+        self.setCursor(Qt.CursorShape.CrossCursor)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(200, 200)
+        self.setToolTip(
+            "Draw a digit here with the mouse or a pen.\n"
+            "Right button erases. Drop an image file to classify it."
+        )
+        self._items: list[Stroke | Picture | Clear] = []
+        self._redo: list[Stroke | Picture | Clear] = []
+        self._current: Stroke | None = None
+        self.brush_size = 0.075  # fraction of the side; 21 px on the 280-px model image
+        self.eraser = False
+        self._model = QImage(MODEL_SIZE, MODEL_SIZE, QImage.Format.Format_Grayscale8)
+        self._screen = QImage()
+        self._render_all()
+
+    # ----------------------------------------------------------------- geometry
+    def sizeHint(self) -> QSize:
+        return QSize(340, 340)
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, w: int) -> int:
+        return w
+
+    def _square(self) -> QRectF:
+        side = min(self.width(), self.height())
+        return QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+
+    def _to_unit(self, pos: QPointF) -> tuple[float, float]:
+        r = self._square()
+        return ((pos.x() - r.x()) / r.width(), (pos.y() - r.y()) / r.height())
+
+    # ----------------------------------------------------------------- state
+    def is_empty(self) -> bool:
+        return not np.any(self.image_array())
+
+    def image_array(self) -> np.ndarray:
+        """The drawing as the model gets it: uint8 (280, 280), white ink on black (a copy)."""
+        img = self._model
+        buf = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.sizeInBytes())
+        return buf.reshape(img.height(), img.bytesPerLine())[:, : img.width()].copy()
+
+    def can_undo(self) -> bool:
+        return bool(self._items)
+
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    def stroke_count(self) -> int:
+        return sum(isinstance(i, Stroke) for i in self._visible_items())
+
+    def _visible_items(self):
+        start = 0
+        for i, item in enumerate(self._items):
+            if isinstance(item, (Clear, Picture)):
+                start = i
+        return self._items[start:]
+
+    # ----------------------------------------------------------------- edits
+    @Slot()
+    def clear(self) -> None:
+        if not self._items or isinstance(self._items[-1], Clear) or not self._visible_items_have_ink():
+            return
+        self._push(Clear())
+
+    def _visible_items_have_ink(self) -> bool:
+        return any(not isinstance(i, Clear) for i in self._visible_items())
+
+    @Slot()
+    def undo(self) -> None:
+        if self._items:
+            self._redo.append(self._items.pop())
+            self._after_edit()
+
+    @Slot()
+    def redo(self) -> None:
+        if self._redo:
+            self._items.append(self._redo.pop())
+            self._after_edit()
+
+    def set_image(self, image: np.ndarray) -> None:
+        """Put a uint8 2-D white-on-black image on the canvas (undoable)."""
+        image = np.ascontiguousarray(image, dtype=np.uint8)
+        if image.ndim != 2:
+            raise ValueError(f"expected a 2-D image, got shape {image.shape}")
+        self._push(Picture(image))
+
+    @Slot(float)
+    def set_brush_size(self, fraction: float) -> None:
+        self.brush_size = float(fraction)
+
+    @Slot(bool)
+    def set_eraser(self, on: bool) -> None:
+        self.eraser = bool(on)
+
+    def _push(self, item) -> None:
+        self._items.append(item)
+        self._redo.clear()
+        self._after_edit()
+
+    def _after_edit(self) -> None:
+        self._render_all()
+        self.update()
+        self.undoAvailable.emit(self.can_undo())
+        self.redoAvailable.emit(self.can_redo())
+        self.changed.emit()
+
+    # ----------------------------------------------------------------- rendering
+    def _ink(self) -> QColor:
+        return self.palette().color(QPalette.ColorRole.Text)
+
+    def _screen_size(self) -> tuple[int, float]:
+        dpr = self.devicePixelRatioF()
+        side = max(1, round(self._square().width() * dpr))
+        return side, dpr
+
+    def _render_all(self) -> None:
+        side, dpr = self._screen_size()
+        self._screen = QImage(side, side, QImage.Format.Format_ARGB32_Premultiplied)
+        self._screen.fill(Qt.GlobalColor.transparent)
+        self._screen.setDevicePixelRatio(dpr)
+        self._model.fill(0)
+        for item in self._visible_items():
+            if isinstance(item, Picture):
+                self._draw_picture(item.image)
+            elif isinstance(item, Stroke):
+                self._draw_stroke(item, 0)
+        if self._current is not None:
+            self._draw_stroke(self._current, 0)
+
+    def _draw_picture(self, image: np.ndarray) -> None:
+        h, w = image.shape
+        src = QImage(image.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+        target = QRectF(0, 0, MODEL_SIZE, MODEL_SIZE)
+        p = QPainter(self._model)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        p.drawImage(target, src)
+        p.end()
+        # On screen, the picture's brightness becomes the ink's opacity.
+        alpha = src.convertToFormat(QImage.Format.Format_Alpha8)
+        tinted = QImage(alpha.size(), QImage.Format.Format_ARGB32_Premultiplied)
+        tinted.fill(self._ink())
+        p = QPainter(tinted)
+        p.setCompositionMode(QPainter.CompositionMode.CompositionMode_DestinationIn)
+        p.drawImage(0, 0, alpha)
+        p.end()
+        side = self._screen.width() / self._screen.devicePixelRatio()
+        p = QPainter(self._screen)
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        p.drawImage(QRectF(0, 0, side, side), tinted)
+        p.end()
+
+    def _draw_stroke(self, stroke: Stroke, start: int) -> None:
+        """Draw points ``start-1 ..`` of a stroke on both images (incremental when start > 0)."""
+        pts = stroke.points[max(0, start - 2) :] if start else stroke.points
+        if not pts:
+            return
+        pressure = max(p for *_, p in pts) if len(pts) < 3 else sorted(p for *_, p in pts)[len(pts) // 2]
+        screen_side = self._screen.width() / self._screen.devicePixelRatio()
+        for image, side, color in (
+            (self._model, MODEL_SIZE, QColor(255, 255, 255) if not stroke.eraser else QColor(0, 0, 0)),
+            (self._screen, screen_side, self._ink()),
+        ):
+            p = QPainter(image)
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            if stroke.eraser and image is self._screen:
+                p.setCompositionMode(QPainter.CompositionMode.CompositionMode_Clear)
+            p.setPen(_pen(stroke.width, pressure, side, color))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawPath(_stroke_path(pts, side))
+            p.end()
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        r = self._square()
+        p.fillRect(self.rect(), self.palette().color(QPalette.ColorRole.Window))
+        p.fillRect(r, self.palette().color(QPalette.ColorRole.Base))
+        p.drawImage(r, self._screen)
+        if not self._visible_items_have_ink() and self._current is None:
+            p.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            f = p.font()
+            f.setPointSizeF(f.pointSizeF() * 1.4)
+            p.setFont(f)
+            p.drawText(r, Qt.AlignmentFlag.AlignCenter, "Draw a digit here")
+        p.setPen(QPen(self.palette().color(QPalette.ColorRole.Mid), 1))
+        p.drawRect(r.adjusted(0, 0, -1, -1))
+        p.end()
+
+    def resizeEvent(self, event) -> None:
+        self._render_all()
+        super().resizeEvent(event)
+
+    def changeEvent(self, event) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.StyleChange):
+            self._render_all()
+            self.update()
+        super().changeEvent(event)
+
+    # ----------------------------------------------------------------- input
+    def _begin(self, pos: QPointF, pressure: float, erase: bool) -> None:
+        self._current = Stroke(self.brush_size, erase or self.eraser)
+        self._extend(pos, pressure)
+
+    def _extend(self, pos: QPointF, pressure: float) -> None:
+        if self._current is None:
+            return
+        x, y = self._to_unit(pos)
+        pts = self._current.points
+        if pts and abs(pts[-1][0] - x) < 1e-3 and abs(pts[-1][1] - y) < 1e-3:
+            return
+        pts.append((x, y, pressure))
+        # Incremental draw of the newest segment; the full smooth path is redrawn at the end.
+        self._draw_stroke(self._current, len(pts) - 1)
+        self.update()
+        self.changed.emit()
+
+    def _end(self) -> None:
+        if self._current is None:
+            return
+        stroke, self._current = self._current, None
+        self._items.append(stroke)
+        self._redo.clear()
+        self._after_edit()
+
+    def mousePressEvent(self, e: QMouseEvent) -> None:
+        if e.button() in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            self._begin(e.position(), 1.0, e.button() == Qt.MouseButton.RightButton)
+            e.accept()
+
+    def mouseMoveEvent(self, e: QMouseEvent) -> None:
+        if self._current is not None:
+            self._extend(e.position(), 1.0)
+            e.accept()
+
+    def mouseReleaseEvent(self, e: QMouseEvent) -> None:
+        if self._current is not None:
+            self._extend(e.position(), 1.0)
+            self._end()
+            e.accept()
+
+    def tabletEvent(self, e: QTabletEvent) -> None:
+        t = e.type()
+        pressure = float(e.pressure()) if e.pressure() > 0 else 1.0
+        erase = e.pointerType() == QPointingDevice.PointerType.Eraser
+        if t == QEvent.Type.TabletPress:
+            self._begin(e.position(), pressure, erase)
+        elif t == QEvent.Type.TabletMove:
+            self._extend(e.position(), pressure)
+        elif t == QEvent.Type.TabletRelease:
+            self._end()
+        e.accept()
+
+    # ----------------------------------------------------------------- drag and drop
+    def dragEnterEvent(self, e) -> None:
+        if e.mimeData().hasUrls() and any(u.isLocalFile() for u in e.mimeData().urls()):
+            e.acceptProposedAction()
+
+    def dropEvent(self, e) -> None:
+        for url in e.mimeData().urls():
+            if url.isLocalFile():
+                self.open_image(url.toLocalFile())
+                e.acceptProposedAction()
+                return
+
+    def open_image(self, path: str) -> bool:
+        """Load an image file onto the canvas; on failure emit ``imageRejected(message)``."""
+        from mnist_desktop.model import MnistDesktopError, load_digit_image
+
+        try:
+            image = load_digit_image(path)
+        except MnistDesktopError as e:
+            self.imageRejected.emit(str(e))
+            return False
+        self.set_image(image)
+        return True

@@ -1,0 +1,357 @@
+"""The tensor inspector: the 28×28 numbers behind an image, like the chapter's
+``DataFrame(...).style.background_gradient('Greys')``.
+
+It shows the current drawing as the model sees it, or any MNIST sample (browse by index,
+filter by label, random), as uint8 0–255, float 0–1, or normalised as fed to the model,
+with the tensor's shape, dtype and statistics and the shape steps from canvas to model.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPoint, QRectF, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QSizePolicy,
+    QSlider,
+    QSpinBox,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mnist_desktop import model as engine
+
+MODES = ("uint8", "float", "normalized")
+
+
+class PixelGrid(QWidget):
+    """28×28 cells, each with its value printed on a grey shaded by the value."""
+
+    hovered = Signal(int, int, float)  # row, column, value (as displayed)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.values: np.ndarray = np.zeros((28, 28), dtype=np.float32)
+        self.shade: np.ndarray = np.zeros((28, 28), dtype=np.float32)  # 0..1, drives the background
+        self.fmt = "{:.0f}"
+        self.setMouseTracking(True)
+        self.set_cell_size(24)
+
+    def set_cell_size(self, pixels: int) -> None:
+        """Zoom: the side of one cell in pixels (numbers are printed from 14 px up)."""
+        self.cell_size = int(pixels)
+        self.setFixedSize(28 * self.cell_size, 28 * self.cell_size)
+        self.update()
+
+    def set_values(self, values: np.ndarray, shade: np.ndarray, fmt: str) -> None:
+        self.values = np.asarray(values).copy()
+        self.shade = np.clip(np.asarray(shade, dtype=np.float32), 0, 1)
+        self.fmt = fmt
+        self.update()
+
+    def _cell(self) -> float:
+        return min(self.width(), self.height()) / 28.0
+
+    def _origin(self) -> tuple[float, float]:
+        side = self._cell() * 28
+        return (self.width() - side) / 2, (self.height() - side) / 2
+
+    def cell_at(self, pos: QPoint) -> tuple[int, int] | None:
+        c = self._cell()
+        x0, y0 = self._origin()
+        row, col = int((pos.y() - y0) // c), int((pos.x() - x0) // c)
+        return (row, col) if 0 <= row < 28 and 0 <= col < 28 else None
+
+    def paintEvent(self, event) -> None:
+        c = self._cell()
+        x0, y0 = self._origin()
+        p = QPainter(self)
+        p.translate(x0, y0)
+        font = QFont(self.font())
+        font.setPixelSize(max(5, int(c * 0.36)))
+        p.setFont(font)
+        show_text = c >= 14
+        # Greys: 0 → white, 1 → black (like pandas' background_gradient('Greys')); text
+        # switches to white on dark cells. The shading is data, so it ignores the theme.
+        greys = np.round(255 - 255 * self.shade).astype(int)
+        for r in range(28):
+            y = r * c
+            for k in range(28):
+                g = int(greys[r, k])
+                rect = QRectF(k * c, y, c, c)
+                p.fillRect(rect, QColor(g, g, g))
+                if show_text:
+                    p.setPen(QColor(255, 255, 255) if g < 128 else QColor(0, 0, 0))
+                    p.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.fmt.format(self.values[r, k]))
+        p.end()
+
+    def mouseMoveEvent(self, e) -> None:
+        cell = self.cell_at(e.position().toPoint())
+        if cell is not None:
+            r, k = cell
+            v = float(self.values[r, k])
+            self.hovered.emit(r, k, v)
+            QToolTip.showText(e.globalPosition().toPoint(), f"row {r}, column {k}: {self.fmt.format(v)}", self)
+        super().mouseMoveEvent(e)
+
+
+class InspectorPanel(QWidget):
+    """Shows the numbers of the current drawing or of a dataset sample."""
+
+    toCanvas = Signal(object)  # a uint8 (28, 28) sample the user wants classified
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("inspector")
+        self._x28: np.ndarray | None = None  # the drawing as to_mnist returned it
+        self._canvas_shape: tuple[int, int] | None = None
+        self._predictor = None
+        self._data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._rng = np.random.default_rng()
+        self.sample_label: int | None = None
+
+        self.source = QComboBox(objectName="inspector_source")
+        self.source.addItem("Drawing", "drawing")
+        self.source.addItem("MNIST training set", "train")
+        self.source.addItem("MNIST test set", "test")
+        self.source.setToolTip("Inspect the current drawing (as the model sees it) or an image from MNIST.")
+        self.label_filter = QComboBox(objectName="inspector_label")
+        self.label_filter.addItem("any label", -1)
+        for d in range(10):
+            self.label_filter.addItem(f"label {d}", d)
+        self.label_filter.setToolTip("Browse only the samples of this digit.")
+        self.index = QSpinBox(objectName="inspector_index", minimum=0, maximum=0)
+        self.index.setToolTip("Which sample (counted among those with the chosen label).")
+        self.random_button = QPushButton("Random", objectName="inspector_random")
+        self.random_button.setToolTip("Show a random sample with the chosen label.")
+        self.canvas_button = QPushButton("Put on canvas", objectName="inspector_to_canvas")
+        self.canvas_button.setToolTip("Classify this sample: it replaces the drawing (undo brings the drawing back).")
+        self.canvas_button.clicked.connect(self._to_canvas)
+        self.sample_info = QLabel()
+        self.sample_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # may be cut, never widens the window
+
+        self.modes = QButtonGroup(self)
+        mode_row = QHBoxLayout()
+        mode_row.addWidget(QLabel("Values:"))
+        tips = {
+            "uint8": "Bytes as stored in the file: 0 (black) to 255 (white ink).",
+            "float": "Divided by 255: floats from 0 to 1, what to_mnist returns.",
+            "normalized": "What the model is fed: (x − mean) / std of the training set (the model's own normalisation).",
+        }
+        for i, (mode, text) in enumerate(zip(MODES, ("uint8 0–255", "float 0–1", "normalised"))):
+            b = QRadioButton(text, objectName=f"mode_{mode}")
+            b.setToolTip(tips[mode])
+            self.modes.addButton(b, i)
+            mode_row.addWidget(b)
+        mode_row.addStretch(1)
+        mode_row.addWidget(QLabel("Zoom"))
+        self.modes.button(1).setChecked(True)
+
+        self.grid = PixelGrid()
+        self.grid_scroll = QScrollArea(objectName="inspector_scroll")
+        self.grid_scroll.setWidget(self.grid)
+        self.grid_scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.grid_scroll.setMinimumSize(160, 120)
+        self.zoom = QSlider(Qt.Orientation.Horizontal, objectName="inspector_zoom", minimum=8, maximum=40, value=24)
+        self.zoom.setToolTip("Cell size. Numbers appear from 14 pixels per cell; smaller shows the whole image.")
+        self.zoom.setMaximumWidth(140)
+        self.zoom.valueChanged.connect(self.grid.set_cell_size)
+        self.stats = QLabel(objectName="inspector_stats")
+        self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.shapes = QLabel(objectName="inspector_shapes", wordWrap=True)
+        self.shapes.setTextFormat(Qt.TextFormat.RichText)
+        self.hover = QLabel("Hover over a cell to see its row, column and value.", objectName="inspector_hover")
+
+        top = QHBoxLayout()
+        top.addWidget(self.source)
+        top.addWidget(self.label_filter)
+        top.addWidget(self.index)
+        top.addWidget(self.random_button)
+        top.addWidget(self.canvas_button)
+        top.addWidget(self.sample_info, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        mode_row.addWidget(self.zoom)
+        layout.addLayout(mode_row)
+        layout.addWidget(self.grid_scroll, 1)
+        layout.addWidget(self.hover)
+        layout.addWidget(self.stats)
+        layout.addWidget(self.shapes)
+
+        self.source.currentIndexChanged.connect(self._on_source_changed)
+        self.label_filter.currentIndexChanged.connect(self._on_filter_changed)
+        self.index.valueChanged.connect(self.refresh)
+        self.random_button.clicked.connect(self.random_sample)
+        self.modes.idClicked.connect(lambda _id: self.refresh())
+        self.grid.hovered.connect(self._on_hover)
+        self._on_source_changed()
+
+    # ------------------------------------------------------------------ inputs
+    def set_predictor(self, predictor) -> None:
+        self._predictor = predictor
+        self.refresh()
+
+    def set_drawing(self, x28: np.ndarray | None, canvas_shape: tuple[int, int] | None = None) -> None:
+        """The current drawing as ``to_mnist`` returned it (None: the canvas is empty)."""
+        self._x28 = None if x28 is None else np.asarray(x28, dtype=np.float32)
+        self._canvas_shape = canvas_shape
+        if self.source.currentData() == "drawing" and self.isVisible():
+            self.refresh()
+        else:
+            self._stale = True
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if getattr(self, "_stale", False):
+            self.refresh()
+
+    @property
+    def mode(self) -> str:
+        return MODES[max(0, self.modes.checkedId())]
+
+    def set_mode(self, mode: str) -> None:
+        self.modes.button(MODES.index(mode)).setChecked(True)
+        self.refresh()
+
+    # ------------------------------------------------------------------ dataset
+    def _dataset(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        if split not in self._data:
+            images, labels = engine.load_mnist(split)
+            self._data[split] = (images.numpy(), labels.numpy())
+        return self._data[split]
+
+    def _filtered(self) -> np.ndarray:
+        images, labels = self._dataset(self.source.currentData())
+        label = self.label_filter.currentData()
+        return np.arange(len(labels)) if label < 0 else np.flatnonzero(labels == label)
+
+    @Slot()
+    def _on_source_changed(self) -> None:
+        dataset = self.source.currentData() != "drawing"
+        for w in (self.label_filter, self.index, self.random_button, self.canvas_button):
+            w.setEnabled(dataset)
+        if dataset:
+            self._on_filter_changed()
+        else:
+            self.refresh()
+
+    @Slot()
+    def _on_filter_changed(self) -> None:
+        if self.source.currentData() == "drawing":
+            return
+        try:
+            n = len(self._filtered())
+        except engine.MnistDesktopError as e:
+            self.sample_info.setText(f"⚠ {e}")
+            return
+        self.index.blockSignals(True)
+        self.index.setMaximum(max(0, n - 1))
+        self.index.blockSignals(False)
+        self.refresh()
+
+    def show_sample(self, split: str, index: int, label: int | None = None) -> None:
+        """Select dataset sample ``index`` (among ``label``'s samples if given)."""
+        self.source.setCurrentIndex(self.source.findData(split))
+        self.label_filter.setCurrentIndex(self.label_filter.findData(-1 if label is None else label))
+        self.index.setValue(index)
+        self.refresh()
+
+    @Slot()
+    def _to_canvas(self) -> None:
+        if self.source.currentData() != "drawing" and self.current_image() is not None:
+            self.toCanvas.emit(self._sample_uint8.copy())
+
+    @Slot()
+    def random_sample(self) -> None:
+        if self.source.currentData() == "drawing":
+            self.source.setCurrentIndex(self.source.findData("train"))
+        self.index.setValue(int(self._rng.integers(0, self.index.maximum() + 1)))
+
+    # ------------------------------------------------------------------ display
+    def current_image(self) -> np.ndarray | None:
+        """The shown image as float32 (28, 28) in [0, 1] (before the mode is applied)."""
+        source = self.source.currentData()
+        if source == "drawing":
+            self.sample_label = None
+            return self._x28
+        try:
+            images, labels = self._dataset(source)
+            order = self._filtered()
+        except engine.MnistDesktopError as e:
+            self.sample_info.setText(f"⚠ {e}")
+            return None
+        if len(order) == 0:
+            return None
+        i = int(order[min(self.index.value(), len(order) - 1)])
+        self.sample_label = int(labels[i])
+        self.sample_info.setText(f"sample #{i} of {len(labels)}, label {self.sample_label}")
+        self._sample_uint8 = images[i]
+        return images[i].astype(np.float32) / 255.0
+
+    def displayed_values(self) -> np.ndarray | None:
+        """The numbers the grid shows, in the current mode."""
+        x = self.current_image()
+        if x is None:
+            return None
+        if self.mode == "uint8":
+            if self.source.currentData() != "drawing":
+                return self._sample_uint8.copy()
+            return np.round(x * 255.0).astype(np.uint8)
+        if self.mode == "normalized":
+            if self._predictor is not None:
+                return self._predictor.normalize(x)
+            return (x - 0.1307) / 0.3081
+        return x.copy()
+
+    @Slot()
+    def refresh(self) -> None:
+        self._stale = False
+        x = self.current_image()
+        values = self.displayed_values() if x is not None else None
+        if values is None:
+            self.grid.set_values(np.zeros((28, 28)), np.zeros((28, 28)), "")
+            self.stats.setText("No image: draw a digit on the canvas." if self.source.currentData() == "drawing" else "No sample.")
+            self.shapes.setText("")
+            if self.source.currentData() == "drawing":
+                self.sample_info.setText("the drawing, as the model sees it")
+            return
+        fmt = {"uint8": "{:.0f}", "float": "{:.2f}", "normalized": "{:.1f}"}[self.mode]
+        self.grid.set_values(values, x, fmt)
+        dtype = "uint8" if values.dtype == np.uint8 else "float32"
+        self.stats.setText(
+            f"shape (28, 28) · dtype {dtype} · min {values.min():.3g} · max {values.max():.3g} · mean {values.mean():.3g}"
+        )
+        if self.source.currentData() == "drawing":
+            self.sample_info.setText("the drawing, as the model sees it")
+        self.shapes.setText(self._shape_steps())
+
+    def _shape_steps(self) -> str:
+        arrow = " → "
+        steps = []
+        if self.source.currentData() == "drawing":
+            h, w = self._canvas_shape or (280, 280)
+            steps.append(f"canvas <b>({h}, {w})</b> uint8")
+            steps.append("to_mnist: crop, fit 20×20, centre <b>(28, 28)</b> float32")
+        else:
+            steps.append("MNIST image <b>(28, 28)</b> uint8")
+            steps.append("/ 255 → <b>(28, 28)</b> float32")
+        steps.append("normalise (x − mean) / std")
+        steps.append("unsqueeze(0).unsqueeze(0) → <b>(1, 1, 28, 28)</b>")
+        arch = getattr(self._predictor, "arch", None)
+        if arch in ("linear", "mlp"):
+            steps.append("view(-1, 784) → <b>(1, 784)</b>")
+        elif arch == "cnn":
+            steps.append("conv1 (N, C, H, W)")
+        return arrow.join(steps)
+
+    @Slot(int, int, float)
+    def _on_hover(self, row: int, col: int, value: float) -> None:
+        self.hover.setText(f"row {row}, column {col}: {self.grid.fmt.format(value)}")

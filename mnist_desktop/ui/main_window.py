@@ -1,0 +1,487 @@
+"""The main window: canvas and prediction in the centre, docks for training, the tensor
+inspector and activations; menus, toolbar, status bar and settings."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSlider,
+    QStyle,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mnist_desktop import __version__
+from mnist_desktop import model as engine
+
+from .activations import ActivationsPanel
+from .canvas import MODEL_SIZE, Canvas
+from .inspector import InspectorPanel
+from .prediction import PredictionPanel
+from .training import TrainingPanel
+
+FALLBACK_KEYS = {
+    QKeySequence.StandardKey.Quit: "Ctrl+Q",
+    QKeySequence.StandardKey.Undo: "Ctrl+Z",
+    QKeySequence.StandardKey.Redo: "Ctrl+Shift+Z",
+    QKeySequence.StandardKey.Open: "Ctrl+O",
+    QKeySequence.StandardKey.Save: "Ctrl+S",
+    QKeySequence.StandardKey.Delete: "Del",
+}
+FRAME_S = 1 / 60  # the drawing is classified at most once per frame
+STATE_VERSION = 1
+MODEL_FILTER = "mnist-desktop models (*.safetensors);;PyTorch state dicts (*.pt *.pth);;All files (*)"
+IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
+
+ABOUT = f"""<h3>mnist-desktop {__version__}</h3>
+<p>Draw a digit, train a classifier, and look at the tensors inside it.</p>
+<p>Training and test images: the <b>MNIST database of handwritten digits</b> by Yann LeCun,
+Corinna Cortes and Christopher J. C. Burges (<a href="http://yann.lecun.com/exdb/mnist/">yann.lecun.com/exdb/mnist</a>),
+made available under the terms of the Creative Commons Attribution-Share Alike 3.0 license.</p>
+<p>The models and the order they come in follow chapter 4 of <i>Deep Learning for Coders
+with fastai and PyTorch</i> (Howard &amp; Gugger).</p>"""
+
+
+class MainWindow(QMainWindow):
+    """The app's window. ``settings`` and ``predictor`` may be injected (tests); neither is required."""
+
+    predictionUpdated = Signal()
+    predictorChanged = Signal(object)
+
+    def __init__(self, settings: QSettings | None = None, predictor=None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("main_window")
+        self.setWindowTitle("mnist-desktop")
+        if settings is None:
+            app = QApplication.instance()
+            if app is not None and not app.organizationName():  # a host app that did not name itself
+                from .app import APPLICATION, ORGANIZATION
+
+                app.setOrganizationName(ORGANIZATION)
+                app.setApplicationName(APPLICATION)
+            settings = QSettings()
+        self.settings = settings
+        self.predictor = None
+        self.x28: np.ndarray | None = None
+        self.probabilities: np.ndarray | None = None
+        self._last_classify = 0.0
+        self._closing = False
+        # The GUI thread predicts one 28×28 image at a time: one thread is fastest and leaves
+        # the other cores to the trainer (torch's OpenMP setting is per thread; the worker
+        # sets its own). Restored on close.
+        self._torch_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+        self.canvas = Canvas()
+        self.prediction = PredictionPanel()
+        self.training = TrainingPanel()
+        self.inspector = InspectorPanel()
+        self.activations = ActivationsPanel()
+
+        self._build_central()
+        self._build_docks()
+        self._build_actions()
+        self._build_menus_and_toolbar()
+        self._build_status_bar()
+
+        self._classify_timer = QTimer(self, singleShot=True)
+        self._classify_timer.timeout.connect(self.classify)
+        self.canvas.changed.connect(self._schedule_classify)
+        self.canvas.imageRejected.connect(lambda msg: self._warn("Cannot use this image", msg))
+        self.training.modelTrained.connect(self._on_model_trained)
+        self.training.started.connect(self._on_training_started)
+        self.training.finished.connect(self._on_training_finished)
+        self.inspector.toCanvas.connect(self.canvas.set_image)
+
+        self._restore_settings(predictor)
+        self.classify()
+        app = QApplication.instance()
+        if app is not None:  # app.quit() without closing the window must not leave the worker running
+            app.aboutToQuit.connect(self._on_about_to_quit)
+
+    @Slot()
+    def _on_about_to_quit(self) -> None:
+        if not self._closing:
+            self.training.shutdown()
+
+    # ------------------------------------------------------------------ layout
+    def _build_central(self) -> None:
+        self.brush = QSlider(Qt.Orientation.Horizontal, objectName="brush_size", minimum=4, maximum=48)
+        self.brush.setValue(round(self.canvas.brush_size * MODEL_SIZE))
+        self.brush.setToolTip("Brush size. MNIST's strokes are about 2–3 pixels of 28 wide, i.e. 20–30 here.")
+        self.brush.valueChanged.connect(lambda v: self.canvas.set_brush_size(v / MODEL_SIZE))
+        self.brush_value = QLabel()
+        self.brush.valueChanged.connect(lambda v: self.brush_value.setText(f"{v} px"))
+        self.brush_value.setText(f"{self.brush.value()} px")
+        self.eraser_button = QToolButton(objectName="eraser_button")
+
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Brush"))
+        row.addWidget(self.brush, 1)
+        row.addWidget(self.brush_value)
+        row.addWidget(self.eraser_button)
+        self.clear_button = QToolButton()
+        self.undo_button = QToolButton()
+        self.redo_button = QToolButton()
+        for b in (self.undo_button, self.redo_button, self.clear_button):
+            row.addWidget(b)
+        left = QVBoxLayout()
+        left.addWidget(self.canvas, 1)
+        left.addLayout(row)
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.addLayout(left, 3)
+        layout.addWidget(self.prediction, 2)
+        self.setCentralWidget(central)
+
+    def _build_docks(self) -> None:
+        self.docks: dict[str, QDockWidget] = {}
+        # Training takes the whole right side; inspector and activations sit under the canvas.
+        self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks | QMainWindow.DockOption.AllowNestedDocks
+        )
+        for name, title, widget, area in (
+            ("training", "Training", self.training, Qt.DockWidgetArea.RightDockWidgetArea),
+            ("inspector", "Tensor inspector", self.inspector, Qt.DockWidgetArea.BottomDockWidgetArea),
+            ("activations", "Activations", self.activations, Qt.DockWidgetArea.BottomDockWidgetArea),
+        ):
+            dock = QDockWidget(title, self, objectName=f"{name}_dock")
+            if name != "training":
+                dock.setWidget(widget)  # the inspector's grid shrinks to fit; activations scroll by themselves
+            else:  # a dock can shrink below its panel's natural size: scroll instead
+                scroll = QScrollArea(objectName=f"{name}_scroll")
+                scroll.setWidgetResizable(True)
+                scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+                scroll.setWidget(widget)
+                dock.setWidget(scroll)
+            dock.setFeatures(
+                QDockWidget.DockWidgetFeature.DockWidgetMovable
+                | QDockWidget.DockWidgetFeature.DockWidgetClosable
+                | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            )
+            self.addDockWidget(area, dock)
+            self.docks[name] = dock
+        self.tabifyDockWidget(self.docks["inspector"], self.docks["activations"])
+        self.docks["activations"].raise_()
+        self.resizeDocks([self.docks["training"]], [460], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.docks["activations"]], [430], Qt.Orientation.Vertical)
+        self.docks["inspector"].visibilityChanged.connect(lambda v: v and self.inspector.refresh())
+        self._default_state = self.saveState(STATE_VERSION)
+
+    def _action(self, text: str, slot, shortcuts=(), tip: str = "", icon=None, checkable: bool = False) -> QAction:
+        a = QAction(text, self)
+        if icon is not None:
+            a.setIcon(self.style().standardIcon(icon) if isinstance(icon, QStyle.StandardPixmap) else icon)
+        keys = []
+        for s in shortcuts:
+            if isinstance(s, QKeySequence.StandardKey):
+                # the platform's binding; a few platforms have none for some keys (Quit)
+                keys.extend(QKeySequence.keyBindings(s) or [QKeySequence(FALLBACK_KEYS.get(s, ""))])
+            else:
+                keys.append(QKeySequence(s))
+        keys = [k for k in keys if not k.isEmpty()]
+        if keys:
+            a.setShortcuts(keys)
+        if tip:
+            a.setToolTip(tip + (f" ({keys[0].toString(QKeySequence.SequenceFormat.NativeText)})" if keys else ""))
+            a.setStatusTip(tip)
+        a.setCheckable(checkable)
+        a.triggered.connect(slot)
+        self.addAction(a)
+        return a
+
+    def _build_actions(self) -> None:
+        SP = QStyle.StandardPixmap
+        self.clear_action = self._action(
+            "&Clear drawing", self.canvas.clear, [Qt.Key.Key_Escape, QKeySequence.StandardKey.Delete],
+            "Clear the canvas (undoable)", SP.SP_DialogResetButton,
+        )
+        self.undo_action = self._action("&Undo stroke", self.canvas.undo, [QKeySequence.StandardKey.Undo], "Undo the last stroke", SP.SP_ArrowBack)
+        self.redo_action = self._action("&Redo stroke", self.canvas.redo, [QKeySequence.StandardKey.Redo], "Redo the stroke you undid", SP.SP_ArrowForward)
+        self.undo_action.setEnabled(False)
+        self.redo_action.setEnabled(False)
+        self.canvas.undoAvailable.connect(self.undo_action.setEnabled)
+        self.canvas.redoAvailable.connect(self.redo_action.setEnabled)
+        self.eraser_action = self._action(
+            "&Eraser", self.canvas.set_eraser, ["E"], "Draw with the eraser (the right mouse button always erases)", checkable=True
+        )
+        self.open_image_action = self._action(
+            "Open &image…", self.open_image_dialog, ["Ctrl+I"], "Put an image file of a digit on the canvas", SP.SP_FileIcon
+        )
+        self.open_model_action = self._action(
+            "&Open model…", self.open_model_dialog, [QKeySequence.StandardKey.Open], "Load a saved model and make it active", SP.SP_DialogOpenButton
+        )
+        self.save_model_action = self._action(
+            "&Save model…", self.save_model_dialog, [QKeySequence.StandardKey.Save], "Save the active model (safetensors)", SP.SP_DialogSaveButton
+        )
+        self.default_model_action = self._action("Use the &bundled model", self.use_default_model, (), "Go back to the model that ships with the app")
+        self.quit_action = self._action("&Quit", self.close, [QKeySequence.StandardKey.Quit], "Quit (stops training first)")
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.train_action = self._action("&Train", self.training.train, ["Ctrl+T"], "Train a model with the Training panel's settings", SP.SP_MediaPlay)
+        self.stop_action = self._action("S&top training", self.training.stop, ["Ctrl+."], "Stop training after this batch", SP.SP_MediaStop)
+        self.stop_action.setEnabled(False)
+        self.reset_layout_action = self._action("&Reset layout", self.reset_layout, (), "Put every panel back where it started")
+        self.about_action = self._action("&About mnist-desktop", self.about, (), "Version and where MNIST comes from")
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.eraser_button.setDefaultAction(self.eraser_action)
+        self.clear_button.setDefaultAction(self.clear_action)
+        self.undo_button.setDefaultAction(self.undo_action)
+        self.redo_button.setDefaultAction(self.redo_action)
+
+    def _build_menus_and_toolbar(self) -> None:
+        bar = self.menuBar()
+        m = bar.addMenu("&File")
+        m.addActions([self.open_image_action, self.open_model_action, self.save_model_action, self.default_model_action])
+        m.addSeparator()
+        m.addAction(self.quit_action)
+        m = bar.addMenu("&Edit")
+        m.addActions([self.undo_action, self.redo_action, self.clear_action])
+        m.addSeparator()
+        m.addAction(self.eraser_action)
+        m = bar.addMenu("&Training")
+        m.addActions([self.train_action, self.stop_action])
+        self.view_menu = bar.addMenu("&View")
+        for dock in self.docks.values():
+            a = dock.toggleViewAction()
+            a.setStatusTip(f"Show or hide the {dock.windowTitle()} panel")
+            self.view_menu.addAction(a)
+        self.view_menu.addSeparator()
+        self.view_menu.addAction(self.reset_layout_action)
+        m = bar.addMenu("&Help")
+        m.addAction(self.about_action)
+
+        tb = self.addToolBar("Main")
+        tb.setObjectName("main_toolbar")
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        tb.setIconSize(QSize(16, 16))
+        tb.addActions([self.open_model_action, self.save_model_action])
+        tb.addSeparator()
+        tb.addActions([self.undo_action, self.redo_action, self.clear_action])
+        tb.addSeparator()
+        tb.addActions([self.train_action, self.stop_action])
+        self.view_menu.insertAction(self.view_menu.actions()[len(self.docks)], tb.toggleViewAction())
+
+    def _build_status_bar(self) -> None:
+        self.device_label = QLabel(objectName="device_label")
+        try:
+            device = str(engine.resolve_device("auto"))
+        except (ValueError, RuntimeError):
+            device = "cpu"
+        self.device_label.setText(f"Device: {device.upper() if device != 'cpu' else 'CPU'}")
+        self.device_label.setToolTip("Where training runs when the device is Auto. The canvas always predicts on the CPU.")
+        self.model_label = QLabel(objectName="model_label")
+        self.model_label.setToolTip("The active model: architecture, task and accuracy on MNIST's 10,000 test images.")
+        self.statusBar().addPermanentWidget(self.model_label)
+        self.statusBar().addPermanentWidget(self.device_label)
+
+    # ------------------------------------------------------------------ model
+    def set_predictor(self, predictor, source: str | None = None) -> None:
+        """Make ``predictor`` the active model of the canvas and every panel."""
+        self.predictor = predictor
+        self.model_source = source
+        if predictor is None:
+            self.model_label.setText("No model — train one or open one")
+        else:
+            self.model_label.setText(f"Model: {predictor.describe()}")
+            self.prediction.set_classes(predictor.classes)
+        self.save_model_action.setEnabled(predictor is not None)
+        self.inspector.set_predictor(predictor)
+        self.activations.set_predictor(predictor)
+        self.predictorChanged.emit(predictor)
+        self.classify()
+
+    def _load_predictor(self, path: str | None):
+        if path:
+            return engine.Predictor.load(path)
+        return engine.Predictor.default()
+
+    def open_model(self, path: str) -> bool:
+        try:
+            predictor = self._load_predictor(path)
+        except engine.MnistDesktopError as e:
+            self._warn("Cannot open the model", str(e))
+            return False
+        self.set_predictor(predictor, path)
+        self.settings.setValue("model/last", str(path))
+        self.statusBar().showMessage(f"Opened {path}", 5000)
+        return True
+
+    def save_model(self, path: str) -> str | None:
+        if self.predictor is None:
+            return None
+        try:
+            saved = self.predictor.save(path)
+        except engine.MnistDesktopError as e:
+            self._warn("Cannot save the model", str(e))
+            return None
+        self.model_source = str(saved)
+        self.settings.setValue("model/last", str(saved))
+        self.statusBar().showMessage(f"Saved {saved}", 5000)
+        return str(saved)
+
+    @Slot()
+    def use_default_model(self) -> None:
+        try:
+            predictor = engine.Predictor.default()
+        except engine.MnistDesktopError as e:
+            self._warn("Cannot open the bundled model", str(e))
+            return
+        self.settings.remove("model/last")
+        self.set_predictor(predictor, None)
+
+    @Slot()
+    def open_model_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", self._last_dir(), MODEL_FILTER)
+        if path:
+            self.open_model(path)
+
+    @Slot()
+    def save_model_dialog(self) -> None:
+        if self.predictor is None:
+            return
+        suggested = str(Path(self._last_dir()) / f"{self.predictor.arch}-{self.predictor.task}.safetensors")
+        path, _ = QFileDialog.getSaveFileName(self, "Save model", suggested, "mnist-desktop models (*.safetensors)")
+        if path:
+            self.save_model(path)
+
+    @Slot()
+    def open_image_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open image", self._last_dir(), IMAGE_FILTER)
+        if path:
+            self.canvas.open_image(path)
+
+    def _last_dir(self) -> str:
+        last = self.settings.value("model/last")
+        return str(Path(last).parent) if last else str(Path.home())
+
+    @Slot(object)
+    def _on_model_trained(self, predictor) -> None:
+        self.set_predictor(predictor, None)
+        self.statusBar().showMessage("Training finished: the new model is active. File → Save model keeps it.", 8000)
+
+    @Slot()
+    def _on_training_started(self) -> None:
+        self.train_action.setEnabled(False)
+        self.stop_action.setEnabled(True)
+
+    @Slot(object)
+    def _on_training_finished(self, result) -> None:
+        self.train_action.setEnabled(True)
+        self.stop_action.setEnabled(False)
+        if result is None:
+            self.statusBar().showMessage("Training failed; see the Training panel.", 8000)
+
+    # ------------------------------------------------------------------ live classification
+    @Slot()
+    def _schedule_classify(self) -> None:
+        if self._classify_timer.isActive():
+            return  # coalesced: one classification per frame
+        wait = FRAME_S - (time.perf_counter() - self._last_classify)
+        self._classify_timer.start(max(0, int(wait * 1000)))
+
+    @Slot()
+    def classify(self) -> None:
+        """Classify the drawing now and update the prediction, inspector and activations."""
+        self._last_classify = time.perf_counter()
+        image = self.canvas.image_array()
+        try:
+            x28 = engine.to_mnist(image)
+        except engine.EmptyImageError:
+            x28 = None
+        self.x28 = x28
+        if x28 is None:
+            self.probabilities = None
+            self.prediction.show_empty("Draw a digit on the canvas")
+        elif self.predictor is None:
+            self.probabilities = None
+            self.prediction.show_empty("No model: train one (Training panel) or open one (File → Open model)")
+        else:
+            self.probabilities = self.predictor.predict(x28)
+            self.prediction.show_prediction(self.predictor.classes, self.probabilities, x28)
+        self.predictionUpdated.emit()
+        self.inspector.set_drawing(x28, image.shape)
+        self.activations.set_input(x28)
+
+    # ------------------------------------------------------------------ settings
+    def _restore_settings(self, predictor) -> None:
+        s = self.settings
+        self.training.restore_settings(s)
+        brush = s.value("canvas/brush")
+        if brush is not None:
+            try:
+                self.brush.setValue(int(brush))
+            except (TypeError, ValueError):
+                pass
+        geometry = s.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            screen = self.screen().availableGeometry()
+            self.resize(min(1400, int(screen.width() * 0.9)), min(920, int(screen.height() * 0.9)))
+        state = s.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state, STATE_VERSION)
+        source = None
+        if predictor is None:
+            last = s.value("model/last")
+            for path in ([str(last)] if last else []) + [None]:
+                try:
+                    predictor = self._load_predictor(path)
+                    source = path
+                    break
+                except engine.MnistDesktopError as e:
+                    if path is not None:
+                        self.statusBar().showMessage(f"Could not reopen the last model: {e}", 10000)
+        self.set_predictor(predictor, source)
+
+    def save_settings(self) -> None:
+        s = self.settings
+        s.setValue("window/geometry", self.saveGeometry())
+        s.setValue("window/state", self.saveState(STATE_VERSION))
+        s.setValue("canvas/brush", self.brush.value())
+        self.training.save_settings(s)
+        s.sync()
+
+    @Slot()
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state, STATE_VERSION)
+        for dock in self.docks.values():
+            dock.show()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        # Stop the worker and wait for it before anything is destroyed.
+        self._closing = True
+        self.training.shutdown()
+        self._classify_timer.stop()
+        self.save_settings()
+        torch.set_num_threads(self._torch_threads)
+        event.accept()
+
+    # ------------------------------------------------------------------ dialogs
+    def _warn(self, title: str, message: str) -> None:
+        self.statusBar().showMessage(message, 10000)
+        box = QMessageBox(QMessageBox.Icon.Warning, title, message, QMessageBox.StandardButton.Ok, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # window-modal, does not block the event loop
+        self.last_warning = message
+
+    @Slot()
+    def about(self) -> None:
+        QMessageBox.about(self, "About mnist-desktop", ABOUT)

@@ -1,0 +1,140 @@
+"""The prediction: the top class large with its probability, a bar per class, and a
+"what the model sees" preview of the 28×28 input."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QFont, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+
+class ProbabilityBars(QWidget):
+    """One horizontal bar per class, in palette colours; the top class highlighted."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.classes: list[int] = list(range(10))
+        self.probabilities: np.ndarray | None = None
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setToolTip("The model's probability for every class it knows (softmax of its outputs).")
+
+    def sizeHint(self) -> QSize:
+        return QSize(220, 22 * len(self.classes))
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(120, 14 * len(self.classes))
+
+    def set_classes(self, classes) -> None:
+        self.classes = [int(c) for c in classes]
+        self.probabilities = None
+        self.updateGeometry()
+        self.update()
+
+    def set_probabilities(self, p: np.ndarray | None) -> None:
+        self.probabilities = None if p is None else np.asarray(p, dtype=np.float32).copy()
+        self.update()
+
+    def paintEvent(self, event) -> None:
+        pal = self.palette()
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        n = max(1, len(self.classes))
+        row = self.height() / n
+        fm = p.fontMetrics()
+        label_w = fm.horizontalAdvance("0") + 10
+        value_w = fm.horizontalAdvance("100.0 %") + 8
+        bar_w = max(10.0, self.width() - label_w - value_w)
+        top = -1 if self.probabilities is None else int(np.argmax(self.probabilities))
+        for i, c in enumerate(self.classes):
+            y = i * row
+            prob = 0.0 if self.probabilities is None else float(self.probabilities[i])
+            p.setPen(pal.color(QPalette.ColorRole.WindowText))
+            p.drawText(QRectF(0, y, label_w - 4, row), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, str(c))
+            track = QRectF(label_w, y + row * 0.18, bar_w, row * 0.64)
+            p.setPen(Qt.PenStyle.NoPen)
+            p.setBrush(pal.color(QPalette.ColorRole.AlternateBase))
+            p.drawRoundedRect(track, 3, 3)
+            if prob > 0:
+                bar = QRectF(track.x(), track.y(), max(2.0, bar_w * prob), track.height())
+                role = QPalette.ColorRole.Highlight if i == top else QPalette.ColorRole.Mid
+                p.setBrush(pal.color(role))
+                p.drawRoundedRect(bar, 3, 3)
+            p.setPen(pal.color(QPalette.ColorRole.WindowText))
+            text = "" if self.probabilities is None else f"{100 * prob:.1f} %"
+            p.drawText(
+                QRectF(label_w + bar_w + 4, y, value_w, row), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text
+            )
+        p.end()
+
+
+def gray_pixmap(x28: np.ndarray, scale: int = 4) -> QPixmap:
+    """A float [0, 1] image as a nearest-neighbour enlarged grayscale pixmap (white ink)."""
+    a = np.ascontiguousarray(np.clip(x28 * 255.0, 0, 255).astype(np.uint8))
+    h, w = a.shape
+    img = QImage(a.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
+    return QPixmap.fromImage(img.scaled(w * scale, h * scale, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation))
+
+
+class PredictionPanel(QWidget):
+    """Shows what the active model makes of the drawing."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("prediction")
+        self.top_class: int | None = None
+        self.top_probability: float | None = None
+
+        self.digit = QLabel("?")
+        f = QFont(self.font())
+        f.setPointSizeF(f.pointSizeF() * 5)
+        f.setBold(True)
+        self.digit.setFont(f)
+        self.digit.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.digit.setObjectName("prediction_digit")
+        self.digit.setToolTip("The class with the highest probability.")
+        self.confidence = QLabel("Draw a digit on the canvas")
+        self.confidence.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.confidence.setWordWrap(True)
+        self.bars = ProbabilityBars()
+        self.preview = QLabel()
+        self.preview.setFixedSize(28 * 4 + 2, 28 * 4 + 2)
+        self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.preview.setFrameShape(QLabel.Shape.Box)
+        self.preview.setToolTip(
+            "What the model sees: the drawing cropped, scaled into a 20×20 box and centred by\n"
+            "its centre of mass in a 28×28 field, the way MNIST's digits were made (to_mnist)."
+        )
+        sees = QLabel("What the model sees (28×28)")
+        sees.setAlignment(Qt.AlignmentFlag.AlignCenter)
+
+        grid = QGridLayout()
+        grid.addWidget(self.digit, 0, 0)
+        grid.addWidget(self.preview, 0, 1, Qt.AlignmentFlag.AlignCenter)
+        grid.addWidget(self.confidence, 1, 0)
+        grid.addWidget(sees, 1, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(grid)
+        layout.addWidget(self.bars, 1)
+        self.show_empty()
+
+    def set_classes(self, classes) -> None:
+        self.bars.set_classes(classes)
+
+    def show_empty(self, message: str = "Draw a digit on the canvas") -> None:
+        self.top_class = None
+        self.top_probability = None
+        self.digit.setText("?")
+        self.confidence.setText(message)
+        self.bars.set_probabilities(None)
+        self.preview.setPixmap(QPixmap())
+        self.preview.setText("empty")
+
+    def show_prediction(self, classes, probabilities: np.ndarray, x28: np.ndarray) -> None:
+        i = int(np.argmax(probabilities))
+        self.top_class = int(classes[i])
+        self.top_probability = float(probabilities[i])
+        self.digit.setText(str(self.top_class))
+        self.confidence.setText(f"{100 * self.top_probability:.1f} % sure")
+        self.bars.set_probabilities(probabilities)
+        self.preview.setPixmap(gray_pixmap(x28))

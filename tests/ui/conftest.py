@@ -1,0 +1,34 @@
+"""Fixtures for the GUI tests: offscreen Qt, isolated settings, a main window."""
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
+
+import pytest  # noqa: E402
+from PySide6.QtCore import QSettings  # noqa: E402
+
+import mnist_desktop.ui  # noqa: E402,F401  (installs the PySide6 signal refcount fix first)
+from ui_helpers import make_predictor  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def cnn_predictor():
+    return make_predictor("cnn")
+
+
+@pytest.fixture
+def settings(tmp_path) -> QSettings:
+    """Settings of this test only: nothing leaks between tests or into the user's config."""
+    return QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+
+
+@pytest.fixture
+def window(qtbot, settings, cnn_predictor):
+    from mnist_desktop.ui import MainWindow
+
+    w = MainWindow(settings=settings, predictor=cnn_predictor)
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()  # stops any training and waits for the thread

@@ -1,0 +1,115 @@
+"""Drawing with mouse events: prediction, undo / redo / clear, images, shortcuts."""
+
+import numpy as np
+from ui_helpers import ONE, SEVEN_DOWN, SEVEN_TOP, settle, stroke
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QKeySequence
+from PySide6.QtTest import QTest
+
+from mnist_desktop.model import to_mnist
+
+
+def test_stroke_produces_prediction(window, qtbot):
+    assert window.prediction.top_class is None  # empty canvas invites drawing
+    assert "Draw" in window.prediction.confidence.text()
+    with qtbot.waitSignal(window.predictionUpdated, timeout=5000):
+        stroke(window.canvas, ONE)
+    assert window.canvas.stroke_count() == 1
+    settle(window, qtbot)
+    image = window.canvas.image_array()
+    assert image.dtype == np.uint8 and image.max() == 255
+    expected = window.predictor.predict(to_mnist(image))
+    assert window.prediction.top_class == window.predictor.classes[int(np.argmax(expected))]
+    np.testing.assert_allclose(window.probabilities, expected, rtol=1e-5)
+    np.testing.assert_allclose(window.prediction.bars.probabilities, expected, rtol=1e-5)
+    assert len(window.prediction.bars.classes) == 10
+    assert window.prediction.preview.pixmap() is not None and not window.prediction.preview.pixmap().isNull()
+
+
+def test_live_prediction_during_stroke(window, qtbot):
+    """The prediction updates while the stroke is still being drawn, not only on release."""
+    from PySide6.QtCore import QEvent, QPointF
+
+    from ui_helpers import _send
+
+    c = window.canvas
+    side = min(c.width(), c.height())
+    _send(c, QEvent.Type.MouseButtonPress, QPointF(side * 0.5, side * 0.2), Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton)
+    with qtbot.waitSignal(window.predictionUpdated, timeout=5000):
+        _send(c, QEvent.Type.MouseMove, QPointF(side * 0.5, side * 0.7), Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton)
+    assert window.prediction.top_class is not None
+    assert c.stroke_count() == 0  # still drawing
+    _send(c, QEvent.Type.MouseButtonRelease, QPointF(side * 0.5, side * 0.7), Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton)
+    assert c.stroke_count() == 1
+
+
+def test_undo_redo_clear(window, qtbot):
+    c = window.canvas
+    stroke(c, SEVEN_TOP)
+    one = c.image_array()
+    stroke(c, SEVEN_DOWN)
+    two = c.image_array()
+    assert c.stroke_count() == 2 and (two != one).any()
+    assert window.undo_action.isEnabled() and not window.redo_action.isEnabled()
+
+    window.undo_action.trigger()
+    assert c.stroke_count() == 1
+    np.testing.assert_array_equal(c.image_array(), one)
+    assert window.redo_action.isEnabled()
+    window.redo_action.trigger()
+    np.testing.assert_array_equal(c.image_array(), two)
+
+    with qtbot.waitSignal(window.predictionUpdated, timeout=2000):
+        window.clear_action.trigger()
+    assert c.is_empty() and c.stroke_count() == 0
+    assert window.prediction.top_class is None
+    window.undo_action.trigger()  # clearing is undoable
+    np.testing.assert_array_equal(c.image_array(), two)
+
+
+def test_shortcuts(window, qtbot):
+    window.activateWindow()
+    qtbot.waitUntil(lambda: window.isActiveWindow())
+    c = window.canvas
+    stroke(c, SEVEN_TOP)
+    stroke(c, SEVEN_DOWN)
+    QTest.keySequence(window, QKeySequence(QKeySequence.StandardKey.Undo))
+    assert c.stroke_count() == 1
+    QTest.keySequence(window, QKeySequence(QKeySequence.StandardKey.Redo))
+    assert c.stroke_count() == 2
+    QTest.keyClick(window, Qt.Key.Key_Escape)
+    assert c.is_empty()
+    window.undo_action.trigger()
+    QTest.keyClick(window, Qt.Key.Key_Delete)
+    assert c.is_empty()
+
+
+def test_eraser_removes_ink(window):
+    c = window.canvas
+    stroke(c, ONE)
+    before = int(c.image_array().astype(int).sum())
+    stroke(c, ONE, button=Qt.MouseButton.RightButton)  # the right button erases
+    assert int(c.image_array().astype(int).sum()) < before // 10
+
+
+def test_open_image(window, qtbot, tmp_path):
+    # A dark 7 on white paper, like a scan: it lands white-on-black on the canvas.
+    img = QImage(120, 120, QImage.Format.Format_Grayscale8)
+    img.fill(255)
+    a = np.full((120, 120), 255, np.uint8)
+    a[20:30, 30:90] = 0
+    a[30:100, 70:80] = 0
+    img = QImage(a.data, 120, 120, 120, QImage.Format.Format_Grayscale8).copy()
+    path = tmp_path / "seven.png"
+    assert img.save(str(path))
+    with qtbot.waitSignal(window.predictionUpdated, timeout=5000):
+        assert window.canvas.open_image(str(path))
+    drawn = window.canvas.image_array()
+    assert drawn[0, 0] == 0 and drawn.max() > 200
+    assert window.prediction.top_class is not None
+
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not an image")
+    with qtbot.waitSignal(window.canvas.imageRejected, timeout=2000) as blocker:
+        assert not window.canvas.open_image(str(bad))
+    assert "bad.png" in blocker.args[0]

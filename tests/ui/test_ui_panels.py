@@ -1,0 +1,109 @@
+"""The tensor inspector and the activations panel show the real tensors."""
+
+import numpy as np
+from ui_helpers import ONE, SEVEN_DOWN, SEVEN_TOP, make_predictor, settle, stroke
+
+from mnist_desktop.model import load_mnist, to_mnist
+from mnist_desktop.ui.activations import as_tiles, mosaic
+
+
+def test_inspector_values_equal_to_mnist(window, qtbot):
+    inspector = window.findChild(type(window.inspector), "inspector")
+    window.docks["inspector"].raise_()
+    assert inspector.displayed_values() is None  # nothing drawn yet
+    stroke(window.canvas, SEVEN_TOP)
+    stroke(window.canvas, SEVEN_DOWN)
+    settle(window, qtbot)
+    x = to_mnist(window.canvas.image_array())
+    inspector.set_mode("float")
+    np.testing.assert_array_equal(inspector.displayed_values(), x)
+    np.testing.assert_array_equal(inspector.grid.values, x)  # what the grid paints
+    inspector.set_mode("uint8")
+    np.testing.assert_array_equal(inspector.displayed_values(), np.round(x * 255).astype(np.uint8))
+    assert "dtype uint8" in inspector.stats.text() and "max 255" in inspector.stats.text()
+    inspector.set_mode("normalized")
+    np.testing.assert_allclose(inspector.displayed_values(), window.predictor.normalize(x))
+    assert "(1, 1, 28, 28)" in inspector.shapes.text() and "(280, 280)" in inspector.shapes.text()
+
+    # it follows the drawing live
+    stroke(window.canvas, ONE)
+    settle(window, qtbot)
+    inspector.set_mode("float")
+    np.testing.assert_array_equal(inspector.grid.values, to_mnist(window.canvas.image_array()))
+
+
+def test_inspector_dataset_samples(window):
+    inspector = window.inspector
+    images, labels = load_mnist("test")
+    inspector.set_mode("uint8")
+    inspector.show_sample("test", 0)
+    np.testing.assert_array_equal(inspector.displayed_values(), images[0].numpy())
+    assert inspector.sample_label == int(labels[0])
+    inspector.show_sample("test", 3, label=7)  # the fourth 7 of the test set
+    sevens = np.flatnonzero(labels.numpy() == 7)
+    np.testing.assert_array_equal(inspector.displayed_values(), images[sevens[3]].numpy())
+    assert inspector.sample_label == 7
+    inspector.random_sample()
+    assert inspector.sample_label == 7
+    sample = inspector.displayed_values()
+    inspector.canvas_button.click()  # classify the sample: it goes through the canvas like a drawing
+    window.classify()
+    np.testing.assert_array_equal(window.x28, to_mnist(window.canvas.image_array()))
+    shown = window.canvas.image_array().reshape(28, 10, 28, 10).mean(axis=(1, 3))  # back to 28×28
+    assert np.corrcoef(shown.ravel(), sample.ravel())[0, 1] > 0.95
+    assert window.prediction.top_class is not None
+
+
+def test_inspector_hover(window, qtbot):
+    inspector = window.inspector
+    window.docks["inspector"].raise_()
+    qtbot.waitUntil(inspector.grid.isVisible)
+    inspector.show_sample("test", 0)
+    inspector.set_mode("uint8")
+    inspector.zoom.setValue(8)  # the whole grid in view
+    grid = inspector.grid
+    assert grid.width() == 28 * 8
+    cell = min(grid.width(), grid.height()) / 28
+    x0, y0 = (grid.width() - 28 * cell) / 2, (grid.height() - 28 * cell) / 2
+    from PySide6.QtCore import QPoint
+
+    with qtbot.waitSignal(grid.hovered, timeout=1000) as blocker:
+        qtbot.mouseMove(grid, QPoint(int(x0 + cell * 14.5), int(y0 + cell * 7.5)))
+    row, col, value = blocker.args
+    assert (row, col) == (7, 14)
+    assert value == inspector.displayed_values()[7, 14]
+    assert f"row 7, column 14: {value:.0f}" == inspector.hover.text()
+
+
+def test_one_activation_panel_per_layer(window, qtbot):
+    panel = window.findChild(type(window.activations), "activations")
+    window.docks["activations"].raise_()
+    stroke(window.canvas, ONE)
+    settle(window, qtbot)
+    expected = window.predictor.activations(window.x28)
+    assert list(panel.panels) == list(expected)  # one per layer, in order
+    conv1 = panel.panels["conv1"]
+    tiles, _ = as_tiles(expected["conv1"])
+    np.testing.assert_allclose(conv1.image.image, mosaic(tiles), equal_nan=True)
+    assert conv1.image.levels is not None
+    assert "conv1" in panel.weight_panels  # the first convolution's filters
+
+    # updated in place for a new stroke: same ImageItem, new data
+    item = conv1.image
+    stroke(window.canvas, SEVEN_TOP)
+    settle(window, qtbot)
+    assert panel.panels["conv1"].image is item
+    tiles, _ = as_tiles(window.predictor.activations(window.x28)["conv1"])
+    np.testing.assert_allclose(item.image, mosaic(tiles), equal_nan=True)
+
+
+def test_linear_model_shows_templates(window, qtbot):
+    window.set_predictor(make_predictor("linear"))
+    panel = window.activations
+    assert list(panel.panels) == ["flatten", "fc"]
+    fc = panel.weight_panels["fc"]
+    w = window.predictor.layer_weights()["fc"]
+    assert fc.image.image.shape == (28, 10 * 29 - 1)  # ten 28×28 templates side by side
+    lo, hi = fc.levels
+    assert lo == -hi  # diverging map, centred on zero
+    np.testing.assert_allclose(fc.image.image[:, :28], w[0].reshape(28, 28))

@@ -1,0 +1,188 @@
+"""Training from the panel: a real short run, Stop, closing while training, errors."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from PySide6.QtCore import Qt
+
+import mnist_desktop.model as engine
+from mnist_desktop.ui.training import TrainingPanel
+
+
+def choose(panel: TrainingPanel, task: str, arch: str, **values) -> None:
+    panel.task.setCurrentIndex(panel.task.findData(task))
+    panel.arch.setCurrentIndex(panel.arch.findData(arch))
+    for name, value in values.items():
+        getattr(panel, name).setValue(value)
+
+
+def test_training_run_updates_plot_progress_and_activates_model(window, qtbot):
+    panel = window.training
+    train_button = window.findChild(type(panel.train_button), "train_button")
+    assert train_button is panel.train_button
+    choose(panel, "digits", "linear", epochs=1, batch_size=256)
+    old = window.predictor
+    with qtbot.waitSignal(panel.finished, timeout=120_000) as blocker:
+        qtbot.mouseClick(train_button, Qt.MouseButton.LeftButton)
+        assert not panel.train_button.isEnabled() and panel.stop_button.isEnabled()
+    result = blocker.args[0]
+    assert result is not None and not result.stopped
+    # the plot got the batch losses and the epoch's validation point
+    x, y = panel.raw_curve.getData()
+    assert x is not None and len(y) == len(panel.batch_losses()) > 10
+    vx, vy = panel.valid_curve.getData()
+    assert list(vx) == [1.0]
+    ax, ay = panel.acc_curve.getData()
+    assert 0.8 < ay[0] <= 1.0
+    progress = window.findChild(type(panel.progress), "train_progress")
+    assert progress.value() == progress.maximum() > 1
+    # the new model is active at once, with its metrics
+    assert window.predictor is result.predictor and window.predictor is not old
+    assert window.predictor.arch == "linear"
+    assert "Linear" in window.model_label.text() and "%" in window.model_label.text()
+    assert panel.train_button.isEnabled() and not panel.stop_button.isEnabled()
+    assert "fc" in window.activations.weight_panels  # the linear templates
+
+
+def test_stop_button(window, qtbot):
+    panel = window.training
+    choose(panel, "digits", "cnn", epochs=20)
+    qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: len(panel.batch_losses()) > 0, timeout=60_000)
+    with qtbot.waitSignal(panel.finished, timeout=30_000) as blocker:
+        qtbot.mouseClick(window.findChild(type(panel.stop_button), "stop_button"), Qt.MouseButton.LeftButton)
+    result = blocker.args[0]
+    assert result.stopped
+    assert window.predictor is result.predictor
+    qtbot.waitUntil(lambda: not panel.is_training())
+    assert panel.train_button.isEnabled()
+    assert "Stopped" in panel.progress.format()
+
+
+def test_close_during_training_waits_for_worker(window, qtbot):
+    panel = window.training
+    choose(panel, "digits", "cnn", epochs=20)
+    panel.start()
+    qtbot.waitUntil(lambda: len(panel.batch_losses()) > 0, timeout=60_000)
+    thread = panel._thread
+    assert thread.isRunning()
+    window.close()
+    assert not panel.is_training()
+    assert thread.isFinished()
+
+
+def test_closing_app_during_training_exits_cleanly(tmp_path):
+    """``run()`` in a fresh process: close the window while the CNN trains → exit code 0, no QThread abort."""
+    script = textwrap.dedent(
+        """
+        import sys
+        from PySide6.QtCore import QTimer
+        from mnist_desktop.ui import MainWindow, run
+        from mnist_desktop.ui.app import make_app
+
+        app = make_app([])
+
+        def window():
+            return next(w for w in app.topLevelWidgets() if isinstance(w, MainWindow))
+
+        def start():
+            window().training.epochs.setValue(20)
+            window().training.start()
+            QTimer.singleShot(50, check)
+
+        def check():
+            if window().training.batch_losses():
+                window().close()
+            else:
+                QTimer.singleShot(50, check)
+
+        QTimer.singleShot(0, start)
+        QTimer.singleShot(90_000, lambda: sys.exit(3))
+        sys.exit(run())
+        """
+    )
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path))  # settings stay in tmp_path
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=150, env=env)
+    assert p.returncode == 0, p.stderr
+    assert "QThread" not in p.stderr, p.stderr
+    assert list(tmp_path.rglob("*.conf")), "settings were saved on close"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        engine.DivergedError("The loss became nan at step 5: training diverged. Try 0.01."),
+        engine.DataError("train-images-idx3-ubyte(.gz) not found in /nowhere."),
+        engine.TrainingError("Out of memory on cuda with batch size 60000: try a smaller batch size."),
+    ],
+)
+def test_training_errors_show_a_message(window, qtbot, monkeypatch, error):
+    def fail(config, **callbacks):
+        raise error
+
+    monkeypatch.setattr(engine, "train", fail)
+    old = window.predictor
+    with qtbot.waitSignal(window.training.finished, timeout=10_000) as blocker:
+        window.training.train_button.click()
+    assert blocker.args[0] is None
+    assert str(error) in window.training.message.text()
+    qtbot.waitUntil(lambda: window.training.train_button.isEnabled())
+    assert window.predictor is old  # the app keeps going with its model
+
+
+def test_invalid_settings_are_reported_not_started(window, qtbot):
+    panel = window.training
+    config = panel.config()
+    config.loss = "mnist-loss"  # needs two classes
+    assert not panel.start(config)
+    assert "two classes" in panel.message.text()
+    assert not panel.is_training()
+
+
+def test_pixel_similarity_shows_mean_images(window, qtbot):
+    panel = window.training
+    choose(panel, "3v7", "pixel-similarity")
+    assert not panel.lr.isEnabled()  # no SGD
+    with qtbot.waitSignal(panel.finished, timeout=60_000) as blocker:
+        panel.train_button.click()
+    result = blocker.args[0]
+    assert result.predictor.arch == "pixel-similarity"
+    assert panel.means_view.isVisible()
+    means = panel.means_image.image
+    assert means.shape == (30, 60) and means.max() > 0.5  # the ideal 3 and 7, side by side
+    assert window.prediction.bars.classes == [3, 7]
+    assert "similarity" in window.activations.weight_panels
+
+
+def test_defaults_follow_task_and_architecture(window):
+    panel = window.training
+    for task in engine.TASKS:
+        for arch in engine.ARCHITECTURES:
+            choose(panel, task, arch)
+            rec = engine.recommended_config(task, arch)
+            c = panel.config()
+            assert (c.loss, c.lr, c.momentum, c.batch_size, c.epochs) == pytest.approx(
+                (rec.loss, rec.lr, rec.momentum, rec.batch_size, rec.epochs)
+            )
+    choose(panel, "digits", "linear")
+    mnist_loss = panel.loss.findData("mnist-loss")
+    assert not panel.loss.model().item(mnist_loss).isEnabled()  # two classes only
+    panel.loss.setCurrentIndex(panel.loss.findData("accuracy"))
+    assert "gradient" in panel.loss_note.text()
+    for w in (panel.task, panel.arch, panel.loss, panel.lr, panel.momentum, panel.batch_size, panel.epochs, panel.device):
+        assert w.toolTip(), w.objectName()
+    assert [panel.device.itemData(i) for i in range(panel.device.count())] == ["auto"] + engine.available_devices()
+
+
+def test_accuracy_loss_explains_why_it_cannot_learn(window, qtbot):
+    panel = window.training
+    choose(panel, "digits", "linear", epochs=1, batch_size=1024)
+    panel.loss.setCurrentIndex(panel.loss.findData("accuracy"))
+    assert "gradient is zero" in panel.loss_note.text()  # said before training…
+    with qtbot.waitSignal(panel.finished, timeout=120_000) as blocker:
+        panel.train_button.click()
+    assert blocker.args[0] is not None, panel.message.text()
+    assert "gradient was exactly zero" in panel.message.text()  # …and shown by what training reports

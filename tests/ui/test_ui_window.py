@@ -1,0 +1,93 @@
+"""The window as a whole: colour scheme, excepthook, drag and drop, a two-class model, About."""
+
+import sys
+
+import numpy as np
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+from PySide6.QtGui import QColor, QDropEvent, QImage, QPalette
+from PySide6.QtWidgets import QApplication, QMessageBox
+from ui_helpers import ONE, settle, stroke
+
+from mnist_desktop.ui.app import install_excepthook
+
+
+def test_follows_the_palette(window):
+    """Dark mode is a palette change: plots and ink follow it, nothing is hard-coded."""
+    pal = QPalette(window.palette())
+    dark, light = QColor("#121212"), QColor("#eeeeee")
+    for role, color in ((QPalette.ColorRole.Base, dark), (QPalette.ColorRole.Window, dark), (QPalette.ColorRole.Text, light)):
+        pal.setColor(role, color)
+    window.setPalette(pal)
+    assert window.training.plot.backgroundBrush().color() == dark
+    assert window.training.plot.getPlotItem().getAxis("left").textPen().color() == light
+    assert window.canvas._ink() == light
+    for view in window.activations.panels.values():
+        assert view.view.backgroundBrush().color() == dark
+
+
+def test_excepthook_shows_a_dialog_and_the_app_goes_on(window, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "excepthook", sys.excepthook)
+    install_excepthook()
+    try:
+        raise ValueError("boom in a slot")
+    except ValueError:
+        sys.excepthook(*sys.exc_info())
+    boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
+    assert any("boom in a slot" in b.text() for b in boxes)
+    assert "boom in a slot" in capsys.readouterr().err
+    for b in boxes:
+        b.close()
+    stroke(window.canvas, ONE)  # still works
+    assert window.canvas.stroke_count() == 1
+
+
+def test_drop_image_file_on_canvas(window, qtbot, tmp_path):
+    a = np.zeros((64, 64), np.uint8)
+    a[10:54, 28:36] = 255  # a white 1 on black
+    path = tmp_path / "one.png"
+    assert QImage(a.data, 64, 64, 64, QImage.Format.Format_Grayscale8).copy().save(str(path))
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(path))])
+    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    with qtbot.waitSignal(window.predictionUpdated, timeout=5000):
+        window.canvas.dropEvent(drop)
+    assert not window.canvas.is_empty()
+    assert window.prediction.top_class is not None
+
+
+def test_two_class_model_trained_from_the_panel(window, qtbot):
+    panel = window.training
+    panel.task.setCurrentIndex(panel.task.findData("3v7"))
+    panel.arch.setCurrentIndex(panel.arch.findData("linear"))
+    assert panel.loss.currentData() == "mnist-loss"  # the chapter's recipe
+    with qtbot.waitSignal(panel.finished, timeout=120_000) as blocker:
+        panel.train_button.click()
+    assert blocker.args[0] is not None
+    assert window.prediction.bars.classes == [3, 7]
+    stroke(window.canvas, ONE)
+    settle(window, qtbot)
+    assert window.prediction.top_class in (3, 7) and len(window.probabilities) == 2
+    fc = window.activations.weight_panels["fc"]
+    assert fc.image.image.shape == (28, 28) and "7 vs 3" in fc.title.text()
+
+
+def test_about_names_mnist(window, monkeypatch):
+    seen = {}
+    monkeypatch.setattr(QMessageBox, "about", lambda parent, title, text: seen.update(title=title, text=text))
+    window.about_action.trigger()
+    assert "MNIST" in seen["text"] and "LeCun" in seen["text"] and "CC" not in seen["title"]
+
+
+def test_standard_shortcuts(window):
+    from PySide6.QtGui import QKeySequence
+
+    def keys(action):
+        return {k.toString() for k in action.shortcuts()}
+
+    assert {QKeySequence("Esc").toString(), QKeySequence(QKeySequence.StandardKey.Delete).toString()} <= keys(window.clear_action)
+    assert QKeySequence(QKeySequence.StandardKey.Undo).toString() in keys(window.undo_action)
+    assert QKeySequence(QKeySequence.StandardKey.Redo).toString() in keys(window.redo_action)
+    assert QKeySequence(QKeySequence.StandardKey.Open).toString() in keys(window.open_model_action)
+    assert QKeySequence(QKeySequence.StandardKey.Save).toString() in keys(window.save_model_action)
+    quit_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Quit) or [QKeySequence("Ctrl+Q")]
+    assert quit_keys[0].toString() in keys(window.quit_action)

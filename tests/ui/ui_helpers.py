@@ -1,0 +1,53 @@
+"""Helpers for the GUI tests: real mouse strokes, untrained predictors, waiting for the live prediction."""
+
+import numpy as np
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from mnist_desktop.model import Predictor, build_model
+from mnist_desktop.model.architectures import get_architecture
+from mnist_desktop.model.checkpoints import make_metadata
+
+
+def make_predictor(arch: str = "cnn", task: str = "digits", seed: int = 0) -> Predictor:
+    """An untrained model (fixed seed): enough to check plumbing, instantly."""
+    import torch
+
+    torch.manual_seed(seed)
+    classes = 10 if task == "digits" else 2
+    model = build_model(arch, classes)
+    meta = make_metadata(arch, {}, task, "softmax", get_architecture(arch).normalization, metrics={"test_accuracy": 0.5})
+    return Predictor(model, meta)
+
+
+def _send(widget, kind, pos: QPointF, button, buttons) -> None:
+    global_pos = QPointF(widget.mapToGlobal(pos.toPoint()))
+    event = QMouseEvent(kind, pos, global_pos, button, buttons, Qt.KeyboardModifier.NoModifier)
+    QApplication.sendEvent(widget, event)
+
+
+def stroke(canvas, points, button=Qt.MouseButton.LeftButton) -> None:
+    """A real mouse stroke on ``canvas`` through ``points`` given in unit coordinates (0..1)."""
+    side = min(canvas.width(), canvas.height())
+    x0, y0 = (canvas.width() - side) / 2, (canvas.height() - side) / 2
+    pts = [QPointF(x0 + x * side, y0 + y * side) for x, y in points]
+    none = Qt.MouseButton.NoButton
+    _send(canvas, QEvent.Type.MouseButtonPress, pts[0], button, button)
+    for p in pts[1:]:
+        _send(canvas, QEvent.Type.MouseMove, p, none, button)
+    _send(canvas, QEvent.Type.MouseButtonRelease, pts[-1], button, none)
+
+
+def line(a, b, n: int = 12):
+    return [(a[0] + (b[0] - a[0]) * t, a[1] + (b[1] - a[1]) * t) for t in np.linspace(0, 1, n)]
+
+
+SEVEN_TOP = line((0.3, 0.25), (0.7, 0.25))
+SEVEN_DOWN = line((0.7, 0.25), (0.45, 0.8))
+ONE = line((0.5, 0.2), (0.5, 0.8))
+
+
+def settle(window, qtbot) -> None:
+    """Wait until the coalesced classification of the latest drawing has run."""
+    qtbot.waitUntil(lambda: not window._classify_timer.isActive(), timeout=5000)
