@@ -9,6 +9,7 @@ the event loop. Stop sets a ``threading.Event`` the trainer checks every batch.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import math
 import os
@@ -19,7 +20,7 @@ import time
 import numpy as np
 import pyqtgraph as pg
 import torch
-from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QSettings, QSize, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QComboBox,
@@ -133,6 +134,17 @@ class TrainingWorker(QObject):
         else:
             self._flush()
             self.done.emit(result)
+
+
+class _LossPlot(pg.PlotWidget):
+    """A PlotWidget that asks for little height and takes whatever is left.
+
+    PlotWidget's own size hint (480 px tall) made the dock's scroll area reserve the hint,
+    not the minimum: in an 800-px window the plot's lower half sat below the fold.
+    """
+
+    def sizeHint(self) -> QSize:
+        return QSize(320, 220)
 
 
 TRAIN_NICENESS = 5
@@ -255,7 +267,7 @@ class TrainingPanel(QWidget):
         self._layout.addWidget(self.message)
 
     def _build_plot(self) -> None:
-        self.plot = pg.PlotWidget()
+        self.plot = _LossPlot()
         self.plot.setObjectName("loss_plot")
         self.plot.setMinimumHeight(160)
         self.plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -265,6 +277,7 @@ class TrainingPanel(QWidget):
         )
         item = self.plot.getPlotItem()
         item.setLabel("bottom", "epoch")
+        item.getAxis("bottom").enableAutoSIPrefix(False)  # fractions of an epoch, not "epoch (x0.001)"
         item.setLabel("left", "loss")
         # No grid: pyqtgraph's grid costs ~5 ms a repaint, a third of a frame (see bench).
         item.addLegend(offset=(-10, 10))
@@ -520,6 +533,7 @@ class TrainingPanel(QWidget):
             self._ema = SMOOTHING * self._ema + (1 - SMOOTHING) * loss
             self._ema_n += 1
             self._smooth.append(self._ema / (1 - SMOOTHING**self._ema_n))
+            self._speeds.append(sps)
         self._last_batch = rows[-1]
         self._dirty = True
 
@@ -591,6 +605,7 @@ class TrainingPanel(QWidget):
         self._loss: list[float] = []
         self._smooth: list[float] = []
         self._ema, self._ema_n = 0.0, 0
+        self._speeds: collections.deque[float] = collections.deque(maxlen=50)  # one batch's speed is noisy
         self._epochs: list[dict] = []
         self._last_batch = None
         self._dirty = True
@@ -619,7 +634,8 @@ class TrainingPanel(QWidget):
                 self.progress.setValue(1 if done else 0)
                 self.progress.setFormat("Done" if done else "Not training")
             return
-        epoch, epochs, step, total, batch, per_epoch, loss, lr, sps = b
+        epoch, epochs, step, total, batch, per_epoch, loss, lr, _ = b
+        sps = float(np.median(self._speeds)) if self._speeds else float("nan")
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(min(step, total))
         if self.is_training():
