@@ -258,7 +258,8 @@ def train(
             "try a smaller batch size or the CPU."
         ) from None
     except RuntimeError as e:
-        if "out of memory" in str(e).lower():
+        text = str(e).lower()
+        if "out of memory" in text or "can't allocate memory" in text:  # CUDA/MPS, or the CPU allocator
             raise TrainingError(f"Out of memory on {device}: try a smaller batch size or the CPU. ({e})") from None
         raise
 
@@ -302,7 +303,7 @@ def _sgd(model, config, loss_def, x_train, y_train, x_valid, y_valid, generator,
         )
     loss_fn = loss_def.fn
     history: list[EpochInfo] = []
-    step, stopped, max_grad = 0, False, 0.0
+    step, stopped, max_grad = 0, False, None
     for epoch in range(1, config.epochs + 1):
         model.train()
         epoch_start = time.perf_counter()
@@ -336,7 +337,7 @@ def _sgd(model, config, loss_def, x_train, y_train, x_valid, y_valid, generator,
                 if not math.isfinite(mean_loss):
                     raise _diverged(mean_loss, f"at step {step} (epoch {epoch})", config.lr)
                 grad_norm = float(_grad_norm(params))
-                max_grad = max(max_grad, grad_norm)
+                max_grad = max(max_grad or 0.0, grad_norm)
                 now = time.perf_counter()
                 if on_batch:
                     on_batch(BatchInfo(

@@ -235,7 +235,7 @@ class MainWindow(QMainWindow):
         self.quit_action = self._action("&Quit", self.close, [QKeySequence.StandardKey.Quit], "Quit (stops training first)")
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.train_action = self._action("&Train", self.training.train, ["Ctrl+T"], "Train a model with the Training panel's settings", SP.SP_MediaPlay)
-        self.stop_action = self._action("S&top training", self.training.stop, ["Ctrl+."], "Stop training after this batch", SP.SP_MediaStop)
+        self.stop_action = self._action("S&top training", self._stop_training, ["Ctrl+."], "Stop training after this batch", SP.SP_MediaStop)
         self.stop_action.setEnabled(False)
         self.reset_layout_action = self._action("&Reset layout", self.reset_layout, (), "Put every panel back where it started")
         self.about_action = self._action("&About mnist-desktop", self.about, (), "Version and where MNIST comes from")
@@ -369,12 +369,17 @@ class MainWindow(QMainWindow):
 
     def _last_dir(self) -> str:
         last = self.settings.value("model/last")
-        return str(Path(last).parent) if last else str(Path.home())
+        return str(Path(last).parent) if last and Path(last).parent.is_dir() else str(Path.home())
 
     @Slot(object)
     def _on_model_trained(self, predictor) -> None:
         self.set_predictor(predictor, None)
         self.statusBar().showMessage("Training finished: the new model is active. File → Save model keeps it.", 8000)
+
+    @Slot()
+    def _stop_training(self) -> None:
+        self.training.stop()
+        self.stop_action.setEnabled(False)
 
     @Slot()
     def _on_training_started(self) -> None:
@@ -449,6 +454,7 @@ class MainWindow(QMainWindow):
                 except engine.MnistDesktopError as e:
                     if path is not None:
                         self.statusBar().showMessage(f"Could not reopen the last model: {e}", 10000)
+                        s.remove("model/last")  # do not try (or point file dialogs at) it again
         self.set_predictor(predictor, source)
 
     def save_settings(self) -> None:

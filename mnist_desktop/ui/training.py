@@ -112,9 +112,9 @@ class TrainingWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        _lower_this_threads_priority()
-        torch.set_num_threads(TRAIN_THREADS)  # this thread's own OpenMP setting
         try:
+            _lower_this_threads_priority()
+            torch.set_num_threads(TRAIN_THREADS)  # this thread's own OpenMP setting
             result = engine.train(
                 self.config,
                 on_batch=self._on_batch,
@@ -277,7 +277,8 @@ class TrainingPanel(QWidget):
         )
         item = self.plot.getPlotItem()
         item.setLabel("bottom", "epoch")
-        item.getAxis("bottom").enableAutoSIPrefix(False)  # fractions of an epoch, not "epoch (x0.001)"
+        for axis in ("bottom", "left"):  # plain numbers, not "epoch (x0.001)"
+            item.getAxis(axis).enableAutoSIPrefix(False)
         item.setLabel("left", "loss")
         # No grid: pyqtgraph's grid costs ~5 ms a repaint, a third of a frame (see bench).
         item.addLegend(offset=(-10, 10))
@@ -407,8 +408,9 @@ class TrainingPanel(QWidget):
 
     def _on_task_or_arch_changed(self) -> None:
         self._update_enabled()
-        if not self._restoring:
-            self.set_config(engine.recommended_config(self.task.currentData(), self.arch.currentData()))
+        if not self._restoring:  # the recipe for this task and model, on the device the user chose
+            recipe = engine.recommended_config(self.task.currentData(), self.arch.currentData())
+            self.set_config(dataclasses.replace(recipe, device=self.device.currentData() or recipe.device))
 
     def _update_enabled(self) -> None:
         arch = engine.ARCHITECTURES[self.arch.currentData()]
@@ -486,7 +488,7 @@ class TrainingPanel(QWidget):
 
     @Slot()
     def stop(self) -> None:
-        if self._stop_event is not None:
+        if self._stop_event is not None and not self._stop_event.is_set():
             self._stop_event.set()
             self.stop_button.setEnabled(False)
             self.progress.setFormat(self.progress.format() + " — stopping…")
@@ -555,6 +557,9 @@ class TrainingPanel(QWidget):
         if self._shut_down:
             return
         self.last_result = result
+        if result.stopped and not result.history:
+            self.show_message("Stopped before the first batch: the active model is unchanged.")
+            return
         acc = (result.metrics or {}).get("valid_accuracy")
         text = "Stopped" if result.stopped else "Done"
         if isinstance(acc, float) and math.isfinite(acc):
@@ -569,6 +574,7 @@ class TrainingPanel(QWidget):
         if self._shut_down:
             return
         self.last_result = None
+        self._failed = True
         self.show_message(message, error=True)
         self.progress.setFormat("Failed")
 
@@ -601,6 +607,7 @@ class TrainingPanel(QWidget):
 
     # ------------------------------------------------------------------ display
     def _reset_series(self) -> None:
+        self._failed = False
         self._x: list[float] = []
         self._loss: list[float] = []
         self._smooth: list[float] = []
@@ -630,9 +637,9 @@ class TrainingPanel(QWidget):
         if b is None:
             if not self.is_training():
                 self.progress.setRange(0, 1)
-                done = self.last_result is not None
+                done = self.last_result is not None and not self.last_result.stopped
                 self.progress.setValue(1 if done else 0)
-                self.progress.setFormat("Done" if done else "Not training")
+                self.progress.setFormat("Failed" if self._failed else "Done" if done else "Stopped" if self.last_result else "Not training")
             return
         epoch, epochs, step, total, batch, per_epoch, loss, lr, _ = b
         sps = float(np.median(self._speeds)) if self._speeds else float("nan")
@@ -648,7 +655,9 @@ class TrainingPanel(QWidget):
             )
         else:
             state = "Stopped" if self.last_result is not None and self.last_result.stopped else "Done"
-            if self.last_result is None:
+            if self._failed:
+                state = "Failed"
+            elif self.last_result is None:
                 state = "Ended"
             self.progress.setFormat(f"{state} · epoch {epoch}/{epochs} · batch {batch}/{per_epoch} · {sps:,.0f} samples/s")
 

@@ -7,7 +7,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports
 import pytest  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
 
-import mnist_desktop.ui  # noqa: E402,F401  (installs the PySide6 signal refcount fix first)
 from ui_helpers import make_predictor  # noqa: E402
 
 

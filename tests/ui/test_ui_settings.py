@@ -48,9 +48,16 @@ def test_view_menu_restores_closed_docks(window):
     toggle = [a for a in window.view_menu.actions() if a.text() == dock.windowTitle()][0]
     toggle.trigger()
     assert dock.isVisible()
+    from PySide6.QtCore import Qt
+
     window.docks["activations"].close()
+    window.docks["training"].setFloating(True)
+    window.removeDockWidget(window.docks["inspector"])
+    window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, window.docks["inspector"])
     window.reset_layout_action.trigger()
-    assert all(d.isVisible() or d.isHidden() is False for d in window.docks.values())
+    assert all(not d.isHidden() and not d.isFloating() for d in window.docks.values())
+    assert window.dockWidgetArea(window.docks["training"]) == Qt.DockWidgetArea.RightDockWidgetArea
+    assert window.dockWidgetArea(window.docks["inspector"]) == Qt.DockWidgetArea.BottomDockWidgetArea
 
 
 def test_object_names_are_the_automation_surface(window):

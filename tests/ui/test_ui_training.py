@@ -131,6 +131,33 @@ def test_training_errors_show_a_message(window, qtbot, monkeypatch, error):
     assert str(error) in window.training.message.text()
     qtbot.waitUntil(lambda: window.training.train_button.isEnabled())
     assert window.predictor is old  # the app keeps going with its model
+    assert window.training.progress.format() == "Failed"
+
+
+def test_stop_before_the_first_batch_keeps_the_active_model(window, qtbot):
+    panel = window.training
+    old = window.predictor
+    choose(panel, "digits", "cnn", epochs=20)
+    with qtbot.waitSignal(panel.finished, timeout=60_000) as blocker:
+        panel.start()
+        panel.stop()  # before the worker has loaded the data
+    result = blocker.args[0]
+    assert result.stopped and result.history == [] and result.notes == []
+    assert window.predictor is old
+    assert "active model is unchanged" in panel.message.text()
+    assert "Stopped" in panel.progress.format()
+
+
+def test_out_of_memory_on_the_cpu_is_a_message(window, qtbot, monkeypatch):
+    import mnist_desktop.model.training as training
+
+    def allocate(*args, **kwargs):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you tried to allocate 35184372088832 bytes.")
+
+    monkeypatch.setattr(training, "_sgd", allocate)
+    with qtbot.waitSignal(window.training.finished, timeout=30_000):
+        window.training.train_button.click()
+    assert window.training.message.text().startswith("⚠ Out of memory on cpu: try a smaller batch size")
 
 
 def test_invalid_settings_are_reported_not_started(window, qtbot):

@@ -75,7 +75,7 @@ def test_about_names_mnist(window, monkeypatch):
     seen = {}
     monkeypatch.setattr(QMessageBox, "about", lambda parent, title, text: seen.update(title=title, text=text))
     window.about_action.trigger()
-    assert "MNIST" in seen["text"] and "LeCun" in seen["text"] and "CC" not in seen["title"]
+    assert "MNIST" in seen["text"] and "LeCun" in seen["text"] and "Creative Commons Attribution-Share Alike 3.0" in seen["text"]
 
 
 def test_standard_shortcuts(window):
