@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 import traceback
 
 from PySide6.QtCore import Qt
@@ -27,8 +28,8 @@ def install_excepthook() -> None:
         text = "".join(traceback.format_exception(kind, value, tb))
         sys.stderr.write(text)
         app = QApplication.instance()
-        if app is None:
-            return
+        if app is None or threading.current_thread() is not threading.main_thread():
+            return  # widgets belong to the GUI thread; a worker's errors arrive as signals
         box = QMessageBox(QMessageBox.Icon.Critical, "Something went wrong", f"{kind.__name__}: {value}")
         box.setInformativeText("The app keeps running. Details are below; please report them.")
         box.setDetailedText(text)
