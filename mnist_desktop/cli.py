@@ -26,6 +26,13 @@ def _batch_size(text: str) -> int:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line (and exit status 2), not a usage block and a line."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from .model.architectures import ARCHITECTURES
     from .model.data import TASKS
@@ -33,9 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .model.training import DEVICES, SCHEDULES, TrainConfig
 
     d = TrainConfig()
-    parser = argparse.ArgumentParser(prog=PROG, description="Draw a digit, train a classifier, look inside. No command: open the app.")
+    parser = _Parser(prog=PROG, description="Draw a digit, train a classifier, look inside. No command: open the app.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     t = sub.add_parser("train", help="train a model and save it", description="Train a model on the bundled MNIST and save it as a checkpoint.")
     t.add_argument("--arch", choices=list(ARCHITECTURES), default=d.arch, help=f"architecture (default {d.arch})")

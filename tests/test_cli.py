@@ -67,8 +67,11 @@ def test_bad_input_gives_one_error_line_and_no_traceback(args, message):
 
 
 def test_usage_errors_exit_2(tmp_path):
-    proc = run_cli("train", "--batch-size", "zero", "--out", str(tmp_path / "x"))
-    assert proc.returncode == 2 and "must be a positive integer or 'full'" in proc.stderr and "Traceback" not in proc.stderr
+    for args in (["train", "--batch-size", "zero", "--out", str(tmp_path / "x")], ["train", "--arch", "resnet"], ["fly"]):
+        proc = run_cli(*args)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 2 and len(lines) == 1 and "error:" in lines[0] and "--help" in lines[0], proc.stderr
+    assert "must be a positive integer or 'full'" in run_cli("train", "--batch-size", "zero", "--out", "x").stderr
 
 
 def test_predicting_a_blank_image_is_a_clear_error(tmp_path):
