@@ -100,8 +100,23 @@ def test_cancel_from_another_thread():
 
 
 def test_divergence_is_reported_with_advice():
-    with pytest.raises(DivergedError, match="learning rate 1e\\+06 is too high"):
+    with pytest.raises(DivergedError, match="diverged. The learning rate 1e\\+06 is too high for this model; try 100000"):
         train(small(arch="mlp", lr=1e6, momentum=0.9, schedule="constant", hidden=64))
+
+
+def test_a_nan_loss_stops_training(monkeypatch):
+    from mnist_desktop.model.losses import LOSSES, Loss
+
+    nan_loss = Loss("cross-entropy", "nan", "", lambda out, target: F.cross_entropy(out, target) * float("nan"))
+    monkeypatch.setitem(LOSSES, "cross-entropy", nan_loss)
+    with pytest.raises(DivergedError, match="The loss became nan at step 1"):
+        train(small(arch="linear"))
+
+
+def test_an_exploding_but_finite_loss_is_divergence_too():
+    # lr 10 on an MLP: the loss climbs to ~1e11 without ever being NaN.
+    with pytest.raises(DivergedError, match="learning rate 10 is too high"):
+        train(small(arch="mlp", lr=10, hidden=128, subset=6000))
 
 
 def test_out_of_memory_is_reported(monkeypatch):

@@ -194,7 +194,7 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, 
 
 def _diverged(loss: float, where: str, lr: float) -> DivergedError:
     return DivergedError(
-        f"The loss became {loss} {where}: training diverged. "
+        f"The loss became {loss:.4g} {where}: training diverged. "
         f"The learning rate {lr:g} is too high for this model; try {lr / 10:g}."
     )
 
@@ -303,7 +303,7 @@ def _sgd(model, config, loss_def, x_train, y_train, x_valid, y_valid, generator,
         )
     loss_fn = loss_def.fn
     history: list[EpochInfo] = []
-    step, stopped, max_grad = 0, False, None
+    step, stopped, max_grad, first_loss = 0, False, None, None
     for epoch in range(1, config.epochs + 1):
         model.train()
         epoch_start = time.perf_counter()
@@ -334,7 +334,10 @@ def _sgd(model, config, loss_def, x_train, y_train, x_valid, y_valid, generator,
             epoch_sum += loss.detach() * len(idx)
             if step % config.log_every == 0 or b == batches - 1:
                 mean_loss = float(running) / since  # the one sync point per report
-                if not math.isfinite(mean_loss):
+                first_loss = mean_loss if first_loss is None else first_loss
+                if not math.isfinite(mean_loss) or mean_loss > max(100.0, 100 * first_loss):
+                    # NaN or inf; or exploded: a loss of 100 means logits off by ~100, which no
+                    # model that is still learning produces (it starts near ln 10 = 2.3).
                     raise _diverged(mean_loss, f"at step {step} (epoch {epoch})", config.lr)
                 grad_norm = float(_grad_norm(params))
                 max_grad = max(max_grad or 0.0, grad_norm)
