@@ -151,7 +151,7 @@ def prepare(task: str, normalization: tuple[float, float], device: torch.device,
         images, labels = images[:limit], labels[:limit]
     mean, std = normalization
     x = images.to(device).float().div_(255).sub_(mean).div_(std).unsqueeze_(1)
-    return x, labels.to(device)
+    return x.contiguous(memory_format=torch.channels_last), labels.to(device)
 
 
 def random_shift(x: torch.Tensor, generator: torch.Generator, pixels: int = 2) -> torch.Tensor:
@@ -180,7 +180,7 @@ def random_stroke(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 
 
 @torch.inference_mode()
-def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, batch_size: int = 2000):
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, batch_size: int = 256):
     """(mean loss, accuracy) of ``model`` on ``x, y``; leaves the model in eval mode."""
     model.eval()
     total_loss, right = 0.0, 0.0
@@ -233,7 +233,9 @@ def train(
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     n_out = 1 if loss_def.binary_only else len(task.classes)
-    model = build_model(config.arch, n_out, **config.arch_config()).to(device)
+    # channels_last: measured here, the CNN trains ~20 % faster and evaluates 5x faster
+    # (at batch 256) in NHWC on the CPU; it changes nothing for the dense models.
+    model = build_model(config.arch, n_out, **config.arch_config()).to(device, memory_format=torch.channels_last)
     started = time.perf_counter()
     try:
         x_train, y_train = prepare(config.task, arch.normalization, device, "train", data_root, config.subset)
@@ -277,7 +279,7 @@ def train(
         "epochs_done": len(history),
         "seconds": time.perf_counter() - started,
     }
-    cpu_model = copy.deepcopy(model).cpu().eval()
+    cpu_model = copy.deepcopy(model).cpu().to(memory_format=torch.contiguous_format).eval()
     meta = make_metadata(
         config.arch, config.arch_config(), config.task, "sigmoid" if n_out == 1 else "softmax",
         arch.normalization, training=asdict(config), metrics=metrics,
