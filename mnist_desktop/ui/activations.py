@@ -180,7 +180,7 @@ class ActivationsPanel(QWidget):
         shown_filters = False  # only the first convolution's filters: later ones mix channels
         for name, w in weights.items():
             w = np.asarray(w, dtype=np.float32)
-            if name in ("means",) or (w.ndim == 3 and w.shape[1:] == (28, 28)):
+            if w.ndim == 3 and w.shape[1:] == (28, 28):  # pixel similarity's class means
                 view = ImageView(
                     f"<b>{name}</b> · the mean image of each class ({', '.join(map(str, classes))}) {w.shape}",
                     GRAY, (0.0, 1.0), 90,
@@ -226,7 +226,7 @@ class ActivationsPanel(QWidget):
         for name, out in outputs.items():
             view = self.panels.get(name)
             if view is not None:
-                tiles, columns = as_tiles(out)
+                tiles, _ = as_tiles(out)
                 view.set_image(mosaic(tiles, view._columns))
 
     def _update(self) -> None:

@@ -63,6 +63,12 @@ def _stroke_path(points, side: float) -> QPainterPath:
     return path
 
 
+def _fit(w: int, h: int, side: float) -> QRectF:
+    """The largest rectangle of a w×h image's shape centred in a side×side square."""
+    scale = side / max(w, h)
+    return QRectF((side - w * scale) / 2, (side - h * scale) / 2, w * scale, h * scale)
+
+
 def _pen(width: float, pressure: float, side: float, color) -> QPen:
     pen = QPen(color)
     pen.setWidthF(max(0.5, width * side * (0.4 + 0.6 * pressure)))
@@ -220,7 +226,7 @@ class Canvas(QWidget):
     def _draw_picture(self, image: np.ndarray) -> None:
         h, w = image.shape
         src = QImage(image.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-        target = QRectF(0, 0, MODEL_SIZE, MODEL_SIZE)
+        target = _fit(w, h, MODEL_SIZE)  # keep the aspect ratio: to_mnist keeps it too
         p = QPainter(self._model)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         p.drawImage(target, src)
@@ -236,7 +242,7 @@ class Canvas(QWidget):
         side = self._screen.width() / self._screen.devicePixelRatio()
         p = QPainter(self._screen)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        p.drawImage(QRectF(0, 0, side, side), tinted)
+        p.drawImage(_fit(w, h, side), tinted)
         p.end()
 
     def _draw_stroke(self, stroke: Stroke, start: int) -> None:

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from mnist_desktop import model as engine
+from mnist_desktop.model.architectures import MNIST_MEAN, MNIST_STD
 
 MODES = ("uint8", "float", "normalized")
 
@@ -296,9 +297,9 @@ class InspectorPanel(QWidget):
         self._sample_uint8 = images[i]
         return images[i].astype(np.float32) / 255.0
 
-    def displayed_values(self) -> np.ndarray | None:
-        """The numbers the grid shows, in the current mode."""
-        x = self.current_image()
+    def displayed_values(self, x: np.ndarray | None = None) -> np.ndarray | None:
+        """The numbers the grid shows, in the current mode (of ``x``, default the shown image)."""
+        x = self.current_image() if x is None else x
         if x is None:
             return None
         if self.mode == "uint8":
@@ -308,14 +309,14 @@ class InspectorPanel(QWidget):
         if self.mode == "normalized":
             if self._predictor is not None:
                 return self._predictor.normalize(x)
-            return (x - 0.1307) / 0.3081
+            return (x - MNIST_MEAN) / MNIST_STD
         return x.copy()
 
     @Slot()
     def refresh(self) -> None:
         self._stale = False
         x = self.current_image()
-        values = self.displayed_values() if x is not None else None
+        values = self.displayed_values(x) if x is not None else None
         if values is None:
             self.grid.set_values(np.zeros((28, 28)), np.zeros((28, 28)), "")
             self.stats.setText("No image: draw a digit on the canvas." if self.source.currentData() == "drawing" else "No sample.")

@@ -108,8 +108,7 @@ class MainWindow(QMainWindow):
         self.training.finished.connect(self._on_training_finished)
         self.inspector.toCanvas.connect(self.canvas.set_image)
 
-        self._restore_settings(predictor)
-        self.classify()
+        self._restore_settings(predictor)  # ends in set_predictor, which classifies
         app = QApplication.instance()
         if app is not None:  # app.quit() without closing the window must not leave the worker running
             app.aboutToQuit.connect(self._on_about_to_quit)

@@ -423,7 +423,7 @@ class TrainingPanel(QWidget):
             item.setEnabled(binary or not loss.binary_only)
         if not binary and engine.LOSSES[self.loss.currentData()].binary_only:
             _select(self.loss, "cross-entropy")
-        sgd = getattr(arch, "trainable", True)
+        sgd = arch.trainable
         for w in (self.loss, self.lr, self.momentum, self.batch_size, self.epochs):
             w.setEnabled(sgd and not self.is_training())
         for w in (self.task, self.arch, self.device):

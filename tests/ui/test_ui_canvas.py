@@ -94,8 +94,6 @@ def test_eraser_removes_ink(window):
 
 def test_open_image(window, qtbot, tmp_path):
     # A dark 7 on white paper, like a scan: it lands white-on-black on the canvas.
-    img = QImage(120, 120, QImage.Format.Format_Grayscale8)
-    img.fill(255)
     a = np.full((120, 120), 255, np.uint8)
     a[20:30, 30:90] = 0
     a[30:100, 70:80] = 0
@@ -113,3 +111,14 @@ def test_open_image(window, qtbot, tmp_path):
     with qtbot.waitSignal(window.canvas.imageRejected, timeout=2000) as blocker:
         assert not window.canvas.open_image(str(bad))
     assert "bad.png" in blocker.args[0]
+
+
+def test_pictures_keep_their_aspect_ratio(window):
+    wide = np.zeros((50, 200), np.uint8)
+    wide[10:40, 20:180] = 255  # a 30 × 160 bar
+    window.canvas.set_image(wide)
+    drawn = window.canvas.image_array()
+    rows, cols = np.flatnonzero(drawn.any(1)), np.flatnonzero(drawn.any(0))
+    height, width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
+    assert abs(width / height - 160 / 30) < 0.5
+    assert abs((rows[0] + rows[-1]) / 2 - 139.5) < 3  # centred vertically
