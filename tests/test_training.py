@@ -1,3 +1,6 @@
+import math
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -144,3 +147,134 @@ def test_recommended_configs_are_valid():
     for task in ("digits", "3v7"):
         for arch in ARCHITECTURES:
             recommended_config(task, arch).validate()
+
+
+def test_sgd_matches_torch_optim_sgd():
+    # The trainer's SGD is written out (see SGD's docstring); it must be torch.optim.SGD's update.
+    from mnist_desktop.model.training import SGD
+
+    for momentum, nesterov, wd in ((0.0, False, 0.0), (0.9, False, 5e-4), (0.9, True, 5e-4), (0.5, True, 0.0)):
+        torch.manual_seed(0)
+        ours = [torch.randn(5, 3, requires_grad=True), torch.randn(3, requires_grad=True)]
+        theirs = [p.detach().clone().requires_grad_() for p in ours]
+        opt, ref = SGD(ours, momentum, nesterov, wd), torch.optim.SGD(theirs, lr=0.1, momentum=momentum, nesterov=nesterov, weight_decay=wd)
+        for step in range(5):
+            g = [torch.randn_like(p) for p in ours]
+            for p, q, gi in zip(ours, theirs, g):
+                p.grad, q.grad = gi.clone(), gi.clone()
+            lr = 0.1 * (step + 1)
+            for group in ref.param_groups:
+                group["lr"] = lr
+            opt.step(lr)
+            ref.step()
+            for p, q in zip(ours, theirs):
+                torch.testing.assert_close(p, q, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("total", [1, 2, 3, 4, 10, 938])
+def test_one_cycle_matches_torch_one_cycle_and_survives_short_runs(total):
+    from mnist_desktop.model.training import one_cycle
+
+    lrs = [one_cycle(i, total, 0.2) for i in range(total)]
+    assert all(math.isfinite(lr) and 0 < lr <= 0.2 for lr in lrs)
+    if total >= 8:  # torch's OneCycleLR divides by zero on very short runs; ours does not
+        p = torch.zeros(1, requires_grad=True)
+        opt = torch.optim.SGD([p], lr=0.2)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.2, total_steps=total, pct_start=0.25, cycle_momentum=False)
+        expected = []
+        for _ in range(total):
+            expected.append(opt.param_groups[0]["lr"])
+            opt.step()
+            sched.step()
+        assert lrs == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_tiny_run_with_the_one_cycle_schedule_trains():
+    # 4 steps in all: torch's OneCycleLR raised ZeroDivisionError here.
+    result = train(TrainConfig(arch="linear", subset=512, batch_size=128, epochs=1, device="cpu"))
+    assert result.metrics["epochs_done"] == 1
+
+
+def test_training_does_not_import_torch_dynamo():
+    # torch.optim's first optimizer imports torch._dynamo: over a second of imports and
+    # garbage collection holding the GIL, which froze the window as training started.
+    code = (
+        "import sys; from mnist_desktop.model import train, TrainConfig; "
+        "train(TrainConfig(arch='cnn', subset=256, batch_size=64, epochs=1, device='cpu')); "
+        "print('torch._dynamo' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
+
+
+def test_pause_waits_and_resume_continues_from_the_same_step():
+    pause, steps, resumed = threading.Event(), [], threading.Event()
+
+    def on_batch(info):
+        steps.append(info.step)
+        if info.step == 2:
+            pause.set()
+            # another thread resumes a little later; until then no step may run
+            threading.Timer(0.3, lambda: (resumed.set(), pause.clear())).start()
+        elif info.step == 3:
+            assert resumed.is_set(), "a step ran while paused"
+
+    result = train(small(arch="linear", epochs=1, subset=640), on_batch=on_batch, pause_event=pause)
+    assert steps == list(range(1, 11)) and not result.stopped
+
+
+def test_stop_while_paused_ends_the_run():
+    pause, stop = threading.Event(), threading.Event()
+
+    def on_batch(info):
+        if info.step == 2:
+            pause.set()
+            threading.Timer(0.1, stop.set).start()
+
+    result = train(small(arch="linear"), on_batch=on_batch, pause_event=pause, stop_event=stop)
+    assert result.stopped and result.history[-1].epoch == 1
+
+
+def test_continue_training_starts_from_the_given_model_and_leaves_it_unchanged():
+    from mnist_desktop.model import continue_config
+
+    first = train(small(arch="mlp", hidden=32, epochs=1))
+    before = {k: v.clone() for k, v in first.predictor.model.state_dict().items()}
+    config = continue_config(first.predictor, small(arch="linear", lr=0.01, schedule="constant"), epochs=1)
+    assert (config.arch, config.hidden, config.epochs, config.lr) == ("mlp", 32, 1, 0.01)
+    steps = []
+    more = train(config, init=first.predictor, on_batch=lambda b: steps.append(b.loss))
+    assert all(torch.equal(before[k], v) for k, v in first.predictor.model.state_dict().items())
+    # it went on from the trained weights: its first losses are those of a trained model
+    assert steps[0] < 1.0
+    assert more.predictor.meta["training"]["epochs_total"] == 2
+    with pytest.raises(ValueError, match="cannot continue"):
+        train(small(arch="cnn"), init=first.predictor)
+
+
+def test_a_full_batch_is_chunked_and_stops_between_chunks(monkeypatch):
+    import mnist_desktop.model.training as training
+
+    monkeypatch.setattr(training, "CHUNK", 100)
+    config = small(arch="linear", subset=512, batch_size=0, epochs=1, momentum=0.0, weight_decay=0.0, schedule="constant", lr=0.5)
+    # chunks add up to the whole batch's gradient: the same step as without chunks
+    chunked = train(config).predictor.model.fc.weight
+    monkeypatch.setattr(training, "CHUNK", 10**9)
+    whole = train(config).predictor.model.fc.weight
+    torch.testing.assert_close(chunked, whole, rtol=0, atol=1e-6)
+    # a stop set during a chunk ends the step before the next chunk, without a step
+    monkeypatch.setattr(training, "CHUNK", 100)
+    stop, calls = threading.Event(), []
+
+    def loss_spy(out, target):
+        calls.append(len(target))
+        if len(calls) == 2:
+            stop.set()
+        return F.cross_entropy(out, target)
+
+    from mnist_desktop.model.losses import LOSSES, Loss
+
+    monkeypatch.setitem(LOSSES, "cross-entropy", Loss("cross-entropy", "ce", "", loss_spy))
+    result = train(config, stop_event=stop)
+    assert result.stopped and calls == [100, 100] and not result.history

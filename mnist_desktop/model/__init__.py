@@ -13,6 +13,7 @@ from .training import (
     TrainConfig,
     TrainResult,
     available_devices,
+    continue_config,
     recommended_config,
     resolve_device,
     train,
@@ -21,7 +22,7 @@ from .training import (
 __all__ = [
     "ARCHITECTURES", "Architecture", "BatchInfo", "CheckpointError", "DEFAULT_MODEL", "DataError",
     "DivergedError", "EmptyImageError", "EpochInfo", "LOSSES", "Loss", "MnistDesktopError", "Predictor",
-    "TASKS", "Task", "TrainConfig", "TrainResult", "TrainingError", "available_devices", "build_model",
+    "TASKS", "Task", "TrainConfig", "TrainResult", "TrainingError", "available_devices", "build_model", "continue_config",
     "load_checkpoint", "load_digit_image", "load_mnist", "recommended_config", "resolve_device",
     "save_checkpoint", "task_subset", "to_mnist", "train",
 ]

@@ -111,8 +111,10 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
-@dataclass
+@dataclass(frozen=True)
 class BatchInfo:
+    """One progress report from the training loop (plain numbers: safe to send to another thread)."""
+
     epoch: int  # 1-based
     epochs: int
     step: int  # steps done so far, 1-based
@@ -123,9 +125,10 @@ class BatchInfo:
     lr: float
     samples_per_s: float
     grad_norm: float
+    samples: int = 0  # training images seen so far in this run
 
 
-@dataclass
+@dataclass(frozen=True)
 class EpochInfo:
     epoch: int
     epochs: int
@@ -199,9 +202,94 @@ def _diverged(loss: float, where: str, lr: float) -> DivergedError:
     )
 
 
-def _grad_norm(params: list[torch.Tensor]) -> torch.Tensor:
-    grads = [p.grad.reshape(-1) for p in params if p.grad is not None]
-    return torch.linalg.vector_norm(torch.cat(grads)) if grads else torch.zeros(())
+def one_cycle(step: int, total: int, peak: float, pct_start: float = 0.25, div: float = 25.0, final_div: float = 1e4) -> float:
+    """The learning rate of ``step`` (0-based) of ``total`` under a one-cycle schedule.
+
+    The same curve as ``torch.optim.lr_scheduler.OneCycleLR`` (cosine warm-up from
+    ``peak / div`` to ``peak`` over the first ``pct_start`` of the steps, then cosine
+    annealing to ``peak / div / final_div``), written out so that short runs work too.
+    """
+    start, low = peak / div, peak / div / final_div
+    warm_end = pct_start * total - 1
+    if step <= warm_end and warm_end > 0:
+        a, b, pct = start, peak, step / warm_end
+    else:
+        a, b = peak, low
+        span = (total - 1) - max(warm_end, 0.0)
+        pct = (step - max(warm_end, 0.0)) / span if span > 0 else 0.0
+    return b + (a - b) / 2 * (math.cos(math.pi * min(max(pct, 0.0), 1.0)) + 1)
+
+
+class SGD:
+    """Stochastic gradient descent, written out: the chapter's ``p -= lr * p.grad`` plus
+    momentum, Nesterov momentum and weight decay, exactly as ``torch.optim.SGD`` does them.
+
+    Written here rather than taken from ``torch.optim`` because the first ``torch.optim``
+    optimizer of a process imports ``torch._dynamo`` (over a second of Python imports and
+    garbage collection holding the GIL), which froze the window when training started.
+    """
+
+    def __init__(self, params: list[torch.Tensor], momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0):
+        self.params = params
+        self.momentum = momentum
+        self.nesterov = nesterov and momentum > 0
+        self.weight_decay = weight_decay
+        self.velocity: list[torch.Tensor] | None = None
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self, lr: float) -> None:
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
+        if self.weight_decay:
+            grads = torch._foreach_add(grads, self.params, alpha=self.weight_decay)
+        if self.momentum:
+            if self.velocity is None:
+                self.velocity = [g.detach().clone() for g in grads]
+            else:
+                torch._foreach_mul_(self.velocity, self.momentum)
+                torch._foreach_add_(self.velocity, grads)
+            grads = torch._foreach_add(grads, self.velocity, alpha=self.momentum) if self.nesterov else self.velocity
+        torch._foreach_add_(self.params, grads, alpha=-lr)
+
+    def grad_norm(self) -> torch.Tensor:
+        grads = [p.grad for p in self.params if p.grad is not None]
+        return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads))) if grads else torch.zeros(())
+
+
+class _Meter:
+    """What happened since the last report: the loss stays on the device until a report reads it."""
+
+    def __init__(self, device: torch.device):
+        self.running = torch.zeros((), device=device)
+        self.steps = self.samples = 0
+        self.mark = time.perf_counter()
+
+    def add(self, loss: torch.Tensor, n: int) -> None:
+        self.running += loss.detach()
+        self.steps += 1
+        self.samples += n
+
+    def read(self) -> tuple[float, float]:
+        """(mean loss, samples per second) since the last read; one device sync."""
+        now = time.perf_counter()
+        mean, speed = float(self.running) / max(self.steps, 1), self.samples / max(now - self.mark, 1e-9)
+        self.running.zero_()
+        self.steps = self.samples = 0
+        self.mark = now
+        return mean, speed
+
+    def exclude(self, seconds: float) -> None:
+        """Leave a pause out of the speed."""
+        self.mark += seconds
+
+
+# A batch larger than this is computed in chunks whose gradients add up to the batch's
+# gradient (batch norm then sees chunk statistics), so that stop takes effect within about
+# a second even for full-batch gradient descent on the CPU.
+CHUNK = 4096
 
 
 def train(
@@ -211,9 +299,17 @@ def train(
     on_epoch: Callable[[EpochInfo], None] | None = None,
     on_note: Callable[[str], None] | None = None,
     stop_event: threading.Event | None = None,
+    pause_event: threading.Event | None = None,
+    init=None,
     data_root=None,
 ) -> TrainResult:
-    """Train a model as ``config`` says. Call from any thread; set ``stop_event`` to stop."""
+    """Train a model as ``config`` says. Call from any thread.
+
+    ``stop_event`` set: stop after the current batch (or chunk of a large batch).
+    ``pause_event`` set: wait between batches until it is cleared (or stop is set).
+    ``init``: a :class:`Predictor` whose model is trained further (its architecture and task
+    must match ``config``); it is copied, never changed.
+    """
     from .checkpoints import make_metadata
     from .inference import Predictor
 
@@ -233,16 +329,23 @@ def train(
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     n_out = 1 if loss_def.binary_only else len(task.classes)
-    # channels_last: measured here, the CNN trains ~20 % faster and evaluates 5x faster
-    # (at batch 256) in NHWC on the CPU; it changes nothing for the dense models.
-    model = build_model(config.arch, n_out, **config.arch_config()).to(device, memory_format=torch.channels_last)
+    arch_config = config.arch_config()
+    if init is not None:
+        arch_config = _check_init(init, config, n_out)
     started = time.perf_counter()
     try:
+        # channels_last: measured here, the CNN trains ~20 % faster and evaluates 5x faster
+        # (at batch 256) in NHWC on the CPU; it changes nothing for the dense models.
+        model = build_model(config.arch, n_out, **arch_config)
+        if init is not None:
+            model.load_state_dict(init.model.state_dict())
+        model = model.to(device, memory_format=torch.channels_last)
         x_train, y_train = prepare(config.task, arch.normalization, device, "train", data_root, config.subset)
         x_valid, y_valid = prepare(config.task, arch.normalization, device, "test", data_root)
         if arch.trainable:
             history, stopped, max_grad, moved = _sgd(
-                model, config, loss_def, x_train, y_train, x_valid, y_valid, generator, on_batch, on_epoch, stop_event
+                model, config, loss_def.fn, (x_train, y_train), (x_valid, y_valid), generator,
+                on_batch, on_epoch, stop_event, pause_event,
             )
         else:
             if config.loss != "cross-entropy":
@@ -254,16 +357,12 @@ def train(
             if on_epoch:
                 on_epoch(history[0])
             stopped, max_grad, moved = False, None, True
-    except torch.OutOfMemoryError:
-        raise TrainingError(
-            f"Out of memory on {device} with batch size {config.batch_size or 'full'}: "
-            "try a smaller batch size or the CPU."
-        ) from None
-    except RuntimeError as e:
+    except (torch.OutOfMemoryError, MemoryError, RuntimeError) as e:
         text = str(e).lower()
-        if "out of memory" in text or "can't allocate memory" in text:  # CUDA/MPS, or the CPU allocator
-            raise TrainingError(f"Out of memory on {device}: try a smaller batch size or the CPU. ({e})") from None
-        raise
+        if not isinstance(e, (torch.OutOfMemoryError, MemoryError)) and "out of memory" not in text and "can't allocate memory" not in text:
+            raise
+        advice = "try a smaller batch size or a smaller model" + (", or the CPU" if device.type != "cpu" else "")
+        raise TrainingError(f"Out of memory on {device} with batch size {config.batch_size or 'full'}: {advice}.") from None
 
     if max_grad == 0.0:
         why = "Every gradient was exactly zero: "
@@ -279,79 +378,105 @@ def train(
         "epochs_done": len(history),
         "seconds": time.perf_counter() - started,
     }
+    training = asdict(config)
+    if init is not None:
+        before = init.meta.get("training") or {}
+        done_before = before.get("epochs_total", before.get("epochs", 0))
+        training["continued_from"] = init.describe()
+        training["epochs_total"] = (done_before if isinstance(done_before, int) else 0) + len(history)
     cpu_model = copy.deepcopy(model).cpu().to(memory_format=torch.contiguous_format).eval()
     meta = make_metadata(
-        config.arch, config.arch_config(), config.task, "sigmoid" if n_out == 1 else "softmax",
-        arch.normalization, training=asdict(config), metrics=metrics,
+        config.arch, arch_config, config.task, "sigmoid" if n_out == 1 else "softmax",
+        arch.normalization, training=training, metrics=metrics,
     )
     return TrainResult(Predictor(cpu_model, meta), stopped, metrics, history, notes)
 
 
-def _sgd(model, config, loss_def, x_train, y_train, x_valid, y_valid, generator, on_batch, on_epoch, stop_event):
+def _check_init(init, config: TrainConfig, n_out: int) -> dict:
+    """The architecture config of ``init`` if training can go on from it, else ValueError."""
+    if init.arch != config.arch or init.task != config.task:
+        raise ValueError(
+            f"cannot continue a {init.arch} model for {init.task} with settings for a {config.arch} model for {config.task}"
+        )
+    outputs = 1 if init.meta.get("output") == "sigmoid" else len(init.classes)
+    if outputs != n_out:
+        raise ValueError(
+            f"the model has {outputs} output(s) but the {config.loss} loss needs {n_out}: choose the loss it was trained with"
+        )
+    return dict(init.meta.get("arch_config") or {})
+
+
+def continue_config(predictor, base: TrainConfig | None = None, epochs: int = 1) -> TrainConfig:
+    """Settings to train ``predictor`` for ``epochs`` more: its own architecture, task and loss
+    (where it recorded them), the optimiser settings of ``base``."""
+    base = base or recommended_config(predictor.task, predictor.arch)
+    trained = predictor.meta.get("training") or {}
+    loss = trained.get("loss") if trained.get("loss") in LOSSES else base.loss
+    hidden = (predictor.meta.get("arch_config") or {}).get("hidden", base.hidden)
+    return replace(base, arch=predictor.arch, task=predictor.task, loss=loss, hidden=int(hidden), epochs=epochs)
+
+
+def _wait_while_paused(pause_event, stop_event) -> float:
+    """Block while ``pause_event`` is set (and stop is not); the seconds spent."""
+    if pause_event is None or not pause_event.is_set():
+        return 0.0
+    t = time.perf_counter()
+    waiter = stop_event or threading.Event()
+    while pause_event.is_set() and not waiter.is_set():
+        waiter.wait(0.05)
+    return time.perf_counter() - t
+
+
+def _sgd(model, config, loss_fn, train_data, valid_data, generator, on_batch, on_epoch, stop_event, pause_event):
+    """The loop: predict, loss, gradient, step, repeat; report every ``log_every`` steps."""
+    (x_train, y_train), (x_valid, y_valid) = train_data, valid_data
     n = len(x_train)
     batch_size = config.batch_size or n
     batches = math.ceil(n / batch_size)
     total = batches * config.epochs
-    params = [p for p in model.parameters() if p.requires_grad]
-    initial = [p.detach().clone() for p in params]
-    opt = torch.optim.SGD(
-        params, lr=config.lr, momentum=config.momentum,
-        nesterov=config.nesterov and config.momentum > 0, weight_decay=config.weight_decay,
-    )
-    sched = None
-    if config.schedule == "onecycle":
-        sched = torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=config.lr, total_steps=total, pct_start=0.25, cycle_momentum=False
-        )
-    loss_fn = loss_def.fn
+    opt = SGD([p for p in model.parameters() if p.requires_grad], config.momentum, config.nesterov, config.weight_decay)
+    initial = [p.detach().clone() for p in opt.params]
+    stopping = stop_event.is_set if stop_event is not None else (lambda: False)
     history: list[EpochInfo] = []
-    step, stopped, max_grad, first_loss = 0, False, None, None
+    step = samples = 0
+    stopped, max_grad, first_loss = False, None, None
+    meter = _Meter(x_train.device)
     for epoch in range(1, config.epochs + 1):
         model.train()
         epoch_start = time.perf_counter()
         perm = torch.randperm(n, generator=generator).to(x_train.device)
-        epoch_sum = torch.zeros((), device=x_train.device)
-        running = torch.zeros((), device=x_train.device)
-        seen = since = since_samples = 0
-        mark = time.perf_counter()
+        epoch_sum, seen = torch.zeros((), device=x_train.device), 0
         for b in range(batches):
-            if stop_event is not None and stop_event.is_set():
+            paused = _wait_while_paused(pause_event, stop_event)
+            meter.exclude(paused)
+            epoch_start += paused
+            if stopping():
                 stopped = True
                 break
             idx = perm[b * batch_size : (b + 1) * batch_size]
-            xb, yb = x_train[idx], y_train[idx]
-            if config.augment:
-                xb = random_stroke(random_shift(xb, generator), generator)
-            loss = loss_fn(model(xb), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            if sched is not None:
-                sched.step()
+            lr = one_cycle(step, total, config.lr) if config.schedule == "onecycle" else config.lr
+            opt.zero_grad()
+            loss = _forward_backward(model, loss_fn, x_train, y_train, idx, config.augment, generator, stopping)
+            if loss is None:  # stopped between chunks of a large batch: no step
+                stopped = True
+                break
+            opt.step(lr)
             step += 1
-            since += 1
+            samples += len(idx)
             seen += len(idx)
-            since_samples += len(idx)
-            running += loss.detach()
+            meter.add(loss, len(idx))
             epoch_sum += loss.detach() * len(idx)
             if step % config.log_every == 0 or b == batches - 1:
-                mean_loss = float(running) / since  # the one sync point per report
+                mean_loss, speed = meter.read()
                 first_loss = mean_loss if first_loss is None else first_loss
                 if not math.isfinite(mean_loss) or mean_loss > max(100.0, 100 * first_loss):
                     # NaN or inf; or exploded: a loss of 100 means logits off by ~100, which no
                     # model that is still learning produces (it starts near ln 10 = 2.3).
                     raise _diverged(mean_loss, f"at step {step} (epoch {epoch})", config.lr)
-                grad_norm = float(_grad_norm(params))
+                grad_norm = float(opt.grad_norm())
                 max_grad = max(max_grad or 0.0, grad_norm)
-                now = time.perf_counter()
                 if on_batch:
-                    on_batch(BatchInfo(
-                        epoch, config.epochs, step, total, b + 1, batches, mean_loss,
-                        opt.param_groups[0]["lr"], since_samples / max(now - mark, 1e-9), grad_norm,
-                    ))
-                running.zero_()
-                since = since_samples = 0
-                mark = time.perf_counter()
+                    on_batch(BatchInfo(epoch, config.epochs, step, total, b + 1, batches, mean_loss, lr, speed, grad_norm, samples))
         if seen:
             valid_loss, valid_acc = evaluate(model, x_valid, y_valid, loss_fn)
             train_loss = float(epoch_sum) / seen
@@ -363,5 +488,25 @@ def _sgd(model, config, loss_def, x_train, y_train, x_valid, y_valid, generator,
                 on_epoch(info)
         if stopped:
             break
-    moved = any(not torch.equal(a, p.detach()) for a, p in zip(initial, params))
+    moved = any(not torch.equal(a, p.detach()) for a, p in zip(initial, opt.params))
     return history, stopped, max_grad, moved
+
+
+def _forward_backward(model, loss_fn, x, y, idx, augment, generator, stopping):
+    """Predict, loss and gradient for the batch ``idx``; the batch's mean loss (detached).
+
+    A batch larger than ``CHUNK`` goes through in chunks whose gradients accumulate to the
+    whole batch's; ``None`` if ``stopping()`` turned true between two chunks.
+    """
+    total = torch.zeros((), device=x.device)
+    for i in range(0, len(idx), CHUNK):
+        if i and stopping():
+            return None
+        part = idx[i : i + CHUNK]
+        xb, yb = x[part], y[part]
+        if augment:
+            xb = random_stroke(random_shift(xb, generator), generator)
+        loss = loss_fn(model(xb), yb) * (len(part) / len(idx))
+        loss.backward()
+        total += loss.detach()
+    return total
