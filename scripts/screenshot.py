@@ -113,7 +113,7 @@ def main() -> int:
     panel.start()
     ok = wait(
         app,
-        lambda: panel._last_batch is not None and panel._last_batch[4] >= args.progress * panel._last_batch[5],
+        lambda: panel.progress_state.last is not None and panel.progress_state.last.batch >= args.progress * panel.progress_state.last.batches_per_epoch,
         300,
     )
     wait(app, lambda: False, 0.3)  # let the plot and progress bar repaint

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QScrollArea,
     QSlider,
+    QSpinBox,
     QStyle,
     QToolButton,
     QVBoxLayout,
@@ -45,6 +46,7 @@ FALLBACK_KEYS = {
 }
 FRAME_S = 1 / 60  # the drawing is classified at most once per frame
 STATE_VERSION = 1
+MODEL_HISTORY = 5  # models Edit → Previous model can go back to
 MODEL_FILTER = "mnist-desktop models (*.safetensors);;PyTorch state dicts (*.pt *.pth);;All files (*)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
 
@@ -77,6 +79,9 @@ class MainWindow(QMainWindow):
             settings = QSettings()
         self.settings = settings
         self.predictor = None
+        self.model_source: str | None = None
+        self.unsaved = False  # the active model came from training and was not saved
+        self._previous: list[tuple] = []  # (predictor, source, unsaved): Edit → Previous model
         self.x28: np.ndarray | None = None
         self.probabilities: np.ndarray | None = None
         self._last_classify = 0.0
@@ -104,6 +109,8 @@ class MainWindow(QMainWindow):
         self.canvas.changed.connect(self._schedule_classify)
         self.canvas.imageRejected.connect(lambda msg: self._warn("Cannot use this image", msg))
         self.training.modelTrained.connect(self._on_model_trained)
+        self.training.saveRequested.connect(self.save_model_dialog)
+        self.predictorChanged.connect(self.training.set_active_predictor)
         self.training.started.connect(self._on_training_started)
         self.training.finished.connect(self._on_training_finished)
         self.inspector.toCanvas.connect(self.canvas.set_image)
@@ -231,6 +238,10 @@ class MainWindow(QMainWindow):
             "&Save model…", self.save_model_dialog, [QKeySequence.StandardKey.Save], "Save the active model (safetensors)", SP.SP_DialogSaveButton
         )
         self.default_model_action = self._action("Use the &bundled model", self.use_default_model, (), "Go back to the model that ships with the app")
+        self.previous_model_action = self._action(
+            "&Previous model", self.previous_model, ["Ctrl+Alt+Z"], "Make the model that was active before this one active again"
+        )
+        self.previous_model_action.setEnabled(False)
         self.quit_action = self._action("&Quit", self.close, [QKeySequence.StandardKey.Quit], "Quit (stops training first)")
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.train_action = self._action("&Train", self.training.train, ["Ctrl+T"], "Train a model with the Training panel's settings", SP.SP_MediaPlay)
@@ -254,6 +265,8 @@ class MainWindow(QMainWindow):
         m.addActions([self.undo_action, self.redo_action, self.clear_action])
         m.addSeparator()
         m.addAction(self.eraser_action)
+        m.addSeparator()
+        m.addAction(self.previous_model_action)
         m = bar.addMenu("&Training")
         m.addActions([self.train_action, self.stop_action])
         self.view_menu = bar.addMenu("&View")
@@ -291,10 +304,28 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.device_label)
 
     # ------------------------------------------------------------------ model
-    def set_predictor(self, predictor, source: str | None = None) -> None:
-        """Make ``predictor`` the active model of the canvas and every panel."""
+    def set_predictor(self, predictor, source: str | None = None, unsaved: bool = False) -> None:
+        """Make ``predictor`` the active model of the canvas and every panel; the one it
+        replaces is kept for Edit → Previous model."""
+        if self.predictor is not None and predictor is not self.predictor:
+            self._previous = [*self._previous, (self.predictor, self.model_source, self.unsaved)][-MODEL_HISTORY:]
+        self._activate(predictor, source, unsaved)
+
+    @Slot()
+    def previous_model(self) -> bool:
+        """Make the model that was active before the current one active again."""
+        if not self._previous:
+            return False
+        *self._previous, (predictor, source, unsaved) = self._previous
+        self._activate(predictor, source, unsaved)
+        self.statusBar().showMessage(f"Previous model: {predictor.describe()}", 5000)
+        return True
+
+    def _activate(self, predictor, source: str | None, unsaved: bool) -> None:
         self.predictor = predictor
         self.model_source = source
+        self.unsaved = unsaved
+        self.previous_model_action.setEnabled(bool(self._previous))
         if predictor is None:
             self.model_label.setText("No model — train one or open one")
         else:
@@ -322,16 +353,20 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Opened {path}", 5000)
         return True
 
-    def save_model(self, path: str) -> str | None:
-        if self.predictor is None:
+    def save_model(self, path: str, predictor=None) -> str | None:
+        """Save ``predictor`` (default: the active model) to ``path``; the saved path or None."""
+        predictor = predictor if predictor is not None else self.predictor
+        if predictor is None:
             return None
         try:
-            saved = self.predictor.save(path)
+            saved = predictor.save(path)
         except engine.MnistDesktopError as e:
             self._warn("Cannot save the model", str(e))
             return None
-        self.model_source = str(saved)
-        self.settings.setValue("model/last", str(saved))
+        if predictor is self.predictor:
+            self.model_source = str(saved)
+            self.unsaved = False
+            self.settings.setValue("model/last", str(saved))
         self.statusBar().showMessage(f"Saved {saved}", 5000)
         return str(saved)
 
@@ -352,13 +387,14 @@ class MainWindow(QMainWindow):
             self.open_model(path)
 
     @Slot()
-    def save_model_dialog(self) -> None:
-        if self.predictor is None:
-            return
-        suggested = str(Path(self._last_dir()) / f"{self.predictor.arch}-{self.predictor.task}.safetensors")
+    def save_model_dialog(self, predictor=None) -> str | None:
+        """Ask where to save ``predictor`` (default: the active model); the saved path or None."""
+        predictor = predictor if predictor is not None else self.predictor
+        if predictor is None:
+            return None
+        suggested = str(Path(self._last_dir()) / f"{predictor.arch}-{predictor.task}.safetensors")
         path, _ = QFileDialog.getSaveFileName(self, "Save model", suggested, "mnist-desktop models (*.safetensors)")
-        if path:
-            self.save_model(path)
+        return self.save_model(path, predictor) if path else None
 
     @Slot()
     def open_image_dialog(self) -> None:
@@ -372,8 +408,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_model_trained(self, predictor) -> None:
-        self.set_predictor(predictor, None)
-        self.statusBar().showMessage("Training finished: the new model is active. File → Save model keeps it.", 8000)
+        self.set_predictor(predictor, None, unsaved=True)
+        self.statusBar().showMessage("The trained model is active. File → Save model keeps it; Edit → Previous model undoes.", 8000)
 
     @Slot()
     def _stop_training(self) -> None:
@@ -426,13 +462,20 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ settings
     def _restore_settings(self, predictor) -> None:
         s = self.settings
-        self.training.restore_settings(s)
+        refused = self.training.restore_settings(s)
         brush = s.value("canvas/brush")
         if brush is not None:
-            try:
-                self.brush.setValue(int(brush))
-            except (TypeError, ValueError):
-                pass
+            from .training import _parse_setting
+
+            value = _parse_setting(brush, QSpinBox(minimum=self.brush.minimum(), maximum=self.brush.maximum()))
+            if value is None:
+                refused.append("canvas/brush")
+            else:
+                self.brush.setValue(value)
+        if refused:
+            self.statusBar().showMessage(
+                f"Some saved settings could not be used and were reset to their defaults: {', '.join(refused)}.", 15000
+            )
         geometry = s.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
@@ -445,12 +488,12 @@ class MainWindow(QMainWindow):
         source = None
         if predictor is None:
             last = s.value("model/last")
-            for path in ([str(last)] if last else []) + [None]:
+            for path in ([str(last)] if isinstance(last, str) and last else []) + [None]:
                 try:
                     predictor = self._load_predictor(path)
                     source = path
                     break
-                except engine.MnistDesktopError as e:
+                except Exception as e:  # noqa: BLE001 — whatever is on disk, the app starts
                     if path is not None:
                         self.statusBar().showMessage(f"Could not reopen the last model: {e}", 10000)
                         s.remove("model/last")  # do not try (or point file dialogs at) it again
@@ -470,7 +513,23 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             dock.show()
 
+    def ask_to_save(self) -> QMessageBox.StandardButton:
+        """Save, Discard or Cancel, for an unsaved trained model at quit (tests replace it)."""
+        return QMessageBox.question(
+            self, "Save the trained model?",
+            f"The active model ({self.predictor.describe()}) was trained here and is not saved. Save it before quitting?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.unsaved and self.predictor is not None and not self._closing:
+            answer = self.ask_to_save()
+            if answer == QMessageBox.StandardButton.Cancel or (
+                answer == QMessageBox.StandardButton.Save and self.save_model_dialog() is None
+            ):
+                event.ignore()
+                return
         # Stop the worker and wait for it before anything is destroyed.
         self._closing = True
         self.training.shutdown()

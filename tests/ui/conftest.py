@@ -25,7 +25,11 @@ def settings(tmp_path) -> QSettings:
 def window(qtbot, settings, cnn_predictor):
     from mnist_desktop.ui import MainWindow
 
+    from PySide6.QtWidgets import QMessageBox
+
     w = MainWindow(settings=settings, predictor=cnn_predictor)
+    # A test that leaves a trained model unsaved must not block on the quit prompt.
+    w.ask_to_save = lambda: QMessageBox.StandardButton.Discard
     qtbot.addWidget(w)
     w.show()
     qtbot.waitExposed(w)

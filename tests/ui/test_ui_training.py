@@ -31,11 +31,11 @@ def test_training_run_updates_plot_progress_and_activates_model(window, qtbot):
     result = blocker.args[0]
     assert result is not None and not result.stopped
     # the plot got the batch losses and the epoch's validation point
-    x, y = panel.raw_curve.getData()
+    x, y = panel.plot.raw_curve.getData()
     assert x is not None and len(y) == len(panel.batch_losses()) > 10
-    vx, vy = panel.valid_curve.getData()
+    vx, vy = panel.plot.valid_curve.getData()
     assert list(vx) == [1.0]
-    ax, ay = panel.acc_curve.getData()
+    ax, ay = panel.plot.acc_curve.getData()
     assert 0.8 < ay[0] <= 1.0
     progress = window.findChild(type(panel.progress), "train_progress")
     assert progress.value() == progress.maximum() > 1
@@ -47,19 +47,36 @@ def test_training_run_updates_plot_progress_and_activates_model(window, qtbot):
     assert "fc" in window.activations.weight_panels  # the linear templates
 
 
-def test_stop_button(window, qtbot):
+def test_stop_keeps_the_active_model_and_offers_the_stopped_one(window, qtbot):
     panel = window.training
     choose(panel, "digits", "cnn", epochs=20)
+    old = window.predictor
     qtbot.mouseClick(panel.train_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: len(panel.batch_losses()) > 0, timeout=60_000)
     with qtbot.waitSignal(panel.finished, timeout=30_000) as blocker:
         qtbot.mouseClick(window.findChild(type(panel.stop_button), "stop_button"), Qt.MouseButton.LeftButton)
     result = blocker.args[0]
     assert result.stopped
-    assert window.predictor is result.predictor
     qtbot.waitUntil(lambda: not panel.is_training())
     assert panel.train_button.isEnabled()
     assert "Stopped" in panel.progress.format()
+    # the previous model stays active; the stopped one is offered with its accuracy
+    assert window.predictor is old and not window.unsaved
+    assert "active model is unchanged" in panel.message.text()
+    use = window.findChild(type(panel.train_button), "use_stopped_button")
+    assert use.isVisible() and "Use the stopped model (accuracy" in use.text() and "%" in use.text()
+    # Save… saves the stopped model without making it active
+    saved = []
+    window.save_model_dialog = lambda predictor=None: saved.append(predictor)
+    panel.save_stopped_button.click()
+    assert saved == [result.predictor] and window.predictor is old
+    use.click()
+    assert window.predictor is result.predictor and window.unsaved
+    assert not use.isVisible()
+    # and the model before it is one action away
+    assert window.previous_model_action.isEnabled()
+    window.previous_model_action.trigger()
+    assert window.predictor is old and not window.unsaved
 
 
 def test_close_during_training_waits_for_worker(window, qtbot):
@@ -157,7 +174,9 @@ def test_out_of_memory_on_the_cpu_is_a_message(window, qtbot, monkeypatch):
     monkeypatch.setattr(training, "_sgd", allocate)
     with qtbot.waitSignal(window.training.finished, timeout=30_000):
         window.training.train_button.click()
-    assert window.training.message.text().startswith("⚠ Out of memory on cpu: try a smaller batch size")
+    text = window.training.message.text()
+    assert text.startswith("⚠ Out of memory on cpu with batch size 128: try a smaller batch size")
+    assert "CPU" not in text  # it is on the CPU already
 
 
 def test_invalid_settings_are_reported_not_started(window, qtbot):
@@ -213,3 +232,107 @@ def test_accuracy_loss_explains_why_it_cannot_learn(window, qtbot):
         panel.train_button.click()
     assert blocker.args[0] is not None, panel.message.text()
     assert "gradient was exactly zero" in panel.message.text()  # …and shown by what training reports
+
+
+def test_a_finished_run_becomes_active_and_previous_model_brings_the_old_one_back(window, qtbot):
+    panel = window.training
+    old = window.predictor
+    choose(panel, "3v7", "linear", epochs=1)
+    with qtbot.waitSignal(panel.finished, timeout=120_000) as blocker:
+        panel.train_button.click()
+    trained = blocker.args[0].predictor
+    assert window.predictor is trained and window.unsaved
+    window.previous_model()
+    assert window.predictor is old and window.prediction.bars.classes == list(range(10))
+    assert not window.previous_model_action.isEnabled()
+
+
+def test_pause_holds_the_run_and_resume_goes_on_from_the_same_step(window, qtbot):
+    panel = window.training
+    choose(panel, "digits", "linear", epochs=3, batch_size=64)
+    panel.start()
+    qtbot.waitUntil(lambda: panel.progress_state.last is not None, timeout=60_000)
+    pause = window.findChild(type(panel.train_button), "pause_button")
+    pause.click()
+    assert panel.is_paused() and pause.text() == "Resume"
+    qtbot.waitUntil(lambda: "Paused" in panel.progress.format(), timeout=5_000)
+    qtbot.wait(300)  # let reports already sent arrive
+    step = panel.progress_state.last.step
+    qtbot.wait(500)
+    assert panel.progress_state.last.step == step and panel.is_training()  # nothing moved while paused
+    pause.click()
+    assert not panel.is_paused()
+    qtbot.waitUntil(lambda: panel.progress_state.last.step > step, timeout=10_000)
+    # the steps go on from where they were: no restart from step 1
+    assert panel.progress_state.last.step > step
+    with qtbot.waitSignal(panel.finished, timeout=60_000):
+        panel.stop()
+
+
+def test_one_more_epoch_trains_the_active_model_further(window, qtbot):
+    panel = window.training
+    choose(panel, "3v7", "linear", epochs=1)
+    with qtbot.waitSignal(panel.finished, timeout=120_000) as blocker:
+        panel.train_button.click()
+    first = blocker.args[0].predictor
+    more = window.findChild(type(panel.train_button), "more_button")
+    assert more.isEnabled()
+    choose(panel, "digits", "cnn")  # the controls may show something else: the active model is what goes on
+    with qtbot.waitSignal(panel.finished, timeout=120_000) as blocker:
+        more.click()
+    second = blocker.args[0].predictor
+    assert (second.arch, second.task) == ("linear", "3v7")
+    assert second.meta["training"]["epochs_total"] == 2
+    assert window.predictor is second
+    # pixel similarity has nothing to train further
+    window.set_predictor(engine.train(engine.TrainConfig(arch="pixel-similarity", task="3v7", device="cpu")).predictor)
+    assert not more.isEnabled()
+
+
+def test_quit_asks_to_save_only_with_an_unsaved_trained_model(window, qtbot, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    asked = []
+    window.ask_to_save = lambda: asked.append(1) or QMessageBox.StandardButton.Cancel
+    assert window.close() and asked == []  # the bundled model: nothing to save
+    window.show()
+    window._closing = False
+    trained = engine.train(engine.TrainConfig(arch="linear", task="3v7", subset=500, epochs=1, device="cpu")).predictor
+    window._on_model_trained(trained)
+    assert not window.close() and asked == [1]  # Cancel keeps the window open
+    assert window.isVisible()
+    window.ask_to_save = lambda: asked.append(2) or QMessageBox.StandardButton.Save
+    window.save_model_dialog = lambda predictor=None: window.save_model(str(tmp_path / "m.safetensors"), predictor)
+    assert window.close() and asked == [1, 2]
+    assert (tmp_path / "m.safetensors").exists() and not window.unsaved
+
+
+def test_advanced_options_reach_the_train_config(window):
+    panel = window.training
+    choose(panel, "digits", "mlp")
+    assert not panel.advanced.isVisible()
+    panel.advanced_toggle.click()
+    assert panel.advanced.isVisible()
+    panel.hidden.setValue(77)
+    panel.weight_decay.setValue(0.001)
+    panel.schedule.setCurrentIndex(panel.schedule.findData("constant"))
+    panel.augment.setChecked(True)
+    panel.seed.setValue(42)
+    panel.nesterov.setChecked(False)
+    panel.lr.setValue(50)  # diverges, and the app lets the learner see it
+    c = panel.config()
+    assert (c.hidden, c.weight_decay, c.schedule, c.augment, c.seed, c.nesterov, c.lr) == (77, 0.001, "constant", True, 42, False, 50)
+    panel.momentum.setValue(0)
+    assert not panel.nesterov.isEnabled()
+    choose(panel, "digits", "cnn")
+    assert not panel.hidden.isEnabled()  # the CNN has no hidden width
+
+
+def test_a_preset_says_what_it_changed(window):
+    panel = window.training
+    choose(panel, "3v7", "cnn")
+    panel.lr.setValue(0.123)
+    panel.arch.setCurrentIndex(panel.arch.findData("linear"))
+    text = panel.message.text()
+    assert text.startswith("Recommended settings for Linear")
+    assert "learning rate 0.123 → 1" in text and "loss Cross-entropy → mnist_loss" in text

@@ -1,0 +1,124 @@
+"""What a live view of training shows, computed without Qt: the loss curve (raw and smoothed,
+bounded in size), the speed as a moving average over seconds, and the time left.
+
+The training panel feeds it the trainer's :class:`BatchInfo` and :class:`EpochInfo` reports
+and draws what it holds; a test feeds it numbers.
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+
+import numpy as np
+
+from .training import BatchInfo, EpochInfo
+
+
+class BoundedSeries:
+    """Points for a live plot, never more than ``capacity``.
+
+    Every point is kept until the series is full; then neighbours are merged in pairs (the
+    mean of their x and of their y), and from then on each plotted point stands for twice as
+    many reports. A run of millions of steps costs the same per redraw at its end as at its
+    start; the run's whole history stays in the trainer's reports, not in the plot.
+    """
+
+    def __init__(self, capacity: int = 2000):
+        if capacity < 2:
+            raise ValueError("capacity must be at least 2")
+        self.capacity = capacity
+        self.per_point = 1  # reports averaged into each stored point
+        self._x: list[float] = []
+        self._y: list[float] = []
+        self._acc_x = self._acc_y = 0.0
+        self._acc_n = 0
+
+    def append(self, x: float, y: float) -> None:
+        self._acc_x += x
+        self._acc_y += y
+        self._acc_n += 1
+        if self._acc_n < self.per_point:
+            return
+        self._x.append(self._acc_x / self._acc_n)
+        self._y.append(self._acc_y / self._acc_n)
+        self._acc_x = self._acc_y = 0.0
+        self._acc_n = 0
+        if len(self._x) >= self.capacity:
+            self._x = [(a + b) / 2 for a, b in zip(self._x[::2], self._x[1::2])] + self._x[len(self._x) // 2 * 2 :]
+            self._y = [(a + b) / 2 for a, b in zip(self._y[::2], self._y[1::2])] + self._y[len(self._y) // 2 * 2 :]
+            self.per_point *= 2
+
+    def __len__(self) -> int:
+        return len(self._x) + (1 if self._acc_n else 0)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """x and y as float64 arrays, the partly filled last point included."""
+        x, y = list(self._x), list(self._y)
+        if self._acc_n:
+            x.append(self._acc_x / self._acc_n)
+            y.append(self._acc_y / self._acc_n)
+        return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+
+class TrainingProgress:
+    """The state of one run as a person watches it.
+
+    * ``loss`` and ``smoothed``: the reported batch losses against epochs (x = epochs done),
+      and their exponential moving average (debiased, as fastai's ``SmoothenValue``);
+    * ``speed()``: samples per second over the last ``window`` seconds of training (pauses
+      are not training: the trainer's own per-report speed leaves them out);
+    * ``seconds_left()``: the samples still to go at that speed.
+    """
+
+    def __init__(self, smoothing: float = 0.8, window: float = 5.0, capacity: int = 2000):
+        self.smoothing = smoothing
+        self.window = window
+        self.loss = BoundedSeries(capacity)
+        self.smoothed = BoundedSeries(capacity)
+        self.epochs: list[EpochInfo] = []
+        self.last: BatchInfo | None = None
+        self._ema, self._ema_n = 0.0, 0
+        self._reports: collections.deque[tuple[float, float]] = collections.deque()  # (samples, seconds)
+        self._window_seconds = 0.0
+
+    def add_batch(self, info: BatchInfo) -> None:
+        per_epoch = max(1, info.batches_per_epoch)
+        x = (info.epoch - 1) + info.batch / per_epoch
+        self.loss.append(x, info.loss)
+        self._ema_n += 1
+        self._ema = self.smoothing * self._ema + (1 - self.smoothing) * info.loss
+        self.smoothed.append(x, self._ema / (1 - self.smoothing**self._ema_n))
+        samples = info.samples - (self.last.samples if self.last is not None else 0)
+        if samples > 0 and info.samples_per_s > 0 and math.isfinite(info.samples_per_s):
+            seconds = samples / info.samples_per_s
+            self._reports.append((samples, seconds))
+            self._window_seconds += seconds
+            while len(self._reports) > 1 and self._window_seconds - self._reports[0][1] >= self.window:
+                self._window_seconds -= self._reports.popleft()[1]
+        self.last = info
+
+    def add_epoch(self, info: EpochInfo) -> None:
+        self.epochs.append(info)
+
+    def speed(self) -> float:
+        """Samples per second over the last ``window`` seconds of training (NaN before any)."""
+        if not self._reports or self._window_seconds <= 0:
+            return float("nan")
+        return sum(s for s, _ in self._reports) / self._window_seconds
+
+    def seconds_left(self) -> float:
+        b = self.last
+        if b is None or b.step <= 0:
+            return float("nan")
+        per_step = b.samples / b.step
+        return (b.total_steps - b.step) * per_step / self.speed()
+
+
+def format_duration(seconds: float) -> str:
+    """``m:ss`` (or ``h:mm:ss``); ``?`` for a time not known yet."""
+    if not math.isfinite(seconds):
+        return "?"
+    m, s = divmod(int(round(max(seconds, 0.0))), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"

@@ -1,0 +1,94 @@
+"""The live loss plot: batch loss (raw and smoothed), validation loss and accuracy per epoch.
+
+Items are built once; ``show_progress`` only calls ``setData`` with the bounded series of a
+:class:`~mnist_desktop.model.progress.TrainingProgress`, so a redraw costs the same at the
+end of a long run as at its start.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QSize, Qt
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from .theme import palette_color, style_plot_widget
+
+
+class LossPlot(pg.PlotWidget):
+    """Loss against epochs on the left axis, validation accuracy (0–1) on the right one."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("loss_plot")
+        self.setMinimumHeight(160)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setToolTip(
+            "Training loss per logged batch (faint: raw, bold: smoothed), validation loss (circles)\n"
+            "and validation accuracy (squares, right axis) per epoch. x: epochs."
+        )
+        item = self.getPlotItem()
+        item.setLabel("bottom", "epoch")
+        for axis in ("bottom", "left"):  # plain numbers, not "epoch (x0.001)"
+            item.getAxis(axis).enableAutoSIPrefix(False)
+        item.setLabel("left", "loss")
+        # No grid: pyqtgraph's grid costs ~5 ms a repaint, a third of a frame.
+        item.addLegend(offset=(-10, 10))
+        item.setMenuEnabled(False)
+        item.setClipToView(True)
+        self.raw_curve = item.plot(name="batch loss")
+        self.smooth_curve = item.plot(name="smoothed")
+        self.valid_curve = item.plot(name="valid loss", symbol="o", symbolSize=7)
+        self.acc_view = pg.ViewBox()
+        item.showAxis("right")
+        item.scene().addItem(self.acc_view)
+        item.getAxis("right").linkToView(self.acc_view)
+        item.getAxis("right").setLabel("valid accuracy")
+        self.acc_view.setXLink(item)
+        self.acc_view.setYRange(0, 1, padding=0.02)
+        self.acc_view.setMouseEnabled(False, False)
+        self.acc_curve = pg.PlotDataItem(symbol="s", symbolSize=7, name="valid accuracy")
+        self.acc_view.addItem(self.acc_curve)
+        item.legend.addItem(self.acc_curve, "valid accuracy")
+        item.vb.sigResized.connect(self._sync_views)
+        self._style()
+
+    def sizeHint(self) -> QSize:
+        # PlotWidget's own hint (480 px tall) made the dock's scroll area reserve it: in an
+        # 800-px window the plot's lower half sat below the fold.
+        return QSize(320, 220)
+
+    def _sync_views(self) -> None:
+        vb = self.getPlotItem().vb
+        self.acc_view.setGeometry(vb.sceneBoundingRect())
+        self.acc_view.linkedViewChanged(vb, self.acc_view.XAxis)
+
+    def _style(self) -> None:
+        style_plot_widget(self, self)
+        self.raw_curve.setPen(pg.mkPen(palette_color(self, QPalette.ColorRole.Text, 70), width=1))
+        self.smooth_curve.setPen(pg.mkPen(palette_color(self, QPalette.ColorRole.Highlight), width=2.5))
+        orange, green = pg.mkColor(230, 120, 20), pg.mkColor(40, 160, 70)
+        self.valid_curve.setPen(pg.mkPen(orange, width=2))
+        self.valid_curve.setSymbolBrush(orange)
+        self.valid_curve.setSymbolPen(orange)
+        self.acc_curve.setPen(pg.mkPen(green, width=2, style=Qt.PenStyle.DashLine))
+        self.acc_curve.setSymbolBrush(green)
+        self.acc_curve.setSymbolPen(green)
+
+    def changeEvent(self, event) -> None:
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "acc_curve"):  # not during __init__
+            self._style()
+        super().changeEvent(event)
+
+    def show_progress(self, progress) -> None:
+        """Draw what ``progress`` (a TrainingProgress, or None to clear) holds."""
+        if progress is None:
+            for curve in (self.raw_curve, self.smooth_curve, self.valid_curve, self.acc_curve):
+                curve.setData([], [])
+            return
+        self.raw_curve.setData(*progress.loss.arrays())
+        self.smooth_curve.setData(*progress.smoothed.arrays())
+        ex = np.asarray([e.epoch for e in progress.epochs], dtype=np.float64)
+        self.valid_curve.setData(ex, np.asarray([e.valid_loss for e in progress.epochs], dtype=np.float64))
+        self.acc_curve.setData(ex, np.asarray([e.valid_accuracy for e in progress.epochs], dtype=np.float64))
