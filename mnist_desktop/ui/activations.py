@@ -73,6 +73,13 @@ class ImageView(QWidget):
         self.restyle()
         self._shape = None
 
+    def configure(self, title: str, lut: np.ndarray, levels: tuple[float, float], tooltip: str) -> None:
+        """New title, colours and levels for a view that is reused for another model."""
+        self.title.setText(title)
+        self.view.setToolTip(tooltip)
+        self.image.setLookupTable(lut)
+        self.levels = levels
+
     def restyle(self, source: QWidget | None = None) -> None:
         self.view.setBackground(palette_color(source or self, QPalette.ColorRole.Base))
 
@@ -100,6 +107,7 @@ class ActivationsPanel(QWidget):
         self.panels: dict[str, ImageView] = {}
         self.weight_panels: dict[str, ImageView] = {}
         self._last_input: np.ndarray | None = None
+        self._layout: list | None = None  # (kind, name, shape) of each view, in order
         self._stale = False
         self.info = QLabel("Draw a digit to see what each layer makes of it.", wordWrap=True)
         self._content = QWidget()
@@ -117,41 +125,28 @@ class ActivationsPanel(QWidget):
 
     # ------------------------------------------------------------------ building (once per model)
     def set_predictor(self, predictor) -> None:
+        """Show ``predictor``'s layers. Views are rebuilt only when the layers differ from the
+        previous model's (names and shapes); a retrained model of the same architecture only
+        gets new images and levels, which keeps the swap after training cheap."""
         self.predictor = predictor
-        for view in list(self.panels.values()) + list(self.weight_panels.values()):
-            self._grid.removeWidget(view)
-            view.deleteLater()
-        self.panels, self.weight_panels = {}, {}
         if predictor is None:
+            self._clear_views()
             self.info.setText("No active model: train one or open one.")
             return
-        self._build_weights(predictor)
-        references = [predictor.activations(x) for x in self._reference_inputs()]
-        for name, out in references[0].items():
-            seen = np.stack([r[name] for r in references])
-            tiles, columns = as_tiles(out)
-            signed = float(np.min(seen)) < 0
-            hi = float(np.percentile(np.abs(seen), 99.5)) if np.size(seen) else 1.0
-            hi = hi if hi > 0 else (float(np.max(np.abs(seen))) or 1.0)
-            levels = (-hi, hi) if signed else (0.0, hi)
-            lut = DIVERGING if signed else SEQUENTIAL
-            kind = "feature maps" if np.ndim(out) == 3 else "units"
-            height = 150 if np.ndim(out) == 3 else max(28, min(120, 14 * tiles.shape[1] + 8))
-            if np.size(out) == 784:
-                height = 120
-            view = ImageView(
-                f"<b>{name}</b> · output {tuple(np.shape(out))} · {kind}",
-                lut,
-                levels,
-                height,
-                f"Output of layer {name} for the current input. Colour levels are fixed at ±{hi:.3g}"
-                if signed
-                else f"Output of layer {name} for the current input. Colour levels are fixed at 0 … {hi:.3g}",
-            )
+        specs = self._weight_specs(predictor) + self._layer_specs(predictor)
+        layout = [(kind, name, shape) for kind, name, shape, *_ in specs]
+        if layout != self._layout:
+            self._clear_views()
+            for kind, name, shape, title, lut, levels, height, tip, image, columns in specs:
+                view = ImageView(title, lut, levels, height, tip)
+                self._add(view)
+                (self.weight_panels if kind == "weights" else self.panels)[name] = view
+            self._layout = layout
+        for kind, name, shape, title, lut, levels, height, tip, image, columns in specs:
+            view = (self.weight_panels if kind == "weights" else self.panels)[name]
+            view.configure(title, lut, levels, tip)
             view._columns = columns
-            self._add(view)
-            self.panels[name] = view
-            view.set_image(mosaic(np.zeros_like(tiles), columns))
+            view.set_image(image)
         self.info.setText(
             f"{predictor.describe()} — each layer's output for the current input "
             "(blue negative, red positive; dark → bright for non-negative)."
@@ -159,59 +154,95 @@ class ActivationsPanel(QWidget):
         if self._last_input is not None:
             self.set_input(self._last_input)
 
+    def _clear_views(self) -> None:
+        for view in list(self.panels.values()) + list(self.weight_panels.values()):
+            self._grid.removeWidget(view)
+            view.deleteLater()
+        self.panels, self.weight_panels = {}, {}
+        self._layout = None
+
+    def _layer_specs(self, predictor) -> list[tuple]:
+        references = [predictor.activations(x) for x in self._reference_inputs()]
+        specs = []
+        for name, out in references[0].items():
+            seen = np.stack([r[name] for r in references])
+            tiles, columns = as_tiles(out)
+            signed = float(np.min(seen)) < 0
+            hi = float(np.percentile(np.abs(seen), 99.5)) if np.size(seen) else 1.0
+            hi = hi if hi > 0 else (float(np.max(np.abs(seen))) or 1.0)
+            levels = (-hi, hi) if signed else (0.0, hi)
+            kind = "feature maps" if np.ndim(out) == 3 else "units"
+            height = 150 if np.ndim(out) == 3 else max(28, min(120, 14 * tiles.shape[1] + 8))
+            if np.size(out) == 784:
+                height = 120
+            title = f"<b>{name}</b> · output {tuple(np.shape(out))} · {kind}"
+            tip = (
+                f"Output of layer {name} for the current input. Colour levels are fixed at ±{hi:.3g}"
+                if signed
+                else f"Output of layer {name} for the current input. Colour levels are fixed at 0 … {hi:.3g}"
+            )
+            image = mosaic(np.zeros_like(tiles), columns)
+            specs.append(("layer", name, np.shape(out), title, DIVERGING if signed else SEQUENTIAL, levels, height, tip, image, columns))
+        return specs
+
     def _add(self, view: "ImageView") -> None:
         """Views fill a two-column grid in order: weights first, then layer by layer."""
         n = len(self.panels) + len(self.weight_panels)
         self._grid.addWidget(view, n // 2, n % 2)
 
-    def _reference_inputs(self) -> list[np.ndarray]:
-        """Inputs that size the colour levels: a few MNIST test digits (or a drawn-like bar)."""
-        try:
-            images, _ = engine.load_mnist("test")
-            return list(images[:16].float().div(255).numpy())
-        except engine.MnistDesktopError:
-            x = np.zeros((28, 28), dtype=np.float32)
-            x[6:22, 12:16] = 1.0
-            return [x]
+    _references: list[np.ndarray] | None = None  # shared by every panel: the same 16 digits
 
-    def _build_weights(self, predictor) -> None:
+    @classmethod
+    def _reference_inputs(cls) -> list[np.ndarray]:
+        """Inputs that size the colour levels: a few MNIST test digits (or a drawn-like bar)."""
+        if cls._references is None:
+            try:
+                images, _ = engine.load_mnist("test")
+                cls._references = list(images[:16].float().div(255).numpy())
+            except engine.MnistDesktopError:
+                x = np.zeros((28, 28), dtype=np.float32)
+                x[6:22, 12:16] = 1.0
+                return [x]
+        return cls._references
+
+    def _weight_specs(self, predictor) -> list[tuple]:
         weights = predictor.layer_weights()
         classes = list(predictor.classes)
+        specs = []
         shown_filters = False  # only the first convolution's filters: later ones mix channels
         for name, w in weights.items():
             w = np.asarray(w, dtype=np.float32)
             if w.ndim == 3 and w.shape[1:] == (28, 28):  # pixel similarity's class means
-                view = ImageView(
+                spec = (
                     f"<b>{name}</b> · the mean image of each class ({', '.join(map(str, classes))}) {w.shape}",
                     GRAY, (0.0, 1.0), 90,
                     "Pixel similarity's only 'parameters': the average training image of each class.",
+                    mosaic(w, len(w)),
                 )
-                view.set_image(mosaic(w, len(w)))
             elif w.ndim == 4 and not shown_filters:
                 shown_filters = True
                 filters = w[:, 0] if w.shape[1] == 1 else w.mean(axis=1)
-                view = ImageView(
+                spec = (
                     f"<b>{name}</b> filters {w.shape}: what each feature map looks for (blue −, red +)",
                     DIVERGING, _symmetric(filters), 110,
                     "The first convolution's kernels. Each feature map is the image convolved with one of them.",
+                    mosaic(filters),
                 )
-                view.set_image(mosaic(filters))
             elif w.ndim == 2 and w.shape[1] == 784:
                 n = w.shape[0]
                 labels = classes if n == len(classes) else ([f"{classes[-1]} vs {classes[0]}"] if n == 1 else None)
-                what = (
-                    f"per class ({', '.join(map(str, labels))})" if labels is not None else f"of {n} hidden units"
-                )
-                view = ImageView(
+                what = f"per class ({', '.join(map(str, labels))})" if labels is not None else f"of {n} hidden units"
+                spec = (
                     f"<b>{name}</b> weights {what} as 28×28 images: the templates the model learned (blue −, red +)",
                     DIVERGING, _symmetric(w), 110 if n <= 10 else 200,
                     "A pixel where the weight is red adds to the class's score when it has ink; blue subtracts.",
+                    mosaic(w.reshape(n, 28, 28), n if n <= 10 else None),
                 )
-                view.set_image(mosaic(w.reshape(n, 28, 28), n if n <= 10 else None))
             else:
                 continue
-            self._add(view)
-            self.weight_panels[name] = view
+            title, lut, levels, height, tip, image = spec
+            specs.append(("weights", name, w.shape, title, lut, levels, height, tip, image, None))
+        return specs
 
     # ------------------------------------------------------------------ updating (every input)
     def set_input(self, x28: np.ndarray | None) -> None:

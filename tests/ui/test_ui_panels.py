@@ -107,3 +107,17 @@ def test_linear_model_shows_templates(window, qtbot):
     lo, hi = fc.levels
     assert lo == -hi  # diverging map, centred on zero
     np.testing.assert_allclose(fc.image.image[:, :28], w[0].reshape(28, 28))
+
+
+def test_a_model_of_the_same_shape_reuses_the_activation_views(window):
+    from ui_helpers import make_predictor
+
+    panel = window.activations
+    window.set_predictor(make_predictor("linear", seed=1))
+    views = dict(panel.weight_panels)
+    before = panel.weight_panels["fc"].image.image.copy()
+    window.set_predictor(make_predictor("linear", seed=2))  # a retrained model: same layers
+    assert panel.weight_panels == views  # the very same widgets…
+    assert not np.array_equal(panel.weight_panels["fc"].image.image, before)  # …showing the new weights
+    window.set_predictor(make_predictor("cnn"))  # other layers: views rebuilt
+    assert "fc" not in panel.weight_panels and set(panel.panels) != set()
