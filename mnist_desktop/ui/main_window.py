@@ -323,12 +323,16 @@ class MainWindow(QMainWindow):
         return True
 
     def save_model(self, path: str) -> str | None:
+        """Save the active model to ``path``; None (and a warning) if it cannot be saved there.
+
+        A failed save changes nothing: the model stays active and can be saved elsewhere.
+        """
         if self.predictor is None:
             return None
         try:
             saved = self.predictor.save(path)
         except engine.MnistDesktopError as e:
-            self._warn("Cannot save the model", str(e))
+            self._warn("Cannot save the model", f"{e} The model is still open and can be saved elsewhere.")
             return None
         self.model_source = str(saved)
         self.settings.setValue("model/last", str(saved))
@@ -356,9 +360,12 @@ class MainWindow(QMainWindow):
         if self.predictor is None:
             return
         suggested = str(Path(self._last_dir()) / f"{self.predictor.arch}-{self.predictor.task}.safetensors")
-        path, _ = QFileDialog.getSaveFileName(self, "Save model", suggested, "mnist-desktop models (*.safetensors)")
-        if path:
-            self.save_model(path)
+        title = "Save model"
+        while True:  # a place that cannot be written: say why (save_model warns) and ask again
+            path, _ = QFileDialog.getSaveFileName(self, title, suggested, "mnist-desktop models (*.safetensors)")
+            if not path or self.save_model(path) is not None:
+                return
+            title, suggested = "Save model: that place cannot be written, choose another", path
 
     @Slot()
     def open_image_dialog(self) -> None:
@@ -463,6 +470,12 @@ class MainWindow(QMainWindow):
         s.setValue("canvas/brush", self.brush.value())
         self.training.save_settings(s)
         s.sync()
+        if s.status() != QSettings.Status.NoError and not getattr(self, "_settings_error_shown", False):
+            self._settings_error_shown = True  # said once, not at every save
+            where = s.fileName() or "the settings store"
+            self.statusBar().showMessage(
+                f"Settings cannot be saved to {where}: the window's layout and choices will not be remembered.", 15000
+            )
 
     @Slot()
     def reset_layout(self) -> None:
