@@ -154,3 +154,17 @@ def _saved(tmp_path, image):
     path = tmp_path / "small.png"
     image.save(path)
     return path
+
+
+def test_the_decompression_bomb_limit_stays_on(tmp_path, monkeypatch):
+    from PIL import Image as PILImage
+
+    from mnist_desktop.model import DataError
+
+    Image.new("L", (100, 100), 0).save(tmp_path / "many.png")
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1000)  # 10,000 pixels: over twice the limit
+    with pytest.raises(DataError, match="many.png: too many pixels to open safely"):
+        load_digit_image(tmp_path / "many.png")
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 6000)  # between once and twice: a warning, silenced
+    with pytest.raises(EmptyImageError):  # decoded (and found blank), no DecompressionBombWarning raised as error
+        load_digit_image(tmp_path / "many.png")

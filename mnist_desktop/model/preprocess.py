@@ -8,6 +8,7 @@ anti-aliasing, and placed in a 28×28 field so that their centre of mass sits at
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import torch
@@ -82,19 +83,23 @@ def load_digit_image(path: str | os.PathLike, max_side: int = MAX_IMAGE_SIDE) ->
     check_regular_file(path, "image", MAX_IMAGE_BYTES, DataError)
     accepted = ", ".join(IMAGE_FORMATS)
     try:
-        with Image.open(path, formats=IMAGE_FORMATS) as im:
-            transparent = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
-            if transparent and im.mode != "RGBA":
-                im = im.convert("RGBA")
-            elif not transparent and im.mode not in ("L", "RGB"):
-                im = im.convert("L")  # palette, 1-bit, CMYK, 16-bit: what the old code did too
-            # For a JPEG, thumbnail() first asks the decoder for a scale of 1/2 to 1/8.
-            im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
-            if transparent:
-                flat = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                # Transparent drawings: put them on white, ink stays as drawn.
-                im = Image.alpha_composite(flat, im)
-            gray = np.asarray(im.convert("L"), dtype=np.float32)
+        # Pillow warns from MAX_IMAGE_PIXELS and refuses from twice that (kept on, reported
+        # below); in between, the image is only ever decoded small, so the warning is noise.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path, formats=IMAGE_FORMATS) as im:
+                transparent = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
+                if transparent and im.mode != "RGBA":
+                    im = im.convert("RGBA")
+                elif not transparent and im.mode not in ("L", "RGB"):
+                    im = im.convert("L")  # palette, 1-bit, CMYK, 16-bit: what the old code did too
+                # For a JPEG, thumbnail() first asks the decoder for a scale of 1/2 to 1/8.
+                im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+                if transparent:
+                    flat = Image.new("RGBA", im.size, (255, 255, 255, 255))
+                    # Transparent drawings: put them on white, ink stays as drawn.
+                    im = Image.alpha_composite(flat, im)
+                gray = np.asarray(im.convert("L"), dtype=np.float32)
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image this app reads (accepted formats: {accepted})") from None
     except Image.DecompressionBombError as e:
