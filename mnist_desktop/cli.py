@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 from pathlib import Path
@@ -14,6 +15,11 @@ from . import __version__
 PROG = "mnist-desktop"
 
 
+MAX_EPOCHS = 1000
+MAX_SAMPLES = 60000  # MNIST's training set: no batch or subset can be larger
+MAX_SEED = 2**63  # torch.manual_seed takes a signed 64-bit integer
+
+
 def _batch_size(text: str) -> int:
     if text.lower() in ("full", "0"):
         return 0
@@ -21,9 +27,25 @@ def _batch_size(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a positive integer or 'full', not {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer or 'full', not {text!r}")
+    if not 1 <= value <= MAX_SAMPLES:
+        raise argparse.ArgumentTypeError(f"must be an integer from 1 to {MAX_SAMPLES} or 'full', not {text!r}")
     return value
+
+
+def _int_in(low: int, high: int, what: str = ""):
+    """An argparse type: an integer from ``low`` to ``high`` inclusive (argparse names the option)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be an integer from {low} to {high}{what}, not {text!r}")
+        return value
+
+    parse.__name__ = "integer"  # argparse's fallback message names the type
+    return parse
 
 
 class _Parser(argparse.ArgumentParser):
@@ -34,7 +56,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .model.architectures import ARCHITECTURES
+    from .model.architectures import ARCHITECTURES, MAX_HIDDEN
     from .model.data import TASKS
     from .model.losses import LOSSES
     from .model.training import DEVICES, SCHEDULES, TrainConfig
@@ -53,13 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=d.nesterov, help="Nesterov momentum")
     t.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"(default {d.weight_decay})")
     t.add_argument("--batch-size", type=_batch_size, default=d.batch_size, help=f"samples per step, or 'full' for gradient descent (default {d.batch_size})")
-    t.add_argument("--epochs", type=int, default=d.epochs, help=f"(default {d.epochs})")
+    t.add_argument("--epochs", type=_int_in(1, MAX_EPOCHS), default=d.epochs, help=f"(default {d.epochs})")
     t.add_argument("--schedule", choices=SCHEDULES, default=d.schedule, help=f"learning-rate schedule (default {d.schedule})")
-    t.add_argument("--hidden", type=int, default=d.hidden, help=f"hidden width of the mlp (default {d.hidden})")
+    t.add_argument("--hidden", type=_int_in(1, MAX_HIDDEN), default=d.hidden, help=f"hidden width of the mlp (default {d.hidden})")
     t.add_argument("--augment", action="store_true", help="shift each training image by up to 2 pixels and vary its stroke width")
     t.add_argument("--device", choices=DEVICES, default=d.device, help="auto prefers cuda, then mps, then cpu")
-    t.add_argument("--seed", type=int, default=d.seed, help=f"(default {d.seed})")
-    t.add_argument("--subset", type=int, default=0, metavar="N", help="train on the first N images only (default: all)")
+    t.add_argument("--seed", type=_int_in(0, MAX_SEED - 1, " (2**63 - 1)"), default=d.seed, help=f"(default {d.seed})")
+    t.add_argument("--subset", type=_int_in(0, MAX_SAMPLES), default=0, metavar="N", help="train on the first N images only (default: all)")
     t.add_argument("--data", type=Path, help="folder with MNIST IDX files (default: the bundled copy)")
     t.add_argument("--out", type=Path, required=True, help="where to save the checkpoint (.safetensors)")
     t.set_defaults(func=cmd_train)
@@ -86,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_train(args) -> int:
     from tqdm import tqdm
 
-    from .model import TrainConfig, train
+    from .model import CheckpointError, TrainConfig, train
+    from .model.checkpoints import check_writable
 
     config = TrainConfig(
         task=args.task, arch=args.arch, loss=args.loss, lr=args.lr, momentum=args.momentum, nesterov=args.nesterov,
@@ -97,8 +120,7 @@ def cmd_train(args) -> int:
     out = args.out
     if out.is_dir():
         raise ValueError(f"--out {out} is a folder; give a file name such as {out / 'model.safetensors'}")
-    if not out.parent.exists():
-        raise ValueError(f"--out: folder {out.parent} does not exist")
+    out = check_writable(out)  # before training: a model trained for nothing is the worst outcome
     bar = tqdm(total=None, unit="step", dynamic_ncols=True, leave=False, file=sys.stderr, disable=None, mininterval=0.25)
     done = [0]
 
@@ -125,7 +147,18 @@ def cmd_train(args) -> int:
         return 130
     finally:
         bar.close()
-    path = result.predictor.save(out)
+    try:
+        path = result.predictor.save(out)
+    except CheckpointError as e:  # e.g. the disk filled up while training: keep the model somewhere
+        import tempfile
+
+        fd, fallback = tempfile.mkstemp(prefix=f"{out.stem}-", suffix=".safetensors")
+        os.close(fd)
+        try:
+            result.predictor.save(fallback)
+        except CheckpointError:
+            raise e from None
+        raise CheckpointError(f"{e} The trained model was saved to {fallback} instead.") from None
     print(f"saved {path}  ({result.predictor.describe()}, {result.metrics['seconds']:.1f} s)")
     return 0
 

@@ -143,3 +143,145 @@ def test_truncated_checkpoint_and_foreign_safetensors(trained, tmp_path):
         Predictor.load(tmp_path / "foreign.safetensors")
     with pytest.raises(CheckpointError, match="cannot open"):
         Predictor.load(tmp_path / "missing.safetensors")
+
+
+# ---------------------------------------------------------------- hostile and unusable files
+import json  # noqa: E402
+import threading  # noqa: E402
+
+from safetensors.torch import save_file  # noqa: E402
+
+from mnist_desktop.model import DEFAULT_MODEL  # noqa: E402
+
+
+def raises_promptly(call, error=CheckpointError, timeout=10.0) -> str:
+    """The message of the ``error`` that ``call()`` raises, failing (not hanging) if it blocks."""
+    outcome = {}
+
+    def run():
+        try:
+            call()
+        except BaseException as e:  # noqa: BLE001 - handed to the test thread
+            outcome["error"] = e
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(timeout)
+    assert not t.is_alive(), f"{call} blocked for {timeout} s"
+    assert isinstance(outcome.get("error"), error), outcome
+    return str(outcome["error"])
+
+
+def unblock(fifo):
+    """Let a reader stuck in open() on ``fifo`` (today's code) go, so the test run ends."""
+    try:
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    except OSError:
+        pass
+
+
+def test_a_named_pipe_device_or_folder_is_refused_without_reading(tmp_path):
+    fifo = tmp_path / "model.safetensors"
+    os.mkfifo(fifo)
+    try:
+        assert "named pipe" in raises_promptly(lambda: Predictor.load(fifo))
+    finally:
+        unblock(fifo)
+    assert "device" in raises_promptly(lambda: Predictor.load("/dev/zero"))
+    assert "folder" in raises_promptly(lambda: Predictor.load(tmp_path))
+
+
+def test_a_file_larger_than_any_checkpoint_is_refused(tmp_path):
+    huge = tmp_path / "huge.safetensors"
+    with open(huge, "wb") as f:
+        f.truncate(checkpoints.MAX_CHECKPOINT_BYTES + 1)  # sparse: nothing written
+    with pytest.raises(CheckpointError, match="larger than any checkpoint"):
+        Predictor.load(huge)
+
+
+def hostile(tmp_path, tensors=None, name="hostile.safetensors", **changes):
+    """The bundled model's weights and metadata with ``changes`` applied to the metadata."""
+    from safetensors import safe_open
+
+    with safe_open(str(DEFAULT_MODEL), "pt") as f:
+        meta = json.loads(f.metadata()[checkpoints.METADATA_KEY])
+        weights = {k: f.get_tensor(k) for k in f.keys()}
+    meta.update(changes)
+    path = tmp_path / name
+    save_file(weights if tensors is None else tensors(weights), str(path), metadata={checkpoints.METADATA_KEY: json.dumps(meta)})
+    return path
+
+
+def test_huge_architecture_config_is_refused_before_building(tmp_path, monkeypatch):
+    built = []
+    real = checkpoints.build_model
+
+    def spy(*args, **kwargs):
+        model = real(*args, **kwargs)
+        built.append(next(model.parameters()).device.type)
+        return model
+
+    monkeypatch.setattr(checkpoints, "build_model", spy)
+    path = hostile(tmp_path, arch_config={"channels1": 4096, "channels2": 4096})
+    with pytest.raises(CheckpointError, match="channels1 must be an integer from 1 to 512"):
+        Predictor.load(path)
+    assert built == []
+    # In range, but not what the weights are: refused from the shapes in the file's header,
+    # with the expected shapes from a model on the meta device (no memory).
+    path = hostile(tmp_path, arch_config={"channels1": 512, "channels2": 512})
+    with pytest.raises(CheckpointError, match=r"do not fit architecture 'cnn'.*conv1\.weight is \(16, 1, 5, 5\), expected \(512, 1, 5, 5\)"):
+        Predictor.load(path)
+    assert built == ["meta"]
+    for config, message in (({"hidden": 30}, "unknown setting"), ({"channels1": True}, "channels1 must be"), ([], "mapping")):
+        with pytest.raises(CheckpointError, match=message):
+            Predictor.load(hostile(tmp_path, arch_config=config))
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_non_finite_weights_are_refused(tmp_path, value):
+    def poison(weights):
+        weights["fc.weight"][3, 7] = value
+        return weights
+
+    with pytest.raises(CheckpointError, match="fc.weight holds NaN or infinite values"):
+        Predictor.load(hostile(tmp_path, tensors=poison))
+
+
+@pytest.mark.parametrize("std", [float("nan"), float("inf"), 0.0, -1.0, True, "0.3"])
+def test_bad_normalisation_is_refused(tmp_path, std):
+    with pytest.raises(CheckpointError, match="bad normalisation"):
+        Predictor.load(hostile(tmp_path, normalization={"mean": 0.1307, "std": std}))
+    with pytest.raises(CheckpointError, match="bad normalisation"):
+        Predictor.load(hostile(tmp_path, normalization={"mean": float("nan"), "std": 0.3081}))
+
+
+def test_too_large_state_dict_is_not_imported(tmp_path):
+    path = tmp_path / "wide.pt"
+    torch.save({"fc1.weight": torch.zeros(9000, 784), "fc1.bias": torch.zeros(9000),
+                "fc2.weight": torch.zeros(10, 9000), "fc2.bias": torch.zeros(10)}, path)
+    with pytest.raises(CheckpointError, match="hidden must be an integer from 1 to 8192"):
+        Predictor.load(path)
+
+
+def test_pickle_refusal_never_suggests_unsafe_loading(tmp_path, capfd):
+    path = tmp_path / "model.pt"
+    torch.save(torch.nn.Linear(784, 10), path)  # a whole module: a pickle of Python objects
+    with pytest.raises(CheckpointError) as info:
+        Predictor.load(path)
+    message = str(info.value)
+    assert "weights_only" not in message and "not a safe checkpoint" in message and "state_dict()" in message
+    assert len(message.splitlines()) == 1
+    assert capfd.readouterr().err == ""  # torch's own warnings are not shown either
+
+
+@pytest.mark.parametrize("where", ["missing/x.safetensors", "file/x.safetensors", "folder.safetensors", "/sys/x.safetensors"])
+def test_a_failed_save_is_a_checkpoint_error_naming_the_file(trained, tmp_path, where):
+    (tmp_path / "file").write_text("a file, not a folder")
+    (tmp_path / "folder.safetensors").mkdir()
+    target = tmp_path / where
+    with pytest.raises(CheckpointError, match=rf"{target}: cannot save \(.+\)\. Choose a folder you can write to"):
+        trained["linear"].save(target)
+    with pytest.raises(CheckpointError, match="cannot save"):
+        checkpoints.check_writable(target)
+    assert checkpoints.check_writable(tmp_path / "ok") == tmp_path / "ok.safetensors"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "folder.safetensors"]  # no probe left behind

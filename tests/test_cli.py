@@ -45,7 +45,7 @@ def test_predict_an_image_file_in_either_polarity(tmp_path, capsys, invert):
 
 
 def run_cli(*args):
-    return subprocess.run([sys.executable, "-m", "mnist_desktop", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "mnist_desktop", *args], capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.parametrize(
@@ -85,3 +85,80 @@ def test_bench_latency_section(capsys):
     report = json.loads(capsys.readouterr().out)
     assert report["device"] in ("cpu", "cuda", "mps")
     assert report["latency"]["n"] == 1000 and 0 < report["latency"]["median_ms"] <= report["latency"]["p99_ms"]
+
+
+QUICK = ["train", "--arch", "linear", "--epochs", "1", "--subset", "3000", "--device", "cpu"]
+
+
+@pytest.mark.parametrize("where", ["/sys/x.safetensors", "{tmp}/file/x.safetensors", "{tmp}/missing/x.safetensors"])
+def test_an_unusable_destination_is_refused_before_training(tmp_path, where):
+    (tmp_path / "file").write_text("a file, not a folder")
+    out = where.format(tmp=tmp_path)
+    proc = run_cli(*QUICK, "--out", out)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"mnist-desktop: error: {out}: cannot save"), proc.stderr
+    assert "epoch" not in proc.stdout  # nothing was trained
+
+
+def test_a_save_that_fails_after_training_keeps_the_model(tmp_path, capsys, monkeypatch):
+    from mnist_desktop.model import CheckpointError, inference
+
+    real = inference.save_checkpoint
+    out = tmp_path / "model.safetensors"
+
+    def full_disk(path, model, meta):
+        if str(path) == str(out):
+            raise CheckpointError(f"{path}: cannot save (No space left on device).")
+        return real(path, model, meta)
+
+    monkeypatch.setattr(inference, "save_checkpoint", full_disk)
+    assert main([*QUICK, "--out", str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "No space left on device" in err[0] and "was saved to" in err[0]
+    fallback = err[0].split("was saved to ")[1].removesuffix(" instead.")
+    try:
+        assert Predictor.load(fallback).arch == "linear"
+    finally:
+        import os
+
+        os.unlink(fallback)
+
+
+@pytest.mark.parametrize(
+    "option,value,message",
+    [
+        ("--seed", str(2**64), "argument --seed: must be an integer from 0 to"),
+        ("--seed", "-1", "argument --seed: must be an integer from 0 to"),
+        ("--epochs", "100000", "argument --epochs: must be an integer from 1 to 1000"),
+        ("--hidden", "100000", "argument --hidden: must be an integer from 1 to 8192"),
+        ("--subset", "-5", "argument --subset: must be an integer from 0 to 60000"),
+        ("--batch-size", "10000000", "argument --batch-size: must be an integer from 1 to 60000"),
+    ],
+)
+def test_integer_options_are_bounded_and_named(tmp_path, option, value, message):
+    proc = run_cli("train", option, value, "--out", str(tmp_path / "x"))
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_hostile_inputs_end_in_one_error_line(tmp_path):
+    import os
+
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    (tmp_path / "digit.png").write_bytes(b"png")
+    evil = tmp_path / "evil.pt"
+    import torch
+
+    torch.save(torch.nn.Linear(784, 10), evil)
+    for args, message in (
+        (["evaluate", "/dev/zero"], "/dev/zero: is a device"),
+        (["predict", str(fifo)], "is a named pipe"),
+        (["evaluate", str(DEFAULT_MODEL), "--data", str(tmp_path / "digit.png")], "is a file, not a folder"),
+        (["evaluate", str(evil)], "not a safe checkpoint"),
+    ):
+        proc = run_cli(*args)
+        lines = proc.stderr.strip().splitlines()
+        assert proc.returncode == 1 and len(lines) == 1 and message in lines[0], (args, proc.stderr)
+        assert "weights_only" not in proc.stderr

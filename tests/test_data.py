@@ -87,3 +87,55 @@ def test_missing_file_and_folder(mnist_copy, tmp_path):
         load_mnist("train", root=tmp_path / "nowhere")
     with pytest.raises(ValueError, match="split"):
         load_mnist("validation")
+
+
+def test_a_gzip_bomb_is_refused_without_decompressing_it(mnist_copy):
+    import tracemalloc
+    import zlib
+
+    path = mnist_copy / "t10k-images-idx3-ubyte.gz"
+    z = zlib.compressobj(1, zlib.DEFLATED, 31)  # gzip container
+    with open(path, "wb") as f:
+        chunk = bytes(2**20)
+        for _ in range(50):  # 50 MB of zeros, about 200 KB on disk
+            f.write(z.compress(chunk))
+        f.write(z.flush())
+    assert path.stat().st_size < 1_000_000
+    tracemalloc.start()
+    try:
+        for verify in (True, False):
+            with pytest.raises(DataError, match=r"t10k-images-idx3-ubyte\.gz: is larger than an MNIST file should be"):
+                load_mnist("test", root=mnist_copy, verify=verify)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 2**20  # at most the 7.8 MB the file may hold, never the 50 MB
+
+
+def test_a_raw_file_too_large_is_refused(mnist_copy):
+    raw = mnist_copy / "t10k-labels-idx1-ubyte"
+    (mnist_copy / "t10k-labels-idx1-ubyte.gz").unlink()
+    raw.write_bytes(bytes(20_000))
+    with pytest.raises(DataError, match="is larger than an MNIST file should be"):
+        load_mnist("test", root=mnist_copy, verify=False)
+
+
+def test_a_named_pipe_or_folder_as_data_file_is_refused(mnist_copy):
+    import os
+
+    labels = mnist_copy / "t10k-labels-idx1-ubyte.gz"
+    labels.unlink()
+    os.mkfifo(labels)
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte\.gz: is a named pipe"):
+        load_mnist("test", root=mnist_copy)
+    labels.unlink()
+    labels.mkdir()
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte\.gz: is a folder"):
+        load_mnist("test", root=mnist_copy)
+
+
+def test_a_file_given_as_the_data_folder_is_named_as_a_file(tmp_path):
+    image = tmp_path / "digit.png"
+    image.write_bytes(b"png")
+    with pytest.raises(DataError, match="is a file, not a folder"):
+        load_mnist("test", root=image)

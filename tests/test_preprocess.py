@@ -85,3 +85,86 @@ def test_image_files_in_either_polarity(tmp_path, digits):
     Image.new("L", (50, 50), 200).save(tmp_path / "blank.png")
     with pytest.raises(EmptyImageError):
         load_digit_image(tmp_path / "blank.png")
+
+
+def test_a_named_pipe_as_image_is_refused_without_blocking(tmp_path):
+    import os
+    import threading
+
+    from mnist_desktop.model import DataError
+
+    fifo = tmp_path / "digit.png"
+    os.mkfifo(fifo)
+    outcome = []
+    t = threading.Thread(target=lambda: outcome.append(_error_of(lambda: load_digit_image(fifo))), daemon=True)
+    t.start()
+    t.join(10)
+    blocked = t.is_alive()
+    if blocked:  # stuck in open(): let it go before failing
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+    assert not blocked, "load_digit_image blocked on a FIFO"
+    assert isinstance(outcome[0], DataError) and "named pipe" in str(outcome[0])
+
+
+def _error_of(call):
+    try:
+        call()
+    except Exception as e:  # noqa: BLE001
+        return e
+    return None
+
+
+def test_a_file_larger_than_any_image_is_refused(tmp_path):
+    from mnist_desktop.model import DataError
+    from mnist_desktop.model.preprocess import MAX_IMAGE_BYTES
+
+    path = tmp_path / "huge.png"
+    with open(path, "wb") as f:
+        f.truncate(MAX_IMAGE_BYTES + 1)  # sparse
+    with pytest.raises(DataError, match="larger than any image"):
+        load_digit_image(path)
+
+
+def test_only_raster_formats_are_opened(tmp_path, digits):
+    from mnist_desktop.model import DataError
+
+    Image.fromarray(digits[0][0]).save(tmp_path / "digit.ppm")  # a format Pillow reads, not on the list
+    eps = tmp_path / "digit.png"  # the name does not matter, the bytes do
+    eps.write_bytes(b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 28 28\nshowpage\n")
+    for path in (tmp_path / "digit.ppm", eps):
+        with pytest.raises(DataError, match=r"accepted formats: PNG, JPEG, BMP, GIF, TIFF, WEBP"):
+            load_digit_image(path)
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_huge_images_are_scaled_down_on_load(tmp_path, digits, fmt):
+    from mnist_desktop.model.preprocess import MAX_IMAGE_SIDE
+
+    small = place(digits[0][0], 200, 20, 40, size=250)
+    big = Image.fromarray(255 - small).resize((5000, 5000), Image.Resampling.BILINEAR)  # dark ink on paper
+    path = tmp_path / f"big.{fmt.lower()}"
+    big.save(path, fmt)
+    out = load_digit_image(path)
+    assert out.dtype == np.uint8 and max(out.shape) == MAX_IMAGE_SIDE
+    reference = to_mnist(load_digit_image(_saved(tmp_path, Image.fromarray(255 - small))))
+    assert np.abs(to_mnist(out) - reference).mean() < 0.03  # the same digit, just fewer pixels
+
+
+def _saved(tmp_path, image):
+    path = tmp_path / "small.png"
+    image.save(path)
+    return path
+
+
+def test_the_decompression_bomb_limit_stays_on(tmp_path, monkeypatch):
+    from PIL import Image as PILImage
+
+    from mnist_desktop.model import DataError
+
+    Image.new("L", (100, 100), 0).save(tmp_path / "many.png")
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 1000)  # 10,000 pixels: over twice the limit
+    with pytest.raises(DataError, match="many.png: too many pixels to open safely"):
+        load_digit_image(tmp_path / "many.png")
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 6000)  # between once and twice: a warning, silenced
+    with pytest.raises(EmptyImageError):  # decoded (and found blank), no DecompressionBombWarning raised as error
+        load_digit_image(tmp_path / "many.png")

@@ -8,13 +8,18 @@ what a checkpoint stores next to the weights.
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import torch
 from torch import nn
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+# Upper bounds of the sizes a model may have: far above anything useful for 28×28 digits,
+# far below what would swamp a desktop (an 8192-wide MLP is 26 MB of weights; two 512-channel
+# convolutions are 26 MB too).
+MAX_HIDDEN = 8192
+MAX_CHANNELS = 512
 
 
 class PixelSimilarity(nn.Module):
@@ -48,6 +53,9 @@ class Architecture:
     # Pixel statistics the model's input is normalised with (mean, std).
     normalization: tuple[float, float] = (MNIST_MEAN, MNIST_STD)
     trainable: bool = True
+    # The settings ``build`` takes, each with its allowed range (inclusive). A checkpoint's
+    # config is checked against these before anything is built.
+    config_ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
 
 
 def _pixel_similarity(n_out: int, **_: object) -> nn.Module:
@@ -100,8 +108,14 @@ ARCHITECTURES: dict[str, Architecture] = {
             trainable=False,
         ),
         Architecture("linear", "Linear", "One weight per pixel and class: 784 → classes. Its weights are templates.", _linear),
-        Architecture("mlp", "MLP", "A small neural net: 784 → hidden → ReLU → classes (the chapter's simple_net).", _mlp),
-        Architecture("cnn", "CNN", "Two convolutions with batch norm, ReLU and max-pooling, then a linear layer.", _cnn),
+        Architecture(
+            "mlp", "MLP", "A small neural net: 784 → hidden → ReLU → classes (the chapter's simple_net).", _mlp,
+            config_ranges={"hidden": (1, MAX_HIDDEN)},
+        ),
+        Architecture(
+            "cnn", "CNN", "Two convolutions with batch norm, ReLU and max-pooling, then a linear layer.", _cnn,
+            config_ranges={"channels1": (1, MAX_CHANNELS), "channels2": (1, MAX_CHANNELS)},
+        ),
     )
 }
 
@@ -111,6 +125,21 @@ def get_architecture(name: str) -> Architecture:
         return ARCHITECTURES[name]
     except KeyError:
         raise ValueError(f"unknown architecture {name!r}; choose one of: {', '.join(ARCHITECTURES)}") from None
+
+
+def check_config(name: str, config: object) -> dict[str, int]:
+    """``config`` as architecture ``name`` takes it, or ValueError: known keys, integers in range."""
+    ranges = get_architecture(name).config_ranges
+    if not isinstance(config, dict):
+        raise ValueError(f"the architecture config must be a mapping, not {type(config).__name__}")
+    unknown = sorted(set(config) - set(ranges))
+    if unknown:
+        raise ValueError(f"unknown setting(s) {', '.join(map(repr, unknown))} for architecture {name!r}")
+    for key, value in config.items():
+        low, high = ranges[key]
+        if not (isinstance(value, int) and not isinstance(value, bool) and low <= value <= high):
+            raise ValueError(f"{key} must be an integer from {low} to {high}, not {value!r}")
+    return dict(config)
 
 
 def build_model(name: str, n_out: int, **config: object) -> nn.Module:

@@ -11,23 +11,31 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import pickle
 import platform
+import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .architectures import ARCHITECTURES, build_model, get_architecture
+from .architectures import ARCHITECTURES, build_model, check_config, get_architecture
 from .data import TASKS
 from .errors import CheckpointError
+from .files import check_regular_file
 
 FORMAT = "mnist-desktop-checkpoint"
 FORMAT_VERSION = 1
 METADATA_KEY = "mnist_desktop"
+# The largest checkpoint file read. The biggest model the architectures allow (an MLP 8192
+# wide, see architectures.MAX_HIDDEN) is 26 MB; the bundled CNN is 76 KB. 512 MB leaves room
+# for any state dict a user may import while keeping a wrong file from filling the memory.
+MAX_CHECKPOINT_BYTES = 512 * 2**20
 
 
 def make_metadata(arch: str, arch_config: dict, task: str, output: str, normalization, training=None, metrics=None) -> dict:
@@ -49,22 +57,64 @@ def make_metadata(arch: str, arch_config: dict, task: str, output: str, normaliz
     }
 
 
-def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict) -> Path:
+def checkpoint_path(path: str | os.PathLike) -> Path:
+    """Where :func:`save_checkpoint` writes ``path``: with the ``.safetensors`` suffix added if missing."""
     path = Path(path)
-    if path.suffix != ".safetensors":
-        path = path.with_name(path.name + ".safetensors")
+    return path if path.suffix == ".safetensors" else path.with_name(path.name + ".safetensors")
+
+
+def _cannot_save(path: Path, reason: str) -> CheckpointError:
+    return CheckpointError(f"{path}: cannot save ({reason}). Choose a folder you can write to, or another file name.")
+
+
+def check_writable(path: str | os.PathLike) -> Path:
+    """The checkpoint path for ``path`` once a file was created and removed next to it.
+
+    Call it before work that ends in a save (training), so that a bad destination is
+    reported before the work, not after it.
+    """
+    path = checkpoint_path(path)
+    if path.is_dir():
+        raise _cannot_save(path, "it is a folder")
+    folder = path.parent
+    if not folder.exists():
+        raise _cannot_save(path, f"folder {folder} does not exist")
+    if not folder.is_dir():
+        raise _cannot_save(path, f"{folder} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        raise _cannot_save(path, e.strerror or str(e)) from None
+    return path
+
+
+def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict) -> Path:
+    path = checkpoint_path(path)
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
+        if path.is_dir():
+            raise _cannot_save(path, "it is a folder")
+        # Opening the temporary file ourselves gives an OSError that says why
+        # (safetensors wraps it in its own error type, with its own temporary name).
+        with open(tmp, "wb"):
+            pass
         save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(meta)})
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)  # an ordinary file, not the private mode of a temp file
         os.replace(tmp, path)
     except OSError as e:
-        raise CheckpointError(f"{path}: cannot save ({e.strerror or e})") from None
+        raise _cannot_save(path, e.strerror or str(e)) from None
+    except SafetensorError as e:
+        raise _cannot_save(path, str(e).splitlines()[0][:200]) from None
     finally:
-        tmp.unlink(missing_ok=True)
+        try:
+            tmp.unlink(missing_ok=True)
+        except OSError:
+            pass  # the folder is not writable: there is no temporary file either
     return path
 
 
@@ -80,24 +130,62 @@ def _check_metadata(path: Path, meta: object) -> dict:
     if meta.get("output") not in ("softmax", "sigmoid"):
         raise CheckpointError(f"{path}: unknown output kind {meta.get('output')!r}.")
     norm = meta.get("normalization")
-    if not (isinstance(norm, dict) and all(isinstance(norm.get(k), (int, float)) for k in ("mean", "std")) and norm["std"] > 0):
-        raise CheckpointError(f"{path}: bad normalisation {norm!r}.")
-    if not isinstance(meta.get("arch_config", {}), dict):
-        raise CheckpointError(f"{path}: bad architecture config.")
+
+    def number(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+    if not (isinstance(norm, dict) and number(norm.get("mean")) and number(norm.get("std")) and norm["std"] > 0):
+        raise CheckpointError(f"{path}: bad normalisation {norm!r} (mean and std must be finite numbers, std above 0).")
+    try:
+        check_config(meta["architecture"], meta.get("arch_config", {}))
+    except ValueError as e:
+        raise CheckpointError(f"{path}: bad architecture config ({e}).") from None
     return meta
 
 
+def _n_out(meta: dict) -> int:
+    return 1 if meta["output"] == "sigmoid" else len(meta["classes"])
+
+
+def _check_shapes(path: Path, meta: dict, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Refuse weights whose names or shapes differ from what the metadata's model has.
+
+    The expected shapes come from the model built on the ``meta`` device: no memory, no
+    time, whatever the config says. Runs before a tensor is read or a model is built.
+    """
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in build_model(meta["architecture"], _n_out(meta), **meta.get("arch_config", {})).state_dict().items()}
+    missing, extra = sorted(set(expected) - set(shapes)), sorted(set(shapes) - set(expected))
+    wrong = [k for k in expected if k in shapes and tuple(shapes[k]) != expected[k]]
+    if missing or extra or wrong:
+        if wrong:
+            detail = f"{wrong[0]} is {tuple(shapes[wrong[0]])}, expected {expected[wrong[0]]}"
+        elif missing:
+            detail = f"missing {', '.join(missing[:4])}"
+        else:
+            detail = f"unexpected {', '.join(extra[:4])}"
+        raise CheckpointError(
+            f"{path}: the weights do not fit architecture {meta['architecture']!r} with {_n_out(meta)} output(s) ({detail})."
+        )
+
+
+def _check_finite(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    for name, t in tensors.items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise CheckpointError(f"{path}: weight {name} holds NaN or infinite values; the model is broken. Retrain it.")
+
+
 def _build(path: Path, meta: dict, tensors: dict[str, torch.Tensor]) -> torch.nn.Module:
-    n_out = 1 if meta["output"] == "sigmoid" else len(meta["classes"])
-    config = {k: v for k, v in meta.get("arch_config", {}).items() if isinstance(v, int) and 0 < v <= 4096}
+    _check_shapes(path, meta, {k: tuple(v.shape) for k, v in tensors.items()})
+    _check_finite(path, tensors)
     try:
-        model = build_model(meta["architecture"], n_out, **config)
+        model = build_model(meta["architecture"], _n_out(meta), **meta.get("arch_config", {}))
         model.load_state_dict(tensors, strict=True)
     except (RuntimeError, TypeError, ValueError) as e:
         first = str(e).strip().splitlines()
         raise CheckpointError(
             f"{path}: the weights do not fit architecture {meta['architecture']!r} "
-            f"with {n_out} output(s) ({first[1].strip() if len(first) > 1 else first[0]})."
+            f"with {_n_out(meta)} output(s) ({first[1].strip() if len(first) > 1 else first[0]})."
         ) from None
     return model.eval()
 
@@ -105,6 +193,7 @@ def _build(path: Path, meta: dict, tensors: dict[str, torch.Tensor]) -> torch.nn
 def load_checkpoint(path: str | os.PathLike, expect_arch: str | None = None) -> tuple[torch.nn.Module, dict]:
     """Rebuild ``(model, metadata)`` from a ``.safetensors`` checkpoint or a plain ``.pt`` state dict."""
     path = Path(path)
+    check_regular_file(path, "checkpoint", MAX_CHECKPOINT_BYTES, CheckpointError)
     try:
         with open(path, "rb") as f:
             head = f.read(8)
@@ -116,16 +205,20 @@ def load_checkpoint(path: str | os.PathLike, expect_arch: str | None = None) -> 
         try:
             with safe_open(str(path), framework="pt", device="cpu") as f:
                 raw = (f.metadata() or {}).get(METADATA_KEY)
+                if raw is None:
+                    raise CheckpointError(f"{path}: a safetensors file without mnist-desktop metadata; the model cannot be rebuilt from it.")
+                try:
+                    meta = json.loads(raw)
+                except json.JSONDecodeError as e:
+                    raise CheckpointError(f"{path}: its metadata is not valid JSON ({e}).") from None
+                meta = _check_metadata(path, meta)
+                # Names and shapes from the header, checked before any tensor is read.
+                _check_shapes(path, meta, {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()})
                 tensors = {k: f.get_tensor(k) for k in f.keys()}
+        except CheckpointError:
+            raise
         except Exception as e:  # safetensors raises its own error types for every malformed file
             raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({e}).") from None
-        if raw is None:
-            raise CheckpointError(f"{path}: a safetensors file without mnist-desktop metadata; the model cannot be rebuilt from it.")
-        try:
-            meta = json.loads(raw)
-        except json.JSONDecodeError as e:
-            raise CheckpointError(f"{path}: its metadata is not valid JSON ({e}).") from None
-        meta = _check_metadata(path, meta)
         model = _build(path, meta, tensors)
     if expect_arch is not None and meta["architecture"] != expect_arch:
         raise CheckpointError(
@@ -151,11 +244,17 @@ def _infer(tensors: dict[str, torch.Tensor]) -> tuple[str, dict, int]:
 
 def _import_state_dict(path: Path) -> tuple[torch.nn.Module, dict]:
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, TypeError, ImportError) as e:
+        with warnings.catch_warnings():  # torch's warnings advise unsafe loading: never shown
+            warnings.simplefilter("ignore")
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, TypeError, ImportError):
+        # torch's own message advises loading with weights_only=False, i.e. running the file's
+        # code: it is not repeated here.
         raise CheckpointError(
-            f"{path}: refused. It is a pickle that holds more than plain tensors, which could run code when "
-            f"loaded, or it is damaged ({str(e).splitlines()[0][:200]}). Only plain state dicts are imported."
+            f"{path}: refused, not a safe checkpoint: it contains Python objects, which could run code "
+            "when loaded (or it is damaged). Only plain state dicts of tensors are imported. If you trust "
+            "the file, load it in your own code and save a plain state dict "
+            "(torch.save(model.state_dict(), 'weights.pt')), then open that."
         ) from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict", obj.get("model")), dict):
         obj = obj.get("state_dict", obj.get("model"))
@@ -163,8 +262,11 @@ def _import_state_dict(path: Path) -> tuple[torch.nn.Module, dict]:
         raise CheckpointError(f"{path}: not a state dict (a mapping of names to tensors).")
     try:
         arch, config, n_out = _infer(obj)
+        check_config(arch, config)
     except CheckpointError as e:
         raise CheckpointError(f"{path}: {e}.") from None
+    except ValueError as e:
+        raise CheckpointError(f"{path}: a {get_architecture(arch).label} state dict too large to import ({e}).") from None
     if n_out == 10:
         task, output = "digits", "softmax"
     elif n_out in (1, 2):

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .errors import DataError
+from .files import check_regular_file
 
 RESOURCES = Path(os.environ.get("MNIST_DESKTOP_RESOURCES", Path(__file__).resolve().parents[2] / "resources"))
 DEFAULT_ROOT = RESOURCES / "mnist"
@@ -35,6 +36,15 @@ FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte", 10000),
 }
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
+# The decompressed size of each file (IDX header + one byte per pixel or label). Nothing is
+# read past it: a small gzip can expand to gigabytes, and ``/dev/zero`` never ends.
+SIZES = {
+    name: (16 + count * 28 * 28 if name.endswith("idx3-ubyte") else 8 + count)
+    for images, labels, count in FILES.values()
+    for name in (images, labels)
+}
+MAX_IDX_BYTES = max(SIZES.values())  # an IDX file of another name: no bigger than MNIST's largest
+GZIP_SLACK = 2**20  # a gzip of incompressible data is a little larger than the data
 
 
 @dataclass(frozen=True)
@@ -61,7 +71,7 @@ def find_idx_file(root: Path, name: str) -> Path:
     """The IDX file ``name`` (raw or .gz) in ``root``, or in torchvision's ``MNIST/raw`` layout."""
     for folder in (root, root / "raw", root / "MNIST" / "raw"):
         for candidate in (folder / name, folder / f"{name}.gz"):
-            if candidate.is_file():
+            if candidate.exists():  # not is_file(): a pipe or folder of that name is reported, not skipped
                 return candidate
     raise DataError(
         f"{name}(.gz) not found in {root} (also looked in raw/ and MNIST/raw/). "
@@ -71,13 +81,25 @@ def find_idx_file(root: Path, name: str) -> Path:
 
 def read_idx(path: Path, magic: int, count: int | None = None, verify: bool = True) -> np.ndarray:
     """Read one IDX file, checking gzip integrity, magic number, size and (for MNIST) checksum."""
+    name = path.name.removesuffix(".gz")
+    limit = SIZES.get(name, MAX_IDX_BYTES)
+    check_regular_file(path, "MNIST data", limit + GZIP_SLACK, DataError)
     try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
+        with open(path, "rb") as f:
+            gzipped = f.read(2) == b"\x1f\x8b"
+            f.seek(0)
+            if gzipped:  # stream-decompress at most one byte more than the file may hold
+                with gzip.GzipFile(fileobj=f) as z:
+                    raw = z.read(limit + 1)
+            else:
+                raw = f.read(limit + 1)
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(f"{path}: cannot be read or decompressed ({e}). Replace the file with a good copy.") from None
-    name = path.name.removesuffix(".gz")
+    if len(raw) > limit:
+        raise DataError(
+            f"{path}: is larger than an MNIST file should be (more than {limit:,} bytes"
+            f"{' decompressed' if gzipped else ''}). Replace it with a good copy."
+        )
     if verify and name in SHA256 and hashlib.sha256(raw).hexdigest() != SHA256[name]:
         raise DataError(
             f"{path}: checksum mismatch, the file is corrupt or was modified "
@@ -125,6 +147,8 @@ def load_mnist(split: str, root: str | os.PathLike | None = None, verify: bool =
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
     root = Path(root).expanduser().resolve() if root is not None else DEFAULT_ROOT
     if not root.is_dir():
+        if root.exists():
+            raise DataError(f"{root} is a file, not a folder: point to the folder that holds the four MNIST IDX files.")
         raise DataError(f"MNIST folder {root} does not exist.")
     images, labels = _load(split, root, verify)
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))

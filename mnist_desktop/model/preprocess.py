@@ -8,16 +8,26 @@ anti-aliasing, and placed in a 28×28 field so that their centre of mass sits at
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .errors import DataError, EmptyImageError
+from .files import check_regular_file
 
 BOX = 20
 SIZE = 28
 CENTRE = 14
+# Images from outside: raster formats only. Pillow picks a decoder from the file's bytes,
+# whatever its name, and its EPS/PS plugin runs Ghostscript on the file.
+IMAGE_FORMATS = ("PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP")
+MAX_IMAGE_BYTES = 100 * 2**20  # far above any photo of a digit
+# An opened image is scaled down to fit this square before it becomes floats: the canvas
+# shows at most a few hundred pixels, and to_mnist keeps a 20×20 box. A 12000×12000 photo
+# would otherwise take gigabytes as float32.
+MAX_IMAGE_SIDE = 1024
 
 
 def to_mnist(image: np.ndarray) -> np.ndarray:
@@ -60,27 +70,41 @@ def to_mnist(image: np.ndarray) -> np.ndarray:
     return out
 
 
-def load_digit_image(path: str | os.PathLike) -> np.ndarray:
+def load_digit_image(path: str | os.PathLike, max_side: int = MAX_IMAGE_SIDE) -> np.ndarray:
     """Read a PNG/JPEG/... of one digit in either polarity → uint8 2-D, white ink on black.
 
     The background is taken from the image's border: a light border means dark ink, which
     is inverted. Values near the background become 0, so paper texture and JPEG noise do
-    not count as ink.
+    not count as ink. The result fits in a ``max_side`` square (aspect ratio kept): a JPEG is
+    decoded at a reduced scale (``Image.draft``), anything else shrunk right after decoding.
     """
     from PIL import Image, UnidentifiedImageError
 
+    check_regular_file(path, "image", MAX_IMAGE_BYTES, DataError)
+    accepted = ", ".join(IMAGE_FORMATS)
     try:
-        with Image.open(path) as im:
-            im.load()
-            if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
-                im = im.convert("RGBA")
-                flat = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                # Transparent drawings: put them on white, ink stays as drawn.
-                im = Image.alpha_composite(flat, im)
-            gray = np.asarray(im.convert("L"), dtype=np.float32)
-    except FileNotFoundError:
-        raise DataError(f"{path}: no such file") from None
-    except (UnidentifiedImageError, OSError, ValueError) as e:
+        # Pillow warns from MAX_IMAGE_PIXELS and refuses from twice that (kept on, reported
+        # below); in between, the image is only ever decoded small, so the warning is noise.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path, formats=IMAGE_FORMATS) as im:
+                transparent = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
+                if transparent and im.mode != "RGBA":
+                    im = im.convert("RGBA")
+                elif not transparent and im.mode not in ("L", "RGB"):
+                    im = im.convert("L")  # palette, 1-bit, CMYK, 16-bit: what the old code did too
+                # For a JPEG, thumbnail() first asks the decoder for a scale of 1/2 to 1/8.
+                im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+                if transparent:
+                    flat = Image.new("RGBA", im.size, (255, 255, 255, 255))
+                    # Transparent drawings: put them on white, ink stays as drawn.
+                    im = Image.alpha_composite(flat, im)
+                gray = np.asarray(im.convert("L"), dtype=np.float32)
+    except UnidentifiedImageError:
+        raise DataError(f"{path}: not an image this app reads (accepted formats: {accepted})") from None
+    except Image.DecompressionBombError as e:
+        raise DataError(f"{path}: too many pixels to open safely ({e})") from None
+    except (OSError, ValueError) as e:
         raise DataError(f"{path}: not a readable image ({e})") from None
     if gray.ndim != 2 or min(gray.shape) < 1:
         raise DataError(f"{path}: the image has no pixels")

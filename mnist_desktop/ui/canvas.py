@@ -27,6 +27,11 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 MODEL_SIZE = 280  # side of the grayscale image handed to to_mnist (10× MNIST)
+# A picture put on the canvas is kept at most this big (aspect ratio kept): enough for the
+# 280-pixel model image and a large high-DPI canvas, 1 MB at most per picture.
+PICTURE_SIDE = 1024
+# The pictures the undo history may hold, in bytes; older history is dropped beyond it.
+MAX_HISTORY_BYTES = 16 * 2**20
 
 
 @dataclass
@@ -174,10 +179,23 @@ class Canvas(QWidget):
             self._after_edit()
 
     def set_image(self, image: np.ndarray) -> None:
-        """Put a uint8 2-D white-on-black image on the canvas (undoable)."""
+        """Put a uint8 2-D white-on-black image on the canvas (undoable).
+
+        It is kept at most :data:`PICTURE_SIDE` pixels on a side, whatever its size.
+        """
         image = np.ascontiguousarray(image, dtype=np.uint8)
         if image.ndim != 2:
             raise ValueError(f"expected a 2-D image, got shape {image.shape}")
+        h, w = image.shape
+        if max(h, w) > PICTURE_SIDE:
+            src = QImage(image.data, w, h, w, QImage.Format.Format_Grayscale8)
+            small = src.scaled(
+                PICTURE_SIDE, PICTURE_SIDE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
+            buf = np.frombuffer(small.constBits(), dtype=np.uint8, count=small.sizeInBytes())
+            image = buf.reshape(small.height(), small.bytesPerLine())[:, : small.width()].copy()
+        else:
+            image = image.copy()  # the history must not change if the caller's array does
         self._push(Picture(image))
 
     @Slot(float)
@@ -191,7 +209,20 @@ class Canvas(QWidget):
     def _push(self, item) -> None:
         self._items.append(item)
         self._redo.clear()
+        self._trim_history()
         self._after_edit()
+
+    def _trim_history(self) -> None:
+        """Drop the oldest history while its pictures take more than MAX_HISTORY_BYTES.
+
+        History goes up to the second Clear or Picture at a time: each of them starts a
+        drawing afresh, so what remains still renders as it did.
+        """
+        while sum(i.image.nbytes for i in self._items if isinstance(i, Picture)) > MAX_HISTORY_BYTES:
+            starts = [k for k, i in enumerate(self._items) if isinstance(i, (Clear, Picture))]
+            if len(starts) < 2:
+                return
+            del self._items[: starts[1]]
 
     def _after_edit(self) -> None:
         self._render_all()

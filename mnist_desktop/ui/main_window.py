@@ -354,14 +354,18 @@ class MainWindow(QMainWindow):
         return True
 
     def save_model(self, path: str, predictor=None) -> str | None:
-        """Save ``predictor`` (default: the active model) to ``path``; the saved path or None."""
+        """Save ``predictor`` (default: the active model) to ``path``; the saved path, or None
+        (and a warning) if it cannot be saved there.
+
+        A failed save changes nothing: the model stays and can be saved elsewhere.
+        """
         predictor = predictor if predictor is not None else self.predictor
         if predictor is None:
             return None
         try:
             saved = predictor.save(path)
         except engine.MnistDesktopError as e:
-            self._warn("Cannot save the model", str(e))
+            self._warn("Cannot save the model", f"{e} The model is still open and can be saved elsewhere.")
             return None
         if predictor is self.predictor:
             self.model_source = str(saved)
@@ -393,8 +397,15 @@ class MainWindow(QMainWindow):
         if predictor is None:
             return None
         suggested = str(Path(self._last_dir()) / f"{predictor.arch}-{predictor.task}.safetensors")
-        path, _ = QFileDialog.getSaveFileName(self, "Save model", suggested, "mnist-desktop models (*.safetensors)")
-        return self.save_model(path, predictor) if path else None
+        title = "Save model"
+        while True:  # a place that cannot be written: say why (save_model warns) and ask again
+            path, _ = QFileDialog.getSaveFileName(self, title, suggested, "mnist-desktop models (*.safetensors)")
+            if not path:
+                return None
+            saved = self.save_model(path, predictor)
+            if saved is not None:
+                return saved
+            title, suggested = "Save model: that place cannot be written, choose another", path
 
     @Slot()
     def open_image_dialog(self) -> None:
@@ -506,6 +517,12 @@ class MainWindow(QMainWindow):
         s.setValue("canvas/brush", self.brush.value())
         self.training.save_settings(s)
         s.sync()
+        if s.status() != QSettings.Status.NoError and not getattr(self, "_settings_error_shown", False):
+            self._settings_error_shown = True  # said once, not at every save
+            where = s.fileName() or "the settings store"
+            self.statusBar().showMessage(
+                f"Settings cannot be saved to {where}: the window's layout and choices will not be remembered.", 15000
+            )
 
     @Slot()
     def reset_layout(self) -> None:

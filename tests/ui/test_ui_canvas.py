@@ -122,3 +122,46 @@ def test_pictures_keep_their_aspect_ratio(window):
     height, width = rows[-1] - rows[0] + 1, cols[-1] - cols[0] + 1
     assert abs(width / height - 160 / 30) < 0.5
     assert abs((rows[0] + rows[-1]) / 2 - 139.5) < 3  # centred vertically
+
+
+def test_a_huge_picture_is_kept_at_canvas_resolution(window):
+    from mnist_desktop.ui.canvas import PICTURE_SIDE, Picture
+
+    c = window.canvas
+    huge = np.zeros((3000, 4000), np.uint8)
+    huge[500:2500, 1800:2200] = 255  # a 1
+    c.set_image(huge)
+    stored = c._items[-1]
+    assert isinstance(stored, Picture) and stored.image.shape == (768, PICTURE_SIDE)
+    small = np.zeros((300, 400), np.uint8)
+    small[50:250, 180:220] = 255
+    c.set_image(small)
+    reference = c.image_array()
+    c.undo()
+    assert np.abs(c.image_array().astype(int) - reference).mean() < 2  # the same drawing, fewer pixels kept
+    huge[:] = 0  # the caller's array is not the history
+    c.redo()
+    c.undo()
+    assert c.image_array().max() == 255
+
+
+def test_undo_history_of_pictures_is_bounded(window):
+    from mnist_desktop.ui.canvas import MAX_HISTORY_BYTES, PICTURE_SIDE, Picture
+
+    c = window.canvas
+    for k in range(40):
+        picture = np.zeros((PICTURE_SIDE, PICTURE_SIDE), np.uint8)
+        picture[100:900, 20 * k : 20 * k + 100] = 255
+        c.set_image(picture)
+        if k % 2:
+            c.clear()  # a Clear keeps the picture for undo: it counts too
+    held = sum(i.image.nbytes for i in c._items + c._redo if isinstance(i, Picture))
+    assert held <= MAX_HISTORY_BYTES
+    assert c.is_empty()
+    c.undo()  # the latest picture comes back
+    assert c.image_array().any()
+    undos = 0
+    while c.can_undo():
+        c.undo()
+        undos += 1
+    assert 10 <= undos < 80  # recent history kept, old history dropped

@@ -91,3 +91,52 @@ def test_standard_shortcuts(window):
     assert QKeySequence(QKeySequence.StandardKey.Save).toString() in keys(window.save_model_action)
     quit_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Quit) or [QKeySequence("Ctrl+Q")]
     assert quit_keys[0].toString() in keys(window.quit_action)
+
+
+def test_a_failed_save_keeps_the_model_and_says_why(window, tmp_path):
+    (tmp_path / "file").write_text("a file, not a folder")
+    before, source = window.predictor, window.model_source
+    bad = tmp_path / "file" / "model.safetensors"
+    assert window.save_model(str(bad)) is None
+    assert str(bad) in window.last_warning and "cannot save" in window.last_warning
+    assert "model is still open" in window.last_warning
+    assert window.predictor is before and window.model_source == source
+    assert window.save_model_action.isEnabled()
+    good = window.save_model(str(tmp_path / "model.safetensors"))
+    assert good == str(tmp_path / "model.safetensors") and window.model_source == good
+
+
+def test_the_save_dialog_asks_again_after_a_failed_save(window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    (tmp_path / "file").write_text("a file, not a folder")
+    answers = [str(tmp_path / "file" / "m.safetensors"), str(tmp_path / "m.safetensors")]
+    titles = []
+
+    def ask(parent, title, suggested, filters):
+        titles.append(title)
+        return answers.pop(0), filters
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", ask)
+    window.save_model_dialog()
+    assert len(titles) == 2 and "choose another" in titles[1]
+    assert (tmp_path / "m.safetensors").is_file() and window.model_source == str(tmp_path / "m.safetensors")
+
+
+def test_settings_that_cannot_be_saved_are_reported_once(qtbot, tmp_path, cnn_predictor):
+    from PySide6.QtCore import QSettings
+
+    from mnist_desktop.ui import MainWindow
+
+    (tmp_path / "file").write_text("a file, not a folder")
+    settings = QSettings(str(tmp_path / "file" / "s.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(settings=settings, predictor=cnn_predictor)
+    qtbot.addWidget(w)
+    try:
+        w.save_settings()
+        assert "Settings cannot be saved" in w.statusBar().currentMessage()
+        w.statusBar().clearMessage()
+        w.save_settings()
+        assert w.statusBar().currentMessage() == ""  # said once
+    finally:
+        w.close()
