@@ -65,3 +65,77 @@ def test_object_names_are_the_automation_surface(window):
 
     for name in ("canvas", "prediction", "training", "train_button", "stop_button", "train_progress", "loss_plot", "inspector", "activations"):
         assert window.findChild(QWidget, name) is not None, name
+
+
+GARBAGE = [
+    ("canvas/brush", "99999999999"),
+    ("training/batch_size", "99999999999"),
+    ("training/epochs", "1e400"),
+    ("training/lr", "nan"),
+    ("training/momentum", "-3"),
+    ("training/seed", "12.5"),
+    ("training/nesterov", "maybe"),
+    ("training/schedule", "sideways"),
+    ("training/loss", "mnist-loss"),  # a two-class loss with the ten-digit task
+    ("training/device", "tpu"),
+    ("training/advanced_open", "[1, 2]"),
+]
+
+
+def test_the_app_starts_from_any_settings_file(qtbot, tmp_path, cnn_predictor):
+    """Garbage in the settings file: each value falls back to its default, with a note."""
+    from PySide6.QtCore import QSettings
+
+    path = tmp_path / "s.ini"
+    lines = {"canvas": [], "training": ["task=digits", "arch=cnn"]}
+    for key, value in GARBAGE:
+        group, name = key.split("/")
+        lines[group].append(f"{name}={value}")
+    path.write_text("".join(f"[{g}]\n" + "\n".join(v) + "\n" for g, v in lines.items()))
+    w = MainWindow(settings=QSettings(str(path), QSettings.Format.IniFormat), predictor=cnn_predictor)
+    qtbot.addWidget(w)
+    c, default = w.training.config(), __import__("mnist_desktop.model", fromlist=["x"]).recommended_config()
+    assert (c.batch_size, c.epochs, c.lr, c.momentum, c.seed, c.nesterov, c.schedule, c.loss, c.device) == (
+        default.batch_size, default.epochs, default.lr, default.momentum, default.seed, default.nesterov,
+        default.schedule, default.loss, default.device,
+    )
+    assert w.brush.value() == 21  # the default brush, not 99999999999
+    note = w.statusBar().currentMessage()
+    assert "reset to their defaults" in note and "canvas/brush" in note and "training/batch_size" in note
+    w.close()
+
+
+def test_a_comma_in_task_or_arch_does_not_stop_the_start(qtbot, tmp_path, cnn_predictor):
+    from PySide6.QtCore import QSettings
+
+    path = tmp_path / "s.ini"
+    path.write_text("[training]\ntask=digits, cnn\narch=cnn, mlp\n")  # INI reads these as lists
+    w = MainWindow(settings=QSettings(str(path), QSettings.Format.IniFormat), predictor=cnn_predictor)
+    qtbot.addWidget(w)
+    assert (w.training.config().task, w.training.config().arch) == ("digits", "cnn")
+    assert "training/task" in w.statusBar().currentMessage()
+    w.close()
+
+
+def test_a_last_model_that_fails_in_any_way_falls_back_to_the_bundled_one(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import QSettings
+
+    import mnist_desktop.model as engine
+
+    path = tmp_path / "s.ini"
+    settings = QSettings(str(path), QSettings.Format.IniFormat)
+    settings.setValue("model/last", str(tmp_path / "weird.safetensors"))
+    real = engine.Predictor.load
+
+    def load(p, *a, **k):
+        if "weird" in str(p):
+            raise RuntimeError("something no one expected")
+        return real(p, *a, **k)
+
+    monkeypatch.setattr(engine.Predictor, "load", staticmethod(load))
+    w = MainWindow(settings=settings)
+    qtbot.addWidget(w)
+    assert w.predictor is not None and w.model_source is None  # the bundled model
+    assert "Could not reopen the last model" in w.statusBar().currentMessage()
+    assert settings.value("model/last") is None
+    w.close()
