@@ -9,6 +9,7 @@ the drawing survives a resize and renders at any resolution.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -89,6 +90,8 @@ class Canvas(QWidget):
     undoAvailable = Signal(bool)
     redoAvailable = Signal(bool)
     imageRejected = Signal(str)
+    imageLoaded = Signal()  # an opened or dropped file's picture is on the canvas
+    _decoded = Signal(int, object)  # (request, uint8 image or error message), from the decoding thread
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -388,14 +391,37 @@ class Canvas(QWidget):
                 e.acceptProposedAction()
                 return
 
-    def open_image(self, path: str) -> bool:
-        """Load an image file onto the canvas; on failure emit ``imageRejected(message)``."""
-        from mnist_desktop.model import MnistDesktopError, load_digit_image
+    def open_image(self, path: str) -> None:
+        """Load an image file onto the canvas. It is decoded off the GUI thread (a large photo
+        takes a second or more); ``imageLoaded`` or ``imageRejected(message)`` follows. A
+        newer request supersedes one still decoding."""
+        self._request = getattr(self, "_request", 0) + 1
+        if self._request == 1:
+            self._decoded.connect(self._on_decoded)
+        request = self._request
 
-        try:
-            image = load_digit_image(path)
-        except MnistDesktopError as e:
-            self.imageRejected.emit(str(e))
-            return False
-        self.set_image(image)
-        return True
+        def decode() -> None:
+            from mnist_desktop.model import MnistDesktopError, load_digit_image
+
+            try:
+                result = load_digit_image(path)
+            except MnistDesktopError as e:
+                result = str(e)
+            except Exception as e:  # noqa: BLE001 — whatever the file holds, the app goes on
+                result = f"{path}: cannot be read as an image ({type(e).__name__}: {e})"
+            try:
+                self._decoded.emit(request, result)
+            except RuntimeError:  # the canvas was closed meanwhile
+                pass
+
+        threading.Thread(target=decode, name="image-decode", daemon=True).start()
+
+    @Slot(int, object)
+    def _on_decoded(self, request: int, result) -> None:
+        if request != self._request:
+            return
+        if isinstance(result, str):
+            self.imageRejected.emit(result)
+        else:
+            self.set_image(result)
+            self.imageLoaded.emit()

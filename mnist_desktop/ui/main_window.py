@@ -487,6 +487,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 f"Some saved settings could not be used and were reset to their defaults: {', '.join(refused)}.", 15000
             )
+        if not s.isWritable():  # said now, not only when the window closes
+            self._report_settings_not_saved()
         geometry = s.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
@@ -517,12 +519,17 @@ class MainWindow(QMainWindow):
         s.setValue("canvas/brush", self.brush.value())
         self.training.save_settings(s)
         s.sync()
-        if s.status() != QSettings.Status.NoError and not getattr(self, "_settings_error_shown", False):
-            self._settings_error_shown = True  # said once, not at every save
-            where = s.fileName() or "the settings store"
-            self.statusBar().showMessage(
-                f"Settings cannot be saved to {where}: the window's layout and choices will not be remembered.", 15000
-            )
+        if s.status() != QSettings.Status.NoError:
+            self._report_settings_not_saved()
+
+    def _report_settings_not_saved(self) -> None:
+        if getattr(self, "_settings_error_shown", False):
+            return  # said once, not at every save
+        self._settings_error_shown = True
+        where = self.settings.fileName() or "the settings store"
+        self.statusBar().showMessage(
+            f"Settings cannot be saved to {where}: the window's layout and choices will not be remembered.", 15000
+        )
 
     @Slot()
     def reset_layout(self) -> None:

@@ -100,8 +100,8 @@ def test_open_image(window, qtbot, tmp_path):
     img = QImage(a.data, 120, 120, 120, QImage.Format.Format_Grayscale8).copy()
     path = tmp_path / "seven.png"
     assert img.save(str(path))
-    with qtbot.waitSignal(window.predictionUpdated, timeout=5000):
-        assert window.canvas.open_image(str(path))
+    with qtbot.waitSignals([window.canvas.imageLoaded, window.predictionUpdated], timeout=5000):
+        window.canvas.open_image(str(path))
     drawn = window.canvas.image_array()
     assert drawn[0, 0] == 0 and drawn.max() > 200
     assert window.prediction.top_class is not None
@@ -109,7 +109,7 @@ def test_open_image(window, qtbot, tmp_path):
     bad = tmp_path / "bad.png"
     bad.write_bytes(b"not an image")
     with qtbot.waitSignal(window.canvas.imageRejected, timeout=2000) as blocker:
-        assert not window.canvas.open_image(str(bad))
+        window.canvas.open_image(str(bad))
     assert "bad.png" in blocker.args[0]
 
 
@@ -165,3 +165,26 @@ def test_undo_history_of_pictures_is_bounded(window):
         c.undo()
         undos += 1
     assert 10 <= undos < 80  # recent history kept, old history dropped
+
+
+def test_a_large_image_is_decoded_off_the_gui_thread(window, qtbot, tmp_path, monkeypatch):
+    import threading
+
+    import mnist_desktop.model as engine
+
+    threads = []
+    real = engine.load_digit_image
+
+    def spy(path):
+        threads.append(threading.current_thread())
+        return real(path)
+
+    monkeypatch.setattr(engine, "load_digit_image", spy)
+    a = np.full((3000, 3000), 255, np.uint8)
+    a[600:2400, 1300:1700] = 0  # a 1
+    path = tmp_path / "big.png"
+    assert QImage(a.data, 3000, 3000, 3000, QImage.Format.Format_Grayscale8).copy().save(str(path))
+    with qtbot.waitSignal(window.canvas.imageLoaded, timeout=20_000):
+        window.canvas.open_image(str(path))
+    assert threads and threads[0] is not threading.main_thread()
+    assert max(window.canvas.image_array().shape) <= 1024

@@ -139,3 +139,14 @@ def test_a_last_model_that_fails_in_any_way_falls_back_to_the_bundled_one(qtbot,
     assert "Could not reopen the last model" in w.statusBar().currentMessage()
     assert settings.value("model/last") is None
     w.close()
+
+
+def test_settings_that_cannot_be_saved_are_reported_at_start(qtbot, tmp_path, cnn_predictor):
+    from PySide6.QtCore import QSettings
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the settings folder should be")
+    w = MainWindow(settings=QSettings(str(blocker / "s.ini"), QSettings.Format.IniFormat), predictor=cnn_predictor)
+    qtbot.addWidget(w)
+    assert "Settings cannot be saved" in w.statusBar().currentMessage()
+    w.close()
