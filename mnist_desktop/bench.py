@@ -162,6 +162,70 @@ def bench_gui() -> dict:
     return out
 
 
+def bench_stop(after: float = 3.0) -> dict:
+    """Full-batch gradient descent on the CNN (60,000 images a step): seconds from Stop to the
+    end of ``train``. Stop is checked between chunks of ``CHUNK`` images."""
+    from .model import TrainConfig, train
+    from .model.training import CHUNK
+
+    stop = threading.Event()
+    marks = {}
+
+    def press() -> None:
+        marks["stop"] = time.perf_counter()
+        stop.set()
+
+    timer = threading.Timer(after, press)
+    timer.start()
+    result = train(TrainConfig(batch_size=0, epochs=1), stop_event=stop)
+    end = time.perf_counter()
+    timer.cancel()
+    return {"stop_to_return_s": end - marks["stop"] if "stop" in marks else float("nan"), "stopped": result.stopped, "chunk": CHUNK}
+
+
+def bench_plot(reports: int = 1_000_000) -> dict:
+    """What a redraw of the loss plot costs at the start of a run and after ``reports`` batch
+    reports (a linear model at batch size 1 sends millions): the plotted series are bounded."""
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    try:
+        from PySide6.QtWidgets import QApplication
+
+        from .ui.training import TrainingPanel
+    except ImportError as e:
+        return {"skipped": f"GUI not available: {e}"}
+    from .model.training import BatchInfo
+
+    app = QApplication.instance() or QApplication([])
+    panel = TrainingPanel()
+    panel.resize(460, 700)
+    panel.show()
+    per_epoch = 60000
+
+    def feed(start: int, count: int) -> None:
+        for step in range(start, start + count):
+            epoch, batch = divmod(step - 1, per_epoch)
+            panel.progress_state.add_batch(BatchInfo(epoch + 1, 100, step, 100 * per_epoch, batch + 1, per_epoch, 1.0 / step**0.3, 0.1, 1000.0, 1.0, step))
+
+    def redraw_ms() -> float:
+        times = []
+        for _ in range(10):
+            t = time.perf_counter()
+            panel._refresh(force=True)
+            panel.plot.repaint()
+            app.processEvents()
+            times.append((time.perf_counter() - t) * 1000)
+        return float(np.median(times))
+
+    feed(1, 1000)
+    early = redraw_ms()
+    feed(1001, reports - 1000)
+    late = redraw_ms()
+    points = len(panel.progress_state.loss)
+    panel.close()
+    return {"redraw_ms_after_1000": early, f"redraw_ms_after_{reports}": late, "plotted_points": points, "reports": reports}
+
+
 def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
     from .model import resolve_device
 
@@ -172,7 +236,11 @@ def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
-    for name, fn in (("data", bench_data), ("latency", bench_latency), ("throughput", bench_throughput), ("recipe", bench_recipe), ("gui", bench_gui)):
+    sections = (
+        ("data", bench_data), ("latency", bench_latency), ("throughput", bench_throughput), ("recipe", bench_recipe),
+        ("stop", bench_stop), ("plot", bench_plot), ("gui", bench_gui),
+    )
+    for name, fn in sections:
         if name in skip:
             continue
         if log:
@@ -201,6 +269,19 @@ def format_report(r: dict) -> str:
         else:
             lines.append(f"default recipe: {rec['wall_seconds']:.1f} s wall for the whole command, test accuracy {100 * rec['test_accuracy']:.2f} %")
             lines.extend("  " + e for e in rec["epochs"])
+    if "stop" in r:
+        st = r["stop"]
+        lines.append(f"Stop during full-batch CNN training (chunks of {st['chunk']}): {st['stop_to_return_s']:.2f} s from Stop to the end of train()")
+    if "plot" in r:
+        p = r["plot"]
+        if "skipped" in p:
+            lines.append(f"plot: {p['skipped']}")
+        else:
+            late = next(v for k, v in p.items() if k.startswith("redraw_ms_after_") and k != "redraw_ms_after_1000")
+            lines.append(
+                f"loss plot redraw: {p['redraw_ms_after_1000']:.1f} ms after 1,000 reports, {late:.1f} ms after "
+                f"{p['reports']:,} ({p['plotted_points']} points plotted)"
+            )
     if "gui" in r:
         g = r["gui"]
         if "skipped" in g:
