@@ -296,7 +296,10 @@ def format_report(r: dict) -> str:
                 f"{g['headless_before']['seconds']:.1f} s before, {g['headless_after']['seconds']:.1f} s after; "
                 f"window / headless = {g['window_over_headless']:.2f}"
             )
-            lines.append(f"  GUI thread CPU: {100 * w['gui_thread_cpu_share']:.1f} % of one core; click to first batch {w['click_to_first_batch_s']:.2f} s")
+            lines.append(
+                f"  GUI thread CPU: {100 * w['gui_thread_cpu_share']:.1f} % of one core over the run (strokes in epoch 1), "
+                f"{100 * w['gui_thread_cpu_share_watching']:.1f} % while watching; click to first batch {w['click_to_first_batch_s']:.2f} s"
+            )
             for phase in ("all", "start", "training", "epoch_ends", "finish"):
                 st = w[f"stall_{phase}"]
                 lines.append(f"  event-loop stalls ({phase}): max {st['max_ms']} ms, p99 {st['p99_ms']} ms, {st['over_50ms']} over 50 ms")
@@ -304,5 +307,7 @@ def format_report(r: dict) -> str:
                 f"  stroke → prediction while training: median {w['stroke_latency_p50_ms']} ms, p99 {w['stroke_latency_p99_ms']} ms "
                 f"({w['strokes']} strokes); plot redraws {w['plot_updates_per_s']}/s"
             )
-            lines.append(f"  training speed in the window {w['train_samples_per_s']:,.0f} samples/s (shown: {w['shown_speed_samples_per_s']:,.0f})")
+            lines.append(f"  training speed in the window {w['train_samples_per_s']:,.0f} samples/s (shown at the end: {w['shown_speed_samples_per_s']:,.0f})")
+            e = w["time_left_error_s"]
+            lines.append(f"  predicted end of training minus the real one, after the first 10 %: {e['min']} … {e['max']} s (median {e['median']} s)")
     return "\n".join(lines)

@@ -4,14 +4,15 @@ model in use.
 ``measure_click_to_done(config)`` opens the real main window (offscreen when there is no
 display), clicks Train and waits until the trained model is the window's model. Meanwhile:
 
+* the GUI thread's CPU time over the run, and from the end of the first epoch on, when the
+  strokes stop and the user only watches;
 * a timer probe asks to fire every ``PROBE_MS``; how late each tick is (the gap minus the
   interval) is how long the event loop could not run anything. Gaps are reported over the
   whole run and by phase: start (click to first batch), training, epoch ends, finish (the
   last batch to the swapped model, plus ``TAIL_S`` after it for the repaint);
-* strokes: every ``STROKE_EVERY_MS`` during training a mouse-move event is *posted* to the
+* strokes: every ``STROKE_EVERY_MS`` during the first epoch a mouse-move event is *posted* to the
   canvas (so it queues like real input); latency is from the post to the moment the
   prediction panel has the new probabilities (``MainWindow.predictionUpdated``);
-* the GUI thread's CPU time (``time.thread_time``) over the run, as a share of one core.
 
 Run it in a fresh process (``python -m mnist_desktop.ui.bench``), as ``mnist-desktop bench``
 does, so that it pays for loading MNIST as a user does. The numbers are a benchmark, not a
@@ -45,6 +46,13 @@ def _stalls(gaps: list[tuple[float, float]], start: float, end: float) -> dict:
     if not late:
         return {"max_ms": float("nan"), "p99_ms": float("nan"), "over_50ms": 0}
     return {"max_ms": round(max(late), 1), "p99_ms": round(_percentile(late, 99), 1), "over_50ms": sum(x > 50 for x in late)}
+
+
+def _error_range(errors: list[float]) -> dict:
+    finite = [e for e in errors if math.isfinite(e)]
+    if not finite:
+        return {"min": float("nan"), "max": float("nan"), "median": float("nan")}
+    return {"min": round(min(finite), 1), "max": round(max(finite), 1), "median": round(_percentile(finite, 50), 1)}
 
 
 def measure_click_to_done(config=None, timeout: float = 900.0) -> dict:
@@ -97,10 +105,11 @@ def measure_click_to_done(config=None, timeout: float = 900.0) -> dict:
             state["seen"] = last
             marks.setdefault("first_batch", now)
             marks["last_batch"] = now
+            eta.append((now, now + panel.progress_state.seconds_left()))
 
     def stroke_step() -> None:
-        if state["t0"] is not None or panel.progress_state.last is None or "trained" in marks:
-            return  # the previous one is pending (that shows as latency), or not training now
+        if state["t0"] is not None or panel.progress_state.last is None or worker_epoch:
+            return  # the previous one is pending (that shows as latency), or not in the first epoch
         i = state["i"]
         state["i"] += 1
         phase = i % 40
@@ -136,10 +145,17 @@ def measure_click_to_done(config=None, timeout: float = 900.0) -> dict:
     give_up = QTimer(singleShot=True, interval=int(timeout * 1000))
     give_up.timeout.connect(loop.quit)
 
+    worker_epoch: list[float] = []
+    eta: list[tuple[float, float]] = []  # (when, the end of training that the panel predicted then)
     result: dict = {"probe_interval_ms": PROBE_MS}
     try:
-        worker_epoch = []
-        panel.started.connect(lambda: panel._worker.epoch.connect(lambda _e: worker_epoch.append(time.perf_counter())))
+        cpu_at_epoch: list[float] = []
+
+        def on_epoch(_info) -> None:  # in the GUI thread (a queued signal)
+            worker_epoch.append(time.perf_counter())
+            cpu_at_epoch.append(time.thread_time())
+
+        panel.started.connect(lambda: panel._worker.epoch.connect(on_epoch))
         cpu0 = time.thread_time()
         state["last"] = marks["clicked"] = time.perf_counter()
         probe.start()
@@ -165,6 +181,9 @@ def measure_click_to_done(config=None, timeout: float = 900.0) -> dict:
                 "click_to_first_batch_s": round(t_first - t_click, 2),
                 "test_accuracy": run.metrics["valid_accuracy"] if run else float("nan"),
                 "gui_thread_cpu_share": round(cpu / (end - t_click), 3),
+                # after the first epoch, with no strokes: what the window costs while one watches it train
+                "gui_thread_cpu_share_watching": round((cpu0 + cpu - cpu_at_epoch[0]) / (end - worker_epoch[0]), 3)
+                if len(worker_epoch) > 1 else float("nan"),
                 "stall_all": _stalls(gaps, t_click, end),
                 "stall_start": _stalls(gaps, t_click, t_first + 0.2),
                 "stall_training": _stalls(gaps, t_first + 0.2, t_last),
@@ -176,6 +195,8 @@ def measure_click_to_done(config=None, timeout: float = 900.0) -> dict:
                 "plot_updates_per_s": round(plot_updates[0] / max(t_last - t_first, 1e-9), 1),
                 "train_samples_per_s": round(last.samples / max(t_last - t_first, 1e-9)) if last else float("nan"),
                 "shown_speed_samples_per_s": round(panel.progress_state.speed()),
+                # the predicted end of training minus the real one, over the run after its first 10 %
+                "time_left_error_s": _error_range([end_at - t_last for t, end_at in eta if t >= t_first + 0.1 * (t_last - t_first)]),
                 "config": dataclasses.asdict(config),
                 "train_device": str(engine.resolve_device(config.device)),
             }

@@ -81,6 +81,15 @@ class LossPlot(pg.PlotWidget):
             self._style()
         super().changeEvent(event)
 
+    def set_epochs(self, epochs: int | None) -> None:
+        """Fix the x axis at 0 … ``epochs`` for a run (None: follow the data again). A fixed
+        axis is not laid out anew at every redraw, which is most of a redraw's cost."""
+        item = self.getPlotItem()
+        if epochs:
+            item.setXRange(0, epochs, padding=0.02)
+        else:
+            item.enableAutoRange(x=True)
+
     def show_progress(self, progress) -> None:
         """Draw what ``progress`` (a TrainingProgress, or None to clear) holds."""
         if progress is None:

@@ -435,6 +435,7 @@ class TrainingPanel(QWidget):
         self._worker.errored.connect(self._thread.quit)
         self._thread.finished.connect(self._on_thread_finished)
         self.pause_button.setChecked(False)
+        self.plot.set_epochs(config.epochs if engine.ARCHITECTURES[config.arch].trainable else None)
         self._update_enabled()
         self.progress.setRange(0, 0)  # busy until the first batch tells the total
         self.progress.setFormat("Loading data…")

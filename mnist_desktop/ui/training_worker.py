@@ -21,7 +21,7 @@ from mnist_desktop import model as engine
 # OpenMP thread count is per thread, so the trainer keeps every core and the GUI thread's
 # tiny 28×28 inferences do not wait on a team of threads the trainer keeps busy.
 TRAIN_THREADS = torch.get_num_threads()
-EMIT_INTERVAL = 0.1  # seconds between progress signals: at most 10 per second
+EMIT_INTERVAL = 0.05  # seconds between progress signals: at most 20 per second
 
 
 class TrainingWorker(QObject):
