@@ -110,8 +110,7 @@ def bench_throughput(steps: int = 60) -> dict:
 
 def bench_recipe() -> dict:
     """The default ``train`` command, timed from outside, then its checkpoint evaluated."""
-    from .cli import evaluate_predictor
-    from .model import Predictor
+    from .model import Predictor, evaluate, load_mnist
 
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "recipe.safetensors"
@@ -122,7 +121,7 @@ def bench_recipe() -> dict:
         wall = time.perf_counter() - t
         if proc.returncode != 0:
             return {"error": proc.stderr.strip().splitlines()[-1:]}
-        accuracy = evaluate_predictor(Predictor.load(out))["accuracy"]
+        accuracy = evaluate(Predictor.load(out), *load_mnist("test")).accuracy
     epochs = [line.strip() for line in proc.stdout.splitlines() if line.startswith("epoch") and "valid accuracy" in line]
     return {"command": "mnist-desktop train --out PATH", "wall_seconds": wall, "test_accuracy": accuracy, "reached_99": accuracy >= 0.99, "epochs": epochs}
 

@@ -163,34 +163,14 @@ def cmd_train(args) -> int:
     return 0
 
 
-def evaluate_predictor(predictor, root=None) -> dict:
-    import numpy as np
-
-    from .model import load_mnist, task_subset
-
-    images, labels = task_subset(*load_mnist("test", root), predictor.task)
-    predicted = predictor.predict_batch(images).argmax(1)
-    truth = labels.numpy()
-    k = len(predictor.classes)
-    confusion = np.zeros((k, k), dtype=np.int64)
-    np.add.at(confusion, (truth, predicted), 1)
-    per_class = confusion.diagonal() / np.maximum(confusion.sum(1), 1)
-    return {
-        "model": predictor.describe(),
-        "architecture": predictor.arch,
-        "task": predictor.task,
-        "classes": predictor.classes,
-        "samples": int(len(truth)),
-        "accuracy": float((predicted == truth).mean()),
-        "per_class_accuracy": {str(c): float(a) for c, a in zip(predictor.classes, per_class)},
-        "confusion_matrix": confusion.tolist(),
-    }
-
-
 def cmd_evaluate(args) -> int:
-    from .model import Predictor
+    from .model import Predictor, evaluate, load_mnist
 
-    report = evaluate_predictor(Predictor.load(args.path), args.data)
+    predictor = Predictor.load(args.path)
+    report = {
+        "model": predictor.describe(), "architecture": predictor.arch, "task": predictor.task,
+        **evaluate(predictor, *load_mnist("test", args.data)).as_dict(),
+    }
     if args.json:
         print(json.dumps(report))
         return 0

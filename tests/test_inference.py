@@ -69,3 +69,42 @@ def test_probabilities_and_activations(default):
     np.testing.assert_allclose(default.normalize(x28), (x28 - 0.1307) / 0.3081, rtol=1e-6)
     with pytest.raises(ValueError, match="28, 28"):
         default.predict(np.zeros((28, 27), np.float32))
+
+
+def test_evaluate_against_a_confusion_matrix_computed_by_hand():
+    import numpy as np
+
+    from mnist_desktop.model import evaluate
+
+    class Fixed:
+        """A 'model' whose probabilities are given: its verdicts are known in advance."""
+
+        classes = [3, 7]
+
+        def predict_batch(self, images):
+            # 3 if the first pixel is dark, else 7; more ink in pixel (0, 1) = more confident
+            p7 = np.where(images[:, 0, 0] > 0, 0.6 + images[:, 0, 1] / 1000, 0.2)
+            return np.stack([1 - p7, p7], 1).astype(np.float32)
+
+    images = np.zeros((6, 28, 28), np.uint8)
+    labels = np.array([3, 3, 7, 7, 1, 3])
+    images[1, 0, 0] = 255  # a 3 read as 7 (p7 0.6)
+    images[5, 0, 0] = images[5, 0, 1] = 255  # a 3 read as 7, more sure (p7 0.855)
+    images[2, 0, 0] = 255  # a 7 read as 7; image 3 is a 7 read as 3; image 4 (a 1) does not count
+    e = evaluate(Fixed(), images, labels)
+    assert e.classes == (3, 7) and list(e.indices) == [0, 1, 2, 3, 5]
+    assert e.confusion.tolist() == [[1, 2], [1, 1]]  # rows true 3, 7; columns predicted 3, 7
+    assert e.accuracy == 2 / 5
+    assert e.per_class.tolist() == [1 / 3, 1 / 2]
+    assert list(e.predicted) == [3, 7, 7, 3, 7]
+    # the most confident mistakes first: image 5 (0.855 sure of 7), then 3 (0.8 sure of 3), then 1 (0.6)
+    assert [int(e.indices[i]) for i in e.top_losses] == [5, 3, 1]
+
+
+def test_evaluate_the_bundled_model_on_mnist_test():
+    from mnist_desktop.model import Predictor, evaluate, load_mnist
+
+    e = evaluate(Predictor.default(), *load_mnist("test"))
+    assert e.confusion.sum() == 10_000 and e.accuracy > 0.99
+    assert e.confusion.trace() == round(e.accuracy * 10_000)
+    assert len(e.top_losses) == 10_000 - e.confusion.trace()

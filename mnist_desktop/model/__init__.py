@@ -3,6 +3,7 @@
 from .architectures import ARCHITECTURES, Architecture, build_model
 from .checkpoints import load_checkpoint, save_checkpoint
 from .data import TASKS, Task, load_mnist, task_subset
+from .evaluation import Evaluation, evaluate
 from .errors import CheckpointError, DataError, DivergedError, EmptyImageError, MnistDesktopError, TrainingError
 from .inference import DEFAULT_MODEL, Predictor
 from .losses import LOSSES, Loss
@@ -21,7 +22,7 @@ from .training import (
 
 __all__ = [
     "ARCHITECTURES", "Architecture", "BatchInfo", "CheckpointError", "DEFAULT_MODEL", "DataError",
-    "DivergedError", "EmptyImageError", "EpochInfo", "LOSSES", "Loss", "MnistDesktopError", "Predictor",
+    "DivergedError", "EmptyImageError", "Evaluation", "evaluate", "EpochInfo", "LOSSES", "Loss", "MnistDesktopError", "Predictor",
     "TASKS", "Task", "TrainConfig", "TrainResult", "TrainingError", "available_devices", "build_model", "continue_config",
     "load_checkpoint", "load_digit_image", "load_mnist", "recommended_config", "resolve_device",
     "save_checkpoint", "task_subset", "to_mnist", "train",
