@@ -136,7 +136,7 @@ HEADLESS = (
 def _json_run(args: list[str], env: dict | None = None) -> dict:
     proc = subprocess.run(args, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
-        return {"error": (proc.stderr.strip().splitlines() or ["exit status %d" % proc.returncode])[-1]}
+        return {"error": (proc.stderr.strip().splitlines() or [f"exit status {proc.returncode}"])[-1]}
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

@@ -77,7 +77,6 @@ def main() -> int:
     app = make_app([sys.argv[0]])
     if args.dark:
         from PySide6.QtCore import Qt
-
         from PySide6.QtGui import QColor, QPalette
 
         app.setStyle("Fusion")

@@ -16,6 +16,6 @@ def test_engine_source_never_imports_qt():
 
 
 def test_importing_the_engine_loads_no_qt_module():
-    code = "import sys, mnist_desktop.model, mnist_desktop.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in %r))" % (QT,)
+    code = f"import sys, mnist_desktop.model, mnist_desktop.cli; print(sorted(m for m in sys.modules if m.split('.')[0] in {QT!r}))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_desktop.model import CheckpointError, Predictor, TrainConfig, load_mnist, train
-from mnist_desktop.model import checkpoints
+from mnist_desktop.model import CheckpointError, Predictor, TrainConfig, checkpoints, load_mnist, train
 
 
 @pytest.fixture(scope="module")
@@ -108,8 +107,9 @@ def test_weights_of_another_architecture_are_a_clear_error(trained, tmp_path):
         Predictor.load(path, expect_arch="cnn")
     # Metadata that claims another architecture than the weights are.
     forged = checkpoints.make_metadata("cnn", {}, "digits", "softmax", (0.1307, 0.3081))
-    from safetensors.torch import save_file
     import json
+
+    from safetensors.torch import save_file
 
     save_file(trained["linear"].model.state_dict(), str(tmp_path / "forged.safetensors"), metadata={"mnist_desktop": json.dumps(forged)})
     with pytest.raises(CheckpointError, match="do not fit architecture 'cnn'"):

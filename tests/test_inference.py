@@ -3,8 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mnist_desktop.model import Predictor, load_mnist, to_mnist
 from mnist_desktop.bench import sample_drawings
+from mnist_desktop.model import Predictor, load_mnist, to_mnist
 
 
 @pytest.fixture(scope="module")

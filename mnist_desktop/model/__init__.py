@@ -3,8 +3,8 @@
 from .architectures import ARCHITECTURES, Architecture, build_model
 from .checkpoints import load_checkpoint, save_checkpoint
 from .data import TASKS, Task, load_mnist, task_subset
-from .evaluation import Evaluation, evaluate
 from .errors import CheckpointError, DataError, DivergedError, EmptyImageError, MnistDesktopError, TrainingError
+from .evaluation import Evaluation, evaluate
 from .inference import DEFAULT_MODEL, Predictor
 from .losses import LOSSES, Loss
 from .preprocess import load_digit_image, to_mnist

@@ -10,6 +10,7 @@ fixed levels, so shading is comparable from one stroke to the next.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 import pyqtgraph as pg
@@ -97,6 +98,21 @@ def _symmetric(a: np.ndarray) -> tuple[float, float]:
     return (-m, m)
 
 
+class _Spec(NamedTuple):
+    """What one view shows: built for every model, turned into widgets only when the layers change."""
+
+    kind: str  # "weights" or "layer"
+    name: str
+    shape: tuple
+    title: str
+    lut: np.ndarray
+    levels: tuple[float, float]
+    height: int
+    tip: str
+    image: np.ndarray
+    columns: int | None
+
+
 class ActivationsPanel(QWidget):
     """One view per layer output (``panels``), plus weight views (``weight_panels``)."""
 
@@ -134,19 +150,19 @@ class ActivationsPanel(QWidget):
             self.info.setText("No active model: train one or open one.")
             return
         specs = self._weight_specs(predictor) + self._layer_specs(predictor)
-        layout = [(kind, name, shape) for kind, name, shape, *_ in specs]
+        layout = [(spec.kind, spec.name, spec.shape) for spec in specs]
         if layout != self._layout:
             self._clear_views()
-            for kind, name, shape, title, lut, levels, height, tip, image, columns in specs:
-                view = ImageView(title, lut, levels, height, tip)
+            for spec in specs:
+                view = ImageView(spec.title, spec.lut, spec.levels, spec.height, spec.tip)
                 self._add(view)
-                (self.weight_panels if kind == "weights" else self.panels)[name] = view
+                (self.weight_panels if spec.kind == "weights" else self.panels)[spec.name] = view
             self._layout = layout
-        for kind, name, shape, title, lut, levels, height, tip, image, columns in specs:
-            view = (self.weight_panels if kind == "weights" else self.panels)[name]
-            view.configure(title, lut, levels, tip)
-            view._columns = columns
-            view.set_image(image)
+        for spec in specs:
+            view = (self.weight_panels if spec.kind == "weights" else self.panels)[spec.name]
+            view.configure(spec.title, spec.lut, spec.levels, spec.tip)
+            view._columns = spec.columns
+            view.set_image(spec.image)
         self.info.setText(
             f"{predictor.describe()} — each layer's output for the current input "
             "(blue negative, red positive; dark → bright for non-negative)."
@@ -161,7 +177,7 @@ class ActivationsPanel(QWidget):
         self.panels, self.weight_panels = {}, {}
         self._layout = None
 
-    def _layer_specs(self, predictor) -> list[tuple]:
+    def _layer_specs(self, predictor) -> list[_Spec]:
         references = [predictor.activations(x) for x in self._reference_inputs()]
         specs = []
         for name, out in references[0].items():
@@ -182,7 +198,7 @@ class ActivationsPanel(QWidget):
                 else f"Output of layer {name} for the current input. Colour levels are fixed at 0 … {hi:.3g}"
             )
             image = mosaic(np.zeros_like(tiles), columns)
-            specs.append(("layer", name, np.shape(out), title, DIVERGING if signed else SEQUENTIAL, levels, height, tip, image, columns))
+            specs.append(_Spec("layer", name, np.shape(out), title, DIVERGING if signed else SEQUENTIAL, levels, height, tip, image, columns))
         return specs
 
     def _add(self, view: "ImageView") -> None:
@@ -205,7 +221,7 @@ class ActivationsPanel(QWidget):
                 return [x]
         return cls._references
 
-    def _weight_specs(self, predictor) -> list[tuple]:
+    def _weight_specs(self, predictor) -> list[_Spec]:
         weights = predictor.layer_weights()
         classes = list(predictor.classes)
         specs = []
@@ -241,7 +257,7 @@ class ActivationsPanel(QWidget):
             else:
                 continue
             title, lut, levels, height, tip, image = spec
-            specs.append(("weights", name, w.shape, title, lut, levels, height, tip, image, None))
+            specs.append(_Spec("weights", name, w.shape, title, lut, levels, height, tip, image, None))
         return specs
 
     # ------------------------------------------------------------------ updating (every input)

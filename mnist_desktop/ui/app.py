@@ -11,9 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-ORGANIZATION = "mnist-desktop"
-APPLICATION = "mnist-desktop"
-
+from .settings import name_application
 
 _dialogs: list[QMessageBox] = []  # keeps parentless dialogs alive until they close
 
@@ -45,9 +43,7 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance()
     if app is None:
         app = QApplication(sys.argv if argv is None else argv)
-    # Names first: every QSettings() after this lands in the app's own file.
-    app.setOrganizationName(ORGANIZATION)
-    app.setApplicationName(APPLICATION)
+    name_application(app)
     app.setApplicationDisplayName("mnist-desktop")
     app.setDesktopFileName("mnist-desktop")
     follow_color_scheme(app)

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QScrollArea,
     QSlider,
-    QSpinBox,
     QStyle,
     QToolButton,
     QVBoxLayout,
@@ -34,6 +33,7 @@ from .activations import ActivationsPanel
 from .canvas import MODEL_SIZE, Canvas
 from .inspector import InspectorPanel
 from .prediction import PredictionPanel
+from .settings import BRUSH, GEOMETRY, LAST_MODEL, WINDOW_STATE, name_application, parse_setting
 from .training import TrainingPanel
 
 FALLBACK_KEYS = {
@@ -72,10 +72,7 @@ class MainWindow(QMainWindow):
         if settings is None:
             app = QApplication.instance()
             if app is not None and not app.organizationName():  # a host app that did not name itself
-                from .app import APPLICATION, ORGANIZATION
-
-                app.setOrganizationName(ORGANIZATION)
-                app.setApplicationName(APPLICATION)
+                name_application(app)
             settings = QSettings()
         self.settings = settings
         self.predictor = None
@@ -349,7 +346,7 @@ class MainWindow(QMainWindow):
             self._warn("Cannot open the model", str(e))
             return False
         self.set_predictor(predictor, path)
-        self.settings.setValue("model/last", str(path))
+        self.settings.setValue(LAST_MODEL, str(path))
         self.statusBar().showMessage(f"Opened {path}", 5000)
         return True
 
@@ -370,7 +367,7 @@ class MainWindow(QMainWindow):
         if predictor is self.predictor:
             self.model_source = str(saved)
             self.unsaved = False
-            self.settings.setValue("model/last", str(saved))
+            self.settings.setValue(LAST_MODEL, str(saved))
         self.statusBar().showMessage(f"Saved {saved}", 5000)
         return str(saved)
 
@@ -381,7 +378,7 @@ class MainWindow(QMainWindow):
         except engine.MnistDesktopError as e:
             self._warn("Cannot open the bundled model", str(e))
             return
-        self.settings.remove("model/last")
+        self.settings.remove(LAST_MODEL)
         self.set_predictor(predictor, None)
 
     @Slot()
@@ -414,7 +411,7 @@ class MainWindow(QMainWindow):
             self.canvas.open_image(path)
 
     def _last_dir(self) -> str:
-        last = self.settings.value("model/last")
+        last = self.settings.value(LAST_MODEL)
         return str(Path(last).parent) if last and Path(last).parent.is_dir() else str(Path.home())
 
     @Slot(object)
@@ -474,13 +471,11 @@ class MainWindow(QMainWindow):
     def _restore_settings(self, predictor) -> None:
         s = self.settings
         refused = self.training.restore_settings(s)
-        brush = s.value("canvas/brush")
+        brush = s.value(BRUSH)
         if brush is not None:
-            from .training import _parse_setting
-
-            value = _parse_setting(brush, QSpinBox(minimum=self.brush.minimum(), maximum=self.brush.maximum()))
+            value = parse_setting(brush, self.brush)
             if value is None:
-                refused.append("canvas/brush")
+                refused.append(BRUSH)
             else:
                 self.brush.setValue(value)
         if refused:
@@ -489,18 +484,18 @@ class MainWindow(QMainWindow):
             )
         if not s.isWritable():  # said now, not only when the window closes
             self._report_settings_not_saved()
-        geometry = s.value("window/geometry")
+        geometry = s.value(GEOMETRY)
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
             screen = self.screen().availableGeometry()
             self.resize(min(1400, int(screen.width() * 0.9)), min(920, int(screen.height() * 0.9)))
-        state = s.value("window/state")
+        state = s.value(WINDOW_STATE)
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state, STATE_VERSION)
         source = None
         if predictor is None:
-            last = s.value("model/last")
+            last = s.value(LAST_MODEL)
             for path in ([str(last)] if isinstance(last, str) and last else []) + [None]:
                 try:
                     predictor = self._load_predictor(path)
@@ -509,14 +504,14 @@ class MainWindow(QMainWindow):
                 except Exception as e:  # noqa: BLE001 — whatever is on disk, the app starts
                     if path is not None:
                         self.statusBar().showMessage(f"Could not reopen the last model: {e}", 10000)
-                        s.remove("model/last")  # do not try (or point file dialogs at) it again
+                        s.remove(LAST_MODEL)  # do not try (or point file dialogs at) it again
         self.set_predictor(predictor, source)
 
     def save_settings(self) -> None:
         s = self.settings
-        s.setValue("window/geometry", self.saveGeometry())
-        s.setValue("window/state", self.saveState(STATE_VERSION))
-        s.setValue("canvas/brush", self.brush.value())
+        s.setValue(GEOMETRY, self.saveGeometry())
+        s.setValue(WINDOW_STATE, self.saveState(STATE_VERSION))
+        s.setValue(BRUSH, self.brush.value())
         self.training.save_settings(s)
         s.sync()
         if s.status() != QSettings.Status.NoError:

@@ -39,6 +39,7 @@ from mnist_desktop import model as engine
 from mnist_desktop.model.progress import TrainingProgress, format_duration
 
 from .loss_plot import LossPlot
+from .settings import TRAINING_GROUP, parse_bool, parse_setting
 from .theme import GRAY, palette_color
 from .training_worker import TrainingWorker, failure_message
 
@@ -275,7 +276,7 @@ class TrainingPanel(QWidget):
 
     def save_settings(self, s: QSettings) -> None:
         c = self.config()
-        s.beginGroup("training")
+        s.beginGroup(TRAINING_GROUP)
         for key in ("task", "arch", *FIELD_LABELS, "device"):
             s.setValue(key, getattr(c, key))
         s.setValue("advanced_open", self.advanced_toggle.isChecked())
@@ -285,7 +286,7 @@ class TrainingPanel(QWidget):
         """Show the saved settings. A value that is missing, of the wrong type or out of range
         keeps its default; the names of those that were refused are returned."""
         refused: list[str] = []
-        s.beginGroup("training")
+        s.beginGroup(TRAINING_GROUP)
         try:
             task, arch = s.value("task"), s.value("arch")
             if task is None and arch is None:
@@ -297,7 +298,7 @@ class TrainingPanel(QWidget):
                 raw = s.value(key)
                 if raw is None:
                     continue
-                value = _parse_setting(raw, widget)
+                value = parse_setting(raw, widget)
                 if value is None:
                     refused.append(f"training/{key}")
                 else:
@@ -309,7 +310,7 @@ class TrainingPanel(QWidget):
                 refused.append("training/loss")
                 config = dataclasses.replace(config, loss=engine.recommended_config(task, arch).loss)
             self.set_config(config)
-            open_ = _parse_bool(s.value("advanced_open", False))
+            open_ = parse_bool(s.value("advanced_open", False))
             self.advanced_toggle.setChecked(bool(open_))
         finally:
             s.endGroup()
@@ -650,39 +651,6 @@ def _show(key: str, value) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     return f"{value:g}" if isinstance(value, float) else str(value)
-
-
-def _parse_bool(raw):
-    if isinstance(raw, bool):
-        return raw
-    if isinstance(raw, str) and raw.lower() in ("true", "false", "1", "0"):
-        return raw.lower() in ("true", "1")
-    if isinstance(raw, int) and raw in (0, 1):
-        return bool(raw)
-    return None
-
-
-def _parse_setting(raw, widget: QWidget):
-    """``raw`` from a settings file as the value ``widget`` can show, or None if it cannot.
-
-    INI files give strings (and lists, where the value had a comma); anything else may be
-    there too: a value is used only if it has the right type and lies in the widget's range.
-    """
-    if isinstance(widget, QCheckBox):
-        return _parse_bool(raw)
-    if isinstance(widget, QComboBox):
-        return raw if isinstance(raw, str) and widget.findData(raw) >= 0 else None
-    if isinstance(raw, (list, tuple, dict, bytes)) or isinstance(raw, bool):
-        return None
-    try:
-        number = float(raw)
-    except (TypeError, ValueError, OverflowError):
-        return None
-    if not math.isfinite(number) or not (widget.minimum() <= number <= widget.maximum()):
-        return None
-    if isinstance(widget, QSpinBox):
-        return int(number) if number == int(number) else None
-    return number
 
 
 def _select(combo: QComboBox, data) -> None:

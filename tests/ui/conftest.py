@@ -6,7 +6,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports
 
 import pytest  # noqa: E402
 from PySide6.QtCore import QSettings  # noqa: E402
-
 from ui_helpers import make_predictor  # noqa: E402
 
 
@@ -23,9 +22,9 @@ def settings(tmp_path) -> QSettings:
 
 @pytest.fixture
 def window(qtbot, settings, cnn_predictor):
-    from mnist_desktop.ui import MainWindow
-
     from PySide6.QtWidgets import QMessageBox
+
+    from mnist_desktop.ui import MainWindow
 
     w = MainWindow(settings=settings, predictor=cnn_predictor)
     # A test that leaves a trained model unsaved must not block on the quit prompt.

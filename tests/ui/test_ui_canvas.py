@@ -1,10 +1,10 @@
 """Drawing with mouse events: prediction, undo / redo / clear, images, shortcuts."""
 
 import numpy as np
-from ui_helpers import ONE, SEVEN_DOWN, SEVEN_TOP, settle, stroke
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QKeySequence
 from PySide6.QtTest import QTest
+from ui_helpers import ONE, SEVEN_DOWN, SEVEN_TOP, settle, stroke
 
 from mnist_desktop.model import to_mnist
 
@@ -29,7 +29,6 @@ def test_stroke_produces_prediction(window, qtbot):
 def test_live_prediction_during_stroke(window, qtbot):
     """The prediction updates while the stroke is still being drawn, not only on release."""
     from PySide6.QtCore import QEvent, QPointF
-
     from ui_helpers import _send
 
     c = window.canvas

@@ -281,7 +281,7 @@ def test_one_more_epoch_trains_the_active_model_further(window, qtbot):
     with qtbot.waitSignal(panel.finished, timeout=120_000) as blocker:
         more.click()
     second = blocker.args[0].predictor
-    assert (second.arch, second.task) == ("linear", "3v7")
+    assert second is not first and (second.arch, second.task) == ("linear", "3v7")
     assert second.meta["training"]["epochs_total"] == 2
     assert window.predictor is second
     # pixel similarity has nothing to train further

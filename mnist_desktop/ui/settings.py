@@ -1,0 +1,60 @@
+"""What the app remembers: its names (set before the first QSettings), the keys, and the
+checks every value read back passes. A settings file is outside data like any other: a
+value of the wrong type or out of range is refused, never used."""
+
+from __future__ import annotations
+
+import math
+
+from PySide6.QtWidgets import QAbstractSlider, QApplication, QCheckBox, QComboBox, QSpinBox, QWidget
+
+ORGANIZATION = "mnist-desktop"
+APPLICATION = "mnist-desktop"
+
+LAST_MODEL = "model/last"
+GEOMETRY = "window/geometry"
+WINDOW_STATE = "window/state"
+BRUSH = "canvas/brush"
+TRAINING_GROUP = "training"
+
+
+def name_application(app: QApplication) -> None:
+    """Names first: every QSettings() after this lands in the app's own file."""
+    app.setOrganizationName(ORGANIZATION)
+    app.setApplicationName(APPLICATION)
+
+
+def parse_bool(raw) -> bool | None:
+    """A boolean from a settings file (INI gives 'true'/'false'), or None."""
+    if isinstance(raw, bool):
+        return raw
+    if isinstance(raw, str) and raw.lower() in ("true", "false", "1", "0"):
+        return raw.lower() in ("true", "1")
+    if isinstance(raw, int) and raw in (0, 1):
+        return bool(raw)
+    return None
+
+
+def parse_setting(raw, widget: QWidget):
+    """``raw`` from a settings file as the value ``widget`` can show, or None if it cannot.
+
+    INI files give strings (and lists, where the value had a comma); anything else may be
+    there too: a value is used only if it has the right type and lies in the widget's range.
+    """
+    if isinstance(widget, QCheckBox):
+        return parse_bool(raw)
+    if isinstance(widget, QComboBox):
+        return raw if isinstance(raw, str) and widget.findData(raw) >= 0 else None
+    if isinstance(raw, (list, tuple, dict, bytes)) or isinstance(raw, bool):
+        return None
+    try:
+        number = float(raw)
+    except (TypeError, ValueError, OverflowError):
+        return None
+    if not math.isfinite(number) or not (widget.minimum() <= number <= widget.maximum()):
+        return None
+    if isinstance(widget, (QSpinBox, QAbstractSlider)):
+        return int(number) if number == int(number) else None
+    return number
+
+
