@@ -31,21 +31,13 @@ def three() -> list[list[tuple[float, float]]]:
 
 
 def draw(canvas, strokes) -> None:
-    from PySide6.QtCore import QEvent, QPointF, Qt
-    from PySide6.QtGui import QMouseEvent
     from PySide6.QtWidgets import QApplication
 
-    side = min(canvas.width(), canvas.height())
-    x0, y0 = (canvas.width() - side) / 2, (canvas.height() - side) / 2
-    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+    from mnist_desktop.ui.canvas import scripted_stroke
+
     for points in strokes:
-        pts = [QPointF(x0 + x * side, y0 + y * side) for x, y in points]
-        events = [(QEvent.Type.MouseButtonPress, pts[0], left, left)]
-        events += [(QEvent.Type.MouseMove, p, none, left) for p in pts[1:]]
-        events += [(QEvent.Type.MouseButtonRelease, pts[-1], left, none)]
-        for kind, p, button, buttons in events:
-            e = QMouseEvent(kind, p, QPointF(canvas.mapToGlobal(p.toPoint())), button, buttons, Qt.KeyboardModifier.NoModifier)
-            QApplication.sendEvent(canvas, e)
+        for event in scripted_stroke(canvas, points):
+            QApplication.sendEvent(canvas, event)
             QApplication.processEvents()
 
 

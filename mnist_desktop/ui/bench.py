@@ -59,13 +59,13 @@ def measure_click_to_done(config=None, timeout: float = 900.0) -> dict:
     """Train ``config`` (default: the panel's default recipe) from the window; see the module."""
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QEvent, QEventLoop, QPointF, QSettings, Qt, QTimer
-    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtCore import QEvent, QEventLoop, QSettings, Qt, QTimer
     from PySide6.QtWidgets import QApplication
 
     from mnist_desktop import model as engine
 
     from .app import make_app, tune_process
+    from .canvas import scripted_mouse_event
     from .main_window import MainWindow
 
     app = QApplication.instance() or make_app([sys.argv[0] if sys.argv else "mnist-desktop"])
@@ -83,11 +83,7 @@ def measure_click_to_done(config=None, timeout: float = 900.0) -> dict:
     config = panel.config()
 
     def post(kind, x: float, y: float, button, buttons) -> None:
-        side = min(canvas.width(), canvas.height())
-        p = QPointF((canvas.width() - side) / 2 + x * side, (canvas.height() - side) / 2 + y * side)
-        QApplication.postEvent(
-            canvas, QMouseEvent(kind, p, QPointF(canvas.mapToGlobal(p.toPoint())), button, buttons, Qt.KeyboardModifier.NoModifier)
-        )
+        QApplication.postEvent(canvas, scripted_mouse_event(canvas, kind, x, y, button, buttons))
 
     gaps: list[tuple[float, float]] = []  # (when the tick came, gap before it)
     latencies: list[float] = []

@@ -425,3 +425,20 @@ class Canvas(QWidget):
         else:
             self.set_image(result)
             self.imageLoaded.emit()
+
+
+def scripted_mouse_event(canvas: Canvas, kind: QEvent.Type, x: float, y: float, button, buttons) -> QMouseEvent:
+    """A mouse event at ``(x, y)`` in unit coordinates of the drawing square (0..1), for
+    scripted input: tests, the benchmark and the screenshot script send or post these."""
+    side = min(canvas.width(), canvas.height())
+    p = QPointF((canvas.width() - side) / 2 + x * side, (canvas.height() - side) / 2 + y * side)
+    return QMouseEvent(kind, p, QPointF(canvas.mapToGlobal(p.toPoint())), button, buttons, Qt.KeyboardModifier.NoModifier)
+
+
+def scripted_stroke(canvas: Canvas, points, button=Qt.MouseButton.LeftButton) -> list[QMouseEvent]:
+    """Press, moves and release through ``points`` (unit coordinates): one stroke's events."""
+    none = Qt.MouseButton.NoButton
+    events = [scripted_mouse_event(canvas, QEvent.Type.MouseButtonPress, *points[0], button, button)]
+    events += [scripted_mouse_event(canvas, QEvent.Type.MouseMove, x, y, none, button) for x, y in points[1:]]
+    events.append(scripted_mouse_event(canvas, QEvent.Type.MouseButtonRelease, *points[-1], button, none))
+    return events

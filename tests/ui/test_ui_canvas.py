@@ -28,17 +28,18 @@ def test_stroke_produces_prediction(window, qtbot):
 
 def test_live_prediction_during_stroke(window, qtbot):
     """The prediction updates while the stroke is still being drawn, not only on release."""
-    from PySide6.QtCore import QEvent, QPointF
-    from ui_helpers import _send
+    from PySide6.QtWidgets import QApplication
+
+    from mnist_desktop.ui.canvas import scripted_stroke
 
     c = window.canvas
-    side = min(c.width(), c.height())
-    _send(c, QEvent.Type.MouseButtonPress, QPointF(side * 0.5, side * 0.2), Qt.MouseButton.LeftButton, Qt.MouseButton.LeftButton)
+    press, move, release = scripted_stroke(c, [(0.5, 0.2), (0.5, 0.7)])
+    QApplication.sendEvent(c, press)
     with qtbot.waitSignal(window.predictionUpdated, timeout=5000):
-        _send(c, QEvent.Type.MouseMove, QPointF(side * 0.5, side * 0.7), Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton)
+        QApplication.sendEvent(c, move)
     assert window.prediction.top_class is not None
     assert c.stroke_count() == 0  # still drawing
-    _send(c, QEvent.Type.MouseButtonRelease, QPointF(side * 0.5, side * 0.7), Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton)
+    QApplication.sendEvent(c, release)
     assert c.stroke_count() == 1
 
 

@@ -1,13 +1,13 @@
 """Helpers for the GUI tests: real mouse strokes, untrained predictors, waiting for the live prediction."""
 
 import numpy as np
-from PySide6.QtCore import QEvent, QPointF, Qt
-from PySide6.QtGui import QMouseEvent
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from mnist_desktop.model import Predictor, build_model
 from mnist_desktop.model.architectures import get_architecture
 from mnist_desktop.model.checkpoints import make_metadata
+from mnist_desktop.ui.canvas import scripted_stroke
 
 
 def make_predictor(arch: str = "cnn", task: str = "digits", seed: int = 0) -> Predictor:
@@ -21,22 +21,10 @@ def make_predictor(arch: str = "cnn", task: str = "digits", seed: int = 0) -> Pr
     return Predictor(model, meta)
 
 
-def _send(widget, kind, pos: QPointF, button, buttons) -> None:
-    global_pos = QPointF(widget.mapToGlobal(pos.toPoint()))
-    event = QMouseEvent(kind, pos, global_pos, button, buttons, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(widget, event)
-
-
 def stroke(canvas, points, button=Qt.MouseButton.LeftButton) -> None:
     """A real mouse stroke on ``canvas`` through ``points`` given in unit coordinates (0..1)."""
-    side = min(canvas.width(), canvas.height())
-    x0, y0 = (canvas.width() - side) / 2, (canvas.height() - side) / 2
-    pts = [QPointF(x0 + x * side, y0 + y * side) for x, y in points]
-    none = Qt.MouseButton.NoButton
-    _send(canvas, QEvent.Type.MouseButtonPress, pts[0], button, button)
-    for p in pts[1:]:
-        _send(canvas, QEvent.Type.MouseMove, p, none, button)
-    _send(canvas, QEvent.Type.MouseButtonRelease, pts[-1], button, none)
+    for event in scripted_stroke(canvas, points, button):
+        QApplication.sendEvent(canvas, event)
 
 
 def line(a, b, n: int = 12):
