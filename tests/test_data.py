@@ -139,3 +139,16 @@ def test_a_file_given_as_the_data_folder_is_named_as_a_file(tmp_path):
     image.write_bytes(b"png")
     with pytest.raises(DataError, match="is a file, not a folder"):
         load_mnist("test", root=image)
+
+
+def test_mnist_arrays_is_one_shared_read_only_copy():
+    import numpy as np
+
+    from mnist_desktop.model import load_mnist, mnist_arrays
+
+    a, la = mnist_arrays("test")
+    b, _ = mnist_arrays("test")
+    assert a is b and not a.flags.writeable and not la.flags.writeable
+    images, labels = load_mnist("test")  # a fresh copy the caller may change
+    images[0] = 0
+    assert np.array_equal(images[1:].numpy(), a[1:]) and a[0].any()

@@ -2,7 +2,7 @@
 
 from .architectures import ARCHITECTURES, Architecture, build_model
 from .checkpoints import load_checkpoint, save_checkpoint
-from .data import TASKS, Task, load_mnist, task_subset
+from .data import TASKS, Task, load_mnist, mnist_arrays, task_subset
 from .errors import CheckpointError, DataError, DivergedError, EmptyImageError, MnistDesktopError, TrainingError
 from .evaluation import Evaluation, evaluate
 from .inference import DEFAULT_MODEL, Predictor
@@ -24,6 +24,6 @@ __all__ = [
     "ARCHITECTURES", "Architecture", "BatchInfo", "CheckpointError", "DEFAULT_MODEL", "DataError",
     "DivergedError", "EmptyImageError", "Evaluation", "evaluate", "EpochInfo", "LOSSES", "Loss", "MnistDesktopError", "Predictor",
     "TASKS", "Task", "TrainConfig", "TrainResult", "TrainingError", "available_devices", "build_model", "continue_config",
-    "load_checkpoint", "load_digit_image", "load_mnist", "recommended_config", "resolve_device",
+    "load_checkpoint", "load_digit_image", "load_mnist", "mnist_arrays", "recommended_config", "resolve_device",
     "save_checkpoint", "task_subset", "to_mnist", "train",
 ]

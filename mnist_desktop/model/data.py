@@ -143,6 +143,13 @@ def load_mnist(split: str, root: str | os.PathLike | None = None, verify: bool =
     ``root`` defaults to the bundled copy. The result is a fresh tensor each call (the
     decoded files are cached), so callers may modify it freely.
     """
+    images, labels = mnist_arrays(split, root, verify)
+    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
+
+
+def mnist_arrays(split: str, root: str | os.PathLike | None = None, verify: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST ``split`` as the process's one decoded copy: read-only uint8 images ``(N, 28, 28)``
+    and uint8 labels ``(N,)``, shared by every caller (the trainer, the inspector's browser)."""
     if split not in FILES:
         raise ValueError(f"split must be 'train' or 'test', not {split!r}")
     root = Path(root).expanduser().resolve() if root is not None else DEFAULT_ROOT
@@ -151,7 +158,8 @@ def load_mnist(split: str, root: str | os.PathLike | None = None, verify: bool =
             raise DataError(f"{root} is a file, not a folder: point to the folder that holds the four MNIST IDX files.")
         raise DataError(f"MNIST folder {root} does not exist.")
     images, labels = _load(split, root, verify)
-    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
+    images.flags.writeable = labels.flags.writeable = False
+    return images, labels
 
 
 def task_subset(images: torch.Tensor, labels: torch.Tensor, task: str) -> tuple[torch.Tensor, torch.Tensor]:

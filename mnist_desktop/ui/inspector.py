@@ -115,7 +115,6 @@ class InspectorPanel(QWidget):
         self._x28: np.ndarray | None = None  # the drawing as to_mnist returned it
         self._canvas_shape: tuple[int, int] | None = None
         self._predictor = None
-        self._data: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._rng = np.random.default_rng()
         self.sample_label: int | None = None
 
@@ -224,10 +223,7 @@ class InspectorPanel(QWidget):
 
     # ------------------------------------------------------------------ dataset
     def _dataset(self, split: str) -> tuple[np.ndarray, np.ndarray]:
-        if split not in self._data:
-            images, labels = engine.load_mnist(split)
-            self._data[split] = (images.numpy(), labels.numpy())
-        return self._data[split]
+        return engine.mnist_arrays(split)  # the process's one decoded copy, not a copy of it
 
     def _filtered(self) -> np.ndarray:
         images, labels = self._dataset(self.source.currentData())
