@@ -67,8 +67,10 @@ def export_onnx(predictor, path: str | os.PathLike) -> Path:
     """
     from .. import __version__
 
+    if Path(path).is_dir():  # said before the export's seconds, not after (and not "folder.onnx" next to it)
+        raise _cannot_save(Path(path), "it is a folder; give a file name such as " + str(Path(path) / "model.onnx"))
     path = onnx_path(path)
-    if path.is_dir():  # said before the export's seconds, not after
+    if path.is_dir():
         raise _cannot_save(path, "it is a folder")
     _require_extra()
     import onnx
