@@ -1,5 +1,5 @@
-"""``python -m mnist_desktop``: the GUI with no arguments; ``train``, ``evaluate``, ``predict``
-and ``bench`` headless. Bad input ends with one ``error:`` line and a non-zero exit."""
+"""``python -m mnist_desktop``: the GUI with no arguments; ``train``, ``evaluate``, ``predict``,
+``export`` and ``bench`` headless. Bad input ends with one ``error:`` line and a non-zero exit."""
 
 from __future__ import annotations
 
@@ -97,6 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", type=Path, help="checkpoint (default: the bundled model)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_predict)
+
+    x = sub.add_parser(
+        "export", help="export a model to ONNX (for ONNX Runtime Web and others)",
+        description="Export a model to ONNX. Its input is a float32 (N, 1, 28, 28) batch in [0, 1], white ink on black, "
+        "as to_mnist returns it; its output the probabilities (N, K) over the classes stored in its metadata. "
+        'Needs the export extra: pip install -e ".[export]".',
+    )
+    x.add_argument("model", nargs="?", default="default", help="checkpoint (.safetensors or .pt); 'default' or omitted: the bundled model")
+    x.add_argument("--onnx", type=Path, required=True, metavar="OUT.onnx", help="where to write the ONNX model (.onnx added if missing)")
+    x.set_defaults(func=cmd_export)
 
     b = sub.add_parser("bench", help="measure latency, training speed and GUI responsiveness")
     b.add_argument("--json", action="store_true", help="print one JSON object")
@@ -196,6 +206,21 @@ def cmd_predict(args) -> int:
     else:
         for c, p in top:
             print(f"{c}  {100 * p:5.1f} %")
+    return 0
+
+
+def cmd_export(args) -> int:
+    import time
+
+    from .model import Predictor, export_onnx
+
+    predictor = Predictor.default() if args.model == "default" else Predictor.load(args.model)
+    start = time.perf_counter()
+    path = export_onnx(predictor, args.onnx)
+    print(
+        f"exported {path}  ({predictor.describe()}; classes {','.join(map(str, predictor.classes))}; "
+        f"{path.stat().st_size / 1000:,.0f} KB, {time.perf_counter() - start:.1f} s)"
+    )
     return 0
 
 

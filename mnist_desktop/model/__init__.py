@@ -1,10 +1,11 @@
-"""The engine: data, models, training, preprocessing, inference and checkpoints. No Qt here."""
+"""The engine: data, models, training, preprocessing, inference, checkpoints and export. No Qt here."""
 
 from .architectures import ARCHITECTURES, Architecture, build_model
 from .checkpoints import load_checkpoint, save_checkpoint
 from .data import TASKS, Task, load_mnist, mnist_arrays, task_subset
-from .errors import CheckpointError, DataError, DivergedError, EmptyImageError, MnistDesktopError, TrainingError
+from .errors import CheckpointError, DataError, DivergedError, EmptyImageError, ExportError, MnistDesktopError, TrainingError
 from .evaluation import Evaluation, evaluate
+from .export import export_onnx
 from .inference import DEFAULT_MODEL, Predictor
 from .losses import LOSSES, Loss
 from .preprocess import load_digit_image, to_mnist
@@ -22,8 +23,8 @@ from .training import (
 
 __all__ = [
     "ARCHITECTURES", "Architecture", "BatchInfo", "CheckpointError", "DEFAULT_MODEL", "DataError",
-    "DivergedError", "EmptyImageError", "Evaluation", "evaluate", "EpochInfo", "LOSSES", "Loss", "MnistDesktopError", "Predictor",
+    "DivergedError", "EmptyImageError", "EpochInfo", "Evaluation", "ExportError", "LOSSES", "Loss", "MnistDesktopError", "Predictor",
     "TASKS", "Task", "TrainConfig", "TrainResult", "TrainingError", "available_devices", "build_model", "continue_config",
-    "load_checkpoint", "load_digit_image", "load_mnist", "mnist_arrays", "recommended_config", "resolve_device",
+    "evaluate", "export_onnx", "load_checkpoint", "load_digit_image", "load_mnist", "mnist_arrays", "recommended_config", "resolve_device",
     "save_checkpoint", "task_subset", "to_mnist", "train",
 ]

@@ -23,3 +23,7 @@ class DivergedError(TrainingError):
 
 class EmptyImageError(MnistDesktopError, ValueError):
     """The image has no ink: there is no digit to classify."""
+
+
+class ExportError(MnistDesktopError):
+    """A model cannot be exported (the export extra is missing, or the file cannot be written)."""

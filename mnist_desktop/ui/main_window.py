@@ -234,6 +234,10 @@ class MainWindow(QMainWindow):
         self.save_model_action = self._action(
             "&Save model…", self.save_model_dialog, [QKeySequence.StandardKey.Save], "Save the active model (safetensors)", SP.SP_DialogSaveButton
         )
+        self.export_onnx_action = self._action(
+            "&Export to ONNX…", self.export_onnx_dialog, (), "Save the active model as ONNX, for a web page (ONNX Runtime Web) or other runtimes"
+        )
+        self.predictorChanged.connect(lambda p: self.export_onnx_action.setEnabled(p is not None))
         self.default_model_action = self._action("Use the &bundled model", self.use_default_model, (), "Go back to the model that ships with the app")
         self.previous_model_action = self._action(
             "&Previous model", self.previous_model, ["Ctrl+Alt+Z"], "Make the model that was active before this one active again"
@@ -255,7 +259,7 @@ class MainWindow(QMainWindow):
     def _build_menus_and_toolbar(self) -> None:
         bar = self.menuBar()
         m = bar.addMenu("&File")
-        m.addActions([self.open_image_action, self.open_model_action, self.save_model_action, self.default_model_action])
+        m.addActions([self.open_image_action, self.open_model_action, self.save_model_action, self.export_onnx_action, self.default_model_action])
         m.addSeparator()
         m.addAction(self.quit_action)
         m = bar.addMenu("&Edit")
@@ -403,6 +407,27 @@ class MainWindow(QMainWindow):
             if saved is not None:
                 return saved
             title, suggested = "Save model: that place cannot be written, choose another", path
+
+    @Slot()
+    def export_onnx_dialog(self) -> str | None:
+        """Ask where to export the active model as ONNX and export it; the path written, or None."""
+        predictor = self.predictor
+        if predictor is None:
+            return None
+        suggested = str(Path(self._last_dir()) / f"{predictor.arch}-{predictor.task}.onnx")
+        path, _ = QFileDialog.getSaveFileName(self, "Export to ONNX", suggested, "ONNX models (*.onnx)")
+        if not path:
+            return None
+        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # a second or two on the GUI thread
+        try:
+            written = engine.export_onnx(predictor, path)
+        except engine.MnistDesktopError as e:
+            self._warn("Cannot export the model", str(e))
+            return None
+        finally:
+            QApplication.restoreOverrideCursor()
+        self.statusBar().showMessage(f"Exported {written} (input: (N, 1, 28, 28) in [0, 1]; output: probabilities)", 8000)
+        return str(written)
 
     @Slot()
     def open_image_dialog(self) -> None:
