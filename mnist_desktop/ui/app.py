@@ -8,7 +8,7 @@ import threading
 import traceback
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QIcon, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 ORGANIZATION = "mnist-desktop"
@@ -41,6 +41,13 @@ def install_excepthook() -> None:
     sys.excepthook = hook
 
 
+def app_icon() -> QIcon:
+    """The application's icon (a handwritten 7), shipped in the package."""
+    from mnist_desktop.model.paths import ICON_PNG
+
+    return QIcon(str(ICON_PNG))
+
+
 def make_app(argv: list[str] | None = None) -> QApplication:
     app = QApplication.instance()
     if app is None:
@@ -50,6 +57,7 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName("mnist-desktop")
     app.setDesktopFileName("mnist-desktop")
+    app.setWindowIcon(app_icon())
     follow_color_scheme(app)
     return app
 

@@ -29,8 +29,10 @@ from PySide6.QtWidgets import (
 
 from mnist_desktop import __version__
 from mnist_desktop import model as engine
+from mnist_desktop.model.paths import is_inside_package, user_data_dir
 
 from .activations import ActivationsPanel
+from .app import app_icon
 from .canvas import MODEL_SIZE, Canvas
 from .inspector import InspectorPanel
 from .prediction import PredictionPanel
@@ -69,6 +71,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setObjectName("main_window")
         self.setWindowTitle("mnist-desktop")
+        self.setWindowIcon(app_icon())  # also the About box's; set here too for a host app's QApplication
         if settings is None:
             app = QApplication.instance()
             if app is not None and not app.organizationName():  # a host app that did not name itself
@@ -386,7 +389,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def open_model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", self._last_dir(), MODEL_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", self._model_dir(), MODEL_FILTER)
         if path:
             self.open_model(path)
 
@@ -396,7 +399,7 @@ class MainWindow(QMainWindow):
         predictor = predictor if predictor is not None else self.predictor
         if predictor is None:
             return None
-        suggested = str(Path(self._last_dir()) / f"{predictor.arch}-{predictor.task}.safetensors")
+        suggested = str(Path(self._model_dir()) / f"{predictor.arch}-{predictor.task}.safetensors")
         title = "Save model"
         while True:  # a place that cannot be written: say why (save_model warns) and ask again
             path, _ = QFileDialog.getSaveFileName(self, title, suggested, "mnist-desktop models (*.safetensors)")
@@ -416,6 +419,18 @@ class MainWindow(QMainWindow):
     def _last_dir(self) -> str:
         last = self.settings.value("model/last")
         return str(Path(last).parent) if last and Path(last).parent.is_dir() else str(Path.home())
+
+    def _model_dir(self) -> str:
+        """Where the model dialogs start: the last model's folder, else the user's data folder
+        (the engine's ``user_data_dir``, the folder the OS expects), never inside the package."""
+        last = self.settings.value("model/last")
+        folder = Path(str(last)).parent if last else None
+        if folder is not None and folder.is_dir() and not is_inside_package(folder):
+            return str(folder)
+        try:
+            return str(user_data_dir(create=True))
+        except OSError:  # e.g. a read-only home: the dialog still opens, in the home folder
+            return str(Path.home())
 
     @Slot(object)
     def _on_model_trained(self, predictor) -> None:
