@@ -8,8 +8,10 @@ import threading
 import traceback
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QIcon, QPalette
+from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
+
+from .theme import app_icon
 
 ORGANIZATION = "mnist-desktop"
 APPLICATION = "mnist-desktop"
@@ -39,13 +41,6 @@ def install_excepthook() -> None:
         box.open()
 
     sys.excepthook = hook
-
-
-def app_icon() -> QIcon:
-    """The application's icon (a handwritten 7), shipped in the package."""
-    from mnist_desktop.model.paths import ICON_PNG
-
-    return QIcon(str(ICON_PNG))
 
 
 def make_app(argv: list[str] | None = None) -> QApplication:

@@ -32,10 +32,10 @@ from mnist_desktop import model as engine
 from mnist_desktop.model.paths import is_inside_package, user_data_dir
 
 from .activations import ActivationsPanel
-from .app import app_icon
 from .canvas import MODEL_SIZE, Canvas
 from .inspector import InspectorPanel
 from .prediction import PredictionPanel
+from .theme import app_icon
 from .training import TrainingPanel
 
 FALLBACK_KEYS = {

@@ -145,7 +145,7 @@ def test_settings_that_cannot_be_saved_are_reported_once(qtbot, tmp_path, cnn_pr
 def test_window_and_about_box_show_the_app_icon(window):
     from PySide6.QtCore import QTimer
 
-    from mnist_desktop.ui.app import app_icon
+    from mnist_desktop.ui.theme import app_icon
 
     assert not app_icon().isNull() and not window.windowIcon().isNull()
     seen = {}
