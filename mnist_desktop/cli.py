@@ -1,5 +1,5 @@
 """``python -m mnist_desktop``: the GUI with no arguments; ``train``, ``evaluate``, ``predict``,
-``export`` and ``bench`` headless. Bad input ends with one ``error:`` line and a non-zero exit."""
+``export``, ``bench`` and ``install-desktop-entry`` headless. Bad input ends with one ``error:`` line and a non-zero exit."""
 
 from __future__ import annotations
 
@@ -112,6 +112,14 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--json", action="store_true", help="print one JSON object")
     b.add_argument("--skip", action="append", default=[], choices=["data", "latency", "throughput", "recipe", "stop", "plot", "gui"], help="leave a section out (repeatable)")
     b.set_defaults(func=cmd_bench)
+
+    i = sub.add_parser(
+        "install-desktop-entry",
+        help="add the app to the desktop's menu (Linux)",
+        description="Write mnist-desktop.desktop to $XDG_DATA_HOME/applications and the icon to "
+        "$XDG_DATA_HOME/icons/hicolor ($XDG_DATA_HOME defaults to ~/.local/share). Safe to run again.",
+    )
+    i.set_defaults(func=cmd_install_desktop_entry)
     return parser
 
 
@@ -229,6 +237,14 @@ def cmd_bench(args) -> int:
 
     report = run_bench(skip=set(args.skip), log=None if args.json else lambda s: print(s, file=sys.stderr, flush=True))
     print(json.dumps(report) if args.json else format_report(report))
+    return 0
+
+
+def cmd_install_desktop_entry(args) -> int:
+    from .desktop_entry import install_desktop_entry
+
+    for path, changed in install_desktop_entry():
+        print(f"{'wrote' if changed else 'up to date'} {path}")
     return 0
 
 

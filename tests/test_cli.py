@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 
@@ -162,3 +163,56 @@ def test_hostile_inputs_end_in_one_error_line(tmp_path):
         lines = proc.stderr.strip().splitlines()
         assert proc.returncode == 1 and len(lines) == 1 and message in lines[0], (args, proc.stderr)
         assert "weights_only" not in proc.stderr
+
+
+def test_version_prints_the_package_version(capsys):
+    from mnist_desktop import __version__
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0
+    assert capsys.readouterr().out.strip() == f"mnist-desktop {__version__}"
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="freedesktop.org desktops only")
+def test_install_desktop_entry_writes_entry_and_icons_idempotently(tmp_path, monkeypatch, capsys):
+    from mnist_desktop.model.paths import ICON_PNG
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    entry = tmp_path / "data" / "applications" / "mnist-desktop.desktop"
+    png = tmp_path / "data" / "icons" / "hicolor" / "256x256" / "apps" / "mnist-desktop.png"
+    svg = tmp_path / "data" / "icons" / "hicolor" / "scalable" / "apps" / "mnist-desktop.svg"
+    assert main(["install-desktop-entry"]) == 0
+    first = capsys.readouterr().out
+    assert first.splitlines() == [f"wrote {png}", f"wrote {svg}", f"wrote {entry}"]
+    assert png.read_bytes() == ICON_PNG.read_bytes() and svg.read_text().startswith("<svg")
+    keys = dict(line.split("=", 1) for line in entry.read_text().splitlines() if "=" in line)
+    assert keys["Type"] == "Application" and keys["Icon"] == "mnist-desktop" and keys["Terminal"] == "false"
+    # Exec names this installation by an absolute path: a desktop's PATH often lacks ~/.local/bin.
+    assert keys["Exec"].lstrip('"').startswith("/") and "mnist" in keys["Exec"]
+    before = {p: p.stat().st_mtime_ns for p in (entry, png, svg)}
+    assert main(["install-desktop-entry"]) == 0
+    assert capsys.readouterr().out.splitlines() == [f"up to date {png}", f"up to date {svg}", f"up to date {entry}"]
+    assert {p: p.stat().st_mtime_ns for p in (entry, png, svg)} == before
+    assert sorted(p.name for p in (tmp_path / "data").rglob("*") if p.is_file()) == sorted(p.name for p in before)
+
+
+def test_install_desktop_entry_reports_an_unwritable_folder_in_one_line(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a folder")
+    proc = subprocess.run(
+        [sys.executable, "-m", "mnist_desktop", "install-desktop-entry"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "XDG_DATA_HOME": str(blocked)},
+    )
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1 and len(lines) == 1 and lines[0].startswith("mnist-desktop: error:"), proc.stderr
+
+
+def test_exec_arguments_are_quoted_as_the_desktop_entry_spec_says():
+    from mnist_desktop.desktop_entry import _quote_exec_arg
+
+    assert _quote_exec_arg("/usr/bin/mnist-desktop") == "/usr/bin/mnist-desktop"
+    assert _quote_exec_arg("/home/a b/bin/x") == '"/home/a b/bin/x"'
+    # inside quotes: \" for ", then every backslash doubled by the string-value escape; % as %%
+    assert _quote_exec_arg('/a"b') == '"/a\\\\"b"'
+    assert _quote_exec_arg("/100%/x") == '"/100%%/x"'

@@ -23,7 +23,7 @@ def test_bundled_model_meets_its_accuracy(default, test_set):
     accuracy = (default.predict_batch(images).argmax(1) == labels.numpy()).mean()
     assert accuracy >= 0.993
     assert default.metrics["test_accuracy"] == pytest.approx(accuracy, abs=1e-4)
-    assert default.meta["training"]["epochs"] == 8  # trained by the command in resources/models/README.md
+    assert default.meta["training"]["epochs"] == 8  # trained by the command in mnist_desktop/resources/models/README.md
 
 
 def stroke(canvas: np.ndarray, radius: int) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""MNIST as tensors: reading and verifying the IDX files that ship in ``resources/mnist``.
+"""MNIST as tensors: reading and verifying the IDX files that ship in ``mnist_desktop/resources/mnist``.
 
 The four files are the original MNIST database (LeCun, Cortes, Burges; CC BY-SA 3.0),
 gzipped. Each file's decompressed content is checked against its SHA-256 before use, so
@@ -20,11 +20,11 @@ import torch
 
 from .errors import DataError
 from .files import check_regular_file
+from .paths import RESOURCES
 
-RESOURCES = Path(os.environ.get("MNIST_DESKTOP_RESOURCES", Path(__file__).resolve().parents[2] / "resources"))
 DEFAULT_ROOT = RESOURCES / "mnist"
 
-# SHA-256 of the decompressed original files (see resources/mnist/SHA256SUMS.raw).
+# SHA-256 of the decompressed original files (see mnist_desktop/resources/mnist/SHA256SUMS.raw).
 SHA256 = {
     "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
     "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",

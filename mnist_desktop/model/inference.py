@@ -12,7 +12,8 @@ from torch import nn
 
 from .architectures import PixelSimilarity, get_architecture
 from .checkpoints import load_checkpoint, save_checkpoint
-from .data import RESOURCES, TASKS
+from .data import TASKS
+from .paths import RESOURCES
 
 DEFAULT_MODEL = RESOURCES / "models" / "default.safetensors"
 

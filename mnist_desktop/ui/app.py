@@ -12,6 +12,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from .settings import name_application
+from .theme import app_icon
 
 _dialogs: list[QMessageBox] = []  # keeps parentless dialogs alive until they close
 
@@ -46,6 +47,7 @@ def make_app(argv: list[str] | None = None) -> QApplication:
     name_application(app)
     app.setApplicationDisplayName("mnist-desktop")
     app.setDesktopFileName("mnist-desktop")
+    app.setWindowIcon(app_icon())
     follow_color_scheme(app)
     return app
 

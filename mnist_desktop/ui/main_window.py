@@ -28,12 +28,14 @@ from PySide6.QtWidgets import (
 
 from mnist_desktop import __version__
 from mnist_desktop import model as engine
+from mnist_desktop.model.paths import is_inside_package, user_data_dir
 
 from .activations import ActivationsPanel
 from .canvas import MODEL_SIZE, Canvas
 from .inspector import InspectorPanel
 from .prediction import PredictionPanel
 from .settings import BRUSH, GEOMETRY, LAST_MODEL, WINDOW_STATE, name_application, parse_setting
+from .theme import app_icon
 from .training import TrainingPanel
 
 FALLBACK_KEYS = {
@@ -69,6 +71,7 @@ class MainWindow(QMainWindow):
         super().__init__(parent)
         self.setObjectName("main_window")
         self.setWindowTitle("mnist-desktop")
+        self.setWindowIcon(app_icon())  # also the About box's; set here too for a host app's QApplication
         if settings is None:
             app = QApplication.instance()
             if app is not None and not app.organizationName():  # a host app that did not name itself
@@ -387,7 +390,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def open_model_dialog(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open model", self._last_dir(), MODEL_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self, "Open model", self._model_dir(), MODEL_FILTER)
         if path:
             self.open_model(path)
 
@@ -397,7 +400,7 @@ class MainWindow(QMainWindow):
         predictor = predictor if predictor is not None else self.predictor
         if predictor is None:
             return None
-        suggested = str(Path(self._last_dir()) / f"{predictor.arch}-{predictor.task}.safetensors")
+        suggested = str(Path(self._model_dir()) / f"{predictor.arch}-{predictor.task}.safetensors")
         title = "Save model"
         while True:  # a place that cannot be written: say why (save_model warns) and ask again
             path, _ = QFileDialog.getSaveFileName(self, title, suggested, "mnist-desktop models (*.safetensors)")
@@ -414,7 +417,7 @@ class MainWindow(QMainWindow):
         predictor = self.predictor
         if predictor is None:
             return None
-        suggested = str(Path(self._last_dir()) / f"{predictor.arch}-{predictor.task}.onnx")
+        suggested = str(Path(self._model_dir()) / f"{predictor.arch}-{predictor.task}.onnx")
         path, _ = QFileDialog.getSaveFileName(self, "Export to ONNX", suggested, "ONNX models (*.onnx)")
         if not path:
             return None
@@ -437,7 +440,19 @@ class MainWindow(QMainWindow):
 
     def _last_dir(self) -> str:
         last = self.settings.value(LAST_MODEL)
-        return str(Path(last).parent) if last and Path(last).parent.is_dir() else str(Path.home())
+        return str(Path(last).parent) if isinstance(last, str) and last and Path(last).parent.is_dir() else str(Path.home())
+
+    def _model_dir(self) -> str:
+        """Where the model dialogs start: the last model's folder, else the user's data folder
+        (the engine's ``user_data_dir``, the folder the OS expects), never inside the package."""
+        last = self.settings.value(LAST_MODEL)
+        folder = Path(last).parent if isinstance(last, str) and last else None
+        if folder is not None and folder.is_dir() and not is_inside_package(folder):
+            return str(folder)
+        try:
+            return str(user_data_dir(create=True))
+        except OSError:  # e.g. a read-only home: the dialog still opens, in the home folder
+            return str(Path.home())
 
     @Slot(object)
     def _on_model_trained(self, predictor) -> None:

@@ -1,4 +1,4 @@
-"""Colours that follow the system's light or dark scheme, and colour maps for tensors.
+"""Colours that follow the system's light or dark scheme, colour maps for tensors, and the app's icon.
 
 Widgets take their colours from the palette; pyqtgraph does not, so plots are restyled
 from the palette here (and again when the palette changes). Data colours are colour maps
@@ -9,8 +9,15 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QIcon, QPalette
 from PySide6.QtWidgets import QWidget
+
+from mnist_desktop.model.paths import ICON_PNG
+
+
+def app_icon() -> QIcon:
+    """The application's icon (a handwritten 7, ``scripts/make_icon.py``), shipped in the package."""
+    return QIcon(str(ICON_PNG))
 
 
 def palette_color(widget: QWidget, role: QPalette.ColorRole, alpha: int | None = None) -> QColor:

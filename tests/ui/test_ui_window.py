@@ -140,3 +140,57 @@ def test_settings_that_cannot_be_saved_are_reported_once(qtbot, tmp_path, cnn_pr
         assert w.statusBar().currentMessage() == ""  # said once
     finally:
         w.close()
+
+
+def test_window_and_about_box_show_the_app_icon(window):
+    from PySide6.QtCore import QTimer
+
+    from mnist_desktop.ui.theme import app_icon
+
+    assert not app_icon().isNull() and not window.windowIcon().isNull()
+    seen = {}
+
+    def look_and_close() -> None:
+        boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
+        seen["pixmaps"] = [b.iconPixmap().toImage() for b in boxes]
+        for b in boxes:
+            b.done(0)
+
+    QTimer.singleShot(0, look_and_close)
+    window.about()  # QMessageBox.about: a modal box with the parent window's icon
+    assert len(seen["pixmaps"]) == 1
+    shown = seen["pixmaps"][0]
+    assert shown == app_icon().pixmap(shown.size()).toImage()  # the app's 7, not the "information" icon
+
+
+def test_make_app_sets_the_window_icon():
+    from mnist_desktop.ui.app import make_app
+
+    assert not make_app([]).windowIcon().isNull()
+
+
+def test_model_dialogs_start_in_the_users_data_folder(window, settings, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from mnist_desktop.model import DEFAULT_MODEL
+    from mnist_desktop.model.paths import user_data_dir
+
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda parent, title, suggested, filters: (asked.append(suggested), ("", ""))[1])
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda parent, title, folder, filters: (asked.append(folder), ("", ""))[1])
+    data = user_data_dir()
+    assert "xdg-data" in str(data)  # the tests' own XDG_DATA_HOME (tests/conftest.py), not the real one
+    settings.remove("model/last")
+    window.save_model_dialog()
+    window.open_model_dialog()
+    # the bundled model's folder is inside the installed package: never suggested for saving
+    settings.setValue("model/last", str(DEFAULT_MODEL))
+    window.save_model_dialog()
+    (tmp_path / "mine").mkdir()
+    settings.setValue("model/last", str(tmp_path / "mine" / "m.safetensors"))
+    window.save_model_dialog()
+    assert [str(p) for p in asked] == [
+        str(data / "cnn-digits.safetensors"), str(data), str(data / "cnn-digits.safetensors"),
+        str(tmp_path / "mine" / "cnn-digits.safetensors"),
+    ]
+    assert data.is_dir()
