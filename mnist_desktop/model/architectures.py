@@ -79,7 +79,7 @@ def _mlp(n_out: int, hidden: int = 30, **_: object) -> nn.Module:
 
 def _cnn(n_out: int, channels1: int = 16, channels2: int = 32, **_: object) -> nn.Module:
     # Two 5×5 convolutions without padding: 28 → 24 → 12 → 8 → 4. Small enough to train
-    # to 99 % test accuracy in two epochs on two CPU cores, big enough to look inside.
+    # to 99 % test accuracy in one epoch on two CPU cores, big enough to look inside.
     return nn.Sequential(
         OrderedDict(
             conv1=nn.Conv2d(1, channels1, 5),

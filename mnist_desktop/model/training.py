@@ -33,12 +33,14 @@ class TrainConfig:
     task: str = "digits"
     arch: str = "cnn"
     loss: str = "cross-entropy"
-    lr: float = 0.2
+    # The default recipe: one epoch at batch 64 (938 steps) reaches ≥ 99.0 % on seeds 0, 1, 2
+    # in about a third of the time of two epochs at batch 128 (measured: issue #6).
+    lr: float = 0.15
     momentum: float = 0.9
     nesterov: bool = True
     weight_decay: float = 5e-4
-    batch_size: int = 128  # 0 = the full training set each step: plain gradient descent
-    epochs: int = 2
+    batch_size: int = 64  # 0 = the full training set each step: plain gradient descent
+    epochs: int = 1
     schedule: str = "onecycle"
     seed: int = 0
     device: str = "auto"
@@ -83,12 +85,12 @@ def recommended_config(task: str = "digits", arch: str = "cnn") -> TrainConfig:
     if arch == "linear":
         if binary:  # the chapter: mnist_loss, plain SGD, lr 1
             return replace(base, loss="mnist-loss", lr=1.0, momentum=0.0, weight_decay=0.0, batch_size=256, epochs=3, schedule="constant")
-        return replace(base, lr=0.05, weight_decay=0.0, epochs=3)
+        return replace(base, lr=0.05, weight_decay=0.0, batch_size=128, epochs=3)
     if arch == "mlp":
         if binary:  # the chapter's simple_net: 784-30-1
             return replace(base, loss="mnist-loss", hidden=30, lr=0.5, momentum=0.0, weight_decay=0.0, batch_size=256, epochs=5, schedule="constant")
-        return replace(base, hidden=128, epochs=3)
-    return replace(base, epochs=1) if binary else base
+        return replace(base, hidden=128, lr=0.2, batch_size=128, epochs=3)
+    return replace(base, lr=0.2, batch_size=128, epochs=1) if binary else base
 
 
 def available_devices() -> list[str]:
