@@ -243,7 +243,7 @@ class SGD:
             p.grad = None
 
     @torch.no_grad()
-    def step(self, lr: float) -> None:
+    def step(self, lr: float | torch.Tensor) -> None:
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
         if self.weight_decay:
             grads = torch._foreach_add(grads, self.params, alpha=self.weight_decay)
@@ -254,7 +254,10 @@ class SGD:
                 torch._foreach_mul_(self.velocity, self.momentum)
                 torch._foreach_add_(self.velocity, grads)
             grads = torch._foreach_add(grads, self.velocity, alpha=self.momentum) if self.nesterov else self.velocity
-        torch._foreach_add_(self.params, grads, alpha=-lr)
+        if isinstance(lr, torch.Tensor):  # a device scalar: the value can change between CUDA-graph replays
+            torch._foreach_sub_(self.params, torch._foreach_mul(grads, lr))
+        else:
+            torch._foreach_add_(self.params, grads, alpha=-lr)
 
     def grad_norm(self) -> torch.Tensor:
         grads = [p.grad for p in self.params if p.grad is not None]
@@ -286,6 +289,60 @@ class _Meter:
     def exclude(self, seconds: float) -> None:
         """Leave a pause out of the speed."""
         self.mark += seconds
+
+
+class _CudaGraphStep:
+    """One training step (gather the batch, predict, loss, gradient, SGD step) captured once as
+    a CUDA graph and replayed for every full batch.
+
+    On a GPU a model this small is bound by Python and kernel launches, not arithmetic: eager,
+    a step of the default recipe took 2.5 ms on an H200, almost all of it launching ~100
+    kernels. Replaying the graph launches them all at once. The batch indices and the
+    learning rate are device tensors the graph reads; the loss, the gradients and the SGD
+    velocity are tensors it writes, in place.
+    """
+
+    def __init__(self, model, loss_fn, opt: SGD, x: torch.Tensor, y: torch.Tensor, first: torch.Tensor):
+        self.opt = opt
+        self.idx = first.clone()
+        self.lr = torch.zeros((), device=x.device)
+        if opt.momentum and opt.velocity is None:
+            opt.velocity = [torch.zeros_like(p) for p in opt.params]  # the same first step as clone(grad)
+        # Warm up on a side stream (cuDNN and the allocator settle), then put back what the warm-up
+        # changed: batch-norm statistics and gradients. The weights are not stepped.
+        buffers = [b.clone() for b in model.buffers()]
+        side = torch.cuda.Stream()
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            for _ in range(3):
+                opt.zero_grad()
+                loss_fn(model(x[self.idx]), y[self.idx]).backward()
+        torch.cuda.current_stream().wait_stream(side)
+        for b, saved in zip(model.buffers(), buffers):
+            b.copy_(saved)
+        opt.zero_grad()
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.loss = loss_fn(model(x[self.idx]), y[self.idx])
+            self.loss.backward()
+            opt.step(self.lr)
+        self.grads = [p.grad for p in opt.params]
+
+    def run(self, idx: torch.Tensor, lr: float) -> torch.Tensor:
+        self.idx.copy_(idx)
+        self.lr.fill_(lr)
+        self.graph.replay()
+        return self.loss
+
+    def restore_grads(self) -> None:
+        """After an eager step (a short last batch): the graph's gradients are the model's again."""
+        for p, g in zip(self.opt.params, self.grads):
+            p.grad = g
+
+
+def _use_cuda_graph(config: TrainConfig, device: torch.device, batch_size: int) -> bool:
+    """Replay CUDA graphs where the step has a fixed shape and no host-side randomness."""
+    return device.type == "cuda" and not config.augment and batch_size <= CHUNK
 
 
 # A batch larger than this is computed in chunks whose gradients add up to the batch's
@@ -443,6 +500,7 @@ def _sgd(model, config, loss_fn, train_data, valid_data, generator, on_batch, on
     step = samples = 0
     stopped, max_grad, first_loss = False, None, None
     meter = _Meter(x_train.device)
+    use_graph, graph = _use_cuda_graph(config, x_train.device, batch_size), None
     for epoch in range(1, config.epochs + 1):
         model.train()
         epoch_start = time.perf_counter()
@@ -457,12 +515,18 @@ def _sgd(model, config, loss_fn, train_data, valid_data, generator, on_batch, on
                 break
             idx = perm[b * batch_size : (b + 1) * batch_size]
             lr = one_cycle(step, total, config.lr) if config.schedule == "onecycle" else config.lr
-            opt.zero_grad()
-            loss = _forward_backward(model, loss_fn, x_train, y_train, idx, config.augment, generator, stopping)
-            if loss is None:  # stopped between chunks of a large batch: no step
-                stopped = True
-                break
-            opt.step(lr)
+            if use_graph and len(idx) == batch_size:
+                graph = graph or _CudaGraphStep(model, loss_fn, opt, x_train, y_train, idx)
+                loss = graph.run(idx, lr)
+            else:
+                opt.zero_grad()
+                loss = _forward_backward(model, loss_fn, x_train, y_train, idx, config.augment, generator, stopping)
+                if loss is None:  # stopped between chunks of a large batch: no step
+                    stopped = True
+                    break
+                opt.step(lr)
+                if graph is not None:
+                    graph.restore_grads()
             step += 1
             samples += len(idx)
             seen += len(idx)
