@@ -181,7 +181,7 @@ def _check_metadata(path: Path, meta: object) -> dict:
     try:
         arch_config = check_config(arch, meta.get("arch_config", {}))
     except ValueError as e:
-        raise CheckpointError(f"{path}: bad architecture config ({_show(str(e))[1:-1]}).") from None
+        raise CheckpointError(f"{path}: bad architecture config ({str(e)[:200]}).") from None
     checked = dict(meta, architecture=arch, arch_config=arch_config, task=task, classes=list(classes), output=output,
                    normalization={"mean": mean, "std": std})
     for key in ("training", "metrics", "versions"):
