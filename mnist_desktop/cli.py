@@ -161,12 +161,15 @@ def cmd_train(args) -> int:
         result = train(config, on_batch=on_batch, on_epoch=on_epoch, on_note=bar.write, stop_event=stop, data_root=args.data)
     except KeyboardInterrupt:
         bar.close()
-        print("interrupted: nothing saved", file=sys.stderr)
-        return 130
+        print(f"{PROG}: interrupted: nothing saved", file=sys.stderr)
+        return INTERRUPTED
     finally:
         bar.close()
     try:
         path = result.predictor.save(out)
+    except KeyboardInterrupt:  # the save writes a temporary file and removes it: nothing half-written
+        print(f"{PROG}: interrupted while saving: nothing saved{', ' + str(out) + ' is unchanged' if out.exists() else ''}", file=sys.stderr)
+        return INTERRUPTED
     except CheckpointError as e:  # e.g. the disk filled up while training: keep the model somewhere
         import tempfile
 
@@ -248,7 +251,18 @@ def cmd_install_desktop_entry(args) -> int:
     return 0
 
 
+INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped with Ctrl-C
+
+
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # Ctrl-C anywhere (importing torch takes seconds): one line, no traceback
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return INTERRUPTED
+
+
+def _main(argv: list[str] | None) -> int:
     from .model.errors import MnistDesktopError
 
     parser = build_parser()
@@ -265,5 +279,3 @@ def main(argv: list[str] | None = None) -> int:
     except (MnistDesktopError, ValueError, OSError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        return 130

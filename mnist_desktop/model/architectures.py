@@ -143,5 +143,9 @@ def check_config(name: str, config: object) -> dict[str, int]:
 
 
 def build_model(name: str, n_out: int, **config: object) -> nn.Module:
-    """A fresh model of architecture ``name`` with ``n_out`` outputs (config: e.g. ``hidden``)."""
-    return get_architecture(name).build(n_out, **config)
+    """A fresh model of architecture ``name`` with ``n_out`` outputs (config: e.g. ``hidden``).
+
+    The config is checked first (ValueError): an MLP 10**8 wide would take 300 GB, and on
+    Linux the allocation may succeed and the kernel kill the process while it is filled.
+    """
+    return get_architecture(name).build(n_out, **check_config(name, config))

@@ -13,8 +13,8 @@ import datetime
 import json
 import math
 import os
-import pickle
 import platform
+import reprlib
 import tempfile
 import warnings
 import zipfile
@@ -118,29 +118,88 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict)
     return path
 
 
+_SHOW = reprlib.Repr()
+_SHOW.maxstring = _SHOW.maxother = 60
+_SHOW.maxlevel = 2
+
+
+def _show(value: object) -> str:
+    """``repr(value)`` cut short: metadata may hold a string of megabytes or JSON nested 999 deep."""
+    return _SHOW.repr(value)
+
+
+def _number(value: object, low: float, high: float) -> float | None:
+    """``value`` as a float if it is a JSON number from ``low`` to ``high`` (not a bool), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        x = float(value)  # an integer of 400 digits does not fit a float: OverflowError
+    except OverflowError:
+        return None
+    return x if math.isfinite(x) and low <= x <= high else None
+
+
 def _check_metadata(path: Path, meta: object) -> dict:
+    """The checkpoint's metadata with every key the app uses checked for type and range.
+
+    Metadata comes from the file: any key may hold any JSON value. What is returned is a new
+    dict whose used keys have the types the rest of the app relies on (normalisation as
+    floats, ``training``/``metrics``/``versions`` as dicts, ``arch_config`` checked against
+    the architecture's ranges), so nothing downstream meets a ``TypeError``.
+    """
+
+    def bad(what: str) -> CheckpointError:
+        return CheckpointError(f"{path}: bad metadata: {what}. The file was not saved by this app or was edited; retrain or re-save the model.")
+
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an mnist-desktop checkpoint (no {FORMAT!r} metadata).")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format version {meta.get('format_version')} is not supported (this version reads {FORMAT_VERSION}).")
-    if meta.get("architecture") not in ARCHITECTURES:
-        raise CheckpointError(f"{path}: unknown architecture {meta.get('architecture')!r} (known: {', '.join(ARCHITECTURES)}).")
-    if meta.get("task") not in TASKS or list(meta.get("classes", [])) != list(TASKS[meta["task"]].classes):
-        raise CheckpointError(f"{path}: unknown task or classes ({meta.get('task')!r}, {meta.get('classes')!r}).")
-    if meta.get("output") not in ("softmax", "sigmoid"):
-        raise CheckpointError(f"{path}: unknown output kind {meta.get('output')!r}.")
+    version = meta.get("format_version")
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise CheckpointError(f"{path}: checkpoint format version {_show(version)} is not supported (this version reads {FORMAT_VERSION}).")
+    arch = meta.get("architecture")
+    if not isinstance(arch, str) or arch not in ARCHITECTURES:
+        raise CheckpointError(f"{path}: unknown architecture {_show(arch)} (known: {', '.join(ARCHITECTURES)}).")
+    task, classes = meta.get("task"), meta.get("classes")
+    if not (
+        isinstance(task, str) and task in TASKS and isinstance(classes, list)
+        and all(type(c) is int for c in classes) and classes == list(TASKS[task].classes)
+    ):
+        raise CheckpointError(f"{path}: unknown task or classes ({_show(task)}, {_show(classes)}).")
+    output = meta.get("output")
+    if not (isinstance(output, str) and output in ("softmax", "sigmoid")):
+        raise CheckpointError(f"{path}: unknown output kind {_show(output)}.")
+    if output == "sigmoid" and len(classes) != 2:
+        raise bad(f"a sigmoid output (one logit) needs 2 classes, task {task!r} has {len(classes)}")
     norm = meta.get("normalization")
-
-    def number(value) -> bool:
-        return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-    if not (isinstance(norm, dict) and number(norm.get("mean")) and number(norm.get("std")) and norm["std"] > 0):
-        raise CheckpointError(f"{path}: bad normalisation {norm!r} (mean and std must be finite numbers, std above 0).")
+    mean = _number(norm.get("mean"), -1e3, 1e3) if isinstance(norm, dict) else None
+    std = _number(norm.get("std"), 1e-6, 1e3) if isinstance(norm, dict) else None
+    if mean is None or std is None:
+        raise CheckpointError(
+            f"{path}: bad normalisation {_show(norm)} (mean and std must be finite numbers, "
+            "mean from -1000 to 1000, std above 0: from 1e-6 to 1000)."
+        )
     try:
-        check_config(meta["architecture"], meta.get("arch_config", {}))
+        arch_config = check_config(arch, meta.get("arch_config", {}))
     except ValueError as e:
-        raise CheckpointError(f"{path}: bad architecture config ({e}).") from None
-    return meta
+        raise CheckpointError(f"{path}: bad architecture config ({str(e)[:200]}).") from None
+    checked = dict(meta, architecture=arch, arch_config=arch_config, task=task, classes=list(classes), output=output,
+                   normalization={"mean": mean, "std": std})
+    for key in ("training", "metrics", "versions"):
+        value = meta.get(key, {})
+        if not isinstance(value, dict):
+            raise bad(f"{key!r} must be a mapping, not {type(value).__name__}")
+        checked[key] = value
+    # The values the app reads from them (continue training, the model's description).
+    loss, accuracy = checked["training"].get("loss"), checked["metrics"].get("test_accuracy")
+    if loss is not None and not isinstance(loss, str):
+        raise bad(f"training loss must be a name, not {_show(loss)}")
+    if accuracy is not None and _number(accuracy, 0.0, 1.0) is None and not (isinstance(accuracy, float) and math.isnan(accuracy)):
+        raise bad(f"test accuracy must be a number from 0 to 1, not {_show(accuracy)}")
+    for key in ("epochs", "epochs_total"):
+        value = checked["training"].get(key)
+        if value is not None and (type(value) is not int or not 0 <= value <= 10**9):
+            raise bad(f"training {key} must be a count of epochs, not {_show(value)}")
+    return checked
 
 
 def _n_out(meta: dict) -> int:
@@ -169,6 +228,24 @@ def _check_shapes(path: Path, meta: dict, shapes: dict[str, tuple[int, ...]]) ->
         )
 
 
+# The dtypes a weight may be stored in: converted to the model's float32 on loading. An integer,
+# boolean or complex tensor where a weight belongs is a broken file, not a model.
+FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
+INT_DTYPES = (torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64)
+
+
+def _check_dtypes(path: Path, meta: dict, tensors: dict[str, torch.Tensor]) -> None:
+    with torch.device("meta"):
+        expected = build_model(meta["architecture"], _n_out(meta), **meta.get("arch_config", {})).state_dict()
+    for name, t in tensors.items():
+        floating = expected[name].is_floating_point()
+        if t.dtype not in (FLOAT_DTYPES if floating else INT_DTYPES):
+            raise CheckpointError(
+                f"{path}: weight {name} is stored as {str(t.dtype).removeprefix('torch.')}, "
+                f"expected {'floating-point numbers' if floating else 'integers'}; the file is not a model this app can use."
+            )
+
+
 def _check_finite(path: Path, tensors: dict[str, torch.Tensor]) -> None:
     for name, t in tensors.items():
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
@@ -177,6 +254,7 @@ def _check_finite(path: Path, tensors: dict[str, torch.Tensor]) -> None:
 
 def _build(path: Path, meta: dict, tensors: dict[str, torch.Tensor]) -> torch.nn.Module:
     _check_shapes(path, meta, {k: tuple(v.shape) for k, v in tensors.items()})
+    _check_dtypes(path, meta, tensors)
     _check_finite(path, tensors)
     try:
         model = build_model(meta["architecture"], _n_out(meta), **meta.get("arch_config", {}))
@@ -196,10 +274,13 @@ def load_checkpoint(path: str | os.PathLike, expect_arch: str | None = None) -> 
     check_regular_file(path, "checkpoint", MAX_CHECKPOINT_BYTES, CheckpointError)
     try:
         with open(path, "rb") as f:
-            head = f.read(8)
+            head = f.read(9)
     except OSError as e:
         raise CheckpointError(f"{path}: cannot open ({e.strerror or e}).") from None
-    if zipfile.is_zipfile(path) or head[:1] == b"\x80":
+    # A safetensors file starts with its header's length (8 bytes) and then the header's "{".
+    # Anything else that is a zip or a pickle is PyTorch's format; a safetensors header
+    # followed by a zip is a damaged safetensors file, not a zip.
+    if head[8:9] != b"{" and (zipfile.is_zipfile(path) or head[:1] == b"\x80"):
         model, meta = _import_state_dict(path)
     else:
         try:
@@ -209,8 +290,8 @@ def load_checkpoint(path: str | os.PathLike, expect_arch: str | None = None) -> 
                     raise CheckpointError(f"{path}: a safetensors file without mnist-desktop metadata; the model cannot be rebuilt from it.")
                 try:
                     meta = json.loads(raw)
-                except json.JSONDecodeError as e:
-                    raise CheckpointError(f"{path}: its metadata is not valid JSON ({e}).") from None
+                except (ValueError, RecursionError) as e:  # also: nested too deep, an integer of 5,000 digits
+                    raise CheckpointError(f"{path}: its metadata is not valid JSON ({str(e)[:120]}).") from None
                 meta = _check_metadata(path, meta)
                 # Names and shapes from the header, checked before any tensor is read.
                 _check_shapes(path, meta, {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()})
@@ -218,7 +299,7 @@ def load_checkpoint(path: str | os.PathLike, expect_arch: str | None = None) -> 
         except CheckpointError:
             raise
         except Exception as e:  # safetensors raises its own error types for every malformed file
-            raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({e}).") from None
+            raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({str(e).strip()[:200]}).") from None
         model = _build(path, meta, tensors)
     if expect_arch is not None and meta["architecture"] != expect_arch:
         raise CheckpointError(
@@ -231,6 +312,9 @@ def _infer(tensors: dict[str, torch.Tensor]) -> tuple[str, dict, int]:
     """(architecture, config, outputs) of a bare state dict, from its keys and shapes."""
     keys = set(tensors)
     shape = {k: tuple(v.shape) for k, v in tensors.items()}
+    for name, ndim in {"similarity.means": 3, "fc.weight": 2, "fc1.weight": 2, "fc2.weight": 2, "conv1.weight": 4, "conv2.weight": 4}.items():
+        if name in shape and len(shape[name]) != ndim:
+            raise CheckpointError(f"weight {name} has shape {shape[name]}, expected {ndim} dimensions")
     if keys == {"similarity.means"}:
         return "pixel-similarity", {}, shape["similarity.means"][0]
     if keys == {"fc.weight", "fc.bias"}:
@@ -246,8 +330,13 @@ def _import_state_dict(path: Path) -> tuple[torch.nn.Module, dict]:
     try:
         with warnings.catch_warnings():  # torch's warnings advise unsafe loading: never shown
             warnings.simplefilter("ignore")
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, TypeError, ImportError):
+            # An open file, not the path: torch.load hands a path ending in .safetensors to
+            # safetensors, whatever the bytes are.
+            with open(path, "rb") as f:
+                obj = torch.load(f, map_location="cpu", weights_only=True)
+    except OSError as e:
+        raise CheckpointError(f"{path}: cannot be read ({e.strerror or e}).") from None
+    except Exception:  # UnpicklingError, RuntimeError, EOFError, zip errors... whatever the damage
         # torch's own message advises loading with weights_only=False, i.e. running the file's
         # code: it is not repeated here.
         raise CheckpointError(
@@ -266,7 +355,7 @@ def _import_state_dict(path: Path) -> tuple[torch.nn.Module, dict]:
     except CheckpointError as e:
         raise CheckpointError(f"{path}: {e}.") from None
     except ValueError as e:
-        raise CheckpointError(f"{path}: a {get_architecture(arch).label} state dict too large to import ({e}).") from None
+        raise CheckpointError(f"{path}: a {get_architecture(arch).label} state dict of a size this app cannot import ({e}).") from None
     if n_out == 10:
         task, output = "digits", "softmax"
     elif n_out in (1, 2):

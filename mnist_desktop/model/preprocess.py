@@ -28,6 +28,9 @@ MAX_IMAGE_BYTES = 100 * 2**20  # far above any photo of a digit
 # shows at most a few hundred pixels, and to_mnist keeps a 20×20 box. A 12000×12000 photo
 # would otherwise take gigabytes as float32.
 MAX_IMAGE_SIDE = 1024
+# Pixels decoded at full size (all but JPEG): 64 M, a 48-megapixel phone photo fits; a PNG of
+# 20000×20000 blank pixels is a few hundred KB on disk and 1.6 GB as RGBA.
+MAX_IMAGE_PIXELS = 2**26
 
 
 def to_mnist(image: np.ndarray) -> np.ndarray:
@@ -70,17 +73,52 @@ def to_mnist(image: np.ndarray) -> np.ndarray:
     return out
 
 
+def _to_gray(im) -> np.ndarray:
+    """A decoded (and shrunk) Pillow image of any mode → float32 2-D, 0 (black) to 255 (white).
+
+    * 32-bit integer, 16-bit and float images have no fixed white: they are scaled by their own
+      value range (a float image with all values in [0, 1] by 255, the float convention).
+    * With transparency, transparent is paper and the ink is what is opaque: the image is put
+      on black if its opaque pixels are light (white ink on a transparent background), on
+      white if they are dark, so the ink stands out either way.
+    """
+    if im.mode in ("F", "I") or im.mode.startswith("I;"):
+        a = np.asarray(im.convert("F") if im.mode != "F" else im, dtype=np.float64)
+        finite = a[np.isfinite(a)]
+        if finite.size == 0:
+            return np.zeros(a.shape, dtype=np.float32)
+        low, high = float(finite.min()), float(finite.max())
+        if im.mode == "F" and low >= 0.0 and high <= 1.0:
+            low, high = 0.0, 1.0
+        a = np.nan_to_num(a, nan=low, posinf=high, neginf=low)
+        span = high - low
+        return (np.zeros(a.shape) if span <= 0 else (a - low) * (255.0 / span)).astype(np.float32)
+    if im.mode == "RGBA":
+        la = np.asarray(im.convert("LA"), dtype=np.float32)
+        lum, alpha = la[..., 0], la[..., 1] / 255.0
+        if alpha.min() < 1.0:
+            weight = alpha.sum()
+            ink_is_light = weight > 0 and float((lum * alpha).sum() / weight) > 127.5
+            paper = 0.0 if ink_is_light else 255.0
+            return lum * alpha + paper * (1.0 - alpha)
+        return lum
+    return np.asarray(im.convert("L"), dtype=np.float32)
+
+
 def load_digit_image(path: str | os.PathLike, max_side: int = MAX_IMAGE_SIDE) -> np.ndarray:
     """Read a PNG/JPEG/... of one digit in either polarity → uint8 2-D, white ink on black.
 
-    The background is taken from the image's border: a light border means dark ink, which
-    is inverted. Values near the background become 0, so paper texture and JPEG noise do
-    not count as ink. The result fits in a ``max_side`` square (aspect ratio kept): a JPEG is
-    decoded at a reduced scale (``Image.draft``), anything else shrunk right after decoding.
+    The picture is turned upright from its EXIF orientation (phone photos). The background
+    is taken from the image's border: a light border means dark ink, which is inverted.
+    Values near the background become 0, so paper texture and JPEG noise do not count as ink.
+    The result fits in a ``max_side`` square (aspect ratio kept): a JPEG is decoded at a
+    reduced scale (``Image.draft``), anything else shrunk right after decoding. Every failure
+    to read is a :class:`DataError` naming the file (or :class:`EmptyImageError`).
     """
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
-    check_regular_file(path, "image", MAX_IMAGE_BYTES, DataError)
+    if check_regular_file(path, "image", MAX_IMAGE_BYTES, DataError) == 0:
+        raise DataError(f"{path}: the file is empty (0 bytes), not an image.")
     accepted = ", ".join(IMAGE_FORMATS)
     try:
         # Pillow warns from MAX_IMAGE_PIXELS and refuses from twice that (kept on, reported
@@ -88,24 +126,31 @@ def load_digit_image(path: str | os.PathLike, max_side: int = MAX_IMAGE_SIDE) ->
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path, formats=IMAGE_FORMATS) as im:
-                transparent = im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info
-                if transparent and im.mode != "RGBA":
+                if im.width * im.height > MAX_IMAGE_PIXELS and im.format != "JPEG":  # a JPEG is decoded reduced
+                    raise Image.DecompressionBombError(f"{im.width}×{im.height} pixels, more than {MAX_IMAGE_PIXELS:,}")
+                # Resized in a mode that averages (palette and 1-bit images would be resized
+                # nearest-neighbour), with transparency as premultiplied RGBA.
+                if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
                     im = im.convert("RGBA")
-                elif not transparent and im.mode not in ("L", "RGB"):
-                    im = im.convert("L")  # palette, 1-bit, CMYK, 16-bit: what the old code did too
+                elif im.mode.startswith("I;"):
+                    im = im.convert("I")  # 16-bit: resized as 32-bit integers
+                elif im.mode not in ("L", "RGB", "I", "F"):
+                    im = im.convert("L")  # palette, 1-bit, CMYK, YCbCr...
                 # For a JPEG, thumbnail() first asks the decoder for a scale of 1/2 to 1/8.
                 im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
-                if transparent:
-                    flat = Image.new("RGBA", im.size, (255, 255, 255, 255))
-                    # Transparent drawings: put them on white, ink stays as drawn.
-                    im = Image.alpha_composite(flat, im)
-                gray = np.asarray(im.convert("L"), dtype=np.float32)
+                try:
+                    im = ImageOps.exif_transpose(im)  # still fits the square: rotations by 90° only
+                except Exception:  # damaged EXIF: the picture as stored
+                    pass
+                gray = _to_gray(im)
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image this app reads (accepted formats: {accepted})") from None
     except Image.DecompressionBombError as e:
         raise DataError(f"{path}: too many pixels to open safely ({e})") from None
     except (OSError, ValueError) as e:
-        raise DataError(f"{path}: not a readable image ({e})") from None
+        raise DataError(f"{path}: not a readable image ({str(e)[:200]})") from None
+    except Exception as e:  # a damaged file can make a decoder fail in any way (struct.error, SyntaxError...)
+        raise DataError(f"{path}: not a readable image, it is damaged ({type(e).__name__}: {str(e)[:160]})") from None
     if gray.ndim != 2 or min(gray.shape) < 1:
         raise DataError(f"{path}: the image has no pixels")
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])

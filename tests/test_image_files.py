@@ -1,0 +1,118 @@
+"""Image files that hold a clear digit are read as that digit, whatever Pillow mode they are in.
+
+Each picture is built here with Pillow: a 7 (white on black as ``SEVEN``), stored in the mode,
+polarity, orientation or transparency under test. ``load_digit_image`` must give back the same
+white-on-black 7 (correlation near 1), not "no digit found" or a rotated 7.
+"""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mnist_desktop.model import DataError, load_digit_image
+
+
+def _seven(size: int = 64) -> np.ndarray:
+    a = np.zeros((size, size), np.float32)
+    a[12:18, 14:50] = 1.0  # the bar
+    for row in range(18, 56):  # the diagonal
+        x = int(50 - (row - 18) * 0.6)
+        a[row, x - 3 : x + 3] = 1.0
+    return a
+
+
+SEVEN = _seven()
+INK = (SEVEN * 255).astype(np.uint8)  # white ink on black
+
+
+def _read(tmp_path, image: Image.Image, fmt: str, **save) -> np.ndarray:
+    path = tmp_path / f"digit.{fmt.lower()}"
+    image.save(path, fmt, **save)
+    return load_digit_image(path)
+
+
+def _is_the_seven(out: np.ndarray) -> bool:
+    assert out.shape == SEVEN.shape and out.dtype == np.uint8
+    return np.corrcoef(out.astype(np.float64).ravel(), SEVEN.ravel())[0, 1] > 0.95
+
+
+@pytest.mark.parametrize("dark_ink", [False, True], ids=["white-ink", "dark-ink"])
+@pytest.mark.parametrize(
+    "mode, fmt",
+    [("1", "PNG"), ("L", "PNG"), ("P", "PNG"), ("RGB", "PNG"), ("CMYK", "TIFF"), ("CMYK", "JPEG"), ("LA", "PNG"), ("RGBA", "PNG")],
+)
+def test_every_8_bit_mode(tmp_path, mode, fmt, dark_ink):
+    gray = 255 - INK if dark_ink else INK
+    assert _is_the_seven(_read(tmp_path, Image.fromarray(gray).convert(mode), fmt))
+
+
+@pytest.mark.parametrize("dark_ink", [False, True], ids=["white-ink", "dark-ink"])
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param(lambda s: s.astype(np.float32), id="float-0-to-1"),  # gave "no digit found"
+        pytest.param(lambda s: s.astype(np.float32) * 1000 - 200, id="float-any-range"),
+        pytest.param(lambda s: s.astype(np.int32), id="int32-0-or-1"),  # gave "no digit found"
+        pytest.param(lambda s: s.astype(np.int32) * 100_000, id="int32-large"),
+        pytest.param(lambda s: s.astype(np.uint16) * 4095, id="16-bit-12-bit-range"),
+        pytest.param(lambda s: s.astype(np.uint16) * 65535, id="16-bit-full"),
+    ],
+)
+def test_float_and_wide_integer_tiffs_are_scaled_by_their_range(tmp_path, values, dark_ink):
+    a = values(1 - SEVEN if dark_ink else SEVEN)
+    image = Image.fromarray(a)
+    assert image.mode in ("F", "I", "I;16")
+    assert _is_the_seven(_read(tmp_path, image, "TIFF"))
+
+
+@pytest.mark.parametrize("under", [0, 255], ids=["black-under", "white-under"])
+@pytest.mark.parametrize("ink", [255, 0], ids=["white-ink", "black-ink"])
+@pytest.mark.parametrize("mode", ["RGBA", "LA"])
+def test_ink_on_a_transparent_background(tmp_path, mode, ink, under):
+    """Transparent is paper, the ink is what is opaque: white ink on transparent gave "no digit found"."""
+    channels = 4 if mode == "RGBA" else 2
+    a = np.zeros((64, 64, channels), np.uint8)
+    a[..., :-1] = under  # the colour of the transparent pixels means nothing
+    a[SEVEN > 0, :-1] = ink
+    a[SEVEN > 0, -1] = 255
+    image = Image.fromarray(a)
+    assert image.mode == mode
+    assert _is_the_seven(_read(tmp_path, image, "PNG"))
+
+
+def test_palette_image_with_a_transparent_colour(tmp_path):
+    p = Image.fromarray(INK).convert("P")
+    assert _is_the_seven(_read(tmp_path, p, "PNG", transparency=0))  # black = transparent: white ink on paper
+
+
+@pytest.mark.parametrize("orientation, stored", [(3, Image.Transpose.ROTATE_180), (6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270)])
+def test_phone_photo_rotated_by_its_exif_orientation(tmp_path, orientation, stored):
+    """A phone stores the sensor's pixels and an orientation tag: the 7 was read on its side."""
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    photo = Image.fromarray(255 - INK).transpose(stored).convert("RGB")
+    assert not _is_the_seven(255 - np.asarray(photo.convert("L")))  # stored on its side
+    assert _is_the_seven(_read(tmp_path, photo, "JPEG", exif=exif, quality=95))
+
+
+def test_animated_gif_reads_its_first_frame(tmp_path):
+    frames = [Image.fromarray(255 - INK), Image.new("L", (64, 64), 255), Image.fromarray(INK)]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    assert _is_the_seven(load_digit_image(path))
+
+
+def test_zero_byte_file(tmp_path):
+    (tmp_path / "empty.png").write_bytes(b"")
+    with pytest.raises(DataError, match=r"empty\.png: the file is empty"):
+        load_digit_image(tmp_path / "empty.png")
+
+
+def test_huge_dimensions_are_refused_before_decoding(tmp_path):
+    from mnist_desktop.model.preprocess import MAX_IMAGE_PIXELS
+
+    side = int(MAX_IMAGE_PIXELS**0.5) + 16
+    Image.new("1", (side, side), 0).save(tmp_path / "wide.png")  # 1-bit: a few KB on disk, 1 GB as RGBA
+    assert (tmp_path / "wide.png").stat().st_size < 2**20
+    with pytest.raises(DataError, match=r"wide\.png: too many pixels to open safely"):
+        load_digit_image(tmp_path / "wide.png")
