@@ -278,3 +278,16 @@ def test_a_full_batch_is_chunked_and_stops_between_chunks(monkeypatch):
     monkeypatch.setitem(LOSSES, "cross-entropy", Loss("cross-entropy", "ce", "", loss_spy))
     result = train(config, stop_event=stop)
     assert result.stopped and calls == [100, 100] and not result.history
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (scripts/gpu_check.py runs it on one)")
+def test_cuda_graph_steps_match_eager_steps(monkeypatch):
+    import mnist_desktop.model.training as training
+
+    config = small(arch="cnn", subset=1000, batch_size=64, epochs=2, device="cuda")  # 1000 = 15 × 64 + 40: a short last batch
+    graphed = train(config)
+    monkeypatch.setattr(training, "_use_cuda_graph", lambda *a: False)
+    eager = train(config)
+    for (name, a), b in zip(graphed.predictor.model.state_dict().items(), eager.predictor.model.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+    assert graphed.history[-1].valid_accuracy == pytest.approx(eager.history[-1].valid_accuracy, abs=0.01)

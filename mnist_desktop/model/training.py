@@ -323,9 +323,12 @@ class _CudaGraphStep:
         opt.zero_grad()
         self.graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(self.graph):
-            self.loss = loss_fn(model(x[self.idx]), y[self.idx])
-            self.loss.backward()
+            loss = loss_fn(model(x[self.idx]), y[self.idx])
+            loss.backward()
             opt.step(self.lr)
+        # The same storage without its autograd graph, which would keep the captured backward's
+        # nodes alive and put later eager backward passes on the capture's stream.
+        self.loss = loss.detach()
         self.grads = [p.grad for p in opt.params]
 
     def run(self, idx: torch.Tensor, lr: float) -> torch.Tensor:
