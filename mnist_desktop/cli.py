@@ -110,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="measure latency, training speed and GUI responsiveness")
     b.add_argument("--json", action="store_true", help="print one JSON object")
-    b.add_argument("--skip", action="append", default=[], choices=["data", "latency", "throughput", "recipe", "stop", "plot", "gui"], help="leave a section out (repeatable)")
+    b.add_argument("--skip", action="append", default=[], choices=["data", "latency", "throughput", "recipe", "reference", "stop", "plot", "gui"], help="leave a section out (repeatable)")
     b.set_defaults(func=cmd_bench)
 
     i = sub.add_parser(
