@@ -15,3 +15,11 @@ def test_measure_click_to_done_reports_every_figure(qapp):
     for phase in ("all", "start", "training", "finish"):
         assert math.isfinite(r[f"stall_{phase}"]["max_ms"]), phase
     assert r["train_samples_per_s"] > 0 and r["plot_updates_per_s"] > 0
+
+
+def test_an_unprobed_run_measures_the_time_without_perturbing_it(qapp):
+    config = engine.TrainConfig(arch="linear", batch_size=64, epochs=1, lr=0.05, device="cpu")
+    r = measure_click_to_done(config, probe=False, timeout=120)
+    assert r["probe_interval_ms"] is None and r["strokes"] == 0
+    assert r["click_to_done_s"] > 0 and r["plot_updates_per_s"] > 0
+    assert math.isfinite(r["time_left_error_s"]["median"])
