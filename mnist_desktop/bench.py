@@ -115,15 +115,19 @@ def bench_recipe() -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "recipe.safetensors"
         t = time.perf_counter()
-        proc = subprocess.run(
-            [sys.executable, "-m", "mnist_desktop", "train", "--out", str(out)], capture_output=True, text=True
-        )
+        proc = subprocess.run([sys.executable, "-m", "mnist_desktop", "train", "--out", str(out)], capture_output=True, text=True)
         wall = time.perf_counter() - t
         if proc.returncode != 0:
             return {"error": proc.stderr.strip().splitlines()[-1:]}
         accuracy = evaluate(Predictor.load(out), *load_mnist("test")).accuracy
     epochs = [line.strip() for line in proc.stdout.splitlines() if line.startswith("epoch") and "valid accuracy" in line]
-    return {"command": "mnist-desktop train --out PATH", "wall_seconds": wall, "test_accuracy": accuracy, "reached_99": accuracy >= 0.99, "epochs": epochs}
+    return {
+        "command": "mnist-desktop train --out PATH",
+        "wall_seconds": wall,
+        "test_accuracy": accuracy,
+        "reached_99": accuracy >= 0.99,
+        "epochs": epochs,
+    }
 
 
 HEADLESS = (
@@ -218,8 +222,13 @@ def bench_reference(steps: int = 200) -> dict:
                 break
         per_step = (time.perf_counter() - t) / steps
     epoch = per_step * len(loader)
-    return {"seconds_per_step": per_step, "seconds_per_epoch": epoch, "epochs_to_99": REFERENCE_EPOCHS_TO_99,
-            "seconds_to_99": epoch * REFERENCE_EPOCHS_TO_99, "steps_timed": steps}
+    return {
+        "seconds_per_step": per_step,
+        "seconds_per_epoch": epoch,
+        "epochs_to_99": REFERENCE_EPOCHS_TO_99,
+        "seconds_to_99": epoch * REFERENCE_EPOCHS_TO_99,
+        "steps_timed": steps,
+    }
 
 
 def bench_stop(after: float = 3.0) -> dict:
@@ -265,7 +274,9 @@ def bench_plot(reports: int = 1_000_000) -> dict:
     def feed(start: int, count: int) -> None:
         for step in range(start, start + count):
             epoch, batch = divmod(step - 1, per_epoch)
-            panel.progress_state.add_batch(BatchInfo(epoch + 1, 100, step, 100 * per_epoch, batch + 1, per_epoch, 1.0 / step**0.3, 0.1, 1000.0, 1.0, step))
+            panel.progress_state.add_batch(
+                BatchInfo(epoch + 1, 100, step, 100 * per_epoch, batch + 1, per_epoch, 1.0 / step**0.3, 0.1, 1000.0, 1.0, step)
+            )
 
     def redraw_ms() -> float:
         times = []
@@ -297,8 +308,14 @@ def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
         "python": platform.python_version(),
     }
     sections = (
-        ("data", bench_data), ("latency", bench_latency), ("throughput", bench_throughput), ("recipe", bench_recipe),
-        ("reference", bench_reference), ("stop", bench_stop), ("plot", bench_plot), ("gui", bench_gui),
+        ("data", bench_data),
+        ("latency", bench_latency),
+        ("throughput", bench_throughput),
+        ("recipe", bench_recipe),
+        ("reference", bench_reference),
+        ("stop", bench_stop),
+        ("plot", bench_plot),
+        ("gui", bench_gui),
     )
     for name, fn in sections:
         if name in skip:
@@ -312,10 +329,14 @@ def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
 def format_report(r: dict) -> str:
     lines = [f"device {r['device']} ({r['cpu']}, {r['cpu_threads']} threads), torch {r['torch']}, Python {r['python']}"]
     if "data" in r:
-        lines.append(f"load_mnist (read, gunzip, SHA-256): train {r['data']['train_seconds']:.2f} s, test {r['data']['test_seconds']:.2f} s")
+        lines.append(
+            f"load_mnist (read, gunzip, SHA-256): train {r['data']['train_seconds']:.2f} s, test {r['data']['test_seconds']:.2f} s"
+        )
     if "latency" in r:
         lat = r["latency"]
-        lines.append(f"drawing → probabilities: median {lat['median_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms, max {lat['max_ms']:.2f} ms ({lat['n']} runs)")
+        lines.append(
+            f"drawing → probabilities: median {lat['median_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms, max {lat['max_ms']:.2f} ms ({lat['n']} runs)"
+        )
     if "throughput" in r:
         for name, t in r["throughput"].items():
             if "samples_per_s" in t:
@@ -327,7 +348,9 @@ def format_report(r: dict) -> str:
         if "error" in rec:
             lines.append(f"default recipe failed: {rec['error']}")
         else:
-            lines.append(f"default recipe: {rec['wall_seconds']:.1f} s wall for the whole command, test accuracy {100 * rec['test_accuracy']:.2f} %")
+            lines.append(
+                f"default recipe: {rec['wall_seconds']:.1f} s wall for the whole command, test accuracy {100 * rec['test_accuracy']:.2f} %"
+            )
             lines.extend("  " + e for e in rec["epochs"])
     if "reference" in r:
         ref = r["reference"]
@@ -340,7 +363,9 @@ def format_report(r: dict) -> str:
         lines.append(line)
     if "stop" in r:
         st = r["stop"]
-        lines.append(f"Stop during full-batch CNN training (chunks of {st['chunk']}): {st['stop_to_return_s']:.2f} s from Stop to the end of train()")
+        lines.append(
+            f"Stop during full-batch CNN training (chunks of {st['chunk']}): {st['stop_to_return_s']:.2f} s from Stop to the end of train()"
+        )
     if "plot" in r:
         p = r["plot"]
         if "skipped" in p:
@@ -371,7 +396,9 @@ def format_report(r: dict) -> str:
                 f"(the panel showed {w['shown_speed_samples_per_s']:,.0f} at the end)"
             )
             e = w["time_left_error_s"]
-            lines.append(f"  predicted end of training minus the real one, after the first 10 %: {e['min']} … {e['max']} s (median {e['median']} s)")
+            lines.append(
+                f"  predicted end of training minus the real one, after the first 10 %: {e['min']} … {e['max']} s (median {e['median']} s)"
+            )
             lines.append(
                 f"  probed run (a {p['probe_interval_ms']} ms timer probe, a stroke every 60 ms while it trains): "
                 f"{p['click_to_done_s']:.1f} s, GUI thread CPU {100 * p['gui_thread_cpu_share']:.1f} %"

@@ -66,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    t = sub.add_parser("train", help="train a model and save it", description="Train a model on the bundled MNIST and save it as a checkpoint.")
+    t = sub.add_parser(
+        "train", help="train a model and save it", description="Train a model on the bundled MNIST and save it as a checkpoint."
+    )
     t.add_argument("--arch", choices=list(ARCHITECTURES), default=d.arch, help=f"architecture (default {d.arch})")
     t.add_argument("--task", choices=list(TASKS), default=d.task, help=f"all ten digits, or 3 vs 7 (default {d.task})")
     t.add_argument("--loss", choices=list(LOSSES), default=d.loss, help=f"loss function (default {d.loss})")
@@ -74,7 +76,12 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--momentum", type=float, default=d.momentum, help=f"SGD momentum (default {d.momentum})")
     t.add_argument("--nesterov", action=argparse.BooleanOptionalAction, default=d.nesterov, help="Nesterov momentum")
     t.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"(default {d.weight_decay})")
-    t.add_argument("--batch-size", type=_batch_size, default=d.batch_size, help=f"samples per step, or 'full' for gradient descent (default {d.batch_size})")
+    t.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=d.batch_size,
+        help=f"samples per step, or 'full' for gradient descent (default {d.batch_size})",
+    )
     t.add_argument("--epochs", type=_int_in(1, MAX_EPOCHS), default=d.epochs, help=f"(default {d.epochs})")
     t.add_argument("--schedule", choices=SCHEDULES, default=d.schedule, help=f"learning-rate schedule (default {d.schedule})")
     t.add_argument("--hidden", type=_int_in(1, MAX_HIDDEN), default=d.hidden, help=f"hidden width of the mlp (default {d.hidden})")
@@ -99,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_predict)
 
     x = sub.add_parser(
-        "export", help="export a model to ONNX (for ONNX Runtime Web and others)",
+        "export",
+        help="export a model to ONNX (for ONNX Runtime Web and others)",
         description="Export a model to ONNX. Its input is a float32 (N, 1, 28, 28) batch in [0, 1], white ink on black, "
         "as to_mnist returns it; its output the probabilities (N, K) over the classes stored in its metadata. "
         'Needs the export extra: pip install -e ".[export]".',
@@ -110,7 +118,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="measure latency, training speed and GUI responsiveness")
     b.add_argument("--json", action="store_true", help="print one JSON object")
-    b.add_argument("--skip", action="append", default=[], choices=["data", "latency", "throughput", "recipe", "reference", "stop", "plot", "gui"], help="leave a section out (repeatable)")
+    b.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        choices=["data", "latency", "throughput", "recipe", "reference", "stop", "plot", "gui"],
+        help="leave a section out (repeatable)",
+    )
     b.set_defaults(func=cmd_bench)
 
     i = sub.add_parser(
@@ -130,9 +144,21 @@ def cmd_train(args) -> int:
     from .model.checkpoints import check_writable
 
     config = TrainConfig(
-        task=args.task, arch=args.arch, loss=args.loss, lr=args.lr, momentum=args.momentum, nesterov=args.nesterov,
-        weight_decay=args.weight_decay, batch_size=args.batch_size, epochs=args.epochs, schedule=args.schedule,
-        seed=args.seed, device=args.device, hidden=args.hidden, augment=args.augment, subset=args.subset,
+        task=args.task,
+        arch=args.arch,
+        loss=args.loss,
+        lr=args.lr,
+        momentum=args.momentum,
+        nesterov=args.nesterov,
+        weight_decay=args.weight_decay,
+        batch_size=args.batch_size,
+        epochs=args.epochs,
+        schedule=args.schedule,
+        seed=args.seed,
+        device=args.device,
+        hidden=args.hidden,
+        augment=args.augment,
+        subset=args.subset,
     )
     config.validate()
     out = args.out
@@ -168,7 +194,9 @@ def cmd_train(args) -> int:
     try:
         path = result.predictor.save(out)
     except KeyboardInterrupt:  # the save writes a temporary file and removes it: nothing half-written
-        print(f"{PROG}: interrupted while saving: nothing saved{', ' + str(out) + ' is unchanged' if out.exists() else ''}", file=sys.stderr)
+        print(
+            f"{PROG}: interrupted while saving: nothing saved{', ' + str(out) + ' is unchanged' if out.exists() else ''}", file=sys.stderr
+        )
         return INTERRUPTED
     except CheckpointError as e:  # e.g. the disk filled up while training: keep the model somewhere
         import tempfile
@@ -189,7 +217,9 @@ def cmd_evaluate(args) -> int:
 
     predictor = Predictor.load(args.path)
     report = {
-        "model": predictor.describe(), "architecture": predictor.arch, "task": predictor.task,
+        "model": predictor.describe(),
+        "architecture": predictor.arch,
+        "task": predictor.task,
         **evaluate(predictor, *load_mnist("test", args.data)).as_dict(),
     }
     if args.json:
@@ -271,7 +301,10 @@ def _main(argv: list[str] | None) -> int:
         try:
             from .ui import run
         except ImportError as e:
-            print(f"{PROG}: error: the desktop app cannot start ({e}). Install the project with its dependencies (see README).", file=sys.stderr)
+            print(
+                f"{PROG}: error: the desktop app cannot start ({e}). Install the project with its dependencies (see README).",
+                file=sys.stderr,
+            )
             return 1
         return run()
     try:

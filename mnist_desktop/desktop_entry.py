@@ -24,7 +24,7 @@ def xdg_data_home() -> Path:
 
 def _quote_exec_arg(arg: str) -> str:
     """One argument of an ``Exec`` key (desktop-entry spec, "The Exec key")."""
-    if arg and not any(c in arg for c in ' \t\n"\'\\><~|&;$*?#()`%='):
+    if arg and not any(c in arg for c in " \t\n\"'\\><~|&;$*?#()`%="):
         return arg
     quoted = '"' + "".join("\\" + c if c in '"`$\\' else c for c in arg) + '"'
     # The value is also a "string" value, in which a backslash is written as \\; % as %%.
@@ -74,7 +74,9 @@ def _write_if_changed(path: Path, data: bytes) -> bool:
 def install_desktop_entry(data_home: Path | None = None) -> list[tuple[Path, bool]]:
     """Write the desktop entry and icons; ``(path, changed)`` for each file."""
     if sys.platform in ("win32", "cygwin", "darwin"):
-        raise ValueError("install-desktop-entry is for Linux and other freedesktop.org desktops; on this system start the app with the mnist-desktop command")
+        raise ValueError(
+            "install-desktop-entry is for Linux and other freedesktop.org desktops; on this system start the app with the mnist-desktop command"
+        )
     home = data_home if data_home is not None else xdg_data_home()
     files = [
         (home / "icons" / "hicolor" / "256x256" / "apps" / f"{APP_NAME}.png", ICON_PNG.read_bytes()),
@@ -86,8 +88,5 @@ def install_desktop_entry(data_home: Path | None = None) -> list[tuple[Path, boo
         try:
             written.append((path, _write_if_changed(path, data)))
         except OSError as e:
-            raise OSError(
-                f"cannot write {path} ({e.strerror or e}). Make {home} a writable folder, "
-                "or set XDG_DATA_HOME to one."
-            ) from None
+            raise OSError(f"cannot write {path} ({e.strerror or e}). Make {home} a writable folder, or set XDG_DATA_HOME to one.") from None
     return written

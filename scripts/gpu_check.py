@@ -54,7 +54,9 @@ def main() -> int:
             t = time.perf_counter()
             result = train(config)
             row = {
-                "variant": name, "seed": seed, "train_s": round(loop_seconds[-1], 3),
+                "variant": name,
+                "seed": seed,
+                "train_s": round(loop_seconds[-1], 3),
                 "whole_train_call_s": round(time.perf_counter() - t, 3),
                 "test_accuracy": result.metrics["valid_accuracy"],
             }

@@ -77,10 +77,22 @@ def main() -> int:
             pal = QPalette()
             R = QPalette.ColorRole
             for role, color in {
-                R.Window: "#2b2b2b", R.WindowText: "#e6e6e6", R.Base: "#1e1e1e", R.AlternateBase: "#333333",
-                R.Text: "#e6e6e6", R.Button: "#3a3a3a", R.ButtonText: "#e6e6e6", R.Highlight: "#3d8fd1",
-                R.HighlightedText: "#ffffff", R.Mid: "#5a5a5a", R.PlaceholderText: "#8a8a8a", R.ToolTipBase: "#333333",
-                R.ToolTipText: "#e6e6e6", R.Light: "#505050", R.Dark: "#1a1a1a", R.Shadow: "#000000",
+                R.Window: "#2b2b2b",
+                R.WindowText: "#e6e6e6",
+                R.Base: "#1e1e1e",
+                R.AlternateBase: "#333333",
+                R.Text: "#e6e6e6",
+                R.Button: "#3a3a3a",
+                R.ButtonText: "#e6e6e6",
+                R.Highlight: "#3d8fd1",
+                R.HighlightedText: "#ffffff",
+                R.Mid: "#5a5a5a",
+                R.PlaceholderText: "#8a8a8a",
+                R.ToolTipBase: "#333333",
+                R.ToolTipText: "#e6e6e6",
+                R.Light: "#505050",
+                R.Dark: "#1a1a1a",
+                R.Shadow: "#000000",
             }.items():
                 pal.setColor(role, QColor(color))
             app.setPalette(pal)
@@ -104,15 +116,20 @@ def main() -> int:
     panel.start()
     ok = wait(
         app,
-        lambda: panel.progress_state.last is not None and panel.progress_state.last.batch >= args.progress * panel.progress_state.last.batches_per_epoch,
+        lambda: (
+            panel.progress_state.last is not None
+            and panel.progress_state.last.batch >= args.progress * panel.progress_state.last.batches_per_epoch
+        ),
         300,
     )
     wait(app, lambda: False, 0.3)  # let the plot and progress bar repaint
     image = window.grab()
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     image.save(args.out)
-    print(f"{args.out}: {image.width()}×{image.height()}, digit {window.prediction.top_class}, "
-          f"progress {panel.progress.text()!r}{'' if ok else ' (timed out)'}")
+    print(
+        f"{args.out}: {image.width()}×{image.height()}, digit {window.prediction.top_class}, "
+        f"progress {panel.progress.text()!r}{'' if ok else ' (timed out)'}"
+    )
     window.close()
     return 0
 

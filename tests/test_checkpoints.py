@@ -229,7 +229,9 @@ def test_huge_architecture_config_is_refused_before_building(tmp_path, monkeypat
     # In range, but not what the weights are: refused from the shapes in the file's header,
     # with the expected shapes from a model on the meta device (no memory).
     path = hostile(tmp_path, arch_config={"channels1": 512, "channels2": 512})
-    with pytest.raises(CheckpointError, match=r"do not fit architecture 'cnn'.*conv1\.weight is \(16, 1, 5, 5\), expected \(512, 1, 5, 5\)"):
+    with pytest.raises(
+        CheckpointError, match=r"do not fit architecture 'cnn'.*conv1\.weight is \(16, 1, 5, 5\), expected \(512, 1, 5, 5\)"
+    ):
         Predictor.load(path)
     assert built == ["meta"]
     for config, message in (({"hidden": 30}, "unknown setting"), ({"channels1": True}, "channels1 must be"), ([], "mapping")):
@@ -257,8 +259,15 @@ def test_bad_normalisation_is_refused(tmp_path, std):
 
 def test_too_large_state_dict_is_not_imported(tmp_path):
     path = tmp_path / "wide.pt"
-    torch.save({"fc1.weight": torch.zeros(9000, 784), "fc1.bias": torch.zeros(9000),
-                "fc2.weight": torch.zeros(10, 9000), "fc2.bias": torch.zeros(10)}, path)
+    torch.save(
+        {
+            "fc1.weight": torch.zeros(9000, 784),
+            "fc1.bias": torch.zeros(9000),
+            "fc2.weight": torch.zeros(10, 9000),
+            "fc2.bias": torch.zeros(10),
+        },
+        path,
+    )
     with pytest.raises(CheckpointError, match="hidden must be an integer from 1 to 8192"):
         Predictor.load(path)
 

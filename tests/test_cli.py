@@ -202,7 +202,10 @@ def test_install_desktop_entry_reports_an_unwritable_folder_in_one_line(tmp_path
     blocked.write_text("not a folder")
     proc = subprocess.run(
         [sys.executable, "-m", "mnist_desktop", "install-desktop-entry"],
-        capture_output=True, text=True, timeout=60, env={**os.environ, "XDG_DATA_HOME": str(blocked)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "XDG_DATA_HOME": str(blocked)},
     )
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 1 and len(lines) == 1 and lines[0].startswith("mnist-desktop: error:"), proc.stderr

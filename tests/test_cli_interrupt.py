@@ -60,9 +60,27 @@ def test_sigint_during_training_saves_nothing_and_keeps_the_previous_file(tmp_pa
     out = tmp_path / "model.safetensors"
     out.write_bytes(SENTINEL)
     with subprocess.Popen(
-        [sys.executable, "-m", "mnist_desktop", "train", "--arch", "linear", "--subset", "2000", "--epochs", "1000",
-         "--device", "cpu", "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "mnist_desktop",
+            "train",
+            "--arch",
+            "linear",
+            "--subset",
+            "2000",
+            "--epochs",
+            "1000",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        cwd=tmp_path,
     ) as p:
         _wait_for_line(p, "epoch 1/1000")
         rc, err = _interrupt(p)
@@ -94,8 +112,27 @@ def test_sigint_during_saving_leaves_no_half_written_file(tmp_path):
     out = tmp_path / "model.safetensors"
     out.write_bytes(SENTINEL)
     with subprocess.Popen(
-        [sys.executable, "-c", SLOW_SAVE, "train", "--arch", "linear", "--subset", "500", "--epochs", "1", "--device", "cpu", "--out", str(out)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_env(), cwd=tmp_path,
+        [
+            sys.executable,
+            "-c",
+            SLOW_SAVE,
+            "train",
+            "--arch",
+            "linear",
+            "--subset",
+            "500",
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+            "--out",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(),
+        cwd=tmp_path,
     ) as p:
         _wait_for_line(p, "saving")
         assert len(list(tmp_path.glob(".model.safetensors.*.tmp"))) == 1  # the half-written temporary file
@@ -108,7 +145,10 @@ def test_sigint_during_saving_leaves_no_half_written_file(tmp_path):
 def test_a_model_too_large_to_build_is_one_error_line():
     p = subprocess.run(
         [sys.executable, "-m", "mnist_desktop", "train", "--arch", "mlp", "--hidden", "100000000", "--out", "x.safetensors"],
-        capture_output=True, text=True, env=_env(), timeout=120,
+        capture_output=True,
+        text=True,
+        env=_env(),
+        timeout=120,
     )
     assert p.returncode == 2
     assert p.stderr.strip().splitlines() == [
@@ -126,7 +166,9 @@ def test_the_engine_refuses_a_model_too_large_before_allocating():
         build_model("linear", 10, hidden=3)
 
 
-@pytest.mark.parametrize("error", [torch.OutOfMemoryError("CUDA out of memory"), MemoryError(), RuntimeError("DefaultCPUAllocator: can't allocate memory")])
+@pytest.mark.parametrize(
+    "error", [torch.OutOfMemoryError("CUDA out of memory"), MemoryError(), RuntimeError("DefaultCPUAllocator: can't allocate memory")]
+)
 def test_out_of_memory_while_building_the_model_is_one_error_line(tmp_path, capsys, monkeypatch, error):
     def no_memory(*args, **kwargs):
         raise error
@@ -136,7 +178,7 @@ def test_out_of_memory_while_building_the_model_is_one_error_line(tmp_path, caps
     err = capsys.readouterr().err
     assert rc == 1
     assert err.strip().splitlines() == [
-        "mnist-desktop: error: Out of memory on cpu with batch size 128: try a smaller batch size or a smaller model."
+        f"mnist-desktop: error: Out of memory on cpu with batch size {TrainConfig().batch_size}: try a smaller batch size or a smaller model."
     ], err
     assert list(tmp_path.iterdir()) == []
 

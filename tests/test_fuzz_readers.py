@@ -48,7 +48,9 @@ FACTOR = int(os.environ.get("MNIST_DESKTOP_FUZZ_FACTOR", "1"))
 
 def fuzz(examples: int):
     return settings(
-        max_examples=examples * FACTOR, deadline=None, database=None,
+        max_examples=examples * FACTOR,
+        deadline=None,
+        database=None,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
 
@@ -128,8 +130,12 @@ def test_idx_random_bytes(folder, data, gz, kind):
 
 @fuzz(100)
 @given(
-    kind=st.sampled_from(["images", "labels"]), edit=edits, gz=st.booleans(), gz_edit=st.booleans(),
-    magic=st.one_of(st.none(), st.integers(0, 2**32 - 1)), dims=st.one_of(st.none(), st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=3)),
+    kind=st.sampled_from(["images", "labels"]),
+    edit=edits,
+    gz=st.booleans(),
+    gz_edit=st.booleans(),
+    magic=st.one_of(st.none(), st.integers(0, 2**32 - 1)),
+    dims=st.one_of(st.none(), st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=3)),
 )
 def test_idx_mutated(folder, kind, edit, gz, gz_edit, magic, dims):
     """Wrong magic numbers and counts, flipped bytes and truncations of a valid IDX file."""
@@ -188,8 +194,15 @@ def saved(tmp_path_factory):
     """A valid small checkpoint (linear, 31 KB) and its parts: header JSON, metadata, body."""
     torch.manual_seed(0)
     model = build_model("linear", 10)
-    meta = checkpoints.make_metadata("linear", {}, "digits", "softmax", get_architecture("linear").normalization,
-                                     training={"loss": "cross-entropy", "epochs": 1}, metrics={"test_accuracy": 0.9})
+    meta = checkpoints.make_metadata(
+        "linear",
+        {},
+        "digits",
+        "softmax",
+        get_architecture("linear").normalization,
+        training={"loss": "cross-entropy", "epochs": 1},
+        metrics={"test_accuracy": 0.9},
+    )
     path = checkpoints.save_checkpoint(tmp_path_factory.mktemp("saved") / "linear.safetensors", model, meta)
     data = path.read_bytes()
     n = int.from_bytes(data[:8], "little")
@@ -243,12 +256,27 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12,
 )
-META_KEYS = ["format", "format_version", "architecture", "arch_config", "task", "classes", "output",
-             "normalization", "training", "metrics", "versions", "created"]
+META_KEYS = [
+    "format",
+    "format_version",
+    "architecture",
+    "arch_config",
+    "task",
+    "classes",
+    "output",
+    "normalization",
+    "training",
+    "metrics",
+    "versions",
+    "created",
+]
 
 
 @fuzz(100)
-@given(changes=st.dictionaries(st.sampled_from(META_KEYS), json_values, min_size=1, max_size=3), delete=st.lists(st.sampled_from(META_KEYS), max_size=2))
+@given(
+    changes=st.dictionaries(st.sampled_from(META_KEYS), json_values, min_size=1, max_size=3),
+    delete=st.lists(st.sampled_from(META_KEYS), max_size=2),
+)
 def test_checkpoint_metadata_of_any_json_type(folder, saved, changes, delete):
     meta = dict(saved["meta"], **changes)
     for key in delete:
@@ -264,8 +292,11 @@ def test_checkpoint_metadata_of_any_json_type(folder, saved, changes, delete):
 @given(
     inner=st.dictionaries(
         st.sampled_from(["normalization", "training", "metrics", "arch_config"]),
-        st.dictionaries(st.sampled_from(["mean", "std", "loss", "epochs", "epochs_total", "test_accuracy", "hidden"]), json_values, max_size=3),
-        min_size=1, max_size=2,
+        st.dictionaries(
+            st.sampled_from(["mean", "std", "loss", "epochs", "epochs_total", "test_accuracy", "hidden"]), json_values, max_size=3
+        ),
+        min_size=1,
+        max_size=2,
     )
 )
 def test_checkpoint_metadata_values_of_any_json_type(folder, saved, inner):
@@ -292,7 +323,9 @@ tensor_entries = st.fixed_dictionaries(
 
 @fuzz(100)
 @given(
-    entries=st.dictionaries(st.sampled_from(["fc.weight", "fc.bias", "other", "__metadata__"]), tensor_entries | json_values, min_size=1, max_size=2),
+    entries=st.dictionaries(
+        st.sampled_from(["fc.weight", "fc.bias", "other", "__metadata__"]), tensor_entries | json_values, min_size=1, max_size=2
+    ),
     body_cut=st.one_of(st.none(), st.integers(0, 31400)),
 )
 def test_checkpoint_header_entries_of_any_shape_and_dtype(folder, saved, entries, body_cut):
@@ -307,8 +340,20 @@ def test_checkpoint_header_entries_of_any_shape_and_dtype(folder, saved, entries
     load_and_use(path)
 
 
-KEYS = ["fc.weight", "fc.bias", "fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias", "similarity.means",
-        "conv1.weight", "conv2.weight", "state_dict", "model", "x"]
+KEYS = [
+    "fc.weight",
+    "fc.bias",
+    "fc1.weight",
+    "fc1.bias",
+    "fc2.weight",
+    "fc2.bias",
+    "similarity.means",
+    "conv1.weight",
+    "conv2.weight",
+    "state_dict",
+    "model",
+    "x",
+]
 DTYPES = [torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int64, torch.uint8, torch.bool, torch.complex64]
 
 
@@ -319,16 +364,20 @@ DTYPES = [torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.int
         st.tuples(
             # at most 784 * 10 * 3 elements: the test itself stays small
             st.lists(st.sampled_from([0, 1, 2, 3, 10, 784]), max_size=4).filter(lambda shape: int(np.prod(shape)) <= 23520),
-            st.sampled_from(DTYPES), st.sampled_from([0.0, 1.0, float("nan")]),
+            st.sampled_from(DTYPES),
+            st.sampled_from([0.0, 1.0, float("nan")]),
         ),
-        min_size=1, max_size=4,
+        min_size=1,
+        max_size=4,
     ),
     wrap=st.sampled_from([None, "state_dict", "model", "list"]),
 )
 def test_pt_state_dicts_of_any_shape_and_dtype(folder, spec, wrap):
     """``torch.load(weights_only=True)`` of tensors of any shape (0-d included) and dtype."""
-    state = {k: torch.full(shape, fill).to(dtype) if dtype.is_floating_point or dtype.is_complex else torch.zeros(shape, dtype=dtype)
-             for k, (shape, dtype, fill) in spec.items()}
+    state = {
+        k: torch.full(shape, fill).to(dtype) if dtype.is_floating_point or dtype.is_complex else torch.zeros(shape, dtype=dtype)
+        for k, (shape, dtype, fill) in spec.items()
+    }
     obj = {wrap: state} if wrap in ("state_dict", "model") else list(state.values()) if wrap == "list" else state
     path = fresh(folder) / "w.pt"
     torch.save(obj, path)
@@ -372,12 +421,24 @@ def _torch_zip_of(obj) -> bytes:
         (lambda s: _torch_zip_of({"zzz": torch.zeros(3)}), "match none of the architectures"),
         (lambda s: _torch_zip_of({"fc.weight": torch.tensor(1.0), "fc.bias": torch.tensor(0.0)}), "fc.weight has shape \\(\\), expected 2"),
         (lambda s: _torch_zip_of({"fc.weight": torch.zeros(10, 784, dtype=torch.int64), "fc.bias": torch.zeros(10)}), "stored as int64"),
-        (lambda s: _torch_zip_of({"fc.weight": torch.zeros(10, 784, dtype=torch.complex64), "fc.bias": torch.zeros(10)}), "stored as complex64"),
+        (
+            lambda s: _torch_zip_of({"fc.weight": torch.zeros(10, 784, dtype=torch.complex64), "fc.bias": torch.zeros(10)}),
+            "stored as complex64",
+        ),
         (_safetensors_then_zip, "not a readable safetensors checkpoint"),
         (lambda s: b"", "header too small"),
     ],
-    ids=["pickle", "header-is-a-pickle", "torch-zip-with-objects", "only-an-unknown-key", "0-d-weights", "int-weights", "complex-weights",
-         "safetensors-then-zip", "empty"],
+    ids=[
+        "pickle",
+        "header-is-a-pickle",
+        "torch-zip-with-objects",
+        "only-an-unknown-key",
+        "0-d-weights",
+        "int-weights",
+        "complex-weights",
+        "safetensors-then-zip",
+        "empty",
+    ],
 )
 @pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
 def test_hostile_checkpoint_files(tmp_path, saved, make, message, suffix):
@@ -460,8 +521,17 @@ def test_nan_weights_and_huge_config(tmp_path, saved):
 # ---------------------------------------------------------------- images
 
 MODES = {  # every mode Pillow reads, with a format that stores it
-    "1": "PNG", "L": "PNG", "LA": "PNG", "P": "PNG", "RGB": "PNG", "RGBA": "PNG", "I;16": "PNG",
-    "I": "TIFF", "F": "TIFF", "CMYK": "TIFF", "YCbCr": "JPEG",
+    "1": "PNG",
+    "L": "PNG",
+    "LA": "PNG",
+    "P": "PNG",
+    "RGB": "PNG",
+    "RGBA": "PNG",
+    "I;16": "PNG",
+    "I": "TIFF",
+    "F": "TIFF",
+    "CMYK": "TIFF",
+    "YCbCr": "JPEG",
 }
 FORMATS = ["PNG", "JPEG", "BMP", "GIF", "TIFF", "WEBP"]
 
@@ -546,8 +616,16 @@ def _png_claiming(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     chunk = b"IHDR" + ihdr
     idat = zlib.compress(bytes(1000))
-    return (b"\x89PNG\r\n\x1a\n" + struct.pack(">I", len(ihdr)) + chunk + struct.pack(">I", zlib.crc32(chunk))
-            + struct.pack(">I", len(idat)) + b"IDAT" + idat + struct.pack(">I", zlib.crc32(b"IDAT" + idat)))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + struct.pack(">I", len(ihdr))
+        + chunk
+        + struct.pack(">I", zlib.crc32(chunk))
+        + struct.pack(">I", len(idat))
+        + b"IDAT"
+        + idat
+        + struct.pack(">I", zlib.crc32(b"IDAT" + idat))
+    )
 
 
 @pytest.mark.parametrize("size", [(100_000, 100_000), (2**31 - 1, 2**31 - 1), (1, 200_000_000), (9000, 9000)])
@@ -585,6 +663,10 @@ def test_long_fuzz(tmp_path):
     env = dict(os.environ, MNIST_DESKTOP_FUZZ_FACTOR="10", QT_QPA_PLATFORM="offscreen")
     p = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-x", "-m", "not slow", "-p", "no:cacheprovider", __file__],
-        capture_output=True, text=True, timeout=900, env=env, cwd=Path(__file__).parents[1],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env=env,
+        cwd=Path(__file__).parents[1],
     )
     assert p.returncode == 0, p.stdout[-6000:] + p.stderr[-2000:]

@@ -85,7 +85,9 @@ def test_palette_image_with_a_transparent_colour(tmp_path):
     assert _is_the_seven(_read(tmp_path, p, "PNG", transparency=0))  # black = transparent: white ink on paper
 
 
-@pytest.mark.parametrize("orientation, stored", [(3, Image.Transpose.ROTATE_180), (6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270)])
+@pytest.mark.parametrize(
+    "orientation, stored", [(3, Image.Transpose.ROTATE_180), (6, Image.Transpose.ROTATE_90), (8, Image.Transpose.ROTATE_270)]
+)
 def test_phone_photo_rotated_by_its_exif_orientation(tmp_path, orientation, stored):
     """A phone stores the sensor's pixels and an orientation tag: the 7 was read on its side."""
     exif = Image.Exif()

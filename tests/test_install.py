@@ -110,7 +110,13 @@ def test_the_installed_package_finds_mnist_and_its_model_from_anywhere(wheel, tm
     data = bytearray(gzip.decompress(labels.read_bytes()))
     data[100] = (data[100] + 1) % 10  # one label changed
     labels.write_bytes(gzip.compress(bytes(data)))
-    proc = subprocess.run([sys.executable, "-m", "mnist_desktop", "evaluate", str(package / "resources/models/default.safetensors")],
-                          capture_output=True, text=True, timeout=120, cwd=elsewhere, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-m", "mnist_desktop", "evaluate", str(package / "resources/models/default.safetensors")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=elsewhere,
+        env=env,
+    )
     assert proc.returncode == 1 and "t10k-labels-idx1-ubyte.gz: checksum mismatch" in proc.stderr, proc.stderr
     assert files_under(site) == before  # the app wrote nothing inside the installed package

@@ -31,7 +31,10 @@ def small(**kw) -> TrainConfig:
 def test_each_architecture_learns_on_a_subset(arch):
     losses = []
     config = recommended_config("digits", arch)
-    result = train(TrainConfig(**{**config.__dict__, "subset": 2000, "epochs": 2, "batch_size": 64, "log_every": 1, "device": "cpu"}), on_batch=lambda b: losses.append(b.loss))
+    result = train(
+        TrainConfig(**{**config.__dict__, "subset": 2000, "epochs": 2, "batch_size": 64, "log_every": 1, "device": "cpu"}),
+        on_batch=lambda b: losses.append(b.loss),
+    )
     first, last = sum(losses[:5]) / 5, sum(losses[-5:]) / 5
     assert last < 0.5 * first
     assert result.metrics["valid_accuracy"] > 0.8  # 10 classes: chance is 0.1
@@ -73,7 +76,11 @@ def test_accuracy_as_a_loss_gives_zero_gradients_and_weights_do_not_move():
     torch.manual_seed(0)
     before = build_model("linear", 10).state_dict()
     grads, notes = [], []
-    result = train(small(arch="linear", loss="accuracy", weight_decay=0.0, epochs=1), on_batch=lambda b: grads.append(b.grad_norm), on_note=notes.append)
+    result = train(
+        small(arch="linear", loss="accuracy", weight_decay=0.0, epochs=1),
+        on_batch=lambda b: grads.append(b.grad_norm),
+        on_note=notes.append,
+    )
     assert grads and all(g == 0.0 for g in grads)
     after = result.predictor.model.state_dict()
     assert all(torch.equal(before[k], after[k]) for k in before)
@@ -94,7 +101,9 @@ def test_stop_takes_effect_within_one_batch():
 
 def test_cancel_from_another_thread():
     stop, started, out = threading.Event(), threading.Event(), {}
-    worker = threading.Thread(target=lambda: out.setdefault("r", train(TrainConfig(epochs=50, device="cpu"), on_batch=lambda b: started.set(), stop_event=stop)))
+    worker = threading.Thread(
+        target=lambda: out.setdefault("r", train(TrainConfig(epochs=50, device="cpu"), on_batch=lambda b: started.set(), stop_event=stop))
+    )
     worker.start()
     assert started.wait(60)
     stop.set()

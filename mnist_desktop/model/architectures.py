@@ -109,11 +109,17 @@ ARCHITECTURES: dict[str, Architecture] = {
         ),
         Architecture("linear", "Linear", "One weight per pixel and class: 784 → classes. Its weights are templates.", _linear),
         Architecture(
-            "mlp", "MLP", "A small neural net: 784 → hidden → ReLU → classes (the chapter's simple_net).", _mlp,
+            "mlp",
+            "MLP",
+            "A small neural net: 784 → hidden → ReLU → classes (the chapter's simple_net).",
+            _mlp,
             config_ranges={"hidden": (1, MAX_HIDDEN)},
         ),
         Architecture(
-            "cnn", "CNN", "Two convolutions with batch norm, ReLU and max-pooling, then a linear layer.", _cnn,
+            "cnn",
+            "CNN",
+            "Two convolutions with batch norm, ReLU and max-pooling, then a linear layer.",
+            _cnn,
             config_ranges={"channels1": (1, MAX_CHANNELS), "channels2": (1, MAX_CHANNELS)},
         ),
     )

@@ -149,7 +149,9 @@ def _check_metadata(path: Path, meta: object) -> dict:
     """
 
     def bad(what: str) -> CheckpointError:
-        return CheckpointError(f"{path}: bad metadata: {what}. The file was not saved by this app or was edited; retrain or re-save the model.")
+        return CheckpointError(
+            f"{path}: bad metadata: {what}. The file was not saved by this app or was edited; retrain or re-save the model."
+        )
 
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an mnist-desktop checkpoint (no {FORMAT!r} metadata).")
@@ -161,8 +163,11 @@ def _check_metadata(path: Path, meta: object) -> dict:
         raise CheckpointError(f"{path}: unknown architecture {_show(arch)} (known: {', '.join(ARCHITECTURES)}).")
     task, classes = meta.get("task"), meta.get("classes")
     if not (
-        isinstance(task, str) and task in TASKS and isinstance(classes, list)
-        and all(type(c) is int for c in classes) and classes == list(TASKS[task].classes)
+        isinstance(task, str)
+        and task in TASKS
+        and isinstance(classes, list)
+        and all(type(c) is int for c in classes)
+        and classes == list(TASKS[task].classes)
     ):
         raise CheckpointError(f"{path}: unknown task or classes ({_show(task)}, {_show(classes)}).")
     output = meta.get("output")
@@ -182,8 +187,15 @@ def _check_metadata(path: Path, meta: object) -> dict:
         arch_config = check_config(arch, meta.get("arch_config", {}))
     except ValueError as e:
         raise CheckpointError(f"{path}: bad architecture config ({str(e)[:200]}).") from None
-    checked = dict(meta, architecture=arch, arch_config=arch_config, task=task, classes=list(classes), output=output,
-                   normalization={"mean": mean, "std": std})
+    checked = dict(
+        meta,
+        architecture=arch,
+        arch_config=arch_config,
+        task=task,
+        classes=list(classes),
+        output=output,
+        normalization={"mean": mean, "std": std},
+    )
     for key in ("training", "metrics", "versions"):
         value = meta.get(key, {})
         if not isinstance(value, dict):
@@ -213,7 +225,10 @@ def _check_shapes(path: Path, meta: dict, shapes: dict[str, tuple[int, ...]]) ->
     time, whatever the config says. Runs before a tensor is read or a model is built.
     """
     with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in build_model(meta["architecture"], _n_out(meta), **meta.get("arch_config", {})).state_dict().items()}
+        expected = {
+            k: tuple(v.shape)
+            for k, v in build_model(meta["architecture"], _n_out(meta), **meta.get("arch_config", {})).state_dict().items()
+        }
     missing, extra = sorted(set(expected) - set(shapes)), sorted(set(shapes) - set(expected))
     wrong = [k for k in expected if k in shapes and tuple(shapes[k]) != expected[k]]
     if missing or extra or wrong:
@@ -287,7 +302,9 @@ def load_checkpoint(path: str | os.PathLike, expect_arch: str | None = None) -> 
             with safe_open(str(path), framework="pt", device="cpu") as f:
                 raw = (f.metadata() or {}).get(METADATA_KEY)
                 if raw is None:
-                    raise CheckpointError(f"{path}: a safetensors file without mnist-desktop metadata; the model cannot be rebuilt from it.")
+                    raise CheckpointError(
+                        f"{path}: a safetensors file without mnist-desktop metadata; the model cannot be rebuilt from it."
+                    )
                 try:
                     meta = json.loads(raw)
                 except (ValueError, RecursionError) as e:  # also: nested too deep, an integer of 5,000 digits
@@ -312,7 +329,14 @@ def _infer(tensors: dict[str, torch.Tensor]) -> tuple[str, dict, int]:
     """(architecture, config, outputs) of a bare state dict, from its keys and shapes."""
     keys = set(tensors)
     shape = {k: tuple(v.shape) for k, v in tensors.items()}
-    for name, ndim in {"similarity.means": 3, "fc.weight": 2, "fc1.weight": 2, "fc2.weight": 2, "conv1.weight": 4, "conv2.weight": 4}.items():
+    for name, ndim in {
+        "similarity.means": 3,
+        "fc.weight": 2,
+        "fc1.weight": 2,
+        "fc2.weight": 2,
+        "conv1.weight": 4,
+        "conv2.weight": 4,
+    }.items():
         if name in shape and len(shape[name]) != ndim:
             raise CheckpointError(f"weight {name} has shape {shape[name]}, expected {ndim} dimensions")
     if keys == {"similarity.means"}:

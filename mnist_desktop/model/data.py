@@ -74,8 +74,7 @@ def find_idx_file(root: Path, name: str) -> Path:
             if candidate.exists():  # not is_file(): a pipe or folder of that name is reported, not skipped
                 return candidate
     raise DataError(
-        f"{name}(.gz) not found in {root} (also looked in raw/ and MNIST/raw/). "
-        "Point to a folder that holds the four MNIST IDX files."
+        f"{name}(.gz) not found in {root} (also looked in raw/ and MNIST/raw/). Point to a folder that holds the four MNIST IDX files."
     )
 
 

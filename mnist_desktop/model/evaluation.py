@@ -46,7 +46,9 @@ def evaluate(predictor, images, labels) -> Evaluation:
     classes = tuple(int(c) for c in predictor.classes)
     keep = np.flatnonzero(np.isin(labels, classes))
     probabilities = predictor.predict_batch(np.ascontiguousarray(images[keep])) if len(keep) else np.zeros((0, len(classes)), np.float32)
-    truth = np.searchsorted(classes, labels[keep]) if list(classes) == sorted(classes) else np.array([classes.index(v) for v in labels[keep]])
+    truth = (
+        np.searchsorted(classes, labels[keep]) if list(classes) == sorted(classes) else np.array([classes.index(v) for v in labels[keep]])
+    )
     guess = probabilities.argmax(1)
     k = len(classes)
     confusion = np.zeros((k, k), dtype=np.int64)

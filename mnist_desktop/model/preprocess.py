@@ -48,13 +48,18 @@ def to_mnist(image: np.ndarray) -> np.ndarray:
     h, w = crop.shape
     scale = BOX / max(h, w)
     size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    box = F.interpolate(
-        torch.from_numpy(np.ascontiguousarray(crop)).float()[None, None],
-        size=size,
-        mode="bilinear",
-        antialias=True,
-        align_corners=False,
-    )[0, 0].clamp_(0, 255).numpy() / 255.0
+    box = (
+        F.interpolate(
+            torch.from_numpy(np.ascontiguousarray(crop)).float()[None, None],
+            size=size,
+            mode="bilinear",
+            antialias=True,
+            align_corners=False,
+        )[0, 0]
+        .clamp_(0, 255)
+        .numpy()
+        / 255.0
+    )
     peak = box.max()
     if peak <= 0:  # ink too faint to survive the resize
         raise EmptyImageError("the image is empty: draw a digit first")

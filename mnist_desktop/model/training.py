@@ -88,7 +88,9 @@ def recommended_config(task: str = "digits", arch: str = "cnn") -> TrainConfig:
         return replace(base, lr=0.05, weight_decay=0.0, batch_size=128, epochs=3)
     if arch == "mlp":
         if binary:  # the chapter's simple_net: 784-30-1
-            return replace(base, loss="mnist-loss", hidden=30, lr=0.5, momentum=0.0, weight_decay=0.0, batch_size=256, epochs=5, schedule="constant")
+            return replace(
+                base, loss="mnist-loss", hidden=30, lr=0.5, momentum=0.0, weight_decay=0.0, batch_size=256, epochs=5, schedule="constant"
+            )
         return replace(base, hidden=128, lr=0.2, batch_size=128, epochs=3)
     return replace(base, lr=0.2, batch_size=128, epochs=1) if binary else base
 
@@ -199,8 +201,7 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, 
 
 def _diverged(loss: float, where: str, lr: float) -> DivergedError:
     return DivergedError(
-        f"The loss became {loss:.4g} {where}: training diverged. "
-        f"The learning rate {lr:g} is too high for this model; try {lr / 10:g}."
+        f"The loss became {loss:.4g} {where}: training diverged. The learning rate {lr:g} is too high for this model; try {lr / 10:g}."
     )
 
 
@@ -406,8 +407,16 @@ def train(
         x_valid, y_valid = prepare(config.task, arch.normalization, device, "test", data_root)
         if arch.trainable:
             history, stopped, max_grad, moved = _sgd(
-                model, config, loss_def.fn, (x_train, y_train), (x_valid, y_valid), generator,
-                on_batch, on_epoch, stop_event, pause_event,
+                model,
+                config,
+                loss_def.fn,
+                (x_train, y_train),
+                (x_valid, y_valid),
+                generator,
+                on_batch,
+                on_epoch,
+                stop_event,
+                pause_event,
             )
         else:
             if config.loss != "cross-entropy":
@@ -430,7 +439,11 @@ def train(
         why = "Every gradient was exactly zero: "
         if config.loss == "accuracy":
             why += "accuracy only changes when a prediction flips, so a small change to any weight leaves it the same. "
-        why += "The weights did not move." if not moved else "The weights changed only through weight decay (shrinking towards zero): nothing was learned."
+        why += (
+            "The weights did not move."
+            if not moved
+            else "The weights changed only through weight decay (shrinking towards zero): nothing was learned."
+        )
         note(why)
     last = history[-1] if history else None
     metrics = {
@@ -448,8 +461,13 @@ def train(
         training["epochs_total"] = (done_before if isinstance(done_before, int) else 0) + len(history)
     cpu_model = copy.deepcopy(model).cpu().to(memory_format=torch.contiguous_format).eval()
     meta = make_metadata(
-        config.arch, arch_config, config.task, "sigmoid" if n_out == 1 else "softmax",
-        arch.normalization, training=training, metrics=metrics,
+        config.arch,
+        arch_config,
+        config.task,
+        "sigmoid" if n_out == 1 else "softmax",
+        arch.normalization,
+        training=training,
+        metrics=metrics,
     )
     return TrainResult(Predictor(cpu_model, meta), stopped, metrics, history, notes)
 
@@ -457,14 +475,10 @@ def train(
 def _check_init(init, config: TrainConfig, n_out: int) -> dict:
     """The architecture config of ``init`` if training can go on from it, else ValueError."""
     if init.arch != config.arch or init.task != config.task:
-        raise ValueError(
-            f"cannot continue a {init.arch} model for {init.task} with settings for a {config.arch} model for {config.task}"
-        )
+        raise ValueError(f"cannot continue a {init.arch} model for {init.task} with settings for a {config.arch} model for {config.task}")
     outputs = 1 if init.meta.get("output") == "sigmoid" else len(init.classes)
     if outputs != n_out:
-        raise ValueError(
-            f"the model has {outputs} output(s) but the {config.loss} loss needs {n_out}: choose the loss it was trained with"
-        )
+        raise ValueError(f"the model has {outputs} output(s) but the {config.loss} loss needs {n_out}: choose the loss it was trained with")
     return dict(init.meta.get("arch_config") or {})
 
 

@@ -198,7 +198,9 @@ class ActivationsPanel(QWidget):
                 else f"Output of layer {name} for the current input. Colour levels are fixed at 0 … {hi:.3g}"
             )
             image = mosaic(np.zeros_like(tiles), columns)
-            specs.append(_Spec("layer", name, np.shape(out), title, DIVERGING if signed else SEQUENTIAL, levels, height, tip, image, columns))
+            specs.append(
+                _Spec("layer", name, np.shape(out), title, DIVERGING if signed else SEQUENTIAL, levels, height, tip, image, columns)
+            )
         return specs
 
     def _add(self, view: "ImageView") -> None:
@@ -231,7 +233,9 @@ class ActivationsPanel(QWidget):
             if w.ndim == 3 and w.shape[1:] == (28, 28):  # pixel similarity's class means
                 spec = (
                     f"<b>{name}</b> · the mean image of each class ({', '.join(map(str, classes))}) {w.shape}",
-                    GRAY, (0.0, 1.0), 90,
+                    GRAY,
+                    (0.0, 1.0),
+                    90,
                     "Pixel similarity's only 'parameters': the average training image of each class.",
                     mosaic(w, len(w)),
                 )
@@ -240,7 +244,9 @@ class ActivationsPanel(QWidget):
                 filters = w[:, 0] if w.shape[1] == 1 else w.mean(axis=1)
                 spec = (
                     f"<b>{name}</b> filters {w.shape}: what each feature map looks for (blue −, red +)",
-                    DIVERGING, _symmetric(filters), 110,
+                    DIVERGING,
+                    _symmetric(filters),
+                    110,
                     "The first convolution's kernels. Each feature map is the image convolved with one of them.",
                     mosaic(filters),
                 )
@@ -250,7 +256,9 @@ class ActivationsPanel(QWidget):
                 what = f"per class ({', '.join(map(str, labels))})" if labels is not None else f"of {n} hidden units"
                 spec = (
                     f"<b>{name}</b> weights {what} as 28×28 images: the templates the model learned (blue −, red +)",
-                    DIVERGING, _symmetric(w), 110 if n <= 10 else 200,
+                    DIVERGING,
+                    _symmetric(w),
+                    110 if n <= 10 else 200,
                     "A pixel where the weight is red adds to the class's score when it has ink; blue subtracts.",
                     mosaic(w.reshape(n, 28, 28), n if n <= 10 else None),
                 )

@@ -152,6 +152,7 @@ def measure_click_to_done(config=None, probe: bool = True, timeout: float = 900.
     eta: list[tuple[float, float]] = []  # (when, the end of training that the panel predicted then)
     result: dict = {"probe_interval_ms": PROBE_MS if probe else None}
     try:
+
         def on_epoch(_info) -> None:  # in the GUI thread (a queued signal)
             worker_epoch.append(time.perf_counter())
 

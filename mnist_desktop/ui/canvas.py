@@ -102,10 +102,7 @@ class Canvas(QWidget):
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(200, 200)
-        self.setToolTip(
-            "Draw a digit here with the mouse or a pen.\n"
-            "Right button erases. Drop an image file to classify it."
-        )
+        self.setToolTip("Draw a digit here with the mouse or a pen.\nRight button erases. Drop an image file to classify it.")
         self._items: list[Stroke | Picture | Clear] = []
         self._redo: list[Stroke | Picture | Clear] = []
         self._current: Stroke | None = None
@@ -192,9 +189,7 @@ class Canvas(QWidget):
         h, w = image.shape
         if max(h, w) > PICTURE_SIDE:
             src = QImage(image.data, w, h, w, QImage.Format.Format_Grayscale8)
-            small = src.scaled(
-                PICTURE_SIDE, PICTURE_SIDE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
-            )
+            small = src.scaled(PICTURE_SIDE, PICTURE_SIDE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
             buf = np.frombuffer(small.constBits(), dtype=np.uint8, count=small.sizeInBytes())
             image = buf.reshape(small.height(), small.bytesPerLine())[:, : small.width()].copy()
         else:

@@ -323,9 +323,7 @@ class InspectorPanel(QWidget):
         fmt = {"uint8": "{:.0f}", "float": "{:.2f}", "normalized": "{:.1f}"}[self.mode]
         self.grid.set_values(values, x, fmt)
         dtype = "uint8" if values.dtype == np.uint8 else "float32"
-        self.stats.setText(
-            f"shape (28, 28) · dtype {dtype} · min {values.min():.3g} · max {values.max():.3g} · mean {values.mean():.3g}"
-        )
+        self.stats.setText(f"shape (28, 28) · dtype {dtype} · min {values.min():.3g} · max {values.max():.3g} · mean {values.mean():.3g}")
         if self.source.currentData() == "drawing":
             self.sample_info.setText("the drawing, as the model sees it")
         self.shapes.setText(self._shape_steps())

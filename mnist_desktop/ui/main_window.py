@@ -216,11 +216,18 @@ class MainWindow(QMainWindow):
     def _build_actions(self) -> None:
         SP = QStyle.StandardPixmap
         self.clear_action = self._action(
-            "&Clear drawing", self.canvas.clear, [Qt.Key.Key_Escape, QKeySequence.StandardKey.Delete],
-            "Clear the canvas (undoable)", SP.SP_DialogResetButton,
+            "&Clear drawing",
+            self.canvas.clear,
+            [Qt.Key.Key_Escape, QKeySequence.StandardKey.Delete],
+            "Clear the canvas (undoable)",
+            SP.SP_DialogResetButton,
         )
-        self.undo_action = self._action("&Undo stroke", self.canvas.undo, [QKeySequence.StandardKey.Undo], "Undo the last stroke", SP.SP_ArrowBack)
-        self.redo_action = self._action("&Redo stroke", self.canvas.redo, [QKeySequence.StandardKey.Redo], "Redo the stroke you undid", SP.SP_ArrowForward)
+        self.undo_action = self._action(
+            "&Undo stroke", self.canvas.undo, [QKeySequence.StandardKey.Undo], "Undo the last stroke", SP.SP_ArrowBack
+        )
+        self.redo_action = self._action(
+            "&Redo stroke", self.canvas.redo, [QKeySequence.StandardKey.Redo], "Redo the stroke you undid", SP.SP_ArrowForward
+        )
         self.undo_action.setEnabled(False)
         self.redo_action.setEnabled(False)
         self.canvas.undoAvailable.connect(self.undo_action.setEnabled)
@@ -232,24 +239,41 @@ class MainWindow(QMainWindow):
             "Open &image…", self.open_image_dialog, ["Ctrl+I"], "Put an image file of a digit on the canvas", SP.SP_FileIcon
         )
         self.open_model_action = self._action(
-            "&Open model…", self.open_model_dialog, [QKeySequence.StandardKey.Open], "Load a saved model and make it active", SP.SP_DialogOpenButton
+            "&Open model…",
+            self.open_model_dialog,
+            [QKeySequence.StandardKey.Open],
+            "Load a saved model and make it active",
+            SP.SP_DialogOpenButton,
         )
         self.save_model_action = self._action(
-            "&Save model…", self.save_model_dialog, [QKeySequence.StandardKey.Save], "Save the active model (safetensors)", SP.SP_DialogSaveButton
+            "&Save model…",
+            self.save_model_dialog,
+            [QKeySequence.StandardKey.Save],
+            "Save the active model (safetensors)",
+            SP.SP_DialogSaveButton,
         )
         self.export_onnx_action = self._action(
-            "&Export to ONNX…", self.export_onnx_dialog, (), "Save the active model as ONNX, for a web page (ONNX Runtime Web) or other runtimes"
+            "&Export to ONNX…",
+            self.export_onnx_dialog,
+            (),
+            "Save the active model as ONNX, for a web page (ONNX Runtime Web) or other runtimes",
         )
         self.predictorChanged.connect(lambda p: self.export_onnx_action.setEnabled(p is not None))
-        self.default_model_action = self._action("Use the &bundled model", self.use_default_model, (), "Go back to the model that ships with the app")
+        self.default_model_action = self._action(
+            "Use the &bundled model", self.use_default_model, (), "Go back to the model that ships with the app"
+        )
         self.previous_model_action = self._action(
             "&Previous model", self.previous_model, ["Ctrl+Alt+Z"], "Make the model that was active before this one active again"
         )
         self.previous_model_action.setEnabled(False)
         self.quit_action = self._action("&Quit", self.close, [QKeySequence.StandardKey.Quit], "Quit (stops training first)")
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        self.train_action = self._action("&Train", self.training.train, ["Ctrl+T"], "Train a model with the Training panel's settings", SP.SP_MediaPlay)
-        self.stop_action = self._action("S&top training", self._stop_training, ["Ctrl+."], "Stop training after this batch", SP.SP_MediaStop)
+        self.train_action = self._action(
+            "&Train", self.training.train, ["Ctrl+T"], "Train a model with the Training panel's settings", SP.SP_MediaPlay
+        )
+        self.stop_action = self._action(
+            "S&top training", self._stop_training, ["Ctrl+."], "Stop training after this batch", SP.SP_MediaStop
+        )
         self.stop_action.setEnabled(False)
         self.reset_layout_action = self._action("&Reset layout", self.reset_layout, (), "Put every panel back where it started")
         self.about_action = self._action("&About mnist-desktop", self.about, (), "Version and where MNIST comes from")
@@ -262,7 +286,9 @@ class MainWindow(QMainWindow):
     def _build_menus_and_toolbar(self) -> None:
         bar = self.menuBar()
         m = bar.addMenu("&File")
-        m.addActions([self.open_image_action, self.open_model_action, self.save_model_action, self.export_onnx_action, self.default_model_action])
+        m.addActions(
+            [self.open_image_action, self.open_model_action, self.save_model_action, self.export_onnx_action, self.default_model_action]
+        )
         m.addSeparator()
         m.addAction(self.quit_action)
         m = bar.addMenu("&Edit")
@@ -562,9 +588,7 @@ class MainWindow(QMainWindow):
             return  # said once, not at every save
         self._settings_error_shown = True
         where = self.settings.fileName() or "the settings store"
-        self.statusBar().showMessage(
-            f"Settings cannot be saved to {where}: the window's layout and choices will not be remembered.", 15000
-        )
+        self.statusBar().showMessage(f"Settings cannot be saved to {where}: the window's layout and choices will not be remembered.", 15000)
 
     @Slot()
     def reset_layout(self) -> None:
@@ -575,7 +599,8 @@ class MainWindow(QMainWindow):
     def ask_to_save(self) -> QMessageBox.StandardButton:
         """Save, Discard or Cancel, for an unsaved trained model at quit (tests replace it)."""
         return QMessageBox.question(
-            self, "Save the trained model?",
+            self,
+            "Save the trained model?",
             f"The active model ({self.predictor.describe()}) was trained here and is not saved. Save it before quitting?",
             QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Save,

@@ -62,9 +62,7 @@ class ProbabilityBars(QWidget):
                 p.drawRoundedRect(bar, 3, 3)
             p.setPen(pal.color(QPalette.ColorRole.WindowText))
             text = "" if self.probabilities is None else f"{100 * prob:.1f} %"
-            p.drawText(
-                QRectF(label_w + bar_w + 4, y, value_w, row), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text
-            )
+            p.drawText(QRectF(label_w + bar_w + 4, y, value_w, row), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
         p.end()
 
 
@@ -73,7 +71,9 @@ def gray_pixmap(x28: np.ndarray, scale: int = 4) -> QPixmap:
     a = np.ascontiguousarray(np.clip(x28 * 255.0, 0, 255).astype(np.uint8))
     h, w = a.shape
     img = QImage(a.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-    return QPixmap.fromImage(img.scaled(w * scale, h * scale, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation))
+    return QPixmap.fromImage(
+        img.scaled(w * scale, h * scale, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation)
+    )
 
 
 class PredictionPanel(QWidget):

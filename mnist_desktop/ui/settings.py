@@ -56,5 +56,3 @@ def parse_setting(raw, widget: QWidget):
     if isinstance(widget, (QSpinBox, QAbstractSlider)):
         return int(number) if number == int(number) else None
     return number
-
-

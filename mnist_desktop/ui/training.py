@@ -48,9 +48,17 @@ PLOT_INTERVAL_MS = 90  # the plot and the progress text redraw at most ~11 times
 SCHEDULE_LABELS = {"onecycle": "One-cycle (warm up, then anneal)", "constant": "Constant"}
 # What the settings file may hold for each control, and the labels used when a preset changes them.
 FIELD_LABELS = {
-    "loss": "loss", "lr": "learning rate", "momentum": "momentum", "batch_size": "batch size", "epochs": "epochs",
-    "weight_decay": "weight decay", "schedule": "schedule", "hidden": "hidden width", "nesterov": "Nesterov",
-    "augment": "augmentation", "seed": "seed",
+    "loss": "loss",
+    "lr": "learning rate",
+    "momentum": "momentum",
+    "batch_size": "batch size",
+    "epochs": "epochs",
+    "weight_decay": "weight decay",
+    "schedule": "schedule",
+    "hidden": "hidden width",
+    "nesterov": "Nesterov",
+    "augment": "augmentation",
+    "seed": "seed",
 }
 
 
@@ -98,26 +106,39 @@ class TrainingPanel(QWidget):
         self.task = _tip(QComboBox(objectName="task"), "Which digits to learn: the chapter's first problem (3 vs 7) or all ten digits.")
         for t in engine.TASKS.values():
             self.task.addItem(t.label, t.name)
-        self.arch = _tip(QComboBox(objectName="arch"), "The model: pixel similarity (mean images, no SGD), a linear model, a small MLP, or a CNN.")
+        self.arch = _tip(
+            QComboBox(objectName="arch"), "The model: pixel similarity (mean images, no SGD), a linear model, a small MLP, or a CNN."
+        )
         for a in engine.ARCHITECTURES.values():
             self.arch.addItem(a.label, a.name)
             self.arch.setItemData(self.arch.count() - 1, a.description, Qt.ItemDataRole.ToolTipRole)
         self.arch_note = QLabel(wordWrap=True)
-        self.loss = _tip(QComboBox(objectName="loss"), "What SGD minimises. The MNIST loss works for two classes only; accuracy shows why a loss needs a gradient.")
+        self.loss = _tip(
+            QComboBox(objectName="loss"),
+            "What SGD minimises. The MNIST loss works for two classes only; accuracy shows why a loss needs a gradient.",
+        )
         for l in engine.LOSSES.values():
             self.loss.addItem(l.label, l.name)
             self.loss.setItemData(self.loss.count() - 1, l.description, Qt.ItemDataRole.ToolTipRole)
         self.loss_note = QLabel(wordWrap=True, objectName="loss_note")
         # The range the engine accepts: a learning rate that diverges is a lesson, not an error.
-        self.lr = _tip(QDoubleSpinBox(objectName="lr", decimals=5, minimum=0.00001, maximum=1000.0, singleStep=0.01),
-                       "SGD learning rate: how far each step moves the weights along the negative gradient. Too high and the loss explodes.")
+        self.lr = _tip(
+            QDoubleSpinBox(objectName="lr", decimals=5, minimum=0.00001, maximum=1000.0, singleStep=0.01),
+            "SGD learning rate: how far each step moves the weights along the negative gradient. Too high and the loss explodes.",
+        )
         self.lr.setStepType(QDoubleSpinBox.StepType.AdaptiveDecimalStepType)
-        self.momentum = _tip(QDoubleSpinBox(objectName="momentum", decimals=2, minimum=0.0, maximum=0.99, singleStep=0.05),
-                             "SGD momentum: how much of the previous step is added to the next (0 = plain SGD).")
-        self.batch_size = _tip(QSpinBox(objectName="batch_size", minimum=0, maximum=60000, singleStep=32),
-                               "Images per SGD step. 0 = the whole training set in one step: plain gradient descent.")
+        self.momentum = _tip(
+            QDoubleSpinBox(objectName="momentum", decimals=2, minimum=0.0, maximum=0.99, singleStep=0.05),
+            "SGD momentum: how much of the previous step is added to the next (0 = plain SGD).",
+        )
+        self.batch_size = _tip(
+            QSpinBox(objectName="batch_size", minimum=0, maximum=60000, singleStep=32),
+            "Images per SGD step. 0 = the whole training set in one step: plain gradient descent.",
+        )
         self.batch_size.setSpecialValueText("Full batch (gradient descent)")
-        self.epochs = _tip(QSpinBox(objectName="epochs", minimum=1, maximum=100), "How many times training goes through the whole training set.")
+        self.epochs = _tip(
+            QSpinBox(objectName="epochs", minimum=1, maximum=100), "How many times training goes through the whole training set."
+        )
         self.device = _tip(QComboBox(objectName="device"), "Where training runs. Auto picks the fastest device this machine has.")
         self.device.addItem("Auto", "auto")
         for d in engine.available_devices():
@@ -129,16 +150,30 @@ class TrainingPanel(QWidget):
         self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
         self.advanced_toggle.setAutoRaise(True)
         _tip(self.advanced_toggle, "Weight decay, learning-rate schedule, Nesterov momentum, hidden width, augmentation and seed.")
-        self.weight_decay = _tip(QDoubleSpinBox(objectName="weight_decay", decimals=5, minimum=0.0, maximum=1.0, singleStep=0.0001),
-                                 "Weight decay (L2): each step also shrinks every weight towards zero by lr × this × the weight.")
-        self.schedule = _tip(QComboBox(objectName="schedule"), "How the learning rate changes during the run: one-cycle warms up then anneals; constant keeps it.")
+        self.weight_decay = _tip(
+            QDoubleSpinBox(objectName="weight_decay", decimals=5, minimum=0.0, maximum=1.0, singleStep=0.0001),
+            "Weight decay (L2): each step also shrinks every weight towards zero by lr × this × the weight.",
+        )
+        self.schedule = _tip(
+            QComboBox(objectName="schedule"),
+            "How the learning rate changes during the run: one-cycle warms up then anneals; constant keeps it.",
+        )
         for name in engine.training.SCHEDULES:
             self.schedule.addItem(SCHEDULE_LABELS.get(name, name), name)
-        self.nesterov = _tip(QCheckBox("Nesterov momentum", objectName="nesterov"), "Look ahead along the momentum before taking the gradient (needs momentum > 0).")
-        self.hidden = _tip(QSpinBox(objectName="hidden", minimum=1, maximum=8192), "Units in the MLP's hidden layer (the chapter's simple_net has 30).")
-        self.augment = _tip(QCheckBox("Shift and re-stroke the training images", objectName="augment"),
-                            "Move each training image by up to 2 pixels and make its strokes thinner or fatter: a model that reads more pens.")
-        self.seed = _tip(QSpinBox(objectName="seed", minimum=0, maximum=2**31 - 1), "Random seed: the same seed and settings give the same model.")
+        self.nesterov = _tip(
+            QCheckBox("Nesterov momentum", objectName="nesterov"),
+            "Look ahead along the momentum before taking the gradient (needs momentum > 0).",
+        )
+        self.hidden = _tip(
+            QSpinBox(objectName="hidden", minimum=1, maximum=8192), "Units in the MLP's hidden layer (the chapter's simple_net has 30)."
+        )
+        self.augment = _tip(
+            QCheckBox("Shift and re-stroke the training images", objectName="augment"),
+            "Move each training image by up to 2 pixels and make its strokes thinner or fatter: a model that reads more pens.",
+        )
+        self.seed = _tip(
+            QSpinBox(objectName="seed", minimum=0, maximum=2**31 - 1), "Random seed: the same seed and settings give the same model."
+        )
         self.advanced = QWidget(objectName="advanced")
         adv = QFormLayout(self.advanced)
         adv.setContentsMargins(0, 0, 0, 0)
@@ -151,19 +186,36 @@ class TrainingPanel(QWidget):
         self.advanced.setVisible(False)
         self.advanced_toggle.toggled.connect(self._show_advanced)
 
-        self.train_button = _tip(QPushButton("Train", objectName="train_button"), "Train a new model with these settings; it becomes the active model when done.")
-        self.pause_button = _tip(QPushButton("Pause", objectName="pause_button", enabled=False, checkable=True), "Pause training after this batch; press again to go on from the same step.")
-        self.stop_button = _tip(QPushButton("Stop", objectName="stop_button", enabled=False), "Stop training after this batch. The active model stays; the stopped one is offered.")
-        self.more_button = _tip(QPushButton("One more epoch", objectName="more_button", enabled=False),
-                                "Train the active model for one more epoch with these optimiser settings (its architecture and task stay).")
-        self.progress = _tip(QProgressBar(objectName="train_progress", minimum=0, maximum=1, value=0),
-                             "Epoch, batch, training speed (samples per second, over the last seconds) and the estimated time left.")
+        self.train_button = _tip(
+            QPushButton("Train", objectName="train_button"), "Train a new model with these settings; it becomes the active model when done."
+        )
+        self.pause_button = _tip(
+            QPushButton("Pause", objectName="pause_button", enabled=False, checkable=True),
+            "Pause training after this batch; press again to go on from the same step.",
+        )
+        self.stop_button = _tip(
+            QPushButton("Stop", objectName="stop_button", enabled=False),
+            "Stop training after this batch. The active model stays; the stopped one is offered.",
+        )
+        self.more_button = _tip(
+            QPushButton("One more epoch", objectName="more_button", enabled=False),
+            "Train the active model for one more epoch with these optimiser settings (its architecture and task stay).",
+        )
+        self.progress = _tip(
+            QProgressBar(objectName="train_progress", minimum=0, maximum=1, value=0),
+            "Epoch, batch, training speed (samples per second, over the last seconds) and the estimated time left.",
+        )
         self.progress.setTextVisible(True)
         self.message = QLabel(wordWrap=True, objectName="train_message")
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.use_stopped_button = QPushButton(objectName="use_stopped_button")
-        _tip(self.use_stopped_button, "Make the model of the stopped run the active model (the current one stays one click away: Edit → Previous model).")
-        self.save_stopped_button = _tip(QPushButton("Save…", objectName="save_stopped_button"), "Save the stopped run's model without making it active.")
+        _tip(
+            self.use_stopped_button,
+            "Make the model of the stopped run the active model (the current one stays one click away: Edit → Previous model).",
+        )
+        self.save_stopped_button = _tip(
+            QPushButton("Save…", objectName="save_stopped_button"), "Save the stopped run's model without making it active."
+        )
         self.stopped_row = QWidget(objectName="stopped_row")
         row = QHBoxLayout(self.stopped_row)
         row.setContentsMargins(0, 0, 0, 0)
@@ -318,9 +370,18 @@ class TrainingPanel(QWidget):
 
     def _value_widgets(self) -> dict[str, QWidget]:
         return {
-            "loss": self.loss, "lr": self.lr, "momentum": self.momentum, "batch_size": self.batch_size,
-            "epochs": self.epochs, "device": self.device, "weight_decay": self.weight_decay, "schedule": self.schedule,
-            "nesterov": self.nesterov, "hidden": self.hidden, "augment": self.augment, "seed": self.seed,
+            "loss": self.loss,
+            "lr": self.lr,
+            "momentum": self.momentum,
+            "batch_size": self.batch_size,
+            "epochs": self.epochs,
+            "device": self.device,
+            "weight_decay": self.weight_decay,
+            "schedule": self.schedule,
+            "nesterov": self.nesterov,
+            "hidden": self.hidden,
+            "augment": self.augment,
+            "seed": self.seed,
         }
 
     def _on_task_or_arch_changed(self) -> None:
@@ -355,7 +416,17 @@ class TrainingPanel(QWidget):
             _select(self.loss, "cross-entropy")
         training = self.is_training()
         sgd = arch.trainable and not training
-        for w in (self.loss, self.lr, self.momentum, self.batch_size, self.epochs, self.weight_decay, self.schedule, self.augment, self.seed):
+        for w in (
+            self.loss,
+            self.lr,
+            self.momentum,
+            self.batch_size,
+            self.epochs,
+            self.weight_decay,
+            self.schedule,
+            self.augment,
+            self.seed,
+        ):
             w.setEnabled(sgd)
         self.nesterov.setEnabled(sgd and self.momentum.value() > 0)
         self.hidden.setEnabled(not training and arch.name == "mlp")

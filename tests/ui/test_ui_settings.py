@@ -63,7 +63,17 @@ def test_view_menu_restores_closed_docks(window):
 def test_object_names_are_the_automation_surface(window):
     from PySide6.QtWidgets import QWidget
 
-    for name in ("canvas", "prediction", "training", "train_button", "stop_button", "train_progress", "loss_plot", "inspector", "activations"):
+    for name in (
+        "canvas",
+        "prediction",
+        "training",
+        "train_button",
+        "stop_button",
+        "train_progress",
+        "loss_plot",
+        "inspector",
+        "activations",
+    ):
         assert window.findChild(QWidget, name) is not None, name
 
 
@@ -96,8 +106,15 @@ def test_the_app_starts_from_any_settings_file(qtbot, tmp_path, cnn_predictor):
     qtbot.addWidget(w)
     c, default = w.training.config(), __import__("mnist_desktop.model", fromlist=["x"]).recommended_config()
     assert (c.batch_size, c.epochs, c.lr, c.momentum, c.seed, c.nesterov, c.schedule, c.loss, c.device) == (
-        default.batch_size, default.epochs, default.lr, default.momentum, default.seed, default.nesterov,
-        default.schedule, default.loss, default.device,
+        default.batch_size,
+        default.epochs,
+        default.lr,
+        default.momentum,
+        default.seed,
+        default.nesterov,
+        default.schedule,
+        default.loss,
+        default.device,
     )
     assert w.brush.value() == 21  # the default brush, not 99999999999
     note = w.statusBar().currentMessage()

@@ -91,8 +91,9 @@ CLOSE_WHILE_TRAINING = textwrap.dedent(
 def test_closing_the_app_mid_training_exits_promptly_every_time(tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path))  # settings stay in tmp_path
     for run in range(5):
-        with subprocess.Popen([sys.executable, "-c", CLOSE_WHILE_TRAINING], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, env=env) as p:
+        with subprocess.Popen(
+            [sys.executable, "-c", CLOSE_WHILE_TRAINING], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env
+        ) as p:
             line = p.stdout.readline()
             try:
                 p.wait(timeout=30)

@@ -169,13 +169,15 @@ def test_out_of_memory_on_the_cpu_is_a_message(window, qtbot, monkeypatch):
     import mnist_desktop.model.training as training
 
     def allocate(*args, **kwargs):
-        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you tried to allocate 35184372088832 bytes.")
+        raise RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: you tried to allocate 35184372088832 bytes."
+        )
 
     monkeypatch.setattr(training, "_sgd", allocate)
     with qtbot.waitSignal(window.training.finished, timeout=30_000):
         window.training.train_button.click()
     text = window.training.message.text()
-    assert text.startswith("⚠ Out of memory on cpu with batch size 128: try a smaller batch size")
+    assert text.startswith(f"⚠ Out of memory on cpu with batch size {window.training.batch_size.value()}: try a smaller batch size")
     assert "CPU" not in text  # it is on the CPU already
 
 

@@ -190,7 +190,9 @@ def test_model_dialogs_start_in_the_users_data_folder(window, settings, tmp_path
     settings.setValue("model/last", str(tmp_path / "mine" / "m.safetensors"))
     window.save_model_dialog()
     assert [str(p) for p in asked] == [
-        str(data / "cnn-digits.safetensors"), str(data), str(data / "cnn-digits.safetensors"),
+        str(data / "cnn-digits.safetensors"),
+        str(data),
+        str(data / "cnn-digits.safetensors"),
         str(tmp_path / "mine" / "cnn-digits.safetensors"),
     ]
     assert data.is_dir()
