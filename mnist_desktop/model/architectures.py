@@ -56,6 +56,9 @@ class Architecture:
     # The settings ``build`` takes, each with its allowed range (inclusive). A checkpoint's
     # config is checked against these before anything is built.
     config_ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # How the default training recipe (``TrainConfig()``) changes for this model: the
+    # ``TrainConfig`` fields to set, for a two-class task (True) or all ten digits (False).
+    recipe: Callable[[bool], dict] = lambda binary: {}
 
 
 def _pixel_similarity(n_out: int, **_: object) -> nn.Module:
@@ -96,6 +99,22 @@ def _cnn(n_out: int, channels1: int = 16, channels2: int = 32, **_: object) -> n
     )
 
 
+def _linear_recipe(binary: bool) -> dict:
+    if binary:  # the chapter: mnist_loss, plain SGD, lr 1
+        return dict(loss="mnist-loss", lr=1.0, momentum=0.0, weight_decay=0.0, batch_size=256, epochs=3, schedule="constant")
+    return dict(lr=0.05, weight_decay=0.0, batch_size=128, epochs=3)
+
+
+def _mlp_recipe(binary: bool) -> dict:
+    if binary:  # the chapter's simple_net: 784-30-1
+        return dict(loss="mnist-loss", hidden=30, lr=0.5, momentum=0.0, weight_decay=0.0, batch_size=256, epochs=5, schedule="constant")
+    return dict(hidden=128, lr=0.2, batch_size=128, epochs=3)
+
+
+def _cnn_recipe(binary: bool) -> dict:
+    return dict(lr=0.2, batch_size=128, epochs=1) if binary else {}  # all ten digits: the default recipe
+
+
 ARCHITECTURES: dict[str, Architecture] = {
     a.name: a
     for a in (
@@ -106,14 +125,18 @@ ARCHITECTURES: dict[str, Architecture] = {
             _pixel_similarity,
             normalization=(0.0, 1.0),
             trainable=False,
+            recipe=lambda binary: dict(epochs=1),
         ),
-        Architecture("linear", "Linear", "One weight per pixel and class: 784 → classes. Its weights are templates.", _linear),
+        Architecture(
+            "linear", "Linear", "One weight per pixel and class: 784 → classes. Its weights are templates.", _linear, recipe=_linear_recipe
+        ),
         Architecture(
             "mlp",
             "MLP",
             "A small neural net: 784 → hidden → ReLU → classes (the chapter's simple_net).",
             _mlp,
             config_ranges={"hidden": (1, MAX_HIDDEN)},
+            recipe=_mlp_recipe,
         ),
         Architecture(
             "cnn",
@@ -121,6 +144,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             "Two convolutions with batch norm, ReLU and max-pooling, then a linear layer.",
             _cnn,
             config_ranges={"channels1": (1, MAX_CHANNELS), "channels2": (1, MAX_CHANNELS)},
+            recipe=_cnn_recipe,
         ),
     )
 }

@@ -77,22 +77,10 @@ class TrainConfig:
 
 
 def recommended_config(task: str = "digits", arch: str = "cnn") -> TrainConfig:
-    """Sensible defaults for a task and architecture (every one reaches a good model quickly)."""
+    """Sensible defaults for a task and architecture (every one reaches a good model quickly):
+    the default recipe, changed as the architecture's registry entry recommends."""
     binary = len(get_task(task).classes) == 2
-    base = TrainConfig(task=task, arch=arch)
-    if arch == "pixel-similarity":
-        return replace(base, epochs=1)
-    if arch == "linear":
-        if binary:  # the chapter: mnist_loss, plain SGD, lr 1
-            return replace(base, loss="mnist-loss", lr=1.0, momentum=0.0, weight_decay=0.0, batch_size=256, epochs=3, schedule="constant")
-        return replace(base, lr=0.05, weight_decay=0.0, batch_size=128, epochs=3)
-    if arch == "mlp":
-        if binary:  # the chapter's simple_net: 784-30-1
-            return replace(
-                base, loss="mnist-loss", hidden=30, lr=0.5, momentum=0.0, weight_decay=0.0, batch_size=256, epochs=5, schedule="constant"
-            )
-        return replace(base, hidden=128, lr=0.2, batch_size=128, epochs=3)
-    return replace(base, lr=0.2, batch_size=128, epochs=1) if binary else base
+    return replace(TrainConfig(task=task, arch=arch), **get_architecture(arch).recipe(binary))
 
 
 def available_devices() -> list[str]:
