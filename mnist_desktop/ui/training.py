@@ -14,11 +14,10 @@ from __future__ import annotations
 import dataclasses
 import math
 import threading
-import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSettings, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QSettings, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -491,7 +490,6 @@ class TrainingPanel(QWidget):
         self._failed = False
         self.last_result = None
         self._drop_stopped()
-        self._config = config
         self._stop_event, self._pause_event = threading.Event(), threading.Event()
         self._thread = QThread(self)
         self._thread.setObjectName("training-thread")
@@ -512,7 +510,6 @@ class TrainingPanel(QWidget):
         self.progress.setRange(0, 0)  # busy until the first batch tells the total
         self.progress.setFormat("Loading data…")
         self.show_message("Training one more epoch of the active model…" if init is not None else "")
-        self._started_at = time.monotonic()
         self._thread.start()
         self._timer.start()
         self._refresh(force=True)
@@ -661,8 +658,6 @@ class TrainingPanel(QWidget):
         self.means_view.setVisible(show)
 
     def changeEvent(self, event) -> None:
-        from PySide6.QtCore import QEvent
-
         if event.type() == QEvent.Type.PaletteChange and hasattr(self, "means_view"):
             self.means_view.setBackground(palette_color(self, QPalette.ColorRole.Base))
         super().changeEvent(event)
