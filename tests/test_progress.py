@@ -59,3 +59,13 @@ def test_smoothed_loss_is_the_debiased_moving_average():
 
 def test_format_duration():
     assert format_duration(5) == "0:05" and format_duration(3725) == "1:02:05" and format_duration(float("nan")) == "?"
+
+
+def test_an_evaluation_of_a_stopped_epoch_sits_where_the_run_stopped():
+    p = TrainingProgress()
+    for step in range(1, 14):  # 10 batches an epoch: epoch 1 done, then 3 batches of epoch 2
+        p.add_batch(_batch(step))
+        if step == 10:
+            p.add_epoch(EpochInfo(1, 10, 1.0, 0.9, 0.8, 1.0))
+    p.add_epoch(EpochInfo(2, 10, 1.0, 0.9, 0.85, 1.0))  # stopped after batch 3 of epoch 2
+    assert p.epoch_x == [1.0, pytest.approx(1.3)]

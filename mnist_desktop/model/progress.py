@@ -77,6 +77,7 @@ class TrainingProgress:
         self.loss = BoundedSeries(capacity)
         self.smoothed = BoundedSeries(capacity)
         self.epochs: list[EpochInfo] = []
+        self.epoch_x: list[float] = []  # where each evaluation goes on the x axis (epochs done)
         self.last: BatchInfo | None = None
         self._ema, self._ema_n = 0.0, 0
         self._reports: collections.deque[tuple[float, float]] = collections.deque()  # (samples, seconds)
@@ -99,7 +100,11 @@ class TrainingProgress:
         self.last = info
 
     def add_epoch(self, info: EpochInfo) -> None:
+        """An evaluation: at the end of its epoch, or where the run stopped within it."""
         self.epochs.append(info)
+        b = self.last
+        partial = b is not None and b.epoch == info.epoch and b.batch < b.batches_per_epoch
+        self.epoch_x.append((b.epoch - 1) + b.batch / max(1, b.batches_per_epoch) if partial else float(info.epoch))
 
     def speed(self) -> float:
         """Samples per second over the last ``window`` seconds of training (NaN before any)."""

@@ -98,6 +98,6 @@ class LossPlot(pg.PlotWidget):
             return
         self.raw_curve.setData(*progress.loss.arrays())
         self.smooth_curve.setData(*progress.smoothed.arrays())
-        ex = np.asarray([e.epoch for e in progress.epochs], dtype=np.float64)
+        ex = np.asarray(progress.epoch_x, dtype=np.float64)
         self.valid_curve.setData(ex, np.asarray([e.valid_loss for e in progress.epochs], dtype=np.float64))
         self.acc_curve.setData(ex, np.asarray([e.valid_accuracy for e in progress.epochs], dtype=np.float64))
