@@ -33,22 +33,11 @@ def _cpu_name() -> str:
 
 def sample_drawings(count: int = 50, size: int = 280, seed: int = 0) -> list[np.ndarray]:
     """Canvas-sized drawings made from MNIST test digits: scaled to 30–90 % height, placed anywhere."""
-    import torch.nn.functional as F
-
     from .model import load_mnist
+    from .model.drawings import random_drawings
 
     images, _ = load_mnist("test")
-    rng = np.random.default_rng(seed)
-    drawings = []
-    for i in rng.choice(len(images), count, replace=False):
-        height = int(rng.uniform(0.3, 0.9) * size)
-        big = F.interpolate(images[i][None, None].float(), size=(height, height), mode="bilinear", align_corners=False)
-        big = big[0, 0].clamp(0, 255).to(torch.uint8).numpy()
-        canvas = np.zeros((size, size), np.uint8)
-        top, left = rng.integers(0, size - height + 1, 2)
-        canvas[top : top + height, left : left + height] = big
-        drawings.append(canvas)
-    return drawings
+    return random_drawings(images.numpy(), count, size, seed)[1]
 
 
 def _stats(ms: list[float]) -> dict:

@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 from mnist_desktop.bench import sample_drawings
 from mnist_desktop.model import Predictor, load_mnist, to_mnist
+from mnist_desktop.model.drawings import place_on_canvas
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +44,8 @@ def test_drawings_classify_as_well_as_mnist_itself(default, test_set):
     mnist_right = drawn_right = 0
     for i in index:
         height = int(rng.uniform(0.3, 0.9) * 280)
-        big = F.interpolate(images[i][None, None].float(), size=(height, height), mode="bilinear", align_corners=False)
-        canvas = np.zeros((280, 280), np.uint8)
         top, left = rng.integers(0, 280 - height + 1, 2)
-        canvas[top : top + height, left : left + height] = big[0, 0].clamp(0, 255).to(torch.uint8).numpy()
+        canvas = place_on_canvas(images[i], height, top, left)
         # Thin, as drawn, or fat strokes: each side of every stroke moved by -0.35, 0 or +0.6
         # MNIST pixels (MNIST strokes are 2–3 pixels wide).
         canvas = stroke(canvas, int(rng.choice([-0.35, 0, 0.6]) * height / 28))

@@ -1,10 +1,9 @@
 import numpy as np
 import pytest
-import torch
-import torch.nn.functional as F
 from PIL import Image
 
 from mnist_desktop.model import EmptyImageError, load_digit_image, load_mnist, to_mnist
+from mnist_desktop.model.drawings import place_on_canvas
 
 
 @pytest.fixture(scope="module")
@@ -13,11 +12,7 @@ def digits():
     return images[:200].numpy(), labels[:200].numpy()
 
 
-def place(digit: np.ndarray, height: int, top: int, left: int, size: int = 280) -> np.ndarray:
-    big = F.interpolate(torch.from_numpy(digit).float()[None, None], size=(height, height), mode="bilinear", align_corners=False)
-    canvas = np.zeros((size, size), np.uint8)
-    canvas[top : top + height, left : left + height] = big[0, 0].clamp(0, 255).to(torch.uint8).numpy()
-    return canvas
+place = place_on_canvas
 
 
 def test_mnist_digits_are_fixed_points(digits):
