@@ -56,10 +56,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .model.architectures import ARCHITECTURES, MAX_HIDDEN
-    from .model.data import TASKS
-    from .model.losses import LOSSES
-    from .model.training import DEVICES, SCHEDULES, TrainConfig
+    # Torch-free: --help, --version and usage errors answer without importing torch (seconds).
+    from .model.config import ARCHITECTURE_SPECS as ARCHITECTURES
+    from .model.config import DEVICES, MAX_HIDDEN, SCHEDULES, TASKS, TrainConfig
+    from .model.config import LOSS_SPECS as LOSSES
 
     d = TrainConfig()
     parser = _Parser(prog=PROG, description="Draw a digit, train a classifier, look inside. No command: open the app.")

@@ -11,13 +11,13 @@ import gzip
 import hashlib
 import os
 import zlib
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from .config import TASKS, Task, get_task  # noqa: F401 (re-exported)
 from .errors import DataError
 from .files import check_regular_file
 from .paths import RESOURCES
@@ -45,26 +45,6 @@ SIZES = {
 }
 MAX_IDX_BYTES = max(SIZES.values())  # an IDX file of another name: no bigger than MNIST's largest
 GZIP_SLACK = 2**20  # a gzip of incompressible data is a little larger than the data
-
-
-@dataclass(frozen=True)
-class Task:
-    name: str
-    label: str
-    classes: tuple[int, ...]
-
-
-TASKS = {
-    "digits": Task("digits", "All ten digits", tuple(range(10))),
-    "3v7": Task("3v7", "3 vs 7", (3, 7)),
-}
-
-
-def get_task(name: str) -> Task:
-    try:
-        return TASKS[name]
-    except KeyError:
-        raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}") from None
 
 
 def find_idx_file(root: Path, name: str) -> Path:
