@@ -237,9 +237,16 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_predict(args) -> int:
-    from .model import Predictor, load_digit_image, to_mnist
+    from .model.preprocess import load_digit_image, to_mnist
 
-    predictor = Predictor.load(args.model) if args.model else Predictor.default()
+    if args.model:
+        from .model import Predictor
+
+        predictor = Predictor.load(args.model)
+    else:  # the bundled model in numpy: the same probabilities (to 1e-5) without waiting seconds for torch
+        from .model.numpy_forward import NumpyPredictor
+
+        predictor = NumpyPredictor.default()
     probs = predictor.predict(to_mnist(load_digit_image(args.image)))
     top = sorted(zip(predictor.classes, probs.tolist()), key=lambda cp: -cp[1])[:3]
     if args.json:

@@ -63,3 +63,15 @@ def test_the_engine_package_still_offers_every_name():
     assert engine.training.SCHEDULES == ("onecycle", "constant")  # a submodule by attribute, as the UI uses it
     with pytest.raises(AttributeError):
         engine.no_such_name  # noqa: B018
+
+
+def test_predict_with_the_bundled_model_does_not_import_torch(tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    one = np.full((120, 100), 255, np.uint8)
+    one[15:105, 45:55] = 0  # a dark 1 on white paper
+    Image.fromarray(one).save(tmp_path / "one.png")
+    result = subprocess.run([sys.executable, "-c", TORCH_FREE_CLI, "predict", str(tmp_path / "one.png")], capture_output=True, text=True)
+    assert result.stdout.split()[0] == "1"
+    assert result.stderr.splitlines()[-1] == "0 False"
