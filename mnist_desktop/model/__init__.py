@@ -43,8 +43,8 @@ _EXPORTS = {
     "EpochInfo": "training",
     "TrainResult": "training",
     "available_devices": "training",
-    "continue_config": "training",
-    "recommended_config": "training",
+    "continue_config": "config",
+    "recommended_config": "config",
     "resolve_device": "training",
     "train": "training",
 }

@@ -9,7 +9,7 @@ and the window appear before ``import torch`` (seconds) has finished. The torch 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 # Upper bounds of the sizes a model may have: far above anything useful for 28×28 digits,
@@ -191,3 +191,32 @@ class TrainConfig:
 
     def arch_config(self) -> dict:
         return {"hidden": self.hidden} if self.arch == "mlp" else {}
+
+
+def recommended_config(task: str = "digits", arch: str = "cnn") -> TrainConfig:
+    """Sensible defaults for a task and architecture (every one reaches a good model quickly)."""
+    binary = len(get_task(task).classes) == 2
+    base = TrainConfig(task=task, arch=arch)
+    if arch == "pixel-similarity":
+        return replace(base, epochs=1)
+    if arch == "linear":
+        if binary:  # the chapter: mnist_loss, plain SGD, lr 1
+            return replace(base, loss="mnist-loss", lr=1.0, momentum=0.0, weight_decay=0.0, batch_size=256, epochs=3, schedule="constant")
+        return replace(base, lr=0.05, weight_decay=0.0, batch_size=128, epochs=3)
+    if arch == "mlp":
+        if binary:  # the chapter's simple_net: 784-30-1
+            return replace(
+                base, loss="mnist-loss", hidden=30, lr=0.5, momentum=0.0, weight_decay=0.0, batch_size=256, epochs=5, schedule="constant"
+            )
+        return replace(base, hidden=128, lr=0.2, batch_size=128, epochs=3)
+    return replace(base, lr=0.2, batch_size=128, epochs=1) if binary else base
+
+
+def continue_config(predictor, base: TrainConfig | None = None, epochs: int = 1) -> TrainConfig:
+    """Settings to train ``predictor`` for ``epochs`` more: its own architecture, task and loss
+    (where it recorded them), the optimiser settings of ``base``."""
+    base = base or recommended_config(predictor.task, predictor.arch)
+    trained = predictor.meta.get("training") or {}
+    loss = trained.get("loss") if trained.get("loss") in LOSS_SPECS else base.loss
+    hidden = (predictor.meta.get("arch_config") or {}).get("hidden", base.hidden)
+    return replace(base, arch=predictor.arch, task=predictor.task, loss=loss, hidden=int(hidden), epochs=epochs)

@@ -12,35 +12,16 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from .architectures import build_model, get_architecture
-from .config import DEVICES, SCHEDULES, TrainConfig  # noqa: F401 (re-exported)
+from .config import DEVICES, SCHEDULES, TrainConfig, continue_config, recommended_config  # noqa: F401 (re-exported)
 from .data import get_task, load_mnist, task_subset
 from .errors import DivergedError, TrainingError
 from .losses import LOSSES, correct, get_loss
-
-
-def recommended_config(task: str = "digits", arch: str = "cnn") -> TrainConfig:
-    """Sensible defaults for a task and architecture (every one reaches a good model quickly)."""
-    binary = len(get_task(task).classes) == 2
-    base = TrainConfig(task=task, arch=arch)
-    if arch == "pixel-similarity":
-        return replace(base, epochs=1)
-    if arch == "linear":
-        if binary:  # the chapter: mnist_loss, plain SGD, lr 1
-            return replace(base, loss="mnist-loss", lr=1.0, momentum=0.0, weight_decay=0.0, batch_size=256, epochs=3, schedule="constant")
-        return replace(base, lr=0.05, weight_decay=0.0, batch_size=128, epochs=3)
-    if arch == "mlp":
-        if binary:  # the chapter's simple_net: 784-30-1
-            return replace(
-                base, loss="mnist-loss", hidden=30, lr=0.5, momentum=0.0, weight_decay=0.0, batch_size=256, epochs=5, schedule="constant"
-            )
-        return replace(base, hidden=128, lr=0.2, batch_size=128, epochs=3)
-    return replace(base, lr=0.2, batch_size=128, epochs=1) if binary else base
 
 
 def available_devices() -> list[str]:
@@ -428,16 +409,6 @@ def _check_init(init, config: TrainConfig, n_out: int) -> dict:
     if outputs != n_out:
         raise ValueError(f"the model has {outputs} output(s) but the {config.loss} loss needs {n_out}: choose the loss it was trained with")
     return dict(init.meta.get("arch_config") or {})
-
-
-def continue_config(predictor, base: TrainConfig | None = None, epochs: int = 1) -> TrainConfig:
-    """Settings to train ``predictor`` for ``epochs`` more: its own architecture, task and loss
-    (where it recorded them), the optimiser settings of ``base``."""
-    base = base or recommended_config(predictor.task, predictor.arch)
-    trained = predictor.meta.get("training") or {}
-    loss = trained.get("loss") if trained.get("loss") in LOSSES else base.loss
-    hidden = (predictor.meta.get("arch_config") or {}).get("hidden", base.hidden)
-    return replace(base, arch=predictor.arch, task=predictor.task, loss=loss, hidden=int(hidden), epochs=epochs)
 
 
 def _wait_while_paused(pause_event, stop_event) -> float:
