@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip",
         action="append",
         default=[],
-        choices=["data", "latency", "throughput", "recipe", "reference", "stop", "plot", "gui"],
+        choices=["startup", "data", "latency", "throughput", "recipe", "reference", "stop", "plot", "gui"],
         help="leave a section out (repeatable)",
     )
     b.set_defaults(func=cmd_bench)
