@@ -74,6 +74,93 @@ def bench_latency(runs: int = 1000) -> dict:
     return {"what": "280×280 drawing → to_mnist → predict (bundled CNN)", **_stats(times)}
 
 
+# The app's start-up as run() does it (offscreen), timed with the wall clock the parent
+# started from: the window shown; a stroke drawn at once, classified and painted; torch
+# loaded in the background and the model swapped; the event loop's longest stall after the
+# window showed (a 10 ms timer).
+STARTUP_PROBE = """
+import json, os, sys, tempfile, time
+start = float(sys.argv[1])
+from PySide6.QtCore import QSettings, QTimer
+from mnist_desktop.ui.app import make_app, tune_process
+from mnist_desktop.ui.main_window import MainWindow
+import numpy as np
+app = make_app(['mnist-desktop'])
+w = MainWindow(settings=QSettings(os.path.join(tempfile.mkdtemp(), 's.ini'), QSettings.Format.IniFormat), torch_ready='torch' in sys.modules)
+w.show()
+tune_process()
+app.processEvents()
+out = {'shown': time.time() - start}
+one = np.zeros((280, 280), np.uint8); one[40:240, 130:150] = 255
+w.canvas.set_image(one)
+w.classify()
+w.prediction.repaint()
+out['stroke'] = time.time() - start
+out['stroke_class'] = w.prediction.digit.text()
+first = w.probabilities.copy()
+gaps, last = [], [time.perf_counter()]
+def probe():
+    now = time.perf_counter(); gaps.append(now - last[0]); last[0] = now
+timer = QTimer(interval=10, timeout=probe); timer.start()
+def ready():
+    out['torch_ready'] = time.time() - start
+    QTimer.singleShot(300, app.quit)
+w.torchReady.connect(ready)
+QTimer.singleShot(50, w.load_torch_in_background)
+app.exec()
+out['max_stall_ms'] = 1000 * max(gaps)
+out['stalls_over_50ms'] = sum(g > 0.05 for g in gaps)
+out['jump'] = float(np.abs(w.probabilities - first).max())
+print(json.dumps(out), flush=True)
+os._exit(0)
+"""
+
+
+def bench_startup(runs: int = 5) -> dict:
+    """Start-up against ``import torch``, interleaved in fresh processes (medians of ``runs``).
+
+    ``--help``, the window shown, a stroke drawn as soon as it shows classified on screen, and
+    ``predict`` of one image with the bundled model, each as a ratio of ``python -c "import torch"``.
+    """
+    from PIL import Image
+
+    env = dict(os.environ, QT_QPA_PLATFORM=os.environ.get("QT_QPA_PLATFORM", "offscreen"))
+    with tempfile.TemporaryDirectory() as tmp:
+        image = Path(tmp) / "one.png"
+        one = np.full((120, 100), 255, np.uint8)
+        one[15:105, 45:55] = 0
+        Image.fromarray(one).save(image)
+        commands = {
+            "import_torch": [sys.executable, "-c", "import torch"],
+            "help": [sys.executable, "-m", "mnist_desktop", "--help"],
+            "predict": [sys.executable, "-m", "mnist_desktop", "predict", str(image)],
+        }
+        times: dict[str, list[float]] = {k: [] for k in (*commands, "shown", "stroke", "torch_ready", "max_stall_ms")}
+        extra: dict = {}
+        for _ in range(runs):
+            for name, cmd in commands.items():
+                t = time.time()
+                subprocess.run(cmd, capture_output=True, env=env, check=True)
+                times[name].append(time.time() - t)
+            t = time.time()
+            proc = subprocess.run([sys.executable, "-c", STARTUP_PROBE, repr(t)], capture_output=True, text=True, env=env)
+            if proc.returncode != 0:
+                return {"error": proc.stderr.strip().splitlines()[-1:]}
+            probe = json.loads(proc.stdout.strip().splitlines()[-1])
+            for k in ("shown", "stroke", "torch_ready", "max_stall_ms"):
+                times[k].append(probe[k])
+            extra = {"stroke_class": probe["stroke_class"], "jump": max(extra.get("jump", 0.0), probe["jump"])}
+    med = {k: float(np.median(v)) for k, v in times.items()}
+    base = med["import_torch"]
+    return {
+        "runs": runs,
+        "seconds": med,
+        "ratio": {k: med[k] / base for k in ("help", "shown", "stroke", "predict", "torch_ready")},
+        "max_stall_ms_worst": float(max(times["max_stall_ms"])),
+        **extra,
+    }
+
+
 def bench_throughput(steps: int = 60) -> dict:
     from .model import ARCHITECTURES, TrainConfig, train
 
@@ -297,6 +384,7 @@ def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
         "python": platform.python_version(),
     }
     sections = (
+        ("startup", bench_startup),
         ("data", bench_data),
         ("latency", bench_latency),
         ("throughput", bench_throughput),
@@ -317,6 +405,27 @@ def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
 
 def format_report(r: dict) -> str:
     lines = [f"device {r['device']} ({r['cpu']}, {r['cpu_threads']} threads), torch {r['torch']}, Python {r['python']}"]
+    if "startup" in r:
+        st = r["startup"]
+        if "error" in st:
+            lines.append(f"start-up failed: {st['error']}")
+        else:
+            sec, ratio = st["seconds"], st["ratio"]
+            lines.append(
+                f"start-up (median of {st['runs']}, fresh processes), against python -c 'import torch' {sec['import_torch']:.2f} s:"
+            )
+            for key, what in (
+                ("help", "mnist-desktop --help"),
+                ("shown", "window shown"),
+                ("stroke", "a stroke drawn at once, classified on screen"),
+                ("predict", "mnist-desktop predict IMAGE (bundled model)"),
+                ("torch_ready", "torch loaded in the background, model swapped in"),
+            ):
+                lines.append(f"  {what}: {sec[key]:.2f} s = {ratio[key]:.2f}× import torch")
+            lines.append(
+                f"  event loop while torch loads: longest stall {st['seconds']['max_stall_ms']:.0f} ms (median of runs), "
+                f"worst {st['max_stall_ms_worst']:.0f} ms; bars moved by {st['jump']:.1e} when torch took over"
+            )
     if "data" in r:
         lines.append(
             f"load_mnist (read, gunzip, SHA-256): train {r['data']['train_seconds']:.2f} s, test {r['data']['test_seconds']:.2f} s"

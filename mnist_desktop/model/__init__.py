@@ -1,60 +1,70 @@
-"""The engine: data, models, training, preprocessing, inference, checkpoints and export. No Qt here."""
+"""The engine: data, models, training, preprocessing, inference, checkpoints and export. No Qt here.
 
-from .architectures import ARCHITECTURES, Architecture, build_model
-from .checkpoints import load_checkpoint, save_checkpoint
-from .data import TASKS, Task, load_mnist, mnist_arrays, task_subset
-from .errors import CheckpointError, DataError, DivergedError, EmptyImageError, ExportError, MnistDesktopError, TrainingError
-from .evaluation import Evaluation, evaluate
-from .export import export_onnx
-from .inference import DEFAULT_MODEL, Predictor
-from .losses import LOSSES, Loss
-from .preprocess import load_digit_image, to_mnist
-from .training import (
-    BatchInfo,
-    EpochInfo,
-    TrainConfig,
-    TrainResult,
-    available_devices,
-    continue_config,
-    recommended_config,
-    resolve_device,
-    train,
-)
+Names are imported on first use (PEP 562 ``__getattr__``): importing the package, or a
+torch-free module in it (``config``, ``errors``, ``preprocess``, ``numpy_forward``), does
+not import torch, so the command line's help and the window can answer before PyTorch has
+loaded. ``engine.Predictor`` and ``from mnist_desktop.model import train`` work as before.
+"""
 
-__all__ = [
-    "ARCHITECTURES",
-    "Architecture",
-    "BatchInfo",
-    "CheckpointError",
-    "DEFAULT_MODEL",
-    "DataError",
-    "DivergedError",
-    "EmptyImageError",
-    "EpochInfo",
-    "Evaluation",
-    "ExportError",
-    "LOSSES",
-    "Loss",
-    "MnistDesktopError",
-    "Predictor",
-    "TASKS",
-    "Task",
-    "TrainConfig",
-    "TrainResult",
-    "TrainingError",
-    "available_devices",
-    "build_model",
-    "continue_config",
-    "evaluate",
-    "export_onnx",
-    "load_checkpoint",
-    "load_digit_image",
-    "load_mnist",
-    "mnist_arrays",
-    "recommended_config",
-    "resolve_device",
-    "save_checkpoint",
-    "task_subset",
-    "to_mnist",
-    "train",
-]
+from __future__ import annotations
+
+import importlib
+
+# Where each public name lives.
+_EXPORTS = {
+    "ARCHITECTURES": "architectures",
+    "Architecture": "architectures",
+    "build_model": "architectures",
+    "load_checkpoint": "checkpoints",
+    "save_checkpoint": "checkpoints",
+    "TASKS": "config",
+    "Task": "config",
+    "TrainConfig": "config",
+    "load_mnist": "data",
+    "mnist_arrays": "data",
+    "task_subset": "data",
+    "CheckpointError": "errors",
+    "DataError": "errors",
+    "DivergedError": "errors",
+    "EmptyImageError": "errors",
+    "ExportError": "errors",
+    "MnistDesktopError": "errors",
+    "TrainingError": "errors",
+    "Evaluation": "evaluation",
+    "evaluate": "evaluation",
+    "export_onnx": "export",
+    "DEFAULT_MODEL": "inference",
+    "Predictor": "inference",
+    "LOSSES": "losses",
+    "Loss": "losses",
+    "load_digit_image": "preprocess",
+    "to_mnist": "preprocess",
+    "BatchInfo": "training",
+    "EpochInfo": "training",
+    "TrainResult": "training",
+    "available_devices": "training",
+    "continue_config": "config",
+    "recommended_config": "config",
+    "resolve_device": "training",
+    "train": "training",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:  # a submodule (``engine.training``) not imported yet, or a wrong name
+        try:
+            return importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # the next access is a plain lookup
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -14,12 +14,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-# Upper bounds of the sizes a model may have: far above anything useful for 28×28 digits,
-# far below what would swamp a desktop (an 8192-wide MLP is 26 MB of weights; two 512-channel
-# convolutions are 26 MB too).
-MAX_HIDDEN = 8192
-MAX_CHANNELS = 512
+from .config import ARCHITECTURE_SPECS, MAX_CHANNELS, MAX_HIDDEN, MNIST_MEAN, MNIST_STD, check_config  # noqa: F401 (re-exported)
 
 
 class PixelSimilarity(nn.Module):
@@ -56,9 +51,6 @@ class Architecture:
     # The settings ``build`` takes, each with its allowed range (inclusive). A checkpoint's
     # config is checked against these before anything is built.
     config_ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
-    # How the default training recipe (``TrainConfig()``) changes for this model: the
-    # ``TrainConfig`` fields to set, for a two-class task (True) or all ten digits (False).
-    recipe: Callable[[bool], dict] = lambda binary: {}
 
 
 def _pixel_similarity(n_out: int, **_: object) -> nn.Module:
@@ -99,54 +91,11 @@ def _cnn(n_out: int, channels1: int = 16, channels2: int = 32, **_: object) -> n
     )
 
 
-def _linear_recipe(binary: bool) -> dict:
-    if binary:  # the chapter: mnist_loss, plain SGD, lr 1
-        return dict(loss="mnist-loss", lr=1.0, momentum=0.0, weight_decay=0.0, batch_size=256, epochs=3, schedule="constant")
-    return dict(lr=0.05, weight_decay=0.0, batch_size=128, epochs=3)
-
-
-def _mlp_recipe(binary: bool) -> dict:
-    if binary:  # the chapter's simple_net: 784-30-1
-        return dict(loss="mnist-loss", hidden=30, lr=0.5, momentum=0.0, weight_decay=0.0, batch_size=256, epochs=5, schedule="constant")
-    return dict(hidden=128, lr=0.2, batch_size=128, epochs=3)
-
-
-def _cnn_recipe(binary: bool) -> dict:
-    return dict(lr=0.2, batch_size=128, epochs=1) if binary else {}  # all ten digits: the default recipe
-
-
+_BUILDERS: dict[str, Callable[..., nn.Module]] = {"pixel-similarity": _pixel_similarity, "linear": _linear, "mlp": _mlp, "cnn": _cnn}
+# The specs (names, labels, normalisation, config ranges) live torch-free in ``config``; here each gets its builder.
 ARCHITECTURES: dict[str, Architecture] = {
-    a.name: a
-    for a in (
-        Architecture(
-            "pixel-similarity",
-            "Pixel similarity",
-            "The mean image of each class; a digit gets the class whose mean is nearest (mean absolute difference). No SGD.",
-            _pixel_similarity,
-            normalization=(0.0, 1.0),
-            trainable=False,
-            recipe=lambda binary: dict(epochs=1),
-        ),
-        Architecture(
-            "linear", "Linear", "One weight per pixel and class: 784 → classes. Its weights are templates.", _linear, recipe=_linear_recipe
-        ),
-        Architecture(
-            "mlp",
-            "MLP",
-            "A small neural net: 784 → hidden → ReLU → classes (the chapter's simple_net).",
-            _mlp,
-            config_ranges={"hidden": (1, MAX_HIDDEN)},
-            recipe=_mlp_recipe,
-        ),
-        Architecture(
-            "cnn",
-            "CNN",
-            "Two convolutions with batch norm, ReLU and max-pooling, then a linear layer.",
-            _cnn,
-            config_ranges={"channels1": (1, MAX_CHANNELS), "channels2": (1, MAX_CHANNELS)},
-            recipe=_cnn_recipe,
-        ),
-    )
+    name: Architecture(s.name, s.label, s.description, _BUILDERS[name], s.normalization, s.trainable, s.config_ranges)
+    for name, s in ARCHITECTURE_SPECS.items()
 }
 
 
@@ -155,21 +104,6 @@ def get_architecture(name: str) -> Architecture:
         return ARCHITECTURES[name]
     except KeyError:
         raise ValueError(f"unknown architecture {name!r}; choose one of: {', '.join(ARCHITECTURES)}") from None
-
-
-def check_config(name: str, config: object) -> dict[str, int]:
-    """``config`` as architecture ``name`` takes it, or ValueError: known keys, integers in range."""
-    ranges = get_architecture(name).config_ranges
-    if not isinstance(config, dict):
-        raise ValueError(f"the architecture config must be a mapping, not {type(config).__name__}")
-    unknown = sorted(set(config) - set(ranges))
-    if unknown:
-        raise ValueError(f"unknown setting(s) {', '.join(map(repr, unknown))} for architecture {name!r}")
-    for key, value in config.items():
-        low, high = ranges[key]
-        if not (isinstance(value, int) and not isinstance(value, bool) and low <= value <= high):
-            raise ValueError(f"{key} must be an integer from {low} to {high}, not {value!r}")
-    return dict(config)
 
 
 def build_model(name: str, n_out: int, **config: object) -> nn.Module:

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import datetime
 import json
-import math
 import os
 import platform
-import reprlib
 import tempfile
 import warnings
 import zipfile
@@ -24,18 +22,11 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .architectures import ARCHITECTURES, build_model, check_config, get_architecture
+from .architectures import build_model, check_config, get_architecture
 from .data import TASKS
 from .errors import CheckpointError
 from .files import check_regular_file
-
-FORMAT = "mnist-desktop-checkpoint"
-FORMAT_VERSION = 1
-METADATA_KEY = "mnist_desktop"
-# The largest checkpoint file read. The biggest model the architectures allow (an MLP 8192
-# wide, see architectures.MAX_HIDDEN) is 26 MB; the bundled CNN is 76 KB. 512 MB leaves room
-# for any state dict a user may import while keeping a wrong file from filling the memory.
-MAX_CHECKPOINT_BYTES = 512 * 2**20
+from .metadata import FORMAT, FORMAT_VERSION, MAX_CHECKPOINT_BYTES, METADATA_KEY, _check_metadata, _n_out  # noqa: F401 (re-exported)
 
 
 def make_metadata(arch: str, arch_config: dict, task: str, output: str, normalization, training=None, metrics=None) -> dict:
@@ -116,106 +107,6 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict)
         except OSError:
             pass  # the folder is not writable: there is no temporary file either
     return path
-
-
-_SHOW = reprlib.Repr()
-_SHOW.maxstring = _SHOW.maxother = 60
-_SHOW.maxlevel = 2
-
-
-def _show(value: object) -> str:
-    """``repr(value)`` cut short: metadata may hold a string of megabytes or JSON nested 999 deep."""
-    return _SHOW.repr(value)
-
-
-def _number(value: object, low: float, high: float) -> float | None:
-    """``value`` as a float if it is a JSON number from ``low`` to ``high`` (not a bool), else None."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    try:
-        x = float(value)  # an integer of 400 digits does not fit a float: OverflowError
-    except OverflowError:
-        return None
-    return x if math.isfinite(x) and low <= x <= high else None
-
-
-def _check_metadata(path: Path, meta: object) -> dict:
-    """The checkpoint's metadata with every key the app uses checked for type and range.
-
-    Metadata comes from the file: any key may hold any JSON value. What is returned is a new
-    dict whose used keys have the types the rest of the app relies on (normalisation as
-    floats, ``training``/``metrics``/``versions`` as dicts, ``arch_config`` checked against
-    the architecture's ranges), so nothing downstream meets a ``TypeError``.
-    """
-
-    def bad(what: str) -> CheckpointError:
-        return CheckpointError(
-            f"{path}: bad metadata: {what}. The file was not saved by this app or was edited; retrain or re-save the model."
-        )
-
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"{path}: not an mnist-desktop checkpoint (no {FORMAT!r} metadata).")
-    version = meta.get("format_version")
-    if type(version) is not int or version != FORMAT_VERSION:
-        raise CheckpointError(f"{path}: checkpoint format version {_show(version)} is not supported (this version reads {FORMAT_VERSION}).")
-    arch = meta.get("architecture")
-    if not isinstance(arch, str) or arch not in ARCHITECTURES:
-        raise CheckpointError(f"{path}: unknown architecture {_show(arch)} (known: {', '.join(ARCHITECTURES)}).")
-    task, classes = meta.get("task"), meta.get("classes")
-    if not (
-        isinstance(task, str)
-        and task in TASKS
-        and isinstance(classes, list)
-        and all(type(c) is int for c in classes)
-        and classes == list(TASKS[task].classes)
-    ):
-        raise CheckpointError(f"{path}: unknown task or classes ({_show(task)}, {_show(classes)}).")
-    output = meta.get("output")
-    if not (isinstance(output, str) and output in ("softmax", "sigmoid")):
-        raise CheckpointError(f"{path}: unknown output kind {_show(output)}.")
-    if output == "sigmoid" and len(classes) != 2:
-        raise bad(f"a sigmoid output (one logit) needs 2 classes, task {task!r} has {len(classes)}")
-    norm = meta.get("normalization")
-    mean = _number(norm.get("mean"), -1e3, 1e3) if isinstance(norm, dict) else None
-    std = _number(norm.get("std"), 1e-6, 1e3) if isinstance(norm, dict) else None
-    if mean is None or std is None:
-        raise CheckpointError(
-            f"{path}: bad normalisation {_show(norm)} (mean and std must be finite numbers, "
-            "mean from -1000 to 1000, std above 0: from 1e-6 to 1000)."
-        )
-    try:
-        arch_config = check_config(arch, meta.get("arch_config", {}))
-    except ValueError as e:
-        raise CheckpointError(f"{path}: bad architecture config ({str(e)[:200]}).") from None
-    checked = dict(
-        meta,
-        architecture=arch,
-        arch_config=arch_config,
-        task=task,
-        classes=list(classes),
-        output=output,
-        normalization={"mean": mean, "std": std},
-    )
-    for key in ("training", "metrics", "versions"):
-        value = meta.get(key, {})
-        if not isinstance(value, dict):
-            raise bad(f"{key!r} must be a mapping, not {type(value).__name__}")
-        checked[key] = value
-    # The values the app reads from them (continue training, the model's description).
-    loss, accuracy = checked["training"].get("loss"), checked["metrics"].get("test_accuracy")
-    if loss is not None and not isinstance(loss, str):
-        raise bad(f"training loss must be a name, not {_show(loss)}")
-    if accuracy is not None and _number(accuracy, 0.0, 1.0) is None and not (isinstance(accuracy, float) and math.isnan(accuracy)):
-        raise bad(f"test accuracy must be a number from 0 to 1, not {_show(accuracy)}")
-    for key in ("epochs", "epochs_total"):
-        value = checked["training"].get(key)
-        if value is not None and (type(value) is not int or not 0 <= value <= 10**9):
-            raise bad(f"training {key} must be a count of epochs, not {_show(value)}")
-    return checked
-
-
-def _n_out(meta: dict) -> int:
-    return 1 if meta["output"] == "sigmoid" else len(meta["classes"])
 
 
 def _check_shapes(path: Path, meta: dict, shapes: dict[str, tuple[int, ...]]) -> None:

@@ -11,16 +11,19 @@ import gzip
 import hashlib
 import os
 import zlib
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
+from .config import TASKS, Task, get_task  # noqa: F401 (re-exported)
 from .errors import DataError
 from .files import check_regular_file
 from .paths import RESOURCES
+
+if TYPE_CHECKING:
+    import torch
 
 DEFAULT_ROOT = RESOURCES / "mnist"
 
@@ -45,26 +48,6 @@ SIZES = {
 }
 MAX_IDX_BYTES = max(SIZES.values())  # an IDX file of another name: no bigger than MNIST's largest
 GZIP_SLACK = 2**20  # a gzip of incompressible data is a little larger than the data
-
-
-@dataclass(frozen=True)
-class Task:
-    name: str
-    label: str
-    classes: tuple[int, ...]
-
-
-TASKS = {
-    "digits": Task("digits", "All ten digits", tuple(range(10))),
-    "3v7": Task("3v7", "3 vs 7", (3, 7)),
-}
-
-
-def get_task(name: str) -> Task:
-    try:
-        return TASKS[name]
-    except KeyError:
-        raise ValueError(f"unknown task {name!r}; choose one of: {', '.join(TASKS)}") from None
 
 
 def find_idx_file(root: Path, name: str) -> Path:
@@ -142,6 +125,8 @@ def load_mnist(split: str, root: str | os.PathLike | None = None, verify: bool =
     ``root`` defaults to the bundled copy. The result is a fresh tensor each call (the
     decoded files are cached), so callers may modify it freely.
     """
+    import torch  # here, not at the top: the inspector's mnist_arrays is used before torch has loaded
+
     images, labels = mnist_arrays(split, root, verify)
     return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
 
@@ -163,6 +148,8 @@ def mnist_arrays(split: str, root: str | os.PathLike | None = None, verify: bool
 
 def task_subset(images: torch.Tensor, labels: torch.Tensor, task: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Keep the task's classes; labels become class indices (for 3v7: 3 → 0, 7 → 1)."""
+    import torch
+
     classes = get_task(task).classes
     if classes == tuple(range(10)):
         return images, labels

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .config import LOSS_SPECS
+
 
 def mnist_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The chapter's loss: the distance of sigmoid(output) from the right answer."""
@@ -48,25 +50,9 @@ class Loss:
     binary_only: bool = False
 
 
-LOSSES: dict[str, Loss] = {
-    l.name: l
-    for l in (
-        Loss("cross-entropy", "Cross-entropy", "Softmax, then the negative log of the right class's probability.", F.cross_entropy),
-        Loss(
-            "mnist-loss",
-            "mnist_loss",
-            "The chapter's loss for two classes: how far sigmoid(output) is from the right answer.",
-            mnist_loss,
-            binary_only=True,
-        ),
-        Loss(
-            "accuracy",
-            "Accuracy (cannot learn)",
-            "Accuracy only changes when a prediction flips, so its gradient is zero almost everywhere: the weights never move.",
-            accuracy_loss,
-        ),
-    )
-}
+_FUNCTIONS = {"cross-entropy": F.cross_entropy, "mnist-loss": mnist_loss, "accuracy": accuracy_loss}
+# Names, labels and descriptions live torch-free in ``config``; here each gets its function.
+LOSSES: dict[str, Loss] = {name: Loss(s.name, s.label, s.description, _FUNCTIONS[name], s.binary_only) for name, s in LOSS_SPECS.items()}
 
 
 def get_loss(name: str) -> Loss:

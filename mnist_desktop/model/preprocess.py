@@ -11,8 +11,6 @@ import os
 import warnings
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from .errors import DataError, EmptyImageError
 from .files import check_regular_file
@@ -33,6 +31,37 @@ MAX_IMAGE_SIDE = 1024
 MAX_IMAGE_PIXELS = 2**26
 
 
+def _aa_weights(in_size: int, out_size: int) -> np.ndarray:
+    """The ``(out_size, in_size)`` matrix of an antialiased bilinear (triangle) resize along one axis.
+
+    The weights of PyTorch's ``F.interpolate(mode="bilinear", antialias=True, align_corners=False)``
+    (and Pillow's BILINEAR): when shrinking, the triangle widens to cover every input pixel
+    that falls in an output pixel, so a thin stroke averages to grey instead of vanishing.
+    """
+    scale = in_size / out_size
+    support = scale if scale >= 1.0 else 1.0  # half the triangle's width, in input pixels
+    invscale = 1.0 / scale if scale >= 1.0 else 1.0
+    weights = np.zeros((out_size, in_size))
+    for i in range(out_size):
+        centre = scale * (i + 0.5)
+        lo = max(int(centre - support + 0.5), 0)
+        hi = min(int(centre + support + 0.5), in_size)
+        j = np.arange(lo, hi)
+        w = np.maximum(0.0, 1.0 - np.abs((j - centre + 0.5) * invscale))
+        total = w.sum()
+        weights[i, lo:hi] = w / total if total != 0 else w
+    return weights
+
+
+def resize_antialiased(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A 2-D float image resized to ``size`` (rows, columns) as ``F.interpolate(..., antialias=True)`` does, in numpy.
+
+    Separable: one matrix multiply along the columns, one along the rows. float32 out.
+    """
+    rows, cols = _aa_weights(image.shape[0], size[0]), _aa_weights(image.shape[1], size[1])
+    return (rows @ np.asarray(image, dtype=np.float64) @ cols.T).clip(0, 255).astype(np.float32) / np.float32(255.0)
+
+
 def to_mnist(image: np.ndarray) -> np.ndarray:
     """A 2-D uint8 array (white ink 255 on black 0) → float32 (28, 28) in [0, 1]."""
     image = np.asarray(image)
@@ -48,18 +77,7 @@ def to_mnist(image: np.ndarray) -> np.ndarray:
     h, w = crop.shape
     scale = BOX / max(h, w)
     size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    box = (
-        F.interpolate(
-            torch.from_numpy(np.ascontiguousarray(crop)).float()[None, None],
-            size=size,
-            mode="bilinear",
-            antialias=True,
-            align_corners=False,
-        )[0, 0]
-        .clamp_(0, 255)
-        .numpy()
-        / 255.0
-    )
+    box = resize_antialiased(crop.astype(np.float32), size)
     peak = box.max()
     if peak <= 0:  # ink too faint to survive the resize
         raise EmptyImageError("the image is empty: draw a digit first")

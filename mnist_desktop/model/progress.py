@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import collections
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .training import BatchInfo, EpochInfo
+if TYPE_CHECKING:  # annotations only: the training panel is built before torch has loaded
+    from .training import BatchInfo, EpochInfo
 
 
 class BoundedSeries:

@@ -12,75 +12,16 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 
 import torch
 import torch.nn.functional as F
 
 from .architectures import build_model, get_architecture
+from .config import DEVICES, SCHEDULES, TrainConfig, continue_config, recommended_config  # noqa: F401 (re-exported)
 from .data import get_task, load_mnist, task_subset
 from .errors import DivergedError, TrainingError
 from .losses import LOSSES, correct, get_loss
-
-SCHEDULES = ("onecycle", "constant")
-DEVICES = ("auto", "cpu", "cuda", "mps")
-
-
-@dataclass
-class TrainConfig:
-    """Everything a training run depends on. The defaults are the default recipe."""
-
-    task: str = "digits"
-    arch: str = "cnn"
-    loss: str = "cross-entropy"
-    # The default recipe: one epoch at batch 64 (938 steps) reaches ≥ 99.0 % on seeds 0, 1, 2
-    # in about a third of the time of two epochs at batch 128 (measured: issue #6).
-    lr: float = 0.15
-    momentum: float = 0.9
-    nesterov: bool = True
-    weight_decay: float = 5e-4
-    batch_size: int = 64  # 0 = the full training set each step: plain gradient descent
-    epochs: int = 1
-    schedule: str = "onecycle"
-    seed: int = 0
-    device: str = "auto"
-    hidden: int = 30  # mlp only
-    augment: bool = False  # random shifts of up to 2 pixels and thinner or fatter strokes
-    log_every: int = 5  # report (and read the loss, a GPU sync) every N steps
-    subset: int = 0  # train on the first N images of the task only (0 = all): small data, quick experiments
-
-    def validate(self) -> None:
-        """Raise ValueError with a message a person can act on."""
-        task = get_task(self.task)
-        get_architecture(self.arch)
-        loss = get_loss(self.loss)
-        if loss.binary_only and len(task.classes) != 2:
-            raise ValueError(f"the {loss.label} loss needs two classes: use the 3v7 task or cross-entropy")
-        checks = [
-            (math.isfinite(self.lr) and self.lr > 0, f"learning rate must be a positive number, not {self.lr}"),
-            (0 <= self.momentum < 1, f"momentum must be in [0, 1), not {self.momentum}"),
-            (self.weight_decay >= 0, f"weight decay must be ≥ 0, not {self.weight_decay}"),
-            (self.batch_size >= 0, f"batch size must be ≥ 1 (or 0 for the full batch), not {self.batch_size}"),
-            (self.epochs >= 1, f"epochs must be ≥ 1, not {self.epochs}"),
-            (self.hidden >= 1, f"hidden width must be ≥ 1, not {self.hidden}"),
-            (self.log_every >= 1, f"log_every must be ≥ 1, not {self.log_every}"),
-            (self.subset >= 0, f"subset must be ≥ 0 (0 = all images), not {self.subset}"),
-            (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}"),
-            (self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, not {self.device!r}"),
-        ]
-        for ok, message in checks:
-            if not ok:
-                raise ValueError(message)
-
-    def arch_config(self) -> dict:
-        return {"hidden": self.hidden} if self.arch == "mlp" else {}
-
-
-def recommended_config(task: str = "digits", arch: str = "cnn") -> TrainConfig:
-    """Sensible defaults for a task and architecture (every one reaches a good model quickly):
-    the default recipe, changed as the architecture's registry entry recommends."""
-    binary = len(get_task(task).classes) == 2
-    return replace(TrainConfig(task=task, arch=arch), **get_architecture(arch).recipe(binary))
 
 
 def available_devices() -> list[str]:
@@ -468,16 +409,6 @@ def _check_init(init, config: TrainConfig, n_out: int) -> dict:
     if outputs != n_out:
         raise ValueError(f"the model has {outputs} output(s) but the {config.loss} loss needs {n_out}: choose the loss it was trained with")
     return dict(init.meta.get("arch_config") or {})
-
-
-def continue_config(predictor, base: TrainConfig | None = None, epochs: int = 1) -> TrainConfig:
-    """Settings to train ``predictor`` for ``epochs`` more: its own architecture, task and loss
-    (where it recorded them), the optimiser settings of ``base``."""
-    base = base or recommended_config(predictor.task, predictor.arch)
-    trained = predictor.meta.get("training") or {}
-    loss = trained.get("loss") if trained.get("loss") in LOSSES else base.loss
-    hidden = (predictor.meta.get("arch_config") or {}).get("hidden", base.hidden)
-    return replace(base, arch=predictor.arch, task=predictor.task, loss=loss, hidden=int(hidden), epochs=epochs)
 
 
 def _wait_while_paused(pause_event, stop_event) -> float:

@@ -215,8 +215,8 @@ class ActivationsPanel(QWidget):
         """Inputs that size the colour levels: a few MNIST test digits (or a drawn-like bar)."""
         if cls._references is None:
             try:
-                images, _ = engine.load_mnist("test")
-                cls._references = list(images[:16].float().div(255).numpy())
+                images, _ = engine.mnist_arrays("test")  # numpy: no torch needed
+                cls._references = list(images[:16].astype(np.float32) / np.float32(255))
             except engine.MnistDesktopError:
                 x = np.zeros((28, 28), dtype=np.float32)
                 x[6:22, 12:16] = 1.0

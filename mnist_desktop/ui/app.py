@@ -7,7 +7,7 @@ import sys
 import threading
 import traceback
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
@@ -75,12 +75,21 @@ def tune_process() -> None:
 
 
 def run(argv: list[str] | None = None) -> int:
-    """Open the main window and run the event loop; returns the exit code."""
+    """Open the main window and run the event loop; returns the exit code.
+
+    The window comes first and classifies with numpy; torch (seconds to import) loads in a
+    thread started once the window is on screen, and the window swaps in the torch model.
+    """
     app = make_app(argv)
     install_excepthook()
     from .main_window import MainWindow
 
-    window = MainWindow()
+    window = MainWindow(torch_ready="torch" in sys.modules)
     window.show()
     tune_process()
+    if not window.torch_ready:
+        QTimer.singleShot(TORCH_LOAD_DELAY_MS, window.load_torch_in_background)
     return app.exec()
+
+
+TORCH_LOAD_DELAY_MS = 50  # the window's first frames are painted before torch's import competes for the GIL

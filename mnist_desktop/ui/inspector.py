@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from mnist_desktop import model as engine
-from mnist_desktop.model.architectures import MNIST_MEAN, MNIST_STD
+from mnist_desktop.model.config import MNIST_MEAN, MNIST_STD
 
 MODES = ("uint8", "float", "normalized")
 

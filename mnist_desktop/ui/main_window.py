@@ -3,11 +3,12 @@ inspector and activations; menus, toolbar, status bar and settings."""
 
 from __future__ import annotations
 
+import sys
+import threading
 import time
 from pathlib import Path
 
 import numpy as np
-import torch
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -28,6 +29,7 @@ from PySide6.QtWidgets import (
 
 from mnist_desktop import __version__
 from mnist_desktop import model as engine
+from mnist_desktop.model.numpy_forward import NumpyPredictor
 from mnist_desktop.model.paths import is_inside_package, user_data_dir
 
 from .activations import ActivationsPanel
@@ -66,8 +68,14 @@ class MainWindow(QMainWindow):
 
     predictionUpdated = Signal()
     predictorChanged = Signal(object)
+    torchReady = Signal()  # PyTorch has loaded and the active model is its torch twin (see torch_ready)
+    _torchLoaded = Signal(object)  # from the loading thread: (predictor, source, error) or an exception
 
-    def __init__(self, settings: QSettings | None = None, predictor=None, parent: QWidget | None = None):
+    def __init__(self, settings: QSettings | None = None, predictor=None, parent: QWidget | None = None, torch_ready: bool = True):
+        """``torch_ready=False`` (the app's start-up): nothing here imports torch. The window
+        classifies with the model's numpy twin (``numpy_forward``); what needs torch (training,
+        opening, saving, exporting models) shows that PyTorch is loading, until
+        :meth:`load_torch_in_background` has imported it and swapped in the torch model."""
         super().__init__(parent)
         self.setObjectName("main_window")
         self.setWindowTitle("mnist-desktop")
@@ -86,15 +94,16 @@ class MainWindow(QMainWindow):
         self.probabilities: np.ndarray | None = None
         self._last_classify = 0.0
         self._closing = False
-        # The GUI thread predicts one 28×28 image at a time: one thread is fastest and leaves
-        # the other cores to the trainer (torch's OpenMP setting is per thread; the worker
-        # sets its own). Restored on close.
-        self._torch_threads = torch.get_num_threads()
-        torch.set_num_threads(1)
+        self.torch_ready = torch_ready
+        self._torch_threads: int | None = None
+        self._torch_source: str | None = None  # the model the torch twin is loaded from
+        self._loader: threading.Thread | None = None
+        if torch_ready:
+            self._set_torch_threads()
 
         self.canvas = Canvas()
         self.prediction = PredictionPanel()
-        self.training = TrainingPanel()
+        self.training = TrainingPanel(torch_ready=torch_ready)
         self.inspector = InspectorPanel()
         self.activations = ActivationsPanel()
 
@@ -114,6 +123,7 @@ class MainWindow(QMainWindow):
         self.training.started.connect(self._on_training_started)
         self.training.finished.connect(self._on_training_finished)
         self.inspector.toCanvas.connect(self.canvas.set_image)
+        self._torchLoaded.connect(self._on_torch_loaded)
 
         self._restore_settings(predictor)  # ends in set_predictor, which classifies
         app = QApplication.instance()
@@ -258,7 +268,7 @@ class MainWindow(QMainWindow):
             (),
             "Save the active model as ONNX, for a web page (ONNX Runtime Web) or other runtimes",
         )
-        self.predictorChanged.connect(lambda p: self.export_onnx_action.setEnabled(p is not None))
+        self.predictorChanged.connect(lambda p: self.export_onnx_action.setEnabled(p is not None and self.torch_ready))
         self.default_model_action = self._action(
             "Use the &bundled model", self.use_default_model, (), "Go back to the model that ships with the app"
         )
@@ -322,16 +332,88 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         self.device_label = QLabel(objectName="device_label")
-        try:
-            device = str(engine.resolve_device("auto"))
-        except (ValueError, RuntimeError):
-            device = "cpu"
-        self.device_label.setText(f"Device: {device.upper() if device != 'cpu' else 'CPU'}")
+        self._show_device()
         self.device_label.setToolTip("Where training runs when the device is Auto. The canvas always predicts on the CPU.")
         self.model_label = QLabel(objectName="model_label")
         self.model_label.setToolTip("The active model: architecture, task and accuracy on MNIST's 10,000 test images.")
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.device_label)
+
+    def _show_device(self) -> None:
+        if not self.torch_ready:
+            self.device_label.setText("Loading PyTorch…")
+            return
+        try:
+            device = str(engine.resolve_device("auto"))
+        except (ValueError, RuntimeError):
+            device = "cpu"
+        self.device_label.setText(f"Device: {device.upper() if device != 'cpu' else 'CPU'}")
+
+    # ------------------------------------------------------------------ PyTorch, loaded after the window
+    def _set_torch_threads(self) -> None:
+        import torch
+
+        from .training_worker import train_threads
+
+        # The GUI thread predicts one 28×28 image at a time: one thread is fastest and leaves
+        # the other cores to the trainer (torch's OpenMP setting is per thread; the worker
+        # sets its own, taken here first). Restored on close.
+        train_threads()
+        self._torch_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def _update_torch_actions(self) -> None:
+        ready, has_model = self.torch_ready, self.predictor is not None
+        for action in (self.open_model_action, self.default_model_action):
+            action.setEnabled(ready)
+        self.train_action.setEnabled(ready and not self.training.is_training())
+        self.save_model_action.setEnabled(ready and has_model)
+        self.export_onnx_action.setEnabled(ready and has_model)
+        self.previous_model_action.setEnabled(ready and bool(self._previous))
+
+    def load_torch_in_background(self) -> threading.Thread:
+        """Import torch and load the torch twin of the start-up model in a thread; the window
+        swaps it in when it is done (``torchReady``). Call once, after the window is shown."""
+        if self._loader is None:
+            self._loader = threading.Thread(target=self._load_torch, args=(self._torch_source,), name="torch-loader", daemon=True)
+            self._loader.start()
+        return self._loader
+
+    def _load_torch(self, source: str | None) -> None:
+        """In the loading thread: never touches a widget, reports by the queued ``_torchLoaded``."""
+        try:
+            import_torch_gently()
+            error = None
+            try:
+                predictor = self._load_predictor(source)
+            except Exception as e:  # noqa: BLE001 — whatever is on disk, the app starts
+                if source is None:
+                    raise
+                predictor, source, error = self._load_predictor(None), None, e
+            result = (predictor, source, error)
+        except Exception as e:  # noqa: BLE001 — reported in the window, which keeps its numpy model
+            result = e
+        self._torchLoaded.emit(result)
+
+    @Slot(object)
+    def _on_torch_loaded(self, result) -> None:
+        if self._closing:
+            return
+        if isinstance(result, Exception):
+            self.training.show_message(f"PyTorch could not be loaded ({result}): training is not available.", error=True)
+            self.device_label.setText("PyTorch not available")
+            return
+        predictor, source, error = result
+        self.torch_ready = True
+        self._set_torch_threads()
+        self._show_device()
+        self.training.set_torch_ready()
+        if error is not None:
+            self.statusBar().showMessage(f"Could not reopen the last model: {error}", 10000)
+            self.settings.remove(LAST_MODEL)
+        # The same weights in torch: the probabilities agree with numpy's to ~1e-7, the bars do not move.
+        self._activate(predictor, source, self.unsaved)
+        self.torchReady.emit()
 
     # ------------------------------------------------------------------ model
     def set_predictor(self, predictor, source: str | None = None, unsaved: bool = False) -> None:
@@ -355,13 +437,12 @@ class MainWindow(QMainWindow):
         self.predictor = predictor
         self.model_source = source
         self.unsaved = unsaved
-        self.previous_model_action.setEnabled(bool(self._previous))
         if predictor is None:
             self.model_label.setText("No model — train one or open one")
         else:
             self.model_label.setText(f"Model: {predictor.describe()}")
             self.prediction.set_classes(predictor.classes)
-        self.save_model_action.setEnabled(predictor is not None)
+        self._update_torch_actions()
         self.inspector.set_predictor(predictor)
         self.activations.set_predictor(predictor)
         self.predictorChanged.emit(predictor)
@@ -560,7 +641,21 @@ class MainWindow(QMainWindow):
         if isinstance(state, QByteArray) and not state.isEmpty():
             self.restoreState(state, STATE_VERSION)
         source = None
-        if predictor is None:
+        if predictor is None and not self.torch_ready:
+            # The window is up before torch: the start-up model's numpy twin classifies until
+            # load_torch_in_background() brings the torch one. A file numpy cannot read (a .pt
+            # state dict) waits for torch; the bundled model shows meanwhile.
+            last = s.value(LAST_MODEL)
+            self._torch_source = str(last) if isinstance(last, str) and last else None
+            predictor = None
+            if self._torch_source is not None and self._torch_source.endswith(".safetensors"):
+                try:
+                    predictor, source = NumpyPredictor.load(self._torch_source), self._torch_source
+                except Exception:  # noqa: BLE001 — torch reports it, with the file's name, once loaded
+                    predictor = None
+            if predictor is None:
+                predictor = NumpyPredictor.default()
+        elif predictor is None:
             last = s.value(LAST_MODEL)
             for path in ([str(last)] if isinstance(last, str) and last else []) + [None]:
                 try:
@@ -619,7 +714,8 @@ class MainWindow(QMainWindow):
         self.training.shutdown()
         self._classify_timer.stop()
         self.save_settings()
-        torch.set_num_threads(self._torch_threads)
+        if self._torch_threads is not None:
+            sys.modules["torch"].set_num_threads(self._torch_threads)
         event.accept()
 
     # ------------------------------------------------------------------ dialogs
@@ -633,3 +729,32 @@ class MainWindow(QMainWindow):
     @Slot()
     def about(self) -> None:
         QMessageBox.about(self, "About mnist-desktop", ABOUT)
+
+
+def import_torch_gently() -> None:
+    """``import torch`` (and the engine's torch modules) from a background thread.
+
+    The import runs for seconds under the GIL, which the GUI thread needs to handle a stroke.
+    The garbage collector is off during the import (it creates hundreds of thousands of
+    objects: gen-2 collections of all of them would hold the GIL too), and what it created is
+    frozen afterwards, never scanned again, as ``tune_process`` does at start.
+
+    Measured and not used: loading torch's shared libraries first with ``ctypes.CDLL`` (the
+    idea: dlopen without the GIL). On this Python 3.11 the ``dlopen`` of libtorch_cpu held
+    the GIL for 250 ms, as long as the import's own longest stall; the import's remaining
+    stalls (up to ~200-400 ms) are torch._C's initialisation, one C call that holds the GIL.
+    """
+    import gc
+
+    if "torch" in sys.modules:
+        return
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        import torch  # noqa: F401
+
+        from mnist_desktop.model import inference  # noqa: F401 (and through it architectures, checkpoints)
+    finally:
+        if enabled:
+            gc.enable()
+    gc.freeze()

@@ -35,6 +35,9 @@ from PySide6.QtWidgets import (
 )
 
 from mnist_desktop import model as engine
+from mnist_desktop.model.config import ARCHITECTURE_SPECS as ARCHITECTURES
+from mnist_desktop.model.config import DEVICES, SCHEDULES
+from mnist_desktop.model.config import LOSS_SPECS as LOSSES
 from mnist_desktop.model.progress import TrainingProgress, format_duration
 
 from .loss_plot import LossPlot
@@ -42,6 +45,7 @@ from .settings import TRAINING_GROUP, parse_bool, parse_setting
 from .theme import GRAY, palette_color
 from .training_worker import TrainingWorker, failure_message
 
+LOADING_TORCH = "Loading PyTorch… Training starts as soon as it has loaded."
 LOG_EVERY = engine.TrainConfig().log_every  # as headless: the trainer reads the loss every N steps
 PLOT_INTERVAL_MS = 90  # the plot and the progress text redraw at most ~11 times per second
 SCHEDULE_LABELS = {"onecycle": "One-cycle (warm up, then anneal)", "constant": "Constant"}
@@ -77,9 +81,12 @@ class TrainingPanel(QWidget):
     saveRequested = Signal(object)  # a Predictor to save (the stopped model's Save…)
     plotUpdated = Signal()
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, parent: QWidget | None = None, torch_ready: bool = True):
         super().__init__(parent)
         self.setObjectName("training")
+        # False while PyTorch is still loading (the window is up before it): the controls can be
+        # set, Train and One more epoch wait for set_torch_ready().
+        self.torch_ready = torch_ready
         self._thread: QThread | None = None
         self._worker: TrainingWorker | None = None
         self._stop_event: threading.Event | None = None
@@ -99,6 +106,8 @@ class TrainingPanel(QWidget):
         self._timer.timeout.connect(self._refresh)
         self.set_config(engine.recommended_config())  # the default recipe: a CNN on all digits
         self._refresh(force=True)
+        if not torch_ready:
+            self.show_message(LOADING_TORCH)
 
     # ------------------------------------------------------------------ building
     def _build_controls(self) -> None:
@@ -108,7 +117,7 @@ class TrainingPanel(QWidget):
         self.arch = _tip(
             QComboBox(objectName="arch"), "The model: pixel similarity (mean images, no SGD), a linear model, a small MLP, or a CNN."
         )
-        for a in engine.ARCHITECTURES.values():
+        for a in ARCHITECTURES.values():
             self.arch.addItem(a.label, a.name)
             self.arch.setItemData(self.arch.count() - 1, a.description, Qt.ItemDataRole.ToolTipRole)
         self.arch_note = QLabel(wordWrap=True)
@@ -116,7 +125,7 @@ class TrainingPanel(QWidget):
             QComboBox(objectName="loss"),
             "What SGD minimises. The MNIST loss works for two classes only; accuracy shows why a loss needs a gradient.",
         )
-        for l in engine.LOSSES.values():
+        for l in LOSSES.values():
             self.loss.addItem(l.label, l.name)
             self.loss.setItemData(self.loss.count() - 1, l.description, Qt.ItemDataRole.ToolTipRole)
         self.loss_note = QLabel(wordWrap=True, objectName="loss_note")
@@ -140,7 +149,9 @@ class TrainingPanel(QWidget):
         )
         self.device = _tip(QComboBox(objectName="device"), "Where training runs. Auto picks the fastest device this machine has.")
         self.device.addItem("Auto", "auto")
-        for d in engine.available_devices():
+        # Which devices exist takes torch to know: until it has loaded, every device is listed
+        # (so that a saved choice is kept), and set_torch_ready() removes those this machine lacks.
+        for d in engine.available_devices() if self.torch_ready else [d for d in DEVICES if d != "auto"]:
             self.device.addItem(d.upper() if d != "cpu" else "CPU", d)
 
         # Advanced: what the command line has besides the above.
@@ -157,7 +168,7 @@ class TrainingPanel(QWidget):
             QComboBox(objectName="schedule"),
             "How the learning rate changes during the run: one-cycle warms up then anneals; constant keeps it.",
         )
-        for name in engine.training.SCHEDULES:
+        for name in SCHEDULES:
             self.schedule.addItem(SCHEDULE_LABELS.get(name, name), name)
         self.nesterov = _tip(
             QCheckBox("Nesterov momentum", objectName="nesterov"),
@@ -342,7 +353,7 @@ class TrainingPanel(QWidget):
             task, arch = s.value("task"), s.value("arch")
             if task is None and arch is None:
                 return refused
-            if not (isinstance(task, str) and task in engine.TASKS and isinstance(arch, str) and arch in engine.ARCHITECTURES):
+            if not (isinstance(task, str) and task in engine.TASKS and isinstance(arch, str) and arch in ARCHITECTURES):
                 return ["training/task", "training/arch"]
             values = {}
             for key, widget in self._value_widgets().items():
@@ -405,13 +416,13 @@ class TrainingPanel(QWidget):
             )
 
     def _update_enabled(self) -> None:
-        arch = engine.ARCHITECTURES[self.arch.currentData()]
+        arch = ARCHITECTURES[self.arch.currentData()]
         self.arch_note.setText(arch.description)
         binary = len(engine.TASKS[self.task.currentData()].classes) == 2
         model = self.loss.model()
         for i in range(self.loss.count()):
-            model.item(i).setEnabled(binary or not engine.LOSSES[self.loss.itemData(i)].binary_only)
-        if not binary and engine.LOSSES[self.loss.currentData()].binary_only:
+            model.item(i).setEnabled(binary or not LOSSES[self.loss.itemData(i)].binary_only)
+        if not binary and LOSSES[self.loss.currentData()].binary_only:
             _select(self.loss, "cross-entropy")
         training = self.is_training()
         sgd = arch.trainable and not training
@@ -431,16 +442,27 @@ class TrainingPanel(QWidget):
         self.hidden.setEnabled(not training and arch.name == "mlp")
         for w in (self.task, self.arch, self.device):
             w.setEnabled(not training)
-        self.train_button.setEnabled(not training)
+        self.train_button.setEnabled(not training and self.torch_ready)
         self.pause_button.setEnabled(training and self._stop_event is not None and not self._stop_event.is_set())
         self.stop_button.setEnabled(training and self._stop_event is not None and not self._stop_event.is_set())
-        self.more_button.setEnabled(not training and self._can_continue(self.active_predictor))
+        self.more_button.setEnabled(not training and self.torch_ready and self._can_continue(self.active_predictor))
+
+    def set_torch_ready(self) -> None:
+        """PyTorch has loaded: list the devices this machine has, and let training start."""
+        available = set(engine.available_devices())
+        for i in reversed(range(self.device.count())):
+            if self.device.itemData(i) not in available | {"auto"}:
+                self.device.removeItem(i)  # a removed current item leaves the combo on "Auto"
+        self.torch_ready = True
+        if self.message.text() == LOADING_TORCH:
+            self.show_message("")
+        self._update_enabled()
 
     def _on_loss_changed(self) -> None:
         name = self.loss.currentData()
         if name is None:
             return
-        text = engine.LOSSES[name].description
+        text = LOSSES[name].description
         self.loss_note.setText(("⚠ " if name == "accuracy" else "") + text)
 
     # ------------------------------------------------------------------ the active model
@@ -451,7 +473,7 @@ class TrainingPanel(QWidget):
 
     @staticmethod
     def _can_continue(predictor) -> bool:
-        arch = engine.ARCHITECTURES.get(getattr(predictor, "arch", None))
+        arch = ARCHITECTURES.get(getattr(predictor, "arch", None))
         return arch is not None and arch.trainable and predictor.task in engine.TASKS
 
     # ------------------------------------------------------------------ training
@@ -478,7 +500,7 @@ class TrainingPanel(QWidget):
     def start(self, config=None, init=None) -> bool:
         """Start training ``config`` (default: the controls), from ``init`` (a Predictor) if
         given. False if it could not start."""
-        if self.is_training():
+        if self.is_training() or not self.torch_ready:
             return False
         config = config if config is not None else self.config()
         try:
@@ -505,7 +527,7 @@ class TrainingPanel(QWidget):
         self._worker.errored.connect(self._thread.quit)
         self._thread.finished.connect(self._on_thread_finished)
         self.pause_button.setChecked(False)
-        self.plot.set_epochs(config.epochs if engine.ARCHITECTURES[config.arch].trainable else None)
+        self.plot.set_epochs(config.epochs if ARCHITECTURES[config.arch].trainable else None)
         self._update_enabled()
         self.progress.setRange(0, 0)  # busy until the first batch tells the total
         self.progress.setFormat("Loading data…")
@@ -709,7 +731,7 @@ class TrainingPanel(QWidget):
 def _show(key: str, value) -> str:
     """A setting's value as the controls show it."""
     if key == "loss":
-        return engine.LOSSES[value].label
+        return LOSSES[value].label
     if key == "schedule":
         return SCHEDULE_LABELS.get(value, value).split(" (")[0]
     if key == "batch_size" and value == 0:

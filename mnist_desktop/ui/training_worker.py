@@ -12,15 +12,26 @@ from __future__ import annotations
 import threading
 import time
 
-import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
 from mnist_desktop import model as engine
 
-# Threads for training, taken before the GUI thread drops to one (see MainWindow): torch's
-# OpenMP thread count is per thread, so the trainer keeps every core and the GUI thread's
-# tiny 28×28 inferences do not wait on a team of threads the trainer keeps busy.
-TRAIN_THREADS = torch.get_num_threads()
+_train_threads: list[int] = []
+
+
+def train_threads() -> int:
+    """Threads for training, taken the first time this is called: before the GUI thread drops
+    to one (see MainWindow). torch's OpenMP thread count is per thread, so the trainer keeps
+    every core and the GUI thread's tiny 28×28 inferences do not wait on a team of threads
+    the trainer keeps busy. A function, not a constant, so that importing this module does
+    not import torch (the window is shown before torch has loaded)."""
+    if not _train_threads:
+        import torch
+
+        _train_threads.append(torch.get_num_threads())
+    return _train_threads[0]
+
+
 EMIT_INTERVAL = 0.05  # seconds between progress signals: at most 20 per second
 
 
@@ -60,7 +71,9 @@ class TrainingWorker(QObject):
 
     @Slot()
     def run(self) -> None:
-        torch.set_num_threads(TRAIN_THREADS)  # this thread's own OpenMP setting
+        import torch
+
+        torch.set_num_threads(train_threads())  # this thread's own OpenMP setting
         try:
             result = engine.train(
                 self.config,

@@ -23,3 +23,15 @@ def test_an_unprobed_run_measures_the_time_without_perturbing_it(qapp):
     assert r["probe_interval_ms"] is None and r["strokes"] == 0
     assert r["click_to_done_s"] > 0 and r["plot_updates_per_s"] > 0
     assert math.isfinite(r["time_left_error_s"]["median"])
+
+
+def test_bench_startup_section_runs_every_step():
+    """The start-up section's plumbing (one run; its figures belong in the report, not here)."""
+    from mnist_desktop.bench import bench_startup, format_report
+
+    r = bench_startup(runs=1)
+    assert "error" not in r, r
+    assert r["stroke_class"] == "1" and r["jump"] < 1e-5
+    assert set(r["ratio"]) == {"help", "shown", "stroke", "predict", "torch_ready"}
+    text = format_report({"device": "cpu", "cpu": "x", "cpu_threads": 2, "torch": "t", "python": "p", "startup": r})
+    assert "window shown" in text and "× import torch" in text

@@ -106,6 +106,9 @@ def test_closing_app_during_training_exits_cleanly(tmp_path):
             return next(w for w in app.topLevelWidgets() if isinstance(w, MainWindow))
 
         def start():
+            if not window().torch_ready:  # run() shows the window before torch; training waits for it
+                QTimer.singleShot(50, start)
+                return
             window().training.epochs.setValue(20)
             window().training.start()
             QTimer.singleShot(50, check)

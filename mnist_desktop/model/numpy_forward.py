@@ -1,0 +1,270 @@
+"""Every architecture's forward pass in plain numpy: a model is matrix multiplies and a nonlinearity.
+
+The chapter's point, and a practical one: numpy imports in a tenth of a second, torch in
+seconds. The window classifies the first strokes, and ``mnist-desktop predict`` the bundled
+model, with :class:`NumpyPredictor` while torch is still loading. Its probabilities equal
+:class:`inference.Predictor`'s to 1e-5 for every architecture (``tests/test_numpy_forward.py``).
+
+Weights come from the safetensors file through ``safetensors.safe_open(framework="numpy")``,
+checked the way :mod:`checkpoints` checks them (the same metadata checks, names and shapes
+from the header before a tensor is read, dtypes, finite values). Only ``.safetensors``
+checkpoints: a ``.pt`` state dict needs ``torch.load``. No torch import here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .config import TASKS, get_architecture_spec
+from .errors import CheckpointError
+from .files import check_regular_file
+from .metadata import MAX_CHECKPOINT_BYTES, METADATA_KEY, _check_metadata, _n_out
+from .paths import RESOURCES
+
+DEFAULT_MODEL = RESOURCES / "models" / "default.safetensors"  # the same file as inference.DEFAULT_MODEL
+BN_EPS = 1e-5  # nn.BatchNorm2d's default
+PIXEL_SIMILARITY_SCALE = 50.0  # architectures.PixelSimilarity's default (not stored in the checkpoint)
+KERNEL = 5  # the CNN's convolutions: 5×5, no padding
+
+
+# --- the layers ---------------------------------------------------------------------------
+
+
+def conv2d(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """``(N, C, H, W)`` * ``(O, C, k, k)`` → ``(N, O, H-k+1, W-k+1)``: every k×k window dotted with every filter."""
+    k = weight.shape[-1]
+    windows = sliding_window_view(x, (k, k), axis=(2, 3))  # (N, C, OH, OW, k, k), a view: no copy
+    out = np.tensordot(windows, weight, axes=([1, 4, 5], [1, 2, 3]))  # (N, OH, OW, O)
+    return out.transpose(0, 3, 1, 2) + bias[:, None, None]
+
+
+def batch_norm(x: np.ndarray, weight, bias, running_mean, running_var, eps: float = BN_EPS) -> np.ndarray:
+    """Batch norm in eval mode: each channel shifted and scaled by the statistics saved in training."""
+    scale = weight / np.sqrt(running_var + eps)
+    return (x - running_mean[:, None, None]) * scale[:, None, None] + bias[:, None, None]
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0)
+
+
+def max_pool2d(x: np.ndarray, size: int = 2) -> np.ndarray:
+    """The largest value of each ``size``×``size`` block (odd edges dropped, as ``nn.MaxPool2d`` does)."""
+    n, c, h, w = x.shape
+    h, w = h // size * size, w // size * size
+    return x[:, :, :h, :w].reshape(n, c, h // size, size, w // size, size).max(axis=(3, 5))
+
+
+def linear(x: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    return x @ weight.T + bias
+
+
+def flatten(x: np.ndarray) -> np.ndarray:
+    return x.reshape(len(x), -1)
+
+
+def pixel_similarity(x: np.ndarray, means: np.ndarray, scale: float = PIXEL_SIMILARITY_SCALE) -> np.ndarray:
+    """Minus the mean absolute distance to each class's mean image, scaled."""
+    return -scale * np.abs(x.reshape(-1, 1, 28, 28) - means).mean(axis=(-1, -2))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-z))
+
+
+# --- the architectures, layer by layer (the names of architectures.py's nn.Sequential) ----
+
+
+def expected_shapes(arch: str, n_out: int, config: dict) -> dict[str, tuple[int, ...]]:
+    """The state dict's names and shapes for architecture ``arch``: what ``build_model(...).state_dict()`` holds."""
+    if arch == "pixel-similarity":
+        return {"similarity.means": (n_out, 28, 28)}
+    if arch == "linear":
+        return {"fc.weight": (n_out, 784), "fc.bias": (n_out,)}
+    if arch == "mlp":
+        h = config.get("hidden", 30)
+        return {"fc1.weight": (h, 784), "fc1.bias": (h,), "fc2.weight": (n_out, h), "fc2.bias": (n_out,)}
+    if arch == "cnn":
+        c1, c2 = config.get("channels1", 16), config.get("channels2", 32)
+        shapes: dict[str, tuple[int, ...]] = {"conv1.weight": (c1, 1, KERNEL, KERNEL), "conv1.bias": (c1,)}
+        for bn, c in (("bn1", c1), ("bn2", c2)):
+            shapes.update({f"{bn}.{k}": (c,) for k in ("weight", "bias", "running_mean", "running_var")})
+            shapes[f"{bn}.num_batches_tracked"] = ()
+        shapes.update({"conv2.weight": (c2, c1, KERNEL, KERNEL), "conv2.bias": (c2,)})
+        shapes.update({"fc.weight": (n_out, c2 * 16), "fc.bias": (n_out,)})
+        return shapes
+    raise ValueError(f"unknown architecture {arch!r}")
+
+
+def layers(arch: str, w: dict[str, np.ndarray]) -> list[tuple[str, Callable[[np.ndarray], np.ndarray]]]:
+    """``(name, function)`` for each layer of ``arch`` with weights ``w``, in order."""
+
+    def bn(name: str):
+        return lambda x: batch_norm(x, w[f"{name}.weight"], w[f"{name}.bias"], w[f"{name}.running_mean"], w[f"{name}.running_var"])
+
+    if arch == "pixel-similarity":
+        return [("similarity", lambda x: pixel_similarity(x, w["similarity.means"]))]
+    if arch == "linear":
+        return [("flatten", flatten), ("fc", lambda x: linear(x, w["fc.weight"], w["fc.bias"]))]
+    if arch == "mlp":
+        return [
+            ("flatten", flatten),
+            ("fc1", lambda x: linear(x, w["fc1.weight"], w["fc1.bias"])),
+            ("relu1", relu),
+            ("fc2", lambda x: linear(x, w["fc2.weight"], w["fc2.bias"])),
+        ]
+    if arch == "cnn":
+        return [
+            ("conv1", lambda x: conv2d(x, w["conv1.weight"], w["conv1.bias"])),
+            ("bn1", bn("bn1")),
+            ("relu1", relu),
+            ("pool1", max_pool2d),
+            ("conv2", lambda x: conv2d(x, w["conv2.weight"], w["conv2.bias"])),
+            ("bn2", bn("bn2")),
+            ("relu2", relu),
+            ("pool2", max_pool2d),
+            ("flatten", flatten),
+            ("fc", lambda x: linear(x, w["fc.weight"], w["fc.bias"])),
+        ]
+    raise ValueError(f"unknown architecture {arch!r}")
+
+
+# --- reading a checkpoint without torch ---------------------------------------------------
+
+
+def load_weights(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
+    """``(weights as float32 numpy arrays, checked metadata)`` of a ``.safetensors`` checkpoint, or CheckpointError."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    check_regular_file(path, "checkpoint", MAX_CHECKPOINT_BYTES, CheckpointError)
+    try:
+        with safe_open(str(path), framework="numpy") as f:
+            raw = (f.metadata() or {}).get(METADATA_KEY)
+            if raw is None:
+                raise CheckpointError(f"{path}: a safetensors file without mnist-desktop metadata; the model cannot be rebuilt from it.")
+            try:
+                meta = json.loads(raw)
+            except (ValueError, RecursionError) as e:
+                raise CheckpointError(f"{path}: its metadata is not valid JSON ({str(e)[:120]}).") from None
+            meta = _check_metadata(path, meta)
+            expected = expected_shapes(meta["architecture"], _n_out(meta), meta["arch_config"])
+            shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
+            if shapes != expected:  # names and shapes from the header, before any tensor is read
+                wrong = sorted(set(shapes) ^ set(expected)) or sorted(k for k in expected if shapes[k] != expected[k])
+                raise CheckpointError(
+                    f"{path}: the weights do not fit architecture {meta['architecture']!r} with {_n_out(meta)} output(s) ({wrong[0]})."
+                )
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except CheckpointError:
+        raise
+    except Exception as e:  # safetensors' own errors; numpy has no bfloat16
+        raise CheckpointError(f"{path}: not a safetensors checkpoint numpy can read ({str(e).strip()[:200]}).") from None
+    weights = {}
+    for name, t in tensors.items():
+        if name.endswith("num_batches_tracked"):
+            if t.dtype.kind not in "iu":
+                raise CheckpointError(f"{path}: weight {name} is stored as {t.dtype}, expected integers.")
+            continue  # a training counter: the forward pass does not use it
+        if t.dtype.kind != "f":
+            raise CheckpointError(f"{path}: weight {name} is stored as {t.dtype}, expected floating-point numbers.")
+        if not np.isfinite(t).all():
+            raise CheckpointError(f"{path}: weight {name} holds NaN or infinite values; the model is broken. Retrain it.")
+        weights[name] = t.astype(np.float32)
+    return weights, meta
+
+
+# --- the predictor ------------------------------------------------------------------------
+
+
+class NumpyPredictor:
+    """The read-only part of :class:`inference.Predictor` (predict, activations, weights), in numpy.
+
+    Computes in float64 and returns float32, like the torch predictor: the two agree to
+    about 1e-7, far below what the prediction bars or the percentages show.
+    """
+
+    def __init__(self, weights: dict[str, np.ndarray], meta: dict):
+        self.meta = meta
+        self.arch: str = meta["architecture"]
+        self.task: str = meta["task"]
+        self.classes: list[int] = list(meta["classes"])
+        self.metrics: dict = dict(meta.get("metrics", {}))
+        self._mean = float(meta["normalization"]["mean"])
+        self._std = float(meta["normalization"]["std"])
+        self._sigmoid = meta["output"] == "sigmoid"
+        self.weights = {k: v.astype(np.float64) for k, v in weights.items()}
+        self._layers = layers(self.arch, self.weights)
+
+    @classmethod
+    def default(cls) -> "NumpyPredictor":
+        return cls.load(DEFAULT_MODEL)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "NumpyPredictor":
+        return cls(*load_weights(path))
+
+    def describe(self) -> str:
+        text = f"{get_architecture_spec(self.arch).label} · {TASKS[self.task].label}"
+        acc = self.metrics.get("test_accuracy")
+        return text + (f" · test accuracy {100 * acc:.2f} %" if isinstance(acc, float) and acc == acc else "")
+
+    def normalize(self, x28: np.ndarray) -> np.ndarray:
+        """What the model is fed: ``(x - mean) / std`` of a float32 (28, 28) image in [0, 1]."""
+        x = np.asarray(x28, dtype=np.float32)
+        if x.shape != (28, 28):
+            raise ValueError(f"expected a (28, 28) image as to_mnist returns, got shape {x.shape}")
+        return (x - self._mean) / self._std
+
+    def _forward(self, x: np.ndarray, record: OrderedDict | None = None) -> np.ndarray:
+        for name, layer in self._layers:
+            x = layer(x)
+            if record is not None:
+                record[name] = x[0].astype(np.float32)
+        return x
+
+    def _probabilities(self, out: np.ndarray) -> np.ndarray:
+        if self._sigmoid:
+            p = sigmoid(out.reshape(-1))
+            return np.stack([1 - p, p], axis=1).astype(np.float32)
+        return softmax(out).astype(np.float32)
+
+    def predict(self, x28: np.ndarray) -> np.ndarray:
+        """Probabilities over :attr:`classes`, float32."""
+        x = self.normalize(x28).astype(np.float64).reshape(1, 1, 28, 28)
+        return self._probabilities(self._forward(x))[0]
+
+    def predict_batch(self, images: np.ndarray) -> np.ndarray:
+        """Probabilities ``(N, len(classes))``: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""
+        x = np.asarray(images)
+        x = x.astype(np.float32) / 255 if x.dtype == np.uint8 else x.astype(np.float32)
+        x = ((x - self._mean) / self._std).astype(np.float64).reshape(-1, 1, 28, 28)
+        return self._probabilities(self._forward(x))
+
+    def activations(self, x28: np.ndarray) -> "OrderedDict[str, np.ndarray]":
+        """Each layer's output for ``x28`` in order (batch dimension removed)."""
+        outputs: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._forward(self.normalize(x28).astype(np.float64).reshape(1, 1, 28, 28), outputs)
+        return outputs
+
+    def layer_weights(self) -> "OrderedDict[str, np.ndarray]":
+        """The learned weights worth looking at: conv filters, dense weights, class means."""
+        names = [n for n, _ in self._layers]
+        out: OrderedDict[str, np.ndarray] = OrderedDict()
+        for name in names:
+            key = "similarity.means" if name == "similarity" else f"{name}.weight"
+            if key in self.weights and not name.startswith("bn"):
+                out[name] = self.weights[key].astype(np.float32)
+        return out

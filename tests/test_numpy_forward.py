@@ -1,0 +1,153 @@
+"""The numpy forward pass against PyTorch's: same probabilities, activations and weights, for every architecture."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from mnist_desktop.bench import sample_drawings
+from mnist_desktop.model import DEFAULT_MODEL, CheckpointError, Predictor, build_model, load_mnist, to_mnist
+from mnist_desktop.model.architectures import ARCHITECTURES
+from mnist_desktop.model.checkpoints import make_metadata, save_checkpoint
+from mnist_desktop.model.numpy_forward import NumpyPredictor, expected_shapes, load_weights
+from mnist_desktop.model.preprocess import resize_antialiased
+
+CASES = [
+    ("pixel-similarity", {}, "digits", "softmax"),
+    ("linear", {}, "digits", "softmax"),
+    ("linear", {}, "3v7", "sigmoid"),
+    ("mlp", {"hidden": 17}, "digits", "softmax"),
+    ("mlp", {}, "3v7", "sigmoid"),
+    ("cnn", {}, "digits", "softmax"),
+    ("cnn", {"channels1": 3, "channels2": 5}, "3v7", "softmax"),
+]
+
+
+def _n_out(task, output):
+    return 1 if output == "sigmoid" else (10 if task == "digits" else 2)
+
+
+def _random_checkpoint(tmp_path, arch, config, task, output, seed=0):
+    torch.manual_seed(seed)
+    model = build_model(arch, _n_out(task, output), **config)
+    with torch.no_grad():
+        for name, t in model.state_dict().items():
+            if name.endswith("running_var"):
+                t.uniform_(0.5, 2.0)  # batch norm with statistics that are not the initial 0 and 1
+            elif not t.is_floating_point():
+                continue
+            elif name.endswith("running_mean") or name.startswith("bn"):
+                t.normal_(0, 0.5)
+            elif t.is_floating_point():
+                t.normal_(0, 0.3 if arch != "pixel-similarity" else 1.0)
+    meta = make_metadata(arch, config, task, output, ARCHITECTURES[arch].normalization)
+    return save_checkpoint(tmp_path / f"{arch}-{task}-{output}.safetensors", model, meta)
+
+
+@pytest.fixture(scope="module")
+def inputs():
+    drawings = [to_mnist(d) for d in sample_drawings(6)]
+    images, _ = load_mnist("test")
+    return drawings + [images[i].numpy().astype(np.float32) / 255 for i in range(4)]
+
+
+@pytest.mark.parametrize("arch,config,task,output", CASES)
+def test_numpy_and_torch_agree_for_random_weights(tmp_path, inputs, arch, config, task, output):
+    path = _random_checkpoint(tmp_path, arch, config, task, output)
+    torch_p, numpy_p = Predictor.load(path), NumpyPredictor.load(path)
+    assert numpy_p.classes == torch_p.classes and numpy_p.describe() == torch_p.describe()
+    for x in inputs:
+        np.testing.assert_allclose(numpy_p.predict(x), torch_p.predict(x), atol=1e-5, rtol=0)
+        a, b = numpy_p.activations(x), torch_p.activations(x)
+        assert list(a) == list(b)
+        for name in a:
+            np.testing.assert_allclose(a[name], b[name], atol=1e-4, rtol=1e-5, err_msg=name)
+    batch = np.stack(inputs)
+    np.testing.assert_allclose(numpy_p.predict_batch(batch), torch_p.predict_batch(batch), atol=1e-5, rtol=0)
+    w, v = numpy_p.layer_weights(), torch_p.layer_weights()
+    assert list(w) == list(v) and all(np.array_equal(w[k], v[k]) for k in w)
+
+
+def test_numpy_and_torch_agree_for_the_trained_bundled_model():
+    torch_p, numpy_p = Predictor.default(), NumpyPredictor.default()
+    images, _ = load_mnist("test")
+    x = images[:500].numpy()
+    np.testing.assert_allclose(numpy_p.predict_batch(x), torch_p.predict_batch(x), atol=1e-5, rtol=0)
+    for drawing in sample_drawings(10):
+        np.testing.assert_allclose(numpy_p.predict(to_mnist(drawing)), torch_p.predict(to_mnist(drawing)), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("arch,config,task,output", CASES)
+def test_expected_shapes_are_the_torch_state_dicts(arch, config, task, output):
+    n_out = _n_out(task, output)
+    with torch.device("meta"):
+        state = build_model(arch, n_out, **config).state_dict()
+    assert expected_shapes(arch, n_out, config) == {k: tuple(v.shape) for k, v in state.items()}
+
+
+def test_refuses_what_the_torch_loader_refuses(tmp_path):
+    from safetensors.torch import save_file
+
+    path = _random_checkpoint(tmp_path, "linear", {}, "digits", "softmax")
+    weights, meta = load_weights(path)
+    import json
+
+    from mnist_desktop.model.checkpoints import METADATA_KEY
+
+    bad = {k: torch.from_numpy(v) for k, v in weights.items()}
+    bad["fc.bias"] = torch.full((10,), float("nan"))
+    save_file(bad, str(tmp_path / "nan.safetensors"), metadata={METADATA_KEY: json.dumps(meta)})
+    wrong = {"fc.weight": torch.zeros(10, 783), "fc.bias": torch.zeros(10)}
+    save_file(wrong, str(tmp_path / "shape.safetensors"), metadata={METADATA_KEY: json.dumps(meta)})
+    ints = {"fc.weight": torch.zeros(10, 784, dtype=torch.int32), "fc.bias": torch.zeros(10)}
+    save_file(ints, str(tmp_path / "int.safetensors"), metadata={METADATA_KEY: json.dumps(meta)})
+    save_file(ints, str(tmp_path / "nometa.safetensors"))
+    (tmp_path / "junk.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all")
+    for name, message in [
+        ("nan", "NaN"),
+        ("shape", "do not fit"),
+        ("int", "floating-point"),
+        ("nometa", "without mnist-desktop metadata"),
+        ("junk", "not a safetensors"),
+    ]:
+        with pytest.raises(CheckpointError, match=message):
+            NumpyPredictor.load(tmp_path / f"{name}.safetensors")
+        with pytest.raises(CheckpointError):
+            Predictor.load(tmp_path / f"{name}.safetensors")
+
+
+def _torch_resize(crop, size):
+    x = torch.from_numpy(np.ascontiguousarray(crop)).float()[None, None]
+    return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)[0, 0].clamp_(0, 255).numpy() / 255.0
+
+
+def test_the_numpy_resize_is_torchs_antialiased_bilinear():
+    rng = np.random.default_rng(0)
+    for h, w in [(280, 280), (57, 13), (3, 40), (7, 7), (1, 1), (19, 21), (500, 230), (20, 20), (11, 2)]:
+        crop = (rng.random((h, w)) * 255).astype(np.uint8)
+        scale = 20 / max(h, w)
+        size = (max(1, round(h * scale)), max(1, round(w * scale)))
+        np.testing.assert_allclose(resize_antialiased(crop, size), _torch_resize(crop, size), atol=1e-5, rtol=0, err_msg=f"{h}×{w}")
+
+
+def test_prediction_without_torch_imports_no_torch():
+    code = (
+        "import sys\n"
+        "from mnist_desktop.model.numpy_forward import NumpyPredictor\n"
+        "from mnist_desktop.model.preprocess import to_mnist\n"
+        "import numpy as np\n"
+        "one = np.zeros((280, 280), np.uint8); one[40:240, 130:150] = 255\n"
+        "p = NumpyPredictor.default()\n"
+        "print(p.classes[int(p.predict(to_mnist(one)).argmax())], 'torch' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["1", "False"]
+
+
+def test_the_default_model_file_is_the_same():
+    from mnist_desktop.model import numpy_forward
+
+    assert numpy_forward.DEFAULT_MODEL == DEFAULT_MODEL
