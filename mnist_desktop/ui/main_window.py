@@ -32,6 +32,7 @@ from mnist_desktop.model.paths import is_inside_package, user_data_dir
 
 from .activations import ActivationsPanel
 from .canvas import MODEL_SIZE, Canvas
+from .evaluation import EvaluationPanel
 from .inspector import InspectorPanel
 from .prediction import PredictionPanel
 from .settings import BRUSH, GEOMETRY, LAST_MODEL, WINDOW_STATE, name_application, parse_setting
@@ -97,6 +98,7 @@ class MainWindow(QMainWindow):
         self.training = TrainingPanel()
         self.inspector = InspectorPanel()
         self.activations = ActivationsPanel()
+        self.evaluation = EvaluationPanel()
 
         self._build_central()
         self._build_docks()
@@ -114,6 +116,9 @@ class MainWindow(QMainWindow):
         self.training.started.connect(self._on_training_started)
         self.training.finished.connect(self._on_training_finished)
         self.inspector.toCanvas.connect(self.canvas.set_image)
+        self.predictorChanged.connect(self.evaluation.set_predictor)
+        self.evaluation.inspectRequested.connect(self.inspect_sample)
+        self.evaluation.toCanvas.connect(self.canvas.set_image)
 
         self._restore_settings(predictor)  # ends in set_predictor, which classifies
         app = QApplication.instance()
@@ -124,6 +129,7 @@ class MainWindow(QMainWindow):
     def _on_about_to_quit(self) -> None:
         if not self._closing:
             self.training.shutdown()
+            self.evaluation.shutdown()
 
     # ------------------------------------------------------------------ layout
     def _build_central(self) -> None:
@@ -167,6 +173,7 @@ class MainWindow(QMainWindow):
             ("training", "Training", self.training, Qt.DockWidgetArea.RightDockWidgetArea),
             ("inspector", "Tensor inspector", self.inspector, Qt.DockWidgetArea.BottomDockWidgetArea),
             ("activations", "Activations", self.activations, Qt.DockWidgetArea.BottomDockWidgetArea),
+            ("evaluation", "Evaluation", self.evaluation, Qt.DockWidgetArea.RightDockWidgetArea),
         ):
             dock = QDockWidget(title, self, objectName=f"{name}_dock")
             if name != "training":
@@ -186,6 +193,10 @@ class MainWindow(QMainWindow):
             self.docks[name] = dock
         self.tabifyDockWidget(self.docks["inspector"], self.docks["activations"])
         self.docks["activations"].raise_()
+        # Evaluation shares the right side with Training, so that the inspector (below)
+        # stays in view while its galleries are browsed; it computes only when raised.
+        self.tabifyDockWidget(self.docks["training"], self.docks["evaluation"])
+        self.docks["training"].raise_()
         self.resizeDocks([self.docks["training"]], [460], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["activations"]], [430], Qt.Orientation.Vertical)
         self.docks["inspector"].visibilityChanged.connect(lambda v: v and self.inspector.refresh())
@@ -485,6 +496,14 @@ class MainWindow(QMainWindow):
         self.set_predictor(predictor, None, unsaved=True)
         self.statusBar().showMessage("The trained model is active. File → Save model keeps it; Edit → Previous model undoes.", 8000)
 
+    @Slot(str, int)
+    def inspect_sample(self, split: str, index: int) -> None:
+        """Show MNIST ``split``'s digit ``index`` in the tensor inspector (raising its dock)."""
+        self.inspector.show_sample(split, index)
+        dock = self.docks["inspector"]
+        dock.show()
+        dock.raise_()
+
     @Slot()
     def _stop_training(self) -> None:
         self.training.stop()
@@ -617,6 +636,7 @@ class MainWindow(QMainWindow):
         # Stop the worker and wait for it before anything is destroyed.
         self._closing = True
         self.training.shutdown()
+        self.evaluation.shutdown()
         self._classify_timer.stop()
         self.save_settings()
         torch.set_num_threads(self._torch_threads)
