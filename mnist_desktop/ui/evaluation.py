@@ -19,10 +19,12 @@ import torch
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, QThread, Signal, Slot
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPalette
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QSizePolicy,
+    QSlider,
     QSplitter,
     QTabWidget,
     QVBoxLayout,
@@ -32,7 +34,7 @@ from PySide6.QtWidgets import (
 from mnist_desktop import model as engine
 from mnist_desktop.model import evaluation as ev
 
-from .gallery import Gallery
+from .gallery import Gallery, thumbnail
 from .theme import SEQUENTIAL, palette_color, style_plot_widget
 from .training_worker import TRAIN_THREADS
 
@@ -48,8 +50,17 @@ class EvaluationWorker(QObject):
     failed = Signal(int, str)
     finished = Signal(int)
 
-    def __init__(self, generation: int, predictor, stages: tuple[str, ...], stop_event: threading.Event, layer: str | None = None):
+    def __init__(
+        self,
+        generation: int,
+        predictor,
+        stages: tuple[str, ...],
+        stop_event: threading.Event,
+        layer: str | None = None,
+        kinds: tuple[str, ...] = tuple(ev.DAMAGES),
+    ):
         super().__init__()
+        self.kinds = kinds
         self.generation = generation
         self.predictor = predictor  # a private copy: the canvas keeps predicting with the original
         self.stages = stages
@@ -66,7 +77,7 @@ class EvaluationWorker(QObject):
         g = self.generation
         try:
             images, labels = engine.mnist_arrays("test")
-            steps = {"evaluation": 1, "robustness": sum(len(d[1]) for d in ev.DAMAGES.values()), "pointmap": 1}
+            steps = {"evaluation": 1, "robustness": sum(len(ev.DAMAGES[k][1]) for k in self.kinds), "pointmap": 1}
             total = sum(steps[s] for s in self.stages)
             done = 0
             for stage in self.stages:
@@ -79,13 +90,16 @@ class EvaluationWorker(QObject):
                     done += 1
                 elif stage == "robustness":
                     x, y = images[:ROBUSTNESS_SAMPLES], labels[:ROBUSTNESS_SAMPLES]
-                    for kind, (label, amounts, _unit) in ev.DAMAGES.items():
+                    for kind in self.kinds:
+                        label, amounts, _unit = ev.DAMAGES[kind]
                         curve = np.full(len(amounts), np.nan)
                         for i, amount in enumerate(amounts):
                             if not self._step(done, total, f"Robustness: {label.lower()} {amount:g}…"):
                                 break
                             curve[i] = ev.evaluate(self.predictor, ev.damage(x, kind, amount), y).accuracy
                             done += 1
+                        if self.stop_event.is_set():
+                            break
                         self.result.emit(g, "robustness", (kind, np.asarray(amounts, dtype=np.float64), curve))
                 elif stage == "pointmap":
                     layer = self.layer or ev.layer_names(self.predictor)[-1]
@@ -234,6 +248,11 @@ class EvaluationPanel(QWidget):
         self.tabs = QTabWidget(objectName="evaluation_tabs")
         self._build_confusion_tab()
         self._build_top_losses_tab()
+        self._build_threshold_tab()
+        self._build_robustness_tab()
+        self._build_point_map_tab()
+        self._shown: set[str] = set()  # stages of this model already on screen
+        self._robust_shown: set[str] = set()
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
@@ -285,12 +304,117 @@ class EvaluationPanel(QWidget):
         v.addWidget(self.top_losses, 1)
         self.tabs.addTab(w, "Top losses")
 
+    def _build_threshold_tab(self) -> None:
+        self.threshold_plot = pg.PlotWidget()
+        self.threshold_plot.setObjectName("threshold_plot")
+        plot = self.threshold_plot.getPlotItem()
+        plot.setLabel("bottom", "answer only when at least this sure (%)")
+        plot.setLabel("left", "%")
+        plot.setXRange(0, 100, padding=0.02)
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        plot.setMouseEnabled(False, False)
+        plot.hideButtons()
+        plot.addLegend(offset=(10, 10))
+        self.answered_curve = plot.plot(pen=pg.mkPen((31, 119, 180), width=2), name="share answered")
+        self.answered_accuracy_curve = plot.plot(pen=pg.mkPen((214, 39, 40), width=2), name="accuracy on those answered")
+        self.threshold_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((128, 128, 128), style=Qt.PenStyle.DashLine))
+        plot.addItem(self.threshold_line)
+        style_plot_widget(self.threshold_plot, self)
+        self.threshold_slider = QSlider(Qt.Orientation.Horizontal, objectName="threshold_slider", minimum=0, maximum=100, value=90)
+        self.threshold_slider.setToolTip("The model answers only when its top probability is at least this; the rest go to a person.")
+        self.threshold_label = QLabel(objectName="threshold_label", wordWrap=True)
+        self.threshold_slider.valueChanged.connect(self._update_threshold)
+        w = QWidget()
+        v = QVBoxLayout(w)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(self.threshold_plot, 1)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("At least"))
+        row.addWidget(self.threshold_slider, 1)
+        v.addLayout(row)
+        v.addWidget(self.threshold_label)
+        self.tabs.addTab(w, "Threshold")
+
+    def _build_robustness_tab(self) -> None:
+        self.robustness_view = pg.GraphicsLayoutWidget()
+        self.robustness_view.setObjectName("robustness_plots")
+        self.robustness_curves: dict[str, pg.PlotDataItem] = {}
+        for i, (kind, (label, amounts, unit)) in enumerate(ev.DAMAGES.items()):
+            plot = self.robustness_view.addPlot(row=i // 3, col=i % 3, title=label)
+            plot.setLabel("bottom", unit)
+            plot.setYRange(0, 100, padding=0.02)
+            plot.setXRange(min(amounts), max(amounts), padding=0.05)
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.setMouseEnabled(False, False)
+            plot.hideButtons()
+            self.robustness_curves[kind] = plot.plot(
+                pen=pg.mkPen((31, 119, 180), width=2), symbol="o", symbolSize=5, symbolBrush=(31, 119, 180)
+            )
+        style_plot_widget(self.robustness_view, self)
+        note = QLabel(
+            f"Accuracy (%) on the first {ROBUSTNESS_SAMPLES:,} test digits as each kind of damage grows: noise, a turn, "
+            "fatter or thinner strokes, a shift off centre, a smaller or larger digit. MNIST's digits are centred and "
+            "size-normalised; people's are not.",
+            wordWrap=True,
+        )
+        w = QWidget()
+        v = QVBoxLayout(w)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(note)
+        v.addWidget(self.robustness_view, 1)
+        self.tabs.addTab(w, "Robustness")
+
+    def _build_point_map_tab(self) -> None:
+        self.layer_combo = QComboBox(objectName="point_map_layer")
+        self.layer_combo.setToolTip("The layer whose outputs are projected to 2-D (PCA): see how the digits separate layer by layer.")
+        self.layer_combo.activated.connect(lambda _i: self._on_layer_chosen())
+        self.point_map_view = pg.PlotWidget()
+        self.point_map_view.setObjectName("point_map_plot")
+        plot = self.point_map_view.getPlotItem()
+        plot.setLabel("bottom", "first principal component")
+        plot.setLabel("left", "second principal component")
+        plot.hideButtons()
+        self.point_map = pg.ScatterPlotItem(size=5, pen=None, hoverable=True, hoverSize=9, hoverPen=pg.mkPen("w"))
+        self.point_map.setObjectName("point_map")
+        self.point_map.sigHovered.connect(self._on_point_hovered)
+        self.point_map.sigClicked.connect(self._on_point_clicked)
+        plot.addItem(self.point_map)
+        style_plot_widget(self.point_map_view, self)
+        self.point_preview = QLabel(objectName="point_map_preview")
+        self.point_preview.setFixedSize(58, 58)
+        self.point_preview.setFrameShape(QLabel.Shape.Box)
+        self.point_info = QLabel("Hover over a point to see its digit; click to inspect it.", objectName="point_map_info", wordWrap=True)
+        colours = "  ".join(f"<span style='color:{pg.intColor(d, 10).name()}'>■</span> {d}" for d in range(10))
+        legend = QLabel(colours)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Layer"))
+        row.addWidget(self.layer_combo)
+        row.addWidget(legend, 1)
+        info = QHBoxLayout()
+        info.addWidget(self.point_preview)
+        info.addWidget(self.point_info, 1)
+        w = QWidget()
+        v = QVBoxLayout(w)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addLayout(row)
+        v.addWidget(self.point_map_view, 1)
+        v.addLayout(info)
+        self.tabs.addTab(w, "Point map")
+        self._brushes = [pg.mkBrush(pg.intColor(d, 10, alpha=180)) for d in range(10)]
+
     # ------------------------------------------------------------------ the model
     def set_predictor(self, predictor) -> None:
         """A new active model: cancel what is running, and evaluate it when visible."""
         self.predictor = predictor
         self._cancel()
         self.evaluation = None
+        self._shown = set()
+        self._robust_shown = set()
+        self.layer_combo.clear()
+        if predictor is not None:
+            names = ev.layer_names(predictor)
+            self.layer_combo.addItems(names)
+            self.layer_combo.setCurrentIndex(len(names) - 1)  # the last layer separates the digits best
         self._clear()
         self._stale = True
         if self.isVisible():
@@ -314,9 +438,22 @@ class EvaluationPanel(QWidget):
         self._start(self._stages())
 
     def _stages(self) -> tuple[str, ...]:
-        return ("evaluation",)
+        """What is not on screen yet, the quick ones first."""
+        stages = [s for s in ("evaluation", "pointmap") if s not in self._shown]
+        if any(k not in self._robust_shown for k in ev.DAMAGES):
+            stages.append("robustness")
+        return tuple(stages)
 
-    def _start(self, stages: tuple[str, ...], layer: str | None = None) -> None:
+    @Slot()
+    def _on_layer_chosen(self) -> None:
+        self._shown.discard("pointmap")
+        self.point_map.clear()
+        if self.predictor is not None and self.isVisible():
+            self.refresh()  # what is still missing, with the new layer
+        else:
+            self._stale = True
+
+    def _start(self, stages: tuple[str, ...]) -> None:
         if self._shut_down:
             return
         self._generation += 1
@@ -324,7 +461,8 @@ class EvaluationPanel(QWidget):
         predictor = engine.Predictor(copy.deepcopy(self.predictor.model), self.predictor.meta)
         thread = QThread(self)
         thread.setObjectName("evaluation-thread")
-        worker = EvaluationWorker(self._generation, predictor, stages, self._stop, layer)
+        kinds = tuple(k for k in ev.DAMAGES if k not in self._robust_shown)
+        worker = EvaluationWorker(self._generation, predictor, stages, self._stop, self.layer_combo.currentText() or None, kinds)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.progress.connect(self._on_progress)
@@ -390,6 +528,8 @@ class EvaluationPanel(QWidget):
         show = getattr(self, f"_show_{stage}", None)
         if show is not None:
             show(payload)
+            if stage != "robustness":
+                self._shown.add(stage)
             self.stageShown.emit(stage)
 
     def _clear(self) -> None:
@@ -398,6 +538,12 @@ class EvaluationPanel(QWidget):
         self.cell_gallery.clear()
         self.top_losses.clear()
         self.cell_title.setText("Click a cell of the matrix to see its digits.")
+        self.answered_curve.setData([], [])
+        self.answered_accuracy_curve.setData([], [])
+        self.threshold_label.setText("")
+        for curve in self.robustness_curves.values():
+            curve.setData([], [])
+        self.point_map.clear()
 
     def _show_evaluation(self, e: ev.Evaluation) -> None:
         self.evaluation = e
@@ -425,6 +571,70 @@ class EvaluationPanel(QWidget):
             "Click one to inspect it; right-click to put it on the canvas."
         )
         self.evaluated.emit()
+
+    def _show_threshold(self, payload) -> None:
+        t, answered, accuracy = payload
+        self.answered_curve.setData(100 * t, 100 * answered)
+        self.answered_accuracy_curve.setData(100 * t, 100 * np.nan_to_num(accuracy, nan=1.0), connect="finite")
+        self._update_threshold()
+
+    @Slot()
+    def _update_threshold(self) -> None:
+        p = self.threshold_slider.value() / 100
+        self.threshold_line.setValue(100 * p)
+        e = self.evaluation
+        if e is None:
+            self.threshold_label.setText(f"Answer only when at least {100 * p:.0f} % sure.")
+            return
+        _, answered, accuracy = ev.confidence_curve(e, [p])
+        n = len(e.labels)
+        kept = int(round(answered[0] * n))
+        acc = "–" if accuracy[0] != accuracy[0] else f"{100 * accuracy[0]:.2f} %"
+        self.threshold_label.setText(
+            f"Answer only when at least {100 * p:.0f} % sure: the model answers {100 * answered[0]:.1f} % of the test digits "
+            f"({kept:,} of {n:,}) and gets {acc} of those right; {n - kept:,} go to a person. "
+            f"(Always answering: {100 * e.accuracy:.2f} %.)"
+        )
+        self.threshold_answered = float(answered[0])
+
+    def _show_robustness(self, payload) -> None:
+        kind, amounts, curve = payload
+        self.robustness_curves[kind].setData(amounts, 100 * curve)
+        self._robust_shown.add(kind)
+        if len(self._robust_shown) == len(ev.DAMAGES):
+            self._shown.add("robustness")
+
+    def _show_pointmap(self, payload) -> None:
+        layer, xy = payload
+        _, labels = engine.mnist_arrays("test")
+        labels = labels[: len(xy)]
+        self.point_map.setData(
+            x=xy[:, 0], y=xy[:, 1], data=np.arange(len(xy)), brush=[self._brushes[int(d) % 10] for d in labels], pen=None
+        )
+        self.point_map_view.getPlotItem().autoRange()
+        self.point_info.setText(
+            f"The first {len(xy):,} test digits' outputs of layer {layer!r}, projected on their two principal components. "
+            "Hover over a point to see its digit; click to inspect it."
+        )
+
+    @Slot(object, object, object)
+    def _on_point_hovered(self, _item, points, _ev) -> None:
+        if len(points) == 0:
+            return
+        i = int(points[0].data())
+        images, labels = engine.mnist_arrays("test")
+        self.point_preview.setPixmap(thumbnail(images[i]))
+        said = ""
+        if self.evaluation is not None:
+            pos = np.searchsorted(self.evaluation.indices, i)
+            if pos < len(self.evaluation.indices) and self.evaluation.indices[pos] == i:
+                said = f", read as {int(self.evaluation.predicted[pos])} ({100 * float(self.evaluation.probabilities[pos].max()):.0f} %)"
+        self.point_info.setText(f"Test digit #{i}, labelled {int(labels[i])}{said}. Click to inspect it.")
+
+    @Slot(object, object, object)
+    def _on_point_clicked(self, _item, points, _ev) -> None:
+        if len(points):
+            self.inspectRequested.emit("test", int(points[0].data()))
 
     def _caption(self, pos: int) -> str:
         e = self.evaluation

@@ -94,3 +94,45 @@ def test_a_new_model_cancels_the_running_evaluation(window, qtbot, bundled):
         window.set_predictor(other)  # the CNN's run is cancelled, its late results dropped
     assert panel.evaluation.confusion.sum() == 10_000
     np.testing.assert_array_equal(panel.evaluation.confusion, evaluate(other, *mnist_arrays("test")).confusion)
+
+
+def test_threshold_slider_changes_the_share_answered(window, qtbot, bundled):
+    panel = open_evaluation(window, qtbot, bundled)
+    qtbot.waitUntil(lambda: "threshold" in panel._shown)
+    slider = panel.findChild(QWidget, "threshold_slider")
+    label = panel.findChild(QWidget, "threshold_label")
+    slider.setValue(0)
+    assert panel.threshold_answered == 1.0 and "answers 100.0 %" in label.text()
+    slider.setValue(99)
+    assert 0.5 < panel.threshold_answered < 1.0
+    assert f"answers {100 * panel.threshold_answered:.1f} %" in label.text()
+    t, share = panel.answered_curve.getData()
+    assert len(t) == 101 and share[0] == 100 and share[-1] < share[0]
+
+
+def test_robustness_curves_and_point_map(window, qtbot, bundled):
+    from mnist_desktop.model.evaluation import DAMAGES
+
+    panel = open_evaluation(window, qtbot, bundled)
+    qtbot.waitUntil(lambda: "robustness" in panel._shown, timeout=60000)
+    images, labels = mnist_arrays("test")
+    clean = 100 * evaluate(bundled, images[:1000], labels[:1000]).accuracy
+    for kind, (_label, amounts, _unit) in DAMAGES.items():
+        x, y = panel.robustness_curves[kind].getData()
+        assert list(x) == list(amounts) and np.isfinite(y).all()
+        assert clean in y  # the undamaged point
+        assert y.min() < clean - 5  # the strongest damage costs accuracy
+
+    # point map: the last layer by default, every point coloured, and another layer on request
+    assert panel.layer_combo.currentText() == "fc"
+    assert len(panel.point_map.data) == 2000
+    combo = panel.findChild(QWidget, "point_map_layer")
+    with qtbot.waitSignal(panel.stageShown, timeout=30000, check_params_cb=lambda s: s == "pointmap"):
+        combo.setCurrentIndex(combo.findText("input"))
+        combo.activated.emit(combo.currentIndex())
+    assert len(panel.point_map.data) == 2000
+    point = panel.point_map.points()[5]
+    panel._on_point_hovered(panel.point_map, [point], None)
+    assert "Test digit #5" in panel.point_info.text()
+    panel._on_point_clicked(panel.point_map, [point], None)
+    assert "sample #5 " in window.inspector.sample_info.text()
