@@ -6,8 +6,10 @@ from .data import TASKS, Task, load_mnist, mnist_arrays, task_subset
 from .errors import CheckpointError, DataError, DivergedError, EmptyImageError, ExportError, MnistDesktopError, TrainingError
 from .evaluation import Evaluation, evaluate
 from .export import export_onnx
+from .finetune import fine_tune
 from .inference import DEFAULT_MODEL, Predictor
 from .losses import LOSSES, Loss
+from .mydigits import MyDigits, default_digits_folder
 from .preprocess import load_digit_image, to_mnist
 from .training import (
     BatchInfo,
@@ -36,6 +38,7 @@ __all__ = [
     "LOSSES",
     "Loss",
     "MnistDesktopError",
+    "MyDigits",
     "Predictor",
     "TASKS",
     "Task",
@@ -45,8 +48,10 @@ __all__ = [
     "available_devices",
     "build_model",
     "continue_config",
+    "default_digits_folder",
     "evaluate",
     "export_onnx",
+    "fine_tune",
     "load_checkpoint",
     "load_digit_image",
     "load_mnist",
