@@ -386,6 +386,7 @@ class EvaluationPanel(QWidget):
         self.point_info = QLabel("Hover over a point to see its digit; click to inspect it.", objectName="point_map_info", wordWrap=True)
         colours = "  ".join(f"<span style='color:{pg.intColor(d, 10).name()}'>■</span> {d}" for d in range(10))
         legend = QLabel(colours)
+        legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row = QHBoxLayout()
         row.addWidget(QLabel("Layer"))
         row.addWidget(self.layer_combo)

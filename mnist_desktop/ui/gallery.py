@@ -93,8 +93,9 @@ class Gallery(QListView):
     itemClicked = Signal(object)
     toCanvas = Signal(object)
 
-    def __init__(self, parent: QWidget | None = None, caption_lines: int = 2):
+    def __init__(self, parent: QWidget | None = None, caption_lines: int = 2, canvas_action: bool = True):
         super().__init__(parent)
+        self._canvas_action = canvas_action
         self.gallery_model = GalleryModel(self)
         self.setModel(self.gallery_model)
         self.setViewMode(QListView.ViewMode.IconMode)
@@ -144,7 +145,8 @@ class Gallery(QListView):
     def context_menu(self, row: int) -> QMenu:
         """The menu for the item at ``row`` (built, not shown: tests trigger its actions)."""
         menu = QMenu(self)
-        menu.addAction("Put on canvas", lambda: self.put_on_canvas(row))
+        if self._canvas_action:
+            menu.addAction("Put on canvas", lambda: self.put_on_canvas(row))
         keys = self.selected_keys() or [self.gallery_model.key(row)]
         for text, callback in self._extra:
             menu.addAction(text, lambda cb=callback, k=keys: cb(k))
