@@ -2,7 +2,8 @@
 
 Speed is checked here, never in timed unit tests. Sections: drawing-to-probabilities
 latency, training throughput per architecture, the default recipe end to end (a fresh
-``train`` process, as a user runs it), and the GUI's responsiveness while it trains.
+``train`` process, as a user runs it), the GUI's responsiveness while it trains, and
+evaluating and fine-tuning on "my digits".
 """
 
 from __future__ import annotations
@@ -329,6 +330,37 @@ def bench_plot(reports: int = 1_000_000) -> dict:
     return {"redraw_ms_after_1000": early, f"redraw_ms_after_{reports}": late, "plotted_points": points, "reports": reports}
 
 
+def bench_mydigits(per_digit: int = 20, held_out: int = 5000) -> dict:
+    """Evaluating the bundled CNN on MNIST test, and fine-tuning it on ``per_digit`` drawings per
+    digit of the :func:`thick_shifted` style with ``fine_tune``'s defaults: seconds, and accuracy
+    on ``held_out`` other drawings of that style and on MNIST test, before and after."""
+    from .model import Predictor, evaluate, fine_tune, load_mnist
+    from .model import finetune as ft
+
+    predictor = Predictor.default()
+    test = load_mnist("test")
+    evaluate(predictor, test[0][:500], test[1][:500])  # warm-up
+    t = time.perf_counter()
+    mnist_before = evaluate(predictor, *test).accuracy
+    evaluate_seconds = time.perf_counter() - t
+    tune_x, tune_y, held_x, held_y = style_sets(per_digit, held_out)
+    style_before = evaluate(predictor, held_x, held_y).accuracy
+    t = time.perf_counter()
+    result = fine_tune(predictor, tune_x, tune_y)
+    seconds = time.perf_counter() - t
+    return {
+        "evaluate_mnist_test_seconds": evaluate_seconds,
+        "fine_tune_seconds": seconds,
+        "personal_digits": len(tune_y),
+        "held_out": len(held_y),
+        "style_accuracy_before": style_before,
+        "style_accuracy_after": evaluate(result.predictor, held_x, held_y).accuracy,
+        "mnist_accuracy_before": mnist_before,
+        "mnist_accuracy_after": evaluate(result.predictor, *test).accuracy,
+        "defaults": {"epochs": ft.EPOCHS, "replay": ft.REPLAY, "repeat": ft.REPEAT, "lr": ft.LR},
+    }
+
+
 def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
     from .model import resolve_device
 
@@ -348,6 +380,7 @@ def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
         ("stop", bench_stop),
         ("plot", bench_plot),
         ("gui", bench_gui),
+        ("mydigits", bench_mydigits),
     )
     for name, fn in sections:
         if name in skip:
@@ -408,6 +441,14 @@ def format_report(r: dict) -> str:
                 f"loss plot redraw: {p['redraw_ms_after_1000']:.1f} ms after 1,000 reports, {late:.1f} ms after "
                 f"{p['reports']:,} ({p['plotted_points']} points plotted)"
             )
+    if "mydigits" in r:
+        m = r["mydigits"]
+        lines.append(f"evaluate the bundled CNN on MNIST test (10,000 images): {m['evaluate_mnist_test_seconds']:.2f} s")
+        lines.append(
+            f"fine-tune on {m['personal_digits']} digits of a thick, shifted style: {m['fine_tune_seconds']:.1f} s; "
+            f"{m['held_out']:,} other drawings of that style {100 * m['style_accuracy_before']:.1f} % → {100 * m['style_accuracy_after']:.1f} %, "
+            f"MNIST test {100 * m['mnist_accuracy_before']:.2f} % → {100 * m['mnist_accuracy_after']:.2f} %"
+        )
     if "gui" in r:
         g = r["gui"]
         if "skipped" in g:
