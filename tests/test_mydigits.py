@@ -196,3 +196,39 @@ def test_two_processes_adding_at_once_lose_nothing(tmp_path):
 
 def test_the_default_folder_is_in_the_user_data_folder():
     assert default_digits_folder() == user_data_dir() / "my-digits"
+
+
+def _export(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("src")
+    digits = MyDigits(folder)
+    for d, label in zip(DRAWINGS[:2], [4, 9]):
+        digits.add(d, label)
+    return digits.export_zip(folder.parent / f"{folder.name}.zip").read_bytes()
+
+
+def test_mutated_zips_and_indexes_end_in_the_projects_error(tmp_path_factory):
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    original = _export(tmp_path_factory)
+
+    @hypothesis.settings(max_examples=60, deadline=None, database=None)
+    @hypothesis.given(
+        st.lists(st.tuples(st.integers(0, len(original) - 1), st.integers(0, 255)), min_size=1, max_size=8), st.binary(max_size=300)
+    )
+    def check(flips, index_bytes):
+        work = tmp_path_factory.mktemp("w")
+        data = bytearray(original)
+        for at, value in flips:
+            data[at] = value
+        (work / "in.zip").write_bytes(bytes(data))
+        digits = MyDigits(work / "d")
+        try:
+            added = digits.import_zip(work / "in.zip")
+        except DataError:
+            added = 0
+        assert len(digits) == added <= 2
+        (work / "d" / "index.json").write_bytes(index_bytes)  # whatever the index holds: notes, never a crash
+        again = MyDigits(work / "d")
+        assert len(again) <= 2 and again.images().shape[1:] == (28, 28)
+
+    check()

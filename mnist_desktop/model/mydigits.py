@@ -25,10 +25,12 @@ import io
 import json
 import os
 import re
+import struct
 import tempfile
 import uuid
 import warnings
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -466,7 +468,15 @@ class MyDigits:
                     ids.append(ident)
         except zipfile.BadZipFile as e:
             raise DataError(f"{path}: not a readable zip file ({e}).") from None
-        except (ValueError, RuntimeError, NotImplementedError, EOFError) as e:  # bad JSON, encrypted or damaged members
+        except (
+            ValueError,
+            RuntimeError,
+            NotImplementedError,
+            EOFError,
+            OSError,
+            zlib.error,
+            struct.error,
+        ) as e:  # bad JSON, encrypted or damaged members
             if isinstance(e, EmptyImageError):
                 raise
             raise DataError(f"{path}: damaged or not a My digits export ({str(e)[:160]}).") from None
