@@ -1,4 +1,4 @@
-"""``python -m mnist_desktop``: the GUI with no arguments; ``train``, ``evaluate``, ``predict``,
+"""``python -m mnist_desktop``: the GUI with no arguments; ``train``, ``fine-tune``, ``evaluate``, ``predict``,
 ``export``, ``bench`` and ``install-desktop-entry`` headless. Bad input ends with one ``error:`` line and a non-zero exit."""
 
 from __future__ import annotations
@@ -96,8 +96,28 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix of a checkpoint")
     e.add_argument("path", type=Path, help="checkpoint (.safetensors, or a plain .pt state dict)")
     e.add_argument("--data", type=Path, help="folder with MNIST IDX files (default: the bundled copy)")
+    e.add_argument(
+        "--digits",
+        type=Path,
+        metavar="FOLDER",
+        help="evaluate on your own digits (a My digits folder) instead of the MNIST test set",
+    )
     e.add_argument("--json", action="store_true", help="print one JSON object")
     e.set_defaults(func=cmd_evaluate)
+
+    f = sub.add_parser(
+        "fine-tune",
+        help="teach a model your own handwriting (My digits) and save it",
+        description="Train a model further on your own digits (a My digits folder, as the app saves them), mixed with "
+        "MNIST training images so that it does not forget MNIST.",
+    )
+    f.add_argument("--digits", type=Path, metavar="FOLDER", help="My digits folder (default: the app's, in your data folder)")
+    f.add_argument("--model", type=Path, help="checkpoint to start from (default: the bundled model)")
+    f.add_argument("--out", type=Path, required=True, help="where to save the fine-tuned checkpoint (.safetensors)")
+    f.add_argument("--epochs", type=_int_in(1, MAX_EPOCHS), help="(default: the measured default of fine_tune)")
+    f.add_argument("--replay", type=_int_in(1, MAX_SAMPLES), help="MNIST training images mixed in (default: fine_tune's)")
+    f.add_argument("--device", choices=DEVICES, default=d.device, help="auto prefers cuda, then mps, then cpu")
+    f.set_defaults(func=cmd_fine_tune)
 
     p = sub.add_parser("predict", help="classify an image file of a digit")
     p.add_argument("image", type=Path, help="PNG/JPEG/... of one digit, dark on light or light on dark")
@@ -122,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip",
         action="append",
         default=[],
-        choices=["startup", "data", "latency", "throughput", "recipe", "reference", "stop", "plot", "gui"],
+        choices=["startup", "data", "latency", "throughput", "recipe", "reference", "stop", "plot", "gui", "mydigits"],
         help="leave a section out (repeatable)",
     )
     b.set_defaults(func=cmd_bench)
@@ -138,10 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(args) -> int:
-    from tqdm import tqdm
-
-    from .model import CheckpointError, TrainConfig, train
-    from .model.checkpoints import check_writable
+    from .model import TrainConfig, train
 
     config = TrainConfig(
         task=args.task,
@@ -161,10 +178,32 @@ def cmd_train(args) -> int:
         subset=args.subset,
     )
     config.validate()
-    out = args.out
+    out = _writable_out(args.out)
+    bar, on_batch, on_epoch = _progress()
+    stop = threading.Event()
+    try:
+        result = train(config, on_batch=on_batch, on_epoch=on_epoch, on_note=bar.write, stop_event=stop, data_root=args.data)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"{PROG}: interrupted: nothing saved", file=sys.stderr)
+        return INTERRUPTED
+    finally:
+        bar.close()
+    return _save(result, out, f"({result.predictor.describe()}, {result.metrics['seconds']:.1f} s)")
+
+
+def _writable_out(out: Path) -> Path:
+    from .model.checkpoints import check_writable
+
     if out.is_dir():
         raise ValueError(f"--out {out} is a folder; give a file name such as {out / 'model.safetensors'}")
-    out = check_writable(out)  # before training: a model trained for nothing is the worst outcome
+    return check_writable(out)  # before training: a model trained for nothing is the worst outcome
+
+
+def _progress():
+    """A progress bar on stderr and the train callbacks that drive it."""
+    from tqdm import tqdm
+
     bar = tqdm(total=None, unit="step", dynamic_ncols=True, leave=False, file=sys.stderr, disable=None, mininterval=0.25)
     done = [0]
 
@@ -182,15 +221,12 @@ def cmd_train(args) -> int:
             f"valid accuracy {100 * info.valid_accuracy:.2f} %  {info.seconds:.1f} s"
         )
 
-    stop = threading.Event()
-    try:
-        result = train(config, on_batch=on_batch, on_epoch=on_epoch, on_note=bar.write, stop_event=stop, data_root=args.data)
-    except KeyboardInterrupt:
-        bar.close()
-        print(f"{PROG}: interrupted: nothing saved", file=sys.stderr)
-        return INTERRUPTED
-    finally:
-        bar.close()
+    return bar, on_batch, on_epoch
+
+
+def _save(result, out: Path, what: str) -> int:
+    from .model import CheckpointError
+
     try:
         path = result.predictor.save(out)
     except KeyboardInterrupt:  # the save writes a temporary file and removes it: nothing half-written
@@ -208,32 +244,100 @@ def cmd_train(args) -> int:
         except CheckpointError:
             raise e from None
         raise CheckpointError(f"{e} The trained model was saved to {fallback} instead.") from None
-    print(f"saved {path}  ({result.predictor.describe()}, {result.metrics['seconds']:.1f} s)")
+    print(f"saved {path}  {what}")
     return 0
+
+
+def _my_digits(folder: Path | None):
+    """The My digits folder named (or the app's), which must exist and hold digits."""
+    from .model import MyDigits, default_digits_folder
+
+    folder = folder if folder is not None else default_digits_folder()
+    if not folder.is_dir():
+        raise ValueError(f"--digits {folder}: no such folder; save some digits in the app first, or name a My digits folder")
+    digits = MyDigits(folder)
+    for note in digits.notes:
+        print(f"{PROG}: note: {note}", file=sys.stderr)
+    if not len(digits):
+        raise ValueError(f"--digits {folder}: there are no digits in this folder; save some in the app first")
+    return digits
 
 
 def cmd_evaluate(args) -> int:
     from .model import Predictor, evaluate, load_mnist
 
     predictor = Predictor.load(args.path)
+    if args.digits is not None:
+        digits = _my_digits(args.digits)
+        result = evaluate(predictor, digits.images(), digits.labels())
+        if not len(result.labels):
+            raise ValueError(f"none of the {len(digits)} digits in {args.digits} is one of this model's classes ({_classes(predictor)})")
+        source = f"of my digits ({args.digits})"
+    else:
+        result = evaluate(predictor, *load_mnist("test", args.data))
+        source = "MNIST test images"
     report = {
         "model": predictor.describe(),
         "architecture": predictor.arch,
         "task": predictor.task,
-        **evaluate(predictor, *load_mnist("test", args.data)).as_dict(),
+        "data": str(args.digits) if args.digits is not None else "mnist-test",
+        **result.as_dict(),
     }
     if args.json:
         print(json.dumps(report))
         return 0
     classes = report["classes"]
     print(f"{args.path}: {report['model']}")
-    print(f"test accuracy {100 * report['accuracy']:.2f} % on {report['samples']} MNIST test images")
-    print("per class: " + "  ".join(f"{c}: {100 * a:.1f} %" for c, a in report["per_class_accuracy"].items()))
+    print(f"{'accuracy' if args.digits is not None else 'test accuracy'} {100 * report['accuracy']:.2f} % on {report['samples']} {source}")
+    print("per class: " + "  ".join(f"{c}: {'—' if a != a else f'{100 * a:.1f} %'}" for c, a in report["per_class_accuracy"].items()))
     print("confusion matrix (rows: true class, columns: predicted)")
     print("      " + "".join(f"{c:>6}" for c in classes))
     for c, row in zip(classes, report["confusion_matrix"]):
         print(f"{c:>6}" + "".join(f"{v:>6}" for v in row))
     return 0
+
+
+def _classes(predictor) -> str:
+    return ", ".join(map(str, predictor.classes))
+
+
+def cmd_fine_tune(args) -> int:
+    from .model import Predictor, evaluate, fine_tune
+
+    predictor = Predictor.load(args.model) if args.model else Predictor.default()
+    digits = _my_digits(args.digits)
+    images, labels = digits.images(), digits.labels()
+    out = _writable_out(args.out)
+    bar, on_batch, on_epoch = _progress()
+    options = {"replay": args.replay} if args.replay else {}
+    stop = threading.Event()
+    try:
+        result = fine_tune(
+            predictor,
+            images,
+            labels,
+            epochs=args.epochs,
+            on_batch=on_batch,
+            on_epoch=on_epoch,
+            on_note=bar.write,
+            stop_event=stop,
+            device=args.device,
+            **options,
+        )
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"{PROG}: interrupted: nothing saved", file=sys.stderr)
+        return INTERRUPTED
+    finally:
+        bar.close()
+    before, after = evaluate(predictor, images, labels), evaluate(result.predictor, images, labels)
+    before_mnist = predictor.metrics.get("test_accuracy")
+    print(
+        f"my digits ({len(before.labels)} of {len(labels)} used): {100 * before.accuracy:.1f} % → {100 * after.accuracy:.1f} %;  "
+        f"MNIST test: {f'{100 * before_mnist:.2f} % → ' if isinstance(before_mnist, float) else ''}"
+        f"{100 * result.metrics['test_accuracy']:.2f} %"
+    )
+    return _save(result, out, f"(fine-tuned {predictor.describe()} on {len(before.labels)} digits, {result.metrics['seconds']:.1f} s)")
 
 
 def cmd_predict(args) -> int:

@@ -90,6 +90,23 @@ def prepare(task: str, normalization: tuple[float, float], device: torch.device,
     return x.contiguous(memory_format=torch.channels_last), labels.to(device)
 
 
+def prepare_extra(images, labels, task: str, normalization: tuple[float, float], device: torch.device):
+    """Digits from outside MNIST (uint8 ``(N, 28, 28)``, digit-value labels) as :func:`prepare`
+    returns MNIST: normalised float32 ``(N, 1, 28, 28)`` and class indices, on ``device``.
+    Images whose label is not one of the task's classes are left out."""
+    images, labels = torch.as_tensor(images), torch.as_tensor(labels, dtype=torch.int64)
+    if images.dtype != torch.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
+        raise ValueError(
+            f"expected uint8 images (N, 28, 28) and N labels, got {tuple(images.shape)} {images.dtype} and {tuple(labels.shape)}"
+        )
+    if len(labels) and not bool(((labels >= 0) & (labels <= 9)).all()):
+        raise ValueError("labels must be digits from 0 to 9")
+    images, labels = task_subset(images, labels, task)
+    mean, std = normalization
+    x = images.to(device).float().div_(255).sub_(mean).div_(std).unsqueeze_(1)
+    return x.contiguous(memory_format=torch.channels_last), labels.to(device)
+
+
 def random_shift(x: torch.Tensor, generator: torch.Generator, pixels: int = 2) -> torch.Tensor:
     """Move each image by up to ``pixels`` in each direction (MNIST's 4-pixel border keeps the ink)."""
     n = x.shape[0]
@@ -294,6 +311,8 @@ def train(
     pause_event: threading.Event | None = None,
     init=None,
     data_root=None,
+    extra=None,
+    extra_repeat: int = 1,
 ) -> TrainResult:
     """Train a model as ``config`` says. Call from any thread.
 
@@ -301,6 +320,10 @@ def train(
     ``pause_event`` set: wait between batches until it is cleared (or stop is set).
     ``init``: a :class:`Predictor` whose model is trained further (its architecture and task
     must match ``config``); it is copied, never changed.
+    ``extra``: ``(images, labels)``, digits from outside MNIST (uint8 ``(N, 28, 28)``, digit
+    values) added to the MNIST training images (``config.subset`` of them), ``extra_repeat``
+    times each per epoch; those of classes the task does not have are left out. Fine-tuning
+    on a person's own digits (``finetune.fine_tune``) uses it.
     """
     from .checkpoints import make_metadata
     from .inference import Predictor
@@ -334,6 +357,12 @@ def train(
         model = model.to(device, memory_format=torch.channels_last)
         x_train, y_train = prepare(config.task, arch.normalization, device, "train", data_root, config.subset)
         x_valid, y_valid = prepare(config.task, arch.normalization, device, "test", data_root)
+        if extra is not None:
+            if extra_repeat < 1:
+                raise ValueError(f"extra_repeat must be ≥ 1, not {extra_repeat}")
+            x_extra, y_extra = prepare_extra(*extra, config.task, arch.normalization, device)
+            x_train = torch.cat([x_train, *[x_extra] * extra_repeat]).contiguous(memory_format=torch.channels_last)
+            y_train = torch.cat([y_train, *[y_extra] * extra_repeat])
         if arch.trainable:
             history, stopped, max_grad, moved = _sgd(
                 model,

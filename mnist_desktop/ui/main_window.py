@@ -34,9 +34,11 @@ from mnist_desktop.model.paths import is_inside_package, user_data_dir
 
 from .activations import ActivationsPanel
 from .canvas import MODEL_SIZE, Canvas
+from .evaluation import EvaluationPanel
 from .inspector import InspectorPanel
+from .mydigits import MyDigitsPanel
 from .prediction import PredictionPanel
-from .settings import BRUSH, GEOMETRY, LAST_MODEL, WINDOW_STATE, name_application, parse_setting
+from .settings import BRUSH, GEOMETRY, LAST_MODEL, MY_DIGITS_FOLDER, WINDOW_STATE, name_application, parse_setting
 from .theme import app_icon
 from .training import TrainingPanel
 
@@ -48,6 +50,8 @@ FALLBACK_KEYS = {
     QKeySequence.StandardKey.Save: "Ctrl+S",
     QKeySequence.StandardKey.Delete: "Del",
 }
+
+
 FRAME_S = 1 / 60  # the drawing is classified at most once per frame
 STATE_VERSION = 1
 MODEL_HISTORY = 5  # models Edit → Previous model can go back to
@@ -106,6 +110,10 @@ class MainWindow(QMainWindow):
         self.training = TrainingPanel(torch_ready=torch_ready)
         self.inspector = InspectorPanel()
         self.activations = ActivationsPanel()
+        self.evaluation = EvaluationPanel()
+        folder = settings.value(MY_DIGITS_FOLDER)
+        self.my_digits = MyDigitsPanel(folder if isinstance(folder, str) and folder else None)
+        self._fine_tuning = False
 
         self._build_central()
         self._build_docks()
@@ -124,6 +132,15 @@ class MainWindow(QMainWindow):
         self.training.finished.connect(self._on_training_finished)
         self.inspector.toCanvas.connect(self.canvas.set_image)
         self._torchLoaded.connect(self._on_torch_loaded)
+        self.predictorChanged.connect(self.evaluation.set_predictor)
+        self.evaluation.inspectRequested.connect(self.inspect_sample)
+        self.evaluation.toCanvas.connect(self.canvas.set_image)
+        self.prediction.labelChosen.connect(self.save_my_digit)
+        self.predictorChanged.connect(self.my_digits.set_predictor)
+        self.my_digits.fineTuneRequested.connect(self.fine_tune_my_digits)
+        self.my_digits.toCanvas.connect(self.canvas.set_image)
+        self.my_digits.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        self.my_digits.folderChanged.connect(lambda path: self.settings.setValue(MY_DIGITS_FOLDER, path))
 
         self._restore_settings(predictor)  # ends in set_predictor, which classifies
         app = QApplication.instance()
@@ -134,6 +151,7 @@ class MainWindow(QMainWindow):
     def _on_about_to_quit(self) -> None:
         if not self._closing:
             self.training.shutdown()
+            self.evaluation.shutdown()
 
     # ------------------------------------------------------------------ layout
     def _build_central(self) -> None:
@@ -177,9 +195,11 @@ class MainWindow(QMainWindow):
             ("training", "Training", self.training, Qt.DockWidgetArea.RightDockWidgetArea),
             ("inspector", "Tensor inspector", self.inspector, Qt.DockWidgetArea.BottomDockWidgetArea),
             ("activations", "Activations", self.activations, Qt.DockWidgetArea.BottomDockWidgetArea),
+            ("evaluation", "Evaluation", self.evaluation, Qt.DockWidgetArea.RightDockWidgetArea),
+            ("my_digits", "My digits", self.my_digits, Qt.DockWidgetArea.RightDockWidgetArea),
         ):
             dock = QDockWidget(title, self, objectName=f"{name}_dock")
-            if name != "training":
+            if name not in ("training", "evaluation", "my_digits"):
                 dock.setWidget(widget)  # the inspector's grid shrinks to fit; activations scroll by themselves
             else:  # a dock can shrink below its panel's natural size: scroll instead
                 scroll = QScrollArea(objectName=f"{name}_scroll")
@@ -196,6 +216,11 @@ class MainWindow(QMainWindow):
             self.docks[name] = dock
         self.tabifyDockWidget(self.docks["inspector"], self.docks["activations"])
         self.docks["activations"].raise_()
+        # Evaluation shares the right side with Training, so that the inspector (below)
+        # stays in view while its galleries are browsed; it computes only when raised.
+        self.tabifyDockWidget(self.docks["training"], self.docks["evaluation"])
+        self.tabifyDockWidget(self.docks["training"], self.docks["my_digits"])
+        self.docks["training"].raise_()
         self.resizeDocks([self.docks["training"]], [460], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["activations"]], [430], Qt.Orientation.Vertical)
         self.docks["inspector"].visibilityChanged.connect(lambda v: v and self.inspector.refresh())
@@ -285,6 +310,19 @@ class MainWindow(QMainWindow):
             "S&top training", self._stop_training, ["Ctrl+."], "Stop training after this batch", SP.SP_MediaStop
         )
         self.stop_action.setEnabled(False)
+        self.fine_tune_action = self._action(
+            "&Fine-tune on my digits", self.fine_tune_my_digits, (), "Train the active model further on the digits in My digits"
+        )
+        # "That's not right — it is: d", with a modifier so that typing a digit in a spin box is not taken
+        self.correct_actions = [
+            self._action(
+                f"Save the drawing as a {d}",
+                lambda _c=False, d=d: self.save_my_digit(d),
+                [f"Ctrl+Alt+{d}"],
+                f"Save the drawing as a {d} in My digits",
+            )
+            for d in range(10)
+        ]
         self.reset_layout_action = self._action("&Reset layout", self.reset_layout, (), "Put every panel back where it started")
         self.about_action = self._action("&About mnist-desktop", self.about, (), "Version and where MNIST comes from")
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
@@ -309,6 +347,9 @@ class MainWindow(QMainWindow):
         m.addAction(self.previous_model_action)
         m = bar.addMenu("&Training")
         m.addActions([self.train_action, self.stop_action])
+        m.addSeparator()
+        m.addAction(self.fine_tune_action)
+        m.addMenu("&Save the drawing as…").addActions(self.correct_actions)
         self.view_menu = bar.addMenu("&View")
         for dock in self.docks.values():
             a = dock.toggleViewAction()
@@ -566,6 +607,43 @@ class MainWindow(QMainWindow):
         self.set_predictor(predictor, None, unsaved=True)
         self.statusBar().showMessage("The trained model is active. File → Save model keeps it; Edit → Previous model undoes.", 8000)
 
+    @Slot(int)
+    def save_my_digit(self, label: int) -> str | None:
+        """Save the drawing on the canvas into My digits as ``label``; its id, or None."""
+        image = self.canvas.image_array()
+        if not image.any():
+            self.statusBar().showMessage("Nothing to save: draw a digit first.", 5000)
+            return None
+        return self.my_digits.add(image, label)
+
+    @Slot()
+    def fine_tune_my_digits(self) -> bool:
+        """Fine-tune the active model on My digits in the training worker (live plot, Stop)."""
+        self.my_digits.reload()
+        why = self.my_digits.fine_tune_blocker() or (None if self.training.torch_ready else "PyTorch is still loading.")
+        if why is not None or self.predictor is None or self.training.is_training():
+            self.statusBar().showMessage(why or "Training is running.", 8000)
+            return False
+        from mnist_desktop.model import finetune  # torch: loaded by now
+
+        task = self.my_digits.fine_tune_task(self.predictor)
+        config = engine.continue_config(self.predictor, epochs=finetune.EPOCHS)
+        self._fine_tuning = True
+        if not self.training.start(config, task=task, message=f"Fine-tuning {self.predictor.describe()} on My digits…"):
+            self._fine_tuning = False
+            return False
+        self.docks["training"].show()
+        self.docks["training"].raise_()  # the live loss plot, progress and Stop
+        return True
+
+    @Slot(str, int)
+    def inspect_sample(self, split: str, index: int) -> None:
+        """Show MNIST ``split``'s digit ``index`` in the tensor inspector (raising its dock)."""
+        self.inspector.show_sample(split, index)
+        dock = self.docks["inspector"]
+        dock.show()
+        dock.raise_()
+
     @Slot()
     def _stop_training(self) -> None:
         self.training.stop()
@@ -575,11 +653,19 @@ class MainWindow(QMainWindow):
     def _on_training_started(self) -> None:
         self.train_action.setEnabled(False)
         self.stop_action.setEnabled(True)
+        self.my_digits.set_busy(True)
 
     @Slot(object)
     def _on_training_finished(self, result) -> None:
         self.train_action.setEnabled(True)
         self.stop_action.setEnabled(False)
+        self.my_digits.set_busy(False)
+        if self._fine_tuning:
+            self._fine_tuning = False
+            self.my_digits.fine_tune_finished(result)
+            dock = self.docks["my_digits"]
+            dock.show()
+            dock.raise_()  # before → after
         if result is None:
             self.statusBar().showMessage("Training failed; see the Training panel.", 8000)
 
@@ -712,6 +798,7 @@ class MainWindow(QMainWindow):
         # Stop the worker and wait for it before anything is destroyed.
         self._closing = True
         self.training.shutdown()
+        self.evaluation.shutdown()
         self._classify_timer.stop()
         self.save_settings()
         if self._torch_threads is not None:

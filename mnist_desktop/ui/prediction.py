@@ -4,9 +4,9 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QImage, QPainter, QPalette, QPixmap
-from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 
 class ProbabilityBars(QWidget):
@@ -23,7 +23,7 @@ class ProbabilityBars(QWidget):
         return QSize(220, 22 * len(self.classes))
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(120, 14 * len(self.classes))
+        return QSize(120, 12 * len(self.classes))
 
     def set_classes(self, classes) -> None:
         self.classes = [int(c) for c in classes]
@@ -77,7 +77,9 @@ def gray_pixmap(x28: np.ndarray, scale: int = 4) -> QPixmap:
 
 
 class PredictionPanel(QWidget):
-    """Shows what the active model makes of the drawing."""
+    """Shows what the active model makes of the drawing, and lets a person say what it is."""
+
+    labelChosen = Signal(int)  # "That's not right — it is:" (or the model's own answer: it confirms)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -116,6 +118,25 @@ class PredictionPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(grid)
         layout.addWidget(self.bars, 1)
+        self.correct_row = QWidget(objectName="correct_label")
+        row = QHBoxLayout(self.correct_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.setSpacing(2)
+        self.correct_title = QLabel("Not right? It is:")
+        self.correct_title.setToolTip(
+            "That's not right — it is: save the drawing into My digits with its true label, to fine-tune the model on your handwriting."
+        )
+        row.addWidget(self.correct_title)
+        self.correct_buttons: list[QToolButton] = []
+        for d in range(10):
+            b = QToolButton(text=str(d), objectName=f"correct_{d}")
+            b.setToolTip(f"Save this drawing as a {d} in My digits (Ctrl+Alt+{d}). Saving the model's own answer confirms it.")
+            b.clicked.connect(lambda _checked=False, d=d: self.labelChosen.emit(d))
+            b.setMinimumWidth(14)
+            b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+            row.addWidget(b)
+            self.correct_buttons.append(b)
+        layout.addWidget(self.correct_row)
         self.show_empty()
 
     def set_classes(self, classes) -> None:
@@ -129,6 +150,7 @@ class PredictionPanel(QWidget):
         self.bars.set_probabilities(None)
         self.preview.setPixmap(QPixmap())
         self.preview.setText("empty")
+        self.correct_row.setEnabled(message.startswith("No model"))  # a drawing with no model can be saved too
 
     def show_prediction(self, classes, probabilities: np.ndarray, x28: np.ndarray) -> None:
         i = int(np.argmax(probabilities))
@@ -138,3 +160,4 @@ class PredictionPanel(QWidget):
         self.confidence.setText(f"{100 * self.top_probability:.1f} % sure")
         self.bars.set_probabilities(probabilities)
         self.preview.setPixmap(gray_pixmap(x28))
+        self.correct_row.setEnabled(True)

@@ -16,6 +16,7 @@ GEOMETRY = "window/geometry"
 WINDOW_STATE = "window/state"
 BRUSH = "canvas/brush"
 TRAINING_GROUP = "training"
+MY_DIGITS_FOLDER = "mydigits/folder"
 
 
 def name_application(app: QApplication) -> None:

@@ -497,9 +497,10 @@ class TrainingPanel(QWidget):
         config = engine.continue_config(predictor, self.config(), epochs=1)
         return self.start(config, init=predictor)
 
-    def start(self, config=None, init=None) -> bool:
+    def start(self, config=None, init=None, task=None, message: str = "") -> bool:
         """Start training ``config`` (default: the controls), from ``init`` (a Predictor) if
-        given. False if it could not start."""
+        given; or run ``task`` (see :class:`TrainingWorker`), with ``config`` giving the
+        epochs for the plot. False if it could not start."""
         if self.is_training() or not self.torch_ready:
             return False
         config = config if config is not None else self.config()
@@ -515,7 +516,7 @@ class TrainingPanel(QWidget):
         self._stop_event, self._pause_event = threading.Event(), threading.Event()
         self._thread = QThread(self)
         self._thread.setObjectName("training-thread")
-        self._worker = TrainingWorker(config, self._stop_event, self._pause_event, init)
+        self._worker = TrainingWorker(config, self._stop_event, self._pause_event, init, task)
         self._worker.moveToThread(self._thread)
         self._thread.started.connect(self._worker.run)
         self._worker.progress.connect(self._on_progress)
@@ -531,7 +532,7 @@ class TrainingPanel(QWidget):
         self._update_enabled()
         self.progress.setRange(0, 0)  # busy until the first batch tells the total
         self.progress.setFormat("Loading data…")
-        self.show_message("Training one more epoch of the active model…" if init is not None else "")
+        self.show_message(message or ("Training one more epoch of the active model…" if init is not None else ""))
         self._thread.start()
         self._timer.start()
         self._refresh(force=True)

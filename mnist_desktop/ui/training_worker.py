@@ -36,7 +36,9 @@ EMIT_INTERVAL = 0.05  # seconds between progress signals: at most 20 per second
 
 
 class TrainingWorker(QObject):
-    """Runs ``engine.train(config, init=init)`` in whatever thread it lives in."""
+    """Runs ``engine.train(config, init=init)`` in whatever thread it lives in, or ``task``:
+    any callable ``task(on_batch, on_epoch, on_note, stop_event, pause_event) -> TrainResult``
+    (fine-tuning on My digits), with the same reports, stop and pause."""
 
     progress = Signal(object)  # list[BatchInfo] since the last signal
     epoch = Signal(object)  # EpochInfo
@@ -44,9 +46,10 @@ class TrainingWorker(QObject):
     done = Signal(object)  # TrainResult (its predictor is an independent CPU copy)
     errored = Signal(object)  # the exception; str() of it is the message to show
 
-    def __init__(self, config, stop_event: threading.Event, pause_event: threading.Event, init=None):
+    def __init__(self, config, stop_event: threading.Event, pause_event: threading.Event, init=None, task=None):
         super().__init__()
         self.config = config
+        self.task = task
         self.init = init
         self.stop_event = stop_event
         self.pause_event = pause_event
@@ -75,15 +78,18 @@ class TrainingWorker(QObject):
 
         torch.set_num_threads(train_threads())  # this thread's own OpenMP setting
         try:
-            result = engine.train(
-                self.config,
-                on_batch=self._on_batch,
-                on_epoch=self._on_epoch,
-                on_note=self.note.emit,
-                stop_event=self.stop_event,
-                pause_event=self.pause_event,
-                init=self.init,
-            )
+            if self.task is not None:
+                result = self.task(self._on_batch, self._on_epoch, self.note.emit, self.stop_event, self.pause_event)
+            else:
+                result = engine.train(
+                    self.config,
+                    on_batch=self._on_batch,
+                    on_epoch=self._on_epoch,
+                    on_note=self.note.emit,
+                    stop_event=self.stop_event,
+                    pause_event=self.pause_event,
+                    init=self.init,
+                )
         except Exception as e:  # every failure reaches the panel; the app keeps running
             self._flush()
             self.errored.emit(e)

@@ -1,0 +1,679 @@
+"""The Evaluation dock: where the active model goes wrong on MNIST's 10,000 test digits.
+
+The confusion matrix (click a cell: its digits in a gallery), per-class accuracy and the
+most confident mistakes ("top losses"); a confidence threshold; robustness curves; a point
+map of a layer's activations. Everything is computed by the engine
+(``mnist_desktop.model.evaluation``) in a worker thread on a private copy of the model,
+only while the panel is visible; a newer model cancels the run of the older one (a stop
+event, and a generation number on every result so that late results are dropped).
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, QThread, Signal, Slot
+from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPalette
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QSizePolicy,
+    QSlider,
+    QSplitter,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mnist_desktop import model as engine
+from mnist_desktop.model import evaluation as ev
+
+from .gallery import Gallery, thumbnail
+from .theme import SEQUENTIAL, palette_color, style_plot_widget
+from .training_worker import train_threads
+
+ROBUSTNESS_SAMPLES = 1000  # test digits each robustness point is measured on (the first ones)
+MAP_SAMPLES = 2000  # test digits on the point map (the first ones)
+
+
+class EvaluationWorker(QObject):
+    """Runs the engine's evaluation stages for one model; never touches a widget."""
+
+    progress = Signal(int, int, int, str)  # generation, done, total, what
+    result = Signal(int, str, object)  # generation, stage, payload (fresh arrays, owned by the receiver)
+    failed = Signal(int, str)
+    finished = Signal(int)
+
+    def __init__(
+        self,
+        generation: int,
+        predictor,
+        stages: tuple[str, ...],
+        stop_event: threading.Event,
+        layer: str | None = None,
+        kinds: tuple[str, ...] = tuple(ev.DAMAGES),
+    ):
+        super().__init__()
+        self.kinds = kinds
+        self.generation = generation
+        self.predictor = predictor  # a private copy: the canvas keeps predicting with the original
+        self.stages = stages
+        self.stop_event = stop_event
+        self.layer = layer
+
+    def _step(self, done: int, total: int, text: str) -> bool:
+        self.progress.emit(self.generation, done, total, text)
+        return not self.stop_event.is_set()
+
+    @Slot()
+    def run(self) -> None:
+        import torch
+
+        torch.set_num_threads(train_threads())
+        g = self.generation
+        try:
+            images, labels = engine.mnist_arrays("test")
+            steps = {"evaluation": 1, "robustness": sum(len(ev.DAMAGES[k][1]) for k in self.kinds), "pointmap": 1}
+            total = sum(steps[s] for s in self.stages)
+            done = 0
+            for stage in self.stages:
+                if stage == "evaluation":
+                    if not self._step(done, total, "Evaluating the 10,000 test digits…"):
+                        break
+                    e = ev.evaluate(self.predictor, images, labels)
+                    self.result.emit(g, "evaluation", e)
+                    self.result.emit(g, "threshold", ev.confidence_curve(e))
+                    done += 1
+                elif stage == "robustness":
+                    x, y = images[:ROBUSTNESS_SAMPLES], labels[:ROBUSTNESS_SAMPLES]
+                    for kind in self.kinds:
+                        label, amounts, _unit = ev.DAMAGES[kind]
+                        curve = np.full(len(amounts), np.nan)
+                        for i, amount in enumerate(amounts):
+                            if not self._step(done, total, f"Robustness: {label.lower()} {amount:g}…"):
+                                break
+                            curve[i] = ev.evaluate(self.predictor, ev.damage(x, kind, amount), y).accuracy
+                            done += 1
+                        if self.stop_event.is_set():
+                            break
+                        self.result.emit(g, "robustness", (kind, np.asarray(amounts, dtype=np.float64), curve))
+                elif stage == "pointmap":
+                    layer = self.layer or ev.layer_names(self.predictor)[-1]
+                    if not self._step(done, total, f"Point map of {layer}…"):
+                        break
+                    xy = ev.point_map(self.predictor, images[:MAP_SAMPLES], layer)
+                    self.result.emit(g, "pointmap", (layer, xy))
+                    done += 1
+                if self.stop_event.is_set():
+                    break
+            self.progress.emit(g, total, total, "")
+        except Exception as e:  # noqa: BLE001 — shown in the panel; the app keeps running
+            self.failed.emit(g, f"{type(e).__name__}: {e}" if not isinstance(e, engine.MnistDesktopError) else str(e))
+        self.finished.emit(g)
+
+
+class ConfusionMatrix(QWidget):
+    """K×K cells, shaded by count (log scale) with the count printed; click a cell."""
+
+    cellClicked = Signal(int, int)  # row (true class index), column (predicted class index)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("confusion_matrix")
+        self.matrix = np.zeros((0, 0), np.int64)
+        self.classes: list[int] = []
+        self.selected: tuple[int, int] | None = None
+        self.setMinimumSize(220, 220)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMouseTracking(True)
+        self.setToolTip("Rows: the true digit; columns: what the model said. Click a cell to see its digits.")
+
+    def sizeHint(self) -> QSize:
+        return QSize(360, 360)
+
+    def set_matrix(self, matrix: np.ndarray | None, classes=()) -> None:
+        self.matrix = np.zeros((0, 0), np.int64) if matrix is None else np.array(matrix, dtype=np.int64)
+        self.classes = [int(c) for c in classes]
+        self.selected = None
+        self.update()
+
+    def _geometry(self) -> tuple[float, float, float]:
+        """(left, top, cell side)."""
+        k = max(1, len(self.classes))
+        margin = self.fontMetrics().height() * 2 + 4
+        side = max(4.0, min(self.width() - margin, self.height() - margin) / k)
+        return float(margin), float(margin), side
+
+    def cell_rect(self, row: int, col: int) -> QRectF:
+        x0, y0, c = self._geometry()
+        return QRectF(x0 + col * c, y0 + row * c, c, c)
+
+    def cell_at(self, pos: QPointF) -> tuple[int, int] | None:
+        x0, y0, c = self._geometry()
+        row, col = int((pos.y() - y0) // c), int((pos.x() - x0) // c)
+        k = len(self.classes)
+        return (row, col) if 0 <= row < k and 0 <= col < k and pos.x() >= x0 and pos.y() >= y0 else None
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        text = palette_color(self, QPalette.ColorRole.WindowText)
+        k = len(self.classes)
+        if k == 0:
+            p.setPen(text)
+            p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "No evaluation yet")
+            p.end()
+            return
+        x0, y0, c = self._geometry()
+        line = self.fontMetrics().height()
+        p.setPen(text)
+        p.drawText(QRectF(x0, 0, c * k, line), Qt.AlignmentFlag.AlignCenter, "predicted")
+        p.save()
+        p.translate(0, y0 + c * k / 2)
+        p.rotate(-90)
+        p.drawText(QRectF(-c * k / 2, 0, c * k, line), Qt.AlignmentFlag.AlignCenter, "true")
+        p.restore()
+        for i, cls in enumerate(self.classes):
+            p.drawText(QRectF(x0 + i * c, line, c, line + 4), Qt.AlignmentFlag.AlignCenter, str(cls))
+            p.drawText(QRectF(line, y0 + i * c, x0 - line - 2, c), Qt.AlignmentFlag.AlignCenter, str(cls))
+        top = np.log1p(self.matrix.max()) if self.matrix.size else 1.0
+        font = p.font()
+        font.setPixelSize(max(6, int(c * 0.3)))
+        p.setFont(font)
+        for r in range(k):
+            for col in range(k):
+                n = int(self.matrix[r, col])
+                shade = np.log1p(n) / top if top > 0 else 0.0
+                rgb = SEQUENTIAL[int(round(shade * 255))]
+                color = QColor(int(rgb[0]), int(rgb[1]), int(rgb[2]))
+                rect = self.cell_rect(r, col)
+                p.fillRect(rect, color)
+                p.setPen(QColor(0, 0, 0) if color.lightnessF() > 0.55 else QColor(255, 255, 255))
+                p.drawText(rect, Qt.AlignmentFlag.AlignCenter, str(n))
+        if self.selected is not None:
+            p.setPen(palette_color(self, QPalette.ColorRole.Highlight))
+            p.drawRect(self.cell_rect(*self.selected).adjusted(1, 1, -1, -1))
+        p.end()
+
+    def mousePressEvent(self, e: QMouseEvent) -> None:
+        cell = self.cell_at(e.position())
+        if cell is not None and e.button() == Qt.MouseButton.LeftButton:
+            self.selected = cell
+            self.update()
+            self.cellClicked.emit(*cell)
+        super().mousePressEvent(e)
+
+    def mouseMoveEvent(self, e: QMouseEvent) -> None:
+        cell = self.cell_at(e.position())
+        if cell is not None:
+            r, col = cell
+            n = int(self.matrix[r, col])
+            t, g = self.classes[r], self.classes[col]
+            what = "read right" if r == col else f"read as {g}"
+            self.setToolTip(f"{n} test digit{'s' if n != 1 else ''} labelled {t} {what}. Click to see them.")
+        super().mouseMoveEvent(e)
+
+
+class EvaluationPanel(QWidget):
+    """The Evaluation dock's contents (objectName ``evaluation``)."""
+
+    inspectRequested = Signal(str, int)  # split, index: show this MNIST digit in the inspector
+    toCanvas = Signal(object)  # a uint8 28×28 digit to put on the canvas
+    evaluated = Signal()  # a new model's confusion matrix is shown
+    stageShown = Signal(str)  # a stage's result is on screen ("evaluation", "threshold", "robustness", "pointmap")
+    idle = Signal()  # no computation running any more
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("evaluation")
+        self.predictor = None
+        self.evaluation: ev.Evaluation | None = None
+        self._generation = 0
+        self._stale = True
+        self._stop: threading.Event | None = None
+        self._live: dict[QThread, EvaluationWorker] = {}
+        self._shut_down = False
+
+        self.status = QLabel(objectName="evaluation_status", wordWrap=True)
+        self.progress = QProgressBar(objectName="evaluation_progress", minimum=0, maximum=1, value=0)
+        self.progress.setMaximumWidth(220)
+        self.progress.setVisible(False)
+        top = QHBoxLayout()
+        top.addWidget(self.status, 1)
+        top.addWidget(self.progress)
+
+        self.tabs = QTabWidget(objectName="evaluation_tabs")
+        self._build_confusion_tab()
+        self._build_top_losses_tab()
+        self._build_threshold_tab()
+        self._build_robustness_tab()
+        self._build_point_map_tab()
+        self._shown: set[str] = set()  # stages of this model already on screen
+        self._robust_shown: set[str] = set()
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.tabs, 1)
+        self.status.setText("Shown when this panel is open: where the active model goes wrong on MNIST's test set.")
+
+    # ------------------------------------------------------------------ building
+    def _gallery(self, name: str) -> Gallery:
+        g = Gallery()
+        g.setObjectName(name)
+        g.itemClicked.connect(lambda key: self.inspectRequested.emit("test", int(key)))
+        g.toCanvas.connect(self.toCanvas)
+        return g
+
+    def _build_confusion_tab(self) -> None:
+        self.confusion = ConfusionMatrix()
+        self.confusion.cellClicked.connect(self.show_cell)
+        self.per_class = QLabel(objectName="per_class", wordWrap=True)
+        self.per_class.setTextFormat(Qt.TextFormat.RichText)
+        self.per_class.setToolTip("Accuracy on the test digits of each class.")
+        left = QWidget()
+        lv = QVBoxLayout(left)
+        lv.setContentsMargins(0, 0, 0, 0)
+        lv.addWidget(self.confusion, 1)
+        lv.addWidget(self.per_class)
+        self.cell_title = QLabel("Click a cell of the matrix to see its digits.", objectName="cell_title", wordWrap=True)
+        self.cell_gallery = self._gallery("cell_gallery")
+        right = QWidget()
+        rv = QVBoxLayout(right)
+        rv.setContentsMargins(0, 0, 0, 0)
+        rv.addWidget(self.cell_title)
+        rv.addWidget(self.cell_gallery, 1)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(1, 1)
+        self.tabs.addTab(split, "Confusion")
+
+    def _build_top_losses_tab(self) -> None:
+        self.top_losses_title = QLabel(
+            "The model's most confident mistakes, most confident first (fastai's plot_top_losses). Click one to inspect it.",
+            wordWrap=True,
+        )
+        self.top_losses = self._gallery("top_losses")
+        w = QWidget()
+        v = QVBoxLayout(w)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(self.top_losses_title)
+        v.addWidget(self.top_losses, 1)
+        self.tabs.addTab(w, "Top losses")
+
+    def _build_threshold_tab(self) -> None:
+        self.threshold_plot = pg.PlotWidget()
+        self.threshold_plot.setObjectName("threshold_plot")
+        plot = self.threshold_plot.getPlotItem()
+        plot.setLabel("bottom", "answer only when at least this sure (%)")
+        plot.setLabel("left", "%")
+        plot.setXRange(0, 100, padding=0.02)
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        plot.setMouseEnabled(False, False)
+        plot.hideButtons()
+        plot.addLegend(offset=(10, 10))
+        self.answered_curve = plot.plot(pen=pg.mkPen((31, 119, 180), width=2), name="share answered")
+        self.answered_accuracy_curve = plot.plot(pen=pg.mkPen((214, 39, 40), width=2), name="accuracy on those answered")
+        self.threshold_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((128, 128, 128), style=Qt.PenStyle.DashLine))
+        plot.addItem(self.threshold_line)
+        style_plot_widget(self.threshold_plot, self)
+        self.threshold_slider = QSlider(Qt.Orientation.Horizontal, objectName="threshold_slider", minimum=0, maximum=100, value=90)
+        self.threshold_slider.setToolTip("The model answers only when its top probability is at least this; the rest go to a person.")
+        self.threshold_label = QLabel(objectName="threshold_label", wordWrap=True)
+        self.threshold_slider.valueChanged.connect(self._update_threshold)
+        w = QWidget()
+        v = QVBoxLayout(w)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(self.threshold_plot, 1)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("At least"))
+        row.addWidget(self.threshold_slider, 1)
+        v.addLayout(row)
+        v.addWidget(self.threshold_label)
+        self.tabs.addTab(w, "Threshold")
+
+    def _build_robustness_tab(self) -> None:
+        self.robustness_view = pg.GraphicsLayoutWidget()
+        self.robustness_view.setObjectName("robustness_plots")
+        self.robustness_curves: dict[str, pg.PlotDataItem] = {}
+        for i, (kind, (label, amounts, unit)) in enumerate(ev.DAMAGES.items()):
+            plot = self.robustness_view.addPlot(row=i // 3, col=i % 3, title=label)
+            plot.setLabel("bottom", unit)
+            plot.setYRange(0, 100, padding=0.02)
+            plot.setXRange(min(amounts), max(amounts), padding=0.05)
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.setMouseEnabled(False, False)
+            plot.hideButtons()
+            self.robustness_curves[kind] = plot.plot(
+                pen=pg.mkPen((31, 119, 180), width=2), symbol="o", symbolSize=5, symbolBrush=(31, 119, 180)
+            )
+        style_plot_widget(self.robustness_view, self)
+        note = QLabel(
+            f"Accuracy (%) on the first {ROBUSTNESS_SAMPLES:,} test digits as each kind of damage grows: noise, a turn, "
+            "fatter or thinner strokes, a shift off centre, a smaller or larger digit. MNIST's digits are centred and "
+            "size-normalised; people's are not.",
+            wordWrap=True,
+        )
+        w = QWidget()
+        v = QVBoxLayout(w)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addWidget(note)
+        v.addWidget(self.robustness_view, 1)
+        self.tabs.addTab(w, "Robustness")
+
+    def _build_point_map_tab(self) -> None:
+        self.layer_combo = QComboBox(objectName="point_map_layer")
+        self.layer_combo.setToolTip("The layer whose outputs are projected to 2-D (PCA): see how the digits separate layer by layer.")
+        self.layer_combo.activated.connect(lambda _i: self._on_layer_chosen())
+        self.point_map_view = pg.PlotWidget()
+        self.point_map_view.setObjectName("point_map_plot")
+        plot = self.point_map_view.getPlotItem()
+        plot.setLabel("bottom", "first principal component")
+        plot.setLabel("left", "second principal component")
+        plot.hideButtons()
+        self.point_map = pg.ScatterPlotItem(size=5, pen=None, hoverable=True, hoverSize=9, hoverPen=pg.mkPen("w"))
+        self.point_map.setObjectName("point_map")
+        self.point_map.sigHovered.connect(self._on_point_hovered)
+        self.point_map.sigClicked.connect(self._on_point_clicked)
+        plot.addItem(self.point_map)
+        style_plot_widget(self.point_map_view, self)
+        self.point_preview = QLabel(objectName="point_map_preview")
+        self.point_preview.setFixedSize(58, 58)
+        self.point_preview.setFrameShape(QLabel.Shape.Box)
+        self.point_info = QLabel("Hover over a point to see its digit; click to inspect it.", objectName="point_map_info", wordWrap=True)
+        colours = "  ".join(f"<span style='color:{pg.intColor(d, 10).name()}'>■</span> {d}" for d in range(10))
+        legend = QLabel(colours)
+        legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Layer"))
+        row.addWidget(self.layer_combo)
+        row.addWidget(legend, 1)
+        info = QHBoxLayout()
+        info.addWidget(self.point_preview)
+        info.addWidget(self.point_info, 1)
+        w = QWidget()
+        v = QVBoxLayout(w)
+        v.setContentsMargins(0, 0, 0, 0)
+        v.addLayout(row)
+        v.addWidget(self.point_map_view, 1)
+        v.addLayout(info)
+        self.tabs.addTab(w, "Point map")
+        self._brushes = [pg.mkBrush(pg.intColor(d, 10, alpha=180)) for d in range(10)]
+
+    # ------------------------------------------------------------------ the model
+    def set_predictor(self, predictor) -> None:
+        """A new active model: cancel what is running, and evaluate it when visible."""
+        self.predictor = predictor
+        self._cancel()
+        self.evaluation = None
+        self._shown = set()
+        self._robust_shown = set()
+        self.layer_combo.clear()
+        if predictor is not None:
+            names = ev.layer_names(predictor)
+            self.layer_combo.addItems(names)
+            self.layer_combo.setCurrentIndex(len(names) - 1)  # the last layer separates the digits best
+        self._clear()
+        self._stale = True
+        if self.isVisible():
+            self.refresh()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.refresh()
+
+    def is_busy(self) -> bool:
+        return self._stop is not None and not self._stop.is_set()
+
+    def refresh(self) -> None:
+        """Evaluate the active model now (in the worker thread)."""
+        self._stale = False
+        self._cancel()
+        if self.predictor is None:
+            self.status.setText("No model to evaluate: train one or open one.")
+            return
+        self._start(self._stages())
+
+    def _stages(self) -> tuple[str, ...]:
+        """What is not on screen yet, the quick ones first."""
+        stages = [s for s in ("evaluation", "pointmap") if s not in self._shown]
+        if any(k not in self._robust_shown for k in ev.DAMAGES):
+            stages.append("robustness")
+        return tuple(stages)
+
+    @Slot()
+    def _on_layer_chosen(self) -> None:
+        self._shown.discard("pointmap")
+        self.point_map.clear()
+        if self.predictor is not None and self.isVisible():
+            self.refresh()  # what is still missing, with the new layer
+        else:
+            self._stale = True
+
+    def _start(self, stages: tuple[str, ...]) -> None:
+        if self._shut_down:
+            return
+        self._generation += 1
+        self._stop = threading.Event()
+        predictor = engine.Predictor(copy.deepcopy(self.predictor.model), self.predictor.meta)
+        thread = QThread(self)
+        thread.setObjectName("evaluation-thread")
+        kinds = tuple(k for k in ev.DAMAGES if k not in self._robust_shown)
+        worker = EvaluationWorker(self._generation, predictor, stages, self._stop, self.layer_combo.currentText() or None, kinds)
+        worker.moveToThread(thread)
+        thread.started.connect(worker.run)
+        worker.progress.connect(self._on_progress)
+        worker.result.connect(self._on_result)
+        worker.failed.connect(self._on_failed)
+        worker.finished.connect(self._on_finished)
+        worker.finished.connect(thread.quit)
+        thread.finished.connect(lambda t=thread: self._on_thread_finished(t))
+        self._live[thread] = worker
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
+        self.status.setText(f"Evaluating {self.predictor.describe()}…")
+        thread.start()
+
+    def _cancel(self) -> None:
+        if self._stop is not None:
+            self._stop.set()
+        self._generation += 1  # whatever arrives from the old run is dropped
+        self.progress.setVisible(False)
+
+    def shutdown(self) -> None:
+        """Stop every run and wait for its thread (before the window goes away)."""
+        self._shut_down = True
+        self._cancel()
+        for thread in list(self._live):
+            thread.quit()
+            thread.wait()
+        self._live.clear()
+
+    def _on_thread_finished(self, thread: QThread) -> None:
+        worker = self._live.pop(thread, None)
+        if worker is not None:
+            worker.deleteLater()
+        thread.deleteLater()
+
+    # ------------------------------------------------------------------ results
+    @Slot(int, int, int, str)
+    def _on_progress(self, generation: int, done: int, total: int, text: str) -> None:
+        if generation != self._generation or self._shut_down:
+            return
+        self.progress.setRange(0, max(1, total))
+        self.progress.setValue(done)
+        self.progress.setFormat(text or "%p %")
+        self.progress.setToolTip(text)
+
+    @Slot(int, str)
+    def _on_failed(self, generation: int, message: str) -> None:
+        if generation == self._generation and not self._shut_down:
+            self.status.setText(f"⚠ Could not evaluate the model: {message}")
+
+    @Slot(int)
+    def _on_finished(self, generation: int) -> None:
+        if generation != self._generation or self._shut_down:
+            return
+        self._stop = None
+        self.progress.setVisible(False)
+        self.idle.emit()
+
+    @Slot(int, str, object)
+    def _on_result(self, generation: int, stage: str, payload) -> None:
+        if generation != self._generation or self._shut_down:
+            return
+        show = getattr(self, f"_show_{stage}", None)
+        if show is not None:
+            show(payload)
+            if stage != "robustness":
+                self._shown.add(stage)
+            self.stageShown.emit(stage)
+
+    def _clear(self) -> None:
+        self.confusion.set_matrix(None)
+        self.per_class.setText("")
+        self.cell_gallery.clear()
+        self.top_losses.clear()
+        self.cell_title.setText("Click a cell of the matrix to see its digits.")
+        self.answered_curve.setData([], [])
+        self.answered_accuracy_curve.setData([], [])
+        self.threshold_label.setText("")
+        for curve in self.robustness_curves.values():
+            curve.setData([], [])
+        self.point_map.clear()
+
+    def _show_evaluation(self, e: ev.Evaluation) -> None:
+        self.evaluation = e
+        self.confusion.set_matrix(e.confusion, e.classes)
+        cells = " ".join(
+            f"<td align='center'><b>{c}</b><br>{'–' if a != a else f'{100 * a:.1f}'}</td>" for c, a in zip(e.classes, e.per_class)
+        )
+        self.per_class.setText(f"Accuracy per class (%):<table cellspacing='6'><tr>{cells}</tr></table>")
+        wrong = len(e.top_losses)
+        self.status.setText(
+            f"{self.predictor.describe() if self.predictor else 'Model'}: {100 * e.accuracy:.2f} % of "
+            f"{len(e.labels):,} test digits right, {wrong:,} wrong."
+        )
+        images, _ = engine.mnist_arrays("test")
+        positions = e.top_losses
+        self.top_losses.set_items(
+            images,
+            e.indices[positions],
+            [int(i) for i in e.indices[positions]],
+            lambda i, p=positions: self._caption(int(p[i])),
+            lambda i, p=positions: self._tooltip(int(p[i])),
+        )
+        self.top_losses_title.setText(
+            f"The model's {wrong:,} mistakes, most confident first (fastai's plot_top_losses): true → said, and how sure. "
+            "Click one to inspect it; right-click to put it on the canvas."
+        )
+        self.evaluated.emit()
+
+    def _show_threshold(self, payload) -> None:
+        t, answered, accuracy = payload
+        self.answered_curve.setData(100 * t, 100 * answered)
+        self.answered_accuracy_curve.setData(100 * t, 100 * np.nan_to_num(accuracy, nan=1.0), connect="finite")
+        self._update_threshold()
+
+    @Slot()
+    def _update_threshold(self) -> None:
+        p = self.threshold_slider.value() / 100
+        self.threshold_line.setValue(100 * p)
+        e = self.evaluation
+        if e is None:
+            self.threshold_label.setText(f"Answer only when at least {100 * p:.0f} % sure.")
+            return
+        _, answered, accuracy = ev.confidence_curve(e, [p])
+        n = len(e.labels)
+        kept = int(round(answered[0] * n))
+        acc = "–" if accuracy[0] != accuracy[0] else f"{100 * accuracy[0]:.2f} %"
+        self.threshold_label.setText(
+            f"Answer only when at least {100 * p:.0f} % sure: the model answers {100 * answered[0]:.1f} % of the test digits "
+            f"({kept:,} of {n:,}) and gets {acc} of those right; {n - kept:,} go to a person. "
+            f"(Always answering: {100 * e.accuracy:.2f} %.)"
+        )
+        self.threshold_answered = float(answered[0])
+
+    def _show_robustness(self, payload) -> None:
+        kind, amounts, curve = payload
+        self.robustness_curves[kind].setData(amounts, 100 * curve)
+        self._robust_shown.add(kind)
+        if len(self._robust_shown) == len(ev.DAMAGES):
+            self._shown.add("robustness")
+
+    def _show_pointmap(self, payload) -> None:
+        layer, xy = payload
+        _, labels = engine.mnist_arrays("test")
+        labels = labels[: len(xy)]
+        self.point_map.setData(
+            x=xy[:, 0], y=xy[:, 1], data=np.arange(len(xy)), brush=[self._brushes[int(d) % 10] for d in labels], pen=None
+        )
+        self.point_map_view.getPlotItem().autoRange()
+        self.point_info.setText(
+            f"The first {len(xy):,} test digits' outputs of layer {layer!r}, projected on their two principal components. "
+            "Hover over a point to see its digit; click to inspect it."
+        )
+
+    @Slot(object, object, object)
+    def _on_point_hovered(self, _item, points, _ev) -> None:
+        if len(points) == 0:
+            return
+        i = int(points[0].data())
+        images, labels = engine.mnist_arrays("test")
+        self.point_preview.setPixmap(thumbnail(images[i]))
+        said = ""
+        if self.evaluation is not None:
+            pos = np.searchsorted(self.evaluation.indices, i)
+            if pos < len(self.evaluation.indices) and self.evaluation.indices[pos] == i:
+                said = f", read as {int(self.evaluation.predicted[pos])} ({100 * float(self.evaluation.probabilities[pos].max()):.0f} %)"
+        self.point_info.setText(f"Test digit #{i}, labelled {int(labels[i])}{said}. Click to inspect it.")
+
+    @Slot(object, object, object)
+    def _on_point_clicked(self, _item, points, _ev) -> None:
+        if len(points):
+            self.inspectRequested.emit("test", int(points[0].data()))
+
+    def _caption(self, pos: int) -> str:
+        e = self.evaluation
+        t, g = int(e.labels[pos]), int(e.predicted[pos])
+        p = float(e.probabilities[pos].max())
+        return f"{t} → {g} · {100 * p:.0f} %" if t != g else f"{t} · {100 * p:.0f} %"
+
+    def _tooltip(self, pos: int) -> str:
+        e = self.evaluation
+        probs = ", ".join(f"{c}: {100 * q:.1f} %" for c, q in zip(e.classes, e.probabilities[pos]) if q >= 0.005)
+        return f"Test digit #{int(e.indices[pos])}, labelled {int(e.labels[pos])}, read as {int(e.predicted[pos])}.\n{probs}"
+
+    @Slot(int, int)
+    def show_cell(self, row: int, col: int) -> None:
+        """Fill the cell gallery with the test digits of (true class ``row``, predicted ``col``),
+        the most confident first."""
+        e = self.evaluation
+        if e is None:
+            return
+        t, g = e.classes[row], e.classes[col]
+        positions = np.flatnonzero((e.labels == t) & (e.predicted == g))
+        positions = positions[np.argsort(-e.probabilities[positions, col], kind="stable")]
+        images, _ = engine.mnist_arrays("test")
+        self.cell_gallery.set_items(
+            images,
+            e.indices[positions],
+            [int(i) for i in e.indices[positions]],
+            lambda i, p=positions: self._caption(int(p[i])),
+            lambda i, p=positions: self._tooltip(int(p[i])),
+        )
+        what = "read right" if t == g else f"read as {g}"
+        self.cell_title.setText(f"{len(positions):,} test digits labelled {t}, {what} (most confident first):")
+        self.confusion.selected = (row, col)
+        self.confusion.update()
+
+    def changeEvent(self, event) -> None:
+        if event.type() == QEvent.Type.PaletteChange:
+            for w in self.findChildren(pg.PlotWidget) + self.findChildren(pg.GraphicsLayoutWidget):
+                style_plot_widget(w, self)
+        super().changeEvent(event)

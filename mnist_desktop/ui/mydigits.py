@@ -1,0 +1,396 @@
+"""The My digits dock: a person's own drawings, what the active model makes of them, and
+fine-tuning the model on them.
+
+The store is the engine's :class:`~mnist_desktop.model.mydigits.MyDigits` (plain files in a
+folder), opened the first time it is needed. The panel shows the digits grouped by label
+with counts, the active model's accuracy on them, delete (undoable), re-label and "put on
+canvas". Fine-tuning runs in the training panel's worker (the window starts it with
+:meth:`MyDigitsPanel.fine_tune_task`); when it ends the panel shows before → after.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from mnist_desktop import model as engine
+from mnist_desktop.model import evaluation as ev
+from mnist_desktop.model import mydigits
+
+from .gallery import Gallery
+
+
+def _pct(x) -> str:
+    return "–" if x is None or x != x else f"{100 * x:.1f} %"
+
+
+class MyDigitsPanel(QWidget):
+    """My digits (objectName ``my_digits``)."""
+
+    fineTuneRequested = Signal()
+    toCanvas = Signal(object)  # a uint8 drawing to put on the canvas
+    folderChanged = Signal(str)  # the user chose another folder (the window remembers it)
+    changed = Signal()  # the collection changed (added, removed, re-labelled, reloaded)
+    message = Signal(str)  # something to tell the person (status bar)
+
+    def __init__(self, folder: str | Path | None = None, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("my_digits")
+        self._folder = Path(folder) if folder is not None else None
+        self._store: mydigits.MyDigits | None = None
+        self._error: str | None = None
+        self.predictor = None
+        self._busy = False
+        self._removed: list[list[tuple[np.ndarray, int]]] = []  # undo stack of deleted (drawing, label)
+        self._ids: list[str] = []
+        self._labels = np.zeros(0, np.int64)
+        self._images = np.zeros((0, 28, 28), np.uint8)
+        self._predicted: np.ndarray | None = None
+        self.accuracy: float | None = None
+        self.before_after: dict | None = None
+
+        self.folder_label = QLabel(objectName="my_digits_folder", wordWrap=True)
+        self.folder_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.folder_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.folder_button = QPushButton("Change…", objectName="my_digits_change_folder")
+        self.folder_button.setToolTip("Keep My digits in another folder (plain PNG files and an index.json).")
+        self.folder_button.clicked.connect(self.choose_folder)
+        self.counts = QLabel(objectName="my_digits_counts", wordWrap=True)
+        self.counts.setTextFormat(Qt.TextFormat.RichText)
+        self.accuracy_label = QLabel(objectName="my_digits_accuracy", wordWrap=True)
+        self.gallery = Gallery(canvas_action=False)
+        self.gallery.setObjectName("my_digits_gallery")
+        self.gallery.add_context_action("Put on canvas", self.put_on_canvas)
+        self.gallery.add_context_action("Re-label…", self._ask_relabel)
+        self.gallery.add_context_action("Delete", self.remove)
+        self.undo_button = QPushButton("Undo delete", objectName="my_digits_undo", enabled=False)
+        self.undo_button.setToolTip("Bring back the digits deleted last.")
+        self.undo_button.clicked.connect(self.undo_remove)
+        self.delete_button = QPushButton("Delete", objectName="my_digits_delete")
+        self.delete_button.setToolTip("Delete the selected digits (Undo delete brings them back).")
+        self.delete_button.clicked.connect(lambda: self.remove(self.gallery.selected_keys()))
+        self.fine_tune_button = QPushButton("Fine-tune on my digits", objectName="fine_tune_button")
+        self.fine_tune_button.clicked.connect(self.fineTuneRequested)
+        self.result = QLabel(objectName="fine_tune_result", wordWrap=True)
+        self.result.setTextFormat(Qt.TextFormat.RichText)
+        self.changed_gallery = Gallery()
+        self.changed_gallery.setObjectName("fine_tune_changed")
+        self.changed_gallery.toCanvas.connect(self.toCanvas)
+        self.changed_gallery.setMaximumHeight(150)
+        self.changed_gallery.setVisible(False)
+
+        top = QHBoxLayout()
+        top.addWidget(self.folder_label, 1)
+        top.addWidget(self.folder_button)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.delete_button)
+        buttons.addWidget(self.undo_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.fine_tune_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.counts)
+        layout.addWidget(self.accuracy_label)
+        layout.addWidget(self.gallery, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.result)
+        layout.addWidget(self.changed_gallery)
+        self._show_folder()
+        self._update_enabled()
+
+    # ------------------------------------------------------------------ the store
+    def folder(self) -> Path:
+        return self._folder if self._folder is not None else mydigits.default_digits_folder()
+
+    def set_folder(self, folder: str | Path) -> None:
+        """Use the My digits in ``folder`` (created if missing), from now on."""
+        self._folder = Path(folder)
+        self._store = None
+        self._error = None
+        self._removed.clear()
+        self._show_folder()
+        if self.isVisible():
+            self.reload()
+
+    def store(self) -> mydigits.MyDigits | None:
+        """The store, opened the first time it is needed; None (and a reason) if it cannot be."""
+        if self._store is None and self._error is None:
+            try:
+                self._store = mydigits.MyDigits(self.folder())
+            except (engine.MnistDesktopError, OSError) as e:
+                self._error = str(e)
+            self._show_folder()
+        return self._store
+
+    def _show_folder(self) -> None:
+        text = f"Folder: {self.folder()}"
+        if self._error:
+            text += f"\n⚠ {self._error}"
+        self.folder_label.setText(text)
+        self.folder_label.setToolTip(str(self.folder()))
+
+    @Slot()
+    def choose_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Folder for My digits", str(self.folder()))
+        if path:
+            self.set_folder(path)
+            self.reload()
+            self.folderChanged.emit(path)
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.reload()
+
+    # ------------------------------------------------------------------ changes
+    def add(self, drawing: np.ndarray, label: int) -> str | None:
+        """Save ``drawing`` as ``label``; its id, or None (and a message) if it cannot be saved."""
+        store = self.store()
+        if store is None:
+            self.message.emit(f"Cannot save to My digits: {self._error}")
+            return None
+        try:
+            ident = store.add(drawing, int(label))
+        except engine.EmptyImageError:
+            self.message.emit("Nothing to save: draw a digit first.")
+            return None
+        except (engine.MnistDesktopError, ValueError) as e:
+            self.message.emit(f"Cannot save to My digits: {e}")
+            return None
+        self.reload()
+        self.message.emit(f"Saved as a {label} in My digits ({self.count(label)} of {label}, {len(self._ids)} in all).")
+        return ident
+
+    def remove(self, ids) -> int:
+        """Delete the digits ``ids`` (undoable); how many were deleted."""
+        store = self.store()
+        if store is None or not ids:
+            return 0
+        batch = []
+        for ident in ids:
+            try:
+                drawing, label = store.drawing(ident), store.label(ident)
+                store.remove(ident)
+            except (KeyError, engine.MnistDesktopError) as e:
+                self.message.emit(f"Cannot delete a digit: {e}")
+                continue
+            batch.append((drawing, label))
+        if batch:
+            self._removed.append(batch)
+        self.reload()
+        return len(batch)
+
+    @Slot()
+    def undo_remove(self) -> int:
+        """Bring back the digits deleted last; how many."""
+        store = self.store()
+        if store is None or not self._removed:
+            return 0
+        batch = self._removed.pop()
+        for drawing, label in batch:
+            try:
+                store.add(drawing, label)
+            except (engine.MnistDesktopError, ValueError) as e:
+                self.message.emit(f"Cannot bring a digit back: {e}")
+        self.reload()
+        return len(batch)
+
+    def relabel(self, ids, label: int) -> None:
+        store = self.store()
+        if store is None:
+            return
+        for ident in ids:
+            try:
+                store.relabel(ident, int(label))
+            except (KeyError, engine.MnistDesktopError, ValueError) as e:
+                self.message.emit(f"Cannot re-label a digit: {e}")
+        self.reload()
+
+    def _ask_relabel(self, ids) -> None:
+        label, ok = QInputDialog.getInt(self, "Re-label", f"Which digit {'is' if len(ids) == 1 else 'are'} it?", 0, 0, 9)
+        if ok:
+            self.relabel(ids, label)
+
+    def put_on_canvas(self, ids) -> None:
+        """The first of ``ids``' saved drawing itself (not its 28×28 version) goes on the canvas."""
+        store = self.store()
+        if store is None or not ids:
+            return
+        try:
+            self.toCanvas.emit(store.drawing(ids[0]))
+        except (KeyError, engine.MnistDesktopError) as e:
+            self.message.emit(f"Cannot put the drawing on the canvas: {e}")
+
+    # ------------------------------------------------------------------ display
+    def count(self, label: int | None = None) -> int:
+        return len(self._labels) if label is None else int((self._labels == label).sum())
+
+    @Slot()
+    def reload(self) -> None:
+        """Read the folder again and show what it holds."""
+        store = self.store()
+        if store is None:
+            self._ids, self._labels, self._images = [], np.zeros(0, np.int64), np.zeros((0, 28, 28), np.uint8)
+        else:
+            entries = list(store)
+            order = sorted(range(len(entries)), key=lambda i: entries[i][1])  # grouped by label, stable
+            self._ids = [entries[i][0] for i in order]
+            self._labels = np.array([entries[i][1] for i in order], dtype=np.int64)
+            self._images = np.stack([entries[i][2] for i in order]) if entries else np.zeros((0, 28, 28), np.uint8)
+            if store.notes:
+                self.message.emit(" ".join(store.notes[-3:]))
+        counts = " ".join(f"<td align='center'><b>{d}</b><br>{self.count(d)}</td>" for d in range(10))
+        self.counts.setText(f"{len(self._ids)} digits:<table cellspacing='5'><tr>{counts}</tr></table>")
+        self._predict()
+        self.gallery.set_items(self._images, np.arange(len(self._ids)), list(self._ids), self._caption)
+        self.undo_button.setEnabled(bool(self._removed))
+        self._update_enabled()
+        self.changed.emit()
+
+    def _caption(self, i: int) -> str:
+        label = int(self._labels[i])
+        if self._predicted is None or self._predicted[i] < 0:
+            return str(label)
+        said = int(self._predicted[i])
+        return f"{label} ✓" if said == label else f"{label} · said {said} ✗"
+
+    def set_predictor(self, predictor) -> None:
+        self.predictor = predictor
+        if self._store is not None:
+            self._predict()
+            self.gallery.viewport().update()
+        self._update_enabled()
+
+    def _predict(self) -> None:
+        """The active model's answers on my digits (-1 for a digit it has no class for)."""
+        p = self.predictor
+        self._predicted, self.accuracy = None, None
+        if p is None or len(self._ids) == 0:
+            self.accuracy_label.setText("" if p is not None else "No model to try them on.")
+            return
+        self._predicted = _predictions(p, self._images, self._labels)
+        usable = self._predicted >= 0
+        if usable.any():
+            self.accuracy = float((self._predicted[usable] == self._labels[usable]).mean())
+            extra = f" ({int((~usable).sum())} not among its classes)" if not usable.all() else ""
+            self.accuracy_label.setText(
+                f"The active model reads {_pct(self.accuracy)} of your digits right "
+                f"({int((self._predicted[usable] == self._labels[usable]).sum())} of {int(usable.sum())}){extra}."
+            )
+        else:
+            self.accuracy_label.setText("None of your digits is among the active model's classes.")
+
+    def set_busy(self, busy: bool) -> None:
+        """Training or fine-tuning runs: Fine-tune waits."""
+        self._busy = busy
+        self._update_enabled()
+
+    def fine_tune_blocker(self) -> str | None:
+        """Why Fine-tune cannot run now, or None."""
+        p = self.predictor
+        if self._busy:
+            return "Training is running: wait for it to end (or stop it)."
+        if p is None:
+            return "No active model: train one or open one first."
+        arch = engine.ARCHITECTURES.get(p.arch)
+        if arch is None or not arch.trainable:
+            return f"The active model ({p.describe()}) has no weights that training adjusts: choose a linear, MLP or CNN model."
+        if self._error:
+            return f"My digits cannot be opened: {self._error}"
+        if not len(self._ids):
+            return "My digits is empty: draw a digit and press its label under the prediction (“That's not right — it is:”) first."
+        if not np.isin(self._labels, p.classes).any() and len(self._labels):
+            return f"None of your digits is one of this model's classes ({', '.join(map(str, p.classes))})."
+        return None
+
+    def _update_enabled(self) -> None:
+        why = self.fine_tune_blocker()
+        self.fine_tune_button.setEnabled(why is None)
+        self.fine_tune_button.setToolTip(
+            why or "Train the active model further on your digits (mixed with MNIST so it does not forget it); it becomes the active model."
+        )
+        self.delete_button.setEnabled(bool(self._ids))
+
+    # ------------------------------------------------------------------ fine-tuning
+    def fine_tune_task(self, predictor):
+        """A task for the training worker: fine-tune a copy of ``predictor`` on my digits and
+        measure before and after (in the worker thread). None if it cannot run."""
+        if self.fine_tune_blocker() is not None:
+            return None
+        model = engine.Predictor(copy.deepcopy(predictor.model), predictor.meta)  # the canvas keeps the original
+        images, labels, ids = self._images.copy(), self._labels.copy(), list(self._ids)
+        mnist_before = predictor.metrics.get("test_accuracy")
+        record: dict = {"ids": ids, "labels": labels, "images": images}
+        self.before_after = None
+        self._pending = record
+
+        def task(on_batch, on_epoch, on_note, stop_event, pause_event):
+            record["before"] = _predictions(model, images, labels)
+            before = mnist_before
+            if not isinstance(before, float) or before != before:
+                before = ev.evaluate(model, *engine.mnist_arrays("test")).accuracy
+            record["mnist_before"] = before
+            from mnist_desktop.model import finetune  # torch: the window allows this once it has loaded
+
+            result = finetune.fine_tune(
+                model, images, labels, on_batch=on_batch, on_epoch=on_epoch, on_note=on_note, stop_event=stop_event, pause_event=pause_event
+            )
+            record["after"] = _predictions(result.predictor, images, labels)
+            record["mnist_after"] = (result.metrics or {}).get("valid_accuracy")
+            return result
+
+        return task
+
+    def fine_tune_finished(self, result) -> None:
+        """Show before → after of the run :meth:`fine_tune_task` started (if it finished)."""
+        record, self._pending = getattr(self, "_pending", None), None
+        if record is None or result is None or result.stopped or "after" not in record:
+            return
+        before, after, labels = record["before"], record["after"], record["labels"]
+        usable = before >= 0
+        acc_b = float((before[usable] == labels[usable]).mean()) if usable.any() else None
+        acc_a = float((after[usable] == labels[usable]).mean()) if usable.any() else None
+        fixed = np.flatnonzero(usable & (before != labels) & (after == labels))
+        broken = np.flatnonzero(usable & (before == labels) & (after != labels))
+        self.before_after = {
+            "my_digits": (acc_b, acc_a),
+            "mnist_test": (record["mnist_before"], record["mnist_after"]),
+            "fixed": [record["ids"][i] for i in fixed],
+            "broken": [record["ids"][i] for i in broken],
+        }
+        self.result.setText(
+            "<b>Fine-tuned.</b> The new model is active (Edit → Previous model brings the old one back)."
+            "<table cellspacing='6'><tr><td></td><td><b>before</b></td><td></td><td><b>after</b></td></tr>"
+            f"<tr><td>My digits ({int(usable.sum())})</td><td>{_pct(acc_b)}</td><td>→</td><td>{_pct(acc_a)}</td></tr>"
+            f"<tr><td>MNIST test (10,000)</td><td>{_pct(record['mnist_before'])}</td><td>→</td><td>{_pct(record['mnist_after'])}</td></tr>"
+            "</table>"
+            f"Wrong → right: {len(fixed)} of your digits. Right → wrong: {len(broken)}."
+        )
+        changed = np.concatenate([fixed, broken])
+        captions = [
+            f"{int(labels[i])}: {int(before[i])} → {int(after[i])} {'✓' if after[i] == labels[i] else '✗'}" for i in changed.tolist()
+        ]
+        self.changed_gallery.set_items(record["images"], changed, [record["ids"][i] for i in changed], captions)
+        self.changed_gallery.setVisible(len(changed) > 0)
+
+
+def _predictions(predictor, images: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """The digit ``predictor`` reads in each image; -1 where the label is not one of its classes."""
+    out = np.full(len(labels), -1, dtype=np.int64)
+    usable = np.isin(labels, predictor.classes)
+    if usable.any():
+        p = predictor.predict_batch(np.ascontiguousarray(images[usable]))
+        out[usable] = np.asarray(predictor.classes)[p.argmax(1)]
+    return out

@@ -1,0 +1,85 @@
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from mnist_desktop.bench import style_sets, thick_shifted
+from mnist_desktop.model import Predictor, TrainConfig, evaluate, fine_tune, load_mnist, train
+
+QUICK = dict(epochs=2, replay=2000, repeat=10, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def default():
+    return Predictor.default()
+
+
+@pytest.fixture(scope="module")
+def linear_3v7():
+    return train(TrainConfig(task="3v7", arch="linear", subset=1000, device="cpu", batch_size=128)).predictor
+
+
+def test_the_style_is_one_the_bundled_model_misreads():
+    images, labels = load_mnist("test")
+    accuracy = evaluate(Predictor.default(), thick_shifted(images[:2000]), labels[:2000]).accuracy
+    assert 0.88 < accuracy < 0.97
+
+
+def test_fine_tuning_learns_the_style_and_leaves_the_model_unchanged(default):
+    tune_x, tune_y, held_x, held_y = style_sets(per_digit=20, held_out=2000)
+    before = {k: v.clone() for k, v in default.model.state_dict().items()}
+    accuracy_before = evaluate(default, held_x, held_y).accuracy
+    epochs = []
+    result = fine_tune(default, tune_x.numpy(), tune_y.numpy(), on_epoch=epochs.append, **QUICK)
+    accuracy_after = evaluate(result.predictor, held_x, held_y).accuracy
+    assert accuracy_after > accuracy_before + 0.015, (accuracy_before, accuracy_after)
+    assert result.metrics["test_accuracy"] > 0.985  # MNIST is not forgotten
+    assert len(epochs) == 2 and not result.stopped
+    after = default.model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert result.predictor.model is not default.model
+    tuned = result.predictor.meta["training"]["fine_tuned"]
+    assert tuned["from"] == default.describe() and tuned["personal_digits"] == 200 and tuned["personal_digits_skipped"] == 0
+
+
+def test_pixel_similarity_has_nothing_to_fine_tune():
+    means = train(TrainConfig(arch="pixel-similarity", subset=500, device="cpu")).predictor
+    with pytest.raises(ValueError, match="nothing to fine-tune"):
+        fine_tune(means, np.full((1, 28, 28), 255, np.uint8), np.array([3]))
+
+
+def test_only_the_models_classes_are_used(linear_3v7):
+    images, labels = load_mnist("test")
+    pick = torch.cat([torch.nonzero(labels == d)[:5, 0] for d in (3, 7, 5)])
+    notes = []
+    result = fine_tune(linear_3v7, images[pick], labels[pick], epochs=1, replay=200, repeat=2, device="cpu", on_note=notes.append)
+    assert result.predictor.classes == [3, 7]
+    meta = result.predictor.meta["training"]["fine_tuned"]
+    assert meta["personal_digits"] == 10 and meta["personal_digits_skipped"] == 5
+    assert notes and "5 of your 15 digits" in notes[0] and result.notes[0] == notes[0]
+    with pytest.raises(ValueError, match="none of your 5 digits"):
+        fine_tune(linear_3v7, images[pick[10:]], labels[pick[10:]], device="cpu")
+    with pytest.raises(ValueError, match="no digits"):
+        fine_tune(linear_3v7, np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64), device="cpu")
+
+
+def test_bad_images_are_refused(default):
+    with pytest.raises(ValueError, match="uint8 images"):
+        fine_tune(default, np.zeros((2, 28, 28), np.float32), np.array([1, 2]))
+    with pytest.raises(ValueError, match="uint8 images"):
+        fine_tune(default, np.zeros((2, 28, 28), np.uint8), np.array([1]))
+
+
+def test_stop_ends_fine_tuning_within_a_batch(default):
+    tune_x, tune_y, _, _ = style_sets(per_digit=5, held_out=100)
+    stop = threading.Event()
+    seen = []
+
+    def on_batch(info):
+        seen.append(info.step)
+        stop.set()
+
+    result = fine_tune(default, tune_x, tune_y, on_batch=on_batch, stop_event=stop, **QUICK)
+    assert result.stopped and seen[-1] < 10 and len(result.history) == 1
+    assert result.history[0].epoch == 1

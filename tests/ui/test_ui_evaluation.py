@@ -1,0 +1,138 @@
+"""The Evaluation dock: the bundled model's confusion matrix, its cells' galleries, top losses."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
+
+from mnist_desktop.model import Predictor, evaluate, mnist_arrays
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return Predictor.default()
+
+
+@pytest.fixture(scope="module")
+def bundled_evaluation(bundled):
+    return evaluate(bundled, *mnist_arrays("test"))
+
+
+def open_evaluation(window, qtbot, predictor):
+    panel = window.findChild(QWidget, "evaluation")
+    assert panel is window.evaluation
+    assert panel.evaluation is None  # hidden behind Training: nothing computed at start
+    with qtbot.waitSignal(panel.evaluated, timeout=30000):
+        window.set_predictor(predictor)
+        window.docks["evaluation"].raise_()
+    return panel
+
+
+def test_confusion_matrix_of_the_bundled_model_and_its_cells(window, qtbot, bundled, bundled_evaluation):
+    panel = open_evaluation(window, qtbot, bundled)
+    matrix = panel.findChild(QWidget, "confusion_matrix")
+    assert matrix.matrix.sum() == 10_000
+    np.testing.assert_array_equal(matrix.matrix.diagonal(), bundled_evaluation.confusion.diagonal())
+    np.testing.assert_array_equal(matrix.matrix, bundled_evaluation.confusion)
+    assert "99." in panel.per_class.text()
+
+    # clicking the most frequent mistake's cell shows exactly those digits
+    off = bundled_evaluation.confusion - np.diag(np.diag(bundled_evaluation.confusion))
+    t, g = np.unravel_index(off.argmax(), off.shape)
+    rect = matrix.cell_rect(t, g)
+    qtbot.mouseClick(matrix, Qt.MouseButton.LeftButton, pos=rect.center().toPoint())
+    gallery = panel.cell_gallery
+    assert gallery.count() == off[t, g] > 1
+    _, labels = mnist_arrays("test")
+    keys = gallery.keys()
+    assert all(labels[k] == t for k in keys)
+    assert all(bundled.predict_batch(mnist_arrays("test")[0][keys]).argmax(1) == g)
+    assert gallery.captions()[0].startswith(f"{t} → {g} · ")
+
+    # a diagonal cell: hundreds of digits, but only the visible thumbnails are rendered
+    rect = matrix.cell_rect(1, 1)
+    qtbot.mouseClick(matrix, Qt.MouseButton.LeftButton, pos=rect.center().toPoint())
+    assert gallery.count() == bundled_evaluation.confusion[1, 1] > 1000
+    qtbot.waitUntil(lambda: gallery.gallery_model.rendered > 0)
+    assert gallery.gallery_model.rendered < 300
+
+    # clicking a thumbnail shows the digit in the inspector; the context menu puts it on the canvas
+    index = gallery.model().index(2, 0)
+    qtbot.mouseClick(gallery.viewport(), Qt.MouseButton.LeftButton, pos=gallery.visualRect(index).center())
+    assert window.inspector.source.currentData() == "test"
+    assert window.inspector.sample_label == 1 and f"#{keys[0]}" not in window.inspector.sample_info.text()
+    assert f"sample #{gallery.keys()[2]} " in window.inspector.sample_info.text()
+    menu = gallery.context_menu(2)
+    with qtbot.waitSignal(window.predictionUpdated, timeout=5000):
+        menu.actions()[0].trigger()
+    assert window.prediction.top_class == 1
+
+
+def test_top_losses_are_the_most_confident_mistakes(window, qtbot, bundled, bundled_evaluation):
+    panel = open_evaluation(window, qtbot, bundled)
+    gallery = panel.findChild(QWidget, "top_losses")
+    e = bundled_evaluation
+    assert gallery.count() == len(e.top_losses) == 10_000 - np.trace(e.confusion)
+    keys = gallery.keys()
+    images, labels = mnist_arrays("test")
+    p = bundled.predict_batch(images[keys])
+    assert (p.argmax(1) != labels[keys]).all()
+    confidence = p.max(1)
+    assert np.all(np.diff(confidence) <= 1e-6)  # most confident first
+    t, g = labels[keys[0]], p[0].argmax()
+    assert gallery.captions()[0] == f"{t} → {g} · {100 * confidence[0]:.0f} %"
+
+
+def test_a_new_model_cancels_the_running_evaluation(window, qtbot, bundled):
+    from ui_helpers import make_predictor
+
+    panel = window.evaluation
+    window.docks["evaluation"].raise_()
+    qtbot.waitUntil(lambda: panel.is_busy() or panel.evaluation is not None)
+    other = make_predictor("linear")
+    with qtbot.waitSignal(panel.evaluated, timeout=30000):
+        window.set_predictor(other)  # the CNN's run is cancelled, its late results dropped
+    assert panel.evaluation.confusion.sum() == 10_000
+    np.testing.assert_array_equal(panel.evaluation.confusion, evaluate(other, *mnist_arrays("test")).confusion)
+
+
+def test_threshold_slider_changes_the_share_answered(window, qtbot, bundled):
+    panel = open_evaluation(window, qtbot, bundled)
+    qtbot.waitUntil(lambda: "threshold" in panel._shown)
+    slider = panel.findChild(QWidget, "threshold_slider")
+    label = panel.findChild(QWidget, "threshold_label")
+    slider.setValue(0)
+    assert panel.threshold_answered == 1.0 and "answers 100.0 %" in label.text()
+    slider.setValue(99)
+    assert 0.5 < panel.threshold_answered < 1.0
+    assert f"answers {100 * panel.threshold_answered:.1f} %" in label.text()
+    t, share = panel.answered_curve.getData()
+    assert len(t) == 101 and share[0] == 100 and share[-1] < share[0]
+
+
+def test_robustness_curves_and_point_map(window, qtbot, bundled):
+    from mnist_desktop.model.evaluation import DAMAGES
+
+    panel = open_evaluation(window, qtbot, bundled)
+    qtbot.waitUntil(lambda: "robustness" in panel._shown, timeout=60000)
+    images, labels = mnist_arrays("test")
+    clean = 100 * evaluate(bundled, images[:1000], labels[:1000]).accuracy
+    for kind, (_label, amounts, _unit) in DAMAGES.items():
+        x, y = panel.robustness_curves[kind].getData()
+        assert list(x) == list(amounts) and np.isfinite(y).all()
+        assert clean in y  # the undamaged point
+        assert y.min() < clean - 5  # the strongest damage costs accuracy
+
+    # point map: the last layer by default, every point coloured, and another layer on request
+    assert panel.layer_combo.currentText() == "fc"
+    assert len(panel.point_map.data) == 2000
+    combo = panel.findChild(QWidget, "point_map_layer")
+    with qtbot.waitSignal(panel.stageShown, timeout=30000, check_params_cb=lambda s: s == "pointmap"):
+        combo.setCurrentIndex(combo.findText("input"))
+        combo.activated.emit(combo.currentIndex())
+    assert len(panel.point_map.data) == 2000
+    point = panel.point_map.points()[5]
+    panel._on_point_hovered(panel.point_map, [point], None)
+    assert "Test digit #5" in panel.point_info.text()
+    panel._on_point_clicked(panel.point_map, [point], None)
+    assert "sample #5 " in window.inspector.sample_info.text()

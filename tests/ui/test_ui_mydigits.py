@@ -1,0 +1,79 @@
+"""My digits in the window: correct the label, see the count rise, fine-tune, see before → after."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
+from ui_helpers import settle
+
+from mnist_desktop.model import Predictor, mnist_arrays
+
+
+@pytest.fixture
+def my_digits(window, tmp_path):
+    panel = window.findChild(QWidget, "my_digits")
+    panel.set_folder(tmp_path / "digits")
+    window.docks["my_digits"].raise_()
+    panel.reload()
+    return panel
+
+
+def test_empty_my_digits_disables_fine_tune_with_a_reason(window, my_digits):
+    button = my_digits.findChild(QWidget, "fine_tune_button")
+    assert my_digits.count() == 0
+    assert not button.isEnabled() and "empty" in button.toolTip()
+    assert str(my_digits.folder()) in my_digits.findChild(QWidget, "my_digits_folder").text()
+
+
+def test_correct_fine_tune_and_see_before_after(window, qtbot, my_digits, monkeypatch):
+    from mnist_desktop.model import finetune
+
+    real = finetune.fine_tune
+    monkeypatch.setattr(finetune, "fine_tune", lambda p, i, l, **kw: real(p, i, l, epochs=1, replay=300, repeat=2, **kw))
+    window.set_predictor(Predictor.default())
+    images, labels = mnist_arrays("test")
+    row = window.findChild(QWidget, "correct_label")
+    # three test digits put on the canvas and labelled with the buttons under the prediction
+    for k in range(3):
+        window.canvas.set_image(np.kron(images[k], np.ones((10, 10), np.uint8)))
+        settle(window, qtbot)
+        assert row.isEnabled()
+        button = row.findChild(QWidget, f"correct_{int(labels[k])}")
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+        assert my_digits.count() == k + 1
+    assert my_digits.count(int(labels[0])) >= 1
+    # the keyboard: Ctrl+Alt+digit saves too
+    window.correct_actions[5].trigger()
+    assert my_digits.count() == 4 and my_digits.count(5) >= 1
+    assert my_digits.accuracy is not None and "reads" in my_digits.accuracy_label.text()
+
+    # delete is undoable
+    ident = my_digits.gallery.keys()[0]
+    assert my_digits.remove([ident]) == 1 and my_digits.count() == 3
+    assert my_digits.undo_remove() == 1 and my_digits.count() == 4
+
+    before = window.predictor
+    button = my_digits.findChild(QWidget, "fine_tune_button")
+    assert button.isEnabled()
+    with qtbot.waitSignal(window.training.finished, timeout=120000) as done:
+        qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
+    assert done.args[0] is not None and not done.args[0].stopped
+    assert window.predictor is not before and window.predictor is done.args[0].predictor  # the fine-tuned model is active
+    assert window.predictor.meta["training"]["fine_tuned"]["personal_digits"] == 4
+    ba = my_digits.before_after
+    assert ba is not None and set(ba) >= {"my_digits", "mnist_test", "fixed", "broken"}
+    assert ba["mnist_test"][0] == pytest.approx(before.metrics["test_accuracy"])
+    text = my_digits.findChild(QWidget, "fine_tune_result").text()
+    assert "My digits (4)" in text and "MNIST test" in text and "Wrong → right" in text
+    assert window.previous_model() and window.predictor is before  # undo
+
+
+def test_fine_tune_disabled_for_pixel_similarity(window, my_digits):
+    from ui_helpers import make_predictor
+
+    window.canvas.set_image(np.kron(mnist_arrays("test")[0][0], np.ones((10, 10), np.uint8)))
+    window.save_my_digit(7)
+    assert my_digits.count() == 1
+    window.set_predictor(make_predictor("pixel-similarity"))
+    button = my_digits.findChild(QWidget, "fine_tune_button")
+    assert not button.isEnabled() and "no weights" in button.toolTip()
