@@ -4,8 +4,12 @@ confident mistakes ("top losses", as fastai's ``plot_top_losses`` shows them).""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 # torch is imported inside the functions that compute with it: the window builds its
 # Evaluation dock (the damage kinds, the layer list) before PyTorch has loaded.

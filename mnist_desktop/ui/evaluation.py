@@ -406,7 +406,14 @@ class EvaluationPanel(QWidget):
 
     # ------------------------------------------------------------------ the model
     def set_predictor(self, predictor) -> None:
-        """A new active model: cancel what is running, and evaluate it when visible."""
+        """A new active model: cancel what is running, and evaluate it when visible. Before
+        PyTorch has loaded the window's model is a numpy copy; it is evaluated once the torch
+        model takes over (that swap calls this again)."""
+        if predictor is not None and not hasattr(predictor, "model"):  # a NumpyPredictor
+            predictor = None
+            waiting = True
+        else:
+            waiting = False
         self.predictor = predictor
         self._cancel()
         self.evaluation = None
@@ -419,7 +426,10 @@ class EvaluationPanel(QWidget):
             self.layer_combo.setCurrentIndex(len(names) - 1)  # the last layer separates the digits best
         self._clear()
         self._stale = True
-        if self.isVisible():
+        if waiting:
+            self.status.setText("Loading PyTorch… the evaluation starts when it is ready.")
+            self._stale = False
+        elif self.isVisible():
             self.refresh()
 
     def showEvent(self, event) -> None:

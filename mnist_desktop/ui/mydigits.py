@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from mnist_desktop import model as engine
 from mnist_desktop.model import evaluation as ev
 from mnist_desktop.model import mydigits
+from mnist_desktop.model.config import ARCHITECTURE_SPECS
 
 from .gallery import Gallery
 
@@ -267,7 +268,7 @@ class MyDigitsPanel(QWidget):
         return f"{label} ✓" if said == label else f"{label} · said {said} ✗"
 
     def set_predictor(self, predictor) -> None:
-        self.predictor = predictor
+        self.predictor = predictor  # before PyTorch has loaded, a numpy copy: it predicts, it does not fine-tune
         if self._store is not None:
             self._predict()
             self.gallery.viewport().update()
@@ -304,7 +305,9 @@ class MyDigitsPanel(QWidget):
             return "Training is running: wait for it to end (or stop it)."
         if p is None:
             return "No active model: train one or open one first."
-        arch = engine.ARCHITECTURES.get(p.arch)
+        if not hasattr(p, "model"):  # the numpy copy the window uses until PyTorch has loaded
+            return "PyTorch is still loading: fine-tuning starts once it is ready."
+        arch = ARCHITECTURE_SPECS.get(p.arch)
         if arch is None or not arch.trainable:
             return f"The active model ({p.describe()}) has no weights that training adjusts: choose a linear, MLP or CNN model."
         if self._error:
