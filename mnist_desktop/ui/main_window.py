@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QScrollArea,
     QSlider,
     QStyle,
+    QTabBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -225,6 +226,22 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["activations"]], [430], Qt.Orientation.Vertical)
         self.docks["inspector"].visibilityChanged.connect(lambda v: v and self.inspector.refresh())
         self._default_state = self.saveState(STATE_VERSION)
+
+    def _hide_stray_tab_bars(self) -> None:
+        """Tabifying a third dock leaves the two-dock group's tab bar behind, visible in the
+        middle of the window (Qt 6.11): hide every tab bar that is no current group's."""
+        groups = set()
+        for dock in self.docks.values():
+            tabbed = self.tabifiedDockWidgets(dock)
+            if tabbed:
+                groups.add(frozenset([dock.windowTitle(), *(d.windowTitle() for d in tabbed)]))
+        for bar in self.findChildren(QTabBar):
+            if bar.parentWidget() is self and frozenset(bar.tabText(i) for i in range(bar.count())) not in groups:
+                bar.hide()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._hide_stray_tab_bars()
 
     def _action(self, text: str, slot, shortcuts=(), tip: str = "", icon=None, checkable: bool = False) -> QAction:
         a = QAction(text, self)
@@ -776,6 +793,7 @@ class MainWindow(QMainWindow):
         self.restoreState(self._default_state, STATE_VERSION)
         for dock in self.docks.values():
             dock.show()
+        self._hide_stray_tab_bars()
 
     def ask_to_save(self) -> QMessageBox.StandardButton:
         """Save, Discard or Cancel, for an unsaved trained model at quit (tests replace it)."""

@@ -196,3 +196,26 @@ def test_model_dialogs_start_in_the_users_data_folder(window, settings, tmp_path
         str(tmp_path / "mine" / "cnn-digits.safetensors"),
     ]
     assert data.is_dir()
+
+
+def test_no_stray_dock_tab_bar_in_the_middle_of_the_window(window):
+    """Tabifying a third dock left the first pair's tab bar visible over the prediction."""
+    from PySide6.QtWidgets import QTabBar
+
+    groups = set()
+    for dock in window.docks.values():
+        tabbed = window.tabifiedDockWidgets(dock)
+        if tabbed:
+            groups.add(frozenset([dock.windowTitle(), *(d.windowTitle() for d in tabbed)]))
+    shown = [
+        frozenset(b.tabText(i) for i in range(b.count()))
+        for b in window.findChildren(QTabBar)
+        if b.parentWidget() is window and b.isVisible()
+    ]
+    assert shown and all(tabs in groups for tabs in shown), (shown, groups)
+    window.reset_layout()
+    assert all(
+        frozenset(b.tabText(i) for i in range(b.count())) in groups
+        for b in window.findChildren(QTabBar)
+        if b.parentWidget() is window and b.isVisible()
+    )
