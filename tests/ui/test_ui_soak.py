@@ -69,6 +69,9 @@ CLOSE_WHILE_TRAINING = textwrap.dedent(
         return next(w for w in app.topLevelWidgets() if isinstance(w, MainWindow))
 
     def start():
+        if not window().torch_ready:  # run() shows the window before torch; training waits for it
+            QTimer.singleShot(50, start)
+            return
         window().training.epochs.setValue(20)
         window().training.start()
         QTimer.singleShot(50, check)
