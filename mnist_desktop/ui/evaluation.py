@@ -237,6 +237,7 @@ class EvaluationPanel(QWidget):
         self._stop: threading.Event | None = None
         self._live: dict[QThread, EvaluationWorker] = {}
         self._shut_down = False
+        self._on_screen = False  # set by the dock (set_on_screen)
 
         self.status = QLabel(objectName="evaluation_status", wordWrap=True)
         self.progress = QProgressBar(objectName="evaluation_progress", minimum=0, maximum=1, value=0)
@@ -429,13 +430,20 @@ class EvaluationPanel(QWidget):
         if waiting:
             self.status.setText("Loading PyTorch… the evaluation starts when it is ready.")
             self._stale = False
-        elif self.isVisible():
+        elif self._on_screen:
             self.refresh()
 
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._stale:
+    @Slot(bool)
+    def set_on_screen(self, shown: bool) -> None:
+        """Its dock's tab was selected (True) or left (False): it computes only while someone
+        looks, since evaluating takes the cores that training needs. (A tabified dock that is
+        not the current tab still counts as visible to Qt: the dock's visibilityChanged says.)"""
+        self._on_screen = shown
+        if shown and self._stale and not self._shut_down:
             self.refresh()
+        elif not shown and self.is_busy():
+            self._cancel()
+            self._stale = True
 
     def is_busy(self) -> bool:
         return self._stop is not None and not self._stop.is_set()
@@ -460,7 +468,7 @@ class EvaluationPanel(QWidget):
     def _on_layer_chosen(self) -> None:
         self._shown.discard("pointmap")
         self.point_map.clear()
-        if self.predictor is not None and self.isVisible():
+        if self.predictor is not None and self._on_screen:
             self.refresh()  # what is still missing, with the new layer
         else:
             self._stale = True

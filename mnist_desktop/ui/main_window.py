@@ -225,6 +225,7 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["training"]], [460], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["activations"]], [430], Qt.Orientation.Vertical)
         self.docks["inspector"].visibilityChanged.connect(lambda v: v and self.inspector.refresh())
+        self.docks["evaluation"].visibilityChanged.connect(self.evaluation.set_on_screen)
         self._default_state = self.saveState(STATE_VERSION)
 
     def _hide_stray_tab_bars(self) -> None:
