@@ -95,6 +95,8 @@ def bench_latency(runs: int = 1000) -> dict:
     from .model import Predictor, to_mnist
 
     predictor = Predictor.default()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the window's GUI thread predicts: one thread (see MainWindow)
     drawings = sample_drawings()
     for d in drawings[:20]:
         predictor.predict(to_mnist(d))
@@ -104,7 +106,8 @@ def bench_latency(runs: int = 1000) -> dict:
         t = time.perf_counter()
         predictor.predict(to_mnist(d))
         times.append((time.perf_counter() - t) * 1000)
-    return {"what": "280×280 drawing → to_mnist → predict (bundled CNN)", **_stats(times)}
+    torch.set_num_threads(threads)
+    return {"what": "280×280 drawing → to_mnist → predict (bundled CNN, one thread as in the window)", **_stats(times)}
 
 
 # The app's start-up as run() does it (offscreen), timed with the wall clock the parent
