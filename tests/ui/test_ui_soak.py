@@ -8,11 +8,11 @@ import os
 import re
 import subprocess
 import sys
-import textwrap
 import threading
 import time
 
 import pytest
+from ui_helpers import CLOSE_WHILE_TRAINING
 
 from mnist_desktop.model import TrainConfig
 
@@ -54,40 +54,6 @@ def test_train_stop_cycles_leak_no_threads_and_little_memory(window, qtbot):
     assert threading.active_count() <= py_threads
     growth = rss_mb() - rss
     assert growth < 150, f"RSS grew by {growth:.0f} MB over {CYCLES} Train → Stop cycles"
-
-
-CLOSE_WHILE_TRAINING = textwrap.dedent(
-    """
-    import sys, time
-    from PySide6.QtCore import QTimer
-    from mnist_desktop.ui import MainWindow, run
-    from mnist_desktop.ui.app import make_app
-
-    app = make_app([])
-
-    def window():
-        return next(w for w in app.topLevelWidgets() if isinstance(w, MainWindow))
-
-    def start():
-        if not window().torch_ready:  # run() shows the window before torch; training waits for it
-            QTimer.singleShot(50, start)
-            return
-        window().training.epochs.setValue(20)
-        window().training.start()
-        QTimer.singleShot(50, check)
-
-    def check():
-        if window().training.batch_losses():
-            print(f"closing {time.time()!r}", flush=True)
-            window().close()
-        else:
-            QTimer.singleShot(50, check)
-
-    QTimer.singleShot(0, start)
-    QTimer.singleShot(90_000, lambda: sys.exit(3))
-    sys.exit(run())
-    """
-)
 
 
 @pytest.mark.slow

@@ -3,10 +3,10 @@
 import os
 import subprocess
 import sys
-import textwrap
 
 import pytest
 from PySide6.QtCore import Qt
+from ui_helpers import CLOSE_WHILE_TRAINING
 
 import mnist_desktop.model as engine
 from mnist_desktop.ui.training import TrainingPanel
@@ -93,37 +93,7 @@ def test_close_during_training_waits_for_worker(window, qtbot):
 
 def test_closing_app_during_training_exits_cleanly(tmp_path):
     """``run()`` in a fresh process: close the window while the CNN trains → exit code 0, no QThread abort."""
-    script = textwrap.dedent(
-        """
-        import sys
-        from PySide6.QtCore import QTimer
-        from mnist_desktop.ui import MainWindow, run
-        from mnist_desktop.ui.app import make_app
-
-        app = make_app([])
-
-        def window():
-            return next(w for w in app.topLevelWidgets() if isinstance(w, MainWindow))
-
-        def start():
-            if not window().torch_ready:  # run() shows the window before torch; training waits for it
-                QTimer.singleShot(50, start)
-                return
-            window().training.epochs.setValue(20)
-            window().training.start()
-            QTimer.singleShot(50, check)
-
-        def check():
-            if window().training.batch_losses():
-                window().close()
-            else:
-                QTimer.singleShot(50, check)
-
-        QTimer.singleShot(0, start)
-        QTimer.singleShot(90_000, lambda: sys.exit(3))
-        sys.exit(run())
-        """
-    )
+    script = CLOSE_WHILE_TRAINING
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", XDG_CONFIG_HOME=str(tmp_path))  # settings stay in tmp_path
     p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=150, env=env)
     assert p.returncode == 0, p.stderr

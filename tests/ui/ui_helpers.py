@@ -1,5 +1,7 @@
 """Helpers for the GUI tests: real mouse strokes, untrained predictors, waiting for the live prediction."""
 
+import textwrap
+
 import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
@@ -39,3 +41,38 @@ ONE = line((0.5, 0.2), (0.5, 0.8))
 def settle(window, qtbot) -> None:
     """Wait until the coalesced classification of the latest drawing has run."""
     qtbot.waitUntil(lambda: not window._classify_timer.isActive(), timeout=5000)
+
+
+# ``run()`` in a fresh process: train the CNN, print the time, close the window mid-training.
+CLOSE_WHILE_TRAINING = textwrap.dedent(
+    """
+    import sys, time
+    from PySide6.QtCore import QTimer
+    from mnist_desktop.ui import MainWindow, run
+    from mnist_desktop.ui.app import make_app
+
+    app = make_app([])
+
+    def window():
+        return next(w for w in app.topLevelWidgets() if isinstance(w, MainWindow))
+
+    def start():
+        if not window().torch_ready:  # run() shows the window before torch; training waits for it
+            QTimer.singleShot(50, start)
+            return
+        window().training.epochs.setValue(20)
+        window().training.start()
+        QTimer.singleShot(50, check)
+
+    def check():
+        if window().training.batch_losses():
+            print(f"closing {time.time()!r}", flush=True)
+            window().close()
+        else:
+            QTimer.singleShot(50, check)
+
+    QTimer.singleShot(0, start)
+    QTimer.singleShot(90_000, lambda: sys.exit(3))
+    sys.exit(run())
+    """
+)
