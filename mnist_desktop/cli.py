@@ -7,7 +7,6 @@ import argparse
 import json
 import os
 import sys
-import threading
 from pathlib import Path
 
 from . import __version__
@@ -179,16 +178,9 @@ def cmd_train(args) -> int:
     )
     config.validate()
     out = _writable_out(args.out)
-    bar, on_batch, on_epoch = _progress()
-    stop = threading.Event()
-    try:
-        result = train(config, on_batch=on_batch, on_epoch=on_epoch, on_note=bar.write, stop_event=stop, data_root=args.data)
-    except KeyboardInterrupt:
-        bar.close()
-        print(f"{PROG}: interrupted: nothing saved", file=sys.stderr)
+    result = _with_progress(lambda **callbacks: train(config, data_root=args.data, **callbacks))
+    if result is None:
         return INTERRUPTED
-    finally:
-        bar.close()
     return _save(result, out, f"({result.predictor.describe()}, {result.metrics['seconds']:.1f} s)")
 
 
@@ -198,6 +190,20 @@ def _writable_out(out: Path) -> Path:
     if out.is_dir():
         raise ValueError(f"--out {out} is a folder; give a file name such as {out / 'model.safetensors'}")
     return check_writable(out)  # before training: a model trained for nothing is the worst outcome
+
+
+def _with_progress(run):
+    """``run(on_batch=, on_epoch=, on_note=)`` (a ``train`` or ``fine_tune`` call) with a
+    progress bar on stderr; its result, or None after Ctrl-C (said on stderr)."""
+    bar, on_batch, on_epoch = _progress()
+    try:
+        return run(on_batch=on_batch, on_epoch=on_epoch, on_note=bar.write)
+    except KeyboardInterrupt:
+        bar.close()
+        print(f"{PROG}: interrupted: nothing saved", file=sys.stderr)
+        return None
+    finally:
+        bar.close()
 
 
 def _progress():
@@ -308,28 +314,12 @@ def cmd_fine_tune(args) -> int:
     digits = _my_digits(args.digits)
     images, labels = digits.images(), digits.labels()
     out = _writable_out(args.out)
-    bar, on_batch, on_epoch = _progress()
     options = {"replay": args.replay} if args.replay else {}
-    stop = threading.Event()
-    try:
-        result = fine_tune(
-            predictor,
-            images,
-            labels,
-            epochs=args.epochs,
-            on_batch=on_batch,
-            on_epoch=on_epoch,
-            on_note=bar.write,
-            stop_event=stop,
-            device=args.device,
-            **options,
-        )
-    except KeyboardInterrupt:
-        bar.close()
-        print(f"{PROG}: interrupted: nothing saved", file=sys.stderr)
+    result = _with_progress(
+        lambda **callbacks: fine_tune(predictor, images, labels, epochs=args.epochs, device=args.device, **options, **callbacks)
+    )
+    if result is None:
         return INTERRUPTED
-    finally:
-        bar.close()
     before, after = evaluate(predictor, images, labels), evaluate(result.predictor, images, labels)
     before_mnist = predictor.metrics.get("test_accuracy")
     print(

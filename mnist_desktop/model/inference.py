@@ -10,15 +10,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from .architectures import PixelSimilarity, get_architecture
+from .architectures import PixelSimilarity
 from .checkpoints import load_checkpoint, save_checkpoint
-from .data import TASKS
+from .numpy_forward import PredictorBase
 from .paths import RESOURCES
 
 DEFAULT_MODEL = RESOURCES / "models" / "default.safetensors"
 
 
-class Predictor:
+class Predictor(PredictorBase):
     """A model ready to classify 28×28 images as ``to_mnist`` returns them."""
 
     def __init__(self, model: nn.Module, meta: dict):
@@ -43,18 +43,6 @@ class Predictor:
 
     def save(self, path: str | os.PathLike) -> Path:
         return save_checkpoint(path, self.model, self.meta)
-
-    def describe(self) -> str:
-        text = f"{get_architecture(self.arch).label} · {TASKS[self.task].label}"
-        acc = self.metrics.get("test_accuracy")
-        return text + (f" · test accuracy {100 * acc:.2f} %" if isinstance(acc, float) and acc == acc else "")
-
-    def normalize(self, x28: np.ndarray) -> np.ndarray:
-        """What the model is fed: ``(x - mean) / std`` of a float32 (28, 28) image in [0, 1]."""
-        x = np.asarray(x28, dtype=np.float32)
-        if x.shape != (28, 28):
-            raise ValueError(f"expected a (28, 28) image as to_mnist returns, got shape {x.shape}")
-        return (x - self._mean) / self._std
 
     def _input(self, x28: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(self.normalize(x28)).reshape(1, 1, 28, 28)

@@ -189,7 +189,25 @@ def load_weights(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
 # --- the predictor ------------------------------------------------------------------------
 
 
-class NumpyPredictor:
+class PredictorBase:
+    """What the torch :class:`~mnist_desktop.model.inference.Predictor` and the numpy
+    :class:`NumpyPredictor` share: their description and the normalisation of the input.
+    Subclasses set ``arch``, ``task``, ``metrics``, ``_mean`` and ``_std``."""
+
+    def describe(self) -> str:
+        text = f"{get_architecture_spec(self.arch).label} · {TASKS[self.task].label}"
+        acc = self.metrics.get("test_accuracy")
+        return text + (f" · test accuracy {100 * acc:.2f} %" if isinstance(acc, float) and acc == acc else "")
+
+    def normalize(self, x28: np.ndarray) -> np.ndarray:
+        """What the model is fed: ``(x - mean) / std`` of a float32 (28, 28) image in [0, 1]."""
+        x = np.asarray(x28, dtype=np.float32)
+        if x.shape != (28, 28):
+            raise ValueError(f"expected a (28, 28) image as to_mnist returns, got shape {x.shape}")
+        return (x - self._mean) / self._std
+
+
+class NumpyPredictor(PredictorBase):
     """The read-only part of :class:`inference.Predictor` (predict, activations, weights), in numpy.
 
     Computes in float64 and returns float32, like the torch predictor: the two agree to
@@ -215,18 +233,6 @@ class NumpyPredictor:
     @classmethod
     def load(cls, path: str | os.PathLike) -> "NumpyPredictor":
         return cls(*load_weights(path))
-
-    def describe(self) -> str:
-        text = f"{get_architecture_spec(self.arch).label} · {TASKS[self.task].label}"
-        acc = self.metrics.get("test_accuracy")
-        return text + (f" · test accuracy {100 * acc:.2f} %" if isinstance(acc, float) and acc == acc else "")
-
-    def normalize(self, x28: np.ndarray) -> np.ndarray:
-        """What the model is fed: ``(x - mean) / std`` of a float32 (28, 28) image in [0, 1]."""
-        x = np.asarray(x28, dtype=np.float32)
-        if x.shape != (28, 28):
-            raise ValueError(f"expected a (28, 28) image as to_mnist returns, got shape {x.shape}")
-        return (x - self._mean) / self._std
 
     def _forward(self, x: np.ndarray, record: OrderedDict | None = None) -> np.ndarray:
         for name, layer in self._layers:
