@@ -152,3 +152,26 @@ def test_mnist_arrays_is_one_shared_read_only_copy():
     images, labels = load_mnist("test")  # a fresh copy the caller may change
     images[0] = 0
     assert np.array_equal(images[1:].numpy(), a[1:]) and a[0].any()
+
+
+def test_dataset_summary_counts_and_mean_images_match_the_data():
+    from mnist_desktop.model import dataset_summary
+
+    for split in ("train", "test"):
+        images, labels = load_mnist(split)
+        s = dataset_summary(split)
+        assert s.split == split and s.total == len(labels)
+        assert s.counts.tolist() == torch.bincount(labels, minlength=10).tolist()
+        for d in range(10):
+            assert s.indices[d].tolist() == torch.nonzero(labels == d).flatten().tolist()
+            expected = images[labels == d].double().mean(dim=0).numpy() / 255
+            assert abs(s.means[d] - expected).max() < 1e-6
+        assert dataset_summary(split) is s  # cached: the Data view opens at once the second time
+        assert not s.means.flags.writeable and not s.counts.flags.writeable
+
+
+def test_dataset_summary_refuses_an_unknown_split():
+    from mnist_desktop.model import dataset_summary
+
+    with pytest.raises(ValueError, match="split must be"):
+        dataset_summary("valid")

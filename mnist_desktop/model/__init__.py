@@ -22,6 +22,8 @@ _EXPORTS = {
     "TrainConfig": "config",
     "load_mnist": "data",
     "mnist_arrays": "data",
+    "DatasetSummary": "data",
+    "dataset_summary": "data",
     "task_subset": "data",
     "CheckpointError": "errors",
     "DataError": "errors",
@@ -50,6 +52,8 @@ _EXPORTS = {
     "recommended_config": "config",
     "resolve_device": "training",
     "train": "training",
+    "WeightHistory": "weights",
+    "WeightSnapshot": "weights",
 }
 
 __all__ = sorted(_EXPORTS)

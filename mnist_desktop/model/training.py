@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 import torch
 import torch.nn.functional as F
 
+from . import weights
 from .architectures import build_model, get_architecture
 from .config import DEVICES, SCHEDULES, TrainConfig, continue_config, recommended_config  # noqa: F401 (re-exported)
 from .data import get_task, load_mnist, task_subset
@@ -307,6 +308,7 @@ def train(
     on_batch: Callable[[BatchInfo], None] | None = None,
     on_epoch: Callable[[EpochInfo], None] | None = None,
     on_note: Callable[[str], None] | None = None,
+    on_weights: Callable[[weights.WeightSnapshot], None] | None = None,
     stop_event: threading.Event | None = None,
     pause_event: threading.Event | None = None,
     init=None,
@@ -318,6 +320,8 @@ def train(
 
     ``stop_event`` set: stop after the current batch (or chunk of a large batch).
     ``pause_event`` set: wait between batches until it is cleared (or stop is set).
+    ``on_weights``: called with a :class:`~.weights.WeightSnapshot` (copies of each layer's
+    weights) before the first step and after each epoch; nothing is copied without it.
     ``init``: a :class:`Predictor` whose model is trained further (its architecture and task
     must match ``config``); it is copied, never changed.
     ``extra``: ``(images, labels)``, digits from outside MNIST (uint8 ``(N, 28, 28)``, digit
@@ -375,6 +379,7 @@ def train(
                 on_epoch,
                 stop_event,
                 pause_event,
+                on_weights,
             )
         else:
             if config.loss != "cross-entropy":
@@ -451,7 +456,7 @@ def _wait_while_paused(pause_event, stop_event) -> float:
     return time.perf_counter() - t
 
 
-def _sgd(model, config, loss_fn, train_data, valid_data, generator, on_batch, on_epoch, stop_event, pause_event):
+def _sgd(model, config, loss_fn, train_data, valid_data, generator, on_batch, on_epoch, stop_event, pause_event, on_weights=None):
     """The loop: predict, loss, gradient, step, repeat; report every ``log_every`` steps."""
     (x_train, y_train), (x_valid, y_valid) = train_data, valid_data
     n = len(x_train)
@@ -466,6 +471,8 @@ def _sgd(model, config, loss_fn, train_data, valid_data, generator, on_batch, on
     stopped, max_grad, first_loss = False, None, None
     meter = _Meter(x_train.device)
     use_graph, graph = _use_cuda_graph(config, x_train.device, batch_size), None
+    if on_weights:
+        on_weights(weights.snapshot(model, 0))
     for epoch in range(1, config.epochs + 1):
         model.train()
         epoch_start = time.perf_counter()
@@ -517,6 +524,8 @@ def _sgd(model, config, loss_fn, train_data, valid_data, generator, on_batch, on
             history.append(info)
             if on_epoch:
                 on_epoch(info)
+            if on_weights:
+                on_weights(weights.snapshot(model, epoch))
         if stopped:
             break
     moved = any(not torch.equal(a, p.detach()) for a, p in zip(initial, opt.params))
