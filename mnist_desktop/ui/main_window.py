@@ -35,6 +35,7 @@ from mnist_desktop.model.paths import is_inside_package, user_data_dir
 
 from .activations import ActivationsPanel
 from .canvas import MODEL_SIZE, Canvas
+from .data_view import DataViewPanel  # Data dock (issue #10 item 9)
 from .evaluation import EvaluationPanel
 from .inspector import InspectorPanel
 from .mydigits import MyDigitsPanel
@@ -42,6 +43,7 @@ from .prediction import PredictionPanel
 from .settings import BRUSH, GEOMETRY, LAST_MODEL, MY_DIGITS_FOLDER, WINDOW_STATE, name_application, parse_setting
 from .theme import app_icon
 from .training import TrainingPanel
+from .weights import WeightsPanel  # Weights dock (issue #10 item 10)
 
 FALLBACK_KEYS = {
     QKeySequence.StandardKey.Quit: "Ctrl+Q",
@@ -226,6 +228,31 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.docks["activations"]], [430], Qt.Orientation.Vertical)
         self.docks["inspector"].visibilityChanged.connect(lambda v: v and self.inspector.refresh())
         self.docks["evaluation"].visibilityChanged.connect(self.evaluation.set_on_screen)
+        # --- Data and Weights docks (issue #10, items 9 and 10) ---------------------------
+        # Data: tabbed behind Training (reads MNIST in a thread when first shown); Weights:
+        # tabbed behind Activations (histogram and distance from the start, per epoch).
+        self.data_view = DataViewPanel()
+        self.weights_view = WeightsPanel()
+        for name, title, widget, beside in (
+            ("data", "Data", self.data_view, "training"),
+            ("weights", "Weights", self.weights_view, "activations"),
+        ):
+            dock = QDockWidget(title, self, objectName=f"{name}_dock")
+            dock.setWidget(widget)
+            dock.setFeatures(self.docks[beside].features())
+            self.addDockWidget(self.dockWidgetArea(self.docks[beside]), dock)
+            self.tabifyDockWidget(self.docks[beside], dock)
+            self.docks[name] = dock
+            self.docks[beside].raise_()  # the new tab is not in front
+        self.docks["data"].visibilityChanged.connect(self.data_view.set_on_screen)
+        self.data_view.inspectRequested.connect(self.inspect_sample)
+        self.data_view.toCanvas.connect(self.canvas.set_image)
+        self.predictorChanged.connect(self.weights_view.set_predictor)
+        self.training.started.connect(self.weights_view.run_started)
+        self.training.weightsReported.connect(self.weights_view.add_snapshot)
+        self.training.modelTrained.connect(self.weights_view.model_trained)
+        self.training.finished.connect(self.weights_view.run_finished)
+        # --- end of Data and Weights docks --------------------------------------------------
         self._default_state = self.saveState(STATE_VERSION)
 
     def _hide_stray_tab_bars(self) -> None:

@@ -80,6 +80,7 @@ class TrainingPanel(QWidget):
     modelTrained = Signal(object)  # a Predictor to make active: a finished run, or the stopped one on request
     saveRequested = Signal(object)  # a Predictor to save (the stopped model's Save…)
     plotUpdated = Signal()
+    weightsReported = Signal(object)  # a WeightSnapshot of the run: epoch 0 (its start), then after each epoch
 
     def __init__(self, parent: QWidget | None = None, torch_ready: bool = True):
         super().__init__(parent)
@@ -521,6 +522,7 @@ class TrainingPanel(QWidget):
         self._thread.started.connect(self._worker.run)
         self._worker.progress.connect(self._on_progress)
         self._worker.epoch.connect(self._on_epoch)
+        self._worker.weights.connect(self._on_weights)
         self._worker.note.connect(self._on_note)
         self._worker.done.connect(self._on_done)
         self._worker.errored.connect(self._on_failed)
@@ -604,6 +606,11 @@ class TrainingPanel(QWidget):
             return
         self.progress_state.add_epoch(info)
         self._dirty = True
+
+    @Slot(object)
+    def _on_weights(self, snap) -> None:
+        if not self._shut_down:
+            self.weightsReported.emit(snap)
 
     @Slot(str)
     def _on_note(self, text: str) -> None:

@@ -42,6 +42,7 @@ class TrainingWorker(QObject):
 
     progress = Signal(object)  # list[BatchInfo] since the last signal
     epoch = Signal(object)  # EpochInfo
+    weights = Signal(object)  # WeightSnapshot: copies of each layer's weights, at the start and after each epoch
     note = Signal(str)
     done = Signal(object)  # TrainResult (its predictor is an independent CPU copy)
     errored = Signal(object)  # the exception; str() of it is the message to show
@@ -72,6 +73,9 @@ class TrainingWorker(QObject):
         self._flush()
         self.epoch.emit(info)
 
+    def _on_weights(self, snap) -> None:
+        self.weights.emit(snap)  # once per epoch; the copies belong to the receiver
+
     @Slot()
     def run(self) -> None:
         import torch
@@ -86,6 +90,7 @@ class TrainingWorker(QObject):
                     on_batch=self._on_batch,
                     on_epoch=self._on_epoch,
                     on_note=self.note.emit,
+                    on_weights=self._on_weights,
                     stop_event=self.stop_event,
                     pause_event=self.pause_event,
                     init=self.init,

@@ -1,0 +1,231 @@
+"""The Weights dock: one layer's weights as a histogram, and how far training moved them.
+
+For the layer chosen here (or linked from another view through ``set_layer``): a histogram
+of its weights, with the histogram of the weights it started from on the same bins when
+they are known (the active model came from a training run in this window), and each
+epoch's distance from the start, ‖w − w₀‖ / ‖w₀‖, filled in while training runs. The
+snapshots come from the trainer (``train(on_weights=...)``, through the training panel's
+``weightsReported``); the numbers from the engine's ``model/weights.py``. Only the chosen
+layer is histogrammed, and only while the panel is on screen.
+"""
+
+from __future__ import annotations
+
+import math
+import weakref
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, Qt, Slot
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+from mnist_desktop.model import weights as wt
+
+from .theme import palette_color, style_plot_widget
+
+NO_RUN = "Distance from start needs a training run: train a model (Training panel) and watch each layer move, epoch by epoch."
+
+
+class WeightsPanel(QWidget):
+    """The Weights dock's contents (objectName ``weights_view``)."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("weights_view")
+        self.predictor = None
+        self.history = wt.WeightHistory()  # the current (or last) training run's snapshots
+        self.running = False
+        self._initial_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # trained predictor → its run's start
+        self._stale = True
+        self.shown: wt.LayerHistogram | None = None  # what the histogram shows (tests read it)
+
+        self.layer = QComboBox(objectName="weights_layer")
+        self.layer.setToolTip("The layer whose weights are shown.")
+        self.layer.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.layer.currentIndexChanged.connect(lambda _i: self.refresh())
+        self.info = QLabel(objectName="weights_info", wordWrap=True)
+        self.info.setTextFormat(Qt.TextFormat.RichText)
+
+        self.histogram_plot = pg.PlotWidget()
+        self.histogram_plot.setObjectName("weights_histogram")
+        plot = self.histogram_plot.getPlotItem()
+        plot.setLabel("bottom", "weight value")
+        plot.setLabel("left", "weights")
+        plot.getAxis("bottom").enableAutoSIPrefix(False)
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.addLegend(offset=(-10, 10))
+        self.now_curve = plot.plot(stepMode="center", fillLevel=0, name="now")
+        self.start_curve = plot.plot(stepMode="center", name="at the start of training")
+
+        self.distance_plot = pg.PlotWidget()
+        self.distance_plot.setObjectName("weights_distance")
+        plot = self.distance_plot.getPlotItem()
+        plot.setLabel("bottom", "epoch")
+        plot.setLabel("left", "‖w − w₀‖ / ‖w₀‖")
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.showGrid(x=False, y=True, alpha=0.2)
+        self.distance_curve = plot.plot(symbol="o", symbolSize=6)
+        self.distance_plot.setToolTip("How far the layer's weights have moved from where the run started, relative to their size.")
+        for w in (self.histogram_plot, self.distance_plot):
+            w.setMinimumHeight(120)
+            w.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+
+        top = QHBoxLayout()
+        top.addWidget(QLabel("Layer"))
+        top.addWidget(self.layer)
+        top.addStretch(1)
+        plots = QHBoxLayout()
+        plots.addWidget(self.histogram_plot, 3)
+        plots.addWidget(self.distance_plot, 2)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(plots, 1)
+        layout.addWidget(self.info)
+        self._style()
+
+    # ------------------------------------------------------------------ inputs
+    def set_predictor(self, predictor) -> None:
+        """The window's active model: its weights are shown whenever no run is going on."""
+        self.predictor = predictor
+        if not self.running:
+            self._set_layers(list(predictor.layer_weights()) if predictor is not None else [])
+        self.refresh()
+
+    @Slot(str)
+    def set_layer(self, name: str) -> bool:
+        """Show layer ``name`` (for another view's "selected layer"); False if it has no weights."""
+        i = self.layer.findText(name)
+        if i < 0:
+            return False
+        self.layer.setCurrentIndex(i)
+        return True
+
+    def current_layer(self) -> str | None:
+        return self.layer.currentText() or None
+
+    @Slot()
+    def run_started(self) -> None:
+        self.running = True
+        self.history.clear()
+        self.refresh()
+
+    @Slot(object)
+    def add_snapshot(self, snap) -> None:
+        """A snapshot of the running training: its start (epoch 0) or the end of an epoch."""
+        self.history.add(snap)
+        if snap.epoch == 0:
+            self._set_layers(self.history.layers())
+        self.refresh()
+
+    @Slot(object)
+    def model_trained(self, predictor) -> None:
+        """``predictor`` came from the run just watched: compare it with that run's start."""
+        if predictor is not None and self.history.initial is not None:
+            self._initial_of[predictor] = self.history.initial.weights
+        if predictor is self.predictor:
+            self.refresh()
+
+    @Slot(object)
+    def run_finished(self, _result=None) -> None:
+        self.running = False
+        self.set_predictor(self.predictor)
+
+    def _set_layers(self, names: list[str]) -> None:
+        current = self.current_layer()
+        if [self.layer.itemText(i) for i in range(self.layer.count())] == names:
+            return
+        self.layer.blockSignals(True)
+        self.layer.clear()
+        self.layer.addItems(names)
+        if names:
+            self.layer.setCurrentIndex(names.index(current) if current in names else 0)
+        self.layer.blockSignals(False)
+
+    # ------------------------------------------------------------------ drawing
+    def refresh(self) -> None:
+        if not self.isVisible():
+            self._stale = True  # drawn when shown: nothing is histogrammed behind another tab
+            return
+        self._stale = False
+        name = self.current_layer()
+        w, w0, where = self._weights(name)
+        if w is None:
+            self.shown = None
+            self.now_curve.setData([], [])
+            self.start_curve.setData([], [])
+            self.info.setText("No model: train one or open one." if self.predictor is None else "This layer has no weights.")
+        else:
+            self.shown = h = wt.layer_histogram(name, w, w0)
+            self.now_curve.setData(h.edges, h.counts)
+            self.start_curve.setData(h.edges, h.initial_counts) if h.initial_counts is not None else self.start_curve.setData([], [])
+            self.info.setText(self._describe(h, w, where))
+        self._draw_distance(name)
+
+    def _weights(self, name: str | None):
+        """(weights, initial weights or None, what they are) of layer ``name``."""
+        if name is None:
+            return None, None, ""
+        if self.running and self.history.latest is not None and name in self.history.latest.weights:
+            start = self.history.initial.weights.get(name)
+            return self.history.latest.weights[name], start, f"the training run after epoch {self.history.latest.epoch}"
+        if self.predictor is None:
+            return None, None, ""
+        w = self.predictor.layer_weights().get(name)
+        initial = self._initial_of.get(self.predictor) if self.predictor is not None else None
+        return w, None if initial is None else initial.get(name), f"the active model ({self.predictor.describe()})"
+
+    def _describe(self, h: wt.LayerHistogram, w: np.ndarray, where: str) -> str:
+        a = np.asarray(w, dtype=np.float64)
+        text = (
+            f"<b>{h.name}</b> {h.shape}, {a.size:,} weights of {where}: mean {a.mean():+.3g}, std {a.std():.3g}, "
+            f"|w| ≤ {np.abs(a).max():.3g}."
+        )
+        if h.distance is not None:
+            text += f" Moved {h.distance:.3g} × its starting size (‖w − w₀‖ / ‖w₀‖) from the start of training."
+        grads = self.history.grad_norms.get(h.name, [])
+        if self.running and grads and math.isfinite(grads[-1]):
+            text += f" Gradient of the last batch: ‖g‖ = {grads[-1]:.3g} (‖g‖ / ‖w‖ = {grads[-1] / max(np.linalg.norm(a), 1e-12):.2g})."
+        if not self.history.epochs:
+            text += "<br>" + NO_RUN
+        return text
+
+    def _draw_distance(self, name: str | None) -> None:
+        d = self.history.distances.get(name or "", [])
+        if d:
+            self.distance_curve.setData(np.asarray(self.history.epochs, dtype=np.float64), np.asarray(d, dtype=np.float64))
+            title = "moved from start (this run)" if self.running else "moved from start (last run)"
+        else:
+            self.distance_curve.setData([], [])
+            title = "moved from start: no run yet"
+        self.distance_plot.getPlotItem().setTitle(title, color=palette_color(self, QPalette.ColorRole.Text))
+
+    def distance_series(self) -> tuple[list[int], list[float]]:
+        """The distance plot's points (for tests)."""
+        x, y = self.distance_curve.getData()
+        return ([] if x is None else [int(v) for v in x]), ([] if y is None else [float(v) for v in y])
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._stale:
+            self.refresh()
+
+    def _style(self) -> None:
+        for w in (self.histogram_plot, self.distance_plot):
+            style_plot_widget(w, self)
+        highlight = palette_color(self, QPalette.ColorRole.Highlight)
+        self.now_curve.setPen(pg.mkPen(highlight, width=1.5))
+        self.now_curve.setBrush(pg.mkBrush(palette_color(self, QPalette.ColorRole.Highlight, 90)))
+        self.start_curve.setPen(pg.mkPen(palette_color(self, QPalette.ColorRole.Text), width=1.5, style=Qt.PenStyle.DashLine))
+        orange = pg.mkColor(230, 120, 20)
+        self.distance_curve.setPen(pg.mkPen(orange, width=2))
+        self.distance_curve.setSymbolBrush(orange)
+        self.distance_curve.setSymbolPen(orange)
+
+    def changeEvent(self, event) -> None:
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "distance_curve"):
+            self._style()
+            self._draw_distance(self.current_layer())
+        super().changeEvent(event)

@@ -1,0 +1,118 @@
+"""The Data dock (MNIST per digit: counts, mean images, a gallery) and the Weights dock
+(a layer's histogram and its distance from the start, epoch by epoch)."""
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
+
+from mnist_desktop.model import load_mnist, mnist_arrays
+
+
+def open_data(window, qtbot):
+    panel = window.findChild(QWidget, "data_view")
+    dock = window.docks["data"]
+    assert panel is window.data_view and dock.objectName() == "data_dock"
+    # a tab behind Training, not in front; nothing is read until it is shown
+    assert dock in window.tabifiedDockWidgets(window.docks["training"])
+    assert not panel.summaries
+    with qtbot.waitSignal(panel.loaded, timeout=30_000):
+        dock.raise_()
+    return panel
+
+
+def test_data_view_counts_match_load_mnist_and_a_click_inspects_the_digit(window, qtbot):
+    panel = open_data(window, qtbot)
+    for split in ("train", "test"):
+        _, labels = load_mnist(split)
+        expected = torch.bincount(labels, minlength=10).tolist()
+        assert [panel.count(split, d) for d in range(10)] == expected
+        assert panel.count(split, 10) == len(labels)
+
+    # the mean image of each digit, and a click on one shows all of that digit's images
+    images, labels = mnist_arrays("train")
+    mean3 = panel.findChild(QWidget, "data_mean_3")
+    assert not mean3.icon().isNull()
+    qtbot.mouseClick(mean3, Qt.MouseButton.LeftButton)
+    gallery = panel.findChild(QWidget, "data_gallery")
+    assert gallery.count() == int((labels == 3).sum())
+    keys = [int(k) for k in gallery.keys()]
+    assert keys == np.flatnonzero(labels == 3).tolist()
+    qtbot.waitUntil(lambda: gallery.gallery_model.rendered > 0)
+    assert gallery.gallery_model.rendered < 300  # thumbnails only for what is on screen
+
+    # clicking a thumbnail shows that sample in the tensor inspector
+    index = gallery.model().index(4, 0)
+    qtbot.mouseClick(gallery.viewport(), Qt.MouseButton.LeftButton, pos=gallery.visualRect(index).center())
+    assert window.inspector.source.currentData() == "train"
+    assert window.inspector.sample_label == 3
+    assert f"sample #{keys[4]} " in window.inspector.sample_info.text()
+
+    # Put on canvas: the selected digit goes onto the canvas and is classified
+    to_canvas = panel.findChild(QWidget, "data_to_canvas")
+    assert to_canvas.isEnabled()
+    with qtbot.waitSignal(panel.toCanvas, timeout=5000) as blocker:
+        qtbot.mouseClick(to_canvas, Qt.MouseButton.LeftButton)
+    assert np.array_equal(blocker.args[0], images[keys[4]])
+    qtbot.waitUntil(lambda: window.canvas.image_array().any(), timeout=5000)
+
+    # the test split: its own means and images
+    split = panel.findChild(QWidget, "data_split")
+    split.setCurrentIndex(split.findData("test"))
+    _, test_labels = mnist_arrays("test")
+    assert gallery.count() == int((test_labels == 3).sum())
+    assert all(test_labels[int(k)] == 3 for k in gallery.keys())
+
+
+def test_weights_view_shows_a_layer_and_fills_distance_after_each_epoch(window, qtbot):
+    from test_ui_training import choose
+
+    panel = window.findChild(QWidget, "weights_view")
+    dock = window.docks["weights"]
+    assert panel is window.weights_view and dock.objectName() == "weights_dock"
+    assert dock in window.tabifiedDockWidgets(window.docks["activations"])
+    dock.raise_()
+    qtbot.waitUntil(panel.isVisible)
+    # the active model's weights, before any run: no start to compare with
+    layer = panel.findChild(QWidget, "weights_layer")
+    assert [layer.itemText(i) for i in range(layer.count())] == list(window.predictor.layer_weights())
+    assert panel.set_layer("fc") and panel.current_layer() == "fc"
+    assert not panel.set_layer("relu1")  # no weights: the choice stays
+    assert panel.current_layer() == "fc"
+    assert panel.shown.counts.sum() == window.predictor.layer_weights()["fc"].size
+    assert panel.shown.initial_counts is None
+    assert "needs a training run" in panel.info.text()
+    assert panel.distance_series() == ([], [])
+
+    # a short run: the distance from the start is plotted after each epoch
+    training = window.training
+    choose(training, "digits", "linear", epochs=2, batch_size=512)
+    reports, plotted = [], []
+
+    def on_report(snap):  # connected after the window's: the panel has drawn this report
+        reports.append(snap.epoch)
+        plotted.append(panel.distance_series()[0])
+
+    training.weightsReported.connect(on_report)
+    with qtbot.waitSignal(training.finished, timeout=120_000):
+        training.train_button.click()
+    assert reports == [0, 1, 2]
+    assert plotted == [[0], [0, 1], [0, 1, 2]]  # drawn while training, epoch by epoch
+    assert panel.current_layer() == "fc"  # the linear model's only layer
+    epochs, distances = panel.distance_series()
+    assert epochs == [0, 1, 2]
+    assert distances[0] == 0.0 and 0 < distances[1] < distances[2]
+    # the trained model is active: its histogram against its start, on the same bins
+    trained = window.predictor.layer_weights()["fc"]
+    assert panel.shown.counts.sum() == panel.shown.initial_counts.sum() == trained.size
+    assert panel.shown.distance == pytest.approx(distances[2], rel=1e-6)
+    assert "Moved" in panel.info.text() and "needs a training run" not in panel.info.text()
+
+    # the previous model: not from this run, so nothing to compare with
+    window.previous_model_action.trigger()
+    cnn = window.predictor.layer_weights()
+    assert [layer.itemText(i) for i in range(layer.count())] == list(cnn)
+    assert panel.current_layer() == "fc"  # the CNN has an fc layer too: the choice stays
+    assert panel.shown.shape == cnn["fc"].shape and panel.shown.initial_counts is None
+    assert "needs a training run" not in panel.info.text()  # the last run's distances are still shown
