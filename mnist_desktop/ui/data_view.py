@@ -36,7 +36,7 @@ from mnist_desktop import model as engine
 from .gallery import Gallery, thumbnail
 
 SPLITS = ("train", "test")
-SPLIT_LABELS = {"train": "Training set (60,000)", "test": "Test set (10,000)"}
+SPLIT_LABELS = {"train": "training set", "test": "test set"}
 MEAN_SIDE = 42  # pixels on a side of a mean image's button
 
 
@@ -105,7 +105,7 @@ class DataViewPanel(QWidget):
         self.gallery.selectionModel().selectionChanged.connect(lambda *_: self.to_canvas.setEnabled(self._selected_row() is not None))
 
         row = QHBoxLayout()
-        row.addWidget(QLabel("Mean image of each digit in"))
+        row.addWidget(QLabel("Mean images of the"))
         row.addWidget(self.split)
         row.addStretch(1)
         bottom = QHBoxLayout()

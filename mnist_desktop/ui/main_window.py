@@ -238,13 +238,18 @@ class MainWindow(QMainWindow):
             ("weights", "Weights", self.weights_view, "activations"),
         ):
             dock = QDockWidget(title, self, objectName=f"{name}_dock")
-            dock.setWidget(widget)
+            scroll = QScrollArea(objectName=f"{name}_scroll")  # as the others: a narrow dock scrolls
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+            scroll.setWidget(widget)
+            dock.setWidget(scroll)
             dock.setFeatures(self.docks[beside].features())
             self.addDockWidget(self.dockWidgetArea(self.docks[beside]), dock)
             self.tabifyDockWidget(self.docks[beside], dock)
             self.docks[name] = dock
             self.docks[beside].raise_()  # the new tab is not in front
         self.docks["data"].visibilityChanged.connect(self.data_view.set_on_screen)
+        self.docks["weights"].visibilityChanged.connect(self.weights_view.set_on_screen)
         self.data_view.inspectRequested.connect(self.inspect_sample)
         self.data_view.toCanvas.connect(self.canvas.set_image)
         self.predictorChanged.connect(self.weights_view.set_predictor)

@@ -16,7 +16,7 @@ import weakref
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt, Slot
+from PySide6.QtCore import QEvent, QSize, Qt, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
@@ -38,6 +38,7 @@ class WeightsPanel(QWidget):
         self.running = False
         self._initial_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # trained predictor → its run's start
         self._stale = True
+        self._on_screen = False  # set by the dock (set_on_screen): a tab behind another still counts as visible to Qt
         self.shown: wt.LayerHistogram | None = None  # what the histogram shows (tests read it)
 
         self.layer = QComboBox(objectName="weights_layer")
@@ -85,6 +86,9 @@ class WeightsPanel(QWidget):
         layout.addLayout(plots, 1)
         layout.addWidget(self.info)
         self._style()
+
+    def sizeHint(self) -> QSize:
+        return QSize(560, 300)  # not the two plots' 640×480 each: the dock area keeps its size
 
     # ------------------------------------------------------------------ inputs
     def set_predictor(self, predictor) -> None:
@@ -145,8 +149,15 @@ class WeightsPanel(QWidget):
         self.layer.blockSignals(False)
 
     # ------------------------------------------------------------------ drawing
+    @Slot(bool)
+    def set_on_screen(self, shown: bool) -> None:
+        """Its dock's tab was selected (True) or left (False)."""
+        self._on_screen = shown
+        if shown and self._stale:
+            self.refresh()
+
     def refresh(self) -> None:
-        if not self.isVisible():
+        if not (self._on_screen and self.isVisible()):
             self._stale = True  # drawn when shown: nothing is histogrammed behind another tab
             return
         self._stale = False
@@ -206,11 +217,6 @@ class WeightsPanel(QWidget):
         """The distance plot's points (for tests)."""
         x, y = self.distance_curve.getData()
         return ([] if x is None else [int(v) for v in x]), ([] if y is None else [float(v) for v in y])
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._stale:
-            self.refresh()
 
     def _style(self) -> None:
         for w in (self.histogram_plot, self.distance_plot):

@@ -44,6 +44,8 @@ def test_data_view_counts_match_load_mnist_and_a_click_inspects_the_digit(window
 
     # clicking a thumbnail shows that sample in the tensor inspector
     index = gallery.model().index(4, 0)
+    gallery.scrollTo(index)
+    qtbot.waitUntil(lambda: gallery.viewport().rect().contains(gallery.visualRect(index)))
     qtbot.mouseClick(gallery.viewport(), Qt.MouseButton.LeftButton, pos=gallery.visualRect(index).center())
     assert window.inspector.source.currentData() == "train"
     assert window.inspector.sample_label == 3
