@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 BINS = 41  # bins of a layer's histogram: odd, so that zero sits in the middle of one
+TAIL_QUANTILE = 0.999  # the histogram's range reaches this quantile of |weights|
 
 
 @dataclass(frozen=True)
@@ -48,17 +49,21 @@ def snapshot(model, epoch: int) -> WeightSnapshot:
     return WeightSnapshot(epoch, weights, grads)
 
 
-def histogram_edges(*arrays: np.ndarray, bins: int = BINS) -> np.ndarray:
-    """``bins + 1`` edges, symmetric about zero, that hold every value of ``arrays`` (the same
-    edges for a layer's weights now and at the start, so that the two compare bin by bin)."""
-    top = max((float(np.max(np.abs(a))) for a in arrays if np.size(a)), default=0.0)
-    top = top if np.isfinite(top) and top > 0 else 1.0
+def histogram_edges(*arrays: np.ndarray, bins: int = BINS, quantile: float = TAIL_QUANTILE) -> np.ndarray:
+    """``bins + 1`` edges, symmetric about zero, shared by ``arrays`` (a layer's weights now and
+    at the start, so that the two compare bin by bin). They reach the ``quantile`` of each
+    array's |values|: trained weights have long tails, and a few large weights would
+    otherwise squeeze the rest into two bins (the few beyond count in the outermost bins)."""
+    top = max((float(np.quantile(np.abs(a), quantile)) for a in arrays if np.size(a)), default=0.0)
+    if not (np.isfinite(top) and top > 0):  # all zero (or not finite): the largest finite value, else ±1
+        finite = [np.abs(a[np.isfinite(a)]) for a in map(np.asarray, arrays) if np.size(a)]
+        top = max((float(f.max()) for f in finite if f.size), default=0.0) or 1.0
     return np.linspace(-top, top, bins + 1)
 
 
 def histogram(w: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Counts of ``w``'s values in ``edges`` (int64, sums to ``w.size``: values outside, and
-    NaN, are counted in the outermost bins)."""
+    """Counts of ``w``'s values in ``edges`` (int64, sums to ``w.size``: values beyond them are
+    counted in the outermost bins, NaN in the middle one)."""
     a = np.nan_to_num(np.asarray(w, dtype=np.float64).ravel(), nan=0.0)
     counts, _ = np.histogram(np.clip(a, edges[0], edges[-1]), bins=edges)
     return counts.astype(np.int64)

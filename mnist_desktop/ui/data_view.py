@@ -40,6 +40,13 @@ SPLIT_LABELS = {"train": "training set", "test": "test set"}
 MEAN_SIDE = 42  # pixels on a side of a mean image's button
 
 
+def _line(text: str, name: str) -> QLabel:
+    """A one-line label that never widens the dock (a long text is cut; the tooltip has it all)."""
+    label = QLabel(text, objectName=name)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+    return label
+
+
 class DataViewPanel(QWidget):
     """The Data dock's contents (objectName ``data_view``)."""
 
@@ -56,20 +63,22 @@ class DataViewPanel(QWidget):
         self._loader: threading.Thread | None = None
         self._summaries.connect(self._on_summaries)
 
-        self.status = QLabel("MNIST is read when this panel is first shown.", objectName="data_status", wordWrap=True)
-        self.counts = QTableWidget(len(SPLITS), 11, objectName="data_counts")
-        self.counts.setHorizontalHeaderLabels([str(d) for d in range(10)] + ["all"])
+        self.status = _line("MNIST is read when this panel is first shown.", "data_status")
+        self.counts = QTableWidget(len(SPLITS), 10, objectName="data_counts")
+        self.counts.setHorizontalHeaderLabels([str(d) for d in range(10)])
+        self.counts.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.counts.setVerticalHeaderLabels(["train", "test"])
         self.counts.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.counts.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         header = self.counts.horizontalHeader()
         header.setMinimumSectionSize(8)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        header.setSectionResizeMode(10, QHeaderView.ResizeMode.ResizeToContents)
-        self.counts.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.counts.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.counts.setToolTip("How many images of each digit each split holds. MNIST is nearly, not exactly, balanced.")
         self.counts.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
-        self.counts.setFixedHeight(self.counts.horizontalHeader().sizeHint().height() + 2 * self.fontMetrics().height() + 16)
+        self.counts.setFixedHeight(
+            header.sizeHint().height() + len(SPLITS) * self.counts.verticalHeader().defaultSectionSize() + 2 * self.counts.frameWidth()
+        )
 
         self.split = QComboBox(objectName="data_split")
         for name in SPLITS:
@@ -84,16 +93,18 @@ class DataViewPanel(QWidget):
         means.setSpacing(2)
         for d in range(10):
             b = QToolButton(objectName=f"data_mean_{d}", checkable=True, enabled=False)
+            b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # ten in a row, even in a narrow dock
             b.setIconSize(QSize(MEAN_SIDE, MEAN_SIDE))
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
             b.setText(str(d))
+            b.setIcon(thumbnail(np.zeros((28, 28), np.uint8), MEAN_SIDE))  # its size from the start: nothing moves when MNIST is in
             b.setToolTip(f"The mean of every {d} in the split: the 'ideal {d}'. Click to see all of them below.")
             b.clicked.connect(lambda _c=False, d=d: self.show_label(d))
             self._mean_group.addButton(b, d)
             self.mean_buttons.append(b)
             means.addWidget(b, 0, d)
 
-        self.gallery_title = QLabel("Click a mean image to see that digit's images.", objectName="data_gallery_title", wordWrap=True)
+        self.gallery_title = _line("Click a mean image to see that digit's images.", "data_gallery_title")
         self.gallery = Gallery(caption_lines=1)
         self.gallery.setObjectName("data_gallery")
         self.gallery.setMinimumHeight(120)
@@ -105,9 +116,9 @@ class DataViewPanel(QWidget):
         self.gallery.selectionModel().selectionChanged.connect(lambda *_: self.to_canvas.setEnabled(self._selected_row() is not None))
 
         row = QHBoxLayout()
-        row.addWidget(QLabel("Mean images of the"))
+        self.means_title = _line("Mean image of each digit (click one to see them all):", "data_means_title")
+        row.addWidget(self.means_title, 1)
         row.addWidget(self.split)
-        row.addStretch(1)
         bottom = QHBoxLayout()
         bottom.addWidget(self.gallery_title, 1)
         bottom.addWidget(self.to_canvas)
@@ -160,13 +171,10 @@ class DataViewPanel(QWidget):
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 item.setToolTip(f"{int(s.counts[d]):,} {split} images of a {d}: {100 * s.counts[d] / max(1, s.total):.1f} % of {s.total:,}")
                 self.counts.setItem(r, d, item)
-            total = QTableWidgetItem(str(s.total))
-            total.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-            self.counts.setItem(r, 10, total)
         low, high = (int(np.argmin(result["train"].counts)), int(np.argmax(result["train"].counts)))
-        self.status.setText(
-            f"MNIST: {result['train'].total:,} training and {result['test'].total:,} test images of 28×28 pixels. "
-            f"The rarest digit in training is {low}, the commonest {high}."
+        self.status.setText(f"MNIST: {result['train'].total:,} training and {result['test'].total:,} test images, 28×28 pixels.")
+        self.status.setToolTip(
+            f"The rarest digit in training is {low} ({result['train'].counts[low]:,}), the commonest {high} ({result['train'].counts[high]:,})."
         )
         for b in self.mean_buttons:
             b.setEnabled(True)
@@ -204,9 +212,10 @@ class DataViewPanel(QWidget):
         self.gallery.set_items(
             images, rows, rows, lambda i, r=rows: f"#{int(r[i])}", lambda i, r=rows, sp=split: f"{sp} image #{int(r[i])}, a {digit}"
         )
-        self.gallery_title.setText(
-            f"All {len(rows):,} {split} images of a {digit}. Click one to see its numbers in the inspector; "
-            "right-click or Put on canvas to classify it."
+        self.gallery_title.setText(f"{len(rows):,} {split} images of a {digit}: click one to inspect it")
+        self.gallery_title.setToolTip(
+            f"All {len(rows):,} {split} images of a {digit}. Click one to see its numbers in the tensor inspector; "
+            "right-click it or press Put on canvas to classify it."
         )
         self.to_canvas.setEnabled(False)
 

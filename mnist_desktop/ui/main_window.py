@@ -238,11 +238,7 @@ class MainWindow(QMainWindow):
             ("weights", "Weights", self.weights_view, "activations"),
         ):
             dock = QDockWidget(title, self, objectName=f"{name}_dock")
-            scroll = QScrollArea(objectName=f"{name}_scroll")  # as the others: a narrow dock scrolls
-            scroll.setWidgetResizable(True)
-            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-            scroll.setWidget(widget)
-            dock.setWidget(scroll)
+            dock.setWidget(widget)  # both shrink to a narrow dock: no scroll area (their gallery and plots fill it)
             dock.setFeatures(self.docks[beside].features())
             self.addDockWidget(self.dockWidgetArea(self.docks[beside]), dock)
             self.tabifyDockWidget(self.docks[beside], dock)

@@ -91,6 +91,7 @@ class WeightsPanel(QWidget):
         return QSize(560, 300)  # not the two plots' 640×480 each: the dock area keeps its size
 
     # ------------------------------------------------------------------ inputs
+    @Slot(object)
     def set_predictor(self, predictor) -> None:
         """The window's active model: its weights are shown whenever no run is going on."""
         self.predictor = predictor
