@@ -42,10 +42,12 @@ def test_data_view_counts_match_load_mnist_and_a_click_inspects_the_digit(window
     qtbot.waitUntil(lambda: gallery.gallery_model.rendered > 0)
     assert gallery.gallery_model.rendered < 300  # thumbnails only for what is on screen
 
-    # clicking a thumbnail shows that sample in the tensor inspector
+    # clicking a thumbnail shows that sample in the tensor inspector (the test window is small:
+    # the dock is widened so that a thumbnail fits whatever the layout gave it)
+    window.resizeDocks([window.docks["data"]], [420], Qt.Orientation.Horizontal)
     index = gallery.model().index(4, 0)
     gallery.scrollTo(index)
-    qtbot.waitUntil(lambda: gallery.viewport().rect().contains(gallery.visualRect(index)))
+    qtbot.waitUntil(lambda: gallery.viewport().rect().contains(gallery.visualRect(index).center()))
     qtbot.mouseClick(gallery.viewport(), Qt.MouseButton.LeftButton, pos=gallery.visualRect(index).center())
     assert window.inspector.source.currentData() == "train"
     assert window.inspector.sample_label == 3
