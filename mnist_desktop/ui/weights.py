@@ -198,7 +198,7 @@ class WeightsPanel(QWidget):
         if h.distance is not None:
             text += f" Moved {h.distance:.3g} × its starting size (‖w − w₀‖ / ‖w₀‖) from the start of training."
         grads = self.history.grad_norms.get(h.name, [])
-        if self.running and grads and math.isfinite(grads[-1]):
+        if h.distance is not None and grads and math.isfinite(grads[-1]):  # the run's model, or the run itself
             text += f" Gradient of the last batch: ‖g‖ = {grads[-1]:.3g} (‖g‖ / ‖w‖ = {grads[-1] / max(np.linalg.norm(a), 1e-12):.2g})."
         if not self.history.epochs:
             text += "<br>" + NO_RUN

@@ -112,6 +112,7 @@ def test_weights_view_shows_a_layer_and_fills_distance_after_each_epoch(window, 
     assert panel.shown.counts.sum() == panel.shown.initial_counts.sum() == trained.size
     assert panel.shown.distance == pytest.approx(distances[2], rel=1e-6)
     assert "Moved" in panel.info.text() and "needs a training run" not in panel.info.text()
+    assert "Gradient of the last batch" in panel.info.text()  # gradient strength of the layer
 
     # the previous model: not from this run, so nothing to compare with
     window.previous_model_action.trigger()
