@@ -41,6 +41,7 @@ from .mydigits import MyDigitsPanel
 from .prediction import PredictionPanel
 from .settings import BRUSH, GEOMETRY, LAST_MODEL, MY_DIGITS_FOLDER, WINDOW_STATE, name_application, parse_setting
 from .theme import app_icon
+from .torch_loading import UserIdleGate, import_torch_gently
 from .training import TrainingPanel
 
 FALLBACK_KEYS = {
@@ -103,6 +104,8 @@ class MainWindow(QMainWindow):
         self._torch_threads: int | None = None
         self._torch_source: str | None = None  # the model the torch twin is loaded from
         self._loader: threading.Thread | None = None
+        # torch's one GIL-holding step waits for a pause in the user's drawing (torch_loading)
+        self._idle_gate = None if torch_ready else UserIdleGate(parent=self)
         if torch_ready:
             self._set_torch_threads()
 
@@ -441,7 +444,7 @@ class MainWindow(QMainWindow):
     def _load_torch(self, source: str | None) -> None:
         """In the loading thread: never touches a widget, reports by the queued ``_torchLoaded``."""
         try:
-            import_torch_gently()
+            import_torch_gently(self._idle_gate.wait if self._idle_gate is not None else None)
             error = None
             try:
                 predictor = self._load_predictor(source)
@@ -456,6 +459,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_torch_loaded(self, result) -> None:
+        if self._idle_gate is not None:
+            self._idle_gate.close()
         if self._closing:
             return
         if isinstance(result, Exception):
@@ -835,32 +840,3 @@ class MainWindow(QMainWindow):
     @Slot()
     def about(self) -> None:
         QMessageBox.about(self, "About mnist-desktop", ABOUT)
-
-
-def import_torch_gently() -> None:
-    """``import torch`` (and the engine's torch modules) from a background thread.
-
-    The import runs for seconds under the GIL, which the GUI thread needs to handle a stroke.
-    The garbage collector is off during the import (it creates hundreds of thousands of
-    objects: gen-2 collections of all of them would hold the GIL too), and what it created is
-    frozen afterwards, never scanned again, as ``tune_process`` does at start.
-
-    Measured and not used: loading torch's shared libraries first with ``ctypes.CDLL`` (the
-    idea: dlopen without the GIL). On this Python 3.11 the ``dlopen`` of libtorch_cpu held
-    the GIL for 250 ms, as long as the import's own longest stall; the import's remaining
-    stalls (up to ~200-400 ms) are torch._C's initialisation, one C call that holds the GIL.
-    """
-    import gc
-
-    if "torch" in sys.modules:
-        return
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        import torch  # noqa: F401
-
-        from mnist_desktop.model import inference  # noqa: F401 (and through it architectures, checkpoints)
-    finally:
-        if enabled:
-            gc.enable()
-    gc.freeze()
