@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
@@ -34,9 +34,9 @@ from PySide6.QtWidgets import (
 from mnist_desktop import model as engine
 from mnist_desktop.model.config import ARCHITECTURE_SPECS, LOSS_SPECS, TASKS, recommended_config
 
-from .gallery import Gallery
+from .gallery import THUMB, Gallery
 from .theme import DIVERGING, palette_color, style_plot_widget
-from .training_worker import EMIT_INTERVAL, failure_message, train_threads
+from .training_worker import EMIT_INTERVAL, failure_message
 
 SEVEN_STEPS = ("init", "predict", "loss", "gradient", "step", "repeat", "stop")  # as engine.stepper.SEVEN_STEPS (torch-free here)
 STEP_TIPS = {
@@ -49,6 +49,13 @@ STEP_TIPS = {
     "stop": "Stop: the epochs are done (or the loss diverged).",
 }
 THUMBS = 512  # at most this many images of a batch are shown
+# One OpenMP thread for stepping. A step is small (the chapter's batch is 256 × 784) and each
+# phase ends in numpy copies, so a thread team spends more on waking and waiting than it saves
+# and takes the cores the GUI thread needs: measured here (2 cores, busy), the CNN's 100
+# batches to the end of an epoch took 2.3–3.5 s with one thread and 39–56 s with two, and the
+# chapter's linear epoch 0.1 s against 0.4–1.9 s, with event-loop stalls of up to 130 ms.
+STEP_THREADS = 1
+DRAW_INTERVAL_MS = 90  # while running to the end of the epoch, the view redraws at most ~11 times a second
 LOADING_TORCH = "Loading PyTorch… Stepping starts as soon as it has loaded."
 
 
@@ -72,6 +79,7 @@ class StepperWorker(QObject):
         self.stepper = None
         self._pending: list = []
         self._last_emit = 0.0
+        self._threads_set = False
 
     @Slot(object)
     def load(self, config) -> None:
@@ -81,9 +89,11 @@ class StepperWorker(QObject):
     @Slot(str)
     def run(self, what: str) -> None:
         """``what``: "phase", "batch" or "epoch"."""
-        import torch
+        if not self._threads_set:  # this thread's own OpenMP setting, once
+            import torch
 
-        torch.set_num_threads(train_threads())
+            torch.set_num_threads(STEP_THREADS)
+            self._threads_set = True
         try:
             if self.stepper is None:
                 self.stepper = engine.Stepper(self.config)
@@ -137,6 +147,9 @@ class StepperWidget(QWidget):
         self._shown_batch = None  # the x array the gallery shows
         self._generation = 0  # a new one at each start over: what the worker sends of an older run is dropped
         self._running = -1  # the generation the running request belongs to
+        self._pending = None  # the latest state of a run to the end of the epoch, not drawn yet
+        self._timer = QTimer(self, interval=DRAW_INTERVAL_MS)
+        self._timer.timeout.connect(self._draw_pending)
         self._build()
         self._show_config()
         self._update_enabled()
@@ -210,22 +223,17 @@ class StepperWidget(QWidget):
         self.batch_title = QLabel(objectName="step_batch_title", wordWrap=True)
         self.gallery = Gallery(caption_lines=1, canvas_action=False)
         self.gallery.setObjectName("step_gallery")
-        self.gallery.setMinimumHeight(150)
+        line = self.gallery.fontMetrics().height()
+        self.gallery.setGridSize(QSize(THUMB + 18, THUMB + 8 + line))  # captions are short: more per row
+        self.gallery.setFixedHeight(2 * (THUMB + 8 + line) + 12)
 
         self.weights_title = QLabel(wordWrap=True, objectName="step_weights_title")
         self.weights_view = pg.GraphicsLayoutWidget()
         self.weights_view.setObjectName("step_weights")
-        self.weights_view.setFixedHeight(230)
         self.heatmaps: dict[str, pg.ImageItem] = {}
-        self._boxes = []
-        for row, (key, title) in enumerate((("before", "weights"), ("gradient", "gradient"), ("after", "after step"))):
-            self.weights_view.addLabel(title, row=row, col=0, angle=-90)
-            box = self.weights_view.addViewBox(row=row, col=1, lockAspect=True, enableMouse=False, invertY=True)
-            image = pg.ImageItem(axisOrder="row-major")
-            image.setLookupTable(DIVERGING)
-            box.addItem(image)
-            self.heatmaps[key] = image
-            self._boxes.append(box)
+        self._boxes: list[pg.ViewBox] = []
+        self._arranged = None
+        self._arrange(1)
 
         self.plot = pg.PlotWidget(objectName="step_loss_plot")
         self.plot.setMinimumHeight(140)
@@ -233,6 +241,8 @@ class StepperWidget(QWidget):
         item.setLabel("bottom", "batch")
         item.setLabel("left", "loss")
         item.setMenuEnabled(False)
+        for axis in ("bottom", "left"):  # plain numbers, not "loss (x0.001)"
+            item.getAxis(axis).enableAutoSIPrefix(False)
         self.loss_curve = item.plot(symbol="o", symbolSize=4)
         self._style_plots()
 
@@ -262,6 +272,30 @@ class StepperWidget(QWidget):
         self.stop_button.clicked.connect(self.stop)
         self.reset_button.clicked.connect(self.reset)
         self.use_button.clicked.connect(self.use_model)
+
+    def _arrange(self, classes: int) -> None:
+        """Weights, gradient and weights after the step: side by side for one output (the
+        chapter's 3-vs-7 model), one above the other for a tile per class."""
+        if self._arranged == classes:
+            return
+        self._arranged = classes
+        self.weights_view.clear()
+        self.heatmaps.clear()
+        self._boxes.clear()
+        titles = (("before", "weights"), ("gradient", "gradient"), ("after", "after the step"))
+        for i, (key, title) in enumerate(titles):
+            if classes == 1:
+                self.weights_view.addLabel(title, row=0, col=i)
+                box = self.weights_view.addViewBox(row=1, col=i, lockAspect=True, enableMouse=False, invertY=True)
+            else:
+                self.weights_view.addLabel(title, row=i, col=0, angle=-90)
+                box = self.weights_view.addViewBox(row=i, col=1, lockAspect=True, enableMouse=False, invertY=True)
+            image = pg.ImageItem(axisOrder="row-major")
+            image.setLookupTable(DIVERGING)
+            box.addItem(image)
+            self.heatmaps[key] = image
+            self._boxes.append(box)
+        self.weights_view.setFixedHeight(160 if classes == 1 else 200)
 
     def _style_strip(self) -> None:
         self.strip.setStyleSheet(
@@ -424,15 +458,27 @@ class StepperWidget(QWidget):
 
     @Slot(object)
     def _on_progress(self, states: list) -> None:
+        """Batches of a run to the end of the epoch: kept, drawn by the timer."""
         if self._running != self._generation:
             return
         for s in states:
-            self._add_point(s)
-        self.show_state(states[-1])
+            self._add_point(s, draw=False)
+        self._pending = states[-1]
+        if not self._timer.isActive():
+            self._timer.start()
+
+    @Slot()
+    def _draw_pending(self) -> None:
+        state, self._pending = self._pending, None
+        if state is None:
+            self._timer.stop()
+        else:
+            self.show_state(state)
 
     @Slot(object)
     def _on_done(self, state) -> None:
         self.busy = False
+        self._pending = None
         if self._running != self._generation:  # started over while it ran: the result is of the old run
             self._update_enabled()
             return
@@ -460,7 +506,7 @@ class StepperWidget(QWidget):
             w.setEnabled(not self.busy)
 
     # ------------------------------------------------------------------ drawing
-    def _add_point(self, state) -> None:
+    def _add_point(self, state, draw: bool = True) -> None:
         if state.loss is None:
             return
         k = state.step if state.phase == "step" else state.step + 1  # this batch's number, from 1
@@ -468,12 +514,14 @@ class StepperWidget(QWidget):
             return
         self._loss_x.append(k)
         self._loss_y.append(state.loss)
-        self.loss_curve.setData(np.asarray(self._loss_x, dtype=np.float64), np.asarray(self._loss_y, dtype=np.float64))
+        if draw:
+            self.loss_curve.setData(np.asarray(self._loss_x, dtype=np.float64), np.asarray(self._loss_y, dtype=np.float64))
 
     def show_state(self, state) -> None:
         """Draw ``state`` (a StepState)."""
         self.state = state
-        self._add_point(state)
+        self._add_point(state, draw=False)
+        self.loss_curve.setData(np.asarray(self._loss_x, dtype=np.float64), np.asarray(self._loss_y, dtype=np.float64))
         self._light(state)
         self.progress.setRange(0, max(1, state.total_steps))
         self.progress.setValue(state.step)
@@ -543,6 +591,7 @@ class StepperWidget(QWidget):
             return
         before = state.parameters_before if state.parameters_before is not None else state.parameters
         after = state.parameters if state.parameters_before is not None else None
+        self._arrange(len(before["fc.weight"]))
         w = _tiles(before["fc.weight"])
         scale = float(np.abs(before["fc.weight"]).max())
         if after is not None:
