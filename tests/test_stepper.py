@@ -150,3 +150,18 @@ def test_settings_it_cannot_step_are_refused():
         Stepper(chapter(lr=-1.0))
     with pytest.raises(ValueError, match="no SGD"):
         Stepper(TrainConfig(arch="pixel-similarity", task="3v7", device="cpu"))
+
+
+def test_a_batch_larger_than_a_chunk_steps_as_train_does():
+    """Full-batch gradient descent on 5,000 images: chunks of 4,096 as in train, phases as usual."""
+    config = TrainConfig(task="digits", arch="linear", subset=5000, batch_size=0, epochs=2, lr=0.3, device="cpu")
+    reference = train(config).predictor.model.state_dict()
+    stepper = Stepper(config)
+    phases = [stepper.advance() for _ in range(5)]
+    assert [s.phase for s in phases] == ["init", "predict", "loss", "gradient", "step"]
+    assert phases[1].x.shape == (5000, 1, 28, 28) and phases[1].predictions.shape == (5000, 10)
+    assert phases[1].loss is None and phases[2].gradients is None and phases[3].gradients is not None
+    assert stepper.finish_batch().step == 2 and stepper.advance().phase == "stop"
+    stepped = stepper.predictor().model.state_dict()
+    for name in reference:
+        torch.testing.assert_close(stepped[name], reference[name], rtol=1e-6, atol=1e-7, msg=name)
