@@ -380,7 +380,7 @@ class StepperWidget(QWidget):
         self._stop_event.clear()
         self.busy = True
         self._running = self._generation
-        if self._worker.stepper is None:
+        if self.state is None:  # the worker builds the run first: the data, the model at init
             self.show_message("Loading the training data…")
         self._update_enabled()
         self._run.emit(what)
@@ -414,7 +414,7 @@ class StepperWidget(QWidget):
         """Back to init (what is running stops after its batch)."""
         self._stop_event.set()
         self._generation += 1
-        self.state = None
+        self.state = self._pending = None
         self._loss_x, self._loss_y = [], []
         self.loss_curve.setData([], [])
         self._shown_batch = None
@@ -439,7 +439,7 @@ class StepperWidget(QWidget):
 
     @Slot()
     def use_model(self) -> None:
-        if self.busy or self._worker is None or self._worker.stepper is None:
+        if self.busy or self.state is None or self._worker is None or self._worker.stepper is None:
             return
         predictor = self._worker.stepper.predictor()  # the worker is idle: nothing changes the model meanwhile
         self.show_message(f"The model after {self.state.step} step(s) is active (Edit → Previous model brings the old one back).")

@@ -186,3 +186,14 @@ def test_stepping_waits_for_torch(qtbot):
     panel.set_torch_ready()
     assert stepper.phase_button.isEnabled() and stepper.message.text() == ""
     panel.shutdown()
+
+
+def test_new_settings_during_a_run_drop_what_the_old_run_sends(window, qtbot):
+    stepper = open_stepper(window)
+    stepper.set_config(replace(chapter_config(), device="cpu", batch_size=64))
+    assert stepper.step_epoch()
+    assert stepper.set_config(small_chapter())  # the Chapter-4 menu may load a setting at any time
+    qtbot.waitUntil(lambda: not stepper.busy, timeout=60_000)
+    assert stepper.state is None and stepper.loss_points() == []
+    state = press(qtbot, stepper, "step_batch")
+    assert state.batches_per_epoch == 3 and state.step == 1 and stepper.loss_points() == [(1, state.loss)]
