@@ -20,6 +20,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QSettings, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
+    QButtonGroup,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -29,6 +30,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
+    QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -42,6 +44,7 @@ from mnist_desktop.model.progress import TrainingProgress, format_duration
 
 from .loss_plot import LossPlot
 from .settings import TRAINING_GROUP, parse_bool, parse_setting
+from .stepper import StepperWidget
 from .theme import GRAY, palette_color
 from .training_worker import TrainingWorker, failure_message
 
@@ -101,6 +104,7 @@ class TrainingPanel(QWidget):
         self.progress_state = TrainingProgress()
         self._build_controls()
         self._build_plot()
+        self._build_modes()
         self._timer = QTimer(self)
         self._timer.setInterval(PLOT_INTERVAL_MS)
         self._timer.timeout.connect(self._refresh)
@@ -258,7 +262,9 @@ class TrainingPanel(QWidget):
         buttons = QHBoxLayout()
         for b in (self.train_button, self.pause_button, self.stop_button, self.more_button):
             buttons.addWidget(b)
-        self._layout = QVBoxLayout(self)
+        self.train_page = QWidget(objectName="train_page")  # the Train mode; Step mode is the stepper
+        self._layout = QVBoxLayout(self.train_page)
+        self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.addLayout(form)
         self._layout.addWidget(self.advanced_toggle)
         self._layout.addWidget(self.advanced)
@@ -285,6 +291,46 @@ class TrainingPanel(QWidget):
         self._layout.addWidget(self.means_view)
         self.means_title.hide()
         self.means_view.hide()
+
+    # ------------------------------------------------------------------ modes: Train, Step (issue #9)
+    MODES = ("train", "step")
+
+    def _build_modes(self) -> None:
+        """Train (the run with its live plot) or Step (SGD one phase at a time), chosen by a
+        segmented pair of buttons above both."""
+        self.stepper = StepperWidget(torch_ready=self.torch_ready)
+        self.stepper.modelTrained.connect(self.modelTrained)
+        self.stepper.panelConfigRequested.connect(lambda: self.stepper.set_config(self.config()))
+        self.mode_buttons = {}
+        bar = QHBoxLayout()
+        bar.setSpacing(0)
+        group = QButtonGroup(self)
+        for mode, text, tip in (
+            ("train", "Train", "Train a model with a live loss plot."),
+            ("step", "Step", "SGD one phase at a time: init, predict, loss, gradient, step, repeat, stop."),
+        ):
+            button = _tip(QPushButton(text, objectName=f"mode_{mode}", checkable=True), tip)
+            group.addButton(button)
+            button.clicked.connect(lambda _c=False, m=mode: self.set_mode(m))
+            bar.addWidget(button)
+            self.mode_buttons[mode] = button
+        self.modes = QStackedWidget(objectName="training_modes")
+        self.modes.addWidget(self.train_page)
+        self.modes.addWidget(self.stepper)
+        outer = QVBoxLayout(self)
+        outer.addLayout(bar)
+        outer.addWidget(self.modes, 1)
+        self.set_mode("train")
+
+    def set_mode(self, mode: str) -> None:
+        """Show the Train mode ("train") or the Step mode ("step")."""
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {', '.join(self.MODES)}, not {mode!r}")
+        self.modes.setCurrentWidget(self.stepper if mode == "step" else self.train_page)
+        self.mode_buttons[mode].setChecked(True)
+
+    def mode(self) -> str:
+        return "step" if self.modes.currentWidget() is self.stepper else "train"
 
     @Slot(bool)
     def _show_advanced(self, show: bool) -> None:
@@ -454,6 +500,7 @@ class TrainingPanel(QWidget):
             if self.device.itemData(i) not in available | {"auto"}:
                 self.device.removeItem(i)  # a removed current item leaves the combo on "Auto"
         self.torch_ready = True
+        self.stepper.set_torch_ready()
         if self.message.text() == LOADING_TORCH:
             self.show_message("")
         self._update_enabled()
@@ -564,6 +611,7 @@ class TrainingPanel(QWidget):
         """Stop training and wait for the thread (call before the window goes away)."""
         self._shut_down = True  # signals still queued from the worker are ignored from now on
         self._timer.stop()
+        self.stepper.shutdown()
         if self._thread is None:
             return
         self._stop_event.set()
