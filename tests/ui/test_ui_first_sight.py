@@ -77,3 +77,60 @@ def test_put_on_canvas_looks_like_a_drawing_dark(window, qtbot):
     dark(window.canvas)
     assert window.canvas.palette().color(QPalette.ColorRole.Base).lightness() < 50
     check_put_on_canvas_looks_like_a_drawing(window, qtbot)
+
+
+# ---------------------------------------------------------------------------- item 2: inspector
+def test_inspector_shows_all_28_rows_at_first_sight(window, qtbot):
+    inspector = window.inspector
+    window.docks["inspector"].raise_()
+    qtbot.waitUntil(inspector.grid.isVisible)
+    inspector.show_sample("test", 0)
+    grid, viewport = inspector.grid, inspector.grid_scroll.viewport()
+
+    def rows_in_view() -> int:
+        top = grid.mapTo(viewport, grid.rect().topLeft()).y()
+        cell = grid.height() / 28
+        first, last = max(0, -top), min(grid.height(), viewport.height() - top)
+        return int((last - first + 1e-6) // cell)
+
+    qtbot.waitUntil(lambda: rows_in_view() == 28, timeout=2000)
+    left = grid.mapTo(viewport, grid.rect().topLeft()).x()
+    assert left >= 0 and left + grid.width() <= viewport.width()  # and all 28 columns
+    assert inspector.fit_button.isChecked()
+
+    # then zoom in: the slider takes over, and Fit brings the whole grid back
+    inspector.zoom.setValue(40)
+    assert not inspector.fit_button.isChecked() and grid.height() == 28 * 40 > viewport.height()
+    inspector.fit_button.click()
+    qtbot.waitUntil(lambda: rows_in_view() == 28, timeout=2000)
+    # the panel grows (here: floated and enlarged): the grid grows with it
+    cell = grid.height() / 28
+    dock = window.docks["inspector"]
+    dock.setFloating(True)
+    dock.resize(dock.width() + 100, dock.height() + 300)
+    qtbot.waitUntil(lambda: grid.height() / 28 > cell, timeout=2000)
+    assert rows_in_view() == 28
+    dock.setFloating(False)  # a floating window left behind would take the next test's mouse
+
+
+def test_inspector_hover_follows_the_mode_and_its_precision(window, qtbot):
+    from PySide6.QtCore import QPoint
+
+    inspector = window.inspector
+    window.docks["inspector"].raise_()
+    qtbot.waitUntil(inspector.grid.isVisible)
+    inspector.show_sample("test", 0)
+    inspector.set_mode("float")
+    grid = inspector.grid
+    cell = grid.height() / 28
+    for k in (3.5, 1.5, 0.5):  # a move into the window may only enter it: the last one lands on cell (0, 0)
+        qtbot.mouseMove(grid, QPoint(int(cell * k), int(cell * k)))
+    qtbot.waitUntil(lambda: inspector.hover.text().startswith("row 0, column 0:"), timeout=1000)
+    assert inspector.hover.text() == "row 0, column 0: 0.000"
+    inspector.modes.button(2).click()  # normalised, as the user switches it
+    expected = float(inspector.displayed_values()[0, 0])
+    assert expected < -0.4
+    assert inspector.hover.text() == f"row 0, column 0: {expected:+.3f}"  # not a stale 0.0
+    assert grid.fmt.format(expected) == f"{expected:+.2f}"  # the cells: two decimals with the sign
+    inspector.modes.button(0).click()
+    assert inspector.hover.text() == "row 0, column 0: 0" and grid.fmt.format(0) == "0"
