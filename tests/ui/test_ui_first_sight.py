@@ -134,3 +134,89 @@ def test_inspector_hover_follows_the_mode_and_its_precision(window, qtbot):
     assert grid.fmt.format(expected) == f"{expected:+.2f}"  # the cells: two decimals with the sign
     inspector.modes.button(0).click()
     assert inspector.hover.text() == "row 0, column 0: 0" and grid.fmt.format(0) == "0"
+
+
+# ---------------------------------------------------------------------------- item 3: plots
+def fake_run(panel, accuracies=(0.986, 0.990, 0.992)):
+    """A three-epoch run's reports, as the worker sends them."""
+    from mnist_desktop.model.progress import TrainingProgress
+    from mnist_desktop.model.training import BatchInfo, EpochInfo
+
+    p = TrainingProgress()
+    per_epoch, epochs = 50, len(accuracies)
+    total = per_epoch * epochs
+    for step in range(1, total + 1):
+        epoch, batch = (step - 1) // per_epoch + 1, (step - 1) % per_epoch + 1
+        loss = 2.5 * step**-0.8  # 2.5 at first, then a slow tail: 0.11 after an epoch, 0.045 at the end
+        p.add_batch(BatchInfo(epoch, epochs, step, total, batch, per_epoch, loss, 0.1, 1000.0, 1.0, step * 64))
+        if batch == per_epoch:
+            p.add_epoch(EpochInfo(epoch, epochs, loss, loss * 1.1, accuracies[epoch - 1], 2.0))
+    panel.plot.set_epochs(epochs)
+    panel.progress_state = p
+    panel._refresh(force=True)
+
+
+def tail_share(plot) -> float:
+    """The share of the loss axis that the last two thirds of the smoothed curve spans."""
+    vb = plot.getPlotItem().vb
+    vb.updateAutoRange()
+    x, y = plot.smooth_curve.getData()  # as drawn: log10 of the loss on a log axis
+    tail = y[x > x[-1] / 3]
+    lo, hi = vb.viewRange()[1]
+    return float((tail.max() - tail.min()) / (hi - lo))
+
+
+def test_loss_axis_is_logarithmic_by_default_and_shows_the_tail(window, qtbot, settings):
+    from mnist_desktop.ui.training import TrainingPanel
+
+    panel = window.training
+    box = window.findChild(type(panel.log_scale), "loss_log_scale")
+    assert box is panel.log_scale and box.isChecked()
+    fake_run(panel)
+    log_share = tail_share(panel.plot)
+    box.click()  # linear: the first losses flatten the rest
+    assert not panel.plot.log_loss
+    linear_share = tail_share(panel.plot)
+    assert log_share > 0.12 > 0.05 > linear_share
+    # remembered
+    window.save_settings()
+    other = TrainingPanel()
+    qtbot.addWidget(other)
+    assert other.log_scale.isChecked()
+    other.restore_settings(settings)
+    assert not other.log_scale.isChecked() and not other.plot.log_loss
+
+
+def test_validation_accuracy_has_its_own_range_and_figures(window):
+    panel = window.training
+    fake_run(panel, (0.986, 0.990, 0.992))
+    lo, hi = panel.plot.accuracy_axis_range()
+    assert lo < 0.986 and hi > 0.992
+    assert (0.992 - 0.986) / (hi - lo) > 0.5  # far apart, not a flat line at the top of 0–1
+    # the figures of each epoch, printed under the plot
+    figures = window.findChild(type(panel.epoch_figures), "epoch_figures")
+    assert figures.isVisible()
+    assert panel.figure_rows[0] == ("epoch", "train loss", "valid loss", "valid accuracy", "time")
+    assert [r[3] for r in panel.figure_rows[1:]] == ["98.60 %", "99.00 %", "99.20 %"]
+    assert "98.60 %" in figures.text() and "99.20 %" in figures.text()
+
+
+def test_pixel_similarity_shows_its_accuracy_and_means_not_a_loss_point(window, qtbot):
+    panel = window.training
+    panel.task.setCurrentIndex(panel.task.findData("3v7"))
+    panel.arch.setCurrentIndex(panel.arch.findData("pixel-similarity"))
+    with qtbot.waitSignal(panel.finished, timeout=60_000) as blocker:
+        panel.train_button.click()
+    result = blocker.args[0]
+    assert not panel.plot.isVisible() and not panel.log_scale.isVisible()
+    acc = f"{100 * result.metrics['valid_accuracy']:.2f} %"
+    assert panel.figure_rows == [("epoch", "valid accuracy", "time"), ("1/1", acc, panel.figure_rows[1][2])]
+    assert acc in panel.epoch_figures.text() and "loss" not in panel.epoch_figures.text()
+    assert panel.means_view.isVisible()
+    # an SGD model next: the plot is back, the means go
+    panel.arch.setCurrentIndex(panel.arch.findData("linear"))
+    panel.epochs.setValue(1)
+    with qtbot.waitSignal(panel.finished, timeout=120_000):
+        panel.train_button.click()
+    assert panel.plot.isVisible() and not panel.means_view.isVisible()
+    assert panel.figure_rows[0][1] == "train loss"
