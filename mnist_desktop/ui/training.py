@@ -279,7 +279,9 @@ class TrainingPanel(QWidget):
         self.epoch_figures = QLabel(objectName="epoch_figures")
         self.epoch_figures.setTextFormat(Qt.TextFormat.RichText)
         self.epoch_figures.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.epoch_figures.setToolTip("The figures of each epoch: the loss on the training and validation sets, and the validation accuracy.")
+        self.epoch_figures.setToolTip(
+            "The figures of each epoch: the loss on the training and validation sets, and the validation accuracy."
+        )
         self._figures_key: tuple = ()
         self.figure_rows: list[tuple[str, ...]] = []
         self._layout.addWidget(self.log_scale)
