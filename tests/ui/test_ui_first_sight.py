@@ -220,3 +220,66 @@ def test_pixel_similarity_shows_its_accuracy_and_means_not_a_loss_point(window, 
         panel.train_button.click()
     assert panel.plot.isVisible() and not panel.means_view.isVisible()
     assert panel.figure_rows[0][1] == "train loss"
+
+
+# ---------------------------------------------------------------------------- item 7: theme
+def paper_of(canvas) -> QColor:
+    """The colour a grab of the canvas shows in a corner of the drawing square."""
+    r = canvas._square().toRect()
+    return canvas.grab(r).toImage().pixelColor(6, 6)
+
+
+def test_theme_menu_applies_at_once_and_is_remembered(window, qtbot, settings, cnn_predictor):
+    from PySide6.QtWidgets import QMenu, QMessageBox
+
+    from mnist_desktop.ui import MainWindow
+    from mnist_desktop.ui.theme import apply_theme
+
+    try:
+        menu = window.findChild(QMenu, "theme_menu")
+        assert menu is not None and menu.menuAction() in window.view_menu.actions()
+        actions = {a.data(): a for a in menu.actions()}
+        assert list(actions) == ["system", "light", "dark"] and actions["system"].isChecked()
+        system_paper = paper_of(window.canvas)
+
+        actions["dark"].trigger()
+        qtbot.waitUntil(lambda: window.canvas.palette().color(QPalette.ColorRole.Base).lightness() < 80, timeout=2000)
+        base = window.canvas.palette().color(QPalette.ColorRole.Base)
+        assert base.lightness() < 80 and actions["dark"].isChecked() and not actions["system"].isChecked()
+        assert paper_of(window.canvas) == base  # the canvas paper follows at once
+        assert window.training.plot.backgroundBrush().color() == base  # and so do the plots
+        assert settings.value("view/theme") == "dark"
+
+        # the next start comes up dark
+        actions["light"].trigger()
+        actions["dark"].trigger()
+        window.close()
+        other = MainWindow(settings=settings, predictor=cnn_predictor)
+        other.ask_to_save = lambda: QMessageBox.StandardButton.Discard
+        qtbot.addWidget(other)
+        other.show()
+        qtbot.waitExposed(other)
+        assert other.findChild(QMenu, "theme_menu").actions()[2].isChecked()
+        qtbot.waitUntil(lambda: paper_of(other.canvas).lightness() < 80, timeout=2000)
+
+        light = other.findChild(QMenu, "theme_menu").actions()[1]
+        light.trigger()
+        qtbot.waitUntil(lambda: paper_of(other.canvas).lightness() > 200, timeout=2000)
+        assert paper_of(other.canvas).lightness() > 200 and settings.value("view/theme") == "light"
+        other.findChild(QMenu, "theme_menu").actions()[0].trigger()
+        qtbot.waitUntil(lambda: paper_of(other.canvas) == system_paper, timeout=2000) and settings.value("view/theme") == "system"
+        other.close()
+    finally:
+        apply_theme("system")  # the application is shared with the next tests
+
+
+def test_an_unknown_saved_theme_is_system(qtbot, settings, cnn_predictor):
+    from PySide6.QtWidgets import QMenu
+
+    from mnist_desktop.ui import MainWindow
+
+    settings.setValue("view/theme", "purple")
+    w = MainWindow(settings=settings, predictor=cnn_predictor)
+    qtbot.addWidget(w)
+    assert w.findChild(QMenu, "theme_menu").actions()[0].isChecked()
+    w.close()
