@@ -79,6 +79,20 @@ def test_put_on_canvas_looks_like_a_drawing_dark(window, qtbot):
     check_put_on_canvas_looks_like_a_drawing(window, qtbot)
 
 
+def test_an_opened_file_looks_like_a_drawing(window, qtbot, tmp_path):
+    # a scan: a dark 7 on white paper (what a drop opens too)
+    a = np.full((120, 120), 255, np.uint8)
+    a[20:30, 30:90] = 0
+    a[30:100, 70:80] = 0
+    path = tmp_path / "seven.png"
+    assert QImage(a.data, 120, 120, 120, QImage.Format.Format_Grayscale8).copy().save(str(path))
+    with qtbot.waitSignals([window.canvas.imageLoaded, window.predictionUpdated], timeout=5000):
+        window.canvas.open_image(str(path))
+    seen, model = screen_ink(window.canvas), model_ink(window.canvas)
+    assert (seen < 0.2).mean() > 0.6 and seen.max() > 0.8  # ink on paper
+    assert np.abs(seen - model).mean() < 0.05
+
+
 # ---------------------------------------------------------------------------- item 2: inspector
 def test_inspector_shows_all_28_rows_at_first_sight(window, qtbot):
     inspector = window.inspector
