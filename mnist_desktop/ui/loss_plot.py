@@ -22,12 +22,25 @@ from mnist_desktop.model.progress import accuracy_range
 from .theme import palette_color, style_plot_widget
 
 
+class LossAxis(pg.AxisItem):
+    """The loss axis. On a log scale its ticks are 1, 2 and 5 × 10ᵏ: pyqtgraph's own are all
+    nine per decade, whose labels overlap where a decade is short."""
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):
+        v1, v2 = int(np.floor(minVal)), int(np.ceil(maxVal))
+        major = [float(v) for v in range(v1, v2 + 1) if minVal <= v <= maxVal]
+        if v2 - v1 > 4:
+            return [(1.0, major)]
+        minor = [v + np.log10(m) for v in range(v1, v2) for m in (2, 5)]
+        return [(1.0, major), (None, [float(x) for x in minor if minVal < x < maxVal])]
+
+
 class LossPlot(pg.PlotWidget):
     """Loss against epochs on the left axis (linear or log), validation accuracy on the
     right one, ranged to the accuracies shown."""
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
+        super().__init__(parent, axisItems={"left": LossAxis("left")})
         self.setObjectName("loss_plot")
         self.setMinimumHeight(160)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -51,7 +64,9 @@ class LossPlot(pg.PlotWidget):
         item.showAxis("right")
         item.scene().addItem(self.acc_view)
         item.getAxis("right").linkToView(self.acc_view)
-        item.getAxis("right").setLabel("valid accuracy")
+        item.getAxis("right").setLabel("valid accuracy (%)")
+        item.getAxis("right").setScale(100)  # the data stay fractions; the ticks read 98.6, 99.0
+        item.getAxis("right").enableAutoSIPrefix(False)
         self.acc_view.setXLink(item)
         self.acc_view.setYRange(0, 1, padding=0.02)
         self._acc_range = (0.0, 1.0)
