@@ -381,6 +381,13 @@ class MainWindow(QMainWindow):
             self.view_menu.addAction(a)
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.reset_layout_action)
+        # --- View → Theme (System, Light, Dark): applied at once, remembered (issue #10, item 7)
+        from .settings import THEME
+        from .theme import install_theme_menu
+
+        self.view_menu.addSeparator()
+        self.theme_menu = install_theme_menu(self.view_menu, self.settings, THEME)
+        # --- end View → Theme
         m = bar.addMenu("&Help")
         m.addAction(self.about_action)
 
