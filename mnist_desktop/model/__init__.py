@@ -53,6 +53,11 @@ _EXPORTS = {
     # SGD one phase at a time (issue #9)
     "StepState": "stepper",
     "Stepper": "stepper",
+    # chapter 4 lab: accuracy vs loss, and the chapter as a path (issue #9)
+    "Nudge": "nudging",
+    "nudge": "nudging",
+    "STAGES": "chapter",
+    "Stage": "chapter",
 }
 
 __all__ = sorted(_EXPORTS)
