@@ -196,3 +196,14 @@ def test_each_stages_settings_are_valid_and_train(stage):
     assert result.history and np.isfinite(result.history[-1].valid_loss)
     if stage.key == "accuracy":
         assert any("gradient was exactly zero" in n for n in result.notes)
+
+
+def test_the_data_to_nudge_on():
+    from mnist_desktop.model.nudging import nudge_data
+
+    images, labels = nudge_data((3, 7), "batch")
+    assert images.shape == (64, 28, 28) and set(labels.tolist()) == {3, 7}
+    images, labels = nudge_data(range(10), "valid")
+    assert len(images) == len(labels) == 10_000
+    with pytest.raises(ValueError, match="'batch' or 'valid'"):
+        nudge_data((3, 7), "all")

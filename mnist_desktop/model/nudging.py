@@ -79,6 +79,21 @@ def epsilon_grid(span: float, steps: int = 61) -> np.ndarray:
     return np.linspace(-span, span, steps)
 
 
+def nudge_data(classes, which: str = "batch", batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """The digits a nudge is measured on: "batch", the first ``batch_size`` training digits of
+    ``classes`` (what one SGD step sees), or "valid", MNIST's 10,000 test digits (the model's
+    validation set; :func:`nudge` keeps those of its classes). Uint8 images and digit labels."""
+    from .data import mnist_arrays
+
+    if which == "valid":
+        return mnist_arrays("test")
+    if which != "batch":
+        raise ValueError(f"the data to nudge on is 'batch' or 'valid', not {which!r}")
+    images, labels = mnist_arrays("train")
+    keep = np.flatnonzero(np.isin(labels, [int(c) for c in classes]))[:batch_size]
+    return images[keep], labels[keep]
+
+
 def _prepare(predictor, images, labels):
     """Normalised float32 ``(N, 1, 28, 28)`` and class indices of the images of the model's classes."""
     import torch

@@ -36,9 +36,11 @@ from mnist_desktop.model.paths import is_inside_package, user_data_dir
 
 from .activations import ActivationsPanel
 from .canvas import MODEL_SIZE, Canvas
+from .chapter import build_chapter_menu, train_with_accuracy_loss  # chapter-4 lab
 from .evaluation import EvaluationPanel
 from .inspector import InspectorPanel
 from .mydigits import MyDigitsPanel
+from .nudge import NudgePanel  # chapter-4 lab
 from .prediction import PredictionPanel
 from .settings import BRUSH, GEOMETRY, LAST_MODEL, MY_DIGITS_FOLDER, WINDOW_STATE, name_application, parse_setting
 from .theme import app_icon
@@ -127,6 +129,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus_and_toolbar()
         self._build_status_bar()
+        self._build_chapter_lab()  # chapter-4 lab: Accuracy vs loss dock, Chapter 4 menu
 
         self._classify_timer = QTimer(self, singleShot=True)
         self._classify_timer.timeout.connect(self.classify)
@@ -159,6 +162,7 @@ class MainWindow(QMainWindow):
         if not self._closing:
             self.training.shutdown()
             self.evaluation.shutdown()
+            self.nudge.shutdown()  # chapter-4 lab
 
     # ------------------------------------------------------------------ layout
     def _build_central(self) -> None:
@@ -233,6 +237,35 @@ class MainWindow(QMainWindow):
         self.docks["inspector"].visibilityChanged.connect(lambda v: v and self.inspector.refresh())
         self.docks["evaluation"].visibilityChanged.connect(self.evaluation.set_on_screen)
         self._default_state = self.saveState(STATE_VERSION)
+
+    # ------------------------------------------------------------------ chapter-4 lab (issue #9, parts 2 and 5)
+    def _build_chapter_lab(self) -> None:
+        """The "Accuracy vs loss" dock (``docks["nudge"]``, behind Training) and the Chapter 4 menu (before Help)."""
+        self.nudge = NudgePanel(torch_ready=self.torch_ready)
+        scroll = QScrollArea(objectName="nudge_scroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(self.nudge)
+        dock = QDockWidget("Accuracy vs loss", self, objectName="nudge_dock")
+        dock.setWidget(scroll)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
+        self.docks["nudge"] = dock
+        self.tabifyDockWidget(self.docks["training"], dock)
+        self.docks["training"].raise_()
+        self._default_state = self.saveState(STATE_VERSION)
+        toggle = dock.toggleViewAction()
+        toggle.setStatusTip("Show or hide the Accuracy vs loss panel")
+        self.view_menu.insertAction(self.view_menu.actions()[len(self.docks) - 1], toggle)
+        self.chapter_menu = build_chapter_menu(self)
+        bar = self.menuBar()
+        bar.insertMenu(bar.actions()[-1], self.chapter_menu)  # before Help
+        self.predictorChanged.connect(self.nudge.set_predictor)
+        self.nudge.trainWithAccuracyRequested.connect(lambda: train_with_accuracy_loss(self))
 
     def _hide_stray_tab_bars(self) -> None:
         """Tabifying a third dock leaves the two-dock group's tab bar behind, visible in the
@@ -877,6 +910,7 @@ class MainWindow(QMainWindow):
         if self._export is not None:  # an ONNX export in progress: it writes nothing once killed
             self._export[0].kill()
             self._export[0].waitForFinished(3000)
+        self.nudge.shutdown()  # chapter-4 lab
         self._classify_timer.stop()
         self.save_settings()
         if self._torch_threads is not None:
