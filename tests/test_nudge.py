@@ -1,5 +1,6 @@
 """The chapter-4 lab's engine: accuracy cannot be a loss (``nudge``), and the chapter's stages."""
 
+import copy
 import threading
 from dataclasses import replace
 
@@ -207,3 +208,21 @@ def test_the_data_to_nudge_on():
     assert len(images) == len(labels) == 10_000
     with pytest.raises(ValueError, match="'batch' or 'valid'"):
         nudge_data((3, 7), "all")
+
+
+def test_a_late_layers_weight_is_nudged_as_in_the_whole_model(digits):
+    """The layers before the nudged one are run once: the result is the whole model's."""
+    p = predictor(arch="cnn", task="digits", output="softmax", loss="cross-entropy")
+    eps = [-2.0, 0.0, 2.0]
+    late = nudge(p, *digits, eps, "fc.weight", 3 * 512 + 7)
+    model = p.model
+    images, labels = digits
+    x = (torch.from_numpy(images.copy()).float() / 255 - 0.1307) / 0.3081
+    y = torch.from_numpy(labels.astype(np.int64))
+    for k, e in enumerate(eps):
+        m = copy.deepcopy(model).eval()
+        with torch.no_grad():
+            m.fc.weight[3, 7] += e
+            out = m(x.reshape(-1, 1, 28, 28))
+        assert late.loss[k] == pytest.approx(float(torch.nn.functional.cross_entropy(out, y)), rel=1e-4)
+        assert late.accuracy[k] == pytest.approx(float((out.argmax(1) == y).float().mean()))

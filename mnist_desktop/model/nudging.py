@@ -24,6 +24,7 @@ from .errors import MnistDesktopError, TrainingError
 
 MAX_EPSILONS = 1001  # a sweep of more steps than this shows nothing more and only takes longer
 BATCH = 1000  # images per forward pass
+CACHE_VALUES = 25_000_000  # the most activations (100 MB of float32) kept to skip the layers a nudge does not change
 
 
 @dataclass(frozen=True)
@@ -170,13 +171,16 @@ def nudge(
     params = dict(model.named_parameters())
     stopping = stop_event.is_set if stop_event is not None else (lambda: False)
 
+    batches = [x[i : i + BATCH] for i in range(0, len(x), BATCH)]
+    run = model
+
     def measure() -> tuple[float, float] | None:
         total_loss, right = 0.0, 0.0
-        for i in range(0, len(x), BATCH):
+        for i, xb in enumerate(batches):
             if stopping():
                 return None
-            out = model(x[i : i + BATCH])
-            yb = y[i : i + BATCH]
+            out = run(xb)
+            yb = y[i * BATCH : (i + 1) * BATCH]
             total_loss += float(loss_fn(out, yb)) * len(yb)
             right += float(correct(out, yb).sum())
         return total_loss / len(x), right / len(x)
@@ -190,6 +194,19 @@ def nudge(
 
         def move(e: float) -> None:
             data[at] = original + e
+
+        # The layers before the weight's own do not change: their output is computed once,
+        # and each ε runs only the rest (a CNN's last layer: one small matrix product).
+        layer = list(dict(model.named_children())).index(parameter.split(".")[0])
+        if layer > 0:
+            with torch.inference_mode():
+                head, kept = model[:layer], []
+                for xb in batches:
+                    if stopping():
+                        break
+                    kept.append(head(xb))
+            if len(kept) == len(batches) and sum(h.numel() for h in kept) <= CACHE_VALUES:
+                batches, run = kept, model[layer:]
 
     else:
         names = [n for n in shapes]

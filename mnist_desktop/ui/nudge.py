@@ -36,7 +36,7 @@ from mnist_desktop.model import nudging
 from .theme import DIVERGING, palette_color, style_plot_widget
 from .training_worker import train_threads
 
-STEPS = 41  # nudges per sweep, 0 among them
+STEPS = {"batch": 41, "valid": 21}  # nudges per sweep, 0 among them: a CNN takes seconds per ε on 10,000 digits
 SPANS = {"weight": 3.0, "gradient": 0.1}  # the default range ±ε of each kind of nudge
 LOADING = "Loading PyTorch… nudging starts when it is ready."
 PIXELS = 784
@@ -190,7 +190,7 @@ class NudgePanel(QWidget):
         self.data.setToolTip("The digits the loss and the accuracy are measured on.")
         self.span = QDoubleSpinBox(objectName="nudge_span", decimals=4, minimum=0.0001, maximum=1000.0, value=SPANS["weight"])
         self.span.setPrefix("± ")
-        self.span.setToolTip("The largest nudge: ε goes from minus this to plus this in 40 steps.")
+        self.span.setToolTip("The largest nudge: ε goes from minus this to plus this in 40 steps (20 on the validation set).")
         self.nudge_button = QPushButton("Nudge", objectName="nudge_button")
         self.nudge_button.setToolTip("Measure the loss and the accuracy for each ε.")
         self.cancel_button = QPushButton("Cancel", objectName="nudge_cancel", enabled=False)
@@ -198,7 +198,7 @@ class NudgePanel(QWidget):
 
         self.plot = pg.GraphicsLayoutWidget()
         self.plot.setObjectName("nudge_plot")
-        self.plot.setMinimumHeight(220)
+        self.plot.setMinimumHeight(320)
         self.plot.setToolTip("Top: the loss, bottom: the accuracy, for each nudge ε (the dashed line: the model as it is).")
         self.loss_item = self.plot.addPlot(row=0, col=0)
         self.acc_item = self.plot.addPlot(row=1, col=0)
@@ -221,7 +221,7 @@ class NudgePanel(QWidget):
         form = QFormLayout()
         form.addRow("Move", self.direction)
         form.addRow("Weights", self.parameter)
-        form.addRow("Of", self.row)
+        form.addRow("Weight image of", self.row)
         form.addRow("Weight number", self.index)
         picker_row = QHBoxLayout()
         picker_row.addWidget(self.picker)
@@ -398,7 +398,7 @@ class NudgePanel(QWidget):
             self._generation,
             predictor,
             self.data.currentData(),
-            nudging.epsilon_grid(self.span.value(), STEPS),
+            nudging.epsilon_grid(self.span.value(), STEPS[self.data.currentData()]),
             self.parameter.currentData() if one else None,
             self.index.value() if one else None,
             self._stop,
@@ -462,8 +462,8 @@ class NudgePanel(QWidget):
         self.loss_curve.setData(r.epsilons, r.loss)
         self.acc_curve.setData(r.epsilons, 100 * r.accuracy)
         self.loss_item.setLabel("left", f"loss ({engine.LOSSES[r.loss_name].label})")
-        what = f"weight {r.index} of {r.parameter} (now {r.weight:+.4f})" if r.parameter else "all weights along the gradient"
-        self.loss_item.setTitle(f"Nudging {what}, on {r.samples:,} digits")
+        what = f"{r.parameter}[{r.index}] = {r.weight:+.4f} + ε" if r.parameter else "all weights + ε · gradient direction"
+        self.loss_item.setTitle(f"{what} · {r.samples:,} digits", size="9pt")
         self.reading.setText(r.reading())
         self.nudged.emit(r)
 

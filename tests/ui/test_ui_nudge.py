@@ -48,7 +48,9 @@ def test_clicking_a_pixel_of_the_weight_image_nudges_that_weight(window, qtbot):
     assert (r.parameter, r.index, r.samples) == ("fc.weight", 7 * 784 + pixel, 64)
     assert panel.findChild(type(panel.index), "nudge_index").value() == 7 * 784 + pixel
     # what is drawn is what the engine measures
-    expected = engine.nudge(p, *nudge_data(p.classes, "batch"), epsilon_grid(panel.span.value(), STEPS), "fc.weight", 7 * 784 + pixel)
+    expected = engine.nudge(
+        p, *nudge_data(p.classes, "batch"), epsilon_grid(panel.span.value(), STEPS["batch"]), "fc.weight", 7 * 784 + pixel
+    )
     x, y = panel.loss_curve.getData()
     np.testing.assert_array_equal(x, expected.epsilons)
     np.testing.assert_allclose(y, expected.loss)
@@ -74,15 +76,15 @@ def test_gradient_direction_on_the_validation_set_with_progress_and_cancel(windo
     with qtbot.waitSignal(panel.nudged, timeout=120_000) as blocker:
         qtbot.mouseClick(nudge_button, Qt.MouseButton.LeftButton)
     r = blocker.args[0]
-    assert r.parameter is None and r.samples == 10_000 and len(r.epsilons) == STEPS
-    assert r.loss[0] < r.loss[STEPS // 2] < r.loss[-1]  # along the gradient the loss goes up
+    assert r.parameter is None and r.samples == 10_000 and len(r.epsilons) == STEPS["valid"]
+    assert r.loss[0] < r.loss[STEPS["valid"] // 2] < r.loss[-1]  # along the gradient the loss goes up
 
 
 def test_a_new_model_cancels_the_sweep_and_clears_the_plot(window, qtbot):
     panel = open_panel(window, make_predictor("linear"))
     with qtbot.waitSignal(panel.nudged, timeout=60_000):
         panel.findChild(QPushButton, "nudge_button").click()
-    assert len(panel.loss_curve.getData()[0]) == STEPS
+    assert len(panel.loss_curve.getData()[0]) == STEPS["batch"]
     window.set_predictor(make_predictor("mlp"))
     x, _ = panel.loss_curve.getData()
     assert panel.result is None and (x is None or len(x) == 0)
