@@ -141,6 +141,8 @@ def test_progress_and_stop(digits):
     r = nudge(p, *digits, [0.0, 0.1, 0.2, 0.3], "fc.bias", 0, on_progress=progress, stop_event=stop)
     assert seen == [(1, 4), (2, 4)]
     assert r.stopped and list(r.epsilons) == [0.0, 0.1] and len(r.loss) == len(r.accuracy) == 2
+    r = nudge(p, *digits, [0.0, 0.1], stop_event=stop)  # stopped before the gradient was found
+    assert r.stopped and len(r.epsilons) == len(r.loss) == 0
 
 
 def test_the_reading_says_what_the_curves_show():

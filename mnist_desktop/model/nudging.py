@@ -214,14 +214,16 @@ def nudge(
             p.grad = None
         with torch.enable_grad():
             for i in range(0, len(x), BATCH):
+                if stopping():
+                    break
                 yb = y[i : i + BATCH]
                 (loss_fn(model(x[i : i + BATCH]), yb) * (len(yb) / len(x))).backward()
         grads = [params[n].grad if params[n].grad is not None else torch.zeros_like(params[n]) for n in names]
         norm = float(torch.sqrt(sum((g.double() ** 2).sum() for g in grads)))
-        if not norm > 0:
+        if not norm > 0 and not stopping():
             raise MnistDesktopError("The loss gradient is zero on these images: there is no direction to nudge the weights in.")
         start = {n: params[n].data.clone() for n in names}
-        direction = {n: g / norm for n, g in zip(names, grads)}
+        direction = {n: g / max(norm, 1e-30) for n, g in zip(names, grads)}
 
         def move(e: float) -> None:
             for n in names:
@@ -230,6 +232,8 @@ def nudge(
     losses, accuracies = [], []
     with torch.inference_mode():
         for k, e in enumerate(eps):
+            if stopping():
+                break
             move(float(e))
             result = measure()
             if result is None:
