@@ -30,6 +30,7 @@ def _raise(window, dock: str) -> None:
 
 def _set_training(window, config) -> None:
     window.training.set_config(replace(config))
+    window.training.set_mode("train")  # a stage before may have left it stepping
     _raise(window, "training")
 
 
@@ -52,6 +53,7 @@ def stage_linear(window) -> None:
 
 def stage_accuracy(window) -> None:
     window.training.set_config(replace(chapter.get_stage("accuracy").config))
+    window.training.set_mode("train")
     _raise(window, "nudge")
 
 
@@ -87,6 +89,7 @@ def train_with_accuracy_loss(window) -> bool:
     trainer's note that every gradient was zero. False if training could not start."""
     config = accuracy_config(window.predictor)
     window.training.set_config(config)
+    window.training.set_mode("train")
     _raise(window, "training")
     if window.training.is_training():
         window.statusBar().showMessage("A training run is going on: stop it first, then try again.", 8000)

@@ -1,7 +1,4 @@
-"""The Chapter 4 menu: each stage sets the window up and explains itself.
-
-The SGD step-by-step stage ("linear") needs the training panel's step mode, which lives on
-another branch; it is tested there."""
+"""The Chapter 4 menu: each stage sets the window up and explains itself."""
 
 import pytest
 from PySide6.QtWidgets import QMenu
@@ -64,6 +61,15 @@ def test_accuracy_as_a_loss_opens_the_nudge_panel(window, qtbot):
     qtbot.waitUntil(lambda: not dock.visibleRegion().isEmpty())  # the front tab of its group
 
 
+def test_a_linear_model_step_by_step_opens_the_step_mode_with_the_chapters_settings(window):
+    run_stage(window, "linear")
+    t = window.training
+    assert t.mode() == "step" and t.stepper.isVisible()
+    c = t.stepper.config
+    assert (c.task, c.arch, c.loss, c.lr, c.momentum) == ("3v7", "linear", "mnist-loss", 1.0, 0.0)  # mnist_loss, plain SGD
+    assert (t.task.currentData(), t.arch.currentData(), t.loss.currentData()) == ("3v7", "linear", "mnist-loss")
+
+
 @pytest.mark.parametrize(
     "key, expected",
     [("neural-net", ("3v7", "mlp", "mnist-loss")), ("ten-digits", ("digits", "cnn", "cross-entropy"))],
@@ -78,7 +84,12 @@ def test_the_training_stages_set_the_chapters_models(window, key, expected):
 
 
 def test_next_and_previous_walk_the_stages(window):
-    guide = run_stage(window, "accuracy")
+    guide = run_stage(window, "ideal")
+    guide.next_button.click()
+    assert guide.key == "linear" and window.training.mode() == "step"
+    guide.next_button.click()
+    assert guide.key == "accuracy" and window.training.mode() == "train"  # back from stepping
+    assert window.training.loss.currentData() == "accuracy"
     guide.next_button.click()
     assert guide.key == "neural-net" and window.training.arch.currentData() == "mlp"
     guide.next_button.click()
