@@ -62,8 +62,9 @@ STAGES: tuple[Stage, ...] = (
         "Now a model that learns: one weight per pixel, multiplied with the pixels and added up (plus a bias). "
         "mnist_loss measures how far sigmoid(output) is from the right answer, and stochastic gradient "
         "descent (SGD) moves every weight a little downhill on that loss, one batch at a time.",
-        "Take one SGD step at a time: look at the batch, the predictions, the loss and the gradient, then "
-        "step and see the loss go down. Then let it run for a few epochs.",
+        "The Training panel is in Step mode. Press 'Next phase' to go through one SGD step: initialise, predict, "
+        "compute the loss, the gradient, step. Look at the batch, the predictions and the gradient at each phase. "
+        "Then press 'Whole batch' a few times, and 'To end of epoch'.",
         "The loss falls step by step. The weights, shown as a 28 × 28 image, turn into a template: "
         "positive where a 7 has ink, negative where a 3 has it.",
         recommended_config("3v7", "linear"),
