@@ -38,9 +38,9 @@ STAGES: tuple[Stage, ...] = (
         "Pixels as numbers",
         "To a computer an image is a grid of numbers. An MNIST digit is 28 × 28 = 784 of them, one per pixel: "
         "0 is the empty background, 255 (or 1.0) is full ink. Everything a model does, it does with these numbers.",
-        "In the Tensor inspector, read the pixel values of the 3. Switch the values between 0–255, 0–1 and "
-        "'normalised' (what the model is fed), and browse a few other digits with the index box. Then draw on the "
-        "canvas and choose 'Drawing' to see your own digit as numbers.",
+        "In the Tensor inspector, hover over the 3 to read each pixel's value, and zoom in until the numbers "
+        "are printed in the grid. Switch the values between 0–255, 0–1 and 'normalised' (what the model is fed), "
+        "and browse a few other digits with the index box.",
         "The ink sits in the middle, the border is all zeros, and the edges of a stroke are in-between greys. "
         "A 3 and a 7 are different patterns of large numbers in the same grid.",
     ),
