@@ -440,6 +440,48 @@ def bench_mydigits(per_digit: int = 20, held_out: int = 5000) -> dict:
     }
 
 
+def bench_preprocess(count: int = 600, seed: int = 0) -> dict:
+    """The preprocessing lab's table: the bundled model's accuracy on ``count`` MNIST test digits
+    redrawn small and off-centre on a 280×280 canvas (30–90 % of its height, anywhere: what
+    ``sample_drawings`` and the tests make), under each recipe of ``preprocess_variants``. An
+    accuracy, not a timing."""
+    from .model import PREPROCESS_VARIANTS, Predictor, load_mnist, preprocess_variants
+    from .model.drawings import random_drawings
+
+    predictor = Predictor.default()
+    images, labels = load_mnist("test")
+    indices, drawings = random_drawings(images.numpy(), count, seed=seed)
+    variants = [preprocess_variants(d) for d in drawings]
+    truth = labels.numpy()[indices]
+    accuracy = {}
+    for name in PREPROCESS_VARIANTS:
+        predicted = predictor.predict_batch(np.stack([v[name] for v in variants])).argmax(1)
+        accuracy[name] = float((np.asarray(predictor.classes)[predicted] == truth).mean())
+    mnist_itself = float((predictor.predict_batch(images[indices]).argmax(1) == truth).mean())
+    return {"digits": count, "seed": seed, "accuracy": accuracy, "mnist_itself": mnist_itself}
+
+
+def bench_saliency(runs: int = 300) -> dict:
+    """``Predictor.saliency`` (gradient × input) of the bundled CNN on one thread, as the window
+    computes it a frame after the prediction."""
+    from .model import Predictor, to_mnist
+
+    predictor = Predictor.default()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    images = [to_mnist(d) for d in sample_drawings()]
+    for x in images[:20]:
+        predictor.saliency(x)
+    times = []
+    for i in range(runs):
+        x = images[i % len(images)]
+        t = time.perf_counter()
+        predictor.saliency(x)
+        times.append((time.perf_counter() - t) * 1000)
+    torch.set_num_threads(threads)
+    return {"what": "Predictor.saliency of a drawing (bundled CNN, one thread as in the window)", **_stats(times)}
+
+
 def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
     from .model import resolve_device
 
@@ -461,6 +503,8 @@ def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
         ("plot", bench_plot),
         ("gui", bench_gui),
         ("mydigits", bench_mydigits),
+        ("preprocess", bench_preprocess),
+        ("saliency", bench_saliency),
     )
     for name, fn in sections:
         if name in skip:
@@ -550,6 +594,16 @@ def format_report(r: dict) -> str:
             f"{m['held_out']:,} other drawings of that style {100 * m['style_accuracy_before']:.1f} % → {100 * m['style_accuracy_after']:.1f} %, "
             f"MNIST test {100 * m['mnist_accuracy_before']:.2f} % → {100 * m['mnist_accuracy_after']:.2f} %"
         )
+    if "preprocess" in r:
+        pre = r["preprocess"]
+        lines.append(
+            f"the bundled model on {pre['digits']} MNIST test digits redrawn small and off-centre (seed {pre['seed']}; "
+            f"the same digits as MNIST has them: {100 * pre['mnist_itself']:.1f} %):"
+        )
+        lines.extend(f"  {name:<12} {100 * acc:5.1f} %" for name, acc in pre["accuracy"].items())
+    if "saliency" in r:
+        sal = r["saliency"]
+        lines.append(f"saliency (gradient × input): median {sal['median_ms']:.2f} ms, p99 {sal['p99_ms']:.2f} ms ({sal['n']} runs)")
     if "gui" in r:
         g = r["gui"]
         if "skipped" in g:

@@ -90,3 +90,16 @@ def test_empty_and_invalid_images_are_refused_like_to_mnist():
         preprocess_variants(np.zeros((280, 280), np.float32))
     with pytest.raises(ValueError, match="2-D"):
         preprocess_variants(np.zeros((3, 280, 280), np.uint8))
+
+
+def test_the_bench_table_scores_every_variant():
+    from mnist_desktop.bench import bench_preprocess, format_report
+
+    r = bench_preprocess(count=100, seed=1)
+    assert list(r["accuracy"]) == NAMES and r["digits"] == 100
+    acc = r["accuracy"]
+    # to_mnist is what makes small, off-centre drawings readable: each step it takes helps.
+    assert acc["mnist"] >= 0.95 and acc["mnist"] >= r["mnist_itself"] - 0.03
+    assert acc["naive"] < acc["mnist"] - 0.2 and acc["no_crop"] < acc["mnist"] - 0.2 and acc["no_fit"] < acc["mnist"] - 0.1
+    report = format_report({"device": "cpu", "cpu": "x", "cpu_threads": 1, "torch": "t", "python": "p", "preprocess": r})
+    assert "no_centring" in report and f"{100 * acc['naive']:5.1f} %" in report
