@@ -51,7 +51,7 @@ def score(p, x, k):
 def test_saliency_points_at_the_ink_of_a_clear_digit(trained, digits, name):
     p = trained[name]
     totals, shares = [], []
-    for x, k in clear_digits(p, digits):
+    for x, _k in clear_digits(p, digits):
         s = p.saliency(x)
         assert s.dtype == np.float32 and s.shape == (28, 28) and np.isfinite(s).all()
         ink = x > 0
