@@ -137,7 +137,7 @@ class PredictionPanel(QWidget):
             "What the model sees: the drawing cropped, scaled into a 20×20 box and centred by\n"
             "its centre of mass in a 28×28 field, the way MNIST's digits were made (to_mnist)."
         )
-        sees = QLabel("What the model sees (28×28)")
+        sees = QLabel("What the model sees (28×28)", wordWrap=True)
         sees.setAlignment(Qt.AlignmentFlag.AlignCenter)
         # Saliency (issue #9): red/blue over "what the model sees" and in the inspector.
         self.x28: np.ndarray | None = None
@@ -149,17 +149,17 @@ class PredictionPanel(QWidget):
             "blue where it pushes away (gradient × input). The class is the top one, or the\n"
             "one whose probability bar you click."
         )
-        self.saliency_label = QLabel(objectName="saliency_label", wordWrap=True)
-        self.saliency_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.saliency_label.setVisible(False)
 
         grid = QGridLayout()
         grid.addWidget(self.digit, 0, 0)
         grid.addWidget(self.preview, 0, 1, Qt.AlignmentFlag.AlignCenter)
         grid.addWidget(self.confidence, 1, 0)
-        grid.addWidget(sees, 1, 1)
-        grid.addWidget(self.saliency_toggle, 2, 1, Qt.AlignmentFlag.AlignCenter)
-        grid.addWidget(self.saliency_label, 3, 0, 1, 2)
+        # The toggle beside the caption, as tall as the caption's row: the panel gets no taller.
+        self.saliency_toggle.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+        sees_row = QHBoxLayout()
+        sees_row.addWidget(sees, 1)
+        sees_row.addWidget(self.saliency_toggle)
+        grid.addLayout(sees_row, 1, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(grid)
         layout.addWidget(self.bars, 1)
@@ -223,10 +223,7 @@ class PredictionPanel(QWidget):
         """Show ``saliency`` (28×28, for class ``class_label``) over the preview; None: no overlay."""
         self.saliency = None if saliency is None else np.asarray(saliency, dtype=np.float32).copy()
         self.saliency_class = None if saliency is None else class_label
-        if self.saliency is None:
-            self.saliency_label.setVisible(False)
-        else:
-            self.saliency_label.setText(f"Saliency for {class_label}: red pushes towards it, blue away")
-            self.saliency_label.setVisible(True)
+        # The toggle names the class the colours are about.
+        self.saliency_toggle.setText("Saliency" if self.saliency is None else f"Saliency: {class_label}")
         if self.x28 is not None:
             self.preview.setPixmap(image_pixmap(self.x28, 4, self.saliency))

@@ -87,7 +87,7 @@ def test_saliency_overlay_toggle_and_class_chosen_by_clicking_a_bar(window, qtbo
     top = int(np.argmax(window.probabilities))
     np.testing.assert_array_equal(window.prediction.saliency, bundled.saliency(window.x28, top))
     assert window.prediction.saliency_class == bundled.classes[top]
-    assert f"for {bundled.classes[top]}" in window.prediction.saliency_label.text()
+    assert toggle.text() == f"Saliency: {bundled.classes[top]}"
     # The inspector shows the same overlay over the drawing's cells.
     window.docks["inspector"].raise_()
     qtbot.waitUntil(lambda: window.inspector.saliency_overlay.isVisible(), timeout=5000)
