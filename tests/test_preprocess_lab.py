@@ -103,3 +103,18 @@ def test_the_bench_table_scores_every_variant():
     assert acc["naive"] < acc["mnist"] - 0.2 and acc["no_crop"] < acc["mnist"] - 0.2 and acc["no_fit"] < acc["mnist"] - 0.1
     report = format_report({"device": "cpu", "cpu": "x", "cpu_threads": 1, "torch": "t", "python": "p", "preprocess": r})
     assert "no_centring" in report and f"{100 * acc['naive']:5.1f} %" in report
+
+
+def test_the_whole_canvas_resizes_are_the_full_resize(digits):
+    """naive and no_crop resize the whole canvas from its ink only: the same as resizing it all."""
+    from mnist_desktop.model.preprocess import fit_box, place_by_centre_of_mass, resize_antialiased, resize_canvas, stretch
+
+    images, _ = digits
+    _, drawings = random_drawings(images, 20, seed=5, low=0.1, high=1.0)
+    for image in drawings:
+        full = resize_antialiased(image.astype(np.float32), (28, 28))
+        np.testing.assert_allclose(resize_canvas(image, (28, 28)), full, atol=1e-6)
+        np.testing.assert_allclose(resize_canvas(image, (20, 20)), resize_antialiased(image.astype(np.float32), (20, 20)), atol=1e-6)
+        v = preprocess_variants(image)
+        np.testing.assert_allclose(v["naive"], full, atol=1e-6)
+        np.testing.assert_allclose(v["no_crop"], place_by_centre_of_mass(stretch(fit_box(image))), atol=1e-5)
