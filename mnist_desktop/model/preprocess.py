@@ -98,16 +98,30 @@ def scale_by(image: np.ndarray, scale: float) -> np.ndarray:
     return resize_antialiased(image.astype(np.float32), _scaled_size(image.shape, scale))
 
 
-def resize_canvas(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``resize_antialiased(image, size)`` of a whole canvas, computed over its ink only.
+def _banded(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """``_aa_weights`` as a band: ``(indices, weights)``, each ``(out_size, width)``; output pixel i
+    is ``weights[i] · input[indices[i]]``. (Indices past the edge repeat the last one, with weight 0.)"""
+    dense = _aa_weights(in_size, out_size)
+    nonzero = dense != 0
+    lo = nonzero.argmax(axis=1)
+    hi = in_size - nonzero[:, ::-1].argmax(axis=1)
+    span = lo[:, None] + np.arange(max(1, int((hi - lo).max())))
+    indices = np.minimum(span, in_size - 1)
+    weights = np.where(span < in_size, np.take_along_axis(dense, indices, axis=1), 0.0)
+    return indices, weights
 
-    The black rest adds nothing to any output pixel, so only the ink's rows and columns of the
-    two weight matrices are multiplied: equal to the full resize up to rounding (1e-6), and
-    a 280×280 matrix product (which wakes every BLAS thread) becomes the ink's size.
-    """
-    rows, cols = ink_box(image)
-    wr, wc = _aa_weights(image.shape[0], size[0])[:, rows], _aa_weights(image.shape[1], size[1])[:, cols]
-    return (wr @ image[rows, cols].astype(np.float64) @ wc.T).clip(0, 255).astype(np.float32) / np.float32(255.0)
+
+def resize_canvas(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``resize_antialiased(image, size)`` of a whole canvas, equal up to rounding (1e-6), in a
+    fraction of its work: each output pixel reads only the input pixels under its triangle (a
+    band), summed without BLAS. A 280×280 matrix product wakes every BLAS thread, which costs
+    milliseconds on a busy machine; this stays on the calling thread, under a millisecond."""
+    rows_i, rows_w = _banded(image.shape[0], size[0])
+    cols_i, cols_w = _banded(image.shape[1], size[1])
+    x = image.astype(np.float64)
+    x = np.einsum("ok,okc->oc", rows_w, x[rows_i])  # (size[0], W)
+    x = np.einsum("pk,opk->op", cols_w, x[:, cols_i])  # (size[0], size[1])
+    return x.clip(0, 255).astype(np.float32) / np.float32(255.0)
 
 
 def fit_box(image: np.ndarray, box: int = BOX) -> np.ndarray:
