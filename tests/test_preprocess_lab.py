@@ -106,8 +106,8 @@ def test_the_bench_table_scores_every_variant():
 
 
 def test_the_whole_canvas_resizes_are_the_full_resize(digits):
-    """naive and no_crop resize the whole canvas by a banded sum (no BLAS): the same as resize_antialiased."""
-    from mnist_desktop.model.preprocess import fit_box, place_by_centre_of_mass, resize_antialiased, resize_canvas, stretch
+    """naive, no_crop and no_fit resize by a banded sum (no BLAS): the same as resize_antialiased."""
+    from mnist_desktop.model.preprocess import crop, fit_box, place_by_centre_of_mass, resize_antialiased, resize_banded, stretch
 
     images, _ = digits
     _, drawings = random_drawings(images, 20, seed=5, low=0.1, high=1.0)
@@ -115,11 +115,14 @@ def test_the_whole_canvas_resizes_are_the_full_resize(digits):
     noise = [(rng.random(shape) * 255).astype(np.uint8) for shape in ((280, 280), (100, 37), (5, 300), (30, 30))]
     for image in noise:
         for size in ((28, 28), (20, 20), (1, 20), (60, 45)):
-            np.testing.assert_allclose(resize_canvas(image, size), resize_antialiased(image.astype(np.float32), size), atol=1e-6)
+            np.testing.assert_allclose(resize_banded(image, size), resize_antialiased(image.astype(np.float32), size), atol=1e-6)
     for image in drawings:
         full = resize_antialiased(image.astype(np.float32), (28, 28))
-        np.testing.assert_allclose(resize_canvas(image, (28, 28)), full, atol=1e-6)
-        np.testing.assert_allclose(resize_canvas(image, (20, 20)), resize_antialiased(image.astype(np.float32), (20, 20)), atol=1e-6)
+        np.testing.assert_allclose(resize_banded(image, (28, 28)), full, atol=1e-6)
+        np.testing.assert_allclose(resize_banded(image, (20, 20)), resize_antialiased(image.astype(np.float32), (20, 20)), atol=1e-6)
         v = preprocess_variants(image)
         np.testing.assert_allclose(v["naive"], full, atol=1e-6)
         np.testing.assert_allclose(v["no_crop"], place_by_centre_of_mass(stretch(fit_box(image))), atol=1e-5)
+        c = crop(image)
+        small = resize_antialiased(c.astype(np.float32), (max(1, round(c.shape[0] / 10)), max(1, round(c.shape[1] / 10))))  # as 280 → 28
+        np.testing.assert_allclose(v["no_fit"], place_by_centre_of_mass(stretch(small)), atol=1e-5)

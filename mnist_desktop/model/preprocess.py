@@ -93,11 +93,6 @@ def _scaled_size(shape: tuple[int, int], scale: float) -> tuple[int, int]:
     return max(1, round(shape[0] * scale)), max(1, round(shape[1] * scale))
 
 
-def scale_by(image: np.ndarray, scale: float) -> np.ndarray:
-    """``image`` resized by ``scale`` (both sides, aspect ratio kept, at least 1 pixel), float32 in [0, 1]."""
-    return resize_antialiased(image.astype(np.float32), _scaled_size(image.shape, scale))
-
-
 def _banded(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
     """``_aa_weights`` as a band: ``(indices, weights)``, each ``(out_size, width)``; output pixel i
     is ``weights[i] · input[indices[i]]``. (Indices past the edge repeat the last one, with weight 0.)"""
@@ -111,11 +106,12 @@ def _banded(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
     return indices, weights
 
 
-def resize_canvas(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """``resize_antialiased(image, size)`` of a whole canvas, equal up to rounding (1e-6), in a
-    fraction of its work: each output pixel reads only the input pixels under its triangle (a
-    band), summed without BLAS. A 280×280 matrix product wakes every BLAS thread, which costs
-    milliseconds on a busy machine; this stays on the calling thread, under a millisecond."""
+def resize_banded(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``resize_antialiased(image, size)``, equal up to rounding (1e-6), in a fraction of its
+    work: each output pixel reads only the input pixels under its triangle (a band), summed
+    without BLAS. A 280×280 matrix product wakes every BLAS thread, which costs milliseconds on
+    a busy machine; this stays on the calling thread, under a millisecond. (``to_mnist`` keeps
+    ``resize_antialiased``: its results stay what they were, bit for bit.)"""
     rows_i, rows_w = _banded(image.shape[0], size[0])
     cols_i, cols_w = _banded(image.shape[1], size[1])
     x = image.astype(np.float64)
@@ -126,7 +122,7 @@ def resize_canvas(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 def fit_box(image: np.ndarray, box: int = BOX) -> np.ndarray:
     """Step 2: ``image`` scaled to fit a ``box``×``box`` square, aspect ratio kept, float32 in [0, 1]."""
-    return scale_by(image, box / max(image.shape))
+    return resize_antialiased(image.astype(np.float32), _scaled_size(image.shape, box / max(image.shape)))
 
 
 def stretch(box: np.ndarray) -> np.ndarray:
@@ -204,10 +200,10 @@ def preprocess_variants(image: np.ndarray) -> dict[str, np.ndarray]:
     cropped = crop(image)
     boxed = fit_box(cropped)
     return {
-        "naive": resize_canvas(image, (SIZE, SIZE)),
+        "naive": resize_banded(image, (SIZE, SIZE)),
         "mnist": place_by_centre_of_mass(stretch(boxed.copy())),
-        "no_crop": place_by_centre_of_mass(stretch(resize_canvas(image, _scaled_size(image.shape, BOX / max(image.shape))))),
-        "no_fit": place_by_centre_of_mass(stretch(scale_by(cropped, SIZE / max(image.shape)))),
+        "no_crop": place_by_centre_of_mass(stretch(resize_banded(image, _scaled_size(image.shape, BOX / max(image.shape))))),
+        "no_fit": place_by_centre_of_mass(stretch(resize_banded(cropped, _scaled_size(cropped.shape, SIZE / max(image.shape))))),
         "no_stretch": place_by_centre_of_mass(_checked_empty(boxed)),
         "no_centring": place_in_middle(stretch(boxed.copy())),
     }

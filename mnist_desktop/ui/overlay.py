@@ -38,16 +38,17 @@ def saliency_image(saliency: np.ndarray) -> QImage:
 
 def image_pixmap(x28: np.ndarray, scale: int = 4, saliency: np.ndarray | None = None) -> QPixmap:
     """A float [0, 1] image enlarged ``scale`` times (nearest neighbour, white ink), with the
-    saliency overlay on it when given."""
-    a = np.ascontiguousarray(np.clip(np.asarray(x28) * 255.0, 0, 255).astype(np.uint8))
-    h, w = a.shape
-    img = QImage(a.data, w, h, w, QImage.Format.Format_Grayscale8).convertToFormat(QImage.Format.Format_RGB32)
-    img = img.scaled(w * scale, h * scale, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation)
-    if saliency is not None:
-        p = QPainter(img)
-        p.drawImage(QRectF(0, 0, w * scale, h * scale), saliency_image(saliency))
-        p.end()
-    return QPixmap.fromImage(img)
+    saliency overlay blended on it when given (in numpy: no painter, a fraction of a millisecond)."""
+    gray = np.clip(np.asarray(x28, dtype=np.float32), 0, 1)[..., None] * np.float32(255.0)
+    if saliency is None:
+        rgb = np.repeat(gray, 3, axis=2)
+    else:
+        rgba = saliency_rgba(saliency).astype(np.float32)
+        alpha = rgba[..., 3:] / np.float32(255.0)
+        rgb = gray * (1 - alpha) + rgba[..., :3] * alpha
+    rgb = np.ascontiguousarray(np.round(rgb).astype(np.uint8).repeat(scale, axis=0).repeat(scale, axis=1))
+    h, w = rgb.shape[:2]
+    return QPixmap.fromImage(QImage(rgb.data, w, h, 3 * w, QImage.Format.Format_RGB888))
 
 
 class SaliencyOverlay(QWidget):
