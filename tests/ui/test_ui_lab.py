@@ -177,3 +177,29 @@ def test_an_off_centre_drawing_is_misread_only_without_preprocessing(window, qtb
     assert panel.results["mnist"][1] == label and panel.results["naive"][1] != label
     assert "Naive resize" in panel.status.text()
     assert panel.tiles["naive"].answer.styleSheet() and not panel.tiles["mnist"].answer.styleSheet()  # the misreading stands out
+
+
+def test_the_saliency_toggle_is_enabled_once_torch_has_loaded(qtbot, settings):
+    from PySide6.QtWidgets import QMessageBox
+
+    from mnist_desktop.ui import MainWindow
+
+    w = MainWindow(settings=settings, torch_ready=False)
+    w.ask_to_save = lambda: QMessageBox.StandardButton.Discard
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    try:
+        toggle = w.findChild(QToolButton, "saliency_toggle")
+        assert isinstance(w.predictor, NumpyPredictor) and not toggle.isEnabled()
+        qtbot.mouseClick(toggle, Qt.MouseButton.LeftButton)
+        assert not toggle.isChecked()
+        with qtbot.waitSignal(w.torchReady, timeout=60000):
+            w.load_torch_in_background()
+        assert toggle.isEnabled()
+        stroke(w.canvas, ONE)
+        qtbot.mouseClick(toggle, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: w.prediction.saliency is not None, timeout=5000)
+        np.testing.assert_array_equal(w.prediction.saliency, w.predictor.saliency(w.x28))
+    finally:
+        w.close()
