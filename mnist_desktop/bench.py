@@ -580,8 +580,9 @@ def bench_saliency(runs: int = 300, seconds: float = 5.0) -> dict:
         times.append((time.perf_counter() - t) * 1000)
     torch.set_num_threads(threads)
     env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
-    window = _json_run([sys.executable, "-c", SALIENCY_PROBE, str(seconds)], env=env)
-    return {"what": "Predictor.saliency of a drawing (bundled CNN, one thread as in the window)", **_stats(times), "window": window}
+    # The same drawing with both off first: the machine's own stalls, to compare with.
+    windows = {m: _json_run([sys.executable, "-c", SALIENCY_PROBE, str(seconds), m], env=env) for m in ("off", "on")}
+    return {"what": "Predictor.saliency of a drawing (bundled CNN, one thread as in the window)", **_stats(times), "window": windows}
 
 
 def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
@@ -711,16 +712,21 @@ def format_report(r: dict) -> str:
     if "saliency" in r:
         sal = r["saliency"]
         lines.append(f"saliency (gradient × input): median {sal['median_ms']:.2f} ms, p99 {sal['p99_ms']:.2f} ms ({sal['n']} runs)")
-        win = sal["window"]
-        if "error" in win:
-            lines.append(f"  drawing with saliency on: failed: {win['error']}")
-        else:
-            lines.append(
-                f"  drawing {win['seconds']:.0f} s with saliency on and the preprocessing lab on screen: longest event-loop stall "
-                f"{win['max_stall_ms']:.0f} ms (p99 {win['p99_stall_ms']:.0f} ms, {win['stalls_over_50ms']} over 50 ms); "
-                f"the overlay followed each prediction after {win['saliency_after_prediction_median_ms']:.1f} ms (median, "
-                f"{win['saliency_updates']} updates; {win['lab_updates']} lab updates)"
+        for mode, win in sal["window"].items():
+            what = "with saliency on and the preprocessing lab on screen" if mode == "on" else "with both off (to compare)"
+            if "error" in win:
+                lines.append(f"  drawing {what}: failed: {win['error']}")
+                continue
+            line = (
+                f"  drawing {win['seconds']:.0f} s {what}: longest event-loop stall {win['max_stall_ms']:.0f} ms "
+                f"(p99 {win['p99_stall_ms']:.0f} ms, {win['stalls_over_50ms']} over 50 ms)"
             )
+            if mode == "on":
+                line += (
+                    f"; the overlay followed each prediction after {win['saliency_after_prediction_median_ms']:.1f} ms "
+                    f"(median of {win['saliency_updates']}); {win['lab_updates']} lab updates"
+                )
+            lines.append(line)
     if "gui" in r:
         g = r["gui"]
         if "skipped" in g:
