@@ -473,6 +473,118 @@ def bench_mydigits(per_digit: int = 20, held_out: int = 5000) -> dict:
     }
 
 
+def bench_preprocess(count: int = 600, seed: int = 0) -> dict:
+    """The preprocessing lab's table: the bundled model's accuracy on ``count`` MNIST test digits
+    redrawn small and off-centre on a 280×280 canvas (30–90 % of its height, anywhere: what
+    ``sample_drawings`` and the tests make), under each recipe of ``preprocess_variants``. An
+    accuracy, not a timing."""
+    from .model import PREPROCESS_VARIANTS, Predictor, load_mnist, preprocess_variants
+    from .model.drawings import random_drawings
+
+    predictor = Predictor.default()
+    images, labels = load_mnist("test")
+    indices, drawings = random_drawings(images.numpy(), count, seed=seed)
+    variants = [preprocess_variants(d) for d in drawings]
+    truth = labels.numpy()[indices]
+    accuracy = {}
+    for name in PREPROCESS_VARIANTS:
+        predicted = predictor.predict_batch(np.stack([v[name] for v in variants])).argmax(1)
+        accuracy[name] = float((np.asarray(predictor.classes)[predicted] == truth).mean())
+    mnist_itself = float((predictor.predict_batch(images[indices]).argmax(1) == truth).mean())
+    return {"digits": count, "seed": seed, "accuracy": accuracy, "mnist_itself": mnist_itself}
+
+
+# The window drawing with saliency on and the preprocessing lab on screen (offscreen, the
+# bundled model, torch loaded): a stroke's mouse moves are posted every 16 ms for a few
+# seconds, a 10 ms timer probes the event loop; the longest gap minus 10 ms is its longest
+# stall. Also how long after each prediction the saliency overlay follows.
+SALIENCY_PROBE = """
+import json, os, sys, tempfile, time
+import numpy as np
+from PySide6.QtCore import QEvent, QSettings, QTimer, Qt
+from PySide6.QtWidgets import QApplication
+from mnist_desktop.ui.app import make_app
+from mnist_desktop.ui.main_window import MainWindow
+from mnist_desktop.ui.canvas import scripted_mouse_event
+seconds = float(sys.argv[1])
+app = make_app(['mnist-desktop'])
+w = MainWindow(settings=QSettings(os.path.join(tempfile.mkdtemp(), 's.ini'), QSettings.Format.IniFormat))
+w.resize(1300, 900)
+w.show()
+lab = sys.argv[2] == 'on'
+if lab:
+    w.docks['preprocess_lab'].raise_()
+    w.prediction.saliency_toggle.setChecked(True)
+app.processEvents()
+predicted, lags, labs = [None], [], [0]
+w.predictionUpdated.connect(lambda: predicted.__setitem__(0, time.perf_counter()))
+real = w.update_saliency
+def timed():
+    real()
+    if predicted[0] is not None:
+        lags.append(1000 * (time.perf_counter() - predicted[0]))
+w._saliency_timer.timeout.disconnect()
+w._saliency_timer.timeout.connect(timed)
+rng = np.random.default_rng(0)
+state = {'i': 0, 'pts': None}
+M, L = Qt.MouseButton, Qt.MouseButton.LeftButton
+def post(kind, x, y, button, buttons):
+    QApplication.postEvent(w.canvas, scripted_mouse_event(w.canvas, kind, x, y, button, buttons))
+def tick():
+    if state['pts'] is None or state['i'] >= len(state['pts']):
+        if state['pts'] is not None:
+            post(QEvent.Type.MouseButtonRelease, *state['pts'][-1], L, M.NoButton)
+            if rng.random() < 0.3:
+                w.canvas.clear()
+        a, b = rng.uniform(0.1, 0.9, 2), rng.uniform(0.1, 0.9, 2)
+        state['pts'] = [tuple(a + (b - a) * t) for t in np.linspace(0, 1, 20)]
+        state['i'] = 1
+        post(QEvent.Type.MouseButtonPress, *state['pts'][0], L, L)
+        return
+    post(QEvent.Type.MouseMove, *state['pts'][state['i']], M.NoButton, L)
+    state['i'] += 1
+gaps, last = [], [time.perf_counter()]
+def probe():
+    now = time.perf_counter(); gaps.append(now - last[0]); last[0] = now
+QTimer(w, interval=10, timeout=probe).start()
+QTimer(w, interval=16, timeout=tick).start()
+QTimer.singleShot(int(seconds * 1000), app.quit)
+app.exec()
+late = [max(0.0, 1000 * g - 10) for g in gaps]
+out = {'seconds': seconds, 'max_stall_ms': max(late), 'p99_stall_ms': float(np.percentile(late, 99)),
+       'stalls_over_50ms': sum(x > 50 for x in late), 'saliency_updates': len(lags),
+       'saliency_after_prediction_median_ms': float(np.median(lags)) if lags else float('nan'),
+       'lab_updates': w.preprocess_lab.updates}
+print(json.dumps(out), flush=True)
+os._exit(0)
+"""
+
+
+def bench_saliency(runs: int = 300, seconds: float = 5.0) -> dict:
+    """``Predictor.saliency`` (gradient × input) of the bundled CNN on one thread, as the window
+    computes it a frame after the prediction; and the window's event loop while drawing with
+    saliency on and the preprocessing lab on screen (a fresh offscreen process)."""
+    from .model import Predictor, to_mnist
+
+    predictor = Predictor.default()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    images = [to_mnist(d) for d in sample_drawings()]
+    for x in images[:20]:
+        predictor.saliency(x)
+    times = []
+    for i in range(runs):
+        x = images[i % len(images)]
+        t = time.perf_counter()
+        predictor.saliency(x)
+        times.append((time.perf_counter() - t) * 1000)
+    torch.set_num_threads(threads)
+    env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
+    # The same drawing with both off first: the machine's own stalls, to compare with.
+    windows = {m: _json_run([sys.executable, "-c", SALIENCY_PROBE, str(seconds), m], env=env) for m in ("off", "on")}
+    return {"what": "Predictor.saliency of a drawing (bundled CNN, one thread as in the window)", **_stats(times), "window": windows}
+
+
 def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
     from .model import resolve_device
 
@@ -494,6 +606,8 @@ def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
         ("plot", bench_plot),
         ("gui", bench_gui),
         ("mydigits", bench_mydigits),
+        ("preprocess", bench_preprocess),
+        ("saliency", bench_saliency),
     )
     for name, fn in sections:
         if name in skip:
@@ -588,6 +702,31 @@ def format_report(r: dict) -> str:
             f"{m['held_out']:,} other drawings of that style {100 * m['style_accuracy_before']:.1f} % → {100 * m['style_accuracy_after']:.1f} %, "
             f"MNIST test {100 * m['mnist_accuracy_before']:.2f} % → {100 * m['mnist_accuracy_after']:.2f} %"
         )
+    if "preprocess" in r:
+        pre = r["preprocess"]
+        lines.append(
+            f"the bundled model on {pre['digits']} MNIST test digits redrawn small and off-centre (seed {pre['seed']}; "
+            f"the same digits as MNIST has them: {100 * pre['mnist_itself']:.1f} %):"
+        )
+        lines.extend(f"  {name:<12} {100 * acc:5.1f} %" for name, acc in pre["accuracy"].items())
+    if "saliency" in r:
+        sal = r["saliency"]
+        lines.append(f"saliency (gradient × input): median {sal['median_ms']:.2f} ms, p99 {sal['p99_ms']:.2f} ms ({sal['n']} runs)")
+        for mode, win in sal["window"].items():
+            what = "with saliency on and the preprocessing lab on screen" if mode == "on" else "with both off (to compare)"
+            if "error" in win:
+                lines.append(f"  drawing {what}: failed: {win['error']}")
+                continue
+            line = (
+                f"  drawing {win['seconds']:.0f} s {what}: longest event-loop stall {win['max_stall_ms']:.0f} ms "
+                f"(p99 {win['p99_stall_ms']:.0f} ms, {win['stalls_over_50ms']} over 50 ms)"
+            )
+            if mode == "on":
+                line += (
+                    f"; the overlay followed each prediction after {win['saliency_after_prediction_median_ms']:.1f} ms "
+                    f"(median of {win['saliency_updates']}); {win['lab_updates']} lab updates"
+                )
+            lines.append(line)
     if "gui" in r:
         g = r["gui"]
         if "skipped" in g:

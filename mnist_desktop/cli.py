@@ -141,7 +141,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip",
         action="append",
         default=[],
-        choices=["startup", "data", "latency", "throughput", "recipe", "reference", "stop", "plot", "gui", "mydigits"],
+        choices=[
+            "startup",
+            "data",
+            "latency",
+            "throughput",
+            "recipe",
+            "reference",
+            "stop",
+            "plot",
+            "gui",
+            "mydigits",
+            "preprocess",
+            "saliency",
+        ],
         help="leave a section out (repeatable)",
     )
     b.set_defaults(func=cmd_bench)

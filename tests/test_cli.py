@@ -99,6 +99,10 @@ def test_bench_latency_section(capsys):
                 "gui",
                 "--skip",
                 "mydigits",
+                "--skip",
+                "preprocess",
+                "--skip",
+                "saliency",
             ]
         )
         == 0

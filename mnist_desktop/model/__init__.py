@@ -42,6 +42,8 @@ _EXPORTS = {
     "Loss": "losses",
     "load_digit_image": "preprocess",
     "to_mnist": "preprocess",
+    "PREPROCESS_VARIANTS": "preprocess",  # the chapter-4 lab (issue #9)
+    "preprocess_variants": "preprocess",
     "BatchInfo": "training",
     "EpochInfo": "training",
     "TrainResult": "training",

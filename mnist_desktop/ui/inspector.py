@@ -31,6 +31,8 @@ from PySide6.QtWidgets import (
 from mnist_desktop import model as engine
 from mnist_desktop.model.config import MNIST_MEAN, MNIST_STD
 
+from .overlay import SaliencyOverlay
+
 MODES = ("uint8", "float", "normalized")
 # How each mode's values are printed: in the cells (what fits), and in the hover read-out.
 CELL_FORMATS = {"uint8": "{:.0f}", "float": "{:.2f}", "normalized": "{:+.2f}"}
@@ -208,6 +210,10 @@ class InspectorPanel(QWidget):
         self.random_button.clicked.connect(self.random_sample)
         self.modes.idClicked.connect(lambda _id: self.refresh())
         self.grid.hovered.connect(self._on_hover)
+        # The saliency overlay (issue #9): red/blue over the drawing's cells, from the main window.
+        self._saliency: np.ndarray | None = None
+        self.saliency_overlay = SaliencyOverlay(self.grid)
+        self.source.currentIndexChanged.connect(lambda _i: self.set_saliency(self._saliency))
         self._on_source_changed()
 
     # ------------------------------------------------------------------ inputs
@@ -391,3 +397,9 @@ class InspectorPanel(QWidget):
         self.fit_button.setChecked(False)
         self.fit_button.blockSignals(False)
         self.grid.set_cell_size(pixels)
+
+    def set_saliency(self, saliency: np.ndarray | None) -> None:
+        """Tint the drawing's cells with ``saliency`` (red: towards the class, blue: away); None: no tint.
+        Shown only while the inspector shows the drawing."""
+        self._saliency = saliency
+        self.saliency_overlay.set_saliency(saliency if self.source.currentData() == "drawing" else None)

@@ -42,6 +42,7 @@ from .inspector import InspectorPanel
 from .mydigits import MyDigitsPanel
 from .nudge import NudgePanel  # chapter-4 lab
 from .prediction import PredictionPanel
+from .preprocess_lab import PreprocessLabPanel
 from .settings import BRUSH, GEOMETRY, LAST_MODEL, MY_DIGITS_FOLDER, WINDOW_STATE, name_application, parse_setting
 from .theme import app_icon
 from .torch_loading import UserIdleGate, import_torch_gently
@@ -126,6 +127,7 @@ class MainWindow(QMainWindow):
 
         self._build_central()
         self._build_docks()
+        self._build_lab()  # the chapter-4 lab (issue #9): preprocessing lab dock, saliency
         self._build_actions()
         self._build_menus_and_toolbar()
         self._build_status_bar()
@@ -267,6 +269,89 @@ class MainWindow(QMainWindow):
         self.predictorChanged.connect(self.nudge.set_predictor)
         self.nudge.trainWithAccuracyRequested.connect(lambda: train_with_accuracy_loss(self))
 
+    # ------------------------------------------------------------------ the chapter-4 lab (issue #9, parts 3 and 4)
+    def _build_lab(self) -> None:
+        """The preprocessing lab dock (tabified with the inspector and activations, computing
+        only while on screen) and the saliency overlay (a frame after each prediction)."""
+        self.preprocess_lab = PreprocessLabPanel()
+        dock = QDockWidget("Preprocessing lab", self, objectName="preprocess_lab_dock")
+        scroll = QScrollArea(objectName="preprocess_lab_scroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setWidget(self.preprocess_lab)
+        dock.setWidget(scroll)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
+        self.docks["preprocess_lab"] = dock
+        self.tabifyDockWidget(self.docks["activations"], dock)
+        self.docks["activations"].raise_()
+        dock.visibilityChanged.connect(self.preprocess_lab.set_on_screen)
+        self.preprocess_lab.set_source(self.canvas.image_array)
+        self.predictionUpdated.connect(self.preprocess_lab.schedule)
+        self.predictorChanged.connect(self.preprocess_lab.set_predictor)
+        self._default_state = self.saveState(STATE_VERSION)
+
+        # Saliency is computed after the prediction is on screen (a zero timer runs after the
+        # paint events already posted), never delaying it.
+        self._saliency_timer = QTimer(self, singleShot=True, interval=0)
+        self._saliency_timer.timeout.connect(self.update_saliency)
+        self.prediction.saliency_toggle.toggled.connect(self._schedule_saliency)
+        self.prediction.bars.classClicked.connect(self._on_saliency_class)
+        self.predictionUpdated.connect(self._schedule_saliency)
+        self.predictorChanged.connect(self._on_saliency_predictor)
+
+    @Slot(object)
+    def _on_saliency_predictor(self, predictor) -> None:
+        available = predictor is not None and hasattr(predictor, "saliency")
+        why = "Saliency needs PyTorch's gradients: available once PyTorch has loaded." if predictor is not None else "No model."
+        self.prediction.set_saliency_available(available, why)
+        if not available:
+            self.inspector.set_saliency(None)
+
+    @Slot(object)
+    def _on_saliency_class(self, index) -> None:
+        """A probability bar was clicked: explain that class (turning the overlay on)."""
+        toggle = self.prediction.saliency_toggle
+        if index is not None and toggle.isEnabled() and not toggle.isChecked():
+            toggle.setChecked(True)  # schedules
+        else:
+            self._schedule_saliency()
+
+    def _saliency_wanted(self) -> bool:
+        return (
+            self.prediction.saliency_toggle.isChecked()
+            and self.x28 is not None
+            and self.predictor is not None
+            and hasattr(self.predictor, "saliency")
+        )
+
+    @Slot()
+    def _schedule_saliency(self) -> None:
+        if self._saliency_wanted():
+            self._saliency_timer.start()
+        else:
+            self._saliency_timer.stop()
+            self.prediction.set_saliency(None)
+            self.inspector.set_saliency(None)
+
+    @Slot()
+    def update_saliency(self) -> None:
+        """The overlay for the current drawing and the chosen class (default: the top one), now."""
+        if not self._saliency_wanted():
+            self._schedule_saliency()
+            return
+        index = self.prediction.bars.selected
+        if index is None or index >= len(self.predictor.classes):
+            index = int(np.argmax(self.probabilities))
+        saliency = self.predictor.saliency(self.x28, index)
+        self.prediction.set_saliency(saliency, int(self.predictor.classes[index]))
+        self.inspector.set_saliency(saliency)
+
+    # ------------------------------------------------------------------ (end of the chapter-4 lab)
     def _hide_stray_tab_bars(self) -> None:
         """Tabifying a third dock leaves the two-dock group's tab bar behind, visible in the
         middle of the window (Qt 6.11): hide every tab bar that is no current group's."""
@@ -912,6 +997,7 @@ class MainWindow(QMainWindow):
             self._export[0].waitForFinished(3000)
         self.nudge.shutdown()  # chapter-4 lab
         self._classify_timer.stop()
+        self._saliency_timer.stop()
         self.save_settings()
         if self._torch_threads is not None:
             sys.modules["torch"].set_num_threads(self._torch_threads)
