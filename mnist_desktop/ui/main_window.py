@@ -7,6 +7,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal, Slot
@@ -51,6 +52,31 @@ FALLBACK_KEYS = {
     QKeySequence.StandardKey.Save: "Ctrl+S",
     QKeySequence.StandardKey.Delete: "Del",
 }
+
+
+class DockEntry(NamedTuple):
+    """One dock: its key in ``MainWindow.docks`` (objectName ``<name>_dock``), title, panel and
+    group (a key of each layout in DOCK_LAYOUTS); ``scroll``: wrap the panel in a scroll area."""
+
+    name: str
+    title: str
+    widget: QWidget
+    group: str
+    scroll: bool = True
+
+
+# Where each group of docks goes, and the share of the window's width (side areas) or height
+# (top/bottom) it starts with. Groups in one area share one tab stack. A small screen gets one
+# stack on the right, so that every panel (the loss plot, all the activations) has the full height.
+DOCK_LAYOUTS: dict[str, dict[str, tuple[Qt.DockWidgetArea, float]]] = {
+    "wide": {"side": (Qt.DockWidgetArea.RightDockWidgetArea, 0.33), "bottom": (Qt.DockWidgetArea.BottomDockWidgetArea, 0.47)},
+    "compact": {"side": (Qt.DockWidgetArea.RightDockWidgetArea, 0.56), "bottom": (Qt.DockWidgetArea.RightDockWidgetArea, 0.56)},
+}
+WIDE_LAYOUT_FROM = (1500, 850)  # the window's size (90 % of the screen at first start) for "wide"
+
+
+def layout_for_size(width: int, height: int) -> str:
+    return "wide" if width >= WIDE_LAYOUT_FROM[0] and height >= WIDE_LAYOUT_FROM[1] else "compact"
 
 
 FRAME_S = 1 / 60  # the drawing is classified at most once per frame
@@ -169,12 +195,7 @@ class MainWindow(QMainWindow):
         row.addWidget(QLabel("Brush"))
         row.addWidget(self.brush, 1)
         row.addWidget(self.brush_value)
-        row.addWidget(self.eraser_button)
-        self.clear_button = QToolButton()
-        self.undo_button = QToolButton()
-        self.redo_button = QToolButton()
-        for b in (self.undo_button, self.redo_button, self.clear_button):
-            row.addWidget(b)
+        row.addWidget(self.eraser_button)  # undo, redo and clear are in the toolbar, once
         left = QVBoxLayout()
         left.addWidget(self.canvas, 1)
         left.addLayout(row)
@@ -186,47 +207,78 @@ class MainWindow(QMainWindow):
 
     def _build_docks(self) -> None:
         self.docks: dict[str, QDockWidget] = {}
-        # Training takes the whole right side; inspector and activations sit under the canvas.
+        self.dock_groups: dict[str, str] = {}  # dock name → its group in DOCK_LAYOUTS
         self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.setDockOptions(
             QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks | QMainWindow.DockOption.AllowNestedDocks
         )
-        for name, title, widget, area in (
-            ("training", "Training", self.training, Qt.DockWidgetArea.RightDockWidgetArea),
-            ("inspector", "Tensor inspector", self.inspector, Qt.DockWidgetArea.BottomDockWidgetArea),
-            ("activations", "Activations", self.activations, Qt.DockWidgetArea.BottomDockWidgetArea),
-            ("evaluation", "Evaluation", self.evaluation, Qt.DockWidgetArea.RightDockWidgetArea),
-            ("my_digits", "My digits", self.my_digits, Qt.DockWidgetArea.RightDockWidgetArea),
+        # ---- the docks: one entry each. ``group`` says where it goes (DOCK_LAYOUTS); the first
+        # dock of a group is the tab shown at start. scroll=False: the panel fits any size itself.
+        for entry in (
+            DockEntry("training", "Training", self.training, "side"),
+            DockEntry("evaluation", "Evaluation", self.evaluation, "side"),
+            DockEntry("my_digits", "My digits", self.my_digits, "side"),
+            DockEntry("activations", "Activations", self.activations, "bottom", scroll=False),
+            DockEntry("inspector", "Tensor inspector", self.inspector, "bottom", scroll=False),
         ):
-            dock = QDockWidget(title, self, objectName=f"{name}_dock")
-            if name not in ("training", "evaluation", "my_digits"):
-                dock.setWidget(widget)  # the inspector's grid shrinks to fit; activations scroll by themselves
-            else:  # a dock can shrink below its panel's natural size: scroll instead
-                scroll = QScrollArea(objectName=f"{name}_scroll")
-                scroll.setWidgetResizable(True)
-                scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-                scroll.setWidget(widget)
-                dock.setWidget(scroll)
-            dock.setFeatures(
-                QDockWidget.DockWidgetFeature.DockWidgetMovable
-                | QDockWidget.DockWidgetFeature.DockWidgetClosable
-                | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-            )
-            self.addDockWidget(area, dock)
-            self.docks[name] = dock
-        self.tabifyDockWidget(self.docks["inspector"], self.docks["activations"])
-        self.docks["activations"].raise_()
-        # Evaluation shares the right side with Training, so that the inspector (below)
-        # stays in view while its galleries are browsed; it computes only when raised.
-        self.tabifyDockWidget(self.docks["training"], self.docks["evaluation"])
-        self.tabifyDockWidget(self.docks["training"], self.docks["my_digits"])
-        self.docks["training"].raise_()
-        self.resizeDocks([self.docks["training"]], [460], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["activations"]], [430], Qt.Orientation.Vertical)
+            self._add_dock(entry)
         self.docks["inspector"].visibilityChanged.connect(lambda v: v and self.inspector.refresh())
         self.docks["evaluation"].visibilityChanged.connect(self.evaluation.set_on_screen)
-        self._default_state = self.saveState(STATE_VERSION)
+
+    def _add_dock(self, entry: "DockEntry") -> QDockWidget:
+        dock = QDockWidget(entry.title, self, objectName=f"{entry.name}_dock")
+        if entry.scroll:  # a dock can shrink below its panel's natural size: scroll instead
+            scroll = QScrollArea(objectName=f"{entry.name}_scroll")
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+            scroll.setWidget(entry.widget)
+            dock.setWidget(scroll)
+        else:
+            dock.setWidget(entry.widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(DOCK_LAYOUTS["wide"][entry.group][0], dock)
+        self.docks[entry.name] = dock
+        self.dock_groups[entry.name] = entry.group
+        return dock
+
+    def layout_name(self) -> str:
+        """The default layout that fits this window: "compact" on a small screen, else "wide"."""
+        return layout_for_size(self.width(), self.height())
+
+    def apply_layout(self, name: str | None = None) -> None:
+        """Put every dock where layout ``name`` (default: :meth:`layout_name`) says: groups
+        that share an area share one tab stack, in the order the docks were added."""
+        name = name or self.layout_name()
+        areas = DOCK_LAYOUTS[name]
+        for dock in self.docks.values():
+            dock.setFloating(False)
+            self.removeDockWidget(dock)
+        stacks: dict[Qt.DockWidgetArea, list[QDockWidget]] = {}
+        for dock_name, dock in self.docks.items():
+            area = areas[self.dock_groups[dock_name]][0]
+            stack = stacks.setdefault(area, [])
+            if stack:
+                self.tabifyDockWidget(stack[-1], dock)
+            else:
+                self.addDockWidget(area, dock)
+            stack.append(dock)
+            dock.show()
+        for stack in stacks.values():
+            stack[0].raise_()
+        for area, stack in stacks.items():
+            group = next(g for g, (a, _) in areas.items() if a == area)
+            share = areas[group][1]
+            if area in (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea):
+                self.resizeDocks([stack[0]], [int(share * self.width())], Qt.Orientation.Horizontal)
+            else:
+                self.resizeDocks([stack[0]], [int(share * self.height())], Qt.Orientation.Vertical)
+        self._hide_stray_tab_bars()
+        QTimer.singleShot(0, self._hide_stray_tab_bars)  # again once the layout has settled
 
     def _hide_stray_tab_bars(self) -> None:
         """Tabifying a third dock leaves the two-dock group's tab bar behind, visible in the
@@ -237,8 +289,8 @@ class MainWindow(QMainWindow):
             if tabbed:
                 groups.add(frozenset([dock.windowTitle(), *(d.windowTitle() for d in tabbed)]))
         for bar in self.findChildren(QTabBar):
-            if bar.parentWidget() is self and frozenset(bar.tabText(i) for i in range(bar.count())) not in groups:
-                bar.hide()
+            if bar.parentWidget() is self:
+                bar.setVisible(frozenset(bar.tabText(i) for i in range(bar.count())) in groups)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -345,9 +397,6 @@ class MainWindow(QMainWindow):
         self.about_action = self._action("&About mnist-desktop", self.about, (), "Version and where MNIST comes from")
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.eraser_button.setDefaultAction(self.eraser_action)
-        self.clear_button.setDefaultAction(self.clear_action)
-        self.undo_button.setDefaultAction(self.undo_action)
-        self.redo_button.setDefaultAction(self.redo_action)
 
     def _build_menus_and_toolbar(self) -> None:
         bar = self.menuBar()
@@ -378,8 +427,9 @@ class MainWindow(QMainWindow):
         m = bar.addMenu("&Help")
         m.addAction(self.about_action)
 
-        tb = self.addToolBar("Main")
+        tb = self.addToolBar("Toolbar")
         tb.setObjectName("main_toolbar")
+        self.toolbar = tb
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         tb.setIconSize(QSize(16, 16))
         tb.addActions([self.open_model_action, self.save_model_action])
@@ -387,7 +437,9 @@ class MainWindow(QMainWindow):
         tb.addActions([self.undo_action, self.redo_action, self.clear_action])
         tb.addSeparator()
         tb.addActions([self.train_action, self.stop_action])
-        self.view_menu.insertAction(self.view_menu.actions()[len(self.docks)], tb.toggleViewAction())
+        toggle = tb.toggleViewAction()
+        toggle.setStatusTip("Show or hide the toolbar (open, save, undo, clear, train)")
+        self.view_menu.insertAction(self.view_menu.actions()[len(self.docks)], toggle)
 
     def _build_status_bar(self) -> None:
         self.device_label = QLabel(objectName="device_label")
@@ -742,8 +794,8 @@ class MainWindow(QMainWindow):
             screen = self.screen().availableGeometry()
             self.resize(min(1400, int(screen.width() * 0.9)), min(920, int(screen.height() * 0.9)))
         state = s.value(WINDOW_STATE)
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            self.restoreState(state, STATE_VERSION)
+        if not (isinstance(state, QByteArray) and not state.isEmpty() and self.restoreState(state, STATE_VERSION)):
+            self.apply_layout()  # first start: the layout that fits the screen
         source = None
         if predictor is None and not self.torch_ready:
             # The window is up before torch: the start-up model's numpy twin classifies until
@@ -791,10 +843,9 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def reset_layout(self) -> None:
-        self.restoreState(self._default_state, STATE_VERSION)
-        for dock in self.docks.values():
-            dock.show()
-        self._hide_stray_tab_bars()
+        """Every panel back in the default layout for this screen (see ``apply_layout``)."""
+        self.toolbar.show()
+        self.apply_layout()
 
     def ask_to_save(self) -> QMessageBox.StandardButton:
         """Save, Discard or Cancel, for an unsaved trained model at quit (tests replace it)."""

@@ -20,6 +20,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QSettings, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -46,6 +47,7 @@ from .theme import GRAY, palette_color
 from .training_worker import TrainingWorker, failure_message
 
 LOADING_TORCH = "Loading PyTorch… Training starts as soon as it has loaded."
+TWO_COLUMNS_FROM = 600  # the panel's width (px) from which the settings sit in two columns
 LOG_EVERY = engine.TrainConfig().log_every  # as headless: the trainer reads the loss every N steps
 PLOT_INTERVAL_MS = 90  # the plot and the progress text redraw at most ~11 times per second
 SCHEDULE_LABELS = {"onecycle": "One-cycle (warm up, then anneal)", "constant": "Constant"}
@@ -244,22 +246,27 @@ class TrainingPanel(QWidget):
         self.use_stopped_button.clicked.connect(self.use_stopped_model)
         self.save_stopped_button.clicked.connect(lambda: self.stopped_result and self.saveRequested.emit(self.stopped_result.predictor))
 
-        form = QFormLayout()
-        form.addRow("Task", self.task)
-        form.addRow("Architecture", self.arch)
-        form.addRow("", self.arch_note)
-        form.addRow("Loss", self.loss)
-        form.addRow("", self.loss_note)
-        form.addRow("Learning rate", self.lr)
-        form.addRow("Momentum", self.momentum)
-        form.addRow("Batch size", self.batch_size)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Device", self.device)
+        # What to learn beside how: two columns when the panel is wide (a dock that has the
+        # window's height to itself on a small screen), so that the loss plot keeps the height.
+        what, how = QFormLayout(), QFormLayout()
+        what.addRow("Task", self.task)
+        what.addRow("Architecture", self.arch)
+        what.addRow("", self.arch_note)
+        what.addRow("Loss", self.loss)
+        what.addRow("", self.loss_note)
+        how.addRow("Learning rate", self.lr)
+        how.addRow("Momentum", self.momentum)
+        how.addRow("Batch size", self.batch_size)
+        how.addRow("Epochs", self.epochs)
+        how.addRow("Device", self.device)
+        self._form_row = QBoxLayout(QBoxLayout.Direction.TopToBottom)
+        self._form_row.addLayout(what, 1)
+        self._form_row.addLayout(how, 1)
         buttons = QHBoxLayout()
         for b in (self.train_button, self.pause_button, self.stop_button, self.more_button):
             buttons.addWidget(b)
         self._layout = QVBoxLayout(self)
-        self._layout.addLayout(form)
+        self._layout.addLayout(self._form_row)
         self._layout.addWidget(self.advanced_toggle)
         self._layout.addWidget(self.advanced)
         self._layout.addLayout(buttons)
@@ -285,6 +292,11 @@ class TrainingPanel(QWidget):
         self._layout.addWidget(self.means_view)
         self.means_title.hide()
         self.means_view.hide()
+
+    def resizeEvent(self, event) -> None:
+        wide = event.size().width() >= TWO_COLUMNS_FROM
+        self._form_row.setDirection(QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom)
+        super().resizeEvent(event)
 
     @Slot(bool)
     def _show_advanced(self, show: bool) -> None:
