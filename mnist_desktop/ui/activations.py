@@ -71,7 +71,7 @@ class ImageView(QFrame):
             self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         else:
             self.view.setFixedHeight(height)
-            self.view.setMinimumWidth(40)
+            self.view.setMinimumWidth(16)
             self.title.setMinimumWidth(0)
             self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setToolTip(tooltip)

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import sys
 import threading
+from html import escape
 import time
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QScrollArea,
+    QSizePolicy,
     QSlider,
     QStyle,
     QTabBar,
@@ -92,6 +94,19 @@ Corinna Cortes and Christopher J. C. Burges (<a href="http://yann.lecun.com/exdb
 made available under the terms of the Creative Commons Attribution-Share Alike 3.0 license.</p>
 <p>The models and the order they come in follow chapter 4 of <i>Deep Learning for Coders
 with fastai and PyTorch</i> (Howard &amp; Gugger).</p>"""
+
+
+HELP_STRIP_IDLE = "Point at anything in the window to read here what it does."
+INTRODUCTION = """<h3>Welcome</h3>
+<p><b>Draw a digit</b> on the white canvas with the mouse. On the right, the model says which
+digit it thinks it is and how sure it is, for each of the ten digits.</p>
+<p>A <b>model</b> is a function with many numbers (its weights) inside. <b>Training</b> finds good
+weights: it shows the model thousands of handwritten digits from MNIST, measures how wrong it is
+(the <i>loss</i>) and nudges every weight a little to be less wrong, again and again. The
+Training panel does this and draws the loss as it falls.</p>
+<p><b>Activations</b> shows what each layer of the model makes of your drawing, from the pixels to
+the final probabilities. The <b>Tensor inspector</b> shows the numbers themselves.</p>
+<p>Point at anything: the strip at the bottom of the window says what it does.</p>"""
 
 
 class MainWindow(QMainWindow):
@@ -170,6 +185,8 @@ class MainWindow(QMainWindow):
         self.my_digits.folderChanged.connect(lambda path: self.settings.setValue(MY_DIGITS_FOLDER, path))
 
         self._restore_settings(predictor)  # ends in set_predictor, which classifies
+        self.explain_widgets()
+        self.predictorChanged.connect(lambda _p: self.explain_widgets(self.activations))  # its views are rebuilt
         app = QApplication.instance()
         if app is not None:  # app.quit() without closing the window must not leave the worker running
             app.aboutToQuit.connect(self._on_about_to_quit)
@@ -220,7 +237,7 @@ class MainWindow(QMainWindow):
             DockEntry("evaluation", "Evaluation", self.evaluation, "side"),
             DockEntry("my_digits", "My digits", self.my_digits, "side"),
             DockEntry("activations", "Activations", self.activations, "bottom", scroll=False),
-            DockEntry("inspector", "Tensor inspector", self.inspector, "bottom", scroll=False),
+            DockEntry("inspector", "Tensor inspector", self.inspector, "bottom"),
         ):
             self._add_dock(entry)
         self.docks["inspector"].visibilityChanged.connect(lambda v: v and self.inspector.refresh())
@@ -277,8 +294,8 @@ class MainWindow(QMainWindow):
                 self.resizeDocks([stack[0]], [int(share * self.width())], Qt.Orientation.Horizontal)
             else:
                 self.resizeDocks([stack[0]], [int(share * self.height())], Qt.Orientation.Vertical)
+        QApplication.sendPostedEvents(self, QEvent.Type.LayoutRequest)  # the tab bars as the new layout has them
         self._hide_stray_tab_bars()
-        QTimer.singleShot(0, self._hide_stray_tab_bars)  # again once the layout has settled
 
     def _hide_stray_tab_bars(self) -> None:
         """Tabifying a third dock leaves the two-dock group's tab bar behind, visible in the
@@ -396,6 +413,12 @@ class MainWindow(QMainWindow):
         self.reset_layout_action = self._action("&Reset layout", self.reset_layout, (), "Put every panel back where it started")
         self.about_action = self._action("&About mnist-desktop", self.about, (), "Version and where MNIST comes from")
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.introduction_action = self._action(
+            "&Introduction", self.show_introduction, [QKeySequence.StandardKey.HelpContents, "F1"], "What this app is for and where to start"
+        )
+        self.shortcuts_action = self._action(
+            "&Keyboard shortcuts", self.show_shortcuts, (), "Every keyboard shortcut of the menus and the toolbar"
+        )
         self.eraser_button.setDefaultAction(self.eraser_action)
 
     def _build_menus_and_toolbar(self) -> None:
@@ -424,8 +447,11 @@ class MainWindow(QMainWindow):
             self.view_menu.addAction(a)
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.reset_layout_action)
-        m = bar.addMenu("&Help")
-        m.addAction(self.about_action)
+        # ---- Help: other branches add their entries (e.g. the chapter-4 path) to self.help_menu
+        self.help_menu = bar.addMenu("&Help")
+        self.help_menu.addActions([self.introduction_action, self.shortcuts_action])
+        self.help_menu.addSeparator()
+        self.help_menu.addAction(self.about_action)
 
         tb = self.addToolBar("Toolbar")
         tb.setObjectName("main_toolbar")
@@ -442,6 +468,10 @@ class MainWindow(QMainWindow):
         self.view_menu.insertAction(self.view_menu.actions()[len(self.docks)], toggle)
 
     def _build_status_bar(self) -> None:
+        # The help strip: what the thing under the mouse does (its status tip; see event()).
+        self.help_strip = QLabel(HELP_STRIP_IDLE, objectName="help_strip")
+        self.help_strip.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.statusBar().addWidget(self.help_strip, 1)
         self.device_label = QLabel(objectName="device_label")
         self._show_device()
         self.device_label.setToolTip("Where training runs when the device is Auto. The canvas always predicts on the CPU.")
@@ -886,6 +916,51 @@ class MainWindow(QMainWindow):
     @Slot()
     def about(self) -> None:
         QMessageBox.about(self, "About mnist-desktop", ABOUT)
+
+    # ------------------------------------------------------------------ help
+    def event(self, event) -> bool:
+        """Status tips (a hovered widget's, a menu item's) go to the help strip, so that the
+        status bar's own messages (saved, failed) stay until their time is up."""
+        if event.type() == QEvent.Type.StatusTip and hasattr(self, "help_strip"):
+            tip = event.tip().replace("\n", " ")
+            self.help_strip.setText(tip or HELP_STRIP_IDLE)
+            self.help_strip.setToolTip(tip)
+            return True
+        return super().event(event)
+
+    def explain_widgets(self, root: QWidget | None = None) -> None:
+        """Every widget under ``root`` (default: the window) that has a tooltip but no status
+        tip gets its tooltip as status tip, so that the help strip shows it on hover."""
+        for w in (root or self).findChildren(QWidget):
+            if not w.statusTip() and w.toolTip():
+                w.setStatusTip(QTextDocumentFragment.fromHtml(w.toolTip()).toPlainText())
+
+    def shortcut_list(self) -> list[tuple[str, str]]:
+        """(action, its shortcuts) for every action of the window that has one, menu order."""
+        rows = []
+        for action in self.actions():
+            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+            if keys:
+                rows.append((action.text().replace("&", ""), keys))
+        return rows
+
+    def _help_dialog(self, name: str, title: str, html: str) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Information, title, "", QMessageBox.StandardButton.Ok, self)
+        box.setObjectName(name)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(html)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # window-modal, does not block the event loop
+        return box
+
+    @Slot()
+    def show_introduction(self) -> QMessageBox:
+        return self._help_dialog("introduction", "Introduction", INTRODUCTION)
+
+    @Slot()
+    def show_shortcuts(self) -> QMessageBox:
+        rows = "".join(f"<tr><td>{escape(text)}</td><td>&nbsp;&nbsp;<b>{escape(keys)}</b></td></tr>" for text, keys in self.shortcut_list())
+        return self._help_dialog("keyboard_shortcuts", "Keyboard shortcuts", f"<table>{rows}</table>")
 
 
 def import_torch_gently() -> None:

@@ -63,6 +63,17 @@ def test_inspector_hover(window, qtbot):
     inspector.zoom.setValue(8)  # the whole grid in view
     grid = inspector.grid
     assert grid.width() == 28 * 8
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+    seen = []  # the window settles its docks after showing: wait until the grid stays put
+
+    def settled():
+        seen.append(grid.mapTo(window, grid.rect().topLeft()))
+        return len(seen) >= 3 and seen[-1] == seen[-2] == seen[-3]
+
+    qtbot.waitUntil(settled)
     cell = min(grid.width(), grid.height()) / 28
     x0, y0 = (grid.width() - 28 * cell) / 2, (grid.height() - 28 * cell) / 2
     from PySide6.QtCore import QPoint
