@@ -75,6 +75,7 @@ class ImageView(QFrame):
             self.title.setMinimumWidth(0)
             self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setToolTip(tooltip)
+        self.view.setToolTip(tooltip)
         self.view.ci.setContentsMargins(2, 2, 2, 2)
         self.box = self.view.addViewBox(lockAspect=True, enableMouse=False, invertY=True, enableMenu=False)
         self.image = pg.ImageItem(axisOrder="row-major")
@@ -95,6 +96,7 @@ class ImageView(QFrame):
         """New title, colours and levels for a view that is reused for another model."""
         self.title.setText(title)
         self.setToolTip(tooltip)
+        self.view.setToolTip(tooltip)
         self.image.setLookupTable(lut)
         self.levels = levels
 
@@ -338,9 +340,7 @@ class ActivationsPanel(QWidget):
                 else f"Output of layer {name} for the current input. Colour levels are fixed at 0 … {hi:.3g}"
             )
             image = mosaic(np.zeros_like(tiles), columns)
-            specs.append(
-                _Spec("layer", name, np.shape(out), title, DIVERGING if signed else SEQUENTIAL, levels, tip, image, columns, name)
-            )
+            specs.append(_Spec("layer", name, np.shape(out), title, DIVERGING if signed else SEQUENTIAL, levels, tip, image, columns, name))
         return specs
 
     def _add(self, view: "ImageView") -> None:

@@ -58,13 +58,15 @@ FALLBACK_KEYS = {
 
 class DockEntry(NamedTuple):
     """One dock: its key in ``MainWindow.docks`` (objectName ``<name>_dock``), title, panel and
-    group (a key of each layout in DOCK_LAYOUTS); ``scroll``: wrap the panel in a scroll area."""
+    group (a key of each layout in DOCK_LAYOUTS); ``scroll``: wrap the panel in a scroll area;
+    ``help``: the panel's plain-words explanation (its status tip)."""
 
     name: str
     title: str
     widget: QWidget
     group: str
     scroll: bool = True
+    help: str = ""  # what the panel is for, in plain words: the help strip shows it on hover
 
 
 # Where each group of docks goes, and the share of the window's width (side areas) or height
@@ -220,6 +222,7 @@ class MainWindow(QMainWindow):
         layout = QHBoxLayout(central)
         layout.addLayout(left, 3)
         layout.addWidget(self.prediction, 2)
+        self.prediction.setStatusTip("The model's answer for your drawing: how likely each class is.")
         self.setCentralWidget(central)
 
     def _build_docks(self) -> None:
@@ -233,11 +236,34 @@ class MainWindow(QMainWindow):
         # ---- the docks: one entry each. ``group`` says where it goes (DOCK_LAYOUTS); the first
         # dock of a group is the tab shown at start. scroll=False: the panel fits any size itself.
         for entry in (
-            DockEntry("training", "Training", self.training, "side"),
-            DockEntry("evaluation", "Evaluation", self.evaluation, "side"),
-            DockEntry("my_digits", "My digits", self.my_digits, "side"),
-            DockEntry("activations", "Activations", self.activations, "bottom", scroll=False),
-            DockEntry("inspector", "Tensor inspector", self.inspector, "bottom"),
+            DockEntry(
+                "training", "Training", self.training, "side", help="Train a model: choose what to learn and how, then watch the loss fall."
+            ),
+            DockEntry(
+                "evaluation",
+                "Evaluation",
+                self.evaluation,
+                "side",
+                help="How well the active model does on MNIST's test images, and where it goes wrong.",
+            ),
+            DockEntry(
+                "my_digits",
+                "My digits",
+                self.my_digits,
+                "side",
+                help="Digits you drew and labelled: test the model on them or fine-tune it.",
+            ),
+            DockEntry(
+                "activations",
+                "Activations",
+                self.activations,
+                "bottom",
+                scroll=False,
+                help="What each layer of the model makes of your drawing.",
+            ),
+            DockEntry(
+                "inspector", "Tensor inspector", self.inspector, "bottom", help="The numbers themselves: the 28×28 image the model gets."
+            ),
         ):
             self._add_dock(entry)
         self.docks["inspector"].visibilityChanged.connect(lambda v: v and self.inspector.refresh())
@@ -245,6 +271,8 @@ class MainWindow(QMainWindow):
 
     def _add_dock(self, entry: "DockEntry") -> QDockWidget:
         dock = QDockWidget(entry.title, self, objectName=f"{entry.name}_dock")
+        if entry.help:
+            entry.widget.setStatusTip(entry.help)
         if entry.scroll:  # a dock can shrink below its panel's natural size: scroll instead
             scroll = QScrollArea(objectName=f"{entry.name}_scroll")
             scroll.setWidgetResizable(True)
@@ -414,7 +442,10 @@ class MainWindow(QMainWindow):
         self.about_action = self._action("&About mnist-desktop", self.about, (), "Version and where MNIST comes from")
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.introduction_action = self._action(
-            "&Introduction", self.show_introduction, [QKeySequence.StandardKey.HelpContents, "F1"], "What this app is for and where to start"
+            "&Introduction",
+            self.show_introduction,
+            [QKeySequence.StandardKey.HelpContents, "F1"],
+            "What this app is for and where to start",
         )
         self.shortcuts_action = self._action(
             "&Keyboard shortcuts", self.show_shortcuts, (), "Every keyboard shortcut of the menus and the toolbar"

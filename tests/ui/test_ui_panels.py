@@ -55,6 +55,8 @@ def test_inspector_dataset_samples(window):
 
 
 def test_inspector_hover(window, qtbot):
+    window.resize(1280, 720)  # room for the inspector beside the canvas (the compact layout's right side)
+    window.reset_layout()
     inspector = window.inspector
     window.docks["inspector"].raise_()
     qtbot.waitUntil(inspector.grid.isVisible)
