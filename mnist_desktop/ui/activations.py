@@ -199,7 +199,8 @@ class _Spec(NamedTuple):
 
 
 TILE_HEIGHT = 40  # the overview strip's images: every layer in view at once
-STRIP_COLUMNS = 6  # tiles per row of the strip
+TILE_WIDTH = 110  # the strip has as many columns as tiles of about this width fit…
+MIN_COLUMNS = 4  # …but at least this many (a narrow dock: the tiles get narrower, not more rows)
 
 
 class ActivationsPanel(QWidget):
@@ -224,6 +225,7 @@ class ActivationsPanel(QWidget):
         self._last_input: np.ndarray | None = None
         self._layout: list | None = None  # (kind, name, shape) of each view, in order
         self._stale = False
+        self._columns = 6  # tiles a row of the strip: from the panel's width (resizeEvent)
         self.info = QLabel("Draw a digit to see what each layer makes of it.", wordWrap=True)
         self.info.setToolTip("Each layer's output for the drawing on the canvas. Click a small tile to see it large below.")
         self._strip = QWidget(objectName="activations_strip")
@@ -344,9 +346,20 @@ class ActivationsPanel(QWidget):
         return specs
 
     def _add(self, view: "ImageView") -> None:
-        """Tiles fill the strip in order, ``STRIP_COLUMNS`` a row: weights first, then layer by layer."""
+        """Tiles fill the strip in order, ``_columns`` a row: weights first, then layer by layer."""
         n = len(self.panels) + len(self.weight_panels)
-        self._grid.addWidget(view, n // STRIP_COLUMNS, n % STRIP_COLUMNS)
+        self._grid.addWidget(view, n // self._columns, n % self._columns)
+
+    def resizeEvent(self, event) -> None:
+        columns = max(MIN_COLUMNS, event.size().width() // TILE_WIDTH)
+        if columns != self._columns:
+            self._columns = columns
+            tiles = [view for _, view in self._views()]
+            for view in tiles:
+                self._grid.removeWidget(view)
+            for i, view in enumerate(tiles):
+                self._grid.addWidget(view, i // columns, i % columns)
+        super().resizeEvent(event)
 
     _references: list[np.ndarray] | None = None  # shared by every panel: the same 16 digits
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import sys
 import threading
-from html import escape
 import time
+from html import escape
 from pathlib import Path
 from typing import NamedTuple
 
@@ -53,6 +53,7 @@ FALLBACK_KEYS = {
     QKeySequence.StandardKey.Open: "Ctrl+O",
     QKeySequence.StandardKey.Save: "Ctrl+S",
     QKeySequence.StandardKey.Delete: "Del",
+    QKeySequence.StandardKey.HelpContents: "F1",
 }
 
 
@@ -76,7 +77,7 @@ DOCK_LAYOUTS: dict[str, dict[str, tuple[Qt.DockWidgetArea, float]]] = {
     "wide": {"side": (Qt.DockWidgetArea.RightDockWidgetArea, 0.33), "bottom": (Qt.DockWidgetArea.BottomDockWidgetArea, 0.47)},
     "compact": {"side": (Qt.DockWidgetArea.RightDockWidgetArea, 0.56), "bottom": (Qt.DockWidgetArea.RightDockWidgetArea, 0.56)},
 }
-WIDE_LAYOUT_FROM = (1500, 850)  # the window's size (90 % of the screen at first start) for "wide"
+WIDE_LAYOUT_FROM = (1400, 860)  # the window's size (90 % of the screen at first start, at most 1400×920) for "wide"
 
 
 def layout_for_size(width: int, height: int) -> str:
@@ -444,7 +445,7 @@ class MainWindow(QMainWindow):
         self.introduction_action = self._action(
             "&Introduction",
             self.show_introduction,
-            [QKeySequence.StandardKey.HelpContents, "F1"],
+            [QKeySequence.StandardKey.HelpContents],
             "What this app is for and where to start",
         )
         self.shortcuts_action = self._action(
