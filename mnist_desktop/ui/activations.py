@@ -327,6 +327,7 @@ class ActivationsPanel(QWidget):
     def _layer_specs(self, predictor) -> list[_Spec]:
         references = [predictor.activations(x) for x in self._reference_inputs()]
         specs = []
+        last = next(reversed(references[0]), None)
         for name, out in references[0].items():
             seen = np.stack([r[name] for r in references])
             tiles, columns = as_tiles(out)
@@ -336,6 +337,9 @@ class ActivationsPanel(QWidget):
             levels = (-hi, hi) if signed else (0.0, hi)
             kind = "feature maps" if np.ndim(out) == 3 else "units"
             title = f"<b>{name}</b> · output {tuple(np.shape(out))} · {kind}"
+            if name == last:
+                classes = ", ".join(map(str, predictor.classes))
+                title += f": the model's score for {'each class' if np.size(out) > 1 else 'the second class'} ({classes}), as probabilities below"
             tip = (
                 f"Output of layer {name} for the current input. Colour levels are fixed at ±{hi:.3g}"
                 if signed

@@ -85,7 +85,7 @@ def layout_for_size(width: int, height: int) -> str:
 
 
 FRAME_S = 1 / 60  # the drawing is classified at most once per frame
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: docks placed by DOCK_LAYOUTS; an older saved layout gives way to it
 MODEL_HISTORY = 5  # models Edit → Previous model can go back to
 MODEL_FILTER = "mnist-desktop models (*.safetensors);;PyTorch state dicts (*.pt *.pth);;All files (*)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"

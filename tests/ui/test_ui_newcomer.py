@@ -89,6 +89,8 @@ def test_a_click_on_a_tile_shows_the_layer_large_and_whole(window, qtbot):
     with qtbot.waitSignal(panel.layerSelected, timeout=1000) as blocker:
         qtbot.mouseClick(panel.weight_panels["conv1"].view.viewport(), Qt.MouseButton.LeftButton)
     assert blocker.args == ["conv1"] and "filters" in panel.detail.title.text()
+    panel.select_layer("fc")  # the output layer says what its cells are
+    assert "score for each class (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)" in panel.detail.title.text()
 
 
 # ---------------------------------------------------------------- 5. names, once each
@@ -166,6 +168,8 @@ def test_the_help_strip_says_what_the_mouse_is_over(window, qtbot):
     qtbot.mouseMove(window.brush)
     qtbot.waitUntil(lambda: "Brush size" in strip.text())
     assert window.statusBar().currentMessage() == "Saved somewhere"
+    window.train_action.showStatusText(window.menuBar())  # what a menu does for the item under the mouse
+    assert strip.text() == window.train_action.statusTip()
 
 
 def test_help_menu_introduction_and_generated_shortcuts(window, qtbot):
