@@ -17,7 +17,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QPalette, QTextDocumentFragment
-from PySide6.QtWidgets import QFrame, QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from mnist_desktop import model as engine
 
@@ -124,53 +124,67 @@ class ImageView(QFrame):
 
 
 class OutputView(QWidget):
-    """The output layer as a learner reads it: one cell per class, its label and probability."""
+    """The output layer as a learner reads it: one cell per class, its label and probability.
+
+    Per input only the probabilities' plain texts change (and the top class's frame), which
+    keeps the update per stroke cheap."""
 
     def __init__(self):
         super().__init__(objectName="activations_output")
         self.title = QLabel(wordWrap=True)
-        self._row = QHBoxLayout()
-        self._row.setSpacing(2)
-        self.cells: list[QLabel] = []
+        self._grid = QGridLayout()
+        self._grid.setSpacing(0)
+        self.cells: list[tuple[QLabel, QLabel]] = []  # (class, probability)
         self.classes: list = []
+        self._top: int | None = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(1)
         layout.addWidget(self.title)
-        layout.addLayout(self._row)
+        layout.addLayout(self._grid)
         self.setToolTip(
             "The last layer's outputs turned into probabilities (softmax; sigmoid for a two-class model): "
             "how sure the model is of each class for the current drawing."
         )
 
     def set_classes(self, name: str, classes) -> None:
-        self.title.setText(f"Output layer <b>{name}</b>: the probability of each class")
+        self.title.setText(f"Output layer <b>{name}</b>: the probability of each class" if name else "")
         if list(classes) == self.classes:
             return
-        for cell in self.cells:
-            self._row.removeWidget(cell)
-            cell.deleteLater()
+        for pair in self.cells:
+            for label in pair:
+                self._grid.removeWidget(label)
+                label.deleteLater()
         self.classes = list(classes)
         self.cells = []
-        for _ in self.classes:
-            cell = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
-            cell.setFrameShape(QFrame.Shape.StyledPanel)
-            cell.setMinimumWidth(0)
-            cell.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-            self._row.addWidget(cell, 1)
-            self.cells.append(cell)
+        for i, cls in enumerate(self.classes):
+            pair = (QLabel(f"<b>{cls}</b>"), QLabel())
+            for row, label in enumerate(pair):
+                label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                label.setMinimumWidth(0)
+                label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+                self._grid.addWidget(label, row, i)
+            self.cells.append(pair)
+        self._top = None
         self.set_probabilities(None)
 
     def set_probabilities(self, probabilities: np.ndarray | None) -> None:
         top = None if probabilities is None else int(np.argmax(probabilities))
-        for i, (cls, cell) in enumerate(zip(self.classes, self.cells)):
-            p = "–" if probabilities is None else f"{100 * float(probabilities[i]):.0f} %"
-            text = f"<b>{cls}</b><br>{p}"
-            cell.setText(f"<u>{text}</u>" if i == top else text)
+        for i, (_, value) in enumerate(self.cells):
+            value.setText("–" if probabilities is None else f"{100 * float(probabilities[i]):.0f} %")
+        if top != self._top:  # the most likely class framed
+            for i, pair in enumerate(self.cells):
+                for label in pair:
+                    label.setFrameShape(QFrame.Shape.Box if i == top else QFrame.Shape.NoFrame)
+            self._top = top
+
+    def top_class(self):
+        """The class whose cell is framed as the most likely, or None."""
+        return None if self._top is None else self.classes[self._top]
 
     def texts(self) -> list[str]:
         """What each cell says, as plain text (class, then probability)."""
-        return [QTextDocumentFragment.fromHtml(c.text()).toPlainText() for c in self.cells]
+        return [f"{_plain(c.text())}\n{v.text()}" for c, v in self.cells]
 
 
 def _plain(html: str) -> str:
