@@ -50,6 +50,9 @@ _EXPORTS = {
     "recommended_config": "config",
     "resolve_device": "training",
     "train": "training",
+    # SGD one phase at a time (issue #9)
+    "StepState": "stepper",
+    "Stepper": "stepper",
 }
 
 __all__ = sorted(_EXPORTS)

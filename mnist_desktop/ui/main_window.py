@@ -4,6 +4,7 @@ inspector and activations; menus, toolbar, status bar and settings."""
 from __future__ import annotations
 
 import sys
+import tempfile
 import threading
 import time
 from html import escape
@@ -11,7 +12,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QByteArray, QEvent, QProcess, QSettings, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QApplication,
@@ -44,6 +45,7 @@ from .mydigits import MyDigitsPanel
 from .prediction import PredictionPanel
 from .settings import BRUSH, GEOMETRY, LAST_MODEL, MY_DIGITS_FOLDER, WINDOW_STATE, name_application, parse_setting
 from .theme import app_icon
+from .torch_loading import UserIdleGate, import_torch_gently
 from .training import TrainingPanel
 
 FALLBACK_KEYS = {
@@ -118,6 +120,7 @@ class MainWindow(QMainWindow):
     predictionUpdated = Signal()
     predictorChanged = Signal(object)
     torchReady = Signal()  # PyTorch has loaded and the active model is its torch twin (see torch_ready)
+    onnxExported = Signal(bool, str)  # File → Export to ONNX ended: (succeeded, what it said)
     _torchLoaded = Signal(object)  # from the loading thread: (predictor, source, error) or an exception
 
     def __init__(self, settings: QSettings | None = None, predictor=None, parent: QWidget | None = None, torch_ready: bool = True):
@@ -147,6 +150,9 @@ class MainWindow(QMainWindow):
         self._torch_threads: int | None = None
         self._torch_source: str | None = None  # the model the torch twin is loaded from
         self._loader: threading.Thread | None = None
+        # torch's one GIL-holding step waits for a pause in the user's drawing (torch_loading)
+        self._idle_gate = None if torch_ready else UserIdleGate(parent=self)
+        self._export = None  # (QProcess, temporary folder) while an ONNX export runs
         if torch_ready:
             self._set_torch_threads()
 
@@ -479,6 +485,13 @@ class MainWindow(QMainWindow):
             self.view_menu.addAction(a)
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.reset_layout_action)
+        # --- View → Theme (System, Light, Dark): applied at once, remembered (issue #10, item 7)
+        from .settings import THEME
+        from .theme import install_theme_menu
+
+        self.view_menu.addSeparator()
+        self.theme_menu = install_theme_menu(self.view_menu, self.settings, THEME)
+        # --- end View → Theme
         # ---- Help: other branches add their entries (e.g. the chapter-4 path) to self.help_menu
         self.help_menu = bar.addMenu("&Help")
         self.help_menu.addActions([self.introduction_action, self.shortcuts_action])
@@ -555,7 +568,7 @@ class MainWindow(QMainWindow):
     def _load_torch(self, source: str | None) -> None:
         """In the loading thread: never touches a widget, reports by the queued ``_torchLoaded``."""
         try:
-            import_torch_gently()
+            import_torch_gently(self._idle_gate.wait if self._idle_gate is not None else None)
             error = None
             try:
                 predictor = self._load_predictor(source)
@@ -570,6 +583,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_torch_loaded(self, result) -> None:
+        if self._idle_gate is not None:
+            self._idle_gate.close()
         if self._closing:
             return
         if isinstance(result, Exception):
@@ -693,7 +708,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def export_onnx_dialog(self) -> str | None:
-        """Ask where to export the active model as ONNX and export it; the path written, or None."""
+        """Ask where to export the active model as ONNX and start the export; the path, or None."""
         predictor = self.predictor
         if predictor is None:
             return None
@@ -701,16 +716,57 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "Export to ONNX", suggested, "ONNX models (*.onnx)")
         if not path:
             return None
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # a second or two on the GUI thread
+        return path if self.export_onnx(path) else None
+
+    def export_onnx(self, path: str) -> bool:
+        """Export the active model to ``path`` in a separate process (``mnist-desktop export``);
+        ``onnxExported`` tells the outcome. False if it could not start.
+
+        torch's ONNX exporter imports ``torch._dynamo`` (~900 modules, sympy included): in
+        this process that held the GIL, and froze the window, for 1–3 s. The model goes to
+        the exporter as a temporary checkpoint, so an unsaved model exports too.
+        """
+        predictor = self.predictor
+        if predictor is None or self._export is not None:
+            return False
+        folder = tempfile.TemporaryDirectory(prefix="mnist-desktop-export-")
         try:
-            written = engine.export_onnx(predictor, path)
+            checkpoint = predictor.save(Path(folder.name) / "model.safetensors")
         except engine.MnistDesktopError as e:
+            folder.cleanup()
             self._warn("Cannot export the model", str(e))
-            return None
-        finally:
-            QApplication.restoreOverrideCursor()
-        self.statusBar().showMessage(f"Exported {written} (input: (N, 1, 28, 28) in [0, 1]; output: probabilities)", 8000)
-        return str(written)
+            return False
+        process = QProcess(self)
+        process.setProgram(sys.executable)
+        process.setArguments(["-m", "mnist_desktop", "export", str(checkpoint), "--onnx", path])
+        process.finished.connect(self._on_export_finished)
+        process.errorOccurred.connect(lambda error: error == QProcess.ProcessError.FailedToStart and self._on_export_finished(-1))
+        self._export = (process, folder)
+        self.export_onnx_action.setEnabled(False)
+        self.statusBar().showMessage(f"Exporting the {predictor.arch} model to ONNX…")
+        process.start()
+        return True
+
+    @Slot()
+    def _on_export_finished(self, code=-1, _status=None) -> None:
+        if self._export is None:
+            return
+        process, folder = self._export
+        self._export = None
+        out = bytes(process.readAllStandardOutput().data()).decode(errors="replace").strip()
+        err = bytes(process.readAllStandardError().data()).decode(errors="replace").strip()
+        folder.cleanup()
+        self.export_onnx_action.setEnabled(self.predictor is not None and self.torch_ready)
+        if self._closing:
+            return
+        if code == 0:
+            self.statusBar().showMessage(f"{out[:1].upper()}{out[1:]} (input: (N, 1, 28, 28) in [0, 1]; output: probabilities)", 10000)
+            self.onnxExported.emit(True, out)
+            return
+        lines = err.splitlines() or [process.errorString()]
+        message = lines[-1].removeprefix("mnist-desktop: error: ")
+        self._warn("Cannot export the model", message)
+        self.onnxExported.emit(False, message)
 
     @Slot()
     def open_image_dialog(self) -> None:
@@ -931,6 +987,9 @@ class MainWindow(QMainWindow):
         self._closing = True
         self.training.shutdown()
         self.evaluation.shutdown()
+        if self._export is not None:  # an ONNX export in progress: it writes nothing once killed
+            self._export[0].kill()
+            self._export[0].waitForFinished(3000)
         self._classify_timer.stop()
         self.save_settings()
         if self._torch_threads is not None:
@@ -993,32 +1052,3 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> QMessageBox:
         rows = "".join(f"<tr><td>{escape(text)}</td><td>&nbsp;&nbsp;<b>{escape(keys)}</b></td></tr>" for text, keys in self.shortcut_list())
         return self._help_dialog("keyboard_shortcuts", "Keyboard shortcuts", f"<table>{rows}</table>")
-
-
-def import_torch_gently() -> None:
-    """``import torch`` (and the engine's torch modules) from a background thread.
-
-    The import runs for seconds under the GIL, which the GUI thread needs to handle a stroke.
-    The garbage collector is off during the import (it creates hundreds of thousands of
-    objects: gen-2 collections of all of them would hold the GIL too), and what it created is
-    frozen afterwards, never scanned again, as ``tune_process`` does at start.
-
-    Measured and not used: loading torch's shared libraries first with ``ctypes.CDLL`` (the
-    idea: dlopen without the GIL). On this Python 3.11 the ``dlopen`` of libtorch_cpu held
-    the GIL for 250 ms, as long as the import's own longest stall; the import's remaining
-    stalls (up to ~200-400 ms) are torch._C's initialisation, one C call that holds the GIL.
-    """
-    import gc
-
-    if "torch" in sys.modules:
-        return
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        import torch  # noqa: F401
-
-        from mnist_desktop.model import inference  # noqa: F401 (and through it architectures, checkpoints)
-    finally:
-        if enabled:
-            gc.enable()
-    gc.freeze()
