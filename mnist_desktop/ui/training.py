@@ -31,7 +31,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
-    QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -225,6 +224,7 @@ class TrainingPanel(QWidget):
         self.progress.setTextVisible(True)
         self.message = QLabel(wordWrap=True, objectName="train_message")
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.hide()  # shown with a message (show_message)
         self.use_stopped_button = QPushButton(objectName="use_stopped_button")
         _tip(
             self.use_stopped_button,
@@ -264,6 +264,7 @@ class TrainingPanel(QWidget):
         how.addRow("Batch size", self.batch_size)
         how.addRow("Epochs", self.epochs)
         how.addRow("Device", self.device)
+        how.addRow(self.advanced_toggle)  # its settings open below both columns
         self._form_row = QBoxLayout(QBoxLayout.Direction.TopToBottom)
         self._form_row.addLayout(what, 1)
         self._form_row.addLayout(how, 1)
@@ -274,7 +275,6 @@ class TrainingPanel(QWidget):
         self._layout = QVBoxLayout(self.train_page)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self._layout.addLayout(self._form_row)
-        self._layout.addWidget(self.advanced_toggle)
         self._layout.addWidget(self.advanced)
         self._layout.addLayout(buttons)
         self._layout.addWidget(self.progress)
@@ -343,9 +343,13 @@ class TrainingPanel(QWidget):
             button.clicked.connect(lambda _c=False, m=mode: self.set_mode(m))
             bar.addWidget(button)
             self.mode_buttons[mode] = button
-        self.modes = QStackedWidget(objectName="training_modes")
-        self.modes.addWidget(self.train_page)
-        self.modes.addWidget(self.stepper)
+        # One page shown, the other hidden (not a QStackedWidget: its height for a width is the
+        # tallest page's, and the stepper's would push the loss plot out of the dock's view)
+        self.modes = QWidget(objectName="training_modes")
+        pages = QVBoxLayout(self.modes)
+        pages.setContentsMargins(0, 0, 0, 0)
+        pages.addWidget(self.train_page)
+        pages.addWidget(self.stepper)
         outer = QVBoxLayout(self)
         outer.addLayout(bar)
         outer.addWidget(self.modes, 1)
@@ -355,11 +359,13 @@ class TrainingPanel(QWidget):
         """Show the Train mode ("train") or the Step mode ("step")."""
         if mode not in self.MODES:
             raise ValueError(f"mode must be one of {', '.join(self.MODES)}, not {mode!r}")
-        self.modes.setCurrentWidget(self.stepper if mode == "step" else self.train_page)
+        self.stepper.setVisible(mode == "step")
+        self.train_page.setVisible(mode == "train")
+        self._mode = mode
         self.mode_buttons[mode].setChecked(True)
 
     def mode(self) -> str:
-        return "step" if self.modes.currentWidget() is self.stepper else "train"
+        return self._mode
 
     @Slot(bool)
     def _show_advanced(self, show: bool) -> None:
@@ -756,6 +762,7 @@ class TrainingPanel(QWidget):
         self.message.setFont(f)
         self.message.setText(text)
         self.message.setProperty("error", error)
+        self.message.setVisible(bool(text))  # an empty line would take the loss plot's height
 
     def _show_means(self, predictor) -> None:
         means = None
@@ -800,6 +807,7 @@ class TrainingPanel(QWidget):
         if not epochs:
             self.figure_rows = []
             self.epoch_figures.setText("")
+            self.epoch_figures.hide()  # no empty line under the plot
             return
         header, *rows = epoch_table(epochs, losses=losses)
         skipped = max(0, len(rows) - FIGURE_ROWS)
@@ -812,6 +820,7 @@ class TrainingPanel(QWidget):
         if skipped:
             html.insert(0, f"<i>{skipped} earlier epoch{'s' if skipped > 1 else ''} not shown</i>")
         self.epoch_figures.setText("".join(html))
+        self.epoch_figures.show()
 
     def _update_progress(self) -> None:
         p = self.progress_state

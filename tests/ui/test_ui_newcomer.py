@@ -112,6 +112,7 @@ def test_the_default_layout_fits_a_small_screen(window, qtbot):
     raise_dock(window, qtbot, "training")
     plot = window.training.plot
     assert plot.width() >= 500 and plot.height() >= 300, plot.size()
+    assert inside(plot, window.docks["training"].widget().viewport())  # all of it in view, no scrolling
     raise_dock(window, qtbot, "activations")
     rows = {view.mapTo(window.activations, QPoint(0, 0)).y() for view in window.activations.panels.values()}
     assert len(rows) > 1 and all(inside(v, window.activations) for v in window.activations.panels.values())
