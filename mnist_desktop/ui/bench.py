@@ -76,6 +76,7 @@ def measure_click_to_done(config=None, probe: bool = True, timeout: float = 900.
     settings = QSettings(str(Path(tmp.name) / "bench.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings)
     window.resize(1400, 900)
+    window.reset_layout()  # the default layout at that size: activations in view, as drawn into
     window.show()
     tune_process()  # as app.run() does once the window is up
     for _ in range(5):

@@ -7,11 +7,13 @@ import sys
 import tempfile
 import threading
 import time
+from html import escape
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QProcess, QSettings, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QEvent, QProcess, QSettings, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -21,6 +23,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QScrollArea,
+    QSizePolicy,
     QSlider,
     QStyle,
     QTabBar,
@@ -55,11 +58,39 @@ FALLBACK_KEYS = {
     QKeySequence.StandardKey.Open: "Ctrl+O",
     QKeySequence.StandardKey.Save: "Ctrl+S",
     QKeySequence.StandardKey.Delete: "Del",
+    QKeySequence.StandardKey.HelpContents: "F1",
 }
 
 
+class DockEntry(NamedTuple):
+    """One dock: its key in ``MainWindow.docks`` (objectName ``<name>_dock``), title, panel and
+    group (a key of each layout in DOCK_LAYOUTS); ``scroll``: wrap the panel in a scroll area;
+    ``help``: the panel's plain-words explanation (its status tip)."""
+
+    name: str
+    title: str
+    widget: QWidget
+    group: str
+    scroll: bool = True
+    help: str = ""  # what the panel is for, in plain words: the help strip shows it on hover
+
+
+# Where each group of docks goes, and the share of the window's width (side areas) or height
+# (top/bottom) it starts with. Groups in one area share one tab stack. A small screen gets one
+# stack on the right, so that every panel (the loss plot, all the activations) has the full height.
+DOCK_LAYOUTS: dict[str, dict[str, tuple[Qt.DockWidgetArea, float]]] = {
+    "wide": {"side": (Qt.DockWidgetArea.RightDockWidgetArea, 0.33), "bottom": (Qt.DockWidgetArea.BottomDockWidgetArea, 0.47)},
+    "compact": {"side": (Qt.DockWidgetArea.RightDockWidgetArea, 0.56), "bottom": (Qt.DockWidgetArea.RightDockWidgetArea, 0.56)},
+}
+WIDE_LAYOUT_FROM = (1400, 860)  # the window's size (90 % of the screen at first start, at most 1400×920) for "wide"
+
+
+def layout_for_size(width: int, height: int) -> str:
+    return "wide" if width >= WIDE_LAYOUT_FROM[0] and height >= WIDE_LAYOUT_FROM[1] else "compact"
+
+
 FRAME_S = 1 / 60  # the drawing is classified at most once per frame
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: docks placed by DOCK_LAYOUTS; an older saved layout gives way to it
 MODEL_HISTORY = 5  # models Edit → Previous model can go back to
 MODEL_FILTER = "mnist-desktop models (*.safetensors);;PyTorch state dicts (*.pt *.pth);;All files (*)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
@@ -71,6 +102,19 @@ Corinna Cortes and Christopher J. C. Burges (<a href="http://yann.lecun.com/exdb
 made available under the terms of the Creative Commons Attribution-Share Alike 3.0 license.</p>
 <p>The models and the order they come in follow chapter 4 of <i>Deep Learning for Coders
 with fastai and PyTorch</i> (Howard &amp; Gugger).</p>"""
+
+
+HELP_STRIP_IDLE = "Point at anything in the window to read here what it does."
+INTRODUCTION = """<h3>Welcome</h3>
+<p><b>Draw a digit</b> on the white canvas with the mouse. On the right, the model says which
+digit it thinks it is and how sure it is, for each of the ten digits.</p>
+<p>A <b>model</b> is a function with many numbers (its weights) inside. <b>Training</b> finds good
+weights: it shows the model thousands of handwritten digits from MNIST, measures how wrong it is
+(the <i>loss</i>) and nudges every weight a little to be less wrong, again and again. The
+Training panel does this and draws the loss as it falls.</p>
+<p><b>Activations</b> shows what each layer of the model makes of your drawing, from the pixels to
+the final probabilities. The <b>Tensor inspector</b> shows the numbers themselves.</p>
+<p>Point at anything: the strip at the bottom of the window says what it does.</p>"""
 
 
 class MainWindow(QMainWindow):
@@ -155,6 +199,8 @@ class MainWindow(QMainWindow):
         self.my_digits.folderChanged.connect(lambda path: self.settings.setValue(MY_DIGITS_FOLDER, path))
 
         self._restore_settings(predictor)  # ends in set_predictor, which classifies
+        self.explain_widgets()
+        self.predictorChanged.connect(lambda _p: self.explain_widgets(self.activations))  # its views are rebuilt
         app = QApplication.instance()
         if app is not None:  # app.quit() without closing the window must not leave the worker running
             app.aboutToQuit.connect(self._on_about_to_quit)
@@ -181,12 +227,7 @@ class MainWindow(QMainWindow):
         row.addWidget(QLabel("Brush"))
         row.addWidget(self.brush, 1)
         row.addWidget(self.brush_value)
-        row.addWidget(self.eraser_button)
-        self.clear_button = QToolButton()
-        self.undo_button = QToolButton()
-        self.redo_button = QToolButton()
-        for b in (self.undo_button, self.redo_button, self.clear_button):
-            row.addWidget(b)
+        row.addWidget(self.eraser_button)  # undo, redo and clear are in the toolbar, once
         left = QVBoxLayout()
         left.addWidget(self.canvas, 1)
         left.addLayout(row)
@@ -194,51 +235,108 @@ class MainWindow(QMainWindow):
         layout = QHBoxLayout(central)
         layout.addLayout(left, 3)
         layout.addWidget(self.prediction, 2)
+        self.prediction.setStatusTip("The model's answer for your drawing: how likely each class is.")
         self.setCentralWidget(central)
 
     def _build_docks(self) -> None:
         self.docks: dict[str, QDockWidget] = {}
-        # Training takes the whole right side; inspector and activations sit under the canvas.
+        self.dock_groups: dict[str, str] = {}  # dock name → its group in DOCK_LAYOUTS
         self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.setDockOptions(
             QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks | QMainWindow.DockOption.AllowNestedDocks
         )
-        for name, title, widget, area in (
-            ("training", "Training", self.training, Qt.DockWidgetArea.RightDockWidgetArea),
-            ("inspector", "Tensor inspector", self.inspector, Qt.DockWidgetArea.BottomDockWidgetArea),
-            ("activations", "Activations", self.activations, Qt.DockWidgetArea.BottomDockWidgetArea),
-            ("evaluation", "Evaluation", self.evaluation, Qt.DockWidgetArea.RightDockWidgetArea),
-            ("my_digits", "My digits", self.my_digits, Qt.DockWidgetArea.RightDockWidgetArea),
+        # ---- the docks: one entry each. ``group`` says where it goes (DOCK_LAYOUTS); the first
+        # dock of a group is the tab shown at start. scroll=False: the panel fits any size itself.
+        for entry in (
+            DockEntry(
+                "training", "Training", self.training, "side", help="Train a model: choose what to learn and how, then watch the loss fall."
+            ),
+            DockEntry(
+                "evaluation",
+                "Evaluation",
+                self.evaluation,
+                "side",
+                help="How well the active model does on MNIST's test images, and where it goes wrong.",
+            ),
+            DockEntry(
+                "my_digits",
+                "My digits",
+                self.my_digits,
+                "side",
+                help="Digits you drew and labelled: test the model on them or fine-tune it.",
+            ),
+            DockEntry(
+                "activations",
+                "Activations",
+                self.activations,
+                "bottom",
+                scroll=False,
+                help="What each layer of the model makes of your drawing.",
+            ),
+            DockEntry(
+                "inspector", "Tensor inspector", self.inspector, "bottom", help="The numbers themselves: the 28×28 image the model gets."
+            ),
         ):
-            dock = QDockWidget(title, self, objectName=f"{name}_dock")
-            if name not in ("training", "evaluation", "my_digits"):
-                dock.setWidget(widget)  # the inspector's grid shrinks to fit; activations scroll by themselves
-            else:  # a dock can shrink below its panel's natural size: scroll instead
-                scroll = QScrollArea(objectName=f"{name}_scroll")
-                scroll.setWidgetResizable(True)
-                scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-                scroll.setWidget(widget)
-                dock.setWidget(scroll)
-            dock.setFeatures(
-                QDockWidget.DockWidgetFeature.DockWidgetMovable
-                | QDockWidget.DockWidgetFeature.DockWidgetClosable
-                | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-            )
-            self.addDockWidget(area, dock)
-            self.docks[name] = dock
-        self.tabifyDockWidget(self.docks["inspector"], self.docks["activations"])
-        self.docks["activations"].raise_()
-        # Evaluation shares the right side with Training, so that the inspector (below)
-        # stays in view while its galleries are browsed; it computes only when raised.
-        self.tabifyDockWidget(self.docks["training"], self.docks["evaluation"])
-        self.tabifyDockWidget(self.docks["training"], self.docks["my_digits"])
-        self.docks["training"].raise_()
-        self.resizeDocks([self.docks["training"]], [460], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["activations"]], [430], Qt.Orientation.Vertical)
+            self._add_dock(entry)
         self.docks["inspector"].visibilityChanged.connect(lambda v: v and self.inspector.refresh())
         self.docks["evaluation"].visibilityChanged.connect(self.evaluation.set_on_screen)
-        self._default_state = self.saveState(STATE_VERSION)
+
+    def _add_dock(self, entry: "DockEntry") -> QDockWidget:
+        dock = QDockWidget(entry.title, self, objectName=f"{entry.name}_dock")
+        if entry.help:
+            entry.widget.setStatusTip(entry.help)
+        if entry.scroll:  # a dock can shrink below its panel's natural size: scroll instead
+            scroll = QScrollArea(objectName=f"{entry.name}_scroll")
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+            scroll.setWidget(entry.widget)
+            dock.setWidget(scroll)
+        else:
+            dock.setWidget(entry.widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(DOCK_LAYOUTS["wide"][entry.group][0], dock)
+        self.docks[entry.name] = dock
+        self.dock_groups[entry.name] = entry.group
+        return dock
+
+    def layout_name(self) -> str:
+        """The default layout that fits this window: "compact" on a small screen, else "wide"."""
+        return layout_for_size(self.width(), self.height())
+
+    def apply_layout(self, name: str | None = None) -> None:
+        """Put every dock where layout ``name`` (default: :meth:`layout_name`) says: groups
+        that share an area share one tab stack, in the order the docks were added."""
+        name = name or self.layout_name()
+        areas = DOCK_LAYOUTS[name]
+        for dock in self.docks.values():
+            dock.setFloating(False)
+            self.removeDockWidget(dock)
+        stacks: dict[Qt.DockWidgetArea, list[QDockWidget]] = {}
+        for dock_name, dock in self.docks.items():
+            area = areas[self.dock_groups[dock_name]][0]
+            stack = stacks.setdefault(area, [])
+            if stack:
+                self.tabifyDockWidget(stack[-1], dock)
+            else:
+                self.addDockWidget(area, dock)
+            stack.append(dock)
+            dock.show()
+        for stack in stacks.values():
+            stack[0].raise_()
+        for area, stack in stacks.items():
+            group = next(g for g, (a, _) in areas.items() if a == area)
+            share = areas[group][1]
+            if area in (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea):
+                self.resizeDocks([stack[0]], [int(share * self.width())], Qt.Orientation.Horizontal)
+            else:
+                self.resizeDocks([stack[0]], [int(share * self.height())], Qt.Orientation.Vertical)
+        QApplication.sendPostedEvents(self, QEvent.Type.LayoutRequest)  # the tab bars as the new layout has them
+        self._hide_stray_tab_bars()
 
     # ------------------------------------------------------------------ chapter-4 lab (issue #9, parts 2 and 5)
     def _build_chapter_lab(self) -> None:
@@ -361,8 +459,8 @@ class MainWindow(QMainWindow):
             if tabbed:
                 groups.add(frozenset([dock.windowTitle(), *(d.windowTitle() for d in tabbed)]))
         for bar in self.findChildren(QTabBar):
-            if bar.parentWidget() is self and frozenset(bar.tabText(i) for i in range(bar.count())) not in groups:
-                bar.hide()
+            if bar.parentWidget() is self:
+                bar.setVisible(frozenset(bar.tabText(i) for i in range(bar.count())) in groups)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -468,10 +566,16 @@ class MainWindow(QMainWindow):
         self.reset_layout_action = self._action("&Reset layout", self.reset_layout, (), "Put every panel back where it started")
         self.about_action = self._action("&About mnist-desktop", self.about, (), "Version and where MNIST comes from")
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.introduction_action = self._action(
+            "&Introduction",
+            self.show_introduction,
+            [QKeySequence.StandardKey.HelpContents],
+            "What this app is for and where to start",
+        )
+        self.shortcuts_action = self._action(
+            "&Keyboard shortcuts", self.show_shortcuts, (), "Every keyboard shortcut of the menus and the toolbar"
+        )
         self.eraser_button.setDefaultAction(self.eraser_action)
-        self.clear_button.setDefaultAction(self.clear_action)
-        self.undo_button.setDefaultAction(self.undo_action)
-        self.redo_button.setDefaultAction(self.redo_action)
 
     def _build_menus_and_toolbar(self) -> None:
         bar = self.menuBar()
@@ -506,11 +610,15 @@ class MainWindow(QMainWindow):
         self.view_menu.addSeparator()
         self.theme_menu = install_theme_menu(self.view_menu, self.settings, THEME)
         # --- end View → Theme
-        m = bar.addMenu("&Help")
-        m.addAction(self.about_action)
+        # ---- Help: other branches add their entries (e.g. the chapter-4 path) to self.help_menu
+        self.help_menu = bar.addMenu("&Help")
+        self.help_menu.addActions([self.introduction_action, self.shortcuts_action])
+        self.help_menu.addSeparator()
+        self.help_menu.addAction(self.about_action)
 
-        tb = self.addToolBar("Main")
+        tb = self.addToolBar("Toolbar")
         tb.setObjectName("main_toolbar")
+        self.toolbar = tb
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         tb.setIconSize(QSize(16, 16))
         tb.addActions([self.open_model_action, self.save_model_action])
@@ -518,9 +626,15 @@ class MainWindow(QMainWindow):
         tb.addActions([self.undo_action, self.redo_action, self.clear_action])
         tb.addSeparator()
         tb.addActions([self.train_action, self.stop_action])
-        self.view_menu.insertAction(self.view_menu.actions()[len(self.docks)], tb.toggleViewAction())
+        toggle = tb.toggleViewAction()
+        toggle.setStatusTip("Show or hide the toolbar (open, save, undo, clear, train)")
+        self.view_menu.insertAction(self.view_menu.actions()[len(self.docks)], toggle)
 
     def _build_status_bar(self) -> None:
+        # The help strip: what the thing under the mouse does (its status tip; see event()).
+        self.help_strip = QLabel(HELP_STRIP_IDLE, objectName="help_strip")
+        self.help_strip.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.statusBar().addWidget(self.help_strip, 1)
         self.device_label = QLabel(objectName="device_label")
         self._show_device()
         self.device_label.setToolTip("Where training runs when the device is Auto. The canvas always predicts on the CPU.")
@@ -916,8 +1030,8 @@ class MainWindow(QMainWindow):
             screen = self.screen().availableGeometry()
             self.resize(min(1400, int(screen.width() * 0.9)), min(920, int(screen.height() * 0.9)))
         state = s.value(WINDOW_STATE)
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            self.restoreState(state, STATE_VERSION)
+        if not (isinstance(state, QByteArray) and not state.isEmpty() and self.restoreState(state, STATE_VERSION)):
+            self.apply_layout()  # first start: the layout that fits the screen
         source = None
         if predictor is None and not self.torch_ready:
             # The window is up before torch: the start-up model's numpy twin classifies until
@@ -965,10 +1079,9 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def reset_layout(self) -> None:
-        self.restoreState(self._default_state, STATE_VERSION)
-        for dock in self.docks.values():
-            dock.show()
-        self._hide_stray_tab_bars()
+        """Every panel back in the default layout for this screen (see ``apply_layout``)."""
+        self.toolbar.show()
+        self.apply_layout()
 
     def ask_to_save(self) -> QMessageBox.StandardButton:
         """Save, Discard or Cancel, for an unsaved trained model at quit (tests replace it)."""
@@ -1014,3 +1127,48 @@ class MainWindow(QMainWindow):
     @Slot()
     def about(self) -> None:
         QMessageBox.about(self, "About mnist-desktop", ABOUT)
+
+    # ------------------------------------------------------------------ help
+    def event(self, event) -> bool:
+        """Status tips (a hovered widget's, a menu item's) go to the help strip, so that the
+        status bar's own messages (saved, failed) stay until their time is up."""
+        if event.type() == QEvent.Type.StatusTip and hasattr(self, "help_strip"):
+            tip = event.tip().replace("\n", " ")
+            self.help_strip.setText(tip or HELP_STRIP_IDLE)
+            self.help_strip.setToolTip(tip)
+            return True
+        return super().event(event)
+
+    def explain_widgets(self, root: QWidget | None = None) -> None:
+        """Every widget under ``root`` (default: the window) that has a tooltip but no status
+        tip gets its tooltip as status tip, so that the help strip shows it on hover."""
+        for w in (root or self).findChildren(QWidget):
+            if not w.statusTip() and w.toolTip():
+                w.setStatusTip(QTextDocumentFragment.fromHtml(w.toolTip()).toPlainText())
+
+    def shortcut_list(self) -> list[tuple[str, str]]:
+        """(action, its shortcuts) for every action of the window that has one, menu order."""
+        rows = []
+        for action in self.actions():
+            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+            if keys:
+                rows.append((action.text().replace("&", ""), keys))
+        return rows
+
+    def _help_dialog(self, name: str, title: str, html: str) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Information, title, "", QMessageBox.StandardButton.Ok, self)
+        box.setObjectName(name)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(html)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # window-modal, does not block the event loop
+        return box
+
+    @Slot()
+    def show_introduction(self) -> QMessageBox:
+        return self._help_dialog("introduction", "Introduction", INTRODUCTION)
+
+    @Slot()
+    def show_shortcuts(self) -> QMessageBox:
+        rows = "".join(f"<tr><td>{escape(text)}</td><td>&nbsp;&nbsp;<b>{escape(keys)}</b></td></tr>" for text, keys in self.shortcut_list())
+        return self._help_dialog("keyboard_shortcuts", "Keyboard shortcuts", f"<table>{rows}</table>")

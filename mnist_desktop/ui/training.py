@@ -20,6 +20,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QSettings, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QButtonGroup,
     QCheckBox,
     QComboBox,
@@ -30,7 +31,6 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
-    QStackedWidget,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -49,6 +49,7 @@ from .theme import GRAY, palette_color
 from .training_worker import TrainingWorker, failure_message
 
 LOADING_TORCH = "Loading PyTorch… Training starts as soon as it has loaded."
+TWO_COLUMNS_FROM = 600  # the panel's width (px) from which the settings sit in two columns
 LOG_EVERY = engine.TrainConfig().log_every  # as headless: the trainer reads the loss every N steps
 PLOT_INTERVAL_MS = 90  # the plot and the progress text redraw at most ~11 times per second
 FIGURE_ROWS = 10  # the per-epoch figures under the plot: the last this many epochs
@@ -223,6 +224,7 @@ class TrainingPanel(QWidget):
         self.progress.setTextVisible(True)
         self.message = QLabel(wordWrap=True, objectName="train_message")
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.hide()  # shown with a message (show_message)
         self.use_stopped_button = QPushButton(objectName="use_stopped_button")
         _tip(
             self.use_stopped_button,
@@ -249,25 +251,30 @@ class TrainingPanel(QWidget):
         self.use_stopped_button.clicked.connect(self.use_stopped_model)
         self.save_stopped_button.clicked.connect(lambda: self.stopped_result and self.saveRequested.emit(self.stopped_result.predictor))
 
-        form = QFormLayout()
-        form.addRow("Task", self.task)
-        form.addRow("Architecture", self.arch)
-        form.addRow("", self.arch_note)
-        form.addRow("Loss", self.loss)
-        form.addRow("", self.loss_note)
-        form.addRow("Learning rate", self.lr)
-        form.addRow("Momentum", self.momentum)
-        form.addRow("Batch size", self.batch_size)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Device", self.device)
+        # What to learn beside how: two columns when the panel is wide (a dock that has the
+        # window's height to itself on a small screen), so that the loss plot keeps the height.
+        what, how = QFormLayout(), QFormLayout()
+        what.addRow("Task", self.task)
+        what.addRow("Architecture", self.arch)
+        what.addRow("", self.arch_note)
+        what.addRow("Loss", self.loss)
+        what.addRow("", self.loss_note)
+        how.addRow("Learning rate", self.lr)
+        how.addRow("Momentum", self.momentum)
+        how.addRow("Batch size", self.batch_size)
+        how.addRow("Epochs", self.epochs)
+        how.addRow("Device", self.device)
+        how.addRow(self.advanced_toggle)  # its settings open below both columns
+        self._form_row = QBoxLayout(QBoxLayout.Direction.TopToBottom)
+        self._form_row.addLayout(what, 1)
+        self._form_row.addLayout(how, 1)
         buttons = QHBoxLayout()
         for b in (self.train_button, self.pause_button, self.stop_button, self.more_button):
             buttons.addWidget(b)
         self.train_page = QWidget(objectName="train_page")  # the Train mode; Step mode is the stepper
         self._layout = QVBoxLayout(self.train_page)
         self._layout.setContentsMargins(0, 0, 0, 0)
-        self._layout.addLayout(form)
-        self._layout.addWidget(self.advanced_toggle)
+        self._layout.addLayout(self._form_row)
         self._layout.addWidget(self.advanced)
         self._layout.addLayout(buttons)
         self._layout.addWidget(self.progress)
@@ -309,6 +316,11 @@ class TrainingPanel(QWidget):
         self.means_title.hide()
         self.means_view.hide()
 
+    def resizeEvent(self, event) -> None:
+        wide = event.size().width() >= TWO_COLUMNS_FROM
+        self._form_row.setDirection(QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom)
+        super().resizeEvent(event)
+
     # ------------------------------------------------------------------ modes: Train, Step (issue #9)
     MODES = ("train", "step")
 
@@ -331,9 +343,13 @@ class TrainingPanel(QWidget):
             button.clicked.connect(lambda _c=False, m=mode: self.set_mode(m))
             bar.addWidget(button)
             self.mode_buttons[mode] = button
-        self.modes = QStackedWidget(objectName="training_modes")
-        self.modes.addWidget(self.train_page)
-        self.modes.addWidget(self.stepper)
+        # One page shown, the other hidden (not a QStackedWidget: its height for a width is the
+        # tallest page's, and the stepper's would push the loss plot out of the dock's view)
+        self.modes = QWidget(objectName="training_modes")
+        pages = QVBoxLayout(self.modes)
+        pages.setContentsMargins(0, 0, 0, 0)
+        pages.addWidget(self.train_page)
+        pages.addWidget(self.stepper)
         outer = QVBoxLayout(self)
         outer.addLayout(bar)
         outer.addWidget(self.modes, 1)
@@ -343,11 +359,13 @@ class TrainingPanel(QWidget):
         """Show the Train mode ("train") or the Step mode ("step")."""
         if mode not in self.MODES:
             raise ValueError(f"mode must be one of {', '.join(self.MODES)}, not {mode!r}")
-        self.modes.setCurrentWidget(self.stepper if mode == "step" else self.train_page)
+        self.stepper.setVisible(mode == "step")
+        self.train_page.setVisible(mode == "train")
+        self._mode = mode
         self.mode_buttons[mode].setChecked(True)
 
     def mode(self) -> str:
-        return "step" if self.modes.currentWidget() is self.stepper else "train"
+        return self._mode
 
     @Slot(bool)
     def _show_advanced(self, show: bool) -> None:
@@ -744,6 +762,7 @@ class TrainingPanel(QWidget):
         self.message.setFont(f)
         self.message.setText(text)
         self.message.setProperty("error", error)
+        self.message.setVisible(bool(text))  # an empty line would take the loss plot's height
 
     def _show_means(self, predictor) -> None:
         means = None
@@ -788,6 +807,7 @@ class TrainingPanel(QWidget):
         if not epochs:
             self.figure_rows = []
             self.epoch_figures.setText("")
+            self.epoch_figures.hide()  # no empty line under the plot
             return
         header, *rows = epoch_table(epochs, losses=losses)
         skipped = max(0, len(rows) - FIGURE_ROWS)
@@ -800,6 +820,7 @@ class TrainingPanel(QWidget):
         if skipped:
             html.insert(0, f"<i>{skipped} earlier epoch{'s' if skipped > 1 else ''} not shown</i>")
         self.epoch_figures.setText("".join(html))
+        self.epoch_figures.show()
 
     def _update_progress(self) -> None:
         p = self.progress_state

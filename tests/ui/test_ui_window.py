@@ -68,7 +68,11 @@ def test_two_class_model_trained_from_the_panel(window, qtbot):
     settle(window, qtbot)
     assert window.prediction.top_class in (3, 7) and len(window.probabilities) == 2
     fc = window.activations.weight_panels["fc"]
-    assert fc.image.image.shape == (28, 28) and "7 vs 3" in fc.title.text()
+    window.activations.select_layer("fc", "weights")
+    assert fc.image.image.shape == (28, 28) and "7 vs 3" in window.activations.detail.title.text()
+    assert window.activations.output.texts() == [f"3\n{100 * p:.0f} %" for p in window.probabilities[:1]] + [
+        f"7\n{100 * window.probabilities[1]:.0f} %"
+    ]
 
 
 def test_about_names_mnist(window, monkeypatch):
