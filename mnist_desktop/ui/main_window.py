@@ -167,6 +167,8 @@ class MainWindow(QMainWindow):
         self.evaluation = EvaluationPanel()
         folder = settings.value(MY_DIGITS_FOLDER)
         self.my_digits = MyDigitsPanel(folder if isinstance(folder, str) and folder else None)
+        self.nudge = NudgePanel(torch_ready=torch_ready)  # chapter-4 lab: accuracy vs loss
+        self.preprocess_lab = PreprocessLabPanel()  # chapter-4 lab: preprocessing recipes side by side
         self._fine_tuning = False
 
         self._build_central()
@@ -267,6 +269,13 @@ class MainWindow(QMainWindow):
                 help="Digits you drew and labelled: test the model on them or fine-tune it.",
             ),
             DockEntry(
+                "nudge",
+                "Accuracy vs loss",
+                self.nudge,
+                "side",
+                help="Move the model's weights a little and watch loss and accuracy: why accuracy cannot be a loss.",
+            ),
+            DockEntry(
                 "activations",
                 "Activations",
                 self.activations,
@@ -276,6 +285,13 @@ class MainWindow(QMainWindow):
             ),
             DockEntry(
                 "inspector", "Tensor inspector", self.inspector, "bottom", help="The numbers themselves: the 28×28 image the model gets."
+            ),
+            DockEntry(
+                "preprocess_lab",
+                "Preprocessing lab",
+                self.preprocess_lab,
+                "bottom",
+                help="Your drawing made into 28×28 six ways, and what the model reads in each.",
             ),
         ):
             self._add_dock(entry)
@@ -340,58 +356,29 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ chapter-4 lab (issue #9, parts 2 and 5)
     def _build_chapter_lab(self) -> None:
-        """The "Accuracy vs loss" dock (``docks["nudge"]``, behind Training) and the Chapter 4 menu (before Help)."""
-        self.nudge = NudgePanel(torch_ready=self.torch_ready)
-        scroll = QScrollArea(objectName="nudge_scroll")
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(self.nudge)
-        dock = QDockWidget("Accuracy vs loss", self, objectName="nudge_dock")
-        dock.setWidget(scroll)
-        dock.setFeatures(
-            QDockWidget.DockWidgetFeature.DockWidgetMovable
-            | QDockWidget.DockWidgetFeature.DockWidgetClosable
-            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-        )
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        self.docks["nudge"] = dock
-        self.tabifyDockWidget(self.docks["training"], dock)
-        self.docks["training"].raise_()
-        self._default_state = self.saveState(STATE_VERSION)
-        toggle = dock.toggleViewAction()
-        toggle.setStatusTip("Show or hide the Accuracy vs loss panel")
-        self.view_menu.insertAction(self.view_menu.actions()[len(self.docks) - 1], toggle)
+        """The Accuracy vs loss panel's links and the Chapter 4 menu (before Help); the dock is in _build_docks."""
         self.chapter_menu = build_chapter_menu(self)
         bar = self.menuBar()
         bar.insertMenu(bar.actions()[-1], self.chapter_menu)  # before Help
         self.predictorChanged.connect(self.nudge.set_predictor)
         self.nudge.trainWithAccuracyRequested.connect(lambda: train_with_accuracy_loss(self))
+        first = next(iter(self.chapter_menu.stage_actions))
+        self.chapter_path_action = self._action(
+            "The &chapter-4 path",
+            lambda: self.chapter_menu.go(first),
+            (),
+            "Walk through chapter 4 of the fastai book, stage by stage, in this window (also in the Chapter 4 menu)",
+        )
+        self.help_menu.insertAction(self.help_menu.actions()[2], self.chapter_path_action)  # after the introduction and shortcuts
 
     # ------------------------------------------------------------------ the chapter-4 lab (issue #9, parts 3 and 4)
     def _build_lab(self) -> None:
         """The preprocessing lab dock (tabified with the inspector and activations, computing
         only while on screen) and the saliency overlay (a frame after each prediction)."""
-        self.preprocess_lab = PreprocessLabPanel()
-        dock = QDockWidget("Preprocessing lab", self, objectName="preprocess_lab_dock")
-        scroll = QScrollArea(objectName="preprocess_lab_scroll")
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-        scroll.setWidget(self.preprocess_lab)
-        dock.setWidget(scroll)
-        dock.setFeatures(
-            QDockWidget.DockWidgetFeature.DockWidgetMovable
-            | QDockWidget.DockWidgetFeature.DockWidgetClosable
-            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-        )
-        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
-        self.docks["preprocess_lab"] = dock
-        self.tabifyDockWidget(self.docks["activations"], dock)
-        self.docks["activations"].raise_()
-        dock.visibilityChanged.connect(self.preprocess_lab.set_on_screen)
+        self.docks["preprocess_lab"].visibilityChanged.connect(self.preprocess_lab.set_on_screen)
         self.preprocess_lab.set_source(self.canvas.image_array)
         self.predictionUpdated.connect(self.preprocess_lab.schedule)
         self.predictorChanged.connect(self.preprocess_lab.set_predictor)
-        self._default_state = self.saveState(STATE_VERSION)
 
         # Saliency is computed after the prediction is on screen (a zero timer runs after the
         # paint events already posted), never delaying it.

@@ -194,6 +194,7 @@ class NudgePanel(QWidget):
         self.nudge_button = QPushButton("Nudge", objectName="nudge_button")
         self.nudge_button.setToolTip("Measure the loss and the accuracy for each ε.")
         self.cancel_button = QPushButton("Cancel", objectName="nudge_cancel", enabled=False)
+        self.cancel_button.setToolTip("Stop the sweep; the plot keeps the last complete one.")
         self.progress = QProgressBar(objectName="nudge_progress", minimum=0, maximum=1, value=0, visible=False)
 
         self.plot = pg.GraphicsLayoutWidget()

@@ -96,3 +96,11 @@ def test_next_and_previous_walk_the_stages(window):
     assert guide.key == "ten-digits" and not guide.next_button.isEnabled()
     guide.previous_button.click()
     assert guide.key == "neural-net"
+
+
+def test_help_starts_the_chapter_path_at_its_first_stage(window):
+    help_menu = window.help_menu
+    assert window.chapter_path_action in help_menu.actions()
+    window.chapter_path_action.trigger()
+    guide = window.findChild(ChapterGuide, "chapter_guide")
+    assert guide.isVisible() and guide.title.text() == STAGES[0].title
