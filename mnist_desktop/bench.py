@@ -2,8 +2,9 @@
 
 Speed is checked here, never in timed unit tests. Sections: drawing-to-probabilities
 latency, training throughput per architecture, the default recipe end to end (a fresh
-``train`` process, as a user runs it), the GUI's responsiveness while it trains, and
-evaluating and fine-tuning on "my digits".
+``train`` process, as a user runs it), the GUI's responsiveness while it trains,
+evaluating and fine-tuning on "my digits", and the chapter-4 lab's responsiveness (stepping
+and nudging in the window).
 """
 
 from __future__ import annotations
@@ -585,6 +586,26 @@ def bench_saliency(runs: int = 300, seconds: float = 5.0) -> dict:
     return {"what": "Predictor.saliency of a drawing (bundled CNN, one thread as in the window)", **_stats(times), "window": windows}
 
 
+def bench_lab(phases: int = 30, batches: int = 5, nudge_models=("cnn", "linear"), valid_steps: int | None = None) -> dict:
+    """The chapter-4 lab's responsiveness in the real window, in a fresh offscreen process (see
+    ``mnist_desktop.ui.bench.measure_lab``): Step mode in the chapter's setting (``phases``
+    single phases pressed one after another, "Whole batch" ``batches`` times, "To end of
+    epoch"), then Accuracy vs loss sweeps on the validation set for the bundled CNN and the
+    3-vs-7 linear model just stepped. A 10 ms timer probes the event loop throughout."""
+    env = dict(os.environ)
+    if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
+        env["QT_QPA_PLATFORM"] = "offscreen"
+    try:
+        import PySide6.QtWidgets  # noqa: F401
+    except ImportError as e:
+        return {"skipped": f"GUI not available: {e}"}
+    args = {"phases": phases, "batches": batches, "nudge_models": list(nudge_models), "valid_steps": valid_steps}
+    t = time.perf_counter()
+    out = _json_run([sys.executable, "-m", "mnist_desktop.ui.bench", "--lab", json.dumps(args)], env)
+    out["process_seconds"] = round(time.perf_counter() - t, 1)
+    return out
+
+
 def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
     from .model import resolve_device
 
@@ -608,6 +629,7 @@ def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
         ("mydigits", bench_mydigits),
         ("preprocess", bench_preprocess),
         ("saliency", bench_saliency),
+        ("lab", bench_lab),
     )
     for name, fn in sections:
         if name in skip:
@@ -727,6 +749,40 @@ def format_report(r: dict) -> str:
                     f"(median of {win['saliency_updates']}); {win['lab_updates']} lab updates"
                 )
             lines.append(line)
+    if "lab" in r:
+        lab = r["lab"]
+        if "skipped" in lab:
+            lines.append(f"lab: {lab['skipped']}")
+        elif "error" in lab:
+            lines.append(f"lab: failed: {lab['error']}")
+        else:
+
+            def stalls(st: dict) -> str:
+                return f"longest event-loop stall {st['max_ms']:.0f} ms (p99 {st['p99_ms']:.0f} ms, {st['over_50ms']} over 50 ms)"
+
+            c = lab["step_config"]
+            lines.append(
+                f"chapter-4 lab in the window ({lab['probe_interval_ms']} ms probe, a press at most every {lab['press_every_ms']} ms; "
+                f"{lab['process_seconds']:.0f} s in all): Step mode, {c['arch']} {c['task']}, {c['loss']}, lr {c['lr']:g}, batch {c['batch_size']}:"
+            )
+            ph, ba, ep = lab["step_phases"], lab["step_batches"], lab["step_epoch"]
+            lines.append(f"  {ph['presses']} × Next phase (the first loads the data), {ph['seconds']:.1f} s: {stalls(ph)}")
+            lines.append(f"  {ba['presses']} × Whole batch, {ba['seconds']:.1f} s: {stalls(ba)}")
+            lines.append(
+                f"  To end of epoch (to batch {ep['batch']}/{ep['batches_per_epoch']}, {ep['redraws']} redraws): "
+                f"{ep['seconds']:.2f} s wall; {stalls(ep)}"
+            )
+            for key in (k for k in lab if k.startswith("nudge_")):
+                for direction, sw in lab[key].items():
+                    if direction == "model":
+                        continue
+                    what = "along the gradient" if sw["parameter"] is None else f"one weight of {sw['parameter']}"
+                    moved = "progress shown" if sw["progress_moved"] else "progress NOT shown"
+                    lines.append(
+                        f"  Accuracy vs loss, {lab[key]['model']}, {what}, {sw['epsilons']} ε on {sw['samples']:,} validation digits: "
+                        f"{sw['seconds']:.1f} s ({moved}); {stalls(sw)}"
+                    )
+            lines.append(f"  over the whole run: {stalls(lab['stall_all'])}")
     if "gui" in r:
         g = r["gui"]
         if "skipped" in g:

@@ -154,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
             "mydigits",
             "preprocess",
             "saliency",
+            "lab",
         ],
         help="leave a section out (repeatable)",
     )

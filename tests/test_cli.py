@@ -103,6 +103,8 @@ def test_bench_latency_section(capsys):
                 "preprocess",
                 "--skip",
                 "saliency",
+                "--skip",
+                "lab",
             ]
         )
         == 0
