@@ -768,9 +768,11 @@ def format_report(r: dict) -> str:
             ph, ba, ep = lab["step_phases"], lab["step_batches"], lab["step_epoch"]
             lines.append(f"  {ph['presses']} × Next phase (the first loads the data), {ph['seconds']:.1f} s: {stalls(ph)}")
             lines.append(f"  {ba['presses']} × Whole batch, {ba['seconds']:.1f} s: {stalls(ba)}")
+            reached = ep["first_reached"]
             lines.append(
-                f"  To end of epoch (to batch {ep['batch']}/{ep['batches_per_epoch']}, {ep['redraws']} redraws): "
-                f"{ep['seconds']:.2f} s wall; {stalls(ep)}"
+                f"  To end of epoch × {ep['presses']} until the run stopped ({ep['epochs']} epochs, {ep['redraws']} redraws): "
+                f"the first press (to batch {reached['batch']}/{reached['batches_per_epoch']} of epoch {reached['epoch']}) "
+                f"{1000 * ep['walls_s'][0]:.0f} ms, each press {', '.join(f'{1000 * w:.0f}' for w in ep['walls_s'])} ms; {stalls(ep)}"
             )
             for key in (k for k in lab if k.startswith("nudge_")):
                 for direction, sw in lab[key].items():

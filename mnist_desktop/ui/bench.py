@@ -213,14 +213,17 @@ LAB_PRESS_MS = 100  # a user pressing a button again: at the soonest this long a
 LAB_TAIL_S = 0.2  # after a part ends, the probe goes on this long (the last redraw belongs to it)
 
 
-def measure_lab(phases: int = 30, batches: int = 5, nudge_models=("cnn", "linear"), valid_steps: int | None = None, timeout: float = 300.0) -> dict:
+def measure_lab(
+    phases: int = 30, batches: int = 5, nudge_models=("cnn", "linear"), valid_steps: int | None = None, timeout: float = 300.0
+) -> dict:
     """The chapter-4 lab in the real window (offscreen, torch loaded, the bundled CNN active),
     a ``PROBE_MS`` timer probing the event loop throughout:
 
     1. Step mode in the chapter's setting (the stepper's default): ``phases`` single phases,
        "Next phase" clicked again ``LAB_PRESS_MS`` after the last press (or as soon as it is
        enabled again); then "Whole batch" ``batches`` times the same way; then "To end of
-       epoch" once, timed from the click to the state it ends on drawn.
+       epoch" the same way until the run stops (the last press only stops it), each press
+       timed from the click to the state it ends on drawn.
     2. Accuracy vs loss, for each of ``nudge_models`` ("cnn": the bundled CNN; "linear": the
        3-vs-7 linear model just stepped, made active with "Use this model"): a sweep along the
        gradient direction on the validation set, then one weight (the panel's default) on the
@@ -291,7 +294,7 @@ def measure_lab(phases: int = 30, batches: int = 5, nudge_models=("cnn", "linear
         window.training.set_mode("step")
         stepper = window.training.stepper
         config = stepper.config
-        result["step_config"] = {"arch": config.arch, "task": config.task, "loss": config.loss, "lr": config.lr, "batch_size": config.batch_size}
+        result["step_config"] = {k: getattr(config, k) for k in ("arch", "task", "loss", "lr", "batch_size")}
         shown: list[tuple[float, bool]] = []  # (when, busy) of each state drawn
         stepper.stateShown.connect(lambda _s: shown.append((time.perf_counter(), stepper.busy)))
 
@@ -311,16 +314,24 @@ def measure_lab(phases: int = 30, batches: int = 5, nudge_models=("cnn", "linear
         start, end = press(stepper.batch_button, batches)
         pause(LAB_TAIL_S)
         result["step_batches"] = part(start, end, presses=batches)
-        wait_until(stepper.epoch_button.isEnabled)
-        drawn = len(shown)
-        start = time.perf_counter()
-        stepper.epoch_button.click()
-        wait_until(lambda: not stepper.busy and len(shown) > drawn and not shown[-1][1])
-        end = shown[-1][0]
+        walls, redraws, first, reached = [], 0, None, {}
+        while not stepper.done():  # "To end of epoch" until the run stops (the chapter's setting: 3 epochs)
+            pause(LAB_PRESS_MS / 1000)
+            wait_until(stepper.epoch_button.isEnabled)
+            drawn = len(shown)
+            start = time.perf_counter()
+            first = first or start
+            stepper.epoch_button.click()
+            wait_until(lambda drawn=drawn: not stepper.busy and len(shown) > drawn and not shown[-1][1])
+            end = shown[-1][0]
+            walls.append(round(end - start, 3))
+            redraws += len(shown) - drawn
+            if len(walls) == 1:
+                state = stepper.state
+                reached = {"epoch": state.epoch, "batch": state.batch, "batches_per_epoch": state.batches_per_epoch}
         pause(LAB_TAIL_S)
-        state = stepper.state
         result["step_epoch"] = part(
-            start, end, redraws=len(shown) - drawn, epoch=state.epoch, batch=state.batch, batches_per_epoch=state.batches_per_epoch
+            first, end, presses=len(walls), walls_s=walls, redraws=redraws, first_reached=reached, epochs=config.epochs
         )
 
         # 2. Accuracy vs loss

@@ -46,7 +46,9 @@ def test_bench_lab_section_steps_nudges_and_formats():
     assert r["step_config"]["arch"] == "linear" and r["step_config"]["task"] == "3v7"  # the chapter's setting
     assert r["step_phases"]["presses"] == 6 and r["step_batches"]["presses"] == 2
     ep = r["step_epoch"]
-    assert ep["batch"] == ep["batches_per_epoch"] and ep["redraws"] >= 1  # it ran to the end of the epoch
+    reached = ep["first_reached"]
+    assert reached["epoch"] == 1 and reached["batch"] == reached["batches_per_epoch"]  # the first press: to the end of epoch 1
+    assert ep["presses"] == ep["epochs"] + 1 == len(ep["walls_s"])  # one press an epoch, and one that stops the run
     for direction, parameter in (("gradient", None), ("weight", "fc.weight")):
         sw = r["nudge_linear"][direction]
         assert sw["parameter"] == parameter and sw["epsilons"] == 3 and sw["progress_moved"], sw
