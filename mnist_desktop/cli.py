@@ -141,7 +141,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--skip",
         action="append",
         default=[],
-        choices=["startup", "data", "latency", "throughput", "recipe", "reference", "stop", "plot", "gui", "mydigits"],
+        choices=[
+            "startup",
+            "data",
+            "latency",
+            "throughput",
+            "recipe",
+            "reference",
+            "stop",
+            "plot",
+            "gui",
+            "mydigits",
+            "preprocess",
+            "saliency",
+            "lab",
+        ],
         help="leave a section out (repeatable)",
     )
     b.set_defaults(func=cmd_bench)
@@ -387,10 +401,16 @@ INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped wi
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        return _main(argv)
+        code = _main(argv)
+        sys.stdout.flush()  # here, where a closed pipe is caught below, not at exit
+        return code
     except KeyboardInterrupt:  # Ctrl-C anywhere (importing torch takes seconds): one line, no traceback
         print(f"{PROG}: interrupted", file=sys.stderr)
         return INTERRUPTED
+    except BrokenPipeError:  # `mnist-desktop evaluate … | head`: the reader has gone, which is no error
+        # Python flushes stdout at exit, into the closed pipe: point it at /dev/null first.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _main(argv: list[str] | None) -> int:
@@ -410,6 +430,8 @@ def _main(argv: list[str] | None) -> int:
         return run()
     try:
         return args.func(args)
+    except BrokenPipeError:
+        raise  # not the command's failure: see main
     except (MnistDesktopError, ValueError, OSError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 1

@@ -104,6 +104,7 @@ def main() -> int:
     window = MainWindow(settings=settings, predictor=predictor)
     w, h = (int(v) for v in args.size.split("x"))
     window.resize(w, h)
+    window.reset_layout()  # the default layout for that size
     window.show()
     wait(app, window.isVisible, 5)
     window.docks[args.panel].raise_()

@@ -99,6 +99,12 @@ def test_bench_latency_section(capsys):
                 "gui",
                 "--skip",
                 "mydigits",
+                "--skip",
+                "preprocess",
+                "--skip",
+                "saliency",
+                "--skip",
+                "lab",
             ]
         )
         == 0
@@ -239,3 +245,19 @@ def test_exec_arguments_are_quoted_as_the_desktop_entry_spec_says():
     # inside quotes: \" for ", then every backslash doubled by the string-value escape; % as %%
     assert _quote_exec_arg('/a"b') == '"/a\\\\"b"'
     assert _quote_exec_arg("/100%/x") == '"/100%%/x"'
+
+
+def test_output_into_a_closed_pipe_is_no_error(tmp_path):
+    """`mnist-desktop predict … | head -0`: the reader has gone before the answer is written."""
+    drawing = sample_drawings(1)[0]
+    path = tmp_path / "digit.png"
+    Image.fromarray(drawing).save(path)
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "mnist_desktop", "predict", str(path)], stdout=write, stderr=subprocess.PIPE, text=True, timeout=60
+        )
+    finally:
+        os.close(write)
+    assert proc.returncode == 0 and proc.stderr == ""

@@ -65,6 +65,9 @@ def test_numpy_and_torch_agree_for_random_weights(tmp_path, inputs, arch, config
         assert list(a) == list(b)
         for name in a:
             np.testing.assert_allclose(a[name], b[name], atol=1e-4, rtol=1e-5, err_msg=name)
+        last = list(a)[-1]  # the activations panel labels the output layer with these
+        np.testing.assert_allclose(numpy_p.output_probabilities(a[last]), torch_p.predict(x), atol=1e-5, rtol=0)
+        np.testing.assert_allclose(torch_p.output_probabilities(b[last]), torch_p.predict(x), atol=1e-5, rtol=0)
     batch = np.stack(inputs)
     np.testing.assert_allclose(numpy_p.predict_batch(batch), torch_p.predict_batch(batch), atol=1e-5, rtol=0)
     w, v = numpy_p.layer_weights(), torch_p.layer_weights()

@@ -44,6 +44,8 @@ _EXPORTS = {
     "Loss": "losses",
     "load_digit_image": "preprocess",
     "to_mnist": "preprocess",
+    "PREPROCESS_VARIANTS": "preprocess",  # the chapter-4 lab (issue #9)
+    "preprocess_variants": "preprocess",
     "BatchInfo": "training",
     "EpochInfo": "training",
     "TrainResult": "training",
@@ -52,6 +54,15 @@ _EXPORTS = {
     "recommended_config": "config",
     "resolve_device": "training",
     "train": "training",
+    # SGD one phase at a time (issue #9)
+    "StepState": "stepper",
+    "Stepper": "stepper",
+    # chapter 4 lab: accuracy vs loss, and the chapter as a path (issue #9)
+    "Nudge": "nudging",
+    "nudge": "nudging",
+    "STAGES": "chapter",
+    "Stage": "chapter",
+    # weights over time (issue #10 item 10)
     "WeightHistory": "weights",
     "WeightSnapshot": "weights",
 }

@@ -90,12 +90,13 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict)
             raise _cannot_save(path, "it is a folder")
         # Opening the temporary file ourselves gives an OSError that says why
         # (safetensors wraps it in its own error type, with its own temporary name).
+        # Its mode is an ordinary file's (0o666 less the umask: read without os.umask, which
+        # would change the process's umask for a moment, under other threads too).
         with open(tmp, "wb"):
             pass
+        mode = os.stat(tmp).st_mode & 0o777
         save_file(tensors, str(tmp), metadata={METADATA_KEY: json.dumps(meta)})
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # an ordinary file, not the private mode of a temp file
+        os.chmod(tmp, mode)  # safetensors writes a private temporary file of its own
         os.replace(tmp, path)
     except OSError as e:
         raise _cannot_save(path, e.strerror or str(e)) from None

@@ -90,14 +90,14 @@ ARCHITECTURE_SPECS: dict[str, ArchitectureSpec] = {
         ),
         ArchitectureSpec(
             "mlp",
-            "MLP",
+            "Small neural net (MLP)",
             "A small neural net: 784 → hidden → ReLU → classes (the chapter's simple_net).",
             config_ranges={"hidden": (1, MAX_HIDDEN)},
             recipe=_mlp_recipe,
         ),
         ArchitectureSpec(
             "cnn",
-            "CNN",
+            "Convolutional net (CNN)",
             "Two convolutions with batch norm, ReLU and max-pooling, then a linear layer.",
             config_ranges={"channels1": (1, MAX_CHANNELS), "channels2": (1, MAX_CHANNELS)},
             recipe=_cnn_recipe,
@@ -144,7 +144,7 @@ LOSS_SPECS: dict[str, LossSpec] = {
         LossSpec("cross-entropy", "Cross-entropy", "Softmax, then the negative log of the right class's probability."),
         LossSpec(
             "mnist-loss",
-            "mnist_loss",
+            "MNIST loss (sigmoid distance)",
             "The chapter's loss for two classes: how far sigmoid(output) is from the right answer.",
             binary_only=True,
         ),

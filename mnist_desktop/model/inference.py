@@ -92,3 +92,52 @@ class Predictor(PredictorBase):
             elif isinstance(module, (nn.Conv2d, nn.Linear)):
                 weights[name] = module.weight.detach().numpy().copy()
         return weights
+
+    # --- what the model looks at (the chapter-4 lab, issue #9) ---------------------------------
+    def _class_direction(self, class_index: int | None, x28: np.ndarray) -> tuple[int, torch.Tensor]:
+        """``(class_index, v)``: the class (default: the top one) and the weights ``v`` over the
+        model's outputs of the score saliency explains, ``v · outputs``.
+
+        Softmax: the class's logit minus the mean of all logits (what moves its probability
+        against the others; the probability itself saturates near 1 and explains nothing).
+        Sigmoid (one output, the second class's logit): that logit for the second class, minus it for the first.
+        """
+        n = len(self.classes)
+        if class_index is None:
+            class_index = int(np.argmax(self.predict(x28)))
+        if isinstance(class_index, bool) or not isinstance(class_index, (int, np.integer)) or not 0 <= class_index < n:
+            raise ValueError(f"class_index must be an index into the model's {n} classes (0 to {n - 1}), not {class_index!r}")
+        if self._sigmoid:
+            return int(class_index), torch.tensor([1.0 if class_index == 1 else -1.0])
+        v = torch.full((n,), -1.0 / n)
+        v[class_index] += 1.0
+        return int(class_index), v
+
+    def saliency(self, x28: np.ndarray, class_index: int | None = None) -> np.ndarray:
+        """How much each pixel of ``x28`` pushes the model towards class ``class_index`` (an index
+        into :attr:`classes`; default: the top class): float32 ``(28, 28)``, positive where the
+        pixel's ink pushes towards the class, negative where it pushes away, 0 where there is no ink.
+
+        Gradient × input, against a black image: ∂score/∂x · x, with the score of
+        :meth:`_class_direction`. Exact (it sums to the score's change from a black image) for
+        the linear model, and computed exactly for pixel similarity: each pixel's change of
+        distance to the class's mean, against the other classes' means. Deterministic.
+        """
+        xn = torch.from_numpy(self.normalize(x28))  # checks the shape
+        x = torch.from_numpy(np.array(x28, dtype=np.float32))
+        class_index, v = self._class_direction(class_index, x28)
+        similarity = next((m for m in self.model.children() if isinstance(m, PixelSimilarity)), None)
+        if similarity is not None:
+            with torch.no_grad():
+                # Output k is -scale · mean over pixels of |x − mean_k|: a sum over pixels, so each
+                # pixel's share of the change from a black image is exact (integrated gradients
+                # and gradient × input agree on it, up to the kink of |·|).
+                black = (0.0 - self._mean) / self._std
+                means = similarity.means
+                share = -similarity.scale / 784 * ((xn - means).abs() - (black - means).abs())  # (outputs, 28, 28)
+                return torch.tensordot(v, share, dims=1).numpy().astype(np.float32)
+        x.requires_grad_(True)
+        with torch.enable_grad():
+            out = self.model(((x - self._mean) / self._std).reshape(1, 1, 28, 28))  # normalize() in torch, for the gradient
+            (grad,) = torch.autograd.grad((out[0] * v).sum(), x)
+        return (grad * x).detach().numpy().astype(np.float32)

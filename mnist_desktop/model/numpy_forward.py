@@ -206,6 +206,16 @@ class PredictorBase:
             raise ValueError(f"expected a (28, 28) image as to_mnist returns, got shape {x.shape}")
         return (x - self._mean) / self._std
 
+    def output_probabilities(self, output: np.ndarray) -> np.ndarray:
+        """The probabilities over :attr:`classes` that the output layer's ``output`` (one
+        input's logits, as ``activations`` returns the last layer's) stands for: softmax, or
+        for a one-unit two-class model sigmoid as (1 - p, p). float32."""
+        z = np.asarray(output, dtype=np.float64).reshape(1, -1)
+        if self._sigmoid:
+            p = sigmoid(z.reshape(-1))
+            return np.stack([1 - p, p], axis=1)[0].astype(np.float32)
+        return softmax(z)[0].astype(np.float32)
+
 
 class NumpyPredictor(PredictorBase):
     """The read-only part of :class:`inference.Predictor` (predict, activations, weights), in numpy.

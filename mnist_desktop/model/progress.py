@@ -122,6 +122,36 @@ class TrainingProgress:
         return (b.total_steps - b.step) * per_step / self.speed()
 
 
+ACC_PADDING = 0.002  # an accuracy axis shows at least ±0.2 % around its values
+
+
+def accuracy_range(accuracies) -> tuple[float, float]:
+    """An axis range for these accuracies (fractions): their span, padded, within 0–1, so
+    that 98.6 % and 99.2 % lie far apart. (0, 1) when there are none."""
+    a = np.asarray(accuracies, dtype=np.float64)
+    a = a[np.isfinite(a)]
+    if not len(a):
+        return 0.0, 1.0
+    lo, hi = float(a.min()), float(a.max())
+    pad = max(ACC_PADDING, 0.15 * (hi - lo))
+    return max(0.0, lo - pad), min(1.0, hi + pad)
+
+
+def epoch_table(epochs, losses: bool = True) -> list[tuple[str, ...]]:
+    """The per-epoch figures as rows of text, a header first: epoch, train and valid loss
+    (left out with ``losses=False``: a model that minimises no loss), valid accuracy, time."""
+    header = ("epoch", "train loss", "valid loss", "valid accuracy", "time") if losses else ("epoch", "valid accuracy", "time")
+    rows = [header]
+    for e in epochs:
+        acc = f"{100 * e.valid_accuracy:.2f} %" if math.isfinite(e.valid_accuracy) else "–"
+        seconds = f"{e.seconds:.1f} s"
+        if losses:
+            rows.append((f"{e.epoch}/{e.epochs}", f"{e.train_loss:.4f}", f"{e.valid_loss:.4f}", acc, seconds))
+        else:
+            rows.append((f"{e.epoch}/{e.epochs}", acc, seconds))
+    return rows
+
+
 def format_duration(seconds: float) -> str:
     """``m:ss`` (or ``h:mm:ss``); ``?`` for a time not known yet."""
     if not math.isfinite(seconds):

@@ -329,9 +329,6 @@ def train(
     times each per epoch; those of classes the task does not have are left out. Fine-tuning
     on a person's own digits (``finetune.fine_tune``) uses it.
     """
-    from .checkpoints import make_metadata
-    from .inference import Predictor
-
     config = config or TrainConfig()
     config.validate()
     device = resolve_device(config.device)
@@ -345,8 +342,7 @@ def train(
         if on_note:
             on_note(text)
 
-    torch.manual_seed(config.seed)
-    generator = torch.Generator().manual_seed(config.seed)
+    generator = seeded(config)
     n_out = 1 if loss_def.binary_only else len(task.classes)
     arch_config = config.arch_config()
     if init is not None:
@@ -422,17 +418,43 @@ def train(
         done_before = before.get("epochs_total", before.get("epochs", 0))
         training["continued_from"] = init.describe()
         training["epochs_total"] = (done_before if isinstance(done_before, int) else 0) + len(history)
+    return TrainResult(make_predictor(model, config, arch_config, n_out, training, metrics), stopped, metrics, history, notes)
+
+
+def seeded(config: TrainConfig) -> torch.Generator:
+    """Seed torch's global generator (the model's initial weights) and return the run's own
+    generator (the batch order and augmentation), as every run of ``config`` does."""
+    torch.manual_seed(config.seed)
+    return torch.Generator().manual_seed(config.seed)
+
+
+def batch_lr(config: TrainConfig, step: int, total: int) -> float:
+    """The learning rate of ``step`` (0-based) of ``total`` under the config's schedule."""
+    return one_cycle(step, total, config.lr) if config.schedule == "onecycle" else config.lr
+
+
+def exploded(loss: float, first: float | None) -> bool:
+    """NaN or inf; or exploded: a loss of 100 means logits off by ~100, which no model that is
+    still learning produces (it starts near ln 10 = 2.3)."""
+    return not math.isfinite(loss) or loss > max(100.0, 100 * (loss if first is None else first))
+
+
+def make_predictor(model, config: TrainConfig, arch_config: dict, n_out: int, training: dict, metrics: dict):
+    """A :class:`Predictor` holding a CPU copy of ``model`` (independent of it) with its metadata."""
+    from .checkpoints import make_metadata
+    from .inference import Predictor
+
     cpu_model = copy.deepcopy(model).cpu().to(memory_format=torch.contiguous_format).eval()
     meta = make_metadata(
         config.arch,
         arch_config,
         config.task,
         "sigmoid" if n_out == 1 else "softmax",
-        arch.normalization,
+        get_architecture(config.arch).normalization,
         training=training,
         metrics=metrics,
     )
-    return TrainResult(Predictor(cpu_model, meta), stopped, metrics, history, notes)
+    return Predictor(cpu_model, meta)
 
 
 def _check_init(init, config: TrainConfig, n_out: int) -> dict:
@@ -486,7 +508,7 @@ def _sgd(model, config, loss_fn, train_data, valid_data, generator, on_batch, on
                 stopped = True
                 break
             idx = perm[b * batch_size : (b + 1) * batch_size]
-            lr = one_cycle(step, total, config.lr) if config.schedule == "onecycle" else config.lr
+            lr = batch_lr(config, step, total)
             if use_graph and len(idx) == batch_size:
                 graph = graph or _CudaGraphStep(model, loss_fn, opt, x_train, y_train, idx)
                 loss = graph.run(idx, lr)
@@ -507,9 +529,7 @@ def _sgd(model, config, loss_fn, train_data, valid_data, generator, on_batch, on
             if step % config.log_every == 0 or b == batches - 1:
                 mean_loss, speed = meter.read()
                 first_loss = mean_loss if first_loss is None else first_loss
-                if not math.isfinite(mean_loss) or mean_loss > max(100.0, 100 * first_loss):
-                    # NaN or inf; or exploded: a loss of 100 means logits off by ~100, which no
-                    # model that is still learning produces (it starts near ln 10 = 2.3).
+                if exploded(mean_loss, first_loss):
                     raise _diverged(mean_loss, f"at step {step} (epoch {epoch})", config.lr)
                 grad_norm = float(opt.grad_norm())
                 max_grad = max(max_grad or 0.0, grad_norm)

@@ -1,7 +1,8 @@
 """Activations: every layer's output for the current input, and the weights worth seeing.
 
-Convolution outputs (C, H, W) become a grid of small heatmaps, dense outputs (units,) a
-strip of cells, the first convolution's filters and a linear model's per-class weights
+An overview strip shows every layer as a small tile and the selected one large; the output
+layer is labelled with the classes and their probabilities. Convolution outputs (C, H, W)
+become a grid of small heatmaps, dense outputs (units,) rows of cells, the first convolution's filters and a linear model's per-class weights
 28×28 images on a diverging map (the templates it learned), pixel similarity's means
 grey images. Views are built once per model; a new input only calls ``setImage`` with
 fixed levels, so shading is comparable from one stroke to the next.
@@ -14,9 +15,9 @@ from typing import NamedTuple
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, Qt
-from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QGridLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QPalette, QTextDocumentFragment
+from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from mnist_desktop import model as engine
 
@@ -51,15 +52,29 @@ def as_tiles(a: np.ndarray) -> tuple[np.ndarray, int | None]:
     return padded.reshape(1, rows, width), 1
 
 
-class ImageView(QWidget):
-    """A title and one pyqtgraph ImageItem with a fixed look-up table and levels."""
+class ImageView(QFrame):
+    """A title and one pyqtgraph ImageItem with a fixed look-up table and levels.
 
-    def __init__(self, title: str, lut: np.ndarray, levels: tuple[float, float], height: int, tooltip: str = ""):
+    ``height`` fixes the image's height (a tile of the overview strip); ``None`` lets it
+    grow with the panel (the large view of the selected layer). ``clicked`` fires on a
+    press anywhere on it."""
+
+    clicked = Signal()
+
+    def __init__(self, title: str, lut: np.ndarray, levels: tuple[float, float], height: int | None, tooltip: str = ""):
         super().__init__()
         self.title = QLabel(title)
-        self.title.setWordWrap(True)
+        self.title.setWordWrap(height is None)
         self.view = pg.GraphicsLayoutWidget()
-        self.view.setFixedHeight(height)
+        if height is None:
+            self.view.setMinimumHeight(60)
+            self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        else:
+            self.view.setFixedHeight(height)
+            self.view.setMinimumWidth(16)
+            self.title.setMinimumWidth(0)
+            self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.setToolTip(tooltip)
         self.view.setToolTip(tooltip)
         self.view.ci.setContentsMargins(2, 2, 2, 2)
         self.box = self.view.addViewBox(lockAspect=True, enableMouse=False, invertY=True, enableMenu=False)
@@ -68,18 +83,25 @@ class ImageView(QWidget):
         self.levels = levels
         self.box.addItem(self.image)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.setSpacing(1)
         layout.addWidget(self.title)
-        layout.addWidget(self.view)
+        layout.addWidget(self.view, 1)
+        self.view.viewport().installEventFilter(self)
         self.restyle()
         self._shape = None
+        self._columns: int | None = None
 
     def configure(self, title: str, lut: np.ndarray, levels: tuple[float, float], tooltip: str) -> None:
         """New title, colours and levels for a view that is reused for another model."""
         self.title.setText(title)
+        self.setToolTip(tooltip)
         self.view.setToolTip(tooltip)
         self.image.setLookupTable(lut)
         self.levels = levels
+
+    def set_selected(self, on: bool) -> None:
+        self.setFrameShape(QFrame.Shape.Box if on else QFrame.Shape.NoFrame)
 
     def restyle(self, source: QWidget | None = None) -> None:
         self.view.setBackground(palette_color(source or self, QPalette.ColorRole.Base))
@@ -90,6 +112,83 @@ class ImageView(QWidget):
         if image.shape != self._shape:
             self._shape = image.shape
             self.box.autoRange(padding=0.01)
+
+    def mousePressEvent(self, event) -> None:
+        self.clicked.emit()
+        super().mousePressEvent(event)
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.MouseButtonPress:
+            self.clicked.emit()
+        return False
+
+
+class OutputView(QWidget):
+    """The output layer as a learner reads it: one cell per class, its label and probability.
+
+    Per input only the probabilities' plain texts change (and the top class's frame), which
+    keeps the update per stroke cheap."""
+
+    def __init__(self):
+        super().__init__(objectName="activations_output")
+        self.title = QLabel(wordWrap=True)
+        self._grid = QGridLayout()
+        self._grid.setSpacing(0)
+        self.cells: list[tuple[QLabel, QLabel]] = []  # (class, probability)
+        self.classes: list = []
+        self._top: int | None = None
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(1)
+        layout.addWidget(self.title)
+        layout.addLayout(self._grid)
+        self.setToolTip(
+            "The last layer's outputs turned into probabilities (softmax; sigmoid for a two-class model): "
+            "how sure the model is of each class for the current drawing."
+        )
+
+    def set_classes(self, name: str, classes) -> None:
+        self.title.setText(f"Output layer <b>{name}</b>: the probability of each class" if name else "")
+        if list(classes) == self.classes:
+            return
+        for pair in self.cells:
+            for label in pair:
+                self._grid.removeWidget(label)
+                label.deleteLater()
+        self.classes = list(classes)
+        self.cells = []
+        for i, cls in enumerate(self.classes):
+            pair = (QLabel(f"<b>{cls}</b>"), QLabel())
+            for row, label in enumerate(pair):
+                label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+                label.setMinimumWidth(0)
+                label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+                self._grid.addWidget(label, row, i)
+            self.cells.append(pair)
+        self._top = None
+        self.set_probabilities(None)
+
+    def set_probabilities(self, probabilities: np.ndarray | None) -> None:
+        top = None if probabilities is None else int(np.argmax(probabilities))
+        for i, (_, value) in enumerate(self.cells):
+            value.setText("–" if probabilities is None else f"{100 * float(probabilities[i]):.0f} %")
+        if top != self._top:  # the most likely class framed
+            for i, pair in enumerate(self.cells):
+                for label in pair:
+                    label.setFrameShape(QFrame.Shape.Box if i == top else QFrame.Shape.NoFrame)
+            self._top = top
+
+    def top_class(self):
+        """The class whose cell is framed as the most likely, or None."""
+        return None if self._top is None else self.classes[self._top]
+
+    def texts(self) -> list[str]:
+        """What each cell says, as plain text (class, then probability)."""
+        return [f"{_plain(c.text())}\n{v.text()}" for c, v in self.cells]
+
+
+def _plain(html: str) -> str:
+    return QTextDocumentFragment.fromHtml(html).toPlainText()
 
 
 def _symmetric(a: np.ndarray) -> tuple[float, float]:
@@ -104,17 +203,30 @@ class _Spec(NamedTuple):
     kind: str  # "weights" or "layer"
     name: str
     shape: tuple
-    title: str
+    title: str  # the large view's title (rich text)
     lut: np.ndarray
     levels: tuple[float, float]
-    height: int
     tip: str
     image: np.ndarray
     columns: int | None
+    short: str  # the strip tile's title
+
+
+TILE_HEIGHT = 40  # the overview strip's images: every layer in view at once
+TILE_WIDTH = 110  # the strip has as many columns as tiles of about this width fit…
+MIN_COLUMNS = 4  # …but at least this many (a narrow dock: the tiles get narrower, not more rows)
 
 
 class ActivationsPanel(QWidget):
-    """One view per layer output (``panels``), plus weight views (``weight_panels``)."""
+    """Every layer at a glance, one layer large, and the output layer with its classes.
+
+    An overview strip holds one small tile per layer output (``panels``) and per weight
+    view (``weight_panels``), in the model's order; clicking a tile shows that layer in the
+    large view (``detail``) below — :meth:`selected_layer` and ``layerSelected`` tell which.
+    ``output`` labels the last layer with the classes and their probabilities. Nothing
+    scrolls: the whole network fits the dock, at 1280×720 too."""
+
+    layerSelected = Signal(str)  # the selected view's layer name (an output's or a weight's)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -122,22 +234,59 @@ class ActivationsPanel(QWidget):
         self.predictor = None
         self.panels: dict[str, ImageView] = {}
         self.weight_panels: dict[str, ImageView] = {}
+        self._specs: dict[tuple[str, str], _Spec] = {}
+        self._selected: tuple[str, str] | None = None  # (kind, name)
         self._last_input: np.ndarray | None = None
         self._layout: list | None = None  # (kind, name, shape) of each view, in order
         self._stale = False
+        self._columns = 6  # tiles a row of the strip: from the panel's width (resizeEvent)
         self.info = QLabel("Draw a digit to see what each layer makes of it.", wordWrap=True)
-        self._content = QWidget()
-        self._grid = QGridLayout(self._content)
+        self.info.setToolTip("Each layer's output for the drawing on the canvas. Click a small tile to see it large below.")
+        self._strip = QWidget(objectName="activations_strip")
+        self._grid = QGridLayout(self._strip)
+        self._grid.setContentsMargins(0, 0, 0, 0)
+        self._grid.setSpacing(2)
         self._grid.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self._grid.setColumnStretch(0, 1)
-        self._grid.setColumnStretch(1, 1)
-        scroll = QScrollArea()
-        scroll.setWidgetResizable(True)
-        scroll.setWidget(self._content)
+        self.detail = ImageView("", SEQUENTIAL, (0.0, 1.0), None)
+        self.detail.setObjectName("activations_detail")
+        self.output = OutputView()
         outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
+        outer.setContentsMargins(2, 2, 2, 2)
+        outer.setSpacing(4)
         outer.addWidget(self.info)
-        outer.addWidget(scroll, 1)
+        outer.addWidget(self._strip)
+        outer.addWidget(self.detail, 1)
+        outer.addWidget(self.output)
+
+    # ------------------------------------------------------------------ selection
+    def selected_layer(self) -> str | None:
+        """The name of the layer shown large (for a weight view, the layer whose weights)."""
+        return None if self._selected is None else self._selected[1]
+
+    def select_layer(self, name: str, kind: str = "layer") -> None:
+        """Show layer ``name``'s output (``kind="layer"``) or weights (``"weights"``) large."""
+        key = (kind, name)
+        if key not in self._specs:
+            raise KeyError(f"no {kind} view named {name!r}")
+        changed = key != self._selected
+        self._selected = key
+        for (k, n), view in self._views():
+            view.set_selected((k, n) == key)
+        spec = self._specs[key]
+        self.detail.configure(spec.title, spec.lut, spec.levels, spec.tip)
+        self.detail.setToolTip(spec.tip)
+        source = self._view(key)
+        if source is not None and source.image.image is not None:
+            self.detail.set_image(source.image.image)
+        if changed:
+            self.layerSelected.emit(name)
+
+    def _views(self):
+        yield from ((("weights", n), v) for n, v in self.weight_panels.items())
+        yield from ((("layer", n), v) for n, v in self.panels.items())
+
+    def _view(self, key: tuple[str, str]) -> "ImageView | None":
+        return (self.weight_panels if key[0] == "weights" else self.panels).get(key[1])
 
     # ------------------------------------------------------------------ building (once per model)
     def set_predictor(self, predictor) -> None:
@@ -147,6 +296,7 @@ class ActivationsPanel(QWidget):
         self.predictor = predictor
         if predictor is None:
             self._clear_views()
+            self.output.set_classes("", [])
             self.info.setText("No active model: train one or open one.")
             return
         specs = self._weight_specs(predictor) + self._layer_specs(predictor)
@@ -154,19 +304,29 @@ class ActivationsPanel(QWidget):
         if layout != self._layout:
             self._clear_views()
             for spec in specs:
-                view = ImageView(spec.title, spec.lut, spec.levels, spec.height, spec.tip)
+                view = ImageView(spec.short, spec.lut, spec.levels, TILE_HEIGHT, spec.tip)
+                view.clicked.connect(lambda k=spec.kind, n=spec.name: self.select_layer(n, k))
                 self._add(view)
                 (self.weight_panels if spec.kind == "weights" else self.panels)[spec.name] = view
             self._layout = layout
+        self._specs = {(spec.kind, spec.name): spec for spec in specs}
         for spec in specs:
-            view = (self.weight_panels if spec.kind == "weights" else self.panels)[spec.name]
-            view.configure(spec.title, spec.lut, spec.levels, spec.tip)
+            view = self._view((spec.kind, spec.name))
+            view.configure(spec.short, spec.lut, spec.levels, f"{_plain(spec.title)}\n{spec.tip}\nClick to see it large.")
             view._columns = spec.columns
             view.set_image(spec.image)
+        self.output.set_classes(next(reversed(self.panels), ""), predictor.classes)
         self.info.setText(
-            f"{predictor.describe()} — each layer's output for the current input "
-            "(blue negative, red positive; dark → bright for non-negative)."
+            f"{predictor.describe()}: each layer's output for the current input, in order "
+            "(blue negative, red positive; dark → bright for non-negative). Click a tile to see it large."
         )
+        if self._selected not in self._specs:
+            self._selected = None
+            first = next(iter(self.panels), None)
+            if first is not None:
+                self.select_layer(first)
+        else:
+            self.select_layer(self._selected[1], self._selected[0])
         if self._last_input is not None:
             self.set_input(self._last_input)
 
@@ -175,11 +335,13 @@ class ActivationsPanel(QWidget):
             self._grid.removeWidget(view)
             view.deleteLater()
         self.panels, self.weight_panels = {}, {}
+        self._specs = {}
         self._layout = None
 
     def _layer_specs(self, predictor) -> list[_Spec]:
         references = [predictor.activations(x) for x in self._reference_inputs()]
         specs = []
+        last = next(reversed(references[0]), None)
         for name, out in references[0].items():
             seen = np.stack([r[name] for r in references])
             tiles, columns = as_tiles(out)
@@ -188,25 +350,34 @@ class ActivationsPanel(QWidget):
             hi = hi if hi > 0 else (float(np.max(np.abs(seen))) or 1.0)
             levels = (-hi, hi) if signed else (0.0, hi)
             kind = "feature maps" if np.ndim(out) == 3 else "units"
-            height = 150 if np.ndim(out) == 3 else max(28, min(120, 14 * tiles.shape[1] + 8))
-            if np.size(out) == 784:
-                height = 120
             title = f"<b>{name}</b> · output {tuple(np.shape(out))} · {kind}"
+            if name == last:
+                classes = ", ".join(map(str, predictor.classes))
+                title += f": the model's score for {'each class' if np.size(out) > 1 else 'the second class'} ({classes}), as probabilities below"
             tip = (
                 f"Output of layer {name} for the current input. Colour levels are fixed at ±{hi:.3g}"
                 if signed
                 else f"Output of layer {name} for the current input. Colour levels are fixed at 0 … {hi:.3g}"
             )
             image = mosaic(np.zeros_like(tiles), columns)
-            specs.append(
-                _Spec("layer", name, np.shape(out), title, DIVERGING if signed else SEQUENTIAL, levels, height, tip, image, columns)
-            )
+            specs.append(_Spec("layer", name, np.shape(out), title, DIVERGING if signed else SEQUENTIAL, levels, tip, image, columns, name))
         return specs
 
     def _add(self, view: "ImageView") -> None:
-        """Views fill a two-column grid in order: weights first, then layer by layer."""
+        """Tiles fill the strip in order, ``_columns`` a row: weights first, then layer by layer."""
         n = len(self.panels) + len(self.weight_panels)
-        self._grid.addWidget(view, n // 2, n % 2)
+        self._grid.addWidget(view, n // self._columns, n % self._columns)
+
+    def resizeEvent(self, event) -> None:
+        columns = max(MIN_COLUMNS, event.size().width() // TILE_WIDTH)
+        if columns != self._columns:
+            self._columns = columns
+            tiles = [view for _, view in self._views()]
+            for view in tiles:
+                self._grid.removeWidget(view)
+            for i, view in enumerate(tiles):
+                self._grid.addWidget(view, i // columns, i % columns)
+        super().resizeEvent(event)
 
     _references: list[np.ndarray] | None = None  # shared by every panel: the same 16 digits
 
@@ -235,7 +406,6 @@ class ActivationsPanel(QWidget):
                     f"<b>{name}</b> · the mean image of each class ({', '.join(map(str, classes))}) {w.shape}",
                     GRAY,
                     (0.0, 1.0),
-                    90,
                     "Pixel similarity's only 'parameters': the average training image of each class.",
                     mosaic(w, len(w)),
                 )
@@ -246,7 +416,6 @@ class ActivationsPanel(QWidget):
                     f"<b>{name}</b> filters {w.shape}: what each feature map looks for (blue −, red +)",
                     DIVERGING,
                     _symmetric(filters),
-                    110,
                     "The first convolution's kernels. Each feature map is the image convolved with one of them.",
                     mosaic(filters),
                 )
@@ -258,14 +427,13 @@ class ActivationsPanel(QWidget):
                     f"<b>{name}</b> weights {what} as 28×28 images: the templates the model learned (blue −, red +)",
                     DIVERGING,
                     _symmetric(w),
-                    110 if n <= 10 else 200,
                     "A pixel where the weight is red adds to the class's score when it has ink; blue subtracts.",
                     mosaic(w.reshape(n, 28, 28), n if n <= 10 else None),
                 )
             else:
                 continue
-            title, lut, levels, height, tip, image = spec
-            specs.append(_Spec("weights", name, w.shape, title, lut, levels, height, tip, image, None))
+            title, lut, levels, tip, image = spec
+            specs.append(_Spec("weights", name, w.shape, title, lut, levels, tip, image, None, f"{name} weights"))
         return specs
 
     # ------------------------------------------------------------------ updating (every input)
@@ -277,12 +445,17 @@ class ActivationsPanel(QWidget):
         self._update()
 
     def set_activations(self, outputs) -> None:
-        """Show precomputed ``predictor.activations`` outputs."""
+        """Show precomputed ``predictor.activations`` outputs: the tiles, the large view of
+        the selected layer, and the output layer's probabilities."""
         for name, out in outputs.items():
             view = self.panels.get(name)
             if view is not None:
                 tiles, _ = as_tiles(out)
                 view.set_image(mosaic(tiles, view._columns))
+                if self._selected == ("layer", name):
+                    self.detail.set_image(view.image.image)
+        if outputs and self.predictor is not None:
+            self.output.set_probabilities(self.predictor.output_probabilities(next(reversed(outputs.values()))))
 
     def _update(self) -> None:
         self._stale = False
@@ -291,6 +464,9 @@ class ActivationsPanel(QWidget):
         if self._last_input is None:
             for view in self.panels.values():
                 view.image.setImage(np.zeros_like(view.image.image), levels=view.levels, autoLevels=False)
+            if self._selected is not None and self._selected[0] == "layer":
+                self.detail.image.setImage(np.zeros_like(self.detail.image.image), levels=self.detail.levels, autoLevels=False)
+            self.output.set_probabilities(None)
             return
         self.set_activations(self.predictor.activations(self._last_input))
 
@@ -301,6 +477,6 @@ class ActivationsPanel(QWidget):
 
     def changeEvent(self, event) -> None:
         if event.type() == QEvent.Type.PaletteChange:
-            for view in list(self.panels.values()) + list(self.weight_panels.values()):
+            for view in [*self.panels.values(), *self.weight_panels.values(), self.detail]:
                 view.restyle(self)  # children get the new palette after their parent
         super().changeEvent(event)

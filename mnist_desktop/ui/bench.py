@@ -76,6 +76,7 @@ def measure_click_to_done(config=None, probe: bool = True, timeout: float = 900.
     settings = QSettings(str(Path(tmp.name) / "bench.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings=settings)
     window.resize(1400, 900)
+    window.reset_layout()  # the default layout at that size: activations in view, as drawn into
     window.show()
     tune_process()  # as app.run() does once the window is up
     for _ in range(5):
@@ -208,7 +209,191 @@ def measure_click_to_done(config=None, probe: bool = True, timeout: float = 900.
     return result
 
 
+LAB_PRESS_MS = 100  # a user pressing a button again: at the soonest this long after the last press
+LAB_TAIL_S = 0.2  # after a part ends, the probe goes on this long (the last redraw belongs to it)
+
+
+def measure_lab(
+    phases: int = 30, batches: int = 5, nudge_models=("cnn", "linear"), valid_steps: int | None = None, timeout: float = 300.0
+) -> dict:
+    """The chapter-4 lab in the real window (offscreen, torch loaded, the bundled CNN active),
+    a ``PROBE_MS`` timer probing the event loop throughout:
+
+    1. Step mode in the chapter's setting (the stepper's default): ``phases`` single phases,
+       "Next phase" clicked again ``LAB_PRESS_MS`` after the last press (or as soon as it is
+       enabled again); then "Whole batch" ``batches`` times the same way; then "To end of
+       epoch" the same way until the run stops (the last press only stops it), each press
+       timed from the click to the state it ends on drawn.
+    2. Accuracy vs loss, for each of ``nudge_models`` ("cnn": the bundled CNN; "linear": the
+       3-vs-7 linear model just stepped, made active with "Use this model"): a sweep along the
+       gradient direction on the validation set, then one weight (the panel's default) on the
+       validation set, each timed from the click on Nudge to the panel idle, with the values
+       its progress bar showed. ``valid_steps``: nudges per validation sweep (default the
+       panel's own).
+
+    Each part's stalls are those of the probe ticks from its first click to ``LAB_TAIL_S``
+    after it ended. Run it in a fresh process (``python -m mnist_desktop.ui.bench --lab``)."""
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from . import nudge as nudge_ui
+    from .app import make_app, tune_process
+    from .main_window import MainWindow
+
+    if valid_steps is not None:
+        nudge_ui.STEPS["valid"] = int(valid_steps)
+    app = QApplication.instance() or make_app([sys.argv[0] if sys.argv else "mnist-desktop"])
+    tmp = tempfile.TemporaryDirectory()
+    window = MainWindow(settings=QSettings(str(Path(tmp.name) / "bench.ini"), QSettings.Format.IniFormat))
+    window.resize(1400, 900)
+    window.reset_layout()
+    window.show()
+    tune_process()
+    for _ in range(5):
+        app.processEvents()
+
+    gaps: list[tuple[float, float]] = []
+    last = [time.perf_counter()]
+
+    def tick() -> None:
+        now = time.perf_counter()
+        gaps.append((now, now - last[0]))
+        last[0] = now
+
+    probe = QTimer(interval=PROBE_MS, timerType=Qt.TimerType.PreciseTimer)
+    probe.timeout.connect(tick)
+    deadline = time.perf_counter() + timeout
+
+    def wait_until(condition, seconds: float | None = None) -> None:
+        """Run the event loop until ``condition()`` (checked every 5 ms) or ``seconds`` pass."""
+        end = time.perf_counter() + seconds if seconds is not None else deadline
+        if condition():
+            return
+        loop = QEventLoop()
+        check = QTimer(interval=5, timerType=Qt.TimerType.PreciseTimer)
+        check.timeout.connect(lambda: (condition() or time.perf_counter() >= end) and loop.quit())
+        check.start()
+        loop.exec()
+        check.stop()
+        if seconds is None and not condition():
+            raise RuntimeError("the lab benchmark gave up waiting (timeout)")
+
+    def pause(seconds: float) -> None:
+        wait_until(lambda: False, seconds)
+
+    def part(start: float, end: float, **extra) -> dict:
+        return {**_stalls(gaps, start, end + LAB_TAIL_S), "seconds": round(end - start, 2), **extra}
+
+    result: dict = {"probe_interval_ms": PROBE_MS, "press_every_ms": LAB_PRESS_MS}
+    try:
+        last[0] = time.perf_counter()
+        probe.start()
+        # 1. Step mode
+        window.training.set_mode("step")
+        stepper = window.training.stepper
+        config = stepper.config
+        result["step_config"] = {k: getattr(config, k) for k in ("arch", "task", "loss", "lr", "batch_size")}
+        shown: list[tuple[float, bool]] = []  # (when, busy) of each state drawn
+        stepper.stateShown.connect(lambda _s: shown.append((time.perf_counter(), stepper.busy)))
+
+        def press(button, times: int) -> tuple[float, float]:
+            start = None
+            for _ in range(times):
+                wait_until(button.isEnabled)
+                start = start or time.perf_counter()
+                button.click()
+                pause(LAB_PRESS_MS / 1000)
+            wait_until(lambda: not stepper.busy)
+            return start, time.perf_counter()
+
+        start, end = press(stepper.phase_button, phases)
+        pause(LAB_TAIL_S)
+        result["step_phases"] = part(start, end, presses=phases, first_phase_loads_data=True)
+        start, end = press(stepper.batch_button, batches)
+        pause(LAB_TAIL_S)
+        result["step_batches"] = part(start, end, presses=batches)
+        walls, redraws, first, reached = [], 0, None, {}
+        while not stepper.done():  # "To end of epoch" until the run stops (the chapter's setting: 3 epochs)
+            pause(LAB_PRESS_MS / 1000)
+            wait_until(stepper.epoch_button.isEnabled)
+            drawn = len(shown)
+            start = time.perf_counter()
+            first = first or start
+            stepper.epoch_button.click()
+            wait_until(lambda drawn=drawn: not stepper.busy and len(shown) > drawn and not shown[-1][1])
+            end = shown[-1][0]
+            walls.append(round(end - start, 3))
+            redraws += len(shown) - drawn
+            if len(walls) == 1:
+                state = stepper.state
+                reached = {"epoch": state.epoch, "batch": state.batch, "batches_per_epoch": state.batches_per_epoch}
+        pause(LAB_TAIL_S)
+        result["step_epoch"] = part(
+            first, end, presses=len(walls), walls_s=walls, redraws=redraws, first_reached=reached, epochs=config.epochs
+        )
+
+        # 2. Accuracy vs loss
+        panel = window.nudge
+        window.docks["nudge"].show()
+        window.docks["nudge"].raise_()
+        idle = [0]
+        panel.idle.connect(lambda: idle.__setitem__(0, idle[0] + 1))
+        values: list[int] = []
+        panel.progress.valueChanged.connect(values.append)
+
+        def choose(combo, data) -> None:
+            combo.setCurrentIndex(combo.findData(data))
+
+        def sweep(direction: str) -> dict:
+            choose(panel.direction, direction)
+            choose(panel.data, "valid")
+            pause(LAB_PRESS_MS / 1000)
+            values.clear()
+            before = idle[0]
+            start = time.perf_counter()
+            panel.nudge_button.click()
+            wait_until(lambda: idle[0] > before)
+            end = time.perf_counter()
+            pause(LAB_TAIL_S)
+            r = panel.result
+            return part(
+                start,
+                end,
+                parameter=r.parameter if r else None,
+                samples=r.samples if r else 0,
+                epsilons=len(r.epsilons) if r else 0,
+                progress_values=len(set(values)),
+                progress_max=panel.progress.maximum(),
+                progress_moved=len(set(values)) > 2 and max(values, default=0) == panel.progress.maximum(),
+            )
+
+        for which in nudge_models:
+            if which == "linear":
+                pause(LAB_PRESS_MS / 1000)
+                stepper.use_button.click()  # the 3-vs-7 linear model just stepped
+                wait_until(lambda: panel.predictor is not None and panel.predictor.arch == "linear")
+            result[f"nudge_{which}"] = {
+                "model": f"{window.predictor.arch} {window.predictor.task}",
+                "gradient": sweep("gradient"),
+                "weight": sweep("weight"),
+            }
+        probe.stop()
+        result["stall_all"] = _stalls(gaps, 0.0, float("inf"))
+    finally:
+        probe.stop()
+        window.unsaved = False
+        window.close()
+        window.deleteLater()
+        tmp.cleanup()
+    return result
+
+
 if __name__ == "__main__":
     import json
 
-    print(json.dumps(measure_click_to_done(probe="--probe" in sys.argv[1:])))
+    if "--lab" in sys.argv[1:]:
+        print(json.dumps(measure_lab(**json.loads(sys.argv[sys.argv.index("--lab") + 1]))))
+    else:
+        print(json.dumps(measure_click_to_done(probe="--probe" in sys.argv[1:])))

@@ -260,8 +260,11 @@ class Canvas(QWidget):
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         p.drawImage(target, src)
         p.end()
-        # On screen, the picture's brightness becomes the ink's opacity.
-        alpha = src.convertToFormat(QImage.Format.Format_Alpha8)
+        # On screen, the picture's brightness becomes the ink's opacity, so that it shows in
+        # the ink colour on the paper, like a stroke. The bytes are read as alpha values:
+        # converting the grey image to Alpha8 instead would make every pixel opaque (a grey
+        # image has no alpha), which showed the picture as a solid square of ink.
+        alpha = QImage(image.data, w, h, w, QImage.Format.Format_Alpha8).copy()
         tinted = QImage(alpha.size(), QImage.Format.Format_ARGB32_Premultiplied)
         tinted.fill(self._ink())
         p = QPainter(tinted)

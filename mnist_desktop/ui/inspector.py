@@ -9,7 +9,7 @@ with the tensor's shape, dtype and statistics and the shape steps from canvas to
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPoint, QRectF, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QPoint, QRectF, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSlider,
     QSpinBox,
+    QToolButton,
     QToolTip,
     QVBoxLayout,
     QWidget,
@@ -30,7 +31,13 @@ from PySide6.QtWidgets import (
 from mnist_desktop import model as engine
 from mnist_desktop.model.config import MNIST_MEAN, MNIST_STD
 
+from .overlay import SaliencyOverlay
+
 MODES = ("uint8", "float", "normalized")
+# How each mode's values are printed: in the cells (what fits), and in the hover read-out.
+CELL_FORMATS = {"uint8": "{:.0f}", "float": "{:.2f}", "normalized": "{:+.2f}"}
+HOVER_FORMATS = {"uint8": "{:.0f}", "float": "{:.3f}", "normalized": "{:+.3f}"}
+MIN_CELL = 4  # the smallest zoom, in pixels per cell
 
 
 class PixelGrid(QWidget):
@@ -43,6 +50,8 @@ class PixelGrid(QWidget):
         self.values: np.ndarray = np.zeros((28, 28), dtype=np.float32)
         self.shade: np.ndarray = np.zeros((28, 28), dtype=np.float32)  # 0..1, drives the background
         self.fmt = "{:.0f}"
+        self.hover_fmt = "{:.0f}"
+        self.hovered_cell: tuple[int, int] | None = None  # the last cell the mouse was on
         self.setMouseTracking(True)
         self.set_cell_size(24)
 
@@ -52,11 +61,15 @@ class PixelGrid(QWidget):
         self.setFixedSize(28 * self.cell_size, 28 * self.cell_size)
         self.update()
 
-    def set_values(self, values: np.ndarray, shade: np.ndarray, fmt: str) -> None:
+    def set_values(self, values: np.ndarray, shade: np.ndarray, fmt: str, hover_fmt: str | None = None) -> None:
         self.values = np.asarray(values).copy()
         self.shade = np.clip(np.asarray(shade, dtype=np.float32), 0, 1)
         self.fmt = fmt
+        self.hover_fmt = hover_fmt or fmt
         self.update()
+        if self.hovered_cell is not None:  # the read-out shows the new value of the same cell
+            r, k = self.hovered_cell
+            self.hovered.emit(r, k, float(self.values[r, k]))
 
     def _cell(self) -> float:
         return min(self.width(), self.height()) / 28.0
@@ -97,10 +110,10 @@ class PixelGrid(QWidget):
     def mouseMoveEvent(self, e) -> None:
         cell = self.cell_at(e.position().toPoint())
         if cell is not None:
-            r, k = cell
+            r, k = self.hovered_cell = cell
             v = float(self.values[r, k])
             self.hovered.emit(r, k, v)
-            QToolTip.showText(e.globalPosition().toPoint(), f"row {r}, column {k}: {self.fmt.format(v)}", self)
+            QToolTip.showText(e.globalPosition().toPoint(), f"row {r}, column {k}: {self.hover_fmt.format(v)}", self)
         super().mouseMoveEvent(e)
 
 
@@ -153,6 +166,9 @@ class InspectorPanel(QWidget):
             mode_row.addWidget(b)
         mode_row.addStretch(1)
         mode_row.addWidget(QLabel("Zoom"))
+        self.fit_button = QToolButton(objectName="inspector_fit", text="Fit", checkable=True, checked=True)
+        self.fit_button.setToolTip("Zoom so that the whole 28×28 image fits; the slider zooms in from there.")
+        mode_row.addWidget(self.fit_button)
         self.modes.button(1).setChecked(True)
 
         self.grid = PixelGrid()
@@ -160,10 +176,12 @@ class InspectorPanel(QWidget):
         self.grid_scroll.setWidget(self.grid)
         self.grid_scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.grid_scroll.setMinimumSize(160, 120)
-        self.zoom = QSlider(Qt.Orientation.Horizontal, objectName="inspector_zoom", minimum=8, maximum=40, value=24)
-        self.zoom.setToolTip("Cell size. Numbers appear from 14 pixels per cell; smaller shows the whole image.")
+        self.zoom = QSlider(Qt.Orientation.Horizontal, objectName="inspector_zoom", minimum=MIN_CELL, maximum=40, value=24)
+        self.zoom.setToolTip("Cell size. Numbers appear from 14 pixels per cell; Fit shows the whole image.")
         self.zoom.setMaximumWidth(140)
-        self.zoom.valueChanged.connect(self.grid.set_cell_size)
+        self.zoom.valueChanged.connect(self._on_zoom)
+        self.fit_button.toggled.connect(self._fit)
+        self.grid_scroll.viewport().installEventFilter(self)
         self.stats = QLabel(objectName="inspector_stats")
         self.stats.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.shapes = QLabel(objectName="inspector_shapes", wordWrap=True)
@@ -192,6 +210,10 @@ class InspectorPanel(QWidget):
         self.random_button.clicked.connect(self.random_sample)
         self.modes.idClicked.connect(lambda _id: self.refresh())
         self.grid.hovered.connect(self._on_hover)
+        # The saliency overlay (issue #9): red/blue over the drawing's cells, from the main window.
+        self._saliency: np.ndarray | None = None
+        self.saliency_overlay = SaliencyOverlay(self.grid)
+        self.source.currentIndexChanged.connect(lambda _i: self.set_saliency(self._saliency))
         self._on_source_changed()
 
     # ------------------------------------------------------------------ inputs
@@ -320,8 +342,7 @@ class InspectorPanel(QWidget):
             if self.source.currentData() == "drawing":
                 self.sample_info.setText("the drawing, as the model sees it")
             return
-        fmt = {"uint8": "{:.0f}", "float": "{:.2f}", "normalized": "{:.1f}"}[self.mode]
-        self.grid.set_values(values, x, fmt)
+        self.grid.set_values(values, x, CELL_FORMATS[self.mode], HOVER_FORMATS[self.mode])
         dtype = "uint8" if values.dtype == np.uint8 else "float32"
         self.stats.setText(f"shape (28, 28) · dtype {dtype} · min {values.min():.3g} · max {values.max():.3g} · mean {values.mean():.3g}")
         if self.source.currentData() == "drawing":
@@ -349,4 +370,36 @@ class InspectorPanel(QWidget):
 
     @Slot(int, int, float)
     def _on_hover(self, row: int, col: int, value: float) -> None:
-        self.hover.setText(f"row {row}, column {col}: {self.grid.fmt.format(value)}")
+        self.hover.setText(f"row {row}, column {col}: {self.grid.hover_fmt.format(value)}")
+
+    # ------------------------------------------------------------------ zoom
+    def eventFilter(self, watched, event) -> bool:
+        if watched is self.grid_scroll.viewport() and event.type() == QEvent.Type.Resize:
+            self._fit()
+        return super().eventFilter(watched, event)
+
+    @Slot()
+    def _fit(self) -> None:
+        """With Fit on, the cells take the size at which all 28 rows and columns show."""
+        if not self.fit_button.isChecked():
+            return
+        size = self.grid_scroll.viewport().size()
+        cell = max(MIN_CELL, min(size.width(), size.height()) // 28)
+        self.grid.set_cell_size(cell)
+        self.zoom.blockSignals(True)
+        self.zoom.setValue(cell)
+        self.zoom.blockSignals(False)
+
+    @Slot(int)
+    def _on_zoom(self, pixels: int) -> None:
+        """The slider zooms: Fit goes off until it is pressed again."""
+        self.fit_button.blockSignals(True)
+        self.fit_button.setChecked(False)
+        self.fit_button.blockSignals(False)
+        self.grid.set_cell_size(pixels)
+
+    def set_saliency(self, saliency: np.ndarray | None) -> None:
+        """Tint the drawing's cells with ``saliency`` (red: towards the class, blue: away); None: no tint.
+        Shown only while the inspector shows the drawing."""
+        self._saliency = saliency
+        self.saliency_overlay.set_saliency(saliency if self.source.currentData() == "drawing" else None)

@@ -1,5 +1,9 @@
 """The live loss plot: batch loss (raw and smoothed), validation loss and accuracy per epoch.
 
+The loss axis can be logarithmic (the default: the first losses, ten times the last ones,
+would otherwise flatten the tail), and accuracy has its own axis, ranged to its values, so
+that 98.6 % and 99.2 % are far apart rather than both at the top of 0–1.
+
 Items are built once; ``show_progress`` only calls ``setData`` with the bounded series of a
 :class:`~mnist_desktop.model.progress.TrainingProgress`, so a redraw costs the same at the
 end of a long run as at its start.
@@ -13,14 +17,30 @@ from PySide6.QtCore import QEvent, QSize, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from mnist_desktop.model.progress import accuracy_range
+
 from .theme import palette_color, style_plot_widget
 
 
+class LossAxis(pg.AxisItem):
+    """The loss axis. On a log scale its ticks are 1, 2 and 5 × 10ᵏ: pyqtgraph's own are all
+    nine per decade, whose labels overlap where a decade is short."""
+
+    def logTickValues(self, minVal, maxVal, size, stdTicks):
+        v1, v2 = int(np.floor(minVal)), int(np.ceil(maxVal))
+        major = [float(v) for v in range(v1, v2 + 1) if minVal <= v <= maxVal]
+        if v2 - v1 > 4:
+            return [(1.0, major)]
+        minor = [v + np.log10(m) for v in range(v1, v2) for m in (2, 5)]
+        return [(1.0, major), (None, [float(x) for x in minor if minVal < x < maxVal])]
+
+
 class LossPlot(pg.PlotWidget):
-    """Loss against epochs on the left axis, validation accuracy (0–1) on the right one."""
+    """Loss against epochs on the left axis (linear or log), validation accuracy on the
+    right one, ranged to the accuracies shown."""
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(parent)
+        super().__init__(parent, axisItems={"left": LossAxis("left")})
         self.setObjectName("loss_plot")
         self.setMinimumHeight(160)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -44,9 +64,13 @@ class LossPlot(pg.PlotWidget):
         item.showAxis("right")
         item.scene().addItem(self.acc_view)
         item.getAxis("right").linkToView(self.acc_view)
-        item.getAxis("right").setLabel("valid accuracy")
+        item.getAxis("right").setLabel("valid accuracy (%)")
+        item.getAxis("right").setScale(100)  # the data stay fractions; the ticks read 98.6, 99.0
+        item.getAxis("right").enableAutoSIPrefix(False)
         self.acc_view.setXLink(item)
         self.acc_view.setYRange(0, 1, padding=0.02)
+        self._acc_range = (0.0, 1.0)
+        self.log_loss = False
         self.acc_view.setMouseEnabled(False, False)
         self.acc_curve = pg.PlotDataItem(symbol="s", symbolSize=7, name="valid accuracy")
         self.acc_view.addItem(self.acc_curve)
@@ -81,6 +105,17 @@ class LossPlot(pg.PlotWidget):
             self._style()
         super().changeEvent(event)
 
+    def set_log_loss(self, on: bool) -> None:
+        """A logarithmic loss axis (or a linear one). Only the loss curves and the left axis
+        change: the accuracy axis and a run's fixed x range stay."""
+        self.log_loss = bool(on)
+        for curve in (self.raw_curve, self.smooth_curve, self.valid_curve):
+            curve.setLogMode(False, self.log_loss)
+        item = self.getPlotItem()
+        item.getAxis("left").setLogMode(False, self.log_loss)
+        item.setLabel("left", "loss (log scale)" if self.log_loss else "loss")
+        item.enableAutoRange(y=True)
+
     def set_epochs(self, epochs: int | None) -> None:
         """Fix the x axis at 0 … ``epochs`` for a run (None: follow the data again). A fixed
         axis is not laid out anew at every redraw, which is most of a redraw's cost."""
@@ -95,9 +130,22 @@ class LossPlot(pg.PlotWidget):
         if progress is None:
             for curve in (self.raw_curve, self.smooth_curve, self.valid_curve, self.acc_curve):
                 curve.setData([], [])
+            self._set_acc_range(accuracy_range([]))
             return
         self.raw_curve.setData(*progress.loss.arrays())
         self.smooth_curve.setData(*progress.smoothed.arrays())
         ex = np.asarray(progress.epoch_x, dtype=np.float64)
         self.valid_curve.setData(ex, np.asarray([e.valid_loss for e in progress.epochs], dtype=np.float64))
-        self.acc_curve.setData(ex, np.asarray([e.valid_accuracy for e in progress.epochs], dtype=np.float64))
+        acc = np.asarray([e.valid_accuracy for e in progress.epochs], dtype=np.float64)
+        self.acc_curve.setData(ex, acc)
+        self._set_acc_range(accuracy_range(acc))
+
+    def _set_acc_range(self, lo_hi: tuple[float, float]) -> None:
+        if lo_hi != self._acc_range:  # once an epoch, not at every redraw
+            self._acc_range = lo_hi
+            self.acc_view.setYRange(*lo_hi, padding=0)
+
+    def accuracy_axis_range(self) -> tuple[float, float]:
+        """The accuracies the right axis shows, bottom to top."""
+        lo, hi = self.acc_view.viewRange()[1]
+        return float(lo), float(hi)

@@ -4,13 +4,16 @@ inspector and activations; menus, toolbar, status bar and settings."""
 from __future__ import annotations
 
 import sys
+import tempfile
 import threading
 import time
+from html import escape
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QSettings, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QEvent, QProcess, QSettings, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -20,6 +23,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QScrollArea,
+    QSizePolicy,
     QSlider,
     QStyle,
     QTabBar,
@@ -35,13 +39,17 @@ from mnist_desktop.model.paths import is_inside_package, user_data_dir
 
 from .activations import ActivationsPanel
 from .canvas import MODEL_SIZE, Canvas
+from .chapter import build_chapter_menu, train_with_accuracy_loss  # chapter-4 lab
 from .data_view import DataViewPanel  # Data dock (issue #10 item 9)
 from .evaluation import EvaluationPanel
 from .inspector import InspectorPanel
 from .mydigits import MyDigitsPanel
+from .nudge import NudgePanel  # chapter-4 lab
 from .prediction import PredictionPanel
+from .preprocess_lab import PreprocessLabPanel
 from .settings import BRUSH, GEOMETRY, LAST_MODEL, MY_DIGITS_FOLDER, WINDOW_STATE, name_application, parse_setting
 from .theme import app_icon
+from .torch_loading import UserIdleGate, import_torch_gently
 from .training import TrainingPanel
 from .weights import WeightsPanel  # Weights dock (issue #10 item 10)
 
@@ -52,11 +60,39 @@ FALLBACK_KEYS = {
     QKeySequence.StandardKey.Open: "Ctrl+O",
     QKeySequence.StandardKey.Save: "Ctrl+S",
     QKeySequence.StandardKey.Delete: "Del",
+    QKeySequence.StandardKey.HelpContents: "F1",
 }
 
 
+class DockEntry(NamedTuple):
+    """One dock: its key in ``MainWindow.docks`` (objectName ``<name>_dock``), title, panel and
+    group (a key of each layout in DOCK_LAYOUTS); ``scroll``: wrap the panel in a scroll area;
+    ``help``: the panel's plain-words explanation (its status tip)."""
+
+    name: str
+    title: str
+    widget: QWidget
+    group: str
+    scroll: bool = True
+    help: str = ""  # what the panel is for, in plain words: the help strip shows it on hover
+
+
+# Where each group of docks goes, and the share of the window's width (side areas) or height
+# (top/bottom) it starts with. Groups in one area share one tab stack. A small screen gets one
+# stack on the right, so that every panel (the loss plot, all the activations) has the full height.
+DOCK_LAYOUTS: dict[str, dict[str, tuple[Qt.DockWidgetArea, float]]] = {
+    "wide": {"side": (Qt.DockWidgetArea.RightDockWidgetArea, 0.33), "bottom": (Qt.DockWidgetArea.BottomDockWidgetArea, 0.47)},
+    "compact": {"side": (Qt.DockWidgetArea.RightDockWidgetArea, 0.56), "bottom": (Qt.DockWidgetArea.RightDockWidgetArea, 0.56)},
+}
+WIDE_LAYOUT_FROM = (1400, 860)  # the window's size (90 % of the screen at first start, at most 1400×920) for "wide"
+
+
+def layout_for_size(width: int, height: int) -> str:
+    return "wide" if width >= WIDE_LAYOUT_FROM[0] and height >= WIDE_LAYOUT_FROM[1] else "compact"
+
+
 FRAME_S = 1 / 60  # the drawing is classified at most once per frame
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: docks placed by DOCK_LAYOUTS; an older saved layout gives way to it
 MODEL_HISTORY = 5  # models Edit → Previous model can go back to
 MODEL_FILTER = "mnist-desktop models (*.safetensors);;PyTorch state dicts (*.pt *.pth);;All files (*)"
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
@@ -70,12 +106,26 @@ made available under the terms of the Creative Commons Attribution-Share Alike 3
 with fastai and PyTorch</i> (Howard &amp; Gugger).</p>"""
 
 
+HELP_STRIP_IDLE = "Point at anything in the window to read here what it does."
+INTRODUCTION = """<h3>Welcome</h3>
+<p><b>Draw a digit</b> on the white canvas with the mouse. On the right, the model says which
+digit it thinks it is and how sure it is, for each of the ten digits.</p>
+<p>A <b>model</b> is a function with many numbers (its weights) inside. <b>Training</b> finds good
+weights: it shows the model thousands of handwritten digits from MNIST, measures how wrong it is
+(the <i>loss</i>) and nudges every weight a little to be less wrong, again and again. The
+Training panel does this and draws the loss as it falls.</p>
+<p><b>Activations</b> shows what each layer of the model makes of your drawing, from the pixels to
+the final probabilities. The <b>Tensor inspector</b> shows the numbers themselves.</p>
+<p>Point at anything: the strip at the bottom of the window says what it does.</p>"""
+
+
 class MainWindow(QMainWindow):
     """The app's window. ``settings`` and ``predictor`` may be injected (tests); neither is required."""
 
     predictionUpdated = Signal()
     predictorChanged = Signal(object)
     torchReady = Signal()  # PyTorch has loaded and the active model is its torch twin (see torch_ready)
+    onnxExported = Signal(bool, str)  # File → Export to ONNX ended: (succeeded, what it said)
     _torchLoaded = Signal(object)  # from the loading thread: (predictor, source, error) or an exception
 
     def __init__(self, settings: QSettings | None = None, predictor=None, parent: QWidget | None = None, torch_ready: bool = True):
@@ -105,6 +155,9 @@ class MainWindow(QMainWindow):
         self._torch_threads: int | None = None
         self._torch_source: str | None = None  # the model the torch twin is loaded from
         self._loader: threading.Thread | None = None
+        # torch's one GIL-holding step waits for a pause in the user's drawing (torch_loading)
+        self._idle_gate = None if torch_ready else UserIdleGate(parent=self)
+        self._export = None  # (QProcess, temporary folder) while an ONNX export runs
         if torch_ready:
             self._set_torch_threads()
 
@@ -116,13 +169,17 @@ class MainWindow(QMainWindow):
         self.evaluation = EvaluationPanel()
         folder = settings.value(MY_DIGITS_FOLDER)
         self.my_digits = MyDigitsPanel(folder if isinstance(folder, str) and folder else None)
+        self.nudge = NudgePanel(torch_ready=torch_ready)  # chapter-4 lab: accuracy vs loss
+        self.preprocess_lab = PreprocessLabPanel()  # chapter-4 lab: preprocessing recipes side by side
         self._fine_tuning = False
 
         self._build_central()
         self._build_docks()
+        self._build_lab()  # the chapter-4 lab (issue #9): preprocessing lab dock, saliency
         self._build_actions()
         self._build_menus_and_toolbar()
         self._build_status_bar()
+        self._build_chapter_lab()  # chapter-4 lab: Accuracy vs loss dock, Chapter 4 menu
 
         self._classify_timer = QTimer(self, singleShot=True)
         self._classify_timer.timeout.connect(self.classify)
@@ -146,6 +203,8 @@ class MainWindow(QMainWindow):
         self.my_digits.folderChanged.connect(lambda path: self.settings.setValue(MY_DIGITS_FOLDER, path))
 
         self._restore_settings(predictor)  # ends in set_predictor, which classifies
+        self.explain_widgets()
+        self.predictorChanged.connect(lambda _p: self.explain_widgets(self.activations))  # its views are rebuilt
         app = QApplication.instance()
         if app is not None:  # app.quit() without closing the window must not leave the worker running
             app.aboutToQuit.connect(self._on_about_to_quit)
@@ -155,6 +214,7 @@ class MainWindow(QMainWindow):
         if not self._closing:
             self.training.shutdown()
             self.evaluation.shutdown()
+            self.nudge.shutdown()  # chapter-4 lab
 
     # ------------------------------------------------------------------ layout
     def _build_central(self) -> None:
@@ -171,12 +231,7 @@ class MainWindow(QMainWindow):
         row.addWidget(QLabel("Brush"))
         row.addWidget(self.brush, 1)
         row.addWidget(self.brush_value)
-        row.addWidget(self.eraser_button)
-        self.clear_button = QToolButton()
-        self.undo_button = QToolButton()
-        self.redo_button = QToolButton()
-        for b in (self.undo_button, self.redo_button, self.clear_button):
-            row.addWidget(b)
+        row.addWidget(self.eraser_button)  # undo, redo and clear are in the toolbar, once
         left = QVBoxLayout()
         left.addWidget(self.canvas, 1)
         left.addLayout(row)
@@ -184,66 +239,90 @@ class MainWindow(QMainWindow):
         layout = QHBoxLayout(central)
         layout.addLayout(left, 3)
         layout.addWidget(self.prediction, 2)
+        self.prediction.setStatusTip("The model's answer for your drawing: how likely each class is.")
         self.setCentralWidget(central)
 
     def _build_docks(self) -> None:
         self.docks: dict[str, QDockWidget] = {}
-        # Training takes the whole right side; inspector and activations sit under the canvas.
+        self.dock_groups: dict[str, str] = {}  # dock name → its group in DOCK_LAYOUTS
         self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.setDockOptions(
             QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks | QMainWindow.DockOption.AllowNestedDocks
         )
-        for name, title, widget, area in (
-            ("training", "Training", self.training, Qt.DockWidgetArea.RightDockWidgetArea),
-            ("inspector", "Tensor inspector", self.inspector, Qt.DockWidgetArea.BottomDockWidgetArea),
-            ("activations", "Activations", self.activations, Qt.DockWidgetArea.BottomDockWidgetArea),
-            ("evaluation", "Evaluation", self.evaluation, Qt.DockWidgetArea.RightDockWidgetArea),
-            ("my_digits", "My digits", self.my_digits, Qt.DockWidgetArea.RightDockWidgetArea),
+        # ---- the docks: one entry each. ``group`` says where it goes (DOCK_LAYOUTS); the first
+        # dock of a group is the tab shown at start. scroll=False: the panel fits any size itself.
+        for entry in (
+            DockEntry(
+                "training", "Training", self.training, "side", help="Train a model: choose what to learn and how, then watch the loss fall."
+            ),
+            DockEntry(
+                "evaluation",
+                "Evaluation",
+                self.evaluation,
+                "side",
+                help="How well the active model does on MNIST's test images, and where it goes wrong.",
+            ),
+            DockEntry(
+                "my_digits",
+                "My digits",
+                self.my_digits,
+                "side",
+                help="Digits you drew and labelled: test the model on them or fine-tune it.",
+            ),
+            DockEntry(
+                "nudge",
+                "Accuracy vs loss",
+                self.nudge,
+                "side",
+                help="Move the model's weights a little and watch loss and accuracy: why accuracy cannot be a loss.",
+            ),
+            DockEntry(
+                "activations",
+                "Activations",
+                self.activations,
+                "bottom",
+                scroll=False,
+                help="What each layer of the model makes of your drawing.",
+            ),
+            DockEntry(
+                "inspector", "Tensor inspector", self.inspector, "bottom", help="The numbers themselves: the 28×28 image the model gets."
+            ),
+            DockEntry(
+                "preprocess_lab",
+                "Preprocessing lab",
+                self.preprocess_lab,
+                "bottom",
+                help="Your drawing made into 28×28 six ways, and what the model reads in each.",
+            ),
         ):
-            dock = QDockWidget(title, self, objectName=f"{name}_dock")
-            if name not in ("training", "evaluation", "my_digits"):
-                dock.setWidget(widget)  # the inspector's grid shrinks to fit; activations scroll by themselves
-            else:  # a dock can shrink below its panel's natural size: scroll instead
-                scroll = QScrollArea(objectName=f"{name}_scroll")
-                scroll.setWidgetResizable(True)
-                scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-                scroll.setWidget(widget)
-                dock.setWidget(scroll)
-            dock.setFeatures(
-                QDockWidget.DockWidgetFeature.DockWidgetMovable
-                | QDockWidget.DockWidgetFeature.DockWidgetClosable
-                | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-            )
-            self.addDockWidget(area, dock)
-            self.docks[name] = dock
-        self.tabifyDockWidget(self.docks["inspector"], self.docks["activations"])
-        self.docks["activations"].raise_()
-        # Evaluation shares the right side with Training, so that the inspector (below)
-        # stays in view while its galleries are browsed; it computes only when raised.
-        self.tabifyDockWidget(self.docks["training"], self.docks["evaluation"])
-        self.tabifyDockWidget(self.docks["training"], self.docks["my_digits"])
-        self.docks["training"].raise_()
-        self.resizeDocks([self.docks["training"]], [460], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.docks["activations"]], [430], Qt.Orientation.Vertical)
+            self._add_dock(entry)
         self.docks["inspector"].visibilityChanged.connect(lambda v: v and self.inspector.refresh())
         self.docks["evaluation"].visibilityChanged.connect(self.evaluation.set_on_screen)
         # --- Data and Weights docks (issue #10, items 9 and 10) ---------------------------
-        # Data: tabbed behind Training (reads MNIST in a thread when first shown); Weights:
-        # tabbed behind Activations (histogram and distance from the start, per epoch).
+        # Last in their groups, so not the tab in front: Data beside Training (reads MNIST in a
+        # thread when first shown), Weights beside Activations (histogram, distance from start).
         self.data_view = DataViewPanel()
         self.weights_view = WeightsPanel()
-        for name, title, widget, beside in (
-            ("data", "Data", self.data_view, "training"),
-            ("weights", "Weights", self.weights_view, "activations"),
+        for entry in (
+            DockEntry(
+                "data",
+                "Data",
+                self.data_view,
+                "side",
+                scroll=False,
+                help="MNIST itself: how many images of each digit, the mean image of each, and all of them.",
+            ),
+            DockEntry(
+                "weights",
+                "Weights",
+                self.weights_view,
+                "bottom",
+                scroll=False,
+                help="A layer's weights as a histogram, and how far training moved them from where they started.",
+            ),
         ):
-            dock = QDockWidget(title, self, objectName=f"{name}_dock")
-            dock.setWidget(widget)  # both shrink to a narrow dock: no scroll area (their gallery and plots fill it)
-            dock.setFeatures(self.docks[beside].features())
-            self.addDockWidget(self.dockWidgetArea(self.docks[beside]), dock)
-            self.tabifyDockWidget(self.docks[beside], dock)
-            self.docks[name] = dock
-            self.docks[beside].raise_()  # the new tab is not in front
+            self._add_dock(entry)
         self.docks["data"].visibilityChanged.connect(self.data_view.set_on_screen)
         self.docks["weights"].visibilityChanged.connect(self.weights_view.set_on_screen)
         self.data_view.inspectRequested.connect(self.inspect_sample)
@@ -254,8 +333,146 @@ class MainWindow(QMainWindow):
         self.training.modelTrained.connect(self.weights_view.model_trained)
         self.training.finished.connect(self.weights_view.run_finished)
         # --- end of Data and Weights docks --------------------------------------------------
-        self._default_state = self.saveState(STATE_VERSION)
 
+    def _add_dock(self, entry: "DockEntry") -> QDockWidget:
+        dock = QDockWidget(entry.title, self, objectName=f"{entry.name}_dock")
+        if entry.help:
+            entry.widget.setStatusTip(entry.help)
+        if entry.scroll:  # a dock can shrink below its panel's natural size: scroll instead
+            scroll = QScrollArea(objectName=f"{entry.name}_scroll")
+            scroll.setWidgetResizable(True)
+            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+            scroll.setWidget(entry.widget)
+            dock.setWidget(scroll)
+        else:
+            dock.setWidget(entry.widget)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.addDockWidget(DOCK_LAYOUTS["wide"][entry.group][0], dock)
+        self.docks[entry.name] = dock
+        self.dock_groups[entry.name] = entry.group
+        return dock
+
+    def layout_name(self) -> str:
+        """The default layout that fits this window: "compact" on a small screen, else "wide"."""
+        return layout_for_size(self.width(), self.height())
+
+    def apply_layout(self, name: str | None = None) -> None:
+        """Put every dock where layout ``name`` (default: :meth:`layout_name`) says: groups
+        that share an area share one tab stack, in the order the docks were added."""
+        name = name or self.layout_name()
+        areas = DOCK_LAYOUTS[name]
+        for dock in self.docks.values():
+            dock.setFloating(False)
+            self.removeDockWidget(dock)
+        stacks: dict[Qt.DockWidgetArea, list[QDockWidget]] = {}
+        for dock_name, dock in self.docks.items():
+            area = areas[self.dock_groups[dock_name]][0]
+            stack = stacks.setdefault(area, [])
+            if stack:
+                self.tabifyDockWidget(stack[-1], dock)
+            else:
+                self.addDockWidget(area, dock)
+            stack.append(dock)
+            dock.show()
+        for stack in stacks.values():
+            stack[0].raise_()
+        for area, stack in stacks.items():
+            group = next(g for g, (a, _) in areas.items() if a == area)
+            share = areas[group][1]
+            if area in (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea):
+                self.resizeDocks([stack[0]], [int(share * self.width())], Qt.Orientation.Horizontal)
+            else:
+                self.resizeDocks([stack[0]], [int(share * self.height())], Qt.Orientation.Vertical)
+        QApplication.sendPostedEvents(self, QEvent.Type.LayoutRequest)  # the tab bars as the new layout has them
+        self._hide_stray_tab_bars()
+
+    # ------------------------------------------------------------------ chapter-4 lab (issue #9, parts 2 and 5)
+    def _build_chapter_lab(self) -> None:
+        """The Accuracy vs loss panel's links and the Chapter 4 menu (before Help); the dock is in _build_docks."""
+        self.chapter_menu = build_chapter_menu(self)
+        bar = self.menuBar()
+        bar.insertMenu(bar.actions()[-1], self.chapter_menu)  # before Help
+        self.predictorChanged.connect(self.nudge.set_predictor)
+        self.nudge.trainWithAccuracyRequested.connect(lambda: train_with_accuracy_loss(self))
+        first = next(iter(self.chapter_menu.stage_actions))
+        self.chapter_path_action = self._action(
+            "The &chapter-4 path",
+            lambda: self.chapter_menu.go(first),
+            (),
+            "Walk through chapter 4 of the fastai book, stage by stage, in this window (also in the Chapter 4 menu)",
+        )
+        self.help_menu.insertAction(self.help_menu.actions()[2], self.chapter_path_action)  # after the introduction and shortcuts
+
+    # ------------------------------------------------------------------ the chapter-4 lab (issue #9, parts 3 and 4)
+    def _build_lab(self) -> None:
+        """The preprocessing lab dock (tabified with the inspector and activations, computing
+        only while on screen) and the saliency overlay (a frame after each prediction)."""
+        self.docks["preprocess_lab"].visibilityChanged.connect(self.preprocess_lab.set_on_screen)
+        self.preprocess_lab.set_source(self.canvas.image_array)
+        self.predictionUpdated.connect(self.preprocess_lab.schedule)
+        self.predictorChanged.connect(self.preprocess_lab.set_predictor)
+
+        # Saliency is computed after the prediction is on screen (a zero timer runs after the
+        # paint events already posted), never delaying it.
+        self._saliency_timer = QTimer(self, singleShot=True, interval=0)
+        self._saliency_timer.timeout.connect(self.update_saliency)
+        self.prediction.saliency_toggle.toggled.connect(self._schedule_saliency)
+        self.prediction.bars.classClicked.connect(self._on_saliency_class)
+        self.predictionUpdated.connect(self._schedule_saliency)
+        self.predictorChanged.connect(self._on_saliency_predictor)
+
+    @Slot(object)
+    def _on_saliency_predictor(self, predictor) -> None:
+        available = predictor is not None and hasattr(predictor, "saliency")
+        why = "Saliency needs PyTorch's gradients: available once PyTorch has loaded." if predictor is not None else "No model."
+        self.prediction.set_saliency_available(available, why)
+        if not available:
+            self.inspector.set_saliency(None)
+
+    @Slot(object)
+    def _on_saliency_class(self, index) -> None:
+        """A probability bar was clicked: explain that class (turning the overlay on)."""
+        toggle = self.prediction.saliency_toggle
+        if index is not None and toggle.isEnabled() and not toggle.isChecked():
+            toggle.setChecked(True)  # schedules
+        else:
+            self._schedule_saliency()
+
+    def _saliency_wanted(self) -> bool:
+        return (
+            self.prediction.saliency_toggle.isChecked()
+            and self.x28 is not None
+            and self.predictor is not None
+            and hasattr(self.predictor, "saliency")
+        )
+
+    @Slot()
+    def _schedule_saliency(self) -> None:
+        if self._saliency_wanted():
+            self._saliency_timer.start()
+        else:
+            self._saliency_timer.stop()
+            self.prediction.set_saliency(None)
+            self.inspector.set_saliency(None)
+
+    @Slot()
+    def update_saliency(self) -> None:
+        """The overlay for the current drawing and the chosen class (default: the top one), now."""
+        if not self._saliency_wanted():
+            self._schedule_saliency()
+            return
+        index = self.prediction.bars.selected
+        if index is None or index >= len(self.predictor.classes):
+            index = int(np.argmax(self.probabilities))
+        saliency = self.predictor.saliency(self.x28, index)
+        self.prediction.set_saliency(saliency, int(self.predictor.classes[index]))
+        self.inspector.set_saliency(saliency)
+
+    # ------------------------------------------------------------------ (end of the chapter-4 lab)
     def _hide_stray_tab_bars(self) -> None:
         """Tabifying a third dock leaves the two-dock group's tab bar behind, visible in the
         middle of the window (Qt 6.11): hide every tab bar that is no current group's."""
@@ -265,8 +482,8 @@ class MainWindow(QMainWindow):
             if tabbed:
                 groups.add(frozenset([dock.windowTitle(), *(d.windowTitle() for d in tabbed)]))
         for bar in self.findChildren(QTabBar):
-            if bar.parentWidget() is self and frozenset(bar.tabText(i) for i in range(bar.count())) not in groups:
-                bar.hide()
+            if bar.parentWidget() is self:
+                bar.setVisible(frozenset(bar.tabText(i) for i in range(bar.count())) in groups)
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -372,10 +589,16 @@ class MainWindow(QMainWindow):
         self.reset_layout_action = self._action("&Reset layout", self.reset_layout, (), "Put every panel back where it started")
         self.about_action = self._action("&About mnist-desktop", self.about, (), "Version and where MNIST comes from")
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.introduction_action = self._action(
+            "&Introduction",
+            self.show_introduction,
+            [QKeySequence.StandardKey.HelpContents],
+            "What this app is for and where to start",
+        )
+        self.shortcuts_action = self._action(
+            "&Keyboard shortcuts", self.show_shortcuts, (), "Every keyboard shortcut of the menus and the toolbar"
+        )
         self.eraser_button.setDefaultAction(self.eraser_action)
-        self.clear_button.setDefaultAction(self.clear_action)
-        self.undo_button.setDefaultAction(self.undo_action)
-        self.redo_button.setDefaultAction(self.redo_action)
 
     def _build_menus_and_toolbar(self) -> None:
         bar = self.menuBar()
@@ -403,11 +626,22 @@ class MainWindow(QMainWindow):
             self.view_menu.addAction(a)
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.reset_layout_action)
-        m = bar.addMenu("&Help")
-        m.addAction(self.about_action)
+        # --- View → Theme (System, Light, Dark): applied at once, remembered (issue #10, item 7)
+        from .settings import THEME
+        from .theme import install_theme_menu
 
-        tb = self.addToolBar("Main")
+        self.view_menu.addSeparator()
+        self.theme_menu = install_theme_menu(self.view_menu, self.settings, THEME)
+        # --- end View → Theme
+        # ---- Help: other branches add their entries (e.g. the chapter-4 path) to self.help_menu
+        self.help_menu = bar.addMenu("&Help")
+        self.help_menu.addActions([self.introduction_action, self.shortcuts_action])
+        self.help_menu.addSeparator()
+        self.help_menu.addAction(self.about_action)
+
+        tb = self.addToolBar("Toolbar")
         tb.setObjectName("main_toolbar")
+        self.toolbar = tb
         tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         tb.setIconSize(QSize(16, 16))
         tb.addActions([self.open_model_action, self.save_model_action])
@@ -415,9 +649,15 @@ class MainWindow(QMainWindow):
         tb.addActions([self.undo_action, self.redo_action, self.clear_action])
         tb.addSeparator()
         tb.addActions([self.train_action, self.stop_action])
-        self.view_menu.insertAction(self.view_menu.actions()[len(self.docks)], tb.toggleViewAction())
+        toggle = tb.toggleViewAction()
+        toggle.setStatusTip("Show or hide the toolbar (open, save, undo, clear, train)")
+        self.view_menu.insertAction(self.view_menu.actions()[len(self.docks)], toggle)
 
     def _build_status_bar(self) -> None:
+        # The help strip: what the thing under the mouse does (its status tip; see event()).
+        self.help_strip = QLabel(HELP_STRIP_IDLE, objectName="help_strip")
+        self.help_strip.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.statusBar().addWidget(self.help_strip, 1)
         self.device_label = QLabel(objectName="device_label")
         self._show_device()
         self.device_label.setToolTip("Where training runs when the device is Auto. The canvas always predicts on the CPU.")
@@ -469,7 +709,7 @@ class MainWindow(QMainWindow):
     def _load_torch(self, source: str | None) -> None:
         """In the loading thread: never touches a widget, reports by the queued ``_torchLoaded``."""
         try:
-            import_torch_gently()
+            import_torch_gently(self._idle_gate.wait if self._idle_gate is not None else None)
             error = None
             try:
                 predictor = self._load_predictor(source)
@@ -484,6 +724,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_torch_loaded(self, result) -> None:
+        if self._idle_gate is not None:
+            self._idle_gate.close()
         if self._closing:
             return
         if isinstance(result, Exception):
@@ -607,7 +849,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def export_onnx_dialog(self) -> str | None:
-        """Ask where to export the active model as ONNX and export it; the path written, or None."""
+        """Ask where to export the active model as ONNX and start the export; the path, or None."""
         predictor = self.predictor
         if predictor is None:
             return None
@@ -615,16 +857,57 @@ class MainWindow(QMainWindow):
         path, _ = QFileDialog.getSaveFileName(self, "Export to ONNX", suggested, "ONNX models (*.onnx)")
         if not path:
             return None
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)  # a second or two on the GUI thread
+        return path if self.export_onnx(path) else None
+
+    def export_onnx(self, path: str) -> bool:
+        """Export the active model to ``path`` in a separate process (``mnist-desktop export``);
+        ``onnxExported`` tells the outcome. False if it could not start.
+
+        torch's ONNX exporter imports ``torch._dynamo`` (~900 modules, sympy included): in
+        this process that held the GIL, and froze the window, for 1–3 s. The model goes to
+        the exporter as a temporary checkpoint, so an unsaved model exports too.
+        """
+        predictor = self.predictor
+        if predictor is None or self._export is not None:
+            return False
+        folder = tempfile.TemporaryDirectory(prefix="mnist-desktop-export-")
         try:
-            written = engine.export_onnx(predictor, path)
+            checkpoint = predictor.save(Path(folder.name) / "model.safetensors")
         except engine.MnistDesktopError as e:
+            folder.cleanup()
             self._warn("Cannot export the model", str(e))
-            return None
-        finally:
-            QApplication.restoreOverrideCursor()
-        self.statusBar().showMessage(f"Exported {written} (input: (N, 1, 28, 28) in [0, 1]; output: probabilities)", 8000)
-        return str(written)
+            return False
+        process = QProcess(self)
+        process.setProgram(sys.executable)
+        process.setArguments(["-m", "mnist_desktop", "export", str(checkpoint), "--onnx", path])
+        process.finished.connect(self._on_export_finished)
+        process.errorOccurred.connect(lambda error: error == QProcess.ProcessError.FailedToStart and self._on_export_finished(-1))
+        self._export = (process, folder)
+        self.export_onnx_action.setEnabled(False)
+        self.statusBar().showMessage(f"Exporting the {predictor.arch} model to ONNX…")
+        process.start()
+        return True
+
+    @Slot()
+    def _on_export_finished(self, code=-1, _status=None) -> None:
+        if self._export is None:
+            return
+        process, folder = self._export
+        self._export = None
+        out = bytes(process.readAllStandardOutput().data()).decode(errors="replace").strip()
+        err = bytes(process.readAllStandardError().data()).decode(errors="replace").strip()
+        folder.cleanup()
+        self.export_onnx_action.setEnabled(self.predictor is not None and self.torch_ready)
+        if self._closing:
+            return
+        if code == 0:
+            self.statusBar().showMessage(f"{out[:1].upper()}{out[1:]} (input: (N, 1, 28, 28) in [0, 1]; output: probabilities)", 10000)
+            self.onnxExported.emit(True, out)
+            return
+        lines = err.splitlines() or [process.errorString()]
+        message = lines[-1].removeprefix("mnist-desktop: error: ")
+        self._warn("Cannot export the model", message)
+        self.onnxExported.emit(False, message)
 
     @Slot()
     def open_image_dialog(self) -> None:
@@ -770,8 +1053,8 @@ class MainWindow(QMainWindow):
             screen = self.screen().availableGeometry()
             self.resize(min(1400, int(screen.width() * 0.9)), min(920, int(screen.height() * 0.9)))
         state = s.value(WINDOW_STATE)
-        if isinstance(state, QByteArray) and not state.isEmpty():
-            self.restoreState(state, STATE_VERSION)
+        if not (isinstance(state, QByteArray) and not state.isEmpty() and self.restoreState(state, STATE_VERSION)):
+            self.apply_layout()  # first start: the layout that fits the screen
         source = None
         if predictor is None and not self.torch_ready:
             # The window is up before torch: the start-up model's numpy twin classifies until
@@ -819,10 +1102,9 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def reset_layout(self) -> None:
-        self.restoreState(self._default_state, STATE_VERSION)
-        for dock in self.docks.values():
-            dock.show()
-        self._hide_stray_tab_bars()
+        """Every panel back in the default layout for this screen (see ``apply_layout``)."""
+        self.toolbar.show()
+        self.apply_layout()
 
     def ask_to_save(self) -> QMessageBox.StandardButton:
         """Save, Discard or Cancel, for an unsaved trained model at quit (tests replace it)."""
@@ -846,7 +1128,12 @@ class MainWindow(QMainWindow):
         self._closing = True
         self.training.shutdown()
         self.evaluation.shutdown()
+        if self._export is not None:  # an ONNX export in progress: it writes nothing once killed
+            self._export[0].kill()
+            self._export[0].waitForFinished(3000)
+        self.nudge.shutdown()  # chapter-4 lab
         self._classify_timer.stop()
+        self._saliency_timer.stop()
         self.save_settings()
         if self._torch_threads is not None:
             sys.modules["torch"].set_num_threads(self._torch_threads)
@@ -864,31 +1151,47 @@ class MainWindow(QMainWindow):
     def about(self) -> None:
         QMessageBox.about(self, "About mnist-desktop", ABOUT)
 
+    # ------------------------------------------------------------------ help
+    def event(self, event) -> bool:
+        """Status tips (a hovered widget's, a menu item's) go to the help strip, so that the
+        status bar's own messages (saved, failed) stay until their time is up."""
+        if event.type() == QEvent.Type.StatusTip and hasattr(self, "help_strip"):
+            tip = event.tip().replace("\n", " ")
+            self.help_strip.setText(tip or HELP_STRIP_IDLE)
+            self.help_strip.setToolTip(tip)
+            return True
+        return super().event(event)
 
-def import_torch_gently() -> None:
-    """``import torch`` (and the engine's torch modules) from a background thread.
+    def explain_widgets(self, root: QWidget | None = None) -> None:
+        """Every widget under ``root`` (default: the window) that has a tooltip but no status
+        tip gets its tooltip as status tip, so that the help strip shows it on hover."""
+        for w in (root or self).findChildren(QWidget):
+            if not w.statusTip() and w.toolTip():
+                w.setStatusTip(QTextDocumentFragment.fromHtml(w.toolTip()).toPlainText())
 
-    The import runs for seconds under the GIL, which the GUI thread needs to handle a stroke.
-    The garbage collector is off during the import (it creates hundreds of thousands of
-    objects: gen-2 collections of all of them would hold the GIL too), and what it created is
-    frozen afterwards, never scanned again, as ``tune_process`` does at start.
+    def shortcut_list(self) -> list[tuple[str, str]]:
+        """(action, its shortcuts) for every action of the window that has one, menu order."""
+        rows = []
+        for action in self.actions():
+            keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+            if keys:
+                rows.append((action.text().replace("&", ""), keys))
+        return rows
 
-    Measured and not used: loading torch's shared libraries first with ``ctypes.CDLL`` (the
-    idea: dlopen without the GIL). On this Python 3.11 the ``dlopen`` of libtorch_cpu held
-    the GIL for 250 ms, as long as the import's own longest stall; the import's remaining
-    stalls (up to ~200-400 ms) are torch._C's initialisation, one C call that holds the GIL.
-    """
-    import gc
+    def _help_dialog(self, name: str, title: str, html: str) -> QMessageBox:
+        box = QMessageBox(QMessageBox.Icon.Information, title, "", QMessageBox.StandardButton.Ok, self)
+        box.setObjectName(name)
+        box.setTextFormat(Qt.TextFormat.RichText)
+        box.setText(html)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()  # window-modal, does not block the event loop
+        return box
 
-    if "torch" in sys.modules:
-        return
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        import torch  # noqa: F401
+    @Slot()
+    def show_introduction(self) -> QMessageBox:
+        return self._help_dialog("introduction", "Introduction", INTRODUCTION)
 
-        from mnist_desktop.model import inference  # noqa: F401 (and through it architectures, checkpoints)
-    finally:
-        if enabled:
-            gc.enable()
-    gc.freeze()
+    @Slot()
+    def show_shortcuts(self) -> QMessageBox:
+        rows = "".join(f"<tr><td>{escape(text)}</td><td>&nbsp;&nbsp;<b>{escape(keys)}</b></td></tr>" for text, keys in self.shortcut_list())
+        return self._help_dialog("keyboard_shortcuts", "Keyboard shortcuts", f"<table>{rows}</table>")

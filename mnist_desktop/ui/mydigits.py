@@ -83,6 +83,12 @@ class MyDigitsPanel(QWidget):
         self.delete_button = QPushButton("Delete", objectName="my_digits_delete")
         self.delete_button.setToolTip("Delete the selected digits (Undo delete brings them back).")
         self.delete_button.clicked.connect(lambda: self.remove(self.gallery.selected_keys()))
+        self.export_button = QPushButton("Export…", objectName="my_digits_export")
+        self.export_button.setToolTip("Save all your digits as one .zip file, to keep or to share.")
+        self.export_button.clicked.connect(self._ask_export)
+        self.import_button = QPushButton("Import…", objectName="my_digits_import")
+        self.import_button.setToolTip("Add the digits of a .zip made with Export… (digits you already have are not added twice).")
+        self.import_button.clicked.connect(self._ask_import)
         self.fine_tune_button = QPushButton("Fine-tune on my digits", objectName="fine_tune_button")
         self.fine_tune_button.clicked.connect(self.fineTuneRequested)
         self.result = QLabel(objectName="fine_tune_result", wordWrap=True)
@@ -99,6 +105,8 @@ class MyDigitsPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.delete_button)
         buttons.addWidget(self.undo_button)
+        buttons.addWidget(self.export_button)
+        buttons.addWidget(self.import_button)
         buttons.addStretch(1)
         buttons.addWidget(self.fine_tune_button)
         layout = QVBoxLayout(self)
@@ -219,6 +227,47 @@ class MyDigitsPanel(QWidget):
                 self.message.emit(f"Cannot re-label a digit: {e}")
         self.reload()
 
+    def export_zip(self, path: str | Path) -> Path | None:
+        """All the digits as one zip at ``path``; the path, or None (and a message)."""
+        store = self.store()
+        if store is None:
+            self.message.emit(f"Cannot export My digits: {self._error}")
+            return None
+        try:
+            written = store.export_zip(path)
+        except (engine.MnistDesktopError, OSError) as e:
+            self.message.emit(f"Cannot export My digits: {e}")
+            return None
+        self.message.emit(f"Exported {len(self._ids)} digits to {written}.")
+        return written
+
+    def import_zip(self, path: str | Path) -> int | None:
+        """Add the digits of an exported zip; how many were added, or None (and a message)."""
+        store = self.store()
+        if store is None:
+            self.message.emit(f"Cannot import into My digits: {self._error}")
+            return None
+        try:
+            added = store.import_zip(path)
+        except (engine.MnistDesktopError, OSError) as e:
+            self.message.emit(f"Cannot import: {e}")
+            return None
+        self.reload()
+        self.message.emit(f"Imported {added} digits from {Path(path).name} ({len(self._ids)} in all).")
+        return added
+
+    @Slot()
+    def _ask_export(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Export My digits", str(Path.home() / "my-digits.zip"), "Zip files (*.zip)")
+        if path:
+            self.export_zip(path)
+
+    @Slot()
+    def _ask_import(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Import My digits", str(Path.home()), "Zip files (*.zip);;All files (*)")
+        if path:
+            self.import_zip(path)
+
     def _ask_relabel(self, ids) -> None:
         label, ok = QInputDialog.getInt(self, "Re-label", f"Which digit {'is' if len(ids) == 1 else 'are'} it?", 0, 0, 9)
         if ok:
@@ -325,6 +374,7 @@ class MyDigitsPanel(QWidget):
             why or "Train the active model further on your digits (mixed with MNIST so it does not forget it); it becomes the active model."
         )
         self.delete_button.setEnabled(bool(self._ids))
+        self.export_button.setEnabled(bool(self._ids))
 
     # ------------------------------------------------------------------ fine-tuning
     def fine_tune_task(self, predictor):

@@ -5,19 +5,29 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
-from PySide6.QtGui import QFont, QImage, QPainter, QPalette, QPixmap
+from PySide6.QtGui import QFont, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+
+from .overlay import image_pixmap
 
 
 class ProbabilityBars(QWidget):
-    """One horizontal bar per class, in palette colours; the top class highlighted."""
+    """One horizontal bar per class, in palette colours; the top class highlighted. Clicking a
+    bar selects its class (outlined; clicking it again goes back to none): the class the
+    saliency overlay explains."""
+
+    classClicked = Signal(object)  # the selected class's index into ``classes``, or None
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.classes: list[int] = list(range(10))
         self.probabilities: np.ndarray | None = None
+        self.selected: int | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setToolTip("The model's probability for every class it knows (softmax of its outputs).")
+        self.setToolTip(
+            "The model's probability for every class it knows (softmax of its outputs).\n"
+            "Click a bar to see, with Saliency on, what pushes the model towards that class."
+        )
 
     def sizeHint(self) -> QSize:
         return QSize(220, 22 * len(self.classes))
@@ -28,8 +38,29 @@ class ProbabilityBars(QWidget):
     def set_classes(self, classes) -> None:
         self.classes = [int(c) for c in classes]
         self.probabilities = None
+        self.selected = None
         self.updateGeometry()
         self.update()
+
+    def row_at(self, y: float) -> int | None:
+        """The index of the bar at height ``y`` (widget coordinates), or None."""
+        n = len(self.classes)
+        i = int(y // (self.height() / max(1, n)))
+        return i if 0 <= i < n and y >= 0 else None
+
+    def select(self, index: int | None) -> None:
+        """Select the class at ``index`` (None: none); emits ``classClicked``."""
+        self.selected = index if index is not None and 0 <= index < len(self.classes) else None
+        self.update()
+        self.classClicked.emit(self.selected)
+
+    def mousePressEvent(self, event) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            i = self.row_at(event.position().y())
+            if i is not None:
+                self.select(None if i == self.selected else i)
+                return
+        super().mousePressEvent(event)
 
     def set_probabilities(self, p: np.ndarray | None) -> None:
         self.probabilities = None if p is None else np.asarray(p, dtype=np.float32).copy()
@@ -60,6 +91,10 @@ class ProbabilityBars(QWidget):
                 role = QPalette.ColorRole.Highlight if i == top else QPalette.ColorRole.Mid
                 p.setBrush(pal.color(role))
                 p.drawRoundedRect(bar, 3, 3)
+            if i == self.selected:  # the class the saliency overlay explains
+                p.setPen(pal.color(QPalette.ColorRole.Highlight))
+                p.setBrush(Qt.BrushStyle.NoBrush)
+                p.drawRoundedRect(track.adjusted(-2, -2, 2, 2), 4, 4)
             p.setPen(pal.color(QPalette.ColorRole.WindowText))
             text = "" if self.probabilities is None else f"{100 * prob:.1f} %"
             p.drawText(QRectF(label_w + bar_w + 4, y, value_w, row), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
@@ -68,12 +103,7 @@ class ProbabilityBars(QWidget):
 
 def gray_pixmap(x28: np.ndarray, scale: int = 4) -> QPixmap:
     """A float [0, 1] image as a nearest-neighbour enlarged grayscale pixmap (white ink)."""
-    a = np.ascontiguousarray(np.clip(x28 * 255.0, 0, 255).astype(np.uint8))
-    h, w = a.shape
-    img = QImage(a.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-    return QPixmap.fromImage(
-        img.scaled(w * scale, h * scale, Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.FastTransformation)
-    )
+    return image_pixmap(x28, scale)
 
 
 class PredictionPanel(QWidget):
@@ -107,14 +137,29 @@ class PredictionPanel(QWidget):
             "What the model sees: the drawing cropped, scaled into a 20×20 box and centred by\n"
             "its centre of mass in a 28×28 field, the way MNIST's digits were made (to_mnist)."
         )
-        sees = QLabel("What the model sees (28×28)")
+        sees = QLabel("What the model sees (28×28)", wordWrap=True)
         sees.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        # Saliency (issue #9): red/blue over "what the model sees" and in the inspector.
+        self.x28: np.ndarray | None = None
+        self.saliency: np.ndarray | None = None
+        self.saliency_class: int | None = None  # the class the overlay shows (a label, not an index)
+        self.saliency_toggle = QToolButton(text="Saliency", checkable=True, objectName="saliency_toggle")
+        self.saliency_toggle.setToolTip(
+            "Colour what the model looks at: red where the ink pushes it towards the class,\n"
+            "blue where it pushes away (gradient × input). The class is the top one, or the\n"
+            "one whose probability bar you click."
+        )
 
         grid = QGridLayout()
         grid.addWidget(self.digit, 0, 0)
         grid.addWidget(self.preview, 0, 1, Qt.AlignmentFlag.AlignCenter)
         grid.addWidget(self.confidence, 1, 0)
-        grid.addWidget(sees, 1, 1)
+        # The toggle beside the caption, as tall as the caption's row: the panel gets no taller.
+        self.saliency_toggle.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+        sees_row = QHBoxLayout()
+        sees_row.addWidget(sees, 1)
+        sees_row.addWidget(self.saliency_toggle)
+        grid.addLayout(sees_row, 1, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(grid)
         layout.addWidget(self.bars, 1)
@@ -148,6 +193,8 @@ class PredictionPanel(QWidget):
         self.digit.setText("?")
         self.confidence.setText(message)
         self.bars.set_probabilities(None)
+        self.x28 = None
+        self.set_saliency(None)
         self.preview.setPixmap(QPixmap())
         self.preview.setText("empty")
         self.correct_row.setEnabled(message.startswith("No model"))  # a drawing with no model can be saved too
@@ -159,5 +206,24 @@ class PredictionPanel(QWidget):
         self.digit.setText(str(self.top_class))
         self.confidence.setText(f"{100 * self.top_probability:.1f} % sure")
         self.bars.set_probabilities(probabilities)
-        self.preview.setPixmap(gray_pixmap(x28))
+        self.x28 = np.asarray(x28, dtype=np.float32).copy()
+        # The last saliency stays over the new image until the next arrives (a frame later), so
+        # that the overlay does not flicker while drawing.
+        self.preview.setPixmap(image_pixmap(self.x28, 4, self.saliency if self.saliency_toggle.isChecked() else None))
         self.correct_row.setEnabled(True)
+
+    def set_saliency_available(self, available: bool, why: str = "") -> None:
+        """Enable the toggle (a model that has ``saliency``) or disable it, saying ``why``."""
+        self.saliency_toggle.setEnabled(available)
+        self.saliency_toggle.setStatusTip("" if available else why)
+        if not available:
+            self.set_saliency(None)
+
+    def set_saliency(self, saliency: np.ndarray | None, class_label: int | None = None) -> None:
+        """Show ``saliency`` (28×28, for class ``class_label``) over the preview; None: no overlay."""
+        self.saliency = None if saliency is None else np.asarray(saliency, dtype=np.float32).copy()
+        self.saliency_class = None if saliency is None else class_label
+        # The toggle names the class the colours are about.
+        self.saliency_toggle.setText("Saliency" if self.saliency is None else f"Saliency: {class_label}")
+        if self.x28 is not None:
+            self.preview.setPixmap(image_pixmap(self.x28, 4, self.saliency))

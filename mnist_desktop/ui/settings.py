@@ -17,6 +17,7 @@ WINDOW_STATE = "window/state"
 BRUSH = "canvas/brush"
 TRAINING_GROUP = "training"
 MY_DIGITS_FOLDER = "mydigits/folder"
+THEME = "view/theme"  # "system", "light" or "dark" (View → Theme)
 
 
 def name_application(app: QApplication) -> None:

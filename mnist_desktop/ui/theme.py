@@ -1,16 +1,20 @@
-"""Colours that follow the system's light or dark scheme, colour maps for tensors, and the app's icon.
+"""Colours that follow the system's light or dark scheme (or the one the user chose in
+View → Theme), colour maps for tensors, and the app's icon.
 
 Widgets take their colours from the palette; pyqtgraph does not, so plots are restyled
 from the palette here (and again when the palette changes). Data colours are colour maps
 (a value's shade means something), which read the same on light and dark backgrounds.
+A chosen theme is an application palette (drawn by Fusion, which uses the palette it is
+given): every widget gets a PaletteChange and restyles itself, canvas and plots included.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QIcon, QPalette
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QSettings
+from PySide6.QtGui import QActionGroup, QColor, QIcon, QPalette
+from PySide6.QtWidgets import QApplication, QMenu, QWidget
 
 from mnist_desktop.model.paths import ICON_PNG
 
@@ -65,3 +69,118 @@ SEQUENTIAL = pg.colormap.get("magma").getLookupTable(0.0, 1.0, 256)
 GRAY = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
 # Diverging map for weights: negative blue, zero white, positive red (like "RdBu_r").
 DIVERGING = _lut([(0.0, (33, 102, 172)), (0.25, (103, 169, 207)), (0.5, (247, 247, 247)), (0.75, (239, 138, 98)), (1.0, (178, 24, 43))])
+
+
+# ---------------------------------------------------------------------------- View → Theme
+THEMES = {"system": "&System", "light": "&Light", "dark": "&Dark"}
+_system: tuple[str, QPalette] | None = None  # the style and palette the app started with
+_current = "system"
+
+
+def theme_palette(dark: bool) -> QPalette:
+    """A complete light or dark palette (Fusion's colours)."""
+    R = QPalette.ColorRole
+    if dark:
+        window, base, alt, text, button, light, mid, shadow = (
+            (53, 53, 53),
+            (35, 35, 35),
+            (45, 45, 45),
+            (230, 230, 230),
+            (60, 60, 60),
+            (85, 85, 85),
+            (40, 40, 40),
+            (20, 20, 20),
+        )
+        disabled, placeholder, link = (127, 127, 127), (140, 140, 140), (90, 160, 235)
+    else:
+        window, base, alt, text, button, light, mid, shadow = (
+            (239, 239, 239),
+            (255, 255, 255),
+            (247, 247, 247),
+            (0, 0, 0),
+            (239, 239, 239),
+            (255, 255, 255),
+            (184, 184, 184),
+            (118, 118, 118),
+        )
+        disabled, placeholder, link = (120, 120, 120), (128, 128, 128), (0, 90, 200)
+    p = QPalette()
+    colors = {
+        R.Window: window,
+        R.WindowText: text,
+        R.Base: base,
+        R.AlternateBase: alt,
+        R.ToolTipBase: base,
+        R.ToolTipText: text,
+        R.PlaceholderText: placeholder,
+        R.Text: text,
+        R.Button: button,
+        R.ButtonText: text,
+        R.BrightText: (255, 80, 80),
+        R.Light: light,
+        R.Midlight: tuple((a + b) // 2 for a, b in zip(light, button)),
+        R.Mid: mid,
+        R.Dark: tuple((a + b) // 2 for a, b in zip(mid, shadow)),
+        R.Shadow: shadow,
+        R.Highlight: (42, 130, 218),
+        R.HighlightedText: (255, 255, 255),
+        R.Link: link,
+        R.LinkVisited: link,
+    }
+    for role, rgb in colors.items():
+        p.setColor(role, QColor(*rgb))
+    for role in (R.WindowText, R.Text, R.ButtonText, R.HighlightedText):
+        p.setColor(QPalette.ColorGroup.Disabled, role, QColor(*disabled))
+    return p
+
+
+def current_theme() -> str:
+    return _current
+
+
+def apply_theme(name: str) -> None:
+    """Use the system's colours ("system") or a light or dark palette, at once, app-wide."""
+    global _system, _current
+    if name not in THEMES:
+        raise ValueError(f"unknown theme {name!r}: one of {', '.join(THEMES)}")
+    app = QApplication.instance()
+    if name == _current or app is None:
+        return
+    if _system is None:
+        _system = (app.style().name(), QPalette(app.palette()))
+    if name == "system":
+        style, palette = _system
+        app.setStyle(style)
+        app.setPalette(palette)
+    else:
+        app.setStyle("Fusion")  # native styles may draw with their own colours, not the palette's
+        app.setPalette(theme_palette(name == "dark"))
+    _current = name
+
+
+def install_theme_menu(menu: QMenu, settings: QSettings, key: str) -> QMenu:
+    """Add View → Theme (System, Light, Dark) to ``menu``, apply the choice saved under
+    ``key`` in ``settings`` (an unknown value: System) and save each new choice at once."""
+    sub = menu.addMenu("&Theme")
+    sub.setObjectName("theme_menu")
+    group = QActionGroup(sub)
+    group.setExclusive(True)
+    saved = settings.value(key, "system")
+    saved = saved if isinstance(saved, str) and saved in THEMES else "system"
+    tips = {"system": "Follow the system's light or dark colours", "light": "Dark ink on white", "dark": "Light ink on a dark background"}
+    for name, text in THEMES.items():
+        action = sub.addAction(text)
+        action.setObjectName(f"theme_{name}")
+        action.setData(name)
+        action.setCheckable(True)
+        action.setChecked(name == saved)
+        action.setStatusTip(tips[name])
+        group.addAction(action)
+
+    def chosen(action) -> None:
+        apply_theme(action.data())
+        settings.setValue(key, action.data())
+
+    group.triggered.connect(chosen)
+    apply_theme(saved)
+    return sub

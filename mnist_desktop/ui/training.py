@@ -20,6 +20,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QSettings, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
+    QBoxLayout,
+    QButtonGroup,
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
@@ -38,16 +40,19 @@ from mnist_desktop import model as engine
 from mnist_desktop.model.config import ARCHITECTURE_SPECS as ARCHITECTURES
 from mnist_desktop.model.config import DEVICES, SCHEDULES
 from mnist_desktop.model.config import LOSS_SPECS as LOSSES
-from mnist_desktop.model.progress import TrainingProgress, format_duration
+from mnist_desktop.model.progress import TrainingProgress, epoch_table, format_duration
 
 from .loss_plot import LossPlot
 from .settings import TRAINING_GROUP, parse_bool, parse_setting
+from .stepper import StepperWidget
 from .theme import GRAY, palette_color
 from .training_worker import TrainingWorker, failure_message
 
 LOADING_TORCH = "Loading PyTorch… Training starts as soon as it has loaded."
+TWO_COLUMNS_FROM = 600  # the panel's width (px) from which the settings sit in two columns
 LOG_EVERY = engine.TrainConfig().log_every  # as headless: the trainer reads the loss every N steps
 PLOT_INTERVAL_MS = 90  # the plot and the progress text redraw at most ~11 times per second
+FIGURE_ROWS = 10  # the per-epoch figures under the plot: the last this many epochs
 SCHEDULE_LABELS = {"onecycle": "One-cycle (warm up, then anneal)", "constant": "Constant"}
 # What the settings file may hold for each control, and the labels used when a preset changes them.
 FIELD_LABELS = {
@@ -102,6 +107,7 @@ class TrainingPanel(QWidget):
         self.progress_state = TrainingProgress()
         self._build_controls()
         self._build_plot()
+        self._build_modes()
         self._timer = QTimer(self)
         self._timer.setInterval(PLOT_INTERVAL_MS)
         self._timer.timeout.connect(self._refresh)
@@ -219,6 +225,7 @@ class TrainingPanel(QWidget):
         self.progress.setTextVisible(True)
         self.message = QLabel(wordWrap=True, objectName="train_message")
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.message.hide()  # shown with a message (show_message)
         self.use_stopped_button = QPushButton(objectName="use_stopped_button")
         _tip(
             self.use_stopped_button,
@@ -245,23 +252,30 @@ class TrainingPanel(QWidget):
         self.use_stopped_button.clicked.connect(self.use_stopped_model)
         self.save_stopped_button.clicked.connect(lambda: self.stopped_result and self.saveRequested.emit(self.stopped_result.predictor))
 
-        form = QFormLayout()
-        form.addRow("Task", self.task)
-        form.addRow("Architecture", self.arch)
-        form.addRow("", self.arch_note)
-        form.addRow("Loss", self.loss)
-        form.addRow("", self.loss_note)
-        form.addRow("Learning rate", self.lr)
-        form.addRow("Momentum", self.momentum)
-        form.addRow("Batch size", self.batch_size)
-        form.addRow("Epochs", self.epochs)
-        form.addRow("Device", self.device)
+        # What to learn beside how: two columns when the panel is wide (a dock that has the
+        # window's height to itself on a small screen), so that the loss plot keeps the height.
+        what, how = QFormLayout(), QFormLayout()
+        what.addRow("Task", self.task)
+        what.addRow("Architecture", self.arch)
+        what.addRow("", self.arch_note)
+        what.addRow("Loss", self.loss)
+        what.addRow("", self.loss_note)
+        how.addRow("Learning rate", self.lr)
+        how.addRow("Momentum", self.momentum)
+        how.addRow("Batch size", self.batch_size)
+        how.addRow("Epochs", self.epochs)
+        how.addRow("Device", self.device)
+        how.addRow(self.advanced_toggle)  # its settings open below both columns
+        self._form_row = QBoxLayout(QBoxLayout.Direction.TopToBottom)
+        self._form_row.addLayout(what, 1)
+        self._form_row.addLayout(how, 1)
         buttons = QHBoxLayout()
         for b in (self.train_button, self.pause_button, self.stop_button, self.more_button):
             buttons.addWidget(b)
-        self._layout = QVBoxLayout(self)
-        self._layout.addLayout(form)
-        self._layout.addWidget(self.advanced_toggle)
+        self.train_page = QWidget(objectName="train_page")  # the Train mode; Step mode is the stepper
+        self._layout = QVBoxLayout(self.train_page)
+        self._layout.setContentsMargins(0, 0, 0, 0)
+        self._layout.addLayout(self._form_row)
         self._layout.addWidget(self.advanced)
         self._layout.addLayout(buttons)
         self._layout.addWidget(self.progress)
@@ -269,8 +283,24 @@ class TrainingPanel(QWidget):
         self._layout.addWidget(self.stopped_row)
 
     def _build_plot(self) -> None:
+        self.log_scale = _tip(
+            QCheckBox("Log-scale loss", objectName="loss_log_scale", checked=True),
+            "A logarithmic loss axis: the first losses, many times the last ones, no longer flatten the rest of the curve.",
+        )
         self.plot = LossPlot()
+        self.plot.set_log_loss(True)
+        self.log_scale.toggled.connect(self.plot.set_log_loss)
+        self.epoch_figures = QLabel(objectName="epoch_figures")
+        self.epoch_figures.setTextFormat(Qt.TextFormat.RichText)
+        self.epoch_figures.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.epoch_figures.setToolTip(
+            "The figures of each epoch: the loss on the training and validation sets, and the validation accuracy."
+        )
+        self._figures_key: tuple = ()
+        self.figure_rows: list[tuple[str, ...]] = []
+        self._layout.addWidget(self.log_scale)
         self._layout.addWidget(self.plot, 1)
+        self._layout.addWidget(self.epoch_figures)
         # Pixel similarity: the mean images it "learned".
         self.means_title = QLabel("Mean images: the ideal digit of each class, the model's only parameters")
         self.means_title.setWordWrap(True)
@@ -286,6 +316,57 @@ class TrainingPanel(QWidget):
         self._layout.addWidget(self.means_view)
         self.means_title.hide()
         self.means_view.hide()
+
+    def resizeEvent(self, event) -> None:
+        wide = event.size().width() >= TWO_COLUMNS_FROM
+        self._form_row.setDirection(QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom)
+        super().resizeEvent(event)
+
+    # ------------------------------------------------------------------ modes: Train, Step (issue #9)
+    MODES = ("train", "step")
+
+    def _build_modes(self) -> None:
+        """Train (the run with its live plot) or Step (SGD one phase at a time), chosen by a
+        segmented pair of buttons above both."""
+        self.stepper = StepperWidget(torch_ready=self.torch_ready)
+        self.stepper.modelTrained.connect(self.modelTrained)
+        self.stepper.panelConfigRequested.connect(lambda: self.stepper.set_config(self.config()))
+        self.mode_buttons = {}
+        bar = QHBoxLayout()
+        bar.setSpacing(0)
+        group = QButtonGroup(self)
+        for mode, text, tip in (
+            ("train", "Train", "Train a model with a live loss plot."),
+            ("step", "Step", "SGD one phase at a time: init, predict, loss, gradient, step, repeat, stop."),
+        ):
+            button = _tip(QPushButton(text, objectName=f"mode_{mode}", checkable=True), tip)
+            group.addButton(button)
+            button.clicked.connect(lambda _c=False, m=mode: self.set_mode(m))
+            bar.addWidget(button)
+            self.mode_buttons[mode] = button
+        # One page shown, the other hidden (not a QStackedWidget: its height for a width is the
+        # tallest page's, and the stepper's would push the loss plot out of the dock's view)
+        self.modes = QWidget(objectName="training_modes")
+        pages = QVBoxLayout(self.modes)
+        pages.setContentsMargins(0, 0, 0, 0)
+        pages.addWidget(self.train_page)
+        pages.addWidget(self.stepper)
+        outer = QVBoxLayout(self)
+        outer.addLayout(bar)
+        outer.addWidget(self.modes, 1)
+        self.set_mode("train")
+
+    def set_mode(self, mode: str) -> None:
+        """Show the Train mode ("train") or the Step mode ("step")."""
+        if mode not in self.MODES:
+            raise ValueError(f"mode must be one of {', '.join(self.MODES)}, not {mode!r}")
+        self.stepper.setVisible(mode == "step")
+        self.train_page.setVisible(mode == "train")
+        self._mode = mode
+        self.mode_buttons[mode].setChecked(True)
+
+    def mode(self) -> str:
+        return self._mode
 
     @Slot(bool)
     def _show_advanced(self, show: bool) -> None:
@@ -343,6 +424,7 @@ class TrainingPanel(QWidget):
         for key in ("task", "arch", *FIELD_LABELS, "device"):
             s.setValue(key, getattr(c, key))
         s.setValue("advanced_open", self.advanced_toggle.isChecked())
+        s.setValue("loss_log_scale", self.log_scale.isChecked())
         s.endGroup()
 
     def restore_settings(self, s: QSettings) -> list[str]:
@@ -351,6 +433,13 @@ class TrainingPanel(QWidget):
         refused: list[str] = []
         s.beginGroup(TRAINING_GROUP)
         try:
+            raw = s.value("loss_log_scale")
+            if raw is not None:
+                log_scale = parse_bool(raw)
+                if log_scale is None:
+                    refused.append("training/loss_log_scale")
+                else:
+                    self.log_scale.setChecked(log_scale)
             task, arch = s.value("task"), s.value("arch")
             if task is None and arch is None:
                 return refused
@@ -455,6 +544,7 @@ class TrainingPanel(QWidget):
             if self.device.itemData(i) not in available | {"auto"}:
                 self.device.removeItem(i)  # a removed current item leaves the combo on "Auto"
         self.torch_ready = True
+        self.stepper.set_torch_ready()
         if self.message.text() == LOADING_TORCH:
             self.show_message("")
         self._update_enabled()
@@ -530,7 +620,15 @@ class TrainingPanel(QWidget):
         self._worker.errored.connect(self._thread.quit)
         self._thread.finished.connect(self._on_thread_finished)
         self.pause_button.setChecked(False)
-        self.plot.set_epochs(config.epochs if ARCHITECTURES[config.arch].trainable else None)
+        trainable = ARCHITECTURES[config.arch].trainable
+        self.plot.set_epochs(config.epochs if trainable else None)
+        # A model that minimises no loss (pixel similarity) has no curve to show: its
+        # accuracy (the figures) and its class means (once done) take the plot's place.
+        self._run_has_loss = trainable
+        self.plot.setVisible(trainable)
+        self.log_scale.setVisible(trainable)
+        if trainable:
+            self._show_means(None)
         self._update_enabled()
         self.progress.setRange(0, 0)  # busy until the first batch tells the total
         self.progress.setFormat("Loading data…")
@@ -566,6 +664,7 @@ class TrainingPanel(QWidget):
         """Stop training and wait for the thread (call before the window goes away)."""
         self._shut_down = True  # signals still queued from the worker are ignored from now on
         self._timer.stop()
+        self.stepper.shutdown()
         if self._thread is None:
             return
         self._stop_event.set()
@@ -670,6 +769,7 @@ class TrainingPanel(QWidget):
         self.message.setFont(f)
         self.message.setText(text)
         self.message.setProperty("error", error)
+        self.message.setVisible(bool(text))  # an empty line would take the loss plot's height
 
     def _show_means(self, predictor) -> None:
         means = None
@@ -699,8 +799,35 @@ class TrainingPanel(QWidget):
             return
         self._dirty = False
         self.plot.show_progress(self.progress_state)
+        self._update_figures()
         self._update_progress()
         self.plotUpdated.emit()
+
+    def _update_figures(self) -> None:
+        """The per-epoch figures under the plot (redrawn only when an epoch was added)."""
+        epochs = self.progress_state.epochs
+        losses = getattr(self, "_run_has_loss", True)
+        key = (id(self.progress_state), len(epochs), losses)
+        if key == self._figures_key:
+            return
+        self._figures_key = key
+        if not epochs:
+            self.figure_rows = []
+            self.epoch_figures.setText("")
+            self.epoch_figures.hide()  # no empty line under the plot
+            return
+        header, *rows = epoch_table(epochs, losses=losses)
+        skipped = max(0, len(rows) - FIGURE_ROWS)
+        self.figure_rows = [header, *rows[skipped:]]  # what the label shows, for tests
+        cells = "".join(f"<th align='right'>&nbsp;{h}&nbsp;</th>" for h in header)
+        html = [f"<table cellspacing='0'><tr>{cells}</tr>"]
+        for row in rows[skipped:]:
+            html.append("<tr>" + "".join(f"<td align='right'>&nbsp;{c}&nbsp;</td>" for c in row) + "</tr>")
+        html.append("</table>")
+        if skipped:
+            html.insert(0, f"<i>{skipped} earlier epoch{'s' if skipped > 1 else ''} not shown</i>")
+        self.epoch_figures.setText("".join(html))
+        self.epoch_figures.show()
 
     def _update_progress(self) -> None:
         p = self.progress_state

@@ -35,3 +35,27 @@ def test_bench_startup_section_runs_every_step():
     assert set(r["ratio"]) == {"help", "shown", "stroke", "predict", "torch_ready"}
     text = format_report({"device": "cpu", "cpu": "x", "cpu_threads": 2, "torch": "t", "python": "p", "startup": r})
     assert "window shown" in text and "× import torch" in text
+
+
+def test_bench_lab_section_steps_nudges_and_formats():
+    """The lab section's plumbing at small sizes, in its own fresh process (figures go to the report)."""
+    from mnist_desktop.bench import bench_lab, format_report
+
+    r = bench_lab(phases=6, batches=2, nudge_models=("linear",), valid_steps=3)
+    assert "error" not in r and "skipped" not in r, r
+    assert r["step_config"]["arch"] == "linear" and r["step_config"]["task"] == "3v7"  # the chapter's setting
+    assert r["step_phases"]["presses"] == 6 and r["step_batches"]["presses"] == 2
+    ep = r["step_epoch"]
+    reached = ep["first_reached"]
+    assert reached["epoch"] == 1 and reached["batch"] == reached["batches_per_epoch"]  # the first press: to the end of epoch 1
+    assert ep["presses"] == ep["epochs"] + 1 == len(ep["walls_s"])  # one press an epoch, and one that stops the run
+    for direction, parameter in (("gradient", None), ("weight", "fc.weight")):
+        sw = r["nudge_linear"][direction]
+        assert sw["parameter"] == parameter and sw["epsilons"] == 3 and sw["progress_moved"], sw
+        assert 0 < sw["samples"] < 10_000  # the 3s and 7s of the validation set
+    assert r["nudge_linear"]["model"] == "linear 3v7" and "nudge_cnn" not in r
+    for part in ("step_phases", "step_batches", "step_epoch", "stall_all"):
+        assert math.isfinite(r[part]["max_ms"]) and r[part]["over_50ms"] >= 0, part
+    text = format_report({"device": "cpu", "cpu": "x", "cpu_threads": 2, "torch": "t", "python": "p", "lab": r})
+    assert "6 × Next phase" in text and "To end of epoch" in text and "Accuracy vs loss, linear 3v7, along the gradient" in text
+    assert "progress NOT shown" not in text

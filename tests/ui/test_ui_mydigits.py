@@ -77,3 +77,38 @@ def test_fine_tune_disabled_for_pixel_similarity(window, my_digits):
     window.set_predictor(make_predictor("pixel-similarity"))
     button = my_digits.findChild(QWidget, "fine_tune_button")
     assert not button.isEnabled() and "no weights" in button.toolTip()
+
+
+def test_export_import_and_relabel_from_the_dock(window, qtbot, my_digits, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog
+
+    images = mnist_arrays("test")[0]
+    for k, label in ((0, 7), (1, 2)):
+        window.canvas.set_image(np.kron(images[k], np.ones((10, 10), np.uint8)))
+        assert window.save_my_digit(label)
+    export = my_digits.findChild(QWidget, "my_digits_export")
+    assert export.isEnabled()
+    zip_path = my_digits.export_zip(tmp_path / "mine.zip")
+    assert zip_path is not None and zip_path.is_file()
+
+    # Another folder, empty: nothing to export; importing the zip brings both digits with their labels.
+    my_digits.set_folder(tmp_path / "elsewhere")
+    my_digits.reload()
+    assert my_digits.count() == 0 and not export.isEnabled()
+    messages = []
+    my_digits.message.connect(messages.append)
+    assert my_digits.import_zip(zip_path) == 2
+    assert my_digits.count(7) == 1 and my_digits.count(2) == 1 and "Imported 2" in messages[-1]
+    assert my_digits.import_zip(zip_path) == 0  # not twice
+
+    # Re-label through the dock's dialog: the 7 becomes a 1.
+    monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (1, True))
+    seven = [i for i, label in zip(my_digits.store().ids(), (my_digits.store().label(i) for i in my_digits.store().ids())) if label == 7]
+    my_digits._ask_relabel(seven)
+    assert my_digits.count(7) == 0 and my_digits.count(1) == 1
+
+    # A file that is no export: one message, nothing changes.
+    bad = tmp_path / "bad.zip"
+    bad.write_bytes(b"not a zip at all")
+    assert my_digits.import_zip(bad) is None
+    assert messages[-1].startswith("Cannot import:") and my_digits.count() == 2

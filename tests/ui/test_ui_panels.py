@@ -55,14 +55,26 @@ def test_inspector_dataset_samples(window):
 
 
 def test_inspector_hover(window, qtbot):
+    window.resize(1280, 720)  # room for the inspector beside the canvas (the compact layout's right side)
+    window.reset_layout()
     inspector = window.inspector
     window.docks["inspector"].raise_()
     qtbot.waitUntil(inspector.grid.isVisible)
     inspector.show_sample("test", 0)
     inspector.set_mode("uint8")
-    inspector.zoom.setValue(8)  # the whole grid in view
     grid = inspector.grid
-    assert grid.width() == 28 * 8
+    assert inspector.fit_button.isChecked()  # the whole grid in view
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+    seen = []  # the window settles its docks after showing: wait until the grid stays put
+
+    def settled():
+        seen.append(grid.mapTo(window, grid.rect().topLeft()))
+        return len(seen) >= 3 and seen[-1] == seen[-2] == seen[-3]
+
+    qtbot.waitUntil(settled)
     cell = min(grid.width(), grid.height()) / 28
     x0, y0 = (grid.width() - 28 * cell) / 2, (grid.height() - 28 * cell) / 2
     from PySide6.QtCore import QPoint

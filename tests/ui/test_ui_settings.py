@@ -56,8 +56,11 @@ def test_view_menu_restores_closed_docks(window):
     window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, window.docks["inspector"])
     window.reset_layout_action.trigger()
     assert all(not d.isHidden() and not d.isFloating() for d in window.docks.values())
-    assert window.dockWidgetArea(window.docks["training"]) == Qt.DockWidgetArea.RightDockWidgetArea
-    assert window.dockWidgetArea(window.docks["inspector"]) == Qt.DockWidgetArea.BottomDockWidgetArea
+    from mnist_desktop.ui.main_window import DOCK_LAYOUTS
+
+    areas = DOCK_LAYOUTS[window.layout_name()]
+    for name, dock in window.docks.items():
+        assert window.dockWidgetArea(dock) == areas[window.dock_groups[name]][0], name
 
 
 def test_object_names_are_the_automation_surface(window):

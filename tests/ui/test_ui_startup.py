@@ -90,3 +90,55 @@ def test_the_window_shows_and_classifies_without_importing_torch(tmp_path):
         [sys.executable, "-c", WINDOW_WITHOUT_TORCH, str(tmp_path / "s.ini")], capture_output=True, text=True, check=True, timeout=120
     )
     assert out.stdout.split() == ["1", "False"]
+
+
+def test_the_idle_gate_opens_only_after_the_user_pauses(qtbot):
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QWidget
+
+    from mnist_desktop.ui.torch_loading import UserIdleGate
+
+    target = QWidget()
+    qtbot.addWidget(target)
+    target.show()
+    gate = UserIdleGate()
+    try:
+        gate.QUIET_S = 0.1
+        qtbot.waitUntil(gate.is_idle, timeout=2000)
+        QTest.mousePress(target, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
+        assert not gate.is_idle()
+        qtbot.wait(300)  # a button held down is not a pause, however long
+        assert not gate.is_idle()
+        QTest.mouseRelease(target, Qt.MouseButton.LeftButton, pos=QPoint(6, 6))
+        assert not gate.is_idle()
+        qtbot.waitUntil(gate.is_idle, timeout=2000)
+        QTest.keyClick(target, Qt.Key.Key_A)
+        assert not gate.is_idle()
+    finally:
+        gate.close()
+    assert gate.is_idle()  # closing releases whoever waits
+
+
+HELD_IMPORT = """
+import sys, threading
+from mnist_desktop.ui.torch_loading import import_torch_gently
+go, waiting, calls = threading.Event(), threading.Event(), []
+def wait(timeout):
+    calls.append(timeout)
+    waiting.set()
+    return go.wait(timeout)
+t = threading.Thread(target=import_torch_gently, args=(wait,))
+t.start()
+waiting.wait(60)
+t.join(0.5)
+held = t.is_alive() and 'torch' not in sys.modules
+go.set()
+t.join(120)
+print(held, 'torch._C' in sys.modules, 'mnist_desktop.model.inference' in sys.modules, len(calls) > 100)
+"""
+
+
+def test_the_torch_import_stands_still_while_the_user_is_busy():
+    out = subprocess.run([sys.executable, "-c", HELD_IMPORT], capture_output=True, text=True, check=True, timeout=180)
+    assert out.stdout.split() == ["True", "True", "True", "True"]

@@ -310,4 +310,4 @@ def test_a_preset_says_what_it_changed(window):
     panel.arch.setCurrentIndex(panel.arch.findData("linear"))
     text = panel.message.text()
     assert text.startswith("Recommended settings for Linear")
-    assert "learning rate 0.123 → 1" in text and "loss Cross-entropy → mnist_loss" in text
+    assert "learning rate 0.123 → 1" in text and "loss Cross-entropy → MNIST loss (sigmoid distance)" in text

@@ -1,0 +1,194 @@
+"""The "Chapter 4" menu: fastai's chapter 4 as a path through the window.
+
+One entry per stage of the chapter (the table is the engine's ``model.chapter.STAGES``).
+Each sets the window up for its stage (one function per stage below) and shows the guide:
+a non-modal window with what the stage is about, what to try and what to look for, and
+buttons to the previous and the next stage.
+
+The stage functions call the window's public parts only: ``inspect_sample``, ``training``
+(``set_config``, ``start``), ``docks[name]``, and the training panel's step mode
+(``set_mode("step")``, ``stepper.set_config``) for the SGD stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QMenu, QPushButton, QTextBrowser, QVBoxLayout, QWidget
+
+from mnist_desktop.model import chapter
+from mnist_desktop.model.config import ARCHITECTURE_SPECS, recommended_config
+
+
+def _raise(window, dock: str) -> None:
+    window.docks[dock].show()
+    window.docks[dock].raise_()
+
+
+def _set_training(window, config) -> None:
+    window.training.set_config(replace(config))
+    window.training.set_mode("train")  # a stage before may have left it stepping
+    _raise(window, "training")
+
+
+# --- one function per stage: what it sets up --------------------------------------------
+def stage_pixels(window) -> None:
+    window.inspect_sample("train", chapter.FIRST_THREE)
+
+
+def stage_ideal(window) -> None:
+    _set_training(window, chapter.get_stage("ideal").config)
+
+
+def stage_linear(window) -> None:
+    config = replace(chapter.get_stage("linear").config)
+    window.training.set_config(config)
+    window.training.set_mode("step")  # the training panel's SGD step mode
+    window.training.stepper.set_config(config)
+    _raise(window, "training")
+
+
+def stage_accuracy(window) -> None:
+    window.training.set_config(replace(chapter.get_stage("accuracy").config))
+    window.training.set_mode("train")
+    _raise(window, "nudge")
+
+
+def stage_neural_net(window) -> None:
+    _set_training(window, chapter.get_stage("neural-net").config)
+
+
+def stage_ten_digits(window) -> None:
+    _set_training(window, chapter.get_stage("ten-digits").config)
+
+
+STAGE_ACTIONS: dict[str, Callable] = {
+    "pixels": stage_pixels,
+    "ideal": stage_ideal,
+    "linear": stage_linear,
+    "accuracy": stage_accuracy,
+    "neural-net": stage_neural_net,
+    "ten-digits": stage_ten_digits,
+}
+
+
+def accuracy_config(predictor):
+    """Settings to train a fresh model like ``predictor`` (the chapter's linear 3-vs-7 model
+    if it has no weights to train) with accuracy as the loss, for one epoch."""
+    arch, task = ("linear", "3v7")
+    if predictor is not None and ARCHITECTURE_SPECS[predictor.arch].trainable:
+        arch, task = predictor.arch, predictor.task
+    return replace(recommended_config(task, arch), loss="accuracy", epochs=1)
+
+
+def train_with_accuracy_loss(window) -> bool:
+    """Train with accuracy as the loss: the training panel shows the run and, at its end, the
+    trainer's note that every gradient was zero. False if training could not start."""
+    config = accuracy_config(window.predictor)
+    window.training.set_config(config)
+    window.training.set_mode("train")
+    _raise(window, "training")
+    if window.training.is_training():
+        window.statusBar().showMessage("A training run is going on: stop it first, then try again.", 8000)
+        return False
+    return window.training.start(config, message="Training with accuracy as the loss: watch the loss curve and the note at the end…")
+
+
+# --- the guide -----------------------------------------------------------------------------
+class ChapterGuide(QDialog):
+    """The text of one stage, with Previous and Next; non-modal, so the window stays usable."""
+
+    stageRequested = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("chapter_guide")
+        self.setWindowTitle("Chapter 4, step by step")
+        self.setModal(False)
+        self.key: str | None = None
+        self.step = QLabel(objectName="chapter_step")
+        self.title = QLabel(objectName="chapter_title", wordWrap=True)
+        font = self.title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        font.setBold(True)
+        self.title.setFont(font)
+        self.text = QTextBrowser(objectName="chapter_text")
+        self.text.setOpenLinks(False)
+        self.previous_button = QPushButton("◀ Previous", objectName="chapter_previous")
+        self.next_button = QPushButton("Next stage ▶", objectName="chapter_next")
+        self.next_button.setDefault(True)
+        close = QPushButton("Close", objectName="chapter_close")
+        self.previous_button.clicked.connect(lambda: self._go(-1))
+        self.next_button.clicked.connect(lambda: self._go(+1))
+        close.clicked.connect(self.close)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.previous_button)
+        buttons.addStretch(1)
+        buttons.addWidget(close)
+        buttons.addWidget(self.next_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.step)
+        layout.addWidget(self.title)
+        layout.addWidget(self.text, 1)
+        layout.addLayout(buttons)
+        self.resize(420, 440)
+
+    def show_stage(self, key: str) -> None:
+        stage = chapter.get_stage(key)
+        keys = [s.key for s in chapter.STAGES]
+        i = keys.index(key)
+        self.key = key
+        self.step.setText(f"Stage {i + 1} of {len(keys)}")
+        self.title.setText(stage.title)
+        self.text.setHtml(f"<p>{stage.explanation}</p><h4>Try this</h4><p>{stage.try_this}</p><h4>Look for</h4><p>{stage.look_for}</p>")
+        self.previous_button.setEnabled(i > 0)
+        self.next_button.setEnabled(i < len(keys) - 1)
+        self.show()
+        self.raise_()
+
+    def _go(self, step: int) -> None:
+        keys = [s.key for s in chapter.STAGES]
+        i = keys.index(self.key) + step if self.key in keys else 0
+        if 0 <= i < len(keys):
+            self.stageRequested.emit(keys[i])
+
+
+class ChapterMenu(QMenu):
+    """The "Chapter 4" menu (objectName ``chapter_menu``): one action per stage
+    (objectName ``chapter_<key>``), each setting up ``window`` and showing the guide."""
+
+    stageShown = Signal(str)
+
+    def __init__(self, window):
+        super().__init__("Chapter &4", window)
+        self.setObjectName("chapter_menu")
+        self.setToolTipsVisible(True)
+        self.window_ = window
+        self.guide = ChapterGuide(window)
+        self.guide.stageRequested.connect(self.go)
+        self.stage_actions: dict[str, QAction] = {}
+        for i, stage in enumerate(chapter.STAGES):
+            action = QAction(f"&{i + 1}. {stage.title}", self, objectName=f"chapter_{stage.key}")
+            action.setStatusTip(stage.explanation.split(". ")[0] + ".")
+            action.setToolTip(stage.explanation)
+            action.triggered.connect(lambda _checked=False, key=stage.key: self.go(key))
+            self.addAction(action)
+            self.stage_actions[stage.key] = action
+
+    @Slot(str)
+    def go(self, key: str) -> None:
+        """Set the window up for stage ``key`` and show its explanation."""
+        self.guide.show_stage(key)
+        STAGE_ACTIONS[key](self.window_)
+        self.guide.raise_()
+        self.stageShown.emit(key)
+        self.window_.statusBar().showMessage(f"Chapter 4 — {chapter.get_stage(key).title}", 5000)
+
+
+def build_chapter_menu(window) -> ChapterMenu:
+    menu = ChapterMenu(window)
+    menu.guide.setWindowFlag(Qt.WindowType.Tool, True)  # stays above the window, no taskbar entry
+    return menu

@@ -1,0 +1,106 @@
+"""The Chapter 4 menu: each stage sets the window up and explains itself."""
+
+import pytest
+from PySide6.QtWidgets import QMenu
+
+from mnist_desktop.model.chapter import FIRST_THREE, STAGES
+from mnist_desktop.ui.chapter import ChapterGuide
+
+
+def chapter_menu(window) -> QMenu:
+    menus = [a.menu() for a in window.menuBar().actions() if a.menu() is not None and "Chapter" in a.menu().title()]
+    assert len(menus) == 1
+    assert menus[0] is window.findChild(QMenu, "chapter_menu")
+    return menus[0]
+
+
+def run_stage(window, key: str) -> ChapterGuide:
+    menu = chapter_menu(window)
+    action = next(a for a in menu.actions() if a.objectName() == f"chapter_{key}")
+    action.trigger()
+    guide = window.findChild(ChapterGuide, "chapter_guide")
+    assert guide.isVisible() and not guide.isModal()
+    stage = next(s for s in STAGES if s.key == key)
+    assert guide.title.text() == stage.title
+    text = guide.text.toPlainText()
+    assert stage.explanation in text and stage.try_this in text and stage.look_for in text
+    return guide
+
+
+def test_one_entry_per_stage_in_the_chapters_order(window):
+    menu = chapter_menu(window)
+    assert menu.title() == "Chapter &4"
+    assert [a.objectName() for a in menu.actions()] == [f"chapter_{s.key}" for s in STAGES]
+    titles = [a.text() for a in menu.actions()]
+    assert "Pixels" in titles[0] and "ideal 3 and 7" in titles[1] and "Accuracy" in titles[3] and "ten digits" in titles[5]
+    help_menu = window.menuBar().actions()[-1].menu()
+    assert help_menu.title() == "&Help"  # the chapter comes before Help
+
+
+def test_pixels_as_numbers_shows_an_mnist_three_in_the_inspector(window):
+    guide = run_stage(window, "pixels")
+    inspector = window.inspector
+    assert inspector.source.currentData() == "train" and inspector.index.value() == FIRST_THREE
+    assert inspector.sample_label == 3
+    assert window.docks["inspector"].isVisible()
+    assert guide.step.text() == f"Stage 1 of {len(STAGES)}" and not guide.previous_button.isEnabled()
+
+
+def test_the_ideal_three_and_seven_sets_up_pixel_similarity(window):
+    run_stage(window, "ideal")
+    t = window.training
+    assert (t.task.currentData(), t.arch.currentData()) == ("3v7", "pixel-similarity")
+
+
+def test_accuracy_as_a_loss_opens_the_nudge_panel(window, qtbot):
+    run_stage(window, "accuracy")
+    t = window.training
+    assert (t.task.currentData(), t.arch.currentData(), t.loss.currentData()) == ("3v7", "linear", "accuracy")
+    assert "gradient is zero" in t.loss_note.text()
+    dock = window.docks["nudge"]
+    qtbot.waitUntil(lambda: not dock.visibleRegion().isEmpty())  # the front tab of its group
+
+
+def test_a_linear_model_step_by_step_opens_the_step_mode_with_the_chapters_settings(window):
+    run_stage(window, "linear")
+    t = window.training
+    assert t.mode() == "step" and t.stepper.isVisible()
+    c = t.stepper.config
+    assert (c.task, c.arch, c.loss, c.lr, c.momentum) == ("3v7", "linear", "mnist-loss", 1.0, 0.0)  # mnist_loss, plain SGD
+    assert (t.task.currentData(), t.arch.currentData(), t.loss.currentData()) == ("3v7", "linear", "mnist-loss")
+
+
+@pytest.mark.parametrize(
+    "key, expected",
+    [("neural-net", ("3v7", "mlp", "mnist-loss")), ("ten-digits", ("digits", "cnn", "cross-entropy"))],
+)
+def test_the_training_stages_set_the_chapters_models(window, key, expected):
+    run_stage(window, key)
+    t = window.training
+    assert (t.task.currentData(), t.arch.currentData(), t.loss.currentData()) == expected
+    if key == "neural-net":
+        assert t.hidden.value() == 30  # the chapter's 784-30-1
+    assert window.docks["training"].isVisible()
+
+
+def test_next_and_previous_walk_the_stages(window):
+    guide = run_stage(window, "ideal")
+    guide.next_button.click()
+    assert guide.key == "linear" and window.training.mode() == "step"
+    guide.next_button.click()
+    assert guide.key == "accuracy" and window.training.mode() == "train"  # back from stepping
+    assert window.training.loss.currentData() == "accuracy"
+    guide.next_button.click()
+    assert guide.key == "neural-net" and window.training.arch.currentData() == "mlp"
+    guide.next_button.click()
+    assert guide.key == "ten-digits" and not guide.next_button.isEnabled()
+    guide.previous_button.click()
+    assert guide.key == "neural-net"
+
+
+def test_help_starts_the_chapter_path_at_its_first_stage(window):
+    help_menu = window.help_menu
+    assert window.chapter_path_action in help_menu.actions()
+    window.chapter_path_action.trigger()
+    guide = window.findChild(ChapterGuide, "chapter_guide")
+    assert guide.isVisible() and guide.title.text() == STAGES[0].title

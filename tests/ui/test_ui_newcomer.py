@@ -1,0 +1,194 @@
+"""The window as a new user meets it (issue #10, items 4, 5, 6, 8): the whole network readable
+at 1280×720, plain names said once, a layout that fits a small screen, and help where the user looks."""
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSpinBox,
+    QComboBox,
+    QLineEdit,
+    QMessageBox,
+    QScrollArea,
+    QSlider,
+    QToolButton,
+    QWidget,
+)
+from ui_helpers import SEVEN_DOWN, SEVEN_TOP, settle, stroke
+
+from mnist_desktop.ui import main_window
+
+
+def small_screen(window, qtbot) -> None:
+    """The window at 1280×720 in the default layout for it, settled."""
+    window.resize(1280, 720)
+    window.reset_layout()
+    seen = []
+
+    def settled():
+        seen.append((window.size(), window.activations.geometry(), window.training.plot.geometry()))
+        return len(seen) >= 3 and seen[-1] == seen[-2] == seen[-3]
+
+    qtbot.waitUntil(settled)
+
+
+def raise_dock(window, qtbot, name) -> None:
+    window.docks[name].raise_()
+    qtbot.waitUntil(window.docks[name].widget().isVisible)
+
+
+def inside(widget: QWidget, panel: QWidget) -> bool:
+    return panel.rect().contains(QRect(widget.mapTo(panel, QPoint(0, 0)), widget.size()))
+
+
+# ---------------------------------------------------------------- 4. activations
+def test_every_layer_in_view_and_the_output_labelled_at_1280x720(window, qtbot):
+    small_screen(window, qtbot)
+    raise_dock(window, qtbot, "activations")
+    panel = window.activations
+    stroke(window.canvas, SEVEN_TOP)
+    stroke(window.canvas, SEVEN_DOWN)
+    settle(window, qtbot)
+    assert not panel.findChildren(QScrollArea)  # nothing to scroll…
+    tiles = [*panel.weight_panels.values(), *panel.panels.values()]
+    assert list(panel.panels) == list(window.predictor.activations(window.x28))  # one tile per layer
+    for view in [*tiles, panel.detail, panel.output]:
+        assert view.isVisible() and inside(view, panel)  # …and every layer in view
+        assert view.height() >= (30 if view in tiles else 20)
+    assert panel.detail.height() >= 200  # one layer large
+    # the output layer: the classes and their probabilities, as words
+    texts = panel.output.texts()
+    assert [t.split("\n")[0] for t in texts] == [str(c) for c in window.predictor.classes] == [str(d) for d in range(10)]
+    assert [t.split("\n")[1] for t in texts] == [f"{100 * p:.0f} %" for p in window.probabilities]
+
+
+def test_a_click_on_a_tile_shows_the_layer_large_and_whole(window, qtbot):
+    small_screen(window, qtbot)
+    raise_dock(window, qtbot, "activations")
+    panel = window.activations
+    stroke(window.canvas, SEVEN_TOP)
+    settle(window, qtbot)
+    flatten = panel.panels["flatten"]
+    with qtbot.waitSignal(panel.layerSelected, timeout=1000) as blocker:
+        qtbot.mouseClick(flatten.view.viewport(), Qt.MouseButton.LeftButton)
+    assert blocker.args == ["flatten"] and panel.selected_layer() == "flatten"
+    shown = panel.detail.image.image
+    np.testing.assert_array_equal(shown, flatten.image.image)
+    units = window.predictor.activations(window.x28)["flatten"].size
+    assert np.count_nonzero(~np.isnan(shown)) == units  # every unit, none clipped
+    (x0, x1), (y0, y1) = panel.detail.box.viewRange()
+    assert x0 <= 0 and y0 <= 0 and x1 >= shown.shape[1] and y1 >= shown.shape[0]  # all of it in view
+    # a new stroke updates the large view too
+    stroke(window.canvas, SEVEN_DOWN)
+    settle(window, qtbot)
+    np.testing.assert_array_equal(panel.detail.image.image, panel.panels["flatten"].image.image)
+    assert not np.array_equal(panel.detail.image.image, shown, equal_nan=True)
+    # weights views are selectable too, and say whose layer they are
+    with qtbot.waitSignal(panel.layerSelected, timeout=1000) as blocker:
+        qtbot.mouseClick(panel.weight_panels["conv1"].view.viewport(), Qt.MouseButton.LeftButton)
+    assert blocker.args == ["conv1"] and "filters" in panel.detail.title.text()
+    panel.select_layer("fc")  # the output layer says what its cells are
+    assert "score for each class (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)" in panel.detail.title.text()
+
+
+# ---------------------------------------------------------------- 5. names, once each
+def test_plain_names_said_once(window):
+    losses = [window.training.loss.itemText(i) for i in range(window.training.loss.count())]
+    assert "MNIST loss (sigmoid distance)" in losses and not any("_" in text for text in losses)
+    assert window.training.loss.findData("mnist-loss") >= 0  # the key settings and checkpoints store
+    view = [a.text() for a in window.view_menu.actions()]
+    assert "Toolbar" in view and "Main" not in view
+    for action in (window.undo_action, window.redo_action, window.clear_action):
+        buttons = [b for b in window.findChildren(QToolButton) if b.defaultAction() is action and b.isVisible()]
+        assert len(buttons) == 1, action.text()  # the toolbar's, not a second row under the canvas
+    assert window.eraser_button.isVisible()
+
+
+# ---------------------------------------------------------------- 6. small screens
+def test_the_default_layout_fits_a_small_screen(window, qtbot):
+    small_screen(window, qtbot)
+    raise_dock(window, qtbot, "training")
+    plot = window.training.plot
+    assert plot.width() >= 500 and plot.height() >= 300, plot.size()
+    assert inside(plot, window.docks["training"].widget().viewport())  # all of it in view, no scrolling
+    raise_dock(window, qtbot, "activations")
+    rows = {view.mapTo(window.activations, QPoint(0, 0)).y() for view in window.activations.panels.values()}
+    assert len(rows) > 1 and all(inside(v, window.activations) for v in window.activations.panels.values())
+    assert window.layout_name() == "compact"
+    assert main_window.layout_for_size(1280, 720) == "compact" and main_window.layout_for_size(1728, 1000) == "wide"
+
+
+def test_reset_layout_gives_the_layout_for_the_screen_back(window, qtbot):
+    small_screen(window, qtbot)
+    window.docks["activations"].setFloating(True)
+    window.removeDockWidget(window.docks["training"])
+    window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, window.docks["training"])
+    window.toolbar.hide()
+    window.reset_layout_action.trigger()
+    areas = main_window.DOCK_LAYOUTS["compact"]
+    for name, dock in window.docks.items():
+        assert not dock.isFloating() and window.dockWidgetArea(dock) == areas[window.dock_groups[name]][0], name
+    assert window.toolbar.isVisible()
+    assert len({frozenset(window.tabifiedDockWidgets(d)) | {d} for d in window.docks.values()}) == 1  # one tab stack
+
+
+# ---------------------------------------------------------------- 8. explanations
+CONTROLS = (QAbstractButton, QComboBox, QAbstractSpinBox, QSlider, QLineEdit, pg.GraphicsView)
+
+
+def unexplained(window) -> list[str]:
+    missing = []
+    for w in window.findChildren(QWidget):
+        internal = w.objectName().startswith("qt_") or w.objectName().startswith("Scroll")  # Qt's own parts
+        if isinstance(w, CONTROLS) and w.isVisible() and not internal and not (w.toolTip() or w.statusTip()):
+            missing.append(f"{type(w).__name__} {w.objectName()!r} {getattr(w, 'text', lambda: '')()!r}")
+    return missing
+
+
+def test_every_control_plot_and_panel_explains_itself(window, qtbot):
+    for name in window.docks:  # every panel in turn, as the user would open it
+        raise_dock(window, qtbot, name)
+        assert not unexplained(window), name
+    for w in (window.prediction, window.training, window.activations, window.inspector, window.evaluation, window.my_digits):
+        assert w.statusTip() or w.toolTip(), w.objectName()
+    for action in window.actions():
+        assert action.statusTip(), action.text()
+
+
+def test_the_help_strip_says_what_the_mouse_is_over(window, qtbot):
+    strip = window.help_strip
+    assert strip.isVisible() and strip.text()
+    qtbot.mouseMove(window.brush)
+    qtbot.waitUntil(lambda: "Brush size" in strip.text())
+    qtbot.mouseMove(window.canvas)
+    qtbot.waitUntil(lambda: "Draw a digit" in strip.text())
+    window.statusBar().showMessage("Saved somewhere", 5000)  # the status bar's messages are kept
+    qtbot.mouseMove(window.brush)
+    qtbot.waitUntil(lambda: "Brush size" in strip.text())
+    assert window.statusBar().currentMessage() == "Saved somewhere"
+    window.train_action.showStatusText(window.menuBar())  # what a menu does for the item under the mouse
+    assert strip.text() == window.train_action.statusTip()
+
+
+def test_help_menu_introduction_and_generated_shortcuts(window, qtbot):
+    assert [a.text().replace("&", "") for a in window.help_menu.actions() if not a.isSeparator()][:2] == [
+        "Introduction",
+        "Keyboard shortcuts",
+    ]
+    assert window.about_action in window.help_menu.actions()
+    window.introduction_action.trigger()
+    intro = window.findChild(QMessageBox, "introduction")
+    qtbot.waitUntil(lambda: intro.isVisible())
+    assert "Draw a digit" in intro.text()
+    intro.close()
+    window.shortcuts_action.trigger()
+    box = window.findChild(QMessageBox, "keyboard_shortcuts")
+    qtbot.waitUntil(lambda: box.isVisible())
+    listed = box.text()
+    for action in window.actions():
+        for key in action.shortcuts():
+            assert key.toString(QKeySequence.SequenceFormat.NativeText).replace("&", "&amp;") in listed, action.text()
+    assert "Train" in listed and "Ctrl+T" in window.shortcut_list()[[t for t, _ in window.shortcut_list()].index("Train")][1]
+    box.close()
