@@ -50,6 +50,9 @@ class WeightsPanel(QWidget):
 
         self.histogram_plot = pg.PlotWidget()
         self.histogram_plot.setObjectName("weights_histogram")
+        self.histogram_plot.setToolTip(
+            "How many of the layer's weights have each value: now (filled) and, dashed, when its training run started."
+        )
         plot = self.histogram_plot.getPlotItem()
         plot.setLabel("bottom", "weight value")
         plot.setLabel("left", "weights")
