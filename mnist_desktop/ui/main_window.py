@@ -332,6 +332,7 @@ class MainWindow(QMainWindow):
         self.training.weightsReported.connect(self.weights_view.add_snapshot)
         self.training.modelTrained.connect(self.weights_view.model_trained)
         self.training.finished.connect(self.weights_view.run_finished)
+        self.activations.layerSelected.connect(self.weights_view.set_layer)  # one selected layer for both views
         # --- end of Data and Weights docks --------------------------------------------------
 
     def _add_dock(self, entry: "DockEntry") -> QDockWidget:

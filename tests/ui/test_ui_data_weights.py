@@ -121,3 +121,16 @@ def test_weights_view_shows_a_layer_and_fills_distance_after_each_epoch(window, 
     assert panel.current_layer() == "fc"  # the CNN has an fc layer too: the choice stays
     assert panel.shown.shape == cnn["fc"].shape and panel.shown.initial_counts is None
     assert "needs a training run" not in panel.info.text()  # the last run's distances are still shown
+
+
+def test_the_layer_selected_in_activations_is_the_one_the_weights_view_shows(window, qtbot):
+    from ui_helpers import SEVEN_DOWN, SEVEN_TOP, settle, stroke
+
+    stroke(window.canvas, SEVEN_TOP)
+    stroke(window.canvas, SEVEN_DOWN)
+    settle(window, qtbot)
+    for name in ("conv2", "fc", "conv1"):
+        window.activations.select_layer(name)
+        assert window.weights_view.current_layer() == name
+    window.activations.select_layer("relu1")  # no weights: the weights view keeps its layer
+    assert window.weights_view.current_layer() == "conv1"
