@@ -1,6 +1,11 @@
-"""Make resources/screenshot.png: the real window with a digit drawn and training in progress.
+"""Make the README's pictures from the real window.
 
-    python scripts/screenshot.py [--out resources/screenshot.png] [--progress 0.3]
+    python scripts/screenshot.py [--out resources/screenshot.png] [--size 1400x900] [--theme light|dark]
+                                 [--scene training|stepper|nudge|lab|saliency|data|weights] [--part]
+
+``training`` (default): a digit drawn and training in progress. The other scenes set up one
+panel of the chapter-4 lab or the Data / Weights docks; ``--part`` grabs only that panel's
+dock instead of the whole window.
 
 Runs offscreen (Qt's ``offscreen`` platform) unless a display is set, e.g. under
 ``xvfb-run -s "-screen 0 1600x1000x24" python scripts/screenshot.py``. Settings go to a
@@ -56,8 +61,10 @@ def main() -> int:
     parser.add_argument("--out", default=str(ROOT / "resources" / "screenshot.png"))
     parser.add_argument("--progress", type=float, default=0.35, help="fraction of the first epoch to train before the grab")
     parser.add_argument("--size", default="1400x900")
-    parser.add_argument("--dark", action="store_true", help="ask Qt for the dark colour scheme")
+    parser.add_argument("--theme", choices=("light", "dark"), default="light", help="View → Theme")
     parser.add_argument("--panel", choices=("activations", "inspector"), default="activations", help="which bottom tab to show")
+    parser.add_argument("--scene", choices=SCENES, default="training")
+    parser.add_argument("--part", action="store_true", help="grab the scene's dock only")
     args = parser.parse_args()
 
     from PySide6.QtCore import QSettings
@@ -65,38 +72,11 @@ def main() -> int:
     from mnist_desktop import model as engine
     from mnist_desktop.ui import MainWindow
     from mnist_desktop.ui.app import make_app
+    from mnist_desktop.ui.settings import THEME
 
     app = make_app([sys.argv[0]])
-    if args.dark:
-        from PySide6.QtCore import Qt
-        from PySide6.QtGui import QColor, QPalette
-
-        app.setStyle("Fusion")
-        app.styleHints().setColorScheme(Qt.ColorScheme.Dark)
-        if app.palette().color(QPalette.ColorRole.Window).lightness() > 128:  # platform without schemes
-            pal = QPalette()
-            R = QPalette.ColorRole
-            for role, color in {
-                R.Window: "#2b2b2b",
-                R.WindowText: "#e6e6e6",
-                R.Base: "#1e1e1e",
-                R.AlternateBase: "#333333",
-                R.Text: "#e6e6e6",
-                R.Button: "#3a3a3a",
-                R.ButtonText: "#e6e6e6",
-                R.Highlight: "#3d8fd1",
-                R.HighlightedText: "#ffffff",
-                R.Mid: "#5a5a5a",
-                R.PlaceholderText: "#8a8a8a",
-                R.ToolTipBase: "#333333",
-                R.ToolTipText: "#e6e6e6",
-                R.Light: "#505050",
-                R.Dark: "#1a1a1a",
-                R.Shadow: "#000000",
-            }.items():
-                pal.setColor(role, QColor(color))
-            app.setPalette(pal)
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "screenshot.ini"), QSettings.Format.IniFormat)
+    settings.setValue(THEME, args.theme)  # the window applies it as a user's saved choice
     try:
         predictor = engine.Predictor.default()
     except engine.MnistDesktopError:  # no bundled model yet: a quick one for the canvas
@@ -104,13 +84,27 @@ def main() -> int:
     window = MainWindow(settings=settings, predictor=predictor)
     w, h = (int(v) for v in args.size.split("x"))
     window.resize(w, h)
-    window.reset_layout()  # the default layout for that size
     window.show()
     wait(app, window.isVisible, 5)
+    window.reset_layout()  # the default layout for this size
+    wait(app, lambda: False, 0.2)
     window.docks[args.panel].raise_()
+    dock, note = SCENES[args.scene](app, window, args)
+    wait(app, lambda: False, 0.4)  # let plots and progress repaint
+    image = (window.docks[dock] if args.part and dock else window).grab()
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    image.save(args.out)
+    print(f"{args.out}: {image.width()}×{image.height()}, {args.scene}: {note}")
+    window.training.stop()
+    window.close()
+    return 0
+
+
+def scene_training(app, window, args):
+    from mnist_desktop import model as engine
+
     draw(window.canvas, three())
     wait(app, lambda: not window._classify_timer.isActive(), 5)
-
     panel = window.training
     panel.set_config(engine.recommended_config("digits", "cnn"))
     panel.epochs.setValue(2)
@@ -123,16 +117,94 @@ def main() -> int:
         ),
         300,
     )
-    wait(app, lambda: False, 0.3)  # let the plot and progress bar repaint
-    image = window.grab()
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    image.save(args.out)
-    print(
-        f"{args.out}: {image.width()}×{image.height()}, digit {window.prediction.top_class}, "
-        f"progress {panel.progress.text()!r}{'' if ok else ' (timed out)'}"
-    )
-    window.close()
-    return 0
+    return "training", f"digit {window.prediction.top_class}, progress {panel.progress.text()!r}{'' if ok else ' (timed out)'}"
+
+
+def scene_stepper(app, window, args):
+    from mnist_desktop.model.chapter import get_stage
+
+    config = get_stage("linear").config
+    window.training.set_config(config)
+    window.training.set_mode("step")
+    stepper = window.training.stepper
+    stepper.set_config(config)
+    window.docks["training"].raise_()
+    for press in [stepper.step_batch] * 3 + [stepper.step_phase] * 4:  # three batches, then into the fourth up to its step
+        wait(app, lambda: not stepper.busy, 60)
+        press()
+    wait(app, lambda: not stepper.busy, 60)
+    state = stepper.state
+    return "training", f"phase {state.phase}, step {state.step}, loss {state.loss}"
+
+
+def scene_nudge(app, window, args):
+    from mnist_desktop import model as engine
+    from mnist_desktop.model.chapter import get_stage
+
+    result = engine.train(get_stage("linear").config)  # the chapter's linear 3-vs-7 model
+    window.set_predictor(result.predictor)
+    window.docks["nudge"].raise_()
+    panel = window.nudge
+    panel.direction.setCurrentIndex(panel.direction.findData("gradient"))
+    panel.data.setCurrentIndex(panel.data.findData("valid"))
+    panel.start()
+    wait(app, lambda: not panel.is_busy(), 120)
+    return "nudge", panel.reading.text() if hasattr(panel, "reading") else ""
+
+
+def scene_lab(app, window, args):
+    window.docks["preprocess_lab"].raise_()
+    window.brush.setValue(8)  # a small digit, with a pen to match, in the top right corner
+    small = [[(0.62 + 0.3 * x, 0.05 + 0.3 * y) for x, y in stroke] for stroke in three()]
+    draw(window.canvas, small)
+    wait(app, lambda: not window._classify_timer.isActive(), 5)
+    wait(app, lambda: False, 0.3)
+    return "preprocess_lab", f"digit {window.prediction.top_class}"
+
+
+def scene_saliency(app, window, args):
+    draw(window.canvas, three())
+    wait(app, lambda: not window._classify_timer.isActive(), 5)
+    window.prediction.saliency_toggle.setChecked(True)
+    window.docks["inspector"].raise_()
+    window.inspector.source.setCurrentIndex(window.inspector.source.findData("drawing"))
+    wait(app, lambda: False, 0.3)
+    return "inspector", f"digit {window.prediction.top_class}, saliency {window.prediction.saliency_toggle.text()!r}"
+
+
+def scene_data(app, window, args):
+    window.docks["data"].raise_()
+    wait(app, lambda: window.data_view.findChild(object, "data_mean_3") is not None, 30)
+    wait(app, lambda: False, 1.0)
+    button = window.data_view.findChild(object, "data_mean_3")
+    if button is not None:
+        button.click()
+    return "data", "mean images and the 3s"
+
+
+def scene_weights(app, window, args):
+    from mnist_desktop import model as engine
+
+    window.docks["weights"].raise_()
+    panel = window.training
+    config = engine.recommended_config("digits", "mlp")
+    panel.set_config(config)
+    panel.epochs.setValue(3)
+    panel.start()
+    wait(app, lambda: not panel.is_training(), 300)
+    window.activations.select_layer("fc1") if "fc1" in window.activations.panels else None
+    return "weights", f"layer {window.weights_view.current_layer()}"
+
+
+SCENES = {
+    "training": scene_training,
+    "stepper": scene_stepper,
+    "nudge": scene_nudge,
+    "lab": scene_lab,
+    "saliency": scene_saliency,
+    "data": scene_data,
+    "weights": scene_weights,
+}
 
 
 if __name__ == "__main__":

@@ -103,7 +103,7 @@ def test_plain_state_dict_is_imported_safely(trained, test_images, tmp_path):
 
 def test_weights_of_another_architecture_are_a_clear_error(trained, tmp_path):
     path = trained["linear"].save(tmp_path / "linear.safetensors")
-    with pytest.raises(CheckpointError, match="holds a Linear model, not a CNN one"):
+    with pytest.raises(CheckpointError, match=r"holds a Linear model, not a Convolutional net \(CNN\) one"):
         Predictor.load(path, expect_arch="cnn")
     # Metadata that claims another architecture than the weights are.
     forged = checkpoints.make_metadata("cnn", {}, "digits", "softmax", (0.1307, 0.3081))

@@ -123,16 +123,23 @@ def test_window_file_menu_exports_the_active_model(qtbot, tmp_path, monkeypatch,
     (file_menu,) = [a.menu() for a in window.menuBar().actions() if a.text() == "&File"]
     assert window.export_onnx_action in file_menu.actions() and window.export_onnx_action.isEnabled()
 
+    # The export runs in its own process (its torch._dynamo import would freeze the window);
+    # onnxExported tells how it went.
     out = tmp_path / "canvas.onnx"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "ONNX models (*.onnx)"))
-    window.export_onnx_action.trigger()
+    with qtbot.waitSignal(window.onnxExported, timeout=120000) as done:
+        window.export_onnx_action.trigger()
+        assert not window.export_onnx_action.isEnabled() and not window.export_onnx(str(out))  # one at a time
+        assert "Exporting" in window.statusBar().currentMessage()
+    assert done.args[0] is True and window.export_onnx_action.isEnabled()
     check_matches(predictor, out, images)
     assert str(out) in window.statusBar().currentMessage()
 
     bad = tmp_path / "missing" / "m.onnx"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(bad), ""))
-    assert window.export_onnx_dialog() is None
-    assert str(bad) in window.last_warning and "cannot save" in window.last_warning
+    with qtbot.waitSignal(window.onnxExported, timeout=120000) as failed:
+        assert window.export_onnx_dialog() == str(bad)
+    assert failed.args[0] is False and str(bad) in window.last_warning and "cannot save" in window.last_warning
 
     window.set_predictor(None)
     assert not window.export_onnx_action.isEnabled()

@@ -277,6 +277,9 @@ class NudgePanel(QWidget):
                 self._shapes = nudging.nudgeable_parameters(predictor)
             except engine.MnistDesktopError as e:  # pixel similarity: nothing to nudge, and why
                 message = f"⚠ {e}"
+        classes = list(getattr(self.predictor, "classes", range(10)))
+        which = "all 10,000 digits" if len(classes) == 10 else f"its {' and '.join(f'{c}s' for c in classes)}"
+        self.data.setItemText(self.data.findData("valid"), f"The validation set ({which})")
         self.status.setText(message)
         self.status.setVisible(bool(message))
         self._fill_parameters()

@@ -223,22 +223,3 @@ def test_no_stray_dock_tab_bar_in_the_middle_of_the_window(window):
         for b in window.findChildren(QTabBar)
         if b.parentWidget() is window and b.isVisible()
     )
-
-
-def test_export_to_onnx_runs_beside_the_window_and_says_how_it_went(window, qtbot, tmp_path):
-    import onnxruntime as ort
-
-    path = tmp_path / "m.onnx"
-    with qtbot.waitSignal(window.onnxExported, timeout=120000) as done:
-        assert window.export_onnx(str(path))
-        assert not window.export_onnx_action.isEnabled() and not window.export_onnx(str(path))  # one export at a time
-        assert window.isEnabled() and "Exporting" in window.statusBar().currentMessage()
-    assert done.args[0] is True and str(path) in done.args[1]
-    assert window.export_onnx_action.isEnabled() and "Exported" in window.statusBar().currentMessage()
-    x = np.random.default_rng(0).random((3, 1, 28, 28), dtype=np.float32)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    np.testing.assert_allclose(session.run(None, {"image": x})[0], window.predictor.predict_batch(x), atol=1e-5)
-
-    with qtbot.waitSignal(window.onnxExported, timeout=120000) as failed:
-        assert window.export_onnx(str(tmp_path / "no" / "such" / "folder" / "m.onnx"))
-    assert failed.args[0] is False and "cannot save" in failed.args[1] and window.last_warning == failed.args[1]
