@@ -340,18 +340,7 @@ class EvaluationPanel(QWidget):
     def _build_robustness_tab(self) -> None:
         self.robustness_view = pg.GraphicsLayoutWidget()
         self.robustness_view.setObjectName("robustness_plots")
-        self.robustness_curves: dict[str, pg.PlotDataItem] = {}
-        for i, (kind, (label, amounts, unit)) in enumerate(ev.DAMAGES.items()):
-            plot = self.robustness_view.addPlot(row=i // 3, col=i % 3, title=label)
-            plot.setLabel("bottom", unit)
-            plot.setYRange(0, 100, padding=0.02)
-            plot.setXRange(min(amounts), max(amounts), padding=0.05)
-            plot.showGrid(x=True, y=True, alpha=0.2)
-            plot.setMouseEnabled(False, False)
-            plot.hideButtons()
-            self.robustness_curves[kind] = plot.plot(
-                pen=pg.mkPen((31, 119, 180), width=2), symbol="o", symbolSize=5, symbolBrush=(31, 119, 180)
-            )
+        self.robustness_curves: dict[str, pg.PlotDataItem] = {}  # filled by _robustness_plots
         style_plot_widget(self.robustness_view, self)
         note = QLabel(
             f"Accuracy (%) on the first {ROBUSTNESS_SAMPLES:,} test digits as each kind of damage grows: noise, a turn, "
@@ -365,6 +354,24 @@ class EvaluationPanel(QWidget):
         v.addWidget(note)
         v.addWidget(self.robustness_view, 1)
         self.tabs.addTab(w, "Robustness")
+        self.tabs.currentChanged.connect(lambda i: self.tabs.widget(i) is w and self._robustness_plots())
+
+    def _robustness_plots(self) -> dict[str, pg.PlotDataItem]:
+        """The five plots, made when first shown or filled: ~40 ms of start-up otherwise."""
+        if not self.robustness_curves:
+            for i, (kind, (label, amounts, unit)) in enumerate(ev.DAMAGES.items()):
+                plot = self.robustness_view.addPlot(row=i // 3, col=i % 3, title=label)
+                plot.setLabel("bottom", unit)
+                plot.setYRange(0, 100, padding=0.02)
+                plot.setXRange(min(amounts), max(amounts), padding=0.05)
+                plot.showGrid(x=True, y=True, alpha=0.2)
+                plot.setMouseEnabled(False, False)
+                plot.hideButtons()
+                self.robustness_curves[kind] = plot.plot(
+                    pen=pg.mkPen((31, 119, 180), width=2), symbol="o", symbolSize=5, symbolBrush=(31, 119, 180)
+                )
+            style_plot_widget(self.robustness_view, self)
+        return self.robustness_curves
 
     def _build_point_map_tab(self) -> None:
         self.layer_combo = QComboBox(objectName="point_map_layer")
@@ -619,7 +626,7 @@ class EvaluationPanel(QWidget):
 
     def _show_robustness(self, payload) -> None:
         kind, amounts, curve = payload
-        self.robustness_curves[kind].setData(amounts, 100 * curve)
+        self._robustness_plots()[kind].setData(amounts, 100 * curve)
         self._robust_shown.add(kind)
         if len(self._robust_shown) == len(ev.DAMAGES):
             self._shown.add("robustness")

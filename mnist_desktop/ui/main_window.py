@@ -155,8 +155,7 @@ class MainWindow(QMainWindow):
         self._torch_threads: int | None = None
         self._torch_source: str | None = None  # the model the torch twin is loaded from
         self._loader: threading.Thread | None = None
-        # torch's one GIL-holding step waits for a pause in the user's drawing (torch_loading)
-        self._idle_gate = None if torch_ready else UserIdleGate(parent=self)
+        self._idle_gate: UserIdleGate | None = None  # watches for a pause while torch loads (torch_loading)
         self._export = None  # (QProcess, temporary folder) while an ONNX export runs
         if torch_ready:
             self._set_torch_threads()
@@ -205,9 +204,13 @@ class MainWindow(QMainWindow):
         self._restore_settings(predictor)  # ends in set_predictor, which classifies
         self.explain_widgets()
         self.predictorChanged.connect(lambda _p: self.explain_widgets(self.activations))  # its views are rebuilt
+        self.training.stepperBuilt.connect(self.explain_widgets)  # built when first wanted
         app = QApplication.instance()
         if app is not None:  # app.quit() without closing the window must not leave the worker running
             app.aboutToQuit.connect(self._on_about_to_quit)
+        if not torch_ready:
+            # Installed last: its event filter sees every event, tens of thousands while the window is built.
+            self._idle_gate = UserIdleGate(parent=self)
 
     @Slot()
     def _on_about_to_quit(self) -> None:
