@@ -204,7 +204,6 @@ class MainWindow(QMainWindow):
         self._restore_settings(predictor)  # ends in set_predictor, which classifies
         self.explain_widgets()
         self.predictorChanged.connect(lambda _p: self.explain_widgets(self.activations))  # its views are rebuilt
-        self.training.stepperBuilt.connect(self.explain_widgets)  # built when first wanted
         app = QApplication.instance()
         if app is not None:  # app.quit() without closing the window must not leave the worker running
             app.aboutToQuit.connect(self._on_about_to_quit)

@@ -83,7 +83,6 @@ class TrainingPanel(QWidget):
     started = Signal()
     finished = Signal(object)  # TrainResult, or None after a failure
     modelTrained = Signal(object)  # a Predictor to make active: a finished run, or the stopped one on request
-    stepperBuilt = Signal(object)  # the Step mode's widget, the first time it is wanted
     saveRequested = Signal(object)  # a Predictor to save (the stopped model's Save…)
     plotUpdated = Signal()
     weightsReported = Signal(object)  # a WeightSnapshot of the run: epoch 0 (its start), then after each epoch
@@ -329,7 +328,9 @@ class TrainingPanel(QWidget):
     def _build_modes(self) -> None:
         """Train (the run with its live plot) or Step (SGD one phase at a time), chosen by a
         segmented pair of buttons above both."""
-        self._stepper: StepperWidget | None = None  # built when first wanted (stepper): a faster start
+        self.stepper = StepperWidget(torch_ready=self.torch_ready)
+        self.stepper.modelTrained.connect(self.modelTrained)
+        self.stepper.panelConfigRequested.connect(lambda: self.stepper.set_config(self.config()))
         self.mode_buttons = {}
         bar = QHBoxLayout()
         bar.setSpacing(0)
@@ -349,6 +350,7 @@ class TrainingPanel(QWidget):
         self._pages = QVBoxLayout(self.modes)
         self._pages.setContentsMargins(0, 0, 0, 0)
         self._pages.addWidget(self.train_page)
+        self._pages.addWidget(self.stepper)
         outer = QVBoxLayout(self)
         outer.addLayout(bar)
         outer.addWidget(self.modes, 1)
@@ -358,27 +360,13 @@ class TrainingPanel(QWidget):
         """Show the Train mode ("train") or the Step mode ("step")."""
         if mode not in self.MODES:
             raise ValueError(f"mode must be one of {', '.join(self.MODES)}, not {mode!r}")
-        if mode == "step" or self._stepper is not None:
-            self.stepper.setVisible(mode == "step")
+        self.stepper.setVisible(mode == "step")
         self.train_page.setVisible(mode == "train")
         self._mode = mode
         self.mode_buttons[mode].setChecked(True)
 
     def mode(self) -> str:
         return self._mode
-
-    @property
-    def stepper(self) -> StepperWidget:
-        """The Step mode (objectName ``stepper``), built the first time it is wanted: its plots
-        cost ~25 ms of every start-up otherwise, for a mode that starts hidden."""
-        if self._stepper is None:
-            self._stepper = StepperWidget(torch_ready=self.torch_ready)
-            self._stepper.setVisible(False)
-            self._stepper.modelTrained.connect(self.modelTrained)
-            self._stepper.panelConfigRequested.connect(lambda: self._stepper.set_config(self.config()))
-            self._pages.addWidget(self._stepper)
-            self.stepperBuilt.emit(self._stepper)
-        return self._stepper
 
     @Slot(bool)
     def _show_advanced(self, show: bool) -> None:
@@ -556,8 +544,7 @@ class TrainingPanel(QWidget):
             if self.device.itemData(i) not in available | {"auto"}:
                 self.device.removeItem(i)  # a removed current item leaves the combo on "Auto"
         self.torch_ready = True
-        if self._stepper is not None:
-            self._stepper.set_torch_ready()
+        self.stepper.set_torch_ready()
         if self.message.text() == LOADING_TORCH:
             self.show_message("")
         self._update_enabled()
@@ -677,8 +664,7 @@ class TrainingPanel(QWidget):
         """Stop training and wait for the thread (call before the window goes away)."""
         self._shut_down = True  # signals still queued from the worker are ignored from now on
         self._timer.stop()
-        if self._stepper is not None:
-            self._stepper.shutdown()
+        self.stepper.shutdown()
         if self._thread is None:
             return
         self._stop_event.set()
