@@ -239,6 +239,7 @@ class ActivationsPanel(QWidget):
         self._last_input: np.ndarray | None = None
         self._layout: list | None = None  # (kind, name, shape) of each view, in order
         self._stale = False
+        self._on_screen = True  # False while its dock is a tab behind another (set_on_screen)
         self._columns = 6  # tiles a row of the strip: from the panel's width (resizeEvent)
         self.info = QLabel("Draw a digit to see what each layer makes of it.", wordWrap=True)
         self.info.setToolTip("Each layer's output for the drawing on the canvas. Click a small tile to see it large below.")
@@ -439,10 +440,17 @@ class ActivationsPanel(QWidget):
     # ------------------------------------------------------------------ updating (every input)
     def set_input(self, x28: np.ndarray | None) -> None:
         self._last_input = None if x28 is None else np.asarray(x28, dtype=np.float32)
-        if not self.isVisible():
+        if not (self.isVisible() and self._on_screen):
             self._stale = True
             return
         self._update()
+
+    def set_on_screen(self, shown: bool) -> None:
+        """Its dock became the tab in front (True) or went behind another or hidden (False): a
+        tab behind another still counts as visible to Qt, and would be updated every stroke."""
+        self._on_screen = shown
+        if shown and self._stale:
+            self._update()
 
     def set_activations(self, outputs) -> None:
         """Show precomputed ``predictor.activations`` outputs: the tiles, the large view of
@@ -472,7 +480,7 @@ class ActivationsPanel(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if self._stale:
+        if self._stale and self._on_screen:
             self._update()
 
     def changeEvent(self, event) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
-from PySide6.QtCore import QByteArray, QEvent, QProcess, QSettings, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QByteArray, QEvent, QProcess, QSettings, QSignalBlocker, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QApplication,
@@ -300,6 +300,7 @@ class MainWindow(QMainWindow):
         ):
             self._add_dock(entry)
         self.docks["inspector"].visibilityChanged.connect(lambda v: v and self.inspector.refresh())
+        self.docks["activations"].visibilityChanged.connect(self.activations.set_on_screen)
         self.docks["evaluation"].visibilityChanged.connect(self.evaluation.set_on_screen)
         # --- Data and Weights docks (issue #10, items 9 and 10) ---------------------------
         # Last in their groups, so not the tab in front: Data beside Training (reads MNIST in a
@@ -368,6 +369,9 @@ class MainWindow(QMainWindow):
         that share an area share one tab stack, in the order the docks were added."""
         name = name or self.layout_name()
         areas = DOCK_LAYOUTS[name]
+        # Moving the docks shows every one of them for a moment: their panels that compute
+        # only while on screen (evaluation, data, ...) are told afterwards which really are.
+        blockers = [QSignalBlocker(dock) for dock in self.docks.values()]
         for dock in self.docks.values():
             dock.setFloating(False)
             self.removeDockWidget(dock)
@@ -392,6 +396,13 @@ class MainWindow(QMainWindow):
                 self.resizeDocks([stack[0]], [int(share * self.height())], Qt.Orientation.Vertical)
         QApplication.sendPostedEvents(self, QEvent.Type.LayoutRequest)  # the tab bars as the new layout has them
         self._hide_stray_tab_bars()
+        del blockers
+        QTimer.singleShot(0, self._tell_docks_on_screen)
+
+    @Slot()
+    def _tell_docks_on_screen(self) -> None:
+        for dock in self.docks.values():
+            dock.visibilityChanged.emit(dock.isVisible() and not dock.visibleRegion().isEmpty())
 
     # ------------------------------------------------------------------ chapter-4 lab (issue #9, parts 2 and 5)
     def _build_chapter_lab(self) -> None:
@@ -732,7 +743,13 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         if isinstance(result, Exception):
-            self.training.show_message(f"PyTorch could not be loaded ({result}): training is not available.", error=True)
+            why = f"PyTorch could not be loaded ({result})"
+            self.training.show_message(f"{why}: training is not available.", error=True)
+            self.training.stepper.show_message(f"{why}: stepping is not available.", error=True)
+            # The panels that waited for the torch model say why it is not coming.
+            for label, what in ((self.nudge.status, "nudging"), (self.evaluation.status, "evaluation")):
+                label.setText(f"⚠ {why}: {what} is not available.")
+                label.setVisible(True)
             self.device_label.setText("PyTorch not available")
             return
         predictor, source, error = result

@@ -215,7 +215,8 @@ class PredictionPanel(QWidget):
     def set_saliency_available(self, available: bool, why: str = "") -> None:
         """Enable the toggle (a model that has ``saliency``) or disable it, saying ``why``."""
         self.saliency_toggle.setEnabled(available)
-        self.saliency_toggle.setStatusTip("" if available else why)
+        # the help strip shows what it does, or why it cannot be used yet
+        self.saliency_toggle.setStatusTip(self.saliency_toggle.toolTip() if available else why)
         if not available:
             self.set_saliency(None)
 

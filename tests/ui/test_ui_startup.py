@@ -142,3 +142,23 @@ print(held, 'torch._C' in sys.modules, 'mnist_desktop.model.inference' in sys.mo
 def test_the_torch_import_stands_still_while_the_user_is_busy():
     out = subprocess.run([sys.executable, "-c", HELD_IMPORT], capture_output=True, text=True, check=True, timeout=180)
     assert out.stdout.split() == ["True", "True", "True", "True"]
+
+
+def test_a_failed_torch_load_says_so_in_every_panel_that_waited(qtbot, settings, monkeypatch):
+    from mnist_desktop.ui import MainWindow, main_window
+
+    def broken(_wait=None):
+        raise RuntimeError("libtorch_cpu.so: cannot open shared object file")
+
+    monkeypatch.setattr(main_window, "import_torch_gently", broken)
+    w = MainWindow(settings=settings, torch_ready=False)
+    qtbot.addWidget(w)
+    try:
+        with qtbot.waitSignal(w._torchLoaded, timeout=10000):
+            w.load_torch_in_background()
+        qtbot.waitUntil(lambda: "not available" in w.device_label.text(), timeout=5000)
+        for text in (w.training.message.text(), w.training.stepper.message.text(), w.nudge.status.text(), w.evaluation.status.text()):
+            assert "could not be loaded" in text and "libtorch_cpu" in text and "Loading" not in text
+        assert not w.torch_ready and w.prediction.digit.text()  # the numpy model keeps classifying
+    finally:
+        w.close()

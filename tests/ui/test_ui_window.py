@@ -64,6 +64,8 @@ def test_two_class_model_trained_from_the_panel(window, qtbot):
         panel.train_button.click()
     assert blocker.args[0] is not None
     assert window.prediction.bars.classes == [3, 7]
+    window.docks["activations"].raise_()  # a tab behind another is not updated
+    qtbot.waitUntil(lambda: window.activations._on_screen, timeout=2000)
     stroke(window.canvas, ONE)
     settle(window, qtbot)
     assert window.prediction.top_class in (3, 7) and len(window.probabilities) == 2
@@ -223,3 +225,37 @@ def test_no_stray_dock_tab_bar_in_the_middle_of_the_window(window):
         for b in window.findChildren(QTabBar)
         if b.parentWidget() is window and b.isVisible()
     )
+
+
+def test_reset_layout_wakes_only_the_panels_in_front(window, qtbot, monkeypatch):
+    """Moving the docks shows each for a moment: the panels that compute only while on screen
+    must not start on that (evaluation computing, the Data dock reading MNIST)."""
+    started = []
+    monkeypatch.setattr(window.evaluation, "_start", lambda stages: started.append(stages))
+    window.resize(1400, 900)
+    window.reset_layout()
+    qtbot.wait(50)
+    assert started == [] and window.data_view._loader is None and not window.data_view.summaries
+    assert window.activations._on_screen and not window.preprocess_lab._on_screen
+    # The tab in front is told so: raising Evaluation starts it.
+    window.docks["evaluation"].raise_()
+    qtbot.waitUntil(lambda: bool(started), timeout=5000)
+
+
+def test_activations_behind_another_tab_are_not_computed_per_stroke(window, qtbot, monkeypatch):
+    calls = []
+    real = window.activations.set_activations
+    monkeypatch.setattr(window.activations, "set_activations", lambda outputs: (calls.append(1), real(outputs)))
+    window.docks["inspector"].raise_()
+    qtbot.waitUntil(lambda: not window.activations._on_screen, timeout=2000)
+    stroke(window.canvas, ONE)
+    settle(window, qtbot)
+    assert calls == []
+    window.docks["activations"].raise_()  # shown again: brought up to date once
+    qtbot.waitUntil(lambda: len(calls) == 1, timeout=2000)
+
+
+def test_the_saliency_toggle_keeps_its_explanation_after_a_model_change(window, cnn_predictor):
+    toggle = window.prediction.saliency_toggle
+    window.set_predictor(cnn_predictor)
+    assert toggle.isEnabled() and toggle.statusTip() and toggle.statusTip() == toggle.toolTip()
