@@ -87,13 +87,13 @@ def accuracy_config(predictor):
 def train_with_accuracy_loss(window) -> bool:
     """Train with accuracy as the loss: the training panel shows the run and, at its end, the
     trainer's note that every gradient was zero. False if training could not start."""
+    if window.training.is_training():  # before anything changes: the run keeps its settings on screen
+        window.statusBar().showMessage("A training run is going on: stop it first, then try again.", 8000)
+        return False
     config = accuracy_config(window.predictor)
     window.training.set_config(config)
     window.training.set_mode("train")
     _raise(window, "training")
-    if window.training.is_training():
-        window.statusBar().showMessage("A training run is going on: stop it first, then try again.", 8000)
-        return False
     return window.training.start(config, message="Training with accuracy as the loss: watch the loss curve and the note at the end…")
 
 

@@ -1,5 +1,7 @@
 """The "Accuracy vs loss" dock: nudging a weight from the window, through objectNames."""
 
+from dataclasses import replace
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
@@ -121,3 +123,20 @@ def test_train_with_accuracy_as_the_loss_shows_the_trainers_note(window, qtbot):
     assert (training.loss.currentData(), training.arch.currentData(), training.task.currentData()) == ("accuracy", "linear", "3v7")
     assert "gradient was exactly zero" in training.message.text()
     assert window.docks["training"].isVisible()
+
+
+def test_train_with_accuracy_as_the_loss_leaves_a_run_in_progress_alone(window, qtbot):
+    panel = open_panel(window, make_predictor("linear", task="3v7"))
+    training = window.training
+    running = replace(engine.recommended_config("digits", "mlp"), epochs=5)
+    training.set_config(running)
+    assert training.start(running)
+    training.set_paused(True)  # still going on while we look
+    before = training.config()
+    panel.findChild(QPushButton, "nudge_train_accuracy").click()
+    assert training.is_training() and training.mode() == "train"
+    assert training.config() == before  # the run's settings stay on screen, not the accuracy run's
+    assert "stop it first" in window.statusBar().currentMessage()
+    with qtbot.waitSignal(training.finished, timeout=60_000):
+        training.stop()
+        training.set_paused(False)
