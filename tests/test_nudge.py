@@ -14,7 +14,7 @@ from mnist_desktop.model.architectures import get_architecture
 from mnist_desktop.model.chapter import FIRST_THREE, STAGES, get_stage
 from mnist_desktop.model.checkpoints import make_metadata
 from mnist_desktop.model.losses import mnist_loss
-from mnist_desktop.model.nudging import epsilon_grid, nudgeable_parameters, reading, training_loss
+from mnist_desktop.model.nudging import epsilon_grid, nudgeable_parameters, output_parameters, reading, training_loss
 
 CENTRE = 14 * 28 + 14  # a pixel most digits have ink on
 
@@ -228,3 +228,19 @@ def test_a_late_layers_weight_is_nudged_as_in_the_whole_model(digits):
             out = m(x.reshape(-1, 1, 28, 28))
         assert late.loss[k] == pytest.approx(float(torch.nn.functional.cross_entropy(out, y)), rel=1e-4)
         assert late.accuracy[k] == pytest.approx(float((out.argmax(1) == y).float().mean()))
+
+
+@pytest.mark.parametrize(
+    "arch, task, output, config, expected",
+    [
+        ("linear", "3v7", "sigmoid", {}, {"fc.weight", "fc.bias"}),
+        ("mlp", "digits", "softmax", {"hidden": 10}, {"fc2.weight", "fc2.bias"}),  # 10 hidden units are not the 10 digits
+        ("cnn", "digits", "softmax", {}, None),
+    ],
+)
+def test_output_parameters_are_the_last_linear_layers(arch, task, output, config, expected):
+    p = predictor(arch, task, output, **config)
+    names = output_parameters(p)
+    linears = [n for n, m in p.model.named_modules() if isinstance(m, torch.nn.Linear)]
+    assert names == (expected if expected is not None else {f"{linears[-1]}.weight", f"{linears[-1]}.bias"})
+    assert all(n in nudgeable_parameters(p) for n in names)

@@ -72,6 +72,18 @@ def nudgeable_parameters(predictor) -> dict[str, tuple[int, ...]]:
     return {name: tuple(p.shape) for name, p in model.named_parameters() if p.requires_grad}
 
 
+def output_parameters(predictor) -> set[str]:
+    """The names of the parameters of ``predictor``'s output layer (its last ``nn.Linear``): the
+    rows of its weight are the model's outputs; the rows of any other layer are hidden units."""
+    from torch import nn
+
+    linears = [name for name, m in predictor.model.named_modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        return set()
+    prefix = f"{linears[-1]}." if linears[-1] else ""
+    return {name for name, _ in predictor.model.named_parameters() if name.startswith(prefix) and "." not in name[len(prefix) :]}
+
+
 def epsilon_grid(span: float, steps: int = 61) -> np.ndarray:
     """``steps`` nudges from ``-span`` to ``span``, 0 among them (``steps`` is made odd)."""
     if not (np.isfinite(span) and span > 0):

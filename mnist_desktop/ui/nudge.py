@@ -310,11 +310,10 @@ class NudgePanel(QWidget):
         self.row.blockSignals(True)
         self.row.clear()
         if self._pixel_rows():
-            first_layer_out = self.predictor is not None and shape[0] == (
-                1 if self.predictor.meta.get("output") == "sigmoid" else len(self.predictor.classes)
-            )
+            # Rows are the model's outputs only in its output layer (an MLP's hidden layer may have 10 units too).
+            outputs = self.predictor is not None and name in nudging.output_parameters(self.predictor)
             for r in range(shape[0]):
-                if not first_layer_out:
+                if not outputs:
                     self.row.addItem(f"hidden unit {r}", r)
                 elif shape[0] == 1:
                     a, b = self.predictor.classes

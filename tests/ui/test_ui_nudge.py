@@ -140,3 +140,13 @@ def test_train_with_accuracy_as_the_loss_leaves_a_run_in_progress_alone(window, 
     with qtbot.waitSignal(training.finished, timeout=60_000):
         training.stop()
         training.set_paused(False)
+
+
+def test_an_mlps_ten_hidden_units_are_not_labelled_as_digits(window):
+    p = make_predictor("mlp")
+    p = engine.Predictor(engine.build_model("mlp", 10, hidden=10), p.meta)  # fc1: 10 × 784, like the 10 digits' rows
+    panel = open_panel(window, p)
+    assert panel.parameter.currentData() == "fc1.weight" and panel.row.count() == 10
+    assert [panel.row.itemText(r) for r in range(10)] == [f"hidden unit {r}" for r in range(10)]
+    linear = open_panel(window, make_predictor("linear"))  # a linear model's rows are its outputs
+    assert [linear.row.itemText(r) for r in range(10)] == [f"digit {d}" for d in range(10)]
