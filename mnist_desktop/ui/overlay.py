@@ -12,9 +12,12 @@ from PySide6.QtCore import QEvent, QObject, QRectF, Qt
 from PySide6.QtGui import QImage, QPainter, QPixmap
 from PySide6.QtWidgets import QWidget
 
+from .theme import DIVERGING
+
 MAX_ALPHA = 0.75
-RED = (220, 40, 30)
-BLUE = (40, 90, 230)
+# The diverging colour map's ends: saliency and weight images say "pushes up / down" in the same red and blue.
+RED = tuple(int(v) for v in DIVERGING[-1])
+BLUE = tuple(int(v) for v in DIVERGING[0])
 
 
 def saliency_rgba(saliency: np.ndarray, max_alpha: float = MAX_ALPHA) -> np.ndarray:

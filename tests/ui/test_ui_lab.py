@@ -203,3 +203,21 @@ def test_the_saliency_toggle_is_enabled_once_torch_has_loaded(qtbot, settings):
         np.testing.assert_array_equal(w.prediction.saliency, w.predictor.saliency(w.x28))
     finally:
         w.close()
+
+
+def test_saliency_uses_the_weight_images_red_and_blue(qtbot):
+    from mnist_desktop.ui.nudge import WeightPicker
+    from mnist_desktop.ui.overlay import saliency_rgba
+    from mnist_desktop.ui.theme import DIVERGING
+
+    rgba = saliency_rgba(np.array([[2.0, -2.0, 0.0]]))
+    assert rgba[0, 0, :3].tolist() == DIVERGING[-1].tolist() and rgba[0, 1, :3].tolist() == DIVERGING[0].tolist()
+    # A weight image's strongest positive and negative weights: the same two colours.
+    picker = WeightPicker()
+    qtbot.addWidget(picker)
+    w = np.zeros(784)
+    w[0], w[1] = 1.0, -1.0
+    picker.set_weights(w)
+    red, blue = picker._image.pixelColor(0, 0), picker._image.pixelColor(1, 0)
+    assert (red.red(), red.green(), red.blue()) == tuple(rgba[0, 0, :3])
+    assert (blue.red(), blue.green(), blue.blue()) == tuple(rgba[0, 1, :3])
