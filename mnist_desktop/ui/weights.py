@@ -130,15 +130,19 @@ class WeightsPanel(QWidget):
 
     @Slot(object)
     def model_trained(self, predictor) -> None:
-        """``predictor`` came from the run just watched: compare it with that run's start."""
-        if predictor is not None and self.history.initial is not None:
-            self._initial_of[predictor] = self.history.initial.weights
+        """A model the training panel made active: a run's (its start is known from the run's
+        end, ``run_finished``), or Step mode's, which has no known start."""
         if predictor is self.predictor:
             self.refresh()
 
     @Slot(object)
-    def run_finished(self, _result=None) -> None:
+    def run_finished(self, result=None) -> None:
+        """The watched run ended with ``result``: its model (finished, or stopped and used
+        later) is compared with that run's start; no other model is."""
         self.running = False
+        predictor = getattr(result, "predictor", None)
+        if predictor is not None and self.history.initial is not None:
+            self._initial_of[predictor] = self.history.initial.weights
         self.set_predictor(self.predictor)
 
     def _set_layers(self, names: list[str]) -> None:

@@ -134,3 +134,27 @@ def test_the_layer_selected_in_activations_is_the_one_the_weights_view_shows(win
         assert window.weights_view.current_layer() == name
     window.activations.select_layer("relu1")  # no weights: the weights view keeps its layer
     assert window.weights_view.current_layer() == "conv1"
+
+
+def test_a_stepped_model_is_not_compared_with_the_last_runs_start(window, qtbot):
+    from test_ui_stepper import button, open_stepper, press, small_chapter
+    from test_ui_training import choose
+
+    panel = window.weights_view
+    window.docks["weights"].raise_()
+    qtbot.waitUntil(panel.isVisible)
+    training = window.training
+    choose(training, "3v7", "linear", epochs=1, batch_size=512)
+    with qtbot.waitSignal(training.finished, timeout=120_000):
+        training.train_button.click()
+    assert panel.shown.initial_counts is not None and "Moved" in panel.info.text()  # the run's model against its start
+
+    # Step mode, at init (no step yet), "Use this model": a model of its own, not out of that run
+    stepper = open_stepper(window)
+    stepper.set_config(small_chapter())
+    assert press(qtbot, stepper, "step_phase").phase == "init"
+    with qtbot.waitSignal(training.modelTrained):
+        qtbot.mouseClick(button(stepper, "step_use"), Qt.MouseButton.LeftButton)
+    assert window.predictor.arch == "linear" and panel.current_layer() == "fc"
+    assert panel.shown.initial_counts is None and panel.shown.distance is None
+    assert "Moved" not in panel.info.text() and "Gradient of the last batch" not in panel.info.text()
