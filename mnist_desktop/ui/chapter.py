@@ -7,7 +7,9 @@ buttons to the previous and the next stage.
 
 The stage functions call the window's public parts only: ``inspect_sample``, ``training``
 (``set_config``, ``start``), ``docks[name]``, and the training panel's step mode
-(``set_mode("step")``, ``stepper.set_config``) for the SGD stage.
+(``set_mode("step")``, ``stepper.set_config``) for the SGD stage; the accuracy stage makes a
+model with weights active when the active one has none (``stepper.use_model``, ``training.start``)
+and says so under the guide's text (``chapter_note``).
 """
 
 from __future__ import annotations
@@ -51,10 +53,37 @@ def stage_linear(window) -> None:
     _raise(window, "training")
 
 
-def stage_accuracy(window) -> None:
+def stage_accuracy(window) -> str:
+    """Nudging needs weights: if the active model has none (stage 2's pixel similarity), the
+    chapter's linear model becomes active, the one stepped in stage 3 if it took a step, else
+    one trained for an epoch in the training panel (its worker thread). Says which, for the guide."""
+    note = "" if _nudgeable(window.predictor) else _make_a_chapter_model_active(window)
     window.training.set_config(replace(chapter.get_stage("accuracy").config))
     window.training.set_mode("train")
     _raise(window, "nudge")
+    return note
+
+
+def _nudgeable(predictor) -> bool:
+    return predictor is not None and ARCHITECTURE_SPECS[predictor.arch].trainable
+
+
+def _make_a_chapter_model_active(window) -> str:
+    what = "The active model" if window.predictor is None else ARCHITECTURE_SPECS[window.predictor.arch].label
+    stepper = window.training.stepper
+    if stepper.state is not None and stepper.state.step > 0 and not stepper.busy:
+        stepper.use_model()  # Step mode's "Use this model"
+        return (
+            f"{what} has no weights to nudge, so the linear model you stepped "
+            f"in stage 3 (after {stepper.state.step} step(s)) is now the active model."
+        )
+    config = replace(chapter.get_stage("linear").config, epochs=1)
+    if window.training.start(config, message="Training the chapter's linear model for one epoch, so that there are weights to nudge…"):
+        return (
+            f"{what} has no weights to nudge: the chapter's linear model for 3 vs 7 "
+            "is training for one epoch in the Training panel, and becomes the active model in a few seconds. Then press Nudge."
+        )
+    return f"{what} has no weights to nudge: train a linear model in the Training panel (stage 3's), then press Nudge."
 
 
 def stage_neural_net(window) -> None:
@@ -116,6 +145,7 @@ class ChapterGuide(QDialog):
         font.setBold(True)
         self.title.setFont(font)
         self.text = QTextBrowser(objectName="chapter_text")
+        self.note = QLabel(objectName="chapter_note", wordWrap=True, visible=False)  # what the stage did for you
         self.text.setOpenLinks(False)
         self.previous_button = QPushButton("◀ Previous", objectName="chapter_previous")
         self.next_button = QPushButton("Next stage ▶", objectName="chapter_next")
@@ -133,6 +163,7 @@ class ChapterGuide(QDialog):
         layout.addWidget(self.step)
         layout.addWidget(self.title)
         layout.addWidget(self.text, 1)
+        layout.addWidget(self.note)
         layout.addLayout(buttons)
         self.resize(420, 440)
 
@@ -146,8 +177,14 @@ class ChapterGuide(QDialog):
         self.text.setHtml(f"<p>{stage.explanation}</p><h4>Try this</h4><p>{stage.try_this}</p><h4>Look for</h4><p>{stage.look_for}</p>")
         self.previous_button.setEnabled(i > 0)
         self.next_button.setEnabled(i < len(keys) - 1)
+        self.set_note("")
         self.show()
         self.raise_()
+
+    def set_note(self, text: str) -> None:
+        """A line under the stage's text: what setting the stage up did (empty: none)."""
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
 
     def _go(self, step: int) -> None:
         keys = [s.key for s in chapter.STAGES]
@@ -182,7 +219,8 @@ class ChapterMenu(QMenu):
     def go(self, key: str) -> None:
         """Set the window up for stage ``key`` and show its explanation."""
         self.guide.show_stage(key)
-        STAGE_ACTIONS[key](self.window_)
+        note = STAGE_ACTIONS[key](self.window_)
+        self.guide.set_note(note or "")
         self.guide.raise_()
         self.stageShown.emit(key)
         self.window_.statusBar().showMessage(f"Chapter 4 — {chapter.get_stage(key).title}", 5000)

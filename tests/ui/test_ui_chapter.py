@@ -1,7 +1,8 @@
 """The Chapter 4 menu: each stage sets the window up and explains itself."""
 
+import numpy as np
 import pytest
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QMenu, QPushButton
 
 from mnist_desktop.model.chapter import FIRST_THREE, STAGES
 from mnist_desktop.ui.chapter import ChapterGuide
@@ -104,3 +105,48 @@ def test_help_starts_the_chapter_path_at_its_first_stage(window):
     window.chapter_path_action.trigger()
     guide = window.findChild(ChapterGuide, "chapter_guide")
     assert guide.isVisible() and guide.title.text() == STAGES[0].title
+
+
+def walk_to_stage_3(window, qtbot) -> ChapterGuide:
+    """Stages 1, 2 (pixel similarity trained: the active model) and 3, in order, with Next."""
+    guide = run_stage(window, "pixels")
+    guide.next_button.click()
+    assert guide.key == "ideal"
+    with qtbot.waitSignal(window.training.finished, timeout=120_000):
+        window.training.train_button.click()
+    assert window.predictor.arch == "pixel-similarity"
+    guide.next_button.click()
+    assert guide.key == "linear" and window.training.mode() == "step"
+    return guide
+
+
+def test_the_path_in_order_leaves_nudge_usable_at_stage_4(window, qtbot):
+    guide = walk_to_stage_3(window, qtbot)
+    # no step taken in stage 3: stage 4 trains the chapter's linear model, in the training panel's thread
+    with qtbot.waitSignal(window.training.finished, timeout=120_000):
+        guide.next_button.click()
+        assert guide.key == "accuracy" and window.training.is_training()
+        assert "Pixel similarity has no weights to nudge" in guide.note.text() and guide.note.isVisible()
+    assert (window.predictor.arch, window.predictor.task) == ("linear", "3v7")
+    nudge_button = window.nudge.findChild(QPushButton, "nudge_button")
+    assert nudge_button.isEnabled() and window.nudge.status.isHidden()
+    t = window.training  # the stage's settings stay for "Train with accuracy as the loss"
+    assert (t.arch.currentData(), t.loss.currentData()) == ("linear", "accuracy")
+    with qtbot.waitSignal(window.nudge.nudged, timeout=60_000):
+        nudge_button.click()
+
+
+def test_a_model_stepped_in_stage_3_is_the_one_nudged_in_stage_4(window, qtbot):
+    from test_ui_stepper import press, small_chapter
+
+    guide = walk_to_stage_3(window, qtbot)
+    stepper = window.training.stepper
+    stepper.set_config(small_chapter())
+    state = press(qtbot, stepper, "step_batch")
+    guide.next_button.click()
+    assert guide.key == "accuracy" and not window.training.is_training()
+    assert "you stepped in stage 3" in guide.note.text()
+    np.testing.assert_array_equal(window.predictor.model.fc.weight.detach().numpy(), state.parameters["fc.weight"])
+    assert window.nudge.findChild(QPushButton, "nudge_button").isEnabled()
+    guide.previous_button.click()  # another stage: no note left over
+    assert guide.key == "linear" and not guide.note.isVisible()
