@@ -158,3 +158,21 @@ def test_a_stepped_model_is_not_compared_with_the_last_runs_start(window, qtbot)
     assert window.predictor.arch == "linear" and panel.current_layer() == "fc"
     assert panel.shown.initial_counts is None and panel.shown.distance is None
     assert "Moved" not in panel.info.text() and "Gradient of the last batch" not in panel.info.text()
+
+
+def test_a_stopped_runs_model_is_still_compared_with_that_runs_start(window, qtbot):
+    from test_ui_training import choose
+
+    panel = window.weights_view
+    window.docks["weights"].raise_()
+    qtbot.waitUntil(panel.isVisible)
+    training = window.training
+    choose(training, "3v7", "linear", epochs=50, batch_size=512)  # stopped long before the end
+    training.weightsReported.connect(lambda snap: snap.epoch == 1 and training.stop())
+    with qtbot.waitSignal(training.finished, timeout=120_000) as blocker:
+        training.train_button.click()
+    assert blocker.args[0].stopped and training.stopped_result is blocker.args[0]
+    with qtbot.waitSignal(training.modelTrained):
+        training.use_stopped_model()  # after the run ended
+    assert window.predictor is blocker.args[0].predictor
+    assert panel.shown.initial_counts is not None and panel.shown.distance > 0 and "Moved" in panel.info.text()
