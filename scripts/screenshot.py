@@ -5,7 +5,17 @@
 
 ``training`` (default): a digit drawn and training in progress. The other scenes set up one
 panel of the chapter-4 lab or the Data / Weights docks; ``--part`` grabs only that panel's
-dock instead of the whole window.
+dock instead of the whole window. The README's pictures, under
+``xvfb-run -a -s "-screen 0 1700x1300x24"``:
+
+    --out resources/screenshot.png --size 1400x900 --theme light
+    --out resources/screenshot-dark.png --size 1400x900 --theme dark
+    --out resources/screenshot-720.png --size 1280x720 --theme light
+    --out resources/screenshot-720-dark.png --size 1280x720 --theme dark
+    --out resources/lab-stepper.png --size 1400x1280 --scene stepper --part
+    --out resources/lab-nudge.png --size 1400x1250 --scene nudge --part
+    --out resources/lab-preprocess.png --size 1400x900 --scene lab --part
+    --out resources/lab-saliency.png --size 1400x900 --scene saliency
 
 Runs offscreen (Qt's ``offscreen`` platform) unless a display is set, e.g. under
 ``xvfb-run -s "-screen 0 1600x1000x24" python scripts/screenshot.py``. Settings go to a
