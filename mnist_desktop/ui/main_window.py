@@ -39,19 +39,19 @@ from mnist_desktop.model.paths import is_inside_package, user_data_dir
 
 from .activations import ActivationsPanel
 from .canvas import MODEL_SIZE, Canvas
-from .chapter import build_chapter_menu, train_with_accuracy_loss  # chapter-4 lab
-from .data_view import DataViewPanel  # Data dock (issue #10 item 9)
+from .chapter import build_chapter_menu, train_with_accuracy_loss
+from .data_view import DataViewPanel
 from .evaluation import EvaluationPanel
 from .inspector import InspectorPanel
 from .mydigits import MyDigitsPanel
-from .nudge import NudgePanel  # chapter-4 lab
+from .nudge import NudgePanel
 from .prediction import PredictionPanel
 from .preprocess_lab import PreprocessLabPanel
-from .settings import BRUSH, GEOMETRY, LAST_MODEL, MY_DIGITS_FOLDER, WINDOW_STATE, name_application, parse_setting
-from .theme import app_icon
+from .settings import BRUSH, GEOMETRY, LAST_MODEL, MY_DIGITS_FOLDER, THEME, WINDOW_STATE, name_application, parse_setting
+from .theme import app_icon, install_theme_menu
 from .torch_loading import UserIdleGate, import_torch_gently
 from .training import TrainingPanel
-from .weights import WeightsPanel  # Weights dock (issue #10 item 10)
+from .weights import WeightsPanel
 
 FALLBACK_KEYS = {
     QKeySequence.StandardKey.Quit: "Ctrl+Q",
@@ -174,7 +174,7 @@ class MainWindow(QMainWindow):
 
         self._build_central()
         self._build_docks()
-        self._build_lab()  # the chapter-4 lab (issue #9): preprocessing lab dock, saliency
+        self._build_lab()  # the chapter-4 lab: preprocessing lab, saliency
         self._build_actions()
         self._build_menus_and_toolbar()
         self._build_status_bar()
@@ -302,7 +302,7 @@ class MainWindow(QMainWindow):
         self.docks["inspector"].visibilityChanged.connect(lambda v: v and self.inspector.refresh())
         self.docks["activations"].visibilityChanged.connect(self.activations.set_on_screen)
         self.docks["evaluation"].visibilityChanged.connect(self.evaluation.set_on_screen)
-        # --- Data and Weights docks (issue #10, items 9 and 10) ---------------------------
+        # Data and Weights docks
         # Last in their groups, so not the tab in front: Data beside Training (reads MNIST in a
         # thread when first shown), Weights beside Activations (histogram, distance from start).
         self.data_view = DataViewPanel()
@@ -336,7 +336,6 @@ class MainWindow(QMainWindow):
         self.training.modelTrained.connect(self.weights_view.model_trained)
         self.training.finished.connect(self.weights_view.run_finished)
         self.activations.layerSelected.connect(self.weights_view.set_layer)  # one selected layer for both views
-        # --- end of Data and Weights docks --------------------------------------------------
 
     def _add_dock(self, entry: "DockEntry") -> QDockWidget:
         dock = QDockWidget(entry.title, self, objectName=f"{entry.name}_dock")
@@ -404,7 +403,7 @@ class MainWindow(QMainWindow):
         for dock in self.docks.values():
             dock.visibilityChanged.emit(dock.isVisible() and not dock.visibleRegion().isEmpty())
 
-    # ------------------------------------------------------------------ chapter-4 lab (issue #9, parts 2 and 5)
+    # ------------------------------------------------------------------ chapter-4 lab: accuracy vs loss, the Chapter 4 menu
     def _build_chapter_lab(self) -> None:
         """The Accuracy vs loss panel's links and the Chapter 4 menu (before Help); the dock is in _build_docks."""
         self.chapter_menu = build_chapter_menu(self)
@@ -421,7 +420,7 @@ class MainWindow(QMainWindow):
         )
         self.help_menu.insertAction(self.help_menu.actions()[2], self.chapter_path_action)  # after the introduction and shortcuts
 
-    # ------------------------------------------------------------------ the chapter-4 lab (issue #9, parts 3 and 4)
+    # ------------------------------------------------------------------ chapter-4 lab: preprocessing, saliency
     def _build_lab(self) -> None:
         """The preprocessing lab dock (tabified with the inspector and activations, computing
         only while on screen) and the saliency overlay (a frame after each prediction)."""
@@ -486,7 +485,7 @@ class MainWindow(QMainWindow):
         self.prediction.set_saliency(saliency, int(self.predictor.classes[index]))
         self.inspector.set_saliency(saliency)
 
-    # ------------------------------------------------------------------ (end of the chapter-4 lab)
+    # ------------------------------------------------------------------ layout helpers
     def _hide_stray_tab_bars(self) -> None:
         """Tabifying a third dock leaves the two-dock group's tab bar behind, visible in the
         middle of the window (Qt 6.11): hide every tab bar that is no current group's."""
@@ -640,14 +639,9 @@ class MainWindow(QMainWindow):
             self.view_menu.addAction(a)
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.reset_layout_action)
-        # --- View → Theme (System, Light, Dark): applied at once, remembered (issue #10, item 7)
-        from .settings import THEME
-        from .theme import install_theme_menu
-
-        self.view_menu.addSeparator()
+        self.view_menu.addSeparator()  # View → Theme (System, Light, Dark): applied at once, remembered
         self.theme_menu = install_theme_menu(self.view_menu, self.settings, THEME)
-        # --- end View → Theme
-        # ---- Help: other branches add their entries (e.g. the chapter-4 path) to self.help_menu
+        # Help: the Chapter 4 menu adds "The chapter-4 path" (_build_chapter_lab)
         self.help_menu = bar.addMenu("&Help")
         self.help_menu.addActions([self.introduction_action, self.shortcuts_action])
         self.help_menu.addSeparator()
