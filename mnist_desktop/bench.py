@@ -290,18 +290,26 @@ def _json_run(args: list[str], env: dict | None = None) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def bench_gui() -> dict:
-    """The default recipe from the window (click to the new model in use) beside
-    ``train(TrainConfig())`` headless, each in a fresh process: headless, the window as one
-    watches it (nothing else running in it), the window probed and drawn on (responsiveness),
-    headless again."""
+def _gui_env() -> dict | str:
+    """The environment for a GUI subprocess (offscreen unless a display is set), or why there is no GUI."""
     env = dict(os.environ)
     if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
         env["QT_QPA_PLATFORM"] = "offscreen"
     try:
         import PySide6.QtWidgets  # noqa: F401
     except ImportError as e:
-        return {"skipped": f"GUI not available: {e}"}
+        return f"GUI not available: {e}"
+    return env
+
+
+def bench_gui() -> dict:
+    """The default recipe from the window (click to the new model in use) beside
+    ``train(TrainConfig())`` headless, each in a fresh process: headless, the window as one
+    watches it (nothing else running in it), the window probed and drawn on (responsiveness),
+    headless again."""
+    env = _gui_env()
+    if isinstance(env, str):
+        return {"skipped": env}
     before = _json_run([sys.executable, "-c", HEADLESS])
     window = _json_run([sys.executable, "-m", "mnist_desktop.ui.bench"], env)
     probed = _json_run([sys.executable, "-m", "mnist_desktop.ui.bench", "--probe"], env)
@@ -592,13 +600,9 @@ def bench_lab(phases: int = 30, batches: int = 5, nudge_models=("cnn", "linear")
     single phases pressed one after another, "Whole batch" ``batches`` times, "To end of
     epoch"), then Accuracy vs loss sweeps on the validation set for the bundled CNN and the
     3-vs-7 linear model just stepped. A 10 ms timer probes the event loop throughout."""
-    env = dict(os.environ)
-    if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
-        env["QT_QPA_PLATFORM"] = "offscreen"
-    try:
-        import PySide6.QtWidgets  # noqa: F401
-    except ImportError as e:
-        return {"skipped": f"GUI not available: {e}"}
+    env = _gui_env()
+    if isinstance(env, str):
+        return {"skipped": env}
     args = {"phases": phases, "batches": batches, "nudge_models": list(nudge_models), "valid_steps": valid_steps}
     t = time.perf_counter()
     out = _json_run([sys.executable, "-m", "mnist_desktop.ui.bench", "--lab", json.dumps(args)], env)

@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
@@ -36,6 +36,7 @@ from mnist_desktop.model import evaluation as ev
 from .gallery import Gallery, thumbnail
 from .theme import SEQUENTIAL, palette_color, style_plot_widget
 from .training_worker import train_threads
+from .workers import WorkerThreads
 
 ROBUSTNESS_SAMPLES = 1000  # test digits each robustness point is measured on (the first ones)
 MAP_SAMPLES = 2000  # test digits on the point map (the first ones)
@@ -235,7 +236,7 @@ class EvaluationPanel(QWidget):
         self._generation = 0
         self._stale = True
         self._stop: threading.Event | None = None
-        self._live: dict[QThread, EvaluationWorker] = {}
+        self._threads = WorkerThreads("evaluation-thread", self)
         self._shut_down = False
         self._on_screen = False  # set by the dock (set_on_screen)
 
@@ -486,23 +487,16 @@ class EvaluationPanel(QWidget):
         self._generation += 1
         self._stop = threading.Event()
         predictor = engine.Predictor(copy.deepcopy(self.predictor.model), self.predictor.meta)
-        thread = QThread(self)
-        thread.setObjectName("evaluation-thread")
         kinds = tuple(k for k in ev.DAMAGES if k not in self._robust_shown)
         worker = EvaluationWorker(self._generation, predictor, stages, self._stop, self.layer_combo.currentText() or None, kinds)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
         worker.progress.connect(self._on_progress)
         worker.result.connect(self._on_result)
         worker.failed.connect(self._on_failed)
         worker.finished.connect(self._on_finished)
-        worker.finished.connect(thread.quit)
-        thread.finished.connect(lambda t=thread: self._on_thread_finished(t))
-        self._live[thread] = worker
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self.status.setText(f"Evaluating {self.predictor.describe()}…")
-        thread.start()
+        self._threads.start(worker)
 
     def _cancel(self) -> None:
         if self._stop is not None:
@@ -514,16 +508,7 @@ class EvaluationPanel(QWidget):
         """Stop every run and wait for its thread (before the window goes away)."""
         self._shut_down = True
         self._cancel()
-        for thread in list(self._live):
-            thread.quit()
-            thread.wait()
-        self._live.clear()
-
-    def _on_thread_finished(self, thread: QThread) -> None:
-        worker = self._live.pop(thread, None)
-        if worker is not None:
-            worker.deleteLater()
-        thread.deleteLater()
+        self._threads.shutdown()
 
     # ------------------------------------------------------------------ results
     @Slot(int, int, int, str)

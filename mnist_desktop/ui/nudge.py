@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, QThread, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
@@ -35,6 +35,7 @@ from mnist_desktop.model import nudging
 
 from .theme import DIVERGING, palette_color, style_plot_widget
 from .training_worker import train_threads
+from .workers import WorkerThreads
 
 STEPS = {"batch": 41, "valid": 21}  # nudges per sweep, 0 among them: a CNN takes seconds per ε on 10,000 digits
 SPANS = {"weight": 3.0, "gradient": 0.1}  # the default range ±ε of each kind of nudge
@@ -162,7 +163,7 @@ class NudgePanel(QWidget):
         self._shapes: dict[str, tuple[int, ...]] = {}
         self._generation = 0
         self._stop: threading.Event | None = None
-        self._live: dict[QThread, NudgeWorker] = {}
+        self._threads = WorkerThreads("nudge-thread", self)
         self._shut_down = False
         self._waiting = not torch_ready
 
@@ -406,23 +407,16 @@ class NudgePanel(QWidget):
             self.index.value() if one else None,
             self._stop,
         )
-        thread = QThread(self)
-        thread.setObjectName("nudge-thread")
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
         worker.progress.connect(self._on_progress)
         worker.result.connect(self._on_result)
         worker.failed.connect(self._on_failed)
         worker.finished.connect(self._on_finished)
-        worker.finished.connect(thread.quit)
-        thread.finished.connect(lambda t=thread: self._on_thread_finished(t))
-        self._live[thread] = worker
         self.progress.setRange(0, 0)
         self.progress.setFormat("Loading the digits…")
         self.progress.setVisible(True)
         self.reading.setText("")
         self._update_enabled()
-        thread.start()
+        self._threads.start(worker)
         return True
 
     @Slot()
@@ -438,16 +432,7 @@ class NudgePanel(QWidget):
         """Stop every sweep and wait for its thread (before the window goes away)."""
         self._shut_down = True
         self.cancel()
-        for thread in list(self._live):
-            thread.quit()
-            thread.wait()
-        self._live.clear()
-
-    def _on_thread_finished(self, thread: QThread) -> None:
-        worker = self._live.pop(thread, None)
-        if worker is not None:
-            worker.deleteLater()
-        thread.deleteLater()
+        self._threads.shutdown()
 
     @Slot(int, int, int)
     def _on_progress(self, generation: int, done: int, total: int) -> None:

@@ -35,7 +35,7 @@ from mnist_desktop import model as engine
 from mnist_desktop.model.config import ARCHITECTURE_SPECS, LOSS_SPECS, TASKS, recommended_config
 
 from .gallery import THUMB, Gallery
-from .theme import DIVERGING, palette_color, style_plot_widget
+from .theme import DIVERGING, palette_color, set_message, style_plot_widget
 from .training_worker import EMIT_INTERVAL, failure_message
 
 SEVEN_STEPS = ("init", "predict", "loss", "gradient", "step", "repeat", "stop")  # as engine.stepper.SEVEN_STEPS (torch-free here)
@@ -622,13 +622,7 @@ class StepperWidget(QWidget):
         )
 
     def show_message(self, text: str, error: bool = False) -> None:
-        if error and text:
-            text = "⚠ " + text
-        f = self.message.font()
-        f.setBold(error)
-        self.message.setFont(f)
-        self.message.setText(text)
-        self.message.setProperty("error", error)
+        set_message(self.message, text, error)
 
     # for tests
     def loss_points(self) -> list[tuple[float, float]]:

@@ -24,6 +24,18 @@ def app_icon() -> QIcon:
     return QIcon(str(ICON_PNG))
 
 
+def set_message(label, text: str, error: bool = False) -> None:
+    """A panel's one-line message: an error is bold with a ⚠ (and the ``error`` property set
+    for styling); empty text clears it."""
+    if error and text:
+        text = "⚠ " + text
+    f = label.font()
+    f.setBold(error)
+    label.setFont(f)
+    label.setText(text)
+    label.setProperty("error", error)
+
+
 def palette_color(widget: QWidget, role: QPalette.ColorRole, alpha: int | None = None) -> QColor:
     c = QColor(widget.palette().color(role))
     if alpha is not None:

@@ -45,7 +45,7 @@ from mnist_desktop.model.progress import TrainingProgress, epoch_table, format_d
 from .loss_plot import LossPlot
 from .settings import TRAINING_GROUP, parse_bool, parse_setting
 from .stepper import StepperWidget
-from .theme import GRAY, palette_color
+from .theme import GRAY, palette_color, set_message
 from .training_worker import TrainingWorker, failure_message
 
 LOADING_TORCH = "Loading PyTorch… Training starts as soon as it has loaded."
@@ -762,13 +762,7 @@ class TrainingPanel(QWidget):
         self.stopped_row.setVisible(False)
 
     def show_message(self, text: str, error: bool = False) -> None:
-        if error and text:
-            text = "⚠ " + text
-        f = self.message.font()
-        f.setBold(error)
-        self.message.setFont(f)
-        self.message.setText(text)
-        self.message.setProperty("error", error)
+        set_message(self.message, text, error)
         self.message.setVisible(bool(text))  # an empty line would take the loss plot's height
 
     def _show_means(self, predictor) -> None:

@@ -73,7 +73,7 @@ def test_gradient_direction_on_the_validation_set_with_progress_and_cancel(windo
     assert panel.is_busy() and cancel.isEnabled() and panel.progress.isVisible() and not nudge_button.isEnabled()
     qtbot.mouseClick(cancel, Qt.MouseButton.LeftButton)
     assert not panel.is_busy() and nudge_button.isEnabled() and not panel.progress.isVisible()
-    qtbot.waitUntil(lambda: not panel._live, timeout=60_000)  # the cancelled worker's thread ended
+    qtbot.waitUntil(lambda: not panel._threads.running(), timeout=60_000)  # the cancelled worker's thread ended
     assert panel.result is None  # a cancelled sweep shows nothing
     with qtbot.waitSignal(panel.nudged, timeout=120_000) as blocker:
         qtbot.mouseClick(nudge_button, Qt.MouseButton.LeftButton)
