@@ -22,15 +22,8 @@ class Predictor(PredictorBase):
     """A model ready to classify 28×28 images as ``to_mnist`` returns them."""
 
     def __init__(self, model: nn.Module, meta: dict):
+        super().__init__(meta)
         self.model = model.cpu().eval()
-        self.meta = meta
-        self.arch: str = meta["architecture"]
-        self.task: str = meta["task"]
-        self.classes: list[int] = list(meta["classes"])
-        self.metrics: dict = dict(meta.get("metrics", {}))
-        self._mean = float(meta["normalization"]["mean"])
-        self._std = float(meta["normalization"]["std"])
-        self._sigmoid = meta["output"] == "sigmoid"
 
     @classmethod
     def default(cls) -> "Predictor":

@@ -191,8 +191,18 @@ def load_weights(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
 
 class PredictorBase:
     """What the torch :class:`~mnist_desktop.model.inference.Predictor` and the numpy
-    :class:`NumpyPredictor` share: their description and the normalisation of the input.
-    Subclasses set ``arch``, ``task``, ``metrics``, ``_mean`` and ``_std``."""
+    :class:`NumpyPredictor` share: what they read from a checkpoint's metadata, their
+    description, the normalisation of the input and the output's probabilities."""
+
+    def __init__(self, meta: dict):
+        self.meta = meta
+        self.arch: str = meta["architecture"]
+        self.task: str = meta["task"]
+        self.classes: list[int] = list(meta["classes"])
+        self.metrics: dict = dict(meta.get("metrics", {}))
+        self._mean = float(meta["normalization"]["mean"])
+        self._std = float(meta["normalization"]["std"])
+        self._sigmoid = meta["output"] == "sigmoid"
 
     def describe(self) -> str:
         text = f"{get_architecture_spec(self.arch).label} · {TASKS[self.task].label}"
@@ -225,14 +235,7 @@ class NumpyPredictor(PredictorBase):
     """
 
     def __init__(self, weights: dict[str, np.ndarray], meta: dict):
-        self.meta = meta
-        self.arch: str = meta["architecture"]
-        self.task: str = meta["task"]
-        self.classes: list[int] = list(meta["classes"])
-        self.metrics: dict = dict(meta.get("metrics", {}))
-        self._mean = float(meta["normalization"]["mean"])
-        self._std = float(meta["normalization"]["std"])
-        self._sigmoid = meta["output"] == "sigmoid"
+        super().__init__(meta)
         self.weights = {k: v.astype(np.float64) for k, v in weights.items()}
         self._layers = layers(self.arch, self.weights)
 

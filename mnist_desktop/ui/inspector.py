@@ -398,6 +398,11 @@ class InspectorPanel(QWidget):
         self.fit_button.blockSignals(False)
         self.grid.set_cell_size(pixels)
 
+    @property
+    def saliency(self) -> np.ndarray | None:
+        """The saliency the drawing's cells are tinted with, or None."""
+        return self._saliency
+
     def set_saliency(self, saliency: np.ndarray | None) -> None:
         """Tint the drawing's cells with ``saliency`` (red: towards the class, blue: away); None: no tint.
         Shown only while the inspector shows the drawing."""

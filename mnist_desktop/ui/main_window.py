@@ -469,8 +469,12 @@ class MainWindow(QMainWindow):
             self._saliency_timer.start()
         else:
             self._saliency_timer.stop()
-            self.prediction.set_saliency(None)
-            self.inspector.set_saliency(None)
+            # Called at every prediction: clear only an overlay that is there (clearing
+            # redraws the preview show_prediction has just drawn).
+            if self.prediction.saliency is not None:
+                self.prediction.set_saliency(None)
+            if self.inspector.saliency is not None:
+                self.inspector.set_saliency(None)
 
     @Slot()
     def update_saliency(self) -> None:
