@@ -217,6 +217,7 @@ class MainWindow(QMainWindow):
             self.training.shutdown()
             self.evaluation.shutdown()
             self.nudge.shutdown()  # chapter-4 lab
+            self.my_digits.shutdown()
 
     # ------------------------------------------------------------------ layout
     def _build_central(self) -> None:
@@ -976,7 +977,11 @@ class MainWindow(QMainWindow):
         task = self.my_digits.fine_tune_task(self.predictor)
         config = engine.continue_config(self.predictor, epochs=finetune.EPOCHS)
         self._fine_tuning = True
-        if not self.training.start(config, task=task, message=f"Fine-tuning {self.predictor.describe()} on My digits…"):
+        base = self.predictor
+        started = self.training.start(
+            config, task=task, message=f"Fine-tuning {base.describe()} on My digits…", offer_if=lambda: self.predictor is not base
+        )
+        if not started:
             self._fine_tuning = False
             return False
         self.docks["training"].show()
@@ -1009,7 +1014,7 @@ class MainWindow(QMainWindow):
         self.my_digits.set_busy(False)
         if self._fine_tuning:
             self._fine_tuning = False
-            self.my_digits.fine_tune_finished(result)
+            self.my_digits.fine_tune_finished(result, offered=self.training.offered)
             dock = self.docks["my_digits"]
             dock.show()
             dock.raise_()  # before → after
@@ -1150,6 +1155,7 @@ class MainWindow(QMainWindow):
             self._export[0].kill()
             self._export[0].waitForFinished(3000)
         self.nudge.shutdown()  # chapter-4 lab
+        self.my_digits.shutdown()  # an import or export in its thread
         self._classify_timer.stop()
         self._saliency_timer.stop()
         self.save_settings()
