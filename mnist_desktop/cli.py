@@ -152,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
             "plot",
             "gui",
             "mydigits",
+            "mydigits-scale",
             "preprocess",
             "saliency",
             "lab",
