@@ -177,8 +177,7 @@ def _read_file(path: Path, what: str, max_bytes: int) -> bytes:
 
 
 def _tmp_name(path: Path) -> Path:
-    alphabet = "abcdefghijklmnopqrstuvwxyz0123456789_"
-    return path.parent / f".{path.name}.{''.join(secrets.choice(alphabet) for _ in range(8))}.tmp"
+    return path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
 
 
 def _write_atomic(path: Path, data: bytes, sync: bool = True) -> None:
@@ -290,6 +289,7 @@ class MyDigits:
         self._entries: list[tuple[str, int]] = []  # (id, label) of the readable digits, in order
         self._images: dict[str, np.ndarray] = {}  # id → uint8 (28, 28)
         self._keys: dict[str, tuple[int, int, int]] = {}  # id → (size, mtime_ns, inode) of its 28×28 file
+        self._cached_ids: set[str] = set()  # the ids the cache file holds
         self._stamp = None
         if read_only:
             if not self.folder.is_dir():
@@ -394,35 +394,41 @@ class MyDigits:
         self._stamp = stamp
 
     def _read_cache(self) -> dict[str, tuple[tuple[int, int, int], np.ndarray]]:
-        """The images of the last open, keyed by id (with their file's key); {} if unusable."""
+        """The images of the last open, keyed by id (with their file's key); {} if unusable.
+
+        Binary, read without a parser: ``MDC1``, the count N (uint32), N ids (16 bytes each),
+        N keys (3 int64 each: size, mtime_ns, inode), N 28×28 images (uint8)."""
         path = self.folder / CACHE
         try:
             data = _read_file(path, "cache", MAX_CACHE_BYTES)
-            if not data.startswith(CACHE_MAGIC):
+            if not data.startswith(CACHE_MAGIC) or len(data) < 8:
                 return {}
-            (length,) = struct.unpack("<I", data[4:8])
-            head = json.loads(data[8 : 8 + length])
-            ids, keys = head["ids"], head["keys"]
-            body = np.frombuffer(data, dtype=np.uint8, offset=8 + length)
-            if not (isinstance(ids, list) and isinstance(keys, list) and len(ids) == len(keys) and body.size == 784 * len(ids)):
+            (n,) = struct.unpack("<I", data[4:8])
+            if len(data) != 8 + n * (16 + 24 + 784):
                 return {}
-            images = body.reshape(-1, 28, 28)
-            return {i: (tuple(k), images[n]) for n, (i, k) in enumerate(zip(ids, keys)) if isinstance(i, str) and isinstance(k, list)}
-        except (DataError, OSError, ValueError, KeyError, TypeError, struct.error, RecursionError, MemoryError):
+            ids = data[8 : 8 + 16 * n].hex()
+            keys = np.frombuffer(data, dtype="<i8", count=3 * n, offset=8 + 16 * n).reshape(n, 3).tolist()
+            images = np.frombuffer(data, dtype=np.uint8, offset=8 + 40 * n).reshape(n, 28, 28)
+            found = {ids[32 * k : 32 * k + 32]: (tuple(keys[k]), images[k]) for k in range(n)}
+            self._cached_ids = set(found)
+            return found
+        except (DataError, OSError, ValueError, struct.error, MemoryError):
             return {}
 
     def _write_cache(self) -> None:
         ids = [i for i, _ in self._entries if i in self._keys]
-        head = json.dumps({"ids": ids, "keys": [list(self._keys[i]) for i in ids]}, separators=(",", ":")).encode()
+        head = CACHE_MAGIC + struct.pack("<I", len(ids)) + bytes.fromhex("".join(ids))
+        keys = np.array([self._keys[i] for i in ids], dtype="<i8").reshape(-1, 3).tobytes()
         body = np.stack([self._images[i] for i in ids]).tobytes() if ids else b""
         with contextlib.suppress(OSError):
-            _write_atomic(self.folder / CACHE, CACHE_MAGIC + struct.pack("<I", len(head)) + head + body, sync=False)
+            _write_atomic(self.folder / CACHE, head + keys + body, sync=False)
+            self._cached_ids = set(ids)
 
     def _load(self, raw: list, notes: list[str]) -> None:
         entries: list[tuple[str, int]] = []
         seen: set[str] = set()
         cache = None
-        decoded = 0
+        small_dir = os.path.join(self.folder, SMALL)
         for i, item in enumerate(raw):
             if not _entry_ok(item):
                 notes.append(f"{self.index_path}: entry {i + 1} skipped, it is not an id and a label from 0 to 9 ({str(item)[:80]}).")
@@ -433,7 +439,7 @@ class MyDigits:
                 continue
             seen.add(ident)
             if ident not in self._images:
-                path = self.folder / SMALL / f"{ident}.png"
+                path = os.path.join(small_dir, ident + ".png")
                 try:
                     st = os.stat(path)
                     key = (st.st_size, st.st_mtime_ns, st.st_ino)
@@ -443,8 +449,7 @@ class MyDigits:
                     if hit is not None and hit[0] == key and stat.S_ISREG(st.st_mode):
                         self._images[ident], self._keys[ident] = hit[1], key
                     else:
-                        self._images[ident], _, self._keys[ident] = self._read_small(path)
-                        decoded += 1
+                        self._images[ident], _, self._keys[ident] = self._read_small(Path(path))
                 except (DataError, OSError, ValueError) as e:
                     missing = not os.path.lexists(path)
                     notes.append(f"{path}: skipped, {'missing' if missing else 'not a readable 28×28 PNG'} ({str(e)[:120]}).")
@@ -456,8 +461,11 @@ class MyDigits:
         notes.extend(self._foreign(seen))
         self._entries = entries
         self.notes = notes
-        stale = len(cache) - len(seen) if cache else 0
-        if not self.read_only and (decoded >= CACHE_REWRITE or stale >= 16 * CACHE_REWRITE):
+        # Rewritten when many images are not in it (the next open would decode them), or it
+        # holds many that are gone: an add or two costs the next open next to nothing.
+        uncached = sum(1 for ident, _ in entries if ident not in self._cached_ids)
+        gone = len(self._cached_ids) - (len(entries) - uncached)
+        if not self.read_only and (uncached >= CACHE_REWRITE or gone >= 16 * CACHE_REWRITE):
             self._write_cache()
 
     def _foreign(self, known: set[str]) -> list[str]:
@@ -892,6 +900,8 @@ class MyDigits:
                             ):
                                 _write_atomic(where, data_, sync=False)
                                 written.append(where)
+                            st = os.stat(written[-1])
+                            self._images[ident], self._keys[ident] = small, (st.st_size, st.st_mtime_ns, st.st_ino)
                             items.append(({"id": ident, "label": label, "added": added}, None, None))
                     if progress is not None:
                         progress(n + 1, count)
