@@ -687,11 +687,15 @@ class MyDigits:
 
             self._change(edit)
         except (OSError, DataError) as e:
-            present = {i for i, _ in self._entries}
+            # Take back what this write added, unless an index lists it (another window's
+            # write of the same digit); a damaged index lists nothing.
+            raw, ok, _ = self._read_index([])
+            listed = {item["id"] for item in raw if _entry_ok(item)} if ok else set()
             for path in written:
-                if path.stem not in present:
+                if path.stem not in listed:
                     with contextlib.suppress(OSError):
                         path.unlink()
+            self._sync(force=True)
             raise e if isinstance(e, DataError) else self._cannot_write(e) from None
 
     def remove(self, ident: str) -> None:
