@@ -290,6 +290,7 @@ class MyDigits:
         self._images: dict[str, np.ndarray] = {}  # id → uint8 (28, 28)
         self._keys: dict[str, tuple[int, int, int]] = {}  # id → (size, mtime_ns, inode) of its 28×28 file
         self._cached_ids: set[str] = set()  # the ids the cache file holds
+        self._foreign_notes: list[str] = []
         self._stamp = None
         if read_only:
             if not self.folder.is_dir():
@@ -424,21 +425,30 @@ class MyDigits:
             _write_atomic(self.folder / CACHE, head + keys + body, sync=False)
             self._cached_ids = set(ids)
 
-    def _load(self, raw: list, notes: list[str]) -> None:
+    def _load(self, raw: list, notes: list[str], scan: bool = True) -> None:
+        """Take ``raw`` (the index's entries) as the collection: each image from memory, the
+        cache or its file. ``scan``: list the folder for files that are not ours (at open, and
+        when another window changed the index); after a change of ours, the last scan's notes
+        are kept."""
         entries: list[tuple[str, int]] = []
         seen: set[str] = set()
-        cache = None
-        small_dir = os.path.join(self.folder, SMALL)
+        valid = []
         for i, item in enumerate(raw):
             if not _entry_ok(item):
                 notes.append(f"{self.index_path}: entry {i + 1} skipped, it is not an id and a label from 0 to 9 ({str(item)[:80]}).")
                 continue
-            ident, label = item["id"], item["label"]
+            ident = item["id"]
             if ident in seen:
                 notes.append(f"{self.index_path}: entry {i + 1} skipped, a second entry for {ident}.")
                 continue
             seen.add(ident)
-            if ident not in self._images:
+            valid.append((ident, item["label"]))
+        images = self._images
+        unknown = sum(1 for ident, _ in valid if ident not in images)
+        cache = None if unknown >= 16 else {}  # a few new digits: decoded, the cache not read
+        small_dir = os.path.join(self.folder, SMALL)
+        for ident, label in valid:
+            if ident not in images:
                 path = os.path.join(small_dir, ident + ".png")
                 try:
                     st = os.stat(path)
@@ -458,7 +468,11 @@ class MyDigits:
         for ident in set(self._images) - seen:
             del self._images[ident]
             self._keys.pop(ident, None)
-        notes.extend(self._foreign(seen))
+        if scan:
+            self._foreign_notes = self._foreign(seen)
+        else:
+            self._foreign_notes = [n for n in self._foreign_notes if Path(n.split(": ", 1)[0]).stem not in seen]
+        notes.extend(self._foreign_notes)
         self._entries = entries
         self.notes = notes
         # Rewritten when many images are not in it (the next open would decode them), or it
@@ -594,7 +608,7 @@ class MyDigits:
                     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
                     _write_atomic(self.folder / f"{INDEX}.damaged-{stamp}", old)
                 _write_atomic(self.index_path, data)
-                self._load(raw, notes)
+                self._load(raw, notes, scan=False)
                 self._stamp = self._stat()
         except OSError as e:
             self._sync(force=True)
@@ -658,10 +672,14 @@ class MyDigits:
         """
         drawing, label, small = self._prepare(drawing, label)
         ident = uuid.uuid4().hex
-        self._write_digits([({"id": ident, "label": label, "added": _now()}, _png_bytes(drawing), _png_bytes(small, label))], sync=True)
+        self._write_digits(
+            [({"id": ident, "label": label, "added": _now()}, _png_bytes(drawing), _png_bytes(small, label))],
+            sync=True,
+            images={ident: small},
+        )
         return ident
 
-    def _write_digits(self, items: list[tuple[dict, bytes | None, bytes | None]], sync: bool) -> None:
+    def _write_digits(self, items: list[tuple[dict, bytes | None, bytes | None]], sync: bool, images: dict | None = None) -> None:
         """Write each ``(entry, drawing PNG, 28×28 PNG)``'s files (None: already in place),
         then add the entries to the index in one change (an id already listed is not listed
         twice); on failure take the files back."""
@@ -678,6 +696,9 @@ class MyDigits:
                     if data is not None:
                         _write_atomic(path, data, sync=sync)
                         written.append(path)
+            for ident, small in (images or {}).items():  # known already: the index's reload need not decode them
+                st = os.stat(self.folder / SMALL / f"{ident}.png")
+                self._images[ident], self._keys[ident] = small, (st.st_size, st.st_mtime_ns, st.st_ino)
             new = [entry for entry, _, _ in items]
             ids = {e["id"] for e in new}
 
