@@ -96,6 +96,7 @@ class MyDigitsPanel(QWidget):
         self._removed: list[list[mydigits.Removed]] = []  # undo stack: each delete's digits, files included
         self._answers: dict[str, int] = {}  # id → the active model's answer (-1: not among its classes)
         self._answers_for = None  # the predictor those answers are from
+        self._to_predict: list[int] = []  # rows whose answer is still to be computed
         self._predict_timer = QTimer(self, singleShot=True, interval=0)
         self._predict_timer.timeout.connect(self._predict_more)
         self._zip_threads = WorkerThreads("my-digits-zip", self)
@@ -396,11 +397,11 @@ class MyDigitsPanel(QWidget):
         if store is None:
             self._ids, self._labels, self._images = [], np.zeros(0, np.int64), np.zeros((0, 28, 28), np.uint8)
         else:
-            entries = list(store)
-            order = sorted(range(len(entries)), key=lambda i: entries[i][1])  # grouped by label, stable
-            self._ids = [entries[i][0] for i in order]
-            self._labels = np.array([entries[i][1] for i in order], dtype=np.int64)
-            self._images = np.stack([entries[i][2] for i in order]) if entries else np.zeros((0, 28, 28), np.uint8)
+            ids, labels, images = store.ids(), store.labels(), store.images()
+            order = np.argsort(labels, kind="stable")  # grouped by label
+            self._ids = [ids[i] for i in order.tolist()]
+            self._labels = labels[order]
+            self._images = images[order]
             summary = store.summary()
         self.notes_label.setText(f"⚠ {summary}" if summary else "")
         self.notes_label.setToolTip("\n".join(store.notes[:40]) if store is not None else "")
@@ -433,27 +434,28 @@ class MyDigitsPanel(QWidget):
         p = self.predictor
         if p is not self._answers_for:
             self._answers, self._answers_for = {}, p
+        self._predicted, self.accuracy = None, None
+        self._to_predict = [i for i, ident in enumerate(self._ids) if ident not in self._answers]
         self._predict_more(first=True)
 
     @Slot()
     def _predict_more(self, first: bool = False) -> None:
         p = self.predictor
-        self._predicted, self.accuracy = None, None
         if p is None or len(self._ids) == 0:
+            self._to_predict = []
             self.accuracy_label.setText("" if p is not None else "No model to try them on.")
             return
-        missing = [i for i, ident in enumerate(self._ids) if ident not in self._answers]
-        started, chunk = time.perf_counter(), 8
-        while missing and time.perf_counter() - started < PREDICT_SLICE_S:  # a slice of the event loop, then the next turn
-            part, missing = missing[:chunk], missing[chunk:]
+        started, chunk, pending = time.perf_counter(), 8, self._to_predict
+        while pending and time.perf_counter() - started < PREDICT_SLICE_S:  # a slice of the event loop, then the next turn
+            part, pending = pending[:chunk], pending[chunk:]
             answers = _predictions(p, self._images[part], self._labels[part])
             self._answers.update(zip((self._ids[i] for i in part), answers.tolist()))
-        predicted = np.array([self._answers.get(ident, -2) for ident in self._ids], dtype=np.int64)
-        if (predicted == -2).any():
-            self.accuracy_label.setText(f"Reading your digits with the active model… {int((predicted != -2).sum())} of {len(self._ids)}")
+        self._to_predict = pending
+        if pending:
+            self.accuracy_label.setText(f"Reading your digits with the active model… {len(self._ids) - len(pending)} of {len(self._ids)}")
             self._predict_timer.start()
             return
-        self._predicted = predicted
+        self._predicted = np.array([self._answers[ident] for ident in self._ids], dtype=np.int64)
         if not first:
             self.gallery.viewport().update()
         usable = self._predicted >= 0
