@@ -291,3 +291,36 @@ def test_the_image_cache_is_used_and_a_changed_file_is_read_again(tmp_path):
     np.testing.assert_array_equal(again.images()[0], other)  # not the cached one
     (tmp_path / md.CACHE).write_bytes(b"MDC1" + b"\xff" * 100)  # a damaged cache is ignored
     assert len(MyDigits(tmp_path)) == len(ids)
+
+
+def test_fine_tune_memory_is_bounded_however_many_digits(monkeypatch):
+    from types import SimpleNamespace
+
+    from mnist_desktop.model import Predictor, finetune
+
+    seen = {}
+
+    def fake_train(config, *, extra, extra_repeat, **_kw):
+        seen["images"], seen["repeat"] = len(extra[0]), extra_repeat
+        return SimpleNamespace(predictor=SimpleNamespace(meta={"training": {}}), notes=[])
+
+    monkeypatch.setattr(finetune, "train", fake_train)
+    predictor = Predictor.default()
+    for count in (100, 10_000, 30_000):
+        images, labels = np.zeros((count, 28, 28), np.uint8), np.arange(count) % 10
+        result = finetune.fine_tune(predictor, images, labels)
+        assert seen["images"] * seen["repeat"] <= finetune.MAX_PERSONAL and seen["repeat"] >= 1
+        assert seen["images"] == min(count, finetune.MAX_PERSONAL)
+        assert (count <= finetune.MAX_PERSONAL) == (not any("chosen at random" in n for n in result.notes))
+    assert seen["repeat"] == 1
+
+
+def test_fine_tuning_a_model_trained_on_accuracy_says_why_it_cannot_learn():
+    import copy
+
+    from mnist_desktop.model import Predictor, fine_tune
+
+    predictor = Predictor.default()
+    stuck = Predictor(copy.deepcopy(predictor.model), dict(predictor.meta, training={"loss": "accuracy"}))
+    with pytest.raises(ValueError, match="zero gradient everywhere"):
+        fine_tune(stuck, np.zeros((3, 28, 28), np.uint8), np.array([1, 2, 3]))
