@@ -152,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
             "plot",
             "gui",
             "mydigits",
+            "mydigits-scale",
             "preprocess",
             "saliency",
             "lab",
@@ -269,13 +270,14 @@ def _save(result, out: Path, what: str) -> int:
 
 
 def _my_digits(folder: Path | None):
-    """The My digits folder named (or the app's), which must exist and hold digits."""
+    """The My digits folder named (or the app's), which must exist and hold digits; opened
+    read-only (nothing is created or changed in it)."""
     from .model import MyDigits, default_digits_folder
 
     folder = folder if folder is not None else default_digits_folder()
     if not folder.is_dir():
         raise ValueError(f"--digits {folder}: no such folder; save some digits in the app first, or name a My digits folder")
-    digits = MyDigits(folder)
+    digits = MyDigits(folder, read_only=True)
     for note in digits.notes:
         print(f"{PROG}: note: {note}", file=sys.stderr)
     if not len(digits):
@@ -402,7 +404,8 @@ INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped wi
 def main(argv: list[str] | None = None) -> int:
     try:
         code = _main(argv)
-        sys.stdout.flush()  # here, where a closed pipe is caught below, not at exit
+        if sys.stdout is not None:
+            sys.stdout.flush()  # here, where a closed pipe is caught below, not at exit
         return code
     except KeyboardInterrupt:  # Ctrl-C anywhere (importing torch takes seconds): one line, no traceback
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -411,6 +414,10 @@ def main(argv: list[str] | None = None) -> int:
         # Python flushes stdout at exit, into the closed pipe: point it at /dev/null first.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:  # stdout on a full disk (`> /dev/full`): the result could not be written
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"{PROG}: error: cannot write to standard output ({e.strerror or e})", file=sys.stderr)
+        return 1
 
 
 def _main(argv: list[str] | None) -> int:
@@ -418,6 +425,11 @@ def _main(argv: list[str] | None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is not None and sys.stdout is None:
+        # Started with stdout closed: the first file this process opens would get descriptor 1
+        # and receive what is printed. Refuse before anything is opened.
+        print(f"{PROG}: error: standard output is closed; run {PROG} {args.command} with it open (e.g. > out.txt)", file=sys.stderr)
+        return 1
     if args.command is None:
         try:
             from .ui import run

@@ -84,7 +84,7 @@ def test_bench_reports_the_mydigits_section(monkeypatch, capsys):
         "defaults": {},
     }
     monkeypatch.setattr("mnist_desktop.bench.bench_mydigits", lambda: figures)
-    skip = ["data", "latency", "throughput", "recipe", "reference", "stop", "plot", "gui"]
+    skip = ["data", "latency", "throughput", "recipe", "reference", "stop", "plot", "gui", "mydigits-scale"]
     assert main(["bench", *(a for s in skip for a in ("--skip", s))]) == 0
     out = capsys.readouterr().out
     assert "MNIST test (10,000 images): 0.80 s" in out and "93.9 % → 97.8 %" in out and "99.37 % → 99.22 %" in out
