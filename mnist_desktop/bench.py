@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import bench_numbers
+
 
 def _cpu_name() -> str:
     try:
@@ -634,7 +636,7 @@ def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
         ("preprocess", bench_preprocess),
         ("saliency", bench_saliency),
         ("lab", bench_lab),
-    )
+    ) + bench_numbers.SECTIONS
     for name, fn in sections:
         if name in skip:
             continue
@@ -823,4 +825,5 @@ def format_report(r: dict) -> str:
                 f"  stroke → prediction while training: median {p['stroke_latency_p50_ms']} ms, p99 {p['stroke_latency_p99_ms']} ms "
                 f"({p['strokes']} strokes); plot redraws {p['plot_updates_per_s']}/s"
             )
+    lines.extend(bench_numbers.format_sections(r))
     return "\n".join(lines)
