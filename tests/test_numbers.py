@@ -119,7 +119,11 @@ def test_reads_numbers_written_with_gaps(predictor):
 
 def test_a_digit_in_two_strokes_is_one_digit(predictor):
     """A digit cut across (a 4 or a 5 written in two strokes) is joined: one digit, one box."""
-    c = compose_number(1, seed=8)
+    from mnist_desktop.model import mnist_arrays
+
+    images, labels = mnist_arrays("test")
+    fours = np.flatnonzero(labels == 4)[:3]
+    c = compose_number(1, seed=8, images=images[fours], labels=labels[fours])
     image = c.image.copy()
     x0, y0, x1, y1 = c.boxes[0]
     middle = (y0 + y1) // 2
@@ -161,10 +165,16 @@ def test_touching_digits_are_cut_apart(predictor):
     assert left[2] <= right[0] + 8 and abs((left[2] - left[0]) - (right[2] - right[0])) < width // 3
 
 
-def test_touching_numbers_mostly_come_apart(predictor):
-    numbers = composed_numbers(16, seed=9, touching=True)
-    right_count = sum(len(read_number(c.image, predictor).digits) == len(c.text) for c in numbers)
-    assert right_count >= 10  # the bench measures exact reads on many more
+def test_touching_numbers_are_cut_and_never_into_too_many(predictor):
+    """Touching digits are cut apart (more digits come out than there are runs of touching ink),
+    and no number comes out with more digits than it has. (The bench measures exact reads.)"""
+    read = runs = 0
+    for c in composed_numbers(16, seed=9, touching=True):
+        digits = len(read_number(c.image, predictor).digits)
+        assert digits <= len(c.text)
+        read += digits
+        runs += len(c.text) - sum(c.touching)
+    assert read > runs + 3
 
 
 def test_each_digit_is_what_the_model_reads_of_its_part(predictor):

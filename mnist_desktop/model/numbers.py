@@ -25,6 +25,7 @@ from .preprocess import _checked, to_mnist
 # Ink for segmentation: pixels at least this fraction of the brightest. Anti-aliased fringes
 # below it would join digits that only come near each other; the digit's own image keeps them.
 INK_FRACTION = 0.25
+FRINGE = 12  # pixels of faint edge a digit keeps around its ink
 # Two groups are one digit when their x-ranges overlap by this much of the narrower one's width.
 JOIN_OVERLAP = 0.5
 # A component with less ink than this fraction of the largest one is a speck of noise: dropped.
@@ -322,11 +323,18 @@ def read_number(image: np.ndarray, predictor=None) -> NumberReading:
     labels, count = label_components(ink)
     parts = []
     for g in _groups(labels, count):
-        window = (slice(g.y0, g.y1), slice(g.x0, g.x1))
+        # The group's pixels: its components, and the faint edge around them (ink below the
+        # segmentation's threshold) reached through faint ink, as far as FRINGE pixels.
+        top, left = max(0, g.y0 - FRINGE), max(0, g.x0 - FRINGE)
+        window = (slice(top, g.y1 + FRINGE), slice(left, g.x1 + FRINGE))
         mine = np.isin(labels[window], g.ids)
-        # The group's pixels: its components and the faint fringe around them that is no other's.
-        near = _grow(mine) & (labels[window] == 0)
-        part = _part(np.where(mine | near, image[window], 0).astype(np.uint8), g.x0, g.y0)
+        faint = (image[window] > 0) & (labels[window] == 0)
+        for _ in range(FRINGE):
+            grown = mine | (_grow(mine, 1) & faint)
+            if np.array_equal(grown, mine):
+                break
+            mine = grown
+        part = _part(np.where(mine, image[window], 0).astype(np.uint8), left, top)
         if part is not None:
             parts.append(part)
     parts = sorted(_split(predictor, parts), key=lambda p: (p.box[0] + p.box[2]) / 2)
