@@ -86,23 +86,14 @@ def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return rows, starts, ends
 
 
-def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
-    """8-connected components of a 2-D bool ``mask``: ``(labels int32, count)``, labels 1…count
-    in order of each component's first pixel (row-major), 0 off the mask.
-
-    Union-find on runs: two runs in neighbouring rows touch when their column ranges meet or
-    are diagonal neighbours; labels are propagated along those links (with pointer jumping)
-    until they settle. No Python loop over pixels or runs.
-    """
-    mask = np.asarray(mask, dtype=bool)
-    if mask.ndim != 2:
-        raise ValueError(f"expected a 2-D mask, got shape {mask.shape}")
+def _run_components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The runs of ``mask`` (see :func:`_runs`) and each run's component, 0-based, numbered in
+    order of the components' first runs."""
     h, w = mask.shape
     rows, starts, ends = _runs(mask)
     n = len(rows)
-    labels = np.zeros((h, w), np.int32)
     if n == 0:
-        return labels, 0
+        return rows, starts, ends, np.zeros(0, np.int64)
     stride = w + 2
     key_start, key_end = rows * stride + starts, rows * stride + ends
     # Runs of the next row that touch run a: end >= start_a and start <= end_a (8-connected).
@@ -126,12 +117,32 @@ def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
             break
         root = new
     _, component = np.unique(root, return_inverse=True)
-    component = component.reshape(-1).astype(np.int32) + 1
-    steps = np.zeros((h, w + 1), np.int32)
-    steps[rows, starts] = component
-    steps[rows, ends] = -component
-    labels[:] = np.cumsum(steps, axis=1)[:, :w]
-    return labels, int(component.max())
+    return rows, starts, ends, component.reshape(-1)
+
+
+def _paint(shape: tuple[int, int], rows, starts, ends, values) -> np.ndarray:
+    """An int32 image of ``shape`` with ``values`` over the runs (rows, starts, ends), 0 elsewhere."""
+    steps = np.zeros((shape[0], shape[1] + 1), np.int32)
+    steps[rows, starts] = values
+    steps[rows, ends] = -values
+    return np.cumsum(steps, axis=1)[:, : shape[1]]
+
+
+def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """8-connected components of a 2-D bool ``mask``: ``(labels int32, count)``, labels 1…count
+    in order of each component's first pixel (row-major), 0 off the mask.
+
+    Union-find on runs: two runs in neighbouring rows touch when their column ranges meet or
+    are diagonal neighbours; labels are propagated along those links (with pointer jumping)
+    until they settle. No Python loop over pixels or runs.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if mask.ndim != 2:
+        raise ValueError(f"expected a 2-D mask, got shape {mask.shape}")
+    rows, starts, ends, component = _run_components(mask)
+    if not len(rows):
+        return np.zeros(mask.shape, np.int32), 0
+    return _paint(mask.shape, rows, starts, ends, component.astype(np.int32) + 1), int(component.max()) + 1
 
 
 # --- grouping ---------------------------------------------------------------------------------
@@ -158,18 +169,18 @@ def _overlap(a: _Group, b: _Group) -> float:
     return (min(a.x1, b.x1) - max(a.x0, b.x0)) / min(a.x1 - a.x0, b.x1 - b.x0)
 
 
-def _groups(labels: np.ndarray, count: int) -> list[_Group]:
-    """The components of ``labels`` joined into digits (see the module's docstring), left to right."""
-    ys, xs = np.nonzero(labels)
-    ids = labels[ys, xs] - 1
-    area = np.bincount(ids, minlength=count)
-    x0, y0 = np.full(count, labels.shape[1]), np.full(count, labels.shape[0])
+def _groups(rows, starts, ends, component) -> list[_Group]:
+    """The components of the runs joined into digits (see the module's docstring), left to right.
+    A group's ``ids`` are its components' numbers."""
+    count = int(component.max()) + 1
+    area = np.bincount(component, weights=ends - starts, minlength=count).astype(int)
+    x0, y0 = np.full(count, ends.max()), np.full(count, rows.max() + 1)
     x1, y1 = np.zeros(count, int), np.zeros(count, int)
-    np.minimum.at(x0, ids, xs)
-    np.minimum.at(y0, ids, ys)
-    np.maximum.at(x1, ids, xs + 1)
-    np.maximum.at(y1, ids, ys + 1)
-    comps = [_Group([i + 1], int(x0[i]), int(y0[i]), int(x1[i]), int(y1[i]), int(area[i])) for i in range(count)]
+    np.minimum.at(x0, component, starts)
+    np.minimum.at(y0, component, rows)
+    np.maximum.at(x1, component, ends)
+    np.maximum.at(y1, component, rows + 1)
+    comps = [_Group([i], int(x0[i]), int(y0[i]), int(x1[i]), int(y1[i]), int(area[i])) for i in range(count)]
     comps = [c for c in comps if c.area >= SPECK_AREA * area.max()]
     heights = np.array([c.y1 - c.y0 for c in comps])
     typical = float(np.median(heights[heights >= 0.5 * heights.max()]))  # a digit's height in this number
@@ -320,15 +331,17 @@ def read_number(image: np.ndarray, predictor=None) -> NumberReading:
 
         predictor = Predictor.default()
     ink = image >= max(1, INK_FRACTION * int(image.max()))
-    labels, count = label_components(ink)
+    rows, starts, ends, component = _run_components(ink)
     parts = []
-    for g in _groups(labels, count):
+    for g in _groups(rows, starts, ends, component):
         # The group's pixels: its components, and the faint edge around them (ink below the
         # segmentation's threshold) reached through faint ink, as far as FRINGE pixels.
         top, left = max(0, g.y0 - FRINGE), max(0, g.x0 - FRINGE)
         window = (slice(top, g.y1 + FRINGE), slice(left, g.x1 + FRINGE))
-        mine = np.isin(labels[window], g.ids)
-        faint = (image[window] > 0) & (labels[window] == 0)
+        shape = ink[window].shape
+        own = np.isin(component, g.ids)
+        mine = _paint(shape, rows[own] - top, starts[own] - left, ends[own] - left, np.ones(int(own.sum()), np.int32)) > 0
+        faint = (image[window] > 0) & ~ink[window]
         for _ in range(FRINGE):
             grown = mine | (_grow(mine, 1) & faint)
             if np.array_equal(grown, mine):
