@@ -29,7 +29,7 @@ import numpy as np
 
 MAX_CACHED = 2  # models whose features are kept (about 125 MB each for the bundled CNN)
 PROJECTED = 64  # dimensions of the subspace the lower bounds are computed in
-FIRST_CANDIDATES = 512  # training digits compared in full at first; doubled until the bound proves the answer
+FIRST_CANDIDATES = 1024  # training digits compared in full at first; doubled until the bound proves the answer
 BATCH = 2000
 
 
@@ -42,8 +42,8 @@ class TrainingFeatures:
     features: np.ndarray = field(repr=False)  # float32 (60000, D), read-only
     mean: np.ndarray = field(repr=False)  # float64 (D,): the features' mean
     basis: np.ndarray = field(repr=False)  # float64 (D, PROJECTED): orthonormal principal directions
-    projected: np.ndarray = field(repr=False)  # float64 (60000, PROJECTED): (features - mean) @ basis
-    projected_norms: np.ndarray = field(repr=False)  # float64 (60000,): squared norms of ``projected``
+    projected: np.ndarray = field(repr=False)  # float32 (60000, PROJECTED): (features - mean) @ basis
+    projected_norms: np.ndarray = field(repr=False)  # float32 (60000,): squared norms of ``projected``
     spread: float  # the mean squared distance of a feature vector from the mean: the scale of rounding errors
     seconds: float  # how long computing them took
 
@@ -146,7 +146,7 @@ def training_features(
     _, vectors = np.linalg.eigh((sample.T @ sample).astype(np.float64))  # ascending eigenvalues
     basis = np.ascontiguousarray(vectors[:, ::-1][:, : min(PROJECTED, features.shape[1])])
     basis32, mean32 = basis.astype(np.float32), mean.astype(np.float32)
-    projected = np.concatenate([(features[i : i + BATCH] - mean32) @ basis32 for i in range(0, len(features), BATCH)]).astype(np.float64)
+    projected = np.concatenate([(features[i : i + BATCH] - mean32) @ basis32 for i in range(0, len(features), BATCH)])
     features.flags.writeable = False
     result = TrainingFeatures(
         key,
@@ -184,8 +184,8 @@ def nearest_training(predictor, x28: np.ndarray, k: int = 8) -> tuple[np.ndarray
     k = min(int(k), len(f))
     q = hidden_features(predictor, np.asarray(x28, dtype=np.float32)[None])[0].astype(np.float64)
     q32 = q.astype(np.float32)
-    qp = (q - found.mean) @ found.basis
-    bound = found.projected_norms - 2 * (found.projected @ qp) + qp @ qp  # ≤ the true squared distance
+    qp = ((q - found.mean) @ found.basis).astype(np.float32)
+    bound = found.projected_norms - 2 * (found.projected @ qp) + qp @ qp  # ≤ the true squared distance (float32: see below)
     n = FIRST_CANDIDATES
     while True:
         if n >= len(f):
@@ -202,7 +202,7 @@ def nearest_training(predictor, x28: np.ndarray, k: int = 8) -> tuple[np.ndarray
         # a slack of 1e-4 of it keeps the bound a bound.
         if exact[order[-1]] <= next_bound - 1e-4 * found.spread or n >= len(f):
             return candidates[order].astype(np.int64), np.sqrt(exact[order])
-        n *= 4
+        n *= 2
 
 
 def clear_cache() -> None:
