@@ -40,7 +40,7 @@ def bench_numbers(per_length: int = 60, seed: int = 0, runs: int = 200) -> dict:
     written with gaps and with touching neighbours; the time to read an 8-digit canvas (one thread)."""
     import torch
 
-    from .model import Predictor
+    from .model import Predictor, to_mnist
     from .model.drawings import composed_numbers
     from .model.numbers import read_number
 
@@ -61,16 +61,22 @@ def bench_numbers(per_length: int = 60, seed: int = 0, runs: int = 200) -> dict:
         eights = [c for c in gaps if len(c.text) == 8]
         for c in eights[:5]:
             read_number(c.image, predictor)
-        times = []
-        for i in range(runs):
+        ones = [c for c in composed_numbers(20, seed + 2, [1])]
+        times, single = [], []
+        for i in range(runs):  # interleaved with one digit read as the window reads it, to compare in the same run
             c = eights[i % len(eights)]
             t = time.perf_counter()
             read_number(c.image, predictor)
             times.append((time.perf_counter() - t) * 1000)
+            one = ones[i % len(ones)].image
+            t = time.perf_counter()
+            predictor.predict(to_mnist(one))
+            single.append((time.perf_counter() - t) * 1000)
         a = np.asarray(times)
         out["read_8_digits"] = {
             "median_ms": float(np.median(a)),
             "p99_ms": float(np.percentile(a, 99)),
+            "one_digit_predict_median_ms": float(np.median(single)),
             "n": runs,
             "canvas": f"{eights[0].image.shape[1]}×{eights[0].image.shape[0]} (the first; widths vary)",
         }
@@ -136,7 +142,10 @@ def format_sections(r: dict) -> list[str]:
         lines.append("    by length: " + ", ".join(f"{k}: {100 * v['exact']:.0f} %" for k, v in g["by_length"].items()))
         lines.append(f"  some neighbours touching ({100 * n['touching_pairs']:.0f} % of pairs): {rates(t)}")
         s = n["read_8_digits"]
-        lines.append(f"  an 8-digit canvas read in {s['median_ms']:.1f} ms median, p99 {s['p99_ms']:.1f} ms (one thread; {s['canvas']})")
+        lines.append(
+            f"  an 8-digit canvas read in {s['median_ms']:.1f} ms median, p99 {s['p99_ms']:.1f} ms (one thread; {s['canvas']}); "
+            f"one digit, to_mnist + predict, {s['one_digit_predict_median_ms']:.2f} ms in the same run"
+        )
     if "nearest" in r:
         m = r["nearest"]
         lines.append(
