@@ -52,8 +52,10 @@ UNSURE_ASPECT = 0.75
 UNSURE_CONFIDENCE = 0.9
 SPLIT_MARGIN = 0.5
 WIDE_ASPECT = 1.6
+WIDE_PIECE = 0.35  # ...if its best cut leaves two pieces this wide: an edge cut off a wide digit is not a digit
 CUTS_TRIED = 6  # candidate cuts per group
 PIECE_HEIGHT = 0.5  # each half of a cut is at least this fraction of the whole's height
+PIECE_WIDTH = 0.2  # and this wide: a sliver cut off a digit's edge reads as a confident 1
 MIN_PART = 0.12  # a part is at least this fraction of the group's height wide
 MAX_DEPTH = 3  # cuts of cuts: up to 8 digits from one group
 
@@ -303,7 +305,12 @@ def _split(predictor, parts: list[_Part]) -> list[_Part]:
                 pairs = []
                 for c in _cut_columns(p):
                     left, right = _part(p.pixels[:, :c], x0, y0, p.depth + 1), _part(p.pixels[:, c:], x0 + c, y0, p.depth + 1)
-                    if left is not None and right is not None and min(left.height, right.height) >= PIECE_HEIGHT * p.height:
+                    if (
+                        left is not None
+                        and right is not None
+                        and min(left.height, right.height) >= PIECE_HEIGHT * p.height
+                        and min(left.width, right.width) >= PIECE_WIDTH * p.height
+                    ):
                         pairs.append((left, right))
                 if pairs:
                     tries.append((i, pairs))
@@ -314,7 +321,8 @@ def _split(predictor, parts: list[_Part]) -> list[_Part]:
         for i, pairs in tries:
             p = parts[i]
             score, best = max(((np.log(a.confidence) + np.log(b.confidence), (a, b)) for a, b in pairs), key=lambda sb: sb[0])
-            if p.width >= WIDE_ASPECT * height or score > np.log(p.confidence) + SPLIT_MARGIN:
+            forced = p.width >= WIDE_ASPECT * height and min(best[0].width, best[1].width) >= WIDE_PIECE * height
+            if forced or score > np.log(p.confidence) + SPLIT_MARGIN:
                 replaced[i] = best
             else:
                 p.depth = MAX_DEPTH  # tried: no better as two
