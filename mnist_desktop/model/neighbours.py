@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-MAX_CACHED = 2  # models whose features are kept (about 125 MB each for the bundled CNN)
+MAX_CACHED = 2  # models whose features are kept (about 130 MB each for the bundled CNN)
 PROJECTED = 64  # dimensions of the subspace the lower bounds are computed in
 FIRST_CANDIDATES = 1024  # training digits compared in full at first; doubled until the bound proves the answer
 BATCH = 2000
