@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import bench_numbers
 from .bench_mydigits import bench_mydigits_scale, format_mydigits_scale
 
 
@@ -648,7 +649,7 @@ def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
         ("preprocess", bench_preprocess),
         ("saliency", bench_saliency),
         ("lab", bench_lab),
-    )
+    ) + bench_numbers.SECTIONS
     for name, fn in sections:
         if name in skip:
             continue
@@ -839,4 +840,5 @@ def format_report(r: dict) -> str:
                 f"  stroke → prediction while training: median {p['stroke_latency_p50_ms']} ms, p99 {p['stroke_latency_p99_ms']} ms "
                 f"({p['strokes']} strokes); plot redraws {p['plot_updates_per_s']}/s"
             )
+    lines.extend(bench_numbers.format_sections(r))
     return "\n".join(lines)

@@ -1,5 +1,5 @@
 """``python -m mnist_desktop``: the GUI with no arguments; ``train``, ``fine-tune``, ``evaluate``, ``predict``,
-``export``, ``bench`` and ``install-desktop-entry`` headless. Bad input ends with one ``error:`` line and a non-zero exit."""
+``read``, ``export``, ``bench`` and ``install-desktop-entry`` headless. Bad input ends with one ``error:`` line and a non-zero exit."""
 
 from __future__ import annotations
 
@@ -124,6 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_predict)
 
+    r = sub.add_parser(
+        "read",
+        help="read a number written in an image file (several digits, left to right)",
+        description="Read the digits written left to right in an image (a photo, a scan or a canvas, dark on light or "
+        "light on dark): the number, and for each digit its reading, probability and box (x0, y0, x1, y1 in the "
+        "image's pixels, as it is read: shrunk to fit 1024 pixels if larger).",
+    )
+    r.add_argument("image", type=Path, help="PNG/JPEG/... of one or more digits")
+    r.add_argument("--model", type=Path, help="checkpoint (default: the bundled model)")
+    r.add_argument("--json", action="store_true", help="print one JSON object")
+    r.set_defaults(func=cmd_read)
+
     x = sub.add_parser(
         "export",
         help="export a model to ONNX (for ONNX Runtime Web and others)",
@@ -156,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
             "preprocess",
             "saliency",
             "lab",
+            "numbers",
+            "nearest",
         ],
         help="leave a section out (repeatable)",
     )
@@ -364,6 +378,34 @@ def cmd_predict(args) -> int:
     else:
         for c, p in top:
             print(f"{c}  {100 * p:5.1f} %")
+    return 0
+
+
+def cmd_read(args) -> int:
+    from .model import Predictor, read_number
+    from .model.preprocess import load_digit_image
+
+    image = load_digit_image(args.image)  # before torch loads: a bad file is reported at once
+    predictor = Predictor.load(args.model) if args.model else Predictor.default()
+    reading = read_number(image, predictor)
+    digits = [
+        {
+            "label": d.label,
+            "probability": float(d.probabilities.max()),
+            "is_digit": d.is_digit,
+            "box": list(d.box),
+            "probabilities": {str(c): float(p) for c, p in zip(predictor.classes, d.probabilities)},
+        }
+        for d in reading.digits
+    ]
+    if args.json:
+        print(json.dumps({"image": str(args.image), "size": [image.shape[1], image.shape[0]], "text": reading.text, "digits": digits}))
+        return 0
+    print(reading.text)
+    for d in digits:
+        x0, y0, x1, y1 = d["box"]
+        note = "" if d["is_digit"] else "  (not a digit?)"
+        print(f"{d['label']}  {100 * d['probability']:5.1f} %  box x {x0}–{x1}, y {y0}–{y1}{note}")
     return 0
 
 
