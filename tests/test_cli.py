@@ -88,6 +88,8 @@ def test_bench_latency_section(capsys):
                 "bench",
                 "--json",
                 "--skip",
+                "mydigits-scale",
+                "--skip",
                 "startup",
                 "--skip",
                 "data",
