@@ -41,6 +41,7 @@ class Predictor(PredictorBase):
         return torch.from_numpy(self.normalize(x28)).reshape(1, 1, 28, 28)
 
     def _probabilities(self, out: torch.Tensor, batched: bool = False) -> np.ndarray:
+        out = out / self.temperature
         if self._sigmoid:
             p = out.reshape(-1).sigmoid()
             probs = torch.stack([1 - p, p], dim=1)
