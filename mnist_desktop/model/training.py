@@ -359,6 +359,7 @@ def _use_cuda_graph(config: TrainConfig, device: torch.device, batch_size: int) 
 
 
 OUTLIER_POOL = 20_000  # generated non-digits for outlier exposure (about 15 s to make)
+HELD_OUT = 5000  # held-out training digits the calibration uses (at most)
 FONT_REPEAT = 5  # each font digit (and letter) is seen this many times an epoch
 FONT_GLYPHS = "train/font_glyphs.npz"
 
@@ -519,11 +520,11 @@ def train(
 
 def _calibrate(predictor, config: TrainConfig, data_root, note) -> None:
     """Temperature and "not a digit" threshold fitted on the MNIST training images the run
-    left out (``config.subset`` onwards): digits the model has never seen."""
+    left out (the first ``HELD_OUT`` from ``config.subset`` on): digits the model has never seen."""
     from .recognition import calibrate_recognizer
 
     images, labels = task_subset(*load_mnist("train", data_root), config.task)
-    held, held_labels = images[config.subset :], labels[config.subset :]
+    held, held_labels = images[config.subset : config.subset + HELD_OUT], labels[config.subset : config.subset + HELD_OUT]
     if len(held) < 1000:
         return
     digit_values = np.asarray(predictor.classes)[held_labels.numpy()]  # class indices → the digits they stand for
