@@ -625,6 +625,7 @@ def bench_lab(phases: int = 30, batches: int = 5, nudge_models=("cnn", "linear")
 
 
 def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
+    from .bench_recognition import bench_recognition
     from .model import resolve_device
 
     report = {
@@ -649,6 +650,7 @@ def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
         ("preprocess", bench_preprocess),
         ("saliency", bench_saliency),
         ("lab", bench_lab),
+        ("recognition", bench_recognition),
     ) + bench_numbers.SECTIONS
     for name, fn in sections:
         if name in skip:
@@ -660,7 +662,10 @@ def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
 
 
 def format_report(r: dict) -> str:
+    from .bench_recognition import format_recognition
+
     lines = [f"device {r['device']} ({r['cpu']}, {r['cpu_threads']} threads), torch {r['torch']}, Python {r['python']}"]
+    lines += format_recognition(r["recognition"]) if "recognition" in r else []
     if "startup" in r:
         st = r["startup"]
         if "error" in st:

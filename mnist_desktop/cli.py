@@ -57,7 +57,7 @@ class _Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     # Torch-free: --help, --version and usage errors answer without importing torch (seconds).
     from .model.config import ARCHITECTURE_SPECS as ARCHITECTURES
-    from .model.config import DEVICES, MAX_HIDDEN, SCHEDULES, TASKS, TrainConfig
+    from .model.config import DEVICES, MAX_CHANNELS, MAX_HIDDEN, SCHEDULES, TASKS, TrainConfig
     from .model.config import LOSS_SPECS as LOSSES
 
     d = TrainConfig()
@@ -85,6 +85,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--schedule", choices=SCHEDULES, default=d.schedule, help=f"learning-rate schedule (default {d.schedule})")
     t.add_argument("--hidden", type=_int_in(1, MAX_HIDDEN), default=d.hidden, help=f"hidden width of the mlp (default {d.hidden})")
     t.add_argument("--augment", action="store_true", help="shift each training image by up to 2 pixels and vary its stroke width")
+    t.add_argument("--pen-augment", action="store_true", help="distort each training image as a pen would: slant, wobble, width, gaps")
+    t.add_argument(
+        "--outliers", type=float, default=d.outliers, metavar="W", help="weight of generated non-digits taught as 'unsure' (default 0)"
+    )
+    t.add_argument("--font-glyphs", action="store_true", help="also learn from digits (and non-digits) written in 20 fonts")
+    t.add_argument(
+        "--channels", type=_int_in(1, MAX_CHANNELS), nargs=2, default=(d.channels1, d.channels2), metavar=("C1", "C2"), help="cnn widths"
+    )
     t.add_argument("--device", choices=DEVICES, default=d.device, help="auto prefers cuda, then mps, then cpu")
     t.add_argument("--seed", type=_int_in(0, MAX_SEED - 1, " (2**63 - 1)"), default=d.seed, help=f"(default {d.seed})")
     t.add_argument("--subset", type=_int_in(0, MAX_SAMPLES), default=0, metavar="N", help="train on the first N images only (default: all)")
@@ -170,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
             "lab",
             "numbers",
             "nearest",
+            "recognition",
         ],
         help="leave a section out (repeatable)",
     )
@@ -203,6 +212,11 @@ def cmd_train(args) -> int:
         device=args.device,
         hidden=args.hidden,
         augment=args.augment,
+        pen_augment=args.pen_augment,
+        outliers=args.outliers,
+        font_glyphs=args.font_glyphs,
+        channels1=args.channels[0],
+        channels2=args.channels[1],
         subset=args.subset,
     )
     config.validate()

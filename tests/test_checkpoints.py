@@ -230,7 +230,7 @@ def test_huge_architecture_config_is_refused_before_building(tmp_path, monkeypat
     # with the expected shapes from a model on the meta device (no memory).
     path = hostile(tmp_path, arch_config={"channels1": 512, "channels2": 512})
     with pytest.raises(
-        CheckpointError, match=r"do not fit architecture 'cnn'.*conv1\.weight is \(16, 1, 5, 5\), expected \(512, 1, 5, 5\)"
+        CheckpointError, match=r"do not fit architecture 'cnn'.*conv1\.weight is \(32, 1, 5, 5\), expected \(512, 1, 5, 5\)"
     ):
         Predictor.load(path)
     assert built == ["meta"]

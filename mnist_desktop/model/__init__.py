@@ -75,6 +75,16 @@ _EXPORTS = {
     # weights over time (issue #10 item 10)
     "WeightHistory": "weights",
     "WeightSnapshot": "weights",
+    # reading real handwriting: robustness, "not a digit", calibration
+    "CORRUPTIONS": "corruptions",
+    "corrupt": "corruptions",
+    "corruption_suite": "corruptions",
+    "Calibration": "recognition",
+    "calibration": "recognition",
+    "fit_temperature": "recognition",
+    "calibrate_recognizer": "recognition",
+    "training_nondigits": "nondigits",
+    "pen_augment": "training",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -189,6 +189,16 @@ class TrainConfig:
     device: str = "auto"
     hidden: int = 30  # mlp only
     augment: bool = False  # random shifts of up to 2 pixels and thinner or fatter strokes
+    # Handwriting as a pen makes it: slant, rotation, aspect, elastic wobble, stroke width, gaps.
+    pen_augment: bool = False
+    # Outlier exposure: this weight times the cross-entropy to the uniform distribution of
+    # generated non-digits (letters, symbols, scribbles) added to every batch (0 = none).
+    outliers: float = 0.0
+    # Also learn from digits (and, with outliers, letters and symbols) written in 20 fonts that
+    # no measured set uses (``resources/train/font_glyphs.npz``).
+    font_glyphs: bool = False
+    channels1: int = 16  # cnn only: the first and second convolutions' channels
+    channels2: int = 32
     log_every: int = 5  # report (and read the loss, a GPU sync) every N steps
     subset: int = 0  # train on the first N images of the task only (0 = all): small data, quick experiments
 
@@ -214,6 +224,7 @@ class TrainConfig:
             (self.hidden >= 1, f"hidden width must be ≥ 1, not {self.hidden}"),
             (self.log_every >= 1, f"log_every must be ≥ 1, not {self.log_every}"),
             (self.subset >= 0, f"subset must be ≥ 0 (0 = all images), not {self.subset}"),
+            (math.isfinite(self.outliers) and self.outliers >= 0, f"the outlier weight must be ≥ 0, not {self.outliers}"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}"),
             (self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, not {self.device!r}"),
         ]
@@ -222,6 +233,8 @@ class TrainConfig:
                 raise ValueError(message)
 
     def arch_config(self) -> dict:
+        if self.arch == "cnn" and (self.channels1, self.channels2) != (16, 32):
+            return check_config("cnn", {"channels1": self.channels1, "channels2": self.channels2})
         return {"hidden": self.hidden} if self.arch == "mlp" else {}
 
 
@@ -238,5 +251,7 @@ def continue_config(predictor, base: TrainConfig | None = None, epochs: int = 1)
     base = base or recommended_config(predictor.task, predictor.arch)
     trained = predictor.meta.get("training") or {}
     loss = trained.get("loss") if trained.get("loss") in LOSS_SPECS else base.loss
-    hidden = (predictor.meta.get("arch_config") or {}).get("hidden", base.hidden)
-    return replace(base, arch=predictor.arch, task=predictor.task, loss=loss, hidden=int(hidden), epochs=epochs)
+    arch_config = predictor.meta.get("arch_config") or {}
+    hidden = arch_config.get("hidden", base.hidden)
+    channels = {k: int(arch_config[k]) for k in ("channels1", "channels2") if k in arch_config}
+    return replace(base, arch=predictor.arch, task=predictor.task, loss=loss, hidden=int(hidden), epochs=epochs, **channels)

@@ -41,6 +41,7 @@ class Predictor(PredictorBase):
         return torch.from_numpy(self.normalize(x28)).reshape(1, 1, 28, 28)
 
     def _probabilities(self, out: torch.Tensor, batched: bool = False) -> np.ndarray:
+        out = out / self.temperature
         if self._sigmoid:
             p = out.reshape(-1).sigmoid()
             probs = torch.stack([1 - p, p], dim=1)
@@ -52,10 +53,6 @@ class Predictor(PredictorBase):
     def predict(self, x28: np.ndarray) -> np.ndarray:
         """Probabilities over :attr:`classes`, float32."""
         return self._probabilities(self.model(self._input(x28)))
-
-    def is_digit(self, x28: np.ndarray) -> bool:
-        """Whether ``x28`` looks like one of the model's digits: its top probability is at least 0.5."""
-        return bool(self.predict(x28).max() >= 0.5)
 
     @torch.inference_mode()
     def predict_batch(self, images: np.ndarray | torch.Tensor, batch_size: int = 2000) -> np.ndarray:

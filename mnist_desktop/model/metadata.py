@@ -21,6 +21,12 @@ METADATA_KEY = "mnist_desktop"
 # wide, see architectures.MAX_HIDDEN) is 26 MB; the bundled CNN is 76 KB. 512 MB leaves room
 # for any state dict a user may import while keeping a wrong file from filling the memory.
 MAX_CHECKPOINT_BYTES = 512 * 2**20
+# What "not a digit" and the probabilities mean for a checkpoint that does not say (one saved
+# before they were calibrated): the logits as they are, and a digit when the model gives its
+# best class at least even odds.
+DEFAULT_TEMPERATURE = 1.0
+DEFAULT_DIGIT_THRESHOLD = 0.5
+TEMPERATURE_RANGE = (0.05, 20.0)
 
 
 _SHOW = reprlib.Repr()
@@ -106,6 +112,18 @@ def _check_metadata(path: Path, meta: object) -> dict:
         if not isinstance(value, dict):
             raise bad(f"{key!r} must be a mapping, not {type(value).__name__}")
         checked[key] = value
+    recognition = meta.get("recognition", {})
+    if not isinstance(recognition, dict):
+        raise bad(f"'recognition' must be a mapping, not {type(recognition).__name__}")
+    temperature = _number(recognition.get("temperature", DEFAULT_TEMPERATURE), *TEMPERATURE_RANGE)
+    threshold = _number(recognition.get("digit_threshold", DEFAULT_DIGIT_THRESHOLD), 0.0, 1.0)
+    if temperature is None:
+        raise bad(
+            f"the temperature must be a number from {TEMPERATURE_RANGE[0]} to {TEMPERATURE_RANGE[1]}, not {_show(recognition.get('temperature'))}"
+        )
+    if threshold is None:
+        raise bad(f"the digit threshold must be a probability from 0 to 1, not {_show(recognition.get('digit_threshold'))}")
+    checked["recognition"] = dict(recognition, temperature=temperature, digit_threshold=threshold)
     # The values the app reads from them (continue training, the model's description).
     loss, accuracy = checked["training"].get("loss"), checked["metrics"].get("test_accuracy")
     if loss is not None and not isinstance(loss, str):

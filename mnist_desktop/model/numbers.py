@@ -369,7 +369,8 @@ def read_number(image: np.ndarray, predictor=None) -> NumberReading:
             box=p.box,
             label=int(predictor.classes[int(np.argmax(p.probabilities))]),
             probabilities=np.asarray(p.probabilities, dtype=np.float32),
-            is_digit=bool(predictor.is_digit(p.x28)),
+            # is_digit's rule on the probabilities already computed: no second forward pass
+            is_digit=bool(p.probabilities.max() >= predictor.digit_threshold),
             x28=p.x28,
         )
         for p in parts

@@ -1,0 +1,159 @@
+"""bench sections for the recognizer: accuracy on real handwriting and handwriting fonts,
+robustness (the local MNIST-C), "not a digit", calibration and prediction latency, for the
+bundled model and, where ``MNIST_DESKTOP_OLD_MODEL`` names a checkpoint, for that one beside it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+OLD_MODEL_ENV = "MNIST_DESKTOP_OLD_MODEL"
+# What "not a digit" is measured on: (name, what it is).
+NONDIGIT_SETS = (
+    ("letters", "letters that look like no digit, 17 handwriting fonts"),
+    ("symbols", "+ − = × ? in 17 handwriting fonts"),
+    ("scribbles", "tangles of Bézier curves drawn with the canvas's pen"),
+    ("strokes", "2–3 separate random curved strokes drawn with the canvas's pen"),
+    ("digit_like", "O l I S Z B in 17 handwriting fonts (reported, not a goal)"),
+)
+DIGIT_SETS = (
+    ("mnist", "MNIST test (10,000)"),
+    ("redrawn", "MNIST test redrawn on the canvas: 30–90 % high, anywhere, thin or fat (600)"),
+    ("optdigits", "UCI optdigits: 1,797 digits of 43 writers, not MNIST"),
+    ("fonts", "digits in 17 handwriting fonts (1,020)"),
+)
+
+
+def _sets() -> tuple[dict, dict]:
+    from .model import evalsets, load_mnist
+
+    x, y = load_mnist("test")
+    glyphs = evalsets.font_glyphs()
+    digits = {
+        "mnist": (x.numpy(), y.numpy()),
+        "redrawn": evalsets.redrawn_mnist(600),
+        "optdigits": evalsets.optdigits(),
+        "fonts": (glyphs["digits"], glyphs["digit_labels"]),
+    }
+    others = {
+        "letters": glyphs["letters"],
+        "symbols": glyphs["symbols"],
+        "scribbles": evalsets.measured_nondigits("scribbles", 500),
+        "strokes": evalsets.measured_nondigits("strokes", 500),
+        "digit_like": glyphs["digit_like"],
+    }
+    return digits, others
+
+
+def _latency(predictor, runs: int = 500) -> dict:
+    """A 280×280 drawing → ``to_mnist`` → ``predict``, as the canvas does it."""
+    import torch
+
+    from .bench import sample_drawings
+    from .model import to_mnist
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the window's GUI thread predicts
+    try:
+        drawings = sample_drawings()
+        for d in drawings[:10]:
+            predictor.predict(to_mnist(d))
+        times = []
+        for i in range(runs):
+            t = time.perf_counter()
+            predictor.predict(to_mnist(drawings[i % len(drawings)]))
+            times.append((time.perf_counter() - t) * 1000)
+    finally:
+        torch.set_num_threads(threads)
+    return {"median_ms": float(np.median(times)), "p99_ms": float(np.percentile(times, 99))}
+
+
+def measure_model(predictor, digits: dict, others: dict, corruption_subset: int = 0) -> dict:
+    """Every figure of one model: accuracy and "called a digit" on each set, the corruption
+    suite, ECE on MNIST test at temperature 1 and at its own, latency, file size."""
+    from .model.corruptions import corruption_suite
+    from .model.recognition import calibration
+
+    out: dict = {"accuracy": {}, "called_digit": {}}
+    for name, (x, y) in digits.items():
+        p = predictor.predict_batch(x)
+        out["accuracy"][name] = float((p.argmax(1) == y).mean())
+        out["called_digit"][name] = float((p.max(1) >= predictor.digit_threshold).mean())
+    for name, x in others.items():
+        out["called_digit"][name] = float(predictor.is_digit_batch(x).mean())
+    t = time.perf_counter()
+    out["corruptions"] = corruption_suite(predictor, subset=corruption_subset)
+    out["corruption_seconds"] = time.perf_counter() - t
+    x, y = digits["mnist"]
+    own = predictor.temperature
+    out["ece"] = {"temperature": own, "own": calibration(predictor, x, y).ece}
+    predictor.temperature = 1.0
+    out["ece"]["t1"] = calibration(predictor, x, y).ece
+    ox, oy = digits["optdigits"]
+    out["ece"]["optdigits_t1"] = calibration(predictor, ox, oy).ece
+    predictor.temperature = own
+    out["ece"]["optdigits_own"] = calibration(predictor, ox, oy).ece
+    out["digit_threshold"] = predictor.digit_threshold
+    out["latency"] = _latency(predictor)
+    return out
+
+
+def bench_recognition(corruption_subset: int = 0) -> dict:
+    from .model import DEFAULT_MODEL, Predictor
+
+    digits, others = _sets()
+    models = {"new": DEFAULT_MODEL}
+    old = os.environ.get(OLD_MODEL_ENV)
+    if old:
+        models = {"old": Path(old), **models}
+    report = {"sizes": {k: len(v[0]) for k, v in digits.items()} | {k: len(v) for k, v in others.items()}}
+    for name, path in models.items():
+        predictor = Predictor.load(path)
+        report[name] = measure_model(predictor, digits, others, corruption_subset) | {
+            "path": str(path),
+            "kilobytes": Path(path).stat().st_size / 1000,
+            "describe": predictor.describe(),
+        }
+    return report
+
+
+def format_recognition(r: dict) -> list[str]:
+    models = [m for m in ("old", "new") if m in r]
+    head = " | ".join(models)
+    lines = [f"recognition ({head}; 'new' is the bundled model):"]
+
+    def row(label: str, values: list[str]) -> None:
+        lines.append(f"  {label:<48} " + " | ".join(f"{v:>8}" for v in values))
+
+    lines += [f"  {key}: {what}" for key, what in DIGIT_SETS + NONDIGIT_SETS]
+    row("", models)
+    for key, _ in DIGIT_SETS:
+        row(f"accuracy, {key}", [f"{100 * r[m]['accuracy'][key]:.2f} %" for m in models])
+    for key, _ in DIGIT_SETS:
+        row(f"called not a digit, {key}", [f"{100 * (1 - r[m]['called_digit'][key]):.2f} %" for m in models])
+    for key, _ in NONDIGIT_SETS:
+        row(f"called not a digit, {key} ({r['sizes'][key]})", [f"{100 * (1 - r[m]['called_digit'][key]):.1f} %" for m in models])
+    row("digit threshold (top probability)", [f"{r[m]['digit_threshold']:.3f}" for m in models])
+    row("ECE on MNIST test, temperature 1", [f"{100 * r[m]['ece']['t1']:.2f} %" for m in models])
+    row(
+        "ECE on MNIST test, the model's temperature",
+        [f"{100 * r[m]['ece']['own']:.2f} % (T {r[m]['ece']['temperature']:.2f})" for m in models],
+    )
+    row(
+        "ECE on optdigits, temperature 1 → the model's",
+        [f"{100 * r[m]['ece']['optdigits_t1']:.2f} → {100 * r[m]['ece']['optdigits_own']:.2f} %" for m in models],
+    )
+    row(
+        "prediction, median (p99), one thread", [f"{r[m]['latency']['median_ms']:.2f} ({r[m]['latency']['p99_ms']:.2f}) ms" for m in models]
+    )
+    row("file size", [f"{r[m]['kilobytes']:.0f} KB" for m in models])
+    lines.append("  corruption suite (MNIST-C, local), accuracy:")
+    for name in r[models[-1]]["corruptions"]:
+        row(f"  {name}", [f"{100 * r[m]['corruptions'][name]:.1f} %" for m in models])
+    row("  mean", [f"{100 * np.mean(list(r[m]['corruptions'].values())):.1f} %" for m in models])
+    row("  lowest", [f"{100 * min(r[m]['corruptions'].values()):.1f} %" for m in models])
+    return lines

@@ -1,0 +1,152 @@
+"""Things people draw that are not digits, generated: letters, symbols, scribbles, random strokes.
+
+The bundled model is trained to be unsure of these (outlier exposure: their target is the
+uniform distribution over the ten digits), so that ``Predictor.is_digit`` can say "not a
+digit". Each is drawn as the canvas draws (round-capped polylines of the canvas's pen widths
+on a black square, white ink) and put through ``to_mnist``: uint8 ``(N, 28, 28)`` out.
+
+The generators here make the *training* non-digits; the measured ones (``bench_recognition``,
+the tests) come from other generators, other seeds and other fonts.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .preprocess import to_mnist
+
+CANVAS = 140  # half the canvas's 280 pixels: to_mnist crops and scales to 20×20 anyway
+# Letters that are written like a digit (O and 0, l and 1, S and 5, Z and 2, B and 8, q and 9,
+# b and 6, G and 6, T and 7...) are neither taught as non-digits nor measured as such.
+DIGIT_LIKE = set("OoQDIilJjSsZzBbgqGTtyAL|")
+TRAINING_LETTERS = "".join(c for c in "ACEFHKMNPRUVWXYacdefhkmnpruvwxy" if c not in DIGIT_LIKE)
+TRAINING_SYMBOLS = "+-=x?*#%&@<>!~^"
+
+
+def _pen_width(rng: np.random.Generator) -> float:
+    """The canvas's pen: 7.5 % of the side at full pressure, down to 40 % of that."""
+    return float(rng.uniform(0.4, 1.0) * 0.075 * CANVAS)
+
+
+def draw_strokes(strokes: list[np.ndarray], width: float, size: int = CANVAS) -> np.ndarray:
+    """Round-capped polylines (each ``(K, 2)`` of x, y in pixels) of pen ``width`` on a black
+    ``size``×``size`` canvas: uint8, white ink, as the canvas's QPen with round caps and joins draws."""
+    from PIL import Image, ImageDraw
+
+    im = Image.new("L", (size, size), 0)
+    d = ImageDraw.Draw(im)
+    r = width / 2
+    for s in strokes:
+        pts = [tuple(map(float, p)) for p in np.asarray(s, dtype=np.float64)]
+        if len(pts) > 1:
+            d.line(pts, fill=255, width=max(1, round(width)), joint="curve")
+        for x, y in pts[:: max(1, len(pts) - 1)] if len(pts) > 1 else pts:  # round caps
+            d.ellipse((x - r, y - r, x + r, y + r), fill=255)
+    return np.asarray(im, dtype=np.uint8)
+
+
+def _fit(strokes: list[np.ndarray], rng: np.random.Generator, size: int = CANVAS) -> list[np.ndarray]:
+    """Strokes drawn in a unit square, scaled to 40–80 % of the canvas and placed anywhere on it."""
+    scale = rng.uniform(0.4, 0.8) * size
+    offset = rng.uniform(0.1 * size, size - scale - 0.1 * size, 2)
+    return [np.asarray(s) * scale + offset for s in strokes]
+
+
+def _jitter(points: np.ndarray, rng: np.random.Generator, amount: float = 0.03) -> np.ndarray:
+    return np.asarray(points, dtype=np.float64) + rng.normal(0, amount, np.shape(points))
+
+
+def _arc(cx, cy, r, a0, a1, n=16):
+    t = np.linspace(a0, a1, n)
+    return np.stack([cx + r * np.cos(t), cy + r * np.sin(t)], 1)
+
+
+# Shapes a person might draw that are not digits, in a unit square (x right, y down).
+def _shapes(rng: np.random.Generator) -> list[np.ndarray]:
+    kind = int(rng.integers(0, 12))
+    j = lambda p: _jitter(p, rng)  # noqa: E731
+    if kind == 0:  # plus
+        return [j([[0.5, 0.1], [0.5, 0.9]]), j([[0.1, 0.5], [0.9, 0.5]])]
+    if kind == 1:  # times
+        return [j([[0.15, 0.15], [0.85, 0.85]]), j([[0.85, 0.15], [0.15, 0.85]])]
+    if kind == 2:  # equals, or three bars
+        bars = int(rng.integers(2, 4))
+        return [j([[0.1, y], [0.9, y]]) for y in np.linspace(0.3, 0.7, bars)]
+    if kind == 3:  # minus, wide
+        return [j([[0.05, 0.5], [0.95, 0.5 + rng.normal(0, 0.05)]])]
+    if kind == 4:  # question mark
+        return [j(np.concatenate([_arc(0.5, 0.3, 0.22, np.pi, 2.4 * np.pi, 14), [[0.5, 0.62]]])), j([[0.5, 0.88], [0.5, 0.9]])]
+    if kind == 5:  # hash
+        return [j([[0.35, 0.1], [0.3, 0.9]]), j([[0.7, 0.1], [0.65, 0.9]]), j([[0.1, 0.35], [0.9, 0.35]]), j([[0.1, 0.65], [0.9, 0.65]])]
+    if kind == 6:  # asterisk / star of lines
+        n = int(rng.integers(3, 5))
+        angles = rng.uniform(0, np.pi) + np.arange(n) * np.pi / n
+        return [j([[0.5 - 0.4 * np.cos(a), 0.5 - 0.4 * np.sin(a)], [0.5 + 0.4 * np.cos(a), 0.5 + 0.4 * np.sin(a)]]) for a in angles]
+    if kind == 7:  # triangle or square, closed
+        n = int(rng.integers(3, 5))
+        a = rng.uniform(0, 2 * np.pi) + np.arange(n + 1) * 2 * np.pi / n
+        return [j(np.stack([0.5 + 0.4 * np.cos(a), 0.5 + 0.4 * np.sin(a)], 1))]
+    if kind == 8:  # arrow
+        return [j([[0.1, 0.5], [0.9, 0.5]]), j([[0.65, 0.25], [0.9, 0.5], [0.65, 0.75]])]
+    if kind == 9:  # check mark or caret
+        return [j([[0.1, 0.5], [0.4, 0.85], [0.9, 0.15]])] if rng.random() < 0.5 else [j([[0.1, 0.8], [0.5, 0.2], [0.9, 0.8]])]
+    if kind == 10:  # circle crossed by a line
+        return [j(_arc(0.5, 0.5, 0.35, 0, 2 * np.pi, 24)), j([[0.1, 0.9], [0.9, 0.1]])]
+    # zigzag or wave
+    n = int(rng.integers(4, 8))
+    x = np.linspace(0.05, 0.95, n)
+    return [j(np.stack([x, 0.5 + 0.25 * (-1) ** np.arange(n)], 1))]
+
+
+def _scribble(rng: np.random.Generator) -> list[np.ndarray]:
+    """A random walk that turns a lot: a scribble."""
+    n = int(rng.integers(8, 30))
+    heading = rng.uniform(0, 2 * np.pi)
+    p = rng.uniform(0.3, 0.7, 2)
+    pts = [p]
+    for _ in range(n):
+        heading += rng.normal(0, 1.2)
+        p = np.clip(p + 0.12 * np.array([np.cos(heading), np.sin(heading)]), 0, 1)
+        pts.append(p)
+    return [np.array(pts)]
+
+
+def _random_strokes(rng: np.random.Generator) -> list[np.ndarray]:
+    """Two to four unrelated straight or bent strokes."""
+    out = []
+    for _ in range(int(rng.integers(2, 5))):
+        k = int(rng.integers(2, 4))
+        out.append(rng.uniform(0, 1, (k, 2)))
+    return out
+
+
+def _letter(rng: np.random.Generator, font_size: int = 100) -> np.ndarray:
+    """A letter of Pillow's own font (the same on every machine), on the canvas."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default(font_size)
+    ch = TRAINING_LETTERS[int(rng.integers(0, len(TRAINING_LETTERS)))]
+    im = Image.new("L", (CANVAS, CANVAS), 0)
+    d = ImageDraw.Draw(im)
+    stroke = int(rng.integers(0, 6))
+    d.text((CANVAS / 2, CANVAS / 2), ch, fill=255, font=font, anchor="mm", stroke_width=stroke, stroke_fill=255)
+    return np.asarray(im, dtype=np.uint8)
+
+
+GENERATORS = ("letters", "shapes", "scribbles", "strokes")
+
+
+def training_nondigits(n: int, seed: int = 0) -> np.ndarray:
+    """``n`` generated non-digits (letters, symbols and shapes, scribbles, random strokes in
+    equal parts) as ``to_mnist`` makes them: uint8 ``(n, 28, 28)``. Deterministic in ``seed``."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, 28, 28), np.uint8)
+    for i in range(n):
+        kind = GENERATORS[i % len(GENERATORS)]
+        if kind == "letters":
+            canvas = _letter(rng)
+        else:
+            make = {"shapes": _shapes, "scribbles": _scribble, "strokes": _random_strokes}[kind]
+            canvas = draw_strokes(_fit(make(rng), rng), _pen_width(rng))
+        out[i] = np.round(to_mnist(canvas) * 255)
+    return out

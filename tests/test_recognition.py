@@ -1,0 +1,233 @@
+"""'Not a digit', calibration and temperature scaling, the generated non-digits and the measured sets."""
+
+import json
+
+import numpy as np
+import pytest
+from safetensors import safe_open
+from safetensors.torch import save_file
+
+from mnist_desktop.model import (
+    DEFAULT_MODEL,
+    CheckpointError,
+    Predictor,
+    calibration,
+    evalsets,
+    fit_temperature,
+    load_mnist,
+)
+from mnist_desktop.model.metadata import DEFAULT_DIGIT_THRESHOLD, METADATA_KEY
+from mnist_desktop.model.nondigits import DIGIT_LIKE, TRAINING_LETTERS, training_nondigits
+from mnist_desktop.model.numpy_forward import NumpyPredictor
+from mnist_desktop.model.recognition import calibration_of, digit_threshold
+
+
+@pytest.fixture(scope="module")
+def default():
+    return Predictor.default()
+
+
+class Fixed:
+    """A 'predictor' whose probabilities are given: every figure can be worked out by hand."""
+
+    classes = list(range(10))
+    temperature = 1.0
+
+    def __init__(self, probabilities):
+        self.p = np.asarray(probabilities, dtype=np.float64)
+
+    def predict_batch(self, images):
+        return self.p[: len(images)]
+
+
+def one_hot_like(top: int, confidence: float) -> np.ndarray:
+    p = np.full(10, (1 - confidence) / 9)
+    p[top] = confidence
+    return p
+
+
+def test_ece_against_a_hand_computed_example():
+    # Four predictions: 0.95 sure and right, 0.95 sure and wrong, 0.55 sure and right twice.
+    p = np.stack([one_hot_like(1, 0.95), one_hot_like(2, 0.95), one_hot_like(3, 0.55), one_hot_like(4, 0.55)])
+    labels = np.array([1, 0, 3, 4])
+    c = calibration(Fixed(p), np.zeros((4, 28, 28), np.uint8), labels, bins=10)
+    # bin (0.5, 0.6]: confidence 0.55, accuracy 1 → |1 − 0.55| = 0.45, weight 2/4
+    # bin (0.9, 1.0]: confidence 0.95, accuracy 0.5 → |0.5 − 0.95| = 0.45, weight 2/4
+    assert c.ece == pytest.approx(0.5 * 0.45 + 0.5 * 0.45)
+    assert c.count.tolist() == [0, 0, 0, 0, 0, 2, 0, 0, 0, 2] and c.count.sum() == 4
+    assert c.confidence[5] == pytest.approx(0.55) and c.accuracy[5] == 1.0
+    assert c.confidence[9] == pytest.approx(0.95) and c.accuracy[9] == 0.5
+    assert c.edges.tolist() == pytest.approx(np.linspace(0, 1, 11).tolist()) and c.bins == 10
+    # a perfectly calibrated set: 0.75 sure, right 3 times out of 4
+    q = np.stack([one_hot_like(0, 0.75)] * 4)
+    assert calibration_of(q, np.array([0, 0, 0, 1])).ece == pytest.approx(0.0)
+
+
+def test_calibration_refuses_bad_input():
+    with pytest.raises(ValueError, match="not among the model's classes"):
+        calibration(Fixed(np.eye(10)[:2]), np.zeros((2, 28, 28), np.uint8), [0, 11])
+    with pytest.raises(ValueError, match="bins"):
+        calibration_of(np.eye(10)[:2], np.array([0, 1]), bins=0)
+
+
+def test_fit_temperature_recovers_how_overconfident_logits_are():
+    rng = np.random.default_rng(0)
+    n = 4000
+    # True probabilities softmax(z); the model reports softmax(3 z): three times too sure.
+    z = rng.normal(0, 2, (n, 10))
+    true_p = np.exp(z) / np.exp(z).sum(1, keepdims=True)
+    labels = np.array([rng.choice(10, p=row) for row in true_p])
+    reported = np.exp(3 * z) / np.exp(3 * z).sum(1, keepdims=True)
+    fixed = Fixed(reported)
+    t = fit_temperature(fixed, np.zeros((n, 28, 28), np.uint8), labels)
+    assert t == pytest.approx(3.0, rel=0.1)
+    scaled = np.exp(3 * z / t) / np.exp(3 * z / t).sum(1, keepdims=True)
+    assert calibration_of(scaled, labels).ece < calibration_of(reported, labels).ece / 2
+
+
+def test_the_bundled_model_says_not_a_digit_for_letters_and_scribbles_but_not_for_digits(default):
+    """The measured rates (README, bench ``recognition``) with a margin: letters 66 %, symbols 81 %,
+    scribbles 71 %, random strokes 59 % called not a digit; MNIST 0.2 %, optdigits 3.6 %."""
+    glyphs = evalsets.font_glyphs()
+    for name, images, at_least in (
+        ("letters", glyphs["letters"], 0.6),
+        ("symbols", glyphs["symbols"], 0.75),
+        ("scribbles", evalsets.measured_nondigits("scribbles", 200), 0.6),
+        ("strokes", evalsets.measured_nondigits("strokes", 200), 0.5),
+    ):
+        assert (~default.is_digit_batch(images)).mean() >= at_least, name
+    x, _ = load_mnist("test")
+    assert default.is_digit_batch(x.numpy()[:3000]).mean() >= 0.99
+    real, _ = evalsets.optdigits()
+    assert default.is_digit_batch(real).mean() >= 0.95
+    # one image at a time says the same as the batch
+    letter, digit = glyphs["letters"][0], x[0].numpy()
+    assert default.is_digit(letter / 255) is bool(default.is_digit_batch(letter[None])[0])
+    assert default.is_digit(digit / 255) is True
+
+
+def test_the_numpy_twin_agrees_on_not_a_digit(default):
+    twin = NumpyPredictor.default()
+    assert twin.digit_threshold == default.digit_threshold and twin.temperature == default.temperature
+    images = np.concatenate([evalsets.font_glyphs()["letters"][:100], load_mnist("test")[0].numpy()[:100]])
+    np.testing.assert_allclose(twin.predict_batch(images), default.predict_batch(images), atol=1e-5)
+    assert (twin.is_digit_batch(images) == default.is_digit_batch(images)).mean() >= 0.99
+
+
+def test_the_bundled_models_calibration_is_in_its_metadata(default):
+    r = default.meta["recognition"]
+    assert 0.0 < r["digit_threshold"] < 1.0 and r["held_out_digits"] >= 1000
+    assert r["held_out_ece_after"] <= r["held_out_ece_before"]
+    assert default.digit_threshold == r["digit_threshold"] and default.temperature == r["temperature"]
+
+
+def rewritten(tmp_path, change):
+    """The bundled model with its metadata's ``recognition`` changed by ``change(meta)``."""
+    with safe_open(str(DEFAULT_MODEL), "pt") as f:
+        meta = json.loads(f.metadata()[METADATA_KEY])
+        weights = {k: f.get_tensor(k) for k in f.keys()}
+    change(meta)
+    path = tmp_path / "m.safetensors"
+    save_file(weights, str(path), metadata={METADATA_KEY: json.dumps(meta)})
+    return path
+
+
+@pytest.mark.parametrize(
+    "recognition, message",
+    [
+        ([], "'recognition' must be a mapping"),
+        ({"temperature": 0}, "temperature must be a number"),
+        ({"temperature": "hot"}, "temperature must be a number"),
+        ({"temperature": 1e9}, "temperature must be a number"),
+        ({"digit_threshold": 1.5}, "digit threshold must be a probability"),
+        ({"digit_threshold": True}, "digit threshold must be a probability"),
+        ({"digit_threshold": None}, "digit threshold must be a probability"),
+    ],
+)
+def test_bad_recognition_metadata_is_refused_by_both_readers(tmp_path, recognition, message):
+    path = rewritten(tmp_path, lambda meta: meta.__setitem__("recognition", recognition))
+    with pytest.raises(CheckpointError, match=message):
+        Predictor.load(path)
+    with pytest.raises(CheckpointError, match=message):
+        NumpyPredictor.load(path)
+
+
+def test_a_checkpoint_without_calibration_gets_the_defaults(tmp_path, default):
+    path = rewritten(tmp_path, lambda meta: meta.pop("recognition", None))
+    p = Predictor.load(path)
+    assert p.temperature == 1.0 and p.digit_threshold == DEFAULT_DIGIT_THRESHOLD
+    x = load_mnist("test")[0].numpy()[:50]
+    # temperature 1: the probabilities are the softmax of the last layer's output
+    p.temperature = 1.0
+    logits = p.activations(x[0] / 255)["fc"]
+    np.testing.assert_allclose(p.output_probabilities(logits), p.predict(x[0] / 255), atol=1e-6)
+    # the model's own temperature divides the logits
+    t = default.temperature
+    z = logits / t
+    np.testing.assert_allclose(default.predict(x[0] / 255), np.exp(z - z.max()) / np.exp(z - z.max()).sum(), atol=1e-5)
+
+
+def test_digit_threshold_rejects_the_asked_fraction():
+    conf = np.linspace(0.5, 1.0, 1000)
+    p = np.stack([one_hot_like(0, c) for c in conf])
+    t = digit_threshold(Fixed(p), np.zeros((1000, 28, 28), np.uint8), rejected=0.01)
+    assert ((conf < t).mean()) <= 0.01 and ((conf <= t).mean()) >= 0.01
+
+
+def test_training_nondigits_are_deterministic_and_leave_digit_like_letters_out():
+    a, b = training_nondigits(40, seed=3), training_nondigits(40, seed=3)
+    assert a.dtype == np.uint8 and a.shape == (40, 28, 28)
+    assert np.array_equal(a, b) and not np.array_equal(a, training_nondigits(40, seed=4))
+    assert (a.reshape(40, -1).max(1) == 255).all()  # to_mnist stretches every one to full white
+    assert not set(TRAINING_LETTERS) & DIGIT_LIKE
+
+
+def test_measured_sets_are_what_they_say():
+    real, labels = evalsets.optdigits()
+    assert real.shape == (1797, 28, 28) and real.dtype == np.uint8 and sorted(set(labels.tolist())) == list(range(10))
+    g = evalsets.font_glyphs()
+    assert g["digits"].shape[1:] == (28, 28) and len(g["digits"]) == len(g["digit_labels"]) >= 1000
+    assert not set("".join(g["letter_text"].tolist())) & DIGIT_LIKE
+    assert set(g["symbol_text"].tolist()) == set("+-=×?")
+    s = evalsets.measured_nondigits("scribbles", 5)
+    assert s.shape == (5, 28, 28) and np.array_equal(s, evalsets.measured_nondigits("scribbles", 5))
+    with pytest.raises(ValueError, match="scribbles"):
+        evalsets.measured_nondigits("letters")
+
+
+def test_pen_augment_redraws_each_digit_and_is_reproducible():
+    import torch
+
+    from mnist_desktop.model.training import pen_augment, prepare
+
+    x, _ = prepare("digits", (0.1307, 0.3081), torch.device("cpu"), "test", limit=64)
+    a = pen_augment(x, torch.Generator().manual_seed(5))
+    b = pen_augment(x, torch.Generator().manual_seed(5))
+    assert a.shape == x.shape and a.dtype == torch.float32 and torch.equal(a, b)
+    assert not torch.equal(a, pen_augment(x, torch.Generator().manual_seed(6)))
+    black, white = x.amin(), x.amax()
+    assert torch.allclose(a.amin((1, 2, 3)), black.expand(64), atol=1e-5)  # the background stays black
+    assert torch.allclose(a.amax((1, 2, 3)), white.expand(64), atol=1e-4)  # stretched to full white, as to_mnist does
+    assert ((a - x).abs().amax((1, 2, 3)) > 0.5).all()  # every image is changed
+
+
+def test_outlier_exposure_makes_the_model_unsure_of_non_digits_and_calibrates_it(monkeypatch):
+    from mnist_desktop.model import TrainConfig, train
+    from mnist_desktop.model import training as training_module
+
+    monkeypatch.setattr(training_module, "OUTLIER_POOL", 2000)
+    quick = dict(subset=4000, epochs=1, batch_size=64, device="cpu")
+    plain = train(TrainConfig(**quick)).predictor
+    notes = []
+    exposed = train(TrainConfig(outliers=0.5, **quick), on_note=notes.append).predictor
+    others = training_nondigits(300, seed=99)  # not the training pool's seed
+    sure_plain = plain.predict_batch(others).max(1).mean()
+    sure_exposed = exposed.predict_batch(others).max(1).mean()
+    assert sure_exposed < sure_plain - 0.2, (sure_plain, sure_exposed)
+    # calibrated on MNIST training images the run left out (5,000 of them, from 4,000 on)
+    r = exposed.meta["recognition"]
+    assert r["held_out_digits"] == 5000 and exposed.digit_threshold == r["digit_threshold"] > 0.1
+    assert any("held-out training digits" in n for n in notes)
+    assert "recognition" not in plain.meta and plain.digit_threshold == DEFAULT_DIGIT_THRESHOLD
+    x, y = load_mnist("test")
+    assert exposed.is_digit_batch(x.numpy()[:1000]).mean() > 0.97
