@@ -96,6 +96,7 @@ class Canvas(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("canvas")
+        self._request = 0  # the latest open_image request; a decode that finishes for an older one is dropped
         self.setAttribute(Qt.WidgetAttribute.WA_StaticContents)
         self.setMouseTracking(False)
         self.setAcceptDrops(True)
@@ -393,7 +394,7 @@ class Canvas(QWidget):
         """Load an image file onto the canvas. It is decoded off the GUI thread (a large photo
         takes a second or more); ``imageLoaded`` or ``imageRejected(message)`` follows. A
         newer request supersedes one still decoding."""
-        self._request = getattr(self, "_request", 0) + 1
+        self._request += 1
         if self._request == 1:
             self._decoded.connect(self._on_decoded)
         request = self._request

@@ -34,6 +34,8 @@ from mnist_desktop import model as engine
 from mnist_desktop.model import evaluation as ev
 
 from .gallery import Gallery, thumbnail
+from .panel import DockEntry
+from .session import LOADING_PYTORCH, Session, is_torch_model
 from .theme import SEQUENTIAL, palette_color, style_plot_widget
 from .training_worker import train_threads
 from .workers import WorkerThreads
@@ -228,6 +230,10 @@ class EvaluationPanel(QWidget):
     stageShown = Signal(str)  # a stage's result is on screen ("evaluation", "threshold", "robustness", "pointmap")
     idle = Signal()  # no computation running any more
 
+    dock = DockEntry(
+        "evaluation", "Evaluation", "side", help="How well the active model does on MNIST's test images, and where it goes wrong."
+    )
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("evaluation")
@@ -414,11 +420,21 @@ class EvaluationPanel(QWidget):
         self._brushes = [pg.mkBrush(pg.intColor(d, 10, alpha=180)) for d in range(10)]
 
     # ------------------------------------------------------------------ the model
+    # ------------------------------------------------------------------ the Panel protocol
+    def bind(self, session: Session) -> None:
+        session.modelChanged.connect(self.set_predictor)
+        session.torchFailed.connect(self.torch_failed)
+
+    @Slot(str)
+    def torch_failed(self, why: str) -> None:
+        self.status.setText(f"⚠ {why}: evaluation is not available.")
+        self.status.setVisible(True)
+
     def set_predictor(self, predictor) -> None:
         """A new active model: cancel what is running, and evaluate it when visible. Before
         PyTorch has loaded the window's model is a numpy copy; it is evaluated once the torch
         model takes over (that swap calls this again)."""
-        if predictor is not None and not hasattr(predictor, "model"):  # a NumpyPredictor
+        if predictor is not None and not is_torch_model(predictor):
             predictor = None
             waiting = True
         else:
@@ -436,7 +452,7 @@ class EvaluationPanel(QWidget):
         self._clear()
         self._stale = True
         if waiting:
-            self.status.setText("Loading PyTorch… the evaluation starts when it is ready.")
+            self.status.setText(f"{LOADING_PYTORCH} the evaluation starts when it is ready.")
             self._stale = False
         elif self._on_screen:
             self.refresh()

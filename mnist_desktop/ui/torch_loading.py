@@ -28,6 +28,9 @@ import time
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
 from PySide6.QtWidgets import QApplication
 
+from .session import load_predictor
+from .workers import Worker
+
 # What the user does with the window: a stall during these is felt. Plain hovering is not
 # counted: a pause in hovering is not a pause the loader could wait for.
 ACTIVE_EVENTS = frozenset(
@@ -157,3 +160,26 @@ def import_torch_gently(wait_for_idle=None) -> None:
         if enabled:
             gc.enable()
     gc.freeze()
+
+
+class TorchLoader(Worker):
+    """Imports torch (:func:`import_torch_gently`) and loads the torch twin of the model in
+    ``source`` (None: the bundled one); finishes with (predictor, source, error): a model that
+    cannot be read gives the bundled one and the error. Fails if torch cannot be imported."""
+
+    def __init__(self, source: str | None, wait_for_idle=None):
+        super().__init__()
+        self.source = source
+        self.wait_for_idle = wait_for_idle
+
+    def work(self):
+        import_torch_gently(self.wait_for_idle)
+        try:
+            return load_predictor(self.source), self.source, None
+        except Exception as e:  # noqa: BLE001 — whatever is on disk, the app starts
+            if self.source is None:
+                raise
+            return load_predictor(None), None, e
+
+    def failure(self, error: Exception) -> str:
+        return str(error)

@@ -43,12 +43,14 @@ from mnist_desktop.model.config import LOSS_SPECS as LOSSES
 from mnist_desktop.model.progress import TrainingProgress, epoch_table, format_duration
 
 from .loss_plot import LossPlot
+from .panel import DockEntry
+from .session import LOADING_PYTORCH, Session
 from .settings import TRAINING_GROUP, parse_bool, parse_setting
 from .stepper import StepperWidget
 from .theme import GRAY, palette_color, set_message
 from .training_worker import TrainingWorker, failure_message
 
-LOADING_TORCH = "Loading PyTorch… Training starts as soon as it has loaded."
+LOADING_TORCH = f"{LOADING_PYTORCH} Training starts as soon as it has loaded."
 TWO_COLUMNS_FROM = 600  # the panel's width (px) from which the settings sit in two columns
 LOG_EVERY = engine.TrainConfig().log_every  # as headless: the trainer reads the loss every N steps
 PLOT_INTERVAL_MS = 90  # the plot and the progress text redraw at most ~11 times per second
@@ -87,9 +89,12 @@ class TrainingPanel(QWidget):
     plotUpdated = Signal()
     weightsReported = Signal(object)  # a WeightSnapshot of the run: epoch 0 (its start), then after each epoch
 
+    dock = DockEntry("training", "Training", "side", help="Train a model: choose what to learn and how, then watch the loss fall.")
+
     def __init__(self, parent: QWidget | None = None, torch_ready: bool = True):
         super().__init__(parent)
         self.setObjectName("training")
+        self._run_has_loss = True  # the current or last run trains weights (pixel similarity has no loss)
         # False while PyTorch is still loading (the window is up before it): the controls can be
         # set, Train and One more epoch wait for set_torch_ready().
         self.torch_ready = torch_ready
@@ -322,7 +327,7 @@ class TrainingPanel(QWidget):
         self._form_row.setDirection(QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom)
         super().resizeEvent(event)
 
-    # ------------------------------------------------------------------ modes: Train, Step (issue #9)
+    # ------------------------------------------------------------------ modes: Train, Step
     MODES = ("train", "step")
 
     def _build_modes(self) -> None:
@@ -536,6 +541,21 @@ class TrainingPanel(QWidget):
         self.pause_button.setEnabled(training and self._stop_event is not None and not self._stop_event.is_set())
         self.stop_button.setEnabled(training and self._stop_event is not None and not self._stop_event.is_set())
         self.more_button.setEnabled(not training and self.torch_ready and self._can_continue(self.active_predictor))
+
+    # ------------------------------------------------------------------ the Panel protocol
+    def bind(self, session: Session) -> None:
+        session.modelChanged.connect(self.set_active_predictor)
+        session.torchReady.connect(self.set_torch_ready)
+        session.torchFailed.connect(self.torch_failed)
+
+    def set_on_screen(self, shown: bool) -> None:
+        """Nothing to do: the loss plot refreshes from its timer while a run goes on."""
+
+    @Slot(str)
+    def torch_failed(self, why: str) -> None:
+        """PyTorch could not be loaded: training and stepping say why they are not available."""
+        self.show_message(f"{why}: training is not available.", error=True)
+        self.stepper.show_message(f"{why}: stepping is not available.", error=True)
 
     def set_torch_ready(self) -> None:
         """PyTorch has loaded: list the devices this machine has, and let training start."""
@@ -800,7 +820,7 @@ class TrainingPanel(QWidget):
     def _update_figures(self) -> None:
         """The per-epoch figures under the plot (redrawn only when an epoch was added)."""
         epochs = self.progress_state.epochs
-        losses = getattr(self, "_run_has_loss", True)
+        losses = self._run_has_loss
         key = (id(self.progress_state), len(epochs), losses)
         if key == self._figures_key:
             return
@@ -852,9 +872,6 @@ class TrainingPanel(QWidget):
     # series, for tests and the bench
     def batch_losses(self) -> list[float]:
         return list(self.progress_state.loss.arrays()[1])
-
-    def epoch_results(self) -> list:
-        return list(self.progress_state.epochs)
 
 
 def _show(key: str, value) -> str:
