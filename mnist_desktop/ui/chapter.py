@@ -220,6 +220,10 @@ class ChapterMenu(QMenu):
             action.triggered.connect(lambda _checked=False, key=stage.key: self.go(key))
             self.addAction(action)
             self.stage_actions[stage.key] = action
+        # Help → The chapter-4 path: the first stage
+        tip = "Walk through chapter 4 of the fastai book, stage by stage, in this window (also in the Chapter 4 menu)"
+        self.path_action = QAction("The &chapter-4 path", self, toolTip=tip, statusTip=tip)
+        self.path_action.triggered.connect(lambda: self.go(chapter.STAGES[0].key))
 
     @Slot(str)
     def go(self, key: str) -> None:

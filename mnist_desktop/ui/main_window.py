@@ -5,11 +5,10 @@ the panels in :mod:`docks`, the live prediction in :mod:`live_prediction`, model
 
 from __future__ import annotations
 
-import sys
 import threading
 
 from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QTextDocumentFragment
+from PySide6.QtGui import QCloseEvent, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -18,38 +17,24 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSizePolicy,
-    QSlider,
-    QStyle,
-    QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
 from mnist_desktop import model as engine
-from mnist_desktop.model.numpy_forward import NumpyPredictor
 
 from . import help_texts
-from .canvas import MODEL_SIZE, Canvas
+from .actions import build_actions
+from .canvas import Canvas, DrawingArea
 from .chapter import ChapterActions, build_chapter_menu, train_with_accuracy_loss
 from .docks import Docks, layout_for_size
 from .live_prediction import LivePrediction
 from .model_files import ModelFiles
 from .prediction import PredictionPanel
-from .session import LOADING_PYTORCH, Session, load_predictor
-from .settings import BRUSH, GEOMETRY, LAST_MODEL, MY_DIGITS_FOLDER, THEME, WINDOW_STATE, name_application, parse_setting
+from .session import Session
+from .settings import BRUSH, GEOMETRY, MY_DIGITS_FOLDER, THEME, WINDOW_STATE, name_application, parse_setting
 from .theme import app_icon, install_theme_menu
-from .torch_loading import TorchLoader, UserIdleGate
-from .workers import run_in_daemon_thread
+from .torch_loading import TorchStartup
 
-FALLBACK_KEYS = {
-    QKeySequence.StandardKey.Quit: "Ctrl+Q",
-    QKeySequence.StandardKey.Undo: "Ctrl+Z",
-    QKeySequence.StandardKey.Redo: "Ctrl+Shift+Z",
-    QKeySequence.StandardKey.Open: "Ctrl+O",
-    QKeySequence.StandardKey.Save: "Ctrl+S",
-    QKeySequence.StandardKey.Delete: "Del",
-    QKeySequence.StandardKey.HelpContents: "F1",
-}
 STATE_VERSION = 2  # 2: docks placed by docks.DOCK_LAYOUTS; an older saved layout gives way to it
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
 
@@ -78,13 +63,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._settings_error_shown = False
         self._fine_tuning = False
-        self._torch_threads: int | None = None
-        self._torch_source: str | None = None  # the model the torch twin is loaded from
-        self._loader: threading.Thread | None = None
-        self.torch_loader: TorchLoader | None = None
-        self._idle_gate: UserIdleGate | None = None  # watches for a pause while torch loads (torch_loading)
-        if torch_ready:
-            self._set_torch_threads()
+        self.torch = TorchStartup(self.session, settings, parent=self)
 
         self.canvas = Canvas()
         self.prediction = PredictionPanel()
@@ -103,7 +82,7 @@ class MainWindow(QMainWindow):
         self.onnxExported = self.files.exportFinished  # File → Export to ONNX ended: (succeeded, what it said)
 
         self._build_central()
-        self._build_actions()
+        build_actions(self)
         self._build_menus_and_toolbar()
         self._build_status_bar()
         self._build_chapter_menu()
@@ -118,9 +97,7 @@ class MainWindow(QMainWindow):
         app = QApplication.instance()
         if app is not None:  # app.quit() without closing the window must not leave the worker running
             app.aboutToQuit.connect(self._on_about_to_quit)
-        if not torch_ready:
-            # Installed last: its event filter sees every event, tens of thousands while the window is built.
-            self._idle_gate = UserIdleGate(parent=self)
+        self.torch.watch_user()  # last: it watches every event from now on
 
     def _connect(self) -> None:
         """What one part of the window tells another."""
@@ -130,7 +107,8 @@ class MainWindow(QMainWindow):
         self.files.message.connect(self.statusBar().showMessage)
         self.files.warning.connect(self._warn)
         self.files.exportRunning.connect(lambda _running: self._update_torch_actions())
-        self.session.torchReady.connect(self._show_device)
+        self.torch.deviceChanged.connect(self.device_label.setText)
+        self.torch.message.connect(self.statusBar().showMessage)
         self.training.modelTrained.connect(self._on_model_trained)
         self.training.saveRequested.connect(lambda p: self.save_model_dialog(p))
         self.training.started.connect(self._on_training_started)
@@ -186,179 +164,35 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ the frame
     def _build_central(self) -> None:
-        self.brush = QSlider(Qt.Orientation.Horizontal, objectName="brush_size", minimum=4, maximum=48)
-        self.brush.setValue(round(self.canvas.brush_size * MODEL_SIZE))
-        self.brush.setToolTip("Brush size. MNIST's strokes are about 2–3 pixels of 28 wide, i.e. 20–30 here.")
-        self.brush.valueChanged.connect(lambda v: self.canvas.set_brush_size(v / MODEL_SIZE))
-        self.brush_value = QLabel()
-        self.brush.valueChanged.connect(lambda v: self.brush_value.setText(f"{v} px"))
-        self.brush_value.setText(f"{self.brush.value()} px")
-        self.eraser_button = QToolButton(objectName="eraser_button")
-
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Brush"))
-        row.addWidget(self.brush, 1)
-        row.addWidget(self.brush_value)
-        row.addWidget(self.eraser_button)  # undo, redo and clear are in the toolbar, once
-        left = QVBoxLayout()
-        left.addWidget(self.canvas, 1)
-        left.addLayout(row)
+        drawing = DrawingArea(self.canvas)
+        self.brush, self.eraser_button = drawing.brush, drawing.eraser_button
         central = QWidget()
         layout = QHBoxLayout(central)
-        layout.addLayout(left, 3)
+        layout.addWidget(drawing, 3)
         layout.addWidget(self.prediction, 2)
         self.prediction.setStatusTip("The model's answer for your drawing: how likely each class is.")
         self.setCentralWidget(central)
 
     # ------------------------------------------------------------------ the Chapter 4 menu
     def _build_chapter_menu(self) -> None:
-        def set_training(config, mode: str) -> None:
-            self.training.set_config(config)
-            self.training.set_mode(mode)
-            if mode == "step":
-                self.training.stepper.set_config(config)
-
-        def use_stepped_model() -> int | None:
-            stepper = self.training.stepper
-            if stepper.state is None or stepper.state.step == 0 or stepper.busy:
-                return None
-            stepper.use_model()
-            return stepper.state.step
-
         actions = ChapterActions(
             inspect_sample=self.inspect_sample,
             show_panel=self.dock_manager.raise_,
-            set_training=set_training,
+            set_training=self.training.set_up,
             train=lambda config, message: self.training.start(config, message=message),
             is_training=self.training.is_training,
-            use_stepped_model=use_stepped_model,
+            use_stepped_model=self.training.use_stepped_model,
             say=self.statusBar().showMessage,
         )
         self.chapter_menu = build_chapter_menu(self.session, actions, self)
         bar = self.menuBar()
         bar.insertMenu(bar.actions()[-1], self.chapter_menu)  # before Help
-        first = next(iter(self.chapter_menu.stage_actions))
-        self.chapter_path_action = self._action(
-            "The &chapter-4 path",
-            lambda: self.chapter_menu.go(first),
-            (),
-            "Walk through chapter 4 of the fastai book, stage by stage, in this window (also in the Chapter 4 menu)",
-        )
+        self.chapter_path_action = self.chapter_menu.path_action
         self.help_menu.insertAction(self.help_menu.actions()[2], self.chapter_path_action)  # after the introduction and shortcuts
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self.dock_manager.hide_stray_tab_bars()
-
-    def _action(self, text: str, slot, shortcuts=(), tip: str = "", icon=None, checkable: bool = False) -> QAction:
-        a = QAction(text, self)
-        if icon is not None:
-            a.setIcon(self.style().standardIcon(icon) if isinstance(icon, QStyle.StandardPixmap) else icon)
-        keys = []
-        for s in shortcuts:
-            if isinstance(s, QKeySequence.StandardKey):
-                # the platform's binding; a few platforms have none for some keys (Quit)
-                keys.extend(QKeySequence.keyBindings(s) or [QKeySequence(FALLBACK_KEYS.get(s, ""))])
-            else:
-                keys.append(QKeySequence(s))
-        keys = [k for k in keys if not k.isEmpty()]
-        if keys:
-            a.setShortcuts(keys)
-        if tip:
-            a.setToolTip(tip + (f" ({keys[0].toString(QKeySequence.SequenceFormat.NativeText)})" if keys else ""))
-            a.setStatusTip(tip)
-        a.setCheckable(checkable)
-        a.triggered.connect(slot)
-        self.addAction(a)
-        return a
-
-    def _build_actions(self) -> None:
-        SP = QStyle.StandardPixmap
-        self.clear_action = self._action(
-            "&Clear drawing",
-            self.canvas.clear,
-            [Qt.Key.Key_Escape, QKeySequence.StandardKey.Delete],
-            "Clear the canvas (undoable)",
-            SP.SP_DialogResetButton,
-        )
-        self.undo_action = self._action(
-            "&Undo stroke", self.canvas.undo, [QKeySequence.StandardKey.Undo], "Undo the last stroke", SP.SP_ArrowBack
-        )
-        self.redo_action = self._action(
-            "&Redo stroke", self.canvas.redo, [QKeySequence.StandardKey.Redo], "Redo the stroke you undid", SP.SP_ArrowForward
-        )
-        self.undo_action.setEnabled(False)
-        self.redo_action.setEnabled(False)
-        self.canvas.undoAvailable.connect(self.undo_action.setEnabled)
-        self.canvas.redoAvailable.connect(self.redo_action.setEnabled)
-        self.eraser_action = self._action(
-            "&Eraser", self.canvas.set_eraser, ["E"], "Draw with the eraser (the right mouse button always erases)", checkable=True
-        )
-        self.open_image_action = self._action(
-            "Open &image…", self.open_image_dialog, ["Ctrl+I"], "Put an image file of a digit on the canvas", SP.SP_FileIcon
-        )
-        self.open_model_action = self._action(
-            "&Open model…",
-            self.open_model_dialog,
-            [QKeySequence.StandardKey.Open],
-            "Load a saved model and make it active",
-            SP.SP_DialogOpenButton,
-        )
-        self.save_model_action = self._action(
-            "&Save model…",
-            self.save_model_dialog,
-            [QKeySequence.StandardKey.Save],
-            "Save the active model (safetensors)",
-            SP.SP_DialogSaveButton,
-        )
-        self.export_onnx_action = self._action(
-            "&Export to ONNX…",
-            self.export_onnx_dialog,
-            (),
-            "Save the active model as ONNX, for a web page (ONNX Runtime Web) or other runtimes",
-        )
-        self.default_model_action = self._action(
-            "Use the &bundled model", self.files.use_default_model, (), "Go back to the model that ships with the app"
-        )
-        self.previous_model_action = self._action(
-            "&Previous model", self.previous_model, ["Ctrl+Alt+Z"], "Make the model that was active before this one active again"
-        )
-        self.previous_model_action.setEnabled(False)
-        self.quit_action = self._action("&Quit", self.close, [QKeySequence.StandardKey.Quit], "Quit (stops training first)")
-        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-        self.train_action = self._action(
-            "&Train", self.training.train, ["Ctrl+T"], "Train a model with the Training panel's settings", SP.SP_MediaPlay
-        )
-        self.stop_action = self._action(
-            "S&top training", self._stop_training, ["Ctrl+."], "Stop training after this batch", SP.SP_MediaStop
-        )
-        self.stop_action.setEnabled(False)
-        self.fine_tune_action = self._action(
-            "&Fine-tune on my digits", self.fine_tune_my_digits, (), "Train the active model further on the digits in My digits"
-        )
-        # "That's not right — it is: d", with a modifier so that typing a digit in a spin box is not taken
-        self.correct_actions = [
-            self._action(
-                f"Save the drawing as a {d}",
-                lambda _c=False, d=d: self.save_my_digit(d),
-                [f"Ctrl+Alt+{d}"],
-                f"Save the drawing as a {d} in My digits",
-            )
-            for d in range(10)
-        ]
-        self.reset_layout_action = self._action("&Reset layout", self.reset_layout, (), "Put every panel back where it started")
-        self.about_action = self._action("&About mnist-desktop", self.about, (), "Version and where MNIST comes from")
-        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
-        self.introduction_action = self._action(
-            "&Introduction",
-            self.show_introduction,
-            [QKeySequence.StandardKey.HelpContents],
-            "What this app is for and where to start",
-        )
-        self.shortcuts_action = self._action(
-            "&Keyboard shortcuts", self.show_shortcuts, (), "Every keyboard shortcut of the menus and the toolbar"
-        )
-        self.eraser_button.setDefaultAction(self.eraser_action)
 
     def _build_menus_and_toolbar(self) -> None:
         bar = self.menuBar()
@@ -413,37 +247,14 @@ class MainWindow(QMainWindow):
         self.help_strip = QLabel(help_texts.STRIP_IDLE, objectName="help_strip")
         self.help_strip.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.statusBar().addWidget(self.help_strip, 1)
-        self.device_label = QLabel(objectName="device_label")
-        self._show_device()
+        self.device_label = QLabel(self.torch.device_text(), objectName="device_label")
         self.device_label.setToolTip("Where training runs when the device is Auto. The canvas always predicts on the CPU.")
         self.model_label = QLabel(objectName="model_label")
         self.model_label.setToolTip("The active model: architecture, task and accuracy on MNIST's 10,000 test images.")
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.device_label)
 
-    def _show_device(self) -> None:
-        if not self.torch_ready:
-            self.device_label.setText(LOADING_PYTORCH)
-            return
-        try:
-            device = str(engine.resolve_device("auto"))
-        except (ValueError, RuntimeError):
-            device = "cpu"
-        self.device_label.setText(f"Device: {device.upper() if device != 'cpu' else 'CPU'}")
-
     # ------------------------------------------------------------------ PyTorch, loaded after the window
-    def _set_torch_threads(self) -> None:
-        import torch
-
-        from .training_worker import train_threads
-
-        # The GUI thread predicts one 28×28 image at a time: one thread is fastest and leaves
-        # the other cores to the trainer (torch's OpenMP setting is per thread; the worker
-        # sets its own, taken here first). Restored on close.
-        train_threads()
-        self._torch_threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-
     def _update_torch_actions(self) -> None:
         ready, has_model = self.torch_ready, self.predictor is not None
         for action in (self.open_model_action, self.default_model_action):
@@ -456,37 +267,8 @@ class MainWindow(QMainWindow):
     def load_torch_in_background(self) -> threading.Thread:
         """Import torch and load the torch twin of the start-up model in a thread; the window
         swaps it in when it is done (``torchReady``). Call once, after the window is shown."""
-        if self._loader is None:
-            gate = self._idle_gate.wait if self._idle_gate is not None else None
-            self.torch_loader = TorchLoader(self._torch_source, gate)
-            self.torch_loader.finished.connect(self._on_torch_loaded)
-            self.torch_loader.failed.connect(self._on_torch_failed)
-            self._loader = run_in_daemon_thread(self.torch_loader, "torch-loader")
-        return self._loader
-
-    def _torch_loading_ended(self) -> bool:
-        """True if the window still wants what the loader brings."""
-        if self._idle_gate is not None:
-            self._idle_gate.close()
-        return not self._closing
-
-    @Slot(int, str)
-    def _on_torch_failed(self, _generation: int, error: str) -> None:
-        if self._torch_loading_ended():
-            self.session.torch_failed(f"PyTorch could not be loaded ({error})")  # the panels that waited say why
-            self.device_label.setText("PyTorch not available")
-
-    @Slot(int, object)
-    def _on_torch_loaded(self, _generation: int, result) -> None:
-        if not self._torch_loading_ended():
-            return
-        predictor, source, error = result
-        self._set_torch_threads()
-        if error is not None:
-            self.statusBar().showMessage(f"Could not reopen the last model: {error}", 10000)
-            self.settings.remove(LAST_MODEL)
-        # The same weights in torch: the probabilities agree with numpy's to ~1e-7, the bars do not move.
-        self.session.torch_loaded(predictor, source)
+        self.torch.source = self.files.torch_source
+        return self.torch.start()
 
     # ------------------------------------------------------------------ the active model
     def set_predictor(self, predictor, source: str | None = None, unsaved: bool = False) -> None:
@@ -514,27 +296,10 @@ class MainWindow(QMainWindow):
         self.set_predictor(predictor, None, unsaved=True)
         self.statusBar().showMessage("The trained model is active. File → Save model keeps it; Edit → Previous model undoes.", 8000)
 
-    # File → Open, Save, Export: ModelFiles does them; these are the window's names for them.
-    def open_model(self, path: str) -> bool:
-        return self.files.open_model(path)
-
-    def save_model(self, path: str, predictor=None) -> str | None:
-        return self.files.save_model(path, predictor)
-
     @Slot()
     def save_model_dialog(self, predictor=None) -> str | None:
+        """Ask where to save ``predictor`` (default: the active model); the saved path or None."""
         return self.files.save_model_dialog(predictor)
-
-    @Slot()
-    def open_model_dialog(self) -> None:
-        self.files.open_model_dialog()
-
-    @Slot()
-    def export_onnx_dialog(self) -> str | None:
-        return self.files.export_onnx_dialog()
-
-    def export_onnx(self, path: str) -> bool:
-        return self.files.export_onnx(path)
 
     @Slot()
     def open_image_dialog(self) -> None:
@@ -577,7 +342,7 @@ class MainWindow(QMainWindow):
         self.dock_manager.raise_("inspector")
 
     @Slot()
-    def _stop_training(self) -> None:
+    def stop_training(self) -> None:
         self.training.stop()
         self.stop_action.setEnabled(False)
 
@@ -626,31 +391,8 @@ class MainWindow(QMainWindow):
         if not (isinstance(state, QByteArray) and not state.isEmpty() and self.restoreState(state, STATE_VERSION)):
             self.apply_layout()  # first start: the layout that fits the screen
         source = None
-        if predictor is None and not self.torch_ready:
-            # The window is up before torch: the start-up model's numpy twin classifies until
-            # load_torch_in_background() brings the torch one. A file numpy cannot read (a .pt
-            # state dict) waits for torch; the bundled model shows meanwhile.
-            last = s.value(LAST_MODEL)
-            self._torch_source = str(last) if isinstance(last, str) and last else None
-            predictor = None
-            if self._torch_source is not None and self._torch_source.endswith(".safetensors"):
-                try:
-                    predictor, source = NumpyPredictor.load(self._torch_source), self._torch_source
-                except Exception:  # noqa: BLE001 — torch reports it, with the file's name, once loaded
-                    predictor = None
-            if predictor is None:
-                predictor = NumpyPredictor.default()
-        elif predictor is None:
-            last = s.value(LAST_MODEL)
-            for path in ([str(last)] if isinstance(last, str) and last else []) + [None]:
-                try:
-                    predictor = load_predictor(path)
-                    source = path
-                    break
-                except Exception as e:  # noqa: BLE001 — whatever is on disk, the app starts
-                    if path is not None:
-                        self.statusBar().showMessage(f"Could not reopen the last model: {e}", 10000)
-                        s.remove(LAST_MODEL)  # do not try (or point file dialogs at) it again
+        if predictor is None:
+            predictor, source = self.files.startup_model(self.torch_ready)
         self.set_predictor(predictor, source)
 
     def save_settings(self) -> None:
@@ -708,8 +450,7 @@ class MainWindow(QMainWindow):
         self.files.shutdown()
         self.live.stop()
         self.save_settings()
-        if self._torch_threads is not None:
-            sys.modules["torch"].set_num_threads(self._torch_threads)
+        self.torch.stop()
         event.accept()
 
     # ------------------------------------------------------------------ dialogs

@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, QProcess, QSettings, Signal, Slot
 from PySide6.QtWidgets import QFileDialog, QWidget
 
 from mnist_desktop import model as engine
+from mnist_desktop.model.numpy_forward import NumpyPredictor
 from mnist_desktop.model.paths import is_inside_package, user_data_dir
 
 from .session import Session, load_predictor
@@ -30,6 +31,7 @@ class ModelFiles(QObject):
         super().__init__(parent)
         self.session, self.settings, self._dialog_parent = session, settings, parent
         self._export: tuple[QProcess, tempfile.TemporaryDirectory] | None = None
+        self.torch_source: str | None = None  # set by startup_model before PyTorch has loaded
 
     # ------------------------------------------------------------------ folders
     def last_dir(self) -> str:
@@ -49,6 +51,31 @@ class ModelFiles(QObject):
             return str(Path.home())
 
     # ------------------------------------------------------------------ open
+    def startup_model(self, torch_ready: bool):
+        """The model to start with: the last one opened, else the bundled one, as (predictor,
+        source). Before PyTorch has loaded, its numpy twin (``torch_source`` says what the
+        torch one will be loaded from): a file numpy cannot read (a .pt state dict) waits for
+        torch, and the bundled model shows meanwhile."""
+        last = self.settings.value(LAST_MODEL)
+        last = str(last) if isinstance(last, str) and last else None
+        if not torch_ready:
+            self.torch_source = last
+            if last is not None and last.endswith(".safetensors"):
+                try:
+                    return NumpyPredictor.load(last), last
+                except Exception:  # noqa: BLE001 — torch reports it, with the file's name, once loaded
+                    pass
+            return NumpyPredictor.default(), None
+        for path in ([last] if last else []) + [None]:
+            try:
+                return load_predictor(path), path
+            except Exception as e:  # noqa: BLE001 — whatever is on disk, the app starts
+                if path is None:
+                    raise
+                self.message.emit(f"Could not reopen the last model: {e}", 10000)
+                self.settings.remove(LAST_MODEL)  # do not try (or point file dialogs at) it again
+        raise AssertionError("unreachable")
+
     def open_model(self, path: str) -> bool:
         try:
             predictor = load_predictor(path)

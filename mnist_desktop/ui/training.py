@@ -361,6 +361,23 @@ class TrainingPanel(QWidget):
         outer.addWidget(self.modes, 1)
         self.set_mode("train")
 
+    def set_up(self, config, mode: str) -> None:
+        """``config`` in the controls and mode ``mode`` ("train", or "step" with the stepper
+        set to ``config`` too): what a stage of the chapter asks for."""
+        self.set_config(config)
+        self.set_mode(mode)
+        if mode == "step":
+            self.stepper.set_config(config)
+
+    def use_stepped_model(self) -> int | None:
+        """Step mode's model made active ("Use this model"): the steps it took; None if it
+        took none or is busy."""
+        state = self.stepper.state
+        if state is None or state.step == 0 or self.stepper.busy:
+            return None
+        self.stepper.use_model()
+        return state.step
+
     def set_mode(self, mode: str) -> None:
         """Show the Train mode ("train") or the Step mode ("step")."""
         if mode not in self.MODES:

@@ -22,7 +22,7 @@ def test_settings_round_trip(qtbot, settings, cnn_predictor, tmp_path):
     w.docks["inspector"].close()
     linear = make_predictor("linear")
     w.set_predictor(linear)
-    saved = w.save_model(str(tmp_path / "mine.safetensors"))
+    saved = w.files.save_model(str(tmp_path / "mine.safetensors"))
     assert saved is not None
     w.close()
 
