@@ -22,6 +22,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import bench_numbers
+from .bench_mydigits import bench_mydigits_scale, format_mydigits_scale
 from .model.drawings import sample_drawings, style_sets, thick_shifted  # noqa: F401 (also the bench's public names)
 
 
@@ -190,9 +192,20 @@ def _json_run(args: list[str], env: dict | None = None) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+_RUN_FOLDER: list[tempfile.TemporaryDirectory] = []
+
+
+def _run_folder() -> Path:
+    if not _RUN_FOLDER:
+        _RUN_FOLDER.append(tempfile.TemporaryDirectory(prefix="mnist-desktop-bench-"))
+    return Path(_RUN_FOLDER[0].name)
+
+
 def _gui_env() -> dict | str:
     """The environment for a GUI subprocess (offscreen unless a display is set), or why there is no GUI."""
-    env = dict(os.environ)
+    # Temporary files and the default My digits folder in a folder of this run (removed at its
+    # end), never the user's.
+    env = dict(os.environ, TMPDIR=str(_run_folder()), XDG_DATA_HOME=str(_run_folder() / "data"))
     if not env.get("DISPLAY") and not env.get("WAYLAND_DISPLAY"):
         env["QT_QPA_PLATFORM"] = "offscreen"
     try:
@@ -462,10 +475,11 @@ SECTIONS = (
     ("plot", bench_plot),
     ("gui", bench_gui),
     ("mydigits", bench_mydigits),
+    ("mydigits-scale", bench_mydigits_scale),
     ("preprocess", bench_preprocess),
     ("saliency", bench_saliency),
     ("lab", bench_lab),
-)
+) + bench_numbers.SECTIONS
 
 
 def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
@@ -563,6 +577,8 @@ def format_report(r: dict) -> str:
                 f"loss plot redraw: {p['redraw_ms_after_1000']:.1f} ms after 1,000 reports, {late:.1f} ms after "
                 f"{p['reports']:,} ({p['plotted_points']} points plotted)"
             )
+    if "mydigits-scale" in r:
+        lines.extend(format_mydigits_scale(r["mydigits-scale"]))
     if "mydigits" in r:
         m = r["mydigits"]
         lines.append(f"evaluate the bundled CNN on MNIST test (10,000 images): {m['evaluate_mnist_test_seconds']:.2f} s")
@@ -666,4 +682,5 @@ def format_report(r: dict) -> str:
                 f"  stroke → prediction while training: median {p['stroke_latency_p50_ms']} ms, p99 {p['stroke_latency_p99_ms']} ms "
                 f"({p['strokes']} strokes); plot redraws {p['plot_updates_per_s']}/s"
             )
+    lines.extend(bench_numbers.format_sections(r))
     return "\n".join(lines)

@@ -1,5 +1,5 @@
 """``python -m mnist_desktop``: the GUI with no arguments; ``train``, ``fine-tune``, ``evaluate``, ``predict``,
-``export``, ``bench`` and ``install-desktop-entry`` headless. Bad input ends with one ``error:`` line and a non-zero exit."""
+``read``, ``export``, ``bench`` and ``install-desktop-entry`` headless. Bad input ends with one ``error:`` line and a non-zero exit."""
 
 from __future__ import annotations
 
@@ -124,6 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_predict)
 
+    r = sub.add_parser(
+        "read",
+        help="read a number written in an image file (several digits, left to right)",
+        description="Read the digits written left to right in an image (a photo, a scan or a canvas, dark on light or "
+        "light on dark): the number, and for each digit its reading, probability and box (x0, y0, x1, y1 in the "
+        "image's pixels, as it is read: shrunk to fit 1024 pixels if larger).",
+    )
+    r.add_argument("image", type=Path, help="PNG/JPEG/... of one or more digits")
+    r.add_argument("--model", type=Path, help="checkpoint (default: the bundled model)")
+    r.add_argument("--json", action="store_true", help="print one JSON object")
+    r.set_defaults(func=cmd_read)
+
     x = sub.add_parser(
         "export",
         help="export a model to ONNX (for ONNX Runtime Web and others)",
@@ -152,9 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
             "plot",
             "gui",
             "mydigits",
+            "mydigits-scale",
             "preprocess",
             "saliency",
             "lab",
+            "numbers",
+            "nearest",
         ],
         help="leave a section out (repeatable)",
     )
@@ -269,13 +284,14 @@ def _save(result, out: Path, what: str) -> int:
 
 
 def _my_digits(folder: Path | None):
-    """The My digits folder named (or the app's), which must exist and hold digits."""
+    """The My digits folder named (or the app's), which must exist and hold digits; opened
+    read-only (nothing is created or changed in it)."""
     from .model import MyDigits, default_digits_folder
 
     folder = folder if folder is not None else default_digits_folder()
     if not folder.is_dir():
         raise ValueError(f"--digits {folder}: no such folder; save some digits in the app first, or name a My digits folder")
-    digits = MyDigits(folder)
+    digits = MyDigits(folder, read_only=True)
     for note in digits.notes:
         print(f"{PROG}: note: {note}", file=sys.stderr)
     if not len(digits):
@@ -365,6 +381,34 @@ def cmd_predict(args) -> int:
     return 0
 
 
+def cmd_read(args) -> int:
+    from .model import Predictor, read_number
+    from .model.preprocess import load_digit_image
+
+    image = load_digit_image(args.image)  # before torch loads: a bad file is reported at once
+    predictor = Predictor.load(args.model) if args.model else Predictor.default()
+    reading = read_number(image, predictor)
+    digits = [
+        {
+            "label": d.label,
+            "probability": float(d.probabilities.max()),
+            "is_digit": d.is_digit,
+            "box": list(d.box),
+            "probabilities": {str(c): float(p) for c, p in zip(predictor.classes, d.probabilities)},
+        }
+        for d in reading.digits
+    ]
+    if args.json:
+        print(json.dumps({"image": str(args.image), "size": [image.shape[1], image.shape[0]], "text": reading.text, "digits": digits}))
+        return 0
+    print(reading.text)
+    for d in digits:
+        x0, y0, x1, y1 = d["box"]
+        note = "" if d["is_digit"] else "  (not a digit?)"
+        print(f"{d['label']}  {100 * d['probability']:5.1f} %  box x {x0}–{x1}, y {y0}–{y1}{note}")
+    return 0
+
+
 def cmd_export(args) -> int:
     import time
 
@@ -402,7 +446,8 @@ INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for a command stopped wi
 def main(argv: list[str] | None = None) -> int:
     try:
         code = _main(argv)
-        sys.stdout.flush()  # here, where a closed pipe is caught below, not at exit
+        if sys.stdout is not None:
+            sys.stdout.flush()  # here, where a closed pipe is caught below, not at exit
         return code
     except KeyboardInterrupt:  # Ctrl-C anywhere (importing torch takes seconds): one line, no traceback
         print(f"{PROG}: interrupted", file=sys.stderr)
@@ -411,6 +456,10 @@ def main(argv: list[str] | None = None) -> int:
         # Python flushes stdout at exit, into the closed pipe: point it at /dev/null first.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except OSError as e:  # stdout on a full disk (`> /dev/full`): the result could not be written
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print(f"{PROG}: error: cannot write to standard output ({e.strerror or e})", file=sys.stderr)
+        return 1
 
 
 def _main(argv: list[str] | None) -> int:
@@ -418,6 +467,11 @@ def _main(argv: list[str] | None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command is not None and sys.stdout is None:
+        # Started with stdout closed: the first file this process opens would get descriptor 1
+        # and receive what is printed. Refuse before anything is opened.
+        print(f"{PROG}: error: standard output is closed; run {PROG} {args.command} with it open (e.g. > out.txt)", file=sys.stderr)
+        return 1
     if args.command is None:
         try:
             from .ui import run

@@ -23,7 +23,13 @@ def xdg_data_home() -> Path:
 
 
 def _quote_exec_arg(arg: str) -> str:
-    """One argument of an ``Exec`` key (desktop-entry spec, "The Exec key")."""
+    """One argument of an ``Exec`` key (desktop-entry spec, "The Exec key"). ValueError for
+    a control character (a newline would end the key and start another line of the entry)."""
+    if any(ord(c) < 32 or ord(c) == 127 for c in arg):
+        raise ValueError(
+            f"the installation path {arg!r} holds a control character (a newline?), which a desktop entry cannot hold; "
+            "install the app in a folder whose path has none"
+        )
     if arg and not any(c in arg for c in " \t\n\"'\\><~|&;$*?#()`%="):
         return arg
     quoted = '"' + "".join("\\" + c if c in '"`$\\' else c for c in arg) + '"'

@@ -28,6 +28,13 @@ def _env() -> dict:
     return dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
+def _default_sigint() -> None:
+    """In the child, before exec: SIGINT back to its default action. A shell starts a background
+    job with SIGINT ignored, the child inherits that, and Python then installs no KeyboardInterrupt
+    handler, so the tests would depend on how pytest was started."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _wait_for_line(p: subprocess.Popen, needle: str, timeout: float = 120) -> list[str]:
     lines, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -81,6 +88,7 @@ def test_sigint_during_training_saves_nothing_and_keeps_the_previous_file(tmp_pa
         text=True,
         env=_env(),
         cwd=tmp_path,
+        preexec_fn=_default_sigint,
     ) as p:
         _wait_for_line(p, "epoch 1/1000")
         rc, err = _interrupt(p)
@@ -133,6 +141,7 @@ def test_sigint_during_saving_leaves_no_half_written_file(tmp_path):
         text=True,
         env=_env(),
         cwd=tmp_path,
+        preexec_fn=_default_sigint,
     ) as p:
         _wait_for_line(p, "saving")
         assert len(list(tmp_path.glob(".model.safetensors.*.tmp"))) == 1  # the half-written temporary file

@@ -650,6 +650,78 @@ def test_decompression_bombs_of_other_formats(tmp_path, fmt):
         load_digit_image(path)
 
 
+# ---------------------------------------------------------------- My digits folders and zips
+
+# JSON of any shape, nested up to far past the parser's recursion limit.
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=20,
+)
+
+
+def _my_digits_folder(folder: Path, count: int = 2):
+    from mnist_desktop.model import MyDigits
+
+    where = fresh(folder)
+    digits = MyDigits(where)
+    for k in range(count):
+        drawing = np.zeros((60, 60), np.uint8)
+        drawing[10:50, 20 + 5 * k : 30 + 5 * k] = 255
+        digits.add(drawing, k)
+    return where, digits.ids()
+
+
+@fuzz(30)
+@given(value=json_values, depth=st.integers(0, 200_000), opener=st.sampled_from(["[", '{"a":']))
+def test_my_digits_index_of_any_json_and_any_depth(folder, value, depth, opener):
+    """Whatever the index holds, nested however deep: the folder opens, the digits come back from their files."""
+    from mnist_desktop.model import MyDigits
+
+    where, ids = _my_digits_folder(folder)
+    text = opener * depth + json.dumps(value) + ("]" if opener == "[" else "}") * depth
+    (where / "index.json").write_text(text)
+    digits = MyDigits(where)
+    assert sorted(digits.ids()) == sorted(ids)  # recovered from the 28×28 files' labels
+    if depth > 2000:
+        assert any("damaged" in n for n in digits.notes)
+
+
+@fuzz(40)
+@given(
+    width=st.integers(1, 2**31 - 1),
+    height=st.integers(1, 2**31 - 1),
+    tail=st.binary(max_size=200),
+    where=st.sampled_from(["28x28", "drawings", "zip"]),
+)
+def test_my_digits_png_headers_claiming_any_size(folder, width, height, tail, where):
+    """A PNG whose header claims any size (a header-only bomb): skipped with a note, or refused by
+    the zip import, never decoded into memory."""
+    from mnist_desktop.model import MyDigits
+
+    folder_, ids = _my_digits_folder(folder)
+    bomb = _png_claiming(width, height) + tail
+    if where == "zip":
+        archive = folder_ / "in.zip"
+        ident = "d" * 32
+        with zipfile.ZipFile(archive, "w") as zf:
+            zf.writestr(
+                "index.json", json.dumps({"format": "mnist-desktop-my-digits", "version": 1, "digits": [{"id": ident, "label": 3}]})
+            )
+            zf.writestr(f"drawings/{ident}.png", bomb)
+        digits = MyDigits(folder_)
+        refused(lambda: digits.import_zip(archive), archive)
+        assert sorted(digits.ids()) == sorted(ids)
+        return
+    (folder_ / where / f"{ids[0]}.png").write_bytes(bomb)
+    digits = MyDigits(folder_)
+    if where == "28x28":
+        assert digits.ids() == ids[1:] and any(ids[0] in n for n in digits.notes)
+    else:
+        assert digits.ids() == ids
+        refused(lambda: digits.drawing(ids[0]), folder_ / where / f"{ids[0]}.png")
+
+
 # ---------------------------------------------------------------- longer runs
 
 

@@ -203,7 +203,7 @@ def _export(tmp_path_factory):
     digits = MyDigits(folder)
     for d, label in zip(DRAWINGS[:2], [4, 9]):
         digits.add(d, label)
-    return digits.export_zip(folder.parent / f"{folder.name}.zip").read_bytes()
+    return digits.export_zip(folder.parent / f"{folder.name}.zip").path.read_bytes()
 
 
 def test_mutated_zips_and_indexes_end_in_the_projects_error(tmp_path_factory):

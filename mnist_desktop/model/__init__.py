@@ -62,6 +62,16 @@ _EXPORTS = {
     "nudge": "nudging",
     "STAGES": "chapter",
     "Stage": "chapter",
+    # whole numbers, and the training digits nearest a drawing
+    "DigitReading": "numbers",
+    "NumberReading": "numbers",
+    "read_number": "numbers",
+    "ComposedNumber": "drawings",
+    "compose_number": "drawings",
+    "composed_numbers": "drawings",
+    "TrainingFeatures": "neighbours",
+    "nearest_training": "neighbours",
+    "training_features": "neighbours",
     # weights over time
     "WeightHistory": "weights",
     "WeightSnapshot": "weights",

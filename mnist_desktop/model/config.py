@@ -18,6 +18,7 @@ MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 # convolutions are 26 MB too).
 MAX_HIDDEN = 8192
 MAX_CHANNELS = 512
+FLOAT32_MAX = 3.4028234663852886e38  # the weights are float32: a larger learning rate or weight decay overflows
 
 
 @dataclass(frozen=True)
@@ -199,9 +200,15 @@ class TrainConfig:
         if loss.binary_only and len(task.classes) != 2:
             raise ValueError(f"the {loss.label} loss needs two classes: use the 3v7 task or cross-entropy")
         checks = [
-            (math.isfinite(self.lr) and self.lr > 0, f"learning rate must be a positive number, not {self.lr}"),
+            (
+                math.isfinite(self.lr) and 0 < self.lr <= FLOAT32_MAX,
+                f"learning rate must be a positive number float32 can hold (at most 3.4e38), not {self.lr}",
+            ),
             (0 <= self.momentum < 1, f"momentum must be in [0, 1), not {self.momentum}"),
-            (self.weight_decay >= 0, f"weight decay must be ≥ 0, not {self.weight_decay}"),
+            (
+                0 <= self.weight_decay <= FLOAT32_MAX,
+                f"weight decay must be a number ≥ 0 float32 can hold (at most 3.4e38), not {self.weight_decay}",
+            ),
             (self.batch_size >= 0, f"batch size must be ≥ 1 (or 0 for the full batch), not {self.batch_size}"),
             (self.epochs >= 1, f"epochs must be ≥ 1, not {self.epochs}"),
             (self.hidden >= 1, f"hidden width must be ≥ 1, not {self.hidden}"),

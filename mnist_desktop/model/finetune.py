@@ -28,6 +28,10 @@ EPOCHS = 4
 REPLAY = 10_000  # MNIST training images mixed in per epoch
 REPEAT = 20  # each personal digit is seen this many times per epoch, each time augmented anew
 LR = 0.03  # peak learning rate of the one-cycle schedule (a fifth of the recipe's 0.15)
+# Personal images per epoch, at most (repeats included): the training set is held in memory
+# as float32, so 10,000 digits seen 20 times would take 630 MB more; past this, each digit
+# is seen fewer times (at least once), and past it with one repeat a random subset is used.
+MAX_PERSONAL = 20_000
 
 
 def fine_tune(
@@ -70,6 +74,12 @@ def fine_tune(
         )
     if replay < 1 or repeat < 1:
         raise ValueError(f"replay and repeat must be ≥ 1, not {replay} and {repeat}")
+    loss = continue_config(predictor).loss
+    if loss == "accuracy":
+        raise ValueError(
+            "this model was trained with accuracy as its loss, which has a zero gradient everywhere: fine-tuning cannot "
+            "change it. Fine-tune a model trained with cross-entropy (or the MNIST loss) instead."
+        )
     usable = torch.isin(labels, torch.tensor(predictor.classes))
     used, skipped = int(usable.sum()), int((~usable).sum())
     classes = ", ".join(map(str, predictor.classes))
@@ -81,6 +91,14 @@ def fine_tune(
         notes.append(f"{skipped} of your {len(labels)} digits are not among this model's classes ({classes}) and were left out.")
         if on_note:
             on_note(notes[-1])
+    images, labels = images[usable], labels[usable]
+    if used > MAX_PERSONAL:
+        keep = torch.randperm(used, generator=torch.Generator().manual_seed(seed))[:MAX_PERSONAL].sort().values
+        images, labels = images[keep], labels[keep]
+        notes.append(f"{MAX_PERSONAL:,} of your {used:,} digits, chosen at random, were used (memory stays bounded).")
+        if on_note:
+            on_note(notes[-1])
+    repeat = max(1, min(repeat, MAX_PERSONAL // len(labels)))
     config = replace(
         continue_config(predictor, epochs=epochs or EPOCHS),
         lr=lr,

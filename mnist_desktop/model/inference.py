@@ -53,6 +53,10 @@ class Predictor(PredictorBase):
         """Probabilities over :attr:`classes`, float32."""
         return self._probabilities(self.model(self._input(x28)))
 
+    def is_digit(self, x28: np.ndarray) -> bool:
+        """Whether ``x28`` looks like one of the model's digits: its top probability is at least 0.5."""
+        return bool(self.predict(x28).max() >= 0.5)
+
     @torch.inference_mode()
     def predict_batch(self, images: np.ndarray | torch.Tensor, batch_size: int = 2000) -> np.ndarray:
         """Probabilities ``(N, len(classes))`` for many images: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""

@@ -7,36 +7,48 @@ The folder holds::
     drawings/<id>.png   the drawing as the canvas gave it (white ink on black, any size)
     28x28/<id>.png      what the model sees (``to_mnist``), its label in a PNG text chunk
     .lock               taken (``fcntl.flock``) around every change of the index
+    .cache-28x28        the 28×28 images of the last open, so that the next one decodes only new files
 
-The index is written to a temporary file and moved into place (``os.replace``), so a reader
-sees the old index or the new one, never half of one. Every change re-reads the index under
-the lock first, so two windows (or processes) adding at the same time both keep their
-drawings. A damaged, missing or foreign file is skipped with a note in :attr:`MyDigits.notes`
-and never removed: entries the app cannot read stay in the index for a person to repair.
-If the index itself is damaged, the digits are recovered from the 28×28 files' labels and
-the damaged index is kept beside the new one.
+This is the one thing in the app that cannot be retrained, so it is kept like a database:
+
+* Every read is guarded: a regular file (never a FIFO or device), a size cap, a pixel cap read
+  from the PNG header before anything is decoded, and every decoder error caught. A file that
+  cannot be read is skipped with a note in :attr:`MyDigits.notes` and never removed.
+* Every write is new-then-replace (``os.replace``): the folder holds the old index or the new
+  one at every instant, never none. The index is never written larger than the app reads.
+* A folder with 28×28 files but no usable index (damaged, missing, not ours) is rebuilt from
+  the files' label chunks, never read as empty; a damaged index is kept beside the new one.
+* Every change re-reads the index under the lock first, so two windows (or processes) adding
+  at the same time both keep their drawings, and the same digit is never listed twice.
+* At open, complete orphans (both PNGs, a label chunk: what a killed import or add leaves) are
+  adopted, and the app's own stale temporary files removed; nothing else is ever deleted.
+* New files get the permissions the umask gives (0644 by default): they are the user's to keep.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import hashlib
 import io
 import json
 import os
 import re
+import secrets
+import stat
 import struct
-import tempfile
+import time
 import uuid
 import warnings
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, EmptyImageError
+from .errors import DataError, EmptyImageError, MnistDesktopError
 from .files import check_regular_file
 from .preprocess import to_mnist
 
@@ -49,17 +61,34 @@ FORMAT = "mnist-desktop-my-digits"
 VERSION = 1
 INDEX = "index.json"
 LOCK = ".lock"
+CACHE = ".cache-28x28"
 DRAWINGS = "drawings"
 SMALL = "28x28"
 ID = re.compile(r"[0-9a-f]{32}")
 MAX_SIDE = 8192  # a drawing larger than this on either side is not a canvas drawing
+MAX_PIXELS = 4096 * 4096  # nor one of more pixels: decoding and to_mnist stay within ~150 MB
 MAX_PNG_BYTES = 64 * 2**20
+MAX_SMALL_BYTES = 2**20  # a 28×28 PNG is under 1 KB
 MAX_INDEX_BYTES = 64 * 2**20
+MAX_CACHE_BYTES = 2**30
 # Zip import: limits that a real export stays far below and a zip bomb does not.
 MAX_ZIP_MEMBERS = 200_000
+MAX_ZIP_DIRECTORY = MAX_ZIP_MEMBERS * 128  # bytes of central directory (each of our entries takes ~90)
 MAX_ZIP_TOTAL = 2 * 2**30
 MAX_ZIP_RATIO = 200  # uncompressed / compressed, per member (PNGs are compressed already)
 ZIP_MEMBER = re.compile(rf"(?:{INDEX}|(?:{DRAWINGS}|{SMALL})/[0-9a-f]{{32}}\.png)")
+# The app's own temporary files (``_write_atomic``): removed at open once they are this old.
+OWN_TMP = re.compile(r"\.(?:index\.json|\.cache-28x28|[0-9a-f]{32}\.png)\.[a-z0-9_]{8}\.tmp")
+STALE_TMP_S = 600
+# Rewrite the cache at open when this many images had to be decoded (or this many are stale):
+# an add or two since the last write costs the next open next to nothing.
+CACHE_REWRITE = 64
+CACHE_MAGIC = b"MDC1"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class Cancelled(MnistDesktopError):
+    """An import or export was cancelled: nothing was changed."""
 
 
 def default_digits_folder() -> Path:
@@ -86,33 +115,91 @@ def _png_bytes(image: np.ndarray, label: int | None = None) -> bytes:
     return buffer.getvalue()
 
 
-def _decode_png(data: bytes, small: bool) -> tuple[np.ndarray, int | None]:
-    """A grayscale PNG's pixels (and its label chunk, if any); ValueError for anything else."""
-    from PIL import Image
-
-    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's header (nothing decoded); ValueError if it is not a
+    PNG, not 8-bit grayscale, or has more pixels than any drawing (a decompression bomb)."""
+    if not data.startswith(PNG_SIGNATURE):
         raise ValueError("not a PNG file")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        with Image.open(io.BytesIO(data), formats=["PNG"]) as im:
-            if im.mode != "L":
-                raise ValueError(f"a {im.mode} image, not 8-bit grayscale")
-            if small and im.size != (28, 28):
-                raise ValueError(f"{im.width}×{im.height} pixels, not 28×28")
-            if max(im.size) > MAX_SIDE:
-                raise ValueError(f"{im.width}×{im.height} pixels is too large")
-            pixels = np.asarray(im, dtype=np.uint8).copy()
-            label = im.text.get("label") if hasattr(im, "text") else None
+    if len(data) < 33 or data[12:16] != b"IHDR":
+        raise ValueError("not a PNG file (no header chunk)")
+    width, height, depth, color = struct.unpack(">IIBB", data[16:26])
+    if depth != 8 or color != 0:
+        raise ValueError(f"a PNG of bit depth {depth} and colour type {color}, not 8-bit grayscale")
+    if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE) or width * height > MAX_PIXELS:
+        raise ValueError(f"{width}×{height} pixels is too large for a drawing")
+    return width, height
+
+
+def _decode_png(data: bytes, small: bool) -> tuple[np.ndarray, int | None]:
+    """A grayscale PNG's pixels (and its label chunk, if any); ValueError for anything else.
+
+    The size is checked from the header before Pillow decodes a byte, and whatever Pillow
+    raises on a hostile file (decompression bombs, deep recursion, memory) becomes a
+    ValueError: a caller's ``except ValueError`` sees every failure.
+    """
+    width, height = png_size(data)
+    if small and (width, height) != (28, 28):
+        raise ValueError(f"{width}×{height} pixels, not 28×28")
+    try:
+        from PIL import Image
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            with Image.open(io.BytesIO(data), formats=["PNG"]) as im:
+                if im.mode != "L" or im.size != (width, height):
+                    raise ValueError(f"a {im.mode} image of {im.width}×{im.height}, not the 8-bit grayscale its header says")
+                pixels = np.asarray(im, dtype=np.uint8).copy()
+                label = im.text.get("label") if hasattr(im, "text") else None
+    except ValueError:
+        raise
+    except (Exception, RecursionError, MemoryError) as e:  # noqa: BLE001 - a decoder's every failure is "not readable"
+        raise ValueError(f"{type(e).__name__}: {str(e)[:120]}") from None
+    if pixels.shape != (height, width):
+        raise ValueError("the pixels do not match the header")
     return pixels, (int(label) if isinstance(label, str) and label in tuple("0123456789") else None)
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+def _read_file(path: Path, what: str, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes`` (never blocks on a FIFO, never
+    reads a device or an endless file); DataError otherwise."""
+    check_regular_file(path, what, max_bytes, DataError)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError as e:
+        raise DataError(f"{path}: cannot open ({e.strerror or e}).") from None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):  # replaced since the check
+            raise DataError(f"{path}: is not a regular file.")
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise DataError(f"{path}: larger than any {what} this app reads.")
+    return data
+
+
+def _tmp_name(path: Path) -> Path:
+    return path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+
+
+def _write_atomic(path: Path, data: bytes, sync: bool = True) -> None:
+    """Write ``data`` to a new file beside ``path`` and move it into place: readers see the
+    old file or the new one. The new file's mode is 0666 less the umask, like any file the
+    user makes (``mkstemp`` would make it 0600)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+    for _ in range(100):
+        tmp = _tmp_name(path)
+        try:
+            fd = os.open(tmp, flags, 0o666)
+            break
+        except FileExistsError:
+            continue
+    else:
+        raise FileExistsError(f"{path.parent}: cannot make a temporary file")
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -124,24 +211,107 @@ def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+def _digest(image: np.ndarray, label: int) -> bytes:
+    """What makes two digits the same: the same 28×28 pixels with the same label."""
+    return hashlib.blake2b(bytes([label]) + np.ascontiguousarray(image, dtype=np.uint8).tobytes(), digest_size=16).digest()
+
+
+def _entry_ok(item) -> bool:
+    ident = item.get("id") if isinstance(item, dict) else None
+    label = item.get("label") if isinstance(item, dict) else None
+    return isinstance(ident, str) and bool(ID.fullmatch(ident)) and type(label) is int and 0 <= label <= 9
+
+
+@dataclass
+class Removed:
+    """A deleted digit as :meth:`MyDigits.restore` brings it back: its index entry and the
+    bytes of its two files (None where a file could not be read)."""
+
+    entry: dict
+    drawing: bytes | None
+    small: bytes | None
+
+
+@dataclass
+class ExportResult:
+    """What :meth:`MyDigits.export_zip` wrote: the zip, how many digits, and the digits it
+    left out (one note each: a file that could not be read)."""
+
+    path: Path
+    digits: int
+    skipped: list[str] = field(default_factory=list)
+
+    def __fspath__(self) -> str:
+        return os.fspath(self.path)
+
+
+def _zip_entry_count(path: Path) -> None:
+    """Refuse a zip whose end-of-central-directory record declares more members (or a larger
+    directory) than a My digits export has, before ``zipfile`` parses a byte of it."""
+    size = os.stat(path).st_size
+    with open(path, "rb") as f:
+        tail_len = min(size, 65_535 + 22)
+        f.seek(size - tail_len)
+        tail = f.read(tail_len)
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            raise DataError(f"{path}: not a readable zip file (no end-of-central-directory record).")
+        _, _, _, _, entries, cd_size, _, _ = struct.unpack("<4sHHHHIIH", tail[at : at + 22])
+        if entries == 0xFFFF or cd_size == 0xFFFFFFFF:  # ZIP64: the counts are in the ZIP64 record
+            locator = tail[at - 20 : at] if at >= 20 else b""
+            if not locator.startswith(b"PK\x06\x07"):
+                raise DataError(f"{path}: a damaged ZIP64 zip file.")
+            (record_at,) = struct.unpack("<Q", locator[8:16])
+            if record_at > size - 56:
+                raise DataError(f"{path}: a damaged ZIP64 zip file.")
+            f.seek(record_at)
+            record = f.read(56)
+            if not record.startswith(b"PK\x06\x06"):
+                raise DataError(f"{path}: a damaged ZIP64 zip file.")
+            entries, cd_size = struct.unpack("<QQ", record[32:48])
+    if entries > MAX_ZIP_MEMBERS or cd_size > MAX_ZIP_DIRECTORY:
+        raise DataError(f"{path}: {entries:,} files, more than any My digits export has.")
+
+
 class MyDigits:
     """A folder of a person's own digits. ``len()``, iteration ``(id, label, image28)``,
     :meth:`images` and :meth:`labels` show what the folder holds now (re-read when another
-    window has changed it)."""
+    window has changed it).
 
-    def __init__(self, folder: str | os.PathLike):
+    ``read_only``: open without creating or changing anything (no folders made, no orphans
+    adopted, no cache written); every change raises DataError. ``evaluate --digits`` uses it.
+    """
+
+    def __init__(self, folder: str | os.PathLike, read_only: bool = False):
         self.folder = Path(folder).expanduser()
+        self.read_only = read_only
         self.notes: list[str] = []
         self._entries: list[tuple[str, int]] = []  # (id, label) of the readable digits, in order
         self._images: dict[str, np.ndarray] = {}  # id → uint8 (28, 28)
+        self._keys: dict[str, tuple[int, int, int]] = {}  # id → (size, mtime_ns, inode) of its 28×28 file
+        self._cached_ids: set[str] = set()  # the ids the cache file holds
+        self._foreign_notes: list[str] = []
+        self._hidden: list[Path] = []  # names starting with "." (the app's temporary files among them)
+        self._orphans: list[str] = []  # ids of 28×28 files the index does not list
         self._stamp = None
-        try:
-            for sub in ("", DRAWINGS, SMALL):
-                (self.folder / sub).mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            if not (self.folder / DRAWINGS).is_dir():
-                raise DataError(f"{self.folder}: cannot open or create the My digits folder ({e.strerror or e}).") from None
+        if read_only:
+            if not self.folder.is_dir():
+                raise DataError(f"{self.folder}: no such folder.")
+        else:
+            try:
+                for sub in ("", DRAWINGS, SMALL):
+                    (self.folder / sub).mkdir(parents=True, exist_ok=True)
+            except OSError as e:
+                if not self.folder.is_dir():
+                    raise DataError(f"{self.folder}: cannot open or create the My digits folder ({e.strerror or e}).") from None
         self._sync(force=True)
+        if not read_only:
+            if self._stamp is None and not self._entries and not os.path.lexists(self.index_path) and not self._has_small_files():
+                # A new collection gets its (empty) index at once: from then on a missing index
+                # means a damaged folder, which is rebuilt from its files.
+                with contextlib.suppress(DataError):
+                    self._change(lambda raw: raw)
+            self._tidy()
 
     # ---- reading ----------------------------------------------------------------------------
 
@@ -149,38 +319,63 @@ class MyDigits:
     def index_path(self) -> Path:
         return self.folder / INDEX
 
-    def _read_index(self, notes: list[str]) -> tuple[list, bool]:
-        """The raw entries of the index and whether it was readable (a missing index is an empty one)."""
+    def _has_small_files(self) -> bool:
+        with contextlib.suppress(OSError), os.scandir(self.folder / SMALL) as it:
+            return any(ID.fullmatch(e.name[:-4]) and e.name.endswith(".png") for e in it)
+        return False
+
+    def _read_index(self, notes: list[str]) -> tuple[list, bool, bytes | None]:
+        """The raw entries of the index, whether it was usable, and its bytes (if it was read).
+        A missing index is an empty collection only if there are no 28×28 files either."""
         path = self.index_path
-        if not path.exists():
-            return [], True
+        if not os.path.lexists(path):
+            if self._has_small_files():
+                notes.append(f"{path}: missing; the digits were recovered from their 28×28 files.")
+                return [], False, None
+            return [], True, None
+        data = None
         try:
-            check_regular_file(path, "index", MAX_INDEX_BYTES, DataError)
-            data = json.loads(path.read_bytes())
-        except (DataError, OSError, ValueError) as e:
-            notes.append(f"{path}: the index is damaged or unreadable ({str(e)[:160]}); the digits were recovered from their 28×28 files.")
-            return [], False
-        if not (isinstance(data, dict) and data.get("format") == FORMAT and isinstance(data.get("digits"), list)):
+            data = _read_file(path, "index", MAX_INDEX_BYTES)
+            parsed = json.loads(data)
+        except (DataError, OSError, ValueError, RecursionError, MemoryError) as e:
+            what = "too deeply nested" if isinstance(e, RecursionError) else str(e)[:160]
+            notes.append(f"{path}: the index is damaged or unreadable ({what}); the digits were recovered from their 28×28 files.")
+            return [], False, data
+        if not (isinstance(parsed, dict) and parsed.get("format") == FORMAT and isinstance(parsed.get("digits"), list)):
             notes.append(f"{path}: not a My digits index; the digits were recovered from their 28×28 files.")
-            return [], False
-        return data["digits"], True
+            return [], False, data
+        return parsed["digits"], True, data
+
+    def _read_small(self, path: Path) -> tuple[np.ndarray, int | None, tuple[int, int, int]]:
+        """A 28×28 file's pixels, label and key; DataError or ValueError if it cannot be read."""
+        data = _read_file(path, "28×28 PNG", MAX_SMALL_BYTES)
+        st = os.stat(path)
+        pixels, label = _decode_png(data, small=True)
+        return pixels, label, (st.st_size, st.st_mtime_ns, st.st_ino)
 
     def _recover(self, notes: list[str]) -> list[dict]:
-        """Entries rebuilt from the 28×28 files (their label chunks), for a damaged index."""
-        entries = []
-        for path in sorted((self.folder / SMALL).glob("*.png"), key=lambda p: (p.stat().st_mtime_ns, p.name)):
-            if not ID.fullmatch(path.stem):
-                continue
+        """Entries rebuilt from the 28×28 files (their label chunks), for a missing or damaged index."""
+        found = []
+        try:
+            with os.scandir(self.folder / SMALL) as it:
+                names = [e.name for e in it if e.name.endswith(".png") and ID.fullmatch(e.name[:-4])]
+        except OSError as e:
+            notes.append(f"{self.folder / SMALL}: cannot be read ({e.strerror or e}); no digits could be recovered.")
+            return []
+        for name in names:
+            path = self.folder / SMALL / name
             try:
-                _, label = _decode_png(path.read_bytes(), small=True)
-            except (OSError, ValueError, SyntaxError) as e:
+                pixels, label, key = self._read_small(path)
+            except (DataError, OSError, ValueError) as e:
                 notes.append(f"{path}: skipped, not a readable 28×28 PNG ({str(e)[:120]}).")
                 continue
             if label is None:
                 notes.append(f"{path}: skipped, its label is not recorded in the file.")
                 continue
-            entries.append({"id": path.stem, "label": label, "added": "recovered"})
-        return entries
+            self._images[name[:-4]], self._keys[name[:-4]] = pixels, key
+            found.append((key[1], name[:-4], label))
+        found.sort()
+        return [{"id": ident, "label": label, "added": "recovered"} for _, ident, label in found]
 
     def _stat(self):
         try:
@@ -195,56 +390,136 @@ class MyDigits:
         if not force and stamp == self._stamp and stamp is not None:
             return
         notes: list[str] = []
-        raw, ok = self._read_index(notes)
+        raw, ok, _ = self._read_index(notes)
         if not ok:
             raw = self._recover(notes)
         self._load(raw, notes)
         self._stamp = stamp
 
-    def _load(self, raw: list, notes: list[str]) -> None:
+    def _read_cache(self) -> dict[str, tuple[tuple[int, int, int], np.ndarray]]:
+        """The images of the last open, keyed by id (with their file's key); {} if unusable.
+
+        Binary, read without a parser: ``MDC1``, the count N (uint32), N ids (16 bytes each),
+        N keys (3 int64 each: size, mtime_ns, inode), N 28×28 images (uint8)."""
+        path = self.folder / CACHE
+        try:
+            data = _read_file(path, "cache", MAX_CACHE_BYTES)
+            if not data.startswith(CACHE_MAGIC) or len(data) < 8:
+                return {}
+            (n,) = struct.unpack("<I", data[4:8])
+            if len(data) != 8 + n * (16 + 24 + 784):
+                return {}
+            ids = data[8 : 8 + 16 * n].hex()
+            keys = np.frombuffer(data, dtype="<i8", count=3 * n, offset=8 + 16 * n).reshape(n, 3).tolist()
+            images = np.frombuffer(data, dtype=np.uint8, offset=8 + 40 * n).reshape(n, 28, 28)
+            found = {ids[32 * k : 32 * k + 32]: (tuple(keys[k]), images[k]) for k in range(n)}
+            self._cached_ids = set(found)
+            return found
+        except (DataError, OSError, ValueError, struct.error, MemoryError):
+            return {}
+
+    def _write_cache(self) -> None:
+        ids = [i for i, _ in self._entries if i in self._keys]
+        head = CACHE_MAGIC + struct.pack("<I", len(ids)) + bytes.fromhex("".join(ids))
+        keys = np.array([self._keys[i] for i in ids], dtype="<i8").reshape(-1, 3).tobytes()
+        body = np.stack([self._images[i] for i in ids]).tobytes() if ids else b""
+        with contextlib.suppress(OSError):
+            _write_atomic(self.folder / CACHE, head + keys + body, sync=False)
+            self._cached_ids = set(ids)
+
+    def _load(self, raw: list, notes: list[str], scan: bool = True) -> None:
+        """Take ``raw`` (the index's entries) as the collection: each image from memory, the
+        cache or its file. ``scan``: list the folder for files that are not ours (at open, and
+        when another window changed the index); after a change of ours, the last scan's notes
+        are kept."""
         entries: list[tuple[str, int]] = []
         seen: set[str] = set()
+        valid = []
         for i, item in enumerate(raw):
-            ident = item.get("id") if isinstance(item, dict) else None
-            label = item.get("label") if isinstance(item, dict) else None
-            if not (isinstance(ident, str) and ID.fullmatch(ident)) or type(label) is not int or not 0 <= label <= 9:
+            if not _entry_ok(item):
                 notes.append(f"{self.index_path}: entry {i + 1} skipped, it is not an id and a label from 0 to 9 ({str(item)[:80]}).")
                 continue
+            ident = item["id"]
             if ident in seen:
                 notes.append(f"{self.index_path}: entry {i + 1} skipped, a second entry for {ident}.")
                 continue
             seen.add(ident)
-            if ident not in self._images:
-                path = self.folder / SMALL / f"{ident}.png"
+            valid.append((ident, item["label"]))
+        images = self._images
+        unknown = sum(1 for ident, _ in valid if ident not in images)
+        cache = None if unknown >= 16 else {}  # a few new digits: decoded, the cache not read
+        small_dir = os.path.join(self.folder, SMALL)
+        for ident, label in valid:
+            if ident not in images:
+                path = os.path.join(small_dir, ident + ".png")
                 try:
-                    check_regular_file(path, "PNG", MAX_PNG_BYTES, DataError)
-                    self._images[ident] = _decode_png(path.read_bytes(), small=True)[0]
-                except (DataError, OSError, ValueError, SyntaxError) as e:
-                    notes.append(f"{path}: skipped, {'missing' if not path.exists() else 'not a readable 28×28 PNG'} ({str(e)[:120]}).")
+                    st = os.stat(path)
+                    key = (st.st_size, st.st_mtime_ns, st.st_ino)
+                    if cache is None:
+                        cache = self._read_cache()
+                    hit = cache.get(ident)
+                    if hit is not None and hit[0] == key and stat.S_ISREG(st.st_mode):
+                        self._images[ident], self._keys[ident] = hit[1], key
+                    else:
+                        self._images[ident], _, self._keys[ident] = self._read_small(Path(path))
+                except (DataError, OSError, ValueError) as e:
+                    missing = not os.path.lexists(path)
+                    notes.append(f"{path}: skipped, {'missing' if missing else 'not a readable 28×28 PNG'} ({str(e)[:120]}).")
                     continue
             entries.append((ident, label))
         for ident in set(self._images) - seen:
             del self._images[ident]
-        notes.extend(self._foreign(seen))
+            self._keys.pop(ident, None)
+        if scan:
+            self._foreign_notes = self._foreign(seen)
+        else:
+            self._foreign_notes = [n for n in self._foreign_notes if Path(n.split(": ", 1)[0]).stem not in seen]
+        notes.extend(self._foreign_notes)
         self._entries = entries
         self.notes = notes
+        # Rewritten when many images are not in it (the next open would decode them), or it
+        # holds many that are gone: an add or two costs the next open next to nothing.
+        uncached = sum(1 for ident, _ in entries if ident not in self._cached_ids)
+        gone = len(self._cached_ids) - (len(entries) - uncached)
+        if not self.read_only and (uncached >= CACHE_REWRITE or gone >= 16 * CACHE_REWRITE):
+            self._write_cache()
 
     def _foreign(self, known: set[str]) -> list[str]:
-        """Notes on files that are not part of the collection (left alone, never deleted)."""
+        """Notes on files that are not part of the collection (left alone, never deleted).
+        Also remembers the folder's hidden names (the app's temporary files among them) and
+        the 28×28 files the index does not list (orphans), for :meth:`_tidy`."""
         out = []
-        with contextlib.suppress(OSError):
-            for path in sorted(self.folder.iterdir()):
-                name = path.name
-                if name in (INDEX, LOCK, DRAWINGS, SMALL) or name.startswith((f"{INDEX}.damaged", ".")):
+        self._hidden, self._orphans = [], []
+        try:
+            names = os.listdir(self.folder)
+        except OSError:
+            names = []
+        for name in sorted(names):
+            if name.startswith("."):
+                self._hidden.append(self.folder / name)
+            elif name not in (INDEX, LOCK, DRAWINGS, SMALL) and not name.startswith(f"{INDEX}.damaged"):
+                out.append(f"{self.folder / name}: not part of My digits; ignored.")
+        expected = {ident + ".png" for ident in known}
+        for sub in (DRAWINGS, SMALL):
+            try:
+                names = set(os.listdir(self.folder / sub))
+            except OSError:
+                continue
+            for name in sorted(names - expected):  # set arithmetic: 10,000 names cost milliseconds
+                if name.startswith("."):
+                    self._hidden.append(self.folder / sub / name)
                     continue
-                out.append(f"{path}: not part of My digits; ignored.")
-            for sub in (DRAWINGS, SMALL):
-                for path in sorted((self.folder / sub).iterdir()):
-                    if path.name.startswith("."):
-                        continue
-                    if path.suffix != ".png" or path.stem not in known:
-                        out.append(f"{path}: not in the index; ignored.")
+                out.append(f"{self.folder / sub / name}: not in the index; ignored.")
+                if sub == SMALL and name.endswith(".png") and ID.fullmatch(name[:-4]):
+                    self._orphans.append(name[:-4])
         return out
+
+    def summary(self) -> str:
+        """The notes in one line ("" if there are none): how many files were skipped, and the first reason."""
+        if not self.notes:
+            return ""
+        more = f" (and {len(self.notes) - 1} more)" if len(self.notes) > 1 else ""
+        return f"My digits skipped {len(self.notes)} file{'s' if len(self.notes) > 1 else ''} or entr{'ies' if len(self.notes) > 1 else 'y'}: {self.notes[0]}{more}"
 
     def __len__(self) -> int:
         self._sync()
@@ -287,25 +562,32 @@ class MyDigits:
         self.label(ident)  # KeyError if unknown
         path = self.folder / DRAWINGS / f"{ident}.png"
         try:
-            check_regular_file(path, "PNG", MAX_PNG_BYTES, DataError)
-            return _decode_png(path.read_bytes(), small=False)[0]
-        except (OSError, ValueError, SyntaxError) as e:
+            return _decode_png(_read_file(path, "PNG", MAX_PNG_BYTES), small=False)[0]
+        except (DataError, OSError, ValueError) as e:
             raise DataError(f"{path}: cannot read the drawing ({str(e)[:160]}).") from None
 
     # ---- changing ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
     def _locked(self):
+        path = self.folder / LOCK
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
         try:
-            handle = open(self.folder / LOCK, "a+b")  # noqa: SIM115
+            fd = os.open(path, flags, 0o666)  # never through a link: nothing is made outside the folder
         except OSError as e:
+            if os.path.islink(path):
+                raise DataError(
+                    f"{path}: is a symbolic link, which the app does not follow; remove it (the app makes its own). Nothing was changed."
+                ) from None
             raise self._cannot_write(e) from None
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise DataError(f"{path}: is not a regular file; remove it (the app makes its own). Nothing was changed.")
             if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+                fcntl.flock(fd, fcntl.LOCK_EX)
             yield
         finally:
-            handle.close()  # releases the lock
+            os.close(fd)  # releases the lock
 
     def _cannot_write(self, e: OSError) -> DataError:
         return DataError(
@@ -313,24 +595,81 @@ class MyDigits:
             "Nothing was changed: your digits are as they were. Choose another folder in the settings."
         )
 
-    def _change(self, edit) -> None:
-        """Re-read the index under the lock, apply ``edit(raw_entries) -> raw_entries``, write it back."""
+    def _change(self, edit: Callable[[list], list]) -> None:
+        """Re-read the index under the lock, apply ``edit(raw_entries) -> raw_entries``, write it back.
+
+        The new index replaces the old one in one step; a damaged one is first copied aside
+        (never moved: if the write fails, the folder is as it was).
+        """
+        if self.read_only:
+            raise DataError(f"{self.folder}: opened read-only; nothing was changed.")
         try:
             with self._locked():
                 notes: list[str] = []
-                raw, ok = self._read_index(notes)
+                raw, ok, old = self._read_index(notes)
                 if not ok:
                     raw = self._recover(notes)
-                    if self.index_path.is_file():  # keep the damaged index for a person to look at
-                        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-                        os.replace(self.index_path, self.folder / f"{INDEX}.damaged-{stamp}")
                 raw = edit(list(raw))
-                data = json.dumps({"format": FORMAT, "version": VERSION, "digits": raw}, indent=1).encode()
+                data = json.dumps({"format": FORMAT, "version": VERSION, "digits": raw}, separators=(",", ":")).encode()
+                if len(data) > MAX_INDEX_BYTES:
+                    raise DataError(
+                        f"{self.folder}: My digits is full: the index would be {len(data) / 2**20:,.0f} MB, more than the "
+                        f"{MAX_INDEX_BYTES / 2**20:,.0f} MB the app reads. Nothing was changed; export some digits and keep "
+                        "them in another folder."
+                    )
+                if not ok and old is not None:  # keep the damaged index for a person to look at
+                    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+                    _write_atomic(self.folder / f"{INDEX}.damaged-{stamp}", old)
                 _write_atomic(self.index_path, data)
+                self._load(raw, notes, scan=False)
+                self._stamp = self._stat()
         except OSError as e:
-            raise self._cannot_write(e) from None
-        finally:
             self._sync(force=True)
+            raise self._cannot_write(e) from None
+        except DataError:
+            self._sync(force=True)
+            raise
+
+    def _tidy(self) -> None:
+        """At open: remove the app's own stale temporary files, adopt complete orphans."""
+        now = time.time()
+        for path in self._hidden:
+            try:
+                st = os.lstat(path)
+                if OWN_TMP.fullmatch(path.name) and stat.S_ISREG(st.st_mode) and now - st.st_mtime > STALE_TMP_S:
+                    os.unlink(path)
+            except OSError:
+                continue
+        orphans = list(self._orphans)
+        if not orphans:
+            return
+        adopt = []
+        for ident in orphans:
+            if not (self.folder / DRAWINGS / f"{ident}.png").is_file():
+                continue
+            with contextlib.suppress(DataError, OSError, ValueError):
+                _, label, _ = self._read_small(self.folder / SMALL / f"{ident}.png")
+                if label is not None:
+                    adopt.append({"id": ident, "label": label, "added": "adopted"})
+        if adopt:
+            with contextlib.suppress(DataError):
+                self._change(lambda raw: raw + [e for e in adopt if e["id"] not in {r.get("id") for r in raw if isinstance(r, dict)}])
+
+    @staticmethod
+    def _prepare(drawing, label) -> tuple[np.ndarray, int, np.ndarray]:
+        label = _label(label)
+        drawing = np.asarray(drawing)
+        if (
+            drawing.ndim != 2
+            or drawing.dtype != np.uint8
+            or min(drawing.shape) < 1
+            or max(drawing.shape) > MAX_SIDE
+            or drawing.size > MAX_PIXELS
+        ):
+            raise ValueError(f"a drawing is a 2-D uint8 image of at most {MAX_SIDE} pixels a side, not {drawing.dtype} {drawing.shape}")
+        if not drawing.any():
+            raise EmptyImageError("the drawing is empty: draw a digit first")
+        return drawing, label, np.round(to_mnist(drawing) * 255).astype(np.uint8)
 
     def add(self, drawing, label) -> str:
         """Save ``drawing`` (2-D uint8, white ink on black, as the canvas gives it) as a ``label``; its id.
@@ -338,81 +677,174 @@ class MyDigits:
         EmptyImageError for a drawing with no ink; ValueError for a label that is not 0–9 or
         an array that is not a drawing; DataError if the folder cannot be written.
         """
-        return self._add_many([(drawing, label)])[0]
+        drawing, label, small = self._prepare(drawing, label)
+        ident = uuid.uuid4().hex
+        self._write_digits(
+            [({"id": ident, "label": label, "added": _now()}, _png_bytes(drawing), _png_bytes(small, label))],
+            sync=True,
+            images={ident: small},
+        )
+        return ident
 
-    def _add_many(self, items, ids: list[str] | None = None) -> list[str]:
-        prepared = []
-        for drawing, label in items:
-            label = _label(label)
-            drawing = np.asarray(drawing)
-            if drawing.ndim != 2 or drawing.dtype != np.uint8 or min(drawing.shape) < 1 or max(drawing.shape) > MAX_SIDE:
-                raise ValueError(f"a drawing is a 2-D uint8 image of at most {MAX_SIDE} pixels a side, not {drawing.dtype} {drawing.shape}")
-            if not drawing.any():
-                raise EmptyImageError("the drawing is empty: draw a digit first")
-            small = np.round(to_mnist(drawing) * 255).astype(np.uint8)
-            prepared.append((drawing, label, small))
-        ids = ids or [uuid.uuid4().hex for _ in prepared]
+    def _write_digits(self, items: list[tuple[dict, bytes | None, bytes | None]], sync: bool, images: dict | None = None) -> None:
+        """Write each ``(entry, drawing PNG, 28×28 PNG)``'s files (None: already in place),
+        then add the entries to the index in one change (an id already listed is not listed
+        twice); on failure take the files back."""
+        if self.read_only:
+            raise DataError(f"{self.folder}: opened read-only; nothing was changed.")
         written: list[Path] = []
         try:
-            for ident, (drawing, label, small) in zip(ids, prepared):
+            for entry, drawing_png, small_png in items:
+                ident = entry["id"]
                 for path, data in (
-                    (self.folder / DRAWINGS / f"{ident}.png", _png_bytes(drawing)),
-                    (self.folder / SMALL / f"{ident}.png", _png_bytes(small, label)),
+                    (self.folder / DRAWINGS / f"{ident}.png", drawing_png),
+                    (self.folder / SMALL / f"{ident}.png", small_png),
                 ):
-                    _write_atomic(path, data)
-                    written.append(path)
-            added = _now()
-            self._change(lambda raw: raw + [{"id": i, "label": lab, "added": added} for i, (_, lab, _) in zip(ids, prepared)])
+                    if data is not None:
+                        _write_atomic(path, data, sync=sync)
+                        written.append(path)
+            for ident, small in (images or {}).items():  # known already: the index's reload need not decode them
+                st = os.stat(self.folder / SMALL / f"{ident}.png")
+                self._images[ident], self._keys[ident] = small, (st.st_size, st.st_mtime_ns, st.st_ino)
+            new = [entry for entry, _, _ in items]
+            ids = {e["id"] for e in new}
+
+            def edit(raw):
+                have = {e.get("id") for e in raw if isinstance(e, dict)} & ids
+                return raw + [e for e in new if e["id"] not in have]
+
+            self._change(edit)
         except (OSError, DataError) as e:
+            # Take back what this write added, unless an index lists it (another window's
+            # write of the same digit); a damaged index lists nothing.
+            raw, ok, _ = self._read_index([])
+            listed = {item["id"] for item in raw if _entry_ok(item)} if ok else set()
             for path in written:
-                with contextlib.suppress(OSError):
-                    path.unlink()
+                if path.stem not in listed:
+                    with contextlib.suppress(OSError):
+                        path.unlink()
             self._sync(force=True)
             raise e if isinstance(e, DataError) else self._cannot_write(e) from None
-        return ids
 
     def remove(self, ident: str) -> None:
         """Delete a digit (its entry and its files). KeyError if there is no such digit."""
         self._sync()
         if ident not in {i for i, _ in self._entries}:
             raise KeyError(ident)
-        self._change(lambda raw: [e for e in raw if not (isinstance(e, dict) and e.get("id") == ident)])
-        for sub in (DRAWINGS, SMALL):
-            with contextlib.suppress(OSError):
-                (self.folder / sub / f"{ident}.png").unlink()
-        self._sync(force=True)
+        self.remove_many([ident])
+
+    def remove_many(self, ids: Iterable[str]) -> list[Removed]:
+        """Delete the digits ``ids`` (unknown ones are ignored) with one write of the index;
+        what :meth:`restore` needs to bring them back."""
+        self._sync()
+        wanted = set(ids) & {i for i, _ in self._entries}
+        if not wanted:
+            return []
+        removed: list[Removed] = []
+
+        def edit(raw):
+            keep = []
+            for e in raw:
+                if isinstance(e, dict) and e.get("id") in wanted:
+                    removed.append(Removed(dict(e), None, None))
+                else:
+                    keep.append(e)
+            return keep
+
+        # Read the files first (for undo), then drop the entries, then the files: a crash in
+        # between leaves orphans, which the next open adopts (a digit back, never one lost).
+        kept = {}
+        for ident in wanted:
+            files = []
+            for sub, cap in ((DRAWINGS, MAX_PNG_BYTES), (SMALL, MAX_SMALL_BYTES)):
+                try:
+                    files.append(_read_file(self.folder / sub / f"{ident}.png", "PNG", cap))
+                except (DataError, OSError):
+                    files.append(None)
+            kept[ident] = files
+        self._change(edit)
+        for r in removed:
+            r.drawing, r.small = kept.get(r.entry["id"], (None, None))
+            for sub in (DRAWINGS, SMALL):
+                with contextlib.suppress(OSError):
+                    (self.folder / sub / f"{r.entry['id']}.png").unlink()
+        return removed
+
+    def restore(self, removed: Iterable[Removed]) -> int:
+        """Bring back digits :meth:`remove_many` deleted (one write of the index); how many."""
+        self._sync()
+        present = {i for i, _ in self._entries}
+        items = [
+            (dict(r.entry), r.drawing, r.small)
+            for r in removed
+            if _entry_ok(r.entry) and r.small is not None and r.entry["id"] not in present
+        ]
+        if items:
+            self._write_digits(items, sync=False)  # one fsync, of the index: an undo of 300 stays well under a second
+        return len(items)
 
     def relabel(self, ident: str, label) -> None:
         """Give a digit another label. KeyError if there is no such digit."""
+        self.relabel_many([ident], label, strict=True)
+
+    def relabel_many(self, ids: Iterable[str], label, strict: bool = False) -> int:
+        """Give the digits ``ids`` the label ``label`` with one write of the index; how many."""
         label = _label(label)
         self._sync()
-        if ident not in {i for i, _ in self._entries}:
-            raise KeyError(ident)
-
-        def edit(raw):
-            return [dict(e, label=label) if isinstance(e, dict) and e.get("id") == ident else e for e in raw]
-
-        self._change(edit)
+        present = {i for i, _ in self._entries}
+        wanted = set(ids)
+        if strict and not wanted <= present:
+            raise KeyError(next(iter(wanted - present)))
+        wanted &= present
+        if not wanted:
+            return 0
+        self._change(lambda raw: [dict(e, label=label) if isinstance(e, dict) and e.get("id") in wanted else e for e in raw])
         # The label kept in the 28×28 file too (recovery after a damaged index); best effort.
-        with contextlib.suppress(OSError):
-            _write_atomic(self.folder / SMALL / f"{ident}.png", _png_bytes(self._images[ident], label))
+        for ident in wanted:
+            if ident in self._images:
+                with contextlib.suppress(OSError):
+                    _write_atomic(self.folder / SMALL / f"{ident}.png", _png_bytes(self._images[ident], label), sync=False)
+        return len(wanted)
 
     # ---- zip -------------------------------------------------------------------------------
 
-    def export_zip(self, path: str | os.PathLike) -> Path:
-        """The whole collection as one ``.zip`` (the index and both PNGs of each digit)."""
+    def export_zip(
+        self,
+        path: str | os.PathLike,
+        progress: Callable[[int, int], None] | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> ExportResult:
+        """The whole collection as one ``.zip`` (the index and both PNGs of each digit). Each
+        file is checked and read on its own: a digit whose files cannot be read is left out
+        with a note in the result, never the whole backup. ``progress(done, total)`` after
+        each digit; ``stop()`` true: :class:`Cancelled` (nothing written)."""
         self._sync()
         path = Path(path).expanduser()
-        entries = [{"id": i, "label": label} for i, label in self._entries]
+        entries = list(self._entries)
+        skipped: list[str] = []
         try:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            os.close(fd)
+            tmp = _tmp_name(path)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o666)
             try:
-                with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-                    zf.writestr(INDEX, json.dumps({"format": FORMAT, "version": VERSION, "digits": entries}, indent=1))
-                    for e in entries:
-                        for sub in (DRAWINGS, SMALL):
-                            zf.write(self.folder / sub / f"{e['id']}.png", f"{sub}/{e['id']}.png")
+                with os.fdopen(fd, "wb") as raw, zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:
+                    kept = []
+                    for n, (ident, label) in enumerate(entries):
+                        if stop is not None and stop():
+                            raise Cancelled("Export cancelled: nothing was written.")
+                        files = []
+                        for sub, cap in ((DRAWINGS, MAX_PNG_BYTES), (SMALL, MAX_SMALL_BYTES)):
+                            try:
+                                files.append((f"{sub}/{ident}.png", _read_file(self.folder / sub / f"{ident}.png", "PNG", cap)))
+                            except (DataError, OSError) as e:
+                                skipped.append(f"{ident} ({label}) left out: {str(e)[:160]}")
+                                break
+                        else:
+                            for name, data in files:
+                                zf.writestr(name, data, compress_type=zipfile.ZIP_STORED)  # PNGs are compressed already
+                            kept.append({"id": ident, "label": label})
+                        if progress is not None:
+                            progress(n + 1, len(entries))
+                    zf.writestr(INDEX, json.dumps({"format": FORMAT, "version": VERSION, "digits": kept}, separators=(",", ":")))
                 os.replace(tmp, path)
             except BaseException:
                 with contextlib.suppress(OSError):
@@ -420,18 +852,37 @@ class MyDigits:
                 raise
         except OSError as e:
             raise DataError(f"{path}: cannot write the zip ({e.strerror or e}).") from None
-        return path
+        return ExportResult(path, len(entries) - len(skipped), skipped)
 
-    def import_zip(self, path: str | os.PathLike) -> int:
-        """Add the digits of a zip made by :meth:`export_zip`; how many were added (those
-        already here are not added twice). DataError for a zip that is not such an export."""
+    def import_zip(
+        self,
+        path: str | os.PathLike,
+        progress: Callable[[int, int], None] | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> int:
+        """Add the digits of a zip made by :meth:`export_zip`; how many were added (a digit
+        already here, the same pixels with the same label, is not added twice). DataError
+        for a zip that is not such an export (nothing is added then).
+
+        Members are read and decoded one at a time, each PNG's pixel count checked from its
+        header first; the member count is checked from the end-of-central-directory record
+        before ``zipfile`` parses the directory. ``progress(done, total)`` after each digit;
+        ``stop()`` true: :class:`Cancelled`, and nothing is added.
+        """
+        if self.read_only:
+            raise DataError(f"{self.folder}: opened read-only; nothing was changed.")
         path = Path(path).expanduser()
         check_regular_file(path, "zip", MAX_ZIP_TOTAL, DataError)
+        self._sync()
+        have = {_digest(self._images[i], label) for i, label in self._entries}
+        present = {i for i, _ in self._entries}
+        written: list[Path] = []
+        items = []
+        added = _now()
         try:
+            _zip_entry_count(path)
             with zipfile.ZipFile(path) as zf:
                 members = zf.infolist()
-                if len(members) > MAX_ZIP_MEMBERS:
-                    raise DataError(f"{path}: {len(members):,} files, more than any My digits export has.")
                 total = 0
                 for m in members:
                     if not ZIP_MEMBER.fullmatch(m.filename) or m.is_dir():
@@ -445,53 +896,90 @@ class MyDigits:
                 names = {m.filename for m in members}
                 if INDEX not in names:
                     raise DataError(f"{path}: no {INDEX}: not a My digits export.")
-                data = json.loads(self._read_member(zf, INDEX, path))
+                data = json.loads(self._read_member(zf, INDEX, path, MAX_INDEX_BYTES))
                 if not (isinstance(data, dict) and data.get("format") == FORMAT and isinstance(data.get("digits"), list)):
                     raise DataError(f"{path}: its {INDEX} is not a My digits index.")
-                have = set(self.ids())
-                items, ids = [], []
                 for e in data["digits"]:
-                    ident = e.get("id") if isinstance(e, dict) else None
-                    label = e.get("label") if isinstance(e, dict) else None
-                    if not (isinstance(ident, str) and ID.fullmatch(ident)) or type(label) is not int or not 0 <= label <= 9:
+                    if not _entry_ok(e):
                         raise DataError(f"{path}: a bad entry in {INDEX} ({str(e)[:80]}).")
-                    if ident in have or ident in ids:
-                        continue
-                    member = f"{DRAWINGS}/{ident}.png"
-                    if member not in names:
-                        raise DataError(f"{path}: {member} is missing.")
-                    try:
-                        drawing, _ = _decode_png(self._read_member(zf, member, path), small=False)
-                    except (OSError, ValueError, SyntaxError) as err:
-                        raise DataError(f"{path}: {member} is not a readable grayscale PNG ({str(err)[:120]}).") from None
-                    items.append((drawing, label))
-                    ids.append(ident)
-        except zipfile.BadZipFile as e:
-            raise DataError(f"{path}: not a readable zip file ({e}).") from None
-        except (
-            ValueError,
-            RuntimeError,
-            NotImplementedError,
-            EOFError,
-            OSError,
-            zlib.error,
-            struct.error,
-        ) as e:  # bad JSON, encrypted or damaged members
-            if isinstance(e, EmptyImageError):
-                raise
-            raise DataError(f"{path}: damaged or not a My digits export ({str(e)[:160]}).") from None
+                    if f"{DRAWINGS}/{e['id']}.png" not in names:
+                        raise DataError(f"{path}: {DRAWINGS}/{e['id']}.png is missing.")
+                count = len(data["digits"])
+                for n, e in enumerate(data["digits"]):
+                    if stop is not None and stop():
+                        raise Cancelled("Import cancelled: nothing was added.")
+                    ident, label = e["id"], e["label"]
+                    if ident not in present:  # an id already here is this very digit (an export of ours)
+                        member = f"{DRAWINGS}/{ident}.png"
+                        drawing_png = self._read_member(zf, member, path, MAX_PNG_BYTES)
+                        try:
+                            drawing, _ = _decode_png(drawing_png, small=False)
+                        except ValueError as err:
+                            raise DataError(f"{path}: {member} is not a readable grayscale PNG ({str(err)[:120]}).") from None
+                        if not drawing.any():
+                            raise DataError(f"{path}: the drawing {member} is empty.")
+                        small, small_png = self._zip_small(zf, names, ident, label, path)
+                        if small is None:  # none in the zip (or not of this label): made anew
+                            small = np.round(to_mnist(drawing) * 255).astype(np.uint8)
+                            small_png = _png_bytes(small, label)
+                        digest = _digest(small, label)
+                        if digest not in have:
+                            have.add(digest)
+                            present.add(ident)
+                            for where, data_ in (
+                                (self.folder / DRAWINGS / f"{ident}.png", drawing_png),
+                                (self.folder / SMALL / f"{ident}.png", small_png),
+                            ):
+                                _write_atomic(where, data_, sync=False)
+                                written.append(where)
+                            st = os.stat(written[-1])
+                            self._images[ident], self._keys[ident] = small, (st.st_size, st.st_mtime_ns, st.st_ino)
+                            items.append(({"id": ident, "label": label, "added": added}, None, None))
+                    if progress is not None:
+                        progress(n + 1, count)
+        except BaseException as e:
+            for where in written:
+                with contextlib.suppress(OSError):
+                    where.unlink()
+            if isinstance(e, zipfile.BadZipFile):
+                raise DataError(f"{path}: not a readable zip file ({e}).") from None
+            if isinstance(e, OSError) and written:
+                raise self._cannot_write(e) from None
+            if isinstance(e, (ValueError, RuntimeError, NotImplementedError, EOFError, OSError, zlib.error, struct.error, MemoryError)):
+                # bad JSON, encrypted or damaged members, a JSON nested too deep (RecursionError)
+                raise DataError(f"{path}: damaged or not a My digits export ({type(e).__name__}: {str(e)[:160]}).") from None
+            raise
         if not items:
             return 0
+        # The files are in place (written without a sync each: one import is one fsync of the
+        # index); the index lists them in one change.
         try:
-            self._add_many(items, ids)
-        except EmptyImageError:
-            raise DataError(f"{path}: a drawing in it is empty.") from None
+            self._write_digits(items, sync=False)
+        except DataError:
+            for where in written:
+                with contextlib.suppress(OSError):
+                    where.unlink()
+            raise
         return len(items)
 
+    @classmethod
+    def _zip_small(cls, zf: zipfile.ZipFile, names: set[str], ident: str, label: int, path: Path):
+        """The zip's own 28×28 of a digit (pixels and bytes) if it is one with this label,
+        else (None, None): decoding it costs a tenth of making it anew from the drawing."""
+        member = f"{SMALL}/{ident}.png"
+        if member not in names:
+            return None, None
+        data = cls._read_member(zf, member, path, MAX_SMALL_BYTES)
+        try:
+            small, found = _decode_png(data, small=True)
+        except ValueError:
+            return None, None
+        return (small, data) if found == label else (None, None)
+
     @staticmethod
-    def _read_member(zf: zipfile.ZipFile, name: str, path: Path) -> bytes:
+    def _read_member(zf: zipfile.ZipFile, name: str, path: Path, cap: int) -> bytes:
         with zf.open(name) as f:
-            data = f.read(MAX_PNG_BYTES + 1)
-        if len(data) > MAX_PNG_BYTES:
+            data = f.read(cap + 1)
+        if len(data) > cap:
             raise DataError(f"{path}: {name} is too large.")
         return data

@@ -378,6 +378,12 @@ def train(
                 on_weights,
             )
         else:
+            missing = [str(c) for k, c in enumerate(task.classes) if not bool((y_train == k).any())]
+            if missing:  # a mean of no images is NaN: the model would answer nothing
+                raise ValueError(
+                    f"pixel similarity needs at least one training image of each class, and there is none of {', '.join(missing)}: "
+                    "use more training images (a larger subset)"
+                )
             if config.loss != "cross-entropy":
                 note("Pixel similarity has no loss to minimise: its training computes the mean image of each class.")
             model[0].fit(x_train, y_train)

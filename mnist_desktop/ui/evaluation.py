@@ -243,6 +243,11 @@ class EvaluationPanel(QWidget):
         self._stale = True
         self._stop: threading.Event | None = None
         self._threads = WorkerThreads("evaluation-thread", self)
+        # At most one run computes and one waits: a cancelled run finishes its current step
+        # (seconds, for the point map) before it notices, and models switched quickly must not
+        # each start a thread (and a copy of the model) meanwhile.
+        self._queued: tuple[int, tuple[str, ...]] | None = None
+        self.computing = 0  # workers that have not said finished yet
         self._shut_down = False
         self._on_screen = False  # set by the dock (set_on_screen)
 
@@ -502,6 +507,16 @@ class EvaluationPanel(QWidget):
             return
         self._generation += 1
         self._stop = threading.Event()
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
+        if self.computing:  # the cancelled run is still ending: this one waits for it
+            self._queued = (self._generation, stages)
+            self.status.setText(f"Evaluating {self.predictor.describe()}… (once the previous model's evaluation has stopped)")
+            return
+        self._launch(stages)
+
+    def _launch(self, stages: tuple[str, ...]) -> None:
+        self._queued = None
         predictor = engine.Predictor(copy.deepcopy(self.predictor.model), self.predictor.meta)
         kinds = tuple(k for k in ev.DAMAGES if k not in self._robust_shown)
         worker = EvaluationWorker(self._generation, predictor, stages, self._stop, self.layer_combo.currentText() or None, kinds)
@@ -512,9 +527,11 @@ class EvaluationPanel(QWidget):
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self.status.setText(f"Evaluating {self.predictor.describe()}…")
+        self.computing += 1
         self._threads.start(worker)
 
     def _cancel(self) -> None:
+        self._queued = None
         if self._stop is not None:
             self._stop.set()
         self._generation += 1  # whatever arrives from the old run is dropped
@@ -543,6 +560,12 @@ class EvaluationPanel(QWidget):
 
     @Slot(int)
     def _on_finished(self, generation: int) -> None:
+        self.computing -= 1
+        queued = self._queued
+        if queued is not None and not self._shut_down and generation != queued[0]:
+            if queued[0] == self._generation and self.predictor is not None:
+                self._launch(queued[1])  # the run it waited for has ended
+            return
         if generation != self._generation or self._shut_down:
             return
         self._stop = None

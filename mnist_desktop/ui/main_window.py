@@ -31,7 +31,17 @@ from .live_prediction import LivePrediction
 from .model_files import ModelFiles
 from .prediction import PredictionPanel
 from .session import Session
-from .settings import BRUSH, GEOMETRY, MY_DIGITS_FOLDER, THEME, WINDOW_STATE, name_application, parse_setting
+from .settings import (
+    BRUSH,
+    GEOMETRY,
+    MY_DIGITS_FOLDER,
+    THEME,
+    WINDOW_STATE,
+    detached_copy,
+    name_application,
+    not_our_file,
+    parse_setting,
+)
 from .theme import app_icon, install_theme_menu
 from .torch_loading import TorchStartup
 
@@ -56,6 +66,9 @@ class MainWindow(QMainWindow):
             if app is not None and not app.organizationName():  # a host app that did not name itself
                 name_application(app)
             settings = QSettings()
+        self._settings_refused = not_our_file(settings)
+        if self._settings_refused:  # never written through: a session copy takes the changes
+            settings, self._settings_folder = detached_copy(settings)
         self.settings = settings
         self.session = Session(torch_ready, parent=self)
         self.help_strip: QLabel | None = None  # built with the status bar; status tips go to it
@@ -329,7 +342,11 @@ class MainWindow(QMainWindow):
         task = self.my_digits.fine_tune_task(self.predictor)
         config = engine.continue_config(self.predictor, epochs=finetune.EPOCHS)
         self._fine_tuning = True
-        if not self.training.start(config, task=task, message=f"Fine-tuning {self.predictor.describe()} on My digits…"):
+        base = self.predictor
+        started = self.training.start(
+            config, task=task, message=f"Fine-tuning {base.describe()} on My digits…", offer_if=lambda: self.predictor is not base
+        )
+        if not started:
             self._fine_tuning = False
             return False
         self.dock_manager.raise_("training")  # the live loss plot, progress and Stop
@@ -359,7 +376,7 @@ class MainWindow(QMainWindow):
         self.my_digits.set_busy(False)
         if self._fine_tuning:
             self._fine_tuning = False
-            self.my_digits.fine_tune_finished(result)
+            self.my_digits.fine_tune_finished(result, offered=self.training.offered)
             self.dock_manager.raise_("my_digits")  # before → after
         if result is None:
             self.statusBar().showMessage("Training failed; see the Training panel.", 8000)
@@ -379,7 +396,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 f"Some saved settings could not be used and were reset to their defaults: {', '.join(refused)}.", 15000
             )
-        if not s.isWritable():  # said now, not only when the window closes
+        if self._settings_refused or not s.isWritable():  # said now, not only when the window closes
             self._report_settings_not_saved()
         geometry = s.value(GEOMETRY)
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
@@ -402,14 +419,14 @@ class MainWindow(QMainWindow):
         s.setValue(BRUSH, self.brush.value())
         self.training.save_settings(s)
         s.sync()
-        if s.status() != QSettings.Status.NoError:
+        if self._settings_refused or s.status() != QSettings.Status.NoError:
             self._report_settings_not_saved()
 
     def _report_settings_not_saved(self) -> None:
         if self._settings_error_shown:
             return  # said once, not at every save
         self._settings_error_shown = True
-        where = self.settings.fileName() or "the settings store"
+        where = self._settings_refused or self.settings.fileName() or "the settings store"
         self.statusBar().showMessage(f"Settings cannot be saved to {where}: the window's layout and choices will not be remembered.", 15000)
 
     @Slot()

@@ -6,20 +6,28 @@ folder), opened the first time it is needed. The panel shows the digits grouped 
 with counts, the active model's accuracy on them, delete (undoable), re-label and "put on
 canvas". Fine-tuning runs in the training panel's worker (the window starts it with
 :meth:`MyDigitsPanel.fine_tune_task`); when it ends the panel shows before → after.
+
+A collection of 10,000 digits is normal, so nothing here is quadratic or blocks on all of
+them: the active model's answers are kept per digit and computed in chunks between events
+(an added digit costs one prediction), a delete of many digits is one write of the index,
+and import and export run in a worker thread with progress and Cancel.
 """
 
 from __future__ import annotations
 
 import copy
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QProgressDialog,
     QPushButton,
     QSizePolicy,
     QVBoxLayout,
@@ -34,6 +42,35 @@ from mnist_desktop.model.config import ARCHITECTURE_SPECS
 from .gallery import Gallery
 from .panel import DockEntry
 from .session import Session, is_torch_model
+from .workers import WorkerThreads
+
+# The active model's answers on the digits are computed between events, this long at a time:
+# the numpy CNN (before torch has loaded) takes ~1 ms a digit, 10 s for 10,000.
+PREDICT_SLICE_S = 0.015
+
+
+class ZipWorker(QObject):
+    """Imports or exports a zip in a worker thread, with its own store (never the panel's)."""
+
+    progress = Signal(int, int)
+    done = Signal(str, object)  # kind ("import" or "export"), the engine's result
+    failed = Signal(str, str)  # kind, message
+    finished = Signal()
+
+    def __init__(self, kind: str, folder: Path, path: Path, stop: threading.Event):
+        super().__init__()
+        self.kind, self.folder, self.path, self.stop = kind, folder, path, stop
+
+    @Slot()
+    def run(self) -> None:
+        try:
+            store = mydigits.MyDigits(self.folder, read_only=self.kind == "export")
+            job = store.import_zip if self.kind == "import" else store.export_zip
+            self.done.emit(self.kind, job(self.path, progress=self.progress.emit, stop=self.stop.is_set))
+        except (engine.MnistDesktopError, OSError, ValueError, MemoryError) as e:
+            self.failed.emit(self.kind, str(e))
+        finally:
+            self.finished.emit()
 
 
 def _pct(x) -> str:
@@ -48,6 +85,7 @@ class MyDigitsPanel(QWidget):
     folderChanged = Signal(str)  # the user chose another folder (the window remembers it)
     changed = Signal()  # the collection changed (added, removed, re-labelled, reloaded)
     message = Signal(str)  # something to tell the person (status bar)
+    zipFinished = Signal(str, object)  # "import"/"export" and its result (None after a failure or Cancel)
 
     dock = DockEntry("my_digits", "My digits", "side", help="Digits you drew and labelled: test the model on them or fine-tune it.")
 
@@ -60,7 +98,16 @@ class MyDigitsPanel(QWidget):
         self._error: str | None = None
         self.predictor = None
         self._busy = False
-        self._removed: list[list[tuple[np.ndarray, int]]] = []  # undo stack of deleted (drawing, label)
+        self._removed: list[list[mydigits.Removed]] = []  # undo stack: each delete's digits, files included
+        self._answers: dict[str, int] = {}  # id → the active model's answer (-1: not among its classes)
+        self._answers_for = None  # the predictor those answers are from
+        self._to_predict: list[int] = []  # rows whose answer is still to be computed
+        self._predict_timer = QTimer(self, singleShot=True, interval=0)
+        self._predict_timer.timeout.connect(self._predict_more)
+        self._zip_threads = WorkerThreads("my-digits-zip", self)
+        self._zip_stop: threading.Event | None = None
+        self._zip_dialog: QProgressDialog | None = None
+        self.last_zip_result = None
         self._ids: list[str] = []
         self._labels = np.zeros(0, np.int64)
         self._images = np.zeros((0, 28, 28), np.uint8)
@@ -74,6 +121,9 @@ class MyDigitsPanel(QWidget):
         self.folder_button = QPushButton("Change…", objectName="my_digits_change_folder")
         self.folder_button.setToolTip("Keep My digits in another folder (plain PNG files and an index.json).")
         self.folder_button.clicked.connect(self.choose_folder)
+        self.notes_label = QLabel(objectName="my_digits_notes")  # one line: what was skipped and why
+        self.notes_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.notes_label.setVisible(False)
         self.counts = QLabel(objectName="my_digits_counts", wordWrap=True)
         self.counts.setTextFormat(Qt.TextFormat.RichText)
         self.accuracy_label = QLabel(objectName="my_digits_accuracy", wordWrap=True)
@@ -116,6 +166,7 @@ class MyDigitsPanel(QWidget):
         buttons.addWidget(self.fine_tune_button)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.notes_label)
         layout.addWidget(self.counts)
         layout.addWidget(self.accuracy_label)
         layout.addWidget(self.gallery, 1)
@@ -135,6 +186,7 @@ class MyDigitsPanel(QWidget):
         self._store = None
         self._error = None
         self._removed.clear()
+        self._answers.clear()
         self._show_folder()
         if self.isVisible():
             self.reload()
@@ -188,19 +240,15 @@ class MyDigitsPanel(QWidget):
         return ident
 
     def remove(self, ids) -> int:
-        """Delete the digits ``ids`` (undoable); how many were deleted."""
+        """Delete the digits ``ids`` (undoable, one write of the index); how many were deleted."""
         store = self.store()
         if store is None or not ids:
             return 0
-        batch = []
-        for ident in ids:
-            try:
-                drawing, label = store.drawing(ident), store.label(ident)
-                store.remove(ident)
-            except (KeyError, engine.MnistDesktopError) as e:
-                self.message.emit(f"Cannot delete a digit: {e}")
-                continue
-            batch.append((drawing, label))
+        try:
+            batch = store.remove_many(list(ids))
+        except engine.MnistDesktopError as e:
+            self.message.emit(f"Cannot delete: {e}")
+            return 0
         if batch:
             self._removed.append(batch)
         self.reload()
@@ -208,58 +256,112 @@ class MyDigitsPanel(QWidget):
 
     @Slot()
     def undo_remove(self) -> int:
-        """Bring back the digits deleted last; how many."""
+        """Bring back the digits deleted last (one write of the index); how many."""
         store = self.store()
         if store is None or not self._removed:
             return 0
         batch = self._removed.pop()
-        for drawing, label in batch:
-            try:
-                store.add(drawing, label)
-            except (engine.MnistDesktopError, ValueError) as e:
-                self.message.emit(f"Cannot bring a digit back: {e}")
+        try:
+            restored = store.restore(batch)
+        except engine.MnistDesktopError as e:
+            self._removed.append(batch)  # still undoable once the folder can be written again
+            self.message.emit(f"Cannot bring the digits back: {e}")
+            return 0
         self.reload()
-        return len(batch)
+        return restored
 
     def relabel(self, ids, label: int) -> None:
         store = self.store()
         if store is None:
             return
-        for ident in ids:
-            try:
-                store.relabel(ident, int(label))
-            except (KeyError, engine.MnistDesktopError, ValueError) as e:
-                self.message.emit(f"Cannot re-label a digit: {e}")
+        try:
+            store.relabel_many(list(ids), int(label))
+        except (engine.MnistDesktopError, ValueError) as e:
+            self.message.emit(f"Cannot re-label: {e}")
         self.reload()
 
-    def export_zip(self, path: str | Path) -> Path | None:
-        """All the digits as one zip at ``path``; the path, or None (and a message)."""
-        store = self.store()
-        if store is None:
-            self.message.emit(f"Cannot export My digits: {self._error}")
-            return None
-        try:
-            written = store.export_zip(path)
-        except (engine.MnistDesktopError, OSError) as e:
-            self.message.emit(f"Cannot export My digits: {e}")
-            return None
-        self.message.emit(f"Exported {len(self._ids)} digits to {written}.")
-        return written
+    def export_zip(self, path: str | Path) -> bool:
+        """Save all the digits as one zip at ``path``, in a worker thread (progress, Cancel);
+        :attr:`zipFinished` says how it went. False if it could not start."""
+        return self._start_zip("export", Path(path))
 
-    def import_zip(self, path: str | Path) -> int | None:
-        """Add the digits of an exported zip; how many were added, or None (and a message)."""
+    def import_zip(self, path: str | Path) -> bool:
+        """Add the digits of an exported zip, in a worker thread (progress, Cancel);
+        :attr:`zipFinished` says how many were added. False if it could not start."""
+        return self._start_zip("import", Path(path))
+
+    def zip_busy(self) -> bool:
+        return self._zip_stop is not None
+
+    def _start_zip(self, kind: str, path: Path) -> bool:
         store = self.store()
         if store is None:
-            self.message.emit(f"Cannot import into My digits: {self._error}")
-            return None
-        try:
-            added = store.import_zip(path)
-        except (engine.MnistDesktopError, OSError) as e:
-            self.message.emit(f"Cannot import: {e}")
-            return None
-        self.reload()
-        self.message.emit(f"Imported {added} digits from {Path(path).name} ({len(self._ids)} in all).")
-        return added
+            self.message.emit(f"Cannot {kind} My digits: {self._error}")
+            return False
+        if self.zip_busy():
+            self.message.emit("An import or export is running: wait for it to end (or cancel it).")
+            return False
+        self._zip_stop = threading.Event()
+        worker = ZipWorker(kind, self.folder(), path, self._zip_stop)
+        dialog = QProgressDialog(f"{'Importing' if kind == 'import' else 'Exporting'} My digits…", "Cancel", 0, 0, self)
+        dialog.setObjectName("my_digits_zip_progress")
+        dialog.setWindowModality(Qt.WindowModality.WindowModal)
+        dialog.setMinimumDuration(400)
+        dialog.setAutoClose(False)
+        dialog.setAutoReset(False)
+        dialog.canceled.connect(self.cancel_zip)
+        self._zip_dialog = dialog
+        worker.progress.connect(self._on_zip_progress)
+        worker.done.connect(self._on_zip_done)
+        worker.failed.connect(self._on_zip_failed)
+        self._update_enabled()
+        self._zip_threads.start(worker)
+        return True
+
+    @Slot()
+    def cancel_zip(self) -> None:
+        if self._zip_stop is not None:
+            self._zip_stop.set()
+
+    @Slot(int, int)
+    def _on_zip_progress(self, done: int, total: int) -> None:
+        if self._zip_dialog is not None:
+            self._zip_dialog.setMaximum(max(total, 1))
+            self._zip_dialog.setValue(done)
+
+    def _zip_ended(self, kind: str, result) -> None:
+        self._zip_stop = None
+        if self._zip_dialog is not None:
+            self._zip_dialog.canceled.disconnect(self.cancel_zip)
+            self._zip_dialog.close()
+            self._zip_dialog.deleteLater()
+            self._zip_dialog = None
+        self.last_zip_result = result
+        if kind == "import":
+            self.reload()
+        self._update_enabled()
+        self.zipFinished.emit(kind, result)
+
+    @Slot(str, object)
+    def _on_zip_done(self, kind: str, result) -> None:
+        if kind == "import":
+            self._zip_ended(kind, result)
+            self.message.emit(f"Imported {result} digits ({len(self._ids)} in all).")
+            return
+        skipped = f"; {len(result.skipped)} left out, their files unreadable: {result.skipped[0]}" if result.skipped else ""
+        self._zip_ended(kind, result)
+        self.message.emit(f"Exported {result.digits} digits to {result.path}{skipped}.")
+
+    @Slot(str, str)
+    def _on_zip_failed(self, kind: str, text: str) -> None:
+        self._zip_ended(kind, None)
+        self.message.emit(f"Cannot {kind}: {text}")
+
+    def shutdown(self) -> None:
+        """Cancel an import or export and wait for its thread (before the window goes away)."""
+        self.cancel_zip()
+        self._zip_threads.shutdown()
+        self._predict_timer.stop()
 
     @Slot()
     def _ask_export(self) -> None:
@@ -294,18 +396,21 @@ class MyDigitsPanel(QWidget):
 
     @Slot()
     def reload(self) -> None:
-        """Read the folder again and show what it holds."""
+        """Read the folder again (only what changed) and show what it holds."""
         store = self.store()
+        summary = ""
         if store is None:
             self._ids, self._labels, self._images = [], np.zeros(0, np.int64), np.zeros((0, 28, 28), np.uint8)
         else:
-            entries = list(store)
-            order = sorted(range(len(entries)), key=lambda i: entries[i][1])  # grouped by label, stable
-            self._ids = [entries[i][0] for i in order]
-            self._labels = np.array([entries[i][1] for i in order], dtype=np.int64)
-            self._images = np.stack([entries[i][2] for i in order]) if entries else np.zeros((0, 28, 28), np.uint8)
-            if store.notes:
-                self.message.emit(" ".join(store.notes[-3:]))
+            ids, labels, images = store.ids(), store.labels(), store.images()
+            order = np.argsort(labels, kind="stable")  # grouped by label
+            self._ids = [ids[i] for i in order.tolist()]
+            self._labels = labels[order]
+            self._images = images[order]
+            summary = store.summary()
+        self.notes_label.setText(f"⚠ {summary}" if summary else "")
+        self.notes_label.setToolTip("\n".join(store.notes[:40]) if store is not None else "")
+        self.notes_label.setVisible(bool(summary))
         counts = " ".join(f"<td align='center'><b>{d}</b><br>{self.count(d)}</td>" for d in range(10))
         self.counts.setText(f"{len(self._ids)} digits:<table cellspacing='5'><tr>{counts}</tr></table>")
         self._predict()
@@ -326,10 +431,7 @@ class MyDigitsPanel(QWidget):
         session.modelChanged.connect(self.set_predictor)
 
     def set_on_screen(self, shown: bool) -> None:
-        """Nothing to do: the collection is small and read when it changes."""
-
-    def shutdown(self) -> None:
-        """Nothing runs in the background."""
+        """Nothing to do: the answers are computed in short slices between events, shown or not."""
 
     def set_predictor(self, predictor) -> None:
         self.predictor = predictor  # before PyTorch has loaded, a numpy copy: it predicts, it does not fine-tune
@@ -339,13 +441,35 @@ class MyDigitsPanel(QWidget):
         self._update_enabled()
 
     def _predict(self) -> None:
-        """The active model's answers on my digits (-1 for a digit it has no class for)."""
+        """The active model's answers on my digits (-1 for a digit it has no class for): those
+        known are kept, the rest computed a chunk at a time between events."""
         p = self.predictor
+        if p is not self._answers_for:
+            self._answers, self._answers_for = {}, p
         self._predicted, self.accuracy = None, None
+        self._to_predict = [i for i, ident in enumerate(self._ids) if ident not in self._answers]
+        self._predict_more(first=True)
+
+    @Slot()
+    def _predict_more(self, first: bool = False) -> None:
+        p = self.predictor
         if p is None or len(self._ids) == 0:
+            self._to_predict = []
             self.accuracy_label.setText("" if p is not None else "No model to try them on.")
             return
-        self._predicted = _predictions(p, self._images, self._labels)
+        started, chunk, pending = time.perf_counter(), 8, self._to_predict
+        while pending and time.perf_counter() - started < PREDICT_SLICE_S:  # a slice of the event loop, then the next turn
+            part, pending = pending[:chunk], pending[chunk:]
+            answers = _predictions(p, self._images[part], self._labels[part])
+            self._answers.update(zip((self._ids[i] for i in part), answers.tolist()))
+        self._to_predict = pending
+        if pending:
+            self.accuracy_label.setText(f"Reading your digits with the active model… {len(self._ids) - len(pending)} of {len(self._ids)}")
+            self._predict_timer.start()
+            return
+        self._predicted = np.array([self._answers[ident] for ident in self._ids], dtype=np.int64)
+        if not first:
+            self.gallery.viewport().update()
         usable = self._predicted >= 0
         if usable.any():
             self.accuracy = float((self._predicted[usable] == self._labels[usable]).mean())
@@ -380,6 +504,11 @@ class MyDigitsPanel(QWidget):
             return "My digits is empty: draw a digit and press its label under the prediction (“That's not right — it is:”) first."
         if not np.isin(self._labels, p.classes).any() and len(self._labels):
             return f"None of your digits is one of this model's classes ({', '.join(map(str, p.classes))})."
+        if (p.meta.get("training") or {}).get("loss") == "accuracy":
+            return (
+                "This model was trained with accuracy as its loss, whose gradient is zero everywhere: fine-tuning cannot change it. "
+                "Train a model with cross-entropy first."
+            )
         return None
 
     def _update_enabled(self) -> None:
@@ -389,7 +518,8 @@ class MyDigitsPanel(QWidget):
             why or "Train the active model further on your digits (mixed with MNIST so it does not forget it); it becomes the active model."
         )
         self.delete_button.setEnabled(bool(self._ids))
-        self.export_button.setEnabled(bool(self._ids))
+        self.export_button.setEnabled(bool(self._ids) and not self.zip_busy())
+        self.import_button.setEnabled(not self.zip_busy())
 
     # ------------------------------------------------------------------ fine-tuning
     def fine_tune_task(self, predictor):
@@ -400,7 +530,7 @@ class MyDigitsPanel(QWidget):
         model = engine.Predictor(copy.deepcopy(predictor.model), predictor.meta)  # the canvas keeps the original
         images, labels, ids = self._images.copy(), self._labels.copy(), list(self._ids)
         mnist_before = predictor.metrics.get("test_accuracy")
-        record: dict = {"ids": ids, "labels": labels, "images": images}
+        record: dict = {"ids": ids, "labels": labels, "images": images, "base": predictor}
         self.before_after = None
         self._pending = record
 
@@ -421,8 +551,10 @@ class MyDigitsPanel(QWidget):
 
         return task
 
-    def fine_tune_finished(self, result) -> None:
-        """Show before → after of the run :meth:`fine_tune_task` started (if it finished)."""
+    def fine_tune_finished(self, result, offered: bool = False) -> None:
+        """Show before → after of the run :meth:`fine_tune_task` started (if it finished).
+        ``offered``: the active model changed while it ran, so the result was offered (in the
+        training panel), not made active."""
         record, self._pending = self._pending, None
         if record is None or result is None or result.stopped or "after" not in record:
             return
@@ -438,9 +570,14 @@ class MyDigitsPanel(QWidget):
             "fixed": [record["ids"][i] for i in fixed],
             "broken": [record["ids"][i] for i in broken],
         }
+        head = (
+            "<b>Fine-tuned.</b> The active model changed while it ran, so the fine-tuned model is offered in the Training "
+            "panel (Use the new model), not made active."
+            if offered
+            else "<b>Fine-tuned.</b> The new model is active (Edit → Previous model brings the old one back)."
+        )
         self.result.setText(
-            "<b>Fine-tuned.</b> The new model is active (Edit → Previous model brings the old one back)."
-            "<table cellspacing='6'><tr><td></td><td><b>before</b></td><td></td><td><b>after</b></td></tr>"
+            head + "<table cellspacing='6'><tr><td></td><td><b>before</b></td><td></td><td><b>after</b></td></tr>"
             f"<tr><td>My digits ({int(usable.sum())})</td><td>{_pct(acc_b)}</td><td>→</td><td>{_pct(acc_a)}</td></tr>"
             f"<tr><td>MNIST test (10,000)</td><td>{_pct(record['mnist_before'])}</td><td>→</td><td>{_pct(record['mnist_after'])}</td></tr>"
             "</table>"

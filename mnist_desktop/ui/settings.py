@@ -5,7 +5,11 @@ value of the wrong type or out of range is refused, never used."""
 from __future__ import annotations
 
 import math
+import os
+import stat
+import tempfile
 
+from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QAbstractSlider, QApplication, QCheckBox, QComboBox, QSpinBox, QWidget
 
 ORGANIZATION = "mnist-desktop"
@@ -24,6 +28,33 @@ def name_application(app: QApplication) -> None:
     """Names first: every QSettings() after this lands in the app's own file."""
     app.setOrganizationName(ORGANIZATION)
     app.setApplicationName(APPLICATION)
+
+
+def not_our_file(settings: QSettings) -> str | None:
+    """Why ``settings``' file must not be written (a symbolic link, or not a regular file:
+    Qt would write through the link to whatever it names), or None."""
+    if settings.format() == QSettings.Format.NativeFormat and os.name == "nt":
+        return None  # the registry
+    path = settings.fileName()
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None  # not there yet: Qt makes a regular file
+    if stat.S_ISLNK(st.st_mode):
+        return f"{path} is a symbolic link (to {os.readlink(path)}), which the app does not write through"
+    if not stat.S_ISREG(st.st_mode):
+        return f"{path} is not a regular file"
+    return None
+
+
+def detached_copy(settings: QSettings) -> tuple[QSettings, tempfile.TemporaryDirectory]:
+    """A copy of ``settings`` in a file of its own in a temporary folder: read as they were,
+    changed during the session, written nowhere the user keeps. Keep the folder with it."""
+    folder = tempfile.TemporaryDirectory(prefix="mnist-desktop-settings-")
+    copy = QSettings(os.path.join(folder.name, "settings.ini"), QSettings.Format.IniFormat)
+    for key in settings.allKeys():
+        copy.setValue(key, settings.value(key))
+    return copy, folder
 
 
 def parse_bool(raw) -> bool | None:

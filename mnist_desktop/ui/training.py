@@ -625,10 +625,11 @@ class TrainingPanel(QWidget):
         config = engine.continue_config(predictor, self.config(), epochs=1)
         return self.start(config, init=predictor)
 
-    def start(self, config=None, init=None, task=None, message: str = "") -> bool:
+    def start(self, config=None, init=None, task=None, message: str = "", offer_if=None) -> bool:
         """Start training ``config`` (default: the controls), from ``init`` (a Predictor) if
         given; or run ``task`` (see :class:`TrainingWorker`), with ``config`` giving the
-        epochs for the plot. False if it could not start."""
+        epochs for the plot. ``offer_if()`` true when the run finishes: its model is offered
+        (as a stopped run's is), not made active. False if it could not start."""
         if self.is_training() or not self.torch_ready:
             return False
         config = config if config is not None else self.config()
@@ -638,6 +639,7 @@ class TrainingPanel(QWidget):
             self.show_message(str(e), error=True)
             return False
         self.progress_state = TrainingProgress()
+        self._offer_if, self.offered = offer_if, False
         self._failed = False
         self.last_result = None
         self._drop_stopped()
@@ -760,6 +762,21 @@ class TrainingPanel(QWidget):
         self.last_result = result
         acc = (result.metrics or {}).get("valid_accuracy")
         acc_text = f"{100 * acc:.2f} %" if isinstance(acc, float) and math.isfinite(acc) else "not measured"
+        offer = not result.stopped and getattr(self, "_offer_if", None) is not None and self._offer_if()
+        if offer:
+            self.offered = True
+            self.show_message(
+                "\n".join(
+                    [
+                        f"Done: validation accuracy {acc_text}. The active model changed while this ran, so the new model is offered, not made active.",
+                        *(result.notes or []),
+                    ]
+                )
+            )
+            self.stopped_result = result
+            self.use_stopped_button.setText(f"Use the new model (accuracy {acc_text})")
+            self.stopped_row.setVisible(True)
+            return
         if result.stopped:
             if not result.history:
                 self.show_message("Stopped before the first batch: the active model is unchanged.")

@@ -88,8 +88,10 @@ def test_export_import_and_relabel_from_the_dock(window, qtbot, my_digits, tmp_p
         assert window.save_my_digit(label)
     export = my_digits.findChild(QWidget, "my_digits_export")
     assert export.isEnabled()
-    zip_path = my_digits.export_zip(tmp_path / "mine.zip")
-    assert zip_path is not None and zip_path.is_file()
+    zip_path = tmp_path / "mine.zip"
+    with qtbot.waitSignal(my_digits.zipFinished, timeout=30_000):
+        assert my_digits.export_zip(zip_path)
+    assert my_digits.last_zip_result.digits == 2 and zip_path.is_file()
 
     # Another folder, empty: nothing to export; importing the zip brings both digits with their labels.
     my_digits.set_folder(tmp_path / "elsewhere")
@@ -97,9 +99,13 @@ def test_export_import_and_relabel_from_the_dock(window, qtbot, my_digits, tmp_p
     assert my_digits.count() == 0 and not export.isEnabled()
     messages = []
     my_digits.message.connect(messages.append)
-    assert my_digits.import_zip(zip_path) == 2
+    with qtbot.waitSignal(my_digits.zipFinished, timeout=30_000):
+        assert my_digits.import_zip(zip_path)
+    assert my_digits.last_zip_result == 2
     assert my_digits.count(7) == 1 and my_digits.count(2) == 1 and "Imported 2" in messages[-1]
-    assert my_digits.import_zip(zip_path) == 0  # not twice
+    with qtbot.waitSignal(my_digits.zipFinished, timeout=30_000):
+        my_digits.import_zip(zip_path)
+    assert my_digits.last_zip_result == 0  # not twice
 
     # Re-label through the dock's dialog: the 7 becomes a 1.
     monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (1, True))
@@ -110,5 +116,7 @@ def test_export_import_and_relabel_from_the_dock(window, qtbot, my_digits, tmp_p
     # A file that is no export: one message, nothing changes.
     bad = tmp_path / "bad.zip"
     bad.write_bytes(b"not a zip at all")
-    assert my_digits.import_zip(bad) is None
+    with qtbot.waitSignal(my_digits.zipFinished, timeout=30_000):
+        my_digits.import_zip(bad)
+    assert my_digits.last_zip_result is None
     assert messages[-1].startswith("Cannot import:") and my_digits.count() == 2

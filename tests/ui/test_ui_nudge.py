@@ -55,7 +55,8 @@ def test_clicking_a_pixel_of_the_weight_image_nudges_that_weight(window, qtbot):
     )
     x, y = panel.loss_curve.getData()
     np.testing.assert_array_equal(x, expected.epsilons)
-    np.testing.assert_allclose(y, expected.loss)
+    # float32 sums: the worker thread and this one may split a reduction differently (1e-7 seen)
+    np.testing.assert_allclose(y, expected.loss, rtol=1e-5)
     np.testing.assert_allclose(panel.acc_curve.getData()[1], 100 * expected.accuracy)
     reading = panel.findChild(QLabel, "nudge_reading").text()
     assert reading == expected.reading() and "gradient is zero" in reading

@@ -1,0 +1,390 @@
+"""Read a whole number: a canvas holding digits written left to right → the digits and where each is.
+
+Segmentation by recognition, in three steps:
+
+1. The ink's connected components (8-connected, found on runs of ink, in numpy).
+2. Parts of one digit are joined: components that overlap strongly in x (a 4 written in two
+   strokes, a 7's crossbar); a component much lower than the number's digits (a 5's flag, a
+   stroke broken off) joins the nearest digit. Specks of noise are dropped. Each digit keeps the
+   faint edge around its ink, so one digit alone reads as ``to_mnist`` of the canvas does.
+3. A group that is wide for a digit, or wide and read without confidence, is tried cut in two at
+   the columns where the ink is thinnest; the classifier scores each cut (the product of both
+   halves' top probabilities) and the best cut is kept when it reads clearly better than the
+   whole, or when the group is too wide for any digit. Halves are tried again, so three digits
+   run together come apart too.
+
+Every part goes through ``to_mnist``, and all the parts of a step through one ``predict_batch``.
+The classifier is about as sure of half a digit as of a whole one, so the cuts lean towards
+leaving a group whole: digits written apart are read right, touching ones often not (see
+``bench``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .preprocess import _checked, to_mnist
+
+# Ink for segmentation: pixels at least this fraction of the brightest. Anti-aliased fringes
+# below it would join digits that only come near each other; the digit's own image keeps them.
+INK_FRACTION = 0.25
+FRINGE = 12  # pixels of faint edge a digit keeps around its ink
+# Two groups are one digit when their x-ranges overlap by this much of the narrower one's width.
+JOIN_OVERLAP = 0.5
+# A component with less ink than this fraction of the largest one is a speck of noise: dropped.
+SPECK_AREA = 0.005
+# A component less high than this fraction of a digit's height in the number is part of a digit
+# (a 5's flag, a stroke broken off): it joins the nearest group within MINOR_REACH of the height.
+MINOR_HEIGHT = 0.4
+MINOR_REACH = 0.35
+# Widths are measured in digit heights (the median height of the number's groups). A group is tried
+# cut in two at the columns where its ink is thinnest when it is TRY_ASPECT wide, or UNSURE_ASPECT
+# wide and read with a top probability under UNSURE_CONFIDENCE. The best cut (the highest product
+# of its halves' top probabilities) is kept when that product beats the whole's top probability by
+# SPLIT_MARGIN (in log), or always when the group is WIDE_ASPECT wide: hardly any digit is. Fitted
+# on numbers composed from MNIST test digits (drawings.compose_number), where one digit is at most
+# 1.07 heights wide nine times in ten and two touching digits at least 1.08 nine times in ten: the
+# classifier decides in between.
+TRY_ASPECT = 1.15
+UNSURE_ASPECT = 0.75
+UNSURE_CONFIDENCE = 0.9
+SPLIT_MARGIN = 0.5
+WIDE_ASPECT = 1.6
+WIDE_PIECE = 0.35  # ...if its best cut leaves two pieces this wide: an edge cut off a wide digit is not a digit
+CUTS_TRIED = 6  # candidate cuts per group
+PIECE_HEIGHT = 0.5  # each half of a cut is at least this fraction of the whole's height
+PIECE_WIDTH = 0.2  # and this wide: a sliver cut off a digit's edge reads as a confident 1
+MIN_PART = 0.12  # a part is at least this fraction of the group's height wide
+MAX_DEPTH = 3  # cuts of cuts: up to 8 digits from one group
+
+
+@dataclass(frozen=True)
+class DigitReading:
+    """One digit of a number: where it is and what the model reads."""
+
+    box: tuple[int, int, int, int]  # (x0, y0, x1, y1) in image pixels, x1 and y1 exclusive
+    label: int  # the top class
+    probabilities: np.ndarray = field(compare=False)  # float32 over the predictor's classes
+    is_digit: bool
+    x28: np.ndarray = field(compare=False, repr=False)  # what the model saw: to_mnist of the part
+
+
+@dataclass(frozen=True)
+class NumberReading:
+    """The digits read from a canvas, left to right."""
+
+    text: str  # e.g. "2026"
+    digits: tuple[DigitReading, ...]
+
+
+# --- connected components ---------------------------------------------------------------------
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Runs of True along each row: ``(row, start, end)`` (end exclusive), in row-major order."""
+    h, w = mask.shape
+    padded = np.zeros((h, w + 2), np.int8)
+    padded[:, 1:-1] = mask
+    d = np.diff(padded, axis=1)
+    rows, starts = np.nonzero(d == 1)
+    _, ends = np.nonzero(d == -1)
+    return rows, starts, ends
+
+
+def _run_components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The runs of ``mask`` (see :func:`_runs`) and each run's component, 0-based, numbered in
+    order of the components' first runs."""
+    h, w = mask.shape
+    rows, starts, ends = _runs(mask)
+    n = len(rows)
+    if n == 0:
+        return rows, starts, ends, np.zeros(0, np.int64)
+    stride = w + 2
+    key_start, key_end = rows * stride + starts, rows * stride + ends
+    # Runs of the next row that touch run a: end >= start_a and start <= end_a (8-connected).
+    lo = np.searchsorted(key_end, (rows + 1) * stride + starts, "left")
+    hi = np.searchsorted(key_start, (rows + 1) * stride + ends, "right")
+    count = np.maximum(hi - lo, 0)
+    a = np.repeat(np.arange(n), count)
+    b = np.repeat(lo, count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+    root = np.arange(n)
+    while len(a):
+        low = np.minimum(root[a], root[b])
+        new = root.copy()
+        np.minimum.at(new, a, low)
+        np.minimum.at(new, b, low)
+        while True:  # pointer jumping: every run points at its root
+            jumped = new[new]
+            if np.array_equal(jumped, new):
+                break
+            new = jumped
+        if np.array_equal(new, root):
+            break
+        root = new
+    _, component = np.unique(root, return_inverse=True)
+    return rows, starts, ends, component.reshape(-1)
+
+
+def _paint(shape: tuple[int, int], rows, starts, ends, values) -> np.ndarray:
+    """An int32 image of ``shape`` with ``values`` over the runs (rows, starts, ends), 0 elsewhere."""
+    steps = np.zeros((shape[0], shape[1] + 1), np.int32)
+    steps[rows, starts] = values
+    steps[rows, ends] = -values
+    return np.cumsum(steps, axis=1)[:, : shape[1]]
+
+
+def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
+    """8-connected components of a 2-D bool ``mask``: ``(labels int32, count)``, labels 1…count
+    in order of each component's first pixel (row-major), 0 off the mask.
+
+    Union-find on runs: two runs in neighbouring rows touch when their column ranges meet or
+    are diagonal neighbours; labels are propagated along those links (with pointer jumping)
+    until they settle. No Python loop over pixels or runs.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    if mask.ndim != 2:
+        raise ValueError(f"expected a 2-D mask, got shape {mask.shape}")
+    rows, starts, ends, component = _run_components(mask)
+    if not len(rows):
+        return np.zeros(mask.shape, np.int32), 0
+    return _paint(mask.shape, rows, starts, ends, component.astype(np.int32) + 1), int(component.max()) + 1
+
+
+# --- grouping ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Group:
+    ids: list[int]
+    x0: int
+    y0: int
+    x1: int
+    y1: int
+    area: int
+
+    def absorb(self, other: _Group) -> None:
+        self.ids += other.ids
+        self.x0, self.y0 = min(self.x0, other.x0), min(self.y0, other.y0)
+        self.x1, self.y1 = max(self.x1, other.x1), max(self.y1, other.y1)
+        self.area += other.area
+
+
+def _overlap(a: _Group, b: _Group) -> float:
+    """How much the x-ranges of ``a`` and ``b`` overlap, as a fraction of the narrower one."""
+    return (min(a.x1, b.x1) - max(a.x0, b.x0)) / min(a.x1 - a.x0, b.x1 - b.x0)
+
+
+def _groups(rows, starts, ends, component) -> list[_Group]:
+    """The components of the runs joined into digits (see the module's docstring), left to right.
+    A group's ``ids`` are its components' numbers."""
+    count = int(component.max()) + 1
+    area = np.bincount(component, weights=ends - starts, minlength=count).astype(int)
+    x0, y0 = np.full(count, ends.max()), np.full(count, rows.max() + 1)
+    x1, y1 = np.zeros(count, int), np.zeros(count, int)
+    np.minimum.at(x0, component, starts)
+    np.minimum.at(y0, component, rows)
+    np.maximum.at(x1, component, ends)
+    np.maximum.at(y1, component, rows + 1)
+    comps = [_Group([i], int(x0[i]), int(y0[i]), int(x1[i]), int(y1[i]), int(area[i])) for i in range(count)]
+    comps = [c for c in comps if c.area >= SPECK_AREA * area.max()]
+    heights = np.array([c.y1 - c.y0 for c in comps])
+    typical = float(np.median(heights[heights >= 0.5 * heights.max()]))  # a digit's height in this number
+    major = [c for c in comps if c.y1 - c.y0 >= MINOR_HEIGHT * typical]
+    minor = [c for c in comps if c.y1 - c.y0 < MINOR_HEIGHT * typical]
+    groups: list[_Group] = []
+    for c in sorted(major, key=lambda g: g.x0):
+        groups.append(c)
+        merged = True
+        while merged:  # a join widens the group: it may now reach another
+            merged = False
+            for i, g in enumerate(groups[:-1]):
+                if _overlap(g, groups[-1]) >= JOIN_OVERLAP:
+                    g.absorb(groups.pop())
+                    groups.append(groups.pop(i))
+                    merged = True
+                    break
+    for m in minor:  # a 5's flag, a stroke broken off: to the nearest digit, overlapping it the most
+        gap, g = min(((_gap(g, m), g) for g in groups), key=lambda dg: (dg[0], -_overlap(dg[1], m)))
+        if gap <= MINOR_REACH * typical:
+            g.absorb(m)
+    return sorted(groups, key=lambda g: (g.x0 + g.x1) / 2)
+
+
+def _gap(a: _Group, b: _Group) -> int:
+    """The horizontal gap between ``a`` and ``b`` (0 when they overlap in x)."""
+    return max(0, max(a.x0, b.x0) - min(a.x1, b.x1))
+
+
+# --- parts and cuts ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Part:
+    box: tuple[int, int, int, int]  # in the image
+    pixels: np.ndarray  # uint8, the part's ink only, cropped to box
+    x28: np.ndarray | None = None
+    probabilities: np.ndarray | None = None
+    depth: int = 0
+
+    @property
+    def height(self) -> int:
+        return self.box[3] - self.box[1]
+
+    @property
+    def width(self) -> int:
+        return self.box[2] - self.box[0]
+
+    @property
+    def confidence(self) -> float:
+        return float(self.probabilities.max())
+
+
+def _part(pixels: np.ndarray, left: int, top: int, depth: int = 0) -> _Part | None:
+    """The ink of ``pixels`` (placed at ``left``, ``top`` in the image) cropped to its box; None if none."""
+    rows = np.flatnonzero(pixels.any(axis=1))
+    if not len(rows):
+        return None
+    cols = np.flatnonzero(pixels.any(axis=0))
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+    box = (left + int(c0), top + int(r0), left + int(c1), top + int(r1))
+    return _Part(box, pixels[r0:r1, c0:c1], depth=depth)
+
+
+def _cut_columns(part: _Part) -> list[int]:
+    """Up to CUTS_TRIED columns of ``part`` where its ink is thinnest, at least MIN_PART of its height from each side."""
+    h, w = part.pixels.shape
+    margin = max(1, round(MIN_PART * h))
+    if w < 2 * margin + 1:
+        return []
+    ink = part.pixels >= INK_FRACTION * part.pixels.max()
+    profile = ink.sum(axis=0).astype(np.float64)
+    profile = np.convolve(profile, np.ones(3) / 3, mode="same")
+    order = np.argsort(profile[margin : w - margin], kind="stable") + margin
+    spacing = max(2, round(0.08 * h))
+    chosen: list[int] = []
+    for c in order:
+        if all(abs(int(c) - k) >= spacing for k in chosen):
+            chosen.append(int(c))
+            if len(chosen) == CUTS_TRIED:
+                break
+    return chosen
+
+
+def _wants_cut(p: _Part, height: float) -> bool:
+    wide = p.width / height
+    return p.depth < MAX_DEPTH and (wide >= TRY_ASPECT or (wide >= UNSURE_ASPECT and p.confidence < UNSURE_CONFIDENCE))
+
+
+def _classify(predictor, parts: list[_Part]) -> None:
+    """Fill in each part's ``x28`` and ``probabilities`` with one batch."""
+    todo = [p for p in parts if p.probabilities is None]
+    if not todo:
+        return
+    for p in todo:
+        p.x28 = to_mnist(p.pixels)
+    probs = np.asarray(predictor.predict_batch(np.stack([p.x28 for p in todo])))
+    for p, pr in zip(todo, probs):
+        p.probabilities = pr
+
+
+def _split(predictor, parts: list[_Part]) -> list[_Part]:
+    """``parts`` with every part that reads better cut in two replaced by its two halves, repeatedly.
+
+    How wide a part is counts against the height of a digit in this number (the median of the
+    parts' heights): two digits run together are no higher than one, often less wide for it.
+    """
+    height = float(np.median([p.height for p in parts]))
+    _classify(predictor, parts)
+    while True:
+        tries: list[tuple[int, list[tuple[_Part, _Part]]]] = []
+        for i, p in enumerate(parts):
+            if _wants_cut(p, height):
+                x0, y0, _, _ = p.box
+                pairs = []
+                for c in _cut_columns(p):
+                    left, right = _part(p.pixels[:, :c], x0, y0, p.depth + 1), _part(p.pixels[:, c:], x0 + c, y0, p.depth + 1)
+                    if (
+                        left is not None
+                        and right is not None
+                        and min(left.height, right.height) >= PIECE_HEIGHT * p.height
+                        and min(left.width, right.width) >= PIECE_WIDTH * p.height
+                    ):
+                        pairs.append((left, right))
+                if pairs:
+                    tries.append((i, pairs))
+        if not tries:
+            return parts
+        _classify(predictor, [q for _, pairs in tries for pair in pairs for q in pair])
+        replaced: dict[int, tuple[_Part, _Part]] = {}
+        for i, pairs in tries:
+            p = parts[i]
+            score, best = max(((np.log(a.confidence) + np.log(b.confidence), (a, b)) for a, b in pairs), key=lambda sb: sb[0])
+            forced = p.width >= WIDE_ASPECT * height and min(best[0].width, best[1].width) >= WIDE_PIECE * height
+            if forced or score > np.log(p.confidence) + SPLIT_MARGIN:
+                replaced[i] = best
+            else:
+                p.depth = MAX_DEPTH  # tried: no better as two
+        if not replaced:
+            return parts
+        parts = [q for i, p in enumerate(parts) for q in (replaced[i] if i in replaced else (p,))]
+
+
+def read_number(image: np.ndarray, predictor=None) -> NumberReading:
+    """The digits in ``image`` (2-D uint8, white ink on black, any size), written left to right.
+
+    ``predictor`` (default: the bundled model) needs ``predict_batch``, ``classes`` and
+    ``is_digit``. ValueError for an image that is not 2-D uint8, EmptyImageError for one without
+    ink (as :func:`to_mnist`).
+    """
+    image = _checked(image)
+    if predictor is None:
+        from .inference import Predictor
+
+        predictor = Predictor.default()
+    ink = image >= max(1, INK_FRACTION * int(image.max()))
+    rows, starts, ends, component = _run_components(ink)
+    parts = []
+    for g in _groups(rows, starts, ends, component):
+        # The group's pixels: its components, and the faint edge around them (ink below the
+        # segmentation's threshold) reached through faint ink, as far as FRINGE pixels.
+        top, left = max(0, g.y0 - FRINGE), max(0, g.x0 - FRINGE)
+        window = (slice(top, g.y1 + FRINGE), slice(left, g.x1 + FRINGE))
+        shape = ink[window].shape
+        own = np.isin(component, g.ids)
+        mine = _paint(shape, rows[own] - top, starts[own] - left, ends[own] - left, np.ones(int(own.sum()), np.int32)) > 0
+        faint = (image[window] > 0) & ~ink[window]
+        for _ in range(FRINGE):
+            grown = mine | (_grow(mine, 1) & faint)
+            if np.array_equal(grown, mine):
+                break
+            mine = grown
+        part = _part(np.where(mine, image[window], 0).astype(np.uint8), left, top)
+        if part is not None:
+            parts.append(part)
+    parts = sorted(_split(predictor, parts), key=lambda p: (p.box[0] + p.box[2]) / 2)
+    digits = tuple(
+        DigitReading(
+            box=p.box,
+            label=int(predictor.classes[int(np.argmax(p.probabilities))]),
+            probabilities=np.asarray(p.probabilities, dtype=np.float32),
+            is_digit=bool(predictor.is_digit(p.x28)),
+            x28=p.x28,
+        )
+        for p in parts
+    )
+    return NumberReading("".join(str(d.label) for d in digits), digits)
+
+
+def _grow(mask: np.ndarray, steps: int = 2) -> np.ndarray:
+    """``mask`` dilated by ``steps`` pixels (3×3 square)."""
+    out = mask.copy()
+    for _ in range(steps):
+        grown = out.copy()
+        grown[1:] |= out[:-1]
+        grown[:-1] |= out[1:]
+        grown[:, 1:] |= grown[:, :-1].copy()
+        grown[:, :-1] |= grown[:, 1:].copy()
+        out = grown
+    return out

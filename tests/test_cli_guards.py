@@ -1,0 +1,96 @@
+"""The command line's guards: numbers beyond float32, a closed stdout, pixel similarity without
+an image of every class, a read-only --digits, a newline in the install path."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mnist_desktop.cli import main
+from mnist_desktop.model import MyDigits
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _one_error_line(proc, message: str) -> None:
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mnist-desktop: error:") and message in lines[0], proc.stderr
+
+
+@pytest.mark.parametrize(
+    "option,value,message",
+    [("--lr", "4e38", "learning rate must be"), ("--weight-decay", "1e308", "weight decay must be"), ("--lr", "inf", "learning rate")],
+)
+def test_numbers_beyond_float32_are_one_error_line(tmp_path, option, value, message):
+    proc = subprocess.run(
+        [sys.executable, "-m", "mnist_desktop", "train", option, value, "--out", str(tmp_path / "m.safetensors")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    _one_error_line(proc, message)
+    assert not (tmp_path / "m.safetensors").exists()
+
+
+@pytest.mark.skipif(os.name != "posix", reason="closing a descriptor for a child")
+@pytest.mark.parametrize("command", [["predict", "/nonexistent.png"], ["evaluate", "--help"], ["install-desktop-entry"]])
+def test_a_command_with_stdout_closed_is_one_error_line(tmp_path, command):
+    proc = subprocess.run(
+        ["sh", "-c", 'exec "$0" -m mnist_desktop "$@" >&-', sys.executable, *command],
+        capture_output=False,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+        env={**os.environ, "XDG_DATA_HOME": str(tmp_path)},
+    )
+    if command[-1] == "--help":  # argparse answers --help before any command runs: nothing to refuse
+        assert "Traceback" not in proc.stderr
+        return
+    _one_error_line(proc, "standard output is closed")
+    assert not (tmp_path / "applications").exists()
+
+
+def test_pixel_similarity_without_an_image_of_every_class_is_refused(tmp_path, capsys):
+    out = tmp_path / "p.safetensors"
+    assert main(["train", "--arch", "pixel-similarity", "--subset", "1", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "at least one training image of each class" in err and not out.exists()
+
+
+def test_evaluate_digits_creates_nothing_even_when_it_fails(tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    assert main(["evaluate", "--digits", str(folder), "nonexistent.safetensors"]) == 1
+    assert main(["evaluate", "--digits", str(folder), str(ROOT / "mnist_desktop" / "resources" / "models" / "default.safetensors")]) == 1
+    assert "no digits" in capsys.readouterr().err
+    assert list(folder.iterdir()) == []
+    # and on a real collection it reads without writing a byte
+    digits = MyDigits(tmp_path / "real")
+    drawing = np.zeros((60, 60), np.uint8)
+    drawing[10:50, 25:35] = 255
+    digits.add(drawing, 1)
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "real").rglob("*")}
+    assert (
+        main(["evaluate", "--digits", str(tmp_path / "real"), str(ROOT / "mnist_desktop" / "resources" / "models" / "default.safetensors")])
+        == 0
+    )
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "real").rglob("*")} == before
+
+
+@pytest.mark.skipif(sys.platform in ("win32", "darwin"), reason="freedesktop.org desktops only")
+def test_a_newline_in_the_install_path_never_reaches_the_desktop_entry(tmp_path, monkeypatch, capsys):
+    from mnist_desktop import desktop_entry
+
+    with pytest.raises(ValueError, match="control character"):
+        desktop_entry._quote_exec_arg("/opt/x\nExec=/bin/evil")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path))
+    monkeypatch.setattr(sys, "executable", "/opt/a\nExec=/bin/evil/python")
+    monkeypatch.setattr(sys, "argv", ["python"])
+    assert main(["install-desktop-entry"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "control character" in err
+    assert not (tmp_path / "applications" / "mnist-desktop.desktop").exists()

@@ -1,0 +1,129 @@
+"""nearest_training: the training digits nearest a drawing in the model's last hidden layer, against brute force."""
+
+import numpy as np
+import pytest
+import torch
+
+from mnist_desktop.model import Predictor, build_model, mnist_arrays, nearest_training, neighbours, training_features
+from mnist_desktop.model.numpy_forward import NumpyPredictor
+
+
+def predictor_of(arch: str, seed: int = 0, **config) -> Predictor:
+    torch.manual_seed(seed)
+    model = build_model(arch, 10, **config)
+    meta = {
+        "architecture": arch,
+        "arch_config": config,
+        "task": "all",
+        "classes": list(range(10)),
+        "output": "softmax",
+        "normalization": {"mean": 0.1307, "std": 0.3081},
+    }
+    return Predictor(model, meta)
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    neighbours.clear_cache()
+    yield
+    neighbours.clear_cache()
+
+
+def brute_force(features: np.ndarray, q: np.ndarray, k: int):
+    d = np.sqrt(((features.astype(np.float64) - q.astype(np.float64)) ** 2).sum(axis=1))
+    order = np.argsort(d, kind="stable")[:k]
+    return order, d[order]
+
+
+def test_mlp_neighbours_are_the_brute_force_ones_in_its_hidden_layer():
+    p = predictor_of("mlp", hidden=30)
+    train, _ = mnist_arrays("train")
+    # The reference features come from a forward hook on the output layer's input, not from the module's code.
+    seen = []
+    hook = p.model.fc2.register_forward_hook(lambda _m, inputs, _o: seen.append(inputs[0].detach().numpy().copy()))
+    with torch.no_grad():
+        p.model(((torch.from_numpy(train.copy()).float() / 255 - 0.1307) / 0.3081).reshape(-1, 1, 28, 28))
+    hook.remove()
+    reference = seen[0]
+    built = training_features(p)
+    assert "30 inputs" in built.space and built.features.shape == (60000, 30)
+    assert np.allclose(built.features, reference, atol=1e-5)
+    test, _ = mnist_arrays("test")
+    rng = np.random.default_rng(0)
+    for i in rng.choice(len(test), 12, replace=False):
+        x28 = test[i].astype(np.float32) / 255
+        indices, distances = nearest_training(p, x28, k=8)
+        with torch.no_grad():
+            q = p.model[:3](torch.from_numpy((x28 - 0.1307) / 0.3081).reshape(1, 1, 28, 28)).numpy()[0]
+        want, want_d = brute_force(reference, q, 8)
+        assert indices.dtype == np.int64 and len(indices) == 8
+        assert np.allclose(distances, want_d, rtol=1e-4, atol=1e-4)
+        assert np.all(np.diff(distances) >= 0)
+        assert set(indices.tolist()) == set(want.tolist()) or np.allclose(distances[-1], distances[-2], rtol=1e-4)
+
+
+def test_cnn_neighbours_match_brute_force_and_a_training_digit_finds_itself():
+    p = predictor_of("cnn", channels1=4, channels2=8)  # small: the features of 60,000 digits in seconds
+    built = training_features(p)
+    assert built.features.shape == (60000, 128) and "'fc'" in built.space
+    train, labels = mnist_arrays("train")
+    for i in (0, 123, 59999):
+        indices, distances = nearest_training(p, train[i].astype(np.float32) / 255, k=5)
+        assert indices[0] == i and distances[0] == pytest.approx(0, abs=1e-3)
+    test, _ = mnist_arrays("test")
+    x28 = test[7].astype(np.float32) / 255
+    indices, distances = nearest_training(p, x28, k=8)
+    q = neighbours.hidden_features(p, x28[None])[0]
+    want, want_d = brute_force(built.features, q, 8)
+    assert indices.tolist() == want.tolist() and np.allclose(distances, want_d, rtol=1e-4)
+
+
+def test_models_without_a_hidden_layer_use_pixels():
+    p = predictor_of("linear")
+    built = training_features(p)
+    assert built.space.startswith("pixels") and built.features.shape == (60000, 784)
+    train, _ = mnist_arrays("train")
+    x28 = train[42].astype(np.float32) / 255
+    indices, distances = nearest_training(p, x28, k=3)
+    assert indices[0] == 42 and distances[0] == pytest.approx(0, abs=1e-3)
+    want, want_d = brute_force(built.features, (x28.reshape(-1) - 0.1307) / 0.3081, 3)
+    assert indices.tolist() == want.tolist() and np.allclose(distances, want_d, rtol=1e-4, atol=1e-4)
+
+
+def test_a_retrained_or_other_model_never_reuses_a_stale_cache():
+    p = predictor_of("mlp", hidden=8)
+    first = training_features(p)
+    assert training_features(p) is first and neighbours.cached_features(p) is first
+    with torch.no_grad():
+        p.model.fc1.weight[0, 0] += 1.0  # trained a little more, in place
+    assert neighbours.cached_features(p) is None
+    second = training_features(p)
+    assert second.key != first.key and not np.array_equal(second.features, first.features)
+    other = predictor_of("mlp", seed=1, hidden=8)
+    assert neighbours.cached_features(other) is None
+    third = training_features(other)
+    # bounded: at most MAX_CACHED models' features are kept, the least recently used goes
+    keys = list(neighbours._cache)
+    assert len(keys) <= neighbours.MAX_CACHED and third.key in keys and first.key not in keys
+
+
+def test_progress_and_stop():
+    p = predictor_of("mlp", hidden=8)
+    calls = []
+    training_features(p, progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (60000, 60000) and [d for d, _ in calls] == sorted(d for d, _ in calls) and len(calls) > 1
+    neighbours.clear_cache()
+    calls.clear()
+    stopped = training_features(p, progress=lambda done, total: calls.append(done), should_stop=lambda: len(calls) >= 2)
+    assert stopped is None and calls == [neighbours.BATCH, 2 * neighbours.BATCH]
+    assert neighbours.cached_features(p) is None
+
+
+def test_bad_queries():
+    p = predictor_of("mlp", hidden=8)
+    with pytest.raises(ValueError, match="k must be"):
+        nearest_training(p, np.zeros((28, 28), np.float32), k=0)
+    with pytest.raises(ValueError, match=r"\(28, 28\)"):
+        nearest_training(p, np.zeros((20, 20), np.float32))
+    with pytest.raises(TypeError, match="torch Predictor"):
+        nearest_training(NumpyPredictor.default(), np.zeros((28, 28), np.float32))

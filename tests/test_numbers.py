@@ -1,0 +1,210 @@
+"""read_number: segmentation into digits (components, joined parts, cuts) on numbers composed from MNIST test digits."""
+
+import dataclasses
+from collections import deque
+
+import numpy as np
+import pytest
+
+from mnist_desktop.model import (
+    DigitReading,
+    EmptyImageError,
+    NumberReading,
+    Predictor,
+    compose_number,
+    composed_numbers,
+    read_number,
+    to_mnist,
+)
+from mnist_desktop.model.drawings import TOUCH_INK
+from mnist_desktop.model.numbers import label_components
+
+
+@pytest.fixture(scope="module")
+def predictor():
+    return Predictor.default()
+
+
+def flood_fill_components(mask: np.ndarray) -> list[frozenset]:
+    """The reference: 8-connected components by breadth-first search, as sets of pixels."""
+    seen = np.zeros_like(mask, dtype=bool)
+    out = []
+    h, w = mask.shape
+    for y, x in zip(*np.nonzero(mask)):
+        if seen[y, x]:
+            continue
+        seen[y, x] = True
+        todo, comp = deque([(y, x)]), set()
+        while todo:
+            cy, cx = todo.popleft()
+            comp.add((cy, cx))
+            for dy in (-1, 0, 1):
+                for dx in (-1, 0, 1):
+                    ny, nx = cy + dy, cx + dx
+                    if 0 <= ny < h and 0 <= nx < w and mask[ny, nx] and not seen[ny, nx]:
+                        seen[ny, nx] = True
+                        todo.append((ny, nx))
+        out.append(frozenset(comp))
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_label_components_matches_a_flood_fill(seed):
+    rng = np.random.default_rng(seed)
+    mask = rng.random((rng.integers(1, 40), rng.integers(1, 50))) < rng.uniform(0.2, 0.6)
+    labels, count = label_components(mask)
+    mine = {frozenset(zip(*np.nonzero(labels == k))) for k in range(1, count + 1)}
+    assert mine == set(flood_fill_components(mask))
+    assert ((labels > 0) == mask).all() and labels.max(initial=0) == count
+
+
+def test_label_components_of_shapes():
+    mask = np.zeros((9, 12), bool)
+    mask[1, 1:4] = True  # a bar
+    mask[2, 4] = True  # touching it diagonally: the same component
+    mask[5:8, 8] = True  # apart
+    labels, count = label_components(mask)
+    assert count == 2 and labels[1, 1] == labels[2, 4] != labels[6, 8]
+    assert label_components(np.zeros((4, 4), bool))[1] == 0
+
+
+def ink_box(image, threshold=1):
+    ys, xs = np.nonzero(image >= threshold)
+    return xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+
+
+def iou(a, b) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / ((a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter)
+
+
+def test_compose_number_is_seeded_and_its_boxes_hold_the_ink():
+    a, b = compose_number(6, seed=3), compose_number(6, seed=3)
+    assert np.array_equal(a.image, b.image) and a.text == b.text and a.boxes == b.boxes
+    assert not np.array_equal(a.image, compose_number(6, seed=4).image)
+    assert a.image.dtype == np.uint8 and a.image.ndim == 2 and len(a.text) == len(a.boxes) == 6
+    covered = np.zeros(a.image.shape, bool)
+    for x0, y0, x1, y1 in a.boxes:
+        covered[y0:y1, x0:x1] = True
+    assert not (a.image[~covered]).any()  # no ink outside the boxes
+    assert all(p[2] < q[0] for p, q in zip(a.boxes, a.boxes[1:]))  # with gaps: apart in x, left to right
+    assert not any(a.touching)
+
+
+def test_compose_number_touching_neighbours_do_touch():
+    for seed in range(5):
+        c = compose_number(5, seed=seed, touching=True)
+        assert any(c.touching)
+        _, count = label_components(c.image >= TOUCH_INK)
+        # at least one pair is one component: fewer components than digits, unless a digit is in pieces
+        pieces = sum(label_components(c.image[y0:y1, x0:x1] >= TOUCH_INK)[1] for x0, y0, x1, y1 in c.boxes)
+        assert count < pieces
+
+
+def test_reads_numbers_written_with_gaps(predictor):
+    numbers = composed_numbers(28, seed=5)  # lengths 2…8, four of each
+    segmented = exact = 0
+    for c in numbers:
+        reading = read_number(c.image, predictor)
+        assert isinstance(reading, NumberReading) and reading.text == "".join(str(d.label) for d in reading.digits)
+        boxes = [d.box for d in reading.digits]
+        if len(boxes) == len(c.boxes) and all(iou(p, q) > 0.8 for p, q in zip(boxes, c.boxes)):
+            segmented += 1
+        exact += reading.text == c.text
+    assert segmented >= 26  # the bench measures the rate on many more
+    assert exact >= 22
+
+
+def test_a_digit_in_two_strokes_is_one_digit(predictor):
+    """A digit cut across (a 4 or a 5 written in two strokes) is joined: one digit, one box."""
+    from mnist_desktop.model import mnist_arrays
+
+    images, labels = mnist_arrays("test")
+    fours = np.flatnonzero(labels == 4)[:3]
+    c = compose_number(1, seed=8, images=images[fours], labels=labels[fours])
+    image = c.image.copy()
+    x0, y0, x1, y1 = c.boxes[0]
+    middle = (y0 + y1) // 2
+    image[middle - 3 : middle + 3] = 0  # two parts, one above the other
+    assert label_components(image >= 64)[1] >= 2
+    reading = read_number(image, predictor)
+    assert len(reading.digits) == 1
+    assert iou(reading.digits[0].box, ink_box(image)) > 0.95
+
+
+def test_a_stroke_broken_off_joins_its_digit_and_a_speck_is_dropped(predictor):
+    c = compose_number(3, seed=2)
+    image = c.image.copy()
+    x0, y0, x1, y1 = c.boxes[1]
+    h = y1 - y0
+    image[y0 : y0 + h // 5, x1 + 6 : x1 + 10] = 255  # a short stroke just right of the middle digit
+    image[5, image.shape[1] - 3] = 255  # a speck of dust in a corner
+    reading = read_number(image, predictor)
+    assert len(reading.digits) == 3
+    assert reading.digits[1].box[2] == x1 + 10  # the stroke is part of the middle digit
+
+
+def test_touching_digits_are_cut_apart(predictor):
+    """Two round digits joined by a bridge of ink: one component, twice as wide as high, read as two."""
+    from mnist_desktop.model import mnist_arrays
+
+    images, labels = mnist_arrays("test")
+    zero = images[np.flatnonzero(labels == 0)[0]]
+    a = compose_number(1, seed=0, images=zero[None], labels=np.array([0]))
+    ink = a.image[:, a.boxes[0][0] : a.boxes[0][2]]
+    width = ink.shape[1]
+    image = np.zeros((a.image.shape[0], 2 * width + 40), np.uint8)
+    image[:, 10 : 10 + width] = ink
+    image[:, 10 + width - 4 : 2 * width + 6] = np.maximum(image[:, 10 + width - 4 : 2 * width + 6], ink)  # 4 pixels of overlap
+    assert label_components(image >= 64)[1] == 1
+    reading = read_number(image, predictor)
+    assert reading.text == "00"
+    left, right = (d.box for d in reading.digits)
+    assert left[2] <= right[0] + 8 and abs((left[2] - left[0]) - (right[2] - right[0])) < width // 3
+
+
+def test_touching_numbers_are_cut_and_never_into_too_many(predictor):
+    """Touching digits are cut apart (more digits come out than there are runs of touching ink),
+    and no number comes out with more digits than it has. (The bench measures exact reads.)"""
+    read = runs = 0
+    for c in composed_numbers(16, seed=9, touching=True):
+        digits = len(read_number(c.image, predictor).digits)
+        assert digits <= len(c.text)
+        read += digits
+        runs += len(c.text) - sum(c.touching)
+    assert read > runs + 3
+
+
+def test_each_digit_is_what_the_model_reads_of_its_part(predictor):
+    c = compose_number(4, seed=1)
+    reading = read_number(c.image, predictor)
+    for d in reading.digits:
+        assert isinstance(d, DigitReading) and isinstance(d.is_digit, bool)
+        x0, y0, x1, y1 = d.box
+        assert d.x28.shape == (28, 28) and d.probabilities.shape == (10,)
+        assert d.probabilities.sum() == pytest.approx(1, abs=1e-5)
+        assert d.label == predictor.classes[int(np.argmax(d.probabilities))]
+        assert np.allclose(d.probabilities, predictor.predict(d.x28), atol=1e-5)
+        part = c.image[y0:y1, x0:x1]
+        assert part.any() and np.abs(to_mnist(part) - d.x28).max() < 0.35  # its own box's ink (neighbours masked out)
+        assert d.is_digit == predictor.is_digit(d.x28)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        reading.text = "1"
+
+
+def test_one_digit_is_read_as_predict_reads_it(predictor):
+    c = compose_number(1, seed=4)
+    reading = read_number(c.image, predictor)
+    assert len(reading.digits) == 1
+    assert np.allclose(reading.digits[0].probabilities, predictor.predict(to_mnist(c.image)), atol=1e-5)
+
+
+def test_blank_and_bad_images(predictor):
+    with pytest.raises(EmptyImageError):
+        read_number(np.zeros((280, 600), np.uint8), predictor)
+    with pytest.raises(ValueError, match="2-D"):
+        read_number(np.zeros((2, 28, 28), np.uint8), predictor)
+    with pytest.raises(ValueError, match="uint8"):
+        read_number(np.ones((28, 28), np.float32), predictor)
