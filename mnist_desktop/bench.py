@@ -23,7 +23,9 @@ import numpy as np
 import torch
 
 from . import bench_numbers
+from .bench_recognition import bench_recognition, format_recognition
 from .bench_mydigits import bench_mydigits_scale, format_mydigits_scale
+from .model.drawings import sample_drawings, style_sets, thick_shifted  # noqa: F401 (also the bench's public names)
 
 
 def _cpu_name() -> str:
@@ -34,47 +36,6 @@ def _cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
-
-
-def sample_drawings(count: int = 50, size: int = 280, seed: int = 0) -> list[np.ndarray]:
-    """Canvas-sized drawings made from MNIST test digits: scaled to 30–90 % height, placed anywhere."""
-    from .model import load_mnist
-    from .model.drawings import random_drawings
-
-    images, _ = load_mnist("test")
-    return random_drawings(images.numpy(), count, size, seed)[1]
-
-
-def thick_shifted(images: torch.Tensor) -> torch.Tensor:
-    """MNIST digits in another hand: strokes about a pixel fatter on each side, and the digit
-    3 pixels right and 3 down of where MNIST centres it. uint8 ``(N, 28, 28)`` in and out.
-
-    The bundled CNN reads the MNIST test set drawn this way at 93.9 % (99.3 % as it is): the
-    style the fine-tuning tests and ``bench`` use for "my digits".
-    """
-    import torch.nn.functional as F
-
-    x = images.float()[:, None] / 255
-    x = F.pad(x, (3, 0, 3, 0))[:, :, :28, :28]  # 3 right, 3 down (MNIST's 4-pixel border keeps the ink)
-    up = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
-    x = F.avg_pool2d(F.max_pool2d(up, 5, 1, 2), 2)  # grey dilation at twice the resolution: ~1 pixel fatter
-    x = x / x.amax((2, 3), keepdim=True).clamp_min(1e-6)
-    return (x[:, 0].clamp(0, 1) * 255).round().to(torch.uint8)
-
-
-def style_sets(per_digit: int = 20, held_out: int = 5000):
-    """(tune images, tune labels, held-out images, held-out labels) of :func:`thick_shifted` MNIST
-    test digits: the first ``per_digit`` of each digit to fine-tune on, and the last
-    ``held_out`` test images (none of them among the first) to measure on."""
-    from .model import load_mnist
-
-    images, labels = load_mnist("test")
-    tune = torch.cat([torch.nonzero(labels == d)[:per_digit, 0] for d in range(10)])
-    held = torch.arange(len(labels) - held_out, len(labels))
-    if set(tune.tolist()) & set(held.tolist()):
-        raise ValueError("the tuning and held-out digits overlap: fewer per digit or a smaller held-out set")
-    styled = thick_shifted(images)
-    return styled[tune], labels[tune], styled[held], labels[held]
 
 
 def _stats(ms: list[float]) -> dict:
@@ -119,70 +80,7 @@ def bench_latency(runs: int = 1000) -> dict:
 # loaded in the background and the model swapped; the event loop's stalls after the window
 # showed (a 10 ms timer), while a user draws (strokes of 0.4 s with 0.1 s pen-up gaps, from
 # the window shown until DRAW_S after the start) and after they stop.
-STARTUP_PROBE = """
-import json, math, os, sys, tempfile, time
-start = float(sys.argv[1])
-draw_until = start + float(sys.argv[2])
-from PySide6.QtCore import QSettings, QTimer
-from PySide6.QtWidgets import QApplication
-from mnist_desktop.ui.app import make_app, tune_process
-from mnist_desktop.ui.canvas import scripted_stroke
-from mnist_desktop.ui.main_window import MainWindow
-import numpy as np
-app = make_app(['mnist-desktop'])
-w = MainWindow(settings=QSettings(os.path.join(tempfile.mkdtemp(), 's.ini'), QSettings.Format.IniFormat), torch_ready='torch' in sys.modules)
-w.show()
-tune_process()
-app.processEvents()
-out = {'shown': time.time() - start}
-one = np.zeros((280, 280), np.uint8); one[40:240, 130:150] = 255
-w.canvas.set_image(one)
-w.classify()
-w.prediction.repaint()
-out['stroke'] = time.time() - start
-out['stroke_class'] = w.prediction.digit.text()
-shown = [w.probabilities.copy()]  # the bars of the numpy model, last shown before the swap
-w.predictionUpdated.connect(lambda: w.torch_ready or shown.__setitem__(0, w.probabilities.copy()))
-gaps, last = [], [time.perf_counter()]
-def probe():
-    now = time.perf_counter(); gaps.append((time.time(), now - last[0])); last[0] = now
-timer = QTimer(interval=10, timeout=probe); timer.start()
-# A user drawing: each stroke 25 events 16 ms apart (0.4 s), then 6 ticks pen-up (~0.1 s).
-def strokes():
-    while True:
-        for k in range(8):
-            a = [0.3 + 0.4 * math.sin(k + i / 8) for i in range(25)]
-            yield from scripted_stroke(w.canvas, [(x, 0.2 + 0.6 * i / 24) for i, x in enumerate(a)])
-            yield from [None] * 6
-        w.canvas.clear()
-events = strokes()
-drawing_end = [None]
-def draw():
-    e = next(events)
-    if e is None and time.time() >= draw_until:  # the pen is up: the user stops here
-        pen.stop()
-        drawing_end[0] = time.time()
-    elif e is not None:
-        QApplication.sendEvent(w.canvas, e)
-pen = QTimer(interval=16, timeout=draw); pen.start()
-def ready():
-    out['torch_ready'] = time.time() - start
-    QTimer.singleShot(300, app.quit)
-w.torchReady.connect(ready)
-QTimer.singleShot(50, w.load_torch_in_background)
-app.exec()
-if drawing_end[0] is None:
-    drawing_end[0] = time.time()
-if pen.isActive():
-    pen.stop()
-out['max_stall_ms'] = 1000 * max(g for _, g in gaps)
-out['max_stall_drawing_ms'] = 1000 * max([g for t, g in gaps if t - g <= drawing_end[0]] or [0.0])
-out['drawing_s'] = drawing_end[0] - start
-out['stalls_over_50ms'] = sum(g > 0.05 for _, g in gaps)
-out['jump'] = float(np.abs(w.probabilities - shown[0]).max())
-print(json.dumps(out), flush=True)
-os._exit(0)
-"""
+PROBES = Path(__file__).parent / "probes"  # run by path: see probes/__init__.py
 DRAW_S = 2.0  # the simulated user draws until this long after the launch, then looks
 
 
@@ -215,7 +113,9 @@ def bench_startup(runs: int = 5) -> dict:
                 subprocess.run(cmd, capture_output=True, env=env, check=True)
                 times[name].append(time.time() - t)
             t = time.time()
-            proc = subprocess.run([sys.executable, "-c", STARTUP_PROBE, repr(t), repr(DRAW_S)], capture_output=True, text=True, env=env)
+            proc = subprocess.run(
+                [sys.executable, str(PROBES / "startup.py"), repr(t), repr(DRAW_S)], capture_output=True, text=True, env=env
+            )
             if proc.returncode != 0:
                 return {"error": proc.stderr.strip().splitlines()[-1:]}
             probe = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -336,7 +236,7 @@ def bench_gui() -> dict:
     return out
 
 
-REFERENCE_EPOCHS_TO_99 = 5  # pytorch/examples mnist reaches 99.0 % test accuracy after 5–6 epochs (issue #6)
+REFERENCE_EPOCHS_TO_99 = 5  # pytorch/examples mnist reaches 99.0 % test accuracy after 5–6 epochs
 
 
 def bench_reference(steps: int = 200) -> dict:
@@ -521,66 +421,6 @@ def bench_preprocess(count: int = 600, seed: int = 0) -> dict:
 # bundled model, torch loaded): a stroke's mouse moves are posted every 16 ms for a few
 # seconds, a 10 ms timer probes the event loop; the longest gap minus 10 ms is its longest
 # stall. Also how long after each prediction the saliency overlay follows.
-SALIENCY_PROBE = """
-import json, os, sys, tempfile, time
-import numpy as np
-from PySide6.QtCore import QEvent, QSettings, QTimer, Qt
-from PySide6.QtWidgets import QApplication
-from mnist_desktop.ui.app import make_app
-from mnist_desktop.ui.main_window import MainWindow
-from mnist_desktop.ui.canvas import scripted_mouse_event
-seconds = float(sys.argv[1])
-app = make_app(['mnist-desktop'])
-w = MainWindow(settings=QSettings(os.path.join(tempfile.mkdtemp(), 's.ini'), QSettings.Format.IniFormat))
-w.resize(1300, 900)
-w.show()
-lab = sys.argv[2] == 'on'
-if lab:
-    w.docks['preprocess_lab'].raise_()
-    w.prediction.saliency_toggle.setChecked(True)
-app.processEvents()
-predicted, lags, labs = [None], [], [0]
-w.predictionUpdated.connect(lambda: predicted.__setitem__(0, time.perf_counter()))
-real = w.update_saliency
-def timed():
-    real()
-    if predicted[0] is not None:
-        lags.append(1000 * (time.perf_counter() - predicted[0]))
-w._saliency_timer.timeout.disconnect()
-w._saliency_timer.timeout.connect(timed)
-rng = np.random.default_rng(0)
-state = {'i': 0, 'pts': None}
-M, L = Qt.MouseButton, Qt.MouseButton.LeftButton
-def post(kind, x, y, button, buttons):
-    QApplication.postEvent(w.canvas, scripted_mouse_event(w.canvas, kind, x, y, button, buttons))
-def tick():
-    if state['pts'] is None or state['i'] >= len(state['pts']):
-        if state['pts'] is not None:
-            post(QEvent.Type.MouseButtonRelease, *state['pts'][-1], L, M.NoButton)
-            if rng.random() < 0.3:
-                w.canvas.clear()
-        a, b = rng.uniform(0.1, 0.9, 2), rng.uniform(0.1, 0.9, 2)
-        state['pts'] = [tuple(a + (b - a) * t) for t in np.linspace(0, 1, 20)]
-        state['i'] = 1
-        post(QEvent.Type.MouseButtonPress, *state['pts'][0], L, L)
-        return
-    post(QEvent.Type.MouseMove, *state['pts'][state['i']], M.NoButton, L)
-    state['i'] += 1
-gaps, last = [], [time.perf_counter()]
-def probe():
-    now = time.perf_counter(); gaps.append(now - last[0]); last[0] = now
-QTimer(w, interval=10, timeout=probe).start()
-QTimer(w, interval=16, timeout=tick).start()
-QTimer.singleShot(int(seconds * 1000), app.quit)
-app.exec()
-late = [max(0.0, 1000 * g - 10) for g in gaps]
-out = {'seconds': seconds, 'max_stall_ms': max(late), 'p99_stall_ms': float(np.percentile(late, 99)),
-       'stalls_over_50ms': sum(x > 50 for x in late), 'saliency_updates': len(lags),
-       'saliency_after_prediction_median_ms': float(np.median(lags)) if lags else float('nan'),
-       'lab_updates': w.preprocess_lab.updates}
-print(json.dumps(out), flush=True)
-os._exit(0)
-"""
 
 
 def bench_saliency(runs: int = 300, seconds: float = 5.0) -> dict:
@@ -604,7 +444,7 @@ def bench_saliency(runs: int = 300, seconds: float = 5.0) -> dict:
     torch.set_num_threads(threads)
     env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
     # The same drawing with both off first: the machine's own stalls, to compare with.
-    windows = {m: _json_run([sys.executable, "-c", SALIENCY_PROBE, str(seconds), m], env=env) for m in ("off", "on")}
+    windows = {m: _json_run([sys.executable, str(PROBES / "saliency.py"), str(seconds), m], env=env) for m in ("off", "on")}
     return {"what": "Predictor.saliency of a drawing (bundled CNN, one thread as in the window)", **_stats(times), "window": windows}
 
 
@@ -624,8 +464,27 @@ def bench_lab(phases: int = 30, batches: int = 5, nudge_models=("cnn", "linear")
     return out
 
 
+# The sections, in the order they run and are reported (``bench --skip NAME`` leaves one out).
+SECTIONS = (
+    ("startup", bench_startup),
+    ("data", bench_data),
+    ("latency", bench_latency),
+    ("throughput", bench_throughput),
+    ("recipe", bench_recipe),
+    ("reference", bench_reference),
+    ("stop", bench_stop),
+    ("plot", bench_plot),
+    ("gui", bench_gui),
+    ("mydigits", bench_mydigits),
+    ("mydigits-scale", bench_mydigits_scale),
+    ("preprocess", bench_preprocess),
+    ("saliency", bench_saliency),
+    ("lab", bench_lab),
+    ("recognition", bench_recognition),
+) + bench_numbers.SECTIONS
+
+
 def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
-    from .bench_recognition import bench_recognition
     from .model import resolve_device
 
     report = {
@@ -635,24 +494,7 @@ def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
         "torch": torch.__version__,
         "python": platform.python_version(),
     }
-    sections = (
-        ("startup", bench_startup),
-        ("data", bench_data),
-        ("latency", bench_latency),
-        ("throughput", bench_throughput),
-        ("recipe", bench_recipe),
-        ("reference", bench_reference),
-        ("stop", bench_stop),
-        ("plot", bench_plot),
-        ("gui", bench_gui),
-        ("mydigits", bench_mydigits),
-        ("mydigits-scale", bench_mydigits_scale),
-        ("preprocess", bench_preprocess),
-        ("saliency", bench_saliency),
-        ("lab", bench_lab),
-        ("recognition", bench_recognition),
-    ) + bench_numbers.SECTIONS
-    for name, fn in sections:
+    for name, fn in SECTIONS:
         if name in skip:
             continue
         if log:
@@ -662,7 +504,6 @@ def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
 
 
 def format_report(r: dict) -> str:
-    from .bench_recognition import format_recognition
 
     lines = [f"device {r['device']} ({r['cpu']}, {r['cpu_threads']} threads), torch {r['torch']}, Python {r['python']}"]
     lines += format_recognition(r["recognition"]) if "recognition" in r else []

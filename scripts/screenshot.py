@@ -114,7 +114,7 @@ def scene_training(app, window, args):
     from mnist_desktop import model as engine
 
     draw(window.canvas, three())
-    wait(app, lambda: not window._classify_timer.isActive(), 5)
+    wait(app, lambda: not window.live._classify_timer.isActive(), 5)
     panel = window.training
     panel.set_config(engine.recommended_config("digits", "cnn"))
     panel.epochs.setValue(2)
@@ -167,14 +167,14 @@ def scene_lab(app, window, args):
     window.brush.setValue(8)  # a small digit, with a pen to match, in the top right corner
     small = [[(0.62 + 0.3 * x, 0.05 + 0.3 * y) for x, y in stroke] for stroke in three()]
     draw(window.canvas, small)
-    wait(app, lambda: not window._classify_timer.isActive(), 5)
+    wait(app, lambda: not window.live._classify_timer.isActive(), 5)
     wait(app, lambda: False, 0.3)
     return "preprocess_lab", f"digit {window.prediction.top_class}"
 
 
 def scene_saliency(app, window, args):
     draw(window.canvas, three())
-    wait(app, lambda: not window._classify_timer.isActive(), 5)
+    wait(app, lambda: not window.live._classify_timer.isActive(), 5)
     window.prediction.saliency_toggle.setChecked(True)
     window.docks["inspector"].raise_()
     window.inspector.source.setCurrentIndex(window.inspector.source.findData("drawing"))

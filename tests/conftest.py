@@ -11,3 +11,19 @@ def _user_data_home(tmp_path_factory, monkeypatch):
     """What the app makes for the user (saved models, desktop entries) goes to a temporary
     folder in tests, never into the real ~/.local/share (platformdirs follows XDG_DATA_HOME)."""
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("xdg-data")))
+
+
+@pytest.fixture(scope="session")
+def trained():
+    """One small trained predictor per architecture (and a 1-output mnist-loss model), trained
+    once for every test that reads them (they must not change them)."""
+    from mnist_desktop.model import TrainConfig, train
+
+    configs = {
+        "pixel-similarity": TrainConfig(arch="pixel-similarity", device="cpu"),
+        "linear": TrainConfig(arch="linear", subset=1000, epochs=1, device="cpu"),
+        "mlp": TrainConfig(arch="mlp", hidden=17, subset=1000, epochs=1, device="cpu"),
+        "cnn": TrainConfig(arch="cnn", subset=1000, epochs=1, device="cpu"),
+        "mlp-3v7": TrainConfig(arch="mlp", task="3v7", loss="mnist-loss", subset=1000, epochs=1, device="cpu"),
+    }
+    return {name: train(c).predictor for name, c in configs.items()}

@@ -6,26 +6,13 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_desktop.model import CheckpointError, Predictor, TrainConfig, checkpoints, load_mnist, train
+from mnist_desktop.model import CheckpointError, Predictor, checkpoints, load_mnist
 
 
 @pytest.fixture(scope="module")
 def test_images():
     images, _ = load_mnist("test")
     return images[:64].float().numpy() / 255
-
-
-@pytest.fixture(scope="module")
-def trained():
-    """One small trained predictor per architecture (and a 1-output mnist-loss model)."""
-    configs = {
-        "pixel-similarity": TrainConfig(arch="pixel-similarity", device="cpu"),
-        "linear": TrainConfig(arch="linear", subset=1000, epochs=1, device="cpu"),
-        "mlp": TrainConfig(arch="mlp", hidden=17, subset=1000, epochs=1, device="cpu"),
-        "cnn": TrainConfig(arch="cnn", subset=1000, epochs=1, device="cpu"),
-        "mlp-3v7": TrainConfig(arch="mlp", task="3v7", loss="mnist-loss", subset=1000, epochs=1, device="cpu"),
-    }
-    return {name: train(c).predictor for name, c in configs.items()}
 
 
 @pytest.mark.parametrize("name", ["pixel-similarity", "linear", "mlp", "cnn", "mlp-3v7"])

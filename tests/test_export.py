@@ -108,39 +108,3 @@ def test_an_unwritable_place_names_the_file(tmp_path, where):
     with pytest.raises(ExportError, match="cannot save") as e:
         export_onnx(Predictor.default(), tmp_path / where)
     assert str(tmp_path) in str(e.value) and "\n" not in str(e.value)
-
-
-def test_window_file_menu_exports_the_active_model(qtbot, tmp_path, monkeypatch, images):
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QFileDialog, QMessageBox
-
-    from mnist_desktop.ui import MainWindow
-
-    predictor = Predictor.default()
-    window = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), predictor=predictor)
-    window.ask_to_save = lambda: QMessageBox.StandardButton.Discard
-    qtbot.addWidget(window)
-    (file_menu,) = [a.menu() for a in window.menuBar().actions() if a.text() == "&File"]
-    assert window.export_onnx_action in file_menu.actions() and window.export_onnx_action.isEnabled()
-
-    # The export runs in its own process (its torch._dynamo import would freeze the window);
-    # onnxExported tells how it went.
-    out = tmp_path / "canvas.onnx"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "ONNX models (*.onnx)"))
-    with qtbot.waitSignal(window.onnxExported, timeout=120000) as done:
-        window.export_onnx_action.trigger()
-        assert not window.export_onnx_action.isEnabled() and not window.export_onnx(str(out))  # one at a time
-        assert "Exporting" in window.statusBar().currentMessage()
-    assert done.args[0] is True and window.export_onnx_action.isEnabled()
-    check_matches(predictor, out, images)
-    assert str(out) in window.statusBar().currentMessage()
-
-    bad = tmp_path / "missing" / "m.onnx"
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(bad), ""))
-    with qtbot.waitSignal(window.onnxExported, timeout=120000) as failed:
-        assert window.export_onnx_dialog() == str(bad)
-    assert failed.args[0] is False and str(bad) in window.last_warning and "cannot save" in window.last_warning
-
-    window.set_predictor(None)
-    assert not window.export_onnx_action.isEnabled()
-    window.close()

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_desktop.bench import style_sets, thick_shifted
 from mnist_desktop.model import Predictor, TrainConfig, evaluate, fine_tune, load_mnist, train
+from mnist_desktop.model.drawings import style_sets, thick_shifted
 
 QUICK = dict(epochs=2, replay=2000, repeat=10, device="cpu")
 

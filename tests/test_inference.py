@@ -3,9 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mnist_desktop.bench import sample_drawings
 from mnist_desktop.model import Predictor, load_mnist, to_mnist
-from mnist_desktop.model.drawings import place_on_canvas
+from mnist_desktop.model.drawings import place_on_canvas, sample_drawings
 
 BUNDLED_EPOCHS = 5
 

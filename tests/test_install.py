@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from mnist_desktop.bench import sample_drawings
+from mnist_desktop.model.drawings import sample_drawings
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = [

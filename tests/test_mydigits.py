@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_desktop.bench import sample_drawings
 from mnist_desktop.model import DataError, EmptyImageError, MyDigits, default_digits_folder, to_mnist
+from mnist_desktop.model.drawings import sample_drawings
 from mnist_desktop.model.paths import user_data_dir
 
 DRAWINGS = sample_drawings(6, size=120)
@@ -176,7 +176,7 @@ def test_index_path_taken_by_a_folder_is_a_clear_error(tmp_path):
 
 ADDER = """
 import sys
-from mnist_desktop.bench import sample_drawings
+from mnist_desktop.model.drawings import sample_drawings
 from mnist_desktop.model import MyDigits
 digits = MyDigits(sys.argv[1])
 for i, d in enumerate(sample_drawings(20, size=60, seed=int(sys.argv[2]))):

@@ -8,10 +8,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mnist_desktop.bench import sample_drawings
 from mnist_desktop.model import DEFAULT_MODEL, CheckpointError, Predictor, build_model, load_mnist, to_mnist
 from mnist_desktop.model.architectures import ARCHITECTURES
 from mnist_desktop.model.checkpoints import make_metadata, save_checkpoint
+from mnist_desktop.model.config import ARCHITECTURE_SPECS
+from mnist_desktop.model.drawings import sample_drawings
 from mnist_desktop.model.numpy_forward import NumpyPredictor, expected_shapes, load_weights
 from mnist_desktop.model.preprocess import resize_antialiased
 
@@ -72,6 +73,16 @@ def test_numpy_and_torch_agree_for_random_weights(tmp_path, inputs, arch, config
     np.testing.assert_allclose(numpy_p.predict_batch(batch), torch_p.predict_batch(batch), atol=1e-5, rtol=0)
     w, v = numpy_p.layer_weights(), torch_p.layer_weights()
     assert list(w) == list(v) and all(np.array_equal(w[k], v[k]) for k in w)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURE_SPECS))
+def test_every_registered_architecture_has_a_torch_model_and_a_numpy_twin(tmp_path, inputs, arch):
+    """From the registry, not a list written here: a new architecture without its torch model
+    or its numpy twin fails."""
+    assert arch in ARCHITECTURES and arch in {case[0] for case in CASES}
+    path = _random_checkpoint(tmp_path, arch, {}, "digits", "softmax")
+    batch = np.stack(inputs)
+    np.testing.assert_allclose(NumpyPredictor.load(path).predict_batch(batch), Predictor.load(path).predict_batch(batch), atol=1e-5, rtol=0)
 
 
 def test_numpy_and_torch_agree_for_the_trained_bundled_model():

@@ -1,4 +1,4 @@
-"""The preprocessing lab's engine: to_mnist with one step left out at a time (issue #9, part 3)."""
+"""The preprocessing lab's engine: to_mnist with one step left out at a time."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,4 @@
-"""Predictor.saliency: what the model looks at (issue #9, part 4)."""
+"""Predictor.saliency: what the model looks at."""
 
 import copy
 
@@ -6,22 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_desktop.model import TrainConfig, load_mnist, train
+from mnist_desktop.model import load_mnist
 
 ARCHS = ["pixel-similarity", "linear", "mlp", "cnn", "mlp-3v7"]
-
-
-@pytest.fixture(scope="module")
-def trained():
-    """One small trained predictor per architecture (and a 1-output mnist-loss model)."""
-    configs = {
-        "pixel-similarity": TrainConfig(arch="pixel-similarity", device="cpu"),
-        "linear": TrainConfig(arch="linear", subset=1000, epochs=1, device="cpu"),
-        "mlp": TrainConfig(arch="mlp", hidden=17, subset=1000, epochs=1, device="cpu"),
-        "cnn": TrainConfig(arch="cnn", subset=1000, epochs=1, device="cpu"),
-        "mlp-3v7": TrainConfig(arch="mlp", task="3v7", loss="mnist-loss", subset=1000, epochs=1, device="cpu"),
-    }
-    return {name: train(c).predictor for name, c in configs.items()}
 
 
 @pytest.fixture(scope="module")

@@ -217,32 +217,50 @@ def test_training_does_not_import_torch_dynamo():
     assert out.stdout.strip() == "False"
 
 
+class CountedPause(threading.Event):
+    """A pause flag that counts how often the trainer finds it set, and then does what a
+    person would: ``after`` (called once the trainer has found it set ``polls`` times while
+    waiting) resumes or stops. The test waits for the trainer's own checks, not for a time."""
+
+    def __init__(self, polls: int, after):
+        super().__init__()
+        self.polls, self.after, self.seen = polls, after, 0
+
+    def is_set(self) -> bool:
+        held = super().is_set()
+        if held:
+            self.seen += 1
+            if self.seen == self.polls:
+                self.after(self)
+        return held
+
+
 def test_pause_waits_and_resume_continues_from_the_same_step():
-    pause, steps, resumed = threading.Event(), [], threading.Event()
+    steps, seen_at_step_3 = [], []
+    pause = CountedPause(4, lambda p: p.clear())  # resumed after the trainer found it set 4 times
 
     def on_batch(info):
         steps.append(info.step)
         if info.step == 2:
             pause.set()
-            # another thread resumes a little later; until then no step may run
-            threading.Timer(0.3, lambda: (resumed.set(), pause.clear())).start()
         elif info.step == 3:
-            assert resumed.is_set(), "a step ran while paused"
+            seen_at_step_3.append(pause.seen)
 
     result = train(small(arch="linear", epochs=1, subset=640), on_batch=on_batch, pause_event=pause)
     assert steps == list(range(1, 11)) and not result.stopped
+    assert seen_at_step_3 == [4]  # step 3 ran only once the pause was released, and the trainer waited in it
 
 
 def test_stop_while_paused_ends_the_run():
-    pause, stop = threading.Event(), threading.Event()
+    stop = threading.Event()
+    pause = CountedPause(3, lambda p: stop.set())  # stopped while the trainer waits in the pause
 
     def on_batch(info):
         if info.step == 2:
             pause.set()
-            threading.Timer(0.1, stop.set).start()
 
     result = train(small(arch="linear"), on_batch=on_batch, pause_event=pause, stop_event=stop)
-    assert result.stopped and result.history[-1].epoch == 1
+    assert result.stopped and result.history[-1].epoch == 1 and pause.seen >= 3
 
 
 def test_continue_training_starts_from_the_given_model_and_leaves_it_unchanged():

@@ -44,7 +44,7 @@ _EXPORTS = {
     "Loss": "losses",
     "load_digit_image": "preprocess",
     "to_mnist": "preprocess",
-    "PREPROCESS_VARIANTS": "preprocess",  # the chapter-4 lab (issue #9)
+    "PREPROCESS_VARIANTS": "preprocess",  # the chapter-4 lab
     "preprocess_variants": "preprocess",
     "BatchInfo": "training",
     "EpochInfo": "training",
@@ -54,10 +54,10 @@ _EXPORTS = {
     "recommended_config": "config",
     "resolve_device": "training",
     "train": "training",
-    # SGD one phase at a time (issue #9)
+    # SGD one phase at a time
     "StepState": "stepper",
     "Stepper": "stepper",
-    # chapter 4 lab: accuracy vs loss, and the chapter as a path (issue #9)
+    # chapter 4 lab: accuracy vs loss, and the chapter as a path
     "Nudge": "nudging",
     "nudge": "nudging",
     "STAGES": "chapter",
@@ -72,7 +72,7 @@ _EXPORTS = {
     "TrainingFeatures": "neighbours",
     "nearest_training": "neighbours",
     "training_features": "neighbours",
-    # weights over time (issue #10 item 10)
+    # weights over time
     "WeightHistory": "weights",
     "WeightSnapshot": "weights",
     # reading real handwriting: robustness, "not a digit", calibration

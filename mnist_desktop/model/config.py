@@ -177,7 +177,7 @@ class TrainConfig:
     arch: str = "cnn"
     loss: str = "cross-entropy"
     # The default recipe: one epoch at batch 64 (938 steps) reaches ≥ 99.0 % on seeds 0, 1, 2
-    # in about a third of the time of two epochs at batch 128 (measured: issue #6).
+    # in about a third of the time of two epochs at batch 128 (measured).
     lr: float = 0.15
     momentum: float = 0.9
     nesterov: bool = True

@@ -87,7 +87,7 @@ class Predictor(PredictorBase):
                 weights[name] = module.weight.detach().numpy().copy()
         return weights
 
-    # --- what the model looks at (the chapter-4 lab, issue #9) ---------------------------------
+    # --- what the model looks at (the chapter-4 lab) ----------------------------------------------
     def _class_direction(self, class_index: int | None, x28: np.ndarray) -> tuple[int, torch.Tensor]:
         """``(class_index, v)``: the class (default: the top one) and the weights ``v`` over the
         model's outputs of the score saliency explains, ``v · outputs``.

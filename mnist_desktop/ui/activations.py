@@ -21,6 +21,8 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLay
 
 from mnist_desktop import model as engine
 
+from .panel import DockEntry
+from .session import Session
 from .theme import DIVERGING, GRAY, SEQUENTIAL, palette_color
 
 
@@ -228,6 +230,8 @@ class ActivationsPanel(QWidget):
 
     layerSelected = Signal(str)  # the selected view's layer name (an output's or a weight's)
 
+    dock = DockEntry("activations", "Activations", "bottom", scroll=False, help="What each layer of the model makes of your drawing.")
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("activations")
@@ -290,6 +294,14 @@ class ActivationsPanel(QWidget):
         return (self.weight_panels if key[0] == "weights" else self.panels).get(key[1])
 
     # ------------------------------------------------------------------ building (once per model)
+    # ------------------------------------------------------------------ the Panel protocol
+    def bind(self, session: Session) -> None:
+        session.modelChanged.connect(self.set_predictor)
+        session.drawingChanged.connect(lambda d: self.set_input(d.x28))
+
+    def shutdown(self) -> None:
+        """Nothing runs in the background."""
+
     def set_predictor(self, predictor) -> None:
         """Show ``predictor``'s layers. Views are rebuilt only when the layers differ from the
         previous model's (names and shapes); a retrained model of the same architecture only

@@ -202,7 +202,7 @@ def measure_click_to_done(config=None, probe: bool = True, timeout: float = 900.
             }
         )
     finally:
-        window.unsaved = False  # a benchmark's model: no quit prompt
+        window.session.mark_saved(window.model_source)  # a benchmark's model: no quit prompt
         window.close()  # stops the trainer (if still running) and waits for its thread
         window.deleteLater()
         tmp.cleanup()
@@ -383,7 +383,7 @@ def measure_lab(
         result["stall_all"] = _stalls(gaps, 0.0, float("inf"))
     finally:
         probe.stop()
-        window.unsaved = False
+        window.session.mark_saved(window.model_source)
         window.close()
         window.deleteLater()
         tmp.cleanup()

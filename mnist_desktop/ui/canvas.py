@@ -25,7 +25,7 @@ from PySide6.QtGui import (
     QPointingDevice,
     QTabletEvent,
 )
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget
 
 MODEL_SIZE = 280  # side of the grayscale image handed to to_mnist (10× MNIST)
 # A picture put on the canvas is kept at most this big (aspect ratio kept): enough for the
@@ -96,6 +96,7 @@ class Canvas(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("canvas")
+        self._request = 0  # the latest open_image request; a decode that finishes for an older one is dropped
         self.setAttribute(Qt.WidgetAttribute.WA_StaticContents)
         self.setMouseTracking(False)
         self.setAcceptDrops(True)
@@ -393,7 +394,7 @@ class Canvas(QWidget):
         """Load an image file onto the canvas. It is decoded off the GUI thread (a large photo
         takes a second or more); ``imageLoaded`` or ``imageRejected(message)`` follows. A
         newer request supersedes one still decoding."""
-        self._request = getattr(self, "_request", 0) + 1
+        self._request += 1
         if self._request == 1:
             self._decoded.connect(self._on_decoded)
         request = self._request
@@ -440,3 +441,29 @@ def scripted_stroke(canvas: Canvas, points, button=Qt.MouseButton.LeftButton) ->
     events += [scripted_mouse_event(canvas, QEvent.Type.MouseMove, x, y, none, button) for x, y in points[1:]]
     events.append(scripted_mouse_event(canvas, QEvent.Type.MouseButtonRelease, *points[-1], button, none))
     return events
+
+
+class DrawingArea(QWidget):
+    """The canvas with its brush row under it: the brush size (``brush``, in pixels of the
+    280-pixel canvas) and a button for the eraser (``eraser_button``; the window gives it its
+    action). Undo, redo and clear are in the toolbar, once."""
+
+    def __init__(self, canvas: Canvas, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.canvas = canvas
+        self.brush = QSlider(Qt.Orientation.Horizontal, objectName="brush_size", minimum=4, maximum=48)
+        self.brush.setValue(round(canvas.brush_size * MODEL_SIZE))
+        self.brush.setToolTip("Brush size. MNIST's strokes are about 2–3 pixels of 28 wide, i.e. 20–30 here.")
+        self.brush.valueChanged.connect(lambda v: canvas.set_brush_size(v / MODEL_SIZE))
+        self.brush_value = QLabel(f"{self.brush.value()} px")
+        self.brush.valueChanged.connect(lambda v: self.brush_value.setText(f"{v} px"))
+        self.eraser_button = QToolButton(objectName="eraser_button")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Brush"))
+        row.addWidget(self.brush, 1)
+        row.addWidget(self.brush_value)
+        row.addWidget(self.eraser_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(canvas, 1)
+        layout.addLayout(row)

@@ -5,62 +5,71 @@ Each sets the window up for its stage (one function per stage below) and shows t
 a non-modal window with what the stage is about, what to try and what to look for, and
 buttons to the previous and the next stage.
 
-The stage functions call the window's public parts only: ``inspect_sample``, ``training``
-(``set_config``, ``start``), ``docks[name]``, and the training panel's step mode
-(``set_mode("step")``, ``stepper.set_config``) for the SGD stage; the accuracy stage makes a
-model with weights active when the active one has none (``stepper.use_model``, ``training.start``)
-and says so under the guide's text (``chapter_note``).
+The stage functions read the :class:`Session` (the active model) and act through
+:class:`ChapterActions`, the few things the window lets the chapter do; the accuracy stage
+makes a model with weights active when the active one has none and says so under the guide's
+text (``chapter_note``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QMenu, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
 from mnist_desktop.model import chapter
-from mnist_desktop.model.config import ARCHITECTURE_SPECS, recommended_config
+from mnist_desktop.model.config import ARCHITECTURE_SPECS, TrainConfig, recommended_config
+
+from .session import Session
 
 
-def _raise(window, dock: str) -> None:
-    window.docks[dock].show()
-    window.docks[dock].raise_()
+@dataclass(frozen=True)
+class ChapterActions:
+    """What the chapter may do in the window, by name."""
+
+    inspect_sample: Callable[[str, int], None]  # show MNIST split's digit index in the tensor inspector
+    show_panel: Callable[[str], None]  # show a dock and bring its tab to the front
+    set_training: Callable[[TrainConfig, str], None]  # the training panel's settings and mode ("train" or "step")
+    train: Callable[[TrainConfig, str], bool]  # start training with a message; False if it could not start
+    is_training: Callable[[], bool]
+    use_stepped_model: Callable[[], int | None]  # Step mode's model made active: its steps; None if it has none
+    say: Callable[[str, int], None]  # a status-bar message, shown for so many ms
 
 
-def _set_training(window, config) -> None:
-    window.training.set_config(replace(config))
-    window.training.set_mode("train")  # a stage before may have left it stepping
-    _raise(window, "training")
+@dataclass(frozen=True)
+class Chapter:
+    session: Session
+    actions: ChapterActions
+
+
+def _set_training(c: Chapter, config, mode: str = "train") -> None:
+    c.actions.set_training(replace(config), mode)  # "train": a stage before may have left it stepping
+    c.actions.show_panel("training")
 
 
 # --- one function per stage: what it sets up --------------------------------------------
-def stage_pixels(window) -> None:
-    window.inspect_sample("train", chapter.FIRST_THREE)
+def stage_pixels(c: Chapter) -> None:
+    c.actions.inspect_sample("train", chapter.FIRST_THREE)
 
 
-def stage_ideal(window) -> None:
-    _set_training(window, chapter.get_stage("ideal").config)
+def stage_ideal(c: Chapter) -> None:
+    _set_training(c, chapter.get_stage("ideal").config)
 
 
-def stage_linear(window) -> None:
-    config = replace(chapter.get_stage("linear").config)
-    window.training.set_config(config)
-    window.training.set_mode("step")  # the training panel's SGD step mode
-    window.training.stepper.set_config(config)
-    _raise(window, "training")
+def stage_linear(c: Chapter) -> None:
+    _set_training(c, chapter.get_stage("linear").config, "step")  # the training panel's SGD step mode
 
 
-def stage_accuracy(window) -> str:
+def stage_accuracy(c: Chapter) -> str:
     """Nudging needs weights: if the active model has none (stage 2's pixel similarity), the
     chapter's linear model becomes active, the one stepped in stage 3 if it took a step, else
     one trained for an epoch in the training panel (its worker thread). Says which, for the guide."""
-    note = "" if _nudgeable(window.predictor) else _make_a_chapter_model_active(window)
-    window.training.set_config(replace(chapter.get_stage("accuracy").config))
-    window.training.set_mode("train")
-    _raise(window, "nudge")
+    note = "" if _nudgeable(c.session.predictor) else _make_a_chapter_model_active(c)
+    c.actions.set_training(replace(chapter.get_stage("accuracy").config), "train")
+    c.actions.show_panel("nudge")
     return note
 
 
@@ -68,17 +77,16 @@ def _nudgeable(predictor) -> bool:
     return predictor is not None and ARCHITECTURE_SPECS[predictor.arch].trainable
 
 
-def _make_a_chapter_model_active(window) -> str:
-    what = "The active model" if window.predictor is None else ARCHITECTURE_SPECS[window.predictor.arch].label
-    stepper = window.training.stepper
-    if stepper.state is not None and stepper.state.step > 0 and not stepper.busy:
-        stepper.use_model()  # Step mode's "Use this model"
+def _make_a_chapter_model_active(c: Chapter) -> str:
+    predictor = c.session.predictor
+    what = "The active model" if predictor is None else ARCHITECTURE_SPECS[predictor.arch].label
+    steps = c.actions.use_stepped_model()  # Step mode's "Use this model"
+    if steps is not None:
         return (
-            f"{what} has no weights to nudge, so the linear model you stepped "
-            f"in stage 3 (after {stepper.state.step} step(s)) is now the active model."
+            f"{what} has no weights to nudge, so the linear model you stepped in stage 3 (after {steps} step(s)) is now the active model."
         )
     config = replace(chapter.get_stage("linear").config, epochs=1)
-    if window.training.start(config, message="Training the chapter's linear model for one epoch, so that there are weights to nudge…"):
+    if c.actions.train(config, "Training the chapter's linear model for one epoch, so that there are weights to nudge…"):
         return (
             f"{what} has no weights to nudge: the chapter's linear model for 3 vs 7 "
             "is training for one epoch in the Training panel, and becomes the active model in a few seconds. Then press Nudge."
@@ -86,15 +94,15 @@ def _make_a_chapter_model_active(window) -> str:
     return f"{what} has no weights to nudge: train a linear model in the Training panel (stage 3's), then press Nudge."
 
 
-def stage_neural_net(window) -> None:
-    _set_training(window, chapter.get_stage("neural-net").config)
+def stage_neural_net(c: Chapter) -> None:
+    _set_training(c, chapter.get_stage("neural-net").config)
 
 
-def stage_ten_digits(window) -> None:
-    _set_training(window, chapter.get_stage("ten-digits").config)
+def stage_ten_digits(c: Chapter) -> None:
+    _set_training(c, chapter.get_stage("ten-digits").config)
 
 
-STAGE_ACTIONS: dict[str, Callable] = {
+STAGE_ACTIONS: dict[str, Callable[[Chapter], str | None]] = {
     "pixels": stage_pixels,
     "ideal": stage_ideal,
     "linear": stage_linear,
@@ -113,17 +121,15 @@ def accuracy_config(predictor):
     return replace(recommended_config(task, arch), loss="accuracy", epochs=1)
 
 
-def train_with_accuracy_loss(window) -> bool:
+def train_with_accuracy_loss(c: Chapter) -> bool:
     """Train with accuracy as the loss: the training panel shows the run and, at its end, the
     trainer's note that every gradient was zero. False if training could not start."""
-    if window.training.is_training():  # before anything changes: the run keeps its settings on screen
-        window.statusBar().showMessage("A training run is going on: stop it first, then try again.", 8000)
+    if c.actions.is_training():  # before anything changes: the run keeps its settings on screen
+        c.actions.say("A training run is going on: stop it first, then try again.", 8000)
         return False
-    config = accuracy_config(window.predictor)
-    window.training.set_config(config)
-    window.training.set_mode("train")
-    _raise(window, "training")
-    return window.training.start(config, message="Training with accuracy as the loss: watch the loss curve and the note at the end…")
+    config = accuracy_config(c.session.predictor)
+    _set_training(c, config)
+    return c.actions.train(config, "Training with accuracy as the loss: watch the loss curve and the note at the end…")
 
 
 # --- the guide -----------------------------------------------------------------------------
@@ -195,16 +201,16 @@ class ChapterGuide(QDialog):
 
 class ChapterMenu(QMenu):
     """The "Chapter 4" menu (objectName ``chapter_menu``): one action per stage
-    (objectName ``chapter_<key>``), each setting up ``window`` and showing the guide."""
+    (objectName ``chapter_<key>``), each setting the window up and showing the guide."""
 
     stageShown = Signal(str)
 
-    def __init__(self, window):
-        super().__init__("Chapter &4", window)
+    def __init__(self, chapter_: Chapter, parent: QWidget):
+        super().__init__("Chapter &4", parent)
         self.setObjectName("chapter_menu")
         self.setToolTipsVisible(True)
-        self.window_ = window
-        self.guide = ChapterGuide(window)
+        self.chapter = chapter_
+        self.guide = ChapterGuide(parent)
         self.guide.stageRequested.connect(self.go)
         self.stage_actions: dict[str, QAction] = {}
         for i, stage in enumerate(chapter.STAGES):
@@ -214,19 +220,23 @@ class ChapterMenu(QMenu):
             action.triggered.connect(lambda _checked=False, key=stage.key: self.go(key))
             self.addAction(action)
             self.stage_actions[stage.key] = action
+        # Help → The chapter-4 path: the first stage
+        tip = "Walk through chapter 4 of the fastai book, stage by stage, in this window (also in the Chapter 4 menu)"
+        self.path_action = QAction("The &chapter-4 path", self, toolTip=tip, statusTip=tip)
+        self.path_action.triggered.connect(lambda: self.go(chapter.STAGES[0].key))
 
     @Slot(str)
     def go(self, key: str) -> None:
         """Set the window up for stage ``key`` and show its explanation."""
         self.guide.show_stage(key)
-        note = STAGE_ACTIONS[key](self.window_)
+        note = STAGE_ACTIONS[key](self.chapter)
         self.guide.set_note(note or "")
         self.guide.raise_()
         self.stageShown.emit(key)
-        self.window_.statusBar().showMessage(f"Chapter 4 — {chapter.get_stage(key).title}", 5000)
+        self.chapter.actions.say(f"Chapter 4 — {chapter.get_stage(key).title}", 5000)
 
 
-def build_chapter_menu(window) -> ChapterMenu:
-    menu = ChapterMenu(window)
+def build_chapter_menu(session: Session, actions: ChapterActions, parent: QWidget) -> ChapterMenu:
+    menu = ChapterMenu(Chapter(session, actions), parent)
     menu.guide.setWindowFlag(Qt.WindowType.Tool, True)  # stays above the window, no taskbar entry
     return menu

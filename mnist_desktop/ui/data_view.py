@@ -10,8 +10,6 @@ so the dock opens at once.
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal, Slot
 from PySide6.QtWidgets import (
@@ -34,6 +32,9 @@ from PySide6.QtWidgets import (
 from mnist_desktop import model as engine
 
 from .gallery import Gallery, thumbnail
+from .panel import DockEntry
+from .session import Session
+from .workers import Worker, run_in_daemon_thread
 
 SPLITS = ("train", "test")
 SPLIT_LABELS = {"train": "training set", "test": "test set"}
@@ -47,21 +48,37 @@ def _line(text: str, name: str) -> QLabel:
     return label
 
 
+class SummaryLoader(Worker):
+    """Summarises both splits of MNIST: finishes with {split: DatasetSummary}."""
+
+    def work(self):
+        return {split: engine.dataset_summary(split) for split in SPLITS}
+
+    def failure(self, error: Exception) -> str:
+        return str(error) if isinstance(error, engine.MnistDesktopError) else super().failure(error)
+
+
 class DataViewPanel(QWidget):
     """The Data dock's contents (objectName ``data_view``)."""
 
     inspectRequested = Signal(str, int)  # split, index: show this MNIST digit in the inspector
     toCanvas = Signal(object)  # a uint8 28×28 digit to put on the canvas
     loaded = Signal()  # the counts and mean images are on screen
-    _summaries = Signal(object)  # from the loading thread: {split: DatasetSummary} or an exception
+
+    dock = DockEntry(
+        "data",
+        "Data",
+        "side",
+        scroll=False,
+        help="MNIST itself: how many images of each digit, the mean image of each, and all of them.",
+    )
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("data_view")
         self.summaries: dict[str, engine.DatasetSummary] = {}
         self.label: int | None = None
-        self._loader: threading.Thread | None = None
-        self._summaries.connect(self._on_summaries)
+        self._loader: SummaryLoader | None = None
 
         self.status = _line("MNIST is read when this panel is first shown.", "data_status")
         self.counts = QTableWidget(len(SPLITS), 10, objectName="data_counts")
@@ -131,6 +148,13 @@ class DataViewPanel(QWidget):
         layout.addWidget(self.gallery, 1)
 
     # ------------------------------------------------------------------ loading
+    # ------------------------------------------------------------------ the Panel protocol
+    def bind(self, session: Session) -> None:
+        """Nothing to follow: MNIST does not change with the model or the drawing."""
+
+    def shutdown(self) -> None:
+        """The summary thread is a daemon that drops its result once the panel is gone."""
+
     @Slot(bool)
     def set_on_screen(self, shown: bool) -> None:
         """The dock was shown (True) or hidden: MNIST is summarised the first time it is shown."""
@@ -142,27 +166,19 @@ class DataViewPanel(QWidget):
         if self._loader is not None or self.summaries:
             return
         self.status.setText("Reading MNIST…")
-        self._loader = threading.Thread(target=self._load, name="data-summary", daemon=True)
-        self._loader.start()
+        self._loader = SummaryLoader()
+        self._loader.finished.connect(self._on_summaries)
+        self._loader.failed.connect(self._on_failed)
+        run_in_daemon_thread(self._loader, "data-summary")
 
-    def _load(self) -> None:
-        """In the loading thread: never touches a widget."""
-        try:
-            result = {split: engine.dataset_summary(split) for split in SPLITS}
-        except Exception as e:  # noqa: BLE001 — shown in the panel
-            result = e
-        try:
-            self._summaries.emit(result)
-        except RuntimeError:  # the panel was deleted meanwhile (the window closed)
-            pass
-
-    @Slot(object)
-    def _on_summaries(self, result) -> None:
+    @Slot(int, str)
+    def _on_failed(self, _generation: int, message: str) -> None:
         self._loader = None
-        if isinstance(result, Exception):
-            message = str(result) if isinstance(result, engine.MnistDesktopError) else f"{type(result).__name__}: {result}"
-            self.status.setText(f"⚠ Cannot read MNIST: {message}")
-            return
+        self.status.setText(f"⚠ Cannot read MNIST: {message}")
+
+    @Slot(int, object)
+    def _on_summaries(self, _generation: int, result) -> None:
+        self._loader = None
         self.summaries = result
         for r, split in enumerate(SPLITS):
             s = result[split]

@@ -15,7 +15,7 @@ import threading
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
@@ -34,88 +34,85 @@ from mnist_desktop import model as engine
 from mnist_desktop.model import evaluation as ev
 
 from .gallery import Gallery, thumbnail
+from .panel import DockEntry
+from .session import LOADING_PYTORCH, Session, is_torch_model
 from .theme import SEQUENTIAL, palette_color, style_plot_widget
 from .training_worker import train_threads
-from .workers import WorkerThreads
+from .workers import Worker, WorkerThreads
 
 ROBUSTNESS_SAMPLES = 1000  # test digits each robustness point is measured on (the first ones)
 MAP_SAMPLES = 2000  # test digits on the point map (the first ones)
 
 
-class EvaluationWorker(QObject):
-    """Runs the engine's evaluation stages for one model; never touches a widget."""
+class EvaluationWorker(Worker):
+    """Runs the engine's evaluation stages for one model; never touches a widget. Reports
+    ``(done, total, what)``; each stage's result goes out on ``result`` as soon as it is
+    computed (``finished`` carries nothing: the stages have been sent)."""
 
-    progress = Signal(int, int, int, str)  # generation, done, total, what
     result = Signal(int, str, object)  # generation, stage, payload (fresh arrays, owned by the receiver)
-    failed = Signal(int, str)
-    finished = Signal(int)
 
     def __init__(
         self,
         generation: int,
         predictor,
         stages: tuple[str, ...],
-        stop_event: threading.Event,
+        cancel_event: threading.Event,
         layer: str | None = None,
         kinds: tuple[str, ...] = tuple(ev.DAMAGES),
     ):
-        super().__init__()
+        super().__init__(generation, cancel_event)
         self.kinds = kinds
-        self.generation = generation
         self.predictor = predictor  # a private copy: the canvas keeps predicting with the original
         self.stages = stages
-        self.stop_event = stop_event
         self.layer = layer
 
-    def _step(self, done: int, total: int, text: str) -> bool:
-        self.progress.emit(self.generation, done, total, text)
-        return not self.stop_event.is_set()
+    def failure(self, error: Exception) -> str:
+        return str(error) if isinstance(error, engine.MnistDesktopError) else super().failure(error)
 
-    @Slot()
-    def run(self) -> None:
+    def _step(self, done: int, total: int, text: str) -> bool:
+        self.report((done, total, text))
+        return not self.cancelled()
+
+    def work(self) -> None:
         import torch
 
         torch.set_num_threads(train_threads())
         g = self.generation
-        try:
-            images, labels = engine.mnist_arrays("test")
-            steps = {"evaluation": 1, "robustness": sum(len(ev.DAMAGES[k][1]) for k in self.kinds), "pointmap": 1}
-            total = sum(steps[s] for s in self.stages)
-            done = 0
-            for stage in self.stages:
-                if stage == "evaluation":
-                    if not self._step(done, total, "Evaluating the 10,000 test digits…"):
-                        break
-                    e = ev.evaluate(self.predictor, images, labels)
-                    self.result.emit(g, "evaluation", e)
-                    self.result.emit(g, "threshold", ev.confidence_curve(e))
-                    done += 1
-                elif stage == "robustness":
-                    x, y = images[:ROBUSTNESS_SAMPLES], labels[:ROBUSTNESS_SAMPLES]
-                    for kind in self.kinds:
-                        label, amounts, _unit = ev.DAMAGES[kind]
-                        curve = np.full(len(amounts), np.nan)
-                        for i, amount in enumerate(amounts):
-                            if not self._step(done, total, f"Robustness: {label.lower()} {amount:g}…"):
-                                break
-                            curve[i] = ev.evaluate(self.predictor, ev.damage(x, kind, amount), y).accuracy
-                            done += 1
-                        if self.stop_event.is_set():
-                            break
-                        self.result.emit(g, "robustness", (kind, np.asarray(amounts, dtype=np.float64), curve))
-                elif stage == "pointmap":
-                    layer = self.layer or ev.layer_names(self.predictor)[-1]
-                    if not self._step(done, total, f"Point map of {layer}…"):
-                        break
-                    xy = ev.point_map(self.predictor, images[:MAP_SAMPLES], layer)
-                    self.result.emit(g, "pointmap", (layer, xy))
-                    done += 1
-                if self.stop_event.is_set():
+        images, labels = engine.mnist_arrays("test")
+        steps = {"evaluation": 1, "robustness": sum(len(ev.DAMAGES[k][1]) for k in self.kinds), "pointmap": 1}
+        total = sum(steps[s] for s in self.stages)
+        done = 0
+        for stage in self.stages:
+            if stage == "evaluation":
+                if not self._step(done, total, "Evaluating the 10,000 test digits…"):
                     break
-            self.progress.emit(g, total, total, "")
-        except Exception as e:  # noqa: BLE001 — shown in the panel; the app keeps running
-            self.failed.emit(g, f"{type(e).__name__}: {e}" if not isinstance(e, engine.MnistDesktopError) else str(e))
-        self.finished.emit(g)
+                e = ev.evaluate(self.predictor, images, labels)
+                self.result.emit(g, "evaluation", e)
+                self.result.emit(g, "threshold", ev.confidence_curve(e))
+                done += 1
+            elif stage == "robustness":
+                x, y = images[:ROBUSTNESS_SAMPLES], labels[:ROBUSTNESS_SAMPLES]
+                for kind in self.kinds:
+                    label, amounts, _unit = ev.DAMAGES[kind]
+                    curve = np.full(len(amounts), np.nan)
+                    for i, amount in enumerate(amounts):
+                        if not self._step(done, total, f"Robustness: {label.lower()} {amount:g}…"):
+                            break
+                        curve[i] = ev.evaluate(self.predictor, ev.damage(x, kind, amount), y).accuracy
+                        done += 1
+                    if self.cancelled():
+                        break
+                    self.result.emit(g, "robustness", (kind, np.asarray(amounts, dtype=np.float64), curve))
+            elif stage == "pointmap":
+                layer = self.layer or ev.layer_names(self.predictor)[-1]
+                if not self._step(done, total, f"Point map of {layer}…"):
+                    break
+                xy = ev.point_map(self.predictor, images[:MAP_SAMPLES], layer)
+                self.result.emit(g, "pointmap", (layer, xy))
+                done += 1
+            if self.cancelled():
+                break
+        self.report((total, total, ""))
 
 
 class ConfusionMatrix(QWidget):
@@ -228,6 +225,10 @@ class EvaluationPanel(QWidget):
     stageShown = Signal(str)  # a stage's result is on screen ("evaluation", "threshold", "robustness", "pointmap")
     idle = Signal()  # no computation running any more
 
+    dock = DockEntry(
+        "evaluation", "Evaluation", "side", help="How well the active model does on MNIST's test images, and where it goes wrong."
+    )
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("evaluation")
@@ -241,7 +242,7 @@ class EvaluationPanel(QWidget):
         # (seconds, for the point map) before it notices, and models switched quickly must not
         # each start a thread (and a copy of the model) meanwhile.
         self._queued: tuple[int, tuple[str, ...]] | None = None
-        self.computing = 0  # workers that have not said finished yet
+        self.computing = 0  # workers that have not ended yet (finished or failed)
         self._shut_down = False
         self._on_screen = False  # set by the dock (set_on_screen)
 
@@ -419,11 +420,21 @@ class EvaluationPanel(QWidget):
         self._brushes = [pg.mkBrush(pg.intColor(d, 10, alpha=180)) for d in range(10)]
 
     # ------------------------------------------------------------------ the model
+    # ------------------------------------------------------------------ the Panel protocol
+    def bind(self, session: Session) -> None:
+        session.modelChanged.connect(self.set_predictor)
+        session.torchFailed.connect(self.torch_failed)
+
+    @Slot(str)
+    def torch_failed(self, why: str) -> None:
+        self.status.setText(f"⚠ {why}: evaluation is not available.")
+        self.status.setVisible(True)
+
     def set_predictor(self, predictor) -> None:
         """A new active model: cancel what is running, and evaluate it when visible. Before
         PyTorch has loaded the window's model is a numpy copy; it is evaluated once the torch
         model takes over (that swap calls this again)."""
-        if predictor is not None and not hasattr(predictor, "model"):  # a NumpyPredictor
+        if predictor is not None and not is_torch_model(predictor):
             predictor = None
             waiting = True
         else:
@@ -441,7 +452,7 @@ class EvaluationPanel(QWidget):
         self._clear()
         self._stale = True
         if waiting:
-            self.status.setText("Loading PyTorch… the evaluation starts when it is ready.")
+            self.status.setText(f"{LOADING_PYTORCH} the evaluation starts when it is ready.")
             self._stale = False
         elif self._on_screen:
             self.refresh()
@@ -507,7 +518,7 @@ class EvaluationPanel(QWidget):
         worker.progress.connect(self._on_progress)
         worker.result.connect(self._on_result)
         worker.failed.connect(self._on_failed)
-        worker.finished.connect(self._on_finished)
+        worker.finished.connect(self._on_finished)  # every worker ends with finished or failed, once
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self.status.setText(f"Evaluating {self.predictor.describe()}…")
@@ -528,10 +539,11 @@ class EvaluationPanel(QWidget):
         self._threads.shutdown()
 
     # ------------------------------------------------------------------ results
-    @Slot(int, int, int, str)
-    def _on_progress(self, generation: int, done: int, total: int, text: str) -> None:
+    @Slot(int, object)
+    def _on_progress(self, generation: int, payload) -> None:
         if generation != self._generation or self._shut_down:
             return
+        done, total, text = payload
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(done)
         self.progress.setFormat(text or "%p %")
@@ -541,9 +553,14 @@ class EvaluationPanel(QWidget):
     def _on_failed(self, generation: int, message: str) -> None:
         if generation == self._generation and not self._shut_down:
             self.status.setText(f"⚠ Could not evaluate the model: {message}")
+        self._ended(generation)
 
-    @Slot(int)
-    def _on_finished(self, generation: int) -> None:
+    @Slot(int, object)
+    def _on_finished(self, generation: int, _result) -> None:
+        self._ended(generation)
+
+    def _ended(self, generation: int) -> None:
+        """A worker ended (finished or failed): start the run that waited for it, or go idle."""
         self.computing -= 1
         queued = self._queued
         if queued is not None and not self._shut_down and generation != queued[0]:

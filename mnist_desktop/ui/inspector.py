@@ -32,6 +32,8 @@ from mnist_desktop import model as engine
 from mnist_desktop.model.config import MNIST_MEAN, MNIST_STD
 
 from .overlay import SaliencyOverlay
+from .panel import DockEntry
+from .session import Session
 
 MODES = ("uint8", "float", "normalized")
 # How each mode's values are printed: in the cells (what fits), and in the hover read-out.
@@ -122,9 +124,12 @@ class InspectorPanel(QWidget):
 
     toCanvas = Signal(object)  # a uint8 (28, 28) sample the user wants classified
 
+    dock = DockEntry("inspector", "Tensor inspector", "bottom", help="The numbers themselves: the 28×28 image the model gets.")
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("inspector")
+        self._stale = False  # the drawing changed while hidden: refreshed when shown
         self._x28: np.ndarray | None = None  # the drawing as to_mnist returned it
         self._canvas_shape: tuple[int, int] | None = None
         self._predictor = None
@@ -210,13 +215,26 @@ class InspectorPanel(QWidget):
         self.random_button.clicked.connect(self.random_sample)
         self.modes.idClicked.connect(lambda _id: self.refresh())
         self.grid.hovered.connect(self._on_hover)
-        # The saliency overlay (issue #9): red/blue over the drawing's cells, from the main window.
+        # The saliency overlay: red/blue over the drawing's cells, from the live prediction.
         self._saliency: np.ndarray | None = None
         self.saliency_overlay = SaliencyOverlay(self.grid)
         self.source.currentIndexChanged.connect(lambda _i: self.set_saliency(self._saliency))
         self._on_source_changed()
 
     # ------------------------------------------------------------------ inputs
+    # ------------------------------------------------------------------ the Panel protocol
+    def bind(self, session: Session) -> None:
+        session.modelChanged.connect(self.set_predictor)
+        session.drawingChanged.connect(lambda d: self.set_drawing(d.x28, d.canvas_shape))
+
+    @Slot(bool)
+    def set_on_screen(self, shown: bool) -> None:
+        if shown:
+            self.refresh()
+
+    def shutdown(self) -> None:
+        """Nothing runs in the background."""
+
     def set_predictor(self, predictor) -> None:
         self._predictor = predictor
         self.refresh()
@@ -232,7 +250,7 @@ class InspectorPanel(QWidget):
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if getattr(self, "_stale", False):
+        if self._stale:
             self.refresh()
 
     @property

@@ -40,6 +40,8 @@ from mnist_desktop.model import mydigits
 from mnist_desktop.model.config import ARCHITECTURE_SPECS
 
 from .gallery import Gallery
+from .panel import DockEntry
+from .session import Session, is_torch_model
 from .workers import WorkerThreads
 
 # The active model's answers on the digits are computed between events, this long at a time:
@@ -85,9 +87,12 @@ class MyDigitsPanel(QWidget):
     message = Signal(str)  # something to tell the person (status bar)
     zipFinished = Signal(str, object)  # "import"/"export" and its result (None after a failure or Cancel)
 
+    dock = DockEntry("my_digits", "My digits", "side", help="Digits you drew and labelled: test the model on them or fine-tune it.")
+
     def __init__(self, folder: str | Path | None = None, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("my_digits")
+        self._pending: dict | None = None  # the fine-tuning run started, until its before → after is shown
         self._folder = Path(folder) if folder is not None else None
         self._store: mydigits.MyDigits | None = None
         self._error: str | None = None
@@ -421,6 +426,13 @@ class MyDigitsPanel(QWidget):
         said = int(self._predicted[i])
         return f"{label} ✓" if said == label else f"{label} · said {said} ✗"
 
+    # ------------------------------------------------------------------ the Panel protocol
+    def bind(self, session: Session) -> None:
+        session.modelChanged.connect(self.set_predictor)
+
+    def set_on_screen(self, shown: bool) -> None:
+        """Nothing to do: the answers are computed in short slices between events, shown or not."""
+
     def set_predictor(self, predictor) -> None:
         self.predictor = predictor  # before PyTorch has loaded, a numpy copy: it predicts, it does not fine-tune
         if self._store is not None:
@@ -481,7 +493,7 @@ class MyDigitsPanel(QWidget):
             return "Training is running: wait for it to end (or stop it)."
         if p is None:
             return "No active model: train one or open one first."
-        if not hasattr(p, "model"):  # the numpy copy the window uses until PyTorch has loaded
+        if not is_torch_model(p):
             return "PyTorch is still loading: fine-tuning starts once it is ready."
         arch = ARCHITECTURE_SPECS.get(p.arch)
         if arch is None or not arch.trainable:
@@ -543,7 +555,7 @@ class MyDigitsPanel(QWidget):
         """Show before → after of the run :meth:`fine_tune_task` started (if it finished).
         ``offered``: the active model changed while it ran, so the result was offered (in the
         training panel), not made active."""
-        record, self._pending = getattr(self, "_pending", None), None
+        record, self._pending = self._pending, None
         if record is None or result is None or result.stopped or "after" not in record:
             return
         before, after, labels = record["before"], record["after"], record["labels"]

@@ -14,7 +14,7 @@ import threading
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
@@ -33,59 +33,50 @@ from PySide6.QtWidgets import (
 from mnist_desktop import model as engine
 from mnist_desktop.model import nudging
 
+from .panel import DockEntry
+from .session import LOADING_PYTORCH, Session, is_torch_model
 from .theme import DIVERGING, palette_color, style_plot_widget
 from .training_worker import train_threads
-from .workers import WorkerThreads
+from .workers import Worker, WorkerThreads
 
 STEPS = {"batch": 41, "valid": 21}  # nudges per sweep, 0 among them: a CNN takes seconds per ε on 10,000 digits
 SPANS = {"weight": 3.0, "gradient": 0.1}  # the default range ±ε of each kind of nudge
-LOADING = "Loading PyTorch… nudging starts when it is ready."
+LOADING = f"{LOADING_PYTORCH} nudging starts when it is ready."
 PIXELS = 784
 
 
-class NudgeWorker(QObject):
-    """Runs one :func:`~mnist_desktop.model.nudge` sweep; never touches a widget."""
+class NudgeWorker(Worker):
+    """Runs one :func:`~mnist_desktop.model.nudge` sweep: reports (done, total), finishes with
+    the Nudge (None if cancelled); never touches a widget."""
 
-    progress = Signal(int, int, int)  # generation, done, total
-    result = Signal(int, object)  # generation, Nudge
-    failed = Signal(int, str)
-    finished = Signal(int)
-
-    def __init__(self, generation: int, predictor, data: str, epsilons, parameter, index, stop_event: threading.Event):
-        super().__init__()
-        self.generation = generation
+    def __init__(self, generation: int, predictor, data: str, epsilons, parameter, index, cancel_event: threading.Event):
+        super().__init__(generation, cancel_event)
         self.predictor = predictor  # a private copy
         self.data = data
         self.epsilons = epsilons
         self.parameter = parameter
         self.index = index
-        self.stop_event = stop_event
 
-    @Slot()
-    def run(self) -> None:
+    def failure(self, error: Exception) -> str:
+        return str(error) if isinstance(error, (engine.MnistDesktopError, ValueError)) else super().failure(error)
+
+    def work(self):
         import torch
 
         torch.set_num_threads(train_threads())
-        g = self.generation
-        try:
-            images, labels = nudging.nudge_data(self.predictor.classes, self.data)
-            self.progress.emit(g, 0, len(self.epsilons))
-            r = engine.nudge(
-                self.predictor,
-                images,
-                labels,
-                self.epsilons,
-                self.parameter,
-                self.index,
-                on_progress=lambda done, total: self.progress.emit(g, done, total),
-                stop_event=self.stop_event,
-            )
-            if not r.stopped:
-                self.result.emit(g, r)
-        except Exception as e:  # noqa: BLE001 — shown in the panel; the app keeps running
-            known = isinstance(e, (engine.MnistDesktopError, ValueError))
-            self.failed.emit(g, str(e) if known else f"{type(e).__name__}: {e}")
-        self.finished.emit(g)
+        images, labels = nudging.nudge_data(self.predictor.classes, self.data)
+        self.report((0, len(self.epsilons)))
+        r = engine.nudge(
+            self.predictor,
+            images,
+            labels,
+            self.epsilons,
+            self.parameter,
+            self.index,
+            on_progress=lambda done, total: self.report((done, total)),
+            stop_event=self.cancel_event,
+        )
+        return None if r.stopped else r
 
 
 class WeightPicker(QWidget):
@@ -154,6 +145,13 @@ class NudgePanel(QWidget):
     nudged = Signal(object)  # a Nudge on screen
     idle = Signal()  # no sweep running any more
     trainWithAccuracyRequested = Signal()
+
+    dock = DockEntry(
+        "nudge",
+        "Accuracy vs loss",
+        "side",
+        help="Move the model's weights a little and watch loss and accuracy: why accuracy cannot be a loss.",
+    )
 
     def __init__(self, parent: QWidget | None = None, torch_ready: bool = True):
         super().__init__(parent)
@@ -258,13 +256,26 @@ class NudgePanel(QWidget):
         self.set_predictor(None)
 
     # ------------------------------------------------------------------ the model
+    # ------------------------------------------------------------------ the Panel protocol
+    def bind(self, session: Session) -> None:
+        session.modelChanged.connect(self.set_predictor)
+        session.torchFailed.connect(self.torch_failed)
+
+    def set_on_screen(self, shown: bool) -> None:
+        """Nothing to do: a sweep runs only when asked for."""
+
+    @Slot(str)
+    def torch_failed(self, why: str) -> None:
+        self.status.setText(f"⚠ {why}: nudging is not available.")
+        self.status.setVisible(True)
+
     @Slot(object)
     def set_predictor(self, predictor) -> None:
         """The window's active model. Before PyTorch has loaded it is a numpy copy: the panel
         waits (disabled) for the torch model, which the window sends when it is ready."""
         self.cancel()
         self._clear()
-        waiting = predictor is not None and not hasattr(predictor, "model")
+        waiting = predictor is not None and not is_torch_model(predictor)
         self.predictor = None if waiting else predictor
         self._shapes = {}
         message = ""
@@ -408,9 +419,8 @@ class NudgePanel(QWidget):
             self._stop,
         )
         worker.progress.connect(self._on_progress)
-        worker.result.connect(self._on_result)
+        worker.finished.connect(self._on_result)
         worker.failed.connect(self._on_failed)
-        worker.finished.connect(self._on_finished)
         self.progress.setRange(0, 0)
         self.progress.setFormat("Loading the digits…")
         self.progress.setVisible(True)
@@ -434,10 +444,11 @@ class NudgePanel(QWidget):
         self.cancel()
         self._threads.shutdown()
 
-    @Slot(int, int, int)
-    def _on_progress(self, generation: int, done: int, total: int) -> None:
+    @Slot(int, object)
+    def _on_progress(self, generation: int, done_total) -> None:
         if generation != self._generation or self._shut_down:
             return
+        done, total = done_total
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(done)
         self.progress.setFormat(f"ε {done} of {total}")
@@ -446,24 +457,25 @@ class NudgePanel(QWidget):
     def _on_result(self, generation: int, r) -> None:
         if generation != self._generation or self._shut_down:
             return
-        self.result = r
-        self.loss_curve.setData(r.epsilons, r.loss)
-        self.acc_curve.setData(r.epsilons, 100 * r.accuracy)
-        self.loss_item.setLabel("left", f"loss ({engine.LOSSES[r.loss_name].label})")
-        what = f"{r.parameter}[{r.index}] = {r.weight:+.4f} + ε" if r.parameter else "all weights + ε · gradient direction"
-        self.loss_item.setTitle(f"{what} · {r.samples:,} digits", size="9pt")
-        self.reading.setText(r.reading())
-        self.nudged.emit(r)
+        if r is not None:  # None: cancelled
+            self.result = r
+            self.loss_curve.setData(r.epsilons, r.loss)
+            self.acc_curve.setData(r.epsilons, 100 * r.accuracy)
+            self.loss_item.setLabel("left", f"loss ({engine.LOSSES[r.loss_name].label})")
+            what = f"{r.parameter}[{r.index}] = {r.weight:+.4f} + ε" if r.parameter else "all weights + ε · gradient direction"
+            self.loss_item.setTitle(f"{what} · {r.samples:,} digits", size="9pt")
+            self.reading.setText(r.reading())
+            self.nudged.emit(r)
+        self._on_finished()
 
     @Slot(int, str)
     def _on_failed(self, generation: int, message: str) -> None:
         if generation == self._generation and not self._shut_down:
             self.reading.setText(f"⚠ Could not nudge: {message}")
+            self._on_finished()
 
-    @Slot(int)
-    def _on_finished(self, generation: int) -> None:
-        if generation != self._generation or self._shut_down:
-            return
+    def _on_finished(self) -> None:
+        """The sweep ended (its result, if any, is on screen)."""
         self._stop = None
         self.progress.setVisible(False)
         self._update_enabled()

@@ -101,11 +101,6 @@ class ProbabilityBars(QWidget):
         p.end()
 
 
-def gray_pixmap(x28: np.ndarray, scale: int = 4) -> QPixmap:
-    """A float [0, 1] image as a nearest-neighbour enlarged grayscale pixmap (white ink)."""
-    return image_pixmap(x28, scale)
-
-
 class PredictionPanel(QWidget):
     """Shows what the active model makes of the drawing, and lets a person say what it is."""
 
@@ -139,7 +134,7 @@ class PredictionPanel(QWidget):
         )
         sees = QLabel("What the model sees (28×28)", wordWrap=True)
         sees.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        # Saliency (issue #9): red/blue over "what the model sees" and in the inspector.
+        # Saliency: red/blue over "what the model sees" and in the inspector.
         self.x28: np.ndarray | None = None
         self.saliency: np.ndarray | None = None
         self.saliency_class: int | None = None  # the class the overlay shows (a label, not an index)

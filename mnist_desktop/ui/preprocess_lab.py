@@ -14,6 +14,8 @@ from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 from mnist_desktop import model as engine
 
 from .overlay import image_pixmap
+from .panel import DockEntry
+from .session import Session
 
 SCALE = 3  # 84×84 pixels a tile
 COALESCE_MS = 30  # at most one update per 30 ms while drawing
@@ -68,6 +70,13 @@ class PreprocessLabPanel(QWidget):
     """Live for the current drawing while its dock is on screen (``set_on_screen``); updates
     are coalesced with a timer, and nothing is computed while it is hidden."""
 
+    dock = DockEntry(
+        "preprocess_lab",
+        "Preprocessing lab",
+        "bottom",
+        help="Your drawing made into 28×28 six ways, and what the model reads in each.",
+    )
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("preprocess_lab")
@@ -97,6 +106,14 @@ class PreprocessLabPanel(QWidget):
 
         self._timer = QTimer(self, singleShot=True, interval=COALESCE_MS)
         self._timer.timeout.connect(self.refresh)
+
+    # ------------------------------------------------------------------ the Panel protocol
+    def bind(self, session: Session) -> None:
+        session.modelChanged.connect(self.set_predictor)
+        session.drawingChanged.connect(self.schedule)
+
+    def shutdown(self) -> None:
+        self._timer.stop()
 
     def set_source(self, source: Callable[[], np.ndarray]) -> None:
         """Where the drawing comes from: a function returning the canvas as uint8 (H, W)."""

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import stat
 import tempfile
+import weakref
 
 from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QAbstractSlider, QApplication, QCheckBox, QComboBox, QSpinBox, QWidget
@@ -47,10 +49,22 @@ def not_our_file(settings: QSettings) -> str | None:
     return None
 
 
-def detached_copy(settings: QSettings) -> tuple[QSettings, tempfile.TemporaryDirectory]:
+class SessionFolder:
+    """A temporary folder removed when this object goes away (or at exit), quietly: a window
+    dropped without closing must not leave it, nor warn that it was cleaned up implicitly."""
+
+    def __init__(self, prefix: str):
+        self.name = tempfile.mkdtemp(prefix=prefix)
+        self._remove = weakref.finalize(self, shutil.rmtree, self.name, ignore_errors=True)
+
+    def cleanup(self) -> None:
+        self._remove()
+
+
+def detached_copy(settings: QSettings) -> tuple[QSettings, SessionFolder]:
     """A copy of ``settings`` in a file of its own in a temporary folder: read as they were,
     changed during the session, written nowhere the user keeps. Keep the folder with it."""
-    folder = tempfile.TemporaryDirectory(prefix="mnist-desktop-settings-")
+    folder = SessionFolder("mnist-desktop-settings-")
     copy = QSettings(os.path.join(folder.name, "settings.ini"), QSettings.Format.IniFormat)
     for key in settings.allKeys():
         copy.setValue(key, settings.value(key))

@@ -35,6 +35,7 @@ from mnist_desktop import model as engine
 from mnist_desktop.model.config import ARCHITECTURE_SPECS, LOSS_SPECS, TASKS, recommended_config
 
 from .gallery import THUMB, Gallery
+from .session import LOADING_PYTORCH
 from .theme import DIVERGING, palette_color, set_message, style_plot_widget
 from .training_worker import EMIT_INTERVAL, failure_message
 
@@ -56,7 +57,7 @@ THUMBS = 512  # at most this many images of a batch are shown
 # chapter's linear epoch 0.1 s against 0.4–1.9 s, with event-loop stalls of up to 130 ms.
 STEP_THREADS = 1
 DRAW_INTERVAL_MS = 90  # while running to the end of the epoch, the view redraws at most ~11 times a second
-LOADING_TORCH = "Loading PyTorch… Stepping starts as soon as it has loaded."
+LOADING_TORCH = f"{LOADING_PYTORCH} Stepping starts as soon as it has loaded."
 
 
 def chapter_config():

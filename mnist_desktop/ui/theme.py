@@ -146,10 +146,6 @@ def theme_palette(dark: bool) -> QPalette:
     return p
 
 
-def current_theme() -> str:
-    return _current
-
-
 def apply_theme(name: str) -> None:
     """Use the system's colours ("system") or a light or dark palette, at once, app-wide."""
     global _system, _current

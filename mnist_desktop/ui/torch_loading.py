@@ -25,8 +25,12 @@ import sys
 import threading
 import time
 
-from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QApplication
+
+from .session import LOADING_PYTORCH, Session, load_predictor
+from .settings import LAST_MODEL
+from .workers import Worker, run_in_daemon_thread
 
 # What the user does with the window: a stall during these is felt. Plain hovering is not
 # counted: a pause in hovering is not a pause the loader could wait for.
@@ -157,3 +161,116 @@ def import_torch_gently(wait_for_idle=None) -> None:
         if enabled:
             gc.enable()
     gc.freeze()
+
+
+class TorchLoader(Worker):
+    """Imports torch (:func:`import_torch_gently`) and loads the torch twin of the model in
+    ``source`` (None: the bundled one); finishes with (predictor, source, error): a model that
+    cannot be read gives the bundled one and the error. Fails if torch cannot be imported."""
+
+    def __init__(self, source: str | None, wait_for_idle=None):
+        super().__init__()
+        self.source = source
+        self.wait_for_idle = wait_for_idle
+
+    def work(self):
+        import_torch_gently(self.wait_for_idle)
+        try:
+            return load_predictor(self.source), self.source, None
+        except Exception as e:  # noqa: BLE001 — whatever is on disk, the app starts
+            if self.source is None:
+                raise
+            return load_predictor(None), None, e
+
+    def failure(self, error: Exception) -> str:
+        return str(error)
+
+
+class TorchStartup(QObject):
+    """PyTorch for one window: its thread settings, and, when the window came up before it,
+    the loader that brings the torch twin of the start-up model into the session."""
+
+    message = Signal(str, int)  # a status line and how long it shows (ms)
+    deviceChanged = Signal(str)  # where training runs, in words (or why it cannot)
+
+    def __init__(self, session: Session, settings: QSettings, parent: QObject | None = None):
+        super().__init__(parent)
+        self.session, self.settings = session, settings
+        self.source: str | None = None  # the model the torch twin is loaded from
+        self.loader: TorchLoader | None = None
+        self._thread: threading.Thread | None = None
+        self._idle_gate: UserIdleGate | None = None
+        self._gui_threads: int | None = None  # torch's thread count before this window set it
+        self._stopped = False
+        if session.torch_ready:
+            self._set_threads()
+
+    def device_text(self) -> str:
+        if not self.session.torch_ready:
+            return LOADING_PYTORCH
+        from mnist_desktop import model as engine
+
+        try:
+            device = str(engine.resolve_device("auto"))
+        except (ValueError, RuntimeError):
+            device = "cpu"
+        return f"Device: {device.upper() if device != 'cpu' else 'CPU'}"
+
+    def _set_threads(self) -> None:
+        import torch
+
+        from .training_worker import train_threads
+
+        # The GUI thread predicts one 28×28 image at a time: one thread is fastest and leaves
+        # the other cores to the trainer (torch's OpenMP setting is per thread; the worker
+        # sets its own, taken here first). Restored by stop().
+        train_threads()
+        self._gui_threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+
+    def watch_user(self) -> None:
+        """Watch for the user's pauses, for the import to run in (install it last: its event
+        filter sees every event, tens of thousands while the window is built)."""
+        if not self.session.torch_ready and self._idle_gate is None:
+            self._idle_gate = UserIdleGate(parent=self)
+
+    def start(self) -> threading.Thread:
+        """Import torch and load the twin of ``source`` in a daemon thread (once)."""
+        if self._thread is None:
+            gate = self._idle_gate.wait if self._idle_gate is not None else None
+            self.loader = TorchLoader(self.source, gate)
+            self.loader.finished.connect(self._on_loaded)
+            self.loader.failed.connect(self._on_failed)
+            self._thread = run_in_daemon_thread(self.loader, "torch-loader")
+        return self._thread
+
+    def stop(self) -> None:
+        """The window closes: what the loader still brings is dropped; torch's threads as they were."""
+        self._stopped = True
+        if self._gui_threads is not None:
+            sys.modules["torch"].set_num_threads(self._gui_threads)
+
+    def _ended(self) -> bool:
+        """True if the window still wants what the loader brings."""
+        if self._idle_gate is not None:
+            self._idle_gate.close()
+        return not self._stopped
+
+    @Slot(int, str)
+    def _on_failed(self, _generation: int, error: str) -> None:
+        if self._ended():
+            self.session.torch_failed(f"PyTorch could not be loaded ({error})")  # the panels that waited say why
+            self.deviceChanged.emit("PyTorch not available")
+
+    @Slot(int, object)
+    def _on_loaded(self, _generation: int, result) -> None:
+        if not self._ended():
+            return
+        predictor, source, error = result
+        self._set_threads()
+        if error is not None:
+            self.message.emit(f"Could not reopen the last model: {error}", 10000)
+            self.settings.remove(LAST_MODEL)
+        # The same weights in torch: the probabilities agree with numpy's to ~1e-7, the bars do not move.
+        self.session.torch_loaded(predictor, source)
+        self.deviceChanged.emit(self.device_text())

@@ -43,12 +43,14 @@ from mnist_desktop.model.config import LOSS_SPECS as LOSSES
 from mnist_desktop.model.progress import TrainingProgress, epoch_table, format_duration
 
 from .loss_plot import LossPlot
+from .panel import DockEntry
+from .session import LOADING_PYTORCH, Session
 from .settings import TRAINING_GROUP, parse_bool, parse_setting
 from .stepper import StepperWidget
 from .theme import GRAY, palette_color, set_message
 from .training_worker import TrainingWorker, failure_message
 
-LOADING_TORCH = "Loading PyTorch… Training starts as soon as it has loaded."
+LOADING_TORCH = f"{LOADING_PYTORCH} Training starts as soon as it has loaded."
 TWO_COLUMNS_FROM = 600  # the panel's width (px) from which the settings sit in two columns
 LOG_EVERY = engine.TrainConfig().log_every  # as headless: the trainer reads the loss every N steps
 PLOT_INTERVAL_MS = 90  # the plot and the progress text redraw at most ~11 times per second
@@ -87,9 +89,12 @@ class TrainingPanel(QWidget):
     plotUpdated = Signal()
     weightsReported = Signal(object)  # a WeightSnapshot of the run: epoch 0 (its start), then after each epoch
 
+    dock = DockEntry("training", "Training", "side", help="Train a model: choose what to learn and how, then watch the loss fall.")
+
     def __init__(self, parent: QWidget | None = None, torch_ready: bool = True):
         super().__init__(parent)
         self.setObjectName("training")
+        self._run_has_loss = True  # the current or last run trains weights (pixel similarity has no loss)
         # False while PyTorch is still loading (the window is up before it): the controls can be
         # set, Train and One more epoch wait for set_torch_ready().
         self.torch_ready = torch_ready
@@ -322,7 +327,7 @@ class TrainingPanel(QWidget):
         self._form_row.setDirection(QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom)
         super().resizeEvent(event)
 
-    # ------------------------------------------------------------------ modes: Train, Step (issue #9)
+    # ------------------------------------------------------------------ modes: Train, Step
     MODES = ("train", "step")
 
     def _build_modes(self) -> None:
@@ -355,6 +360,23 @@ class TrainingPanel(QWidget):
         outer.addLayout(bar)
         outer.addWidget(self.modes, 1)
         self.set_mode("train")
+
+    def set_up(self, config, mode: str) -> None:
+        """``config`` in the controls and mode ``mode`` ("train", or "step" with the stepper
+        set to ``config`` too): what a stage of the chapter asks for."""
+        self.set_config(config)
+        self.set_mode(mode)
+        if mode == "step":
+            self.stepper.set_config(config)
+
+    def use_stepped_model(self) -> int | None:
+        """Step mode's model made active ("Use this model"): the steps it took; None if it
+        took none or is busy."""
+        state = self.stepper.state
+        if state is None or state.step == 0 or self.stepper.busy:
+            return None
+        self.stepper.use_model()
+        return state.step
 
     def set_mode(self, mode: str) -> None:
         """Show the Train mode ("train") or the Step mode ("step")."""
@@ -536,6 +558,21 @@ class TrainingPanel(QWidget):
         self.pause_button.setEnabled(training and self._stop_event is not None and not self._stop_event.is_set())
         self.stop_button.setEnabled(training and self._stop_event is not None and not self._stop_event.is_set())
         self.more_button.setEnabled(not training and self.torch_ready and self._can_continue(self.active_predictor))
+
+    # ------------------------------------------------------------------ the Panel protocol
+    def bind(self, session: Session) -> None:
+        session.modelChanged.connect(self.set_active_predictor)
+        session.torchReady.connect(self.set_torch_ready)
+        session.torchFailed.connect(self.torch_failed)
+
+    def set_on_screen(self, shown: bool) -> None:
+        """Nothing to do: the loss plot refreshes from its timer while a run goes on."""
+
+    @Slot(str)
+    def torch_failed(self, why: str) -> None:
+        """PyTorch could not be loaded: training and stepping say why they are not available."""
+        self.show_message(f"{why}: training is not available.", error=True)
+        self.stepper.show_message(f"{why}: stepping is not available.", error=True)
 
     def set_torch_ready(self) -> None:
         """PyTorch has loaded: list the devices this machine has, and let training start."""
@@ -817,7 +854,7 @@ class TrainingPanel(QWidget):
     def _update_figures(self) -> None:
         """The per-epoch figures under the plot (redrawn only when an epoch was added)."""
         epochs = self.progress_state.epochs
-        losses = getattr(self, "_run_has_loss", True)
+        losses = self._run_has_loss
         key = (id(self.progress_state), len(epochs), losses)
         if key == self._figures_key:
             return
@@ -869,9 +906,6 @@ class TrainingPanel(QWidget):
     # series, for tests and the bench
     def batch_losses(self) -> list[float]:
         return list(self.progress_state.loss.arrays()[1])
-
-    def epoch_results(self) -> list:
-        return list(self.progress_state.epochs)
 
 
 def _show(key: str, value) -> str:

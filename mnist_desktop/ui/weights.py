@@ -22,6 +22,8 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBox
 
 from mnist_desktop.model import weights as wt
 
+from .panel import DockEntry
+from .session import Session
 from .theme import palette_color, style_plot_widget
 
 NO_RUN = "Distance from start needs a training run: train a model (Training panel) and watch each layer move, epoch by epoch."
@@ -29,6 +31,14 @@ NO_RUN = "Distance from start needs a training run: train a model (Training pane
 
 class WeightsPanel(QWidget):
     """The Weights dock's contents (objectName ``weights_view``)."""
+
+    dock = DockEntry(
+        "weights",
+        "Weights",
+        "bottom",
+        scroll=False,
+        help="A layer's weights as a histogram, and how far training moved them from where they started.",
+    )
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -94,6 +104,13 @@ class WeightsPanel(QWidget):
         return QSize(560, 300)  # not the two plots' 640×480 each: the dock area keeps its size
 
     # ------------------------------------------------------------------ inputs
+    # ------------------------------------------------------------------ the Panel protocol
+    def bind(self, session: Session) -> None:
+        session.modelChanged.connect(self.set_predictor)
+
+    def shutdown(self) -> None:
+        """Nothing runs in the background."""
+
     @Slot(object)
     def set_predictor(self, predictor) -> None:
         """The window's active model: its weights are shown whenever no run is going on."""

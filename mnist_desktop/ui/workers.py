@@ -1,14 +1,63 @@
-"""One-shot workers on their own QThreads, for a panel that computes in the background.
+"""The one base for background jobs, and the threads they run in.
 
-A worker is a QObject with a ``run()`` slot and a ``finished`` signal; it never touches a
-widget (it emits signals). :class:`WorkerThreads` starts each in a new thread, deletes the
-thread and the worker once it has finished, and :meth:`WorkerThreads.shutdown` waits for all
-of them: a QThread deleted while it runs aborts the process.
+A :class:`Worker` is a QObject whose :meth:`Worker.work` runs in its own thread; it never
+touches a widget, it emits signals, all with one set of names: ``started``, ``progress``,
+``finished`` (work's result) or ``failed`` (a message). Each carries the worker's
+``generation``, so that a panel that started a newer job drops what an older one still sends.
+``cancel()`` sets a :class:`threading.Event` that ``work`` checks between steps (a busy worker
+never runs queued slots, so a ``stop()`` slot would never be called).
+
+:class:`WorkerThreads` starts each worker in a new thread, deletes the thread and the worker
+once it has finished, and :meth:`WorkerThreads.shutdown` cancels and waits for all of them: a
+QThread deleted while it runs aborts the process.
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QThread
+import threading
+
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+
+class Worker(QObject):
+    started = Signal(int)  # generation
+    progress = Signal(int, object)  # generation, what the job reports (its own payload)
+    finished = Signal(int, object)  # generation, work()'s result
+    failed = Signal(int, str)  # generation, what went wrong, in words
+
+    def __init__(self, generation: int = 0, cancel_event: threading.Event | None = None):
+        super().__init__()
+        self.generation = generation
+        self.cancel_event = cancel_event if cancel_event is not None else threading.Event()
+
+    def work(self):
+        """The job, in the worker's thread: report with :meth:`report`, check :meth:`cancelled`
+        between steps, return the result or raise."""
+        raise NotImplementedError
+
+    def failure(self, error: Exception) -> str:
+        """``error`` in words, for ``failed``."""
+        return f"{type(error).__name__}: {error}"
+
+    def report(self, payload) -> None:
+        self.progress.emit(self.generation, payload)
+
+    def cancel(self) -> None:
+        """From any thread: ask ``work`` to stop at its next check."""
+        self.cancel_event.set()
+
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    @Slot()
+    def run(self) -> None:
+        self.started.emit(self.generation)
+        try:
+            result = self.work()
+        except Exception as e:  # noqa: BLE001 — reported to the panel; the app keeps running
+            self.failed.emit(self.generation, self.failure(e))
+        else:
+            self.finished.emit(self.generation, result)
 
 
 class WorkerThreads(QObject):
@@ -18,12 +67,14 @@ class WorkerThreads(QObject):
         self._live: dict[QThread, QObject] = {}
 
     def start(self, worker: QObject) -> QThread:
-        """Run ``worker.run`` in a new thread (connect the worker's signals first)."""
+        """Run ``worker.run`` in a new thread (connect the worker's signals first). A worker
+        ends with ``finished`` or ``failed``."""
         thread = QThread(self)
         thread.setObjectName(self._name)
         worker.moveToThread(thread)
         thread.started.connect(worker.run)
         worker.finished.connect(thread.quit)
+        worker.failed.connect(thread.quit)
         thread.finished.connect(lambda t=thread: self._on_thread_finished(t))
         self._live[thread] = worker
         thread.start()
@@ -34,8 +85,10 @@ class WorkerThreads(QObject):
         return len(self._live)
 
     def shutdown(self) -> None:
-        """Wait for every thread (their workers should have been told to stop)."""
-        for thread in list(self._live):
+        """Cancel every worker and wait for its thread."""
+        for thread, worker in list(self._live.items()):
+            if isinstance(worker, Worker):
+                worker.cancel()
             thread.quit()
             thread.wait()
         self._live.clear()
@@ -45,3 +98,12 @@ class WorkerThreads(QObject):
         if worker is not None:
             worker.deleteLater()
         thread.deleteLater()
+
+
+def run_in_daemon_thread(worker: Worker, name: str) -> threading.Thread:
+    """Run ``worker`` in a daemon thread, for a job the app need not wait for at close (an
+    import, a read): the process may end while it runs. The worker stays alive as long as
+    the thread; its signals to objects deleted meanwhile go nowhere."""
+    thread = threading.Thread(target=worker.run, name=name, daemon=True)
+    thread.start()
+    return thread

@@ -147,3 +147,28 @@ def test_the_evaluation_runs_only_while_its_tab_is_shown(window, qtbot):
     qtbot.waitUntil(lambda: panel.is_busy() or panel.evaluation is not None, timeout=10_000)
     window.docks["training"].raise_()
     qtbot.waitUntil(lambda: not panel.is_busy(), timeout=10_000)  # left: cancelled
+
+
+def test_a_failed_evaluation_says_why_and_the_next_model_is_evaluated(window, qtbot, bundled, monkeypatch):
+    """A worker that fails ends its run (there is no other end signal after ``failed``): the
+    panel goes idle, counts no run as computing, and evaluates the next model."""
+    from mnist_desktop.model import MnistDesktopError
+    from mnist_desktop.model import evaluation as ev
+
+    real = ev.evaluate
+
+    def broken(*args, **kwargs):
+        raise MnistDesktopError("the test set cannot be read")
+
+    monkeypatch.setattr(ev, "evaluate", broken)
+    panel = window.evaluation
+    with qtbot.waitSignal(panel.idle, timeout=30000):
+        window.set_predictor(bundled)
+        window.docks["evaluation"].raise_()
+    assert panel.status.text() == "⚠ Could not evaluate the model: the test set cannot be read"
+    assert panel.computing == 0 and not panel.is_busy() and not panel.progress.isVisible() and panel.evaluation is None
+
+    monkeypatch.setattr(ev, "evaluate", real)
+    with qtbot.waitSignal(panel.evaluated, timeout=30000):
+        window.set_predictor(Predictor.default())
+    assert panel.evaluation.confusion.sum() == 10_000 and panel.computing <= 1

@@ -1,4 +1,4 @@
-"""The window as a new user meets it (issue #10): what a loaded picture looks like, the
+"""The window as a new user meets it: what a loaded picture looks like, the
 inspector's first view, the plots' ranges, and the theme."""
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""The chapter-4 lab in the window (issue #9): the preprocessing lab dock and the saliency overlay."""
+"""The chapter-4 lab in the window: the preprocessing lab dock and the saliency overlay."""
 
 import numpy as np
 import pytest
@@ -133,9 +133,9 @@ def test_saliency_follows_the_drawing_a_frame_after_the_prediction(window, qtbot
     try:
         stroke(window.canvas, line((0.3, 0.25), (0.7, 0.25)))
         window.classify()  # the prediction is on the panel when classify returns; saliency waits for the next turn
-        assert calls == [] and window._saliency_timer.isActive()
+        assert calls == [] and window.live._saliency_timer.isActive()
         assert window.prediction.top_class == bundled.classes[int(np.argmax(window.probabilities))]
-        qtbot.waitUntil(lambda: len(calls) >= 1 and not window._saliency_timer.isActive(), timeout=5000)
+        qtbot.waitUntil(lambda: len(calls) >= 1 and not window.live._saliency_timer.isActive(), timeout=5000)
         np.testing.assert_array_equal(window.prediction.saliency, real(window.x28, int(np.argmax(window.probabilities))))
     finally:
         del window.predictor.saliency
@@ -152,7 +152,7 @@ def test_saliency_waits_for_torch_with_the_numpy_model(window, qtbot):
     assert not toggle.isEnabled() and "PyTorch" in toggle.statusTip()
     assert window.prediction.saliency is None and not window.inspector.saliency_overlay.isVisible()
     settle(window, qtbot)
-    assert window.prediction.saliency is None and not window._saliency_timer.isActive()  # nothing computed, nothing failed
+    assert window.prediction.saliency is None and not window.live._saliency_timer.isActive()  # nothing computed, nothing failed
     window.previous_model()
     assert toggle.isEnabled()
     qtbot.waitUntil(lambda: window.prediction.saliency is not None, timeout=5000)

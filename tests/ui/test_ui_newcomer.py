@@ -1,4 +1,4 @@
-"""The window as a new user meets it (issue #10, items 4, 5, 6, 8): the whole network readable
+"""The window as a new user meets it: the whole network readable
 at 1280×720, plain names said once, a layout that fits a small screen, and help where the user looks."""
 
 import numpy as np
@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 )
 from ui_helpers import SEVEN_DOWN, SEVEN_TOP, settle, stroke
 
-from mnist_desktop.ui import main_window
+from mnist_desktop.ui import docks
 
 
 def small_screen(window, qtbot) -> None:
@@ -117,7 +117,7 @@ def test_the_default_layout_fits_a_small_screen(window, qtbot):
     rows = {view.mapTo(window.activations, QPoint(0, 0)).y() for view in window.activations.panels.values()}
     assert len(rows) > 1 and all(inside(v, window.activations) for v in window.activations.panels.values())
     assert window.layout_name() == "compact"
-    assert main_window.layout_for_size(1280, 720) == "compact" and main_window.layout_for_size(1728, 1000) == "wide"
+    assert docks.layout_for_size(1280, 720) == "compact" and docks.layout_for_size(1728, 1000) == "wide"
 
 
 def test_reset_layout_gives_the_layout_for_the_screen_back(window, qtbot):
@@ -127,7 +127,7 @@ def test_reset_layout_gives_the_layout_for_the_screen_back(window, qtbot):
     window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, window.docks["training"])
     window.toolbar.hide()
     window.reset_layout_action.trigger()
-    areas = main_window.DOCK_LAYOUTS["compact"]
+    areas = docks.DOCK_LAYOUTS["compact"]
     for name, dock in window.docks.items():
         assert not dock.isFloating() and window.dockWidgetArea(dock) == areas[window.dock_groups[name]][0], name
     assert window.toolbar.isVisible()

@@ -22,7 +22,7 @@ def test_settings_round_trip(qtbot, settings, cnn_predictor, tmp_path):
     w.docks["inspector"].close()
     linear = make_predictor("linear")
     w.set_predictor(linear)
-    saved = w.save_model(str(tmp_path / "mine.safetensors"))
+    saved = w.files.save_model(str(tmp_path / "mine.safetensors"))
     assert saved is not None
     w.close()
 
@@ -56,7 +56,7 @@ def test_view_menu_restores_closed_docks(window):
     window.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, window.docks["inspector"])
     window.reset_layout_action.trigger()
     assert all(not d.isHidden() and not d.isFloating() for d in window.docks.values())
-    from mnist_desktop.ui.main_window import DOCK_LAYOUTS
+    from mnist_desktop.ui.docks import DOCK_LAYOUTS
 
     areas = DOCK_LAYOUTS[window.layout_name()]
     for name, dock in window.docks.items():

@@ -75,7 +75,7 @@ def test_closing_the_app_mid_training_exits_promptly_every_time(tmp_path):
         assert p.returncode == 0, err
         assert "QThread" not in err, err
         seconds = exited - float(line.split()[1])
-        # A close that waited for training to end took 27 s (issue #12); a prompt one takes
+        # A close that waited for training to end took 27 s; a prompt one takes
         # 0.4-0.7 s here, and up to ~2 s when other work shares the two cores. The bound only
         # tells a wait for the run from a prompt exit: speed is measured by bench, not asserted.
         assert seconds < 10.0, f"run {run}: {seconds:.2f} s from window.close() to the process's exit"

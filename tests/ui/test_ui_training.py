@@ -3,6 +3,8 @@
 import os
 import subprocess
 import sys
+import threading
+from types import SimpleNamespace
 
 import pytest
 from PySide6.QtCore import Qt
@@ -222,7 +224,25 @@ def test_a_finished_run_becomes_active_and_previous_model_brings_the_old_one_bac
     assert not window.previous_model_action.isEnabled()
 
 
-def test_pause_holds_the_run_and_resume_goes_on_from_the_same_step(window, qtbot):
+class TrainerSeenEvent(threading.Event):
+    """A threading.Event that counts how often another thread (the trainer) finds it set."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = 0
+
+    def is_set(self) -> bool:
+        held = super().is_set()
+        if held and threading.current_thread() is not threading.main_thread():
+            self.seen += 1
+        return held
+
+
+def test_pause_holds_the_run_and_resume_goes_on_from_the_same_step(window, qtbot, monkeypatch):
+    from mnist_desktop.ui import training as training_module
+
+    # The panel's stop and pause flags count the trainer's checks: the test waits for those.
+    monkeypatch.setattr(training_module, "threading", SimpleNamespace(Event=TrainerSeenEvent))
     panel = window.training
     choose(panel, "digits", "linear", epochs=3, batch_size=64)
     panel.start()
@@ -231,9 +251,10 @@ def test_pause_holds_the_run_and_resume_goes_on_from_the_same_step(window, qtbot
     pause.click()
     assert panel.is_paused() and pause.text() == "Resume"
     qtbot.waitUntil(lambda: "Paused" in panel.progress.format(), timeout=5_000)
-    qtbot.wait(300)  # let reports already sent arrive
-    step = panel.progress_state.last.step
-    qtbot.wait(500)
+    qtbot.waitUntil(lambda: panel._pause_event.seen >= 2, timeout=10_000)  # the trainer waits in the pause
+    step = panel.progress_state.last.step  # reports sent before it paused have arrived meanwhile
+    seen = panel._pause_event.seen
+    qtbot.waitUntil(lambda: panel._pause_event.seen >= seen + 3, timeout=10_000)  # three more of its checks
     assert panel.progress_state.last.step == step and panel.is_training()  # nothing moved while paused
     pause.click()
     assert not panel.is_paused()
@@ -277,7 +298,7 @@ def test_quit_asks_to_save_only_with_an_unsaved_trained_model(window, qtbot, tmp
     assert not window.close() and asked == [1]  # Cancel keeps the window open
     assert window.isVisible()
     window.ask_to_save = lambda: asked.append(2) or QMessageBox.StandardButton.Save
-    window.save_model_dialog = lambda predictor=None: window.save_model(str(tmp_path / "m.safetensors"), predictor)
+    window.save_model_dialog = lambda predictor=None: window.files.save_model(str(tmp_path / "m.safetensors"), predictor)
     assert window.close() and asked == [1, 2]
     assert (tmp_path / "m.safetensors").exists() and not window.unsaved
 

@@ -103,12 +103,12 @@ def test_a_failed_save_keeps_the_model_and_says_why(window, tmp_path):
     (tmp_path / "file").write_text("a file, not a folder")
     before, source = window.predictor, window.model_source
     bad = tmp_path / "file" / "model.safetensors"
-    assert window.save_model(str(bad)) is None
+    assert window.files.save_model(str(bad)) is None
     assert str(bad) in window.last_warning and "cannot save" in window.last_warning
     assert "model is still open" in window.last_warning
     assert window.predictor is before and window.model_source == source
     assert window.save_model_action.isEnabled()
-    good = window.save_model(str(tmp_path / "model.safetensors"))
+    good = window.files.save_model(str(tmp_path / "model.safetensors"))
     assert good == str(tmp_path / "model.safetensors") and window.model_source == good
 
 
@@ -188,7 +188,7 @@ def test_model_dialogs_start_in_the_users_data_folder(window, settings, tmp_path
     assert "xdg-data" in str(data)  # the tests' own XDG_DATA_HOME (tests/conftest.py), not the real one
     settings.remove("model/last")
     window.save_model_dialog()
-    window.open_model_dialog()
+    window.files.open_model_dialog()
     # the bundled model's folder is inside the installed package: never suggested for saving
     settings.setValue("model/last", str(DEFAULT_MODEL))
     window.save_model_dialog()
@@ -232,9 +232,12 @@ def test_reset_layout_wakes_only_the_panels_in_front(window, qtbot, monkeypatch)
     must not start on that (evaluation computing, the Data dock reading MNIST)."""
     started = []
     monkeypatch.setattr(window.evaluation, "_start", lambda stages: started.append(stages))
+    told = []  # apply_layout tells every panel whether it is on screen, once the docks have settled
+    tell = window.dock_manager.tell_on_screen
+    monkeypatch.setattr(window.dock_manager, "tell_on_screen", lambda: (tell(), told.append(True)))
     window.resize(1400, 900)
     window.reset_layout()
-    qtbot.wait(50)
+    qtbot.waitUntil(lambda: bool(told), timeout=5000)
     assert started == [] and window.data_view._loader is None and not window.data_view.summaries
     assert window.activations._on_screen and not window.preprocess_lab._on_screen
     # The tab in front is told so: raising Evaluation starts it.

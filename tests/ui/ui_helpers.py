@@ -40,7 +40,7 @@ ONE = line((0.5, 0.2), (0.5, 0.8))
 
 def settle(window, qtbot) -> None:
     """Wait until the coalesced classification of the latest drawing has run."""
-    qtbot.waitUntil(lambda: not window._classify_timer.isActive(), timeout=5000)
+    qtbot.waitUntil(lambda: not window.live._classify_timer.isActive(), timeout=5000)
 
 
 # ``run()`` in a fresh process: train the CNN, print the time, close the window mid-training.

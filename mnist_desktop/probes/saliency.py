@@ -1,0 +1,91 @@
+"""The window's event loop while drawing with saliency on and the preprocessing lab on screen
+(``on``), or both off (``off``: the machine's own stalls, to compare with).
+
+    python mnist_desktop/probes/saliency.py SECONDS on|off
+"""
+
+
+def main() -> None:
+    import json
+    import os
+    import sys
+    import tempfile
+    import time
+
+    import numpy as np
+    from PySide6.QtCore import QEvent, QSettings, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from mnist_desktop.ui.app import make_app
+    from mnist_desktop.ui.canvas import scripted_mouse_event
+    from mnist_desktop.ui.main_window import MainWindow
+
+    seconds = float(sys.argv[1])
+    app = make_app(["mnist-desktop"])
+    w = MainWindow(settings=QSettings(os.path.join(tempfile.mkdtemp(), "s.ini"), QSettings.Format.IniFormat))
+    w.resize(1300, 900)
+    w.show()
+    lab = sys.argv[2] == "on"
+    if lab:
+        w.docks["preprocess_lab"].raise_()
+        w.prediction.saliency_toggle.setChecked(True)
+    app.processEvents()
+    predicted, lags = [None], []
+    w.predictionUpdated.connect(lambda: predicted.__setitem__(0, time.perf_counter()))
+    real = w.live.update_saliency
+
+    def timed():
+        real()
+        if predicted[0] is not None:
+            lags.append(1000 * (time.perf_counter() - predicted[0]))
+
+    w.live._saliency_timer.timeout.disconnect()
+    w.live._saliency_timer.timeout.connect(timed)
+    rng = np.random.default_rng(0)
+    state = {"i": 0, "pts": None}
+    M, L = Qt.MouseButton, Qt.MouseButton.LeftButton
+
+    def post(kind, x, y, button, buttons):
+        QApplication.postEvent(w.canvas, scripted_mouse_event(w.canvas, kind, x, y, button, buttons))
+
+    def tick():
+        if state["pts"] is None or state["i"] >= len(state["pts"]):
+            if state["pts"] is not None:
+                post(QEvent.Type.MouseButtonRelease, *state["pts"][-1], L, M.NoButton)
+                if rng.random() < 0.3:
+                    w.canvas.clear()
+            a, b = rng.uniform(0.1, 0.9, 2), rng.uniform(0.1, 0.9, 2)
+            state["pts"] = [tuple(a + (b - a) * t) for t in np.linspace(0, 1, 20)]
+            state["i"] = 1
+            post(QEvent.Type.MouseButtonPress, *state["pts"][0], L, L)
+            return
+        post(QEvent.Type.MouseMove, *state["pts"][state["i"]], M.NoButton, L)
+        state["i"] += 1
+
+    gaps, last = [], [time.perf_counter()]
+
+    def probe():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    QTimer(w, interval=10, timeout=probe).start()
+    QTimer(w, interval=16, timeout=tick).start()
+    QTimer.singleShot(int(seconds * 1000), app.quit)
+    app.exec()
+    late = [max(0.0, 1000 * g - 10) for g in gaps]
+    out = {
+        "seconds": seconds,
+        "max_stall_ms": max(late),
+        "p99_stall_ms": float(np.percentile(late, 99)),
+        "stalls_over_50ms": sum(x > 50 for x in late),
+        "saliency_updates": len(lags),
+        "saliency_after_prediction_median_ms": float(np.median(lags)) if lags else float("nan"),
+        "lab_updates": w.preprocess_lab.updates,
+    }
+    print(json.dumps(out), flush=True)
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()

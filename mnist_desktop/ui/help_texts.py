@@ -1,0 +1,62 @@
+"""The Help menu's texts and dialogs, and the help strip's idle text."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from html import escape
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from mnist_desktop import __version__
+
+ABOUT = f"""<h3>mnist-desktop {__version__}</h3>
+<p>Draw a digit, train a classifier, and look at the tensors inside it.</p>
+<p>Training and test images: the <b>MNIST database of handwritten digits</b> by Yann LeCun,
+Corinna Cortes and Christopher J. C. Burges (<a href="http://yann.lecun.com/exdb/mnist/">yann.lecun.com/exdb/mnist</a>),
+made available under the terms of the Creative Commons Attribution-Share Alike 3.0 license.</p>
+<p>The models and the order they come in follow chapter 4 of <i>Deep Learning for Coders
+with fastai and PyTorch</i> (Howard &amp; Gugger).</p>"""
+
+
+STRIP_IDLE = "Point at anything in the window to read here what it does."
+INTRODUCTION = """<h3>Welcome</h3>
+<p><b>Draw a digit</b> on the white canvas with the mouse. On the right, the model says which
+digit it thinks it is and how sure it is, for each of the ten digits.</p>
+<p>A <b>model</b> is a function with many numbers (its weights) inside. <b>Training</b> finds good
+weights: it shows the model thousands of handwritten digits from MNIST, measures how wrong it is
+(the <i>loss</i>) and nudges every weight a little to be less wrong, again and again. The
+Training panel does this and draws the loss as it falls.</p>
+<p><b>Activations</b> shows what each layer of the model makes of your drawing, from the pixels to
+the final probabilities. The <b>Tensor inspector</b> shows the numbers themselves.</p>
+<p>Point at anything: the strip at the bottom of the window says what it does.</p>"""
+
+
+def shortcut_list(actions: Iterable[QAction]) -> list[tuple[str, str]]:
+    """(action, its shortcuts) for every action that has one, in order."""
+    rows = []
+    for action in actions:
+        keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+        if keys:
+            rows.append((action.text().replace("&", ""), keys))
+    return rows
+
+
+def shortcuts_table(rows: list[tuple[str, str]]) -> str:
+    return (
+        "<table>"
+        + "".join(f"<tr><td>{escape(text)}</td><td>&nbsp;&nbsp;<b>{escape(keys)}</b></td></tr>" for text, keys in rows)
+        + "</table>"
+    )
+
+
+def show_dialog(parent: QWidget, name: str, title: str, html: str) -> QMessageBox:
+    """An information box (objectName ``name``), window-modal without blocking the event loop."""
+    box = QMessageBox(QMessageBox.Icon.Information, title, "", QMessageBox.StandardButton.Ok, parent)
+    box.setObjectName(name)
+    box.setTextFormat(Qt.TextFormat.RichText)
+    box.setText(html)
+    box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    box.open()
+    return box
