@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from . import bench_numbers
-from .bench_recognition import bench_recognition, format_recognition
 from .bench_mydigits import bench_mydigits_scale, format_mydigits_scale
+from .bench_recognition import bench_recognition, format_recognition
 from .model.drawings import sample_drawings, style_sets, thick_shifted  # noqa: F401 (also the bench's public names)
 
 
