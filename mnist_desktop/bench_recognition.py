@@ -53,8 +53,8 @@ def _latency(predictor, runs: int = 500) -> dict:
     """A 280×280 drawing → ``to_mnist`` → ``predict``, as the canvas does it."""
     import torch
 
-    from .bench import sample_drawings
     from .model import to_mnist
+    from .model.drawings import sample_drawings
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as the window's GUI thread predicts
