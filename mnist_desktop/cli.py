@@ -54,6 +54,29 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
+# bench's sections in the order they run (bench.SECTIONS, which imports torch: named here so that
+# the parser stays fast; a test keeps the two lists equal).
+BENCH_SECTIONS = (
+    "startup",
+    "data",
+    "latency",
+    "throughput",
+    "recipe",
+    "reference",
+    "stop",
+    "plot",
+    "gui",
+    "mydigits",
+    "mydigits-scale",
+    "preprocess",
+    "saliency",
+    "lab",
+    "recognition",
+    "numbers",
+    "nearest",
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     # Torch-free: --help, --version and usage errors answer without importing torch (seconds).
     from .model.config import ARCHITECTURE_SPECS as ARCHITECTURES
@@ -157,31 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     b = sub.add_parser("bench", help="measure latency, training speed and GUI responsiveness")
     b.add_argument("--json", action="store_true", help="print one JSON object")
-    b.add_argument(
-        "--skip",
-        action="append",
-        default=[],
-        choices=[
-            "startup",
-            "data",
-            "latency",
-            "throughput",
-            "recipe",
-            "reference",
-            "stop",
-            "plot",
-            "gui",
-            "mydigits",
-            "mydigits-scale",
-            "preprocess",
-            "saliency",
-            "lab",
-            "numbers",
-            "nearest",
-            "recognition",
-        ],
-        help="leave a section out (repeatable)",
+    chosen = b.add_mutually_exclusive_group()
+    chosen.add_argument(
+        "--skip", action="append", default=[], choices=BENCH_SECTIONS, metavar="SECTION", help="leave a section out (repeatable)"
     )
+    chosen.add_argument(
+        "--only", action="append", default=[], choices=BENCH_SECTIONS, metavar="SECTION", help="run only this section (repeatable)"
+    )
+    b.epilog = "sections: " + ", ".join(BENCH_SECTIONS)
     b.set_defaults(func=cmd_bench)
 
     i = sub.add_parser(
@@ -441,7 +447,8 @@ def cmd_export(args) -> int:
 def cmd_bench(args) -> int:
     from .bench import format_report, run_bench
 
-    report = run_bench(skip=set(args.skip), log=None if args.json else lambda s: print(s, file=sys.stderr, flush=True))
+    skip = set(BENCH_SECTIONS) - set(args.only) if args.only else set(args.skip)
+    report = run_bench(skip=skip, log=None if args.json else lambda s: print(s, file=sys.stderr, flush=True))
     print(json.dumps(report) if args.json else format_report(report))
     return 0
 

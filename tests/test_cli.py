@@ -81,14 +81,23 @@ def test_predicting_a_blank_image_is_a_clear_error(tmp_path):
     assert proc.returncode == 1 and "no digit found" in proc.stderr
 
 
-def test_bench_latency_section(capsys):
+def test_the_command_line_names_every_bench_section_in_order():
+    from mnist_desktop.bench import SECTIONS
+    from mnist_desktop.cli import BENCH_SECTIONS
+
+    assert list(BENCH_SECTIONS) == [name for name, _ in SECTIONS]
+
+
+def test_bench_only_runs_the_sections_named(capsys):
+    assert main(["bench", "--json", "--only", "latency"]) == 0
+    report = json.loads(capsys.readouterr().out)
     from mnist_desktop.bench import SECTIONS
 
-    skip = [name for name, _ in SECTIONS if name != "latency"]
-    assert main(["bench", "--json", *(a for s in skip for a in ("--skip", s))]) == 0
-    report = json.loads(capsys.readouterr().out)
+    assert "latency" in report and not any(name in report for name, _ in SECTIONS if name != "latency")
     assert report["device"] in ("cpu", "cuda", "mps")
     assert report["latency"]["n"] == 1000 and 0 < report["latency"]["median_ms"] <= report["latency"]["p99_ms"]
+    proc = run_cli("bench", "--only", "latency", "--skip", "data")
+    assert proc.returncode == 2 and "not allowed with argument" in proc.stderr
 
 
 QUICK = ["train", "--arch", "linear", "--epochs", "1", "--subset", "3000", "--device", "cpu"]
