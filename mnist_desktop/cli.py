@@ -377,7 +377,10 @@ def cmd_fine_tune(args) -> int:
         f"MNIST test: {f'{100 * before_mnist:.2f} % → ' if isinstance(before_mnist, float) else ''}"
         f"{100 * result.metrics['test_accuracy']:.2f} %"
     )
-    return _save(result, out, f"(fine-tuned {predictor.describe()} on {len(before.labels)} digits, {result.metrics['seconds']:.1f} s)")
+    # the saved model's own description: its accuracy, not the one it started from
+    return _save(
+        result, out, f"({result.predictor.describe()}, fine-tuned on {len(before.labels)} digits in {result.metrics['seconds']:.1f} s)"
+    )
 
 
 def cmd_predict(args) -> int:

@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -24,6 +25,10 @@ def test_fine_tune_then_evaluate_on_my_digits(folder, tmp_path, capsys):
     text = capsys.readouterr().out
     assert "my digits (30 of 30 used)" in text and "MNIST test" in text and f"saved {out}" in text
     tuned = Predictor.load(out)
+    # the line that says "saved" gives the saved model's MNIST accuracy, the one printed above it
+    after = re.search(r"MNIST test: .*?([\d.]+) %\n", text).group(1)
+    saved = next(line for line in text.splitlines() if line.startswith("saved"))
+    assert f"test accuracy {after} %" in saved and f"{100 * tuned.metrics['test_accuracy']:.2f}" == after, text
     assert tuned.meta["training"]["fine_tuned"]["personal_digits"] == 30
     assert tuned.meta["training"]["fine_tuned"]["from"] == Predictor.default().describe()
 
