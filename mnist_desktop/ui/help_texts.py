@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from html import escape
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from mnist_desktop import __version__
@@ -22,24 +22,43 @@ with fastai and PyTorch</i> (Howard &amp; Gugger).</p>"""
 
 STRIP_IDLE = "Point at anything in the window to read here what it does."
 INTRODUCTION = """<h3>Welcome</h3>
-<p><b>Draw a digit</b> on the white canvas with the mouse. On the right, the model says which
-digit it thinks it is and how sure it is, for each of the ten digits.</p>
+<p><b>Draw a digit</b> on the canvas with the mouse or a pen. Beside it, the model says which
+digit it thinks it is and how sure it is, for each of the ten digits, or that what you drew is
+not a digit at all.</p>
 <p>A <b>model</b> is a function with many numbers (its weights) inside. <b>Training</b> finds good
 weights: it shows the model thousands of handwritten digits from MNIST, measures how wrong it is
 (the <i>loss</i>) and nudges every weight a little to be less wrong, again and again. The
 Training panel does this and draws the loss as it falls.</p>
 <p><b>Activations</b> shows what each layer of the model makes of your drawing, from the pixels to
 the final probabilities. The <b>Tensor inspector</b> shows the numbers themselves.</p>
+<p>New to this? The <b>Chapter 4</b> menu (or Help → The chapter-4 path) takes you through the
+chapter step by step: pixels as numbers, the pixel-similarity baseline, SGD one step at a time,
+why accuracy cannot be a loss, then a linear model and a neural net.</p>
 <p>Point at anything: the strip at the bottom of the window says what it does.</p>"""
 
 
-def shortcut_list(actions: Iterable[QAction]) -> list[tuple[str, str]]:
-    """(action, its shortcuts) for every action that has one, in order."""
+# Keys on every keyboard without a modifier; anything else alone (F13–F35, the Undo, Exit or Help
+# keys that some platforms add to a standard shortcut) is a key few people have, and is not listed.
+PLAIN_KEYS = {"Esc", "Del", "Space", "Backspace", "Return", "Enter", "Tab", "Ins", "Home", "End", "PgUp", "PgDown"}
+
+
+def _pressable(key: QKeySequence) -> bool:
+    text = key.toString(QKeySequence.SequenceFormat.PortableText)
+    last = text.split("+")[-1] if text != "+" else text
+    return "+" in text[:-1] or last in PLAIN_KEYS or len(last) == 1 or (last[:1] == "F" and last[1:].isdigit() and int(last[1:]) <= 12)
+
+
+def shortcut_list(actions: Iterable[QAction], shortcuts: Iterable[QShortcut] = ()) -> list[tuple[str, str]]:
+    """(what it does, its keys) for every action that has one, in order, then every ``QShortcut``
+    (named by its ``whatsThis``), listing only the keys a person can press."""
     rows = []
     for action in actions:
-        keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts())
+        keys = ", ".join(k.toString(QKeySequence.SequenceFormat.NativeText) for k in action.shortcuts() if _pressable(k))
         if keys:
             rows.append((action.text().replace("&", ""), keys))
+    for shortcut in shortcuts:
+        if shortcut.whatsThis() and _pressable(shortcut.key()):
+            rows.append((shortcut.whatsThis(), shortcut.key().toString(QKeySequence.SequenceFormat.NativeText)))
     return rows
 
 

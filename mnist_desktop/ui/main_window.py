@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 
 from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt, Slot
-from PySide6.QtGui import QCloseEvent, QTextDocumentFragment
+from PySide6.QtGui import QCloseEvent, QShortcut, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QApplication,
     QFileDialog,
@@ -497,8 +497,9 @@ class MainWindow(QMainWindow):
                 w.setStatusTip(QTextDocumentFragment.fromHtml(w.toolTip()).toPlainText())
 
     def shortcut_list(self) -> list[tuple[str, str]]:
-        """(action, its shortcuts) for every action of the window that has one, menu order."""
-        return help_texts.shortcut_list(self.actions())
+        """(what it does, its keys) for every action of the window that has one, menu order, then
+        the panels' own shortcuts (the Step mode's Space)."""
+        return help_texts.shortcut_list(self.actions(), self.findChildren(QShortcut))
 
     @Slot()
     def about(self) -> None:

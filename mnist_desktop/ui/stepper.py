@@ -209,6 +209,7 @@ class StepperWidget(QWidget):
         ):
             buttons.addWidget(b, i // 3, i % 3)
         self.shortcut = QShortcut(QKeySequence(Qt.Key.Key_Space), self, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        self.shortcut.setWhatsThis("Step mode: next phase")
         self.shortcut.activated.connect(self.step_phase)
 
         self.progress = QProgressBar(objectName="step_progress", minimum=0, maximum=1, value=0)
