@@ -100,9 +100,7 @@ def build_actions(w) -> None:
     w.previous_model_action.setEnabled(False)
     w.quit_action = make_action(w, "&Quit", w.close, [QKeySequence.StandardKey.Quit], "Quit (stops training first)")
     w.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-    w.train_action = make_action(
-        w, "&Train", w.training.train, ["Ctrl+T"], "Train a model with the Training panel's settings", SP.SP_MediaPlay
-    )
+    w.train_action = make_action(w, "&Train", w.train, ["Ctrl+T"], "Train a model with the Training panel's settings", SP.SP_MediaPlay)
     w.stop_action = make_action(w, "S&top training", w.stop_training, ["Ctrl+."], "Stop training after this batch", SP.SP_MediaStop)
     w.stop_action.setEnabled(False)
     w.fine_tune_action = make_action(

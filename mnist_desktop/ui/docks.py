@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QSettings, QSignalBlocker, Qt, QTimer
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QScrollArea, QTabBar
 
 from .activations import ActivationsPanel
@@ -110,6 +111,25 @@ class Docks:
         """Show dock ``name`` and bring its tab to the front."""
         self.docks[name].show()
         self.docks[name].raise_()
+
+    def view_action(self, name: str) -> QAction:
+        """The View menu's entry for dock ``name``: checked while the dock is open. Choosing it shows
+        and raises a closed dock or one behind another tab, and closes only a dock already in front
+        (a dock's own toggleViewAction closes a background tab, which looks like nothing happened)."""
+        dock = self.docks[name]
+        toggle = dock.toggleViewAction()
+        action = QAction(toggle.text(), dock, checkable=True, checked=toggle.isChecked(), objectName=f"view_{name}")
+        toggle.toggled.connect(action.setChecked)
+
+        def chosen() -> None:
+            if toggle.isChecked() and not dock.visibleRegion().isEmpty():
+                dock.close()
+            else:
+                self.raise_(name)
+            action.setChecked(toggle.isChecked())
+
+        action.triggered.connect(chosen)
+        return action
 
     def apply_layout(self, name: str) -> None:
         """Put every dock where layout ``name`` says: groups that share an area share one tab

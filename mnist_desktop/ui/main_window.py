@@ -227,9 +227,9 @@ class MainWindow(QMainWindow):
         m.addAction(self.fine_tune_action)
         m.addMenu("&Save the drawing as…").addActions(self.correct_actions)
         self.view_menu = bar.addMenu("&View")
-        for dock in self.docks.values():
-            a = dock.toggleViewAction()
-            a.setStatusTip(f"Show or hide the {dock.windowTitle()} panel")
+        for name, dock in self.docks.items():
+            a = self.dock_manager.view_action(name)
+            a.setStatusTip(f"Show the {dock.windowTitle()} panel and bring it to the front (hide it when it is in front)")
             self.view_menu.addAction(a)
         self.view_menu.addSeparator()
         self.view_menu.addAction(self.reset_layout_action)
@@ -357,6 +357,13 @@ class MainWindow(QMainWindow):
         """Show MNIST ``split``'s digit ``index`` in the tensor inspector (raising its dock)."""
         self.inspector.show_sample(split, index)
         self.dock_manager.raise_("inspector")
+
+    @Slot()
+    def train(self) -> None:
+        """Train with the Training panel's settings (toolbar, Ctrl+T), with that panel in front: its
+        progress and Stop are where the run shows."""
+        self.dock_manager.raise_("training")
+        self.training.train()
 
     @Slot()
     def stop_training(self) -> None:

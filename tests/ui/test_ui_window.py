@@ -262,3 +262,32 @@ def test_the_saliency_toggle_keeps_its_explanation_after_a_model_change(window, 
     toggle = window.prediction.saliency_toggle
     window.set_predictor(cnn_predictor)
     assert toggle.isEnabled() and toggle.statusTip() and toggle.statusTip() == toggle.toolTip()
+
+
+def test_view_menu_brings_a_background_tab_forward_and_train_shows_its_progress(window, qtbot):
+    """View → a dock that is a tab behind another used to close it. Now it shows and
+    raises; only a dock already in front is closed. Train (Ctrl+T, toolbar) brings Training forward."""
+    training = window.docks["training"]
+    behind = next(d for d in window.tabifiedDockWidgets(training) if d is not training)
+    name = next(n for n, d in window.docks.items() if d is behind)
+    window.dock_manager.raise_("training")
+    qtbot.waitUntil(lambda: behind.visibleRegion().isEmpty() and not training.visibleRegion().isEmpty())
+    entry = next(a for a in window.view_menu.actions() if a.objectName() == f"view_{name}")
+    assert entry.isChecked()  # open, though behind another tab
+    entry.trigger()
+    qtbot.waitUntil(lambda: not behind.visibleRegion().isEmpty())
+    assert entry.isChecked() and not behind.isHidden()
+    entry.trigger()  # in front now: the entry closes it
+    qtbot.waitUntil(lambda: behind.isHidden())
+    assert not entry.isChecked()
+    entry.trigger()  # closed: shown again, in front
+    qtbot.waitUntil(lambda: not behind.visibleRegion().isEmpty())
+    assert entry.isChecked()
+
+    # Train with another tab in front: the Training panel comes forward with its progress
+    started = []
+    window.training.train = lambda: started.append(True)
+    assert training.visibleRegion().isEmpty()
+    window.train_action.trigger()
+    qtbot.waitUntil(lambda: not training.visibleRegion().isEmpty())
+    assert started == [True]
