@@ -133,7 +133,7 @@ def test_point_map_of_a_layer_separates_the_digits(default, test_set):
     images, labels = test_set
     assert layer_names(default)[0] == "input" and "fc" in layer_names(default)
     acts = layer_activations(default, images[:10], "relu2")
-    assert acts.shape == (10, 32 * 8 * 8) and acts.dtype == torch.float32
+    assert acts.shape == (10, 64 * 8 * 8) and acts.dtype == torch.float32
     xy = point_map(default, images, "fc")
     assert xy.shape == (len(images), 2) and np.isfinite(xy).all()
     # the last layer's map keeps digits apart: each point's nearest neighbour mostly shares its label
