@@ -359,7 +359,18 @@ class TrainingPanel(QWidget):
         outer = QVBoxLayout(self)
         outer.addLayout(bar)
         outer.addWidget(self.modes, 1)
+        self._style_mode_buttons()
         self.set_mode("train")
+
+    def _style_mode_buttons(self) -> None:
+        """The chosen mode in the palette's highlight: a checked push button in the dark palette
+        was drawn nearly as an unchecked one, so the Train/Step pair did not say which was on."""
+        pal = self.palette()
+        on, text = pal.color(QPalette.ColorRole.Highlight).name(), pal.color(QPalette.ColorRole.HighlightedText).name()
+        for button in self.mode_buttons.values():
+            button.setStyleSheet(
+                f"QPushButton:checked {{ background-color: {on}; color: {text}; border: 1px solid {on}; padding: 4px 12px; }}"
+            )
 
     def set_up(self, config, mode: str) -> None:
         """``config`` in the controls and mode ``mode`` ("train", or "step" with the stepper
@@ -838,6 +849,8 @@ class TrainingPanel(QWidget):
     def changeEvent(self, event) -> None:
         if event.type() == QEvent.Type.PaletteChange and hasattr(self, "means_view"):
             self.means_view.setBackground(palette_color(self, QPalette.ColorRole.Base))
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "mode_buttons"):
+            self._style_mode_buttons()
         super().changeEvent(event)
 
     # ------------------------------------------------------------------ display

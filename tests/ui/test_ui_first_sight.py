@@ -297,3 +297,31 @@ def test_an_unknown_saved_theme_is_system(qtbot, settings, cnn_predictor):
     qtbot.addWidget(w)
     assert w.findChild(QMenu, "theme_menu").actions()[0].isChecked()
     w.close()
+
+
+def test_the_chosen_training_mode_stands_out_in_either_theme(window, qtbot):
+    """In the dark theme the checked Train/Step button was drawn nearly as the unchecked one."""
+    from mnist_desktop.ui.theme import apply_theme
+
+    buttons = window.training.mode_buttons
+    window.dock_manager.raise_("training")
+    qtbot.waitUntil(lambda: buttons["train"].isVisible() and buttons["train"].width() > 10)
+
+    def middle(button) -> QColor:
+        image = button.grab().toImage()
+        return image.pixelColor(image.width() // 2, 3)  # above the text, inside the frame
+
+    try:
+        for theme in ("light", "dark"):
+            apply_theme(theme)
+            qtbot.waitUntil(lambda t=theme: (window.training.palette().color(QPalette.ColorRole.Window).lightness() < 128) == (t == "dark"))
+            highlight = window.training.palette().color(QPalette.ColorRole.Highlight)
+            for on, off in (("train", "step"), ("step", "train")):
+                buttons[on].click()
+                assert buttons[on].isChecked() and not buttons[off].isChecked()
+                assert middle(buttons[on]) == highlight, theme
+                assert abs(middle(buttons[on]).lightness() - middle(buttons[off]).lightness()) > 30 or middle(buttons[off]) != highlight, (
+                    theme
+                )
+    finally:
+        apply_theme("system")  # the application is shared with the next tests
