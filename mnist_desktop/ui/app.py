@@ -86,6 +86,7 @@ def run(argv: list[str] | None = None) -> int:
 
     window = MainWindow(torch_ready="torch" in sys.modules)
     window.show()
+    QTimer.singleShot(0, window.introduce_once)  # a first launch: the introduction, over the window
     tune_process()
     if not window.torch_ready:
         QTimer.singleShot(TORCH_LOAD_DELAY_MS, window.load_torch_in_background)

@@ -34,12 +34,14 @@ from .session import Session
 from .settings import (
     BRUSH,
     GEOMETRY,
+    INTRODUCED,
     MY_DIGITS_FOLDER,
     THEME,
     WINDOW_STATE,
     detached_copy,
     name_application,
     not_our_file,
+    parse_bool,
     parse_setting,
 )
 from .theme import app_icon, install_theme_menu
@@ -515,6 +517,14 @@ class MainWindow(QMainWindow):
     @Slot()
     def show_introduction(self) -> QMessageBox:
         return help_texts.show_dialog(self, "introduction", "Introduction", help_texts.INTRODUCTION)
+
+    def introduce_once(self) -> QMessageBox | None:
+        """At the first launch, the introduction (OK closes it; Help → Introduction has it after);
+        None at every later launch."""
+        if parse_bool(self.settings.value(INTRODUCED)):
+            return None
+        self.settings.setValue(INTRODUCED, True)
+        return self.show_introduction()
 
     @Slot()
     def show_shortcuts(self) -> QMessageBox:

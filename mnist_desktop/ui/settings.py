@@ -24,6 +24,7 @@ BRUSH = "canvas/brush"
 TRAINING_GROUP = "training"
 MY_DIGITS_FOLDER = "mydigits/folder"
 THEME = "view/theme"  # "system", "light" or "dark" (View → Theme)
+INTRODUCED = "help/introduced"  # the introduction was shown once, at a first launch
 
 
 def name_application(app: QApplication) -> None:

@@ -3,7 +3,7 @@ at 1280×720, plain names said once, a layout that fits a small screen, and help
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtCore import QPoint, QRect, QSettings, Qt
 from PySide6.QtGui import QKeySequence
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -198,3 +198,15 @@ def test_help_menu_introduction_and_generated_shortcuts(window, qtbot):
     assert ("Step mode: next phase", "Space") in window.shortcut_list()
     assert "Train" in listed and "Ctrl+T" in window.shortcut_list()[[t for t, _ in window.shortcut_list()].index("Train")][1]
     box.close()
+
+
+def test_a_first_launch_shows_the_introduction_once(window, qtbot, settings):
+    assert settings.value("help/introduced") is None  # a fresh settings file: a first launch
+    box = window.introduce_once()
+    qtbot.waitUntil(lambda: box.isVisible())
+    assert box.objectName() == "introduction" and "Draw a digit" in box.text()
+    box.close()  # skipped with one click
+    assert window.introduce_once() is None  # never again
+    settings.sync()
+    assert QSettings(settings.fileName(), QSettings.Format.IniFormat).value("help/introduced") in (True, "true")
+    assert window.introduction_action in window.help_menu.actions()  # still there in Help
