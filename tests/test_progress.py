@@ -69,3 +69,16 @@ def test_an_evaluation_of_a_stopped_epoch_sits_where_the_run_stopped():
             p.add_epoch(EpochInfo(1, 10, 1.0, 0.9, 0.8, 1.0))
     p.add_epoch(EpochInfo(2, 10, 1.0, 0.9, 0.85, 1.0))  # stopped after batch 3 of epoch 2
     assert p.epoch_x == [1.0, pytest.approx(1.3)]
+
+
+def test_a_run_far_slower_than_usual_says_so_and_why():
+    from mnist_desktop.model.progress import speed_note, usual_speed
+
+    assert speed_note(9_000, 20_000).startswith("Training runs at 45 % of this machine's usual speed for this model (9,000 vs 20,000")
+    assert speed_note(11_000, 20_000) is None  # over half the usual: nothing to say
+    assert speed_note(5_000, None) is None and speed_note(float("nan"), 20_000) is None  # nothing to compare with
+    busy = speed_note(5_000, 20_000, load=3.9, cores=2)
+    assert busy.startswith("Training runs at 25 % of this machine's usual speed") and "load 3.9 on 2 cores" in busy
+    quiet = speed_note(5_000, 20_000, load=0.5, cores=2)
+    assert "another program may be using the processor" in quiet and "load" not in quiet
+    assert usual_speed(None, 1000.0) == 1000.0 and usual_speed(1000.0, 2000.0) == pytest.approx(1300.0)

@@ -108,6 +108,11 @@ class TrainingProgress:
         partial = b is not None and b.epoch == info.epoch and b.batch < b.batches_per_epoch
         self.epoch_x.append((b.epoch - 1) + b.batch / max(1, b.batches_per_epoch) if partial else float(info.epoch))
 
+    @property
+    def measured_seconds(self) -> float:
+        """Seconds of training in the current speed window (0 before any report)."""
+        return self._window_seconds
+
     def speed(self) -> float:
         """Samples per second over the last ``window`` seconds of training (NaN before any)."""
         if not self._reports or self._window_seconds <= 0:
@@ -159,3 +164,26 @@ def format_duration(seconds: float) -> str:
     m, s = divmod(int(round(max(seconds, 0.0))), 60)
     h, m = divmod(m, 60)
     return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+SLOW = 0.5  # a run at under half this machine's usual speed for the same model is worth a word
+USUAL_WEIGHT = 0.3  # how much the latest complete run moves the usual speed (a moving average)
+
+
+def usual_speed(previous: float | None, measured: float) -> float:
+    """This machine's usual speed for a model and batch size after one more run at ``measured``."""
+    if previous is None or not math.isfinite(previous) or previous <= 0:
+        return measured
+    return (1 - USUAL_WEIGHT) * previous + USUAL_WEIGHT * measured
+
+
+def speed_note(speed: float, usual: float | None, load: float | None = None, cores: int | None = None) -> str | None:
+    """A sentence for a run that goes at under half ``usual`` (samples/s of earlier runs of the
+    same model and batch size on this machine), with the likely reason; None otherwise. ``load``
+    (the 1-minute load average) and ``cores``, when known, say whether other programs are busy."""
+    if usual is None or not (math.isfinite(speed) and math.isfinite(usual)) or usual <= 0 or speed >= SLOW * usual:
+        return None
+    text = f"Training runs at {100 * speed / usual:.0f} % of this machine's usual speed for this model ({speed:,.0f} vs {usual:,.0f} samples/s)"
+    if load is not None and cores and load > cores:
+        return text + f": the processor is busy (load {load:.1f} on {cores} cores), other programs are probably using it."
+    return text + ": another program may be using the processor, or the computer is saving power."

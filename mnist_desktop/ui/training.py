@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import threading
 
 import numpy as np
@@ -40,7 +41,7 @@ from mnist_desktop import model as engine
 from mnist_desktop.model.config import ARCHITECTURE_SPECS as ARCHITECTURES
 from mnist_desktop.model.config import DEVICES, SCHEDULES
 from mnist_desktop.model.config import LOSS_SPECS as LOSSES
-from mnist_desktop.model.progress import TrainingProgress, epoch_table, format_duration
+from mnist_desktop.model.progress import TrainingProgress, epoch_table, format_duration, speed_note, usual_speed
 
 from .loss_plot import LossPlot
 from .panel import DockEntry
@@ -110,6 +111,11 @@ class TrainingPanel(QWidget):
         self.last_result = None
         self.stopped_result = None  # a stopped run's model, offered but not active
         self.progress_state = TrainingProgress()
+        # samples/s of earlier complete runs on this machine, per model and batch size ("cnn/64"),
+        # so that a run far slower than usual can say so (a busy machine: 7 s became 146 s)
+        self.usual_speeds: dict[str, float] = {}
+        self._speed_key: str | None = None
+        self.speed_said: str | None = None
         self._build_controls()
         self._build_plot()
         self._build_modes()
@@ -458,6 +464,8 @@ class TrainingPanel(QWidget):
             s.setValue(key, getattr(c, key))
         s.setValue("advanced_open", self.advanced_toggle.isChecked())
         s.setValue("loss_log_scale", self.log_scale.isChecked())
+        for key, speed in self.usual_speeds.items():
+            s.setValue(f"usual_speed/{key}", speed)
         s.endGroup()
 
     def restore_settings(self, s: QSettings) -> list[str]:
@@ -466,6 +474,17 @@ class TrainingPanel(QWidget):
         refused: list[str] = []
         s.beginGroup(TRAINING_GROUP)
         try:
+            s.beginGroup("usual_speed")
+            for key in s.childKeys():
+                try:
+                    speed = float(s.value(key))
+                except (TypeError, ValueError):
+                    speed = float("nan")
+                if math.isfinite(speed) and 0 < speed < 1e12:
+                    self.usual_speeds[key] = speed
+                else:
+                    refused.append(f"training/usual_speed/{key}")
+            s.endGroup()
             raw = s.value("loss_log_scale")
             if raw is not None:
                 log_scale = parse_bool(raw)
@@ -651,6 +670,8 @@ class TrainingPanel(QWidget):
             return False
         self.progress_state = TrainingProgress()
         self._offer_if, self.offered = offer_if, False
+        self._speed_key = f"{config.arch}-{config.batch_size}" if task is None else None  # fine-tuning mixes other work in
+        self.speed_said = None
         self._failed = False
         self.last_result = None
         self._drop_stopped()
@@ -771,6 +792,7 @@ class TrainingPanel(QWidget):
         if self._shut_down:
             return
         self.last_result = result
+        self._remember_speed(result)
         acc = (result.metrics or {}).get("valid_accuracy")
         acc_text = f"{100 * acc:.2f} %" if isinstance(acc, float) and math.isfinite(acc) else "not measured"
         offer = not result.stopped and getattr(self, "_offer_if", None) is not None and self._offer_if()
@@ -912,9 +934,29 @@ class TrainingPanel(QWidget):
             else:
                 state = ""
             self.progress.setFormat(f"{state}{where[0].upper()}{where[1:]} · {format_duration(p.seconds_left())} left")
+            self._say_if_slow()
         else:
             state = "Failed" if self._failed else "Ended" if self.last_result is None else "Stopped" if self.last_result.stopped else "Done"
             self.progress.setFormat(f"{state} · {where}")
+
+    MEASURED_S = 3.0  # seconds of training before a run's speed is compared with the usual
+
+    def _say_if_slow(self) -> None:
+        p = self.progress_state
+        if self.speed_said is not None or self._speed_key is None or p.measured_seconds < self.MEASURED_S or self.is_paused():
+            return
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        note = speed_note(p.speed(), self.usual_speeds.get(self._speed_key), load, os.cpu_count())
+        if note:
+            self.speed_said = note
+            self.show_message(note)
+
+    def _remember_speed(self, result) -> None:
+        """A complete run's speed becomes part of this machine's usual speed for its model."""
+        p = self.progress_state
+        if self._speed_key is None or result.stopped or p.measured_seconds < self.MEASURED_S or not math.isfinite(p.speed()):
+            return
+        self.usual_speeds[self._speed_key] = usual_speed(self.usual_speeds.get(self._speed_key), p.speed())
 
     # series, for tests and the bench
     def batch_losses(self) -> list[float]:

@@ -332,3 +332,27 @@ def test_a_preset_says_what_it_changed(window):
     text = panel.message.text()
     assert text.startswith("Recommended settings for Linear")
     assert "learning rate 0.123 → 1" in text and "loss Cross-entropy → MNIST loss (sigmoid distance)" in text
+
+
+def test_a_run_far_slower_than_this_machines_usual_says_so(window, qtbot, settings, monkeypatch):
+    panel = window.training
+    monkeypatch.setattr(type(panel), "MEASURED_S", 0.0)  # compare from the first report
+    choose(panel, "digits", "linear", epochs=3, batch_size=256)
+    panel.usual_speeds["linear-256"] = 1e11  # as if this machine usually trained far faster
+    said = []
+    show_message = panel.show_message
+    monkeypatch.setattr(panel, "show_message", lambda text, error=False: (said.append(text), show_message(text, error)))
+    with qtbot.waitSignal(panel.finished, timeout=120_000):
+        panel.train()
+    assert panel.speed_said is not None and panel.speed_said in said
+    assert panel.speed_said.startswith("Training runs at 0 % of this machine's usual speed for this model")
+    # the finished run becomes part of the usual speed, remembered with the settings
+    assert panel.usual_speeds["linear-256"] < 1e11
+    panel.save_settings(settings)
+    assert window.training.restore_settings(settings) == []
+    assert panel.usual_speeds["linear-256"] == pytest.approx(float(settings.value("training/usual_speed/linear-256")))
+    # an ordinary run says nothing
+    panel.usual_speeds["linear-256"] = 1.0
+    with qtbot.waitSignal(panel.finished, timeout=120_000):
+        panel.train()
+    assert panel.speed_said is None
