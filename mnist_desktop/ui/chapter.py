@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import QPoint, QRect, Qt, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QMenu, QPushButton, QTextBrowser, QVBoxLayout, QWidget
 
@@ -37,6 +37,7 @@ class ChapterActions:
     is_training: Callable[[], bool]
     use_stepped_model: Callable[[], int | None]  # Step mode's model made active: its steps; None if it has none
     say: Callable[[str, int], None]  # a status-bar message, shown for so many ms
+    panel_rect: Callable[[str], QRect | None] = lambda name: None  # a dock's place on the screen (global), if shown
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,35 @@ def stage_neural_net(c: Chapter) -> None:
 
 def stage_ten_digits(c: Chapter) -> None:
     _set_training(c, chapter.get_stage("ten-digits").config)
+
+
+# The panel each stage asks the learner to use: the guide goes beside it, never over it.
+STAGE_PANELS = {
+    "pixels": "inspector",
+    "ideal": "training",
+    "linear": "training",
+    "accuracy": "nudge",
+    "neural-net": "training",
+    "ten-digits": "training",
+}
+
+
+def beside(guide: QRect, panel: QRect, screen: QRect, gap: int = 8) -> QPoint | None:
+    """Where a window of ``guide``'s size goes next to ``panel`` without covering it, inside
+    ``screen``: left of the panel, else right, above, below (the first that fits); None if none does."""
+    w, h = guide.width(), guide.height()
+    top = min(max(panel.top(), screen.top()), screen.bottom() - h)
+    left = min(max(panel.left(), screen.left()), screen.right() - w)
+    for x, y in (
+        (panel.left() - gap - w, top),
+        (panel.x() + panel.width() + gap, top),
+        (left, panel.top() - gap - h),
+        (left, panel.y() + panel.height() + gap),
+    ):
+        place = QRect(x, y, w, h)
+        if screen.contains(place) and not place.intersects(panel):
+            return QPoint(x, y)
+    return None
 
 
 STAGE_ACTIONS: dict[str, Callable[[Chapter], str | None]] = {
@@ -231,9 +261,19 @@ class ChapterMenu(QMenu):
         self.guide.show_stage(key)
         note = STAGE_ACTIONS[key](self.chapter)
         self.guide.set_note(note or "")
+        self._place_guide(key)
         self.guide.raise_()
         self.stageShown.emit(key)
         self.chapter.actions.say(f"Chapter 4 — {chapter.get_stage(key).title}", 5000)
+
+    def _place_guide(self, key: str) -> None:
+        panel = self.chapter.actions.panel_rect(STAGE_PANELS[key])
+        screen = self.guide.screen().availableGeometry() if self.guide.screen() is not None else None
+        if panel is None or screen is None:
+            return
+        where = beside(self.guide.frameGeometry(), panel, screen)
+        if where is not None:
+            self.guide.move(where)
 
 
 def build_chapter_menu(session: Session, actions: ChapterActions, parent: QWidget) -> ChapterMenu:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QSettings, QSignalBlocker, Qt, QTimer
+from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QScrollArea, QTabBar
 
@@ -111,6 +111,13 @@ class Docks:
         """Show dock ``name`` and bring its tab to the front."""
         self.docks[name].show()
         self.docks[name].raise_()
+
+    def screen_rect(self, name: str) -> QRect | None:
+        """Dock ``name``'s place on the screen (global coordinates), if it is shown."""
+        dock = self.docks.get(name)
+        if dock is None or not dock.isVisible():
+            return None
+        return QRect(dock.mapToGlobal(QPoint(0, 0)), dock.size())
 
     def view_action(self, name: str) -> QAction:
         """The View menu's entry for dock ``name``: checked while the dock is open. Choosing it shows

@@ -198,6 +198,7 @@ class MainWindow(QMainWindow):
             is_training=self.training.is_training,
             use_stepped_model=self.training.use_stepped_model,
             say=self.statusBar().showMessage,
+            panel_rect=self.dock_manager.screen_rect,
         )
         self.chapter_menu = build_chapter_menu(self.session, actions, self)
         bar = self.menuBar()

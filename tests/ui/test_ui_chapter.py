@@ -150,3 +150,29 @@ def test_a_model_stepped_in_stage_3_is_the_one_nudged_in_stage_4(window, qtbot):
     assert window.nudge.findChild(QPushButton, "nudge_button").isEnabled()
     guide.previous_button.click()  # another stage: no note left over
     assert guide.key == "linear" and not guide.note.isVisible()
+
+
+def test_the_guide_goes_beside_the_panel_a_stage_uses_never_over_it(window, qtbot, monkeypatch):
+    from PySide6.QtCore import QPoint, QRect
+
+    from mnist_desktop.ui import chapter as ui_chapter
+
+    screen = QRect(0, 0, 1400, 900)
+    guide = QRect(0, 0, 420, 440)
+    right_panel = QRect(900, 60, 480, 800)
+    assert ui_chapter.beside(guide, right_panel, screen) == QPoint(900 - 8 - 420, 60)  # to its left
+    left_panel = QRect(0, 60, 300, 800)
+    assert ui_chapter.beside(guide, left_panel, screen) == QPoint(308, 60)  # to its right
+    bottom_panel = QRect(100, 500, 1200, 380)
+    assert ui_chapter.beside(guide, bottom_panel, screen) == QPoint(100, 500 - 8 - 440)  # above it
+    assert ui_chapter.beside(guide, QRect(0, 0, 1400, 900), screen) is None  # no room: left where it is
+    for panel in (right_panel, left_panel, bottom_panel):
+        place = QRect(ui_chapter.beside(guide, panel, screen), guide.size())
+        assert screen.contains(place) and not place.intersects(panel)
+
+    # in the window: each stage asks for the rect of the panel it uses
+    asked = []
+    monkeypatch.setattr(ui_chapter, "beside", lambda g, panel, s: asked.append(panel) or QPoint(5, 7))
+    run_stage(window, "accuracy")
+    assert asked == [window.dock_manager.screen_rect("nudge")] and asked[0] is not None
+    assert window.chapter_menu.guide.pos() == QPoint(5, 7)
