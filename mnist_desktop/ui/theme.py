@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QEvent, QObject, QSettings, Qt
 from PySide6.QtGui import QActionGroup, QColor, QIcon, QPalette
-from PySide6.QtWidgets import QApplication, QMenu, QWidget
+from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QMenu, QWidget
 
 from mnist_desktop.model.paths import ICON_PNG
 
@@ -43,6 +43,33 @@ def palette_color(widget: QWidget, role: QPalette.ColorRole, alpha: int | None =
     return c
 
 
+class PlotMouse(QObject):
+    """On a plot's viewport: the plain wheel scrolls the panel the plot sits in (a plot in a
+    scrolling panel zoomed instead, and the Step loss plot ended at −20…0); Ctrl+wheel or a drag
+    zooms; a double-click puts the view back to its whole data."""
+
+    def eventFilter(self, obj, event) -> bool:
+        kind = event.type()
+        if kind == QEvent.Type.Wheel and not event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            area = obj.parent().parent() if obj.parent() is not None else None  # above the plot's own view
+            while area is not None and (not isinstance(area, QAbstractScrollArea) or isinstance(area, pg.GraphicsView)):
+                area = area.parent()
+            if area is not None:
+                QApplication.sendEvent(area.viewport(), event)
+            return True  # never a zoom without Ctrl
+        if kind == QEvent.Type.MouseButtonDblClick and event.button() == Qt.MouseButton.LeftButton:
+            view = obj.parent()
+            if isinstance(view, pg.GraphicsView):
+                for item in view.scene().items():
+                    if isinstance(item, pg.ViewBox):
+                        item.enableAutoRange()
+                return True
+        return False
+
+
+PLOT_MOUSE = PlotMouse()
+
+
 def style_plot_widget(widget: pg.PlotWidget | pg.GraphicsLayoutWidget, source: QWidget | None = None) -> None:
     """Background, axes and labels from the palette of ``source`` (default: the widget).
 
@@ -50,6 +77,7 @@ def style_plot_widget(widget: pg.PlotWidget | pg.GraphicsLayoutWidget, source: Q
     so at that moment the plot widget itself still has the old palette.
     """
     source = source or widget
+    widget.viewport().installEventFilter(PLOT_MOUSE)  # once: installing it again only moves it to the front
     widget.setBackground(palette_color(source, QPalette.ColorRole.Base))
     text = palette_color(source, QPalette.ColorRole.Text)
     items = []
