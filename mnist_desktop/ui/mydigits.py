@@ -73,6 +73,10 @@ class ZipWorker(QObject):
             self.finished.emit()
 
 
+ACTIVE_NOW = "<b>Fine-tuned.</b> The new model is active (Edit → Previous model brings the old one back)."
+NO_LONGER_ACTIVE = "<b>Fine-tuned</b> (that model is no longer the active one)."
+
+
 def _pct(x) -> str:
     return "–" if x is None or x != x else f"{100 * x:.1f} %"
 
@@ -93,6 +97,7 @@ class MyDigitsPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("my_digits")
         self._pending: dict | None = None  # the fine-tuning run started, until its before → after is shown
+        self._result_model = None  # the fine-tuned model the result calls active, while it is
         self._folder = Path(folder) if folder is not None else None
         self._store: mydigits.MyDigits | None = None
         self._error: str | None = None
@@ -435,6 +440,9 @@ class MyDigitsPanel(QWidget):
 
     def set_predictor(self, predictor) -> None:
         self.predictor = predictor  # before PyTorch has loaded, a numpy copy: it predicts, it does not fine-tune
+        if self._result_model is not None and predictor is not self._result_model:
+            self._result_model = None
+            self.result.setText(self.result.text().replace(ACTIVE_NOW, NO_LONGER_ACTIVE, 1))
         if self._store is not None:
             self._predict()
             self.gallery.viewport().update()
@@ -574,8 +582,10 @@ class MyDigitsPanel(QWidget):
             "<b>Fine-tuned.</b> The active model changed while it ran, so the fine-tuned model is offered in the Training "
             "panel (Use the new model), not made active."
             if offered
-            else "<b>Fine-tuned.</b> The new model is active (Edit → Previous model brings the old one back)."
+            else ACTIVE_NOW
         )
+        # "is active" belongs to that model: set_predictor takes it back when another one is
+        self._result_model = None if offered else result.predictor
         self.result.setText(
             head + "<table cellspacing='6'><tr><td></td><td><b>before</b></td><td></td><td><b>after</b></td></tr>"
             f"<tr><td>My digits ({int(usable.sum())})</td><td>{_pct(acc_b)}</td><td>→</td><td>{_pct(acc_a)}</td></tr>"

@@ -116,6 +116,7 @@ class TrainingPanel(QWidget):
         self.usual_speeds: dict[str, float] = {}
         self._speed_key: str | None = None
         self.speed_said: str | None = None
+        self._message_model = None  # the model the message line calls active, while it is
         self._build_controls()
         self._build_plot()
         self._build_modes()
@@ -625,8 +626,12 @@ class TrainingPanel(QWidget):
 
     # ------------------------------------------------------------------ the active model
     def set_active_predictor(self, predictor) -> None:
-        """The window's model: what "One more epoch" trains further."""
+        """The window's model: what "One more epoch" trains further. A message that says a model
+        of this panel is active goes once another model is (Edit → Previous model, Open…)."""
         self.active_predictor = predictor
+        if self._message_model is not None and predictor is not self._message_model:
+            self._message_model = None
+            self.show_message("")
         self._update_enabled()
 
     @staticmethod
@@ -823,6 +828,7 @@ class TrainingPanel(QWidget):
             return
         text = f"Done: validation accuracy {acc_text}. The new model is active (File → Save model keeps it; Edit → Previous model brings the old one back)."
         self.show_message("\n".join([text, *(result.notes or [])]))
+        self._message_model = result.predictor
         self._show_means(result.predictor)
         self.modelTrained.emit(result.predictor)
 
@@ -841,6 +847,7 @@ class TrainingPanel(QWidget):
         predictor = self.stopped_result.predictor
         self._drop_stopped()
         self.show_message("The stopped model is active (File → Save model keeps it; Edit → Previous model brings the old one back).")
+        self._message_model = predictor
         self._show_means(predictor)
         self.modelTrained.emit(predictor)
 

@@ -65,7 +65,10 @@ def test_correct_fine_tune_and_see_before_after(window, qtbot, my_digits, monkey
     assert ba["mnist_test"][0] == pytest.approx(before.metrics["test_accuracy"])
     text = my_digits.findChild(QWidget, "fine_tune_result").text()
     assert "My digits (4)" in text and "MNIST test" in text and "Wrong → right" in text
+    assert "The new model is active" in text
     assert window.previous_model() and window.predictor is before  # undo
+    text = my_digits.findChild(QWidget, "fine_tune_result").text()
+    assert "is active" not in text and "no longer the active one" in text and "MNIST test" in text  # said of that model only
 
 
 def test_fine_tune_disabled_for_pixel_similarity(window, my_digits):

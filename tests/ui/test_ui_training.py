@@ -219,9 +219,13 @@ def test_a_finished_run_becomes_active_and_previous_model_brings_the_old_one_bac
         panel.train_button.click()
     trained = blocker.args[0].predictor
     assert window.predictor is trained and window.unsaved
+    message = window.findChild(type(panel.message), "train_message")
+    assert "The new model is active" in message.text() and message.isVisibleTo(panel)
     window.previous_model()
     assert window.predictor is old and window.prediction.bars.classes == list(range(10))
     assert not window.previous_model_action.isEnabled()
+    # the panel no longer says that the trained model is the active one
+    assert "is active" not in message.text() and not message.isVisibleTo(panel)
 
 
 class TrainerSeenEvent(threading.Event):
