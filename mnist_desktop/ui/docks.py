@@ -62,6 +62,7 @@ class Docks:
     """The window's docks: one per panel, keyed by ``panel.dock.name``."""
 
     def __init__(self, window: QMainWindow, session: Session, settings: QSettings):
+        self.applied: str | None = None  # the layout last applied ("wide", "compact"); None: a saved one
         self.window = window
         self.panels: dict[str, Panel] = {}
         self.docks: dict[str, QDockWidget] = {}
@@ -142,6 +143,7 @@ class Docks:
         """Put every dock where layout ``name`` says: groups that share an area share one tab
         stack, in the registry's order."""
         window, areas = self.window, DOCK_LAYOUTS[name]
+        self.applied = name
         # Moving the docks shows every one of them for a moment: their panels that compute
         # only while on screen (evaluation, data, ...) are told afterwards which really are.
         blockers = [QSignalBlocker(dock) for dock in self.docks.values()]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt, Slot
+from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt, QTimer, Slot
 from PySide6.QtGui import QCloseEvent, QShortcut, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QApplication,
@@ -76,6 +76,8 @@ class MainWindow(QMainWindow):
         self.help_strip: QLabel | None = None  # built with the status bar; status tips go to it
         self.last_warning: str | None = None
         self._closing = False
+        self._relayout = QTimer(self, singleShot=True, interval=250)  # after a resize pauses: lay out for the new size
+        self._relayout.timeout.connect(self.apply_layout)
         self._settings_error_shown = False
         self._fine_tuning = False
         self.torch = TorchStartup(self.session, settings, parent=self)
@@ -209,6 +211,13 @@ class MainWindow(QMainWindow):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self.dock_manager.hide_stray_tab_bars()
+
+    def resizeEvent(self, event) -> None:
+        """A window resized across the small-screen threshold is laid out for its new size (once
+        the resizing pauses): the wide layout squeezed into 1280×720 cut the loss plot off."""
+        super().resizeEvent(event)
+        if self.dock_manager.applied not in (None, self.layout_name()):
+            self._relayout.start()
 
     def _build_menus_and_toolbar(self) -> None:
         bar = self.menuBar()
@@ -417,6 +426,8 @@ class MainWindow(QMainWindow):
         state = s.value(WINDOW_STATE)
         if not (isinstance(state, QByteArray) and not state.isEmpty() and self.restoreState(state, STATE_VERSION)):
             self.apply_layout()  # first start: the layout that fits the screen
+        else:
+            self.dock_manager.applied = self.layout_name()  # a saved layout, for the size it was saved at
         source = None
         if predictor is None:
             predictor, source = self.files.startup_model(self.torch_ready)
@@ -451,6 +462,7 @@ class MainWindow(QMainWindow):
 
     def apply_layout(self, name: str | None = None) -> None:
         """Put every dock where layout ``name`` (default: :meth:`layout_name`) says."""
+        self._relayout.stop()
         self.dock_manager.apply_layout(name or self.layout_name())
 
     def ask_to_save(self) -> QMessageBox.StandardButton:

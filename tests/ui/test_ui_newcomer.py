@@ -210,3 +210,20 @@ def test_a_first_launch_shows_the_introduction_once(window, qtbot, settings):
     settings.sync()
     assert QSettings(settings.fileName(), QSettings.Format.IniFormat).value("help/introduced") in (True, "true")
     assert window.introduction_action in window.help_menu.actions()  # still there in Help
+
+
+def test_a_window_resized_across_the_threshold_is_laid_out_for_its_new_size(window, qtbot):
+    window.resize(1500, 950)
+    window.reset_layout()
+    assert window.dock_manager.applied == "wide"
+    stacks = lambda: len({frozenset(window.tabifiedDockWidgets(d)) | {d} for d in window.docks.values()})  # noqa: E731
+    assert stacks() == 2
+    window.resize(1280, 720)  # across the threshold: one tab stack on the right, without Reset layout
+    qtbot.waitUntil(lambda: window.dock_manager.applied == "compact")
+    assert stacks() == 1
+    window.resize(1300, 740)  # a resize within the same layout keeps what is there
+    assert window.size().width() == 1300 and not window._relayout.isActive()
+    assert window.dock_manager.applied == "compact" and stacks() == 1
+    window.resize(1500, 950)
+    qtbot.waitUntil(lambda: window.dock_manager.applied == "wide")
+    assert stacks() == 2
