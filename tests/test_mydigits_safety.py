@@ -293,6 +293,19 @@ def test_the_image_cache_is_used_and_a_changed_file_is_read_again(tmp_path):
     assert len(MyDigits(tmp_path)) == len(ids)
 
 
+def test_digits_deleted_and_brought_back_are_cached_again(tmp_path, monkeypatch):
+    digits, ids = _collection(tmp_path, 2 * md.CACHE_REWRITE)
+    MyDigits(tmp_path)  # writes the cache
+    removed = digits.remove_many(ids[: md.CACHE_REWRITE + 1])
+    assert digits.restore(removed) == md.CACHE_REWRITE + 1  # new files: their cached keys are stale
+    MyDigits(tmp_path)  # decodes them once and writes the cache again
+    decoded = []
+    real = MyDigits._read_small
+    monkeypatch.setattr(MyDigits, "_read_small", lambda self, path: decoded.append(path) or real(self, path))
+    again = MyDigits(tmp_path)
+    assert sorted(again.ids()) == sorted(ids) and decoded == []
+
+
 def test_fine_tune_memory_is_bounded_however_many_digits(monkeypatch):
     from types import SimpleNamespace
 

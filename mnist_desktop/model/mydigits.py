@@ -289,7 +289,7 @@ class MyDigits:
         self._entries: list[tuple[str, int]] = []  # (id, label) of the readable digits, in order
         self._images: dict[str, np.ndarray] = {}  # id → uint8 (28, 28)
         self._keys: dict[str, tuple[int, int, int]] = {}  # id → (size, mtime_ns, inode) of its 28×28 file
-        self._cached_ids: set[str] = set()  # the ids the cache file holds
+        self._cached: dict[str, tuple[int, int, int]] = {}  # id → key of each image the cache file holds
         self._foreign_notes: list[str] = []
         self._hidden: list[Path] = []  # names starting with "." (the app's temporary files among them)
         self._orphans: list[str] = []  # ids of 28×28 files the index does not list
@@ -413,7 +413,7 @@ class MyDigits:
             keys = np.frombuffer(data, dtype="<i8", count=3 * n, offset=8 + 16 * n).reshape(n, 3).tolist()
             images = np.frombuffer(data, dtype=np.uint8, offset=8 + 40 * n).reshape(n, 28, 28)
             found = {ids[32 * k : 32 * k + 32]: (tuple(keys[k]), images[k]) for k in range(n)}
-            self._cached_ids = set(found)
+            self._cached = {ident: hit[0] for ident, hit in found.items()}
             return found
         except (DataError, OSError, ValueError, struct.error, MemoryError):
             return {}
@@ -425,7 +425,7 @@ class MyDigits:
         body = np.stack([self._images[i] for i in ids]).tobytes() if ids else b""
         with contextlib.suppress(OSError):
             _write_atomic(self.folder / CACHE, head + keys + body, sync=False)
-            self._cached_ids = set(ids)
+            self._cached = {i: self._keys[i] for i in ids}
 
     def _load(self, raw: list, notes: list[str], scan: bool = True) -> None:
         """Take ``raw`` (the index's entries) as the collection: each image from memory, the
@@ -479,8 +479,11 @@ class MyDigits:
         self.notes = notes
         # Rewritten when many images are not in it (the next open would decode them), or it
         # holds many that are gone: an add or two costs the next open next to nothing.
-        uncached = sum(1 for ident, _ in entries if ident not in self._cached_ids)
-        gone = len(self._cached_ids) - (len(entries) - uncached)
+        # An image is in the cache only with its file's current key: a digit deleted and
+        # brought back (new files) would otherwise be decoded again at every open.
+        cached, keys = self._cached, self._keys
+        uncached = sum(1 for ident, _ in entries if cached.get(ident) != keys.get(ident))
+        gone = len(cached) - (len(entries) - uncached)
         if not self.read_only and (uncached >= CACHE_REWRITE or gone >= 16 * CACHE_REWRITE):
             self._write_cache()
 
