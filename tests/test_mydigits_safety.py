@@ -337,3 +337,32 @@ def test_fine_tuning_a_model_trained_on_accuracy_says_why_it_cannot_learn():
     stuck = Predictor(copy.deepcopy(predictor.model), dict(predictor.meta, training={"loss": "accuracy"}))
     with pytest.raises(ValueError, match="zero gradient everywhere"):
         fine_tune(stuck, np.zeros((3, 28, 28), np.uint8), np.array([1, 2, 3]))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [["a" * 32, 1]],
+        ["a" * 32],
+        [None],
+        [{"id": "a" * 32, "label": True}],
+        [{"id": "a" * 32, "label": 10}],
+        [{"id": "a" * 32, "label": -1}],
+        [{"id": "a" * 32, "label": 1.0}],
+        [{"id": "a" * 32}],
+        [{"label": 1}],
+        [{"id": "A" * 32, "label": 1}],
+        [{"id": "a" * 31, "label": 1}, {"id": "b" * 33, "label": 1}],
+        [{"id": "a" * 31 + "\n", "label": 1}],
+        [{"id": 5, "label": 1}],
+    ],
+)
+def test_every_kind_of_bad_index_entry_is_skipped_with_a_note_and_the_rest_read(tmp_path, bad):
+    digits, ids = _collection(tmp_path, 3)
+    index = json.loads((tmp_path / "index.json").read_text())
+    index["digits"][1:1] = bad + [dict(index["digits"][0])]  # and the first digit listed twice
+    (tmp_path / "index.json").write_text(json.dumps(index))
+    again = MyDigits(tmp_path)
+    assert again.ids() == ids
+    notes = "\n".join(again.notes)
+    assert notes.count("skipped, it is not an id") == len(bad) and "a second entry for" in notes

@@ -65,6 +65,7 @@ CACHE = ".cache-28x28"
 DRAWINGS = "drawings"
 SMALL = "28x28"
 ID = re.compile(r"[0-9a-f]{32}")
+ID_RUN = re.compile(r"[0-9a-f]*")  # ids end to end, each 32 long
 MAX_SIDE = 8192  # a drawing larger than this on either side is not a canvas drawing
 MAX_PIXELS = 4096 * 4096  # nor one of more pixels: decoding and to_mnist stay within ~150 MB
 MAX_PNG_BYTES = 64 * 2**20
@@ -220,6 +221,24 @@ def _entry_ok(item) -> bool:
     ident = item.get("id") if isinstance(item, dict) else None
     label = item.get("label") if isinstance(item, dict) else None
     return isinstance(ident, str) and bool(ID.fullmatch(ident)) and type(label) is int and 0 <= label <= 9
+
+
+def _valid_entries(raw: list) -> list[tuple[str, int]] | None:
+    """``(id, label)`` of each entry when every one is an id and a label from 0 to 9 and no
+    id is listed twice (checked a list at a time: 10,000 entries in milliseconds); None
+    otherwise, for :func:`_entry_ok` to find which."""
+    try:
+        ids = [item["id"] for item in raw]
+        labels = [item["label"] for item in raw]
+        if not (set(map(type, ids)) <= {str} and set(map(len, ids)) <= {32} and set(map(type, labels)) <= {int}):
+            return None
+        if labels and not 0 <= min(labels) <= max(labels) <= 9 or len(set(ids)) != len(ids):
+            return None
+        if not ID_RUN.fullmatch("".join(ids)):
+            return None
+    except (TypeError, KeyError, IndexError):
+        return None
+    return list(zip(ids, labels))
 
 
 @dataclass
@@ -396,27 +415,30 @@ class MyDigits:
         self._load(raw, notes)
         self._stamp = stamp
 
-    def _read_cache(self) -> dict[str, tuple[tuple[int, int, int], np.ndarray]]:
-        """The images of the last open, keyed by id (with their file's key); {} if unusable.
+    def _read_cache(self) -> tuple[dict[str, int], list[tuple[int, int, int]], np.ndarray]:
+        """The images of the last open: id → row, each row's file key, and the images (one
+        array, read in one go); empty if the cache is missing or unusable.
 
         Binary, read without a parser: ``MDC1``, the count N (uint32), N ids (16 bytes each),
         N keys (3 int64 each: size, mtime_ns, inode), N 28×28 images (uint8)."""
+        empty = ({}, [], np.zeros((0, 28, 28), np.uint8))
         path = self.folder / CACHE
         try:
             data = _read_file(path, "cache", MAX_CACHE_BYTES)
             if not data.startswith(CACHE_MAGIC) or len(data) < 8:
-                return {}
+                return empty
             (n,) = struct.unpack("<I", data[4:8])
             if len(data) != 8 + n * (16 + 24 + 784):
-                return {}
-            ids = data[8 : 8 + 16 * n].hex()
-            keys = np.frombuffer(data, dtype="<i8", count=3 * n, offset=8 + 16 * n).reshape(n, 3).tolist()
+                return empty
+            hexed = data[8 : 8 + 16 * n].hex()
+            ids = [hexed[k : k + 32] for k in range(0, 32 * n, 32)]
+            keys = list(map(tuple, np.frombuffer(data, dtype="<i8", count=3 * n, offset=8 + 16 * n).reshape(n, 3).tolist()))
             images = np.frombuffer(data, dtype=np.uint8, offset=8 + 40 * n).reshape(n, 28, 28)
-            found = {ids[32 * k : 32 * k + 32]: (tuple(keys[k]), images[k]) for k in range(n)}
-            self._cached = {ident: hit[0] for ident, hit in found.items()}
-            return found
+            rows = dict(zip(ids, range(n)))
+            self._cached = dict(zip(ids, keys))
+            return rows, keys, images
         except (DataError, OSError, ValueError, struct.error, MemoryError):
-            return {}
+            return empty
 
     def _write_cache(self) -> None:
         ids = [i for i, _ in self._entries if i in self._keys]
@@ -432,41 +454,53 @@ class MyDigits:
         cache or its file. ``scan``: list the folder for files that are not ours (at open, and
         when another window changed the index); after a change of ours, the last scan's notes
         are kept."""
+        valid = _valid_entries(raw)
+        if valid is None:  # something to say about some entry: one at a time
+            valid, seen = [], set()
+            for i, item in enumerate(raw):
+                if not _entry_ok(item):
+                    notes.append(f"{self.index_path}: entry {i + 1} skipped, it is not an id and a label from 0 to 9 ({str(item)[:80]}).")
+                    continue
+                ident = item["id"]
+                if ident in seen:
+                    notes.append(f"{self.index_path}: entry {i + 1} skipped, a second entry for {ident}.")
+                    continue
+                seen.add(ident)
+                valid.append((ident, item["label"]))
+        else:
+            seen = {ident for ident, _ in valid}
         entries: list[tuple[str, int]] = []
-        seen: set[str] = set()
-        valid = []
-        for i, item in enumerate(raw):
-            if not _entry_ok(item):
-                notes.append(f"{self.index_path}: entry {i + 1} skipped, it is not an id and a label from 0 to 9 ({str(item)[:80]}).")
-                continue
-            ident = item["id"]
-            if ident in seen:
-                notes.append(f"{self.index_path}: entry {i + 1} skipped, a second entry for {ident}.")
-                continue
-            seen.add(ident)
-            valid.append((ident, item["label"]))
         images = self._images
         unknown = sum(1 for ident, _ in valid if ident not in images)
-        cache = None if unknown >= 16 else {}  # a few new digits: decoded, the cache not read
+        cache = None if unknown >= 16 else ({}, [], None)  # a few new digits: decoded, the cache not read
         small_dir = os.path.join(self.folder, SMALL)
-        for ident, label in valid:
-            if ident not in images:
-                path = os.path.join(small_dir, ident + ".png")
-                try:
-                    st = os.stat(path)
-                    key = (st.st_size, st.st_mtime_ns, st.st_ino)
-                    if cache is None:
-                        cache = self._read_cache()
-                    hit = cache.get(ident)
-                    if hit is not None and hit[0] == key and stat.S_ISREG(st.st_mode):
-                        self._images[ident], self._keys[ident] = hit[1], key
-                    else:
-                        self._images[ident], _, self._keys[ident] = self._read_small(Path(path))
-                except (DataError, OSError, ValueError) as e:
-                    missing = not os.path.lexists(path)
-                    notes.append(f"{path}: skipped, {'missing' if missing else 'not a readable 28×28 PNG'} ({str(e)[:120]}).")
-                    continue
-            entries.append((ident, label))
+        dir_fd = None
+        if unknown and os.stat in os.supports_dir_fd:  # a stat by name in the open folder: no path to walk each time
+            with contextlib.suppress(OSError):
+                dir_fd = os.open(small_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+        try:
+            for ident, label in valid:
+                if ident not in images:
+                    name = ident + ".png"
+                    try:
+                        st = os.stat(name, dir_fd=dir_fd) if dir_fd is not None else os.stat(os.path.join(small_dir, name))
+                        key = (st.st_size, st.st_mtime_ns, st.st_ino)
+                        if cache is None:
+                            cache = self._read_cache()
+                        row = cache[0].get(ident)
+                        if row is not None and cache[1][row] == key and stat.S_ISREG(st.st_mode):
+                            self._images[ident], self._keys[ident] = cache[2][row], key
+                        else:
+                            self._images[ident], _, self._keys[ident] = self._read_small(Path(small_dir, name))
+                    except (DataError, OSError, ValueError) as e:
+                        path = os.path.join(small_dir, name)
+                        missing = not os.path.lexists(path)
+                        notes.append(f"{path}: skipped, {'missing' if missing else 'not a readable 28×28 PNG'} ({str(e)[:120]}).")
+                        continue
+                entries.append((ident, label))
+        finally:
+            if dir_fd is not None:
+                os.close(dir_fd)
         for ident in set(self._images) - seen:
             del self._images[ident]
             self._keys.pop(ident, None)
