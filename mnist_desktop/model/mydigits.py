@@ -18,8 +18,9 @@ This is the one thing in the app that cannot be retrained, so it is kept like a 
   one at every instant, never none. The index is never written larger than the app reads.
 * A folder with 28×28 files but no usable index (damaged, missing, not ours) is rebuilt from
   the files' label chunks, never read as empty; a damaged index is kept beside the new one.
-* Every change re-reads the index under the lock first, so two windows (or processes) adding
-  at the same time both keep their drawings, and the same digit is never listed twice.
+* Every change re-reads the index under the lock first (unless it is the very file this store
+  last read or wrote: same inode, mtime and size), so two windows (or processes) adding at the
+  same time both keep their drawings, and the same digit is never listed twice.
 * At open, complete orphans (both PNGs, a label chunk: what a killed import or add leaves) are
   adopted, and the app's own stale temporary files removed; nothing else is ever deleted.
 * New files get the permissions the umask gives (0644 by default): they are the user's to keep.
@@ -313,6 +314,7 @@ class MyDigits:
         self._hidden: list[Path] = []  # names starting with "." (the app's temporary files among them)
         self._orphans: list[str] = []  # ids of 28×28 files the index does not list
         self._stamp = None
+        self._raw: list | None = None  # the entries of the index as last read or written (its stamp: _stamp)
         if read_only:
             if not self.folder.is_dir():
                 raise DataError(f"{self.folder}: no such folder.")
@@ -410,6 +412,7 @@ class MyDigits:
             return
         notes: list[str] = []
         raw, ok, _ = self._read_index(notes)
+        self._raw = raw if ok else None
         if not ok:
             raw = self._recover(notes)
         self._load(raw, notes)
@@ -635,15 +638,22 @@ class MyDigits:
     def _change(self, edit: Callable[[list], list]) -> None:
         """Re-read the index under the lock, apply ``edit(raw_entries) -> raw_entries``, write it back.
 
-        The new index replaces the old one in one step; a damaged one is first copied aside
-        (never moved: if the write fails, the folder is as it was).
+        The index is not parsed again when it is the very file last read (same inode, mtime
+        and size under the lock: every write of the app makes a new file), so a change to a
+        large collection costs one write. ``edit`` returns a new list and never changes the
+        entries it is given. The new index replaces the old one in one step; a damaged one is
+        first copied aside (never moved: if the write fails, the folder is as it was).
         """
         if self.read_only:
             raise DataError(f"{self.folder}: opened read-only; nothing was changed.")
         try:
             with self._locked():
                 notes: list[str] = []
-                raw, ok, old = self._read_index(notes)
+                if self._raw is not None and self._stamp is not None and self._stat() == self._stamp:
+                    raw, ok, old = self._raw, True, None
+                else:
+                    raw, ok, old = self._read_index(notes)
+                self._raw = None  # until the new index is in place
                 if not ok:
                     raw = self._recover(notes)
                 raw = edit(list(raw))
@@ -660,6 +670,7 @@ class MyDigits:
                 _write_atomic(self.index_path, data)
                 self._load(raw, notes, scan=False)
                 self._stamp = self._stat()
+                self._raw = raw
         except OSError as e:
             self._sync(force=True)
             raise self._cannot_write(e) from None
