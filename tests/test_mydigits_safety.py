@@ -366,3 +366,14 @@ def test_every_kind_of_bad_index_entry_is_skipped_with_a_note_and_the_rest_read(
     assert again.ids() == ids
     notes = "\n".join(again.notes)
     assert notes.count("skipped, it is not an id") == len(bad) and "a second entry for" in notes
+
+
+def test_a_change_sees_what_another_store_wrote_since_its_last_read(tmp_path):
+    a, ids = _collection(tmp_path, 2)
+    b = MyDigits(tmp_path)
+    one = b.add(_drawing(13), 3)
+    two = a.add(_drawing(14), 4)  # a's last read is stale: it must read b's index, not reuse its own
+    b.relabel(ids[0], 8)
+    a.remove(ids[1])
+    again = MyDigits(tmp_path)
+    assert again.ids() == [ids[0], one, two] and again.labels().tolist() == [8, 3, 4]
