@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import gc
 import hashlib
 import io
 import json
@@ -207,6 +208,20 @@ def _write_atomic(path: Path, data: bytes, sync: bool = True) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def _gc_paused():
+    """Python's cycle collector held off while an index of 10,000 entries is parsed and taken
+    in: those dicts and tuples hold no cycles, and each collection they would trigger walks
+    every object of the window (0.1 s and more in a full one)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
 
 
 def _now() -> str:
@@ -411,11 +426,12 @@ class MyDigits:
         if not force and stamp == self._stamp and stamp is not None:
             return
         notes: list[str] = []
-        raw, ok, _ = self._read_index(notes)
-        self._raw = raw if ok else None
-        if not ok:
-            raw = self._recover(notes)
-        self._load(raw, notes)
+        with _gc_paused():
+            raw, ok, _ = self._read_index(notes)
+            self._raw = raw if ok else None
+            if not ok:
+                raw = self._recover(notes)
+            self._load(raw, notes)
         self._stamp = stamp
 
     def _read_cache(self) -> tuple[dict[str, int], list[tuple[int, int, int]], np.ndarray]:
@@ -647,7 +663,7 @@ class MyDigits:
         if self.read_only:
             raise DataError(f"{self.folder}: opened read-only; nothing was changed.")
         try:
-            with self._locked():
+            with self._locked(), _gc_paused():
                 notes: list[str] = []
                 if self._raw is not None and self._stamp is not None and self._stat() == self._stamp:
                     raw, ok, old = self._raw, True, None
