@@ -293,6 +293,19 @@ def test_the_image_cache_is_used_and_a_changed_file_is_read_again(tmp_path):
     assert len(MyDigits(tmp_path)) == len(ids)
 
 
+def test_digits_deleted_and_brought_back_are_cached_again(tmp_path, monkeypatch):
+    digits, ids = _collection(tmp_path, 2 * md.CACHE_REWRITE)
+    MyDigits(tmp_path)  # writes the cache
+    removed = digits.remove_many(ids[: md.CACHE_REWRITE + 1])
+    assert digits.restore(removed) == md.CACHE_REWRITE + 1  # new files: their cached keys are stale
+    MyDigits(tmp_path)  # decodes them once and writes the cache again
+    decoded = []
+    real = MyDigits._read_small
+    monkeypatch.setattr(MyDigits, "_read_small", lambda self, path: decoded.append(path) or real(self, path))
+    again = MyDigits(tmp_path)
+    assert sorted(again.ids()) == sorted(ids) and decoded == []
+
+
 def test_fine_tune_memory_is_bounded_however_many_digits(monkeypatch):
     from types import SimpleNamespace
 
@@ -324,3 +337,43 @@ def test_fine_tuning_a_model_trained_on_accuracy_says_why_it_cannot_learn():
     stuck = Predictor(copy.deepcopy(predictor.model), dict(predictor.meta, training={"loss": "accuracy"}))
     with pytest.raises(ValueError, match="zero gradient everywhere"):
         fine_tune(stuck, np.zeros((3, 28, 28), np.uint8), np.array([1, 2, 3]))
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        [["a" * 32, 1]],
+        ["a" * 32],
+        [None],
+        [{"id": "a" * 32, "label": True}],
+        [{"id": "a" * 32, "label": 10}],
+        [{"id": "a" * 32, "label": -1}],
+        [{"id": "a" * 32, "label": 1.0}],
+        [{"id": "a" * 32}],
+        [{"label": 1}],
+        [{"id": "A" * 32, "label": 1}],
+        [{"id": "a" * 31, "label": 1}, {"id": "b" * 33, "label": 1}],
+        [{"id": "a" * 31 + "\n", "label": 1}],
+        [{"id": 5, "label": 1}],
+    ],
+)
+def test_every_kind_of_bad_index_entry_is_skipped_with_a_note_and_the_rest_read(tmp_path, bad):
+    digits, ids = _collection(tmp_path, 3)
+    index = json.loads((tmp_path / "index.json").read_text())
+    index["digits"][1:1] = bad + [dict(index["digits"][0])]  # and the first digit listed twice
+    (tmp_path / "index.json").write_text(json.dumps(index))
+    again = MyDigits(tmp_path)
+    assert again.ids() == ids
+    notes = "\n".join(again.notes)
+    assert notes.count("skipped, it is not an id") == len(bad) and "a second entry for" in notes
+
+
+def test_a_change_sees_what_another_store_wrote_since_its_last_read(tmp_path):
+    a, ids = _collection(tmp_path, 2)
+    b = MyDigits(tmp_path)
+    one = b.add(_drawing(13), 3)
+    two = a.add(_drawing(14), 4)  # a's last read is stale: it must read b's index, not reuse its own
+    b.relabel(ids[0], 8)
+    a.remove(ids[1])
+    again = MyDigits(tmp_path)
+    assert again.ids() == [ids[0], one, two] and again.labels().tolist() == [8, 3, 4]

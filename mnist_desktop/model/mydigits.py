@@ -18,8 +18,9 @@ This is the one thing in the app that cannot be retrained, so it is kept like a 
   one at every instant, never none. The index is never written larger than the app reads.
 * A folder with 28×28 files but no usable index (damaged, missing, not ours) is rebuilt from
   the files' label chunks, never read as empty; a damaged index is kept beside the new one.
-* Every change re-reads the index under the lock first, so two windows (or processes) adding
-  at the same time both keep their drawings, and the same digit is never listed twice.
+* Every change re-reads the index under the lock first (unless it is the very file this store
+  last read or wrote: same inode, mtime and size), so two windows (or processes) adding at the
+  same time both keep their drawings, and the same digit is never listed twice.
 * At open, complete orphans (both PNGs, a label chunk: what a killed import or add leaves) are
   adopted, and the app's own stale temporary files removed; nothing else is ever deleted.
 * New files get the permissions the umask gives (0644 by default): they are the user's to keep.
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import gc
 import hashlib
 import io
 import json
@@ -65,6 +67,7 @@ CACHE = ".cache-28x28"
 DRAWINGS = "drawings"
 SMALL = "28x28"
 ID = re.compile(r"[0-9a-f]{32}")
+ID_RUN = re.compile(r"[0-9a-f]*")  # ids end to end, each 32 long
 MAX_SIDE = 8192  # a drawing larger than this on either side is not a canvas drawing
 MAX_PIXELS = 4096 * 4096  # nor one of more pixels: decoding and to_mnist stay within ~150 MB
 MAX_PNG_BYTES = 64 * 2**20
@@ -207,6 +210,20 @@ def _write_atomic(path: Path, data: bytes, sync: bool = True) -> None:
         raise
 
 
+@contextlib.contextmanager
+def _gc_paused():
+    """Python's cycle collector held off while an index of 10,000 entries is parsed and taken
+    in: those dicts and tuples hold no cycles, and each collection they would trigger walks
+    every object of the window (0.1 s and more in a full one)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
 def _now() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
@@ -220,6 +237,24 @@ def _entry_ok(item) -> bool:
     ident = item.get("id") if isinstance(item, dict) else None
     label = item.get("label") if isinstance(item, dict) else None
     return isinstance(ident, str) and bool(ID.fullmatch(ident)) and type(label) is int and 0 <= label <= 9
+
+
+def _valid_entries(raw: list) -> list[tuple[str, int]] | None:
+    """``(id, label)`` of each entry when every one is an id and a label from 0 to 9 and no
+    id is listed twice (checked a list at a time: 10,000 entries in milliseconds); None
+    otherwise, for :func:`_entry_ok` to find which."""
+    try:
+        ids = [item["id"] for item in raw]
+        labels = [item["label"] for item in raw]
+        if not (set(map(type, ids)) <= {str} and set(map(len, ids)) <= {32} and set(map(type, labels)) <= {int}):
+            return None
+        if labels and not 0 <= min(labels) <= max(labels) <= 9 or len(set(ids)) != len(ids):
+            return None
+        if not ID_RUN.fullmatch("".join(ids)):
+            return None
+    except (TypeError, KeyError, IndexError):
+        return None
+    return list(zip(ids, labels))
 
 
 @dataclass
@@ -289,11 +324,12 @@ class MyDigits:
         self._entries: list[tuple[str, int]] = []  # (id, label) of the readable digits, in order
         self._images: dict[str, np.ndarray] = {}  # id → uint8 (28, 28)
         self._keys: dict[str, tuple[int, int, int]] = {}  # id → (size, mtime_ns, inode) of its 28×28 file
-        self._cached_ids: set[str] = set()  # the ids the cache file holds
+        self._cached: dict[str, tuple[int, int, int]] = {}  # id → key of each image the cache file holds
         self._foreign_notes: list[str] = []
         self._hidden: list[Path] = []  # names starting with "." (the app's temporary files among them)
         self._orphans: list[str] = []  # ids of 28×28 files the index does not list
         self._stamp = None
+        self._raw: list | None = None  # the entries of the index as last read or written (its stamp: _stamp)
         if read_only:
             if not self.folder.is_dir():
                 raise DataError(f"{self.folder}: no such folder.")
@@ -390,33 +426,38 @@ class MyDigits:
         if not force and stamp == self._stamp and stamp is not None:
             return
         notes: list[str] = []
-        raw, ok, _ = self._read_index(notes)
-        if not ok:
-            raw = self._recover(notes)
-        self._load(raw, notes)
+        with _gc_paused():
+            raw, ok, _ = self._read_index(notes)
+            self._raw = raw if ok else None
+            if not ok:
+                raw = self._recover(notes)
+            self._load(raw, notes)
         self._stamp = stamp
 
-    def _read_cache(self) -> dict[str, tuple[tuple[int, int, int], np.ndarray]]:
-        """The images of the last open, keyed by id (with their file's key); {} if unusable.
+    def _read_cache(self) -> tuple[dict[str, int], list[tuple[int, int, int]], np.ndarray]:
+        """The images of the last open: id → row, each row's file key, and the images (one
+        array, read in one go); empty if the cache is missing or unusable.
 
         Binary, read without a parser: ``MDC1``, the count N (uint32), N ids (16 bytes each),
         N keys (3 int64 each: size, mtime_ns, inode), N 28×28 images (uint8)."""
+        empty = ({}, [], np.zeros((0, 28, 28), np.uint8))
         path = self.folder / CACHE
         try:
             data = _read_file(path, "cache", MAX_CACHE_BYTES)
             if not data.startswith(CACHE_MAGIC) or len(data) < 8:
-                return {}
+                return empty
             (n,) = struct.unpack("<I", data[4:8])
             if len(data) != 8 + n * (16 + 24 + 784):
-                return {}
-            ids = data[8 : 8 + 16 * n].hex()
-            keys = np.frombuffer(data, dtype="<i8", count=3 * n, offset=8 + 16 * n).reshape(n, 3).tolist()
+                return empty
+            hexed = data[8 : 8 + 16 * n].hex()
+            ids = [hexed[k : k + 32] for k in range(0, 32 * n, 32)]
+            keys = list(map(tuple, np.frombuffer(data, dtype="<i8", count=3 * n, offset=8 + 16 * n).reshape(n, 3).tolist()))
             images = np.frombuffer(data, dtype=np.uint8, offset=8 + 40 * n).reshape(n, 28, 28)
-            found = {ids[32 * k : 32 * k + 32]: (tuple(keys[k]), images[k]) for k in range(n)}
-            self._cached_ids = set(found)
-            return found
+            rows = dict(zip(ids, range(n)))
+            self._cached = dict(zip(ids, keys))
+            return rows, keys, images
         except (DataError, OSError, ValueError, struct.error, MemoryError):
-            return {}
+            return empty
 
     def _write_cache(self) -> None:
         ids = [i for i, _ in self._entries if i in self._keys]
@@ -425,48 +466,60 @@ class MyDigits:
         body = np.stack([self._images[i] for i in ids]).tobytes() if ids else b""
         with contextlib.suppress(OSError):
             _write_atomic(self.folder / CACHE, head + keys + body, sync=False)
-            self._cached_ids = set(ids)
+            self._cached = {i: self._keys[i] for i in ids}
 
     def _load(self, raw: list, notes: list[str], scan: bool = True) -> None:
         """Take ``raw`` (the index's entries) as the collection: each image from memory, the
         cache or its file. ``scan``: list the folder for files that are not ours (at open, and
         when another window changed the index); after a change of ours, the last scan's notes
         are kept."""
+        valid = _valid_entries(raw)
+        if valid is None:  # something to say about some entry: one at a time
+            valid, seen = [], set()
+            for i, item in enumerate(raw):
+                if not _entry_ok(item):
+                    notes.append(f"{self.index_path}: entry {i + 1} skipped, it is not an id and a label from 0 to 9 ({str(item)[:80]}).")
+                    continue
+                ident = item["id"]
+                if ident in seen:
+                    notes.append(f"{self.index_path}: entry {i + 1} skipped, a second entry for {ident}.")
+                    continue
+                seen.add(ident)
+                valid.append((ident, item["label"]))
+        else:
+            seen = {ident for ident, _ in valid}
         entries: list[tuple[str, int]] = []
-        seen: set[str] = set()
-        valid = []
-        for i, item in enumerate(raw):
-            if not _entry_ok(item):
-                notes.append(f"{self.index_path}: entry {i + 1} skipped, it is not an id and a label from 0 to 9 ({str(item)[:80]}).")
-                continue
-            ident = item["id"]
-            if ident in seen:
-                notes.append(f"{self.index_path}: entry {i + 1} skipped, a second entry for {ident}.")
-                continue
-            seen.add(ident)
-            valid.append((ident, item["label"]))
         images = self._images
         unknown = sum(1 for ident, _ in valid if ident not in images)
-        cache = None if unknown >= 16 else {}  # a few new digits: decoded, the cache not read
+        cache = None if unknown >= 16 else ({}, [], None)  # a few new digits: decoded, the cache not read
         small_dir = os.path.join(self.folder, SMALL)
-        for ident, label in valid:
-            if ident not in images:
-                path = os.path.join(small_dir, ident + ".png")
-                try:
-                    st = os.stat(path)
-                    key = (st.st_size, st.st_mtime_ns, st.st_ino)
-                    if cache is None:
-                        cache = self._read_cache()
-                    hit = cache.get(ident)
-                    if hit is not None and hit[0] == key and stat.S_ISREG(st.st_mode):
-                        self._images[ident], self._keys[ident] = hit[1], key
-                    else:
-                        self._images[ident], _, self._keys[ident] = self._read_small(Path(path))
-                except (DataError, OSError, ValueError) as e:
-                    missing = not os.path.lexists(path)
-                    notes.append(f"{path}: skipped, {'missing' if missing else 'not a readable 28×28 PNG'} ({str(e)[:120]}).")
-                    continue
-            entries.append((ident, label))
+        dir_fd = None
+        if unknown and os.stat in os.supports_dir_fd:  # a stat by name in the open folder: no path to walk each time
+            with contextlib.suppress(OSError):
+                dir_fd = os.open(small_dir, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+        try:
+            for ident, label in valid:
+                if ident not in images:
+                    name = ident + ".png"
+                    try:
+                        st = os.stat(name, dir_fd=dir_fd) if dir_fd is not None else os.stat(os.path.join(small_dir, name))
+                        key = (st.st_size, st.st_mtime_ns, st.st_ino)
+                        if cache is None:
+                            cache = self._read_cache()
+                        row = cache[0].get(ident)
+                        if row is not None and cache[1][row] == key and stat.S_ISREG(st.st_mode):
+                            self._images[ident], self._keys[ident] = cache[2][row], key
+                        else:
+                            self._images[ident], _, self._keys[ident] = self._read_small(Path(small_dir, name))
+                    except (DataError, OSError, ValueError) as e:
+                        path = os.path.join(small_dir, name)
+                        missing = not os.path.lexists(path)
+                        notes.append(f"{path}: skipped, {'missing' if missing else 'not a readable 28×28 PNG'} ({str(e)[:120]}).")
+                        continue
+                entries.append((ident, label))
+        finally:
+            if dir_fd is not None:
+                os.close(dir_fd)
         for ident in set(self._images) - seen:
             del self._images[ident]
             self._keys.pop(ident, None)
@@ -479,8 +532,11 @@ class MyDigits:
         self.notes = notes
         # Rewritten when many images are not in it (the next open would decode them), or it
         # holds many that are gone: an add or two costs the next open next to nothing.
-        uncached = sum(1 for ident, _ in entries if ident not in self._cached_ids)
-        gone = len(self._cached_ids) - (len(entries) - uncached)
+        # An image is in the cache only with its file's current key: a digit deleted and
+        # brought back (new files) would otherwise be decoded again at every open.
+        cached, keys = self._cached, self._keys
+        uncached = sum(1 for ident, _ in entries if cached.get(ident) != keys.get(ident))
+        gone = len(cached) - (len(entries) - uncached)
         if not self.read_only and (uncached >= CACHE_REWRITE or gone >= 16 * CACHE_REWRITE):
             self._write_cache()
 
@@ -598,15 +654,22 @@ class MyDigits:
     def _change(self, edit: Callable[[list], list]) -> None:
         """Re-read the index under the lock, apply ``edit(raw_entries) -> raw_entries``, write it back.
 
-        The new index replaces the old one in one step; a damaged one is first copied aside
-        (never moved: if the write fails, the folder is as it was).
+        The index is not parsed again when it is the very file last read (same inode, mtime
+        and size under the lock: every write of the app makes a new file), so a change to a
+        large collection costs one write. ``edit`` returns a new list and never changes the
+        entries it is given. The new index replaces the old one in one step; a damaged one is
+        first copied aside (never moved: if the write fails, the folder is as it was).
         """
         if self.read_only:
             raise DataError(f"{self.folder}: opened read-only; nothing was changed.")
         try:
-            with self._locked():
+            with self._locked(), _gc_paused():
                 notes: list[str] = []
-                raw, ok, old = self._read_index(notes)
+                if self._raw is not None and self._stamp is not None and self._stat() == self._stamp:
+                    raw, ok, old = self._raw, True, None
+                else:
+                    raw, ok, old = self._read_index(notes)
+                self._raw = None  # until the new index is in place
                 if not ok:
                     raw = self._recover(notes)
                 raw = edit(list(raw))
@@ -623,6 +686,7 @@ class MyDigits:
                 _write_atomic(self.index_path, data)
                 self._load(raw, notes, scan=False)
                 self._stamp = self._stat()
+                self._raw = raw
         except OSError as e:
             self._sync(force=True)
             raise self._cannot_write(e) from None

@@ -466,6 +466,10 @@ class MyDigitsPanel(QWidget):
             self.accuracy_label.setText("" if p is not None else "No model to try them on.")
             return
         started, chunk, pending = time.perf_counter(), 8, self._to_predict
+        if first and len(pending) > chunk:  # many to read: the dock is shown first, the answers follow
+            self.accuracy_label.setText(f"Reading your digits with the active model… {len(self._ids) - len(pending)} of {len(self._ids)}")
+            self._predict_timer.start()
+            return
         while pending and time.perf_counter() - started < PREDICT_SLICE_S:  # a slice of the event loop, then the next turn
             part, pending = pending[:chunk], pending[chunk:]
             answers = _predictions(p, self._images[part], self._labels[part])
