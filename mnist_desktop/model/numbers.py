@@ -46,7 +46,7 @@ MINOR_REACH = 0.35
 # UNSURE_ASPECT wide is tried cut (see _segment). Fitted on numbers composed from MNIST *training*
 # digits the bundled model never trained on (the last 5,000; it trained on the first 55,000),
 # never on the test digits the bench measures with.
-UNSURE_ASPECT = 0.75
+UNSURE_ASPECT = 1.0
 DIGIT_ASPECT = 0.7  # a digit's typical width: how many digits a part may hold
 CUTS_PER_DIGIT = 3  # candidate cut columns per digit the part may hold
 MAX_CUTS = 24
