@@ -29,6 +29,24 @@ def fresh_cache():
     neighbours.clear_cache()
 
 
+SMALL = 6000
+
+
+@pytest.fixture
+def small_training_set(monkeypatch):
+    """The first SMALL training digits stand for all 60,000, for tests about the cache and its
+    progress rather than the neighbours themselves: a few batches instead of thirty."""
+    from mnist_desktop.model import data
+
+    full = data.mnist_arrays
+
+    def first(split, *args, **kwargs):
+        images, labels = full(split, *args, **kwargs)
+        return (images[:SMALL], labels[:SMALL]) if split == "train" else (images, labels)
+
+    monkeypatch.setattr(data, "mnist_arrays", first)
+
+
 def brute_force(features: np.ndarray, q: np.ndarray, k: int):
     d = np.sqrt(((features.astype(np.float64) - q.astype(np.float64)) ** 2).sum(axis=1))
     order = np.argsort(d, kind="stable")[:k]
@@ -90,7 +108,7 @@ def test_models_without_a_hidden_layer_use_pixels():
     assert indices.tolist() == want.tolist() and np.allclose(distances, want_d, rtol=1e-4, atol=1e-4)
 
 
-def test_a_retrained_or_other_model_never_reuses_a_stale_cache():
+def test_a_retrained_or_other_model_never_reuses_a_stale_cache(small_training_set):
     p = predictor_of("mlp", hidden=8)
     first = training_features(p)
     assert training_features(p) is first and neighbours.cached_features(p) is first
@@ -107,11 +125,11 @@ def test_a_retrained_or_other_model_never_reuses_a_stale_cache():
     assert len(keys) <= neighbours.MAX_CACHED and third.key in keys and first.key not in keys
 
 
-def test_progress_and_stop():
+def test_progress_and_stop(small_training_set):
     p = predictor_of("mlp", hidden=8)
     calls = []
     training_features(p, progress=lambda done, total: calls.append((done, total)))
-    assert calls[-1] == (60000, 60000) and [d for d, _ in calls] == sorted(d for d, _ in calls) and len(calls) > 1
+    assert calls[-1] == (SMALL, SMALL) and [d for d, _ in calls] == sorted(d for d, _ in calls) and len(calls) > 1
     neighbours.clear_cache()
     calls.clear()
     stopped = training_features(p, progress=lambda done, total: calls.append(done), should_stop=lambda: len(calls) >= 2)

@@ -1,4 +1,4 @@
-"""read_number: segmentation into digits (components, joined parts, cuts) on numbers composed from MNIST test digits."""
+"""read_number: segmentation into digits (components, joined parts, cuts) on numbers composed from MNIST test digits (its constants were fitted on numbers of held-out training digits)."""
 
 import dataclasses
 from collections import deque
@@ -114,7 +114,7 @@ def test_reads_numbers_written_with_gaps(predictor):
             segmented += 1
         exact += reading.text == c.text
     assert segmented >= 26  # the bench measures the rate on many more
-    assert exact >= 22
+    assert exact >= 26
 
 
 def test_a_digit_in_two_strokes_is_one_digit(predictor):
@@ -166,15 +166,18 @@ def test_touching_digits_are_cut_apart(predictor):
 
 
 def test_touching_numbers_are_cut_and_never_into_too_many(predictor):
-    """Touching digits are cut apart (more digits come out than there are runs of touching ink),
-    and no number comes out with more digits than it has. (The bench measures exact reads.)"""
-    read = runs = 0
+    """Touching digits are cut apart (far more digits come out than there are runs of touching
+    ink), many numbers read exactly, and none comes out with more digits than it has. (The bench
+    measures the exact rate on many more.)"""
+    read = runs = exact = 0
     for c in composed_numbers(16, seed=9, touching=True):
-        digits = len(read_number(c.image, predictor).digits)
-        assert digits <= len(c.text)
-        read += digits
+        reading = read_number(c.image, predictor)
+        assert len(reading.digits) <= len(c.text)
+        read += len(reading.digits)
         runs += len(c.text) - sum(c.touching)
-    assert read > runs + 3
+        exact += reading.text == c.text
+    assert read >= runs + 15  # 28 pairs touch here: most are cut
+    assert exact >= 6
 
 
 def test_each_digit_is_what_the_model_reads_of_its_part(predictor):

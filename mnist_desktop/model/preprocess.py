@@ -7,6 +7,7 @@ anti-aliasing, and placed in a 28×28 field so that their centre of mass sits at
 
 from __future__ import annotations
 
+import functools
 import os
 import warnings
 
@@ -31,6 +32,7 @@ MAX_IMAGE_SIDE = 1024
 MAX_IMAGE_PIXELS = 2**26
 
 
+@functools.lru_cache(maxsize=1024)  # read_number resizes many pieces of the same few sizes
 def _aa_weights(in_size: int, out_size: int) -> np.ndarray:
     """The ``(out_size, in_size)`` matrix of an antialiased bilinear (triangle) resize along one axis.
 
@@ -50,6 +52,7 @@ def _aa_weights(in_size: int, out_size: int) -> np.ndarray:
         w = np.maximum(0.0, 1.0 - np.abs((j - centre + 0.5) * invscale))
         total = w.sum()
         weights[i, lo:hi] = w / total if total != 0 else w
+    weights.flags.writeable = False  # shared by every caller through the cache
     return weights
 
 
