@@ -24,6 +24,14 @@ FRAME_S = 1 / 60  # the drawing is classified at most once per frame
 NO_SALIENCY = "Saliency needs PyTorch's gradients: available once PyTorch has loaded."
 
 
+def looks_like_digit(predictor, probabilities: np.ndarray) -> bool:
+    """``predictor.is_digit`` from the probabilities already computed (no second forward
+    pass): the top one reaches the model's ``digit_threshold``. A model without one calls
+    everything a digit."""
+    threshold = getattr(predictor, "digit_threshold", None)
+    return threshold is None or bool(np.max(probabilities) >= threshold)
+
+
 class LivePrediction(QObject):
     predictionUpdated = Signal()  # the prediction panel shows the drawing's answer
     saliencyChanged = Signal(object)  # the overlay (28, 28) for the chosen class, or None
@@ -87,7 +95,7 @@ class LivePrediction(QObject):
             self.prediction.show_empty("No model: train one (Training panel) or open one (File → Open model)")
         else:
             probabilities = predictor.predict(x28)
-            self.prediction.show_prediction(predictor.classes, probabilities, x28)
+            self.prediction.show_prediction(predictor.classes, probabilities, x28, looks_like_digit(predictor, probabilities))
         self.session.drawing = Drawing(image, x28, probabilities)  # read by predictionUpdated's receivers
         self.predictionUpdated.emit()
         self.session.set_drawing(self.session.drawing)
