@@ -41,6 +41,7 @@ class LivePrediction(QObject):
         self.session, self.canvas, self.prediction = session, canvas, prediction
         self._last_classify = 0.0
         self._saliency_shown = False
+        self.paused = False  # Number mode reads the canvas instead
         self._classify_timer = QTimer(self, singleShot=True)
         self._classify_timer.timeout.connect(self.classify)
         # Saliency is computed after the prediction is on screen (a zero timer runs after the
@@ -61,6 +62,14 @@ class LivePrediction(QObject):
         self._classify_timer.stop()
         self._saliency_timer.stop()
 
+    def set_paused(self, paused: bool) -> None:
+        """Stop following the canvas (True) or follow it again and classify it now (False)."""
+        self.paused = bool(paused)
+        if self.paused:
+            self._classify_timer.stop()
+        else:
+            self.classify()
+
     @Slot(object)
     def _on_model_changed(self, predictor) -> None:
         if predictor is not None:
@@ -74,7 +83,7 @@ class LivePrediction(QObject):
     # ------------------------------------------------------------------ classification
     @Slot()
     def schedule_classify(self) -> None:
-        if self._classify_timer.isActive():
+        if self.paused or self._classify_timer.isActive():
             return  # coalesced: one classification per frame
         wait = FRAME_S - (time.perf_counter() - self._last_classify)
         self._classify_timer.start(max(0, int(wait * 1000)))

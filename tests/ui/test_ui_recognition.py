@@ -56,3 +56,45 @@ def test_not_a_digit_for_a_scribble_and_not_for_a_digit(bundled_window, qtbot):
     assert not label.isVisible()
     assert w.prediction.digit.text() == "1"
     assert "sure" in w.prediction.confidence.text()
+
+
+def test_number_mode_reads_a_composed_number_and_boxes_its_digits(bundled_window, qtbot, monkeypatch):
+    from PySide6.QtWidgets import QToolButton
+
+    from mnist_desktop.model.drawings import compose_number
+
+    w = bundled_window
+    stroke(w.canvas, ONE)  # a digit on the square canvas, to find again after Number mode
+    settle(w, qtbot)
+    square = w.canvas.image_array()
+    action = w.findChild(type(w.number_mode_action), "number_mode")
+    assert action is w.number_mode_action and action.isCheckable()
+    reading = w.findChild(type(w.prediction.digit), "number_reading")
+
+    action.trigger()
+    assert action.isChecked() and reading.isVisible() and not w.prediction.isVisible()
+    assert w.canvas.aspect > 1 and w.canvas.image_array().shape[1] > w.canvas.image_array().shape[0]
+    assert not w.canvas.image_array().any()  # the wide canvas starts blank
+
+    number = compose_number(4, seed=3)
+    with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
+        w.canvas.set_image(number.image)
+    assert reading.text() == number.text
+    assert len(w.canvas.boxes) == 4
+    assert [caption for _, caption in w.canvas.boxes] == list(number.text)
+    # Each digit: its probabilities on click, and it goes to My digits with its label.
+    buttons = w.number_panel.findChildren(QToolButton)
+    assert [b.text() for b in buttons if b.objectName().startswith("number_digit_")] == list(number.text)
+    w.number_panel.digit_buttons[2].click()
+    assert w.number_panel.bars.probabilities.argmax() == int(number.text[2])
+    assert w.canvas.selected_box == 2
+    saved = []
+    monkeypatch.setattr(w.my_digits, "add", lambda drawing, label: saved.append((drawing, label)) or "id")
+    w.number_panel.saveRequested.emit(1, int(number.text[1]))
+    assert len(saved) == 1 and saved[0][1] == int(number.text[1]) and saved[0][0].any()
+
+    action.trigger()  # back: the square canvas with its digit, and the prediction
+    assert not action.isChecked() and not reading.isVisible() and w.prediction.isVisible()
+    assert w.canvas.aspect == 1 and not w.canvas.boxes
+    assert (w.canvas.image_array() == square).all()
+    assert w.prediction.digit.text() == "1"
