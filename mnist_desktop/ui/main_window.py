@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSizePolicy,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -29,6 +30,7 @@ from .chapter import ChapterActions, build_chapter_menu, train_with_accuracy_los
 from .docks import Docks, layout_for_size
 from .live_prediction import LivePrediction
 from .model_files import ModelFiles
+from .nearest import NearestDigits, NearestStrip
 from .number_mode import NumberMode, NumberPanel
 from .prediction import PredictionPanel
 from .session import Session
@@ -88,6 +90,8 @@ class MainWindow(QMainWindow):
         self.activations, self.inspector, self.preprocess_lab = (panels[k] for k in ("activations", "inspector", "preprocess_lab"))
         self.data_view, self.weights_view = panels["data"], panels["weights"]
         self.live = LivePrediction(self.session, self.canvas, self.prediction, parent=self)
+        self.nearest_strip = NearestStrip()
+        self.nearest = NearestDigits(self.session, self.nearest_strip, parent=self)
         self.number_panel = NumberPanel()
         self.number_mode = NumberMode(
             self.session, self.canvas, self.number_panel, lambda image, label: self.my_digits.add(image, label), parent=self
@@ -140,6 +144,7 @@ class MainWindow(QMainWindow):
             panel.toCanvas.connect(self.canvas.set_image)
         for panel in (self.evaluation, self.data_view):
             panel.inspectRequested.connect(self.inspect_sample)
+        self.nearest_strip.sampleClicked.connect(lambda index: self.inspect_sample("train", index))
         self.prediction.labelChosen.connect(self.save_my_digit)
         self.my_digits.fineTuneRequested.connect(self.fine_tune_my_digits)
         self.my_digits.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -179,6 +184,7 @@ class MainWindow(QMainWindow):
     def _on_about_to_quit(self) -> None:
         if not self._closing:
             self.dock_manager.shutdown()
+            self.nearest.shutdown()
 
     # ------------------------------------------------------------------ the frame
     def _build_central(self) -> None:
@@ -188,7 +194,13 @@ class MainWindow(QMainWindow):
         # Side by side for a digit; in Number mode the wide canvas above its reading.
         self.central_layout = layout = QHBoxLayout(central)
         layout.addWidget(drawing, 3)
-        layout.addWidget(self.prediction, 2)
+        # The prediction with the nearest training digits under it.
+        self.prediction_column = QWidget(objectName="prediction_column")
+        column = QVBoxLayout(self.prediction_column)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.prediction, 1)
+        column.addWidget(self.nearest_strip)
+        layout.addWidget(self.prediction_column, 2)
         layout.addWidget(self.number_panel, 2)
         self.number_panel.hide()
         self.prediction.setStatusTip("The model's answer for your drawing: how likely each class is.")
@@ -202,7 +214,7 @@ class MainWindow(QMainWindow):
         if on:
             self.live.set_paused(True)  # before the canvas turns wide: the number is not classified as a digit
         self.central_layout.setDirection(QHBoxLayout.Direction.TopToBottom if on else QHBoxLayout.Direction.LeftToRight)
-        self.prediction.setVisible(not on)
+        self.prediction_column.setVisible(not on)
         self.number_panel.setVisible(on)
         self.number_mode.set_active(on)
         self.live.set_paused(on)  # after the canvas is back: the restored drawing is classified
@@ -494,6 +506,7 @@ class MainWindow(QMainWindow):
         self.files.shutdown()
         self.live.stop()
         self.number_mode.stop()
+        self.nearest.shutdown()
         self.save_settings()
         self.torch.stop()
         event.accept()

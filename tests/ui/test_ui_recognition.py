@@ -98,3 +98,52 @@ def test_number_mode_reads_a_composed_number_and_boxes_its_digits(bundled_window
     assert w.canvas.aspect == 1 and not w.canvas.boxes
     assert (w.canvas.image_array() == square).all()
     assert w.prediction.digit.text() == "1"
+
+
+@pytest.fixture
+def small_training_set(monkeypatch):
+    """The nearest-digits features over the first 3,000 training digits (the full 60,000 take
+    10–30 s): indices stay those of the full set. The cache is emptied before and after."""
+    from mnist_desktop.model import data, neighbours
+    from mnist_desktop.ui import nearest
+
+    full = data.mnist_arrays
+
+    def first(split, root=None, verify=True):
+        images, labels = full(split, root, verify)
+        return (images[:3000], labels[:3000]) if split == "train" else (images, labels)
+
+    monkeypatch.setattr(data, "mnist_arrays", first)
+    monkeypatch.setattr(nearest, "BUILD_ON_SHOW", True)
+    neighbours.clear_cache()
+    yield
+    neighbours.clear_cache()
+
+
+def test_nearest_digits_fill_after_the_features_and_click_inspects(small_training_set, qtbot, settings, bundled_predictor):
+    from mnist_desktop.model import mnist_arrays
+    from mnist_desktop.ui import MainWindow
+
+    w = MainWindow(settings=settings, predictor=bundled_predictor)
+    w.ask_to_save = lambda: QMessageBox.StandardButton.Discard
+    qtbot.addWidget(w)
+    strip = w.findChild(type(w.nearest_strip), "nearest_digits")
+    assert strip is w.nearest_strip
+    with qtbot.waitSignal(w.nearest.featuresReady, timeout=60000):
+        w.show()  # on screen: the features are built in a worker
+    stroke(w.canvas, ONE)
+    qtbot.waitUntil(lambda: len(strip.indices) == 8, timeout=5000)
+    qtbot.waitUntil(lambda: w.session.drawing.x28 is not None)
+    _, labels = mnist_arrays("train")
+    shown = [b.text() for b in strip.buttons]
+    assert shown == [str(labels[i]) for i in strip.indices]
+    assert shown.count("1") >= 6  # a vertical stroke resembles the training 1s
+    assert all(i < 3000 for i in strip.indices)
+
+    strip.buttons[0].click()
+    assert w.inspector.source.currentData() == "train"
+    assert w.inspector.index.value() == strip.indices[0]
+
+    w.canvas.clear()
+    qtbot.waitUntil(lambda: strip.indices == [], timeout=5000)
+    w.close()
