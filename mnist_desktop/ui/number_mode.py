@@ -57,17 +57,23 @@ class NumberPanel(QWidget):
         self.digit_row.setSpacing(4)
         self.digit_buttons: list[QToolButton] = []
         self.bars = ProbabilityBars()
-        self.bars.setMinimumHeight(120)
         self.bars.setToolTip("The selected digit's probability for every class.")
         self.bars_title = QLabel("Click a digit to see its probabilities.")
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.number)
-        layout.addWidget(self.hint)
-        row = QWidget()
-        row.setLayout(self.digit_row)
-        layout.addWidget(row)
-        layout.addWidget(self.bars_title)
-        layout.addWidget(self.bars, 1)
+        self.bars.setMinimumHeight(160)
+        self.digit_row.addStretch(1)  # the buttons go between the stretches, centred
+        self.digit_row.addStretch(1)
+        # The number and its digits on the left, the selected digit's bars on the right.
+        reading = QVBoxLayout()
+        reading.addWidget(self.number)
+        reading.addWidget(self.hint)
+        reading.addLayout(self.digit_row)
+        reading.addStretch(1)
+        selected = QVBoxLayout()
+        selected.addWidget(self.bars_title)
+        selected.addWidget(self.bars, 1)
+        layout = QHBoxLayout(self)
+        layout.addLayout(reading, 3)
+        layout.addLayout(selected, 2)
 
     def set_classes(self, classes) -> None:
         self.classes = [int(c) for c in classes]
@@ -92,7 +98,7 @@ class NumberPanel(QWidget):
             b.customContextMenuRequested.connect(lambda pos, i=i: self._menu(i).exec(self.digit_buttons[i].mapToGlobal(pos)))
             b.setMenu(QMenu(b))
             b.menu().aboutToShow.connect(lambda i=i: self._fill_menu(self.digit_buttons[i].menu(), i))
-            self.digit_row.addWidget(b)
+            self.digit_row.insertWidget(self.digit_row.count() - 1, b)
             self.digit_buttons.append(b)
         for b, d in zip(self.digit_buttons, digits, strict=True):
             b.setText(str(d.label) if d.is_digit else f"{d.label}?")
