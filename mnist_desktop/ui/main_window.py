@@ -361,7 +361,14 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def save_my_digit(self, label: int) -> str | None:
-        """Save the drawing on the canvas into My digits as ``label``; its id, or None."""
+        """Save the drawing on the canvas into My digits as ``label``; its id, or None. In
+        Number mode: the selected digit of the number (a whole number is not one digit)."""
+        if self.number_mode.active:
+            selected = self.number_panel.selected
+            if selected is None:
+                self.statusBar().showMessage("Number mode: click a digit of the number first, then say what it is.", 5000)
+                return None
+            return self.number_mode.save(selected, label)
         image = self.canvas.image_array()
         if not image.any():
             self.statusBar().showMessage("Nothing to save: draw a digit first.", 5000)

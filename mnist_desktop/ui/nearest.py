@@ -28,6 +28,7 @@ from .workers import Worker, WorkerThreads
 K = 8
 FRAME_S = 1 / 60
 THUMB_SCALE = 2  # 56-pixel thumbnails
+EMPTY_TIP = "A training digit that looks like your drawing to the model comes here when you draw."
 # Build the features as soon as the strip is on screen (the GUI tests that do not look at the
 # strip turn it off: 10–30 s of CPU per window).
 BUILD_ON_SHOW = True
@@ -79,6 +80,7 @@ class NearestStrip(QWidget):
             b.setMinimumWidth(24)
             b.clicked.connect(lambda _c=False, i=i: self._clicked(i))
             b.setEnabled(False)
+            b.setToolTip(EMPTY_TIP)
             row.addWidget(b)
             self.buttons.append(b)
         layout = QVBoxLayout(self)
@@ -115,7 +117,7 @@ class NearestStrip(QWidget):
             else:
                 b.setIcon(QIcon())
                 b.setText("")
-                b.setToolTip("")
+                b.setToolTip(EMPTY_TIP)
                 b.setEnabled(False)
 
 

@@ -163,7 +163,7 @@ class NumberMode(QObject):
         canvas.changed.connect(self.schedule_read)
         session.modelChanged.connect(self._on_model_changed)
         panel.digitSelected.connect(self._on_selected)
-        panel.saveRequested.connect(self._save)
+        panel.saveRequested.connect(self.save)
         canvas.installEventFilter(self)  # hovering a box shows that digit's probabilities
 
     def eventFilter(self, obj, event) -> bool:
@@ -230,7 +230,7 @@ class NumberMode(QObject):
         self._show_boxes()
 
     @Slot(int, int)
-    def _save(self, index: int, label: int):
+    def save(self, index: int, label: int):
         """Save digit ``index`` of the reading (its box and a margin, cut from the canvas) as ``label``."""
         if self.reading is None or not 0 <= index < len(self.reading.digits):
             return None

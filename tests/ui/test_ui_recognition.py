@@ -92,6 +92,10 @@ def test_number_mode_reads_a_composed_number_and_boxes_its_digits(bundled_window
     monkeypatch.setattr(w.my_digits, "add", lambda drawing, label: saved.append((drawing, label)) or "id")
     w.number_panel.saveRequested.emit(1, int(number.text[1]))
     assert len(saved) == 1 and saved[0][1] == int(number.text[1]) and saved[0][0].any()
+    x0, y0, x1, y1 = w.number_mode.reading.digits[1].box
+    assert saved[0][0].shape[1] < w.canvas.image_array().shape[1] and saved[0][0].shape[1] >= x1 - x0  # the digit, not the number
+    w.save_my_digit(7)  # "Not right? It is: 7" (Ctrl+Alt+7) saves the selected digit
+    assert saved[1][1] == 7 and saved[1][0].shape[1] < w.canvas.image_array().shape[1]
 
     action.trigger()  # back: the square canvas with its digit, and the prediction
     assert not action.isChecked() and not reading.isVisible() and w.prediction.isVisible()
