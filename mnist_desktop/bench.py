@@ -417,8 +417,8 @@ def bench_preprocess(count: int = 600, seed: int = 0) -> dict:
     return {"digits": count, "seed": seed, "accuracy": accuracy, "mnist_itself": mnist_itself}
 
 
-# The window drawing with saliency on and the preprocessing lab on screen (offscreen, the
-# bundled model, torch loaded): a stroke's mouse moves are posted every 16 ms for a few
+# The window drawing with saliency on, the preprocessing lab on screen and the nearest training
+# digits under the prediction (offscreen, the bundled model, torch loaded): a stroke's mouse moves are posted every 16 ms for a few
 # seconds, a 10 ms timer probes the event loop; the longest gap minus 10 ms is its longest
 # stall. Also how long after each prediction the saliency overlay follows.
 
@@ -443,8 +443,11 @@ def bench_saliency(runs: int = 300, seconds: float = 5.0) -> dict:
         times.append((time.perf_counter() - t) * 1000)
     torch.set_num_threads(threads)
     env = {**os.environ, "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", "offscreen")}
-    # The same drawing with both off first: the machine's own stalls, to compare with.
-    windows = {m: _json_run([sys.executable, str(PROBES / "saliency.py"), str(seconds), m], env=env) for m in ("off", "on")}
+    # The same drawing with both off first: the machine's own stalls, to compare with; then with
+    # everything on (the nearest training digits' features built), while those features are being
+    # built, and in Number mode.
+    modes = ("off", "on", "building", "number")
+    windows = {m: _json_run([sys.executable, str(PROBES / "saliency.py"), str(seconds), m], env=env) for m in modes}
     return {"what": "Predictor.saliency of a drawing (bundled CNN, one thread as in the window)", **_stats(times), "window": windows}
 
 

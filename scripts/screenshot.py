@@ -1,7 +1,7 @@
 """Make the README's pictures from the real window.
 
     python scripts/screenshot.py [--out resources/screenshot.png] [--size 1400x900] [--theme light|dark]
-                                 [--scene training|stepper|nudge|lab|saliency|data|weights] [--part]
+                                 [--scene training|stepper|nudge|lab|saliency|data|weights|number] [--part]
 
 ``training`` (default): a digit drawn and training in progress. The other scenes set up one
 panel of the chapter-4 lab or the Data / Weights docks; ``--part`` grabs only that panel's
@@ -16,6 +16,7 @@ dock instead of the whole window. The README's pictures, under
     --out resources/lab-nudge.png --size 1400x1250 --scene nudge --part
     --out resources/lab-preprocess.png --size 1400x900 --scene lab --part
     --out resources/lab-saliency.png --size 1400x900 --scene saliency
+    --out resources/screenshot-number.png --size 1400x900 --scene number
 
 Runs offscreen (Qt's ``offscreen`` platform) unless a display is set, e.g. under
 ``xvfb-run -s "-screen 0 1600x1000x24" python scripts/screenshot.py``. Settings go to a
@@ -43,6 +44,21 @@ def three() -> list[list[tuple[float, float]]]:
     top = [(0.5 + 0.16 * math.cos(a), 0.33 + 0.13 * math.sin(a)) for a in [math.radians(d) for d in range(-170, 95, 12)]]
     bottom = [(0.49 + 0.19 * math.cos(a), 0.62 + 0.16 * math.sin(a)) for a in [math.radians(d) for d in range(-95, 170, 12)]]
     return [top, bottom]
+
+
+def number_2026() -> list[list[tuple[float, float]]]:
+    """ "2026" written across Number mode's wide canvas (unit coordinates of its height), one
+    stroke or two per digit."""
+
+    def arc(cx, cy, rx, ry, a0, a1, step=10):
+        return [(cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a))) for a in range(a0, a1 + 1, step)]
+
+    def two(x):
+        return [arc(x + 0.16, 0.36, 0.14, 0.13, 190, 380) + [(x + 0.03, 0.76), (x + 0.33, 0.76)]]
+
+    zero = [arc(1.15, 0.5, 0.14, 0.27, -90, 270)]
+    six = [[(2.48, 0.22), (2.40, 0.30), *arc(2.38, 0.6, 0.13, 0.16, 180, 540)[:-2]]]
+    return two(0.4) + zero + two(1.6) + six
 
 
 def draw(canvas, strokes) -> None:
@@ -206,6 +222,17 @@ def scene_weights(app, window, args):
     return "weights", f"layer {window.weights_view.current_layer()}"
 
 
+def scene_number(app, window, args):
+    window.number_mode_action.trigger()
+    wait(app, lambda: False, 0.3)
+    draw(window.canvas, number_2026())
+    wait(app, lambda: not window.number_mode._timer.isActive(), 5)
+    window.number_mode.read()
+    window.number_panel.select(3)
+    wait(app, lambda: False, 0.3)
+    return None, f"read {window.number_panel.number.text()!r}"
+
+
 SCENES = {
     "training": scene_training,
     "stepper": scene_stepper,
@@ -214,6 +241,7 @@ SCENES = {
     "saliency": scene_saliency,
     "data": scene_data,
     "weights": scene_weights,
+    "number": scene_number,
 }
 
 

@@ -1,7 +1,10 @@
 """The window's event loop while drawing with saliency on and the preprocessing lab on screen
-(``on``), or both off (``off``: the machine's own stalls, to compare with).
+(``on``; the nearest training digits too, once their features are built), or both off (``off``:
+the machine's own stalls, to compare with); ``building``: as ``on`` while the nearest digits'
+features are being built in their worker; ``number``: Number mode, the wide canvas read as you
+write.
 
-    python mnist_desktop/probes/saliency.py SECONDS on|off
+    python mnist_desktop/probes/saliency.py SECONDS on|off|building|number
 """
 
 
@@ -25,11 +28,24 @@ def main() -> None:
     w = MainWindow(settings=QSettings(os.path.join(tempfile.mkdtemp(), "s.ini"), QSettings.Format.IniFormat))
     w.resize(1300, 900)
     w.show()
-    lab = sys.argv[2] == "on"
-    if lab:
+    mode = sys.argv[2]
+    if mode != "off":
         w.docks["preprocess_lab"].raise_()
         w.prediction.saliency_toggle.setChecked(True)
     app.processEvents()
+    if mode in ("on", "number"):  # the steady state: the nearest digits' features built
+        deadline = time.perf_counter() + 300
+        while w.nearest.ready_for is None and time.perf_counter() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
+    width = 1.0
+    if mode == "number":
+        w.number_mode_action.trigger()
+        width = w.canvas.aspect
+        app.processEvents()
+    nearest_updates, readings = [0], [0]
+    w.nearest.updated.connect(lambda: nearest_updates.__setitem__(0, nearest_updates[0] + 1))
+    w.number_mode.readingUpdated.connect(lambda: readings.__setitem__(0, readings[0] + 1))
     predicted, lags = [None], []
     w.predictionUpdated.connect(lambda: predicted.__setitem__(0, time.perf_counter()))
     real = w.live.update_saliency
@@ -54,7 +70,8 @@ def main() -> None:
                 post(QEvent.Type.MouseButtonRelease, *state["pts"][-1], L, M.NoButton)
                 if rng.random() < 0.3:
                     w.canvas.clear()
-            a, b = rng.uniform(0.1, 0.9, 2), rng.uniform(0.1, 0.9, 2)
+            scale = np.array([width, 1.0])
+            a, b = rng.uniform(0.1, 0.9, 2) * scale, rng.uniform(0.1, 0.9, 2) * scale
             state["pts"] = [tuple(a + (b - a) * t) for t in np.linspace(0, 1, 20)]
             state["i"] = 1
             post(QEvent.Type.MouseButtonPress, *state["pts"][0], L, L)
@@ -82,6 +99,9 @@ def main() -> None:
         "saliency_updates": len(lags),
         "saliency_after_prediction_median_ms": float(np.median(lags)) if lags else float("nan"),
         "lab_updates": w.preprocess_lab.updates,
+        "nearest_updates": nearest_updates[0],
+        "number_readings": readings[0],
+        "features_ready_at_end": w.nearest.ready_for is not None,
     }
     print(json.dumps(out), flush=True)
     os._exit(0)

@@ -65,6 +65,15 @@ def build_actions(w) -> None:
     w.eraser_action = make_action(
         w, "&Eraser", w.canvas.set_eraser, ["E"], "Draw with the eraser (the right mouse button always erases)", checkable=True
     )
+    w.number_mode_action = make_action(
+        w,
+        "&Number mode",
+        w.set_number_mode,
+        ["Ctrl+Shift+N"],
+        "Write a whole number on a wide canvas: each digit is boxed and read as you write",
+        checkable=True,
+    )
+    w.number_mode_action.setObjectName("number_mode")
     w.open_image_action = make_action(
         w, "Open &image…", w.open_image_dialog, ["Ctrl+I"], "Put an image file of a digit on the canvas", SP.SP_FileIcon
     )

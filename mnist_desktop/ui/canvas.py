@@ -5,6 +5,10 @@ fixed size; what the screen shows is drawn in the palette's text colour on its b
 colour, at the screen's device pixel ratio, so the canvas is crisp on high-DPI screens and
 follows a light or dark colour scheme. Strokes are stored in unit coordinates (0..1), so
 the drawing survives a resize and renders at any resolution.
+
+The drawing area is square by default; ``set_aspect`` makes it wider (Number mode), in units
+of its height: x runs from 0 to the aspect ratio, y from 0 to 1. Each aspect keeps its own
+drawing and history, so that going back to the square canvas finds the digit left there.
 """
 
 from __future__ import annotations
@@ -69,10 +73,11 @@ def _stroke_path(points, side: float) -> QPainterPath:
     return path
 
 
-def _fit(w: int, h: int, side: float) -> QRectF:
-    """The largest rectangle of a w×h image's shape centred in a side×side square."""
-    scale = side / max(w, h)
-    return QRectF((side - w * scale) / 2, (side - h * scale) / 2, w * scale, h * scale)
+def _fit(w: int, h: int, side: float, aspect: float = 1.0) -> QRectF:
+    """The largest rectangle of a w×h image's shape centred in a (side·aspect)×side area."""
+    width = side * aspect
+    scale = min(width / w, side / h)
+    return QRectF((width - w * scale) / 2, (side - h * scale) / 2, w * scale, h * scale)
 
 
 def _pen(width: float, pressure: float, side: float, color) -> QPen:
@@ -109,34 +114,74 @@ class Canvas(QWidget):
         self._current: Stroke | None = None
         self.brush_size = 0.075  # fraction of the side; 21 px on the 280-px model image
         self.eraser = False
+        self.aspect = 1.0  # width / height of the drawing area
+        self._other_drawings: dict[float, tuple[list, list]] = {}  # aspect → (items, redo) of the drawings not shown
+        self.boxes: list[tuple[tuple[int, int, int, int], str]] = []  # (box in model pixels, caption), drawn over the ink
+        self.selected_box: int | None = None
         self._model = QImage(MODEL_SIZE, MODEL_SIZE, QImage.Format.Format_Grayscale8)
         self._screen = QImage()
         self._render_all()
 
     # ----------------------------------------------------------------- geometry
     def sizeHint(self) -> QSize:
-        return QSize(340, 340)
+        return QSize(round(340 * self.aspect), 340)
 
     def hasHeightForWidth(self) -> bool:
         return True
 
     def heightForWidth(self, w: int) -> int:
-        return w
+        return round(w / self.aspect)
 
     def _square(self) -> QRectF:
-        side = min(self.width(), self.height())
-        return QRectF((self.width() - side) / 2, (self.height() - side) / 2, side, side)
+        """The drawing area: as large as fits, ``aspect`` times as wide as high, centred."""
+        side = min(self.height(), self.width() / self.aspect)
+        width = side * self.aspect
+        return QRectF((self.width() - width) / 2, (self.height() - side) / 2, width, side)
 
     def _to_unit(self, pos: QPointF) -> tuple[float, float]:
         r = self._square()
-        return ((pos.x() - r.x()) / r.width(), (pos.y() - r.y()) / r.height())
+        return ((pos.x() - r.x()) / r.height(), (pos.y() - r.y()) / r.height())
+
+    def set_aspect(self, aspect: float) -> None:
+        """Make the drawing area ``aspect`` times as wide as high (1: square). The drawing of the
+        aspect left is kept and comes back with it; the model image becomes 280 pixels high and
+        ``aspect`` times as wide."""
+        aspect = float(aspect)
+        if aspect <= 0:
+            raise ValueError(f"the aspect ratio must be positive, not {aspect}")
+        if aspect == self.aspect:
+            return
+        self._current = None
+        self._other_drawings[self.aspect] = (self._items, self._redo)
+        self._items, self._redo = self._other_drawings.pop(aspect, ([], []))
+        self.aspect = aspect
+        self.boxes, self.selected_box = [], None
+        self._model = QImage(round(MODEL_SIZE * aspect), MODEL_SIZE, QImage.Format.Format_Grayscale8)
+        self.updateGeometry()
+        self._after_edit()
+
+    def set_boxes(self, boxes, selected: int | None = None) -> None:
+        """Draw ``boxes`` (``((x0, y0, x1, y1), caption)`` in model-image pixels) over the ink;
+        ``selected`` (an index) stands out."""
+        self.boxes = [(tuple(int(v) for v in box), str(caption)) for box, caption in boxes]
+        self.selected_box = selected
+        self.update()
+
+    def box_at(self, pos: QPointF) -> int | None:
+        """The index of the box under ``pos`` (widget coordinates), or None."""
+        x, y = self._to_unit(pos)
+        x, y = x * MODEL_SIZE, y * MODEL_SIZE
+        for i, ((x0, y0, x1, y1), _) in enumerate(self.boxes):
+            if x0 <= x < x1 and y0 <= y < y1:
+                return i
+        return None
 
     # ----------------------------------------------------------------- state
     def is_empty(self) -> bool:
         return not np.any(self.image_array())
 
     def image_array(self) -> np.ndarray:
-        """The drawing as the model gets it: uint8 (280, 280), white ink on black (a copy)."""
+        """The drawing as the model gets it: uint8 (280, 280 × aspect), white ink on black (a copy)."""
         img = self._model
         buf = np.frombuffer(img.constBits(), dtype=np.uint8, count=img.sizeInBytes())
         return buf.reshape(img.height(), img.bytesPerLine())[:, : img.width()].copy()
@@ -236,12 +281,12 @@ class Canvas(QWidget):
 
     def _screen_size(self) -> tuple[int, float]:
         dpr = self.devicePixelRatioF()
-        side = max(1, round(self._square().width() * dpr))
+        side = max(1, round(self._square().height() * dpr))
         return side, dpr
 
     def _render_all(self) -> None:
         side, dpr = self._screen_size()
-        self._screen = QImage(side, side, QImage.Format.Format_ARGB32_Premultiplied)
+        self._screen = QImage(max(1, round(side * self.aspect)), side, QImage.Format.Format_ARGB32_Premultiplied)
         self._screen.fill(Qt.GlobalColor.transparent)
         self._screen.setDevicePixelRatio(dpr)
         self._model.fill(0)
@@ -256,7 +301,7 @@ class Canvas(QWidget):
     def _draw_picture(self, image: np.ndarray) -> None:
         h, w = image.shape
         src = QImage(image.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-        target = _fit(w, h, MODEL_SIZE)  # keep the aspect ratio: to_mnist keeps it too
+        target = _fit(w, h, MODEL_SIZE, self.aspect)  # keep the aspect ratio: to_mnist keeps it too
         p = QPainter(self._model)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         p.drawImage(target, src)
@@ -272,10 +317,10 @@ class Canvas(QWidget):
         p.setCompositionMode(QPainter.CompositionMode.CompositionMode_DestinationIn)
         p.drawImage(0, 0, alpha)
         p.end()
-        side = self._screen.width() / self._screen.devicePixelRatio()
+        side = self._screen.height() / self._screen.devicePixelRatio()
         p = QPainter(self._screen)
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-        p.drawImage(_fit(w, h, side), tinted)
+        p.drawImage(_fit(w, h, side, self.aspect), tinted)
         p.end()
 
     def _draw_stroke(self, stroke: Stroke, start: int) -> None:
@@ -284,7 +329,7 @@ class Canvas(QWidget):
         if not pts:
             return
         pressure = max(p for *_, p in pts) if len(pts) < 3 else sorted(p for *_, p in pts)[len(pts) // 2]
-        screen_side = self._screen.width() / self._screen.devicePixelRatio()
+        screen_side = self._screen.height() / self._screen.devicePixelRatio()
         for image, side, color in (
             (self._model, MODEL_SIZE, QColor(255, 255, 255) if not stroke.eraser else QColor(0, 0, 0)),
             (self._screen, screen_side, self._ink()),
@@ -309,10 +354,24 @@ class Canvas(QWidget):
             f = p.font()
             f.setPointSizeF(f.pointSizeF() * 1.4)
             p.setFont(f)
-            p.drawText(r, Qt.AlignmentFlag.AlignCenter, "Draw a digit here")
+            p.drawText(r, Qt.AlignmentFlag.AlignCenter, "Draw a digit here" if self.aspect == 1 else "Write a number here")
+        if self.boxes:
+            self._paint_boxes(p, r)
         p.setPen(QPen(self.palette().color(QPalette.ColorRole.Mid), 1))
         p.drawRect(r.adjusted(0, 0, -1, -1))
         p.end()
+
+    def _paint_boxes(self, p: QPainter, r: QRectF) -> None:
+        scale = r.height() / MODEL_SIZE
+        highlight = self.palette().color(QPalette.ColorRole.Highlight)
+        for i, ((x0, y0, x1, y1), caption) in enumerate(self.boxes):
+            box = QRectF(r.x() + x0 * scale, r.y() + y0 * scale, (x1 - x0) * scale, (y1 - y0) * scale).adjusted(-3, -3, 3, 3)
+            p.setPen(QPen(highlight, 3 if i == self.selected_box else 1.5))
+            p.setBrush(Qt.BrushStyle.NoBrush)
+            p.drawRoundedRect(box, 4, 4)
+            p.drawText(
+                QRectF(box.x(), box.y() - 18, box.width(), 16), Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, caption
+            )
 
     def resizeEvent(self, event) -> None:
         self._render_all()
@@ -427,10 +486,11 @@ class Canvas(QWidget):
 
 
 def scripted_mouse_event(canvas: Canvas, kind: QEvent.Type, x: float, y: float, button, buttons) -> QMouseEvent:
-    """A mouse event at ``(x, y)`` in unit coordinates of the drawing square (0..1), for
-    scripted input: tests, the benchmark and the screenshot script send or post these."""
-    side = min(canvas.width(), canvas.height())
-    p = QPointF((canvas.width() - side) / 2 + x * side, (canvas.height() - side) / 2 + y * side)
+    """A mouse event at ``(x, y)`` in unit coordinates of the drawing area (its height: y runs
+    0..1, x 0..aspect), for scripted input: tests, the benchmark and the screenshot script send
+    or post these."""
+    r = canvas._square()
+    p = QPointF(r.x() + x * r.height(), r.y() + y * r.height())
     return QMouseEvent(kind, p, QPointF(canvas.mapToGlobal(p.toPoint())), button, buttons, Qt.KeyboardModifier.NoModifier)
 
 

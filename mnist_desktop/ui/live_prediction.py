@@ -24,6 +24,14 @@ FRAME_S = 1 / 60  # the drawing is classified at most once per frame
 NO_SALIENCY = "Saliency needs PyTorch's gradients: available once PyTorch has loaded."
 
 
+def looks_like_digit(predictor, probabilities: np.ndarray) -> bool:
+    """``predictor.is_digit`` from the probabilities already computed (no second forward
+    pass): the top one reaches the model's ``digit_threshold``. A model without one calls
+    everything a digit."""
+    threshold = getattr(predictor, "digit_threshold", None)
+    return threshold is None or bool(np.max(probabilities) >= threshold)
+
+
 class LivePrediction(QObject):
     predictionUpdated = Signal()  # the prediction panel shows the drawing's answer
     saliencyChanged = Signal(object)  # the overlay (28, 28) for the chosen class, or None
@@ -33,6 +41,7 @@ class LivePrediction(QObject):
         self.session, self.canvas, self.prediction = session, canvas, prediction
         self._last_classify = 0.0
         self._saliency_shown = False
+        self.paused = False  # Number mode reads the canvas instead
         self._classify_timer = QTimer(self, singleShot=True)
         self._classify_timer.timeout.connect(self.classify)
         # Saliency is computed after the prediction is on screen (a zero timer runs after the
@@ -53,6 +62,14 @@ class LivePrediction(QObject):
         self._classify_timer.stop()
         self._saliency_timer.stop()
 
+    def set_paused(self, paused: bool) -> None:
+        """Stop following the canvas (True) or follow it again and classify it now (False)."""
+        self.paused = bool(paused)
+        if self.paused:
+            self._classify_timer.stop()
+        else:
+            self.classify()
+
     @Slot(object)
     def _on_model_changed(self, predictor) -> None:
         if predictor is not None:
@@ -66,7 +83,7 @@ class LivePrediction(QObject):
     # ------------------------------------------------------------------ classification
     @Slot()
     def schedule_classify(self) -> None:
-        if self._classify_timer.isActive():
+        if self.paused or self._classify_timer.isActive():
             return  # coalesced: one classification per frame
         wait = FRAME_S - (time.perf_counter() - self._last_classify)
         self._classify_timer.start(max(0, int(wait * 1000)))
@@ -87,7 +104,7 @@ class LivePrediction(QObject):
             self.prediction.show_empty("No model: train one (Training panel) or open one (File → Open model)")
         else:
             probabilities = predictor.predict(x28)
-            self.prediction.show_prediction(predictor.classes, probabilities, x28)
+            self.prediction.show_prediction(predictor.classes, probabilities, x28, looks_like_digit(predictor, probabilities))
         self.session.drawing = Drawing(image, x28, probabilities)  # read by predictionUpdated's receivers
         self.predictionUpdated.emit()
         self.session.set_drawing(self.session.drawing)

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QMainWindow,
     QMessageBox,
     QSizePolicy,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -29,6 +30,8 @@ from .chapter import ChapterActions, build_chapter_menu, train_with_accuracy_los
 from .docks import Docks, layout_for_size
 from .live_prediction import LivePrediction
 from .model_files import ModelFiles
+from .nearest import NearestDigits, NearestStrip
+from .number_mode import NumberMode, NumberPanel
 from .prediction import PredictionPanel
 from .session import Session
 from .settings import (
@@ -91,6 +94,12 @@ class MainWindow(QMainWindow):
         self.activations, self.inspector, self.preprocess_lab = (panels[k] for k in ("activations", "inspector", "preprocess_lab"))
         self.data_view, self.weights_view = panels["data"], panels["weights"]
         self.live = LivePrediction(self.session, self.canvas, self.prediction, parent=self)
+        self.nearest_strip = NearestStrip()
+        self.nearest = NearestDigits(self.session, self.nearest_strip, parent=self)
+        self.number_panel = NumberPanel()
+        self.number_mode = NumberMode(
+            self.session, self.canvas, self.number_panel, lambda image, label: self.my_digits.add(image, label), parent=self
+        )
         self.files = ModelFiles(self.session, settings, parent=self)
         # The signals other code waits on, by the window's names for them.
         self.predictionUpdated = self.live.predictionUpdated  # the prediction panel shows the drawing's answer
@@ -139,6 +148,7 @@ class MainWindow(QMainWindow):
             panel.toCanvas.connect(self.canvas.set_image)
         for panel in (self.evaluation, self.data_view):
             panel.inspectRequested.connect(self.inspect_sample)
+        self.nearest_strip.sampleClicked.connect(lambda index: self.inspect_sample("train", index))
         self.prediction.labelChosen.connect(self.save_my_digit)
         self.my_digits.fineTuneRequested.connect(self.fine_tune_my_digits)
         self.my_digits.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
@@ -178,17 +188,42 @@ class MainWindow(QMainWindow):
     def _on_about_to_quit(self) -> None:
         if not self._closing:
             self.dock_manager.shutdown()
+            self.nearest.shutdown()
 
     # ------------------------------------------------------------------ the frame
     def _build_central(self) -> None:
         drawing = DrawingArea(self.canvas)
         self.brush, self.eraser_button = drawing.brush, drawing.eraser_button
         central = QWidget()
-        layout = QHBoxLayout(central)
+        # Side by side for a digit; in Number mode the wide canvas above its reading.
+        self.central_layout = layout = QHBoxLayout(central)
         layout.addWidget(drawing, 3)
-        layout.addWidget(self.prediction, 2)
+        # The prediction with the nearest training digits under it.
+        self.prediction_column = QWidget(objectName="prediction_column")
+        column = QVBoxLayout(self.prediction_column)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.prediction, 1)
+        column.addWidget(self.nearest_strip)
+        layout.addWidget(self.prediction_column, 2)
+        layout.addWidget(self.number_panel, 2)
+        self.number_panel.hide()
         self.prediction.setStatusTip("The model's answer for your drawing: how likely each class is.")
+        self.number_panel.setStatusTip("The number the model reads on the canvas, digit by digit.")
         self.setCentralWidget(central)
+
+    @Slot(bool)
+    def set_number_mode(self, on: bool) -> None:
+        """Number mode (a wide canvas read as a whole number) on or off; off restores the digit
+        canvas, its drawing and the prediction."""
+        if on:
+            self.live.set_paused(True)  # before the canvas turns wide: the number is not classified as a digit
+        self.central_layout.setDirection(QHBoxLayout.Direction.TopToBottom if on else QHBoxLayout.Direction.LeftToRight)
+        self.prediction_column.setVisible(not on)
+        self.number_panel.setVisible(on)
+        self.number_mode.set_active(on)
+        self.live.set_paused(on)  # after the canvas is back: the restored drawing is classified
+        if self.number_mode_action.isChecked() != on:
+            self.number_mode_action.setChecked(on)
 
     # ------------------------------------------------------------------ the Chapter 4 menu
     def _build_chapter_menu(self) -> None:
@@ -244,6 +279,8 @@ class MainWindow(QMainWindow):
             a.setStatusTip(f"Show the {dock.windowTitle()} panel and bring it to the front (hide it when it is in front)")
             self.view_menu.addAction(a)
         self.view_menu.addSeparator()
+        self.view_menu.addAction(self.number_mode_action)
+        self.view_menu.addSeparator()
         self.view_menu.addAction(self.reset_layout_action)
         self.view_menu.addSeparator()  # View → Theme (System, Light, Dark): applied at once, remembered
         self.theme_menu = install_theme_menu(self.view_menu, self.settings, THEME)
@@ -263,6 +300,8 @@ class MainWindow(QMainWindow):
         tb.addActions([self.undo_action, self.redo_action, self.clear_action])
         tb.addSeparator()
         tb.addActions([self.train_action, self.stop_action])
+        tb.addSeparator()
+        tb.addAction(self.number_mode_action)
         toggle = tb.toggleViewAction()
         toggle.setStatusTip("Show or hide the toolbar (open, save, undo, clear, train)")
         self.view_menu.insertAction(self.view_menu.actions()[len(self.docks)], toggle)
@@ -334,7 +373,14 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def save_my_digit(self, label: int) -> str | None:
-        """Save the drawing on the canvas into My digits as ``label``; its id, or None."""
+        """Save the drawing on the canvas into My digits as ``label``; its id, or None. In
+        Number mode: the selected digit of the number (a whole number is not one digit)."""
+        if self.number_mode.active:
+            selected = self.number_panel.selected
+            if selected is None:
+                self.statusBar().showMessage("Number mode: click a digit of the number first, then say what it is.", 5000)
+                return None
+            return self.number_mode.save(selected, label)
         image = self.canvas.image_array()
         if not image.any():
             self.statusBar().showMessage("Nothing to save: draw a digit first.", 5000)
@@ -488,6 +534,8 @@ class MainWindow(QMainWindow):
         self.dock_manager.shutdown()
         self.files.shutdown()
         self.live.stop()
+        self.number_mode.stop()
+        self.nearest.shutdown()
         self.save_settings()
         self.torch.stop()
         event.accept()

@@ -120,6 +120,20 @@ class PredictionPanel(QWidget):
         self.digit.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.digit.setObjectName("prediction_digit")
         self.digit.setToolTip("The class with the highest probability.")
+        # Said instead of a confident class when the model is unsure the drawing is a digit at
+        # all (its top probability under the model's digit_threshold); the guess goes grey.
+        self.not_a_digit = QLabel("not a digit", objectName="not_a_digit")
+        self.not_a_digit.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        nf = QFont(self.font())
+        nf.setPointSizeF(nf.pointSizeF() * 1.6)
+        nf.setBold(True)
+        self.not_a_digit.setFont(nf)
+        self.not_a_digit.setToolTip(
+            "The model is not sure this is a digit at all: its top probability is under its\n"
+            "threshold for a digit. The grey number is only its best guess."
+        )
+        self.not_a_digit.setVisible(False)
+        self.is_digit: bool | None = None
         self.confidence = QLabel("Draw a digit on the canvas")
         self.confidence.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.confidence.setWordWrap(True)
@@ -148,7 +162,11 @@ class PredictionPanel(QWidget):
         grid = QGridLayout()
         grid.addWidget(self.digit, 0, 0)
         grid.addWidget(self.preview, 0, 1, Qt.AlignmentFlag.AlignCenter)
-        grid.addWidget(self.confidence, 1, 0)
+        guess = QVBoxLayout()
+        guess.setSpacing(0)
+        guess.addWidget(self.not_a_digit)
+        guess.addWidget(self.confidence)
+        grid.addLayout(guess, 1, 0)
         # The toggle beside the caption, as tall as the caption's row: the panel gets no taller.
         self.saliency_toggle.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
         sees_row = QHBoxLayout()
@@ -185,6 +203,7 @@ class PredictionPanel(QWidget):
     def show_empty(self, message: str = "Draw a digit on the canvas") -> None:
         self.top_class = None
         self.top_probability = None
+        self.set_is_digit(None)
         self.digit.setText("?")
         self.confidence.setText(message)
         self.bars.set_probabilities(None)
@@ -194,12 +213,23 @@ class PredictionPanel(QWidget):
         self.preview.setText("empty")
         self.correct_row.setEnabled(message.startswith("No model"))  # a drawing with no model can be saved too
 
-    def show_prediction(self, classes, probabilities: np.ndarray, x28: np.ndarray) -> None:
+    def set_is_digit(self, is_digit: bool | None) -> None:
+        """False: say "not a digit" and grey the guess; True or None (no drawing): as usual."""
+        self.is_digit = is_digit
+        self.not_a_digit.setVisible(is_digit is False)
+        role = QPalette.ColorRole.PlaceholderText if is_digit is False else QPalette.ColorRole.WindowText
+        pal = self.digit.palette()
+        pal.setColor(QPalette.ColorRole.WindowText, self.palette().color(role))
+        self.digit.setPalette(pal)
+
+    def show_prediction(self, classes, probabilities: np.ndarray, x28: np.ndarray, is_digit: bool = True) -> None:
         i = int(np.argmax(probabilities))
         self.top_class = int(classes[i])
         self.top_probability = float(probabilities[i])
+        self.set_is_digit(bool(is_digit))
         self.digit.setText(str(self.top_class))
-        self.confidence.setText(f"{100 * self.top_probability:.1f} % sure")
+        sure = f"{100 * self.top_probability:.1f} %"
+        self.confidence.setText(f"{sure} sure" if is_digit else f"best guess {self.top_class} ({sure})")
         self.bars.set_probabilities(probabilities)
         self.x28 = np.asarray(x28, dtype=np.float32).copy()
         # The last saliency stays over the new image until the next arrives (a frame later), so

@@ -14,6 +14,15 @@ def cnn_predictor():
     return make_predictor("cnn")
 
 
+@pytest.fixture(autouse=True)
+def no_nearest_build(monkeypatch):
+    """The nearest-digits strip builds features over the 60,000 training digits when shown
+    (10–30 s of CPU): only the tests that look at it build them (over a subset)."""
+    from mnist_desktop.ui import nearest
+
+    monkeypatch.setattr(nearest, "BUILD_ON_SHOW", False)
+
+
 @pytest.fixture
 def settings(tmp_path) -> QSettings:
     """Settings of this test only: nothing leaks between tests or into the user's config."""

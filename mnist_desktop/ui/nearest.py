@@ -1,0 +1,251 @@
+"""Under the prediction: the MNIST training digits nearest the drawing as the model sees them
+(``nearest_training``), with their labels; when the model is wrong, they show why. Click one to
+inspect it.
+
+The training features are computed once per model (``training_features``, 10–30 s) in a
+:class:`Worker` when the strip is first on screen or the model changes, with a progress bar;
+a model change or closing the window cancels it. Until they are ready, and for the numpy copy
+the window uses until PyTorch has loaded, the strip says why it is empty. A query takes some
+5–15 ms: at most one per frame, and only while the strip is visible.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+
+from mnist_desktop import model as engine
+from mnist_desktop.model import neighbours
+
+from .overlay import image_pixmap
+from .session import Drawing, Session, is_torch_model
+from .workers import Worker, WorkerThreads
+
+K = 8
+FRAME_S = 1 / 60
+THUMB_SCALE = 2  # 56-pixel thumbnails
+EMPTY_TIP = "A training digit that looks like your drawing to the model comes here when you draw."
+# Build the features as soon as the strip is on screen (the GUI tests that do not look at the
+# strip turn it off: 10–30 s of CPU per window).
+BUILD_ON_SHOW = True
+
+
+class FeatureWorker(Worker):
+    """Computes (or finds cached) the training features of one model."""
+
+    def __init__(self, predictor, generation: int):
+        super().__init__(generation)
+        self.predictor = predictor
+
+    def work(self):
+        return neighbours.training_features(
+            self.predictor, progress=lambda done, total: self.report((done, total)), should_stop=self.cancelled
+        )
+
+
+class NearestStrip(QWidget):
+    """K thumbnails with their labels (objectName ``nearest_digits``), a caption and a progress
+    bar while the features are computed. ``sampleClicked(index)``: a training digit was clicked."""
+
+    sampleClicked = Signal(int)  # index into MNIST's training set
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("nearest_digits")
+        self.indices: list[int] = []
+        self.caption = QLabel("Nearest training digits")
+        self.caption.setWordWrap(True)
+        self.caption.setToolTip(
+            "The MNIST training digits most like your drawing as the model sees it (its last hidden layer).\n"
+            "When the model is wrong, they often show why. Click one to inspect it."
+        )
+        self.progress = QProgressBar(objectName="nearest_progress", textVisible=False)
+        self.progress.setMaximumHeight(8)
+        self.progress.hide()
+        self.buttons: list[QToolButton] = []
+        row = QHBoxLayout()
+        row.setSpacing(2)
+        row.setContentsMargins(0, 0, 0, 0)
+        side = 28 * THUMB_SCALE
+        for i in range(K):
+            b = QToolButton(objectName=f"nearest_{i}")
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+            b.setIconSize(QSize(side, side))
+            b.setAutoRaise(True)
+            b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+            b.setMinimumWidth(24)
+            b.clicked.connect(lambda _c=False, i=i: self._clicked(i))
+            b.setEnabled(False)
+            b.setToolTip(EMPTY_TIP)
+            row.addWidget(b)
+            self.buttons.append(b)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(self.caption)
+        layout.addWidget(self.progress)
+        layout.addLayout(row)
+
+    def _clicked(self, i: int) -> None:
+        if i < len(self.indices):
+            self.sampleClicked.emit(self.indices[i])
+
+    def show_message(self, text: str) -> None:
+        self.caption.setText(text)
+        self.show_digits([], [], [], [])
+
+    def show_progress(self, done: int | None, total: int = 1) -> None:
+        self.progress.setVisible(done is not None)
+        if done is not None:
+            self.progress.setRange(0, max(1, total))
+            self.progress.setValue(done)
+
+    def show_digits(self, indices, images, labels, distances) -> None:
+        self.indices = [int(i) for i in indices]
+        for b, k in zip(self.buttons, range(K), strict=True):
+            if k < len(self.indices):
+                b.setIcon(QIcon(image_pixmap(images[k].astype(np.float32) / 255, THUMB_SCALE)))
+                b.setText(str(int(labels[k])))
+                b.setToolTip(
+                    f"Training digit {self.indices[k]:,}, a {int(labels[k])} (distance {float(distances[k]):.2f}). Click to inspect it."
+                )
+                b.setEnabled(True)
+            else:
+                b.setIcon(QIcon())
+                b.setText("")
+                b.setToolTip(EMPTY_TIP)
+                b.setEnabled(False)
+
+
+class NearestDigits(QObject):
+    """Keeps ``strip`` showing the training digits nearest the session's drawing."""
+
+    updated = Signal()  # the strip shows the latest drawing's neighbours
+    featuresReady = Signal()
+
+    def __init__(self, session: Session, strip: NearestStrip, parent: QObject | None = None):
+        super().__init__(parent)
+        self.session, self.strip = session, strip
+        self.threads = WorkerThreads("nearest-features", self)
+        self.worker: FeatureWorker | None = None
+        self.generation = 0
+        self.ready_for = None  # the predictor whose features are built
+        self._last_query = 0.0
+        self._timer = QTimer(self, singleShot=True)
+        self._timer.timeout.connect(self.query)
+        session.modelChanged.connect(self._on_model_changed)
+        session.drawingChanged.connect(self._on_drawing)
+        strip.installEventFilter(self)
+        self._on_model_changed(session.predictor)
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.strip and event.type() == event.Type.Show:
+            QTimer.singleShot(0, self.ensure_features)  # first on screen: build (once the show is done)
+        return super().eventFilter(obj, event)
+
+    def _visible(self) -> bool:
+        return self.strip.isVisible()
+
+    # ------------------------------------------------------------------ the features
+    def _cancel(self) -> None:
+        if self.worker is not None:
+            self.worker.cancel()
+            self.worker = None
+        self.strip.show_progress(None)
+
+    @Slot(object)
+    def _on_model_changed(self, predictor) -> None:
+        self.generation += 1
+        self._cancel()
+        self.ready_for = None
+        self._timer.stop()
+        if predictor is None:
+            self.strip.show_message("Nearest training digits: no model.")
+        elif not is_torch_model(predictor):
+            self.strip.show_message("Nearest training digits: available once PyTorch has loaded.")
+        else:
+            self.strip.show_message("Nearest training digits: computing what the model sees in the 60,000 training digits…")
+            self.ensure_features()
+
+    @Slot()
+    def ensure_features(self, force: bool = False) -> None:
+        """Build the active model's features in a worker if they are not built or being built
+        (when the strip is on screen, and BUILD_ON_SHOW or ``force``)."""
+        predictor = self.session.predictor
+        if (
+            not (BUILD_ON_SHOW or force)
+            or not is_torch_model(predictor)
+            or self.ready_for is predictor
+            or self.worker is not None
+            or not self._visible()
+        ):
+            return
+        worker = FeatureWorker(predictor, self.generation)
+        worker.progress.connect(self._on_progress)
+        worker.finished.connect(self._on_finished)
+        worker.failed.connect(self._on_failed)
+        self.worker = worker
+        self.strip.show_progress(0)
+        self.threads.start(worker)
+
+    @Slot(int, object)
+    def _on_progress(self, generation: int, payload) -> None:
+        if generation == self.generation:
+            self.strip.show_progress(*payload)
+
+    @Slot(int, object)
+    def _on_finished(self, generation: int, result) -> None:
+        if generation != self.generation:
+            return
+        self.worker = None
+        self.strip.show_progress(None)
+        if result is None:
+            return  # cancelled
+        self.ready_for = self.session.predictor
+        self.strip.caption.setText("Nearest training digits (as the model sees them): click one to inspect it")
+        self.featuresReady.emit()
+        self.query()
+
+    @Slot(int, str)
+    def _on_failed(self, generation: int, message: str) -> None:
+        if generation != self.generation:
+            return
+        self.worker = None
+        self.strip.show_progress(None)
+        self.strip.show_message(f"Nearest training digits are not available: {message}")
+
+    # ------------------------------------------------------------------ the queries
+    @Slot(object)
+    def _on_drawing(self, _drawing: Drawing) -> None:
+        if self.ready_for is None or not self._visible() or self._timer.isActive():
+            return  # coalesced: one query per frame
+        wait = FRAME_S - (time.perf_counter() - self._last_query)
+        self._timer.start(max(0, int(wait * 1000)))
+
+    @Slot()
+    def query(self) -> None:
+        """Show the neighbours of the session's drawing now (nothing for an empty canvas)."""
+        self._last_query = time.perf_counter()
+        predictor, x28 = self.session.predictor, self.session.drawing.x28
+        if predictor is None or predictor is not self.ready_for or not self._visible():
+            return
+        if neighbours.cached_features(predictor) is None:  # pushed out of the cache by other models: build again, off this thread
+            self.ready_for = None
+            self.ensure_features()
+            return
+        if x28 is None:
+            self.strip.show_digits([], [], [], [])
+        else:
+            indices, distances = engine.nearest_training(predictor, x28, K)
+            images, labels = engine.mnist_arrays("train")
+            self.strip.show_digits(indices, images[indices], labels[indices], distances)
+        self.updated.emit()
+
+    def shutdown(self) -> None:
+        self._timer.stop()
+        self._cancel()
+        self.threads.shutdown()

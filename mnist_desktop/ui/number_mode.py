@@ -1,0 +1,253 @@
+"""Number mode: a wide canvas read as a whole number as you write (``read_number``), with a
+box around each digit on the canvas, the number in large type, each digit's probabilities on
+hover or click, and a way to send each digit to My digits with its label.
+
+Reading an 8-digit canvas takes some 20–30 ms, so it runs at most once per ``READ_INTERVAL_S``
+while the pen moves (the last edit is always read), never once per mouse event.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QToolTip, QVBoxLayout, QWidget
+
+from mnist_desktop import model as engine
+
+from .canvas import Canvas
+from .prediction import ProbabilityBars
+
+NUMBER_ASPECT = 3.0  # the canvas in Number mode: three times as wide as high
+READ_INTERVAL_S = 0.1  # at most one reading per this while writing
+CROP_MARGIN = 12  # pixels around a digit's box kept when it is saved to My digits
+
+
+def probabilities_text(classes, probabilities) -> str:
+    order = np.argsort(probabilities)[::-1][:3]
+    return ", ".join(f"{classes[i]}: {100 * float(probabilities[i]):.1f} %" for i in order)
+
+
+class NumberPanel(QWidget):
+    """The number read (``number_reading``), a button per digit (hover: its probabilities;
+    click: its bars below; right-click or the menu arrow: save it to My digits)."""
+
+    digitSelected = Signal(object)  # the selected digit's index, or None
+    saveRequested = Signal(int, int)  # (digit index, label) to save into My digits
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("number_panel")
+        self.reading: engine.NumberReading | None = None
+        self.classes: list[int] = list(range(10))
+        self.selected: int | None = None
+        self.number = QLabel("", objectName="number_reading")
+        f = QFont(self.font())
+        f.setPointSizeF(f.pointSizeF() * 4)
+        f.setBold(True)
+        self.number.setFont(f)
+        self.number.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.number.setToolTip("The number the model reads, digit by digit, left to right ('?': not a digit).")
+        self.hint = QLabel("Write a number on the canvas, left to right, a gap between digits.")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.hint.setWordWrap(True)
+        self.digit_row = QHBoxLayout()
+        self.digit_row.setSpacing(4)
+        self.digit_buttons: list[QToolButton] = []
+        self.bars = ProbabilityBars()
+        self.bars.setToolTip("The selected digit's probability for every class.")
+        self.bars_title = QLabel("Click a digit to see its probabilities.")
+        self.bars.setMinimumHeight(160)
+        self.digit_row.addStretch(1)  # the buttons go between the stretches, centred
+        self.digit_row.addStretch(1)
+        # The number and its digits on the left, the selected digit's bars on the right.
+        reading = QVBoxLayout()
+        reading.addWidget(self.number)
+        reading.addWidget(self.hint)
+        reading.addLayout(self.digit_row)
+        reading.addStretch(1)
+        selected = QVBoxLayout()
+        selected.addWidget(self.bars_title)
+        selected.addWidget(self.bars, 1)
+        layout = QHBoxLayout(self)
+        layout.addLayout(reading, 3)
+        layout.addLayout(selected, 2)
+
+    def set_classes(self, classes) -> None:
+        self.classes = [int(c) for c in classes]
+        self.bars.set_classes(self.classes)
+
+    def show_reading(self, reading: engine.NumberReading | None) -> None:
+        """Show ``reading`` (None: an empty canvas)."""
+        self.reading = reading
+        digits = () if reading is None else reading.digits
+        self.number.setText("" if reading is None else reading.text)
+        self.hint.setVisible(reading is None)
+        while len(self.digit_buttons) > len(digits):
+            b = self.digit_buttons.pop()
+            self.digit_row.removeWidget(b)
+            b.deleteLater()
+        while len(self.digit_buttons) < len(digits):
+            i = len(self.digit_buttons)
+            b = QToolButton(objectName=f"number_digit_{i}")
+            b.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+            b.clicked.connect(lambda _c=False, i=i: self.select(i))
+            b.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            b.customContextMenuRequested.connect(lambda pos, i=i: self._menu(i).exec(self.digit_buttons[i].mapToGlobal(pos)))
+            b.setMenu(QMenu(b))
+            b.menu().aboutToShow.connect(lambda i=i: self._fill_menu(self.digit_buttons[i].menu(), i))
+            self.digit_row.insertWidget(self.digit_row.count() - 1, b)
+            self.digit_buttons.append(b)
+        for b, d in zip(self.digit_buttons, digits, strict=True):
+            b.setText(str(d.label) if d.is_digit else f"{d.label}?")
+            b.setToolTip(
+                f"{'Read' if d.is_digit else 'Not sure it is a digit; best guess'} {d.label} ({probabilities_text(self.classes, d.probabilities)}).\n"
+                "Click: its probabilities. Menu: save it to My digits."
+            )
+        if self.selected is not None and self.selected >= len(digits):
+            self.selected = None
+        self._show_selected()
+
+    def select(self, index: int | None) -> None:
+        self.selected = index
+        self._show_selected()
+        self.digitSelected.emit(index)
+
+    def _show_selected(self) -> None:
+        digits = () if self.reading is None else self.reading.digits
+        for i, b in enumerate(self.digit_buttons):
+            f = b.font()
+            f.setBold(i == self.selected)
+            b.setFont(f)
+        if self.selected is None:
+            self.bars.set_probabilities(None)
+            self.bars_title.setText("Click a digit to see its probabilities.")
+        else:
+            d = digits[self.selected]
+            self.bars.set_probabilities(d.probabilities)
+            self.bars_title.setText(f"Digit {self.selected + 1}: read as {d.label}" + ("" if d.is_digit else " (not sure it is a digit)"))
+
+    def _fill_menu(self, menu: QMenu, index: int) -> QMenu:
+        menu.clear()
+        digit = self.reading.digits[index]
+        menu.addAction(f"Save as a {digit.label} in My digits", lambda: self.saveRequested.emit(index, digit.label))
+        other = menu.addMenu("Save as…")
+        for c in range(10):
+            other.addAction(str(c), lambda c=c: self.saveRequested.emit(index, c))
+        return menu
+
+    def _menu(self, index: int) -> QMenu:
+        menu = QMenu(self)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        return self._fill_menu(menu, index)
+
+
+class NumberMode(QObject):
+    """Reads the canvas as a number while Number mode is on: the canvas wide, the boxes on it,
+    the reading in ``panel``. ``readingUpdated`` says the panel shows the latest drawing."""
+
+    readingUpdated = Signal()
+    toggled = Signal(bool)
+
+    def __init__(self, session, canvas: Canvas, panel: NumberPanel, save_digit, parent: QObject | None = None):
+        super().__init__(parent)
+        self.session, self.canvas, self.panel = session, canvas, panel
+        self.save_digit = save_digit  # (drawing, label) → id or None: My digits' add
+        self.active = False
+        self.reading: engine.NumberReading | None = None
+        self._last_read = 0.0
+        self._timer = QTimer(self, singleShot=True)
+        self._timer.timeout.connect(self.read)
+        canvas.changed.connect(self.schedule_read)
+        session.modelChanged.connect(self._on_model_changed)
+        panel.digitSelected.connect(self._on_selected)
+        panel.saveRequested.connect(self.save)
+        canvas.installEventFilter(self)  # hovering a box shows that digit's probabilities
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.canvas and event.type() == QEvent.Type.ToolTip and self.active:
+            text = self.box_tooltip(event.pos())
+            if text is not None:
+                QToolTip.showText(event.globalPos(), text, self.canvas)
+                return True
+        return super().eventFilter(obj, event)
+
+    def set_active(self, on: bool) -> None:
+        on = bool(on)
+        if on == self.active:
+            return
+        self.active = on
+        self._timer.stop()
+        self.canvas.set_aspect(NUMBER_ASPECT if on else 1.0)  # emits changed: read (on) or nothing (off)
+        if on:
+            self.read()
+        else:
+            self.canvas.set_boxes([])
+        self.toggled.emit(on)
+
+    def stop(self) -> None:
+        self._timer.stop()
+
+    @Slot(object)
+    def _on_model_changed(self, predictor) -> None:
+        if predictor is not None:
+            self.panel.set_classes(predictor.classes)
+        if self.active:
+            self.read()
+
+    @Slot()
+    def schedule_read(self) -> None:
+        if not self.active or self._timer.isActive():
+            return  # coalesced: one reading per READ_INTERVAL_S
+        wait = READ_INTERVAL_S - (time.perf_counter() - self._last_read)
+        self._timer.start(max(0, int(wait * 1000)))
+
+    @Slot()
+    def read(self) -> None:
+        """Read the canvas now."""
+        self._last_read = time.perf_counter()
+        predictor = self.session.predictor
+        image = self.canvas.image_array()
+        reading = None
+        if predictor is not None and image.any():
+            try:
+                reading = engine.read_number(image, predictor)
+            except engine.EmptyImageError:
+                reading = None
+        self.reading = reading
+        self.panel.show_reading(reading)
+        self._show_boxes()
+        self.readingUpdated.emit()
+
+    def _show_boxes(self) -> None:
+        digits = () if self.reading is None else self.reading.digits
+        self.canvas.set_boxes([(d.box, str(d.label) if d.is_digit else "?") for d in digits], self.panel.selected)
+
+    @Slot(object)
+    def _on_selected(self, _index) -> None:
+        self._show_boxes()
+
+    @Slot(int, int)
+    def save(self, index: int, label: int):
+        """Save digit ``index`` of the reading (its box and a margin, cut from the canvas) as ``label``."""
+        if self.reading is None or not 0 <= index < len(self.reading.digits):
+            return None
+        x0, y0, x1, y1 = self.reading.digits[index].box
+        image = self.canvas.image_array()
+        h, w = image.shape
+        crop = image[max(0, y0 - CROP_MARGIN) : min(h, y1 + CROP_MARGIN), max(0, x0 - CROP_MARGIN) : min(w, x1 + CROP_MARGIN)]
+        # Only this digit's ink: a neighbour reaching into the margin is left out.
+        keep = np.zeros_like(crop)
+        oy, ox = y0 - max(0, y0 - CROP_MARGIN), x0 - max(0, x0 - CROP_MARGIN)
+        keep[oy : oy + (y1 - y0), ox : ox + (x1 - x0)] = crop[oy : oy + (y1 - y0), ox : ox + (x1 - x0)]
+        return self.save_digit(keep, label)
+
+    def box_tooltip(self, pos: QPoint) -> str | None:
+        """The probabilities of the digit under ``pos`` on the canvas, for a tooltip."""
+        i = self.canvas.box_at(pos)
+        if i is None or self.reading is None:
+            return None
+        d = self.reading.digits[i]
+        return f"Read {d.label}: {probabilities_text(self.panel.classes, d.probabilities)}"

@@ -1,0 +1,153 @@
+"""The window's reading of real drawings: "not a digit", Number mode, the nearest training digits.
+
+These use the bundled model (trained with outlier exposure): an untrained one is unsure of
+everything, so it would call every drawing "not a digit"."""
+
+import pytest
+from PySide6.QtWidgets import QMessageBox
+from ui_helpers import ONE, line, settle, stroke
+
+
+@pytest.fixture(scope="module")
+def bundled_predictor():
+    from mnist_desktop.model import Predictor
+
+    return Predictor.default()
+
+
+@pytest.fixture
+def bundled_window(qtbot, settings, bundled_predictor):
+    from mnist_desktop.ui import MainWindow
+
+    w = MainWindow(settings=settings, predictor=bundled_predictor)
+    w.ask_to_save = lambda: QMessageBox.StandardButton.Discard
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.close()
+
+
+def scribble():
+    """A tight zigzag over the whole box, back and forth: ink no digit has."""
+    xs = [0.2, 0.8] * 6
+    points = [(x, 0.2 + 0.05 * i) for i, x in enumerate(xs)]
+    return [p for a, b in zip(points, points[1:], strict=False) for p in line(a, b, 6)]
+
+
+def test_not_a_digit_for_a_scribble_and_not_for_a_digit(bundled_window, qtbot):
+    w = bundled_window
+    label = w.prediction.not_a_digit
+    assert label.objectName() == "not_a_digit"
+    settle(w, qtbot)
+    assert not label.isVisible()  # a blank canvas stays as it was
+
+    stroke(w.canvas, scribble())
+    settle(w, qtbot)
+    qtbot.waitUntil(lambda: w.session.drawing.probabilities is not None)
+    assert label.isVisible()
+    assert w.prediction.digit.text() != "?"  # the best guess is still shown, greyed
+    assert "best guess" in w.prediction.confidence.text()
+    assert w.prediction.is_digit is False
+
+    w.canvas.clear()
+    stroke(w.canvas, ONE)
+    settle(w, qtbot)
+    assert not label.isVisible()
+    assert w.prediction.digit.text() == "1"
+    assert "sure" in w.prediction.confidence.text()
+
+
+def test_number_mode_reads_a_composed_number_and_boxes_its_digits(bundled_window, qtbot, monkeypatch):
+    from PySide6.QtWidgets import QToolButton
+
+    from mnist_desktop.model.drawings import compose_number
+
+    w = bundled_window
+    stroke(w.canvas, ONE)  # a digit on the square canvas, to find again after Number mode
+    settle(w, qtbot)
+    square = w.canvas.image_array()
+    action = w.findChild(type(w.number_mode_action), "number_mode")
+    assert action is w.number_mode_action and action.isCheckable()
+    reading = w.findChild(type(w.prediction.digit), "number_reading")
+
+    action.trigger()
+    assert action.isChecked() and reading.isVisible() and not w.prediction.isVisible()
+    assert w.canvas.aspect > 1 and w.canvas.image_array().shape[1] > w.canvas.image_array().shape[0]
+    assert not w.canvas.image_array().any()  # the wide canvas starts blank
+
+    number = compose_number(4, seed=3)
+    with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
+        w.canvas.set_image(number.image)
+    assert reading.text() == number.text
+    assert len(w.canvas.boxes) == 4
+    assert [caption for _, caption in w.canvas.boxes] == list(number.text)
+    # Each digit: its probabilities on click, and it goes to My digits with its label.
+    buttons = w.number_panel.findChildren(QToolButton)
+    assert [b.text() for b in buttons if b.objectName().startswith("number_digit_")] == list(number.text)
+    w.number_panel.digit_buttons[2].click()
+    assert w.number_panel.bars.probabilities.argmax() == int(number.text[2])
+    assert w.canvas.selected_box == 2
+    saved = []
+    monkeypatch.setattr(w.my_digits, "add", lambda drawing, label: saved.append((drawing, label)) or "id")
+    w.number_panel.saveRequested.emit(1, int(number.text[1]))
+    assert len(saved) == 1 and saved[0][1] == int(number.text[1]) and saved[0][0].any()
+    x0, y0, x1, y1 = w.number_mode.reading.digits[1].box
+    assert saved[0][0].shape[1] < w.canvas.image_array().shape[1] and saved[0][0].shape[1] >= x1 - x0  # the digit, not the number
+    w.save_my_digit(7)  # "Not right? It is: 7" (Ctrl+Alt+7) saves the selected digit
+    assert saved[1][1] == 7 and saved[1][0].shape[1] < w.canvas.image_array().shape[1]
+
+    action.trigger()  # back: the square canvas with its digit, and the prediction
+    assert not action.isChecked() and not reading.isVisible() and w.prediction.isVisible()
+    assert w.canvas.aspect == 1 and not w.canvas.boxes
+    assert (w.canvas.image_array() == square).all()
+    assert w.prediction.digit.text() == "1"
+
+
+@pytest.fixture
+def small_training_set(monkeypatch):
+    """The nearest-digits features over the first 3,000 training digits (the full 60,000 take
+    10–30 s): indices stay those of the full set. The cache is emptied before and after."""
+    from mnist_desktop.model import data, neighbours
+    from mnist_desktop.ui import nearest
+
+    full = data.mnist_arrays
+
+    def first(split, root=None, verify=True):
+        images, labels = full(split, root, verify)
+        return (images[:3000], labels[:3000]) if split == "train" else (images, labels)
+
+    monkeypatch.setattr(data, "mnist_arrays", first)
+    monkeypatch.setattr(nearest, "BUILD_ON_SHOW", True)
+    neighbours.clear_cache()
+    yield
+    neighbours.clear_cache()
+
+
+def test_nearest_digits_fill_after_the_features_and_click_inspects(small_training_set, qtbot, settings, bundled_predictor):
+    from mnist_desktop.model import mnist_arrays
+    from mnist_desktop.ui import MainWindow
+
+    w = MainWindow(settings=settings, predictor=bundled_predictor)
+    w.ask_to_save = lambda: QMessageBox.StandardButton.Discard
+    qtbot.addWidget(w)
+    strip = w.findChild(type(w.nearest_strip), "nearest_digits")
+    assert strip is w.nearest_strip
+    with qtbot.waitSignal(w.nearest.featuresReady, timeout=60000):
+        w.show()  # on screen: the features are built in a worker
+    stroke(w.canvas, ONE)
+    qtbot.waitUntil(lambda: len(strip.indices) == 8, timeout=5000)
+    qtbot.waitUntil(lambda: w.session.drawing.x28 is not None)
+    _, labels = mnist_arrays("train")
+    shown = [b.text() for b in strip.buttons]
+    assert shown == [str(labels[i]) for i in strip.indices]
+    assert shown.count("1") >= 6  # a vertical stroke resembles the training 1s
+    assert all(i < 3000 for i in strip.indices)
+
+    strip.buttons[0].click()
+    assert w.inspector.source.currentData() == "train"
+    assert w.inspector.index.value() == strip.indices[0]
+
+    w.canvas.clear()
+    qtbot.waitUntil(lambda: strip.indices == [], timeout=5000)
+    w.close()
