@@ -27,14 +27,15 @@ INSTALL_HINT = 'pip install -e ".[export]" in a checkout, or pip install "mnist-
 
 
 class _Probabilities(nn.Module):
-    """``model`` with the predictor's normalisation in front and its softmax or sigmoid after."""
+    """``model`` with the predictor's normalisation in front and its softmax or sigmoid after,
+    of the logits divided by the predictor's temperature (as ``Predictor.predict`` does)."""
 
-    def __init__(self, model: nn.Module, mean: float, std: float, sigmoid: bool):
+    def __init__(self, model: nn.Module, mean: float, std: float, sigmoid: bool, temperature: float = 1.0):
         super().__init__()
-        self.model, self.mean, self.std, self.sigmoid = model, mean, std, sigmoid
+        self.model, self.mean, self.std, self.sigmoid, self.temperature = model, mean, std, sigmoid, temperature
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.model((x - self.mean) / self.std)
+        out = self.model((x - self.mean) / self.std) / self.temperature
         if self.sigmoid:  # one logit for the second class: [1 - p, p], as Predictor does
             p = out.reshape(-1).sigmoid()
             return torch.stack([1 - p, p], dim=1)
@@ -78,7 +79,9 @@ def export_onnx(predictor, path: str | os.PathLike) -> Path:
     # A copy: tracing never touches the model the app is using.
     norm = predictor.meta["normalization"]
     model = copy.deepcopy(predictor.model).cpu().eval()
-    wrapper = _Probabilities(model, float(norm["mean"]), float(norm["std"]), predictor.meta["output"] == "sigmoid").eval()
+    wrapper = _Probabilities(
+        model, float(norm["mean"]), float(norm["std"]), predictor.meta["output"] == "sigmoid", float(predictor.temperature)
+    ).eval()
     try:
         program = torch.onnx.export(
             wrapper,
