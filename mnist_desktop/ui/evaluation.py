@@ -434,8 +434,8 @@ class EvaluationPanel(QWidget):
         plot = self.reliability_diagram.getPlotItem()
         plot.setLabel("bottom", "confidence: top probability (%)")
         plot.setLabel("left", "accuracy (%)")
-        plot.setXRange(0, 100, padding=0.02)
-        plot.setYRange(0, 100, padding=0.02)
+        plot.setXRange(0, 100, padding=0.07)  # room for the dots of the top bin
+        plot.setYRange(0, 100, padding=0.04)
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setMouseEnabled(False, False)
         plot.hideButtons()
@@ -476,6 +476,8 @@ class EvaluationPanel(QWidget):
         self.corruption_table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.corruption_table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.corruption_table.verticalHeader().setVisible(False)
+        # compact rows: the 15 corruptions and the mean fit the dock at 1280×720 without scrolling
+        self.corruption_table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
         self.corruption_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.corruption_table.setToolTip(
             "The model's accuracy on the test digits under each corruption, and the mean over all 15: how well it reads "
@@ -820,10 +822,10 @@ class EvaluationPanel(QWidget):
     def _show_evaluation(self, e: ev.Evaluation) -> None:
         self.evaluation = e
         self.confusion.set_matrix(e.confusion, e.classes)
-        cells = " ".join(
-            f"<td align='center'><b>{c}</b><br>{'–' if a != a else f'{100 * a:.1f}'}</td>" for c, a in zip(e.classes, e.per_class)
-        )
-        self.per_class.setText(f"Accuracy per class (%):<table cellspacing='6'><tr>{cells}</tr></table>")
+        cells = [f"<td align='center'><b>{c}</b><br>{'–' if a != a else f'{100 * a:.1f}'}</td>" for c, a in zip(e.classes, e.per_class)]
+        # rows of five: ten in one row are wider than the dock at 1280×720
+        rows = "".join(f"<tr>{' '.join(cells[i : i + 5])}</tr>" for i in range(0, len(cells), 5))
+        self.per_class.setText(f"Accuracy per class (%):<table cellspacing='6'>{rows}</table>")
         wrong = len(e.top_losses)
         self._summary = (
             f"{self.predictor.describe() if self.predictor else 'Model'}: {100 * e.accuracy:.2f} % of "
@@ -908,11 +910,11 @@ class EvaluationPanel(QWidget):
         self.reliability_bars.setOpts(x=centres[used], height=100 * cal.accuracy[used])
         sizes = 5 + 15 * np.sqrt(cal.count[used] / cal.count.max())
         self.reliability_points.setData(x=100 * cal.confidence[used], y=100 * cal.accuracy[used], size=sizes)
-        plot.setTitle(f"ECE {100 * cal.ece:.2f} % on {n:,} {what}")
+        plot.setTitle(f"ECE {100 * cal.ece:.2f} % on {n:,} {what}", size="10pt")
         temperature = getattr(self.predictor, "temperature", 1.0) if self.predictor is not None else 1.0
         top = int(cal.count[-1])
         self.reliability_info.setText(
-            f"Expected calibration error {100 * cal.ece:.2f} % on {n:,} {what} (softmax temperature {temperature:g}); "
+            f"Expected calibration error {100 * cal.ece:.2f} % on {n:,} {what} (softmax temperature {temperature:.2f}); "
             f"{top:,} of them ({100 * top / max(1, n):.1f} %) at over {100 * cal.edges[-2]:.0f} % confidence."
         )
 
@@ -1014,6 +1016,15 @@ class EvaluationPanel(QWidget):
         self.cell_title.setText(f"{len(positions):,} test digits labelled {t}, {what} (most confident first):")
         self.confusion.selected = (row, col)
         self.confusion.update()
+
+    def hasHeightForWidth(self) -> bool:
+        """No: the dock's scroll area would then make the panel as tall as its tallest page's
+        preferred height (the point map's, about 650 px), taller than the dock at 1280×720,
+        and scroll the bottom of every page out of sight. The plots shrink to fit instead."""
+        return False
+
+    def heightForWidth(self, _width: int) -> int:
+        return -1
 
     def changeEvent(self, event) -> None:
         if event.type() == QEvent.Type.PaletteChange:
