@@ -121,3 +121,30 @@ def test_a_cancelled_corruption_suite_shows_nothing(window, qtbot, bundled, monk
     qtbot.waitUntil(lambda: returned.is_set() and panel._queued is None and panel.computing == 1, timeout=30000)
     assert "corruptions" not in seen and panel.corruption_table.rowCount() == 0 and panel.corruptions is None
     assert panel.corruption_run.isEnabled() and not panel.corruption_cancel.isEnabled()
+
+
+def test_the_new_parts_fit_the_dock_at_1280x720(window, qtbot, bundled):
+    from PySide6.QtCore import QPoint, QRect
+    from PySide6.QtWidgets import QScrollArea
+
+    window.resize(1280, 720)
+    window.reset_layout()
+    panel = open_evaluation(window, qtbot, bundled)
+    panel.corruption_subset = 20
+    with qtbot.waitSignal(panel.stageShown, timeout=60000, check_params_cb=lambda s: s == "corruptions"):
+        panel.run_corruptions()
+    viewport = window.docks["evaluation"].findChild(QScrollArea).viewport()
+
+    def in_view(widget) -> bool:
+        return viewport.rect().contains(QRect(widget.mapTo(viewport, QPoint(0, 0)), widget.size()))
+
+    for page, parts in (
+        (panel.reliability_diagram, (panel.reliability_source, panel.reliability_diagram, panel.reliability_info)),
+        (panel.corruption_table, (panel.corruption_run, panel.corruption_cancel, panel.corruption_info, panel.corruption_table)),
+    ):
+        panel.tabs.setCurrentIndex(panel.tabs.indexOf(page.parentWidget()))
+        qtbot.waitUntil(page.isVisible)
+        for part in parts:
+            assert in_view(part), part.objectName()  # nothing scrolled or cut off
+    assert panel.reliability_diagram.height() >= 250
+    assert not panel.corruption_table.verticalScrollBar().isVisible()  # all 15 and the mean in view
