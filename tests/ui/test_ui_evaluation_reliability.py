@@ -1,0 +1,150 @@
+"""The Evaluation dock's reliability diagram and corruption suite. A linear model keeps each
+pass over the 10,000 test digits short; an untrained one spreads its confidence over many bins."""
+
+import numpy as np
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QWidget
+from ui_helpers import make_predictor
+
+from mnist_desktop.model import calibration, corruption_suite, mnist_arrays
+from mnist_desktop.model.corruptions import CORRUPTIONS
+
+
+@pytest.fixture(scope="module")
+def bundled():
+    return make_predictor("linear")
+
+
+def open_evaluation(window, qtbot, predictor):
+    panel = window.evaluation
+    with qtbot.waitSignal(panel.evaluated, timeout=30000):
+        window.set_predictor(predictor)
+        window.docks["evaluation"].raise_()
+    return panel
+
+
+def test_reliability_diagram_is_the_calibration_of_the_test_set(window, qtbot, bundled):
+    panel = open_evaluation(window, qtbot, bundled)
+    panel.tabs.setCurrentIndex(panel.tabs.indexOf(panel.reliability_diagram.parentWidget()))
+    diagram = panel.findChild(QWidget, "reliability_diagram")
+    assert diagram.isVisible() and diagram.toolTip()
+    images, labels = mnist_arrays("test")
+    expected = calibration(bundled, images.copy(), labels)  # (the cached arrays are read-only)
+    used = expected.count > 0
+    x, y = panel.reliability_points.getData()
+    np.testing.assert_allclose(x, 100 * expected.confidence[used], rtol=1e-5)
+    np.testing.assert_allclose(y, 100 * expected.accuracy[used], rtol=1e-5)
+    assert abs(panel.reliability["test"].ece - expected.ece) < 1e-6
+    title = f"ECE {100 * expected.ece:.2f} % on 10,000 MNIST test digits"
+    assert title in diagram.getPlotItem().titleLabel.text
+    assert f"{100 * expected.ece:.2f} %" in panel.reliability_info.text()
+
+
+def test_reliability_diagram_on_my_digits(window, qtbot, bundled, tmp_path):
+    from mnist_desktop.model.mydigits import MyDigits
+
+    images, labels = mnist_arrays("test")
+    store = MyDigits(tmp_path / "digits")
+    for i in range(40):
+        store.add(images[i], int(labels[i]))
+    panel = open_evaluation(window, qtbot, bundled)
+    panel.my_digits_folder = tmp_path / "digits"
+    with qtbot.waitSignal(panel.stageShown, timeout=30000, check_params_cb=lambda s: s == "mydigits"):
+        panel.reliability_source.setCurrentIndex(panel.reliability_source.findData("mydigits"))
+    expected = calibration(bundled, store.images(), store.labels())
+    x, y = panel.reliability_points.getData()
+    used = expected.count > 0
+    np.testing.assert_allclose(x, 100 * expected.confidence[used], rtol=1e-5)
+    np.testing.assert_allclose(y, 100 * expected.accuracy[used], rtol=1e-5)
+    assert "on 40 of My digits" in panel.reliability_info.text()
+
+    # none yet: says so, draws nothing
+    panel.my_digits_folder = tmp_path / "none"
+    with qtbot.waitSignal(panel.stageShown, timeout=30000, check_params_cb=lambda s: s == "mydigits"):
+        panel.reliability_source.setCurrentIndex(0)
+        panel.reliability_source.setCurrentIndex(1)
+    assert panel.reliability_points.getData()[0] is None or len(panel.reliability_points.getData()[0]) == 0
+    assert "no My digits yet" in panel.reliability_info.text()
+
+
+def test_corruption_suite_fills_the_table_and_goes_with_the_model(window, qtbot, bundled):
+    panel = open_evaluation(window, qtbot, bundled)
+    panel.corruption_subset = 30
+    run = panel.findChild(QWidget, "corruption_run")
+    table = panel.findChild(QWidget, "corruption_table")
+    assert run.isEnabled() and table.rowCount() == 0
+    with qtbot.waitSignal(panel.stageShown, timeout=60000, check_params_cb=lambda s: s == "corruptions"):
+        qtbot.mouseClick(run, Qt.MouseButton.LeftButton)
+        assert panel.corruption_cancel.isEnabled() and not run.isEnabled()
+    expected = corruption_suite(bundled, *mnist_arrays("test"), subset=30, seed=0)
+    assert table.rowCount() == len(CORRUPTIONS) + 1
+    for r, (name, accuracy) in enumerate(expected.items()):
+        assert table.item(r, 0).text() == name.replace("_", " ")
+        assert table.item(r, 1).text() == f"{100 * accuracy:.1f}"
+    assert table.item(len(expected), 0).text() == "mean"
+    assert table.item(len(expected), 1).text() == f"{100 * np.mean(list(expected.values())):.1f}"
+    assert "first 30 test digits" in panel.corruption_info.text()
+    assert not panel.corruption_cancel.isEnabled()
+
+    with qtbot.waitSignal(panel.evaluated, timeout=30000):
+        window.set_predictor(make_predictor("linear", seed=1))  # the result described the other model
+    assert table.rowCount() == 0 and panel.corruptions is None and run.isEnabled()
+
+
+def test_a_cancelled_corruption_suite_shows_nothing(window, qtbot, bundled, monkeypatch):
+    import threading
+
+    from mnist_desktop.ui import evaluation
+
+    running, returned = threading.Event(), threading.Event()
+
+    def held(*args, stop_event, **kwargs):
+        """The real suite, once the test has pressed Cancel: the click lands while it runs."""
+        running.set()
+        stop_event.wait(30)
+        try:
+            return corruption_suite(*args, stop_event=stop_event, **kwargs)
+        finally:
+            returned.set()
+
+    monkeypatch.setattr(evaluation, "corruption_suite", held)
+    panel = open_evaluation(window, qtbot, bundled)
+    seen = []
+    panel.stageShown.connect(seen.append)
+    qtbot.mouseClick(panel.corruption_run, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(running.is_set, timeout=30000)
+    assert "Corruption suite" in panel.progress.format()
+    qtbot.mouseClick(panel.corruption_cancel, Qt.MouseButton.LeftButton)
+    assert "cancelled" in panel.corruption_info.text()
+    # the cancelled run has ended and the rest (robustness curves) runs without the suite
+    qtbot.waitUntil(lambda: returned.is_set() and panel._queued is None and panel.computing == 1, timeout=30000)
+    assert "corruptions" not in seen and panel.corruption_table.rowCount() == 0 and panel.corruptions is None
+    assert panel.corruption_run.isEnabled() and not panel.corruption_cancel.isEnabled()
+
+
+def test_the_new_parts_fit_the_dock_at_1280x720(window, qtbot, bundled):
+    from PySide6.QtCore import QPoint, QRect
+    from PySide6.QtWidgets import QScrollArea
+
+    window.resize(1280, 720)
+    window.reset_layout()
+    panel = open_evaluation(window, qtbot, bundled)
+    panel.corruption_subset = 20
+    with qtbot.waitSignal(panel.stageShown, timeout=60000, check_params_cb=lambda s: s == "corruptions"):
+        panel.run_corruptions()
+    viewport = window.docks["evaluation"].findChild(QScrollArea).viewport()
+
+    def in_view(widget) -> bool:
+        return viewport.rect().contains(QRect(widget.mapTo(viewport, QPoint(0, 0)), widget.size()))
+
+    for page, parts in (
+        (panel.reliability_diagram, (panel.reliability_source, panel.reliability_diagram, panel.reliability_info)),
+        (panel.corruption_table, (panel.corruption_run, panel.corruption_cancel, panel.corruption_info, panel.corruption_table)),
+    ):
+        panel.tabs.setCurrentIndex(panel.tabs.indexOf(page.parentWidget()))
+        qtbot.waitUntil(page.isVisible)
+        for part in parts:
+            assert in_view(part), part.objectName()  # nothing scrolled or cut off
+    assert panel.reliability_diagram.height() >= 250
+    assert not panel.corruption_table.verticalScrollBar().isVisible()  # all 15 and the mean in view
