@@ -29,12 +29,18 @@ def _my_digits_folder(settings: QSettings) -> str | None:
     return folder if isinstance(folder, str) and folder else None
 
 
+def _evaluation_panel(settings: QSettings) -> EvaluationPanel:
+    panel = EvaluationPanel()
+    panel.my_digits_folder = _my_digits_folder(settings)  # its reliability diagram reads the user's folder
+    return panel
+
+
 # The registry: one line per panel, in the order of the View menu and of each group's tabs
 # (the first of a group is the tab in front at start). Each makes its panel from the session
 # and the settings; the panel's class says where its dock goes (``Panel.dock``).
 PANELS: tuple[Callable[[Session, QSettings], Panel], ...] = (
     lambda session, settings: TrainingPanel(torch_ready=session.torch_ready),
-    lambda session, settings: EvaluationPanel(),
+    lambda session, settings: _evaluation_panel(settings),
     lambda session, settings: MyDigitsPanel(_my_digits_folder(settings)),
     lambda session, settings: NudgePanel(torch_ready=session.torch_ready),
     lambda session, settings: ActivationsPanel(),
