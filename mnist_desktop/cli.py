@@ -114,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--font-glyphs", action="store_true", help="also learn from digits (and non-digits) written in 20 fonts")
     t.add_argument(
+        "--robust-augment",
+        type=float,
+        default=d.robust_augment,
+        metavar="P",
+        help="also what scans and photos do (off-centre, grey paper, shading, noise, stray lines), each to this share of a batch",
+    )
+    t.add_argument("--outlier-pairs", action="store_true", help="with --outliers: two digits side by side are non-digits too")
+    t.add_argument(
         "--channels", type=_int_in(1, MAX_CHANNELS), nargs=2, default=(d.channels1, d.channels2), metavar=("C1", "C2"), help="cnn widths"
     )
     t.add_argument("--device", choices=DEVICES, default=d.device, help="auto prefers cuda, then mps, then cpu")
@@ -221,6 +229,8 @@ def cmd_train(args) -> int:
         pen_augment=args.pen_augment,
         outliers=args.outliers,
         font_glyphs=args.font_glyphs,
+        robust_augment=args.robust_augment,
+        outlier_pairs=args.outlier_pairs,
         channels1=args.channels[0],
         channels2=args.channels[1],
         subset=args.subset,

@@ -197,6 +197,13 @@ class TrainConfig:
     # Also learn from digits (and, with outliers, letters and symbols) written in 20 fonts that
     # no measured set uses (``resources/train/font_glyphs.npz``).
     font_glyphs: bool = False
+    # What scans and photos do: smaller and off-centre, grey paper, shading, noise, stray lines,
+    # bright edges, hollow strokes (``training.robust_augment``), each to this share of every
+    # batch (0 = none).
+    robust_augment: float = 0.0
+    # With outliers: also two training digits side by side (or one and a part of another) as
+    # non-digits, so that a piece of a number holding more than one digit reads as unsure.
+    outlier_pairs: bool = False
     channels1: int = 16  # cnn only: the first and second convolutions' channels
     channels2: int = 32
     log_every: int = 5  # report (and read the loss, a GPU sync) every N steps
@@ -225,6 +232,11 @@ class TrainConfig:
             (self.log_every >= 1, f"log_every must be ≥ 1, not {self.log_every}"),
             (self.subset >= 0, f"subset must be ≥ 0 (0 = all images), not {self.subset}"),
             (math.isfinite(self.outliers) and self.outliers >= 0, f"the outlier weight must be ≥ 0, not {self.outliers}"),
+            (
+                math.isfinite(self.robust_augment) and 0 <= self.robust_augment <= 1,
+                f"the robust augmentation's share must be in [0, 1], not {self.robust_augment}",
+            ),
+            (not self.outlier_pairs or self.outliers > 0, "digit pairs are taught as outliers: give --outliers a weight above 0"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}"),
             (self.device in DEVICES, f"device must be one of {', '.join(DEVICES)}, not {self.device!r}"),
         ]

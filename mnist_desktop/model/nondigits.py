@@ -150,3 +150,30 @@ def training_nondigits(n: int, seed: int = 0) -> np.ndarray:
             canvas = draw_strokes(_fit(make(rng), rng), _pen_width(rng))
         out[i] = np.round(to_mnist(canvas) * 255)
     return out
+
+
+def digit_pairs(images: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
+    """``n`` pieces of a number that are not one digit, as ``to_mnist`` makes them: two of
+    ``images`` (uint8 ``(N, 28, 28)``, training digits) side by side, touching, overlapping
+    or apart, the second one whole or cut to its left 30–70 % (a cut in the wrong place).
+    Taught as non-digits, they make the number reader's cuts score a two-digit piece low.
+    uint8 ``(n, 28, 28)``; deterministic in ``seed``."""
+    rng = np.random.default_rng(seed)
+    images = np.asarray(images, dtype=np.uint8)
+    out = np.zeros((n, 28, 28), np.uint8)
+    for i in range(n):
+        a, b = images[rng.integers(0, len(images), 2)]
+        if rng.random() < 0.5:
+            b = b.copy()
+            cols = np.flatnonzero(b.max(axis=0))
+            if len(cols):
+                b[:, cols[0] + int(rng.uniform(0.3, 0.7) * (cols[-1] - cols[0] + 1)) :] = 0
+        at = 28 + int(rng.integers(-8, 5))  # where the second starts: overlapping ink to a gap
+        dy = int(rng.integers(-3, 4))
+        canvas = np.zeros((36, at + 28), np.uint8)
+        canvas[4 : 4 + 28, :28] = a
+        canvas[4 + dy : 4 + dy + 28, at:] = np.maximum(canvas[4 + dy : 4 + dy + 28, at:], b)
+        if canvas.max() == 0:
+            continue
+        out[i] = np.round(to_mnist(canvas) * 255)
+    return out

@@ -114,7 +114,7 @@ def random_shift(x: torch.Tensor, generator: torch.Generator, pixels: int = 2) -
     n = x.shape[0]
     fill = x.amin()  # the normalised value of a black pixel
     padded = F.pad(x, (pixels,) * 4, value=float(fill))
-    offsets = torch.randint(0, 2 * pixels + 1, (2, n), generator=generator).to(x.device)
+    offsets = torch.randint(0, 2 * pixels + 1, (2, n), generator=generator, device=generator.device).to(x.device)
     grid = torch.arange(28, device=x.device)
     rows = (offsets[0, :, None] + grid)[:, :, None]
     cols = (offsets[1, :, None] + grid)[:, None, :]
@@ -130,12 +130,12 @@ def random_stroke(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     up = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
     fat = F.max_pool2d(up, 3, 1, 1)
     thin = -F.max_pool2d(-up, 3, 1, 1)
-    choice = torch.randint(0, 3, (len(x), 1, 1, 1), generator=generator).to(x.device)
+    choice = torch.randint(0, 3, (len(x), 1, 1, 1), generator=generator, device=generator.device).to(x.device)
     return F.avg_pool2d(torch.where(choice == 0, thin, torch.where(choice == 2, fat, up)), 2)
 
 
 def _uniform(shape: tuple[int, ...], generator: torch.Generator, device, low: float = 0.0, high: float = 1.0) -> torch.Tensor:
-    return (torch.rand(shape, generator=generator) * (high - low) + low).to(device)
+    return (torch.rand(shape, generator=generator, device=generator.device) * (high - low) + low).to(device)
 
 
 def pen_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -188,6 +188,84 @@ def pen_augment(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     ink = torch.where(soft, F.conv2d(ink, blur, padding=1), ink)
     ink = ink / ink.amax((2, 3), keepdim=True).clamp_min(1e-6) * white
     return (ink + black).contiguous(memory_format=torch.channels_last)
+
+
+def _smooth_field(n: int, generator: torch.Generator, device) -> torch.Tensor:
+    """Smooth random shading in [0, 1]: 3×3 and 6×6 grids of random levels, bicubic to 28×28,
+    mixed in a random proportion per image."""
+    coarse, fine = (
+        F.interpolate(_uniform((n, 1, c, c), generator, device), size=(28, 28), mode="bicubic", align_corners=False) for c in (3, 6)
+    )
+    field = torch.lerp(coarse, fine, _uniform((n, 1, 1, 1), generator, device))
+    lo, hi = field.amin((2, 3), keepdim=True), field.amax((2, 3), keepdim=True)
+    return (field - lo) / (hi - lo).clamp_min(1e-6)
+
+
+def robust_augment(x: torch.Tensor, generator: torch.Generator, p: float = 0.12) -> torch.Tensor:
+    """What a scan, a photo or a messy page does to a digit, each to a share ``p`` of the batch
+    (normalised ``(N, 1, 28, 28)``): the digit smaller and off-centre (70–100 %, moved up to 4
+    pixels), grey paper (a background level of 0.2–0.7), uneven shading (a smooth field up to
+    three times the ink's contrast, then scaled back), sensor noise (Gaussian or salt and
+    pepper), stray straight lines (solid or dashed), bright bands along an edge (the page's
+    border), and hollow strokes (only the outline of the ink).
+
+    These are generic: none is made by :mod:`.corruptions`' code or seeds, which measure the
+    model. All on the batch in torch.
+    """
+    n, dev = x.shape[0], x.device
+    black = x.amin()
+    white = (x - black).amax().clamp_min(1e-6)
+    ink = ((x - black) / white).contiguous()  # [0, 1], white ink on black
+
+    def pick() -> torch.Tensor:
+        return _uniform((n, 1, 1, 1), generator, dev) < p
+
+    u = lambda *shape, lo=0.0, hi=1.0: _uniform(shape, generator, dev, lo, hi)  # noqa: E731
+    # smaller and off-centre
+    size = u(n, lo=0.7, hi=1.0)
+    shift = u(n, 2, lo=-4 / 14, hi=4 / 14)
+    eye = torch.zeros(n, 2, 3, device=dev)
+    eye[:, 0, 0] = eye[:, 1, 1] = 1 / size
+    eye[:, :, 2] = shift
+    moved = F.grid_sample(ink, F.affine_grid(eye, (n, 1, 28, 28), align_corners=False), mode="bilinear", align_corners=False)
+    ink = torch.where(pick(), moved, ink)
+    # hollow strokes: the outline of the ink
+    outline = (F.max_pool2d(ink, 3, 1, 1) - (-F.max_pool2d(-ink, 3, 1, 1))).clamp(0, 1)
+    ink = torch.where(pick(), outline, ink)
+    # stray lines: one or two straight lines across, one in three dashed
+    rows = torch.arange(28, device=dev, dtype=ink.dtype)[:, None]
+    cols = torch.arange(28, device=dev, dtype=ink.dtype)[None, :]
+    for _ in range(2):
+        a = u(n, lo=0.0, hi=math.pi)[:, None, None]
+        c = u(n, 2, lo=4.0, hi=24.0)
+        along = (cols - c[:, 1, None, None]) * torch.cos(a) + (rows - c[:, 0, None, None]) * torch.sin(a)
+        across = ((cols - c[:, 1, None, None]) * torch.sin(a) - (rows - c[:, 0, None, None]) * torch.cos(a)).abs()
+        line = (u(n, 1, 1, lo=0.6, hi=1.4) - across).clamp(0, 1)
+        dashed = u(n, 1, 1) < 1 / 3
+        line = torch.where(dashed, line * (torch.sin(along * u(n, 1, 1, lo=0.8, hi=1.6)) > 0), line)
+        ink = torch.where(pick(), torch.maximum(ink, line[:, None]), ink)
+    # a bright band along one edge or two
+    width = u(n, 1, 1, 1, lo=2.0, hi=8.0)
+    left, right = cols < width, cols >= 28 - width
+    top, bottom = rows < width, rows >= 28 - width
+    side = torch.where(u(n, 1, 1, 1) < 0.5, left | right, top | bottom)
+    ink = torch.where(pick() & side, 1 - ink, ink)
+    # grey paper
+    level = u(n, 1, 1, 1, lo=0.2, hi=0.7)
+    ink = torch.where(pick(), level + (1 - level) * ink, ink)
+    # uneven shading, then scaled back so the brightest pixel keeps its value
+    strength = u(n, 1, 1, 1, lo=0.3, hi=3.0)
+    peak = ink.amax((2, 3), keepdim=True)
+    shaded = (ink + strength * _smooth_field(n, generator, dev)) * peak / (peak + strength)
+    ink = torch.where(pick(), shaded, ink)
+    # noise
+    sigma = u(n, 1, 1, 1, lo=0.05, hi=0.35)
+    gauss = (ink + sigma * torch.randn(ink.shape, generator=generator, device=generator.device).to(dev)).clamp(0, 1)
+    salt = u(*ink.shape)
+    rate = u(n, 1, 1, 1, lo=0.01, hi=0.08)
+    pepper = torch.where(salt < rate / 2, torch.zeros_like(ink), torch.where(salt > 1 - rate / 2, torch.ones_like(ink), ink))
+    ink = torch.where(pick(), torch.where(u(n, 1, 1, 1) < 0.5, gauss, pepper), ink)
+    return (ink * white + black).contiguous(memory_format=torch.channels_last)
 
 
 def outlier_loss(logits: torch.Tensor) -> torch.Tensor:
@@ -355,10 +433,12 @@ class _CudaGraphStep:
 
 def _use_cuda_graph(config: TrainConfig, device: torch.device, batch_size: int) -> bool:
     """Replay CUDA graphs where the step has a fixed shape and no host-side randomness."""
-    return device.type == "cuda" and not (config.augment or config.pen_augment or config.outliers) and batch_size <= CHUNK
+    augmented = config.augment or config.pen_augment or config.robust_augment > 0
+    return device.type == "cuda" and not (augmented or config.outliers) and batch_size <= CHUNK
 
 
 OUTLIER_POOL = 20_000  # generated non-digits for outlier exposure (about 15 s to make)
+OUTLIER_PAIRS = 6000  # two-digit pieces added to the pool with ``outlier_pairs``
 HELD_OUT = 5000  # held-out training digits the calibration uses (at most)
 FONT_REPEAT = 5  # each font digit (and letter) is seen this many times an epoch
 FONT_GLYPHS = "train/font_glyphs.npz"
@@ -454,6 +534,12 @@ def train(
             pool = torch.from_numpy(training_nondigits(OUTLIER_POOL, seed=config.seed))
             if glyphs is not None:
                 pool = torch.cat([pool, *[torch.from_numpy(glyphs["others"])] * FONT_REPEAT])
+            if config.outlier_pairs:
+                from .nondigits import digit_pairs
+
+                images = task_subset(*load_mnist("train", data_root), config.task)[0]
+                images = images[: config.subset or len(images)].numpy()
+                pool = torch.cat([pool, torch.from_numpy(digit_pairs(images, OUTLIER_PAIRS, seed=config.seed))])
             mean, std = arch.normalization
             outliers = pool.to(device).float().div_(255).sub_(mean).div_(std).unsqueeze_(1)
         if arch.trainable:
@@ -616,6 +702,9 @@ def _sgd(
     stopped, max_grad, first_loss = False, None, None
     meter = _Meter(x_train.device)
     use_graph, graph = _use_cuda_graph(config, x_train.device, batch_size), None
+    # Augmentation draws its random numbers where the batch is: a draw on the CPU copied to a
+    # GPU makes the CPU wait for the GPU, a few dozen times a step.
+    draws = generator if x_train.device.type == "cpu" else torch.Generator(x_train.device).manual_seed(config.seed)
     if on_weights:
         on_weights(weights.snapshot(model, 0))
     for epoch in range(1, config.epochs + 1):
@@ -637,7 +726,7 @@ def _sgd(
                 loss = graph.run(idx, lr)
             else:
                 opt.zero_grad()
-                loss = _forward_backward(model, loss_fn, x_train, y_train, idx, config, generator, stopping, outliers)
+                loss = _forward_backward(model, loss_fn, x_train, y_train, idx, config, draws, stopping, outliers)
                 if loss is None:  # stopped between chunks of a large batch: no step
                     stopped = True
                     break
@@ -691,12 +780,14 @@ def _forward_backward(model, loss_fn, x, y, idx, config, generator, stopping, ou
         xb, yb = x[part], y[part]
         k = len(part)
         if outliers is not None:
-            pick = torch.randint(0, len(outliers), (max(1, k // 2),), generator=generator).to(x.device)
+            pick = torch.randint(0, len(outliers), (max(1, k // 2),), generator=generator, device=generator.device).to(x.device)
             xb = torch.cat([xb, outliers[pick]])
         if config.pen_augment:
             xb = pen_augment(xb, generator)
         elif config.augment:
             xb = random_stroke(random_shift(xb, generator), generator)
+        if config.robust_augment:
+            xb = robust_augment(xb, generator, config.robust_augment)
         out = model(xb)
         loss = loss_fn(out[:k], yb)
         if outliers is not None:

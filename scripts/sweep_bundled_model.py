@@ -1,0 +1,171 @@
+"""Train candidate recipes for the bundled model in parallel (one process each, on a GPU if
+there is one) and compare them on validation data only, never on what ``bench`` measures.
+
+    python scripts/sweep_bundled_model.py OUT_DIR [--epochs-scale 1.0] [--only NAME ...]
+
+Each candidate is this project's own ``train`` command (so the one chosen is reproduced by
+the command its checkpoint's metadata records). Validation, all from MNIST's last 5,000
+training digits, which no candidate trains on (``--subset 55000``):
+
+* ``val``: those digits as they are;
+* ``redrawn``: the same digits redrawn on the canvas (30–90 % high, anywhere, thin or fat);
+* ``corruptions``: the local MNIST-C on them with seed 1 (``bench`` uses MNIST test, seed 0);
+* ``nondigits``: the training generators' non-digits with a seed no run uses, and pairs of
+  validation digits (what a wrong cut in a number gives), called "not a digit" at each
+  model's own threshold;
+* ``touching``: numbers of 2–8 validation digits, neighbours touching, read exactly.
+
+Writes ``OUT_DIR/<name>.safetensors``, ``<name>.log`` and ``validation.json``; prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, os.getcwd())
+
+import numpy as np  # noqa: E402
+
+COMMON = "--subset 55000 --batch-size 128 --lr 0.1 --pen-augment --font-glyphs --seed 0".split()
+CANDIDATES = {
+    "base": "--epochs 30 --outliers 0.5 --channels 32 64",
+    "robust": "--epochs 30 --outliers 0.5 --channels 32 64 --robust-augment 0.1",
+    "robust-pairs": "--epochs 30 --outliers 0.5 --channels 32 64 --robust-augment 0.1 --outlier-pairs",
+    "robust-pairs-oe1": "--epochs 30 --outliers 1.0 --channels 32 64 --robust-augment 0.1 --outlier-pairs",
+    "robust05-pairs": "--epochs 30 --outliers 0.5 --channels 32 64 --robust-augment 0.05 --outlier-pairs",
+    "wide-robust-pairs": "--epochs 30 --outliers 0.5 --channels 48 96 --robust-augment 0.1 --outlier-pairs",
+    "robust-pairs-e50": "--epochs 50 --outliers 0.5 --channels 32 64 --robust-augment 0.1 --outlier-pairs",
+    "wide-robust-pairs-e50": "--epochs 50 --outliers 0.5 --channels 48 96 --robust-augment 0.1 --outlier-pairs",
+}
+
+
+def _args(name: str, scale: float, extra: str = "") -> list[str]:
+    args = CANDIDATES[name].split()
+    i = args.index("--epochs")
+    args[i + 1] = str(max(1, round(int(args[i + 1]) * scale)))
+    return COMMON + args + extra.split()  # a later option wins: --extra "--subset 3000" for a smoke run
+
+
+def start_all(out: Path, names: list[str], scale: float, extra: str) -> dict:
+    procs = {}
+    for name in names:
+        log = open(out / f"{name}.log", "w")
+        cmd = [sys.executable, "-m", "mnist_desktop", "train", *_args(name, scale, extra), "--out", str(out / f"{name}.safetensors")]
+        log.write(" ".join(cmd[1:]) + "\n")
+        log.flush()
+        env = dict(os.environ, OMP_NUM_THREADS="1")
+        procs[name] = (subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), time.perf_counter(), log)
+    return procs
+
+
+def wait_all(procs: dict, timeout: float) -> dict[str, float]:
+    seconds = {}
+    deadline = time.perf_counter() + timeout
+    for name, (p, start, log) in procs.items():
+        try:
+            p.wait(max(1.0, deadline - time.perf_counter()))
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            print(f"{name}: stopped after {timeout:.0f} s", flush=True)
+        seconds[name] = time.perf_counter() - start
+        log.close()
+        print(f"{name}: exit {p.returncode}, {seconds[name]:.0f} s", flush=True)
+    return seconds
+
+
+def validation_sets() -> dict:
+    import torch
+    import torch.nn.functional as F
+
+    from mnist_desktop.model import load_mnist, to_mnist
+    from mnist_desktop.model.corruptions import CORRUPTIONS, corrupt
+    from mnist_desktop.model.drawings import compose_number, place_on_canvas
+    from mnist_desktop.model.nondigits import digit_pairs, training_nondigits
+
+    x, y = load_mnist("train")
+    vx, vy = x[55000:].numpy(), y[55000:].numpy().astype(np.int64)
+    rng = np.random.default_rng(7)
+    redrawn = []
+    index = rng.choice(len(vx), 1000, replace=False)
+    for i in index:  # as evalsets.redrawn_mnist does for test digits
+        height = int(rng.uniform(0.3, 0.9) * 280)
+        top, left = rng.integers(0, 280 - height + 1, 2)
+        canvas = place_on_canvas(vx[i], height, top, left)
+        radius = int(rng.choice([-0.35, 0, 0.6]) * height / 28)
+        if radius:
+            t = torch.from_numpy(canvas).float()[None, None]
+            k = 2 * abs(radius) + 1
+            t = F.max_pool2d(t, k, 1, abs(radius)) if radius > 0 else -F.max_pool2d(-t, k, 1, abs(radius))
+            canvas = t[0, 0].to(torch.uint8).numpy()
+        redrawn.append(np.round(to_mnist(canvas) * 255).astype(np.uint8))
+    touching = [compose_number(2 + n % 7, (99, n), touching=True, images=vx, labels=vy) for n in range(140)]
+    return {
+        "val": (vx, vy),
+        "redrawn": (np.stack(redrawn), vy[index]),
+        "corruptions": {name: corrupt(vx, name, 1) for name in CORRUPTIONS},
+        "nondigits": training_nondigits(2000, seed=424242),
+        "pairs": digit_pairs(vx, 1000, seed=424242),
+        "touching": touching,
+    }
+
+
+def validate(path: Path, sets: dict) -> dict:
+    from mnist_desktop.model import Predictor
+    from mnist_desktop.model.numbers import read_number
+
+    p = Predictor.load(path)
+    out: dict = {"kilobytes": path.stat().st_size / 1000, "threshold": p.digit_threshold, "temperature": p.temperature}
+    for key in ("val", "redrawn"):
+        images, labels = sets[key]
+        out[key] = float((p.predict_batch(images).argmax(1) == labels).mean())
+    vx, vy = sets["val"]
+    out["corruptions"] = {name: float((p.predict_batch(images).argmax(1) == vy).mean()) for name, images in sets["corruptions"].items()}
+    out["corruption_mean"] = float(np.mean(list(out["corruptions"].values())))
+    out["corruption_min"] = float(min(out["corruptions"].values()))
+    out["nondigits"] = float(1 - p.is_digit_batch(sets["nondigits"]).mean())
+    out["pairs"] = float(1 - p.is_digit_batch(sets["pairs"]).mean())
+    out["touching"] = float(np.mean([read_number(c.image, p).text == c.text for c in sets["touching"]]))
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out", type=Path)
+    ap.add_argument("--epochs-scale", type=float, default=1.0)
+    ap.add_argument("--only", nargs="*", default=None)
+    ap.add_argument("--timeout", type=float, default=3600)
+    ap.add_argument("--validate-only", action="store_true")
+    ap.add_argument("--extra", default="", help="options added to every train command")
+    a = ap.parse_args()
+    a.out.mkdir(parents=True, exist_ok=True)
+    names = a.only or list(CANDIDATES)
+    procs = {} if a.validate_only else start_all(a.out, names, a.epochs_scale, a.extra)
+    t = time.perf_counter()
+    sets = validation_sets()  # made while the candidates train
+    print(f"validation sets made in {time.perf_counter() - t:.0f} s", flush=True)
+    seconds = wait_all(procs, a.timeout - (time.perf_counter() - t))
+    results = {}
+    for name in names:
+        path = a.out / f"{name}.safetensors"
+        if path.exists():
+            results[name] = validate(path, sets) | {"seconds": seconds.get(name), "args": _args(name, a.epochs_scale, a.extra)}
+    (a.out / "validation.json").write_text(json.dumps(results, indent=1))
+    head = f"{'candidate':<24}{'val':>7}{'redrawn':>8}{'c.mean':>7}{'c.min':>7}{'nondig':>7}{'pairs':>7}{'touch':>7}{'KB':>6}{'s':>6}"
+    print(head)
+    for name, r in results.items():
+        print(
+            f"{name:<24}{100 * r['val']:7.2f}{100 * r['redrawn']:8.2f}{100 * r['corruption_mean']:7.1f}{100 * r['corruption_min']:7.1f}"
+            f"{100 * r['nondigits']:7.1f}{100 * r['pairs']:7.1f}{100 * r['touching']:7.1f}{r['kilobytes']:6.0f}{r['seconds'] or 0:6.0f}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
