@@ -231,3 +231,52 @@ def test_outlier_exposure_makes_the_model_unsure_of_non_digits_and_calibrates_it
     assert "recognition" not in plain.meta and plain.digit_threshold == DEFAULT_DIGIT_THRESHOLD
     x, y = load_mnist("test")
     assert exposed.is_digit_batch(x.numpy()[:1000]).mean() > 0.97
+
+
+def test_robust_augment_changes_only_the_share_asked_and_is_reproducible():
+    import torch
+
+    from mnist_desktop.model.training import prepare, robust_augment
+
+    x, _ = prepare("digits", (0.1307, 0.3081), torch.device("cpu"), "test", limit=256)
+    assert torch.allclose(robust_augment(x, torch.Generator().manual_seed(1), 0.0), x, atol=1e-6)
+    a = robust_augment(x, torch.Generator().manual_seed(5), 0.1)
+    assert a.shape == x.shape and a.dtype == torch.float32 and a.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(a, robust_augment(x, torch.Generator().manual_seed(5), 0.1))
+    changed = ((a - x).abs().amax((1, 2, 3)) > 0.05).float().mean()
+    # nine changes, each to 10 %: about 1 - 0.9**9 = 61 % of the images get at least one
+    assert 0.4 < changed < 0.8, changed
+    every = robust_augment(x, torch.Generator().manual_seed(5), 1.0)
+    assert ((every - x).abs().amax((1, 2, 3)) > 0.05).all()
+    black, white = x.amin(), x.amax()
+    assert every.amin() >= black - 1e-5 and every.amax() <= white + 1e-5  # still in the images' range
+
+
+def test_digit_pairs_are_two_digits_wide_and_reproducible():
+    from mnist_desktop.model.nondigits import digit_pairs
+
+    x, _ = load_mnist("train")
+    pairs = digit_pairs(x[:500].numpy(), 200, seed=3)
+    assert pairs.shape == (200, 28, 28) and pairs.dtype == np.uint8
+    assert np.array_equal(pairs, digit_pairs(x[:500].numpy(), 200, seed=3))
+    assert not np.array_equal(pairs, digit_pairs(x[:500].numpy(), 200, seed=4))
+    ink = pairs > 64
+    widths = np.array([np.ptp(np.flatnonzero(m.any(0))) + 1 for m in ink])
+    heights = np.array([np.ptp(np.flatnonzero(m.any(1))) + 1 for m in ink])
+    assert (widths > heights).mean() > 0.9  # side by side, fitted to 20 pixels wide by to_mnist
+
+
+def test_robust_and_pair_options_are_checked_and_recorded(monkeypatch):
+    from mnist_desktop.model import TrainConfig, train
+    from mnist_desktop.model import training as training_module
+
+    with pytest.raises(ValueError, match="--outliers"):
+        TrainConfig(outlier_pairs=True).validate()
+    with pytest.raises(ValueError, match="share"):
+        TrainConfig(robust_augment=1.5).validate()
+    monkeypatch.setattr(training_module, "OUTLIER_POOL", 200)
+    monkeypatch.setattr(training_module, "OUTLIER_PAIRS", 100)
+    config = TrainConfig(subset=500, epochs=1, batch_size=64, device="cpu", outliers=0.5, outlier_pairs=True, robust_augment=0.1)
+    predictor = train(config).predictor
+    training = predictor.meta["training"]
+    assert training["robust_augment"] == 0.1 and training["outlier_pairs"] is True
