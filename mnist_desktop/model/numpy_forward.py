@@ -115,11 +115,6 @@ def expected_shapes(arch: str, n_out: int, config: dict) -> dict[str, tuple[int,
     return get_architecture_spec(arch).parameter_shapes(n_out, config)
 
 
-def layers(arch: str, w: dict[str, np.ndarray], n_out: int, config: dict) -> list[tuple[str, Callable[[np.ndarray], np.ndarray]]]:
-    """``(name, function)`` for each layer of ``arch`` (``n_out`` outputs, ``config``) with weights ``w``, in order."""
-    return [(layer.name, numpy_layer(layer, w)) for layer in get_architecture_spec(arch).layers(n_out, config)]
-
-
 # --- reading a checkpoint without torch ---------------------------------------------------
 
 
