@@ -1,6 +1,9 @@
 """The Dataset spec: MNIST and My digits answer the same questions (name, classes, arrays,
 normalisation, counts)."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -51,3 +54,10 @@ def test_my_digits_is_a_dataset_of_one_split(tmp_path):
     assert data.counts("all").tolist() == [0, 0, 1, 0, 0, 0, 0, 2, 0, 0]
     with pytest.raises(ValueError, match="My digits has no split 'train'"):
         data.arrays("train")
+
+
+def test_the_dataset_and_layer_specs_import_without_torch():
+    """The panels read MNIST through ``datasets.MNIST`` while PyTorch is still loading."""
+    code = "import sys, mnist_desktop.model.datasets, mnist_desktop.model.layers; print('torch' in sys.modules)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "False"
