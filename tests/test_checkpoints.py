@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from mnist_desktop.model import CheckpointError, Predictor, checkpoints, load_mnist
+from mnist_desktop.model.config import ARCHITECTURE_SPECS
 
 
 @pytest.fixture(scope="module")
@@ -15,7 +16,7 @@ def test_images():
     return images[:64].float().numpy() / 255
 
 
-@pytest.mark.parametrize("name", ["pixel-similarity", "linear", "mlp", "cnn", "mlp-3v7"])
+@pytest.mark.parametrize("name", [*ARCHITECTURE_SPECS, "mlp-3v7"])
 def test_round_trip_gives_identical_predictions(trained, test_images, tmp_path, name):
     original = trained[name]
     path = original.save(tmp_path / "model.safetensors")

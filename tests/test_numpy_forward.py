@@ -9,11 +9,12 @@ import torch
 import torch.nn.functional as F
 
 from mnist_desktop.model import DEFAULT_MODEL, CheckpointError, Predictor, build_model, load_mnist, to_mnist
-from mnist_desktop.model.architectures import ARCHITECTURES
+from mnist_desktop.model.architectures import ARCHITECTURES, TORCH_LAYERS
 from mnist_desktop.model.checkpoints import make_metadata, save_checkpoint
 from mnist_desktop.model.config import ARCHITECTURE_SPECS
 from mnist_desktop.model.drawings import sample_drawings
-from mnist_desktop.model.numpy_forward import NumpyPredictor, expected_shapes, load_weights
+from mnist_desktop.model.layers import LAYER_KINDS
+from mnist_desktop.model.numpy_forward import NUMPY_LAYERS, NumpyPredictor, expected_shapes, load_weights
 from mnist_desktop.model.preprocess import resize_antialiased
 
 CASES = [
@@ -77,12 +78,51 @@ def test_numpy_and_torch_agree_for_random_weights(tmp_path, inputs, arch, config
 
 @pytest.mark.parametrize("arch", sorted(ARCHITECTURE_SPECS))
 def test_every_registered_architecture_has_a_torch_model_and_a_numpy_twin(tmp_path, inputs, arch):
-    """From the registry, not a list written here: a new architecture without its torch model
-    or its numpy twin fails."""
-    assert arch in ARCHITECTURES and arch in {case[0] for case in CASES}
-    path = _random_checkpoint(tmp_path, arch, {}, "digits", "softmax")
-    batch = np.stack(inputs)
-    np.testing.assert_allclose(NumpyPredictor.load(path).predict_batch(batch), Predictor.load(path).predict_batch(batch), atol=1e-5, rtol=0)
+    """From the registry, not a list written here: a new architecture whose layers lack a torch
+    module or a numpy function, or whose two disagree, fails."""
+    spec = ARCHITECTURE_SPECS[arch]
+    for task, output in (("digits", "softmax"), ("3v7", "sigmoid")):
+        kinds = {layer.kind for layer in spec.layers(_n_out(task, output))}
+        assert kinds <= set(TORCH_LAYERS) and kinds <= set(NUMPY_LAYERS)
+        path = _random_checkpoint(tmp_path, arch, {}, task, output)
+        torch_p, numpy_p = Predictor.load(path), NumpyPredictor.load(path)
+        batch = np.stack(inputs)
+        np.testing.assert_allclose(numpy_p.predict_batch(batch), torch_p.predict_batch(batch), atol=1e-5, rtol=0)
+        a, b = numpy_p.activations(inputs[0]), torch_p.activations(inputs[0])
+        assert list(a) == list(b) == [layer.name for layer in spec.layers(_n_out(task, output))]
+        for name in a:
+            np.testing.assert_allclose(a[name], b[name], atol=1e-4, rtol=1e-5, err_msg=name)
+        w, v = numpy_p.layer_weights(), torch_p.layer_weights()
+        assert list(w) == list(v) and all(np.array_equal(w[k], v[k]) for k in w)
+        with torch.device("meta"):
+            state = build_model(arch, _n_out(task, output)).state_dict()
+        assert spec.parameter_shapes(_n_out(task, output)) == {k: tuple(v.shape) for k, v in state.items()}
+
+
+def test_every_layer_kind_has_a_torch_module_and_a_numpy_function():
+    assert set(LAYER_KINDS) == set(TORCH_LAYERS) == set(NUMPY_LAYERS)
+
+
+def test_a_layer_kind_without_a_numpy_function_is_a_clear_error(tmp_path, monkeypatch):
+    """What an architecture without its numpy twin meets: the registry test above fails, and
+    loading one says which kind is missing instead of computing something else."""
+    path = _random_checkpoint(tmp_path, "cnn", {}, "digits", "softmax")
+    monkeypatch.delitem(NUMPY_LAYERS, "maxpool")
+    with pytest.raises(ValueError, match="layer kind 'maxpool' has no numpy function"):
+        NumpyPredictor.load(path)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURE_SPECS))
+def test_every_registered_architecture_is_recognised_in_a_plain_state_dict(tmp_path, arch):
+    """A ``.pt`` state dict of each architecture is imported as that architecture, its settings
+    and outputs read from the shapes (``ArchitectureSpec.infer``)."""
+    spec = ARCHITECTURE_SPECS[arch]
+    config = {k: s.default + 1 for k, s in spec.settings.items()}  # not the defaults: they must be read
+    model = build_model(arch, 10, **config)
+    torch.save(model.state_dict(), tmp_path / "weights.pt")
+    p = Predictor.load(tmp_path / "weights.pt")
+    assert (p.arch, p.meta["arch_config"], p.classes) == (arch, config, list(range(10)))
+    assert p.meta["normalization"] == dict(zip(("mean", "std"), spec.normalization))
 
 
 def test_numpy_and_torch_agree_for_the_trained_bundled_model():

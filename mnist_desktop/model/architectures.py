@@ -2,19 +2,30 @@
 
 Every architecture is an ``nn.Sequential`` of named layers, so forward hooks give the
 activations layer by layer, and is rebuilt from ``(name, config)`` alone — that pair is
-what a checkpoint stores next to the weights.
+what a checkpoint stores next to the weights. What the layers are is the architecture's
+spec (``config.ARCHITECTURE_SPECS``); here each kind of layer (``layers.LAYER_KINDS``) gets
+its torch module.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from .config import ARCHITECTURE_SPECS, MAX_CHANNELS, MAX_HIDDEN, MNIST_MEAN, MNIST_STD, check_config  # noqa: F401 (re-exported)
+from .config import (  # noqa: F401 (re-exported)
+    ARCHITECTURE_SPECS,
+    MAX_CHANNELS,
+    MAX_HIDDEN,
+    MNIST_MEAN,
+    MNIST_STD,
+    ArchitectureSpec,
+    check_config,
+    get_architecture_spec,
+)
+from .layers import PIXEL_SIMILARITY_SCALE, Layer
 
 
 class PixelSimilarity(nn.Module):
@@ -24,7 +35,7 @@ class PixelSimilarity(nn.Module):
     softmax turns it into usable probabilities. "Training" is computing the means.
     """
 
-    def __init__(self, n_classes: int, scale: float = 50.0):
+    def __init__(self, n_classes: int, scale: float = PIXEL_SIMILARITY_SCALE):
         super().__init__()
         self.register_buffer("means", torch.zeros(n_classes, 28, 28))
         self.scale = scale
@@ -39,71 +50,29 @@ class PixelSimilarity(nn.Module):
             self.means[k] = images[targets == k].reshape(-1, 28, 28).mean(0)
 
 
-@dataclass(frozen=True)
-class Architecture:
-    name: str
-    label: str
-    description: str
-    build: Callable[..., nn.Module]
-    # Pixel statistics the model's input is normalised with (mean, std).
-    normalization: tuple[float, float] = (MNIST_MEAN, MNIST_STD)
-    trainable: bool = True
-    # The settings ``build`` takes, each with its allowed range (inclusive). A checkpoint's
-    # config is checked against these before anything is built.
-    config_ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
-
-
-def _pixel_similarity(n_out: int, **_: object) -> nn.Module:
-    return nn.Sequential(OrderedDict(similarity=PixelSimilarity(n_out)))
-
-
-def _linear(n_out: int, **_: object) -> nn.Module:
-    return nn.Sequential(OrderedDict(flatten=nn.Flatten(), fc=nn.Linear(784, n_out)))
-
-
-def _mlp(n_out: int, hidden: int = 30, **_: object) -> nn.Module:
-    return nn.Sequential(
-        OrderedDict(
-            flatten=nn.Flatten(),
-            fc1=nn.Linear(784, hidden),
-            relu1=nn.ReLU(),
-            fc2=nn.Linear(hidden, n_out),
-        )
-    )
-
-
-def _cnn(n_out: int, channels1: int = 16, channels2: int = 32, **_: object) -> nn.Module:
-    # Two 5×5 convolutions without padding: 28 → 24 → 12 → 8 → 4. Small enough to train
-    # to 99 % test accuracy in one epoch on two CPU cores, big enough to look inside.
-    return nn.Sequential(
-        OrderedDict(
-            conv1=nn.Conv2d(1, channels1, 5),
-            bn1=nn.BatchNorm2d(channels1),
-            relu1=nn.ReLU(),
-            pool1=nn.MaxPool2d(2),
-            conv2=nn.Conv2d(channels1, channels2, 5),
-            bn2=nn.BatchNorm2d(channels2),
-            relu2=nn.ReLU(),
-            pool2=nn.MaxPool2d(2),
-            flatten=nn.Flatten(),
-            fc=nn.Linear(channels2 * 16, n_out),
-        )
-    )
-
-
-_BUILDERS: dict[str, Callable[..., nn.Module]] = {"pixel-similarity": _pixel_similarity, "linear": _linear, "mlp": _mlp, "cnn": _cnn}
-# The specs (names, labels, normalisation, config ranges) live torch-free in ``config``; here each gets its builder.
-ARCHITECTURES: dict[str, Architecture] = {
-    name: Architecture(s.name, s.label, s.description, _BUILDERS[name], s.normalization, s.trainable, s.config_ranges)
-    for name, s in ARCHITECTURE_SPECS.items()
+# Each layer kind as a torch module, from its sizes (``layers.PARAMETERS`` says what they are).
+TORCH_LAYERS: dict[str, Callable[..., nn.Module]] = {
+    "similarity": PixelSimilarity,
+    "flatten": nn.Flatten,
+    "linear": nn.Linear,
+    "conv": nn.Conv2d,
+    "batchnorm": nn.BatchNorm2d,
+    "relu": nn.ReLU,
+    "maxpool": nn.MaxPool2d,
 }
 
+# One registry: an architecture is its spec. ``Architecture`` stays the name torch code uses.
+Architecture = ArchitectureSpec
+ARCHITECTURES: dict[str, ArchitectureSpec] = ARCHITECTURE_SPECS
+get_architecture = get_architecture_spec
 
-def get_architecture(name: str) -> Architecture:
+
+def torch_layer(layer: Layer) -> nn.Module:
     try:
-        return ARCHITECTURES[name]
+        make = TORCH_LAYERS[layer.kind]
     except KeyError:
-        raise ValueError(f"unknown architecture {name!r}; choose one of: {', '.join(ARCHITECTURES)}") from None
+        raise ValueError(f"layer kind {layer.kind!r} has no torch module in architectures.TORCH_LAYERS") from None
+    return make(*layer.sizes)
 
 
 def build_model(name: str, n_out: int, **config: object) -> nn.Module:
@@ -112,4 +81,5 @@ def build_model(name: str, n_out: int, **config: object) -> nn.Module:
     The config is checked first (ValueError): an MLP 10**8 wide would take 300 GB, and on
     Linux the allocation may succeed and the kernel kill the process while it is filled.
     """
-    return get_architecture(name).build(n_out, **check_config(name, config))
+    layers = get_architecture_spec(name).layers(n_out, config)
+    return nn.Sequential(OrderedDict((layer.name, torch_layer(layer)) for layer in layers))

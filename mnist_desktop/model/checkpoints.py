@@ -22,7 +22,7 @@ import torch
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
-from .architectures import build_model, check_config, get_architecture
+from .architectures import ARCHITECTURES, build_model, check_config, get_architecture
 from .data import TASKS
 from .errors import CheckpointError
 from .files import check_regular_file
@@ -218,28 +218,21 @@ def load_checkpoint(path: str | os.PathLike, expect_arch: str | None = None) -> 
 
 
 def _infer(tensors: dict[str, torch.Tensor]) -> tuple[str, dict, int]:
-    """(architecture, config, outputs) of a bare state dict, from its keys and shapes."""
-    keys = set(tensors)
+    """(architecture, config, outputs) of a bare state dict, from its keys and shapes: the first
+    architecture whose spec recognises them (``ArchitectureSpec.infer``)."""
     shape = {k: tuple(v.shape) for k, v in tensors.items()}
-    for name, ndim in {
-        "similarity.means": 3,
-        "fc.weight": 2,
-        "fc1.weight": 2,
-        "fc2.weight": 2,
-        "conv1.weight": 4,
-        "conv2.weight": 4,
-    }.items():
-        if name in shape and len(shape[name]) != ndim:
-            raise CheckpointError(f"weight {name} has shape {shape[name]}, expected {ndim} dimensions")
-    if keys == {"similarity.means"}:
-        return "pixel-similarity", {}, shape["similarity.means"][0]
-    if keys == {"fc.weight", "fc.bias"}:
-        return "linear", {}, shape["fc.weight"][0]
-    if keys == {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}:
-        return "mlp", {"hidden": shape["fc1.weight"][0]}, shape["fc2.weight"][0]
-    if "conv1.weight" in keys and "conv2.weight" in keys and "fc.weight" in keys:
-        return "cnn", {"channels1": shape["conv1.weight"][0], "channels2": shape["conv2.weight"][0]}, shape["fc.weight"][0]
-    raise CheckpointError(f"the state dict's keys ({', '.join(sorted(keys)[:6])}…) match none of the architectures")
+    # How many dimensions each name has in every architecture that uses it (at one output:
+    # the number of dimensions does not depend on the sizes), checked before any size is read.
+    ndims = {name: len(s) for spec in ARCHITECTURES.values() for name, s in spec.parameter_shapes(1).items()}
+    for name, s in shape.items():
+        if name in ndims and len(s) != ndims[name]:
+            raise CheckpointError(f"weight {name} has shape {s}, expected {ndims[name]} dimensions")
+    for spec in ARCHITECTURES.values():
+        found = spec.infer(shape)
+        if found is not None:
+            config, n_out = found
+            return spec.name, config, n_out
+    raise CheckpointError(f"the state dict's keys ({', '.join(sorted(shape)[:6])}…) match none of the architectures")
 
 
 def _import_state_dict(path: Path) -> tuple[torch.nn.Module, dict]:

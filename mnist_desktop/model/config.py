@@ -4,6 +4,11 @@ The command line's choices and defaults, the window's menus and the numpy forwar
 these names and numbers, not PyTorch: keeping them here lets ``mnist-desktop --help`` answer
 and the window appear before ``import torch`` (seconds) has finished. The torch modules
 (``architectures``, ``losses``, ``training``) build on these specs and re-export them.
+
+Each architecture is one :class:`ArchitectureSpec` in :data:`ARCHITECTURE_SPECS`: its layers,
+settings, normalisation, whether SGD trains it, its recipe. The torch model
+(``architectures.build_model``) and the numpy twin (``numpy_forward.NumpyPredictor``) are
+both built from its layers, whose kinds ``layers`` lists.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+
+from .layers import Layer, Shapes, parameter_shapes
 
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
 # Upper bounds of the sizes a model may have: far above anything useful for 28×28 digits,
@@ -42,21 +49,113 @@ def get_task(name: str) -> Task:
 
 
 @dataclass(frozen=True)
+class Setting:
+    """One integer an architecture is built with (a width, a number of channels): its default
+    and its allowed range (inclusive). A checkpoint's config is checked against the range
+    before anything is built; a setting a checkpoint leaves out takes the default."""
+
+    default: int
+    low: int
+    high: int
+
+
+@dataclass(frozen=True)
 class ArchitectureSpec:
-    """An architecture as data: what ``architectures.Architecture`` is without its torch builder."""
+    """An architecture, the one place it is described: the torch builder
+    (``architectures.build_model``), the numpy twin (``numpy_forward``), the checkpoint
+    readers, the training recipes and the menus all read it."""
 
     name: str
     label: str
     description: str
+    # ``make_layers(n_out, **settings)``: the layers in order (``layers.Layer``), every setting given.
+    make_layers: Callable[..., tuple[Layer, ...]]
     # Pixel statistics the model's input is normalised with (mean, std).
     normalization: tuple[float, float] = (MNIST_MEAN, MNIST_STD)
     trainable: bool = True
-    # The settings the builder takes, each with its allowed range (inclusive). A checkpoint's
-    # config is checked against these before anything is built.
-    config_ranges: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # The settings ``make_layers`` takes, by name. Each is also a ``TrainConfig`` field.
+    settings: dict[str, Setting] = field(default_factory=dict)
     # How the default training recipe (``TrainConfig()``) changes for this model: the
     # ``TrainConfig`` fields to set, for a two-class task (True) or all ten digits (False).
     recipe: Callable[[bool], dict] = lambda binary: {}
+    # ``(settings, n_out)`` of a plain state dict (name → shape) of this architecture, or None
+    # when its names are not this architecture's: how an imported ``.pt`` file is recognised.
+    infer: Callable[[Shapes], tuple[dict[str, int], int] | None] = lambda shapes: None
+
+    @property
+    def config_ranges(self) -> dict[str, tuple[int, int]]:
+        return {k: (s.low, s.high) for k, s in self.settings.items()}
+
+    def resolve(self, config: object = None) -> dict[str, int]:
+        """Every setting: those of ``config`` (checked, ValueError) and the defaults of the rest."""
+        checked = check_config(self.name, {} if config is None else config)
+        return {k: checked.get(k, s.default) for k, s in self.settings.items()}
+
+    def layers(self, n_out: int, config: object = None) -> tuple[Layer, ...]:
+        """The layers of this architecture with ``n_out`` outputs and ``config`` (ValueError if out of range)."""
+        return tuple(self.make_layers(n_out, **self.resolve(config)))
+
+    def parameter_shapes(self, n_out: int, config: object = None) -> Shapes:
+        """The state dict's names and shapes: what ``build_model(...).state_dict()`` holds."""
+        return parameter_shapes(self.layers(n_out, config))
+
+
+def _pixel_similarity_layers(n_out: int) -> tuple[Layer, ...]:
+    return (Layer("similarity", "similarity", (n_out,)),)
+
+
+def _linear_layers(n_out: int) -> tuple[Layer, ...]:
+    return (Layer("flatten", "flatten"), Layer("fc", "linear", (784, n_out)))
+
+
+def _mlp_layers(n_out: int, hidden: int) -> tuple[Layer, ...]:
+    return (
+        Layer("flatten", "flatten"),
+        Layer("fc1", "linear", (784, hidden)),
+        Layer("relu1", "relu"),
+        Layer("fc2", "linear", (hidden, n_out)),
+    )
+
+
+CNN_KERNEL = 5
+
+
+def _cnn_layers(n_out: int, channels1: int, channels2: int) -> tuple[Layer, ...]:
+    # Two 5×5 convolutions without padding: 28 → 24 → 12 → 8 → 4. Small enough to train
+    # to 99 % test accuracy in one epoch on two CPU cores, big enough to look inside.
+    side = ((28 - CNN_KERNEL + 1) // 2 - CNN_KERNEL + 1) // 2
+    return (
+        Layer("conv1", "conv", (1, channels1, CNN_KERNEL)),
+        Layer("bn1", "batchnorm", (channels1,)),
+        Layer("relu1", "relu"),
+        Layer("pool1", "maxpool", (2,)),
+        Layer("conv2", "conv", (channels1, channels2, CNN_KERNEL)),
+        Layer("bn2", "batchnorm", (channels2,)),
+        Layer("relu2", "relu"),
+        Layer("pool2", "maxpool", (2,)),
+        Layer("flatten", "flatten"),
+        Layer("fc", "linear", (channels2 * side * side, n_out)),
+    )
+
+
+def _infer_pixel_similarity(shapes: Shapes):
+    return ({}, shapes["similarity.means"][0]) if set(shapes) == {"similarity.means"} else None
+
+
+def _infer_linear(shapes: Shapes):
+    return ({}, shapes["fc.weight"][0]) if set(shapes) == {"fc.weight", "fc.bias"} else None
+
+
+def _infer_mlp(shapes: Shapes):
+    if set(shapes) != {"fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias"}:
+        return None
+    return {"hidden": shapes["fc1.weight"][0]}, shapes["fc2.weight"][0]
+
+
+def _infer_cnn(shapes: Shapes):
+    if not {"conv1.weight", "conv2.weight", "fc.weight"} <= set(shapes):
+        return None  # a missing batch norm or bias is reported when the weights are checked
+    return {"channels1": shapes["conv1.weight"][0], "channels2": shapes["conv2.weight"][0]}, shapes["fc.weight"][0]
 
 
 def _linear_recipe(binary: bool) -> dict:
@@ -82,26 +181,37 @@ ARCHITECTURE_SPECS: dict[str, ArchitectureSpec] = {
             "pixel-similarity",
             "Pixel similarity",
             "The mean image of each class; a digit gets the class whose mean is nearest (mean absolute difference). No SGD.",
+            _pixel_similarity_layers,
             normalization=(0.0, 1.0),
             trainable=False,
             recipe=lambda binary: dict(epochs=1),
+            infer=_infer_pixel_similarity,
         ),
         ArchitectureSpec(
-            "linear", "Linear", "One weight per pixel and class: 784 → classes. Its weights are templates.", recipe=_linear_recipe
+            "linear",
+            "Linear",
+            "One weight per pixel and class: 784 → classes. Its weights are templates.",
+            _linear_layers,
+            recipe=_linear_recipe,
+            infer=_infer_linear,
         ),
         ArchitectureSpec(
             "mlp",
             "Small neural net (MLP)",
             "A small neural net: 784 → hidden → ReLU → classes (the chapter's simple_net).",
-            config_ranges={"hidden": (1, MAX_HIDDEN)},
+            _mlp_layers,
+            settings={"hidden": Setting(30, 1, MAX_HIDDEN)},
             recipe=_mlp_recipe,
+            infer=_infer_mlp,
         ),
         ArchitectureSpec(
             "cnn",
             "Convolutional net (CNN)",
             "Two convolutions with batch norm, ReLU and max-pooling, then a linear layer.",
-            config_ranges={"channels1": (1, MAX_CHANNELS), "channels2": (1, MAX_CHANNELS)},
+            _cnn_layers,
+            settings={"channels1": Setting(16, 1, MAX_CHANNELS), "channels2": Setting(32, 1, MAX_CHANNELS)},
             recipe=_cnn_recipe,
+            infer=_infer_cnn,
         ),
     )
 }
@@ -187,7 +297,7 @@ class TrainConfig:
     schedule: str = "onecycle"
     seed: int = 0
     device: str = "auto"
-    hidden: int = 30  # mlp only
+    hidden: int = ARCHITECTURE_SPECS["mlp"].settings["hidden"].default  # mlp only
     augment: bool = False  # random shifts of up to 2 pixels and thinner or fatter strokes
     # Handwriting as a pen makes it: slant, rotation, aspect, elastic wobble, stroke width, gaps.
     pen_augment: bool = False
@@ -204,8 +314,9 @@ class TrainConfig:
     # With outliers: also two training digits side by side (or one and a part of another) as
     # non-digits, so that a piece of a number holding more than one digit reads as unsure.
     outlier_pairs: bool = False
-    channels1: int = 16  # cnn only: the first and second convolutions' channels
-    channels2: int = 32
+    # cnn only: the first and second convolutions' channels
+    channels1: int = ARCHITECTURE_SPECS["cnn"].settings["channels1"].default
+    channels2: int = ARCHITECTURE_SPECS["cnn"].settings["channels2"].default
     log_every: int = 5  # report (and read the loss, a GPU sync) every N steps
     subset: int = 0  # train on the first N images of the task only (0 = all): small data, quick experiments
 
@@ -245,9 +356,9 @@ class TrainConfig:
                 raise ValueError(message)
 
     def arch_config(self) -> dict:
-        if self.arch == "cnn" and (self.channels1, self.channels2) != (16, 32):
-            return check_config("cnn", {"channels1": self.channels1, "channels2": self.channels2})
-        return {"hidden": self.hidden} if self.arch == "mlp" else {}
+        """The settings the architecture is built with (its ``ArchitectureSpec.settings``, each a
+        field here), checked against their ranges (ValueError): what a checkpoint stores."""
+        return check_config(self.arch, {k: getattr(self, k) for k in get_architecture_spec(self.arch).settings})
 
 
 def recommended_config(task: str = "digits", arch: str = "cnn") -> TrainConfig:
@@ -264,6 +375,6 @@ def continue_config(predictor, base: TrainConfig | None = None, epochs: int = 1)
     trained = predictor.meta.get("training") or {}
     loss = trained.get("loss") if trained.get("loss") in LOSS_SPECS else base.loss
     arch_config = predictor.meta.get("arch_config") or {}
-    hidden = arch_config.get("hidden", base.hidden)
-    channels = {k: int(arch_config[k]) for k in ("channels1", "channels2") if k in arch_config}
-    return replace(base, arch=predictor.arch, task=predictor.task, loss=loss, hidden=int(hidden), epochs=epochs, **channels)
+    # A setting the checkpoint leaves out is the architecture's default: the model it was built as.
+    settings = get_architecture_spec(predictor.arch).resolve(arch_config)
+    return replace(base, arch=predictor.arch, task=predictor.task, loss=loss, epochs=epochs, **settings)

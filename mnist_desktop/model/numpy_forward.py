@@ -25,13 +25,12 @@ from numpy.lib.stride_tricks import sliding_window_view
 from .config import TASKS, get_architecture_spec
 from .errors import CheckpointError
 from .files import check_regular_file
+from .layers import PIXEL_SIMILARITY_SCALE, SHOWN_WEIGHT, Layer
 from .metadata import DEFAULT_DIGIT_THRESHOLD, DEFAULT_TEMPERATURE, MAX_CHECKPOINT_BYTES, METADATA_KEY, _check_metadata, _n_out
 from .paths import RESOURCES
 
 DEFAULT_MODEL = RESOURCES / "models" / "default.safetensors"  # the same file as inference.DEFAULT_MODEL
 BN_EPS = 1e-5  # nn.BatchNorm2d's default
-PIXEL_SIMILARITY_SCALE = 50.0  # architectures.PixelSimilarity's default (not stored in the checkpoint)
-KERNEL = 5  # the CNN's convolutions: 5×5, no padding
 
 
 # --- the layers ---------------------------------------------------------------------------
@@ -84,61 +83,36 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-z))
 
 
-# --- the architectures, layer by layer (the names of architectures.py's nn.Sequential) ----
+# --- the layers, kind by kind (``layers.LAYER_KINDS``; the torch modules are architectures.TORCH_LAYERS) ---
+
+
+def _batch_norm_of(name: str, w: dict[str, np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda x: batch_norm(x, w[f"{name}.weight"], w[f"{name}.bias"], w[f"{name}.running_mean"], w[f"{name}.running_var"])
+
+
+# Each kind as a numpy function of the input, given the layer's name, its sizes and the weights.
+NUMPY_LAYERS: dict[str, Callable[..., Callable[[np.ndarray], np.ndarray]]] = {
+    "similarity": lambda name, w, classes: lambda x: pixel_similarity(x, w[f"{name}.means"]),
+    "flatten": lambda name, w: flatten,
+    "linear": lambda name, w, n_in, n_out: lambda x: linear(x, w[f"{name}.weight"], w[f"{name}.bias"]),
+    "conv": lambda name, w, c_in, c_out, kernel: lambda x: conv2d(x, w[f"{name}.weight"], w[f"{name}.bias"]),
+    "batchnorm": lambda name, w, channels: _batch_norm_of(name, w),
+    "relu": lambda name, w: relu,
+    "maxpool": lambda name, w, size: lambda x: max_pool2d(x, size),
+}
+
+
+def numpy_layer(layer: Layer, w: dict[str, np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
+    try:
+        make = NUMPY_LAYERS[layer.kind]
+    except KeyError:
+        raise ValueError(f"layer kind {layer.kind!r} has no numpy function in numpy_forward.NUMPY_LAYERS") from None
+    return make(layer.name, w, *layer.sizes)
 
 
 def expected_shapes(arch: str, n_out: int, config: dict) -> dict[str, tuple[int, ...]]:
     """The state dict's names and shapes for architecture ``arch``: what ``build_model(...).state_dict()`` holds."""
-    if arch == "pixel-similarity":
-        return {"similarity.means": (n_out, 28, 28)}
-    if arch == "linear":
-        return {"fc.weight": (n_out, 784), "fc.bias": (n_out,)}
-    if arch == "mlp":
-        h = config.get("hidden", 30)
-        return {"fc1.weight": (h, 784), "fc1.bias": (h,), "fc2.weight": (n_out, h), "fc2.bias": (n_out,)}
-    if arch == "cnn":
-        c1, c2 = config.get("channels1", 16), config.get("channels2", 32)
-        shapes: dict[str, tuple[int, ...]] = {"conv1.weight": (c1, 1, KERNEL, KERNEL), "conv1.bias": (c1,)}
-        for bn, c in (("bn1", c1), ("bn2", c2)):
-            shapes.update({f"{bn}.{k}": (c,) for k in ("weight", "bias", "running_mean", "running_var")})
-            shapes[f"{bn}.num_batches_tracked"] = ()
-        shapes.update({"conv2.weight": (c2, c1, KERNEL, KERNEL), "conv2.bias": (c2,)})
-        shapes.update({"fc.weight": (n_out, c2 * 16), "fc.bias": (n_out,)})
-        return shapes
-    raise ValueError(f"unknown architecture {arch!r}")
-
-
-def layers(arch: str, w: dict[str, np.ndarray]) -> list[tuple[str, Callable[[np.ndarray], np.ndarray]]]:
-    """``(name, function)`` for each layer of ``arch`` with weights ``w``, in order."""
-
-    def bn(name: str):
-        return lambda x: batch_norm(x, w[f"{name}.weight"], w[f"{name}.bias"], w[f"{name}.running_mean"], w[f"{name}.running_var"])
-
-    if arch == "pixel-similarity":
-        return [("similarity", lambda x: pixel_similarity(x, w["similarity.means"]))]
-    if arch == "linear":
-        return [("flatten", flatten), ("fc", lambda x: linear(x, w["fc.weight"], w["fc.bias"]))]
-    if arch == "mlp":
-        return [
-            ("flatten", flatten),
-            ("fc1", lambda x: linear(x, w["fc1.weight"], w["fc1.bias"])),
-            ("relu1", relu),
-            ("fc2", lambda x: linear(x, w["fc2.weight"], w["fc2.bias"])),
-        ]
-    if arch == "cnn":
-        return [
-            ("conv1", lambda x: conv2d(x, w["conv1.weight"], w["conv1.bias"])),
-            ("bn1", bn("bn1")),
-            ("relu1", relu),
-            ("pool1", max_pool2d),
-            ("conv2", lambda x: conv2d(x, w["conv2.weight"], w["conv2.bias"])),
-            ("bn2", bn("bn2")),
-            ("relu2", relu),
-            ("pool2", max_pool2d),
-            ("flatten", flatten),
-            ("fc", lambda x: linear(x, w["fc.weight"], w["fc.bias"])),
-        ]
-    raise ValueError(f"unknown architecture {arch!r}")
+    return get_architecture_spec(arch).parameter_shapes(n_out, config)
 
 
 # --- reading a checkpoint without torch ---------------------------------------------------
@@ -253,7 +227,9 @@ class NumpyPredictor(PredictorBase):
     def __init__(self, weights: dict[str, np.ndarray], meta: dict):
         super().__init__(meta)
         self.weights = {k: v.astype(np.float64) for k, v in weights.items()}
-        self._layers = layers(self.arch, self.weights)
+        spec_layers = get_architecture_spec(self.arch).layers(_n_out(meta), meta.get("arch_config"))
+        self._layers = [(layer.name, numpy_layer(layer, self.weights)) for layer in spec_layers]
+        self._kinds = {layer.name: layer.kind for layer in spec_layers}
 
     @classmethod
     def default(cls) -> "NumpyPredictor":
@@ -297,10 +273,9 @@ class NumpyPredictor(PredictorBase):
 
     def layer_weights(self) -> "OrderedDict[str, np.ndarray]":
         """The learned weights worth looking at: conv filters, dense weights, class means."""
-        names = [n for n, _ in self._layers]
         out: OrderedDict[str, np.ndarray] = OrderedDict()
-        for name in names:
-            key = "similarity.means" if name == "similarity" else f"{name}.weight"
-            if key in self.weights and not name.startswith("bn"):
-                out[name] = self.weights[key].astype(np.float32)
+        for name, _ in self._layers:
+            shown = SHOWN_WEIGHT.get(self._kinds[name])
+            if shown is not None:
+                out[name] = self.weights[f"{name}.{shown}"].astype(np.float32)
         return out

@@ -6,6 +6,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QStyle
 
+from mnist_desktop.model.datasets import MyDigitsDataset
+
 FALLBACK_KEYS = {
     QKeySequence.StandardKey.Quit: "Ctrl+Q",
     QKeySequence.StandardKey.Undo: "Ctrl+Z",
@@ -124,7 +126,7 @@ def build_actions(w) -> None:
             [f"Ctrl+Alt+{d}"],
             f"Save the drawing as a {d} in My digits",
         )
-        for d in range(10)
+        for d in MyDigitsDataset.classes
     ]
     w.reset_layout_action = make_action(w, "&Reset layout", w.reset_layout, (), "Put every panel back where it started")
     w.about_action = make_action(w, "&About mnist-desktop", w.about, (), "Version and where MNIST comes from")

@@ -20,6 +20,7 @@ from PySide6.QtGui import QPalette, QTextDocumentFragment
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
 from mnist_desktop import model as engine
+from mnist_desktop.model.datasets import MNIST
 
 from .panel import DockEntry
 from .session import Session
@@ -399,7 +400,7 @@ class ActivationsPanel(QWidget):
         """Inputs that size the colour levels: a few MNIST test digits (or a drawn-like bar)."""
         if cls._references is None:
             try:
-                images, _ = engine.mnist_arrays("test")  # numpy: no torch needed
+                images, _ = MNIST.arrays("test")  # numpy: no torch needed
                 cls._references = list(images[:16].astype(np.float32) / np.float32(255))
             except engine.MnistDesktopError:
                 x = np.zeros((28, 28), dtype=np.float32)

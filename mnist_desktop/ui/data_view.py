@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 )
 
 from mnist_desktop import model as engine
+from mnist_desktop.model.datasets import MNIST
 
 from .gallery import Gallery, thumbnail
 from .panel import DockEntry
@@ -52,7 +53,7 @@ class SummaryLoader(Worker):
     """Summarises both splits of MNIST: finishes with {split: DatasetSummary}."""
 
     def work(self):
-        return {split: engine.dataset_summary(split) for split in SPLITS}
+        return {split: MNIST.summary(split) for split in SPLITS}
 
     def failure(self, error: Exception) -> str:
         return str(error) if isinstance(error, engine.MnistDesktopError) else super().failure(error)
@@ -81,8 +82,8 @@ class DataViewPanel(QWidget):
         self._loader: SummaryLoader | None = None
 
         self.status = _line("MNIST is read when this panel is first shown.", "data_status")
-        self.counts = QTableWidget(len(SPLITS), 10, objectName="data_counts")
-        self.counts.setHorizontalHeaderLabels([str(d) for d in range(10)])
+        self.counts = QTableWidget(len(SPLITS), len(MNIST.classes), objectName="data_counts")
+        self.counts.setHorizontalHeaderLabels([str(d) for d in MNIST.classes])
         self.counts.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.counts.setVerticalHeaderLabels(["train", "test"])
         self.counts.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -108,7 +109,7 @@ class DataViewPanel(QWidget):
         self._mean_group.setExclusive(True)
         means = QGridLayout()
         means.setSpacing(2)
-        for d in range(10):
+        for d in MNIST.classes:
             b = QToolButton(objectName=f"data_mean_{d}", checkable=True, enabled=False)
             b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # ten in a row, even in a narrow dock
             b.setIconSize(QSize(MEAN_SIDE, MEAN_SIDE))
@@ -182,7 +183,7 @@ class DataViewPanel(QWidget):
         self.summaries = result
         for r, split in enumerate(SPLITS):
             s = result[split]
-            for d in range(10):
+            for d in MNIST.classes:
                 item = QTableWidgetItem(str(int(s.counts[d])))
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
                 item.setToolTip(f"{int(s.counts[d]):,} {split} images of a {d}: {100 * s.counts[d] / max(1, s.total):.1f} % of {s.total:,}")
@@ -219,11 +220,11 @@ class DataViewPanel(QWidget):
         """Fill the gallery with every image of ``digit`` in the current split."""
         split = self.current_split()
         s = self.summaries.get(split)
-        if s is None or not 0 <= digit <= 9:
+        if s is None or digit not in MNIST.classes:
             return
         self.label = digit
         self.mean_buttons[digit].setChecked(True)
-        images, _ = engine.mnist_arrays(split)
+        images, _ = MNIST.arrays(split)
         rows = s.indices[digit]
         self.gallery.set_items(
             images, rows, rows, lambda i, r=rows: f"#{int(r[i])}", lambda i, r=rows, sp=split: f"{sp} image #{int(r[i])}, a {digit}"

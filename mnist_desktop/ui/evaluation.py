@@ -41,6 +41,7 @@ from mnist_desktop import model as engine
 from mnist_desktop.model import evaluation as ev
 from mnist_desktop.model import mydigits
 from mnist_desktop.model.corruptions import CORRUPTIONS, corruption_suite
+from mnist_desktop.model.datasets import MNIST
 from mnist_desktop.model.recognition import calibration, calibration_of
 
 from .gallery import Gallery, thumbnail
@@ -97,7 +98,7 @@ class EvaluationWorker(Worker):
 
         torch.set_num_threads(train_threads())
         g = self.generation
-        images, labels = engine.mnist_arrays("test")
+        images, labels = MNIST.arrays("test")
         steps = {
             "evaluation": 1,
             "robustness": sum(len(ev.DAMAGES[k][1]) for k in self.kinds),
@@ -552,7 +553,7 @@ class EvaluationPanel(QWidget):
         self.point_preview.setFixedSize(58, 58)
         self.point_preview.setFrameShape(QLabel.Shape.Box)
         self.point_info = QLabel("Hover over a point to see its digit; click to inspect it.", objectName="point_map_info", wordWrap=True)
-        colours = "  ".join(f"<span style='color:{pg.intColor(d, 10).name()}'>■</span> {d}" for d in range(10))
+        colours = "  ".join(f"<span style='color:{pg.intColor(d, len(MNIST.classes)).name()}'>■</span> {d}" for d in MNIST.classes)
         legend = QLabel(colours)
         legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row = QHBoxLayout()
@@ -569,7 +570,7 @@ class EvaluationPanel(QWidget):
         v.addWidget(self.point_map_view, 1)
         v.addLayout(info)
         self.tabs.addTab(w, "Point map")
-        self._brushes = [pg.mkBrush(pg.intColor(d, 10, alpha=180)) for d in range(10)]
+        self._brushes = [pg.mkBrush(pg.intColor(d, len(MNIST.classes), alpha=180)) for d in MNIST.classes]
 
     # ------------------------------------------------------------------ the model
     # ------------------------------------------------------------------ the Panel protocol
@@ -832,7 +833,7 @@ class EvaluationPanel(QWidget):
             f"{len(e.labels):,} test digits right, {wrong:,} wrong."
         )
         self.status.setText(self._summary)
-        images, _ = engine.mnist_arrays("test")
+        images, _ = MNIST.arrays("test")
         positions = e.top_losses
         self.top_losses.set_items(
             images,
@@ -953,10 +954,10 @@ class EvaluationPanel(QWidget):
 
     def _show_pointmap(self, payload) -> None:
         layer, xy = payload
-        _, labels = engine.mnist_arrays("test")
+        _, labels = MNIST.arrays("test")
         labels = labels[: len(xy)]
         self.point_map.setData(
-            x=xy[:, 0], y=xy[:, 1], data=np.arange(len(xy)), brush=[self._brushes[int(d) % 10] for d in labels], pen=None
+            x=xy[:, 0], y=xy[:, 1], data=np.arange(len(xy)), brush=[self._brushes[int(d) % len(self._brushes)] for d in labels], pen=None
         )
         self.point_map_view.getPlotItem().autoRange()
         self.point_info.setText(
@@ -969,7 +970,7 @@ class EvaluationPanel(QWidget):
         if len(points) == 0:
             return
         i = int(points[0].data())
-        images, labels = engine.mnist_arrays("test")
+        images, labels = MNIST.arrays("test")
         self.point_preview.setPixmap(thumbnail(images[i]))
         said = ""
         if self.evaluation is not None:
@@ -1004,7 +1005,7 @@ class EvaluationPanel(QWidget):
         t, g = e.classes[row], e.classes[col]
         positions = np.flatnonzero((e.labels == t) & (e.predicted == g))
         positions = positions[np.argsort(-e.probabilities[positions, col], kind="stable")]
-        images, _ = engine.mnist_arrays("test")
+        images, _ = MNIST.arrays("test")
         self.cell_gallery.set_items(
             images,
             e.indices[positions],

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from mnist_desktop import model as engine
-from mnist_desktop.model.config import MNIST_MEAN, MNIST_STD
+from mnist_desktop.model.datasets import MNIST
 
 from .overlay import SaliencyOverlay
 from .panel import DockEntry
@@ -143,7 +143,7 @@ class InspectorPanel(QWidget):
         self.source.setToolTip("Inspect the current drawing (as the model sees it) or an image from MNIST.")
         self.label_filter = QComboBox(objectName="inspector_label")
         self.label_filter.addItem("any label", -1)
-        for d in range(10):
+        for d in MNIST.classes:
             self.label_filter.addItem(f"label {d}", d)
         self.label_filter.setToolTip("Browse only the samples of this digit.")
         self.index = QSpinBox(objectName="inspector_index", minimum=0, maximum=0)
@@ -263,7 +263,7 @@ class InspectorPanel(QWidget):
 
     # ------------------------------------------------------------------ dataset
     def _dataset(self, split: str) -> tuple[np.ndarray, np.ndarray]:
-        return engine.mnist_arrays(split)  # the process's one decoded copy, not a copy of it
+        return MNIST.arrays(split)  # the process's one decoded copy, not a copy of it
 
     def _filtered(self) -> np.ndarray:
         images, labels = self._dataset(self.source.currentData())
@@ -345,7 +345,8 @@ class InspectorPanel(QWidget):
         if self.mode == "normalized":
             if self._predictor is not None:
                 return self._predictor.normalize(x)
-            return (x - MNIST_MEAN) / MNIST_STD
+            mean, std = MNIST.normalization
+            return (x - mean) / std
         return x.copy()
 
     @Slot()

@@ -38,6 +38,7 @@ from mnist_desktop import model as engine
 from mnist_desktop.model import evaluation as ev
 from mnist_desktop.model import mydigits
 from mnist_desktop.model.config import ARCHITECTURE_SPECS
+from mnist_desktop.model.datasets import MNIST, MyDigitsDataset
 
 from .gallery import Gallery
 from .panel import DockEntry
@@ -416,7 +417,7 @@ class MyDigitsPanel(QWidget):
         self.notes_label.setText(f"⚠ {summary}" if summary else "")
         self.notes_label.setToolTip("\n".join(store.notes[:40]) if store is not None else "")
         self.notes_label.setVisible(bool(summary))
-        counts = " ".join(f"<td align='center'><b>{d}</b><br>{self.count(d)}</td>" for d in range(10))
+        counts = " ".join(f"<td align='center'><b>{d}</b><br>{self.count(d)}</td>" for d in MyDigitsDataset.classes)
         self.counts.setText(f"{len(self._ids)} digits:<table cellspacing='5'><tr>{counts}</tr></table>")
         self._predict()
         self.gallery.set_items(self._images, np.arange(len(self._ids)), list(self._ids), self._caption)
@@ -550,7 +551,7 @@ class MyDigitsPanel(QWidget):
             record["before"] = _predictions(model, images, labels)
             before = mnist_before
             if not isinstance(before, float) or before != before:
-                before = ev.evaluate(model, *engine.mnist_arrays("test")).accuracy
+                before = ev.evaluate(model, *MNIST.arrays("test")).accuracy
             record["mnist_before"] = before
             from mnist_desktop.model import finetune  # torch: the window allows this once it has loaded
 

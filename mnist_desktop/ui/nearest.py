@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QT
 
 from mnist_desktop import model as engine
 from mnist_desktop.model import neighbours
+from mnist_desktop.model.datasets import MNIST
 
 from .overlay import image_pixmap
 from .session import Drawing, Session, is_torch_model
@@ -243,7 +244,7 @@ class NearestDigits(QObject):
             self.strip.show_digits([], [], [], [])
         else:
             indices, distances = engine.nearest_training(predictor, x28, K)
-            images, labels = engine.mnist_arrays("train")
+            images, labels = MNIST.arrays("train")
             self.strip.show_digits(indices, images[indices], labels[indices], distances)
         self.updated.emit()
 

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from mnist_desktop import model as engine
 from mnist_desktop.model import nudging
+from mnist_desktop.model.datasets import MNIST
 
 from .panel import DockEntry
 from .session import LOADING_PYTORCH, Session, is_torch_model
@@ -289,8 +290,8 @@ class NudgePanel(QWidget):
                 self._shapes = nudging.nudgeable_parameters(predictor)
             except engine.MnistDesktopError as e:  # pixel similarity: nothing to nudge, and why
                 message = f"⚠ {e}"
-        classes = list(getattr(self.predictor, "classes", range(10)))
-        which = "all 10,000 digits" if len(classes) == 10 else f"its {' and '.join(f'{c}s' for c in classes)}"
+        classes = list(getattr(self.predictor, "classes", MNIST.classes))
+        which = "all 10,000 digits" if len(classes) == len(MNIST.classes) else f"its {' and '.join(f'{c}s' for c in classes)}"
         self.data.setItemText(self.data.findData("valid"), f"The validation set ({which})")
         self.status.setText(message)
         self.status.setVisible(bool(message))

@@ -16,6 +16,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QToolTip, QVBoxLayout, QWidget
 
 from mnist_desktop import model as engine
+from mnist_desktop.model.datasets import MNIST, MyDigitsDataset
 
 from .canvas import Canvas
 from .prediction import ProbabilityBars
@@ -41,7 +42,7 @@ class NumberPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("number_panel")
         self.reading: engine.NumberReading | None = None
-        self.classes: list[int] = list(range(10))
+        self.classes: list[int] = list(MNIST.classes)
         self.selected: int | None = None
         self.number = QLabel("", objectName="number_reading")
         f = QFont(self.font())
@@ -134,7 +135,7 @@ class NumberPanel(QWidget):
         digit = self.reading.digits[index]
         menu.addAction(f"Save as a {digit.label} in My digits", lambda: self.saveRequested.emit(index, digit.label))
         other = menu.addMenu("Save as…")
-        for c in range(10):
+        for c in MyDigitsDataset.classes:
             other.addAction(str(c), lambda c=c: self.saveRequested.emit(index, c))
         return menu
 

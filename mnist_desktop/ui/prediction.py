@@ -8,6 +8,8 @@ from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QPainter, QPalette, QPixmap
 from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
+from mnist_desktop.model.datasets import MNIST, MyDigitsDataset
+
 from .overlay import image_pixmap
 
 
@@ -20,7 +22,7 @@ class ProbabilityBars(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.classes: list[int] = list(range(10))
+        self.classes: list[int] = list(MNIST.classes)
         self.probabilities: np.ndarray | None = None
         self.selected: int | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -186,7 +188,7 @@ class PredictionPanel(QWidget):
         )
         row.addWidget(self.correct_title)
         self.correct_buttons: list[QToolButton] = []
-        for d in range(10):
+        for d in MyDigitsDataset.classes:
             b = QToolButton(text=str(d), objectName=f"correct_{d}")
             b.setToolTip(f"Save this drawing as a {d} in My digits (Ctrl+Alt+{d}). Saving the model's own answer confirms it.")
             b.clicked.connect(lambda _checked=False, d=d: self.labelChosen.emit(d))
