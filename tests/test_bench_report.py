@@ -141,7 +141,14 @@ def full_report() -> dict:
             },
             "nudge_linear": {
                 "model": "linear 3v7",
-                "gradient": {"parameter": None, "epsilons": 21, "samples": 2038, "seconds": 2.5, "progress_moved": True, **_stalls(30, 15, 0)},
+                "gradient": {
+                    "parameter": None,
+                    "epsilons": 21,
+                    "samples": 2038,
+                    "seconds": 2.5,
+                    "progress_moved": True,
+                    **_stalls(30, 15, 0),
+                },
                 "weight": {
                     "parameter": "fc.weight",
                     "epsilons": 21,
@@ -153,7 +160,11 @@ def full_report() -> dict:
             },
             "stall_all": _stalls(60, 25, 1),
         },
-        "recognition": {"sizes": dict.fromkeys([k for k, _ in NONDIGIT_SETS], 500), "old": _model(0.9937, 76.4), "new": _model(0.9945, 253.4)},
+        "recognition": {
+            "sizes": dict.fromkeys([k for k, _ in NONDIGIT_SETS], 500),
+            "old": _model(0.9937, 76.4),
+            "new": _model(0.9945, 253.4),
+        },
         "numbers": {
             "numbers_per_length": 60,
             "gaps": {
