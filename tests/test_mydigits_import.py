@@ -129,3 +129,34 @@ def test_the_decoding_threads_leave_the_process_warnings_filters_alone(export, m
     before = list(warnings.filters)
     assert MyDigits(folder).import_zip(archive) == 12
     assert warnings.filters == before and not [name for name in entered if name != threading.main_thread().name]
+
+
+def test_large_drawings_are_decoded_one_at_a_time(export, monkeypatch):
+    # Each worker may hold ~150 MB while it decodes the largest drawing: two of those at once
+    # would double the import's peak memory. The first large decode waits (a bounded time)
+    # for a second to start beside it, which only the lock prevents.
+    archive, folder, _ = export
+    monkeypatch.setattr(md, "IMPORT_LARGE_PIXELS", 50 * 50)  # the 60×60 drawings count as large
+    monkeypatch.setattr(md, "_import_threads", lambda: 2)
+    lock, inside, most, calls, second = threading.Lock(), [0], [0], [0], threading.Event()
+    real = md._import_checked
+
+    def tracked(*args):
+        with lock:
+            inside[0] += 1
+            calls[0] += 1
+            first = calls[0] == 1
+            most[0] = max(most[0], inside[0])
+            if inside[0] > 1:
+                second.set()
+        if first:
+            second.wait(1.0)
+        try:
+            return real(*args)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(md, "_import_checked", tracked)
+    assert MyDigits(folder).import_zip(archive) == 12
+    assert most[0] == 1

@@ -40,6 +40,7 @@ import random
 import re
 import stat
 import struct
+import threading
 import time
 import uuid
 import zipfile
@@ -85,6 +86,10 @@ MAX_ZIP_RATIO = 200  # uncompressed / compressed, per member (PNGs are compresse
 IMPORT_AHEAD = 64
 IMPORT_AHEAD_BYTES = 64 * 2**20
 IMPORT_THREADS = 4
+ZIP_READ_AHEAD = 2**20
+# A drawing of more pixels than this is decoded by one thread at a time (up to ~150 MB each for
+# the largest): the import's peak memory stays that of one such drawing, as on one thread.
+IMPORT_LARGE_PIXELS = 2**20
 ZIP_MEMBER = re.compile(rf"(?:{INDEX}|(?:{DRAWINGS}|{SMALL})/[0-9a-f]{{32}}\.png)")
 # The app's own temporary files (``_write_atomic``): removed at open once they are this old.
 OWN_TMP = re.compile(r"\.(?:index\.json|\.cache-28x28|[0-9a-f]{32}\.png)\.[a-z0-9_]{8}\.tmp")
@@ -339,6 +344,61 @@ def _zip_entry_count(path: Path) -> None:
         raise DataError(f"{path}: {entries:,} files, more than any My digits export has.")
 
 
+class _ZipReader:
+    """A zip file as ``zipfile`` reads it (``read``, ``seek``, ``tell``), read ahead
+    :data:`ZIP_READ_AHEAD` bytes at a time. ``zipfile`` on a plain file makes three system
+    calls per member (each a release and re-take of the GIL that the decoding threads
+    share); an export's members are read in order, so this makes one per megabyte. Opened
+    without following a FIFO's writer, and refused unless it is a regular file."""
+
+    def __init__(self, path: Path):
+        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+        st = os.fstat(self._fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(self._fd)
+            raise DataError(f"{path}: is not a regular file.")
+        self._size, self._pos, self._at, self._buffer = st.st_size, 0, 0, b""
+
+    def __enter__(self) -> _ZipReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        os.close(self._fd)
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        pos = (0, self._pos, self._size)[whence] + offset
+        if pos < 0:
+            raise OSError(22, "a seek before the start of the file")
+        self._pos = pos
+        return pos
+
+    def _read_at(self, size: int, pos: int) -> bytes:
+        if hasattr(os, "pread"):
+            return os.pread(self._fd, size, pos)
+        os.lseek(self._fd, pos, os.SEEK_SET)
+        return os.read(self._fd, size)
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            size = max(0, self._size - self._pos)
+        start = self._pos - self._at
+        if 0 <= start and start + size <= len(self._buffer):
+            data = self._buffer[start : start + size]
+        elif size >= ZIP_READ_AHEAD:
+            data = self._read_at(size, self._pos)
+        else:
+            self._buffer, self._at = self._read_at(ZIP_READ_AHEAD, self._pos), self._pos
+            data = self._buffer[:size]
+        self._pos += len(data)
+        return data
+
+
 def _import_threads() -> int:
     try:
         cores = len(os.sched_getaffinity(0))
@@ -347,13 +407,25 @@ def _import_threads() -> int:
     return max(1, min(IMPORT_THREADS, cores))
 
 
-def _import_digit(path: Path, ident: str, label: int, drawing_png: bytes, small_png: bytes | None) -> tuple[np.ndarray, bytes, bytes]:
+def _import_digit(
+    path: Path, ident: str, label: int, drawing_png: bytes, small_png: bytes | None, large: threading.Lock
+) -> tuple[np.ndarray, bytes, bytes]:
     """One digit of a zip being imported, checked: its 28×28 pixels, their PNG and their digest.
 
     DataError if the drawing is not a readable, non-empty grayscale PNG. The zip's own 28×28
     is used when it is one with this label (decoding it costs a tenth of making it anew
     from the drawing); otherwise it is made anew. Runs on the import's threads: it touches
-    nothing but its arguments."""
+    nothing but its arguments; ``large`` is held while a drawing of more than
+    :data:`IMPORT_LARGE_PIXELS` is decoded."""
+    try:
+        width, height = png_size(drawing_png)
+    except ValueError:
+        width = height = 0  # refused by _png_image below, with the member's name
+    with large if width * height > IMPORT_LARGE_PIXELS else contextlib.nullcontext():
+        return _import_checked(path, ident, label, drawing_png, small_png)
+
+
+def _import_checked(path: Path, ident: str, label: int, drawing_png: bytes, small_png: bytes | None) -> tuple[np.ndarray, bytes, bytes]:
     member = f"{DRAWINGS}/{ident}.png"
     small = None
     if small_png is not None:
@@ -1025,7 +1097,7 @@ class MyDigits:
         pool = ThreadPoolExecutor(max_workers=_import_threads(), thread_name_prefix="mydigits-import")
         try:
             _zip_entry_count(path)
-            with zipfile.ZipFile(path) as zf:
+            with _ZipReader(path) as raw, zipfile.ZipFile(raw) as zf:
                 digits, names = self._zip_index(zf, path)
                 items = self._import_digits(zf, names, digits, path, pool, written, progress, stop)
             pool.shutdown(wait=True)
@@ -1102,6 +1174,7 @@ class MyDigits:
         decoding: collections.deque = collections.deque()  # (ident, label, drawing PNG, future of _import_digit)
         writing: collections.deque = collections.deque()  # (ident, 28×28 pixels, PNG bytes held, future of _import_write)
         held = fed = 0  # bytes of PNG in the two queues; digits read from the zip
+        large = threading.Lock()
         count = len(digits)
 
         def saved(job) -> tuple[int, int, int]:
@@ -1122,7 +1195,7 @@ class MyDigits:
                 drawing_png = self._read_member(zf, f"{DRAWINGS}/{ident}.png", path, MAX_PNG_BYTES)
                 member = f"{SMALL}/{ident}.png"
                 small_png = self._read_member(zf, member, path, MAX_SMALL_BYTES) if member in names else None
-                decoding.append((ident, label, drawing_png, pool.submit(_import_digit, path, ident, label, drawing_png, small_png)))
+                decoding.append((ident, label, drawing_png, pool.submit(_import_digit, path, ident, label, drawing_png, small_png, large)))
                 held += len(drawing_png)
             ident, label, drawing_png, job = decoding.popleft()
             if job is not None:
