@@ -17,6 +17,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -179,13 +180,6 @@ def bench_recipe() -> dict:
     }
 
 
-HEADLESS = (
-    "import json, time; from mnist_desktop.model import TrainConfig, train; t = time.perf_counter(); "
-    "r = train(TrainConfig()); print(json.dumps({'seconds': time.perf_counter() - t, "
-    "'test_accuracy': r.metrics['valid_accuracy']}))"
-)
-
-
 def _json_run(args: list[str], env: dict | None = None) -> dict:
     proc = subprocess.run(args, capture_output=True, text=True, env=env)
     if proc.returncode != 0:
@@ -224,10 +218,10 @@ def bench_gui() -> dict:
     env = _gui_env()
     if isinstance(env, str):
         return {"skipped": env}
-    before = _json_run([sys.executable, "-c", HEADLESS])
+    before = _json_run([sys.executable, str(PROBES / "headless.py")])
     window = _json_run([sys.executable, "-m", "mnist_desktop.ui.bench"], env)
     probed = _json_run([sys.executable, "-m", "mnist_desktop.ui.bench", "--probe"], env)
-    after = _json_run([sys.executable, "-c", HEADLESS])
+    after = _json_run([sys.executable, str(PROBES / "headless.py")])
     out = {"headless_before": before, "window": window, "probed": probed, "headless_after": after}
     if all("error" not in r for r in (before, window, probed, after)):
         headless = (before["seconds"] + after["seconds"]) / 2
@@ -506,188 +500,219 @@ def run_bench(skip: set[str] = frozenset(), log=None) -> dict:
     return report
 
 
-def format_report(r: dict) -> str:
+# ---- the text report: one formatter a section -----------------------------------------------
+# Each takes its section's figures and the whole report (a section may compare itself with
+# another) and returns its lines; REPORT lists them in the order they are printed.
 
-    lines = [f"device {r['device']} ({r['cpu']}, {r['cpu_threads']} threads), torch {r['torch']}, Python {r['python']}"]
-    lines += format_recognition(r["recognition"]) if "recognition" in r else []
-    if "startup" in r:
-        st = r["startup"]
-        if "error" in st:
-            lines.append(f"start-up failed: {st['error']}")
-        else:
-            sec, ratio = st["seconds"], st["ratio"]
-            lines.append(
-                f"start-up (median of {st['runs']}, fresh processes), against python -c 'import torch' {sec['import_torch']:.2f} s:"
-            )
-            for key, what in (
-                ("help", "mnist-desktop --help"),
-                ("shown", "window shown"),
-                ("stroke", "a stroke drawn at once, classified on screen"),
-                ("predict", "mnist-desktop predict IMAGE (bundled model)"),
-                ("torch_ready", "torch loaded in the background, model swapped in"),
-            ):
-                lines.append(f"  {what}: {sec[key]:.2f} s = {ratio[key]:.2f}× import torch")
-            lines.append(
-                f"  event loop while torch loads and a user draws (until {sec['drawing_s']:.1f} s): longest stall "
-                f"{sec['max_stall_drawing_ms']:.0f} ms (median of runs), worst {st['max_stall_drawing_ms_worst']:.0f} ms"
-            )
-            lines.append(
-                f"  event loop from the window shown to torch ready, the user's pause included: longest stall "
-                f"{sec['max_stall_ms']:.0f} ms (median), worst {st['max_stall_ms_worst']:.0f} ms; "
-                f"bars moved by {st['jump']:.1e} when torch took over"
-            )
-    if "data" in r:
-        lines.append(
-            f"load_mnist (read, gunzip, SHA-256): train {r['data']['train_seconds']:.2f} s, test {r['data']['test_seconds']:.2f} s"
-        )
-    if "latency" in r:
-        lat = r["latency"]
-        lines.append(
-            f"drawing → probabilities: median {lat['median_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms, max {lat['max_ms']:.2f} ms ({lat['n']} runs)"
-        )
-    if "throughput" in r:
-        for name, t in r["throughput"].items():
-            if "samples_per_s" in t:
-                lines.append(f"training {name}: {t['samples_per_s']:,.0f} samples/s (batch {t['batch_size']})")
-            else:
-                lines.append(f"training {name}: means computed in {t['fit_seconds']:.2f} s")
-    if "recipe" in r:
-        rec = r["recipe"]
-        if "error" in rec:
-            lines.append(f"default recipe failed: {rec['error']}")
-        else:
-            lines.append(
-                f"default recipe: {rec['wall_seconds']:.1f} s wall for the whole command, test accuracy {100 * rec['test_accuracy']:.2f} %"
-            )
-            lines.extend("  " + e for e in rec["epochs"])
-    if "reference" in r:
-        ref = r["reference"]
+
+def _own(fmt: Callable[[dict], list[str]]) -> Callable[[dict, dict], list[str]]:
+    """A section's formatter that needs only its own figures."""
+    return lambda figures, _report: fmt(figures)
+
+
+def _format_startup(st: dict, _r: dict) -> list[str]:
+    if "error" in st:
+        return [f"start-up failed: {st['error']}"]
+    sec, ratio = st["seconds"], st["ratio"]
+    lines = [f"start-up (median of {st['runs']}, fresh processes), against python -c 'import torch' {sec['import_torch']:.2f} s:"]
+    for key, what in (
+        ("help", "mnist-desktop --help"),
+        ("shown", "window shown"),
+        ("stroke", "a stroke drawn at once, classified on screen"),
+        ("predict", "mnist-desktop predict IMAGE (bundled model)"),
+        ("torch_ready", "torch loaded in the background, model swapped in"),
+    ):
+        lines.append(f"  {what}: {sec[key]:.2f} s = {ratio[key]:.2f}× import torch")
+    lines.append(
+        f"  event loop while torch loads and a user draws (until {sec['drawing_s']:.1f} s): longest stall "
+        f"{sec['max_stall_drawing_ms']:.0f} ms (median of runs), worst {st['max_stall_drawing_ms_worst']:.0f} ms"
+    )
+    lines.append(
+        f"  event loop from the window shown to torch ready, the user's pause included: longest stall "
+        f"{sec['max_stall_ms']:.0f} ms (median), worst {st['max_stall_ms_worst']:.0f} ms; "
+        f"bars moved by {st['jump']:.1e} when torch took over"
+    )
+    return lines
+
+
+def _format_data(d: dict, _r: dict) -> list[str]:
+    return [f"load_mnist (read, gunzip, SHA-256): train {d['train_seconds']:.2f} s, test {d['test_seconds']:.2f} s"]
+
+
+def _format_latency(lat: dict, _r: dict) -> list[str]:
+    return [
+        f"drawing → probabilities: median {lat['median_ms']:.2f} ms, p99 {lat['p99_ms']:.2f} ms, max {lat['max_ms']:.2f} ms ({lat['n']} runs)"
+    ]
+
+
+def _format_throughput(archs: dict, _r: dict) -> list[str]:
+    return [
+        f"training {name}: {t['samples_per_s']:,.0f} samples/s (batch {t['batch_size']})"
+        if "samples_per_s" in t
+        else f"training {name}: means computed in {t['fit_seconds']:.2f} s"
+        for name, t in archs.items()
+    ]
+
+
+def _format_recipe(rec: dict, _r: dict) -> list[str]:
+    if "error" in rec:
+        return [f"default recipe failed: {rec['error']}"]
+    head = f"default recipe: {rec['wall_seconds']:.1f} s wall for the whole command, test accuracy {100 * rec['test_accuracy']:.2f} %"
+    return [head] + ["  " + e for e in rec["epochs"]]
+
+
+def _format_reference(ref: dict, r: dict) -> list[str]:
+    line = (
+        f"pytorch/examples MNIST recipe: {ref['seconds_per_step'] * 1000:.0f} ms a step, {ref['seconds_per_epoch']:.0f} s an epoch, "
+        f"~{ref['seconds_to_99']:.0f} s for the {ref['epochs_to_99']} epochs it needs to reach 99 %"
+    )
+    if "wall_seconds" in r.get("recipe", {}):
+        line += f"; the default recipe's whole command is {ref['seconds_to_99'] / r['recipe']['wall_seconds']:.1f}× faster"
+    return [line]
+
+
+def _format_stop(st: dict, _r: dict) -> list[str]:
+    return [
+        f"Stop during full-batch CNN training (chunks of {st['chunk']}): {st['stop_to_return_s']:.2f} s from Stop to the end of train()"
+    ]
+
+
+def _format_plot(p: dict, _r: dict) -> list[str]:
+    if "skipped" in p:
+        return [f"plot: {p['skipped']}"]
+    late = next(v for k, v in p.items() if k.startswith("redraw_ms_after_") and k != "redraw_ms_after_1000")
+    return [
+        f"loss plot redraw: {p['redraw_ms_after_1000']:.1f} ms after 1,000 reports, {late:.1f} ms after "
+        f"{p['reports']:,} ({p['plotted_points']} points plotted)"
+    ]
+
+
+def _format_mydigits(m: dict, _r: dict) -> list[str]:
+    return [
+        f"evaluate the bundled CNN on MNIST test (10,000 images): {m['evaluate_mnist_test_seconds']:.2f} s",
+        f"fine-tune on {m['personal_digits']} digits of a thick, shifted style: {m['fine_tune_seconds']:.1f} s; "
+        f"{m['held_out']:,} other drawings of that style {100 * m['style_accuracy_before']:.1f} % → {100 * m['style_accuracy_after']:.1f} %, "
+        f"MNIST test {100 * m['mnist_accuracy_before']:.2f} % → {100 * m['mnist_accuracy_after']:.2f} %",
+    ]
+
+
+def _format_preprocess(pre: dict, _r: dict) -> list[str]:
+    head = (
+        f"the bundled model on {pre['digits']} MNIST test digits redrawn small and off-centre (seed {pre['seed']}; "
+        f"the same digits as MNIST has them: {100 * pre['mnist_itself']:.1f} %):"
+    )
+    return [head] + [f"  {name:<12} {100 * acc:5.1f} %" for name, acc in pre["accuracy"].items()]
+
+
+def _format_saliency(sal: dict, _r: dict) -> list[str]:
+    lines = [f"saliency (gradient × input): median {sal['median_ms']:.2f} ms, p99 {sal['p99_ms']:.2f} ms ({sal['n']} runs)"]
+    for mode, win in sal["window"].items():
+        what = "with saliency on and the preprocessing lab on screen" if mode == "on" else "with both off (to compare)"
+        if "error" in win:
+            lines.append(f"  drawing {what}: failed: {win['error']}")
+            continue
         line = (
-            f"pytorch/examples MNIST recipe: {ref['seconds_per_step'] * 1000:.0f} ms a step, {ref['seconds_per_epoch']:.0f} s an epoch, "
-            f"~{ref['seconds_to_99']:.0f} s for the {ref['epochs_to_99']} epochs it needs to reach 99 %"
+            f"  drawing {win['seconds']:.0f} s {what}: longest event-loop stall {win['max_stall_ms']:.0f} ms "
+            f"(p99 {win['p99_stall_ms']:.0f} ms, {win['stalls_over_50ms']} over 50 ms)"
         )
-        if "recipe" in r and "wall_seconds" in r["recipe"]:
-            line += f"; the default recipe's whole command is {ref['seconds_to_99'] / r['recipe']['wall_seconds']:.1f}× faster"
+        if mode == "on":
+            line += (
+                f"; the overlay followed each prediction after {win['saliency_after_prediction_median_ms']:.1f} ms "
+                f"(median of {win['saliency_updates']}); {win['lab_updates']} lab updates"
+            )
         lines.append(line)
-    if "stop" in r:
-        st = r["stop"]
-        lines.append(
-            f"Stop during full-batch CNN training (chunks of {st['chunk']}): {st['stop_to_return_s']:.2f} s from Stop to the end of train()"
-        )
-    if "plot" in r:
-        p = r["plot"]
-        if "skipped" in p:
-            lines.append(f"plot: {p['skipped']}")
-        else:
-            late = next(v for k, v in p.items() if k.startswith("redraw_ms_after_") and k != "redraw_ms_after_1000")
-            lines.append(
-                f"loss plot redraw: {p['redraw_ms_after_1000']:.1f} ms after 1,000 reports, {late:.1f} ms after "
-                f"{p['reports']:,} ({p['plotted_points']} points plotted)"
-            )
-    if "mydigits-scale" in r:
-        lines.extend(format_mydigits_scale(r["mydigits-scale"]))
-    if "mydigits" in r:
-        m = r["mydigits"]
-        lines.append(f"evaluate the bundled CNN on MNIST test (10,000 images): {m['evaluate_mnist_test_seconds']:.2f} s")
-        lines.append(
-            f"fine-tune on {m['personal_digits']} digits of a thick, shifted style: {m['fine_tune_seconds']:.1f} s; "
-            f"{m['held_out']:,} other drawings of that style {100 * m['style_accuracy_before']:.1f} % → {100 * m['style_accuracy_after']:.1f} %, "
-            f"MNIST test {100 * m['mnist_accuracy_before']:.2f} % → {100 * m['mnist_accuracy_after']:.2f} %"
-        )
-    if "preprocess" in r:
-        pre = r["preprocess"]
-        lines.append(
-            f"the bundled model on {pre['digits']} MNIST test digits redrawn small and off-centre (seed {pre['seed']}; "
-            f"the same digits as MNIST has them: {100 * pre['mnist_itself']:.1f} %):"
-        )
-        lines.extend(f"  {name:<12} {100 * acc:5.1f} %" for name, acc in pre["accuracy"].items())
-    if "saliency" in r:
-        sal = r["saliency"]
-        lines.append(f"saliency (gradient × input): median {sal['median_ms']:.2f} ms, p99 {sal['p99_ms']:.2f} ms ({sal['n']} runs)")
-        for mode, win in sal["window"].items():
-            what = "with saliency on and the preprocessing lab on screen" if mode == "on" else "with both off (to compare)"
-            if "error" in win:
-                lines.append(f"  drawing {what}: failed: {win['error']}")
+    return lines
+
+
+def _stalls(st: dict) -> str:
+    return f"longest event-loop stall {st['max_ms']:.0f} ms (p99 {st['p99_ms']:.0f} ms, {st['over_50ms']} over 50 ms)"
+
+
+def _format_lab(lab: dict, _r: dict) -> list[str]:
+    if "skipped" in lab:
+        return [f"lab: {lab['skipped']}"]
+    if "error" in lab:
+        return [f"lab: failed: {lab['error']}"]
+    c = lab["step_config"]
+    ph, ba, ep = lab["step_phases"], lab["step_batches"], lab["step_epoch"]
+    reached = ep["first_reached"]
+    lines = [
+        f"chapter-4 lab in the window ({lab['probe_interval_ms']} ms probe, a press at most every {lab['press_every_ms']} ms; "
+        f"{lab['process_seconds']:.0f} s in all): Step mode, {c['arch']} {c['task']}, {c['loss']}, lr {c['lr']:g}, batch {c['batch_size']}:",
+        f"  {ph['presses']} × Next phase (the first loads the data), {ph['seconds']:.1f} s: {_stalls(ph)}",
+        f"  {ba['presses']} × Whole batch, {ba['seconds']:.1f} s: {_stalls(ba)}",
+        f"  To end of epoch × {ep['presses']} until the run stopped ({ep['epochs']} epochs, {ep['redraws']} redraws): "
+        f"the first press (to batch {reached['batch']}/{reached['batches_per_epoch']} of epoch {reached['epoch']}) "
+        f"{1000 * ep['walls_s'][0]:.0f} ms, each press {', '.join(f'{1000 * w:.0f}' for w in ep['walls_s'])} ms; {_stalls(ep)}",
+    ]
+    for key in (k for k in lab if k.startswith("nudge_")):
+        for direction, sw in lab[key].items():
+            if direction == "model":
                 continue
-            line = (
-                f"  drawing {win['seconds']:.0f} s {what}: longest event-loop stall {win['max_stall_ms']:.0f} ms "
-                f"(p99 {win['p99_stall_ms']:.0f} ms, {win['stalls_over_50ms']} over 50 ms)"
+            what = "along the gradient" if sw["parameter"] is None else f"one weight of {sw['parameter']}"
+            moved = "progress shown" if sw["progress_moved"] else "progress NOT shown"
+            lines.append(
+                f"  Accuracy vs loss, {lab[key]['model']}, {what}, {sw['epsilons']} ε on {sw['samples']:,} validation digits: "
+                f"{sw['seconds']:.1f} s ({moved}); {_stalls(sw)}"
             )
-            if mode == "on":
-                line += (
-                    f"; the overlay followed each prediction after {win['saliency_after_prediction_median_ms']:.1f} ms "
-                    f"(median of {win['saliency_updates']}); {win['lab_updates']} lab updates"
-                )
-            lines.append(line)
-    if "lab" in r:
-        lab = r["lab"]
-        if "skipped" in lab:
-            lines.append(f"lab: {lab['skipped']}")
-        elif "error" in lab:
-            lines.append(f"lab: failed: {lab['error']}")
-        else:
+    lines.append(f"  over the whole run: {_stalls(lab['stall_all'])}")
+    return lines
 
-            def stalls(st: dict) -> str:
-                return f"longest event-loop stall {st['max_ms']:.0f} ms (p99 {st['p99_ms']:.0f} ms, {st['over_50ms']} over 50 ms)"
 
-            c = lab["step_config"]
-            lines.append(
-                f"chapter-4 lab in the window ({lab['probe_interval_ms']} ms probe, a press at most every {lab['press_every_ms']} ms; "
-                f"{lab['process_seconds']:.0f} s in all): Step mode, {c['arch']} {c['task']}, {c['loss']}, lr {c['lr']:g}, batch {c['batch_size']}:"
-            )
-            ph, ba, ep = lab["step_phases"], lab["step_batches"], lab["step_epoch"]
-            lines.append(f"  {ph['presses']} × Next phase (the first loads the data), {ph['seconds']:.1f} s: {stalls(ph)}")
-            lines.append(f"  {ba['presses']} × Whole batch, {ba['seconds']:.1f} s: {stalls(ba)}")
-            reached = ep["first_reached"]
-            lines.append(
-                f"  To end of epoch × {ep['presses']} until the run stopped ({ep['epochs']} epochs, {ep['redraws']} redraws): "
-                f"the first press (to batch {reached['batch']}/{reached['batches_per_epoch']} of epoch {reached['epoch']}) "
-                f"{1000 * ep['walls_s'][0]:.0f} ms, each press {', '.join(f'{1000 * w:.0f}' for w in ep['walls_s'])} ms; {stalls(ep)}"
-            )
-            for key in (k for k in lab if k.startswith("nudge_")):
-                for direction, sw in lab[key].items():
-                    if direction == "model":
-                        continue
-                    what = "along the gradient" if sw["parameter"] is None else f"one weight of {sw['parameter']}"
-                    moved = "progress shown" if sw["progress_moved"] else "progress NOT shown"
-                    lines.append(
-                        f"  Accuracy vs loss, {lab[key]['model']}, {what}, {sw['epsilons']} ε on {sw['samples']:,} validation digits: "
-                        f"{sw['seconds']:.1f} s ({moved}); {stalls(sw)}"
-                    )
-            lines.append(f"  over the whole run: {stalls(lab['stall_all'])}")
-    if "gui" in r:
-        g = r["gui"]
-        if "skipped" in g:
-            lines.append(f"GUI: {g['skipped']}")
-        elif "window_over_headless" not in g:
-            lines.append(f"GUI: failed: {g}")
-        else:
-            w, p = g["window"], g["probed"]
-            lines.append(
-                f"default recipe from the window, click to the new model in use: {w['click_to_done_s']:.1f} s "
-                f"(test accuracy {100 * w['test_accuracy']:.2f} %); headless train(TrainConfig()): "
-                f"{g['headless_before']['seconds']:.1f} s before, {g['headless_after']['seconds']:.1f} s after; "
-                f"window / headless = {g['window_over_headless']:.2f}"
-            )
-            lines.append(
-                f"  GUI thread CPU while one watches: {100 * w['gui_thread_cpu_share']:.1f} % of one core; "
-                f"click to first batch {w['click_to_first_batch_s']:.2f} s; training in the window {w['train_samples_per_s']:,.0f} samples/s "
-                f"(the panel showed {w['shown_speed_samples_per_s']:,.0f} at the end)"
-            )
-            e = w["time_left_error_s"]
-            lines.append(
-                f"  predicted end of training minus the real one, after the first 10 %: {e['min']} … {e['max']} s (median {e['median']} s)"
-            )
-            lines.append(
-                f"  probed run (a {p['probe_interval_ms']} ms timer probe, a stroke every 60 ms while it trains): "
-                f"{p['click_to_done_s']:.1f} s, GUI thread CPU {100 * p['gui_thread_cpu_share']:.1f} %"
-            )
-            for phase in ("all", "start", "training", "epoch_ends", "finish"):
-                st = p[f"stall_{phase}"]
-                lines.append(f"  event-loop stalls ({phase}): max {st['max_ms']} ms, p99 {st['p99_ms']} ms, {st['over_50ms']} over 50 ms")
-            lines.append(
-                f"  stroke → prediction while training: median {p['stroke_latency_p50_ms']} ms, p99 {p['stroke_latency_p99_ms']} ms "
-                f"({p['strokes']} strokes); plot redraws {p['plot_updates_per_s']}/s"
-            )
-    lines.extend(bench_numbers.format_sections(r))
+def _format_gui(g: dict, _r: dict) -> list[str]:
+    if "skipped" in g:
+        return [f"GUI: {g['skipped']}"]
+    if "window_over_headless" not in g:
+        return [f"GUI: failed: {g}"]
+    w, p = g["window"], g["probed"]
+    e = w["time_left_error_s"]
+    lines = [
+        f"default recipe from the window, click to the new model in use: {w['click_to_done_s']:.1f} s "
+        f"(test accuracy {100 * w['test_accuracy']:.2f} %); headless train(TrainConfig()): "
+        f"{g['headless_before']['seconds']:.1f} s before, {g['headless_after']['seconds']:.1f} s after; "
+        f"window / headless = {g['window_over_headless']:.2f}",
+        f"  GUI thread CPU while one watches: {100 * w['gui_thread_cpu_share']:.1f} % of one core; "
+        f"click to first batch {w['click_to_first_batch_s']:.2f} s; training in the window {w['train_samples_per_s']:,.0f} samples/s "
+        f"(the panel showed {w['shown_speed_samples_per_s']:,.0f} at the end)",
+        f"  predicted end of training minus the real one, after the first 10 %: {e['min']} … {e['max']} s (median {e['median']} s)",
+        f"  probed run (a {p['probe_interval_ms']} ms timer probe, a stroke every 60 ms while it trains): "
+        f"{p['click_to_done_s']:.1f} s, GUI thread CPU {100 * p['gui_thread_cpu_share']:.1f} %",
+    ]
+    for phase in ("all", "start", "training", "epoch_ends", "finish"):
+        st = p[f"stall_{phase}"]
+        lines.append(f"  event-loop stalls ({phase}): max {st['max_ms']} ms, p99 {st['p99_ms']} ms, {st['over_50ms']} over 50 ms")
+    lines.append(
+        f"  stroke → prediction while training: median {p['stroke_latency_p50_ms']} ms, p99 {p['stroke_latency_p99_ms']} ms "
+        f"({p['strokes']} strokes); plot redraws {p['plot_updates_per_s']}/s"
+    )
+    return lines
+
+
+# The report's sections in the order they are printed (not the order they run: the model's
+# recognition first, the GUI's figures together at the end).
+REPORT: tuple[tuple[str, Callable[[dict, dict], list[str]]], ...] = (
+    ("recognition", _own(format_recognition)),
+    ("startup", _format_startup),
+    ("data", _format_data),
+    ("latency", _format_latency),
+    ("throughput", _format_throughput),
+    ("recipe", _format_recipe),
+    ("reference", _format_reference),
+    ("stop", _format_stop),
+    ("plot", _format_plot),
+    ("mydigits-scale", _own(format_mydigits_scale)),
+    ("mydigits", _format_mydigits),
+    ("preprocess", _format_preprocess),
+    ("saliency", _format_saliency),
+    ("lab", _format_lab),
+    ("gui", _format_gui),
+) + tuple((key, _own(fmt)) for key, fmt in bench_numbers.REPORT)
+
+
+def format_report(r: dict) -> str:
+    """The report as text: a line on the machine, then each section that ran."""
+    lines = [f"device {r['device']} ({r['cpu']}, {r['cpu_threads']} threads), torch {r['torch']}, Python {r['python']}"]
+    for key, fmt in REPORT:
+        if key in r:
+            lines += fmt(r[key], r)
     return "\n".join(lines)

@@ -125,32 +125,33 @@ def bench_nearest(queries: int = 300) -> dict:
 SECTIONS = (("numbers", bench_numbers), ("nearest", bench_nearest))
 
 
-def format_sections(r: dict) -> list[str]:
-    lines = []
-    if "numbers" in r:
-        n = r["numbers"]
-        g, t = n["gaps"], n["touching"]
+def format_numbers(n: dict) -> list[str]:
+    g, t = n["gaps"], n["touching"]
 
-        def rates(x: dict) -> str:
-            return (
-                f"exact {100 * x['exact']:.1f} % (segmented right {100 * x['segmented']:.1f} %; "
-                f"exact when each digit is read from its true box {100 * x['exact_from_true_boxes']:.1f} %)"
-            )
+    def rates(x: dict) -> str:
+        return (
+            f"exact {100 * x['exact']:.1f} % (segmented right {100 * x['segmented']:.1f} %; "
+            f"exact when each digit is read from its true box {100 * x['exact_from_true_boxes']:.1f} %)"
+        )
 
-        lines.append(f"read_number, {n['numbers_per_length']} numbers of each length 2–8 from MNIST test digits (bundled model):")
-        lines.append(f"  written with gaps: {rates(g)}")
-        lines.append("    by length: " + ", ".join(f"{k}: {100 * v['exact']:.0f} %" for k, v in g["by_length"].items()))
-        lines.append(f"  some neighbours touching ({100 * n['touching_pairs']:.0f} % of pairs): {rates(t)}")
-        s = n["read_8_digits"]
-        lines.append(
-            f"  an 8-digit canvas read in {s['median_ms']:.1f} ms median, p99 {s['p99_ms']:.1f} ms (one thread; {s['canvas']}); "
-            f"one digit, to_mnist + predict, {s['one_digit_predict_median_ms']:.2f} ms in the same run"
-        )
-    if "nearest" in r:
-        m = r["nearest"]
-        lines.append(
-            f"nearest_training (bundled CNN, {m['space']}): features of 60,000 training digits built in {m['build_seconds']:.1f} s "
-            f"({m['build_threads']} threads, {m['features_mb']:.0f} MB); a query of k=8 {m['query_median_ms']:.2f} ms median, "
-            f"p99 {m['query_p99_ms']:.2f} ms, max {m['query_max_ms']:.2f} ms (one thread, {m['queries']} queries)"
-        )
-    return lines
+    s = n["read_8_digits"]
+    return [
+        f"read_number, {n['numbers_per_length']} numbers of each length 2–8 from MNIST test digits (bundled model):",
+        f"  written with gaps: {rates(g)}",
+        "    by length: " + ", ".join(f"{k}: {100 * v['exact']:.0f} %" for k, v in g["by_length"].items()),
+        f"  some neighbours touching ({100 * n['touching_pairs']:.0f} % of pairs): {rates(t)}",
+        f"  an 8-digit canvas read in {s['median_ms']:.1f} ms median, p99 {s['p99_ms']:.1f} ms (one thread; {s['canvas']}); "
+        f"one digit, to_mnist + predict, {s['one_digit_predict_median_ms']:.2f} ms in the same run",
+    ]
+
+
+def format_nearest(m: dict) -> list[str]:
+    return [
+        f"nearest_training (bundled CNN, {m['space']}): features of 60,000 training digits built in {m['build_seconds']:.1f} s "
+        f"({m['build_threads']} threads, {m['features_mb']:.0f} MB); a query of k=8 {m['query_median_ms']:.2f} ms median, "
+        f"p99 {m['query_p99_ms']:.2f} ms, max {m['query_max_ms']:.2f} ms (one thread, {m['queries']} queries)"
+    ]
+
+
+# Each section's formatter, in the order the report prints them (``bench.REPORT``).
+REPORT = (("numbers", format_numbers), ("nearest", format_nearest))

@@ -28,6 +28,7 @@ This is the one thing in the app that cannot be retrained, so it is kept like a 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime
 import gc
@@ -35,16 +36,17 @@ import hashlib
 import io
 import json
 import os
+import random
 import re
-import secrets
 import stat
 import struct
+import threading
 import time
 import uuid
-import warnings
 import zipfile
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -79,6 +81,15 @@ MAX_ZIP_MEMBERS = 200_000
 MAX_ZIP_DIRECTORY = MAX_ZIP_MEMBERS * 128  # bytes of central directory (each of our entries takes ~90)
 MAX_ZIP_TOTAL = 2 * 2**30
 MAX_ZIP_RATIO = 200  # uncompressed / compressed, per member (PNGs are compressed already)
+# Zip import decodes this many digits (and at most this many bytes of PNG) ahead of the one it
+# adds, on at most IMPORT_THREADS threads (Pillow's and zlib's decoders let go of the GIL).
+IMPORT_AHEAD = 64
+IMPORT_AHEAD_BYTES = 64 * 2**20
+IMPORT_THREADS = 4
+ZIP_READ_AHEAD = 2**20
+# A drawing of more pixels than this is decoded by one thread at a time (up to ~150 MB each for
+# the largest): the import's peak memory stays that of one such drawing, as on one thread.
+IMPORT_LARGE_PIXELS = 2**20
 ZIP_MEMBER = re.compile(rf"(?:{INDEX}|(?:{DRAWINGS}|{SMALL})/[0-9a-f]{{32}}\.png)")
 # The app's own temporary files (``_write_atomic``): removed at open once they are this old.
 OWN_TMP = re.compile(r"\.(?:index\.json|\.cache-28x28|[0-9a-f]{32}\.png)\.[a-z0-9_]{8}\.tmp")
@@ -133,12 +144,16 @@ def png_size(data: bytes) -> tuple[int, int]:
     return width, height
 
 
-def _decode_png(data: bytes, small: bool) -> tuple[np.ndarray, int | None]:
-    """A grayscale PNG's pixels (and its label chunk, if any); ValueError for anything else.
+@contextlib.contextmanager
+def _png_image(data: bytes, small: bool) -> Iterator:
+    """A grayscale PNG opened and decoded by Pillow; ValueError for anything else.
 
     The size is checked from the header before Pillow decodes a byte, and whatever Pillow
     raises on a hostile file (decompression bombs, deep recursion, memory) becomes a
-    ValueError: a caller's ``except ValueError`` sees every failure.
+    ValueError: a caller's ``except ValueError`` sees every failure. No warnings filter is
+    set here: ``warnings.catch_warnings`` is process-wide state, and this runs on several
+    threads at once (zip import); the header's pixel cap keeps Pillow far below the size
+    at which it warns of a decompression bomb.
     """
     width, height = png_size(data)
     if small and (width, height) != (28, 28):
@@ -146,20 +161,33 @@ def _decode_png(data: bytes, small: bool) -> tuple[np.ndarray, int | None]:
     try:
         from PIL import Image
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")
-            with Image.open(io.BytesIO(data), formats=["PNG"]) as im:
-                if im.mode != "L" or im.size != (width, height):
-                    raise ValueError(f"a {im.mode} image of {im.width}×{im.height}, not the 8-bit grayscale its header says")
-                pixels = np.asarray(im, dtype=np.uint8).copy()
-                label = im.text.get("label") if hasattr(im, "text") else None
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as im:
+            if im.mode != "L" or im.size != (width, height):
+                raise ValueError(f"a {im.mode} image of {im.width}×{im.height}, not the 8-bit grayscale its header says")
+            im.load()
+            yield im
     except ValueError:
         raise
     except (Exception, RecursionError, MemoryError) as e:  # noqa: BLE001 - a decoder's every failure is "not readable"
         raise ValueError(f"{type(e).__name__}: {str(e)[:120]}") from None
-    if pixels.shape != (height, width):
-        raise ValueError("the pixels do not match the header")
+
+
+def _decode_png(data: bytes, small: bool) -> tuple[np.ndarray, int | None]:
+    """A grayscale PNG's pixels (and its label chunk, if any); ValueError for anything else
+    (:func:`_png_image`)."""
+    with _png_image(data, small) as im:
+        pixels = np.asarray(im, dtype=np.uint8).copy()
+        label = im.text.get("label") if hasattr(im, "text") else None
+        if pixels.shape != (im.height, im.width):
+            raise ValueError("the pixels do not match the header")
     return pixels, (int(label) if isinstance(label, str) and label in tuple("0123456789") else None)
+
+
+def _png_has_ink(data: bytes) -> bool:
+    """Whether a grayscale PNG has a pixel that is not black, its pixels decoded but not
+    copied out; ValueError if it cannot be read (:func:`_png_image`)."""
+    with _png_image(data, small=False) as im:
+        return im.getbbox() is not None
 
 
 def _read_file(path: Path, what: str, max_bytes: int) -> bytes:
@@ -179,8 +207,13 @@ def _read_file(path: Path, what: str, max_bytes: int) -> bytes:
     return data
 
 
+# Temporary names need only be unlikely to collide (O_EXCL makes a collision a retry, never a
+# clobber): a seeded generator, not a system call for each of an import's 20,000 files.
+_tmp_names = random.Random()
+
+
 def _tmp_name(path: Path) -> Path:
-    return path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    return path.parent / f".{path.name}.{_tmp_names.getrandbits(32):08x}.tmp"
 
 
 def _write_atomic(path: Path, data: bytes, sync: bool = True) -> None:
@@ -198,11 +231,14 @@ def _write_atomic(path: Path, data: bytes, sync: bool = True) -> None:
     else:
         raise FileExistsError(f"{path.parent}: cannot make a temporary file")
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        try:  # plain writes: an import makes 20,000 of these files, and a file object costs more than the write
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
             if sync:
-                os.fsync(f.fileno())
+                os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -306,6 +342,121 @@ def _zip_entry_count(path: Path) -> None:
             entries, cd_size = struct.unpack("<QQ", record[32:48])
     if entries > MAX_ZIP_MEMBERS or cd_size > MAX_ZIP_DIRECTORY:
         raise DataError(f"{path}: {entries:,} files, more than any My digits export has.")
+
+
+class _ZipReader:
+    """A zip file as ``zipfile`` reads it (``read``, ``seek``, ``tell``), read ahead
+    :data:`ZIP_READ_AHEAD` bytes at a time. ``zipfile`` on a plain file makes three system
+    calls per member (each a release and re-take of the GIL that the decoding threads
+    share); an export's members are read in order, so this makes one per megabyte. Opened
+    without following a FIFO's writer, and refused unless it is a regular file."""
+
+    def __init__(self, path: Path):
+        self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0))
+        st = os.fstat(self._fd)
+        if not stat.S_ISREG(st.st_mode):
+            os.close(self._fd)
+            raise DataError(f"{path}: is not a regular file.")
+        self._size, self._pos, self._at, self._buffer = st.st_size, 0, 0, b""
+
+    def __enter__(self) -> _ZipReader:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        os.close(self._fd)
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
+        pos = (0, self._pos, self._size)[whence] + offset
+        if pos < 0:
+            raise OSError(22, "a seek before the start of the file")
+        self._pos = pos
+        return pos
+
+    def _read_at(self, size: int, pos: int) -> bytes:
+        if hasattr(os, "pread"):
+            return os.pread(self._fd, size, pos)
+        os.lseek(self._fd, pos, os.SEEK_SET)
+        return os.read(self._fd, size)
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            size = max(0, self._size - self._pos)
+        start = self._pos - self._at
+        if 0 <= start and start + size <= len(self._buffer):
+            data = self._buffer[start : start + size]
+        elif size >= ZIP_READ_AHEAD:
+            data = self._read_at(size, self._pos)
+        else:
+            self._buffer, self._at = self._read_at(ZIP_READ_AHEAD, self._pos), self._pos
+            data = self._buffer[:size]
+        self._pos += len(data)
+        return data
+
+
+def _import_threads() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(IMPORT_THREADS, cores))
+
+
+def _import_digit(
+    path: Path, ident: str, label: int, drawing_png: bytes, small_png: bytes | None, large: threading.Lock
+) -> tuple[np.ndarray, bytes, bytes]:
+    """One digit of a zip being imported, checked: its 28×28 pixels, their PNG and their digest.
+
+    DataError if the drawing is not a readable, non-empty grayscale PNG. The zip's own 28×28
+    is used when it is one with this label (decoding it costs a tenth of making it anew
+    from the drawing); otherwise it is made anew. Runs on the import's threads: it touches
+    nothing but its arguments; ``large`` is held while a drawing of more than
+    :data:`IMPORT_LARGE_PIXELS` is decoded."""
+    try:
+        width, height = png_size(drawing_png)
+    except ValueError:
+        width = height = 0  # refused by _png_image below, with the member's name
+    with large if width * height > IMPORT_LARGE_PIXELS else contextlib.nullcontext():
+        return _import_checked(path, ident, label, drawing_png, small_png)
+
+
+def _import_checked(path: Path, ident: str, label: int, drawing_png: bytes, small_png: bytes | None) -> tuple[np.ndarray, bytes, bytes]:
+    member = f"{DRAWINGS}/{ident}.png"
+    small = None
+    if small_png is not None:
+        with contextlib.suppress(ValueError):
+            pixels, found = _decode_png(small_png, small=True)
+            if found == label:
+                small = pixels
+    try:
+        if small is not None:  # the drawing checked, its pixels not needed
+            ink = _png_has_ink(drawing_png)
+        else:  # none in the zip (or not of this label, or not readable): made anew
+            drawing, _ = _decode_png(drawing_png, small=False)
+            ink = bool(drawing.any())
+    except ValueError as err:
+        raise DataError(f"{path}: {member} is not a readable grayscale PNG ({str(err)[:120]}).") from None
+    if not ink:
+        raise DataError(f"{path}: the drawing {member} is empty.")
+    if small is None:
+        small = np.round(to_mnist(drawing) * 255).astype(np.uint8)
+        small_png = _png_bytes(small, label)
+    return small, small_png, _digest(small, label)
+
+
+def _import_write(files: tuple[tuple[Path, bytes], ...], written: list[Path]) -> tuple[int, int, int]:
+    """Write a digit's files new-then-replace, each noted in ``written`` once in place; the
+    key (size, mtime_ns, inode) of the last (its 28×28). Runs on the import's threads."""
+    for where, data in files:
+        _write_atomic(where, data, sync=False)
+        written.append(where)
+    st = os.stat(files[-1][0])
+    return st.st_size, st.st_mtime_ns, st.st_ino
 
 
 class MyDigits:
@@ -928,87 +1079,35 @@ class MyDigits:
         already here, the same pixels with the same label, is not added twice). DataError
         for a zip that is not such an export (nothing is added then).
 
-        Members are read and decoded one at a time, each PNG's pixel count checked from its
-        header first; the member count is checked from the end-of-central-directory record
-        before ``zipfile`` parses the directory. ``progress(done, total)`` after each digit;
-        ``stop()`` true: :class:`Cancelled`, and nothing is added.
+        The member count is checked from the end-of-central-directory record before
+        ``zipfile`` parses the directory. Members are read on this thread, in order; each
+        digit is decoded (each PNG's pixel count checked from its header first) and its
+        files written on a few threads, a window at a time (:data:`IMPORT_AHEAD` digits,
+        :data:`IMPORT_AHEAD_BYTES` of PNG), so memory stays bounded whatever the zip holds;
+        which digits are new is decided here, in the zip's order. The index is written once,
+        when every file is in place. ``progress(done, total)`` after each digit; ``stop()``
+        true: :class:`Cancelled`, and nothing is added.
         """
         if self.read_only:
             raise DataError(f"{self.folder}: opened read-only; nothing was changed.")
         path = Path(path).expanduser()
         check_regular_file(path, "zip", MAX_ZIP_TOTAL, DataError)
         self._sync()
-        have = {_digest(self._images[i], label) for i, label in self._entries}
-        present = {i for i, _ in self._entries}
-        written: list[Path] = []
-        items = []
-        added = _now()
+        written: list[Path] = []  # appended by the writing threads: what a failure takes back
+        pool = ThreadPoolExecutor(max_workers=_import_threads(), thread_name_prefix="mydigits-import")
         try:
             _zip_entry_count(path)
-            with zipfile.ZipFile(path) as zf:
-                members = zf.infolist()
-                total = 0
-                for m in members:
-                    if not ZIP_MEMBER.fullmatch(m.filename) or m.is_dir():
-                        raise DataError(
-                            f"{path}: {m.filename[:100]!r} is not part of a My digits export "
-                            f"(expected only {INDEX}, {DRAWINGS}/<id>.png and {SMALL}/<id>.png)."
-                        )
-                    total += m.file_size
-                    if m.file_size > MAX_PNG_BYTES or m.file_size > MAX_ZIP_RATIO * max(m.compress_size, 1) + 4096 or total > MAX_ZIP_TOTAL:
-                        raise DataError(f"{path}: {m.filename} unpacks to {m.file_size:,} bytes: too large (a zip bomb?).")
-                names = {m.filename for m in members}
-                if INDEX not in names:
-                    raise DataError(f"{path}: no {INDEX}: not a My digits export.")
-                data = json.loads(self._read_member(zf, INDEX, path, MAX_INDEX_BYTES))
-                if not (isinstance(data, dict) and data.get("format") == FORMAT and isinstance(data.get("digits"), list)):
-                    raise DataError(f"{path}: its {INDEX} is not a My digits index.")
-                for e in data["digits"]:
-                    if not _entry_ok(e):
-                        raise DataError(f"{path}: a bad entry in {INDEX} ({str(e)[:80]}).")
-                    if f"{DRAWINGS}/{e['id']}.png" not in names:
-                        raise DataError(f"{path}: {DRAWINGS}/{e['id']}.png is missing.")
-                count = len(data["digits"])
-                for n, e in enumerate(data["digits"]):
-                    if stop is not None and stop():
-                        raise Cancelled("Import cancelled: nothing was added.")
-                    ident, label = e["id"], e["label"]
-                    if ident not in present:  # an id already here is this very digit (an export of ours)
-                        member = f"{DRAWINGS}/{ident}.png"
-                        drawing_png = self._read_member(zf, member, path, MAX_PNG_BYTES)
-                        try:
-                            drawing, _ = _decode_png(drawing_png, small=False)
-                        except ValueError as err:
-                            raise DataError(f"{path}: {member} is not a readable grayscale PNG ({str(err)[:120]}).") from None
-                        if not drawing.any():
-                            raise DataError(f"{path}: the drawing {member} is empty.")
-                        small, small_png = self._zip_small(zf, names, ident, label, path)
-                        if small is None:  # none in the zip (or not of this label): made anew
-                            small = np.round(to_mnist(drawing) * 255).astype(np.uint8)
-                            small_png = _png_bytes(small, label)
-                        digest = _digest(small, label)
-                        if digest not in have:
-                            have.add(digest)
-                            present.add(ident)
-                            for where, data_ in (
-                                (self.folder / DRAWINGS / f"{ident}.png", drawing_png),
-                                (self.folder / SMALL / f"{ident}.png", small_png),
-                            ):
-                                _write_atomic(where, data_, sync=False)
-                                written.append(where)
-                            st = os.stat(written[-1])
-                            self._images[ident], self._keys[ident] = small, (st.st_size, st.st_mtime_ns, st.st_ino)
-                            items.append(({"id": ident, "label": label, "added": added}, None, None))
-                    if progress is not None:
-                        progress(n + 1, count)
+            with _ZipReader(path) as raw, zipfile.ZipFile(raw) as zf:
+                digits, names = self._zip_index(zf, path)
+                items = self._import_digits(zf, names, digits, path, pool, written, progress, stop)
+            pool.shutdown(wait=True)
         except BaseException as e:
+            pool.shutdown(wait=True, cancel_futures=True)  # nothing still being written when the files are taken back
             for where in written:
                 with contextlib.suppress(OSError):
                     where.unlink()
             if isinstance(e, zipfile.BadZipFile):
                 raise DataError(f"{path}: not a readable zip file ({e}).") from None
-            if isinstance(e, OSError) and written:
-                raise self._cannot_write(e) from None
             if isinstance(e, (ValueError, RuntimeError, NotImplementedError, EOFError, OSError, zlib.error, struct.error, MemoryError)):
                 # bad JSON, encrypted or damaged members, a JSON nested too deep (RecursionError)
                 raise DataError(f"{path}: damaged or not a My digits export ({type(e).__name__}: {str(e)[:160]}).") from None
@@ -1027,18 +1126,97 @@ class MyDigits:
         return len(items)
 
     @classmethod
-    def _zip_small(cls, zf: zipfile.ZipFile, names: set[str], ident: str, label: int, path: Path):
-        """The zip's own 28×28 of a digit (pixels and bytes) if it is one with this label,
-        else (None, None): decoding it costs a tenth of making it anew from the drawing."""
-        member = f"{SMALL}/{ident}.png"
-        if member not in names:
-            return None, None
-        data = cls._read_member(zf, member, path, MAX_SMALL_BYTES)
-        try:
-            small, found = _decode_png(data, small=True)
-        except ValueError:
-            return None, None
-        return (small, data) if found == label else (None, None)
+    def _zip_index(cls, zf: zipfile.ZipFile, path: Path) -> tuple[list[dict], set[str]]:
+        """The entries of an export's index, every one checked, and the names of its members;
+        DataError for a zip that is not an export (or a bomb), before a digit is read."""
+        members = zf.infolist()
+        total = 0
+        for m in members:
+            if not ZIP_MEMBER.fullmatch(m.filename) or m.is_dir():
+                raise DataError(
+                    f"{path}: {m.filename[:100]!r} is not part of a My digits export "
+                    f"(expected only {INDEX}, {DRAWINGS}/<id>.png and {SMALL}/<id>.png)."
+                )
+            total += m.file_size
+            if m.file_size > MAX_PNG_BYTES or m.file_size > MAX_ZIP_RATIO * max(m.compress_size, 1) + 4096 or total > MAX_ZIP_TOTAL:
+                raise DataError(f"{path}: {m.filename} unpacks to {m.file_size:,} bytes: too large (a zip bomb?).")
+        names = {m.filename for m in members}
+        if INDEX not in names:
+            raise DataError(f"{path}: no {INDEX}: not a My digits export.")
+        data = json.loads(cls._read_member(zf, INDEX, path, MAX_INDEX_BYTES))
+        if not (isinstance(data, dict) and data.get("format") == FORMAT and isinstance(data.get("digits"), list)):
+            raise DataError(f"{path}: its {INDEX} is not a My digits index.")
+        for e in data["digits"]:
+            if not _entry_ok(e):
+                raise DataError(f"{path}: a bad entry in {INDEX} ({str(e)[:80]}).")
+            if f"{DRAWINGS}/{e['id']}.png" not in names:
+                raise DataError(f"{path}: {DRAWINGS}/{e['id']}.png is missing.")
+        return data["digits"], names
+
+    def _import_digits(
+        self,
+        zf: zipfile.ZipFile,
+        names: set[str],
+        digits: list[dict],
+        path: Path,
+        pool: ThreadPoolExecutor,
+        written: list[Path],
+        progress: Callable[[int, int], None] | None,
+        stop: Callable[[], bool] | None,
+    ) -> list[tuple[dict, None, None]]:
+        """The pipeline of :meth:`import_zip`: read ahead (this thread), decode (``pool``),
+        keep or drop (this thread, in order), write (``pool``). The index entries of the
+        digits whose files are written; the caller waits for the pool before using them."""
+        have = {_digest(self._images[i], label) for i, label in self._entries}
+        present = {i for i, _ in self._entries}
+        added = _now()
+        items = []
+        decoding: collections.deque = collections.deque()  # (ident, label, drawing PNG, future of _import_digit)
+        writing: collections.deque = collections.deque()  # (ident, 28×28 pixels, PNG bytes held, future of _import_write)
+        held = fed = 0  # bytes of PNG in the two queues; digits read from the zip
+        large = threading.Lock()
+        count = len(digits)
+
+        def saved(job) -> tuple[int, int, int]:
+            try:
+                return job.result()
+            except OSError as e:
+                raise self._cannot_write(e) from None
+
+        for n in range(count):
+            if stop is not None and stop():
+                raise Cancelled("Import cancelled: nothing was added.")
+            while fed < count and (not decoding or (len(decoding) < IMPORT_AHEAD and held < IMPORT_AHEAD_BYTES)):
+                ident, label = digits[fed]["id"], digits[fed]["label"]
+                fed += 1
+                if ident in present:  # an id already here is this very digit (an export of ours)
+                    decoding.append((ident, label, b"", None))
+                    continue
+                drawing_png = self._read_member(zf, f"{DRAWINGS}/{ident}.png", path, MAX_PNG_BYTES)
+                member = f"{SMALL}/{ident}.png"
+                small_png = self._read_member(zf, member, path, MAX_SMALL_BYTES) if member in names else None
+                decoding.append((ident, label, drawing_png, pool.submit(_import_digit, path, ident, label, drawing_png, small_png, large)))
+                held += len(drawing_png)
+            ident, label, drawing_png, job = decoding.popleft()
+            if job is not None:
+                small, small_png, digest = job.result()
+                if ident not in present and digest not in have:
+                    have.add(digest)
+                    present.add(ident)
+                    files = ((self.folder / DRAWINGS / f"{ident}.png", drawing_png), (self.folder / SMALL / f"{ident}.png", small_png))
+                    writing.append((ident, small, len(drawing_png), pool.submit(_import_write, files, written)))
+                    items.append(({"id": ident, "label": label, "added": added}, None, None))
+                else:
+                    held -= len(drawing_png)
+            while writing and (writing[0][3].done() or len(writing) > IMPORT_AHEAD or held > IMPORT_AHEAD_BYTES):
+                ident, small, size, job = writing.popleft()
+                self._images[ident], self._keys[ident] = small, saved(job)
+                held -= size
+            if progress is not None:
+                progress(n + 1, count)
+        for ident, small, _, job in writing:
+            self._images[ident], self._keys[ident] = small, saved(job)
+        return items
 
     @staticmethod
     def _read_member(zf: zipfile.ZipFile, name: str, path: Path, cap: int) -> bytes:
