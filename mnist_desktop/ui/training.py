@@ -46,7 +46,7 @@ from mnist_desktop.model.progress import TrainingProgress, epoch_table, format_d
 
 from .loss_plot import LossPlot
 from .panel import DockEntry
-from .session import LOADING_PYTORCH, Session
+from .session import LOADING_PYTORCH, Session, is_torch_model
 from .settings import TRAINING_GROUP, parse_bool, parse_setting
 from .stepper import StepperWidget
 from .theme import GRAY, palette_color, set_message
@@ -125,6 +125,9 @@ class TrainingPanel(QWidget):
         self._speed_key: str | None = None
         self.speed_said: str | None = None
         self._message_model = None  # the model the message line calls active, while it is
+        # Built below; a palette change while they are being built restyles nothing yet.
+        self.means_view: pg.GraphicsLayoutWidget | None = None
+        self.mode_buttons: dict[str, QPushButton] = {}
         self._build_controls()
         self._build_plot()
         self._build_modes()
@@ -351,7 +354,6 @@ class TrainingPanel(QWidget):
         self.stepper = StepperWidget(torch_ready=self.torch_ready)
         self.stepper.modelTrained.connect(self.modelTrained)
         self.stepper.panelConfigRequested.connect(lambda: self.stepper.set_config(self.config()))
-        self.mode_buttons = {}
         bar = QHBoxLayout()
         bar.setSpacing(0)
         group = QButtonGroup(self)
@@ -644,7 +646,8 @@ class TrainingPanel(QWidget):
 
     @staticmethod
     def _can_continue(predictor) -> bool:
-        arch = ARCHITECTURES.get(getattr(predictor, "arch", None))
+        """Whether "One more epoch" can train ``predictor`` further: a torch model that has SGD."""
+        arch = ARCHITECTURES.get(predictor.arch) if is_torch_model(predictor) else None
         return arch is not None and arch.trainable and predictor.task in engine.TASKS
 
     # ------------------------------------------------------------------ training
@@ -861,9 +864,9 @@ class TrainingPanel(QWidget):
         self.means_view.setVisible(show)
 
     def changeEvent(self, event) -> None:
-        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "means_view"):
+        if event.type() == QEvent.Type.PaletteChange and self.means_view is not None:
             self.means_view.setBackground(palette_color(self, QPalette.ColorRole.Base))
-        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "mode_buttons"):
+        if event.type() == QEvent.Type.PaletteChange and self.mode_buttons:
             self._style_mode_buttons()
         super().changeEvent(event)
 
