@@ -70,7 +70,7 @@ def build_actions(w) -> None:
     w.number_mode_action = make_action(
         w,
         "&Number mode",
-        w.set_number_mode,
+        w.centre.set_number_mode,
         ["Ctrl+Shift+N"],
         "Write a whole number on a wide canvas: each digit is boxed and read as you write",
         checkable=True,
@@ -111,11 +111,11 @@ def build_actions(w) -> None:
     w.previous_model_action.setEnabled(False)
     w.quit_action = make_action(w, "&Quit", w.close, [QKeySequence.StandardKey.Quit], "Quit (stops training first)")
     w.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
-    w.train_action = make_action(w, "&Train", w.train, ["Ctrl+T"], "Train a model with the Training panel's settings", SP.SP_MediaPlay)
-    w.stop_action = make_action(w, "S&top training", w.stop_training, ["Ctrl+."], "Stop training after this batch", SP.SP_MediaStop)
+    w.train_action = make_action(w, "&Train", w.runs.train, ["Ctrl+T"], "Train a model with the Training panel's settings", SP.SP_MediaPlay)
+    w.stop_action = make_action(w, "S&top training", w.runs.stop, ["Ctrl+."], "Stop training after this batch", SP.SP_MediaStop)
     w.stop_action.setEnabled(False)
     w.fine_tune_action = make_action(
-        w, "&Fine-tune on my digits", w.fine_tune_my_digits, (), "Train the active model further on the digits in My digits"
+        w, "&Fine-tune on my digits", w.runs.fine_tune_my_digits, (), "Train the active model further on the digits in My digits"
     )
     # "That's not right — it is: d", with a modifier so that typing a digit in a spin box is not taken
     w.correct_actions = [

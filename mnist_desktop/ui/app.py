@@ -82,11 +82,12 @@ def run(argv: list[str] | None = None) -> int:
     """
     app = make_app(argv)
     install_excepthook()
+    from .help_texts import introduce_once
     from .main_window import MainWindow
 
     window = MainWindow(torch_ready="torch" in sys.modules)
     window.show()
-    QTimer.singleShot(0, window.introduce_once)  # a first launch: the introduction, over the window
+    QTimer.singleShot(0, lambda: introduce_once(window, window.settings))  # a first launch: the introduction, over the window
     tune_process()
     if not window.torch_ready:
         QTimer.singleShot(TORCH_LOAD_DELAY_MS, window.load_torch_in_background)

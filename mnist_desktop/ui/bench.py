@@ -154,10 +154,11 @@ def measure_click_to_done(config=None, probe: bool = True, timeout: float = 900.
     result: dict = {"probe_interval_ms": PROBE_MS if probe else None}
     try:
 
-        def on_epoch(_info) -> None:  # in the GUI thread (a queued signal)
-            worker_epoch.append(time.perf_counter())
+        def on_report(_generation, report) -> None:  # in the GUI thread (a queued signal)
+            if report.kind == "epoch":
+                worker_epoch.append(time.perf_counter())
 
-        panel.started.connect(lambda: panel._worker.epoch.connect(on_epoch))
+        panel.started.connect(lambda: panel._worker.progress.connect(on_report))
         cpu0 = time.thread_time()
         state["last"] = marks["clicked"] = time.perf_counter()
         if probe:

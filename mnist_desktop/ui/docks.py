@@ -1,14 +1,20 @@
 """The docked panels: the registry (one line per panel), where each group of docks goes in
 each layout, and the loops that build the docks, tell panels when they are on screen and
-shut them down."""
+shut them down.
+
+A panel is built when its dock first comes on screen, or when something asks for it
+(:meth:`Docks.panel`); until then its dock holds an empty placeholder, so that the window
+shows without building what is behind other tabs. The first panel of each group (the tab in
+front of the default layouts) and those in ``EAGER`` are built with the window.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSignalBlocker, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QSettings, QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QScrollArea, QTabBar
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QScrollArea, QTabBar, QWidget
 
 from .activations import ActivationsPanel
 from .data_view import DataViewPanel
@@ -16,12 +22,14 @@ from .evaluation import EvaluationPanel
 from .inspector import InspectorPanel
 from .mydigits import MyDigitsPanel
 from .nudge import NudgePanel
-from .panel import Panel
+from .panel import DockEntry, Panel
 from .preprocess_lab import PreprocessLabPanel
 from .session import Session
 from .settings import MY_DIGITS_FOLDER
 from .training import TrainingPanel
 from .weights import WeightsPanel
+
+MakePanel = Callable[[Session, QSettings], Panel]
 
 
 def _my_digits_folder(settings: QSettings) -> str | None:
@@ -36,19 +44,23 @@ def _evaluation_panel(settings: QSettings) -> EvaluationPanel:
 
 
 # The registry: one line per panel, in the order of the View menu and of each group's tabs
-# (the first of a group is the tab in front at start). Each makes its panel from the session
-# and the settings; the panel's class says where its dock goes (``Panel.dock``).
-PANELS: tuple[Callable[[Session, QSettings], Panel], ...] = (
-    lambda session, settings: TrainingPanel(torch_ready=session.torch_ready),
-    lambda session, settings: _evaluation_panel(settings),
-    lambda session, settings: MyDigitsPanel(_my_digits_folder(settings)),
-    lambda session, settings: NudgePanel(torch_ready=session.torch_ready),
-    lambda session, settings: ActivationsPanel(),
-    lambda session, settings: InspectorPanel(),
-    lambda session, settings: PreprocessLabPanel(),
-    lambda session, settings: DataViewPanel(),  # last of its group: read when first shown
-    lambda session, settings: WeightsPanel(),
+# (the first of a group is the tab in front at start): the panel's class (its ``dock`` says
+# where its dock goes) and how to make it from the session and the settings.
+PANELS: tuple[tuple[type, MakePanel], ...] = (
+    (TrainingPanel, lambda session, settings: TrainingPanel(torch_ready=session.torch_ready)),
+    (EvaluationPanel, lambda session, settings: _evaluation_panel(settings)),
+    (MyDigitsPanel, lambda session, settings: MyDigitsPanel(_my_digits_folder(settings))),
+    (NudgePanel, lambda session, settings: NudgePanel(torch_ready=session.torch_ready)),
+    (ActivationsPanel, lambda session, settings: ActivationsPanel()),
+    (InspectorPanel, lambda session, settings: InspectorPanel()),
+    (PreprocessLabPanel, lambda session, settings: PreprocessLabPanel()),
+    (DataViewPanel, lambda session, settings: DataViewPanel()),  # last of its group: read when first shown
+    (WeightsPanel, lambda session, settings: WeightsPanel()),
 )
+# Built with the window although behind another tab: the Weights panel records every
+# training run's weights as it goes, seen or not.
+EAGER = {"weights"}
+RELAYOUT_MS = 250  # a resize that crosses the small-screen threshold is laid out again once it pauses this long
 
 # Where each group of docks goes, and the share of the window's width (side areas) or height
 # (top/bottom) it starts with. Groups in one area share one tab stack. A small screen gets one
@@ -64,28 +76,72 @@ def layout_for_size(width: int, height: int) -> str:
     return "wide" if width >= WIDE_LAYOUT_FROM[0] and height >= WIDE_LAYOUT_FROM[1] else "compact"
 
 
-class Docks:
-    """The window's docks: one per panel, keyed by ``panel.dock.name``."""
+class Docks(QObject):
+    """The window's docks: one per registered panel, keyed by ``panel.dock.name``; ``panels``
+    holds those built so far."""
 
     def __init__(self, window: QMainWindow, session: Session, settings: QSettings):
+        super().__init__(window)
         self.applied: str | None = None  # the layout last applied ("wide", "compact"); None: a saved one
-        self.window = window
+        self.window, self.session, self.settings = window, session, settings
         self.panels: dict[str, Panel] = {}
         self.docks: dict[str, QDockWidget] = {}
         self.groups: dict[str, str] = {}  # dock name → its group in DOCK_LAYOUTS
+        self._entries: dict[str, tuple[DockEntry, MakePanel]] = {}
+        self._hooks: dict[str, list[Callable[[Panel], None]]] = {}
+        self._bound = False
+        self.relayout = QTimer(self, singleShot=True, interval=RELAYOUT_MS)
+        self.relayout.timeout.connect(lambda: self.apply_layout())
         window.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         window.setDockOptions(
             QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks | QMainWindow.DockOption.AllowNestedDocks
         )
-        for make in PANELS:
-            self._add(make(session, settings))
+        for kind, make in PANELS:
+            self._add(kind.dock, make)
+        fronts = {}
+        for name, group in self.groups.items():
+            fronts.setdefault(group, name)
+        for name in self.docks:
+            if name in EAGER or name in fronts.values():
+                self.panel(name)
+        window.installEventFilter(self)
 
-    def _add(self, panel: Panel) -> None:
-        entry = panel.dock
+    def _add(self, entry: DockEntry, make: MakePanel) -> None:
         dock = QDockWidget(entry.title, self.window, objectName=f"{entry.name}_dock")
+        dock.setWidget(QWidget(objectName=f"{entry.name}_placeholder"))  # until the panel is built
+        if entry.help:
+            dock.widget().setStatusTip(entry.help)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+        )
+        self.window.addDockWidget(DOCK_LAYOUTS["wide"][entry.group][0], dock)
+        dock.visibilityChanged.connect(lambda shown, name=entry.name: self._on_visibility(name, shown))
+        self._entries[entry.name] = (entry, make)
+        self.docks[entry.name] = dock
+        self.groups[entry.name] = entry.group
+
+    def panel(self, name: str) -> Panel:
+        """Panel ``name``, built now if it was not yet."""
+        panel = self.panels.get(name)
+        return panel if panel is not None else self._build(name)
+
+    def on_built(self, name: str, hook: Callable[[Panel], None]) -> None:
+        """Call ``hook(panel)`` once panel ``name`` is built: now if it is (its connections to
+        the rest of the window go here, so that they are made whenever it is built)."""
+        self._hooks.setdefault(name, []).append(hook)
+        if name in self.panels:
+            hook(self.panels[name])
+
+    def _build(self, name: str) -> Panel:
+        entry, make = self._entries[name]
+        panel = make(self.session, self.settings)
         if entry.help:
             panel.setStatusTip(entry.help)
+        dock = self.docks[name]
+        placeholder = dock.widget()
         if entry.scroll:  # a dock can shrink below its panel's natural size: scroll instead
             scroll = QScrollArea(objectName=f"{entry.name}_scroll")
             scroll.setWidgetResizable(True)
@@ -94,23 +150,36 @@ class Docks:
             dock.setWidget(scroll)
         else:
             dock.setWidget(panel)
-        dock.setFeatures(
-            QDockWidget.DockWidgetFeature.DockWidgetMovable
-            | QDockWidget.DockWidgetFeature.DockWidgetClosable
-            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-        )
-        self.window.addDockWidget(DOCK_LAYOUTS["wide"][entry.group][0], dock)
-        dock.visibilityChanged.connect(panel.set_on_screen)  # the one loop that tells panels they are seen
-        self.panels[entry.name] = panel
-        self.docks[entry.name] = dock
-        self.groups[entry.name] = entry.group
+        placeholder.deleteLater()
+        self.panels[name] = panel
+        if self._bound:  # built after the window: it reads the session's state and is told whether it is seen
+            panel.bind(self.session)
+            panel.set_on_screen(self._on_screen(dock))
+        for hook in self._hooks.get(name, []):
+            hook(panel)
+        return panel
+
+    def _on_visibility(self, name: str, shown: bool) -> None:
+        """The one place that tells panels they are seen; a panel not built yet is built when it first is."""
+        panel = self.panels.get(name)
+        if panel is None and shown and self._bound:
+            self._build(name)  # tells it
+        elif panel is not None:
+            panel.set_on_screen(shown)
+
+    @staticmethod
+    def _on_screen(dock: QDockWidget) -> bool:
+        return dock.isVisible() and not dock.visibleRegion().isEmpty()
 
     def bind(self, session: Session) -> None:
+        """Bind the panels built so far; those built later are bound as they are built."""
         for panel in self.panels.values():
             panel.bind(session)
+        self._bound = True
 
     def shutdown(self) -> None:
-        """Stop every panel's background work and wait for it (before the window goes away)."""
+        """Stop every built panel's background work and wait for it (before the window goes away)."""
+        self.relayout.stop()
         for panel in self.panels.values():
             panel.shutdown()
 
@@ -145,9 +214,22 @@ class Docks:
         action.triggered.connect(chosen)
         return action
 
-    def apply_layout(self, name: str) -> None:
-        """Put every dock where layout ``name`` says: groups that share an area share one tab
-        stack, in the registry's order."""
+    def layout_name(self) -> str:
+        """The default layout that fits the window: "compact" on a small screen, else "wide"."""
+        return layout_for_size(self.window.width(), self.window.height())
+
+    def eventFilter(self, obj, event) -> bool:
+        """A window resized across the small-screen threshold is laid out for its new size (once
+        the resizing pauses): the wide layout squeezed into 1280×720 cut the loss plot off."""
+        if obj is self.window and event.type() == QEvent.Type.Resize and self.applied not in (None, self.layout_name()):
+            self.relayout.start()
+        return super().eventFilter(obj, event)
+
+    def apply_layout(self, name: str | None = None) -> None:
+        """Put every dock where layout ``name`` (default: :meth:`layout_name`) says: groups that
+        share an area share one tab stack, in the registry's order."""
+        self.relayout.stop()
+        name = name or self.layout_name()
         window, areas = self.window, DOCK_LAYOUTS[name]
         self.applied = name
         # Moving the docks shows every one of them for a moment: their panels that compute
@@ -182,7 +264,7 @@ class Docks:
 
     def tell_on_screen(self) -> None:
         for dock in self.docks.values():
-            dock.visibilityChanged.emit(dock.isVisible() and not dock.visibleRegion().isEmpty())
+            dock.visibilityChanged.emit(self._on_screen(dock))
 
     def hide_stray_tab_bars(self) -> None:
         """Tabifying a third dock leaves the two-dock group's tab bar behind, visible in the

@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from html import escape
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QAction, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from mnist_desktop import __version__
+
+from .settings import INTRODUCED, parse_bool
 
 ABOUT = f"""<h3>mnist-desktop {__version__}</h3>
 <p>Draw a digit, train a classifier, and look at the tensors inside it.</p>
@@ -79,3 +81,16 @@ def show_dialog(parent: QWidget, name: str, title: str, html: str) -> QMessageBo
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.open()
     return box
+
+
+def show_introduction(parent: QWidget) -> QMessageBox:
+    return show_dialog(parent, "introduction", "Introduction", INTRODUCTION)
+
+
+def introduce_once(parent: QWidget, settings: QSettings) -> QMessageBox | None:
+    """At the first launch, the introduction (OK closes it; Help → Introduction has it after);
+    None at every later launch."""
+    if parse_bool(settings.value(INTRODUCED)):
+        return None
+    settings.setValue(INTRODUCED, True)
+    return show_introduction(parent)

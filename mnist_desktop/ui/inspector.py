@@ -226,6 +226,10 @@ class InspectorPanel(QWidget):
     def bind(self, session: Session) -> None:
         session.modelChanged.connect(self.set_predictor)
         session.drawingChanged.connect(lambda d: self.set_drawing(d.x28, d.canvas_shape))
+        if session.predictor is not None:  # built after the window: the state as it is now
+            self.set_predictor(session.predictor)
+        if session.drawing.image is not None:
+            self.set_drawing(session.drawing.x28, session.drawing.canvas_shape)
 
     @Slot(bool)
     def set_on_screen(self, shown: bool) -> None:

@@ -15,6 +15,7 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from mnist_desktop import model as engine
+from mnist_desktop.model.numpy_forward import PredictorBase
 
 from .canvas import Canvas
 from .prediction import PredictionPanel
@@ -24,12 +25,10 @@ FRAME_S = 1 / 60  # the drawing is classified at most once per frame
 NO_SALIENCY = "Saliency needs PyTorch's gradients: available once PyTorch has loaded."
 
 
-def looks_like_digit(predictor, probabilities: np.ndarray) -> bool:
+def looks_like_digit(predictor: PredictorBase, probabilities: np.ndarray) -> bool:
     """``predictor.is_digit`` from the probabilities already computed (no second forward
-    pass): the top one reaches the model's ``digit_threshold``. A model without one calls
-    everything a digit."""
-    threshold = getattr(predictor, "digit_threshold", None)
-    return threshold is None or bool(np.max(probabilities) >= threshold)
+    pass): the top one reaches the model's ``digit_threshold``."""
+    return bool(np.max(probabilities) >= predictor.digit_threshold)
 
 
 class LivePrediction(QObject):

@@ -1,54 +1,28 @@
-"""The main window: the frame (canvas and prediction in the centre, the panels' docks, menus,
-toolbar, status bar, help strip) and its settings. The state lives in the :class:`Session`,
-the panels in :mod:`docks`, the live prediction in :mod:`live_prediction`, model files in
-:mod:`model_files`."""
+"""The main window: the frame (the centre, the panels' docks, menus, toolbar, status bar, help
+strip) and its settings. The state lives in the :class:`Session`, the panels in :mod:`docks`,
+the canvas, the prediction and Number mode in :mod:`central`, model files in
+:mod:`model_files`, runs started from the menus in :mod:`training_runs`."""
 
 from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt, QTimer, Slot
+from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt, Slot
 from PySide6.QtGui import QCloseEvent, QShortcut, QTextDocumentFragment
-from PySide6.QtWidgets import (
-    QApplication,
-    QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QMainWindow,
-    QMessageBox,
-    QSizePolicy,
-    QVBoxLayout,
-    QWidget,
-)
-
-from mnist_desktop import model as engine
+from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QSizePolicy, QWidget
 
 from . import help_texts
 from .actions import build_actions
-from .canvas import Canvas, DrawingArea
+from .canvas import Canvas
+from .central import CentralArea
 from .chapter import ChapterActions, build_chapter_menu, train_with_accuracy_loss
-from .docks import Docks, layout_for_size
-from .live_prediction import LivePrediction
+from .docks import Docks
 from .model_files import ModelFiles
-from .nearest import NearestDigits, NearestStrip
-from .number_mode import NumberMode, NumberPanel
-from .prediction import PredictionPanel
 from .session import Session
-from .settings import (
-    BRUSH,
-    GEOMETRY,
-    INTRODUCED,
-    MY_DIGITS_FOLDER,
-    THEME,
-    WINDOW_STATE,
-    detached_copy,
-    name_application,
-    not_our_file,
-    parse_bool,
-    parse_setting,
-)
+from .settings import BRUSH, GEOMETRY, MY_DIGITS_FOLDER, THEME, WINDOW_STATE, detached_copy, name_application, not_our_file, parse_setting
 from .theme import app_icon, install_theme_menu
 from .torch_loading import TorchStartup
+from .training_runs import TrainingRuns
 
 STATE_VERSION = 2  # 2: docks placed by docks.DOCK_LAYOUTS; an older saved layout gives way to it
 IMAGE_FILTER = "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
@@ -79,27 +53,21 @@ class MainWindow(QMainWindow):
         self.help_strip: QLabel | None = None  # built with the status bar; status tips go to it
         self.last_warning: str | None = None
         self._closing = False
-        self._relayout = QTimer(self, singleShot=True, interval=250)  # after a resize pauses: lay out for the new size
-        self._relayout.timeout.connect(self.apply_layout)
         self._settings_error_shown = False
-        self._fine_tuning = False
         self.torch = TorchStartup(self.session, settings, parent=self)
 
-        self.canvas = Canvas()
-        self.prediction = PredictionPanel()
         self.dock_manager = Docks(self, self.session, settings)
         self.docks, self.dock_groups = self.dock_manager.docks, self.dock_manager.groups
-        panels = self.dock_manager.panels
-        self.training, self.evaluation, self.my_digits, self.nudge = (panels[k] for k in ("training", "evaluation", "my_digits", "nudge"))
-        self.activations, self.inspector, self.preprocess_lab = (panels[k] for k in ("activations", "inspector", "preprocess_lab"))
-        self.data_view, self.weights_view = panels["data"], panels["weights"]
-        self.live = LivePrediction(self.session, self.canvas, self.prediction, parent=self)
-        self.nearest_strip = NearestStrip()
-        self.nearest = NearestDigits(self.session, self.nearest_strip, parent=self)
-        self.number_panel = NumberPanel()
-        self.number_mode = NumberMode(
-            self.session, self.canvas, self.number_panel, lambda image, label: self.my_digits.add(image, label), parent=self
+        self.canvas = Canvas()
+        self.centre = CentralArea(self.session, self.canvas, lambda image, label: self.my_digits.add(image, label))
+        self.prediction, self.live, self.number_panel, self.number_mode = (
+            self.centre.prediction,
+            self.centre.live,
+            self.centre.number_panel,
+            self.centre.number_mode,
         )
+        self.nearest_strip, self.nearest = self.centre.nearest_strip, self.centre.nearest
+        self.runs = TrainingRuns(self.session, self.dock_manager, parent=self)
         self.files = ModelFiles(self.session, settings, parent=self)
         # The signals other code waits on, by the window's names for them.
         self.predictionUpdated = self.live.predictionUpdated  # the prediction panel shows the drawing's answer
@@ -107,8 +75,10 @@ class MainWindow(QMainWindow):
         self.torchReady = self.session.torchReady  # PyTorch has loaded and the active model is its torch twin
         self.onnxExported = self.files.exportFinished  # File → Export to ONNX ended: (succeeded, what it said)
 
-        self._build_central()
+        self.brush, self.eraser_button = self.centre.drawing.brush, self.centre.drawing.eraser_button
+        self.setCentralWidget(self.centre)
         build_actions(self)
+        self.runs.set_actions(self.train_action, self.stop_action)
         self._build_menus_and_toolbar()
         self._build_status_bar()
         self._build_chapter_menu()
@@ -119,6 +89,8 @@ class MainWindow(QMainWindow):
 
         self._restore_settings(predictor)  # ends in set_predictor, which classifies
         self.explain_widgets()
+        for name in self.docks.keys() - self.dock_manager.panels.keys():  # a panel built later gets its help on hover too
+            self.dock_manager.on_built(name, self.explain_widgets)
         self.session.modelChanged.connect(lambda _p: self.explain_widgets(self.activations))  # its views are rebuilt
         app = QApplication.instance()
         if app is not None:  # app.quit() without closing the window must not leave the worker running
@@ -126,34 +98,52 @@ class MainWindow(QMainWindow):
         self.torch.watch_user()  # last: it watches every event from now on
 
     def _connect(self) -> None:
-        """What one part of the window tells another."""
-        self.live.saliencyChanged.connect(self.inspector.set_saliency)
-        self.preprocess_lab.set_source(self.canvas.image_array)
+        """What one part of the window tells another. A panel's own signals are connected when it
+        is built (``on_built``); what goes to a panel builds it if it was not yet."""
+        on_built, d = self.dock_manager.on_built, self.dock_manager
         self.canvas.imageRejected.connect(lambda msg: self._warn("Cannot use this image", msg))
-        self.files.message.connect(self.statusBar().showMessage)
+        for part in (self.files, self.centre, self.runs):
+            part.message.connect(self.statusBar().showMessage)
         self.files.warning.connect(self._warn)
         self.files.exportRunning.connect(lambda _running: self._update_torch_actions())
         self.torch.deviceChanged.connect(self.device_label.setText)
         self.torch.message.connect(self.statusBar().showMessage)
-        self.training.modelTrained.connect(self._on_model_trained)
+        self.centre.numberModeChanged.connect(self.number_mode_action.setChecked)
         self.training.saveRequested.connect(lambda p: self.save_model_dialog(p))
-        self.training.started.connect(self._on_training_started)
-        self.training.finished.connect(self._on_training_finished)
         self.training.started.connect(self.weights_view.run_started)
         self.training.weightsReported.connect(self.weights_view.add_snapshot)
         self.training.modelTrained.connect(self.weights_view.model_trained)
         self.training.finished.connect(self.weights_view.run_finished)
         self.activations.layerSelected.connect(self.weights_view.set_layer)  # one selected layer for both views
-        for panel in (self.inspector, self.evaluation, self.my_digits, self.data_view):
-            panel.toCanvas.connect(self.canvas.set_image)
-        for panel in (self.evaluation, self.data_view):
-            panel.inspectRequested.connect(self.inspect_sample)
+        self.live.saliencyChanged.connect(
+            lambda saliency: d.panels["inspector"].set_saliency(saliency) if "inspector" in d.panels else None
+        )
+        on_built("inspector", lambda p: p.set_saliency(self.prediction.saliency))
+        on_built("preprocess_lab", lambda p: p.set_source(self.canvas.image_array))
+        for name in ("inspector", "evaluation", "my_digits", "data"):
+            on_built(name, lambda p: p.toCanvas.connect(self.canvas.set_image))
+        for name in ("evaluation", "data"):
+            on_built(name, lambda p: p.inspectRequested.connect(self.inspect_sample))
         self.nearest_strip.sampleClicked.connect(lambda index: self.inspect_sample("train", index))
         self.prediction.labelChosen.connect(self.save_my_digit)
-        self.my_digits.fineTuneRequested.connect(self.fine_tune_my_digits)
-        self.my_digits.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        self.my_digits.folderChanged.connect(lambda path: self.settings.setValue(MY_DIGITS_FOLDER, path))
-        self.nudge.trainWithAccuracyRequested.connect(lambda: train_with_accuracy_loss(self.chapter_menu.chapter))
+        on_built("my_digits", self._connect_my_digits)
+        on_built("nudge", lambda p: p.trainWithAccuracyRequested.connect(lambda: train_with_accuracy_loss(self.chapter_menu.chapter)))
+
+    def _connect_my_digits(self, panel) -> None:
+        panel.fineTuneRequested.connect(self.runs.fine_tune_my_digits)
+        panel.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
+        panel.folderChanged.connect(lambda path: self.settings.setValue(MY_DIGITS_FOLDER, path))
+
+    # ------------------------------------------------------------------ the panels, built when first asked for
+    training = property(lambda self: self.dock_manager.panel("training"))
+    evaluation = property(lambda self: self.dock_manager.panel("evaluation"))
+    my_digits = property(lambda self: self.dock_manager.panel("my_digits"))
+    nudge = property(lambda self: self.dock_manager.panel("nudge"))
+    activations = property(lambda self: self.dock_manager.panel("activations"))
+    inspector = property(lambda self: self.dock_manager.panel("inspector"))
+    preprocess_lab = property(lambda self: self.dock_manager.panel("preprocess_lab"))
+    data_view = property(lambda self: self.dock_manager.panel("data"))
+    weights_view = property(lambda self: self.dock_manager.panel("weights"))
 
     # ------------------------------------------------------------------ the session's state, read here
     @property
@@ -188,42 +178,7 @@ class MainWindow(QMainWindow):
     def _on_about_to_quit(self) -> None:
         if not self._closing:
             self.dock_manager.shutdown()
-            self.nearest.shutdown()
-
-    # ------------------------------------------------------------------ the frame
-    def _build_central(self) -> None:
-        drawing = DrawingArea(self.canvas)
-        self.brush, self.eraser_button = drawing.brush, drawing.eraser_button
-        central = QWidget()
-        # Side by side for a digit; in Number mode the wide canvas above its reading.
-        self.central_layout = layout = QHBoxLayout(central)
-        layout.addWidget(drawing, 3)
-        # The prediction with the nearest training digits under it.
-        self.prediction_column = QWidget(objectName="prediction_column")
-        column = QVBoxLayout(self.prediction_column)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.addWidget(self.prediction, 1)
-        column.addWidget(self.nearest_strip)
-        layout.addWidget(self.prediction_column, 2)
-        layout.addWidget(self.number_panel, 2)
-        self.number_panel.hide()
-        self.prediction.setStatusTip("The model's answer for your drawing: how likely each class is.")
-        self.number_panel.setStatusTip("The number the model reads on the canvas, digit by digit.")
-        self.setCentralWidget(central)
-
-    @Slot(bool)
-    def set_number_mode(self, on: bool) -> None:
-        """Number mode (a wide canvas read as a whole number) on or off; off restores the digit
-        canvas, its drawing and the prediction."""
-        if on:
-            self.live.set_paused(True)  # before the canvas turns wide: the number is not classified as a digit
-        self.central_layout.setDirection(QHBoxLayout.Direction.TopToBottom if on else QHBoxLayout.Direction.LeftToRight)
-        self.prediction_column.setVisible(not on)
-        self.number_panel.setVisible(on)
-        self.number_mode.set_active(on)
-        self.live.set_paused(on)  # after the canvas is back: the restored drawing is classified
-        if self.number_mode_action.isChecked() != on:
-            self.number_mode_action.setChecked(on)
+            self.centre.shutdown()
 
     # ------------------------------------------------------------------ the Chapter 4 menu
     def _build_chapter_menu(self) -> None:
@@ -246,13 +201,6 @@ class MainWindow(QMainWindow):
     def showEvent(self, event) -> None:
         super().showEvent(event)
         self.dock_manager.hide_stray_tab_bars()
-
-    def resizeEvent(self, event) -> None:
-        """A window resized across the small-screen threshold is laid out for its new size (once
-        the resizing pauses): the wide layout squeezed into 1280×720 cut the loss plot off."""
-        super().resizeEvent(event)
-        if self.dock_manager.applied not in (None, self.layout_name()):
-            self._relayout.start()
 
     def _build_menus_and_toolbar(self) -> None:
         bar = self.menuBar()
@@ -355,11 +303,6 @@ class MainWindow(QMainWindow):
             self.model_label.setText(f"Model: {predictor.describe()}")
         self._update_torch_actions()
 
-    @Slot(object)
-    def _on_model_trained(self, predictor) -> None:
-        self.set_predictor(predictor, None, unsaved=True)
-        self.statusBar().showMessage("The trained model is active. File → Save model keeps it; Edit → Previous model undoes.", 8000)
-
     @Slot()
     def save_model_dialog(self, predictor=None) -> str | None:
         """Ask where to save ``predictor`` (default: the active model); the saved path or None."""
@@ -373,78 +316,18 @@ class MainWindow(QMainWindow):
 
     @Slot(int)
     def save_my_digit(self, label: int) -> str | None:
-        """Save the drawing on the canvas into My digits as ``label``; its id, or None. In
-        Number mode: the selected digit of the number (a whole number is not one digit)."""
-        if self.number_mode.active:
-            selected = self.number_panel.selected
-            if selected is None:
-                self.statusBar().showMessage("Number mode: click a digit of the number first, then say what it is.", 5000)
-                return None
-            return self.number_mode.save(selected, label)
-        image = self.canvas.image_array()
-        if not image.any():
-            self.statusBar().showMessage("Nothing to save: draw a digit first.", 5000)
-            return None
-        return self.my_digits.add(image, label)
+        """Save the drawing (in Number mode: the selected digit) into My digits as ``label``; its id, or None."""
+        return self.centre.save_drawing(label)
 
     @Slot()
     def fine_tune_my_digits(self) -> bool:
-        """Fine-tune the active model on My digits in the training worker (live plot, Stop)."""
-        self.my_digits.reload()
-        why = self.my_digits.fine_tune_blocker() or (None if self.training.torch_ready else "PyTorch is still loading.")
-        if why is not None or self.predictor is None or self.training.is_training():
-            self.statusBar().showMessage(why or "Training is running.", 8000)
-            return False
-        from mnist_desktop.model import finetune  # torch: loaded by now
-
-        task = self.my_digits.fine_tune_task(self.predictor)
-        config = engine.continue_config(self.predictor, epochs=finetune.EPOCHS)
-        self._fine_tuning = True
-        base = self.predictor
-        started = self.training.start(
-            config, task=task, message=f"Fine-tuning {base.describe()} on My digits…", offer_if=lambda: self.predictor is not base
-        )
-        if not started:
-            self._fine_tuning = False
-            return False
-        self.dock_manager.raise_("training")  # the live loss plot, progress and Stop
-        return True
+        return self.runs.fine_tune_my_digits()
 
     @Slot(str, int)
     def inspect_sample(self, split: str, index: int) -> None:
         """Show MNIST ``split``'s digit ``index`` in the tensor inspector (raising its dock)."""
         self.inspector.show_sample(split, index)
         self.dock_manager.raise_("inspector")
-
-    @Slot()
-    def train(self) -> None:
-        """Train with the Training panel's settings (toolbar, Ctrl+T), with that panel in front: its
-        progress and Stop are where the run shows."""
-        self.dock_manager.raise_("training")
-        self.training.train()
-
-    @Slot()
-    def stop_training(self) -> None:
-        self.training.stop()
-        self.stop_action.setEnabled(False)
-
-    @Slot()
-    def _on_training_started(self) -> None:
-        self.train_action.setEnabled(False)
-        self.stop_action.setEnabled(True)
-        self.my_digits.set_busy(True)
-
-    @Slot(object)
-    def _on_training_finished(self, result) -> None:
-        self.train_action.setEnabled(True)
-        self.stop_action.setEnabled(False)
-        self.my_digits.set_busy(False)
-        if self._fine_tuning:
-            self._fine_tuning = False
-            self.my_digits.fine_tune_finished(result, offered=self.training.offered)
-            self.dock_manager.raise_("my_digits")  # before → after
-        if result is None:
-            self.statusBar().showMessage("Training failed; see the Training panel.", 8000)
 
     # ------------------------------------------------------------------ settings
     def _restore_settings(self, predictor) -> None:
@@ -471,9 +354,9 @@ class MainWindow(QMainWindow):
             self.resize(min(1400, int(screen.width() * 0.9)), min(920, int(screen.height() * 0.9)))
         state = s.value(WINDOW_STATE)
         if not (isinstance(state, QByteArray) and not state.isEmpty() and self.restoreState(state, STATE_VERSION)):
-            self.apply_layout()  # first start: the layout that fits the screen
+            self.dock_manager.apply_layout()  # first start: the layout that fits the screen
         else:
-            self.dock_manager.applied = self.layout_name()  # a saved layout, for the size it was saved at
+            self.dock_manager.applied = self.dock_manager.layout_name()  # a saved layout, for the size it was saved at
         source = None
         if predictor is None:
             predictor, source = self.files.startup_model(self.torch_ready)
@@ -500,16 +383,7 @@ class MainWindow(QMainWindow):
     def reset_layout(self) -> None:
         """Every panel back in the default layout for this screen (see ``apply_layout``)."""
         self.toolbar.show()
-        self.apply_layout()
-
-    def layout_name(self) -> str:
-        """The default layout that fits this window: "compact" on a small screen, else "wide"."""
-        return layout_for_size(self.width(), self.height())
-
-    def apply_layout(self, name: str | None = None) -> None:
-        """Put every dock where layout ``name`` (default: :meth:`layout_name`) says."""
-        self._relayout.stop()
-        self.dock_manager.apply_layout(name or self.layout_name())
+        self.dock_manager.apply_layout()
 
     def ask_to_save(self) -> QMessageBox.StandardButton:
         """Save, Discard or Cancel, for an unsaved trained model at quit (tests replace it)."""
@@ -533,9 +407,7 @@ class MainWindow(QMainWindow):
         self._closing = True
         self.dock_manager.shutdown()
         self.files.shutdown()
-        self.live.stop()
-        self.number_mode.stop()
-        self.nearest.shutdown()
+        self.centre.shutdown()
         self.save_settings()
         self.torch.stop()
         event.accept()
@@ -577,15 +449,7 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_introduction(self) -> QMessageBox:
-        return help_texts.show_dialog(self, "introduction", "Introduction", help_texts.INTRODUCTION)
-
-    def introduce_once(self) -> QMessageBox | None:
-        """At the first launch, the introduction (OK closes it; Help → Introduction has it after);
-        None at every later launch."""
-        if parse_bool(self.settings.value(INTRODUCED)):
-            return None
-        self.settings.setValue(INTRODUCED, True)
-        return self.show_introduction()
+        return help_texts.show_introduction(self)
 
     @Slot()
     def show_shortcuts(self) -> QMessageBox:

@@ -111,6 +111,8 @@ class PreprocessLabPanel(QWidget):
     def bind(self, session: Session) -> None:
         session.modelChanged.connect(self.set_predictor)
         session.drawingChanged.connect(self.schedule)
+        if session.predictor is not None:  # built after the window: the model as it is now
+            self.set_predictor(session.predictor)
 
     def shutdown(self) -> None:
         self._timer.stop()

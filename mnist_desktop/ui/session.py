@@ -69,6 +69,7 @@ class Session(QObject):
     def __init__(self, torch_ready: bool = True, parent: QObject | None = None):
         super().__init__(parent)
         self.torch_ready = torch_ready
+        self.torch_error: str | None = None  # why PyTorch could not be loaded, once it is known
         self.active = ActiveModel(None)
         self.history: list[ActiveModel] = []  # oldest first, at most MODEL_HISTORY
         self.drawing = Drawing()
@@ -110,6 +111,7 @@ class Session(QObject):
         self.torchReady.emit()
 
     def torch_failed(self, why: str) -> None:
+        self.torch_error = why
         self.torchFailed.emit(why)
 
     # ------------------------------------------------------------------ the drawing

@@ -1,8 +1,8 @@
 """Step mode: SGD one phase at a time, the chapter's seven steps drawn as they happen.
 
 The engine's :class:`~mnist_desktop.model.stepper.Stepper` does the work in a
-:class:`StepperWorker` on a QThread (building it loads the data; a CNN's batch may take
-longer than a frame), so the GUI thread only draws the :class:`StepState` snapshots that
+:class:`StepperWorker` per request, in a worker thread (building it loads the data; a CNN's
+batch may take longer than a frame), so the GUI thread only draws the :class:`StepState` snapshots that
 come back: the phase strip, the batch with its predictions, the loss, the loss plot (a
 point per batch) and, for the linear model, each class's weights and gradient as 28×28
 heatmaps before and after the step.
@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QSize, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
@@ -38,6 +38,7 @@ from .gallery import THUMB, Gallery
 from .session import LOADING_PYTORCH
 from .theme import DIVERGING, palette_color, set_message, style_plot_widget
 from .training_worker import EMIT_INTERVAL, failure_message
+from .workers import Worker, WorkerThreads
 
 SEVEN_STEPS = ("init", "predict", "loss", "gradient", "step", "repeat", "stop")  # as engine.stepper.SEVEN_STEPS (torch-free here)
 STEP_TIPS = {
@@ -65,52 +66,36 @@ def chapter_config():
     return recommended_config("3v7", "linear")
 
 
-class StepperWorker(QObject):
-    """Owns the engine's Stepper in whatever thread it lives in; requests arrive as queued
-    slot calls, which a busy worker runs one after the other."""
+class StepperWorker(Worker):
+    """One request, ``what`` ("phase", "batch" or "epoch"), on the engine's ``stepper`` (None:
+    built first, from ``config``: the data is loaded then). ``finished`` carries (the Stepper,
+    the StepState the request ended on); ``progress`` the StepStates of whole batches since the
+    last one, while it runs to the end of the epoch. One request runs at a time: the Stepper
+    goes from one worker's thread to the next, never used by two at once."""
 
-    progress = Signal(object)  # list[StepState] since the last signal (whole batches, "to the end of the epoch")
-    done = Signal(object)  # the StepState a request ended on
-    errored = Signal(object)  # the exception
-
-    def __init__(self, stop_event: threading.Event):
-        super().__init__()
-        self.stop_event = stop_event
-        self.config = None
-        self.stepper = None
+    def __init__(self, generation: int, what: str, stepper, config, cancel_event: threading.Event):
+        super().__init__(generation, cancel_event)
+        self.what, self.stepper, self.config = what, stepper, config
         self._pending: list = []
         self._last_emit = 0.0
-        self._threads_set = False
 
-    @Slot(object)
-    def load(self, config) -> None:
-        """Start again from init with ``config`` (the data is loaded at the first step)."""
-        self.config, self.stepper = config, None
+    def failure(self, error: Exception) -> str:
+        return failure_message(error)
 
-    @Slot(str)
-    def run(self, what: str) -> None:
-        """``what``: "phase", "batch" or "epoch"."""
-        if not self._threads_set:  # this thread's own OpenMP setting, once
-            import torch
+    def work(self):
+        import torch
 
-            torch.set_num_threads(STEP_THREADS)
-            self._threads_set = True
-        try:
-            if self.stepper is None:
-                self.stepper = engine.Stepper(self.config)
-            if what == "phase":
-                state = self.stepper.advance()
-            elif what == "batch":
-                state = self.stepper.finish_batch()
-            else:
-                self._last_emit = time.monotonic()
-                state = self.stepper.finish_epoch(on_batch=self._on_batch, stop_event=self.stop_event)
-                self._flush()
-        except Exception as e:  # every failure reaches the widget; the app keeps running
-            self._pending = []
-            self.errored.emit(e)
+        torch.set_num_threads(STEP_THREADS)  # this thread's own OpenMP setting
+        stepper = self.stepper if self.stepper is not None else engine.Stepper(self.config)
+        if self.what == "phase":
+            state = stepper.advance()
+        elif self.what == "batch":
+            state = stepper.finish_batch()
         else:
-            self.done.emit(state)
+            self._last_emit = time.monotonic()
+            state = stepper.finish_epoch(on_batch=self._on_batch, stop_event=self.cancel_event)
+            self._flush()
+        return stepper, state
 
     def _on_batch(self, state) -> None:
         self._pending.append(state)
@@ -120,7 +105,7 @@ class StepperWorker(QObject):
     def _flush(self) -> None:
         if self._pending:
             pending, self._pending = self._pending, []
-            self.progress.emit(pending)
+            self.report(pending)
         self._last_emit = time.monotonic()
 
 
@@ -130,8 +115,6 @@ class StepperWidget(QWidget):
     modelTrained = Signal(object)  # "Use this model": a Predictor of the model as it is now
     panelConfigRequested = Signal()  # "Settings from Train": the owner answers with set_config
     stateShown = Signal(object)  # a StepState was drawn (tests wait on it)
-    _load = Signal(object)
-    _run = Signal(str)
 
     def __init__(self, parent: QWidget | None = None, torch_ready: bool = True):
         super().__init__(parent)
@@ -140,14 +123,13 @@ class StepperWidget(QWidget):
         self.config = chapter_config()
         self.state = None  # the StepState shown
         self.busy = False
-        self._thread: QThread | None = None
-        self._worker: StepperWorker | None = None
+        self._threads = WorkerThreads("stepper-thread", self)
+        self._stepper = None  # the engine's Stepper of this run, while no request runs on it; None: from init
         self._stop_event = threading.Event()
         self._loss_x: list[float] = []
         self._loss_y: list[float] = []
         self._shown_batch = None  # the x array the gallery shows
         self._generation = 0  # a new one at each start over: what the worker sends of an older run is dropped
-        self._running = -1  # the generation the running request belongs to
         self._pending = None  # the latest state of a run to the end of the epoch, not drawn yet
         self._timer = QTimer(self, interval=DRAW_INTERVAL_MS)
         self._timer.timeout.connect(self._draw_pending)
@@ -360,32 +342,20 @@ class StepperWidget(QWidget):
         self._update_enabled()
 
     # ------------------------------------------------------------------ stepping
-    def _ensure_worker(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = QThread(self)
-        self._thread.setObjectName("stepper-thread")
-        self._worker = StepperWorker(self._stop_event)
-        self._worker.moveToThread(self._thread)
-        self._load.connect(self._worker.load)
-        self._run.connect(self._worker.run)
-        self._worker.progress.connect(self._on_progress)
-        self._worker.done.connect(self._on_done)
-        self._worker.errored.connect(self._on_failed)
-        self._thread.start()
-        self._load.emit(self.config)
-
     def _request(self, what: str) -> bool:
         if self.busy or not self.torch_ready or self.done():
             return False
-        self._ensure_worker()
-        self._stop_event.clear()
+        self._stop_event = threading.Event()
+        worker = StepperWorker(self._generation, what, self._stepper, self.config, self._stop_event)
+        self._stepper = None  # the worker's until it has finished
+        worker.progress.connect(self._on_progress)
+        worker.finished.connect(self._on_done)
+        worker.failed.connect(self._on_failed)
         self.busy = True
-        self._running = self._generation
         if self.state is None:  # the worker builds the run first: the data, the model at init
             self.show_message("Loading the training data…")
         self._update_enabled()
-        self._run.emit(what)
+        self._threads.start(worker)
         return True
 
     @Slot()
@@ -430,8 +400,7 @@ class StepperWidget(QWidget):
         self.progress.setValue(0)
         self.progress.setFormat("Press Next phase (Space) to begin")
         self._light(None)
-        if self._worker is not None:
-            self._load.emit(self.config)  # queued: after what the worker is doing
+        self._stepper = None  # the next request starts from init; a running one's result is dropped
         if self.torch_ready:
             self.show_message("")
         self._update_enabled()
@@ -441,27 +410,20 @@ class StepperWidget(QWidget):
 
     @Slot()
     def use_model(self) -> None:
-        if self.busy or self.state is None or self._worker is None or self._worker.stepper is None:
+        if self.busy or self.state is None or self._stepper is None:
             return
-        predictor = self._worker.stepper.predictor()  # the worker is idle: nothing changes the model meanwhile
+        predictor = self._stepper.predictor()  # no request runs: nothing changes the model meanwhile
         self.show_message(f"The model after {self.state.step} step(s) is active (Edit → Previous model brings the old one back).")
         self.modelTrained.emit(predictor)
 
     def shutdown(self) -> None:
         """Stop stepping and wait for the thread (call before the window goes away)."""
-        if self._thread is None:
-            return
-        self._stop_event.set()
-        self._thread.quit()
-        self._thread.wait()
-        self._worker.deleteLater()
-        self._thread.deleteLater()
-        self._worker = self._thread = None
+        self._threads.shutdown()
 
-    @Slot(object)
-    def _on_progress(self, states: list) -> None:
+    @Slot(int, object)
+    def _on_progress(self, generation: int, states: list) -> None:
         """Batches of a run to the end of the epoch: kept, drawn by the timer."""
-        if self._running != self._generation:
+        if generation != self._generation:
             return
         for s in states:
             self._add_point(s, draw=False)
@@ -477,26 +439,27 @@ class StepperWidget(QWidget):
         else:
             self.show_state(state)
 
-    @Slot(object)
-    def _on_done(self, state) -> None:
+    @Slot(int, object)
+    def _on_done(self, generation: int, result) -> None:
         self.busy = False
         self._pending = None
-        if self._running != self._generation:  # started over while it ran: the result is of the old run
+        if generation != self._generation:  # started over while it ran: the result is of the old run
             self._update_enabled()
             return
+        self._stepper, state = result
         if self.message.text() == "Loading the training data…":
             self.show_message("")
         self.show_state(state)
         self._update_enabled()
 
-    @Slot(object)
-    def _on_failed(self, error) -> None:
+    @Slot(int, str)
+    def _on_failed(self, generation: int, message: str) -> None:
         self.busy = False
-        if self._running != self._generation:
+        if generation != self._generation:
             self._update_enabled()
             return
         self.reset()  # the worker's stepper may be half-way through a phase: start again from init
-        self.show_message(failure_message(error), error=True)
+        self.show_message(message, error=True)
 
     def _update_enabled(self) -> None:
         can = self.torch_ready and not self.busy and not self.done()

@@ -1,7 +1,7 @@
 """The training panel: hyperparameters, Train / Pause / Stop / One more epoch, progress and
 the live loss plot.
 
-The run itself happens in :class:`~.training_worker.TrainingWorker` on a QThread. What
+The run itself happens in :class:`~.training_worker.TrainingWorker` in a worker thread. What
 arrives is accumulated in a Qt-free :class:`~mnist_desktop.model.progress.TrainingProgress`
 and drawn from a QTimer at most ``PLOT_INTERVAL_MS`` apart, so neither the signal queue nor
 the plot can flood the event loop. The panel never changes the active model by itself: a
@@ -15,6 +15,7 @@ import dataclasses
 import math
 import os
 import threading
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
@@ -45,11 +46,12 @@ from mnist_desktop.model.progress import TrainingProgress, epoch_table, format_d
 
 from .loss_plot import LossPlot
 from .panel import DockEntry
-from .session import LOADING_PYTORCH, Session
+from .session import LOADING_PYTORCH, Session, is_torch_model
 from .settings import TRAINING_GROUP, parse_bool, parse_setting
 from .stepper import StepperWidget
 from .theme import GRAY, palette_color, set_message
-from .training_worker import TrainingWorker, failure_message
+from .training_worker import Report, TrainingWorker
+from .workers import WorkerThreads
 
 LOADING_TORCH = f"{LOADING_PYTORCH} Training starts as soon as it has loaded."
 TWO_COLUMNS_FROM = 600  # the panel's width (px) from which the settings sit in two columns
@@ -99,10 +101,16 @@ class TrainingPanel(QWidget):
         # False while PyTorch is still loading (the window is up before it): the controls can be
         # set, Train and One more epoch wait for set_torch_ready().
         self.torch_ready = torch_ready
-        self._thread: QThread | None = None
+        self._threads = WorkerThreads("training-thread", self)
+        self._thread: QThread | None = None  # the running run's thread, until it has finished
         self._worker: TrainingWorker | None = None
+        self._generation = 0  # one per run: what an older run's worker still sends is dropped
         self._stop_event: threading.Event | None = None
         self._pause_event: threading.Event | None = None
+        # Called when a run finishes: true if the active model changed meanwhile, so that the
+        # new model is offered (as a stopped run's is) instead of made active (fine-tuning).
+        self._offer_if: Callable[[], bool] | None = None
+        self.offered = False  # the last run's model was offered for that reason
         self._restoring = False
         self._shut_down = False
         self._failed = False
@@ -117,6 +125,9 @@ class TrainingPanel(QWidget):
         self._speed_key: str | None = None
         self.speed_said: str | None = None
         self._message_model = None  # the model the message line calls active, while it is
+        # Built below; a palette change while they are being built restyles nothing yet.
+        self.means_view: pg.GraphicsLayoutWidget | None = None
+        self.mode_buttons: dict[str, QPushButton] = {}
         self._build_controls()
         self._build_plot()
         self._build_modes()
@@ -343,7 +354,6 @@ class TrainingPanel(QWidget):
         self.stepper = StepperWidget(torch_ready=self.torch_ready)
         self.stepper.modelTrained.connect(self.modelTrained)
         self.stepper.panelConfigRequested.connect(lambda: self.stepper.set_config(self.config()))
-        self.mode_buttons = {}
         bar = QHBoxLayout()
         bar.setSpacing(0)
         group = QButtonGroup(self)
@@ -636,7 +646,8 @@ class TrainingPanel(QWidget):
 
     @staticmethod
     def _can_continue(predictor) -> bool:
-        arch = ARCHITECTURES.get(getattr(predictor, "arch", None))
+        """Whether "One more epoch" can train ``predictor`` further: a torch model that has SGD."""
+        arch = ARCHITECTURES.get(predictor.arch) if is_torch_model(predictor) else None
         return arch is not None and arch.trainable and predictor.task in engine.TASKS
 
     # ------------------------------------------------------------------ training
@@ -660,7 +671,7 @@ class TrainingPanel(QWidget):
         config = engine.continue_config(predictor, self.config(), epochs=1)
         return self.start(config, init=predictor)
 
-    def start(self, config=None, init=None, task=None, message: str = "", offer_if=None) -> bool:
+    def start(self, config=None, init=None, task=None, message: str = "", offer_if: Callable[[], bool] | None = None) -> bool:
         """Start training ``config`` (default: the controls), from ``init`` (a Predictor) if
         given; or run ``task`` (see :class:`TrainingWorker`), with ``config`` giving the
         epochs for the plot. ``offer_if()`` true when the run finishes: its model is offered
@@ -680,21 +691,13 @@ class TrainingPanel(QWidget):
         self._failed = False
         self.last_result = None
         self._drop_stopped()
-        self._stop_event, self._pause_event = threading.Event(), threading.Event()
-        self._thread = QThread(self)
-        self._thread.setObjectName("training-thread")
-        self._worker = TrainingWorker(config, self._stop_event, self._pause_event, init, task)
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
+        self._generation += 1
+        self._pause_event = threading.Event()
+        self._worker = TrainingWorker(config, self._pause_event, init, task, generation=self._generation)
+        self._stop_event = self._worker.cancel_event
         self._worker.progress.connect(self._on_progress)
-        self._worker.epoch.connect(self._on_epoch)
-        self._worker.weights.connect(self._on_weights)
-        self._worker.note.connect(self._on_note)
-        self._worker.done.connect(self._on_done)
-        self._worker.errored.connect(self._on_failed)
-        self._worker.done.connect(self._thread.quit)
-        self._worker.errored.connect(self._thread.quit)
-        self._thread.finished.connect(self._on_thread_finished)
+        self._worker.finished.connect(self._on_done)
+        self._worker.failed.connect(self._on_failed)
         self.pause_button.setChecked(False)
         trainable = ARCHITECTURES[config.arch].trainable
         self.plot.set_epochs(config.epochs if trainable else None)
@@ -705,11 +708,12 @@ class TrainingPanel(QWidget):
         self.log_scale.setVisible(trainable)
         if trainable:
             self._show_means(None)
-        self._update_enabled()
         self.progress.setRange(0, 0)  # busy until the first batch tells the total
         self.progress.setFormat("Loading data…")
         self.show_message(message or ("Training one more epoch of the active model…" if init is not None else ""))
-        self._thread.start()
+        self._thread = self._threads.start(self._worker)
+        self._thread.finished.connect(self._on_thread_finished)  # the worker ends the thread through this event loop: not yet
+        self._update_enabled()
         self._timer.start()
         self._refresh(force=True)
         self.started.emit()
@@ -741,25 +745,14 @@ class TrainingPanel(QWidget):
         self._shut_down = True  # signals still queued from the worker are ignored from now on
         self._timer.stop()
         self.stepper.shutdown()
-        if self._thread is None:
-            return
-        self._stop_event.set()
-        self._thread.quit()
-        self._thread.wait()
-        self._cleanup_thread()
-
-    def _cleanup_thread(self) -> None:
-        if self._thread is None:
-            return
-        self._worker.deleteLater()  # its connections go with it
-        self._thread.deleteLater()
+        self._threads.shutdown()  # cancels the run (its stop event) and waits for its thread
         self._worker = self._thread = None
 
     @Slot()
     def _on_thread_finished(self) -> None:
         if self._shut_down:
             return
-        self._cleanup_thread()
+        self._worker = self._thread = None  # WorkerThreads deletes both
         self._timer.stop()
         self.pause_button.setChecked(False)
         self._update_enabled()
@@ -767,40 +760,35 @@ class TrainingPanel(QWidget):
         # Emitted once the thread is gone, so listeners see the panel ready to train again.
         self.finished.emit(self.last_result)
 
-    @Slot(object)
-    def _on_progress(self, reports: list) -> None:
-        if self._shut_down:
+    def _current(self, generation: int) -> bool:
+        """Whether what the worker of run ``generation`` sends is still to be shown."""
+        return not self._shut_down and generation == self._generation
+
+    @Slot(int, object)
+    def _on_progress(self, generation: int, report: Report) -> None:
+        if not self._current(generation):
             return
-        for info in reports:
-            self.progress_state.add_batch(info)
-        self._dirty = True
+        if report.kind == "batches":
+            for info in report.value:
+                self.progress_state.add_batch(info)
+            self._dirty = True
+        elif report.kind == "epoch":
+            self.progress_state.add_epoch(report.value)
+            self._dirty = True
+        elif report.kind == "weights":
+            self.weightsReported.emit(report.value)
+        else:
+            self.show_message(report.value)
 
-    @Slot(object)
-    def _on_epoch(self, info) -> None:
-        if self._shut_down:
-            return
-        self.progress_state.add_epoch(info)
-        self._dirty = True
-
-    @Slot(object)
-    def _on_weights(self, snap) -> None:
-        if not self._shut_down:
-            self.weightsReported.emit(snap)
-
-    @Slot(str)
-    def _on_note(self, text: str) -> None:
-        if not self._shut_down:
-            self.show_message(text)
-
-    @Slot(object)
-    def _on_done(self, result) -> None:
-        if self._shut_down:
+    @Slot(int, object)
+    def _on_done(self, generation: int, result) -> None:
+        if not self._current(generation):
             return
         self.last_result = result
         self._remember_speed(result)
         acc = (result.metrics or {}).get("valid_accuracy")
         acc_text = f"{100 * acc:.2f} %" if isinstance(acc, float) and math.isfinite(acc) else "not measured"
-        offer = not result.stopped and getattr(self, "_offer_if", None) is not None and self._offer_if()
+        offer = not result.stopped and self._offer_if is not None and self._offer_if()
         if offer:
             self.offered = True
             self.show_message(
@@ -832,13 +820,13 @@ class TrainingPanel(QWidget):
         self._show_means(result.predictor)
         self.modelTrained.emit(result.predictor)
 
-    @Slot(object)
-    def _on_failed(self, error) -> None:
-        if self._shut_down:
+    @Slot(int, str)
+    def _on_failed(self, generation: int, message: str) -> None:
+        if not self._current(generation):
             return
         self.last_result = None
         self._failed = True
-        self.show_message(failure_message(error), error=True)
+        self.show_message(message, error=True)
 
     @Slot()
     def use_stopped_model(self) -> None:
@@ -876,9 +864,9 @@ class TrainingPanel(QWidget):
         self.means_view.setVisible(show)
 
     def changeEvent(self, event) -> None:
-        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "means_view"):
+        if event.type() == QEvent.Type.PaletteChange and self.means_view is not None:
             self.means_view.setBackground(palette_color(self, QPalette.ColorRole.Base))
-        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "mode_buttons"):
+        if event.type() == QEvent.Type.PaletteChange and self.mode_buttons:
             self._style_mode_buttons()
         super().changeEvent(event)
 

@@ -1,20 +1,24 @@
-"""The worker that runs the engine's trainer in a QThread and reports by signals.
+"""The worker that runs the engine's trainer in a worker thread and reports by signals.
 
-It only wraps ``mnist_desktop.model.train``: the engine's callbacks run in the training
-thread, and their frozen :class:`BatchInfo` reports (plain numbers) are collected and cross
-to the GUI as one queued signal at most every ``EMIT_INTERVAL`` seconds. Stop and pause are
-``threading.Event``s the trainer checks between batches: a busy worker never runs queued
-slots, so they cannot be slots.
+It only wraps ``mnist_desktop.model.train``, on the one worker base (:class:`~.workers.Worker`):
+the engine's callbacks run in the training thread, and their frozen :class:`BatchInfo`
+reports (plain numbers) are collected and cross to the GUI as one queued ``progress`` signal
+at most every ``EMIT_INTERVAL`` seconds. Each ``progress`` payload is a :class:`Report`: the
+batches since the last one, an epoch's figures, a weight snapshot or a note. Stop (the
+worker's ``cancel``) and pause are ``threading.Event``s the trainer checks between batches: a
+busy worker never runs queued slots, so they cannot be slots.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-
-from PySide6.QtCore import QObject, Signal, Slot
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from mnist_desktop import model as engine
+
+from .workers import Worker
 
 _train_threads: list[int] = []
 
@@ -35,24 +39,28 @@ def train_threads() -> int:
 EMIT_INTERVAL = 0.05  # seconds between progress signals: at most 20 per second
 
 
-class TrainingWorker(QObject):
-    """Runs ``engine.train(config, init=init)`` in whatever thread it lives in, or ``task``:
-    any callable ``task(on_batch, on_epoch, on_note, stop_event, pause_event) -> TrainResult``
-    (fine-tuning on My digits), with the same reports, stop and pause."""
+@dataclass(frozen=True)
+class Report:
+    """One ``progress`` payload of a run: ``kind`` says what ``value`` is: "batches" (the
+    BatchInfo list since the last report), "epoch" (an EpochInfo), "weights" (a WeightSnapshot:
+    copies of each layer's weights, at the start and after each epoch; they belong to the
+    receiver) or "note" (a line to show)."""
 
-    progress = Signal(object)  # list[BatchInfo] since the last signal
-    epoch = Signal(object)  # EpochInfo
-    weights = Signal(object)  # WeightSnapshot: copies of each layer's weights, at the start and after each epoch
-    note = Signal(str)
-    done = Signal(object)  # TrainResult (its predictor is an independent CPU copy)
-    errored = Signal(object)  # the exception; str() of it is the message to show
+    kind: Literal["batches", "epoch", "weights", "note"]
+    value: Any
 
-    def __init__(self, config, stop_event: threading.Event, pause_event: threading.Event, init=None, task=None):
-        super().__init__()
+
+class TrainingWorker(Worker):
+    """Runs ``engine.train(config, init=init)`` in its worker thread, or ``task``: any callable
+    ``task(on_batch, on_epoch, on_note, stop_event, pause_event) -> TrainResult`` (fine-tuning
+    on My digits), with the same reports, stop and pause. ``finished`` carries the TrainResult
+    (its predictor is an independent CPU copy); ``failed`` what to tell a person."""
+
+    def __init__(self, config, pause_event: threading.Event, init=None, task=None, generation: int = 0):
+        super().__init__(generation)
         self.config = config
         self.task = task
         self.init = init
-        self.stop_event = stop_event
         self.pause_event = pause_event
         self._pending: list = []
         self._last_emit = 0.0
@@ -66,41 +74,41 @@ class TrainingWorker(QObject):
     def _flush(self, now: float | None = None) -> None:
         if self._pending:
             pending, self._pending = self._pending, []
-            self.progress.emit(pending)
+            self.report(Report("batches", pending))
         self._last_emit = time.monotonic() if now is None else now
 
     def _on_epoch(self, info) -> None:
         self._flush()
-        self.epoch.emit(info)
+        self.report(Report("epoch", info))
 
     def _on_weights(self, snap) -> None:
-        self.weights.emit(snap)  # once per epoch; the copies belong to the receiver
+        self.report(Report("weights", snap))  # once per epoch
 
-    @Slot()
-    def run(self) -> None:
+    def _on_note(self, text: str) -> None:
+        self.report(Report("note", text))
+
+    def work(self):
         import torch
 
         torch.set_num_threads(train_threads())  # this thread's own OpenMP setting
         try:
             if self.task is not None:
-                result = self.task(self._on_batch, self._on_epoch, self.note.emit, self.stop_event, self.pause_event)
-            else:
-                result = engine.train(
-                    self.config,
-                    on_batch=self._on_batch,
-                    on_epoch=self._on_epoch,
-                    on_note=self.note.emit,
-                    on_weights=self._on_weights,
-                    stop_event=self.stop_event,
-                    pause_event=self.pause_event,
-                    init=self.init,
-                )
-        except Exception as e:  # every failure reaches the panel; the app keeps running
-            self._flush()
-            self.errored.emit(e)
-        else:
-            self._flush()
-            self.done.emit(result)
+                return self.task(self._on_batch, self._on_epoch, self._on_note, self.cancel_event, self.pause_event)
+            return engine.train(
+                self.config,
+                on_batch=self._on_batch,
+                on_epoch=self._on_epoch,
+                on_note=self._on_note,
+                on_weights=self._on_weights,
+                stop_event=self.cancel_event,
+                pause_event=self.pause_event,
+                init=self.init,
+            )
+        finally:
+            self._flush()  # the last batches before the result or the failure
+
+    def failure(self, error: Exception) -> str:
+        return failure_message(error)
 
 
 def failure_message(error: BaseException) -> str:

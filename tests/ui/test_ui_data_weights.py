@@ -11,9 +11,9 @@ from mnist_desktop.model import load_mnist, mnist_arrays
 
 
 def open_data(window, qtbot):
-    panel = window.findChild(QWidget, "data_view")
+    panel = window.data_view  # built when asked for: its dock is a tab behind Training
     dock = window.docks["data"]
-    assert panel is window.data_view and dock.objectName() == "data_dock"
+    assert panel is window.findChild(QWidget, "data_view") and dock.objectName() == "data_dock"
     # a tab behind Training, not in front; nothing is read until it is shown
     assert dock in window.tabifiedDockWidgets(window.docks["training"])
     assert not panel.summaries

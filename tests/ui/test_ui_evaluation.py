@@ -19,8 +19,8 @@ def bundled_evaluation(bundled):
 
 
 def open_evaluation(window, qtbot, predictor):
-    panel = window.findChild(QWidget, "evaluation")
-    assert panel is window.evaluation
+    panel = window.evaluation  # built when asked for: its dock is behind Training
+    assert panel is window.findChild(QWidget, "evaluation")
     assert panel.evaluation is None  # hidden behind Training: nothing computed at start
     with qtbot.waitSignal(panel.evaluated, timeout=30000):
         window.set_predictor(predictor)

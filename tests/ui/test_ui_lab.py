@@ -18,6 +18,7 @@ def bundled():
 
 
 def lab(window):
+    window.preprocess_lab  # noqa: B018 — built when asked for: its dock is behind Activations
     return window.findChild(QWidget, "preprocess_lab"), window.findChild(QDockWidget, "preprocess_lab_dock")
 
 

@@ -11,7 +11,8 @@ from mnist_desktop.model import Predictor, mnist_arrays
 
 @pytest.fixture
 def my_digits(window, tmp_path):
-    panel = window.findChild(QWidget, "my_digits")
+    panel = window.my_digits  # built when asked for: its dock is behind Training
+    assert window.findChild(QWidget, "my_digits") is panel
     panel.set_folder(tmp_path / "digits")
     window.docks["my_digits"].raise_()
     panel.reload()

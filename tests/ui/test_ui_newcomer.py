@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from ui_helpers import SEVEN_DOWN, SEVEN_TOP, settle, stroke
 
 from mnist_desktop.ui import docks
+from mnist_desktop.ui.help_texts import introduce_once
 
 
 def small_screen(window, qtbot) -> None:
@@ -116,7 +117,7 @@ def test_the_default_layout_fits_a_small_screen(window, qtbot):
     raise_dock(window, qtbot, "activations")
     rows = {view.mapTo(window.activations, QPoint(0, 0)).y() for view in window.activations.panels.values()}
     assert len(rows) > 1 and all(inside(v, window.activations) for v in window.activations.panels.values())
-    assert window.layout_name() == "compact"
+    assert window.dock_manager.layout_name() == "compact"
     assert docks.layout_for_size(1280, 720) == "compact" and docks.layout_for_size(1728, 1000) == "wide"
 
 
@@ -202,11 +203,11 @@ def test_help_menu_introduction_and_generated_shortcuts(window, qtbot):
 
 def test_a_first_launch_shows_the_introduction_once(window, qtbot, settings):
     assert settings.value("help/introduced") is None  # a fresh settings file: a first launch
-    box = window.introduce_once()
+    box = introduce_once(window, settings)
     qtbot.waitUntil(lambda: box.isVisible())
     assert box.objectName() == "introduction" and "Draw a digit" in box.text()
     box.close()  # skipped with one click
-    assert window.introduce_once() is None  # never again
+    assert introduce_once(window, settings) is None  # never again
     settings.sync()
     assert QSettings(settings.fileName(), QSettings.Format.IniFormat).value("help/introduced") in (True, "true")
     assert window.introduction_action in window.help_menu.actions()  # still there in Help
@@ -222,7 +223,7 @@ def test_a_window_resized_across_the_threshold_is_laid_out_for_its_new_size(wind
     qtbot.waitUntil(lambda: window.dock_manager.applied == "compact")
     assert stacks() == 1
     window.resize(1300, 740)  # a resize within the same layout keeps what is there
-    assert window.size().width() == 1300 and not window._relayout.isActive()
+    assert window.size().width() == 1300 and not window.dock_manager.relayout.isActive()
     assert window.dock_manager.applied == "compact" and stacks() == 1
     window.resize(1500, 950)
     qtbot.waitUntil(lambda: window.dock_manager.applied == "wide")

@@ -4,7 +4,7 @@ no window, so each panel's reaction to the state is seen by itself."""
 import numpy as np
 import pytest
 from PySide6.QtWidgets import QMainWindow
-from ui_helpers import make_predictor
+from ui_helpers import SEVEN_TOP, make_predictor, stroke
 
 from mnist_desktop.model.numpy_forward import NumpyPredictor
 from mnist_desktop.ui.docks import PANELS, Docks
@@ -51,7 +51,9 @@ def test_every_registered_panel_follows_the_protocol_and_has_its_own_dock(qtbot,
     window = QMainWindow()
     qtbot.addWidget(window)
     docks = Docks(window, Session(), settings)
-    assert len(docks.panels) == len(PANELS)
+    assert len(docks.docks) == len(PANELS) and len(docks.panels) < len(PANELS)  # those behind other tabs: built when asked for
+    for name in docks.docks:
+        docks.panel(name)
     for name, panel in docks.panels.items():
         assert isinstance(panel, Panel) and panel.dock.name == name
         assert docks.docks[name].objectName() == f"{name}_dock" and docks.docks[name].windowTitle() == panel.dock.title
@@ -111,3 +113,19 @@ def test_activations_follow_the_session_model_and_drawing(qtbot, linear):
     x28[6:22, 13:15] = 1.0
     session.set_drawing(Drawing(None, x28, None))
     np.testing.assert_array_equal(panel._last_input, x28)
+
+
+def test_a_panel_behind_another_tab_is_built_when_first_shown_with_the_state_and_connections_of_now(window, qtbot):
+    d = window.dock_manager
+    assert {"training", "activations", "weights"} <= d.panels.keys()  # in front at start, or following every run
+    assert "inspector" not in d.panels and window.docks["inspector"].widget().objectName() == "inspector_placeholder"
+    stroke(window.canvas, SEVEN_TOP)  # the state moves on before the panel exists
+    qtbot.waitUntil(lambda: window.x28 is not None)
+    window.docks["inspector"].raise_()  # shown: built, bound, told it is on screen
+    panel = d.panels["inspector"]
+    assert window.docks["inspector"].widget().widget() is panel  # in its scroll area
+    np.testing.assert_array_equal(panel.current_image(), window.x28)  # the drawing as it is now
+    panel.show_sample("train", 3)
+    with qtbot.waitSignal(window.canvas.changed):
+        panel._to_canvas()  # its connections to the window were made when it was built
+    assert d.panel("inspector") is panel and window.inspector is panel  # built once

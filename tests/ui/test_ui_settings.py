@@ -58,7 +58,7 @@ def test_view_menu_restores_closed_docks(window):
     assert all(not d.isHidden() and not d.isFloating() for d in window.docks.values())
     from mnist_desktop.ui.docks import DOCK_LAYOUTS
 
-    areas = DOCK_LAYOUTS[window.layout_name()]
+    areas = DOCK_LAYOUTS[window.dock_manager.layout_name()]
     for name, dock in window.docks.items():
         assert window.dockWidgetArea(dock) == areas[window.dock_groups[name]][0], name
 
@@ -74,10 +74,14 @@ def test_object_names_are_the_automation_surface(window):
         "stop_button",
         "train_progress",
         "loss_plot",
-        "inspector",
         "activations",
+        "inspector_dock",
     ):
         assert window.findChild(QWidget, name) is not None, name
+    # A panel behind another tab is built when its dock is first shown (or asked for).
+    assert window.findChild(QWidget, "inspector") is None
+    window.docks["inspector"].raise_()
+    assert window.findChild(QWidget, "inspector") is window.inspector
 
 
 GARBAGE = [

@@ -1,5 +1,6 @@
 """Step mode: the chapter's seven steps driven through the `stepper` widget of a real window."""
 
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -8,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel, QPushButton, QWidget
 
 import mnist_desktop.model as engine
-from mnist_desktop.ui.stepper import StepperWidget, chapter_config
+from mnist_desktop.ui.stepper import StepperWidget, StepperWorker, chapter_config
 from mnist_desktop.ui.training import TrainingPanel
 
 
@@ -82,15 +83,18 @@ def test_step_mode_walks_the_seven_steps_phase_by_phase(window, qtbot):
     assert state.phase == "step" and state.step == 2 and len(stepper.loss_points()) == 2
 
 
-def test_to_the_end_of_the_epoch_runs_in_the_background_and_ends_at_stop(window, qtbot):
+def test_to_the_end_of_the_epoch_runs_in_the_background_and_ends_at_stop(window, qtbot, monkeypatch):
     stepper = open_stepper(window)
     stepper.set_config(small_chapter(epochs=2, batch_size=50))  # 12 batches an epoch
+    threads = []
+    work = StepperWorker.work
+    monkeypatch.setattr(StepperWorker, "work", lambda self: threads.append(threading.current_thread()) or work(self))
     state = press(qtbot, stepper, "step_epoch")
     assert state.phase == "step" and state.epoch == 1 and state.batch == 12 and state.step == 12
     assert [x for x, _ in stepper.loss_points()] == list(range(1, 13))  # a point per batch
     progress = stepper.findChild(type(stepper.progress), "step_progress")
     assert progress.value() == 12 and progress.maximum() == 24
-    assert stepper._thread is not None and stepper._thread.isRunning()  # the work ran off the GUI thread
+    assert threads and threads[0] is not threading.main_thread()  # the work ran off the GUI thread
     press(qtbot, stepper, "step_epoch")
     state = press(qtbot, stepper, "step_phase")
     assert state.phase == "stop" and lit(stepper) == {"stop"} and "epochs are done" in stepper.message.text()

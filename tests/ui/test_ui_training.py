@@ -298,7 +298,7 @@ def test_quit_asks_to_save_only_with_an_unsaved_trained_model(window, qtbot, tmp
     window.show()
     window._closing = False
     trained = engine.train(engine.TrainConfig(arch="linear", task="3v7", subset=500, epochs=1, device="cpu")).predictor
-    window._on_model_trained(trained)
+    window.training.modelTrained.emit(trained)  # as a finished run makes its model active
     assert not window.close() and asked == [1]  # Cancel keeps the window open
     assert window.isVisible()
     window.ask_to_save = lambda: asked.append(2) or QMessageBox.StandardButton.Save
