@@ -16,7 +16,7 @@ from .evaluation import EvaluationPanel
 from .inspector import InspectorPanel
 from .mydigits import MyDigitsPanel
 from .nudge import NudgePanel
-from .panel import Panel
+from .panel import DockEntry, Panel
 from .preprocess_lab import PreprocessLabPanel
 from .session import Session
 from .settings import MY_DIGITS_FOLDER
@@ -55,7 +55,7 @@ PANELS: tuple[Callable[[Session, QSettings], Panel], ...] = (
 # stack on the right, so that every panel (the loss plot, all the activations) has the full height.
 DOCK_LAYOUTS: dict[str, dict[str, tuple[Qt.DockWidgetArea, float]]] = {
     "wide": {"side": (Qt.DockWidgetArea.RightDockWidgetArea, 0.33), "bottom": (Qt.DockWidgetArea.BottomDockWidgetArea, 0.47)},
-    "compact": {"side": (Qt.DockWidgetArea.RightDockWidgetArea, 0.56), "bottom": (Qt.DockWidgetArea.RightDockWidgetArea, 0.56)},
+    "compact": {"side": (Qt.DockWidgetArea.RightDockWidgetArea, 0.57), "bottom": (Qt.DockWidgetArea.RightDockWidgetArea, 0.57)},
 }
 WIDE_LAYOUT_FROM = (1400, 860)  # the window's size (90 % of the screen at first start, at most 1400×920) for "wide"
 
@@ -73,6 +73,7 @@ class Docks:
         self.panels: dict[str, Panel] = {}
         self.docks: dict[str, QDockWidget] = {}
         self.groups: dict[str, str] = {}  # dock name → its group in DOCK_LAYOUTS
+        self.entries: dict[str, DockEntry] = {}
         window.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         window.setDockOptions(
@@ -104,6 +105,7 @@ class Docks:
         self.panels[entry.name] = panel
         self.docks[entry.name] = dock
         self.groups[entry.name] = entry.group
+        self.entries[entry.name] = entry
 
     def bind(self, session: Session) -> None:
         for panel in self.panels.values():
@@ -132,7 +134,7 @@ class Docks:
         (a dock's own toggleViewAction closes a background tab, which looks like nothing happened)."""
         dock = self.docks[name]
         toggle = dock.toggleViewAction()
-        action = QAction(toggle.text(), dock, checkable=True, checked=toggle.isChecked(), objectName=f"view_{name}")
+        action = QAction(self.entries[name].title, dock, checkable=True, checked=toggle.isChecked(), objectName=f"view_{name}")
         toggle.toggled.connect(action.setChecked)
 
         def chosen() -> None:
@@ -153,6 +155,7 @@ class Docks:
         # Moving the docks shows every one of them for a moment: their panels that compute
         # only while on screen (evaluation, data, ...) are told afterwards which really are.
         blockers = [QSignalBlocker(dock) for dock in self.docks.values()]
+        self.name_tabs()  # before the tab bars are made: they take the titles
         for dock in self.docks.values():
             dock.setFloating(False)
             window.removeDockWidget(dock)
@@ -184,9 +187,26 @@ class Docks:
         for dock in self.docks.values():
             dock.visibilityChanged.emit(dock.isVisible() and not dock.visibleRegion().isEmpty())
 
+    def name_tabs(self) -> None:
+        """Each dock's tab title: its short one where every dock shares one stack (the compact
+        layout), so that each title shows whole; the full title and what the panel is for in
+        the tab's tooltip."""
+        short = self.applied == "compact"
+        tips = {}
+        for name, dock in self.docks.items():
+            entry = self.entries[name]
+            dock.setWindowTitle(entry.short if short and entry.short else entry.title)
+            tips[dock.windowTitle()] = f"{entry.title}: {entry.help}" if entry.help else entry.title
+        for bar in self.window.findChildren(QTabBar):
+            if bar.parentWidget() is self.window:
+                for i in range(bar.count()):
+                    if bar.tabText(i) in tips:
+                        bar.setTabToolTip(i, tips[bar.tabText(i)])
+
     def hide_stray_tab_bars(self) -> None:
         """Tabifying a third dock leaves the two-dock group's tab bar behind, visible in the
         middle of the window (Qt 6.11): hide every tab bar that is no current group's."""
+        self.name_tabs()
         groups = set()
         for dock in self.docks.values():
             tabbed = self.window.tabifiedDockWidgets(dock)

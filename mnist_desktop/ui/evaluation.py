@@ -309,12 +309,20 @@ class EvaluationPanel(QWidget):
         self._on_screen = False  # set by the dock (set_on_screen)
 
         self.status = QLabel(objectName="evaluation_status", wordWrap=True)
+        # The bar says how far; the stage (long: "Corruption suite (1,000 digits each): …") goes
+        # in a label that wraps, not in the bar, which would cut it.
         self.progress = QProgressBar(objectName="evaluation_progress", minimum=0, maximum=1, value=0)
-        self.progress.setMaximumWidth(220)
+        self.progress.setFormat("%p %")
+        self.progress.setMaximumWidth(160)
         self.progress.setVisible(False)
+        self.stage = QLabel(objectName="evaluation_stage", wordWrap=True)
+        self.stage.setVisible(False)
+        self.progress_box = QVBoxLayout()
+        self.progress_box.addWidget(self.progress)
+        self.progress_box.addWidget(self.stage)
         top = QHBoxLayout()
-        top.addWidget(self.status, 1)
-        top.addWidget(self.progress)
+        top.addWidget(self.status, 3)
+        top.addLayout(self.progress_box, 1)
 
         self._corruptions_wanted = False  # the user asked for the suite (it takes seconds of both cores)
         self.corruption_subset = CORRUPTION_SAMPLES
@@ -744,6 +752,7 @@ class EvaluationPanel(QWidget):
             self._stop.set()
         self._generation += 1  # whatever arrives from the old run is dropped
         self.progress.setVisible(False)
+        self.stage.setVisible(False)
 
     def shutdown(self) -> None:
         """Stop every run and wait for its thread (before the window goes away)."""
@@ -759,7 +768,8 @@ class EvaluationPanel(QWidget):
         done, total, text = payload
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(done)
-        self.progress.setFormat(text or "%p %")
+        self.stage.setText(text)
+        self.stage.setVisible(bool(text) and self.progress.isVisible())
         self.progress.setToolTip(text)
 
     @Slot(int, str)
@@ -784,6 +794,7 @@ class EvaluationPanel(QWidget):
             return
         self._stop = None
         self.progress.setVisible(False)
+        self.stage.setVisible(False)
         if self._summary and self.status.text().startswith("Evaluating"):
             self.status.setText(self._summary)
         self.idle.emit()

@@ -124,7 +124,9 @@ class InspectorPanel(QWidget):
 
     toCanvas = Signal(object)  # a uint8 (28, 28) sample the user wants classified
 
-    dock = DockEntry("inspector", "Tensor inspector", "bottom", help="The numbers themselves: the 28×28 image the model gets.")
+    dock = DockEntry(
+        "inspector", "Tensor inspector", "bottom", help="The numbers themselves: the 28×28 image the model gets.", short="Inspector"
+    )
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
