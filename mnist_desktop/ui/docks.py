@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSignalBlocker, Qt, QTimer
+from PySide6.QtCore import QEvent, QPoint, QRect, QSettings, QSignalBlocker, QSize, Qt, QTimer
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QScrollArea, QTabBar
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QScrollArea, QTabBar, QWidget
 
 from .activations import ActivationsPanel
 from .data_view import DataViewPanel
@@ -54,7 +54,7 @@ PANELS: tuple[Callable[[Session, QSettings], Panel], ...] = (
 # (top/bottom) it starts with. Groups in one area share one tab stack. A small screen gets one
 # stack on the right, so that every panel (the loss plot, all the activations) has the full height.
 DOCK_LAYOUTS: dict[str, dict[str, tuple[Qt.DockWidgetArea, float]]] = {
-    "wide": {"side": (Qt.DockWidgetArea.RightDockWidgetArea, 0.33), "bottom": (Qt.DockWidgetArea.BottomDockWidgetArea, 0.47)},
+    "wide": {"side": (Qt.DockWidgetArea.RightDockWidgetArea, 0.33), "bottom": (Qt.DockWidgetArea.BottomDockWidgetArea, 0.43)},
     "compact": {"side": (Qt.DockWidgetArea.RightDockWidgetArea, 0.57), "bottom": (Qt.DockWidgetArea.RightDockWidgetArea, 0.57)},
 }
 WIDE_LAYOUT_FROM = (1400, 860)  # the window's size (90 % of the screen at first start, at most 1400×920) for "wide"
@@ -62,6 +62,19 @@ WIDE_LAYOUT_FROM = (1400, 860)  # the window's size (90 % of the screen at first
 
 def layout_for_size(width: int, height: int) -> str:
     return "wide" if width >= WIDE_LAYOUT_FROM[0] and height >= WIDE_LAYOUT_FROM[1] else "compact"
+
+
+def available_screen_size(widget: QWidget) -> QSize:
+    """The room ``widget``'s screen gives windows (without the desktop's panels)."""
+    return widget.screen().availableGeometry().size()
+
+
+def first_window_size(available: QSize) -> QSize:
+    """The window's size at its first start on a screen with ``available`` room: 90 % of a
+    large screen (at most 1400×920); all of a small one, where 90 % (1152×648 on 1280×720)
+    left the canvas ~200 px wide and cut every tab title."""
+    size = QSize(min(1400, int(available.width() * 0.9)), min(920, int(available.height() * 0.9)))
+    return size if layout_for_size(size.width(), size.height()) == "wide" else available
 
 
 class Docks:
@@ -106,6 +119,10 @@ class Docks:
         self.docks[entry.name] = dock
         self.groups[entry.name] = entry.group
         self.entries[entry.name] = entry
+
+    def first_size(self) -> QSize:
+        """The window's size at its first start, for its screen (:func:`first_window_size`)."""
+        return first_window_size(available_screen_size(self.window))
 
     def bind(self, session: Session) -> None:
         for panel in self.panels.values():

@@ -87,6 +87,23 @@ def clipped(root: QWidget) -> list[str]:
     return found
 
 
+def qt_own(w: QWidget) -> bool:
+    """One of Qt's own parts (a tab bar's scroll arrows sit on top of each other by design)."""
+    return w.objectName().startswith("qt_") or w.objectName() in ("ScrollLeftButton", "ScrollRightButton")
+
+
+def overlapping(root: QWidget) -> list[str]:
+    """Pairs of visible sibling texts (labels, buttons, progress bars) under ``root`` that overlap."""
+    found = []
+    for parent in [root, *root.findChildren(QWidget)]:
+        kids = [w for w in parent.children() if isinstance(w, (QLabel, QAbstractButton, QProgressBar)) and w.isVisible() and not qt_own(w)]
+        for i, a in enumerate(kids):
+            for b in kids[i + 1 :]:
+                if a.geometry().intersects(b.geometry()):
+                    found.append(f"{a.objectName() or shown_text(a)!r} overlaps {b.objectName() or shown_text(b)!r}")
+    return found
+
+
 def tab_titles_cut(window) -> list[str]:
     """Every visible tab whose title does not fit its tab (Qt elides it: "Tr…")."""
     cut = []
@@ -132,7 +149,7 @@ def test_every_panel_fits_its_dock_and_every_text_shows_whole(window, qtbot, tmp
                 settle(window, qtbot)
                 where = f"{size.width()}×{size.height()} {theme}"
                 failures += [f"{where} tab {t}" for t in tab_titles_cut(window)]
-                failures += [f"{where} centre: {t}" for t in clipped(window.centralWidget())]
+                failures += [f"{where} centre: {t}" for t in clipped(window.centralWidget()) + overlapping(window.centralWidget())]
                 for name, dock in window.docks.items():
                     window.dock_manager.raise_(name)
                     qtbot.waitUntil(dock.widget().isVisible)
@@ -140,7 +157,7 @@ def test_every_panel_fits_its_dock_and_every_text_shows_whole(window, qtbot, tmp
                     scroll = dock.widget()
                     if isinstance(scroll, QAbstractScrollArea) and scroll.horizontalScrollBar().isVisible():
                         failures.append(f"{where} {name}: wider than its dock (scrolls sideways)")
-                    failures += [f"{where} {name}: {t}" for t in clipped(dock)]
+                    failures += [f"{where} {name}: {t}" for t in clipped(dock) + overlapping(dock)]
                     failures += [f"{where} tab {t}" for t in tab_titles_cut(window)]  # the panel's own tabs
     finally:
         apply_theme("system")  # the application is shared with the next tests
@@ -171,3 +188,26 @@ def test_the_evaluation_progress_shows_its_stage_whole(window, qtbot):
     assert panel.progress.isVisible() and panel.stage.isVisible() and panel.stage.text() == stage
     assert panel.progress.text() == "30 %"  # the bar says how far, the label which stage
     assert not clipped(window.docks["evaluation"])
+
+
+def test_the_first_launch_on_a_small_screen_fills_it_with_a_canvas_to_draw_on(qtbot, settings, cnn_predictor, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from mnist_desktop.ui import MainWindow
+
+    assert docks.first_window_size(QSize(1920, 1080)) == QSize(1400, 920)  # a large screen: 90 %, at most 1400×920
+    assert docks.first_window_size(QSize(1280, 720)) == QSize(1280, 720)  # a small one: all of it, not 1152×648
+    monkeypatch.setattr(docks, "available_screen_size", lambda _widget: QSize(1280, 720))
+    window = MainWindow(settings=settings, predictor=cnn_predictor)  # no saved geometry: a first launch
+    window.ask_to_save = lambda: QMessageBox.StandardButton.Discard
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    settle(window, qtbot)
+    try:
+        assert window.size() == QSize(1280, 720) and window.dock_manager.applied == "compact"
+        square = window.canvas._square()
+        assert min(square.width(), square.height()) >= 240, square  # 1152×648 gave ~200 px
+        assert not tab_titles_cut(window)
+    finally:
+        window.close()
