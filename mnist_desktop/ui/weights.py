@@ -25,7 +25,7 @@ from mnist_desktop.model import weights as wt
 
 from .panel import DockEntry
 from .session import Session
-from .theme import palette_color, style_plot_widget
+from .theme import legend_outside, palette_color, style_plot_widget
 
 NO_RUN = "Distance from start needs a training run: train a model (Training panel) and watch each layer move, epoch by epoch."
 NOT_THIS_RUN = "moved from start: the active model was not trained here"
@@ -91,7 +91,7 @@ class WeightsPanel(QWidget):
         plot.getAxis("bottom").enableAutoSIPrefix(False)
         plot.setMenuEnabled(False)
         plot.hideButtons()
-        plot.addLegend(offset=(-10, 10))
+        legend_outside(plot)
         self.now_curve = plot.plot(stepMode="center", fillLevel=0, name="now")
         self.start_curve = plot.plot(stepMode="center", name="at the start of training")
 
