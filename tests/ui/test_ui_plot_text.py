@@ -134,3 +134,31 @@ def test_a_loss_that_does_not_move_still_has_labelled_ticks(window, qtbot):
         assert len(labels) >= 2 and len(set(labels)) == len(labels), (log, labels)
         assert all(0.4 < float(t) < 0.6 for t in labels), labels
         assert not unreadable(plot.getPlotItem(), ("left",))
+
+
+def test_the_inspector_numbers_fit_their_cells_at_every_zoom(window, qtbot):
+    from PySide6.QtGui import QFontMetrics
+
+    from mnist_desktop.model import mnist_arrays
+
+    inspector = window.inspector
+    window.dock_manager.raise_("inspector")
+    images, _ = mnist_arrays("test")
+    inspector.show_sample("test", 0)
+    grid = inspector.grid
+    for mode in ("uint8", "float", "normalized"):
+        inspector.set_mode(mode)
+        texts = {grid.fmt.format(v) for v in np.asarray(grid.values, dtype=np.float64).ravel()}
+        assert mode != "normalized" or any(t.startswith("-") for t in texts)  # "-0.42": the widest
+        printed = []
+        for cell in range(14, 41, 2):
+            inspector.zoom.setValue(cell)
+            font = grid.text_font()
+            if font is not None:
+                printed.append(cell)
+                widest = max(QFontMetrics(font).horizontalAdvance(t) for t in texts)
+                assert widest <= grid._cell() - 3, (mode, cell, widest)  # a gap between neighbours
+        assert printed and printed[-1] == 40 and printed == list(range(printed[0], 41, 2)), (mode, printed)
+        assert printed[0] <= 24  # at the default zoom, numbers in every mode
+    inspector.zoom.setValue(8)
+    assert grid.text_font() is None  # too small for numbers: shades only
