@@ -452,6 +452,38 @@ def bench_saliency(runs: int = 300, seconds: float = 5.0) -> dict:
     return {"what": "Predictor.saliency of a drawing (bundled CNN, one thread as in the window)", **_stats(times), "window": windows}
 
 
+MEMORY_TARGET_MB = 800  # resident memory after using every dock
+
+
+def bench_memory() -> dict:
+    """The window's resident memory after start and after each dock is used (a fresh process:
+    ``mnist_desktop.ui.bench_memory``), with the load average it ran under."""
+    env = _gui_env()
+    if isinstance(env, str):
+        return {"skipped": env}
+    out = _json_run([sys.executable, "-m", "mnist_desktop.ui.bench_memory"], env)
+    out["load_average"] = [round(x, 2) for x in os.getloadavg()] if hasattr(os, "getloadavg") else None
+    out["target_mb"] = MEMORY_TARGET_MB
+    return out
+
+
+def format_memory(m: dict) -> list[str]:
+    if "skipped" in m or "error" in m:
+        return [f"memory: {m.get('skipped') or m.get('error')}"]
+    every = m["after_every_dock"]
+    verdict = "within" if every["rss_mb"] <= m["target_mb"] else "over"
+    load = ", ".join(f"{x:.2f}" for x in m["load_average"]) if m.get("load_average") else "n/a"
+    lines = [
+        f"memory (resident, MB; load average {load}): window shown {m['window_shown']['rss_mb']:.0f}, "
+        f"PyTorch loaded {m['torch_loaded']['rss_mb']:.0f}, after start {m['after_start']['rss_mb']:.0f}, "
+        f"after using every dock {every['rss_mb']:.0f} (peak {every['peak_mb']:.0f}; "
+        f"{verdict} the {m['target_mb']} MB target)"
+    ]
+    lines.append("  after each dock: " + ", ".join(f"{name} {v['rss_mb']:.0f}" for name, v in m["docks"].items()))
+    lines.append(f"  of which mapped files (libraries) {every['file_mb']:.0f}, the process's own {every['anon_mb']:.0f}")
+    return lines
+
+
 def bench_lab(phases: int = 30, batches: int = 5, nudge_models=("cnn", "linear"), valid_steps: int | None = None) -> dict:
     """The chapter-4 lab's responsiveness in the real window, in a fresh offscreen process (see
     ``mnist_desktop.ui.bench.measure_lab``): Step mode in the chapter's setting (``phases``
@@ -485,6 +517,7 @@ SECTIONS = (
     ("saliency", bench_saliency),
     ("lab", bench_lab),
     ("recognition", bench_recognition),
+    ("memory", bench_memory),
 ) + bench_numbers.SECTIONS
 
 
@@ -713,6 +746,7 @@ REPORT: tuple[tuple[str, Callable[[dict, dict], list[str]]], ...] = (
     ("saliency", _format_saliency),
     ("lab", _format_lab),
     ("gui", _format_gui),
+    ("memory", _own(format_memory)),
 ) + tuple((key, _own(fmt)) for key, fmt in bench_numbers.REPORT)
 
 

@@ -72,6 +72,7 @@ BENCH_SECTIONS = (
     "saliency",
     "lab",
     "recognition",
+    "memory",
     "numbers",
     "nearest",
 )

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QSettings, QSignalBlocker, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QSettings, QSignalBlocker, QSize, Qt, QTimer
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QScrollArea, QTabBar, QWidget
 
@@ -66,14 +66,27 @@ RELAYOUT_MS = 250  # a resize that crosses the small-screen threshold is laid ou
 # (top/bottom) it starts with. Groups in one area share one tab stack. A small screen gets one
 # stack on the right, so that every panel (the loss plot, all the activations) has the full height.
 DOCK_LAYOUTS: dict[str, dict[str, tuple[Qt.DockWidgetArea, float]]] = {
-    "wide": {"side": (Qt.DockWidgetArea.RightDockWidgetArea, 0.33), "bottom": (Qt.DockWidgetArea.BottomDockWidgetArea, 0.47)},
-    "compact": {"side": (Qt.DockWidgetArea.RightDockWidgetArea, 0.56), "bottom": (Qt.DockWidgetArea.RightDockWidgetArea, 0.56)},
+    "wide": {"side": (Qt.DockWidgetArea.RightDockWidgetArea, 0.33), "bottom": (Qt.DockWidgetArea.BottomDockWidgetArea, 0.43)},
+    "compact": {"side": (Qt.DockWidgetArea.RightDockWidgetArea, 0.57), "bottom": (Qt.DockWidgetArea.RightDockWidgetArea, 0.57)},
 }
 WIDE_LAYOUT_FROM = (1400, 860)  # the window's size (90 % of the screen at first start, at most 1400×920) for "wide"
 
 
 def layout_for_size(width: int, height: int) -> str:
     return "wide" if width >= WIDE_LAYOUT_FROM[0] and height >= WIDE_LAYOUT_FROM[1] else "compact"
+
+
+def available_screen_size(widget: QWidget) -> QSize:
+    """The room ``widget``'s screen gives windows (without the desktop's panels)."""
+    return widget.screen().availableGeometry().size()
+
+
+def first_window_size(available: QSize) -> QSize:
+    """The window's size at its first start on a screen with ``available`` room: 90 % of a
+    large screen (at most 1400×920); all of a small one, where 90 % (1152×648 on 1280×720)
+    left the canvas ~200 px wide and cut every tab title."""
+    size = QSize(min(1400, int(available.width() * 0.9)), min(920, int(available.height() * 0.9)))
+    return size if layout_for_size(size.width(), size.height()) == "wide" else available
 
 
 class Docks(QObject):
@@ -171,6 +184,15 @@ class Docks(QObject):
     def _on_screen(dock: QDockWidget) -> bool:
         return dock.isVisible() and not dock.visibleRegion().isEmpty()
 
+    @property
+    def entries(self) -> dict[str, DockEntry]:
+        """Every registered dock's entry, built or not."""
+        return {name: entry for name, (entry, _make) in self._entries.items()}
+
+    def first_size(self) -> QSize:
+        """The window's size at its first start, for its screen (:func:`first_window_size`)."""
+        return first_window_size(available_screen_size(self.window))
+
     def bind(self, session: Session) -> None:
         """Bind the panels built so far; those built later are bound as they are built."""
         for panel in self.panels.values():
@@ -201,7 +223,7 @@ class Docks(QObject):
         (a dock's own toggleViewAction closes a background tab, which looks like nothing happened)."""
         dock = self.docks[name]
         toggle = dock.toggleViewAction()
-        action = QAction(toggle.text(), dock, checkable=True, checked=toggle.isChecked(), objectName=f"view_{name}")
+        action = QAction(self.entries[name].title, dock, checkable=True, checked=toggle.isChecked(), objectName=f"view_{name}")
         toggle.toggled.connect(action.setChecked)
 
         def chosen() -> None:
@@ -235,6 +257,7 @@ class Docks(QObject):
         # Moving the docks shows every one of them for a moment: their panels that compute
         # only while on screen (evaluation, data, ...) are told afterwards which really are.
         blockers = [QSignalBlocker(dock) for dock in self.docks.values()]
+        self.name_tabs()  # before the tab bars are made: they take the titles
         for dock in self.docks.values():
             dock.setFloating(False)
             window.removeDockWidget(dock)
@@ -266,9 +289,26 @@ class Docks(QObject):
         for dock in self.docks.values():
             dock.visibilityChanged.emit(self._on_screen(dock))
 
+    def name_tabs(self) -> None:
+        """Each dock's tab title: its short one where every dock shares one stack (the compact
+        layout), so that each title shows whole; the full title and what the panel is for in
+        the tab's tooltip."""
+        short = self.applied == "compact"
+        tips = {}
+        for name, dock in self.docks.items():
+            entry = self.entries[name]
+            dock.setWindowTitle(entry.short if short and entry.short else entry.title)
+            tips[dock.windowTitle()] = f"{entry.title}: {entry.help}" if entry.help else entry.title
+        for bar in self.window.findChildren(QTabBar):
+            if bar.parentWidget() is self.window:
+                for i in range(bar.count()):
+                    if bar.tabText(i) in tips:
+                        bar.setTabToolTip(i, tips[bar.tabText(i)])
+
     def hide_stray_tab_bars(self) -> None:
         """Tabifying a third dock leaves the two-dock group's tab bar behind, visible in the
         middle of the window (Qt 6.11): hide every tab bar that is no current group's."""
+        self.name_tabs()
         groups = set()
         for dock in self.docks.values():
             tabbed = self.window.tabifiedDockWidgets(dock)

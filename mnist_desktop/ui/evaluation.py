@@ -47,7 +47,7 @@ from mnist_desktop.model.recognition import calibration, calibration_of
 from .gallery import Gallery, thumbnail
 from .panel import DockEntry
 from .session import LOADING_PYTORCH, Session, is_torch_model
-from .theme import SEQUENTIAL, palette_color, style_plot_widget
+from .theme import SEQUENTIAL, legend_outside, palette_color, style_plot_widget
 from .training_worker import train_threads
 from .workers import Worker, WorkerThreads
 
@@ -58,6 +58,7 @@ MAP_SAMPLES = 2000  # test digits on the point map (the first ones)
 CORRUPTION_SAMPLES = 1000
 CORRUPTION_SEED = 0
 RELIABILITY_BINS = 15
+ROBUSTNESS_THREE_COLUMNS = 640  # px of width from which the robustness plots go three to a row (else two)
 
 
 class EvaluationWorker(Worker):
@@ -310,12 +311,20 @@ class EvaluationPanel(QWidget):
         self._on_screen = False  # set by the dock (set_on_screen)
 
         self.status = QLabel(objectName="evaluation_status", wordWrap=True)
+        # The bar says how far; the stage (long: "Corruption suite (1,000 digits each): …") goes
+        # in a label that wraps, not in the bar, which would cut it.
         self.progress = QProgressBar(objectName="evaluation_progress", minimum=0, maximum=1, value=0)
-        self.progress.setMaximumWidth(220)
+        self.progress.setFormat("%p %")
+        self.progress.setMaximumWidth(160)
         self.progress.setVisible(False)
+        self.stage = QLabel(objectName="evaluation_stage", wordWrap=True)
+        self.stage.setVisible(False)
+        self.progress_box = QVBoxLayout()
+        self.progress_box.addWidget(self.progress)
+        self.progress_box.addWidget(self.stage)
         top = QHBoxLayout()
-        top.addWidget(self.status, 1)
-        top.addWidget(self.progress)
+        top.addWidget(self.status, 3)
+        top.addLayout(self.progress_box, 1)
 
         self._corruptions_wanted = False  # the user asked for the suite (it takes seconds of both cores)
         self.corruption_subset = CORRUPTION_SAMPLES
@@ -395,7 +404,7 @@ class EvaluationPanel(QWidget):
         plot.showGrid(x=True, y=True, alpha=0.2)
         plot.setMouseEnabled(False, False)
         plot.hideButtons()
-        plot.addLegend(offset=(10, 10))
+        legend_outside(plot)
         self.answered_curve = plot.plot(pen=pg.mkPen((31, 119, 180), width=2), name="share answered")
         self.answered_accuracy_curve = plot.plot(pen=pg.mkPen((214, 39, 40), width=2), name="accuracy on those answered")
         self.threshold_line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((128, 128, 128), style=Qt.PenStyle.DashLine))
@@ -501,6 +510,9 @@ class EvaluationPanel(QWidget):
         self.robustness_view = pg.GraphicsLayoutWidget()
         self.robustness_view.setObjectName("robustness_plots")
         self.robustness_curves: dict[str, pg.PlotDataItem] = {}  # filled by _robustness_plots
+        self.robustness_plots: dict[str, pg.PlotItem] = {}
+        self._robustness_columns = 0
+        self.robustness_view.installEventFilter(self)  # two or three plots to a row, as its width allows
         style_plot_widget(self.robustness_view, self)
         note = QLabel(
             f"Accuracy (%) on the first {ROBUSTNESS_SAMPLES:,} test digits as each kind of damage grows: noise, a turn, "
@@ -519,19 +531,45 @@ class EvaluationPanel(QWidget):
     def _robustness_plots(self) -> dict[str, pg.PlotDataItem]:
         """The five plots, made when first shown or filled: ~40 ms of start-up otherwise."""
         if not self.robustness_curves:
-            for i, (kind, (label, amounts, unit)) in enumerate(ev.DAMAGES.items()):
-                plot = self.robustness_view.addPlot(row=i // 3, col=i % 3, title=label)
+            for kind, (label, amounts, unit) in ev.DAMAGES.items():
+                plot = self.robustness_plots[kind] = pg.PlotItem(title=label)
                 plot.setLabel("bottom", unit)
+                # Three labelled amounts (the first, middle and last), a tick at each: seven
+                # labels ran together in a narrow plot ("0.60.81.01.21.4").
+                axis = plot.getAxis("bottom")
+                axis.enableAutoSIPrefix(False)
+                major = [amounts[i] for i in sorted({0, len(amounts) // 2, len(amounts) - 1})]
+                axis.setTicks([[(v, f"{v:g}") for v in major], [(v, "") for v in amounts]])
                 plot.setYRange(0, 100, padding=0.02)
-                plot.setXRange(min(amounts), max(amounts), padding=0.05)
+                plot.setXRange(min(amounts), max(amounts), padding=0.1)  # room for the end labels
                 plot.showGrid(x=True, y=True, alpha=0.2)
                 plot.setMouseEnabled(False, False)
                 plot.hideButtons()
                 self.robustness_curves[kind] = plot.plot(
                     pen=pg.mkPen((31, 119, 180), width=2), symbol="o", symbolSize=5, symbolBrush=(31, 119, 180)
                 )
+            self._arrange_robustness()
             style_plot_widget(self.robustness_view, self)
         return self.robustness_curves
+
+    def _arrange_robustness(self) -> None:
+        """The robustness plots two or three to a row, as the view's width allows: three in a
+        side dock cut the third column off."""
+        columns = 3 if self.robustness_view.width() >= ROBUSTNESS_THREE_COLUMNS else 2
+        if not self.robustness_plots or columns == self._robustness_columns:
+            return
+        self._robustness_columns = columns
+        grid = self.robustness_view.ci
+        for plot in self.robustness_plots.values():
+            if plot in grid.items:
+                grid.removeItem(plot)
+        for i, plot in enumerate(self.robustness_plots.values()):
+            grid.addItem(plot, row=i // columns, col=i % columns)
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.robustness_view and event.type() == QEvent.Type.Resize:
+            self._arrange_robustness()
+        return super().eventFilter(obj, event)
 
     def _build_point_map_tab(self) -> None:
         self.layer_combo = QComboBox(objectName="point_map_layer")
@@ -749,6 +787,7 @@ class EvaluationPanel(QWidget):
             self._stop.set()
         self._generation += 1  # whatever arrives from the old run is dropped
         self.progress.setVisible(False)
+        self.stage.setVisible(False)
 
     def shutdown(self) -> None:
         """Stop every run and wait for its thread (before the window goes away)."""
@@ -764,7 +803,8 @@ class EvaluationPanel(QWidget):
         done, total, text = payload
         self.progress.setRange(0, max(1, total))
         self.progress.setValue(done)
-        self.progress.setFormat(text or "%p %")
+        self.stage.setText(text)
+        self.stage.setVisible(bool(text) and self.progress.isVisible())
         self.progress.setToolTip(text)
 
     @Slot(int, str)
@@ -789,6 +829,7 @@ class EvaluationPanel(QWidget):
             return
         self._stop = None
         self.progress.setVisible(False)
+        self.stage.setVisible(False)
         if self._summary and self.status.text().startswith("Evaluating"):
             self.status.setText(self._summary)
         self.idle.emit()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QEvent, QPoint, QRectF, Qt, Signal, Slot
-from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter
 from PySide6.QtWidgets import (
     QButtonGroup,
     QComboBox,
@@ -40,6 +40,7 @@ MODES = ("uint8", "float", "normalized")
 CELL_FORMATS = {"uint8": "{:.0f}", "float": "{:.2f}", "normalized": "{:+.2f}"}
 HOVER_FORMATS = {"uint8": "{:.0f}", "float": "{:.3f}", "normalized": "{:+.3f}"}
 MIN_CELL = 4  # the smallest zoom, in pixels per cell
+MIN_FONT = 6  # pixels: the smallest numbers printed in a cell
 
 
 class PixelGrid(QWidget):
@@ -86,15 +87,35 @@ class PixelGrid(QWidget):
         row, col = int((pos.y() - y0) // c), int((pos.x() - x0) // c)
         return (row, col) if 0 <= row < 28 and 0 <= col < 28 else None
 
+    def text_font(self) -> QFont | None:
+        """The font the cells' numbers are printed in: as large as a third of a cell, and small
+        enough that the widest number fits its cell with a gap ("-0.42-0.42" ran together at high
+        zoom); None where the cells are too small for numbers (the hover read-out has them)."""
+        c = self._cell()
+        if c < 14:
+            return None
+        values = np.asarray(self.values, dtype=np.float64)
+        # the widest numbers have the most digits and a sign: the extremes (digits are equally wide)
+        extremes = {self.fmt.format(v) for v in (values.min(), values.max())}
+        font = QFont(self.font())
+        size = max(5, int(c * 0.36))
+        while size >= MIN_FONT:
+            font.setPixelSize(size)
+            metrics = QFontMetrics(font)
+            if max(metrics.horizontalAdvance(t) for t in extremes) <= c - 3:
+                return font
+            size -= 1
+        return None
+
     def paintEvent(self, event) -> None:
         c = self._cell()
         x0, y0 = self._origin()
         p = QPainter(self)
         p.translate(x0, y0)
-        font = QFont(self.font())
-        font.setPixelSize(max(5, int(c * 0.36)))
-        p.setFont(font)
-        show_text = c >= 14
+        font = self.text_font()
+        show_text = font is not None
+        if show_text:
+            p.setFont(font)
         # Greys: 0 → white, 1 → black (like pandas' background_gradient('Greys')); text
         # switches to white on dark cells. The shading is data, so it ignores the theme.
         greys = np.round(255 - 255 * self.shade).astype(int)
@@ -124,7 +145,9 @@ class InspectorPanel(QWidget):
 
     toCanvas = Signal(object)  # a uint8 (28, 28) sample the user wants classified
 
-    dock = DockEntry("inspector", "Tensor inspector", "bottom", help="The numbers themselves: the 28×28 image the model gets.")
+    dock = DockEntry(
+        "inspector", "Tensor inspector", "bottom", help="The numbers themselves: the 28×28 image the model gets.", short="Inspector"
+    )
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -182,7 +205,7 @@ class InspectorPanel(QWidget):
         self.grid_scroll.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.grid_scroll.setMinimumSize(160, 120)
         self.zoom = QSlider(Qt.Orientation.Horizontal, objectName="inspector_zoom", minimum=MIN_CELL, maximum=40, value=24)
-        self.zoom.setToolTip("Cell size. Numbers appear from 14 pixels per cell; Fit shows the whole image.")
+        self.zoom.setToolTip("Cell size. Numbers appear once a cell is large enough for them; Fit shows the whole image.")
         self.zoom.setMaximumWidth(140)
         self.zoom.valueChanged.connect(self._on_zoom)
         self.fit_button.toggled.connect(self._fit)

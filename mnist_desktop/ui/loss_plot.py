@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from mnist_desktop.model.progress import accuracy_range
 
-from .theme import palette_color, style_plot_widget
+from .theme import legend_outside, palette_color, style_plot_widget
 
 
 class LossAxis(pg.AxisItem):
@@ -31,8 +31,33 @@ class LossAxis(pg.AxisItem):
         major = [float(v) for v in range(v1, v2 + 1) if minVal <= v <= maxVal]
         if v2 - v1 > 4:
             return [(1.0, major)]
-        minor = [v + np.log10(m) for v in range(v1, v2) for m in (2, 5)]
-        return [(1.0, major), (None, [float(x) for x in minor if minVal < x < maxVal])]
+        minor = [float(x) for x in (v + np.log10(m) for v in range(v1, v2) for m in (2, 5)) if minVal < x < maxVal]
+        if len(major) + len(minor) >= 2:
+            return [(1.0, major), (None, minor)]
+        # A short range (a loss that does not move, as accuracy used as the loss): no 1, 2 or
+        # 5 × 10ᵏ in it left the axis without a single label. Evenly spaced round values.
+        lo, hi = 10.0**minVal, 10.0**maxVal
+        step = 10.0 ** np.floor(np.log10((hi - lo) / 2))
+        for m in (1, 2, 5):  # at most five labels
+            if (hi - lo) / (step * m) <= 5:
+                step *= m
+                break
+        values = np.arange(np.ceil(lo / step) * step, hi + step / 1e6, step)
+        return [(None, [float(np.log10(v)) for v in values if v > 0])]
+
+    def logTickStrings(self, values, scale, spacing):
+        """pyqtgraph's strings for 1, 2 and 5 × 10ᵏ; for the round values of a short range, plain
+        decimals with the digits that tell them apart (one significant digit printed 0.46, 0.48
+        and 0.5 all as "0.5")."""
+        mantissas = [10.0 ** (v - np.floor(v)) for v in values]
+        if all(min(abs(m - k) for k in (1, 2, 5, 10)) < 1e-6 for m in mantissas):
+            return super().logTickStrings(values, scale, spacing)
+        real = [float(10.0**v * scale) for v in values]
+        for digits in range(1, 7):
+            strings = [f"{v:.{digits}g}" for v in real]
+            if len(set(strings)) == len(strings):
+                break
+        return [s.replace("e-0", "e-").replace("e+0", "e") for s in strings]
 
 
 class LossPlot(pg.PlotWidget):
@@ -54,7 +79,7 @@ class LossPlot(pg.PlotWidget):
             item.getAxis(axis).enableAutoSIPrefix(False)
         item.setLabel("left", "loss")
         # No grid: pyqtgraph's grid costs ~5 ms a repaint, a third of a frame.
-        item.addLegend(offset=(-10, 10))
+        legend_outside(item)
         item.setMenuEnabled(False)
         item.setClipToView(True)
         self.raw_curve = item.plot(name="batch loss")

@@ -350,8 +350,7 @@ class MainWindow(QMainWindow):
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
         else:
-            screen = self.screen().availableGeometry()
-            self.resize(min(1400, int(screen.width() * 0.9)), min(920, int(screen.height() * 0.9)))
+            self.resize(self.dock_manager.first_size())
         state = s.value(WINDOW_STATE)
         if not (isinstance(state, QByteArray) and not state.isEmpty() and self.restoreState(state, STATE_VERSION)):
             self.dock_manager.apply_layout()  # first start: the layout that fits the screen

@@ -127,8 +127,7 @@ class MyDigitsPanel(QWidget):
         self.folder_button = QPushButton("Change…", objectName="my_digits_change_folder")
         self.folder_button.setToolTip("Keep My digits in another folder (plain PNG files and an index.json).")
         self.folder_button.clicked.connect(self.choose_folder)
-        self.notes_label = QLabel(objectName="my_digits_notes")  # one line: what was skipped and why
-        self.notes_label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.notes_label = QLabel(objectName="my_digits_notes", wordWrap=True)  # what was skipped and why
         self.notes_label.setVisible(False)
         self.counts = QLabel(objectName="my_digits_counts", wordWrap=True)
         self.counts.setTextFormat(Qt.TextFormat.RichText)
@@ -169,7 +168,10 @@ class MyDigitsPanel(QWidget):
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.import_button)
         buttons.addStretch(1)
-        buttons.addWidget(self.fine_tune_button)
+        # on a row of its own: beside the four others it made the panel wider than a side dock
+        fine_tune = QHBoxLayout()
+        fine_tune.addWidget(self.fine_tune_button)
+        fine_tune.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.notes_label)
@@ -177,6 +179,7 @@ class MyDigitsPanel(QWidget):
         layout.addWidget(self.accuracy_label)
         layout.addWidget(self.gallery, 1)
         layout.addLayout(buttons)
+        layout.addLayout(fine_tune)
         layout.addWidget(self.result)
         layout.addWidget(self.changed_gallery)
         self._show_folder()

@@ -23,13 +23,15 @@ class DockEntry:
     ``title``, ``group`` (a key of each layout in ``docks.DOCK_LAYOUTS``; the first dock of a
     group is the tab in front at start), ``scroll`` (wrap the panel in a scroll area; False:
     it fits any size itself) and ``help`` (what the panel is for, in plain words: its status
-    tip, which the help strip shows on hover)."""
+    tip, which the help strip shows on hover) and ``short`` (its title where all the docks
+    share one tab stack, so that every tab shows its title whole; empty: ``title``)."""
 
     name: str
     title: str
     group: str
     scroll: bool = True
     help: str = ""
+    short: str = ""
 
 
 @runtime_checkable

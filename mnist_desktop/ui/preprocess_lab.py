@@ -75,6 +75,7 @@ class PreprocessLabPanel(QWidget):
         "Preprocessing lab",
         "bottom",
         help="Your drawing made into 28×28 six ways, and what the model reads in each.",
+        short="Preprocess",
     )
 
     def __init__(self, parent: QWidget | None = None):

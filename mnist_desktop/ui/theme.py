@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt
-from PySide6.QtGui import QActionGroup, QColor, QIcon, QPalette
-from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QMenu, QWidget
+from PySide6.QtGui import QActionGroup, QColor, QFontMetrics, QIcon, QPalette
+from PySide6.QtWidgets import QAbstractScrollArea, QApplication, QMenu, QSizePolicy, QWidget
 
 from mnist_desktop.model.paths import ICON_PNG
 
@@ -85,7 +85,14 @@ def style_plot_widget(widget: pg.PlotWidget | pg.GraphicsLayoutWidget, source: Q
         items = [widget.getPlotItem()]
     else:
         items = [i for i in widget.ci.items if isinstance(i, pg.PlotItem)]
+    half_line = (QFontMetrics(widget.font()).height() + 1) // 2
     for plot in items:
+        # A tick label is centred on its tick: the top one (the log axis's "10¹") and the last
+        # one of the x axis stuck half out of the widget. Room for half a line where no title
+        # or right axis takes that side.
+        titled = bool(plot.titleLabel is not None and plot.titleLabel.text)
+        right = plot.getAxis("right").isVisible()
+        plot.layout.setContentsMargins(1, 1 if titled else half_line, 1 if right else half_line, 1)
         for name in ("left", "bottom", "right", "top"):
             axis = plot.getAxis(name)
             axis.setPen(text)
@@ -94,6 +101,18 @@ def style_plot_widget(widget: pg.PlotWidget | pg.GraphicsLayoutWidget, source: Q
             plot.titleLabel.setText(plot.titleLabel.text, color=text)
         if plot.legend is not None:
             plot.legend.setLabelTextColor(text)
+
+
+def legend_outside(plot: pg.PlotItem, columns: int = 2) -> pg.LegendItem:
+    """A legend for ``plot`` in a row of its own under the x axis, ``columns`` entries to a
+    line: a legend floating in the data area sat on the curves (the loss near its start, the
+    threshold curves near 100 %). Curves plotted with a ``name`` join it, as with addLegend."""
+    legend = pg.LegendItem(colCount=columns)
+    legend.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+    plot.legend = legend
+    plot.layout.addItem(legend, 4, 1)
+    plot.layout.setAlignment(legend, Qt.AlignmentFlag.AlignHCenter)
+    return legend
 
 
 def _lut(stops: list[tuple[float, tuple[int, int, int]]]) -> np.ndarray:

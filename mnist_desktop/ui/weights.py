@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import weakref
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
@@ -24,9 +25,30 @@ from mnist_desktop.model import weights as wt
 
 from .panel import DockEntry
 from .session import Session
-from .theme import palette_color, style_plot_widget
+from .theme import legend_outside, palette_color, style_plot_widget
 
 NO_RUN = "Distance from start needs a training run: train a model (Training panel) and watch each layer move, epoch by epoch."
+NOT_THIS_RUN = "moved from start: the active model was not trained here"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What a finished run measured, kept with the model it made: the plot and the message
+    about "how far it moved" are that model's, and go when another model is active."""
+
+    initial: dict[str, np.ndarray]  # layer → its weights at the start of the run
+    epochs: list[int]
+    distances: dict[str, list[float]]
+    grad_norms: dict[str, list[float]]
+
+    @classmethod
+    def of(cls, history: wt.WeightHistory) -> RunRecord:
+        return cls(
+            history.initial.weights,
+            list(history.epochs),
+            {k: list(v) for k, v in history.distances.items()},
+            {k: list(v) for k, v in history.grad_norms.items()},
+        )
 
 
 class WeightsPanel(QWidget):
@@ -46,7 +68,7 @@ class WeightsPanel(QWidget):
         self.predictor = None
         self.history = wt.WeightHistory()  # the current (or last) training run's snapshots
         self.running = False
-        self._initial_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # trained predictor → its run's start
+        self._run_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # trained predictor → its RunRecord
         self._stale = True
         self._on_screen = False  # set by the dock (set_on_screen): a tab behind another still counts as visible to Qt
         self.shown: wt.LayerHistogram | None = None  # what the histogram shows (tests read it)
@@ -69,7 +91,7 @@ class WeightsPanel(QWidget):
         plot.getAxis("bottom").enableAutoSIPrefix(False)
         plot.setMenuEnabled(False)
         plot.hideButtons()
-        plot.addLegend(offset=(-10, 10))
+        legend_outside(plot)
         self.now_curve = plot.plot(stepMode="center", fillLevel=0, name="now")
         self.start_curve = plot.plot(stepMode="center", name="at the start of training")
 
@@ -78,6 +100,7 @@ class WeightsPanel(QWidget):
         plot = self.distance_plot.getPlotItem()
         plot.setLabel("bottom", "epoch")
         plot.setLabel("left", "‖w − w₀‖ / ‖w₀‖")
+        plot.getAxis("left").enableAutoSIPrefix(False)  # a ratio: "(x0.001)" on its axis read as a unit
         plot.setMenuEnabled(False)
         plot.hideButtons()
         plot.showGrid(x=False, y=True, alpha=0.2)
@@ -159,7 +182,7 @@ class WeightsPanel(QWidget):
         self.running = False
         predictor = getattr(result, "predictor", None)
         if predictor is not None and self.history.initial is not None:
-            self._initial_of[predictor] = self.history.initial.weights
+            self._run_of[predictor] = RunRecord.of(self.history)
         self.set_predictor(self.predictor)
 
     def _set_layers(self, names: list[str]) -> None:
@@ -210,8 +233,16 @@ class WeightsPanel(QWidget):
         if self.predictor is None:
             return None, None, ""
         w = self.predictor.layer_weights().get(name)
-        initial = self._initial_of.get(self.predictor) if self.predictor is not None else None
-        return w, None if initial is None else initial.get(name), f"the active model ({self.predictor.describe()})"
+        record = self._run_of.get(self.predictor)
+        return w, None if record is None else record.initial.get(name), f"the active model ({self.predictor.describe()})"
+
+    def _series(self) -> tuple[list[int], dict[str, list[float]], dict[str, list[float]]] | None:
+        """(epochs, distances, gradient norms) of the run shown: the running one, or the one
+        that made the active model; None when the active model came from no run here."""
+        if self.running:
+            return self.history.epochs, self.history.distances, self.history.grad_norms
+        record = self._run_of.get(self.predictor) if self.predictor is not None else None
+        return None if record is None else (record.epochs, record.distances, record.grad_norms)
 
     def _describe(self, h: wt.LayerHistogram, w: np.ndarray, where: str) -> str:
         a = np.asarray(w, dtype=np.float64)
@@ -221,21 +252,23 @@ class WeightsPanel(QWidget):
         )
         if h.distance is not None:
             text += f" Moved {h.distance:.3g} × its starting size (‖w − w₀‖ / ‖w₀‖) from the start of training."
-        grads = self.history.grad_norms.get(h.name, [])
+        series = self._series()
+        grads = series[2].get(h.name, []) if series is not None else []
         if h.distance is not None and grads and math.isfinite(grads[-1]):  # the run's model, or the run itself
             text += f" Gradient of the last batch: ‖g‖ = {grads[-1]:.3g} (‖g‖ / ‖w‖ = {grads[-1] / max(np.linalg.norm(a), 1e-12):.2g})."
-        if not self.history.epochs:
+        if series is None:
             text += "<br>" + NO_RUN
         return text
 
     def _draw_distance(self, name: str | None) -> None:
-        d = self.history.distances.get(name or "", [])
+        series = self._series()
+        d = series[1].get(name or "", []) if series is not None else []
         if d:
-            self.distance_curve.setData(np.asarray(self.history.epochs, dtype=np.float64), np.asarray(d, dtype=np.float64))
-            title = "moved from start (this run)" if self.running else "moved from start (last run)"
+            self.distance_curve.setData(np.asarray(series[0], dtype=np.float64), np.asarray(d, dtype=np.float64))
+            title = "moved from start (this run)" if self.running else "moved from start (the active model's run)"
         else:
             self.distance_curve.setData([], [])
-            title = "moved from start: no run yet"
+            title = NOT_THIS_RUN if self.history.epochs and series is None else "moved from start: no run yet"
         self.distance_plot.getPlotItem().setTitle(title, color=palette_color(self, QPalette.ColorRole.Text))
 
     def distance_series(self) -> tuple[list[int], list[float]]:

@@ -114,13 +114,21 @@ def test_weights_view_shows_a_layer_and_fills_distance_after_each_epoch(window, 
     assert "Moved" in panel.info.text() and "needs a training run" not in panel.info.text()
     assert "Gradient of the last batch" in panel.info.text()  # gradient strength of the layer
 
-    # the previous model: not from this run, so nothing to compare with
+    # the previous model: not from this run, so nothing to compare with, and no plot of a run
+    # that is not its own beside it
+    trained_model = window.predictor
     window.previous_model_action.trigger()
     cnn = window.predictor.layer_weights()
     assert [layer.itemText(i) for i in range(layer.count())] == list(cnn)
     assert panel.current_layer() == "fc"  # the CNN has an fc layer too: the choice stays
     assert panel.shown.shape == cnn["fc"].shape and panel.shown.initial_counts is None
-    assert "needs a training run" not in panel.info.text()  # the last run's distances are still shown
+    assert "Moved" not in panel.info.text() and "Gradient of the last batch" not in panel.info.text()
+    assert panel.distance_series() == ([], [])
+    assert "not trained here" in panel.distance_plot.getPlotItem().titleLabel.text
+    # the run's model active again: its run, its message
+    window.set_predictor(trained_model)
+    assert panel.distance_series() == (epochs, distances) and "Moved" in panel.info.text()
+    assert not panel.distance_plot.getPlotItem().getAxis("left").autoSIPrefix  # no "(x0.001)" on a ratio
 
 
 def test_the_layer_selected_in_activations_is_the_one_the_weights_view_shows(window, qtbot):

@@ -1,0 +1,213 @@
+"""Nothing clipped, nothing overlapping: every panel, brought to the front in turn, shows each
+button's and label's text whole and fits its dock, at 1280×720 and 1400×900, light and dark;
+every tab title is shown whole."""
+
+import numpy as np
+from PySide6.QtCore import QPoint, QSize, Qt
+from PySide6.QtGui import QFontMetrics, QTextDocumentFragment
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractScrollArea,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QStyle,
+    QTabBar,
+    QToolButton,
+    QWidget,
+)
+
+from mnist_desktop.ui import docks
+from mnist_desktop.ui.theme import apply_theme
+
+
+def first_line(text: str) -> str:
+    if "<" in text and ">" in text:
+        text = QTextDocumentFragment.fromHtml(text).toPlainText()
+    return text.replace("&&", "\0").replace("&", "").replace("\0", "&").split("\n")[0]
+
+
+def shown_text(w: QWidget) -> str | None:
+    """The one line of text ``w`` draws in its width, or None (wraps, or draws no text)."""
+    if isinstance(w, QLabel):
+        if w.wordWrap() or (w.pixmap() is not None and not w.pixmap().isNull()):
+            return None
+        return first_line(w.text())
+    if isinstance(w, QToolButton) and not w.icon().isNull() and w.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonIconOnly:
+        return None
+    if isinstance(w, QAbstractButton):
+        return first_line(w.text())
+    if isinstance(w, QProgressBar) and w.isTextVisible():
+        return first_line(w.text())
+    return None
+
+
+def text_room(w: QWidget) -> int:
+    """The width ``w`` has for its text: its contents, less its icon and a button's frame."""
+    room = w.contentsRect().width()
+    beside = not (isinstance(w, QToolButton) and w.toolButtonStyle() == Qt.ToolButtonStyle.ToolButtonTextUnderIcon)
+    if isinstance(w, QAbstractButton) and not w.icon().isNull() and beside:
+        room -= w.iconSize().width() + 4
+    if isinstance(w, QPushButton):
+        room -= 2 * w.style().pixelMetric(QStyle.PixelMetric.PM_DefaultFrameWidth, None, w)
+    return room
+
+
+def elided_on_purpose(w: QWidget, text: str) -> bool:
+    """A text cut short by the code, with its whole in the tooltip."""
+    return text.endswith("…") and text[:-1] in first_line(w.toolTip()) if w.toolTip() else False
+
+
+def in_inner_scroll(w: QWidget, dock: QWidget) -> bool:
+    p = w.parentWidget()
+    while p is not None and p is not dock:
+        if isinstance(p, QAbstractScrollArea) and p is not dock.widget():
+            return True
+        p = p.parentWidget()
+    return False
+
+
+def clipped(root: QWidget) -> list[str]:
+    """Every visible text under ``root`` wider than the widget showing it, and every widget that
+    sticks out of ``root`` sideways."""
+    found = []
+    width = root.width()
+    for w in root.findChildren(QWidget):
+        if not w.isVisible() or w.visibleRegion().isEmpty() or w.objectName().startswith("qt_"):
+            continue
+        text = shown_text(w)
+        if text:
+            need = QFontMetrics(w.font()).horizontalAdvance(text)
+            if need > text_room(w) and not elided_on_purpose(w, text):
+                found.append(f"{type(w).__name__} {w.objectName()!r} {text!r}: {need} px in {text_room(w)}")
+        if text is not None and not in_inner_scroll(w, root):
+            x = w.mapTo(root, QPoint(0, 0)).x()
+            if x < 0 or x + w.width() > width:
+                found.append(f"{type(w).__name__} {w.objectName()!r} {text!r} beyond the dock: {x}..{x + w.width()} of {width}")
+    return found
+
+
+def qt_own(w: QWidget) -> bool:
+    """One of Qt's own parts (a tab bar's scroll arrows sit on top of each other by design)."""
+    return w.objectName().startswith("qt_") or w.objectName() in ("ScrollLeftButton", "ScrollRightButton")
+
+
+def overlapping(root: QWidget) -> list[str]:
+    """Pairs of visible sibling texts (labels, buttons, progress bars) under ``root`` that overlap."""
+    found = []
+    for parent in [root, *root.findChildren(QWidget)]:
+        kids = [w for w in parent.children() if isinstance(w, (QLabel, QAbstractButton, QProgressBar)) and w.isVisible() and not qt_own(w)]
+        for i, a in enumerate(kids):
+            for b in kids[i + 1 :]:
+                if a.geometry().intersects(b.geometry()):
+                    found.append(f"{a.objectName() or shown_text(a)!r} overlaps {b.objectName() or shown_text(b)!r}")
+    return found
+
+
+def tab_titles_cut(window) -> list[str]:
+    """Every visible tab whose title does not fit its tab (Qt elides it: "Tr…")."""
+    cut = []
+    for bar in window.findChildren(QTabBar):
+        if not bar.isVisible():
+            continue
+        space = bar.style().pixelMetric(QStyle.PixelMetric.PM_TabBarTabHSpace, None, bar)
+        metrics = QFontMetrics(bar.font())
+        for i in range(bar.count()):
+            need = metrics.horizontalAdvance(bar.tabText(i)) + space
+            if bar.tabRect(i).width() < need:
+                cut.append(f"{bar.tabText(i)!r}: {bar.tabRect(i).width()} px for {need}")
+    return cut
+
+
+def settle(window, qtbot) -> None:
+    seen = []
+
+    def settled():
+        seen.append([d.widget().geometry() for d in window.docks.values()] + [window.size()])
+        return len(seen) >= 3 and seen[-1] == seen[-2] == seen[-3]
+
+    qtbot.waitUntil(settled)
+
+
+def with_my_digits(window, folder) -> None:
+    """A few digits in My digits (in ``folder``): the gallery shows captions, the counts a table."""
+    window.my_digits.set_folder(folder)
+    rng = np.random.default_rng(0)
+    for label in range(10):
+        window.my_digits.add((rng.random((28, 28)) * 255).astype(np.uint8), label)
+
+
+def test_every_panel_fits_its_dock_and_every_text_shows_whole(window, qtbot, tmp_path):
+    with_my_digits(window, tmp_path / "digits")
+    failures = []
+    try:
+        for theme in ("light", "dark"):
+            apply_theme(theme)
+            for size in (QSize(1280, 720), QSize(1400, 900)):
+                window.resize(size)
+                window.reset_layout()
+                settle(window, qtbot)
+                where = f"{size.width()}×{size.height()} {theme}"
+                failures += [f"{where} tab {t}" for t in tab_titles_cut(window)]
+                failures += [f"{where} centre: {t}" for t in clipped(window.centralWidget()) + overlapping(window.centralWidget())]
+                for name, dock in window.docks.items():
+                    window.dock_manager.raise_(name)
+                    qtbot.waitUntil(dock.widget().isVisible)
+                    settle(window, qtbot)
+                    scroll = dock.widget()
+                    if isinstance(scroll, QAbstractScrollArea) and scroll.horizontalScrollBar().isVisible():
+                        failures.append(f"{where} {name}: wider than its dock (scrolls sideways)")
+                    failures += [f"{where} {name}: {t}" for t in clipped(dock) + overlapping(dock)]
+                    failures += [f"{where} tab {t}" for t in tab_titles_cut(window)]  # the panel's own tabs
+    finally:
+        apply_theme("system")  # the application is shared with the next tests
+    assert not failures, "\n".join(dict.fromkeys(failures))
+
+
+def test_tab_titles_whole_at_1280x720(window, qtbot):
+    window.resize(1280, 720)
+    window.reset_layout()
+    settle(window, qtbot)
+    titles = {window.docks[n].windowTitle() for n in window.docks}
+    bars = [b for b in window.findChildren(QTabBar) if b.isVisible() and {b.tabText(i) for i in range(b.count())} & titles]
+    assert bars  # the docks share a tab stack at this size
+    assert not tab_titles_cut(window)
+    assert docks.layout_for_size(1280, 720) == "compact"
+
+
+def test_the_evaluation_progress_shows_its_stage_whole(window, qtbot):
+    window.resize(1280, 720)
+    window.reset_layout()
+    window.dock_manager.raise_("evaluation")
+    panel = window.evaluation
+    qtbot.waitUntil(panel.isVisible)
+    panel._start(("evaluation",))
+    stage = "Corruption suite (1,000 digits each): gaussian noise done…"
+    panel._on_progress(panel._generation, (3, 10, stage))
+    settle(window, qtbot)
+    assert panel.progress.isVisible() and panel.stage.isVisible() and panel.stage.text() == stage
+    assert panel.progress.text() == "30 %"  # the bar says how far, the label which stage
+    assert not clipped(window.docks["evaluation"])
+
+
+def test_the_first_launch_on_a_small_screen_fills_it_with_a_canvas_to_draw_on(qtbot, settings, cnn_predictor, monkeypatch):
+    from PySide6.QtWidgets import QMessageBox
+
+    from mnist_desktop.ui import MainWindow
+
+    assert docks.first_window_size(QSize(1920, 1080)) == QSize(1400, 920)  # a large screen: 90 %, at most 1400×920
+    assert docks.first_window_size(QSize(1280, 720)) == QSize(1280, 720)  # a small one: all of it, not 1152×648
+    monkeypatch.setattr(docks, "available_screen_size", lambda _widget: QSize(1280, 720))
+    window = MainWindow(settings=settings, predictor=cnn_predictor)  # no saved geometry: a first launch
+    window.ask_to_save = lambda: QMessageBox.StandardButton.Discard
+    qtbot.addWidget(window)
+    window.show()
+    qtbot.waitExposed(window)
+    settle(window, qtbot)
+    try:
+        assert window.size() == QSize(1280, 720) and window.dock_manager.applied == "compact"
+        square = window.canvas._square()
+        assert min(square.width(), square.height()) >= 240, square  # 1152×648 gave ~200 px
+        assert not tab_titles_cut(window)
+    finally:
+        window.close()
