@@ -20,6 +20,8 @@ from .panel import Panel
 from .preprocess_lab import PreprocessLabPanel
 from .session import Session
 from .settings import MY_DIGITS_FOLDER
+from .sgd_toy import SgdToyPanel
+from .similarity import SimilarityPanel
 from .training import TrainingPanel
 from .weights import WeightsPanel
 
@@ -43,9 +45,11 @@ PANELS: tuple[Callable[[Session, QSettings], Panel], ...] = (
     lambda session, settings: _evaluation_panel(settings),
     lambda session, settings: MyDigitsPanel(_my_digits_folder(settings)),
     lambda session, settings: NudgePanel(torch_ready=session.torch_ready),
+    lambda session, settings: SgdToyPanel(),
     lambda session, settings: ActivationsPanel(),
     lambda session, settings: InspectorPanel(),
     lambda session, settings: PreprocessLabPanel(),
+    lambda session, settings: SimilarityPanel(),
     lambda session, settings: DataViewPanel(),  # last of its group: read when first shown
     lambda session, settings: WeightsPanel(),
 )
