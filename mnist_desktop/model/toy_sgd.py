@@ -85,8 +85,8 @@ class QuadraticSGD:
         return self.state.diverged
 
     def step(self) -> ToyState:
-        """One SGD step; a step that would blow the loss up ends the run with a message and
-        keeps the last parameters (a diverged run steps no more)."""
+        """One SGD step. A step whose loss has blown up (over ``DIVERGED_FACTOR`` × the first, or
+        not a finite number) ends the run with a message; a diverged run steps no more."""
         s = self.state
         if s.diverged:
             return s

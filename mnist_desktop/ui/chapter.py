@@ -199,8 +199,9 @@ class QuestionsView(QWidget):
         self.reveal_buttons: list[QPushButton] = []
 
     def set_questions(self, questions) -> None:
-        for row in self._rows:
+        for row in self._rows:  # out of the tree at once: the new stage's widgets take the same names
             self._layout.removeWidget(row)
+            row.setParent(None)
             row.deleteLater()
         self._rows, self.answers, self.reveal_buttons = [], [], []
         while self._layout.count():  # the stretch of the stage before

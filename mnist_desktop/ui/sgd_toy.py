@@ -14,7 +14,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, Qt, Signal, Slot
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QButtonGroup, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QButtonGroup, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from mnist_desktop.model import toy_sgd
 
@@ -23,6 +23,11 @@ from .session import Session
 from .theme import palette_color, set_message, style_plot_widget
 
 MANY = 10  # steps of the "10 steps" button
+TRAIL = 3  # earlier fits drawn faintly: a diverging run swings wider at each step
+SIDE_BY_SIDE_FROM = 640  # panel width from which the fit and the loss plots sit side by side
+# Fixed plot heights: a scroll area gives a panel with wrapping text its preferred height, and
+# a plot's preferred height would push the loss plot off a 720-pixel screen.
+PLOT_HEIGHTS = {"stacked": (220, 150), "side by side": (260, 260)}
 LR_TIPS = {
     "small": "Each step moves a, b and c only a little: the loss falls, slowly.",
     "right": "The chapter's learning rate: the loss falls fast, then levels off.",
@@ -59,10 +64,9 @@ class SgdToyPanel(QWidget):
         self.lr_group = QButtonGroup(self)
         self.lr_group.setExclusive(True)
         rates = QHBoxLayout()
-        rates.addWidget(QLabel("Learning rate:"))
         self.lr_buttons: dict[str, QPushButton] = {}
         for key, lr in toy_sgd.LEARNING_RATES.items():
-            b = QPushButton(f"{toy_sgd.LR_LABELS[key]} ({lr:g})", objectName=f"sgd_toy_lr_{key}", checkable=True)
+            b = QPushButton(f"{toy_sgd.LR_LABELS[key]} ({_rate(lr)})", objectName=f"sgd_toy_lr_{key}", checkable=True)
             b.setToolTip(LR_TIPS[key] + " Choosing it starts again from the same random a, b, c.")
             self.lr_group.addButton(b)
             self.lr_buttons[key] = b
@@ -82,8 +86,11 @@ class SgdToyPanel(QWidget):
         self.params.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message = QLabel(objectName="sgd_toy_message", wordWrap=True)
 
-        self.plot = pg.PlotWidget(objectName="sgd_toy_plot")
-        self.plot.setMinimumHeight(170)
+        self.plot = pg.PlotWidget()
+        self.plot.setObjectName("sgd_toy_plot")
+        self.plot.setToolTip(
+            "The dots: the measured speed. The line: the quadratic with the current a, b, c; dashed: the fits of the steps before."
+        )
         item = self.plot.getPlotItem()
         item.setMenuEnabled(False)
         item.setLabel("bottom", "time (s)")
@@ -91,7 +98,9 @@ class SgdToyPanel(QWidget):
         for axis in ("bottom", "left"):
             item.getAxis(axis).enableAutoSIPrefix(False)
         self.points = item.plot(symbol="o", symbolSize=6, pen=None)
+        self.trail = [item.plot() for _ in range(TRAIL)]  # the fits of the steps before, fainter the older
         self.curve = item.plot()
+        self._history: list[np.ndarray] = []
         low, high = float(self.data[1].min()), float(self.data[1].max())
         pad = 0.15 * (high - low)
         self.y_range = (low - pad, high + pad)  # the data's range: a diverging fit leaves it, the dots stay in view
@@ -99,24 +108,31 @@ class SgdToyPanel(QWidget):
         item.setYRange(*self.y_range, padding=0)
         item.getViewBox().disableAutoRange()
 
-        self.loss_plot = pg.PlotWidget(objectName="sgd_toy_loss_plot")
-        self.loss_plot.setMinimumHeight(140)
+        self.loss_plot = pg.PlotWidget()
+        self.loss_plot.setObjectName("sgd_toy_loss_plot")
+        self.loss_plot.setToolTip("The loss (the mean squared error of the fit) after each step, on a log scale.")
         item = self.loss_plot.getPlotItem()
         item.setMenuEnabled(False)
         item.setLabel("bottom", "step")
-        item.setLabel("left", "loss (MSE, log scale)")
+        item.setLabel("left", "loss (log scale)")
         item.setLogMode(y=True)
-        item.getAxis("bottom").enableAutoSIPrefix(False)
+        for axis in ("bottom", "left"):  # a diverging loss in powers of ten, not "(x1e+09)" beside them
+            item.getAxis(axis).enableAutoSIPrefix(False)
         self.loss_curve = item.plot(symbol="o", symbolSize=5)
 
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
+        layout.addWidget(QLabel("Learning rate (choosing one starts again from the same random a, b, c):", wordWrap=True))
         layout.addLayout(rates)
         layout.addLayout(buttons)
         layout.addWidget(self.params)
         layout.addWidget(self.message)
-        layout.addWidget(self.plot, 2)
-        layout.addWidget(self.loss_plot, 1)
+        self.plots = QBoxLayout(QBoxLayout.Direction.TopToBottom)
+        self.plots.addWidget(self.plot, 3)
+        self.plots.addWidget(self.loss_plot, 2)
+        layout.addLayout(self.plots)
+        layout.addStretch(1)
+        self._arrange_plots("stacked")
 
         self._style()
         self.lr_group.buttonClicked.connect(lambda b: self.set_rate(b.objectName().removeprefix("sgd_toy_lr_")))
@@ -151,6 +167,7 @@ class SgdToyPanel(QWidget):
     def reset(self) -> None:
         self.run = toy_sgd.QuadraticSGD(toy_sgd.LEARNING_RATES[self.rate], self.seed, self.data)
         self._losses = []
+        self._history = []
         self._show(self.run.state)
 
     def step(self, steps: int = 1) -> toy_sgd.ToyState:
@@ -159,6 +176,7 @@ class SgdToyPanel(QWidget):
         for _ in range(steps):
             if self.run.stopped:
                 break
+            self._history.append(self.run.state.params)
             state = self.run.step()
             self._losses.append(state.loss)  # the loss of every step, for the plot
         self._show(state)
@@ -172,12 +190,18 @@ class SgdToyPanel(QWidget):
         self.points.setData(time, speed)
         fine = np.linspace(0, toy_sgd.STEPS - 1, 120)
         self.curve.setData(fine, np.clip(toy_sgd.quadratic(fine, state.params), -1e6, 1e6))
+        older = self._history[-TRAIL:][::-1] if state.step else []
+        for i, trail in enumerate(self.trail):
+            if i < len(older):
+                trail.setData(fine, np.clip(toy_sgd.quadratic(fine, older[i]), -1e6, 1e6))
+            else:
+                trail.setData([], [])
         self.loss_curve.setData(np.arange(len(self._losses), dtype=np.float64), np.asarray(self._losses, dtype=np.float64))
         a, b, c = state.params
         ga, gb, gc = state.gradient
         self.params.setText(
-            f"Step {state.step} · lr {state.lr:g} · a = {a:.4g}, b = {b:.4g}, c = {c:.4g} · loss (MSE) {_number(state.loss)} · "
-            f"gradient ({_number(ga)}, {_number(gb)}, {_number(gc)})"
+            f"Step {state.step} · lr {_rate(state.lr)} · a = {a:.4g}, b = {b:.4g}, c = {c:.4g} · loss (MSE) {_number(state.loss)} · "
+            f"gradient ({_short(ga)}, {_short(gb)}, {_short(gc)})"
         )
         if state.diverged:
             set_message(self.message, state.message, error=True)
@@ -199,8 +223,25 @@ class SgdToyPanel(QWidget):
         self.points.setSymbolBrush(text)
         self.points.setSymbolPen(None)
         self.curve.setPen(pg.mkPen(highlight, width=2))
+        for i, trail in enumerate(self.trail):
+            trail.setPen(
+                pg.mkPen(palette_color(self, QPalette.ColorRole.Highlight, alpha=150 - 40 * i), width=1, style=Qt.PenStyle.DashLine)
+            )
         self.loss_curve.setPen(pg.mkPen(highlight, width=2))
         self.loss_curve.setSymbolBrush(highlight)
+
+    def _arrange_plots(self, how: str) -> None:
+        self.plots_arrangement = how
+        self.plots.setDirection(QBoxLayout.Direction.LeftToRight if how == "side by side" else QBoxLayout.Direction.TopToBottom)
+        fit, loss = PLOT_HEIGHTS[how]
+        self.plot.setFixedHeight(fit)
+        self.loss_plot.setFixedHeight(loss)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        how = "side by side" if self.width() >= SIDE_BY_SIDE_FROM else "stacked"
+        if how != self.plots_arrangement:
+            self._arrange_plots(how)
 
     def changeEvent(self, event) -> None:
         if event.type() == QEvent.Type.PaletteChange and hasattr(self, "loss_curve"):
@@ -213,3 +254,15 @@ def _number(x: float) -> str:
     if not np.isfinite(x):
         return "too large to hold"
     return f"{x:,.1f}" if abs(x) < 1e6 else f"{x:.2e}"
+
+
+def _short(x: float) -> str:
+    """A gradient component: four significant digits, no thousands separators (they read as
+    list separators inside the tuple)."""
+    return f"{x:.4g}" if np.isfinite(x) else "too large to hold"
+
+
+def _rate(lr: float) -> str:
+    """1e-05 → "1e-5"."""
+    mantissa, exponent = f"{lr:.0e}".split("e")
+    return f"{mantissa}e{int(exponent)}"

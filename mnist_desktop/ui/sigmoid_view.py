@@ -33,7 +33,8 @@ class SigmoidView(QWidget):
         self.setObjectName("step_sigmoid")
         self.batch: SigmoidBatch | None = None
         self.text = QLabel(objectName="step_sigmoid_text", wordWrap=True)
-        self.plot = pg.PlotWidget(objectName="step_sigmoid_plot")
+        self.plot = pg.PlotWidget()
+        self.plot.setObjectName("step_sigmoid_plot")
         self.plot.setFixedHeight(180)
         self.plot.setToolTip(
             "sigmoid(x) = 1 / (1 + exp(−x)). Ticks under the curve: this batch's raw predictions; dots on the curve: "

@@ -13,7 +13,7 @@ import html
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from mnist_desktop.model import similarity
 
@@ -23,6 +23,7 @@ from .session import Session
 from .workers import Worker, WorkerThreads
 
 SCALE = 3  # 28 × 3 = 84 px per image: four side by side fit the narrowest dock
+TWO_COLUMNS_FROM = 860  # panel width from which the whole-set part sits beside the one-image part
 
 
 class SimilarityWorker(Worker):
@@ -96,18 +97,33 @@ class SimilarityPanel(QWidget):
         self.accuracy = QLabel(objectName="similarity_accuracy", wordWrap=True)
         self.accuracy.setTextFormat(Qt.TextFormat.RichText)
 
+        one = QVBoxLayout()
+        one.addLayout(tiles)
+        one.addLayout(browse)
+        one.addWidget(self.distances)
+        one.addStretch(1)
+        every = QVBoxLayout()
+        every.addWidget(self.broadcast)
+        every.addWidget(self.accuracy)
+        every.addStretch(1)
+        self.columns = QBoxLayout(QBoxLayout.Direction.TopToBottom)  # side by side in a wide dock
+        self.columns.addLayout(one, 1)
+        self.columns.addLayout(every, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(intro)
         layout.addWidget(self.status)
-        layout.addLayout(tiles)
-        layout.addLayout(browse)
-        layout.addWidget(self.distances)
-        layout.addWidget(self.broadcast)
-        layout.addWidget(self.accuracy)
+        layout.addLayout(self.columns)
         layout.addStretch(1)
 
         self.index.valueChanged.connect(self.show_sample)
         self.disagree_button.clicked.connect(self.next_disagreement)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        wide = self.width() >= TWO_COLUMNS_FROM
+        direction = QBoxLayout.Direction.LeftToRight if wide else QBoxLayout.Direction.TopToBottom
+        if self.columns.direction() != direction:
+            self.columns.setDirection(direction)
 
     # ------------------------------------------------------------------ the Panel protocol
     def bind(self, session: Session) -> None:
