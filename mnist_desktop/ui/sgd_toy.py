@@ -116,6 +116,7 @@ class SgdToyPanel(QWidget):
         item.setLabel("bottom", "step")
         item.setLabel("left", "loss (log scale)")
         item.setLogMode(y=True)
+        item.setContentsMargins(0, 10, 6, 0)  # room for the top tick label (a power of ten) inside the widget
         for axis in ("bottom", "left"):  # a diverging loss in powers of ten, not "(x1e+09)" beside them
             item.getAxis(axis).enableAutoSIPrefix(False)
         self.loss_curve = item.plot(symbol="o", symbolSize=5)
@@ -210,7 +211,8 @@ class SgdToyPanel(QWidget):
         else:
             first = self._losses[0]
             trend = "fallen" if state.loss < first else "grown"
-            set_message(self.message, f"The loss has {trend} from {_number(first)} to {_number(state.loss)} in {state.step} step(s).")
+            why = "" if state.loss < first else " Each step lands further from the bottom: the learning rate is too large."
+            set_message(self.message, f"The loss has {trend} from {_number(first)} to {_number(state.loss)} in {state.step} step(s).{why}")
         for button in (self.step_button, self.steps_button):
             button.setEnabled(not state.diverged)
         self.stepped.emit(state)

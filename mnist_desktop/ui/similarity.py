@@ -16,6 +16,7 @@ from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import QBoxLayout, QGridLayout, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from mnist_desktop.model import similarity
+from mnist_desktop.model.errors import MnistDesktopError
 
 from .overlay import image_pixmap
 from .panel import DockEntry
@@ -29,6 +30,9 @@ TWO_COLUMNS_FROM = 860  # panel width from which the whole-set part sits beside 
 class SimilarityWorker(Worker):
     def work(self):
         return similarity.pixel_similarity_lab()
+
+    def failure(self, error: Exception) -> str:
+        return str(error) if isinstance(error, MnistDesktopError) else super().failure(error)
 
 
 def _code(text: str) -> str:

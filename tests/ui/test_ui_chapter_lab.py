@@ -227,3 +227,26 @@ def test_the_chapter_labs_fit_a_1280x720_window(window, qtbot):
             assert QRect(w.mapTo(panel, QPoint(0, 0)), w.size()).right() <= panel.width(), w.objectName()
             if isinstance(w, QPushButton):
                 assert w.fontMetrics().horizontalAdvance(w.text()) <= w.width(), w.objectName()
+
+
+def test_pixel_similarity_without_mnist_says_why_in_one_line_and_tries_again_when_shown(qtbot, monkeypatch):
+    from mnist_desktop.model import similarity
+    from mnist_desktop.model.errors import DataError
+
+    def missing(root=None):
+        raise DataError("MNIST folder /nowhere does not exist.")
+
+    monkeypatch.setattr(similarity, "pixel_similarity_lab", missing)
+    panel = SimilarityPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.set_on_screen(True)
+    status = label(panel, "similarity_status")
+    qtbot.waitUntil(lambda: status.text().startswith("⚠"))
+    assert status.text() == "⚠ Could not compute the distances: MNIST folder /nowhere does not exist."
+    assert panel.lab is None and not panel.index.isEnabled() and not panel.findChild(QPushButton, "similarity_disagree").isEnabled()
+    monkeypatch.undo()
+    with qtbot.waitSignal(panel.computed, timeout=60_000):
+        panel.set_on_screen(True)  # shown again: computed this time
+    assert panel.index.isEnabled() and panel.index.maximum() == 1009
+    panel.shutdown()
