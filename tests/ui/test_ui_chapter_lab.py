@@ -205,9 +205,10 @@ def test_the_stages_bring_their_labs_forward(window, qtbot, key, dock):
     qtbot.waitUntil(lambda: not window.docks[dock].visibleRegion().isEmpty())
 
 
-# --------------------------------------------------------------------------- a 1280×720 screen
-def test_the_chapter_labs_fit_a_1280x720_window(window, qtbot):
-    window.resize(1280, 720)
+# --------------------------------------------------------------------------- small screens
+@pytest.mark.parametrize("size", [(1280, 720), (1400, 900)])
+def test_the_chapter_labs_fit_the_window_at_1280x720_and_1400x900(window, qtbot, size):
+    window.resize(*size)
     window.reset_layout()
     open_similarity(window, qtbot)
     stepper = open_stepper(window)
