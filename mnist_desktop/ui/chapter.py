@@ -13,6 +13,7 @@ text (``chapter_note``).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -210,10 +211,11 @@ class QuestionsView(QWidget):
             row = QWidget()
             box = QVBoxLayout(row)
             box.setContentsMargins(0, 0, 0, 6)
-            question = QLabel(f"<b>{i + 1}.</b> {q.question}", objectName=f"chapter_question_{i}", wordWrap=True)
+            question = QLabel(f"<b>{i + 1}.</b> {html.escape(q.question, quote=False)}", objectName=f"chapter_question_{i}", wordWrap=True)
             reveal = QPushButton("Show the answer", objectName=f"chapter_reveal_{i}", checkable=True)
             reveal.setToolTip("Think of your answer first, then check it.")
             answer = QLabel(q.answer, objectName=f"chapter_answer_{i}", wordWrap=True, visible=False)
+            answer.setTextFormat(Qt.TextFormat.PlainText)
             answer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             answer.setIndent(12)
             reveal.toggled.connect(
