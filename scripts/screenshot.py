@@ -1,7 +1,7 @@
 """Make the README's pictures from the real window.
 
     python scripts/screenshot.py [--out resources/screenshot.png] [--size 1400x900] [--theme light|dark]
-                                 [--scene training|stepper|nudge|lab|saliency|data|weights|number] [--part]
+                                 [--scene training|stepper|nudge|lab|saliency|data|weights|number|similarity|sgd-toy] [--part]
 
 ``training`` (default): a digit drawn and training in progress. The other scenes set up one
 panel of the chapter-4 lab or the Data / Weights docks; ``--part`` grabs only that panel's
@@ -17,6 +17,8 @@ dock instead of the whole window. The README's pictures, under
     --out resources/lab-preprocess.png --size 1400x900 --scene lab --part
     --out resources/lab-saliency.png --size 1400x900 --scene saliency
     --out resources/screenshot-number.png --size 1400x900 --scene number
+    --out resources/lab-similarity.png --size 1400x900 --scene similarity --part
+    --out resources/lab-sgd-toy.png --size 1280x720 --scene sgd-toy --part
 
 Runs offscreen (Qt's ``offscreen`` platform) unless a display is set, e.g. under
 ``xvfb-run -s "-screen 0 1600x1000x24" python scripts/screenshot.py``. Settings go to a
@@ -233,6 +235,22 @@ def scene_number(app, window, args):
     return None, f"read {window.number_panel.number.text()!r}"
 
 
+def scene_similarity(app, window, args):
+    window.dock_manager.raise_("similarity")
+    panel = window.dock_manager.panels["similarity"]
+    wait(app, lambda: panel.lab is not None, 60)
+    panel.next_disagreement()  # a 3 that L1 and L2 call differently
+    return "similarity", f"validation 3 #{panel.index.value()}"
+
+
+def scene_sgd_toy(app, window, args):
+    window.dock_manager.raise_("sgd_toy")
+    panel = window.dock_manager.panels["sgd_toy"]
+    panel.set_rate("large")
+    state = panel.step(4)  # three fits swinging wider, the loss climbing
+    return "sgd_toy", f"step {state.step}, loss {state.loss:.3g}"
+
+
 SCENES = {
     "training": scene_training,
     "stepper": scene_stepper,
@@ -242,6 +260,8 @@ SCENES = {
     "data": scene_data,
     "weights": scene_weights,
     "number": scene_number,
+    "similarity": scene_similarity,
+    "sgd-toy": scene_sgd_toy,
 }
 
 

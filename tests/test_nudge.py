@@ -169,7 +169,7 @@ def test_public_from_the_engine():
 
 # ---------------------------------------------------------------------- the chapter's stages
 def test_the_stages_follow_the_chapter():
-    assert [s.key for s in STAGES] == ["pixels", "ideal", "linear", "accuracy", "neural-net", "ten-digits"]
+    assert [s.key for s in STAGES] == ["pixels", "ideal", "sgd-toy", "linear", "accuracy", "neural-net", "ten-digits"]
     for s in STAGES:
         assert s.title and len(s.explanation) > 80 and s.try_this and s.look_for
         assert "import " not in s.explanation + s.try_this + s.look_for  # plain words, no code

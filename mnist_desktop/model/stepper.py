@@ -67,6 +67,7 @@ class StepState:
     predictions: np.ndarray | None = None  # the model's raw outputs (B, outputs), once made
     parameters_before: dict[str, np.ndarray] | None = None  # at a step phase: the parameters the step started from
     classes: tuple[int, ...] = ()  # the digit each class index stands for
+    train_counts: tuple[int, ...] = ()  # how many training images of each class the run steps through
     message: str = ""  # at stop: why (the epochs are done, or the loss diverged)
     diverged: bool = False
 
@@ -122,6 +123,7 @@ class Stepper:
         self.generator = seeded(config)  # as train: the weights first, then the batch order
         self.model = build_model(config.arch, self.n_out, **self.arch_config).to(self.device, memory_format=torch.channels_last)
         self.x_train, self.y_train = prepare(config.task, arch.normalization, self.device, "train", data_root, config.subset)
+        self.train_counts = tuple(int(n) for n in torch.bincount(self.y_train.cpu(), minlength=len(self.classes)).tolist())
         self.names = [name for name, p in self.model.named_parameters() if p.requires_grad]
         self.opt = SGD([p for p in self.model.parameters() if p.requires_grad], config.momentum, config.nesterov, config.weight_decay)
         n = len(self.x_train)
@@ -284,5 +286,6 @@ class Stepper:
             y=batch.y if batch is not None else None,
             predictions=batch.predictions if batch is not None else None,
             classes=self.classes,
+            train_counts=self.train_counts,
             **extra,
         )

@@ -13,12 +13,24 @@ text (``chapter_note``).
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from PySide6.QtCore import QPoint, QRect, Qt, Signal, Slot
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDialog, QHBoxLayout, QLabel, QMenu, QPushButton, QTextBrowser, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
 from mnist_desktop.model import chapter
 from mnist_desktop.model.config import ARCHITECTURE_SPECS, TrainConfig, recommended_config
@@ -57,7 +69,12 @@ def stage_pixels(c: Chapter) -> None:
 
 
 def stage_ideal(c: Chapter) -> None:
-    _set_training(c, chapter.get_stage("ideal").config)
+    _set_training(c, chapter.get_stage("ideal").config)  # Train there makes pixel similarity the canvas's model
+    c.actions.show_panel("similarity")  # L1 against L2, and broadcasting
+
+
+def stage_sgd_toy(c: Chapter) -> None:
+    c.actions.show_panel("sgd_toy")
 
 
 def stage_linear(c: Chapter) -> None:
@@ -65,8 +82,8 @@ def stage_linear(c: Chapter) -> None:
 
 
 def stage_accuracy(c: Chapter) -> str:
-    """Nudging needs weights: if the active model has none (stage 2's pixel similarity), the
-    chapter's linear model becomes active, the one stepped in stage 3 if it took a step, else
+    """Nudging needs weights: if the active model has none (the ideal stage's pixel similarity), the
+    chapter's linear model becomes active, the one stepped in the linear stage if it took a step, else
     one trained for an epoch in the training panel (its worker thread). Says which, for the guide."""
     note = "" if _nudgeable(c.session.predictor) else _make_a_chapter_model_active(c)
     c.actions.set_training(replace(chapter.get_stage("accuracy").config), "train")
@@ -82,17 +99,16 @@ def _make_a_chapter_model_active(c: Chapter) -> str:
     predictor = c.session.predictor
     what = "The active model" if predictor is None else ARCHITECTURE_SPECS[predictor.arch].label
     steps = c.actions.use_stepped_model()  # Step mode's "Use this model"
+    linear = stage_number("linear")
     if steps is not None:
-        return (
-            f"{what} has no weights to nudge, so the linear model you stepped in stage 3 (after {steps} step(s)) is now the active model."
-        )
+        return f"{what} has no weights to nudge, so the linear model you stepped in stage {linear} (after {steps} step(s)) is now the active model."
     config = replace(chapter.get_stage("linear").config, epochs=1)
     if c.actions.train(config, "Training the chapter's linear model for one epoch, so that there are weights to nudge…"):
         return (
             f"{what} has no weights to nudge: the chapter's linear model for 3 vs 7 "
             "is training for one epoch in the Training panel, and becomes the active model in a few seconds. Then press Nudge."
         )
-    return f"{what} has no weights to nudge: train a linear model in the Training panel (stage 3's), then press Nudge."
+    return f"{what} has no weights to nudge: train a linear model in the Training panel (stage {linear}'s), then press Nudge."
 
 
 def stage_neural_net(c: Chapter) -> None:
@@ -103,10 +119,16 @@ def stage_ten_digits(c: Chapter) -> None:
     _set_training(c, chapter.get_stage("ten-digits").config)
 
 
+def stage_number(key: str) -> int:
+    """Stage ``key``'s number on the path, from 1."""
+    return [s.key for s in chapter.STAGES].index(key) + 1
+
+
 # The panel each stage asks the learner to use: the guide goes beside it, never over it.
 STAGE_PANELS = {
     "pixels": "inspector",
-    "ideal": "training",
+    "ideal": "similarity",
+    "sgd-toy": "sgd_toy",
     "linear": "training",
     "accuracy": "nudge",
     "neural-net": "training",
@@ -135,6 +157,7 @@ def beside(guide: QRect, panel: QRect, screen: QRect, gap: int = 8) -> QPoint | 
 STAGE_ACTIONS: dict[str, Callable[[Chapter], str | None]] = {
     "pixels": stage_pixels,
     "ideal": stage_ideal,
+    "sgd-toy": stage_sgd_toy,
     "linear": stage_linear,
     "accuracy": stage_accuracy,
     "neural-net": stage_neural_net,
@@ -163,6 +186,51 @@ def train_with_accuracy_loss(c: Chapter) -> bool:
 
 
 # --- the guide -----------------------------------------------------------------------------
+class QuestionsView(QWidget):
+    """A stage's questions (objectName ``chapter_questions``), each with its answer hidden until
+    its button is pressed: question ``i`` is the label ``chapter_question_<i>``, its button
+    ``chapter_reveal_<i>`` (checkable: press again to hide) and its answer ``chapter_answer_<i>``."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("chapter_questions")
+        self._layout = QVBoxLayout(self)
+        self._rows: list[QWidget] = []
+        self.answers: list[QLabel] = []
+        self.reveal_buttons: list[QPushButton] = []
+
+    def set_questions(self, questions) -> None:
+        for row in self._rows:  # out of the tree at once: the new stage's widgets take the same names
+            self._layout.removeWidget(row)
+            row.setParent(None)
+            row.deleteLater()
+        self._rows, self.answers, self.reveal_buttons = [], [], []
+        while self._layout.count():  # the stretch of the stage before
+            self._layout.takeAt(0)
+        for i, q in enumerate(questions):
+            row = QWidget()
+            box = QVBoxLayout(row)
+            box.setContentsMargins(0, 0, 0, 6)
+            question = QLabel(f"<b>{i + 1}.</b> {html.escape(q.question, quote=False)}", objectName=f"chapter_question_{i}", wordWrap=True)
+            reveal = QPushButton("Show the answer", objectName=f"chapter_reveal_{i}", checkable=True)
+            reveal.setToolTip("Think of your answer first, then check it.")
+            answer = QLabel(q.answer, objectName=f"chapter_answer_{i}", wordWrap=True, visible=False)
+            answer.setTextFormat(Qt.TextFormat.PlainText)
+            answer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            answer.setIndent(12)
+            reveal.toggled.connect(
+                lambda on, a=answer, b=reveal: (a.setVisible(on), b.setText("Hide the answer" if on else "Show the answer"))
+            )
+            box.addWidget(question)
+            box.addWidget(reveal, 0, Qt.AlignmentFlag.AlignLeft)
+            box.addWidget(answer)
+            self._layout.addWidget(row)
+            self._rows.append(row)
+            self.answers.append(answer)
+            self.reveal_buttons.append(reveal)
+        self._layout.addStretch(1)
+
+
 class ChapterGuide(QDialog):
     """The text of one stage, with Previous and Next; non-modal, so the window stays usable."""
 
@@ -181,6 +249,13 @@ class ChapterGuide(QDialog):
         font.setBold(True)
         self.title.setFont(font)
         self.text = QTextBrowser(objectName="chapter_text")
+        self.questions = QuestionsView()
+        questions = QScrollArea(objectName="chapter_questions_scroll", widgetResizable=True)
+        questions.setWidget(self.questions)
+        self.tabs = QTabWidget(objectName="chapter_tabs")
+        self.tabs.addTab(self.text, "The stage")
+        self.tabs.addTab(questions, "Check yourself")
+        self.tabs.setTabToolTip(1, "A few questions on this stage; each answer shows when you ask for it.")
         self.note = QLabel(objectName="chapter_note", wordWrap=True, visible=False)  # what the stage did for you
         self.text.setOpenLinks(False)
         self.previous_button = QPushButton("◀ Previous", objectName="chapter_previous")
@@ -198,10 +273,10 @@ class ChapterGuide(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.step)
         layout.addWidget(self.title)
-        layout.addWidget(self.text, 1)
+        layout.addWidget(self.tabs, 1)
         layout.addWidget(self.note)
         layout.addLayout(buttons)
-        self.resize(420, 440)
+        self.resize(440, 480)
 
     def show_stage(self, key: str) -> None:
         stage = chapter.get_stage(key)
@@ -211,6 +286,10 @@ class ChapterGuide(QDialog):
         self.step.setText(f"Stage {i + 1} of {len(keys)}")
         self.title.setText(stage.title)
         self.text.setHtml(f"<p>{stage.explanation}</p><h4>Try this</h4><p>{stage.try_this}</p><h4>Look for</h4><p>{stage.look_for}</p>")
+        self.questions.set_questions(stage.questions)
+        self.tabs.setTabText(1, f"Check yourself ({len(stage.questions)})")
+        self.tabs.setTabEnabled(1, bool(stage.questions))
+        self.tabs.setCurrentIndex(0)
         self.previous_button.setEnabled(i > 0)
         self.next_button.setEnabled(i < len(keys) - 1)
         self.set_note("")

@@ -26,6 +26,8 @@ from .panel import DockEntry, Panel
 from .preprocess_lab import PreprocessLabPanel
 from .session import Session
 from .settings import MY_DIGITS_FOLDER
+from .sgd_toy import SgdToyPanel
+from .similarity import SimilarityPanel
 from .training import TrainingPanel
 from .weights import WeightsPanel
 
@@ -51,9 +53,11 @@ PANELS: tuple[tuple[type, MakePanel], ...] = (
     (EvaluationPanel, lambda session, settings: _evaluation_panel(settings)),
     (MyDigitsPanel, lambda session, settings: MyDigitsPanel(_my_digits_folder(settings))),
     (NudgePanel, lambda session, settings: NudgePanel(torch_ready=session.torch_ready)),
+    (SgdToyPanel, lambda session, settings: SgdToyPanel()),
     (ActivationsPanel, lambda session, settings: ActivationsPanel()),
     (InspectorPanel, lambda session, settings: InspectorPanel()),
     (PreprocessLabPanel, lambda session, settings: PreprocessLabPanel()),
+    (SimilarityPanel, lambda session, settings: SimilarityPanel()),
     (DataViewPanel, lambda session, settings: DataViewPanel()),  # last of its group: read when first shown
     (WeightsPanel, lambda session, settings: WeightsPanel()),
 )

@@ -34,8 +34,9 @@ Training panel does this and draws the loss as it falls.</p>
 <p><b>Activations</b> shows what each layer of the model makes of your drawing, from the pixels to
 the final probabilities. The <b>Tensor inspector</b> shows the numbers themselves.</p>
 <p>New to this? The <b>Chapter 4</b> menu (or Help → The chapter-4 path) takes you through the
-chapter step by step: pixels as numbers, the pixel-similarity baseline, SGD one step at a time,
-why accuracy cannot be a loss, then a linear model and a neural net.</p>
+chapter step by step: pixels as numbers, the pixel-similarity baseline (L1 and L2 distance), SGD
+on a toy curve, then SGD one step at a time on MNIST, why accuracy cannot be a loss, a neural net
+and all ten digits, with a few questions at each stage to check yourself.</p>
 <p>Point at anything: the strip at the bottom of the window says what it does.</p>"""
 
 

@@ -34,8 +34,10 @@ from PySide6.QtWidgets import (
 from mnist_desktop import model as engine
 from mnist_desktop.model.config import ARCHITECTURE_SPECS, LOSS_SPECS, TASKS, recommended_config
 
+from .batch_shapes import BatchShapesView
 from .gallery import THUMB, Gallery
 from .session import LOADING_PYTORCH
+from .sigmoid_view import SigmoidView
 from .theme import DIVERGING, palette_color, set_message, style_plot_widget
 from .training_worker import EMIT_INTERVAL, failure_message
 from .workers import Worker, WorkerThreads
@@ -211,6 +213,8 @@ class StepperWidget(QWidget):
         self.gallery.setGridSize(QSize(THUMB + 18, THUMB + 8 + line))  # captions are short: more per row
         self.gallery.setFixedHeight(2 * (THUMB + 8 + line) + 12)
 
+        self.shapes = BatchShapesView()  # the chapter's stack / view / xb @ w + b, with this batch's shapes
+        self.sigmoid = SigmoidView()  # the predictions before and after mnist_loss's sigmoid
         self.weights_title = QLabel(wordWrap=True, objectName="step_weights_title")
         self.weights_view = pg.GraphicsLayoutWidget()
         self.weights_view.setObjectName("step_weights")
@@ -242,6 +246,8 @@ class StepperWidget(QWidget):
         layout.addWidget(self.message)
         layout.addWidget(self.batch_title)
         layout.addWidget(self.gallery, 1)
+        layout.addWidget(self.shapes)
+        layout.addWidget(self.sigmoid)
         layout.addWidget(self.weights_title)
         layout.addWidget(self.weights_view)
         layout.addWidget(self.plot, 1)
@@ -391,6 +397,8 @@ class StepperWidget(QWidget):
         self.loss_curve.setData([], [])
         self._shown_batch = None
         self.gallery.clear()
+        self.shapes.clear_shapes()
+        self.sigmoid.clear_batch()
         for image in self.heatmaps.values():
             image.clear()
         self.loss_label.setText("")
@@ -505,6 +513,8 @@ class StepperWidget(QWidget):
         if state.phase == "stop":
             self.show_message(state.message, error=state.diverged)
         self._show_batch(state)
+        self.shapes.show_state(state, self.config.arch)
+        self.sigmoid.show_state(state, self.config.loss)
         self._show_weights(state)
         self.stateShown.emit(state)
 

@@ -33,7 +33,8 @@ def test_one_entry_per_stage_in_the_chapters_order(window):
     assert menu.title() == "Chapter &4"
     assert [a.objectName() for a in menu.actions()] == [f"chapter_{s.key}" for s in STAGES]
     titles = [a.text() for a in menu.actions()]
-    assert "Pixels" in titles[0] and "ideal 3 and 7" in titles[1] and "Accuracy" in titles[3] and "ten digits" in titles[5]
+    assert "Pixels" in titles[0] and "ideal 3 and 7" in titles[1] and "roller coaster" in titles[2]
+    assert "Accuracy" in titles[4] and "ten digits" in titles[6]
     help_menu = window.menuBar().actions()[-1].menu()
     assert help_menu.title() == "&Help"  # the chapter comes before Help
 
@@ -87,6 +88,8 @@ def test_the_training_stages_set_the_chapters_models(window, key, expected):
 def test_next_and_previous_walk_the_stages(window):
     guide = run_stage(window, "ideal")
     guide.next_button.click()
+    assert guide.key == "sgd-toy"
+    guide.next_button.click()
     assert guide.key == "linear" and window.training.mode() == "step"
     guide.next_button.click()
     assert guide.key == "accuracy" and window.training.mode() == "train"  # back from stepping
@@ -107,8 +110,8 @@ def test_help_starts_the_chapter_path_at_its_first_stage(window):
     assert guide.isVisible() and guide.title.text() == STAGES[0].title
 
 
-def walk_to_stage_3(window, qtbot) -> ChapterGuide:
-    """Stages 1, 2 (pixel similarity trained: the active model) and 3, in order, with Next."""
+def walk_to_the_linear_stage(window, qtbot) -> ChapterGuide:
+    """Stages 1, 2 (pixel similarity trained: the active model), 3 (the SGD toy) and 4, in order, with Next."""
     guide = run_stage(window, "pixels")
     guide.next_button.click()
     assert guide.key == "ideal"
@@ -116,13 +119,15 @@ def walk_to_stage_3(window, qtbot) -> ChapterGuide:
         window.training.train_button.click()
     assert window.predictor.arch == "pixel-similarity"
     guide.next_button.click()
+    assert guide.key == "sgd-toy"
+    guide.next_button.click()
     assert guide.key == "linear" and window.training.mode() == "step"
     return guide
 
 
 def test_the_path_in_order_leaves_nudge_usable_at_stage_4(window, qtbot):
-    guide = walk_to_stage_3(window, qtbot)
-    # no step taken in stage 3: stage 4 trains the chapter's linear model, in the training panel's thread
+    guide = walk_to_the_linear_stage(window, qtbot)
+    # no step taken in the linear stage: the accuracy stage trains the chapter's linear model, in the training panel's thread
     with qtbot.waitSignal(window.training.finished, timeout=120_000):
         guide.next_button.click()
         assert guide.key == "accuracy" and window.training.is_training()
@@ -136,16 +141,16 @@ def test_the_path_in_order_leaves_nudge_usable_at_stage_4(window, qtbot):
         nudge_button.click()
 
 
-def test_a_model_stepped_in_stage_3_is_the_one_nudged_in_stage_4(window, qtbot):
+def test_a_model_stepped_in_the_linear_stage_is_the_one_nudged_in_the_accuracy_stage(window, qtbot):
     from test_ui_stepper import press, small_chapter
 
-    guide = walk_to_stage_3(window, qtbot)
+    guide = walk_to_the_linear_stage(window, qtbot)
     stepper = window.training.stepper
     stepper.set_config(small_chapter())
     state = press(qtbot, stepper, "step_batch")
     guide.next_button.click()
     assert guide.key == "accuracy" and not window.training.is_training()
-    assert "you stepped in stage 3" in guide.note.text()
+    assert "you stepped in stage 4" in guide.note.text()
     np.testing.assert_array_equal(window.predictor.model.fc.weight.detach().numpy(), state.parameters["fc.weight"])
     assert window.nudge.findChild(QPushButton, "nudge_button").isEnabled()
     guide.previous_button.click()  # another stage: no note left over
