@@ -43,7 +43,7 @@ class SgdToyPanel(QWidget):
     dock = DockEntry(
         "sgd_toy",
         "SGD toy",
-        "side",
+        "bottom",
         help="The chapter's roller coaster: fit a quadratic with SGD step by step, with a learning rate too small, right or too large.",
     )
 
