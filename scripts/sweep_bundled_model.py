@@ -81,34 +81,19 @@ def wait_all(procs: dict, timeout: float) -> dict[str, float]:
 
 
 def validation_sets() -> dict:
-    import torch
-    import torch.nn.functional as F
-
-    from mnist_desktop.model import load_mnist, to_mnist
+    from mnist_desktop.model import load_mnist
     from mnist_desktop.model.corruptions import CORRUPTIONS, corrupt
-    from mnist_desktop.model.drawings import compose_number, place_on_canvas
+    from mnist_desktop.model.drawings import compose_number
+    from mnist_desktop.model.evalsets import redrawn_mnist
     from mnist_desktop.model.nondigits import digit_pairs, training_nondigits
 
     x, y = load_mnist("train")
     vx, vy = x[55000:].numpy(), y[55000:].numpy().astype(np.int64)
-    rng = np.random.default_rng(7)
-    redrawn = []
-    index = rng.choice(len(vx), 1000, replace=False)
-    for i in index:  # as evalsets.redrawn_mnist does for test digits
-        height = int(rng.uniform(0.3, 0.9) * 280)
-        top, left = rng.integers(0, 280 - height + 1, 2)
-        canvas = place_on_canvas(vx[i], height, top, left)
-        radius = int(rng.choice([-0.35, 0, 0.6]) * height / 28)
-        if radius:
-            t = torch.from_numpy(canvas).float()[None, None]
-            k = 2 * abs(radius) + 1
-            t = F.max_pool2d(t, k, 1, abs(radius)) if radius > 0 else -F.max_pool2d(-t, k, 1, abs(radius))
-            canvas = t[0, 0].to(torch.uint8).numpy()
-        redrawn.append(np.round(to_mnist(canvas) * 255).astype(np.uint8))
+    redrawn = redrawn_mnist(1000, seed=7, images=vx, labels=vy)
     touching = [compose_number(2 + n % 7, (99, n), touching=True, images=vx, labels=vy) for n in range(140)]
     return {
         "val": (vx, vy),
-        "redrawn": (np.stack(redrawn), vy[index]),
+        "redrawn": redrawn,
         "corruptions": {name: corrupt(vx, name, 1) for name in CORRUPTIONS},
         "nondigits": training_nondigits(2000, seed=424242),
         "pairs": digit_pairs(vx, 1000, seed=424242),

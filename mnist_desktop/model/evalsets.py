@@ -56,17 +56,19 @@ def font_glyphs() -> dict[str, np.ndarray]:
     return d
 
 
-def redrawn_mnist(count: int = 600, seed: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """MNIST test digits drawn on the 280-pixel canvas at 30–90 % of its height, anywhere,
-    with strokes thinner, as they are, or fatter, then put through ``to_mnist`` (the redraw
-    of ``tests/test_inference.py``)."""
+def redrawn_mnist(count: int = 600, seed: int = 1, images=None, labels=None) -> tuple[np.ndarray, np.ndarray]:
+    """MNIST test digits (or ``images``, ``labels``: uint8 ``(N, 28, 28)`` and their digits)
+    drawn on the 280-pixel canvas at 30–90 % of its height, anywhere, with strokes thinner, as
+    they are, or fatter, then put through ``to_mnist`` (the redraw of ``tests/test_inference.py``)."""
     import torch
     import torch.nn.functional as F
 
     from .data import load_mnist
     from .drawings import place_on_canvas
 
-    images, labels = load_mnist("test")
+    if images is None:
+        images, labels = load_mnist("test")
+    images, labels = torch.as_tensor(np.asarray(images)), torch.as_tensor(np.asarray(labels))
     rng = np.random.default_rng(seed)
     index = rng.choice(len(images), count, replace=False)
     out = []
