@@ -112,9 +112,16 @@ def test_the_cnn_saliency_is_its_gradient_times_the_input(trained, digits):
             return float((z[0] * v.double()).sum())
 
     h = 1e-6
+    checked = 0
     for r, c in np.argwhere(x > 0.3)[::15]:
         up, down = x.astype(np.float64), x.astype(np.float64)
         up[r, c] += h
         down[r, c] -= h
-        grad = (f(up) - f(down)) / (2 * h)
+        here = f(x.astype(np.float64))
+        ahead, behind = (f(up) - here) / h, (here - f(down)) / h
+        if abs(ahead - behind) > 1e-3 * max(1.0, abs(ahead)):
+            continue  # a ReLU or max-pool kink: no derivative for a difference to check against
+        grad = (ahead + behind) / 2
         assert s[r, c] == pytest.approx(grad * x[r, c], rel=1e-3, abs=1e-5)
+        checked += 1
+    assert checked >= 3

@@ -231,7 +231,9 @@ class ActivationsPanel(QWidget):
 
     layerSelected = Signal(str)  # the selected view's layer name (an output's or a weight's)
 
-    dock = DockEntry("activations", "Activations", "bottom", scroll=False, help="What each layer of the model makes of your drawing.")
+    dock = DockEntry(
+        "activations", "Activations", "bottom", short="Layers", scroll=False, help="What each layer of the model makes of your drawing."
+    )
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)

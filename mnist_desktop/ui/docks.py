@@ -53,8 +53,8 @@ PANELS: tuple[tuple[type, MakePanel], ...] = (
     (EvaluationPanel, lambda session, settings: _evaluation_panel(settings)),
     (MyDigitsPanel, lambda session, settings: MyDigitsPanel(_my_digits_folder(settings))),
     (NudgePanel, lambda session, settings: NudgePanel(torch_ready=session.torch_ready)),
-    (SgdToyPanel, lambda session, settings: SgdToyPanel()),
     (ActivationsPanel, lambda session, settings: ActivationsPanel()),
+    (SgdToyPanel, lambda session, settings: SgdToyPanel()),
     (InspectorPanel, lambda session, settings: InspectorPanel()),
     (PreprocessLabPanel, lambda session, settings: PreprocessLabPanel()),
     (SimilarityPanel, lambda session, settings: SimilarityPanel()),
@@ -265,33 +265,21 @@ class Docks(QObject):
         for dock in self.docks.values():
             dock.setFloating(False)
             window.removeDockWidget(dock)
-        # One tab stack per group; groups that share an area are stacked one above the other,
-        # so that no stack holds more tabs than its titles have room for.
-        # Each group's first dock is placed before any is tabbed: Qt splits beside a dock only
-        # while it is not yet in a tab stack.
-        stacks: dict[str, list[QDockWidget]] = {}
+        stacks: dict[Qt.DockWidgetArea, list[QDockWidget]] = {}
         for dock_name, dock in self.docks.items():
-            group = self.groups[dock_name]
-            if group in stacks:
-                continue
-            area = areas[group][0]
-            above = next((s[0] for g, s in stacks.items() if areas[g][0] == area), None)
-            if above is not None:
-                window.splitDockWidget(above, dock, Qt.Orientation.Vertical)
+            area = areas[self.groups[dock_name]][0]
+            stack = stacks.setdefault(area, [])
+            if stack:
+                window.tabifyDockWidget(stack[-1], dock)
             else:
                 window.addDockWidget(area, dock)
-            stacks[group] = [dock]
+            stack.append(dock)
             dock.show()
-        for dock_name, dock in self.docks.items():
-            stack = stacks[self.groups[dock_name]]
-            if dock is not stack[0]:
-                window.tabifyDockWidget(stack[-1], dock)
-                stack.append(dock)
-                dock.show()
         for stack in stacks.values():
             stack[0].raise_()
-        for group, stack in stacks.items():
-            area, share = areas[group]
+        for area, stack in stacks.items():
+            group = next(g for g, (a, _) in areas.items() if a == area)
+            share = areas[group][1]
             if area in (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea):
                 window.resizeDocks([stack[0]], [int(share * window.width())], Qt.Orientation.Horizontal)
             else:

@@ -290,7 +290,11 @@ class EvaluationPanel(QWidget):
     idle = Signal()  # no computation running any more
 
     dock = DockEntry(
-        "evaluation", "Evaluation", "side", help="How well the active model does on MNIST's test images, and where it goes wrong."
+        "evaluation",
+        "Evaluation",
+        "side",
+        short="Test",
+        help="How well the active model does on MNIST's test images, and where it goes wrong.",
     )
 
     def __init__(self, parent: QWidget | None = None):

@@ -152,7 +152,7 @@ class NudgePanel(QWidget):
         "Accuracy vs loss",
         "side",
         help="Move the model's weights a little and watch loss and accuracy: why accuracy cannot be a loss.",
-        short="Acc. vs loss",
+        short="Acc/loss",
     )
 
     def __init__(self, parent: QWidget | None = None, torch_ready: bool = True):

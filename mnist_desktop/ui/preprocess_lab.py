@@ -75,7 +75,7 @@ class PreprocessLabPanel(QWidget):
         "Preprocessing lab",
         "bottom",
         help="Your drawing made into 28×28 six ways, and what the model reads in each.",
-        short="Preprocess",
+        short="Prep.",
     )
 
     def __init__(self, parent: QWidget | None = None):

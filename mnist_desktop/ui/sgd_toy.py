@@ -44,6 +44,7 @@ class SgdToyPanel(QWidget):
         "sgd_toy",
         "SGD toy",
         "bottom",
+        short="Toy",
         help="The chapter's roller coaster: fit a quadratic with SGD step by step, with a learning rate too small, right or too large.",
     )
 

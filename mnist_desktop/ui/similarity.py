@@ -48,6 +48,7 @@ class SimilarityPanel(QWidget):
         "similarity",
         "Pixel similarity",
         "bottom",
+        short="L1/L2",
         help="The ideal 3 and 7: L1 against L2 distance, one image and the whole validation set at once (broadcasting).",
     )
 

@@ -80,7 +80,7 @@ def test_step_mode_shows_the_sigmoid_of_the_batchs_predictions(window, qtbot):
 
 # --------------------------------------------------------------------------- Pixel similarity
 def open_similarity(window, qtbot) -> SimilarityPanel:
-    panel = window.findChild(QWidget, "similarity")
+    panel = window.dock_manager.panel("similarity")
     assert isinstance(panel, SimilarityPanel)
     with qtbot.waitSignal(panel.computed, timeout=60_000):
         window.dock_manager.raise_("similarity")  # computed when first shown

@@ -32,7 +32,7 @@ def choose(panel: NudgePanel, name: str, data) -> None:
 def test_the_dock_sits_behind_training(window):
     dock = window.docks["nudge"]
     view = next(a for a in window.view_menu.actions() if a.objectName() == "view_nudge")
-    assert view.text() == "Accuracy vs loss" and dock.windowTitle() in ("Accuracy vs loss", "Acc. vs loss")  # short on a crowded stack
+    assert view.text() == "Accuracy vs loss" and dock.windowTitle() in ("Accuracy vs loss", "Acc/loss")  # short on a crowded stack
     assert dock in window.tabifiedDockWidgets(window.docks["training"])
     assert window.findChild(NudgePanel, "nudge") is None  # behind another tab: built when first shown
     assert isinstance(open_panel(window).findChild(pg.GraphicsLayoutWidget, "nudge_plot"), pg.GraphicsLayoutWidget)
