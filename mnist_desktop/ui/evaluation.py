@@ -614,15 +614,10 @@ class EvaluationPanel(QWidget):
         self.tabs.addTab(w, "Point map")
         self._brushes = [pg.mkBrush(pg.intColor(d, len(MNIST.classes), alpha=180)) for d in MNIST.classes]
 
-    # ------------------------------------------------------------------ the model
     # ------------------------------------------------------------------ the Panel protocol
     def bind(self, session: Session) -> None:
-        session.modelChanged.connect(self.set_predictor)
-        session.torchFailed.connect(self.torch_failed)
-        if session.predictor is not None:  # built after the window: the state as it is now
-            self.set_predictor(session.predictor)
-        if session.torch_error is not None:
-            self.torch_failed(session.torch_error)
+        session.follow_model(self.set_predictor)
+        session.follow_torch_failure(self.torch_failed)
 
     @Slot(str)
     def torch_failed(self, why: str) -> None:

@@ -244,13 +244,10 @@ class InspectorPanel(QWidget):
         self.source.currentIndexChanged.connect(lambda _i: self.set_saliency(self._saliency))
         self._on_source_changed()
 
-    # ------------------------------------------------------------------ inputs
     # ------------------------------------------------------------------ the Panel protocol
     def bind(self, session: Session) -> None:
-        session.modelChanged.connect(self.set_predictor)
         session.drawingChanged.connect(lambda d: self.set_drawing(d.x28, d.canvas_shape))
-        if session.predictor is not None:  # built after the window: the state as it is now
-            self.set_predictor(session.predictor)
+        session.follow_model(self.set_predictor)
         if session.drawing.image is not None:
             self.set_drawing(session.drawing.x28, session.drawing.canvas_shape)
 

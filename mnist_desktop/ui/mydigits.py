@@ -437,9 +437,7 @@ class MyDigitsPanel(QWidget):
 
     # ------------------------------------------------------------------ the Panel protocol
     def bind(self, session: Session) -> None:
-        session.modelChanged.connect(self.set_predictor)
-        if session.predictor is not None:  # built after the window: the model as it is now
-            self.set_predictor(session.predictor)
+        session.follow_model(self.set_predictor)
 
     def set_on_screen(self, shown: bool) -> None:
         """Nothing to do: the answers are computed in short slices between events, shown or not."""

@@ -257,15 +257,10 @@ class NudgePanel(QWidget):
         self._style()
         self.set_predictor(None)
 
-    # ------------------------------------------------------------------ the model
     # ------------------------------------------------------------------ the Panel protocol
     def bind(self, session: Session) -> None:
-        session.modelChanged.connect(self.set_predictor)
-        session.torchFailed.connect(self.torch_failed)
-        if session.predictor is not None:  # built after the window: the state as it is now
-            self.set_predictor(session.predictor)
-        if session.torch_error is not None:
-            self.torch_failed(session.torch_error)
+        session.follow_model(self.set_predictor)
+        session.follow_torch_failure(self.torch_failed)
 
     def set_on_screen(self, shown: bool) -> None:
         """Nothing to do: a sweep runs only when asked for."""

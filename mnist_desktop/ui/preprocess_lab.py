@@ -110,10 +110,8 @@ class PreprocessLabPanel(QWidget):
 
     # ------------------------------------------------------------------ the Panel protocol
     def bind(self, session: Session) -> None:
-        session.modelChanged.connect(self.set_predictor)
         session.drawingChanged.connect(self.schedule)
-        if session.predictor is not None:  # built after the window: the model as it is now
-            self.set_predictor(session.predictor)
+        session.follow_model(self.set_predictor)
 
     def shutdown(self) -> None:
         self._timer.stop()

@@ -8,6 +8,7 @@ against a Session alone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -113,6 +114,20 @@ class Session(QObject):
     def torch_failed(self, why: str) -> None:
         self.torch_error = why
         self.torchFailed.emit(why)
+
+    # ------------------------------------------------------------------ following the state
+    def follow_model(self, slot: Callable[[Any], None]) -> None:
+        """Call ``slot`` with every new active model, and now with the current one if there is
+        one (a panel built after the window learns the state as it is)."""
+        self.modelChanged.connect(slot)
+        if self.predictor is not None:
+            slot(self.predictor)
+
+    def follow_torch_failure(self, slot: Callable[[str], None]) -> None:
+        """Call ``slot`` with why PyTorch could not be loaded: when it fails, or now if it has."""
+        self.torchFailed.connect(slot)
+        if self.torch_error is not None:
+            slot(self.torch_error)
 
     # ------------------------------------------------------------------ the drawing
     def set_drawing(self, drawing: Drawing) -> None:
