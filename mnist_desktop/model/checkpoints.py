@@ -24,7 +24,7 @@ from safetensors.torch import save_file
 
 from .architectures import ARCHITECTURES, build_model, check_config, get_architecture
 from .data import TASKS
-from .errors import CheckpointError
+from .errors import CheckpointError, brief
 from .files import check_regular_file
 from .metadata import FORMAT, FORMAT_VERSION, MAX_CHECKPOINT_BYTES, METADATA_KEY, _check_metadata, _n_out  # noqa: F401 (re-exported)
 
@@ -101,7 +101,7 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict)
     except OSError as e:
         raise _cannot_save(path, e.strerror or str(e)) from None
     except SafetensorError as e:
-        raise _cannot_save(path, str(e).splitlines()[0][:200]) from None
+        raise _cannot_save(path, brief(e)) from None
     finally:
         try:
             tmp.unlink(missing_ok=True)
@@ -200,7 +200,7 @@ def load_checkpoint(path: str | os.PathLike, expect_arch: str | None = None) -> 
                 try:
                     meta = json.loads(raw)
                 except (ValueError, RecursionError) as e:  # also: nested too deep, an integer of 5,000 digits
-                    raise CheckpointError(f"{path}: its metadata is not valid JSON ({str(e)[:120]}).") from None
+                    raise CheckpointError(f"{path}: its metadata is not valid JSON ({brief(e, 120)}).") from None
                 meta = _check_metadata(path, meta)
                 # Names and shapes from the header, checked before any tensor is read.
                 _check_shapes(path, meta, {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()})
@@ -208,7 +208,7 @@ def load_checkpoint(path: str | os.PathLike, expect_arch: str | None = None) -> 
         except CheckpointError:
             raise
         except Exception as e:  # safetensors raises its own error types for every malformed file
-            raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({str(e).strip()[:200]}).") from None
+            raise CheckpointError(f"{path}: not a readable safetensors checkpoint ({brief(e)}).") from None
         model = _build(path, meta, tensors)
     if expect_arch is not None and meta["architecture"] != expect_arch:
         raise CheckpointError(
@@ -262,9 +262,11 @@ def _import_state_dict(path: Path) -> tuple[torch.nn.Module, dict]:
         arch, config, n_out = _infer(obj)
         check_config(arch, config)
     except CheckpointError as e:
-        raise CheckpointError(f"{path}: {e}.") from None
+        raise CheckpointError(f"{path}: {brief(e)}.") from None
     except ValueError as e:
-        raise CheckpointError(f"{path}: a {get_architecture(arch).label} state dict of a size this app cannot import ({e}).") from None
+        raise CheckpointError(
+            f"{path}: a {get_architecture(arch).label} state dict of a size this app cannot import ({brief(e)})."
+        ) from None
     if n_out == 10:
         task, output = "digits", "softmax"
     elif n_out in (1, 2):

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .config import TASKS, Task, get_task  # noqa: F401 (re-exported)
-from .errors import DataError
+from .errors import DataError, brief
 from .files import check_regular_file
 from .paths import RESOURCES
 
@@ -77,7 +77,7 @@ def read_idx(path: Path, magic: int, count: int | None = None, verify: bool = Tr
             else:
                 raw = f.read(limit + 1)
     except (OSError, EOFError, zlib.error) as e:
-        raise DataError(f"{path}: cannot be read or decompressed ({e}). Replace the file with a good copy.") from None
+        raise DataError(f"{path}: cannot be read or decompressed ({brief(e)}). Replace the file with a good copy.") from None
     if len(raw) > limit:
         raise DataError(
             f"{path}: is larger than an MNIST file should be (more than {limit:,} bytes"

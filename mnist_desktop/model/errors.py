@@ -27,3 +27,13 @@ class EmptyImageError(MnistDesktopError, ValueError):
 
 class ExportError(MnistDesktopError):
     """A model cannot be exported (the export extra is missing, or the file cannot be written)."""
+
+
+def brief(error: BaseException | str, limit: int = 200) -> str:
+    """Outside text (a library's error, a file's own words) fit for a one-line message.
+
+    Library messages can quote the file they failed on, newlines and all (safetensors quotes
+    a header's dtype string); every run of whitespace becomes one space, then it is cut.
+    """
+    text = " ".join(str(error).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .config import ARCHITECTURE_SPECS as ARCHITECTURES
 from .config import TASKS, check_config
-from .errors import CheckpointError
+from .errors import CheckpointError, brief
 
 FORMAT = "mnist-desktop-checkpoint"
 FORMAT_VERSION = 1
@@ -97,7 +97,7 @@ def _check_metadata(path: Path, meta: object) -> dict:
     try:
         arch_config = check_config(arch, meta.get("arch_config", {}))
     except ValueError as e:
-        raise CheckpointError(f"{path}: bad architecture config ({str(e)[:200]}).") from None
+        raise CheckpointError(f"{path}: bad architecture config ({brief(e)}).") from None
     checked = dict(
         meta,
         architecture=arch,

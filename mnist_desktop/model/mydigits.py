@@ -52,7 +52,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError, EmptyImageError, MnistDesktopError
+from .errors import DataError, EmptyImageError, MnistDesktopError, brief
 from .files import check_regular_file
 from .preprocess import to_mnist
 
@@ -169,7 +169,7 @@ def _png_image(data: bytes, small: bool) -> Iterator:
     except ValueError:
         raise
     except (Exception, RecursionError, MemoryError) as e:  # noqa: BLE001 - a decoder's every failure is "not readable"
-        raise ValueError(f"{type(e).__name__}: {str(e)[:120]}") from None
+        raise ValueError(f"{type(e).__name__}: {brief(e, 120)}") from None
 
 
 def _decode_png(data: bytes, small: bool) -> tuple[np.ndarray, int | None]:
@@ -525,7 +525,7 @@ class MyDigits:
             data = _read_file(path, "index", MAX_INDEX_BYTES)
             parsed = json.loads(data)
         except (DataError, OSError, ValueError, RecursionError, MemoryError) as e:
-            what = "too deeply nested" if isinstance(e, RecursionError) else str(e)[:160]
+            what = "too deeply nested" if isinstance(e, RecursionError) else brief(e, 160)
             notes.append(f"{path}: the index is damaged or unreadable ({what}); the digits were recovered from their 28×28 files.")
             return [], False, data
         if not (isinstance(parsed, dict) and parsed.get("format") == FORMAT and isinstance(parsed.get("digits"), list)):
@@ -554,7 +554,7 @@ class MyDigits:
             try:
                 pixels, label, key = self._read_small(path)
             except (DataError, OSError, ValueError) as e:
-                notes.append(f"{path}: skipped, not a readable 28×28 PNG ({str(e)[:120]}).")
+                notes.append(f"{path}: skipped, not a readable 28×28 PNG ({brief(e, 120)}).")
                 continue
             if label is None:
                 notes.append(f"{path}: skipped, its label is not recorded in the file.")
@@ -665,7 +665,7 @@ class MyDigits:
                     except (DataError, OSError, ValueError) as e:
                         path = os.path.join(small_dir, name)
                         missing = not os.path.lexists(path)
-                        notes.append(f"{path}: skipped, {'missing' if missing else 'not a readable 28×28 PNG'} ({str(e)[:120]}).")
+                        notes.append(f"{path}: skipped, {'missing' if missing else 'not a readable 28×28 PNG'} ({brief(e, 120)}).")
                         continue
                 entries.append((ident, label))
         finally:
@@ -771,7 +771,7 @@ class MyDigits:
         try:
             return _decode_png(_read_file(path, "PNG", MAX_PNG_BYTES), small=False)[0]
         except (DataError, OSError, ValueError) as e:
-            raise DataError(f"{path}: cannot read the drawing ({str(e)[:160]}).") from None
+            raise DataError(f"{path}: cannot read the drawing ({brief(e, 160)}).") from None
 
     # ---- changing ---------------------------------------------------------------------------
 
@@ -1051,7 +1051,7 @@ class MyDigits:
                             try:
                                 files.append((f"{sub}/{ident}.png", _read_file(self.folder / sub / f"{ident}.png", "PNG", cap)))
                             except (DataError, OSError) as e:
-                                skipped.append(f"{ident} ({label}) left out: {str(e)[:160]}")
+                                skipped.append(f"{ident} ({label}) left out: {brief(e, 160)}")
                                 break
                         else:
                             for name, data in files:
@@ -1107,10 +1107,10 @@ class MyDigits:
                 with contextlib.suppress(OSError):
                     where.unlink()
             if isinstance(e, zipfile.BadZipFile):
-                raise DataError(f"{path}: not a readable zip file ({e}).") from None
+                raise DataError(f"{path}: not a readable zip file ({brief(e)}).") from None
             if isinstance(e, (ValueError, RuntimeError, NotImplementedError, EOFError, OSError, zlib.error, struct.error, MemoryError)):
                 # bad JSON, encrypted or damaged members, a JSON nested too deep (RecursionError)
-                raise DataError(f"{path}: damaged or not a My digits export ({type(e).__name__}: {str(e)[:160]}).") from None
+                raise DataError(f"{path}: damaged or not a My digits export ({type(e).__name__}: {brief(e, 160)}).") from None
             raise
         if not items:
             return 0
@@ -1148,7 +1148,7 @@ class MyDigits:
             raise DataError(f"{path}: its {INDEX} is not a My digits index.")
         for e in data["digits"]:
             if not _entry_ok(e):
-                raise DataError(f"{path}: a bad entry in {INDEX} ({str(e)[:80]}).")
+                raise DataError(f"{path}: a bad entry in {INDEX} ({brief(e, 80)}).")
             if f"{DRAWINGS}/{e['id']}.png" not in names:
                 raise DataError(f"{path}: {DRAWINGS}/{e['id']}.png is missing.")
         return data["digits"], names

@@ -23,7 +23,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from .config import TASKS, get_architecture_spec
-from .errors import CheckpointError
+from .errors import CheckpointError, brief
 from .files import check_regular_file
 from .layers import PIXEL_SIMILARITY_SCALE, SHOWN_WEIGHT, Layer
 from .metadata import DEFAULT_DIGIT_THRESHOLD, DEFAULT_TEMPERATURE, MAX_CHECKPOINT_BYTES, METADATA_KEY, _check_metadata, _n_out
@@ -132,7 +132,7 @@ def load_weights(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
             try:
                 meta = json.loads(raw)
             except (ValueError, RecursionError) as e:
-                raise CheckpointError(f"{path}: its metadata is not valid JSON ({str(e)[:120]}).") from None
+                raise CheckpointError(f"{path}: its metadata is not valid JSON ({brief(e, 120)}).") from None
             meta = _check_metadata(path, meta)
             expected = expected_shapes(meta["architecture"], _n_out(meta), meta["arch_config"])
             shapes = {k: tuple(f.get_slice(k).get_shape()) for k in f.keys()}
@@ -145,7 +145,7 @@ def load_weights(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
     except CheckpointError:
         raise
     except Exception as e:  # safetensors' own errors; numpy has no bfloat16
-        raise CheckpointError(f"{path}: not a safetensors checkpoint numpy can read ({str(e).strip()[:200]}).") from None
+        raise CheckpointError(f"{path}: not a safetensors checkpoint numpy can read ({brief(e)}).") from None
     weights = {}
     for name, t in tensors.items():
         if name.endswith("num_batches_tracked"):

@@ -13,7 +13,7 @@ import warnings
 
 import numpy as np
 
-from .errors import DataError, EmptyImageError
+from .errors import DataError, EmptyImageError, brief
 from .files import check_regular_file
 
 BOX = 20
@@ -285,11 +285,11 @@ def load_digit_image(path: str | os.PathLike, max_side: int = MAX_IMAGE_SIDE) ->
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image this app reads (accepted formats: {accepted})") from None
     except Image.DecompressionBombError as e:
-        raise DataError(f"{path}: too many pixels to open safely ({e})") from None
+        raise DataError(f"{path}: too many pixels to open safely ({brief(e)})") from None
     except (OSError, ValueError) as e:
-        raise DataError(f"{path}: not a readable image ({str(e)[:200]})") from None
+        raise DataError(f"{path}: not a readable image ({brief(e)})") from None
     except Exception as e:  # a damaged file can make a decoder fail in any way (struct.error, SyntaxError...)
-        raise DataError(f"{path}: not a readable image, it is damaged ({type(e).__name__}: {str(e)[:160]})") from None
+        raise DataError(f"{path}: not a readable image, it is damaged ({type(e).__name__}: {brief(e, 160)})") from None
     if gray.ndim != 2 or min(gray.shape) < 1:
         raise DataError(f"{path}: the image has no pixels")
     border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
