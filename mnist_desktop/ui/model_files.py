@@ -22,6 +22,15 @@ MODEL_FILTER = "mnist-desktop models (*.safetensors);;PyTorch state dicts (*.pt 
 
 
 class ModelFiles(QObject):
+    """Open, save and export the active model.
+
+    The ONNX export is the one background job not on the worker base (``workers.Worker``): it
+    runs in a QProcess. torch's exporter imports ``torch._dynamo`` (~900 modules), and an
+    import holds the GIL, so in a worker thread it would still freeze the window for 1–3 s; a
+    process also leaves that memory behind when it ends, and close can kill it mid-export,
+    which a thread cannot be.
+    """
+
     message = Signal(str, int)  # a status line and how long it shows (ms)
     warning = Signal(str, str)  # title, message: something failed and the user can act on it
     exportRunning = Signal(bool)  # an ONNX export started (True) or ended
