@@ -336,6 +336,7 @@ class EvaluationPanel(QWidget):
         self.my_digits_folder = None  # None: the default folder (the window may point it elsewhere)
         self.reliability: dict[str, object] = {}  # "test" / "mydigits" → Calibration
         self._summary = ""  # the status line once the model is evaluated
+        self.threshold_answered: float | None = None  # the share of test digits answered at the slider's threshold
 
         self.tabs = QTabWidget(objectName="evaluation_tabs")
         self._build_confusion_tab()

@@ -331,7 +331,8 @@ class StepperWidget(QWidget):
         if c.weight_decay:
             optimiser += f", weight decay {c.weight_decay:g}"
         schedule = "constant learning rate" if c.schedule == "constant" else "one-cycle schedule"
-        model = ARCHITECTURE_SPECS[c.arch].label + (f" ({c.hidden} hidden)" if c.arch == "mlp" else "")
+        spec = ARCHITECTURE_SPECS[c.arch]
+        model = spec.label + (f" ({c.hidden} hidden)" if "hidden" in spec.settings else "")
         self.settings_label.setText(
             f"{model} on {TASKS[c.task].label}, {LOSS_SPECS[c.loss].label} loss, {optimiser}, {schedule}, "
             f"{c.epochs} epoch{'s' if c.epochs != 1 else ''}, seed {c.seed}"
@@ -559,7 +560,7 @@ class StepperWidget(QWidget):
         )
 
     def _show_weights(self, state) -> None:
-        linear = self.config.arch == "linear" and "fc.weight" in state.parameters
+        linear = ARCHITECTURE_SPECS[self.config.arch].weights_are_templates and "fc.weight" in state.parameters
         self.weights_view.setVisible(linear)
         if not linear:
             self.weights_title.setText("Weight heatmaps are drawn for the linear model.")
