@@ -38,7 +38,7 @@ from .batch_shapes import BatchShapesView
 from .gallery import THUMB, Gallery
 from .session import LOADING_PYTORCH
 from .sigmoid_view import SigmoidView
-from .theme import DIVERGING, palette_color, set_message, style_plot_widget
+from .theme import DIVERGING, labelled_plot, palette_color, set_message, style_plot_widget
 from .training_worker import EMIT_INTERVAL, failure_message
 from .workers import Worker, WorkerThreads
 
@@ -223,14 +223,8 @@ class StepperWidget(QWidget):
         self._arranged = None
         self._arrange(1)
 
-        self.plot = pg.PlotWidget(objectName="step_loss_plot")
+        self.plot, item = labelled_plot("step_loss_plot", "batch", "loss")
         self.plot.setMinimumHeight(140)
-        item = self.plot.getPlotItem()
-        item.setLabel("bottom", "batch")
-        item.setLabel("left", "loss")
-        item.setMenuEnabled(False)
-        for axis in ("bottom", "left"):  # plain numbers, not "loss (x0.001)"
-            item.getAxis(axis).enableAutoSIPrefix(False)
         self.loss_curve = item.plot(symbol="o", symbolSize=4)
         self._style_plots()
 

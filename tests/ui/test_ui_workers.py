@@ -52,7 +52,7 @@ def test_zip_export_and_import_run_on_the_worker_base(qtbot, tmp_path):
     qtbot.waitUntil(lambda: _ended(seen) and threads.running() == 0, timeout=30_000)
     assert seen["started"] == [7] and not seen["failed"]
     assert [p for _g, p in seen["progress"]][-1] == (12, 12) and {g for g, _p in seen["progress"]} == {7}
-    (generation, result), = seen["finished"]
+    ((generation, result),) = seen["finished"]
     assert generation == 7 and result.digits == 12 and (tmp_path / "all.zip").is_file()
 
     imported = ZipWorker("import", tmp_path / "theirs", tmp_path / "all.zip")
@@ -85,7 +85,7 @@ def test_a_zip_that_is_not_one_fails_with_a_message_naming_it(qtbot, tmp_path):
     threads = WorkerThreads("test-zip")
     threads.start(worker)
     qtbot.waitUntil(lambda: _ended(seen) and threads.running() == 0, timeout=30_000)
-    (_g, message), = seen["failed"]
+    ((_g, message),) = seen["failed"]
     assert "bad.zip" in message and not message.startswith(("BadZipFile", "MnistDesktopError"))
 
 
@@ -176,7 +176,7 @@ def test_the_image_decoder_runs_on_the_worker_base(qtbot, tmp_path):
     qtbot.waitUntil(lambda: _ended(seen), timeout=10_000)
     thread.join(10)
     assert seen["started"] == [3] and not seen["failed"] and thread is not threading.main_thread()
-    (generation, image), = seen["finished"]
+    ((generation, image),) = seen["finished"]
     assert generation == 3 and image.dtype == np.uint8 and image[0, 0] == 0 and image.max() > 200  # white on black
 
     bad = tmp_path / "bad.png"
@@ -185,7 +185,7 @@ def test_the_image_decoder_runs_on_the_worker_base(qtbot, tmp_path):
     seen = _record(decoder)
     run_in_daemon_thread(decoder, "test-decode").join(10)
     qtbot.waitUntil(lambda: _ended(seen), timeout=10_000)
-    (generation, message), = seen["failed"]
+    ((generation, message),) = seen["failed"]
     assert generation == 4 and "bad.png" in message and not seen["finished"]
 
 
