@@ -25,9 +25,9 @@ class ModelFiles(QObject):
     """Open, save and export the active model.
 
     The ONNX export is the one background job not on the worker base (``workers.Worker``): it
-    runs in a QProcess. torch's exporter imports ``torch._dynamo`` (~900 modules), and an
-    import holds the GIL, so in a worker thread it would still freeze the window for 1–3 s; a
-    process also leaves that memory behind when it ends, and close can kill it mid-export,
+    runs in a QProcess. torch's exporter imports ``torch._dynamo`` (~900 modules), which in
+    the app's process held the GIL and froze the window for 1–3 s, wherever the thread; a
+    process also takes that memory with it when it ends, and close can kill it mid-export,
     which a thread cannot be.
     """
 
