@@ -113,8 +113,9 @@ def test_a_cancelled_corruption_suite_shows_nothing(window, qtbot, bundled, monk
     seen = []
     panel.stageShown.connect(seen.append)
     qtbot.mouseClick(panel.corruption_run, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(running.is_set, timeout=30000)
-    assert "Corruption suite" in panel.stage.text() and panel.stage.isVisible()  # the stage, whole, beside the bar
+    # the worker reports the stage (a queued signal), then enters the suite: wait for both
+    qtbot.waitUntil(lambda: running.is_set() and "Corruption suite" in panel.stage.text(), timeout=30000)
+    assert panel.stage.isVisible()  # the stage, whole, beside the bar
     qtbot.mouseClick(panel.corruption_cancel, Qt.MouseButton.LeftButton)
     assert "cancelled" in panel.corruption_info.text()
     # the cancelled run has ended and the rest (robustness curves) runs without the suite
