@@ -60,3 +60,20 @@ def test_checkpoints_saved_without_their_settings_still_load(tmp_path, arch):
     path = save_checkpoint(tmp_path / "m.safetensors", model, make_metadata(arch, {}, "digits", "softmax", spec.normalization))
     x = np.random.default_rng(0).random((3, 28, 28), dtype=np.float32)
     np.testing.assert_allclose(NumpyPredictor.load(path).predict_batch(x), Predictor.load(path).predict_batch(x), atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("arch", sorted(ARCHITECTURE_SPECS))
+def test_what_the_ui_asks_of_a_kind_of_model_agrees_with_the_torch_model(arch):
+    """The UI decides by these properties, never by an architecture's name: each must say what
+    the built model is."""
+    spec = ARCHITECTURE_SPECS[arch]
+    model = build_model(arch, 10)
+    modules = list(model.children())
+    shapes = {name: tuple(p.shape) for name, p in model.state_dict().items() if p.dim() > 0}
+    assert spec.has_conv_layers == any(isinstance(m, torch.nn.Conv2d) for m in model.modules())
+    assert spec.flattens_input == isinstance(modules[0], torch.nn.Flatten)
+    # the weight heatmaps: one 784-pixel template per class and nothing else
+    assert spec.weights_are_templates == (set(shapes.values()) <= {(10, 784), (10,)} and (10, 784) in shapes.values())
+    # the class-means view: the parameters are one 28×28 image per class
+    assert spec.has_class_means == (list(shapes.values()) == [(10, 28, 28)])
+    assert not (spec.has_class_means and spec.trainable)

@@ -99,6 +99,33 @@ class ArchitectureSpec:
         """The state dict's names and shapes: what ``build_model(...).state_dict()`` holds."""
         return parameter_shapes(self.layers(n_out, config))
 
+    # What a view asks of a kind of model, so that a new architecture needs no edit in the UI.
+    @property
+    def layer_kinds(self) -> tuple[str, ...]:
+        """The kinds of its layers in order (``layers.LAYER_KINDS``), with the default settings
+        (the kinds do not depend on the settings or the number of classes)."""
+        return tuple(layer.kind for layer in self.layers(2))
+
+    @property
+    def has_conv_layers(self) -> bool:
+        return "conv" in self.layer_kinds
+
+    @property
+    def flattens_input(self) -> bool:
+        """Its first layer turns the 28×28 image into 784 numbers (``view(-1, 784)``)."""
+        return self.layer_kinds[:1] == ("flatten",)
+
+    @property
+    def weights_are_templates(self) -> bool:
+        """One weight per pixel and class and nothing else (flatten → linear): each class's
+        weights are a 28×28 image."""
+        return self.layer_kinds == ("flatten", "linear")
+
+    @property
+    def has_class_means(self) -> bool:
+        """Its parameters are a mean image per class (a ``similarity`` layer), not SGD's weights."""
+        return "similarity" in self.layer_kinds
+
 
 def _pixel_similarity_layers(n_out: int) -> tuple[Layer, ...]:
     return (Layer("similarity", "similarity", (n_out,)),)

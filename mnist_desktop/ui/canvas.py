@@ -13,7 +13,6 @@ drawing and history, so that going back to the square canvas finds the digit lef
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -30,6 +29,8 @@ from PySide6.QtGui import (
     QTabletEvent,
 )
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSizePolicy, QSlider, QToolButton, QVBoxLayout, QWidget
+
+from .workers import Worker, run_in_daemon_thread
 
 MODEL_SIZE = 280  # side of the grayscale image handed to to_mnist (10× MNIST)
 # A picture put on the canvas is kept at most this big (aspect ratio kept): enough for the
@@ -96,12 +97,12 @@ class Canvas(QWidget):
     redoAvailable = Signal(bool)
     imageRejected = Signal(str)
     imageLoaded = Signal()  # an opened or dropped file's picture is on the canvas
-    _decoded = Signal(int, object)  # (request, uint8 image or error message), from the decoding thread
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("canvas")
         self._request = 0  # the latest open_image request; a decode that finishes for an older one is dropped
+        self._decoder: ImageDecoder | None = None  # the latest request's, kept until the next
         self.setAttribute(Qt.WidgetAttribute.WA_StaticContents)
         self.setMouseTracking(False)
         self.setAcceptDrops(True)
@@ -451,38 +452,47 @@ class Canvas(QWidget):
 
     def open_image(self, path: str) -> None:
         """Load an image file onto the canvas. It is decoded off the GUI thread (a large photo
-        takes a second or more); ``imageLoaded`` or ``imageRejected(message)`` follows. A
+        takes a second or more), by an :class:`ImageDecoder` in a daemon thread (closing the
+        window does not wait for it); ``imageLoaded`` or ``imageRejected(message)`` follows. A
         newer request supersedes one still decoding."""
         self._request += 1
-        if self._request == 1:
-            self._decoded.connect(self._on_decoded)
-        request = self._request
-
-        def decode() -> None:
-            from mnist_desktop.model import MnistDesktopError, load_digit_image
-
-            try:
-                result = load_digit_image(path)
-            except MnistDesktopError as e:
-                result = str(e)
-            except Exception as e:  # noqa: BLE001 — whatever the file holds, the app goes on
-                result = f"{path}: cannot be read as an image ({type(e).__name__}: {e})"
-            try:
-                self._decoded.emit(request, result)
-            except RuntimeError:  # the canvas was closed meanwhile
-                pass
-
-        threading.Thread(target=decode, name="image-decode", daemon=True).start()
+        self._decoder = ImageDecoder(path, self._request)
+        self._decoder.finished.connect(self._on_decoded)
+        self._decoder.failed.connect(self._on_decode_failed)
+        run_in_daemon_thread(self._decoder, "image-decode")
 
     @Slot(int, object)
-    def _on_decoded(self, request: int, result) -> None:
-        if request != self._request:
-            return
-        if isinstance(result, str):
-            self.imageRejected.emit(result)
-        else:
-            self.set_image(result)
+    def _on_decoded(self, request: int, image) -> None:
+        if request == self._request:
+            self.set_image(image)
             self.imageLoaded.emit()
+
+    @Slot(int, str)
+    def _on_decode_failed(self, request: int, message: str) -> None:
+        if request == self._request:
+            self.imageRejected.emit(message)
+
+
+class ImageDecoder(Worker):
+    """Decodes an image file for the canvas (``load_digit_image``): finishes with the uint8
+    drawing, white on black; fails with why the file cannot be read. Its generation is the
+    canvas's request number."""
+
+    def __init__(self, path: str, generation: int = 0):
+        super().__init__(generation)
+        self.path = path
+
+    def work(self):
+        from mnist_desktop.model import load_digit_image
+
+        return load_digit_image(self.path)
+
+    def failure(self, error: Exception) -> str:
+        from mnist_desktop.model import MnistDesktopError
+
+        if isinstance(error, MnistDesktopError):
+            return str(error)  # names the file and what is wrong with it
+        return f"{self.path}: cannot be read as an image ({type(error).__name__}: {error})"
 
 
 def scripted_mouse_event(canvas: Canvas, kind: QEvent.Type, x: float, y: float, button, buttons) -> QMouseEvent:

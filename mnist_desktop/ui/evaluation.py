@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLayout,
     QProgressBar,
     QPushButton,
     QSizePolicy,
@@ -280,6 +281,15 @@ class ConfusionMatrix(QWidget):
         super().mouseMoveEvent(e)
 
 
+def _row(*controls: QWidget) -> QHBoxLayout:
+    """``controls`` side by side, from the left."""
+    row = QHBoxLayout()
+    for control in controls:
+        row.addWidget(control)
+    row.addStretch(1)
+    return row
+
+
 class EvaluationPanel(QWidget):
     """The Evaluation dock's contents (objectName ``evaluation``)."""
 
@@ -336,6 +346,7 @@ class EvaluationPanel(QWidget):
         self.my_digits_folder = None  # None: the default folder (the window may point it elsewhere)
         self.reliability: dict[str, object] = {}  # "test" / "mydigits" → Calibration
         self._summary = ""  # the status line once the model is evaluated
+        self.threshold_answered: float | None = None  # the share of test digits answered at the slider's threshold
 
         self.tabs = QTabWidget(objectName="evaluation_tabs")
         self._build_confusion_tab()
@@ -360,6 +371,20 @@ class EvaluationPanel(QWidget):
         g.itemClicked.connect(lambda key: self.inspectRequested.emit("test", int(key)))
         g.toCanvas.connect(self.toCanvas)
         return g
+
+    def _add_tab(self, title: str, *parts: QWidget | QLayout, stretch: QWidget) -> QWidget:
+        """A tab of ``parts`` top to bottom (a layout is a row of controls), edge to edge;
+        ``stretch`` takes the height left."""
+        w = QWidget()
+        v = QVBoxLayout(w)
+        v.setContentsMargins(0, 0, 0, 0)
+        for part in parts:
+            if isinstance(part, QLayout):
+                v.addLayout(part)
+            else:
+                v.addWidget(part, 1 if part is stretch else 0)
+        self.tabs.addTab(w, title)
+        return w
 
     def _build_confusion_tab(self) -> None:
         self.confusion = ConfusionMatrix()
@@ -391,12 +416,7 @@ class EvaluationPanel(QWidget):
             wordWrap=True,
         )
         self.top_losses = self._gallery("top_losses")
-        w = QWidget()
-        v = QVBoxLayout(w)
-        v.setContentsMargins(0, 0, 0, 0)
-        v.addWidget(self.top_losses_title)
-        v.addWidget(self.top_losses, 1)
-        self.tabs.addTab(w, "Top losses")
+        self._add_tab("Top losses", self.top_losses_title, self.top_losses, stretch=self.top_losses)
 
     def _build_threshold_tab(self) -> None:
         self.threshold_plot = pg.PlotWidget()
@@ -418,16 +438,10 @@ class EvaluationPanel(QWidget):
         self.threshold_slider.setToolTip("The model answers only when its top probability is at least this; the rest go to a person.")
         self.threshold_label = QLabel(objectName="threshold_label", wordWrap=True)
         self.threshold_slider.valueChanged.connect(self._update_threshold)
-        w = QWidget()
-        v = QVBoxLayout(w)
-        v.setContentsMargins(0, 0, 0, 0)
-        v.addWidget(self.threshold_plot, 1)
         row = QHBoxLayout()
         row.addWidget(QLabel("At least"))
         row.addWidget(self.threshold_slider, 1)
-        v.addLayout(row)
-        v.addWidget(self.threshold_label)
-        self.tabs.addTab(w, "Threshold")
+        self._add_tab("Threshold", self.threshold_plot, row, self.threshold_label, stretch=self.threshold_plot)
 
     def _build_reliability_tab(self) -> None:
         self.reliability_source = QComboBox(objectName="reliability_source")
@@ -461,17 +475,8 @@ class EvaluationPanel(QWidget):
         style_plot_widget(self.reliability_diagram, self)
         self.reliability_info = QLabel(objectName="reliability_info", wordWrap=True)
         self.reliability_info.setToolTip("What the diagram shows: on which digits, how many, and the expected calibration error.")
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Digits"))
-        row.addWidget(self.reliability_source)
-        row.addStretch(1)
-        w = QWidget()
-        v = QVBoxLayout(w)
-        v.setContentsMargins(0, 0, 0, 0)
-        v.addLayout(row)
-        v.addWidget(self.reliability_diagram, 1)
-        v.addWidget(self.reliability_info)
-        self.tabs.addTab(w, "Reliability")
+        row = _row(QLabel("Digits"), self.reliability_source)
+        self._add_tab("Reliability", row, self.reliability_diagram, self.reliability_info, stretch=self.reliability_diagram)
 
     def _build_corruption_tab(self) -> None:
         self.corruption_run = QPushButton("Run the corruption suite", objectName="corruption_run")
@@ -497,17 +502,8 @@ class EvaluationPanel(QWidget):
             "The model's accuracy on the test digits under each corruption, and the mean over all 15: how well it reads "
             "digits that are not as clean as MNIST's. The robustness curves show the same for growing amounts of damage."
         )
-        row = QHBoxLayout()
-        row.addWidget(self.corruption_run)
-        row.addWidget(self.corruption_cancel)
-        row.addStretch(1)
-        w = QWidget()
-        v = QVBoxLayout(w)
-        v.setContentsMargins(0, 0, 0, 0)
-        v.addLayout(row)
-        v.addWidget(self.corruption_info)
-        v.addWidget(self.corruption_table, 1)
-        self.tabs.addTab(w, "Corruptions")
+        row = _row(self.corruption_run, self.corruption_cancel)
+        self._add_tab("Corruptions", row, self.corruption_info, self.corruption_table, stretch=self.corruption_table)
         self._show_corruption_hint()
 
     def _build_robustness_tab(self) -> None:
@@ -524,12 +520,7 @@ class EvaluationPanel(QWidget):
             "size-normalised; people's are not.",
             wordWrap=True,
         )
-        w = QWidget()
-        v = QVBoxLayout(w)
-        v.setContentsMargins(0, 0, 0, 0)
-        v.addWidget(note)
-        v.addWidget(self.robustness_view, 1)
-        self.tabs.addTab(w, "Robustness")
+        w = self._add_tab("Robustness", note, self.robustness_view, stretch=self.robustness_view)
         self.tabs.currentChanged.connect(lambda i: self.tabs.widget(i) is w and self._robustness_plots())
 
     def _robustness_plots(self) -> dict[str, pg.PlotDataItem]:
@@ -605,13 +596,7 @@ class EvaluationPanel(QWidget):
         info = QHBoxLayout()
         info.addWidget(self.point_preview)
         info.addWidget(self.point_info, 1)
-        w = QWidget()
-        v = QVBoxLayout(w)
-        v.setContentsMargins(0, 0, 0, 0)
-        v.addLayout(row)
-        v.addWidget(self.point_map_view, 1)
-        v.addLayout(info)
-        self.tabs.addTab(w, "Point map")
+        self._add_tab("Point map", row, self.point_map_view, info, stretch=self.point_map_view)
         self._brushes = [pg.mkBrush(pg.intColor(d, len(MNIST.classes), alpha=180)) for d in MNIST.classes]
 
     # ------------------------------------------------------------------ the Panel protocol

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from mnist_desktop import model as engine
+from mnist_desktop.model.config import ARCHITECTURE_SPECS
 from mnist_desktop.model.datasets import MNIST
 
 from .overlay import SaliencyOverlay
@@ -158,6 +159,7 @@ class InspectorPanel(QWidget):
         self._predictor = None
         self._rng = np.random.default_rng()
         self.sample_label: int | None = None
+        self._sample_uint8: np.ndarray | None = None  # the MNIST sample shown, as stored
 
         self.source = QComboBox(objectName="inspector_source")
         self.source.addItem("Drawing", "drawing")
@@ -404,10 +406,10 @@ class InspectorPanel(QWidget):
             steps.append("/ 255 → <b>(28, 28)</b> float32")
         steps.append("normalise (x − mean) / std")
         steps.append("unsqueeze(0).unsqueeze(0) → <b>(1, 1, 28, 28)</b>")
-        arch = getattr(self._predictor, "arch", None)
-        if arch in ("linear", "mlp"):
+        spec = ARCHITECTURE_SPECS.get(getattr(self._predictor, "arch", None))
+        if spec is not None and spec.flattens_input:
             steps.append("view(-1, 784) → <b>(1, 784)</b>")
-        elif arch == "cnn":
+        elif spec is not None and spec.has_conv_layers:
             steps.append("conv1 (N, C, H, W)")
         return arrow.join(steps)
 

@@ -22,6 +22,15 @@ MODEL_FILTER = "mnist-desktop models (*.safetensors);;PyTorch state dicts (*.pt 
 
 
 class ModelFiles(QObject):
+    """Open, save and export the active model.
+
+    The ONNX export is the one background job not on the worker base (``workers.Worker``): it
+    runs in a QProcess. torch's exporter imports ``torch._dynamo`` (~900 modules), which in
+    the app's process held the GIL and froze the window for 1–3 s, wherever the thread; a
+    process also takes that memory with it when it ends, and close can kill it mid-export,
+    which a thread cannot be.
+    """
+
     message = Signal(str, int)  # a status line and how long it shows (ms)
     warning = Signal(str, str)  # title, message: something failed and the user can act on it
     exportRunning = Signal(bool)  # an ONNX export started (True) or ended

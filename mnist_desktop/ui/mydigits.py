@@ -16,12 +16,11 @@ and import and export run in a worker thread with progress and Cancel.
 from __future__ import annotations
 
 import copy
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -43,35 +42,33 @@ from mnist_desktop.model.datasets import MNIST, MyDigitsDataset
 from .gallery import Gallery
 from .panel import DockEntry
 from .session import Session, is_torch_model
-from .workers import WorkerThreads
+from .workers import Worker, WorkerThreads
 
 # The active model's answers on the digits are computed between events, this long at a time:
 # the numpy CNN (before torch has loaded) takes ~1 ms a digit, 10 s for 10,000.
 PREDICT_SLICE_S = 0.015
 
 
-class ZipWorker(QObject):
-    """Imports or exports a zip in a worker thread, with its own store (never the panel's)."""
+class ZipWorker(Worker):
+    """Imports or exports a zip with its own store (never the panel's). ``progress``: (done,
+    total) after each digit; ``finished``: the engine's result (an import's count of digits
+    added, an export's :class:`~mnist_desktop.model.mydigits.ExportResult`); ``failed``: why,
+    including Cancel (the engine's :class:`~mnist_desktop.model.mydigits.Cancelled`: nothing
+    was written)."""
 
-    progress = Signal(int, int)
-    done = Signal(str, object)  # kind ("import" or "export"), the engine's result
-    failed = Signal(str, str)  # kind, message
-    finished = Signal()
+    def __init__(self, kind: str, folder: Path, path: Path, generation: int = 0):
+        super().__init__(generation)
+        self.kind, self.folder, self.path = kind, folder, path
 
-    def __init__(self, kind: str, folder: Path, path: Path, stop: threading.Event):
-        super().__init__()
-        self.kind, self.folder, self.path, self.stop = kind, folder, path, stop
+    def work(self):
+        store = mydigits.MyDigits(self.folder, read_only=self.kind == "export")
+        job = store.import_zip if self.kind == "import" else store.export_zip
+        return job(self.path, progress=lambda done, total: self.report((done, total)), stop=self.cancelled)
 
-    @Slot()
-    def run(self) -> None:
-        try:
-            store = mydigits.MyDigits(self.folder, read_only=self.kind == "export")
-            job = store.import_zip if self.kind == "import" else store.export_zip
-            self.done.emit(self.kind, job(self.path, progress=self.progress.emit, stop=self.stop.is_set))
-        except (engine.MnistDesktopError, OSError, ValueError, MemoryError) as e:
-            self.failed.emit(self.kind, str(e))
-        finally:
-            self.finished.emit()
+    def failure(self, error: Exception) -> str:
+        if isinstance(error, (engine.MnistDesktopError, OSError, ValueError, MemoryError)):
+            return str(error)  # the engine's words name the file and what is wrong with it
+        return super().failure(error)
 
 
 ACTIVE_NOW = "<b>Fine-tuned.</b> The new model is active (Edit → Previous model brings the old one back)."
@@ -111,7 +108,8 @@ class MyDigitsPanel(QWidget):
         self._predict_timer = QTimer(self, singleShot=True, interval=0)
         self._predict_timer.timeout.connect(self._predict_more)
         self._zip_threads = WorkerThreads("my-digits-zip", self)
-        self._zip_stop: threading.Event | None = None
+        self._zip_worker: ZipWorker | None = None  # the import or export running, until it has ended
+        self._zip_generation = 0
         self._zip_dialog: QProgressDialog | None = None
         self.last_zip_result = None
         self._ids: list[str] = []
@@ -300,7 +298,7 @@ class MyDigitsPanel(QWidget):
         return self._start_zip("import", Path(path))
 
     def zip_busy(self) -> bool:
-        return self._zip_stop is not None
+        return self._zip_worker is not None
 
     def _start_zip(self, kind: str, path: Path) -> bool:
         store = self.store()
@@ -310,8 +308,8 @@ class MyDigitsPanel(QWidget):
         if self.zip_busy():
             self.message.emit("An import or export is running: wait for it to end (or cancel it).")
             return False
-        self._zip_stop = threading.Event()
-        worker = ZipWorker(kind, self.folder(), path, self._zip_stop)
+        self._zip_generation += 1
+        worker = ZipWorker(kind, self.folder(), path, self._zip_generation)
         dialog = QProgressDialog(f"{'Importing' if kind == 'import' else 'Exporting'} My digits…", "Cancel", 0, 0, self)
         dialog.setObjectName("my_digits_zip_progress")
         dialog.setWindowModality(Qt.WindowModality.WindowModal)
@@ -320,8 +318,9 @@ class MyDigitsPanel(QWidget):
         dialog.setAutoReset(False)
         dialog.canceled.connect(self.cancel_zip)
         self._zip_dialog = dialog
+        self._zip_worker = worker
         worker.progress.connect(self._on_zip_progress)
-        worker.done.connect(self._on_zip_done)
+        worker.finished.connect(self._on_zip_done)
         worker.failed.connect(self._on_zip_failed)
         self._update_enabled()
         self._zip_threads.start(worker)
@@ -329,17 +328,24 @@ class MyDigitsPanel(QWidget):
 
     @Slot()
     def cancel_zip(self) -> None:
-        if self._zip_stop is not None:
-            self._zip_stop.set()
+        """Ask the import or export to stop at its next digit; it ends with nothing written."""
+        if self._zip_worker is not None:
+            self._zip_worker.cancel()
 
-    @Slot(int, int)
-    def _on_zip_progress(self, done: int, total: int) -> None:
-        if self._zip_dialog is not None:
+    def _current_zip(self, generation: int) -> ZipWorker | None:
+        """The running job, if ``generation`` is its (what an ended job still sends is dropped)."""
+        worker = self._zip_worker
+        return worker if worker is not None and worker.generation == generation else None
+
+    @Slot(int, object)
+    def _on_zip_progress(self, generation: int, payload) -> None:
+        if self._current_zip(generation) is not None and self._zip_dialog is not None:
+            done, total = payload
             self._zip_dialog.setMaximum(max(total, 1))
             self._zip_dialog.setValue(done)
 
     def _zip_ended(self, kind: str, result) -> None:
-        self._zip_stop = None
+        self._zip_worker = None
         if self._zip_dialog is not None:
             self._zip_dialog.canceled.disconnect(self.cancel_zip)
             self._zip_dialog.close()
@@ -351,24 +357,31 @@ class MyDigitsPanel(QWidget):
         self._update_enabled()
         self.zipFinished.emit(kind, result)
 
-    @Slot(str, object)
-    def _on_zip_done(self, kind: str, result) -> None:
-        if kind == "import":
-            self._zip_ended(kind, result)
+    @Slot(int, object)
+    def _on_zip_done(self, generation: int, result) -> None:
+        worker = self._current_zip(generation)
+        if worker is None:
+            return
+        if worker.kind == "import":
+            self._zip_ended(worker.kind, result)
             self.message.emit(f"Imported {result} digits ({len(self._ids)} in all).")
             return
         skipped = f"; {len(result.skipped)} left out, their files unreadable: {result.skipped[0]}" if result.skipped else ""
-        self._zip_ended(kind, result)
+        self._zip_ended(worker.kind, result)
         self.message.emit(f"Exported {result.digits} digits to {result.path}{skipped}.")
 
-    @Slot(str, str)
-    def _on_zip_failed(self, kind: str, text: str) -> None:
-        self._zip_ended(kind, None)
-        self.message.emit(f"Cannot {kind}: {text}")
+    @Slot(int, str)
+    def _on_zip_failed(self, generation: int, text: str) -> None:
+        worker = self._current_zip(generation)
+        if worker is None:
+            return
+        # Cancel is asked for, not a failure: the engine's words say what it left ("nothing was added")
+        said = text if worker.cancelled() else f"Cannot {worker.kind}: {text}"
+        self._zip_ended(worker.kind, None)
+        self.message.emit(said)
 
     def shutdown(self) -> None:
         """Cancel an import or export and wait for its thread (before the window goes away)."""
-        self.cancel_zip()
         self._zip_threads.shutdown()
         self._predict_timer.stop()
 

@@ -36,7 +36,7 @@ from mnist_desktop.model.datasets import MNIST
 
 from .panel import DockEntry
 from .session import LOADING_PYTORCH, Session, is_torch_model
-from .theme import DIVERGING, palette_color, style_plot_widget
+from .theme import DIVERGING, palette_color, set_up_plot, style_plot_widget
 from .training_worker import train_threads
 from .workers import Worker, WorkerThreads
 
@@ -205,13 +205,9 @@ class NudgePanel(QWidget):
         self.loss_item = self.plot.addPlot(row=0, col=0)
         self.acc_item = self.plot.addPlot(row=1, col=0)
         self.acc_item.setXLink(self.loss_item)
-        self.loss_item.setLabel("left", "loss")
-        self.acc_item.setLabel("left", "accuracy %")
-        self.acc_item.setLabel("bottom", "nudge ε")
+        set_up_plot(self.loss_item, left="loss")
+        set_up_plot(self.acc_item, "nudge ε", "accuracy %")
         for item in (self.loss_item, self.acc_item):
-            item.setMenuEnabled(False)
-            for axis in ("left", "bottom"):
-                item.getAxis(axis).enableAutoSIPrefix(False)
             item.addLine(x=0, pen=pg.mkPen((128, 128, 128), style=Qt.PenStyle.DashLine))
         self.loss_curve = self.loss_item.plot(symbol="o", symbolSize=4)
         self.acc_curve = self.acc_item.plot(symbol="o", symbolSize=4)

@@ -20,7 +20,7 @@ from mnist_desktop.model import toy_sgd
 
 from .panel import DockEntry
 from .session import Session
-from .theme import palette_color, set_message, style_plot_widget
+from .theme import labelled_plot, palette_color, set_message, style_plot_widget
 
 MANY = 10  # steps of the "10 steps" button
 TRAIL = 3  # earlier fits drawn faintly: a diverging run swings wider at each step
@@ -87,17 +87,12 @@ class SgdToyPanel(QWidget):
         self.params.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message = QLabel(objectName="sgd_toy_message", wordWrap=True)
 
-        self.plot = pg.PlotWidget()
-        self.plot.setObjectName("sgd_toy_plot")
-        self.plot.setToolTip(
-            "The dots: the measured speed. The line: the quadratic with the current a, b, c; dashed: the fits of the steps before."
+        self.plot, item = labelled_plot(
+            "sgd_toy_plot",
+            "time (s)",
+            "speed",
+            "The dots: the measured speed. The line: the quadratic with the current a, b, c; dashed: the fits of the steps before.",
         )
-        item = self.plot.getPlotItem()
-        item.setMenuEnabled(False)
-        item.setLabel("bottom", "time (s)")
-        item.setLabel("left", "speed")
-        for axis in ("bottom", "left"):
-            item.getAxis(axis).enableAutoSIPrefix(False)
         self.points = item.plot(symbol="o", symbolSize=6, pen=None)
         self.trail = [item.plot() for _ in range(TRAIL)]  # the fits of the steps before, fainter the older
         self.curve = item.plot()
@@ -109,17 +104,12 @@ class SgdToyPanel(QWidget):
         item.setYRange(*self.y_range, padding=0)
         item.getViewBox().disableAutoRange()
 
-        self.loss_plot = pg.PlotWidget()
-        self.loss_plot.setObjectName("sgd_toy_loss_plot")
-        self.loss_plot.setToolTip("The loss (the mean squared error of the fit) after each step, on a log scale.")
-        item = self.loss_plot.getPlotItem()
-        item.setMenuEnabled(False)
-        item.setLabel("bottom", "step")
-        item.setLabel("left", "loss (log scale)")
+        # plain numbers (labelled_plot): a diverging loss in powers of ten, not "(x1e+09)" beside them
+        self.loss_plot, item = labelled_plot(
+            "sgd_toy_loss_plot", "step", "loss (log scale)", "The loss (the mean squared error of the fit) after each step, on a log scale."
+        )
         item.setLogMode(y=True)
         item.setContentsMargins(0, 10, 6, 0)  # room for the top tick label (a power of ten) inside the widget
-        for axis in ("bottom", "left"):  # a diverging loss in powers of ten, not "(x1e+09)" beside them
-            item.getAxis(axis).enableAutoSIPrefix(False)
         self.loss_curve = item.plot(symbol="o", symbolSize=5)
 
         layout = QVBoxLayout(self)

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from mnist_desktop.model.sigmoid import SigmoidBatch, sigmoid, sigmoid_batch
 
-from .theme import DIVERGING, palette_color, style_plot_widget
+from .theme import DIVERGING, labelled_plot, palette_color, style_plot_widget
 
 BLUE, RED = (tuple(int(v) for v in DIVERGING[i]) for i in (0, -1))  # the weight images' "negative" and "positive"
 
@@ -33,19 +33,14 @@ class SigmoidView(QWidget):
         self.setObjectName("step_sigmoid")
         self.batch: SigmoidBatch | None = None
         self.text = QLabel(objectName="step_sigmoid_text", wordWrap=True)
-        self.plot = pg.PlotWidget()
-        self.plot.setObjectName("step_sigmoid_plot")
-        self.plot.setFixedHeight(180)
-        self.plot.setToolTip(
+        self.plot, item = labelled_plot(
+            "step_sigmoid_plot",
+            "prediction (xb @ w + b)",
+            "sigmoid",
             "sigmoid(x) = 1 / (1 + exp(−x)). Ticks under the curve: this batch's raw predictions; dots on the curve: "
-            "the same predictions after the sigmoid. Blue: the first class (a 3), red: the second (a 7)."
+            "the same predictions after the sigmoid. Blue: the first class (a 3), red: the second (a 7).",
         )
-        item = self.plot.getPlotItem()
-        item.setMenuEnabled(False)
-        item.setLabel("bottom", "prediction (xb @ w + b)")
-        item.setLabel("left", "sigmoid")
-        for axis in ("bottom", "left"):
-            item.getAxis(axis).enableAutoSIPrefix(False)
+        self.plot.setFixedHeight(180)
         item.addLine(y=0.5, pen=pg.mkPen((128, 128, 128), style=Qt.PenStyle.DashLine))
         self.curve = item.plot()
         self.before = {c: pg.ScatterPlotItem(symbol="t1", size=7, pen=None) for c in (0, 1)}

@@ -38,7 +38,7 @@ from .batch_shapes import BatchShapesView
 from .gallery import THUMB, Gallery
 from .session import LOADING_PYTORCH
 from .sigmoid_view import SigmoidView
-from .theme import DIVERGING, palette_color, set_message, style_plot_widget
+from .theme import DIVERGING, labelled_plot, palette_color, set_message, style_plot_widget
 from .training_worker import EMIT_INTERVAL, failure_message
 from .workers import Worker, WorkerThreads
 
@@ -223,14 +223,8 @@ class StepperWidget(QWidget):
         self._arranged = None
         self._arrange(1)
 
-        self.plot = pg.PlotWidget(objectName="step_loss_plot")
+        self.plot, item = labelled_plot("step_loss_plot", "batch", "loss")
         self.plot.setMinimumHeight(140)
-        item = self.plot.getPlotItem()
-        item.setLabel("bottom", "batch")
-        item.setLabel("left", "loss")
-        item.setMenuEnabled(False)
-        for axis in ("bottom", "left"):  # plain numbers, not "loss (x0.001)"
-            item.getAxis(axis).enableAutoSIPrefix(False)
         self.loss_curve = item.plot(symbol="o", symbolSize=4)
         self._style_plots()
 
@@ -331,7 +325,8 @@ class StepperWidget(QWidget):
         if c.weight_decay:
             optimiser += f", weight decay {c.weight_decay:g}"
         schedule = "constant learning rate" if c.schedule == "constant" else "one-cycle schedule"
-        model = ARCHITECTURE_SPECS[c.arch].label + (f" ({c.hidden} hidden)" if c.arch == "mlp" else "")
+        spec = ARCHITECTURE_SPECS[c.arch]
+        model = spec.label + (f" ({c.hidden} hidden)" if "hidden" in spec.settings else "")
         self.settings_label.setText(
             f"{model} on {TASKS[c.task].label}, {LOSS_SPECS[c.loss].label} loss, {optimiser}, {schedule}, "
             f"{c.epochs} epoch{'s' if c.epochs != 1 else ''}, seed {c.seed}"
@@ -559,7 +554,7 @@ class StepperWidget(QWidget):
         )
 
     def _show_weights(self, state) -> None:
-        linear = self.config.arch == "linear" and "fc.weight" in state.parameters
+        linear = ARCHITECTURE_SPECS[self.config.arch].weights_are_templates and "fc.weight" in state.parameters
         self.weights_view.setVisible(linear)
         if not linear:
             self.weights_title.setText("Weight heatmaps are drawn for the linear model.")

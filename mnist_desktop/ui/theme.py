@@ -70,6 +70,26 @@ class PlotMouse(QObject):
 PLOT_MOUSE = PlotMouse()
 
 
+def set_up_plot(item: pg.PlotItem, bottom: str | None = None, left: str | None = None) -> pg.PlotItem:
+    """The set-up the small plots share: axis labels, plain numbers on both axes ("0.002", not
+    "loss (x0.001)"), no right-click menu. Returns ``item``."""
+    item.setMenuEnabled(False)
+    for axis, label in (("bottom", bottom), ("left", left)):
+        if label is not None:
+            item.setLabel(axis, label)
+        item.getAxis(axis).enableAutoSIPrefix(False)
+    return item
+
+
+def labelled_plot(name: str, bottom: str, left: str, tip: str = "") -> tuple[pg.PlotWidget, pg.PlotItem]:
+    """A plot widget (objectName ``name``, tooltip ``tip``) set up by :func:`set_up_plot`, and its plot item."""
+    widget = pg.PlotWidget()
+    widget.setObjectName(name)  # PlotWidget(objectName=…) hands it to the plot item, not the widget
+    if tip:
+        widget.setToolTip(tip)
+    return widget, set_up_plot(widget.getPlotItem(), bottom, left)
+
+
 def style_plot_widget(widget: pg.PlotWidget | pg.GraphicsLayoutWidget, source: QWidget | None = None) -> None:
     """Background, axes and labels from the palette of ``source`` (default: the widget).
 

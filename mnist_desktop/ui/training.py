@@ -592,7 +592,7 @@ class TrainingPanel(QWidget):
         ):
             w.setEnabled(sgd)
         self.nesterov.setEnabled(sgd and self.momentum.value() > 0)
-        self.hidden.setEnabled(not training and arch.name == "mlp")
+        self.hidden.setEnabled(not training and "hidden" in arch.settings)
         for w in (self.task, self.arch, self.device):
             w.setEnabled(not training)
         self.train_button.setEnabled(not training and self.torch_ready)
@@ -849,7 +849,8 @@ class TrainingPanel(QWidget):
 
     def _show_means(self, predictor) -> None:
         means = None
-        if predictor is not None and predictor.arch == "pixel-similarity":
+        spec = ARCHITECTURES.get(predictor.arch) if predictor is not None else None
+        if spec is not None and spec.has_class_means:
             for w in predictor.layer_weights().values():
                 if np.ndim(w) == 3 and tuple(np.shape(w)[1:]) == (28, 28):
                     means = w

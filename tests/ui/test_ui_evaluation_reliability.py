@@ -113,8 +113,9 @@ def test_a_cancelled_corruption_suite_shows_nothing(window, qtbot, bundled, monk
     seen = []
     panel.stageShown.connect(seen.append)
     qtbot.mouseClick(panel.corruption_run, Qt.MouseButton.LeftButton)
-    qtbot.waitUntil(running.is_set, timeout=30000)
-    assert "Corruption suite" in panel.stage.text() and panel.stage.isVisible()  # the stage, whole, beside the bar
+    # the worker reports the stage (a queued signal), then enters the suite: wait for both
+    qtbot.waitUntil(lambda: running.is_set() and "Corruption suite" in panel.stage.text(), timeout=30000)
+    assert panel.stage.isVisible()  # the stage, whole, beside the bar
     qtbot.mouseClick(panel.corruption_cancel, Qt.MouseButton.LeftButton)
     assert "cancelled" in panel.corruption_info.text()
     # the cancelled run has ended and the rest (robustness curves) runs without the suite
@@ -148,3 +149,39 @@ def test_the_new_parts_fit_the_dock_at_1280x720(window, qtbot, bundled):
             assert in_view(part), part.objectName()  # nothing scrolled or cut off
     assert panel.reliability_diagram.height() >= 250
     assert not panel.corruption_table.verticalScrollBar().isVisible()  # all 15 and the mean in view
+
+
+def test_each_evaluation_tab_is_its_parts_top_to_bottom_with_the_big_one_stretched(qtbot):
+    from PySide6.QtWidgets import QLayout
+
+    from mnist_desktop.ui.evaluation import EvaluationPanel
+
+    panel = EvaluationPanel()
+    qtbot.addWidget(panel)
+    tabs = {panel.tabs.tabText(i): panel.tabs.widget(i) for i in range(panel.tabs.count())}
+    assert list(tabs) == ["Confusion", "Top losses", "Threshold", "Reliability", "Robustness", "Corruptions", "Point map"]
+    stretched = {
+        "Top losses": panel.top_losses,
+        "Threshold": panel.threshold_plot,
+        "Reliability": panel.reliability_diagram,
+        "Robustness": panel.robustness_view,
+        "Corruptions": panel.corruption_table,
+        "Point map": panel.point_map_view,
+    }
+    for title, big in stretched.items():
+        layout = tabs[title].layout()
+        assert layout.contentsMargins().left() == 0 and layout.contentsMargins().top() == 0, title
+        for i in range(layout.count()):
+            part = layout.itemAt(i)
+            if part.widget() is not None:
+                assert layout.stretch(i) == (1 if part.widget() is big else 0), (title, part.widget().objectName())
+            else:
+                assert isinstance(part.layout(), QLayout)
+    # the rows of controls sit above what they act on
+    reliability = tabs["Reliability"].layout()
+    row = reliability.itemAt(0).layout()
+    assert row.itemAt(1).widget() is panel.reliability_source and reliability.itemAt(1).widget() is panel.reliability_diagram
+    corruptions = tabs["Corruptions"].layout()
+    row = corruptions.itemAt(0).layout()
+    assert [row.itemAt(i).widget() for i in range(2)] == [panel.corruption_run, panel.corruption_cancel]
+    assert [corruptions.itemAt(i).widget() for i in (1, 2)] == [panel.corruption_info, panel.corruption_table]

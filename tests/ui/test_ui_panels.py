@@ -133,3 +133,20 @@ def test_a_model_of_the_same_shape_reuses_the_activation_views(window):
     assert not np.array_equal(panel.weight_panels["fc"].image.image, before)  # …showing the new weights
     window.set_predictor(make_predictor("cnn"))  # other layers: views rebuilt
     assert "fc" not in panel.weight_panels and set(panel.panels) != set()
+
+
+def test_the_inspectors_shape_steps_follow_the_kind_of_model(qtbot):
+    """The step after (1, 1, 28, 28) is the model's first layer, as its architecture spec says."""
+    from types import SimpleNamespace
+
+    from mnist_desktop.ui.inspector import InspectorPanel
+
+    inspector = InspectorPanel()
+    qtbot.addWidget(inspector)
+    steps = {}
+    for arch in ("pixel-similarity", "linear", "mlp", "cnn"):
+        inspector._predictor = SimpleNamespace(arch=arch)
+        steps[arch] = inspector._shape_steps()
+    assert all("view(-1, 784)" in steps[a] and "conv1" not in steps[a] for a in ("linear", "mlp"))
+    assert "conv1 (N, C, H, W)" in steps["cnn"] and "view(-1, 784)" not in steps["cnn"]
+    assert "view(-1, 784)" not in steps["pixel-similarity"] and "conv1" not in steps["pixel-similarity"]

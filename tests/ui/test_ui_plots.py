@@ -62,3 +62,30 @@ def test_no_plot_in_the_window_zooms_on_a_plain_wheel(window, qtbot):
         _wheel(view.viewport())
         for vb, b in zip(boxes, before):
             np.testing.assert_array_equal(np.array(vb.viewRange()), b, err_msg=view.objectName() or type(view).__name__)
+
+
+def test_the_small_plots_share_one_set_up_plain_numbers_labels_and_no_menu(qtbot):
+    """SGD toy, Step mode's sigmoid and loss, and the nudge plots are set up by
+    ``theme.set_up_plot``: axis labels, no SI prefix ("loss (x0.001)"), no right-click menu."""
+    from mnist_desktop.ui.nudge import NudgePanel
+    from mnist_desktop.ui.sgd_toy import SgdToyPanel
+    from mnist_desktop.ui.sigmoid_view import SigmoidView
+
+    toy, sigmoid, nudge = SgdToyPanel(), SigmoidView(), NudgePanel()
+    for w in (toy, sigmoid, nudge):
+        qtbot.addWidget(w)
+    items = {
+        "sgd_toy_plot": (toy.plot.getPlotItem(), "time (s)", "speed"),
+        "sgd_toy_loss_plot": (toy.loss_plot.getPlotItem(), "step", "loss (log scale)"),
+        "step_sigmoid_plot": (sigmoid.plot.getPlotItem(), "prediction (xb @ w + b)", "sigmoid"),
+        "nudge loss": (nudge.loss_item, None, "loss"),
+        "nudge accuracy": (nudge.acc_item, "nudge ε", "accuracy %"),
+    }
+    assert toy.plot.objectName() == "sgd_toy_plot" and toy.loss_plot.toolTip() and sigmoid.plot.objectName() == "step_sigmoid_plot"
+    for name, (item, bottom, left) in items.items():
+        assert not item.menuEnabled(), name
+        for axis, label in (("bottom", bottom), ("left", left)):
+            assert not item.getAxis(axis).autoSIPrefix, (name, axis)
+            if label is not None:
+                assert item.getAxis(axis).labelText == label, (name, axis)
+    assert toy.loss_plot.getPlotItem().ctrl.logYCheck.isChecked()  # its log scale kept
