@@ -86,14 +86,14 @@ def test_fit_temperature_recovers_how_overconfident_logits_are():
 
 
 def test_the_bundled_model_says_not_a_digit_for_letters_and_scribbles_but_not_for_digits(default):
-    """The measured rates (README, bench ``recognition``) with a margin: letters 66 %, symbols 81 %,
-    scribbles 71 %, random strokes 59 % called not a digit; MNIST 0.2 %, optdigits 3.6 %."""
+    """The measured rates (README, bench ``recognition``) with a margin: letters 76 %, symbols 86 %,
+    scribbles 78 %, random strokes 69 % called not a digit; MNIST 0.2 %, optdigits 3.8 %."""
     glyphs = evalsets.font_glyphs()
     for name, images, at_least in (
-        ("letters", glyphs["letters"], 0.6),
-        ("symbols", glyphs["symbols"], 0.75),
-        ("scribbles", evalsets.measured_nondigits("scribbles", 200), 0.6),
-        ("strokes", evalsets.measured_nondigits("strokes", 200), 0.5),
+        ("letters", glyphs["letters"], 0.7),
+        ("symbols", glyphs["symbols"], 0.8),
+        ("scribbles", evalsets.measured_nondigits("scribbles", 200), 0.7),
+        ("strokes", evalsets.measured_nondigits("strokes", 200), 0.6),
     ):
         assert (~default.is_digit_batch(images)).mean() >= at_least, name
     x, _ = load_mnist("test")
