@@ -72,19 +72,54 @@ def _latency(predictor, runs: int = 500) -> dict:
     return {"median_ms": float(np.median(times)), "p99_ms": float(np.percentile(times, 99))}
 
 
+def _is_digit_cost(predictor, images: np.ndarray, runs: int = 300) -> dict:
+    """Milliseconds, one thread, one digit at a time: ``is_digit`` (a forward pass and the test),
+    ``predict`` (the forward pass alone), and the test alone on logits already computed."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        xs = [images[i % len(images)] / 255 for i in range(runs)]
+        for x in xs[:10]:
+            predictor.is_digit(x)
+        times: dict[str, list[float]] = {"is_digit_ms": [], "predict_ms": [], "test_ms": []}
+        for x in xs:
+            t = time.perf_counter()
+            predictor.is_digit(x)
+            times["is_digit_ms"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            predictor.predict(x)
+            times["predict_ms"].append(time.perf_counter() - t)
+        logits = predictor.logits_batch(images[:1])
+        p = predictor.probabilities_of(logits)
+        for _ in range(runs):
+            t = time.perf_counter()
+            predictor.digit_of(logits, p)
+            times["test_ms"].append(time.perf_counter() - t)
+    finally:
+        torch.set_num_threads(threads)
+    return {k: 1000 * float(np.median(v)) for k, v in times.items()}
+
+
 def measure_model(predictor, digits: dict, others: dict, corruption_subset: int = 0) -> dict:
-    """Every figure of one model: accuracy and "called a digit" on each set, the corruption
-    suite, ECE on MNIST test at temperature 1 and at its own, latency, file size."""
+    """Every figure of one model: accuracy and "called a digit" on each set (by ``is_digit`` and,
+    beside it, by the top-probability rule it replaced), the corruption suite, ECE on MNIST test at
+    temperature 1 and at its own, latency, file size."""
     from .model.corruptions import corruption_suite
     from .model.recognition import calibration
 
-    out: dict = {"accuracy": {}, "called_digit": {}}
+    out: dict = {"accuracy": {}, "called_digit": {}, "called_digit_top_probability": {}, "digit_rule": predictor.digit_rule}
     for name, (x, y) in digits.items():
-        p = predictor.predict_batch(x)
+        p, is_digit = predictor.predict_batch_checked(x)
         out["accuracy"][name] = float((p.argmax(1) == y).mean())
-        out["called_digit"][name] = float((p.max(1) >= predictor.digit_threshold).mean())
+        out["called_digit"][name] = float(is_digit.mean())
+        out["called_digit_top_probability"][name] = float((p.max(1) >= predictor.digit_threshold).mean())
     for name, x in others.items():
-        out["called_digit"][name] = float(predictor.is_digit_batch(x).mean())
+        p, is_digit = predictor.predict_batch_checked(x)
+        out["called_digit"][name] = float(is_digit.mean())
+        out["called_digit_top_probability"][name] = float((p.max(1) >= predictor.digit_threshold).mean())
+    out["is_digit_cost"] = _is_digit_cost(predictor, digits["mnist"][0][:300])
     t = time.perf_counter()
     out["corruptions"] = corruption_suite(predictor, subset=corruption_subset)
     out["corruption_seconds"] = time.perf_counter() - t
@@ -133,11 +168,31 @@ def format_recognition(r: dict) -> list[str]:
     row("", models)
     for key, _ in DIGIT_SETS:
         row(f"accuracy, {key}", [f"{100 * r[m]['accuracy'][key]:.2f} %" for m in models])
+    lines += [f"  is_digit ({m}): {r[m].get('digit_rule', 'top probability')}" for m in models]
+    both = [m for m in models if "called_digit_top_probability" in r[m]]
+
+    def not_digit(m: str, key: str, digits: int) -> str:
+        text = f"{100 * (1 - r[m]['called_digit'][key]):.{digits}f} %"
+        if m in both and r[m].get("digit_rule", "").startswith("energy"):  # the rule it replaced, beside it
+            text = f"{100 * (1 - r[m]['called_digit_top_probability'][key]):.{digits}f} → {text}"
+        return text
+
+    if any(r[m].get("digit_rule", "").startswith("energy") for m in both):
+        lines.append("  called not a digit: top probability (the previous rule) → is_digit (energy)")
     for key, _ in DIGIT_SETS:
-        row(f"called not a digit, {key}", [f"{100 * (1 - r[m]['called_digit'][key]):.2f} %" for m in models])
+        row(f"called not a digit, {key}", [not_digit(m, key, 2) for m in models])
     for key, _ in NONDIGIT_SETS:
-        row(f"called not a digit, {key} ({r['sizes'][key]})", [f"{100 * (1 - r[m]['called_digit'][key]):.1f} %" for m in models])
+        row(f"called not a digit, {key} ({r['sizes'][key]})", [not_digit(m, key, 1) for m in models])
     row("digit threshold (top probability)", [f"{r[m]['digit_threshold']:.3f}" for m in models])
+    if all("is_digit_cost" in r[m] for m in models):
+        row(
+            "is_digit / predict (ms), the test alone (µs)",
+            [
+                f"{r[m]['is_digit_cost']['is_digit_ms']:.2f} / {r[m]['is_digit_cost']['predict_ms']:.2f} / "
+                f"{1000 * r[m]['is_digit_cost']['test_ms']:.0f} µs"
+                for m in models
+            ],
+        )
     row("ECE on MNIST test, temperature 1", [f"{100 * r[m]['ece']['t1']:.2f} %" for m in models])
     row(
         "ECE on MNIST test, the model's temperature",

@@ -211,3 +211,29 @@ def test_blank_and_bad_images(predictor):
         read_number(np.zeros((2, 28, 28), np.uint8), predictor)
     with pytest.raises(ValueError, match="uint8"):
         read_number(np.ones((28, 28), np.float32), predictor)
+
+
+def test_a_part_that_is_not_a_digit_says_so_by_the_predictors_is_digit(predictor):
+    """DigitReading.is_digit is ``predictor.is_digit`` (the energy of the logits for the bundled
+    model), from the same forward pass as the probabilities: found on a scribble written after two
+    digits that the top-probability rule alone would have called a digit."""
+    from PIL import Image
+
+    from mnist_desktop.model import evalsets
+
+    number = compose_number(2, seed=1).image
+    found = None
+    for scribble in evalsets.measured_nondigits("scribbles", 60, seed=777):
+        big = np.asarray(Image.fromarray(scribble).resize((168, 168), Image.Resampling.BILINEAR))
+        image = np.zeros((280, number.shape[1] + 260), np.uint8)
+        image[:, : number.shape[1]] = number
+        image[56:224, number.shape[1] + 60 : number.shape[1] + 228] = big
+        reading = read_number(image, predictor)
+        last = reading.digits[-1]
+        if len(reading.digits) == 3 and last.probabilities.max() >= predictor.digit_threshold and not predictor.is_digit(last.x28):
+            found = reading
+            break
+    assert found is not None, "no scribble on which the two rules differ"
+    for d in found.digits:
+        assert d.is_digit == predictor.is_digit(d.x28)
+    assert [d.is_digit for d in found.digits] == [True, True, False]

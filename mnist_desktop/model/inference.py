@@ -55,12 +55,34 @@ class Predictor(PredictorBase):
         return self._probabilities(self.model(self._input(x28)))
 
     @torch.inference_mode()
-    def predict_batch(self, images: np.ndarray | torch.Tensor, batch_size: int = 2000) -> np.ndarray:
-        """Probabilities ``(N, len(classes))`` for many images: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""
+    def predict_checked(self, x28: np.ndarray) -> tuple[np.ndarray, bool]:
+        """``(predict(x28), is_digit(x28))`` from one forward pass."""
+        out = self.model(self._input(x28))
+        p = self._probabilities(out)
+        return p, bool(self.digit_of(out.numpy(), p[None])[0])
+
+    @torch.inference_mode()
+    def _logits(self, images: np.ndarray | torch.Tensor, batch_size: int = 2000) -> torch.Tensor:
         x = torch.as_tensor(images)
         x = x.float().div(255) if x.dtype == torch.uint8 else x.float()
         x = ((x - self._mean) / self._std).reshape(-1, 1, 28, 28)
-        return np.concatenate([self._probabilities(self.model(x[i : i + batch_size]), batched=True) for i in range(0, len(x), batch_size)])
+        return torch.cat([self.model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+
+    def logits_batch(self, images: np.ndarray | torch.Tensor, batch_size: int = 2000) -> np.ndarray:
+        """The output layer's values ``(N, outputs)``, float32: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""
+        return self._logits(images, batch_size).numpy()
+
+    @torch.inference_mode()
+    def predict_batch(self, images: np.ndarray | torch.Tensor, batch_size: int = 2000) -> np.ndarray:
+        """Probabilities ``(N, len(classes))`` for many images: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""
+        return self._probabilities(self._logits(images, batch_size), batched=True)
+
+    @torch.inference_mode()
+    def predict_batch_checked(self, images: np.ndarray | torch.Tensor, batch_size: int = 2000) -> tuple[np.ndarray, np.ndarray]:
+        """``(predict_batch(images), is_digit_batch(images))`` from one forward pass."""
+        out = self._logits(images, batch_size)
+        p = self._probabilities(out, batched=True)
+        return p, self.digit_of(out.numpy(), p)
 
     @torch.inference_mode()
     def activations(self, x28: np.ndarray) -> "OrderedDict[str, np.ndarray]":

@@ -27,6 +27,9 @@ MAX_CHECKPOINT_BYTES = 512 * 2**20
 DEFAULT_TEMPERATURE = 1.0
 DEFAULT_DIGIT_THRESHOLD = 0.5
 TEMPERATURE_RANGE = (0.05, 20.0)
+# The range a stored energy threshold (``recognition.energy_threshold``, the logsumexp of the
+# logits under which a drawing is "not a digit") may take: the bundled model's is 2.9.
+ENERGY_RANGE = (-1e6, 1e6)
 
 
 _SHOW = reprlib.Repr()
@@ -124,6 +127,14 @@ def _check_metadata(path: Path, meta: object) -> dict:
     if threshold is None:
         raise bad(f"the digit threshold must be a probability from 0 to 1, not {_show(recognition.get('digit_threshold'))}")
     checked["recognition"] = dict(recognition, temperature=temperature, digit_threshold=threshold)
+    if "energy_threshold" in recognition:  # absent in checkpoints calibrated before it existed
+        energy = _number(recognition["energy_threshold"], *ENERGY_RANGE)
+        if energy is None:
+            raise bad(
+                f"the energy threshold must be a number from {ENERGY_RANGE[0]:g} to {ENERGY_RANGE[1]:g}, "
+                f"not {_show(recognition['energy_threshold'])}"
+            )
+        checked["recognition"]["energy_threshold"] = energy
     # The values the app reads from them (continue training, the model's description).
     loss, accuracy = checked["training"].get("loss"), checked["metrics"].get("test_accuracy")
     if loss is not None and not isinstance(loss, str):

@@ -10,13 +10,14 @@ Segmentation by recognition, in three steps:
 3. Touching digits are cut by dynamic programming: a group at least UNSURE_ASPECT digit heights
    wide gets candidate cut columns where its ink is thinnest (about three per digit its width could
    hold); every piece between two candidate cuts that could be one digit is read, and the cuts are
-   chosen whose pieces score best in sum: each piece's log top probability, less a penalty when the
-   model calls it not a digit (``digit_threshold``) and per digit height it is wider than a digit;
+   chosen whose pieces score best in sum: each piece's log top probability, less a penalty when
+   that is under the model's ``digit_threshold`` and per digit height it is wider than a digit;
    each cut costs CUT_COST, more when it crosses several strokes. The bundled model's outlier
    exposure makes it less sure of fragments and pairs, but a pair run together still often reads
    confidently as one digit: the width penalty decides those.
 
-Every part goes through ``to_mnist``, and all the parts of a number through one ``predict_batch``.
+Every part goes through ``to_mnist``, and all the parts of a number through one forward pass
+(``predict_batch_checked``: the probabilities and ``is_digit``).
 The constants were fitted on numbers composed from MNIST *training* digits the bundled model never
 trained on (the last 5,000 of the 60,000; it trained on the first 55,000); ``bench`` measures on
 numbers composed from MNIST test digits only.
@@ -228,6 +229,7 @@ class _Part:
     pixels: np.ndarray  # uint8, the part's ink only, cropped to box
     x28: np.ndarray | None = None
     probabilities: np.ndarray | None = None
+    is_digit: bool = True  # the predictor's is_digit, from the same forward pass
 
     @property
     def height(self) -> int:
@@ -254,15 +256,20 @@ def _part(pixels: np.ndarray, left: int, top: int) -> _Part | None:
 
 
 def _classify(predictor, parts: list[_Part]) -> None:
-    """Fill in each part's ``x28`` and ``probabilities`` with one batch."""
+    """Fill in each part's ``x28``, ``probabilities`` and ``is_digit`` with one batch."""
     todo = [p for p in parts if p.probabilities is None]
     if not todo:
         return
     for p in todo:
         p.x28 = to_mnist(p.pixels)
-    probs = np.asarray(predictor.predict_batch(np.stack([p.x28 for p in todo])))
-    for p, pr in zip(todo, probs):
-        p.probabilities = pr
+    images = np.stack([p.x28 for p in todo])
+    checked = getattr(predictor, "predict_batch_checked", None)
+    if checked is not None:
+        probs, digits = checked(images)
+    else:  # a predictor with only predict_batch and is_digit_batch
+        probs, digits = predictor.predict_batch(images), predictor.is_digit_batch(images)
+    for p, pr, d in zip(todo, np.asarray(probs), np.asarray(digits)):
+        p.probabilities, p.is_digit = pr, bool(d)
 
 
 def _cut_candidates(part: _Part, height: float) -> list[int]:
@@ -369,7 +376,7 @@ def read_number(image: np.ndarray, predictor=None) -> NumberReading:
     """The digits in ``image`` (2-D uint8, white ink on black, any size), written left to right.
 
     ``predictor`` (default: the bundled model) needs ``predict_batch``, ``classes`` and
-    ``is_digit``. ValueError for an image that is not 2-D uint8, EmptyImageError for one without
+    ``is_digit_batch`` (or ``predict_batch_checked``, which gives both from one forward pass). ValueError for an image that is not 2-D uint8, EmptyImageError for one without
     ink (as :func:`to_mnist`).
     """
     image = _checked(image)
@@ -403,8 +410,7 @@ def read_number(image: np.ndarray, predictor=None) -> NumberReading:
             box=p.box,
             label=int(predictor.classes[int(np.argmax(p.probabilities))]),
             probabilities=np.asarray(p.probabilities, dtype=np.float32),
-            # is_digit's rule on the probabilities already computed: no second forward pass
-            is_digit=bool(p.probabilities.max() >= predictor.digit_threshold),
+            is_digit=p.is_digit,  # from the forward pass that gave the probabilities
             x28=p.x28,
         )
         for p in parts

@@ -83,6 +83,17 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     return 1 / (1 + np.exp(-z))
 
 
+def digit_energy(logits: np.ndarray) -> np.ndarray:
+    """The energy score of each row of ``logits`` ``(N, C)``: log Σ exp(logit), of the logits as
+    the output layer gives them (temperature 1; Liu et al. 2020, "Energy-based out-of-distribution
+    detection"), float64 ``(N,)``. High for a drawing the model knows, low for one it does not:
+    unlike the top probability it keeps how strongly the model answers, not only how its answer
+    compares with the other classes."""
+    z = np.asarray(logits, dtype=np.float64)
+    top = z.max(axis=1)
+    return top + np.log(np.exp(z - top[:, None]).sum(axis=1))
+
+
 # --- the layers, kind by kind (``layers.LAYER_KINDS``; the torch modules are architectures.TORCH_LAYERS) ---
 
 
@@ -181,18 +192,64 @@ class PredictorBase:
         # Probabilities are softmax(logits / temperature): temperature scaling, fitted on held-out
         # digits so that "90 % sure" is right about 90 % of the time (``recognition.fit_temperature``).
         self.temperature = float(recognition.get("temperature", DEFAULT_TEMPERATURE))
-        # A drawing is a digit when the top probability reaches this (``recognition.calibrate_recognizer``).
+        # The rule of checkpoints calibrated before the energy threshold: a drawing is a digit
+        # when the top probability reaches this (``recognition.calibrate_recognizer``).
         self.digit_threshold = float(recognition.get("digit_threshold", DEFAULT_DIGIT_THRESHOLD))
+        # A drawing is a digit when the energy of its logits reaches this (``digit_energy``);
+        # None for a checkpoint without it, which keeps the top-probability rule.
+        energy = recognition.get("energy_threshold")
+        self.energy_threshold: float | None = None if energy is None else float(energy)
+
+    @property
+    def digit_rule(self) -> str:
+        """Which test :meth:`is_digit` applies, in words."""
+        if self.energy_threshold is not None and not self._sigmoid:
+            return f"energy (log-sum-exp of the logits) ≥ {self.energy_threshold:.3f}"
+        return f"top probability ≥ {self.digit_threshold:.3f}"
+
+    def digit_of(self, logits: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+        """:meth:`is_digit`'s answer from a forward pass already made: the output layer's
+        ``logits`` ``(N, outputs)`` and the probabilities ``(N, classes)`` made from them. bool ``(N,)``."""
+        if self.energy_threshold is not None and not self._sigmoid:
+            return digit_energy(logits) >= self.energy_threshold
+        return np.asarray(probabilities).max(axis=1) >= self.digit_threshold
 
     def is_digit(self, x28: np.ndarray) -> bool:
-        """Whether ``x28`` (as ``to_mnist`` returns it) looks like a digit to this model: its top
-        probability reaches :attr:`digit_threshold`. A letter, a symbol or a scribble leaves a
-        model trained with outlier exposure unsure (probabilities near uniform): False."""
-        return bool(self.predict(x28).max() >= self.digit_threshold)
+        """Whether ``x28`` (as ``to_mnist`` returns it) looks like a digit to this model: the
+        energy of its logits (:func:`digit_energy`) reaches :attr:`energy_threshold`, or for a
+        checkpoint without one, its top probability reaches :attr:`digit_threshold`. A letter, a
+        symbol or a scribble leaves a model trained with outlier exposure with weak logits: False.
+        The same forward pass as :meth:`predict` (:meth:`predict_checked` gives both)."""
+        return self.predict_checked(x28)[1]
 
     def is_digit_batch(self, images: np.ndarray) -> np.ndarray:
         """:meth:`is_digit` of many images (as ``predict_batch`` takes them): bool ``(N,)``."""
-        return self.predict_batch(images).max(axis=1) >= self.digit_threshold
+        return self.predict_batch_checked(images)[1]
+
+    def predict_checked(self, x28: np.ndarray) -> tuple[np.ndarray, bool]:
+        """``(predict(x28), is_digit(x28))`` from one forward pass."""
+        self.normalize(x28)  # checks the shape
+        logits = self.logits_batch(np.asarray(x28, dtype=np.float32)[None])
+        p = self.probabilities_of(logits)
+        return p[0], bool(self.digit_of(logits, p)[0])
+
+    def predict_batch_checked(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(predict_batch(images), is_digit_batch(images))`` from one forward pass."""
+        logits = self.logits_batch(images)
+        p = self.probabilities_of(logits)
+        return p, self.digit_of(logits, p)
+
+    def probabilities_of(self, logits: np.ndarray) -> np.ndarray:
+        """The probabilities ``(N, classes)`` of the output layer's ``logits`` ``(N, outputs)``, float32."""
+        z = np.asarray(logits, dtype=np.float64) / self.temperature
+        if self._sigmoid:
+            p = sigmoid(z.reshape(-1))
+            return np.stack([1 - p, p], axis=1).astype(np.float32)
+        return softmax(z).astype(np.float32)
+
+    def logits_batch(self, images: np.ndarray) -> np.ndarray:
+        """The output layer's values ``(N, outputs)`` for ``images`` (as ``predict_batch`` takes them)."""
+        raise NotImplementedError
 
     def describe(self) -> str:
         text = f"{get_architecture_spec(self.arch).label} · {TASKS[self.task].label}"
@@ -246,24 +303,27 @@ class NumpyPredictor(PredictorBase):
                 record[name] = x[0].astype(np.float32)
         return x
 
-    def _probabilities(self, out: np.ndarray) -> np.ndarray:
-        out = out / self.temperature
-        if self._sigmoid:
-            p = sigmoid(out.reshape(-1))
-            return np.stack([1 - p, p], axis=1).astype(np.float32)
-        return softmax(out).astype(np.float32)
-
     def predict(self, x28: np.ndarray) -> np.ndarray:
         """Probabilities over :attr:`classes`, float32."""
         x = self.normalize(x28).astype(np.float64).reshape(1, 1, 28, 28)
-        return self._probabilities(self._forward(x))[0]
+        return self.probabilities_of(self._forward(x))[0]
 
-    def predict_batch(self, images: np.ndarray) -> np.ndarray:
-        """Probabilities ``(N, len(classes))``: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""
+    def predict_checked(self, x28: np.ndarray) -> tuple[np.ndarray, bool]:
+        """``(predict(x28), is_digit(x28))`` from one forward pass."""
+        logits = self._forward(self.normalize(x28).astype(np.float64).reshape(1, 1, 28, 28))
+        p = self.probabilities_of(logits)
+        return p[0], bool(self.digit_of(logits, p)[0])
+
+    def logits_batch(self, images: np.ndarray) -> np.ndarray:
+        """The output layer's values ``(N, outputs)``, float64: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""
         x = np.asarray(images)
         x = x.astype(np.float32) / 255 if x.dtype == np.uint8 else x.astype(np.float32)
         x = ((x - self._mean) / self._std).astype(np.float64).reshape(-1, 1, 28, 28)
-        return self._probabilities(self._forward(x))
+        return self._forward(x)
+
+    def predict_batch(self, images: np.ndarray) -> np.ndarray:
+        """Probabilities ``(N, len(classes))``: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""
+        return self.probabilities_of(self.logits_batch(images))
 
     def activations(self, x28: np.ndarray) -> "OrderedDict[str, np.ndarray]":
         """Each layer's output for ``x28`` in order (batch dimension removed)."""

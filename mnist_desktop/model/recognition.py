@@ -1,5 +1,5 @@
 """How far a model's confidence can be trusted: calibration (reliability and ECE), temperature
-scaling, and the threshold under which ``Predictor.is_digit`` says "not a digit".
+scaling, and the thresholds under which ``Predictor.is_digit`` says "not a digit".
 
 Works with any predictor that has ``predict_batch`` (the torch one and the numpy twin).
 Torch-free.
@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .metadata import TEMPERATURE_RANGE
+from .numpy_forward import digit_energy
 
 # The fraction of held-out MNIST digits the calibrated threshold calls "not a digit".
 DIGITS_REJECTED = 0.002
@@ -117,13 +118,23 @@ def digit_threshold(predictor, digits, rejected: float = 0.005) -> float:
     return float(np.quantile(top, rejected, method="lower"))
 
 
+def energy_threshold(predictor, digits, rejected: float = DIGITS_REJECTED) -> float:
+    """The energy (:func:`~mnist_desktop.model.numpy_forward.digit_energy`, the log-sum-exp of
+    the logits) under which at most a fraction ``rejected`` of the held-out ``digits`` (uint8
+    ``(N, 28, 28)``) would be called "not a digit". Needs ``predictor.logits_batch``."""
+    if not 0.0 <= rejected < 1.0:
+        raise ValueError(f"rejected must be a fraction in [0, 1), not {rejected}")
+    return float(np.quantile(digit_energy(predictor.logits_batch(digits)), rejected, method="lower"))
+
+
 def calibrate_recognizer(predictor, digits, labels, rejected: float = DIGITS_REJECTED) -> dict:
     """Fit ``predictor``'s temperature and digit threshold on held-out ``digits`` (never trained
     on) and store them in its metadata (``meta["recognition"]``), which its checkpoint keeps.
 
-    The temperature is kept only if it lowers the held-out ECE. The threshold is set so that a
-    fraction ``rejected`` of the held-out digits would be called "not a digit". Returns what
-    was stored.
+    The temperature is kept only if it lowers the held-out ECE. The thresholds are set so that
+    a fraction ``rejected`` of the held-out digits would be called "not a digit": on the energy
+    of the logits (what ``is_digit`` tests; a softmax model only) and, for older readers and the
+    number reader's cut scores, on the top probability. Returns what was stored.
     """
     before = calibration(predictor, digits, labels).ece
     old = predictor.temperature
@@ -140,5 +151,7 @@ def calibrate_recognizer(predictor, digits, labels, rejected: float = DIGITS_REJ
         "held_out_ece_after": after,
         "held_out_rejected": rejected,
     }
+    if not predictor._sigmoid and hasattr(predictor, "logits_batch"):
+        predictor.energy_threshold = recognition["energy_threshold"] = energy_threshold(predictor, digits, rejected)
     predictor.meta["recognition"] = recognition
     return recognition

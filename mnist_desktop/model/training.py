@@ -624,7 +624,11 @@ def _calibrate(predictor, config: TrainConfig, data_root, note) -> None:
     note(
         f"Calibrated on {len(held):,} held-out training digits: temperature {r['temperature']:.3f} "
         f"(ECE {100 * r['held_out_ece_before']:.2f} % → {100 * r['held_out_ece_after']:.2f} %), "
-        f"'not a digit' below {r['digit_threshold']:.3f}."
+        + (
+            f"'not a digit' below an energy of {r['energy_threshold']:.3f}."
+            if "energy_threshold" in r
+            else f"'not a digit' below {r['digit_threshold']:.3f}."
+        )
     )
 
 

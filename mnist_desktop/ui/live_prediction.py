@@ -15,7 +15,6 @@ import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from mnist_desktop import model as engine
-from mnist_desktop.model.numpy_forward import PredictorBase
 
 from .canvas import Canvas
 from .prediction import PredictionPanel
@@ -23,12 +22,6 @@ from .session import Drawing, Session, is_torch_model
 
 FRAME_S = 1 / 60  # the drawing is classified at most once per frame
 NO_SALIENCY = "Saliency needs PyTorch's gradients: available once PyTorch has loaded."
-
-
-def looks_like_digit(predictor: PredictorBase, probabilities: np.ndarray) -> bool:
-    """``predictor.is_digit`` from the probabilities already computed (no second forward
-    pass): the top one reaches the model's ``digit_threshold``."""
-    return bool(np.max(probabilities) >= predictor.digit_threshold)
 
 
 class LivePrediction(QObject):
@@ -102,8 +95,9 @@ class LivePrediction(QObject):
         elif predictor is None:
             self.prediction.show_empty("No model: train one (Training panel) or open one (File → Open model)")
         else:
-            probabilities = predictor.predict(x28)
-            self.prediction.show_prediction(predictor.classes, probabilities, x28, looks_like_digit(predictor, probabilities))
+            # predict and is_digit from one forward pass
+            probabilities, is_digit = predictor.predict_checked(x28)
+            self.prediction.show_prediction(predictor.classes, probabilities, x28, is_digit)
         self.session.drawing = Drawing(image, x28, probabilities)  # read by predictionUpdated's receivers
         self.predictionUpdated.emit()
         self.session.set_drawing(self.session.drawing)

@@ -123,7 +123,7 @@ class PredictionPanel(QWidget):
         self.digit.setObjectName("prediction_digit")
         self.digit.setToolTip("The class with the highest probability.")
         # Said instead of a confident class when the model is unsure the drawing is a digit at
-        # all (its top probability under the model's digit_threshold); the guess goes grey.
+        # all (``Predictor.is_digit``: its logits are weak); the guess goes grey.
         self.not_a_digit = QLabel("not a digit", objectName="not_a_digit")
         self.not_a_digit.setAlignment(Qt.AlignmentFlag.AlignCenter)
         nf = QFont(self.font())
@@ -131,7 +131,7 @@ class PredictionPanel(QWidget):
         nf.setBold(True)
         self.not_a_digit.setFont(nf)
         self.not_a_digit.setToolTip(
-            "The model is not sure this is a digit at all: its top probability is under its\n"
+            "The model is not sure this is a digit at all: its answer is weaker than its\n"
             "threshold for a digit. The grey number is only its best guess."
         )
         self.not_a_digit.setVisible(False)
