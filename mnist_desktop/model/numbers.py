@@ -559,16 +559,17 @@ def read_number(image: np.ndarray, predictor=None) -> NumberReading:
 
         predictor = Predictor.default()
     parts = sorted(_segment(predictor, _parts(image)), key=lambda p: (p.box[0] + p.box[2]) / 2)
+    # The predictor's own judgement, whatever rule it uses: one more small batch, of the digits only.
+    is_digit = predictor.is_digit_batch(np.stack([p.x28 for p in parts]))
     digits = tuple(
         DigitReading(
             box=p.box,
             label=int(predictor.classes[int(np.argmax(p.probabilities))]),
             probabilities=np.asarray(p.probabilities, dtype=np.float32),
-            # is_digit's rule on the probabilities already computed: no second forward pass
-            is_digit=bool(p.probabilities.max() >= predictor.digit_threshold),
+            is_digit=bool(flag),
             x28=p.x28,
         )
-        for p in parts
+        for p, flag in zip(parts, is_digit)
     )
     return NumberReading("".join(str(d.label) for d in digits), digits)
 
