@@ -7,19 +7,24 @@ Segmentation by recognition, in three steps:
    strokes, a 7's crossbar); a component much lower than the number's digits (a 5's flag, a
    stroke broken off) joins the nearest digit. Specks of noise are dropped. Each digit keeps the
    faint edge around its ink, so one digit alone reads as ``to_mnist`` of the canvas does.
-3. Touching digits are cut by dynamic programming: a group at least UNSURE_ASPECT digit heights
-   wide gets candidate cut columns where its ink is thinnest (about three per digit its width could
-   hold); every piece between two candidate cuts that could be one digit is read, and the cuts are
-   chosen whose pieces score best in sum: each piece's log top probability, less a penalty when the
-   model calls it not a digit (``digit_threshold``) and per digit height it is wider than a digit;
-   each cut costs CUT_COST, more when it crosses several strokes. The bundled model's outlier
-   exposure makes it less sure of fragments and pairs, but a pair run together still often reads
-   confidently as one digit: the width penalty decides those.
+3. The parts are read (one ``predict_batch``). A part at least UNSURE_ASPECT digit heights wide
+   that a logistic model of "one digit's whole ink" (``_piece_score``) is not SURE of is tried cut:
+   cuts start at the notches of its upper and lower contours (where two digits side by side leave
+   a dip above or below the point where they touch) and at the columns where its ink is thinnest,
+   and each follows the path down the part that crosses the least ink (a seam, within SEAM_REACH of
+   its start: it goes round a stroke that leans into the neighbour's box instead of slicing it).
+   Every piece between two cuts that could be one digit is read (a second ``predict_batch``), and
+   dynamic programming picks the cuts whose pieces score best in sum. A piece's score is the log
+   of the logistic model's probability, which reads the classifier's top two probabilities, the
+   piece's width against its label's usual width (a 1 is narrow, a 0 wide), its height, the ink
+   its cuts cross (a fragment is cut through strokes; two touching digits along a thin bridge) and
+   whether it is the whole part, plus PIECE_BONUS per piece.
 
-Every part goes through ``to_mnist``, and all the parts of a number through one ``predict_batch``.
-The constants were fitted on numbers composed from MNIST *training* digits the bundled model never
-trained on (the last 5,000 of the 60,000; it trained on the first 55,000); ``bench`` measures on
-numbers composed from MNIST test digits only.
+Every part goes through ``to_mnist``; the digits' ``is_digit`` is the predictor's own
+``is_digit_batch`` of them. The constants were fitted on numbers composed from MNIST *training*
+digits the bundled model never trained on (the last 5,000 of the 60,000; it trained on the first
+55,000) by ``scripts/tune_numbers.py``; ``bench`` measures on numbers composed from MNIST test
+digits only.
 """
 
 from __future__ import annotations
@@ -58,32 +63,37 @@ MAX_PIECE_ASPECT = 1.4  # a piece wider than this is not tried as one digit (the
 PIECE_HEIGHT = 0.4  # each piece is at least this fraction of a digit's height high
 PIECE_WIDTH = 0.08  # and this wide (a 1 is narrow)
 MIN_PART = 0.06  # cuts start at least this fraction of a digit's height from the part's edges
-# How wide each digit is (mean, standard deviation, in digit heights) in the tuning numbers.
+# DIGIT_WIDTHS and SCORE_WEIGHTS are what `scripts/tune_numbers.py --fit` prints: every part at
+# least 0.3 digit heights wide of the 420 tuning numbers cut as above, every candidate piece read.
+# How wide each digit is (mean, standard deviation, in digit heights), from the pieces that are one.
 DIGIT_WIDTHS = {
-    0: (0.886, 0.185),
-    1: (0.483, 0.181),
-    2: (0.892, 0.194),
-    3: (0.792, 0.174),
-    4: (0.801, 0.179),
-    5: (0.932, 0.214),
-    6: (0.751, 0.165),
-    7: (0.757, 0.177),
-    8: (0.766, 0.164),
-    9: (0.654, 0.154),
+    0: (0.899, 0.183),
+    1: (0.479, 0.182),
+    2: (0.897, 0.199),
+    3: (0.799, 0.178),
+    4: (0.804, 0.186),
+    5: (0.928, 0.216),
+    6: (0.755, 0.167),
+    7: (0.761, 0.178),
+    8: (0.772, 0.166),
+    9: (0.666, 0.153),
 }
-# The logistic model of "this piece is one digit's whole ink" (see _piece_score), fitted by
-# maximum likelihood on the 20,197 candidate pieces of the tuning numbers (7,422 of them a digit:
-# a box over 0.8 IoU with a true one). Weights of: 1, log top probability, log second probability,
-# width, ((width - the label's mean width) / its deviation)², (height - 1)², height, ink crossed by
-# the piece's cuts (in digit heights), whole part, how many sides are the part's edges.
-SCORE_WEIGHTS = np.array([-2.865, 1.161, -0.281, 0.903, -0.242, -5.567, 1.656, -4.073, 1.016, 0.141])
+# The logistic model of "this piece is one digit's whole ink" (see _piece_score), fitted by maximum
+# likelihood on the 13,418 candidate pieces (5,683 of them a digit: a box over 0.8 IoU with a true
+# one). Weights of: 1, log top probability, log second probability, width, ((width - the label's
+# mean width) / its deviation)², (height - 1)², height, ink crossed by the piece's cuts (in digit
+# heights), whole part, how many of its sides are the part's edges. Today's is_digit (the top
+# probability under digit_threshold) was tried as a feature too: weight -0.07, nothing beyond the
+# log top probability, so it is left out.
+SCORE_WEIGHTS = np.array([-2.769, 1.288, -0.309, 0.714, -0.211, -5.431, 1.448, -4.016, 0.942, 0.179])
 # Added to each piece's log probability: without it the sum favours fewer pieces (each piece's
-# probability is below 1), and two touching digits stay one. Chosen on the tuning numbers' exact
-# reads (0: gaps 95.0 %, touching 65.7 %; 0.5: 95.0 / 80.7; 1: 94.3 / 88.6; 1.5: 92.1 / 89.3).
-PIECE_BONUS = 1.2
-# A part that the logistic model finds at least this likely to be one digit is not tried cut: it
-# saves reading pieces (an 8-digit number with gaps: about 40 % of its digits are tried) and is
-# no worse (tuning numbers exact: gaps 95.0 %, touching 88.6 %; trying every part: 94.3, 88.6).
+# probability is below 1) and two touching digits stay one. Chosen on the tuning numbers' exact
+# reads (gaps / touching: 0: 95.0 / 65.7 %; 0.5: 95.0 / 80.7; 1: 95.0 / 89.3; 1.2: 95.0 / 88.9;
+# 1.4: 94.3 / 89.3; 2: 79.3 / 85.4).
+PIECE_BONUS = 1.0
+# A part that the logistic model finds at least this likely to be one digit is not tried cut. It
+# saves reading pieces (in a number with gaps about 40 % of the digits are tried) and costs little:
+# gaps / touching exact 95.0 / 89.3 %; 0.95: 95.0 / 88.9; 0.99: 94.3 / 89.6.
 SURE = 0.97
 
 
@@ -393,6 +403,27 @@ def _seams(tries: list[tuple[_Part, list[int]]], height: float) -> list[np.ndarr
     return out
 
 
+def _features(q: _Part, label: int, height: float, crossed: float, whole: bool, edges: int) -> np.ndarray:
+    """What the logistic model of :func:`_piece_score` reads of piece ``q`` (in SCORE_WEIGHTS' order)."""
+    p = np.sort(q.probabilities)
+    aspect, rise = q.width / height, q.height / height
+    mean, spread = DIGIT_WIDTHS.get(label, (DIGIT_ASPECT, 0.2))
+    return np.array(
+        [
+            1.0,
+            np.log(max(float(p[-1]), 1e-6)),
+            np.log(max(float(p[-2]), 1e-6)) if len(p) > 1 else 0.0,
+            aspect,
+            ((aspect - mean) / spread) ** 2,
+            (rise - 1) ** 2,
+            rise,
+            crossed,
+            float(whole),
+            float(edges),
+        ]
+    )
+
+
 def _piece_score(q: _Part, label: int, height: float, crossed: float, whole: bool, edges: int) -> float:
     """How well ``q`` reads as one digit of the number: the log of the probability, by the logistic
     model in SCORE_WEIGHTS, that it is one digit's whole ink, plus PIECE_BONUS.
@@ -402,22 +433,7 @@ def _piece_score(q: _Part, label: int, height: float, crossed: float, whole: boo
     its height is from a digit's, how much ink its cuts cross (a fragment is cut through strokes,
     a digit along the thin bridge where it touches its neighbour), whether it is the whole part
     and how many of its sides are the part's edges."""
-    p = np.sort(q.probabilities)
-    aspect, rise = q.width / height, q.height / height
-    mean, spread = DIGIT_WIDTHS.get(label, (DIGIT_ASPECT, 0.2))
-    features = (
-        1.0,
-        np.log(max(float(p[-1]), 1e-6)),
-        np.log(max(float(p[-2]), 1e-6)) if len(p) > 1 else 0.0,
-        aspect,
-        ((aspect - mean) / spread) ** 2,
-        (rise - 1) ** 2,
-        rise,
-        crossed,
-        float(whole),
-        float(edges),
-    )
-    z = float(np.dot(SCORE_WEIGHTS, features))
+    z = float(SCORE_WEIGHTS @ _features(q, label, height, crossed, whole, edges))
     return -float(np.logaddexp(0.0, -z)) + PIECE_BONUS
 
 
