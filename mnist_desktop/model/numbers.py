@@ -123,12 +123,14 @@ class NumberReading:
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Runs of True along each row: ``(row, start, end)`` (end exclusive), in row-major order."""
     h, w = mask.shape
-    padded = np.zeros((h, w + 2), np.int8)
+    padded = np.zeros((h, w + 2), bool)
     padded[:, 1:-1] = mask
-    d = np.diff(padded, axis=1)
-    rows, starts = np.nonzero(d == 1)
-    _, ends = np.nonzero(d == -1)
-    return rows, starts, ends
+    flat = padded.reshape(-1)
+    # Every row starts and ends off the mask, so its changes alternate: a start, then an end.
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    first, last = change[0::2], change[1::2]
+    rows = first // (w + 2)
+    return rows, first - rows * (w + 2) - 1, last - rows * (w + 2) - 1
 
 
 def _run_components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -165,12 +167,12 @@ def _run_components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return rows, starts, ends, component.reshape(-1)
 
 
-def _paint(shape: tuple[int, int], rows, starts, ends, values) -> np.ndarray:
-    """An int32 image of ``shape`` with ``values`` over the runs (rows, starts, ends), 0 elsewhere."""
-    steps = np.zeros((shape[0], shape[1] + 1), np.int32)
+def _paint(shape: tuple[int, int], rows, starts, ends, values, dtype=np.int32) -> np.ndarray:
+    """An image of ``shape`` with ``values`` over the runs (rows, starts, ends), 0 elsewhere."""
+    steps = np.zeros((shape[0], shape[1] + 1), dtype)
     steps[rows, starts] = values
     steps[rows, ends] = -values
-    return np.cumsum(steps, axis=1)[:, : shape[1]]
+    return np.cumsum(steps, axis=1, dtype=dtype)[:, : shape[1]]
 
 
 def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
@@ -536,14 +538,19 @@ def _parts(image: np.ndarray) -> list[_Part]:
     ink = image >= max(1, INK_FRACTION * int(image.max()))
     rows, starts, ends, component = _run_components(ink)
     parts = []
-    for g in _groups(rows, starts, ends, component):
+    groups = _groups(rows, starts, ends, component)
+    owner = np.full(int(component.max()) + 1, -1)
+    for k, g in enumerate(groups):
+        owner[g.ids] = k
+    run_owner = owner[component]
+    for k, g in enumerate(groups):
         # The group's pixels: its components, and the faint edge around them (ink below the
         # segmentation's threshold) reached through faint ink, as far as FRINGE pixels.
         top, left = max(0, g.y0 - FRINGE), max(0, g.x0 - FRINGE)
         window = (slice(top, g.y1 + FRINGE), slice(left, g.x1 + FRINGE))
         shape = ink[window].shape
-        own = np.isin(component, g.ids)
-        mine = _paint(shape, rows[own] - top, starts[own] - left, ends[own] - left, np.ones(int(own.sum()), np.int32)) > 0
+        own = run_owner == k
+        mine = _paint(shape, rows[own] - top, starts[own] - left, ends[own] - left, 1, np.int8) > 0
         mine = _with_fringe(mine, image[window] > 0, ink[window])
         part = _part(np.where(mine, image[window], 0).astype(np.uint8), left, top)
         if part is not None:
@@ -554,12 +561,15 @@ def _parts(image: np.ndarray) -> list[_Part]:
 def _with_fringe(mine: np.ndarray, nonzero: np.ndarray, ink: np.ndarray) -> np.ndarray:
     """``mine`` (a group's ink) with the faint pixels (in ``nonzero`` but not ``ink``) reached from
     it through faint pixels, as far as FRINGE pixels."""
-    faint = nonzero & ~ink
+    faint = nonzero & ~ink & ~mine
+    mine = mine.copy()
     for _ in range(FRINGE):
-        grown = mine | (_grow(mine, 1) & faint)
-        if np.array_equal(grown, mine):
+        new = _grow(mine, 1)
+        new &= faint
+        if not new.any():
             break
-        mine = grown
+        mine |= new
+        faint &= ~new
     return mine
 
 
@@ -593,12 +603,12 @@ def read_number(image: np.ndarray, predictor=None) -> NumberReading:
 
 def _grow(mask: np.ndarray, steps: int = 2) -> np.ndarray:
     """``mask`` dilated by ``steps`` pixels (3×3 square)."""
-    out = mask.copy()
+    out = mask
     for _ in range(steps):
-        grown = out.copy()
-        grown[1:] |= out[:-1]
-        grown[:-1] |= out[1:]
-        grown[:, 1:] |= grown[:, :-1].copy()
-        grown[:, :-1] |= grown[:, 1:].copy()
-        out = grown
+        rows = out.copy()
+        rows[1:] |= out[:-1]
+        rows[:-1] |= out[1:]
+        out = rows.copy()
+        out[:, 1:] |= rows[:, :-1]
+        out[:, :-1] |= rows[:, 1:]
     return out
