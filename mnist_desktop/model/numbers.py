@@ -577,7 +577,7 @@ def read_number(image: np.ndarray, predictor=None) -> NumberReading:
     """The digits in ``image`` (2-D uint8, white ink on black, any size), written left to right.
 
     ``predictor`` (default: the bundled model) needs ``predict_batch``, ``classes`` and
-    ``is_digit``. ValueError for an image that is not 2-D uint8, EmptyImageError for one without
+    ``is_digit_batch``. ValueError for an image that is not 2-D uint8, EmptyImageError for one without
     ink (as :func:`to_mnist`).
     """
     image = _checked(image)
