@@ -59,6 +59,7 @@ NOTCH_REACH = 0.3  # a notch in the upper or lower contour: lower than the conto
 NOTCH_DEPTH = 0.05  # by at least this much
 SEAM_REACH = 0.12  # a cut wanders at most this far from the column it starts from
 SEAM_STEP = 0.05  # a step sideways costs this much (a pixel of ink crossed costs 1)
+SEAM_CELLS = 4_000_000  # at most this many cells in the seams' table (rows × cuts × columns)
 MAX_PIECE_ASPECT = 1.4  # a piece wider than this is not tried as one digit (the whole part always is)
 PIECE_HEIGHT = 0.4  # each piece is at least this fraction of a digit's height high
 PIECE_WIDTH = 0.08  # and this wide (a 1 is narrow)
@@ -367,9 +368,11 @@ def _seams(tries: list[tuple[_Part, list[int]]], height: float) -> list[np.ndarr
     ``(len(columns), h)`` int array, per row the first column of the right-hand piece.
 
     One dynamic programme, row by row, for the cuts of all the parts at once."""
-    reach = round(SEAM_REACH * height)
-    offsets = np.arange(-reach, reach + 1)
     depth = max(p.pixels.shape[0] for p, _ in tries)
+    cuts = sum(len(cols) for _, cols in tries)
+    # A very large canvas: narrower seams (straight cuts at worst), to keep the tables in SEAM_CELLS.
+    reach = min(round(SEAM_REACH * height), max(0, (SEAM_CELLS // (depth * cuts) - 1) // 2))
+    offsets = np.arange(-reach, reach + 1)
     costs, columns = [], []
     for p, cols in tries:
         h, w = p.pixels.shape
