@@ -7,20 +7,24 @@ Segmentation by recognition, in three steps:
    strokes, a 7's crossbar); a component much lower than the number's digits (a 5's flag, a
    stroke broken off) joins the nearest digit. Specks of noise are dropped. Each digit keeps the
    faint edge around its ink, so one digit alone reads as ``to_mnist`` of the canvas does.
-3. Touching digits are cut by dynamic programming: a group at least UNSURE_ASPECT digit heights
-   wide gets candidate cut columns where its ink is thinnest (about three per digit its width could
-   hold); every piece between two candidate cuts that could be one digit is read, and the cuts are
-   chosen whose pieces score best in sum: each piece's log top probability, less a penalty when
-   that is under the model's ``digit_threshold`` and per digit height it is wider than a digit;
-   each cut costs CUT_COST, more when it crosses several strokes. The bundled model's outlier
-   exposure makes it less sure of fragments and pairs, but a pair run together still often reads
-   confidently as one digit: the width penalty decides those.
+3. The parts are read (one ``predict_batch``). A part at least UNSURE_ASPECT digit heights wide
+   that a logistic model of "one digit's whole ink" (``_piece_score``) is not SURE of is tried cut:
+   cuts start at the notches of its upper and lower contours (where two digits side by side leave
+   a dip above or below the point where they touch) and at the columns where its ink is thinnest,
+   and each follows the path down the part that crosses the least ink (a seam, within SEAM_REACH of
+   its start: it goes round a stroke that leans into the neighbour's box instead of slicing it).
+   Every piece between two cuts that could be one digit is read (a second ``predict_batch``), and
+   dynamic programming picks the cuts whose pieces score best in sum. A piece's score is the log
+   of the logistic model's probability, which reads the classifier's top two probabilities, the
+   piece's width against its label's usual width (a 1 is narrow, a 0 wide), its height, the ink
+   its cuts cross (a fragment is cut through strokes; two touching digits along a thin bridge) and
+   whether it is the whole part, plus PIECE_BONUS per piece.
 
-Every part goes through ``to_mnist``, and all the parts of a number through one forward pass
-(``predict_batch_checked``: the probabilities and ``is_digit``).
-The constants were fitted on numbers composed from MNIST *training* digits the bundled model never
-trained on (the last 5,000 of the 60,000; it trained on the first 55,000); ``bench`` measures on
-numbers composed from MNIST test digits only.
+Every part goes through ``to_mnist``; the digits' ``is_digit`` is the predictor's own
+``is_digit_batch`` of them. The constants were fitted on numbers composed from MNIST *training*
+digits the bundled model never trained on (the last 5,000 of the 60,000; it trained on the first
+55,000) by ``scripts/tune_numbers.py``; ``bench`` measures on numbers composed from MNIST test
+digits only.
 """
 
 from __future__ import annotations
@@ -43,24 +47,56 @@ SPECK_AREA = 0.005
 # (a 5's flag, a stroke broken off): it joins the nearest group within MINOR_REACH of the height.
 MINOR_HEIGHT = 0.4
 MINOR_REACH = 0.35
-# Widths are measured in digit heights (the median height of the number's parts). A part at least
-# UNSURE_ASPECT wide is tried cut (see _segment). Fitted on numbers composed from MNIST *training*
-# digits the bundled model never trained on (the last 5,000; it trained on the first 55,000),
-# never on the test digits the bench measures with.
-UNSURE_ASPECT = 1.0
+# Widths are measured in digit heights (the median height of the number's parts). Everything below
+# was fitted on numbers composed from MNIST *training* digits the bundled model never trained on
+# (the last 5,000; it trained on the first 55,000), never on the test digits the bench measures with.
+UNSURE_ASPECT = 0.5  # a part at least this wide is tried cut (see _segment)
 DIGIT_ASPECT = 0.7  # a digit's typical width: how many digits a part may hold
-CUTS_PER_DIGIT = 3  # candidate cut columns per digit the part may hold
+CUTS_PER_DIGIT = 2  # thin columns per digit the part may hold, where cuts start
 MAX_CUTS = 24
-CUT_SPACING = 0.08  # candidate cuts at least this far apart
+CUT_SPACING = 0.08  # cuts start at least this far apart
+NOTCH_REACH = 0.3  # a notch in the upper or lower contour: lower than the contour this far on both sides
+NOTCH_DEPTH = 0.05  # by at least this much
+SEAM_REACH = 0.12  # a cut wanders at most this far from the column it starts from
+SEAM_STEP = 0.05  # a step sideways costs this much (a pixel of ink crossed costs 1)
+SEAM_CELLS = 4_000_000  # at most this many cells in the seams' table (rows × cuts × columns)
 MAX_PIECE_ASPECT = 1.4  # a piece wider than this is not tried as one digit (the whole part always is)
-WIDE_ASPECT = 0.95  # a piece wider than this is penalised per height: two digits are wider than one
-WIDE_PENALTY = 3.0
-NOT_DIGIT_PENALTY = 2.0  # in log probability: a piece the model calls not a digit
-CUT_COST = 1.0  # in log probability, per cut: fewer pieces when in doubt
-CROSS_COST = 1.0  # and per stroke it crosses beyond the first
 PIECE_HEIGHT = 0.4  # each piece is at least this fraction of a digit's height high
 PIECE_WIDTH = 0.08  # and this wide (a 1 is narrow)
-MIN_PART = 0.06  # cuts at least this fraction of a digit's height from the part's edges
+MIN_PART = 0.06  # cuts start at least this fraction of a digit's height from the part's edges
+# DIGIT_WIDTHS and SCORE_WEIGHTS are what `scripts/tune_numbers.py --fit` prints: every part at
+# least 0.3 digit heights wide of the 420 tuning numbers cut as above, every candidate piece read.
+# How wide each digit is (mean, standard deviation, in digit heights), from the pieces that are one.
+DIGIT_WIDTHS = {
+    0: (0.899, 0.183),
+    1: (0.479, 0.182),
+    2: (0.897, 0.199),
+    3: (0.799, 0.178),
+    4: (0.804, 0.186),
+    5: (0.928, 0.216),
+    6: (0.755, 0.167),
+    7: (0.761, 0.178),
+    8: (0.772, 0.166),
+    9: (0.666, 0.153),
+}
+# The logistic model of "this piece is one digit's whole ink" (see _piece_score), fitted by maximum
+# likelihood on the 13,418 candidate pieces (5,683 of them a digit: a box over 0.8 IoU with a true
+# one). Weights of: 1, log top probability, log second probability, width, ((width - the label's
+# mean width) / its deviation)², (height - 1)², height, ink crossed by the piece's cuts (in digit
+# heights), whole part, how many of its sides are the part's edges. Today's is_digit (the top
+# probability under digit_threshold) was tried as a feature too: weight -0.07, nothing beyond the
+# log top probability, so it is left out.
+SCORE_WEIGHTS = np.array([-2.769, 1.288, -0.309, 0.714, -0.211, -5.431, 1.448, -4.016, 0.942, 0.179])
+# Added to each piece's log probability: without it the sum favours fewer pieces (each piece's
+# probability is below 1) and two touching digits stay one. Chosen on the tuning numbers' exact
+# reads (gaps / touching: 0: 95.0 / 65.7 %; 0.5: 95.0 / 80.7; 1: 95.0 / 89.3; 1.2: 95.0 / 88.9;
+# 1.4: 94.3 / 89.3; 2: 79.3 / 85.4).
+PIECE_BONUS = 1.0
+# A part that the logistic model finds at least this likely to be one digit is not tried cut. It
+# saves reading pieces (in a number with gaps about a quarter of the digits are tried) and costs
+# little: gaps / touching exact 95.0 / 88.9 %; 0.97: 95.0 / 89.3, an 8-digit canvas ~20 % slower;
+# 0.99: 94.3 / 89.6.
+SURE = 0.95
 
 
 @dataclass(frozen=True)
@@ -88,12 +124,14 @@ class NumberReading:
 def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Runs of True along each row: ``(row, start, end)`` (end exclusive), in row-major order."""
     h, w = mask.shape
-    padded = np.zeros((h, w + 2), np.int8)
+    padded = np.zeros((h, w + 2), bool)
     padded[:, 1:-1] = mask
-    d = np.diff(padded, axis=1)
-    rows, starts = np.nonzero(d == 1)
-    _, ends = np.nonzero(d == -1)
-    return rows, starts, ends
+    flat = padded.reshape(-1)
+    # Every row starts and ends off the mask, so its changes alternate: a start, then an end.
+    change = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    first, last = change[0::2], change[1::2]
+    rows = first // (w + 2)
+    return rows, first - rows * (w + 2) - 1, last - rows * (w + 2) - 1
 
 
 def _run_components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -130,12 +168,12 @@ def _run_components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return rows, starts, ends, component.reshape(-1)
 
 
-def _paint(shape: tuple[int, int], rows, starts, ends, values) -> np.ndarray:
-    """An int32 image of ``shape`` with ``values`` over the runs (rows, starts, ends), 0 elsewhere."""
-    steps = np.zeros((shape[0], shape[1] + 1), np.int32)
+def _paint(shape: tuple[int, int], rows, starts, ends, values, dtype=np.int32) -> np.ndarray:
+    """An image of ``shape`` with ``values`` over the runs (rows, starts, ends), 0 elsewhere."""
+    steps = np.zeros((shape[0], shape[1] + 1), dtype)
     steps[rows, starts] = values
     steps[rows, ends] = -values
-    return np.cumsum(steps, axis=1)[:, : shape[1]]
+    return np.cumsum(steps, axis=1, dtype=dtype)[:, : shape[1]]
 
 
 def label_components(mask: np.ndarray) -> tuple[np.ndarray, int]:
@@ -229,7 +267,6 @@ class _Part:
     pixels: np.ndarray  # uint8, the part's ink only, cropped to box
     x28: np.ndarray | None = None
     probabilities: np.ndarray | None = None
-    is_digit: bool = True  # the predictor's is_digit, from the same forward pass
 
     @property
     def height(self) -> int:
@@ -256,99 +293,229 @@ def _part(pixels: np.ndarray, left: int, top: int) -> _Part | None:
 
 
 def _classify(predictor, parts: list[_Part]) -> None:
-    """Fill in each part's ``x28``, ``probabilities`` and ``is_digit`` with one batch."""
+    """Fill in each part's ``x28`` and ``probabilities`` with one batch."""
     todo = [p for p in parts if p.probabilities is None]
     if not todo:
         return
     for p in todo:
         p.x28 = to_mnist(p.pixels)
-    images = np.stack([p.x28 for p in todo])
-    checked = getattr(predictor, "predict_batch_checked", None)
-    if checked is not None:
-        probs, digits = checked(images)
-    else:  # a predictor with only predict_batch and is_digit_batch
-        probs, digits = predictor.predict_batch(images), predictor.is_digit_batch(images)
-    for p, pr, d in zip(todo, np.asarray(probs), np.asarray(digits)):
-        p.probabilities, p.is_digit = pr, bool(d)
+    probs = np.asarray(predictor.predict_batch(np.stack([p.x28 for p in todo])))
+    for p, pr in zip(todo, probs):
+        p.probabilities = pr
 
 
-def _cut_candidates(part: _Part, height: float) -> list[int]:
-    """Columns of ``part`` where its ink is thinnest (local minima of the smoothed ink profile),
-    at least MIN_PART of a digit's height from each side and CUT_SPACING apart, thinnest first:
-    about CUTS_PER_DIGIT for each digit the part's width could hold."""
-    h, w = part.pixels.shape
-    margin = max(1, round(MIN_PART * height))
-    if w < 2 * margin + 1:
-        return []
-    ink = part.pixels >= INK_FRACTION * part.pixels.max()
+def _thin_columns(ink: np.ndarray, margin: int, spacing: int, wanted: int) -> list[int]:
+    """Columns where ``ink`` is thinnest (the smoothed count of ink per column), ``spacing`` apart,
+    thinnest first, at most ``wanted``."""
+    w = ink.shape[1]
     profile = np.convolve(ink.sum(axis=0).astype(np.float64), np.ones(3) / 3, mode="same")
     inner = np.arange(margin, w - margin)
     order = inner[np.argsort(profile[inner], kind="stable")]
-    spacing = max(2, round(CUT_SPACING * height))
-    wanted = min(MAX_CUTS, max(CUTS_PER_DIGIT, round(CUTS_PER_DIGIT * w / (DIGIT_ASPECT * height))))
     chosen: list[int] = []
     for c in order:
         if all(abs(int(c) - k) >= spacing for k in chosen):
             chosen.append(int(c))
             if len(chosen) == wanted:
                 break
-    return sorted(chosen)
+    return chosen
 
 
-def _piece_score(p: _Part, height: float, threshold: float) -> float:
-    """How well ``p`` reads as one digit: log of its top probability, less NOT_DIGIT_PENALTY when
-    the model calls it not a digit and WIDE_PENALTY per digit height it is wider than WIDE_ASPECT."""
-    score = float(np.log(max(p.confidence, 1e-12)))
-    if p.confidence < threshold:
-        score -= NOT_DIGIT_PENALTY
-    return score - WIDE_PENALTY * max(0.0, p.width / height - WIDE_ASPECT)
+def _notches(ink: np.ndarray, margin: int, height: float) -> list[int]:
+    """Columns where the upper contour dips (its top ink is lower than on both sides) or the lower
+    contour rises: the notch above or below the point where two digits side by side touch."""
+    h, w = ink.shape
+    has = ink.any(axis=0)
+    top = np.where(has, ink.argmax(axis=0), h).astype(np.float64)
+    bottom = np.where(has, h - 1 - ink[::-1].argmax(axis=0), 0).astype(np.float64)
+    reach = max(2, round(NOTCH_REACH * height))
+    out = []
+    for prof in (top, h - 1 - bottom):  # how far the contour is from the edge, per column
+        prof = np.convolve(np.pad(prof, 2, mode="edge"), np.ones(5) / 5, mode="valid")
+        padded = np.pad(prof, reach, mode="constant", constant_values=np.inf)
+        windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * reach + 1)
+        left = windows[:, :reach].min(axis=1)
+        right = windows[:, reach + 1 :].min(axis=1)
+        depth = prof - np.maximum(left, right)  # below the highest contour on both sides
+        peak = (prof >= np.maximum(np.roll(prof, 1), np.roll(prof, -1))) & (depth >= NOTCH_DEPTH * height)
+        cols = np.flatnonzero(peak)
+        out += [int(c) for c in cols if margin <= c < w - margin]
+    return out
+
+
+def _cut_candidates(part: _Part, height: float) -> list[int]:
+    """Columns of ``part`` where a cut may start: where its ink is thinnest (about CUTS_PER_DIGIT
+    for each digit the part's width could hold) and the notches of its upper and lower contours,
+    at least MIN_PART of a digit's height from each side and CUT_SPACING apart."""
+    h, w = part.pixels.shape
+    margin = max(1, round(MIN_PART * height))
+    if w < 2 * margin + 1:
+        return []
+    ink = part.pixels >= INK_FRACTION * part.pixels.max()
+    spacing = max(2, round(CUT_SPACING * height))
+    wanted = min(MAX_CUTS, max(CUTS_PER_DIGIT, round(CUTS_PER_DIGIT * w / (DIGIT_ASPECT * height))))
+    chosen = _notches(ink, margin, height)
+    kept: list[int] = []
+    for c in chosen + _thin_columns(ink, margin, spacing, wanted):
+        if all(abs(c - k) >= spacing for k in kept):
+            kept.append(c)
+    return sorted(kept)
+
+
+def _seams(tries: list[tuple[_Part, list[int]]], height: float) -> list[np.ndarray]:
+    """For each part and the columns where its cuts start, the cuts through the part from top to
+    bottom that cross the least ink, each within SEAM_REACH of a digit's height of its column and
+    at most one pixel sideways per row (each step sideways costing SEAM_STEP): per part a
+    ``(len(columns), h)`` int array, per row the first column of the right-hand piece.
+
+    One dynamic programme, row by row, for the cuts of all the parts at once."""
+    depth = max(p.pixels.shape[0] for p, _ in tries)
+    cuts = sum(len(cols) for _, cols in tries)
+    # A very large canvas: narrower seams (straight cuts at worst), to keep the tables in SEAM_CELLS.
+    reach = min(round(SEAM_REACH * height), max(0, (SEAM_CELLS // (depth * cuts) - 1) // 2))
+    offsets = np.arange(-reach, reach + 1)
+    costs, columns = [], []
+    for p, cols in tries:
+        h, w = p.pixels.shape
+        idx = np.asarray(cols, int)[:, None] + offsets  # (k, W): the columns each cut may pass
+        ink = (p.pixels >= INK_FRACTION * p.pixels.max()).astype(np.float64)
+        c = np.where((idx >= 1) & (idx <= w - 1), ink[:, idx.clip(0, w - 1)], np.inf)
+        costs.append(np.pad(c, ((0, depth - h), (0, 0), (0, 0))))  # below the part: free
+        columns.append(idx)
+    cost = np.concatenate(costs, axis=1)  # (depth, all cuts, W)
+    k, width = cost.shape[1:]
+    # The least ink from the top to each pixel, with a column of infinity on either side.
+    totals = np.full((depth, k, width + 2), np.inf)
+    totals[0, :, 1:-1] = cost[0]
+    for r in range(1, depth):
+        prev = totals[r - 1]
+        side = np.minimum(prev[:, :-2], prev[:, 2:])
+        np.minimum(prev[:, 1:-1], side + SEAM_STEP, out=totals[r, :, 1:-1])
+        totals[r, :, 1:-1] += cost[r]
+    rows = np.arange(k)[:, None]
+    moves = np.array([0, -1, 1])  # straight down first when it costs no more
+    extra = np.array([0.0, SEAM_STEP, SEAM_STEP])
+    pos = totals[-1].argmin(axis=1)
+    path = np.empty((k, depth), int)
+    for r in range(depth - 1, 0, -1):
+        path[:, r] = pos
+        pos = pos + moves[(totals[r - 1][rows, pos[:, None] + moves] + extra).argmin(axis=1)]
+    path[:, 0] = pos
+    path -= 1
+    out, start = [], 0
+    for (p, cols), idx in zip(tries, columns):
+        n = len(cols)
+        out.append(np.take_along_axis(idx, path[start : start + n, : p.pixels.shape[0]], axis=1))
+        start += n
+    return out
+
+
+def _features(q: _Part, label: int, height: float, crossed: float, whole: bool, edges: int) -> np.ndarray:
+    """What the logistic model of :func:`_piece_score` reads of piece ``q`` (in SCORE_WEIGHTS' order)."""
+    p = np.sort(q.probabilities)
+    aspect, rise = q.width / height, q.height / height
+    mean, spread = DIGIT_WIDTHS.get(label, (DIGIT_ASPECT, 0.2))
+    return np.array(
+        [
+            1.0,
+            np.log(max(float(p[-1]), 1e-6)),
+            np.log(max(float(p[-2]), 1e-6)) if len(p) > 1 else 0.0,
+            aspect,
+            ((aspect - mean) / spread) ** 2,
+            (rise - 1) ** 2,
+            rise,
+            crossed,
+            float(whole),
+            float(edges),
+        ]
+    )
+
+
+def _piece_score(q: _Part, label: int, height: float, crossed: float, whole: bool, edges: int) -> float:
+    """How well ``q`` reads as one digit of the number: the log of the probability, by the logistic
+    model in SCORE_WEIGHTS, that it is one digit's whole ink, plus PIECE_BONUS.
+
+    The logistic model reads the classifier's top two probabilities, the piece's width (in digit
+    heights) and how far that is from a ``label``'s usual width (a 1 is narrow, a 0 wide), how far
+    its height is from a digit's, how much ink its cuts cross (a fragment is cut through strokes,
+    a digit along the thin bridge where it touches its neighbour), whether it is the whole part
+    and how many of its sides are the part's edges."""
+    z = float(SCORE_WEIGHTS @ _features(q, label, height, crossed, whole, edges))
+    return -float(np.logaddexp(0.0, -z)) + PIECE_BONUS
+
+
+def _candidates(p: _Part, seams: np.ndarray, height: float):
+    """The pieces of part ``p`` between its cuts ``seams`` (see :func:`_seams`):
+    ``(crossed, table)``, where ``crossed[k]`` is the ink cut k crosses (in digit heights; 0 for
+    the part's two edges) and ``table[i, j]`` the piece between cuts i and j (an absent key: no
+    piece that could be a digit)."""
+    x0, y0, _, _ = p.box
+    h, w = p.pixels.shape
+    if len(seams):
+        seams = seams[np.argsort(seams.mean(axis=1), kind="stable")]
+        seams = np.maximum.accumulate(seams, axis=0)  # cuts never cross
+        keep = [0]
+        for k in range(1, len(seams)):
+            if np.abs(seams[k] - seams[keep[-1]]).mean() >= 2:  # the same cut, found twice
+                keep.append(k)
+        seams = seams[keep]
+    bounds = np.concatenate([np.zeros((1, h), int), seams.reshape(-1, h), np.full((1, h), w)])
+    ink = p.pixels >= INK_FRACTION * p.pixels.max()
+    crossed = np.array([0.0, *(ink[np.arange(h), s.clip(0, w - 1)].sum() / height for s in seams), 0.0])
+    colx = np.arange(w)
+    table: dict[tuple[int, int], _Part] = {}
+    n = len(bounds)
+    for i in range(n):
+        for j in range(i + 1, n):
+            if (i, j) == (0, n - 1):
+                continue  # the whole part
+            if bounds[j].min() - bounds[i].max() > MAX_PIECE_ASPECT * height:
+                break
+            c0, c1 = int(bounds[i].min()), int(bounds[j].max())
+            cols = colx[c0:c1]
+            mask = (cols >= bounds[i][:, None]) & (cols < bounds[j][:, None])
+            q = _part(np.where(mask, p.pixels[:, c0:c1], 0).astype(np.uint8), x0 + c0, y0)
+            if q is not None and q.height >= PIECE_HEIGHT * height and q.width >= PIECE_WIDTH * height:
+                table[i, j] = q
+    return crossed, table
+
+
+def _score(predictor, q: _Part, height: float, crossed: float, whole: bool, edges: int) -> float:
+    label = int(predictor.classes[int(np.argmax(q.probabilities))])
+    return _piece_score(q, label, height, crossed, whole, edges)
 
 
 def _segment(predictor, parts: list[_Part]) -> list[_Part]:
     """``parts`` with every part that reads better as several digits replaced by them.
 
-    A part wide for a digit (UNSURE_ASPECT digit heights, the median height of the number's
-    parts) gets candidate cut columns; every piece between two candidate cuts (the part's edges
-    included) that could be one digit (PIECE_HEIGHT of the height high, not wider than
-    MAX_PIECE_ASPECT) is read, all in one batch with the whole parts, and dynamic programming
-    picks the cuts whose pieces score best in sum (:func:`_piece_score`), each cut costing
-    CUT_COST: a fragment or two digits run together read without confidence, or not as a digit.
+    The parts are read first, in one batch. A part at least UNSURE_ASPECT digit heights wide (the
+    median height of the number's parts) that the model of :func:`_piece_score` does not find
+    SURE to be one digit gets candidate cuts (:func:`_cut_candidates`, :func:`_seams`); every
+    piece between two of its cuts (its edges included) that could be one digit is read, all in a
+    second batch, and dynamic programming picks the cuts whose pieces score best in sum.
     """
     height = float(np.median([p.height for p in parts]))
-    threshold = float(getattr(predictor, "digit_threshold", 0.5))
-    plans = []  # per part: (bounds, {(i, j): piece}) or None when it is not tried
-    pieces: list[_Part] = list(parts)
+    _classify(predictor, parts)
+    sure = np.log(SURE) + PIECE_BONUS
+    tries = []
     for p in parts:
-        if p.width < UNSURE_ASPECT * height:
-            plans.append(None)
-            continue
-        x0, y0, _, _ = p.box
-        bounds = [0, *_cut_candidates(p, height), p.width]
-        table: dict[tuple[int, int], _Part] = {}
-        for i in range(len(bounds)):
-            for j in range(i + 1, len(bounds)):
-                if (i, j) == (0, len(bounds) - 1):
-                    continue  # the whole part
-                if bounds[j] - bounds[i] > MAX_PIECE_ASPECT * height:
-                    break
-                q = _part(p.pixels[:, bounds[i] : bounds[j]], x0 + bounds[i], y0)
-                if q is not None and q.height >= PIECE_HEIGHT * height and q.width >= PIECE_WIDTH * height:
-                    table[i, j] = q
-                    pieces.append(q)
-        plans.append((bounds, table) if table else None)
-    _classify(predictor, pieces)
+        if p.width >= UNSURE_ASPECT * height and _score(predictor, p, height, 0.0, True, 2) < sure:
+            columns = _cut_candidates(p, height)
+            if columns:
+                tries.append((p, columns))
+    plans = {}
+    if tries:
+        for (p, _), seams in zip(tries, _seams(tries, height)):
+            crossed, table = _candidates(p, seams, height)
+            if table:
+                plans[id(p)] = crossed, table
+        _classify(predictor, [q for _, table in plans.values() for q in table.values()])
     out: list[_Part] = []
-    for p, plan in zip(parts, plans):
-        if plan is None:
+    for p in parts:
+        if id(p) not in plans:
             out.append(p)
             continue
-        bounds, table = plan
-        n = len(bounds) - 1
-        # A cut through several strokes (the middle of a 0, an 8) costs more than one through
-        # the single bridge where two digits touch.
-        ink = p.pixels[:, bounds[1:-1]] >= INK_FRACTION * p.pixels.max()
-        crossings = (np.diff(ink.astype(np.int8), axis=0) == 1).sum(axis=0) + ink[0]
-        cost = np.concatenate([[0.0], CUT_COST + CROSS_COST * np.maximum(0, crossings - 1)])
+        crossed, table = plans[id(p)]
+        n = len(crossed) - 1
         table[0, n] = p
         best = np.full(n + 1, -np.inf)
         best[0] = 0.0
@@ -358,12 +525,9 @@ def _segment(predictor, parts: list[_Part]) -> list[_Part]:
                 q = table.get((i, j))
                 if q is None or best[i] == -np.inf:
                     continue
-                s = best[i] + _piece_score(q, height, threshold) - cost[i]
+                s = best[i] + _score(predictor, q, height, crossed[i] + crossed[j], (i, j) == (0, n), (i == 0) + (j == n))
                 if s > best[j]:
                     best[j], back[j] = s, i
-        if best[n] == -np.inf:
-            out.append(p)
-            continue
         chain, j = [], n
         while j:
             chain.append(table[back[j], j])
@@ -372,11 +536,51 @@ def _segment(predictor, parts: list[_Part]) -> list[_Part]:
     return out
 
 
+def _parts(image: np.ndarray) -> list[_Part]:
+    """The groups of ``image``'s components (see :func:`_groups`), each with its faint edge."""
+    ink = image >= max(1, INK_FRACTION * int(image.max()))
+    rows, starts, ends, component = _run_components(ink)
+    parts = []
+    groups = _groups(rows, starts, ends, component)
+    owner = np.full(int(component.max()) + 1, -1)
+    for k, g in enumerate(groups):
+        owner[g.ids] = k
+    run_owner = owner[component]
+    for k, g in enumerate(groups):
+        # The group's pixels: its components, and the faint edge around them (ink below the
+        # segmentation's threshold) reached through faint ink, as far as FRINGE pixels.
+        top, left = max(0, g.y0 - FRINGE), max(0, g.x0 - FRINGE)
+        window = (slice(top, g.y1 + FRINGE), slice(left, g.x1 + FRINGE))
+        shape = ink[window].shape
+        own = run_owner == k
+        mine = _paint(shape, rows[own] - top, starts[own] - left, ends[own] - left, 1, np.int8) > 0
+        mine = _with_fringe(mine, image[window] > 0, ink[window])
+        part = _part(np.where(mine, image[window], 0).astype(np.uint8), left, top)
+        if part is not None:
+            parts.append(part)
+    return parts
+
+
+def _with_fringe(mine: np.ndarray, nonzero: np.ndarray, ink: np.ndarray) -> np.ndarray:
+    """``mine`` (a group's ink) with the faint pixels (in ``nonzero`` but not ``ink``) reached from
+    it through faint pixels, as far as FRINGE pixels."""
+    faint = nonzero & ~ink & ~mine
+    mine = mine.copy()
+    for _ in range(FRINGE):
+        new = _grow(mine, 1)
+        new &= faint
+        if not new.any():
+            break
+        mine |= new
+        faint &= ~new
+    return mine
+
+
 def read_number(image: np.ndarray, predictor=None) -> NumberReading:
     """The digits in ``image`` (2-D uint8, white ink on black, any size), written left to right.
 
     ``predictor`` (default: the bundled model) needs ``predict_batch``, ``classes`` and
-    ``is_digit_batch`` (or ``predict_batch_checked``, which gives both from one forward pass). ValueError for an image that is not 2-D uint8, EmptyImageError for one without
+    ``is_digit_batch``. ValueError for an image that is not 2-D uint8, EmptyImageError for one without
     ink (as :func:`to_mnist`).
     """
     image = _checked(image)
@@ -384,48 +588,30 @@ def read_number(image: np.ndarray, predictor=None) -> NumberReading:
         from .inference import Predictor
 
         predictor = Predictor.default()
-    ink = image >= max(1, INK_FRACTION * int(image.max()))
-    rows, starts, ends, component = _run_components(ink)
-    parts = []
-    for g in _groups(rows, starts, ends, component):
-        # The group's pixels: its components, and the faint edge around them (ink below the
-        # segmentation's threshold) reached through faint ink, as far as FRINGE pixels.
-        top, left = max(0, g.y0 - FRINGE), max(0, g.x0 - FRINGE)
-        window = (slice(top, g.y1 + FRINGE), slice(left, g.x1 + FRINGE))
-        shape = ink[window].shape
-        own = np.isin(component, g.ids)
-        mine = _paint(shape, rows[own] - top, starts[own] - left, ends[own] - left, np.ones(int(own.sum()), np.int32)) > 0
-        faint = (image[window] > 0) & ~ink[window]
-        for _ in range(FRINGE):
-            grown = mine | (_grow(mine, 1) & faint)
-            if np.array_equal(grown, mine):
-                break
-            mine = grown
-        part = _part(np.where(mine, image[window], 0).astype(np.uint8), left, top)
-        if part is not None:
-            parts.append(part)
-    parts = sorted(_segment(predictor, parts), key=lambda p: (p.box[0] + p.box[2]) / 2)
+    parts = sorted(_segment(predictor, _parts(image)), key=lambda p: (p.box[0] + p.box[2]) / 2)
+    # The predictor's own judgement, whatever rule it uses: one more small batch, of the digits only.
+    is_digit = predictor.is_digit_batch(np.stack([p.x28 for p in parts]))
     digits = tuple(
         DigitReading(
             box=p.box,
             label=int(predictor.classes[int(np.argmax(p.probabilities))]),
             probabilities=np.asarray(p.probabilities, dtype=np.float32),
-            is_digit=p.is_digit,  # from the forward pass that gave the probabilities
+            is_digit=bool(flag),
             x28=p.x28,
         )
-        for p in parts
+        for p, flag in zip(parts, is_digit)
     )
     return NumberReading("".join(str(d.label) for d in digits), digits)
 
 
 def _grow(mask: np.ndarray, steps: int = 2) -> np.ndarray:
     """``mask`` dilated by ``steps`` pixels (3×3 square)."""
-    out = mask.copy()
+    out = mask
     for _ in range(steps):
-        grown = out.copy()
-        grown[1:] |= out[:-1]
-        grown[:-1] |= out[1:]
-        grown[:, 1:] |= grown[:, :-1].copy()
-        grown[:, :-1] |= grown[:, 1:].copy()
-        out = grown
+        rows = out.copy()
+        rows[1:] |= out[:-1]
+        rows[:-1] |= out[1:]
+        out = rows.copy()
+        out[:, 1:] |= rows[:, :-1]
+        out[:, :-1] |= rows[:, 1:]
     return out
