@@ -7,21 +7,21 @@ Segmentation by recognition, in three steps:
    strokes, a 7's crossbar); a component much lower than the number's digits (a 5's flag, a
    stroke broken off) joins the nearest digit. Specks of noise are dropped. Each digit keeps the
    faint edge around its ink, so one digit alone reads as ``to_mnist`` of the canvas does.
-3. The parts are read (one ``predict_batch``). A part at least UNSURE_ASPECT digit heights wide
+3. The parts are read (one ``predict_batch_checked``). A part at least UNSURE_ASPECT digit heights wide
    that a logistic model of "one digit's whole ink" (``_piece_score``) is not SURE of is tried cut:
    cuts start at the notches of its upper and lower contours (where two digits side by side leave
    a dip above or below the point where they touch) and at the columns where its ink is thinnest,
    and each follows the path down the part that crosses the least ink (a seam, within SEAM_REACH of
    its start: it goes round a stroke that leans into the neighbour's box instead of slicing it).
-   Every piece between two cuts that could be one digit is read (a second ``predict_batch``), and
+   Every piece between two cuts that could be one digit is read (a second batch), and
    dynamic programming picks the cuts whose pieces score best in sum. A piece's score is the log
    of the logistic model's probability, which reads the classifier's top two probabilities, the
    piece's width against its label's usual width (a 1 is narrow, a 0 wide), its height, the ink
    its cuts cross (a fragment is cut through strokes; two touching digits along a thin bridge) and
    whether it is the whole part, plus PIECE_BONUS per piece.
 
-Every part goes through ``to_mnist``; the digits' ``is_digit`` is the predictor's own
-``is_digit_batch`` of them. The constants were fitted on numbers composed from MNIST *training*
+Every part goes through ``to_mnist``; each digit's ``is_digit`` is the predictor's own judgement,
+from the forward pass that read it (``predict_batch_checked``). The constants were fitted on numbers composed from MNIST *training*
 digits the bundled model never trained on (the last 5,000 of the 60,000; it trained on the first
 55,000) by ``scripts/tune_numbers.py``; ``bench`` measures on numbers composed from MNIST test
 digits only.
@@ -267,6 +267,7 @@ class _Part:
     pixels: np.ndarray  # uint8, the part's ink only, cropped to box
     x28: np.ndarray | None = None
     probabilities: np.ndarray | None = None
+    is_digit: bool = True  # the predictor's own judgement, from the pass that gave the probabilities
 
     @property
     def height(self) -> int:
@@ -293,15 +294,15 @@ def _part(pixels: np.ndarray, left: int, top: int) -> _Part | None:
 
 
 def _classify(predictor, parts: list[_Part]) -> None:
-    """Fill in each part's ``x28`` and ``probabilities`` with one batch."""
+    """Fill in each part's ``x28``, ``probabilities`` and ``is_digit`` with one forward pass."""
     todo = [p for p in parts if p.probabilities is None]
     if not todo:
         return
     for p in todo:
         p.x28 = to_mnist(p.pixels)
-    probs = np.asarray(predictor.predict_batch(np.stack([p.x28 for p in todo])))
-    for p, pr in zip(todo, probs):
-        p.probabilities = pr
+    probs, flags = predictor.predict_batch_checked(np.stack([p.x28 for p in todo]))
+    for p, pr, flag in zip(todo, np.asarray(probs), np.asarray(flags)):
+        p.probabilities, p.is_digit = pr, bool(flag)
 
 
 def _thin_columns(ink: np.ndarray, margin: int, spacing: int, wanted: int) -> list[int]:
@@ -579,8 +580,8 @@ def _with_fringe(mine: np.ndarray, nonzero: np.ndarray, ink: np.ndarray) -> np.n
 def read_number(image: np.ndarray, predictor=None) -> NumberReading:
     """The digits in ``image`` (2-D uint8, white ink on black, any size), written left to right.
 
-    ``predictor`` (default: the bundled model) needs ``predict_batch``, ``classes`` and
-    ``is_digit_batch``. ValueError for an image that is not 2-D uint8, EmptyImageError for one without
+    ``predictor`` (default: the bundled model) needs ``predict_batch_checked`` (the probabilities
+    and ``is_digit`` of a batch from one forward pass) and ``classes``. ValueError for an image that is not 2-D uint8, EmptyImageError for one without
     ink (as :func:`to_mnist`).
     """
     image = _checked(image)
@@ -589,17 +590,15 @@ def read_number(image: np.ndarray, predictor=None) -> NumberReading:
 
         predictor = Predictor.default()
     parts = sorted(_segment(predictor, _parts(image)), key=lambda p: (p.box[0] + p.box[2]) / 2)
-    # The predictor's own judgement, whatever rule it uses: one more small batch, of the digits only.
-    is_digit = predictor.is_digit_batch(np.stack([p.x28 for p in parts]))
     digits = tuple(
         DigitReading(
             box=p.box,
             label=int(predictor.classes[int(np.argmax(p.probabilities))]),
             probabilities=np.asarray(p.probabilities, dtype=np.float32),
-            is_digit=bool(flag),
+            is_digit=p.is_digit,
             x28=p.x28,
         )
-        for p, flag in zip(parts, is_digit)
+        for p in parts
     )
     return NumberReading("".join(str(d.label) for d in digits), digits)
 
