@@ -55,8 +55,12 @@ class Predictor(PredictorBase):
         return self._probabilities(self.model(self._input(x28)))
 
     @torch.inference_mode()
-    def predict_batch(self, images: np.ndarray | torch.Tensor, batch_size: int = 2000) -> np.ndarray:
-        """Probabilities ``(N, len(classes))`` for many images: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""
+    def predict_batch(self, images: np.ndarray | torch.Tensor, batch_size: int = 500) -> np.ndarray:
+        """Probabilities ``(N, len(classes))`` for many images: uint8 ``(N, 28, 28)`` or floats in [0, 1].
+
+        ``batch_size`` images go through the model at a time: a layer's input and output are held
+        together, and the bundled CNN's first convolution makes 100 KB an image (2,000 at a time
+        raised the window's peak by 290 MB; 500, by 75 MB, no slower)."""
         x = torch.as_tensor(images)
         x = x.float().div(255) if x.dtype == torch.uint8 else x.float()
         x = ((x - self._mean) / self._std).reshape(-1, 1, 28, 28)
