@@ -481,6 +481,12 @@ def format_memory(m: dict) -> list[str]:
     ]
     lines.append("  after each dock: " + ", ".join(f"{name} {v['rss_mb']:.0f}" for name, v in m["docks"].items()))
     lines.append(f"  of which mapped files (libraries) {every['file_mb']:.0f}, the process's own {every['anon_mb']:.0f}")
+    held = m.get("held_mb")
+    if held:
+        lines.append(
+            f"  held by the app: the nearest training digits' features {held['nearest_features']:.0f} "
+            f"({held['nearest_models']} model{'s' if held['nearest_models'] != 1 else ''} cached), MNIST {held['mnist']:.0f}"
+        )
     return lines
 
 

@@ -54,5 +54,7 @@ def test_bench_reports_memory_against_its_target():
     text = format_report(dict(base, memory=memory))
     assert "after using every dock 1030 (peak 1300; over the 800 MB target)" in text
     assert "load average 1.50, 1.20, 1.00" in text and "evaluation 1030" in text
+    memory["held_mb"] = {"nearest_features": 249.0, "nearest_models": 1, "mnist": 52.5}
+    assert "the nearest training digits' features 249 (1 model cached), MNIST 52" in format_report(dict(base, memory=memory))
     memory["after_every_dock"] = dict(point, rss_mb=700.0)
     assert "within the 800 MB target" in format_report(dict(base, memory=memory))

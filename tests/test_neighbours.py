@@ -145,3 +145,18 @@ def test_bad_queries():
         nearest_training(p, np.zeros((20, 20), np.float32))
     with pytest.raises(TypeError, match="torch Predictor"):
         nearest_training(NumpyPredictor.default(), np.zeros((28, 28), np.float32))
+
+
+def test_keep_only_holds_the_active_models_features_alone(small_training_set):
+    models = [predictor_of("mlp", seed=seed, hidden=8) for seed in range(3)]
+    for p in models:
+        training_features(p)
+        assert neighbours.cached_models() <= neighbours.MAX_CACHED == 1
+    assert neighbours.cached_features(models[-1]) is not None
+    training_features(models[0])
+    assert neighbours.keep_only(models[0]) == 0 and neighbours.cached_features(models[0]) is not None
+    assert neighbours.keep_only(models[1]) == 1 and neighbours.cached_models() == 0
+    training_features(models[1])
+    assert neighbours.keep_only(NumpyPredictor.default()) == 1 and neighbours.cached_models() == 0  # not a torch model: nothing is its
+    training_features(models[2])
+    assert neighbours.keep_only(None) == 1 and neighbours.cached_models() == 0

@@ -189,7 +189,7 @@ def layer_names(predictor) -> list[str]:
     return ["input", *(name for name, _ in predictor.model.named_children())]
 
 
-def layer_activations(predictor, images, layer: str, batch_size: int = 1000) -> torch.Tensor:
+def layer_activations(predictor, images, layer: str, batch_size: int = 500) -> torch.Tensor:
     """The output of ``layer`` (a name from :func:`layer_names`) for uint8 ``(N, 28, 28)``
     ``images``, flattened to float32 ``(N, D)``; "input" is the normalised pixels."""
     import torch

@@ -8,8 +8,10 @@ pixel space (the pixels normalised as the model reads them). Distances are Eucli
 
 The 60,000 training images' features are computed once per model (:func:`training_features`,
 seconds; it can run off the GUI thread and reports progress and stops when asked) and kept for
-the last :data:`MAX_CACHED` models, keyed by a hash of the model's weights and settings, so a
-retrained or different model never meets another's features. A query is then exact and fast:
+one model (:data:`MAX_CACHED`), keyed by a hash of the model's weights and settings, so a
+retrained or different model never meets another's features. They are the largest thing the
+window holds (234 MB for the bundled CNN's 1,024 features): the window calls :func:`keep_only`
+when the active model changes, so the previous model's features go before the new ones are built. A query is then exact and fast:
 distances in a :data:`PROJECTED`-dimensional principal subspace are lower bounds of the true
 ones, so only the training digits whose bound beats the k-th best true distance are compared in
 full.
@@ -27,10 +29,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-MAX_CACHED = 2  # models whose features are kept (about 130 MB each for the bundled CNN)
+MAX_CACHED = 1  # models whose features are kept (234 MB for the bundled CNN: 60,000 × 1,024 float32)
 PROJECTED = 64  # dimensions of the subspace the lower bounds are computed in
 FIRST_CANDIDATES = 1024  # training digits compared in full at first; doubled until the bound proves the answer
-BATCH = 2000
+BATCH = 500  # images a forward pass: 2,000 held 290 MB of the bundled CNN's activations at once (500: 75 MB), no faster
 
 
 @dataclass(frozen=True, eq=False)
@@ -131,14 +133,17 @@ def training_features(
     _, space = _feature_layers(predictor)
     images, _ = mnist_arrays("train", data_root)
     start = time.perf_counter()
-    chunks = []
+    features = None  # filled batch by batch: a list of batches and their concatenation held the features twice
     for i in range(0, len(images), BATCH):
         if should_stop is not None and should_stop():
             return None
-        chunks.append(hidden_features(predictor, images[i : i + BATCH]))
+        batch = hidden_features(predictor, images[i : i + BATCH])
+        if features is None:
+            features = np.empty((len(images), batch.shape[1]), np.float32)
+        features[i : i + len(batch)] = batch
+        del batch
         if progress is not None:
             progress(min(i + BATCH, len(images)), len(images))
-    features = np.concatenate(chunks)
     mean = features.mean(axis=0, dtype=np.float64)
     # The principal directions of every 10th image: any orthonormal basis gives true lower bounds,
     # a good one tight bounds; 6,000 images find it as well as 60,000 in a tenth of the time.
@@ -146,7 +151,9 @@ def training_features(
     _, vectors = np.linalg.eigh((sample.T @ sample).astype(np.float64))  # ascending eigenvalues
     basis = np.ascontiguousarray(vectors[:, ::-1][:, : min(PROJECTED, features.shape[1])])
     basis32, mean32 = basis.astype(np.float32), mean.astype(np.float32)
-    projected = np.concatenate([(features[i : i + BATCH] - mean32) @ basis32 for i in range(0, len(features), BATCH)])
+    projected = np.empty((len(features), basis32.shape[1]), np.float32)
+    for i in range(0, len(features), BATCH):
+        projected[i : i + BATCH] = (features[i : i + BATCH] - mean32) @ basis32
     features.flags.writeable = False
     result = TrainingFeatures(
         key,
@@ -209,3 +216,25 @@ def clear_cache() -> None:
     """Forget every model's features."""
     with _lock:
         _cache.clear()
+
+
+def cached_models() -> int:
+    """How many models' features are held now."""
+    with _lock:
+        return len(_cache)
+
+
+def keep_only(predictor, data_root: str | os.PathLike | None = None) -> int:
+    """Forget every model's features but ``predictor``'s (all of them for None or a model that is
+    not a torch Predictor); returns how many models' features were dropped. The window calls it
+    when the active model changes: the features of a model no longer in use are the largest
+    thing it would hold."""
+    try:
+        key = model_key(predictor, data_root) if predictor is not None else None
+    except TypeError:  # not a torch model (the numpy copy the window uses before PyTorch has loaded)
+        key = None
+    with _lock:
+        dropped = [k for k in _cache if k != key]
+        for k in dropped:
+            del _cache[k]
+    return len(dropped)

@@ -9,7 +9,8 @@ process's resident set size (``VmRSS``) and its peak (``VmHWM``) from ``/proc/se
 * after each dock is brought to the front and used: a digit drawn (the live panels follow
   it), every tab of Evaluation opened (its evaluation, robustness curves, point map), the
   Accuracy vs loss sweep run, a gallery of Data opened, a sample in the inspector;
-* after every dock: the figure the README's target is about (≤ 0.8 GB).
+* after every dock: the figure the README's target is about (≤ 0.8 GB), with what the largest
+  things held take (:func:`held_mb`).
 
 Run it in a fresh process (``python -m mnist_desktop.ui.bench_memory``), as ``mnist-desktop
 bench`` does: memory a process once held is not what a fresh one needs.
@@ -37,6 +38,21 @@ def memory_mb() -> dict[str, float]:
     except OSError:
         pass
     return values
+
+
+def held_mb(window) -> dict[str, float]:
+    """The largest things the window holds on purpose, in MB: the nearest training digits'
+    features (and how many models' are cached: one, the active model's) and MNIST's arrays."""
+    from mnist_desktop.model import mnist_arrays, neighbours
+
+    found = neighbours.cached_features(window.predictor) if window.torch_ready else None
+    features = 0 if found is None else sum(a.nbytes for a in (found.features, found.projected, found.projected_norms))
+    mnist = sum(a.nbytes for split in ("train", "test") for a in mnist_arrays(split))
+    return {
+        "nearest_features": round(features / 2**20, 1),
+        "nearest_models": neighbours.cached_models(),
+        "mnist": round(mnist / 2**20, 1),
+    }
 
 
 def measure_memory(timeout: float = 600.0) -> dict:
@@ -121,6 +137,7 @@ def measure_memory(timeout: float = 600.0) -> dict:
         use(name)
         out["docks"][name] = memory_mb()
     out["after_every_dock"] = memory_mb()
+    out["held_mb"] = held_mb(window)
     out["seconds"] = round(time.perf_counter() - start, 1)
     window.close()
     return out

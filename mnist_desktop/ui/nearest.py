@@ -4,7 +4,8 @@ inspect it.
 
 The training features are computed once per model (``training_features``, 10–30 s) in a
 :class:`Worker` when the strip is first on screen or the model changes, with a progress bar;
-a model change or closing the window cancels it. Until they are ready, and for the numpy copy
+a model change or closing the window cancels it, and drops every other model's features
+(``neighbours.keep_only``): only the active model's are held. Until they are ready, and for the numpy copy
 the window uses until PyTorch has loaded, the strip says why it is empty. A query takes some
 5–40 ms on the GUI thread: at most ten a second, and only while the strip is visible.
 """
@@ -165,6 +166,8 @@ class NearestDigits(QObject):
         self.generation += 1
         self._cancel()
         self.ready_for = None
+        # The previous model's features (234 MB for the bundled CNN) go before the new ones are built.
+        neighbours.keep_only(predictor)
         self._timer.stop()
         if predictor is None:
             self.strip.show_message("Nearest training digits: no model.")
@@ -203,6 +206,8 @@ class NearestDigits(QObject):
     @Slot(int, object)
     def _on_finished(self, generation: int, result) -> None:
         if generation != self.generation:
+            if result is not None:  # a model no longer active finished before it saw the cancel
+                neighbours.keep_only(self.session.predictor)
             return
         self.worker = None
         self.strip.show_progress(None)

@@ -163,3 +163,51 @@ def test_the_window_says_not_a_digit_by_the_models_is_digit(bundled_window, qtbo
     settle(w, qtbot)
     assert w.prediction.is_digit is False and w.prediction.not_a_digit.isVisible()
     assert w.prediction.digit.text() == "1" and "best guess" in w.prediction.confidence.text()
+
+
+def small_mlp(seed: int):
+    import torch
+
+    from mnist_desktop.model import Predictor, build_model
+
+    torch.manual_seed(seed)
+    meta = {
+        "architecture": "mlp",
+        "arch_config": {"hidden": 16},
+        "task": "digits",
+        "classes": list(range(10)),
+        "output": "softmax",
+        "normalization": {"mean": 0.1307, "std": 0.3081},
+    }
+    return Predictor(build_model("mlp", 10, hidden=16), meta)
+
+
+def test_only_the_active_models_nearest_features_are_held(small_training_set, qtbot, settings, bundled_predictor):
+    """The features of a model no longer active (234 MB for the bundled CNN) are dropped when the
+    model changes, however many times it changes, Edit → Previous model included."""
+    from mnist_desktop.model import neighbours
+    from mnist_desktop.ui import MainWindow
+
+    w = MainWindow(settings=settings, predictor=bundled_predictor)
+    w.ask_to_save = lambda: QMessageBox.StandardButton.Discard
+    qtbot.addWidget(w)
+    with qtbot.waitSignal(w.nearest.featuresReady, timeout=60000):
+        w.show()
+    assert neighbours.cached_models() == 1 and neighbours.cached_features(bundled_predictor) is not None
+    others = [small_mlp(seed) for seed in (1, 2, 3)]
+    for previous, p in zip([bundled_predictor, *others], others, strict=False):
+        with qtbot.waitSignal(w.nearest.featuresReady, timeout=60000):
+            w.session.set_model(p)
+            assert neighbours.cached_features(previous) is None  # gone at once, before the new ones are built
+        assert neighbours.cached_models() == 1 and neighbours.cached_features(p) is not None
+    with qtbot.waitSignal(w.nearest.featuresReady, timeout=60000):
+        assert w.session.previous_model().predictor is others[1]
+    assert neighbours.cached_models() == 1 and neighbours.cached_features(others[1]) is not None
+    assert neighbours.cached_features(others[2]) is None
+    # a model change while the features are being built: the build is dropped, nothing else is held
+    w.session.set_model(others[0])
+    w.session.set_model(bundled_predictor)
+    qtbot.waitUntil(lambda: w.nearest.ready_for is bundled_predictor, timeout=60000)
+    qtbot.wait(300)
+    assert neighbours.cached_models() == 1 and neighbours.cached_features(bundled_predictor) is not None
+    w.close()
