@@ -96,6 +96,31 @@ def test_cnn_neighbours_match_brute_force_and_a_training_digit_finds_itself():
     assert indices.tolist() == want.tolist() and np.allclose(distances, want_d, rtol=1e-4)
 
 
+def test_a_drawing_far_from_every_digit_scans_them_all_and_is_still_exact(monkeypatch):
+    """Scribbles and strokes are far from every training digit: the projected bound prunes
+    nothing, and past FULL_SCAN candidates one matrix product over all of them answers (the
+    doubling it replaces took up to 0.8 s on the bundled CNN). The answer is brute force's."""
+    p = predictor_of("cnn", channels1=4, channels2=8)
+    built = training_features(p)
+    scans = []
+    real = neighbours._full_scan
+    monkeypatch.setattr(neighbours, "_full_scan", lambda *a: scans.append(1) or real(*a))
+    monkeypatch.setattr(neighbours, "FIRST_CANDIDATES", 16)  # so that it falls through at once
+    monkeypatch.setattr(neighbours, "FULL_SCAN", 16)
+    rng = np.random.default_rng(1)
+    for x28 in [rng.random((28, 28)).astype(np.float32), np.eye(28, dtype=np.float32), mnist_arrays("test")[0][3] / np.float32(255)]:
+        indices, distances = nearest_training(p, x28, k=8)
+        q = neighbours.hidden_features(p, x28[None])[0]
+        want, want_d = brute_force(built.features, q, 8)
+        assert np.allclose(distances, want_d, rtol=1e-4, atol=1e-4)
+        assert indices.tolist() == want.tolist() or np.allclose(distances[-1], distances[-2], rtol=1e-4)
+    assert len(scans) == 3
+    # given the features (as the window's query worker is), it never builds them again
+    neighbours.clear_cache()
+    nearest_training(p, np.eye(28, dtype=np.float32), k=3, features=built)
+    assert neighbours.cached_features(p) is None
+
+
 def test_models_without_a_hidden_layer_use_pixels():
     p = predictor_of("linear")
     built = training_features(p)

@@ -7,7 +7,9 @@ The training features are computed once per model (``training_features``, 10–3
 a model change or closing the window cancels it, and drops every other model's features
 (``neighbours.keep_only``): only the active model's are held. Until they are ready, and for the numpy copy
 the window uses until PyTorch has loaded, the strip says why it is empty. A query takes some
-5–40 ms on the GUI thread: at most ten a second, and only while the strip is visible.
+5–40 ms, and up to ~150 ms for a drawing far from every training digit (a scribble: the bound
+prunes nothing and all 60,000 are scanned), so it runs in a :class:`QueryWorker`: one at a time,
+the latest drawing waiting behind it, at most ten a second, and only while the strip is visible.
 """
 
 from __future__ import annotations
@@ -28,8 +30,8 @@ from .session import Drawing, Session, is_torch_model
 from .workers import Worker, WorkerThreads
 
 K = 8
-# A query scans the 60,000 training features on the GUI thread (~5–40 ms): at most ten a second
-# while drawing, so that it never takes the frames the live prediction needs.
+# A query scans the 60,000 training features (~5–150 ms of a worker thread, most of it in numpy,
+# which lets go of the GIL): at most ten a second while drawing.
 QUERY_INTERVAL_S = 0.1
 THUMB_SCALE = 2  # 56-pixel thumbnails
 EMPTY_TIP = "A training digit that looks like your drawing to the model comes here when you draw."
@@ -49,6 +51,19 @@ class FeatureWorker(Worker):
         return neighbours.training_features(
             self.predictor, progress=lambda done, total: self.report((done, total)), should_stop=self.cancelled
         )
+
+
+class QueryWorker(Worker):
+    """The K training digits nearest one drawing: finishes with ``(indices, distances)``."""
+
+    def __init__(self, predictor, features, x28: np.ndarray, generation: int):
+        super().__init__(generation)
+        self.predictor, self.features, self.x28 = predictor, features, x28
+
+    def work(self):
+        # The features found on the GUI thread: if the model changes meanwhile and the window
+        # drops them, this query still ends in milliseconds instead of building them again.
+        return engine.nearest_training(self.predictor, self.x28, K, features=self.features)
 
 
 class NearestStrip(QWidget):
@@ -136,6 +151,10 @@ class NearestDigits(QObject):
         self.session, self.strip = session, strip
         self.threads = WorkerThreads("nearest-features", self)
         self.worker: FeatureWorker | None = None
+        self.query_threads = WorkerThreads("nearest-query", self)
+        self.querying: QueryWorker | None = None  # the query running; one at a time
+        self._query_again = False  # the drawing changed while it ran: query the latest when it ends
+        self._queries = 0  # generation of the queries: a model change drops the older ones' answers
         self.generation = 0
         self.ready_for = None  # the predictor whose features are built
         self._last_query = 0.0
@@ -164,6 +183,7 @@ class NearestDigits(QObject):
     @Slot(object)
     def _on_model_changed(self, predictor) -> None:
         self.generation += 1
+        self._queries += 1  # a query of the previous model still running: its answer is dropped
         self._cancel()
         self.ready_for = None
         # The previous model's features (234 MB for the bundled CNN) go before the new ones are built.
@@ -236,24 +256,55 @@ class NearestDigits(QObject):
 
     @Slot()
     def query(self) -> None:
-        """Show the neighbours of the session's drawing now (nothing for an empty canvas)."""
+        """Find the neighbours of the session's drawing in a :class:`QueryWorker` (an empty canvas
+        empties the strip at once); while one runs, the latest drawing waits for it."""
         self._last_query = time.perf_counter()
         predictor, x28 = self.session.predictor, self.session.drawing.x28
         if predictor is None or predictor is not self.ready_for or not self._visible():
             return
-        if neighbours.cached_features(predictor) is None:  # pushed out of the cache by other models: build again, off this thread
+        features = neighbours.cached_features(predictor)
+        if features is None:  # pushed out of the cache by other models: build again, off this thread
             self.ready_for = None
             self.ensure_features()
             return
+        if self.querying is not None:
+            self._query_again = True
+            return
         if x28 is None:
             self.strip.show_digits([], [], [], [])
-        else:
-            indices, distances = engine.nearest_training(predictor, x28, K)
-            images, labels = MNIST.arrays("train")
-            self.strip.show_digits(indices, images[indices], labels[indices], distances)
+            self.updated.emit()
+            return
+        worker = QueryWorker(predictor, features, x28, self._queries)
+        worker.finished.connect(self._on_query_finished)
+        worker.failed.connect(self._on_query_failed)
+        self.querying = worker
+        self.query_threads.start(worker)
+
+    def _query_ended(self) -> bool:
+        """The running query is over: True if its answer is still the one to show."""
+        self.querying = None
+        if self._query_again:
+            self._query_again = False
+            self.query()
+            return False  # a newer drawing is being (or has been) answered
+        return True
+
+    @Slot(int, object)
+    def _on_query_finished(self, generation: int, result) -> None:
+        if not self._query_ended() or generation != self._queries:
+            return
+        indices, distances = result
+        images, labels = MNIST.arrays("train")
+        self.strip.show_digits(indices, images[indices], labels[indices], distances)
         self.updated.emit()
+
+    @Slot(int, str)
+    def _on_query_failed(self, generation: int, message: str) -> None:
+        if self._query_ended() and generation == self._queries:
+            self.strip.show_message(f"Nearest training digits are not available: {message}")
 
     def shutdown(self) -> None:
         self._timer.stop()
         self._cancel()
         self.threads.shutdown()
+        self.query_threads.shutdown()

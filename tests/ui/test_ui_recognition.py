@@ -124,9 +124,11 @@ def small_training_set(monkeypatch):
     neighbours.clear_cache()
 
 
-def test_nearest_digits_fill_after_the_features_and_click_inspects(small_training_set, qtbot, settings, bundled_predictor):
+def test_nearest_digits_fill_after_the_features_and_click_inspects(small_training_set, qtbot, settings, bundled_predictor, monkeypatch):
+    import threading
+
     from mnist_desktop.model import mnist_arrays
-    from mnist_desktop.ui import MainWindow
+    from mnist_desktop.ui import MainWindow, nearest
 
     w = MainWindow(settings=settings, predictor=bundled_predictor)
     w.ask_to_save = lambda: QMessageBox.StandardButton.Discard
@@ -135,6 +137,13 @@ def test_nearest_digits_fill_after_the_features_and_click_inspects(small_trainin
     assert strip is w.nearest_strip
     with qtbot.waitSignal(w.nearest.featuresReady, timeout=60000):
         w.show()  # on screen: the features are built in a worker
+    threads, real = [], nearest.engine.nearest_training
+
+    def recorded(*args, **kwargs):
+        threads.append(threading.current_thread())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nearest.engine, "nearest_training", recorded)
     stroke(w.canvas, ONE)
     qtbot.waitUntil(lambda: len(strip.indices) == 8, timeout=5000)
     qtbot.waitUntil(lambda: w.session.drawing.x28 is not None)
@@ -143,6 +152,9 @@ def test_nearest_digits_fill_after_the_features_and_click_inspects(small_trainin
     assert shown == [str(labels[i]) for i in strip.indices]
     assert shown.count("1") >= 6  # a vertical stroke resembles the training 1s
     assert all(i < 3000 for i in strip.indices)
+
+    # the query ran in a worker thread, never on the GUI thread (a scribble's takes ~150 ms)
+    assert threads and all(t is not threading.main_thread() for t in threads)
 
     strip.buttons[0].click()
     assert w.inspector.source.currentData() == "train"
