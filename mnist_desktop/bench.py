@@ -650,10 +650,18 @@ def _format_preprocess(pre: dict, _r: dict) -> list[str]:
     return [head] + [f"  {name:<12} {100 * acc:5.1f} %" for name, acc in pre["accuracy"].items()]
 
 
+SALIENCY_MODES = {  # what each mode of probes/saliency.py draws with, in the report's words
+    "off": "with saliency and the lab off (to compare)",
+    "on": "with saliency on and the preprocessing lab on screen",
+    "building": "with everything on while the nearest digits' features are built",
+    "number": "in Number mode (the wide canvas read as you write)",
+}
+
+
 def _format_saliency(sal: dict, _r: dict) -> list[str]:
     lines = [f"saliency (gradient × input): median {sal['median_ms']:.2f} ms, p99 {sal['p99_ms']:.2f} ms ({sal['n']} runs)"]
     for mode, win in sal["window"].items():
-        what = "with saliency on and the preprocessing lab on screen" if mode == "on" else "with both off (to compare)"
+        what = SALIENCY_MODES.get(mode, mode)
         if "error" in win:
             lines.append(f"  drawing {what}: failed: {win['error']}")
             continue
@@ -666,6 +674,10 @@ def _format_saliency(sal: dict, _r: dict) -> list[str]:
                 f"; the overlay followed each prediction after {win['saliency_after_prediction_median_ms']:.1f} ms "
                 f"(median of {win['saliency_updates']}); {win['lab_updates']} lab updates"
             )
+        if mode in ("on", "building") and "nearest_updates" in win:
+            line += f"; {win['nearest_updates']} nearest-digit updates"
+        if mode == "number" and "number_readings" in win:
+            line += f"; {win['number_readings']} readings of the number"
         lines.append(line)
     return lines
 
