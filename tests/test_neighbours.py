@@ -115,6 +115,12 @@ def test_a_drawing_far_from_every_digit_scans_them_all_and_is_still_exact(monkey
         assert np.allclose(distances, want_d, rtol=1e-4, atol=1e-4)
         assert indices.tolist() == want.tolist() or np.allclose(distances[-1], distances[-2], rtol=1e-4)
     assert len(scans) == 3
+    monkeypatch.undo()
+    # more neighbours asked than are compared first: still brute force's
+    x28 = mnist_arrays("test")[0][5] / np.float32(255)
+    _, distances = nearest_training(p, x28, k=1500)
+    _, want_d = brute_force(built.features, neighbours.hidden_features(p, x28[None])[0], 1500)
+    assert np.allclose(distances, want_d, rtol=1e-4, atol=1e-4)
     # given the features (as the window's query worker is), it never builds them again
     neighbours.clear_cache()
     nearest_training(p, np.eye(28, dtype=np.float32), k=3, features=built)
