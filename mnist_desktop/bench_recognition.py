@@ -91,11 +91,11 @@ def _is_digit_cost(predictor, images: np.ndarray, runs: int = 300) -> dict:
             t = time.perf_counter()
             predictor.predict(x)
             times["predict_ms"].append(time.perf_counter() - t)
-        logits = predictor.logits_batch(images[:1])
+        features, logits = predictor.features_and_logits(images[:1])
         p = predictor.probabilities_of(logits)
         for _ in range(runs):
             t = time.perf_counter()
-            predictor.digit_of(logits, p)
+            predictor.digit_of(logits, p, features)
             times["test_ms"].append(time.perf_counter() - t)
     finally:
         torch.set_num_threads(threads)
@@ -104,21 +104,31 @@ def _is_digit_cost(predictor, images: np.ndarray, runs: int = 300) -> dict:
 
 def measure_model(predictor, digits: dict, others: dict, corruption_subset: int = 0) -> dict:
     """Every figure of one model: accuracy and "called a digit" on each set (by ``is_digit`` and,
-    beside it, by the top-probability rule it replaced), the corruption suite, ECE on MNIST test at
-    temperature 1 and at its own, latency, file size."""
+    beside it, by the rules it replaced: the top probability and, for a model with a digit head,
+    the energy), the corruption suite, ECE on MNIST test at temperature 1 and at its own,
+    latency, file size."""
     from .model.corruptions import corruption_suite
+    from .model.numpy_forward import digit_energy
     from .model.recognition import calibration
 
     out: dict = {"accuracy": {}, "called_digit": {}, "called_digit_top_probability": {}, "digit_rule": predictor.digit_rule}
+    energy = predictor.energy_threshold if predictor.digit_head is not None else None
+    if energy is not None:
+        out["called_digit_energy"] = {}
+
+    def called(name: str, x: np.ndarray) -> np.ndarray:
+        features, logits = predictor.features_and_logits(x)  # what predict_batch_checked does
+        p = predictor.probabilities_of(logits)
+        out["called_digit"][name] = float(predictor.digit_of(logits, p, features).mean())
+        out["called_digit_top_probability"][name] = float((p.max(1) >= predictor.digit_threshold).mean())
+        if energy is not None:
+            out["called_digit_energy"][name] = float((digit_energy(logits) >= energy).mean())
+        return p
+
     for name, (x, y) in digits.items():
-        p, is_digit = predictor.predict_batch_checked(x)
-        out["accuracy"][name] = float((p.argmax(1) == y).mean())
-        out["called_digit"][name] = float(is_digit.mean())
-        out["called_digit_top_probability"][name] = float((p.max(1) >= predictor.digit_threshold).mean())
+        out["accuracy"][name] = float((called(name, x).argmax(1) == y).mean())
     for name, x in others.items():
-        p, is_digit = predictor.predict_batch_checked(x)
-        out["called_digit"][name] = float(is_digit.mean())
-        out["called_digit_top_probability"][name] = float((p.max(1) >= predictor.digit_threshold).mean())
+        called(name, x)
     out["is_digit_cost"] = _is_digit_cost(predictor, digits["mnist"][0][:300])
     t = time.perf_counter()
     out["corruptions"] = corruption_suite(predictor, subset=corruption_subset)
@@ -173,11 +183,15 @@ def format_recognition(r: dict) -> list[str]:
 
     def not_digit(m: str, key: str, digits: int) -> str:
         text = f"{100 * (1 - r[m]['called_digit'][key]):.{digits}f} %"
-        if m in both and r[m].get("digit_rule", "").startswith("energy"):  # the rule it replaced, beside it
+        if "called_digit_energy" in r[m]:  # the rule the digit head replaced, beside it
+            text = f"{100 * (1 - r[m]['called_digit_energy'][key]):.{digits}f} → {text}"
+        if m in both and r[m].get("digit_rule", "").startswith(("energy", "digit head")):  # the first rule, beside them
             text = f"{100 * (1 - r[m]['called_digit_top_probability'][key]):.{digits}f} → {text}"
         return text
 
-    if any(r[m].get("digit_rule", "").startswith("energy") for m in both):
+    if any("called_digit_energy" in r[m] for m in models):
+        lines.append("  called not a digit: top probability → energy (the previous rules) → is_digit (digit head)")
+    elif any(r[m].get("digit_rule", "").startswith("energy") for m in both):
         lines.append("  called not a digit: top probability (the previous rule) → is_digit (energy)")
     for key, _ in DIGIT_SETS:
         row(f"called not a digit, {key}", [not_digit(m, key, 2) for m in models])

@@ -296,3 +296,18 @@ def test_a_section_that_failed_or_was_skipped_says_so_in_one_line(section, figur
 def test_the_reference_is_compared_with_the_recipe_only_when_the_recipe_ran():
     text = format_report({**HEAD, "reference": full_report()["reference"]})
     assert text.endswith("~235 s for the 5 epochs it needs to reach 99 %")
+
+
+def test_a_model_with_a_digit_head_shows_the_two_rules_it_replaced_beside_it():
+    from mnist_desktop.bench_recognition import format_recognition
+
+    others = [k for k, _ in NONDIGIT_SETS]
+    headed = _model(0.9932, 276.0) | {"digit_rule": "digit head: 1 × energy + weights · features + bias ≥ 2.259"}
+    headed["called_digit"] = dict(headed["called_digit"], letters=0.125)
+    headed["called_digit_energy"] = {**dict.fromkeys([k for k, _ in DIGIT_SETS], 0.98), **dict.fromkeys(others, 0.25)}
+    lines = format_recognition({"sizes": dict.fromkeys(others, 500), "old": _model(0.9937, 76.4), "new": headed})
+    assert "  called not a digit: top probability → energy (the previous rules) → is_digit (digit head)" in lines
+    assert any(
+        line.startswith("  called not a digit, letters (500)") and line.endswith("62.5 → 75.0 % | 62.5 → 75.0 → 87.5 %") for line in lines
+    )
+    assert any(line.startswith("  called not a digit, mnist") and line.endswith("0.50 → 2.00 → 1.00 %") for line in lines)

@@ -19,7 +19,7 @@ from mnist_desktop.model import (
 from mnist_desktop.model.metadata import DEFAULT_DIGIT_THRESHOLD, METADATA_KEY
 from mnist_desktop.model.nondigits import DIGIT_LIKE, TRAINING_LETTERS, training_nondigits
 from mnist_desktop.model.numpy_forward import NumpyPredictor, digit_energy
-from mnist_desktop.model.recognition import calibration_of, digit_threshold, energy_threshold
+from mnist_desktop.model.recognition import calibration_of, digit_threshold, energy_threshold, fit_digit_head, logistic_regression
 
 
 @pytest.fixture(scope="module")
@@ -86,45 +86,55 @@ def test_fit_temperature_recovers_how_overconfident_logits_are():
 
 
 def test_the_bundled_model_says_not_a_digit_for_letters_and_scribbles_but_not_for_digits(default):
-    """The measured rates (README, bench ``recognition``) with a margin: letters 76 %, symbols 86 %,
-    scribbles 78 %, random strokes 69 % called not a digit; MNIST 0.2 %, optdigits 3.8 %."""
+    """The measured rates (README, bench ``recognition``) with a margin: letters 74 %, symbols 76 %,
+    scribbles 83 %, random strokes 76 % called not a digit; MNIST 0.4 %, optdigits 1.1 %."""
     glyphs = evalsets.font_glyphs()
     for name, images, at_least in (
-        ("letters", glyphs["letters"], 0.7),
-        ("symbols", glyphs["symbols"], 0.8),
-        ("scribbles", evalsets.measured_nondigits("scribbles", 200), 0.7),
-        ("strokes", evalsets.measured_nondigits("strokes", 200), 0.6),
+        ("letters", glyphs["letters"], 0.68),
+        ("symbols", glyphs["symbols"], 0.7),
+        ("scribbles", evalsets.measured_nondigits("scribbles", 200), 0.75),
+        ("strokes", evalsets.measured_nondigits("strokes", 200), 0.68),
     ):
         assert (~default.is_digit_batch(images)).mean() >= at_least, name
     x, _ = load_mnist("test")
     assert default.is_digit_batch(x.numpy()[:3000]).mean() >= 0.99
     real, _ = evalsets.optdigits()
-    assert default.is_digit_batch(real).mean() >= 0.95
+    assert default.is_digit_batch(real).mean() >= 0.98
     # one image at a time says the same as the batch
     letter, digit = glyphs["letters"][0], x[0].numpy()
     assert default.is_digit(letter / 255) is bool(default.is_digit_batch(letter[None])[0])
     assert default.is_digit(digit / 255) is True
 
 
-def test_is_digit_tests_the_energy_of_the_logits(default):
-    """The bundled model's rule: log Σ exp(logit) at least its energy threshold, set on held-out
-    digits. It calls generated letters (Pillow's font, a seed training does not use) "not a
-    digit", random strokes (Bézier, a seed bench does not use) more often than the
-    top-probability rule it replaced (on these 300: 74 % against 66 %), and MNIST digits digits."""
-    assert default.energy_threshold is not None and "energy" in default.digit_rule
+def head_scores(meta: dict, features: np.ndarray, logits: np.ndarray) -> np.ndarray:
+    """The digit head's score worked out from the stored numbers, as the README says it."""
+    h = meta["recognition"]["digit_head"]
+    return features.astype(np.float64) @ np.array(h["weights"]) + h["bias"] + h["energy_weight"] * digit_energy(logits)
+
+
+def test_is_digit_tests_the_digit_head(default):
+    """The bundled model's rule: its digit head's score (energy of the logits plus a logistic
+    layer on the output layer's inputs) at least its threshold, set on held-out digits. It calls
+    generated letters (Pillow's font, a seed training does not use) "not a digit", random
+    strokes (Bézier, a seed bench does not use) more often than the energy rule it replaced (on
+    these 300: 78 % against 74 %), and MNIST digits digits."""
+    assert default.digit_head is not None and "digit head" in default.digit_rule
     letters = training_nondigits(400, seed=77)[::4]  # every 4th is a letter
     strokes = evalsets.measured_nondigits("strokes", 300, seed=777)
     digits = load_mnist("test")[0].numpy()[:1000]
+    threshold = default.meta["recognition"]["digit_head"]["threshold"]
     for images in (letters, strokes, digits):
         p, is_digit = default.predict_batch_checked(images)
-        energy = digit_energy(default.logits_batch(images))
-        assert np.array_equal(is_digit, energy >= default.energy_threshold)
+        features, logits = default.features_and_logits(images)
+        assert features.shape == (len(images), 1024)  # the output layer's inputs
+        np.testing.assert_allclose(logits, default.logits_batch(images), atol=1e-5)
+        assert np.array_equal(is_digit, head_scores(default.meta, features, logits) >= threshold)
         assert np.array_equal(is_digit, default.is_digit_batch(images))
         np.testing.assert_allclose(p, default.predict_batch(images), atol=1e-6)
     new = {n: (~default.is_digit_batch(x)).mean() for n, x in (("letters", letters), ("strokes", strokes))}
-    old = (default.predict_batch(strokes).max(1) < default.digit_threshold).mean()
-    assert new["letters"] >= 0.9 and new["strokes"] >= 0.45, new
-    assert new["strokes"] >= old + 0.04, (old, new)
+    energy = (digit_energy(default.logits_batch(strokes)) < default.energy_threshold).mean()
+    assert new["letters"] >= 0.9 and new["strokes"] >= 0.6, new
+    assert new["strokes"] >= energy + 0.02, (energy, new)
     assert default.is_digit_batch(digits).mean() >= 0.99
     # one image at a time, with its prediction, from one forward pass
     for x in (letters[0], letters[1], digits[0], digits[1]):
@@ -133,10 +143,30 @@ def test_is_digit_tests_the_energy_of_the_logits(default):
         assert is_digit is default.is_digit(x / 255) is bool(default.is_digit_batch(x[None])[0])
 
 
+def test_a_checkpoint_without_a_digit_head_keeps_the_energy_rule(tmp_path, default):
+    """Checkpoints saved before the digit head load as they did and test the energy of the logits
+    against ``energy_threshold``, in both readers."""
+    path = rewritten(tmp_path, lambda meta: meta["recognition"].pop("digit_head"))
+    images = np.concatenate(
+        [training_nondigits(200, seed=77), evalsets.measured_nondigits("strokes", 200, seed=777), load_mnist("test")[0].numpy()[:200]]
+    )
+    for reader in (Predictor, NumpyPredictor):
+        p = reader.load(path)
+        assert p.digit_head is None and p.energy_threshold == default.energy_threshold is not None
+        assert "energy" in p.digit_rule
+        expected = digit_energy(p.logits_batch(images)) >= p.energy_threshold
+        assert np.array_equal(p.is_digit_batch(images), expected)
+        assert p.is_digit(images[0] / 255) is bool(expected[0])
+    # and the two rules do differ on these images: the test above would see a mix-up
+    assert not np.array_equal(default.is_digit_batch(images), expected)
+
+
 def test_the_numpy_twin_agrees_on_not_a_digit(default):
     twin = NumpyPredictor.default()
     assert twin.digit_threshold == default.digit_threshold and twin.temperature == default.temperature
     assert twin.energy_threshold == default.energy_threshold is not None
+    assert twin.digit_head is not None and twin.digit_rule == default.digit_rule
+    assert np.array_equal(twin.digit_head.weights, default.digit_head.weights)
     x = evalsets.font_glyphs()["letters"][0]
     probabilities, is_digit = twin.predict_checked(x / 255)
     np.testing.assert_allclose(probabilities, twin.predict(x / 255), atol=1e-6)
@@ -152,6 +182,9 @@ def test_the_bundled_models_calibration_is_in_its_metadata(default):
     assert r["held_out_ece_after"] <= r["held_out_ece_before"]
     assert default.digit_threshold == r["digit_threshold"] and default.temperature == r["temperature"]
     assert default.energy_threshold == r["energy_threshold"]
+    head = r["digit_head"]
+    assert len(head["weights"]) == 1024 and head["held_out_rejected"] == 0.002 and head["held_out_digits"] >= 1000
+    assert default.digit_head.threshold == head["threshold"] and default.digit_head.bias == head["bias"]
 
 
 def rewritten(tmp_path, change):
@@ -163,6 +196,9 @@ def rewritten(tmp_path, change):
     path = tmp_path / "m.safetensors"
     save_file(weights, str(path), metadata={METADATA_KEY: json.dumps(meta)})
     return path
+
+
+HEAD = {"weights": [0.0] * 1024, "bias": 0.0, "energy_weight": 1.0, "threshold": 2.0}
 
 
 @pytest.mark.parametrize(
@@ -179,6 +215,15 @@ def rewritten(tmp_path, change):
         ({"energy_threshold": "2.9"}, "energy threshold must be a number"),
         ({"energy_threshold": False}, "energy threshold must be a number"),
         ({"energy_threshold": 1e300}, "energy threshold must be a number"),
+        ({"digit_head": []}, "'recognition.digit_head' must be a mapping"),
+        ({"digit_head": dict(HEAD, weights=[0.0] * 3)}, "weights must be a list of 1024 numbers"),
+        ({"digit_head": dict(HEAD, weights="0.0")}, "weights must be a list of 1024 numbers"),
+        ({"digit_head": dict(HEAD, weights=[float("nan")] * 1024)}, "weight 0 must be a finite number"),
+        ({"digit_head": dict(HEAD, weights=[0.0] * 1023 + ["1"])}, "weight 1023 must be a finite number"),
+        ({"digit_head": dict(HEAD, weights=[True] * 1024)}, "weight 0 must be a finite number"),
+        ({"digit_head": {k: v for k, v in HEAD.items() if k != "bias"}}, "bias must be a finite number"),
+        ({"digit_head": dict(HEAD, threshold=float("inf"))}, "threshold must be a finite number"),
+        ({"digit_head": dict(HEAD, energy_weight=None)}, "energy_weight must be a finite number"),
     ],
 )
 def test_bad_recognition_metadata_is_refused_by_both_readers(tmp_path, recognition, message):
@@ -207,11 +252,16 @@ def test_a_checkpoint_without_calibration_gets_the_defaults(tmp_path, default):
 def test_a_checkpoint_without_an_energy_threshold_keeps_the_top_probability_rule(tmp_path, default):
     """Checkpoints calibrated before the energy threshold load as they did and say "not a digit"
     as they did: top probability under ``digit_threshold``, in both readers."""
-    path = rewritten(tmp_path, lambda meta: meta["recognition"].pop("energy_threshold"))
+
+    def older(meta):
+        meta["recognition"].pop("energy_threshold")
+        meta["recognition"].pop("digit_head")
+
+    path = rewritten(tmp_path, older)
     images = np.concatenate([training_nondigits(200, seed=77), load_mnist("test")[0].numpy()[:200]])
     for reader in (Predictor, NumpyPredictor):
         p = reader.load(path)
-        assert p.energy_threshold is None and p.digit_threshold == default.digit_threshold
+        assert p.energy_threshold is None and p.digit_head is None and p.digit_threshold == default.digit_threshold
         assert "top probability" in p.digit_rule
         expected = p.predict_batch(images).max(1) >= p.digit_threshold
         assert np.array_equal(p.is_digit_batch(images), expected)
@@ -302,7 +352,10 @@ def test_outlier_exposure_makes_the_model_unsure_of_non_digits_and_calibrates_it
     r = exposed.meta["recognition"]
     assert r["held_out_digits"] == 5000 and exposed.digit_threshold == r["digit_threshold"] > 0.1
     assert exposed.energy_threshold == r["energy_threshold"] is not None
-    assert any("held-out training digits" in n for n in notes)
+    # and its digit head, fitted on the digits it trained on, thresholded on the held-out ones
+    assert exposed.digit_head is not None and exposed.digit_head.threshold == r["digit_head"]["threshold"]
+    assert r["digit_head"]["held_out_digits"] == 5000
+    assert any("held-out training digits" in n and "digit-head score" in n for n in notes)
     assert "recognition" not in plain.meta and plain.digit_threshold == DEFAULT_DIGIT_THRESHOLD
     x, y = load_mnist("test")
     assert exposed.is_digit_batch(x.numpy()[:1000]).mean() > 0.97
@@ -355,3 +408,37 @@ def test_robust_and_pair_options_are_checked_and_recorded(monkeypatch):
     predictor = train(config).predictor
     training = predictor.meta["training"]
     assert training["robust_augment"] == 0.1 and training["outlier_pairs"] is True
+
+
+def test_logistic_regression_separates_and_matches_its_optimality_condition():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.normal(1, 1, (300, 3)), rng.normal(-1, 1, (100, 3))])
+    y = np.r_[np.ones(300), np.zeros(100)]
+    w, b = logistic_regression(x, y, l2=0.01)
+    assert ((x @ w + b > 0) == (y == 1)).mean() > 0.9
+    # at the minimum the gradient of the balanced loss plus 0.01 ‖w‖² is zero
+    p = 1 / (1 + np.exp(-(x @ w + b)))
+    weight = np.where(y == 1, 0.5 / 300, 0.5 / 100)
+    np.testing.assert_allclose(x.T @ (weight * (p - y)) + 0.02 * w, 0, atol=1e-9)
+    assert abs(weight @ (p - y)) < 1e-9
+    with pytest.raises(ValueError):
+        logistic_regression(x, np.ones(400))
+
+
+def test_fit_digit_head_stores_a_head_both_readers_use(tmp_path):
+    """A head fitted on a few training digits against generated non-digits: stored in the
+    metadata, read back by both readers, and it tells generated letters from MNIST digits."""
+    predictor = Predictor.load(rewritten(tmp_path, lambda meta: meta["recognition"].pop("digit_head")))
+    train = load_mnist("train")[0].numpy()
+    head = fit_digit_head(predictor, train[:1500], training_nondigits(1500, seed=5), train[55000:56000])
+    assert predictor.digit_head is not None and "digit head" in predictor.digit_rule
+    held = predictor.is_digit_batch(train[55000:56000])
+    assert 0.995 <= held.mean() < 1.0  # 0.2 % of the held-out digits fall under the threshold
+    letters = training_nondigits(400, seed=77)[::4]
+    assert (~predictor.is_digit_batch(letters)).mean() >= 0.8
+    assert predictor.is_digit_batch(load_mnist("test")[0].numpy()[:1000]).mean() >= 0.98
+    path = predictor.save(tmp_path / "headed.safetensors")
+    for reader in (Predictor, NumpyPredictor):
+        p = reader.load(path)
+        assert p.meta["recognition"]["digit_head"]["threshold"] == head["threshold"]
+        assert np.array_equal(p.is_digit_batch(letters), predictor.is_digit_batch(letters))

@@ -58,12 +58,27 @@ class Predictor(PredictorBase):
         """Probabilities over :attr:`classes`, float32."""
         return self._probabilities(self.model(self._input(x28)))
 
+    def _forward_split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(the output layer's inputs, flattened, the outputs)`` of one forward pass. The
+        output layer is the model's last ``nn.Linear``: its input is what a digit head weighs."""
+        if not isinstance(self.model, nn.Sequential):  # every architecture is one; anything else: no features
+            out = self.model(x)
+            return out.new_zeros((len(out), 0)), out
+        children = list(self.model.children())
+        last = max((i for i, m in enumerate(children) if isinstance(m, nn.Linear)), default=len(children))
+        for m in children[:last]:
+            x = m(x)
+        features = x
+        for m in children[last:]:
+            x = m(x)
+        return features.reshape(len(features), -1), x
+
     @torch.inference_mode()
     def predict_checked(self, x28: np.ndarray) -> tuple[np.ndarray, bool]:
         """``(predict(x28), is_digit(x28))`` from one forward pass."""
-        out = self.model(self._input(x28))
+        features, out = self._forward_split(self._input(x28))
         p = self._probabilities(out)
-        return p, bool(self.digit_of(out.numpy(), p[None])[0])
+        return p, bool(self.digit_of(out.numpy(), p[None], features.numpy())[0])
 
     @torch.inference_mode()
     def _logits(self, images: np.ndarray | torch.Tensor, batch_size: int = BATCH) -> torch.Tensor:
@@ -82,11 +97,24 @@ class Predictor(PredictorBase):
         return self._probabilities(self._logits(images, batch_size), batched=True)
 
     @torch.inference_mode()
+    def features_and_logits(self, images: np.ndarray | torch.Tensor, batch_size: int = BATCH) -> tuple[np.ndarray, np.ndarray]:
+        """The output layer's inputs ``(N, D)`` and its values ``(N, outputs)``, float32, from one
+        forward pass: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""
+        if isinstance(images, np.ndarray) and not images.flags.writeable:
+            images = images.copy()  # torch warns on a read-only array (the training set's)
+        x = torch.as_tensor(images)
+        x = x.float().div(255) if x.dtype == torch.uint8 else x.float()
+        x = ((x - self._mean) / self._std).reshape(-1, 1, 28, 28)
+        parts = [self._forward_split(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        if not parts:
+            return np.zeros((0, 0), np.float32), self._logits(images, batch_size).numpy()
+        return torch.cat([f for f, _ in parts]).numpy(), torch.cat([o for _, o in parts]).numpy()
+
     def predict_batch_checked(self, images: np.ndarray | torch.Tensor, batch_size: int = BATCH) -> tuple[np.ndarray, np.ndarray]:
         """``(predict_batch(images), is_digit_batch(images))`` from one forward pass."""
-        out = self._logits(images, batch_size)
-        p = self._probabilities(out, batched=True)
-        return p, self.digit_of(out.numpy(), p)
+        features, logits = self.features_and_logits(images, batch_size)
+        p = self._probabilities(torch.from_numpy(logits), batched=True)
+        return p, self.digit_of(logits, p, features)
 
     @torch.inference_mode()
     def activations(self, x28: np.ndarray) -> "OrderedDict[str, np.ndarray]":

@@ -11,7 +11,7 @@ import reprlib
 from pathlib import Path
 
 from .config import ARCHITECTURE_SPECS as ARCHITECTURES
-from .config import TASKS, check_config
+from .config import TASKS, check_config, get_architecture_spec
 from .errors import CheckpointError, brief
 
 FORMAT = "mnist-desktop-checkpoint"
@@ -30,6 +30,9 @@ TEMPERATURE_RANGE = (0.05, 20.0)
 # The range a stored energy threshold (``recognition.energy_threshold``, the logsumexp of the
 # logits under which a drawing is "not a digit") may take: the bundled model's is 2.9.
 ENERGY_RANGE = (-1e6, 1e6)
+# The range of each number of a stored digit head (``recognition.digit_head``: weights over the
+# output layer's inputs, bias, energy weight and threshold; ``recognition.fit_digit_head``).
+HEAD_RANGE = (-1e6, 1e6)
 
 
 _SHOW = reprlib.Repr()
@@ -135,6 +138,8 @@ def _check_metadata(path: Path, meta: object) -> dict:
                 f"not {_show(recognition['energy_threshold'])}"
             )
         checked["recognition"]["energy_threshold"] = energy
+    if "digit_head" in recognition:  # absent in checkpoints fitted before it existed
+        checked["recognition"]["digit_head"] = _check_digit_head(recognition["digit_head"], arch, arch_config, output, len(classes), bad)
     # The values the app reads from them (continue training, the model's description).
     loss, accuracy = checked["training"].get("loss"), checked["metrics"].get("test_accuracy")
     if loss is not None and not isinstance(loss, str):
@@ -145,6 +150,43 @@ def _check_metadata(path: Path, meta: object) -> dict:
         value = checked["training"].get(key)
         if value is not None and (type(value) is not int or not 0 <= value <= 10**9):
             raise bad(f"training {key} must be a count of epochs, not {_show(value)}")
+    return checked
+
+
+def head_width(arch: str, n_out: int, arch_config: object) -> int | None:
+    """How many values the output layer of ``arch`` reads (the inputs of its last linear layer:
+    what a digit head weighs), or None for an architecture without one (pixel similarity)."""
+    linear = [layer for layer in get_architecture_spec(arch).layers(n_out, arch_config) if layer.kind == "linear"]
+    return linear[-1].sizes[0] if linear else None
+
+
+def _check_digit_head(head: object, arch: str, arch_config: dict, output: str, n_classes: int, bad) -> dict:
+    """``recognition.digit_head`` checked: a mapping of ``weights`` (a list of as many finite
+    numbers as the output layer has inputs), ``bias``, ``energy_weight`` and ``threshold``
+    (finite numbers), on a softmax model. Returns a new dict of floats (weights a list)."""
+    if not isinstance(head, dict):
+        raise bad(f"'recognition.digit_head' must be a mapping, not {type(head).__name__}")
+    if output != "softmax":
+        raise bad("a digit head needs a softmax output (the energy of its logits)")
+    width = head_width(arch, n_classes, arch_config)
+    weights = head.get("weights")
+    if width is None or not isinstance(weights, list) or len(weights) != width:
+        got = f"{len(weights)} values" if isinstance(weights, list) else _show(weights)
+        raise bad(f"the digit head's weights must be a list of {width} numbers (the output layer's inputs), not {got}")
+    values = [_number(w, *HEAD_RANGE) for w in weights]
+    if any(v is None for v in values):
+        i = next(i for i, v in enumerate(values) if v is None)
+        raise bad(
+            f"the digit head's weight {i} must be a finite number from {HEAD_RANGE[0]:g} to {HEAD_RANGE[1]:g}, not {_show(weights[i])}"
+        )
+    checked = dict(head, weights=values)
+    for key in ("bias", "energy_weight", "threshold"):
+        v = _number(head.get(key), *HEAD_RANGE)
+        if v is None:
+            raise bad(
+                f"the digit head's {key} must be a finite number from {HEAD_RANGE[0]:g} to {HEAD_RANGE[1]:g}, not {_show(head.get(key))}"
+            )
+        checked[key] = v
     return checked
 
 

@@ -174,6 +174,33 @@ def load_weights(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
 # --- the predictor ------------------------------------------------------------------------
 
 
+class DigitHead:
+    """A fitted digit/non-digit test (``recognition.fit_digit_head``), as a checkpoint's metadata
+    stores it under ``recognition.digit_head`` (checked by ``metadata._check_digit_head``): the
+    score ``energy_weight`` · :func:`digit_energy` (logits) + ``weights`` · features + ``bias``,
+    where the features are the output layer's inputs; a digit when it reaches ``threshold``."""
+
+    def __init__(self, weights, bias: float, energy_weight: float, threshold: float):
+        self.weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+        self.bias, self.energy_weight, self.threshold = float(bias), float(energy_weight), float(threshold)
+
+    @classmethod
+    def of(cls, stored: dict | None) -> "DigitHead | None":
+        if stored is None:
+            return None
+        return cls(stored["weights"], stored["bias"], stored["energy_weight"], stored["threshold"])
+
+    def scores(self, features: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        """The score of each row, float64 ``(N,)``: higher is more like a digit."""
+        f = np.asarray(features, dtype=np.float64).reshape(len(logits), -1)
+        if f.shape[1] != len(self.weights):
+            raise ValueError(f"the digit head weighs {len(self.weights)} features, got {f.shape[1]}")
+        score = f @ self.weights + self.bias
+        if self.energy_weight:
+            score = score + self.energy_weight * digit_energy(logits)
+        return score
+
+
 class PredictorBase:
     """What the torch :class:`~mnist_desktop.model.inference.Predictor` and the numpy
     :class:`NumpyPredictor` share: what they read from a checkpoint's metadata, their
@@ -199,26 +226,40 @@ class PredictorBase:
         # None for a checkpoint without it, which keeps the top-probability rule.
         energy = recognition.get("energy_threshold")
         self.energy_threshold: float | None = None if energy is None else float(energy)
+        # A digit head fitted on the model's frozen features (``recognition.fit_digit_head``):
+        # when the checkpoint carries one, it is the rule; None otherwise.
+        self.digit_head: DigitHead | None = DigitHead.of(recognition.get("digit_head"))
 
     @property
     def digit_rule(self) -> str:
         """Which test :meth:`is_digit` applies, in words."""
+        if self.digit_head is not None and not self._sigmoid:
+            h = self.digit_head
+            return f"digit head: {h.energy_weight:g} × energy + weights · features + bias ≥ {h.threshold:.3f}"
         if self.energy_threshold is not None and not self._sigmoid:
             return f"energy (log-sum-exp of the logits) ≥ {self.energy_threshold:.3f}"
         return f"top probability ≥ {self.digit_threshold:.3f}"
 
-    def digit_of(self, logits: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
+    def digit_of(self, logits: np.ndarray, probabilities: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
         """:meth:`is_digit`'s answer from a forward pass already made: the output layer's
-        ``logits`` ``(N, outputs)`` and the probabilities ``(N, classes)`` made from them. bool ``(N,)``."""
+        ``logits`` ``(N, outputs)``, the probabilities ``(N, classes)`` made from them and, for
+        a checkpoint with a digit head, the output layer's inputs ``features`` ``(N, D)`` of
+        the same pass. bool ``(N,)``."""
+        if self.digit_head is not None and not self._sigmoid:
+            if features is None:
+                raise ValueError("this model's digit head needs the output layer's inputs (features) of the same forward pass")
+            return self.digit_head.scores(features, logits) >= self.digit_head.threshold
         if self.energy_threshold is not None and not self._sigmoid:
             return digit_energy(logits) >= self.energy_threshold
         return np.asarray(probabilities).max(axis=1) >= self.digit_threshold
 
     def is_digit(self, x28: np.ndarray) -> bool:
-        """Whether ``x28`` (as ``to_mnist`` returns it) looks like a digit to this model: the
-        energy of its logits (:func:`digit_energy`) reaches :attr:`energy_threshold`, or for a
-        checkpoint without one, its top probability reaches :attr:`digit_threshold`. A letter, a
-        symbol or a scribble leaves a model trained with outlier exposure with weak logits: False.
+        """Whether ``x28`` (as ``to_mnist`` returns it) looks like a digit to this model. With a
+        digit head in the checkpoint (:class:`DigitHead`): its score, the energy of the logits
+        plus a logistic digit/non-digit layer on the output layer's inputs, reaches its
+        threshold. Without one: the energy of the logits (:func:`digit_energy`) reaches
+        :attr:`energy_threshold`, or for a checkpoint without that either, the top probability
+        reaches :attr:`digit_threshold`. A letter, a symbol or a scribble: False.
         The same forward pass as :meth:`predict` (:meth:`predict_checked` gives both)."""
         return self.predict_checked(x28)[1]
 
@@ -229,15 +270,19 @@ class PredictorBase:
     def predict_checked(self, x28: np.ndarray) -> tuple[np.ndarray, bool]:
         """``(predict(x28), is_digit(x28))`` from one forward pass."""
         self.normalize(x28)  # checks the shape
-        logits = self.logits_batch(np.asarray(x28, dtype=np.float32)[None])
-        p = self.probabilities_of(logits)
-        return p[0], bool(self.digit_of(logits, p)[0])
+        p, digit = self.predict_batch_checked(np.asarray(x28, dtype=np.float32)[None])
+        return p[0], bool(digit[0])
 
     def predict_batch_checked(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(predict_batch(images), is_digit_batch(images))`` from one forward pass."""
-        logits = self.logits_batch(images)
+        features, logits = self.features_and_logits(images)
         p = self.probabilities_of(logits)
-        return p, self.digit_of(logits, p)
+        return p, self.digit_of(logits, p, features)
+
+    def features_and_logits(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The output layer's inputs ``(N, D)`` and its values ``(N, outputs)`` for ``images``
+        (as ``predict_batch`` takes them), from one forward pass."""
+        raise NotImplementedError
 
     def probabilities_of(self, logits: np.ndarray) -> np.ndarray:
         """The probabilities ``(N, classes)`` of the output layer's ``logits`` ``(N, outputs)``, float32."""
@@ -287,6 +332,8 @@ class NumpyPredictor(PredictorBase):
         spec_layers = get_architecture_spec(self.arch).layers(_n_out(meta), meta.get("arch_config"))
         self._layers = [(layer.name, numpy_layer(layer, self.weights)) for layer in spec_layers]
         self._kinds = {layer.name: layer.kind for layer in spec_layers}
+        # The output layer: the last linear one (its input is what a digit head weighs).
+        self._last_linear = max((i for i, layer in enumerate(spec_layers) if layer.kind == "linear"), default=len(spec_layers))
 
     @classmethod
     def default(cls) -> "NumpyPredictor":
@@ -310,16 +357,31 @@ class NumpyPredictor(PredictorBase):
 
     def predict_checked(self, x28: np.ndarray) -> tuple[np.ndarray, bool]:
         """``(predict(x28), is_digit(x28))`` from one forward pass."""
-        logits = self._forward(self.normalize(x28).astype(np.float64).reshape(1, 1, 28, 28))
+        features, logits = self._split_forward(self.normalize(x28).astype(np.float64).reshape(1, 1, 28, 28))
         p = self.probabilities_of(logits)
-        return p[0], bool(self.digit_of(logits, p)[0])
+        return p[0], bool(self.digit_of(logits, p, features)[0])
+
+    def _split_forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(the output layer's inputs, flattened, the outputs)`` of one forward pass."""
+        features = x
+        for i, (_, layer) in enumerate(self._layers):
+            if i == self._last_linear:
+                features = x
+            x = layer(x)
+        return features.reshape(len(features), -1), x
+
+    def _normalized(self, images: np.ndarray) -> np.ndarray:
+        x = np.asarray(images)
+        x = x.astype(np.float32) / 255 if x.dtype == np.uint8 else x.astype(np.float32)
+        return ((x - self._mean) / self._std).astype(np.float64).reshape(-1, 1, 28, 28)
 
     def logits_batch(self, images: np.ndarray) -> np.ndarray:
         """The output layer's values ``(N, outputs)``, float64: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""
-        x = np.asarray(images)
-        x = x.astype(np.float32) / 255 if x.dtype == np.uint8 else x.astype(np.float32)
-        x = ((x - self._mean) / self._std).astype(np.float64).reshape(-1, 1, 28, 28)
-        return self._forward(x)
+        return self._forward(self._normalized(images))
+
+    def features_and_logits(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The output layer's inputs ``(N, D)`` and values ``(N, outputs)``, float64, from one pass."""
+        return self._split_forward(self._normalized(images))
 
     def predict_batch(self, images: np.ndarray) -> np.ndarray:
         """Probabilities ``(N, len(classes))``: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""

@@ -1,5 +1,6 @@
 """How far a model's confidence can be trusted: calibration (reliability and ECE), temperature
-scaling, and the thresholds under which ``Predictor.is_digit`` says "not a digit".
+scaling, and the tests under which ``Predictor.is_digit`` says "not a digit": thresholds on the
+top probability and on the energy of the logits, and a fitted digit head (:func:`fit_digit_head`).
 
 Works with any predictor that has ``predict_batch`` (the torch one and the numpy twin).
 Torch-free.
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .metadata import TEMPERATURE_RANGE
-from .numpy_forward import digit_energy
+from .numpy_forward import DigitHead, digit_energy
 
 # The fraction of held-out MNIST digits the calibrated threshold calls "not a digit".
 DIGITS_REJECTED = 0.002
@@ -155,3 +156,102 @@ def calibrate_recognizer(predictor, digits, labels, rejected: float = DIGITS_REJ
         predictor.energy_threshold = recognition["energy_threshold"] = energy_threshold(predictor, digits, rejected)
     predictor.meta["recognition"] = recognition
     return recognition
+
+
+# The digit head's settings, chosen on validation data (``scripts/fit_digit_head.py``, README
+# "Not a digit"): the L2 penalty of the logistic regression on standardised features, and the
+# weight of its log-odds beside the energy of the logits in the score.
+HEAD_L2 = 1e-2
+HEAD_WEIGHT = 0.5
+
+
+def logistic_regression(x: np.ndarray, y: np.ndarray, l2: float = HEAD_L2, iterations: int = 30) -> tuple[np.ndarray, float]:
+    """``(w, b)`` minimising the class-balanced logistic loss of ``x @ w + b`` against ``y`` (1 or
+    0; each class weighs half) plus ``l2`` · ‖w‖² (the bias not penalised). Newton's method with
+    step halving: exact to float64 rounding in a few iterations, no optimiser library."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    if x.ndim != 2 or len(x) != len(y) or not ((y == 0) | (y == 1)).all() or y.min() == y.max():
+        raise ValueError("logistic_regression needs features (N, D) and N labels of 0 and 1, both present")
+    n, d = x.shape
+    a = np.hstack([x, np.ones((n, 1))])
+    weight = np.where(y == 1, 0.5 / y.sum(), 0.5 / (n - y.sum()))
+    penalty = np.full(d + 1, 2 * l2)
+    penalty[-1] = 0.0
+
+    def loss(theta: np.ndarray) -> float:
+        z = a @ theta
+        return float(weight @ (np.logaddexp(0, z) - y * z) + l2 * theta[:-1] @ theta[:-1])
+
+    theta = np.zeros(d + 1)
+    current = loss(theta)
+    for _ in range(iterations):
+        p = 1 / (1 + np.exp(-(a @ theta)))
+        grad = a.T @ (weight * (p - y)) + penalty * theta
+        hess = (a * (weight * p * (1 - p))[:, None]).T @ a + np.diag(penalty) + 1e-12 * np.eye(d + 1)
+        step = np.linalg.solve(hess, grad)
+        t = 1.0
+        while t > 1e-4:
+            trial = loss(theta - t * step)
+            if trial <= current:
+                break
+            t /= 2
+        theta, previous, current = theta - t * step, current, trial
+        if previous - current < 1e-12 * max(1.0, abs(current)):
+            break
+    return theta[:-1], float(theta[-1])
+
+
+def fit_digit_head(
+    predictor,
+    digits,
+    nondigits,
+    held_out,
+    rejected: float = DIGITS_REJECTED,
+    l2: float = HEAD_L2,
+    head_weight: float = HEAD_WEIGHT,
+) -> dict:
+    """Fit a digit head on ``predictor``'s frozen features and store it in its metadata
+    (``meta["recognition"]["digit_head"]``), which makes it the rule of ``is_digit``.
+
+    A logistic regression, digits (``digits``: uint8 ``(N, 28, 28)``, e.g. training digits as they
+    are and redrawn by another hand) against ``nondigits`` (generated letters, shapes, scribbles,
+    strokes, pieces of two digits), on the output layer's inputs (the features of the same forward
+    pass as the prediction), standardised, with an L2 penalty ``l2``. The score is the energy of
+    the logits plus ``head_weight`` times the head's log-odds: the head adds what the features
+    tell apart, the energy keeps the outlier exposure the model was trained with. Its threshold
+    is set on ``held_out`` digits (never trained on, not in ``digits``) so that a fraction
+    ``rejected`` of them would be called "not a digit". Needs a softmax model whose predictor
+    has ``features_and_logits`` (both predictors). Returns what was stored.
+    """
+    if predictor._sigmoid:
+        raise ValueError("a digit head needs a softmax model (the energy of its logits)")
+    if not 0.0 <= rejected < 1.0:
+        raise ValueError(f"rejected must be a fraction in [0, 1), not {rejected}")
+    pos, _ = predictor.features_and_logits(digits)
+    neg, _ = predictor.features_and_logits(nondigits)
+    x = np.concatenate([pos, neg]).astype(np.float64)
+    y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    w, b = logistic_regression((x - mean) / std, y, l2)
+    weights = head_weight * w / std
+    head = {
+        "weights": [float(v) for v in weights],
+        "bias": float(head_weight * (b - mean @ (w / std))),
+        "energy_weight": 1.0,
+        "threshold": 0.0,
+    }
+    f, logits = predictor.features_and_logits(held_out)
+    scores = DigitHead.of(head).scores(f, logits)
+    head.update(
+        threshold=float(np.quantile(scores, rejected, method="lower")),
+        held_out_digits=int(len(held_out)),
+        held_out_rejected=rejected,
+        fitted_digits=int(len(pos)),
+        fitted_nondigits=int(len(neg)),
+        l2=l2,
+        head_weight=head_weight,
+    )
+    predictor.digit_head = DigitHead.of(head)
+    predictor.meta.setdefault("recognition", {})["digit_head"] = head
+    return head

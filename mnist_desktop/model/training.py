@@ -610,10 +610,43 @@ def train(
     return TrainResult(predictor, stopped, metrics, history, notes)
 
 
+def digit_head_sets(images: np.ndarray, nondigits: int = 12000, pairs: int = 3000) -> tuple[np.ndarray, np.ndarray]:
+    """What ``recognition.fit_digit_head`` is fitted on, from the training digits ``images``
+    (uint8 ``(N, 28, 28)``, the ones the model trained on): ``(digits, nondigits)``.
+
+    Digits: every 5th as it is and redrawn by the pen augmentation, and another 5th redrawn
+    (other hands), and the 1,200 digits of the training fonts (``resources/train/font_glyphs.npz``).
+    Non-digits: ``nondigits`` (12,000) of the training generators, ``pairs`` (3,000) pieces of
+    two of the digits (``nondigits.digit_pairs``), with seeds (9101–9103) that neither training
+    (its ``--seed``) nor the validation of ``scripts/fit_digit_head.py`` nor ``bench`` uses, and
+    the 1,758 letters and symbols of the training fonts (fonts neither validation nor ``bench``
+    uses). The bundled model's head was fitted on the defaults."""
+    from .nondigits import digit_pairs, training_nondigits
+
+    images = np.asarray(images, dtype=np.uint8)
+
+    def pen(x: np.ndarray, seed: int) -> np.ndarray:
+        t = torch.from_numpy(x.copy()).float().div(255)[:, None]
+        return (pen_augment(t, torch.Generator().manual_seed(seed))[:, 0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+    glyphs = _font_glyphs()
+    digits = np.concatenate([pen(images[::5], 11), images[::5], pen(images[1::5], 12), glyphs["digits"]])
+    half = nondigits // 2
+    others = np.concatenate(
+        [
+            training_nondigits(half, seed=9101),
+            training_nondigits(nondigits - half, seed=9103),
+            digit_pairs(images, pairs, seed=9102),
+            glyphs["others"],
+        ]
+    )
+    return digits, others
+
+
 def _calibrate(predictor, config: TrainConfig, data_root, note) -> None:
     """Temperature and "not a digit" threshold fitted on the MNIST training images the run
     left out (the first ``HELD_OUT`` from ``config.subset`` on): digits the model has never seen."""
-    from .recognition import calibrate_recognizer
+    from .recognition import calibrate_recognizer, fit_digit_head
 
     images, labels = task_subset(*load_mnist("train", data_root), config.task)
     held, held_labels = images[config.subset : config.subset + HELD_OUT], labels[config.subset : config.subset + HELD_OUT]
@@ -621,11 +654,21 @@ def _calibrate(predictor, config: TrainConfig, data_root, note) -> None:
         return
     digit_values = np.asarray(predictor.classes)[held_labels.numpy()]  # class indices → the digits they stand for
     r = calibrate_recognizer(predictor, held.numpy(), digit_values)
+    head = None
+    if not predictor._sigmoid and len(predictor.classes) == 10:
+        # The digit head (recognition.fit_digit_head) on the digits the run trained on: about a
+        # minute on a CPU for 55,000 of them, seconds for a few thousand.
+        trained = images[: config.subset].numpy()
+        n = min(12000, len(trained) // 2)
+        digits, others = digit_head_sets(trained, nondigits=n, pairs=n // 4)
+        head = fit_digit_head(predictor, digits, others, held.numpy())
     note(
         f"Calibrated on {len(held):,} held-out training digits: temperature {r['temperature']:.3f} "
         f"(ECE {100 * r['held_out_ece_before']:.2f} % → {100 * r['held_out_ece_after']:.2f} %), "
         + (
-            f"'not a digit' below an energy of {r['energy_threshold']:.3f}."
+            f"'not a digit' below a digit-head score of {head['threshold']:.3f} (energy alone: {r['energy_threshold']:.3f})."
+            if head is not None
+            else f"'not a digit' below an energy of {r['energy_threshold']:.3f}."
             if "energy_threshold" in r
             else f"'not a digit' below {r['digit_threshold']:.3f}."
         )

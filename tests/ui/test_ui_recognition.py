@@ -166,11 +166,11 @@ def test_nearest_digits_fill_after_the_features_and_click_inspects(small_trainin
 
 
 def test_the_window_says_not_a_digit_by_the_models_is_digit(bundled_window, qtbot, monkeypatch):
-    """The prediction panel follows ``Predictor.is_digit`` (the energy test for the bundled model),
-    not a top-probability threshold of its own: with the energy threshold out of reach, a clear 1
+    """The prediction panel follows ``Predictor.is_digit`` (the digit head for the bundled model),
+    not a top-probability threshold of its own: with the head's threshold out of reach, a clear 1
     is "not a digit", its guess still shown."""
     w = bundled_window
-    monkeypatch.setattr(w.session.predictor, "energy_threshold", 1e6)
+    monkeypatch.setattr(w.session.predictor.digit_head, "threshold", 1e6)
     stroke(w.canvas, ONE)
     settle(w, qtbot)
     assert w.prediction.is_digit is False and w.prediction.not_a_digit.isVisible()
