@@ -80,11 +80,17 @@ class Predictor(PredictorBase):
         p = self._probabilities(out)
         return p, bool(self.digit_of(out.numpy(), p[None], features.numpy())[0])
 
-    @torch.inference_mode()
-    def _logits(self, images: np.ndarray | torch.Tensor, batch_size: int = BATCH) -> torch.Tensor:
+    def _batch_input(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
+        """Many images (uint8 ``(N, 28, 28)`` or floats in [0, 1]) as the model reads them: ``(N, 1, 28, 28)``."""
+        if isinstance(images, np.ndarray) and not images.flags.writeable:
+            images = images.copy()  # torch warns on a read-only array (the training set's)
         x = torch.as_tensor(images)
         x = x.float().div(255) if x.dtype == torch.uint8 else x.float()
-        x = ((x - self._mean) / self._std).reshape(-1, 1, 28, 28)
+        return ((x - self._mean) / self._std).reshape(-1, 1, 28, 28)
+
+    @torch.inference_mode()
+    def _logits(self, images: np.ndarray | torch.Tensor, batch_size: int = BATCH) -> torch.Tensor:
+        x = self._batch_input(images)
         return torch.cat([self.model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
     def logits_batch(self, images: np.ndarray | torch.Tensor, batch_size: int = BATCH) -> np.ndarray:
@@ -100,11 +106,7 @@ class Predictor(PredictorBase):
     def features_and_logits(self, images: np.ndarray | torch.Tensor, batch_size: int = BATCH) -> tuple[np.ndarray, np.ndarray]:
         """The output layer's inputs ``(N, D)`` and its values ``(N, outputs)``, float32, from one
         forward pass: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""
-        if isinstance(images, np.ndarray) and not images.flags.writeable:
-            images = images.copy()  # torch warns on a read-only array (the training set's)
-        x = torch.as_tensor(images)
-        x = x.float().div(255) if x.dtype == torch.uint8 else x.float()
-        x = ((x - self._mean) / self._std).reshape(-1, 1, 28, 28)
+        x = self._batch_input(images)
         parts = [self._forward_split(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
         if not parts:
             return np.zeros((0, 0), np.float32), self._logits(images, batch_size).numpy()

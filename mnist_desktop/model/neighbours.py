@@ -53,6 +53,11 @@ class TrainingFeatures:
     spread: float  # the mean squared distance of a feature vector from the mean: the scale of rounding errors
     seconds: float  # how long computing them took
 
+    @property
+    def nbytes(self) -> int:
+        """What the arrays held for queries take."""
+        return sum(a.nbytes for a in (self.features, self.mean, self.basis, self.projected, self.projected_norms, self.norms))
+
 
 _cache: OrderedDict[str, TrainingFeatures] = OrderedDict()
 _lock = threading.Lock()

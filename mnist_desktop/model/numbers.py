@@ -83,8 +83,8 @@ DIGIT_WIDTHS = {
 # likelihood on the 13,418 candidate pieces (5,683 of them a digit: a box over 0.8 IoU with a true
 # one). Weights of: 1, log top probability, log second probability, width, ((width - the label's
 # mean width) / its deviation)², (height - 1)², height, ink crossed by the piece's cuts (in digit
-# heights), whole part, how many of its sides are the part's edges. Today's is_digit (the top
-# probability under digit_threshold) was tried as a feature too: weight -0.07, nothing beyond the
+# heights), whole part, how many of its sides are the part's edges. The top-probability is_digit
+# rule (under digit_threshold) was tried as a feature too: weight -0.07, nothing beyond the
 # log top probability, so it is left out.
 SCORE_WEIGHTS = np.array([-2.769, 1.288, -0.309, 0.714, -0.211, -5.431, 1.448, -4.016, 0.942, 0.179])
 # Added to each piece's log probability: without it the sum favours fewer pieces (each piece's

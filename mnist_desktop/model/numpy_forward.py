@@ -355,13 +355,7 @@ class NumpyPredictor(PredictorBase):
         x = self.normalize(x28).astype(np.float64).reshape(1, 1, 28, 28)
         return self.probabilities_of(self._forward(x))[0]
 
-    def predict_checked(self, x28: np.ndarray) -> tuple[np.ndarray, bool]:
-        """``(predict(x28), is_digit(x28))`` from one forward pass."""
-        features, logits = self._split_forward(self.normalize(x28).astype(np.float64).reshape(1, 1, 28, 28))
-        p = self.probabilities_of(logits)
-        return p[0], bool(self.digit_of(logits, p, features)[0])
-
-    def _split_forward(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _forward_split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(the output layer's inputs, flattened, the outputs)`` of one forward pass."""
         features = x
         for i, (_, layer) in enumerate(self._layers):
@@ -381,7 +375,7 @@ class NumpyPredictor(PredictorBase):
 
     def features_and_logits(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The output layer's inputs ``(N, D)`` and values ``(N, outputs)``, float64, from one pass."""
-        return self._split_forward(self._normalized(images))
+        return self._forward_split(self._normalized(images))
 
     def predict_batch(self, images: np.ndarray) -> np.ndarray:
         """Probabilities ``(N, len(classes))``: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""

@@ -152,7 +152,7 @@ def calibrate_recognizer(predictor, digits, labels, rejected: float = DIGITS_REJ
         "held_out_ece_after": after,
         "held_out_rejected": rejected,
     }
-    if not predictor._sigmoid and hasattr(predictor, "logits_batch"):
+    if not predictor._sigmoid:
         predictor.energy_threshold = recognition["energy_threshold"] = energy_threshold(predictor, digits, rejected)
     predictor.meta["recognition"] = recognition
     return recognition

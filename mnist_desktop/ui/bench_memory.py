@@ -46,7 +46,7 @@ def held_mb(window) -> dict[str, float]:
     from mnist_desktop.model import mnist_arrays, neighbours
 
     found = neighbours.cached_features(window.predictor) if window.torch_ready else None
-    features = 0 if found is None else sum(a.nbytes for a in (found.features, found.projected, found.projected_norms))
+    features = 0 if found is None else found.nbytes
     mnist = sum(a.nbytes for split in ("train", "test") for a in mnist_arrays(split))
     return {
         "nearest_features": round(features / 2**20, 1),
