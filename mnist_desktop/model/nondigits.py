@@ -177,3 +177,137 @@ def digit_pairs(images: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
             continue
         out[i] = np.round(to_mnist(canvas) * 255)
     return out
+
+
+# --- letters and symbols written with the pen, stroke by stroke --------------------------------
+#
+# The font letters above are printed; what people draw on the canvas is handwriting. Each
+# letter and symbol below is a skeleton of pen strokes in a unit square (x right, y down),
+# which ``_handwrite`` writes as a hand would: slanted, turned, narrower or wider, each stroke
+# a little off where it should start and wobbling along its way.
+
+
+def _ell(cx, cy, rx, ry, a0, a1, n=14):
+    t = np.linspace(a0, a1, n)
+    return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], 1)
+
+
+def _cat(*parts) -> np.ndarray:
+    return np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in parts])
+
+
+PI = np.pi
+# Letters that are not written like a digit (the training letters) and symbols, as strokes.
+WRITTEN: dict[str, list[np.ndarray]] = {
+    "C": [_ell(0.55, 0.5, 0.4, 0.48, -0.25 * PI, -1.75 * PI)],
+    "E": [_cat([[0.8, 0], [0.2, 0], [0.2, 1], [0.8, 1]]), _cat([[0.2, 0.5], [0.65, 0.5]])],
+    "F": [_cat([[0.8, 0], [0.2, 0], [0.2, 1]]), _cat([[0.2, 0.5], [0.65, 0.5]])],
+    "H": [_cat([[0.2, 0], [0.2, 1]]), _cat([[0.8, 0], [0.8, 1]]), _cat([[0.2, 0.5], [0.8, 0.5]])],
+    "K": [_cat([[0.25, 0], [0.25, 1]]), _cat([[0.8, 0], [0.27, 0.55], [0.8, 1]])],
+    "M": [_cat([[0.1, 1], [0.2, 0], [0.5, 0.7], [0.8, 0], [0.9, 1]])],
+    "N": [_cat([[0.2, 1], [0.2, 0], [0.8, 1], [0.8, 0]])],
+    "P": [_cat([[0.25, 1], [0.25, 0], [0.55, 0]], _ell(0.55, 0.25, 0.25, 0.25, -0.5 * PI, 0.5 * PI), [[0.25, 0.5]])],
+    "R": [_cat([[0.25, 1], [0.25, 0], [0.55, 0]], _ell(0.55, 0.25, 0.25, 0.25, -0.5 * PI, 0.5 * PI), [[0.25, 0.5], [0.8, 1]])],
+    "U": [_cat([[0.2, 0]], _ell(0.5, 0.6, 0.3, 0.4, PI, 0), [[0.8, 0]])],
+    "V": [_cat([[0.15, 0], [0.5, 1], [0.85, 0]])],
+    "W": [_cat([[0.05, 0], [0.27, 1], [0.5, 0.3], [0.73, 1], [0.95, 0]])],
+    "X": [_cat([[0.15, 0], [0.85, 1]]), _cat([[0.85, 0], [0.15, 1]])],
+    "Y": [_cat([[0.15, 0], [0.5, 0.5]]), _cat([[0.85, 0], [0.5, 0.5], [0.5, 1]])],
+    "a": [_ell(0.45, 0.7, 0.3, 0.3, -0.2 * PI, 1.8 * PI, 18), _cat([[0.75, 0.4], [0.75, 1]])],
+    "c": [_ell(0.5, 0.7, 0.3, 0.3, -0.25 * PI, -1.75 * PI)],
+    "d": [_ell(0.45, 0.7, 0.3, 0.3, -0.2 * PI, 1.8 * PI, 18), _cat([[0.75, 0], [0.75, 1]])],
+    "e": [_cat([[0.2, 0.7], [0.8, 0.7]], _ell(0.5, 0.7, 0.3, 0.3, 0, -1.75 * PI, 18))],
+    "f": [_cat([[0.8, 0.1]], _ell(0.62, 0.18, 0.17, 0.17, -0.2 * PI, -PI, 6), [[0.45, 1]]), _cat([[0.25, 0.45], [0.7, 0.45]])],
+    "h": [_cat([[0.25, 0], [0.25, 1]]), _cat([[0.25, 0.65]], _ell(0.5, 0.65, 0.25, 0.25, -PI, 0, 10), [[0.75, 1]])],
+    "k": [_cat([[0.25, 0], [0.25, 1]]), _cat([[0.7, 0.4], [0.27, 0.75], [0.75, 1]])],
+    "m": [
+        _cat([[0.1, 0.4], [0.1, 1]]),
+        _cat(_ell(0.3, 0.55, 0.2, 0.15, -PI, 0, 8), [[0.5, 1]]),
+        _cat(_ell(0.7, 0.55, 0.2, 0.15, -PI, 0, 8), [[0.9, 1]]),
+    ],
+    "n": [_cat([[0.2, 0.4], [0.2, 1]]), _cat(_ell(0.5, 0.6, 0.3, 0.2, -PI, 0, 10), [[0.8, 1]])],
+    "p": [_cat([[0.25, 0.4], [0.25, 1.4]]), _ell(0.5, 0.65, 0.25, 0.25, -PI, PI, 18)],
+    "r": [_cat([[0.3, 0.4], [0.3, 1]]), _cat([[0.3, 0.65]], _ell(0.55, 0.6, 0.25, 0.18, -PI, -0.25 * PI, 8))],
+    "u": [_cat([[0.2, 0.4]], _ell(0.5, 0.8, 0.3, 0.2, PI, 0, 10), [[0.8, 0.4]]), _cat([[0.8, 0.4], [0.8, 1]])],
+    "v": [_cat([[0.2, 0.4], [0.5, 1], [0.8, 0.4]])],
+    "w": [_cat([[0.05, 0.4], [0.27, 1], [0.5, 0.55], [0.73, 1], [0.95, 0.4]])],
+    "x": [_cat([[0.2, 0.4], [0.8, 1]]), _cat([[0.8, 0.4], [0.2, 1]])],
+    "+": [_cat([[0.5, 0.1], [0.5, 0.9]]), _cat([[0.1, 0.5], [0.9, 0.5]])],
+    "-": [_cat([[0.1, 0.5], [0.9, 0.5]])],
+    "=": [_cat([[0.1, 0.35], [0.9, 0.35]]), _cat([[0.1, 0.65], [0.9, 0.65]])],
+    "×": [_cat([[0.2, 0.2], [0.8, 0.8]]), _cat([[0.8, 0.2], [0.2, 0.8]])],
+    "?": [_cat(_ell(0.5, 0.27, 0.25, 0.22, -PI, 0.45 * PI, 14), [[0.5, 0.7]]), _cat([[0.5, 0.92], [0.5, 0.95]])],
+    "*": [_cat([[0.5, 0.1], [0.5, 0.9]]), _cat([[0.15, 0.3], [0.85, 0.7]]), _cat([[0.85, 0.3], [0.15, 0.7]])],
+    "#": [
+        _cat([[0.38, 0.1], [0.32, 0.9]]),
+        _cat([[0.68, 0.1], [0.62, 0.9]]),
+        _cat([[0.1, 0.35], [0.9, 0.35]]),
+        _cat([[0.1, 0.65], [0.9, 0.65]]),
+    ],
+    "<": [_cat([[0.8, 0.15], [0.2, 0.5], [0.8, 0.85]])],
+    ">": [_cat([[0.2, 0.15], [0.8, 0.5], [0.2, 0.85]])],
+    "~": [_cat(_ell(0.3, 0.55, 0.2, 0.15, PI, 2 * PI, 8), _ell(0.7, 0.45, 0.2, 0.15, PI, 0, 8))],
+    "%": [_cat([[0.8, 0.1], [0.2, 0.9]]), _ell(0.25, 0.22, 0.13, 0.13, 0, 2 * PI, 10), _ell(0.75, 0.78, 0.13, 0.13, 0, 2 * PI, 10)],
+    "@": [_cat(_ell(0.5, 0.5, 0.15, 0.18, 0, 2 * PI, 12), [[0.65, 0.65]], _ell(0.5, 0.5, 0.4, 0.42, 0.2 * PI, 1.9 * PI, 20))],
+}
+WRITTEN_LETTERS = "".join(c for c in WRITTEN if c.isalpha())
+WRITTEN_SYMBOLS = "".join(c for c in WRITTEN if not c.isalpha())
+
+
+def _wobble(points: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
+    """The polyline resampled every 0.02 along its length and moved by a smooth random
+    displacement (a few sines of random phase along the stroke): a hand's unsteady line."""
+    p = np.asarray(points, dtype=np.float64)
+    if len(p) > 1:
+        seg = np.linalg.norm(np.diff(p, axis=0), axis=1)
+        s = np.concatenate([[0.0], np.cumsum(seg)])
+        if s[-1] > 0:
+            t = np.linspace(0, s[-1], max(2, int(s[-1] / 0.02)))
+            p = np.stack([np.interp(t, s, p[:, 0]), np.interp(t, s, p[:, 1])], 1)
+            u = t / max(s[-1], 1e-9)
+            for _ in range(2):
+                f = rng.uniform(0.5, 2.0)
+                p = p + amount * np.sin(2 * PI * f * u[:, None] + rng.uniform(0, 2 * PI, 2)) / 2
+    return p
+
+
+def _handwrite(strokes: list[np.ndarray], rng: np.random.Generator, sym: str = "") -> list[np.ndarray]:
+    """A skeleton of strokes as one hand might write it: each stroke moved a little (strokes
+    that miss or cross where they should meet), stretched along itself, wobbling; then the
+    whole slanted, turned and made narrower or wider. Back in a unit square."""
+    out = []
+    for s in strokes:
+        s = np.asarray(s, dtype=np.float64)
+        if sym == "=":  # the bars of an equals sign: each of its own length and place
+            s = s.copy()
+            s[:, 0] = 0.5 + (s[:, 0] - 0.5) * rng.uniform(0.6, 1.15) + rng.normal(0, 0.06)
+            s[:, 1] = 0.5 + (s[:, 1] - 0.5) * rng.uniform(0.4, 1.5)
+        centre = s.mean(axis=0)
+        s = centre + (s - centre) * rng.uniform(0.85, 1.15) + rng.normal(0, 0.035, 2)
+        s = s + rng.normal(0, 0.012, s.shape)
+        out.append(_wobble(s, rng, rng.uniform(0.0, 0.05)))
+    shear, angle, aspect = rng.uniform(-0.35, 0.35), rng.normal(0, 0.12), np.exp(rng.uniform(-0.3, 0.3))
+    c, sn = np.cos(angle), np.sin(angle)
+    m = np.array([[c, -sn], [sn, c]]) @ np.array([[aspect, -shear], [0, 1.0]])
+    out = [(s - 0.5) @ m.T for s in out]
+    lo = np.min([s.min(axis=0) for s in out], axis=0)
+    hi = np.max([s.max(axis=0) for s in out], axis=0)
+    scale = float(max(hi - lo)) or 1.0
+    return [(s - lo) / scale for s in out]
+
+
+def written_nondigits(n: int, seed: int = 0, chars: str | None = None) -> np.ndarray:
+    """``n`` letters and symbols (``chars``; default every one of :data:`WRITTEN`, in turn)
+    written stroke by stroke with the canvas's pen (:func:`_handwrite`), as ``to_mnist`` makes
+    them: uint8 ``(n, 28, 28)``. Deterministic in ``seed``."""
+    chars = chars or "".join(WRITTEN)
+    unknown = sorted(set(chars) - set(WRITTEN))
+    if unknown:
+        raise ValueError(f"no strokes for {''.join(unknown)!r}; written are {''.join(WRITTEN)!r}")
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, 28, 28), np.uint8)
+    for i in range(n):
+        ch = chars[i % len(chars)]
+        strokes = _handwrite(WRITTEN[ch], rng, ch)
+        out[i] = np.round(to_mnist(draw_strokes(_fit(strokes, rng), _pen_width(rng))) * 255)
+    return out
