@@ -311,3 +311,72 @@ def written_nondigits(n: int, seed: int = 0, chars: str | None = None) -> np.nda
         strokes = _handwrite(WRITTEN[ch], rng, ch)
         out[i] = np.round(to_mnist(draw_strokes(_fit(strokes, rng), _pen_width(rng))) * 255)
     return out
+
+
+def redrawn_edges(images: np.ndarray, seed: int = 0, crisp: bool = False) -> np.ndarray:
+    """``images`` (uint8 ``(N, 28, 28)``, as ``to_mnist`` makes them) again through ``to_mnist``
+    with other edges: soft (``crisp=False``: scaled up 2–8 times, bilinear or bicubic, as an
+    opened small picture or an upscaled scan is) or crisp (scaled up 5 times and cut at an ink
+    level of 35–65 %: a sharp pen's edge, as the canvas draws). For fitting the digit head on
+    digits and non-digits of both kinds of edge, so that it cannot tell one from the other by
+    how soft its edges are (MNIST's digits are soft, the generated non-digits crisp).
+    uint8 ``(N, 28, 28)``; deterministic in ``seed``."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    out = np.zeros((len(images), 28, 28), np.uint8)
+    for i, a in enumerate(np.asarray(images, dtype=np.uint8)):
+        if a.max() == 0:
+            continue
+        if crisp:
+            big = np.asarray(Image.fromarray(a).resize((140, 140), Image.Resampling.BILINEAR))
+            big = np.where(big >= rng.uniform(0.35, 0.65) * big.max(), 255, 0).astype(np.uint8)
+        else:
+            k = int(rng.integers(2, 9))
+            how = Image.Resampling.BILINEAR if rng.random() < 0.5 else Image.Resampling.BICUBIC
+            big = np.asarray(Image.fromarray(a).resize((28 * k, 28 * k), how))
+        if big.max() == 0:
+            continue
+        out[i] = np.round(to_mnist(big) * 255)
+    return out
+
+
+def _hatching(rng: np.random.Generator) -> list[np.ndarray]:
+    """Back and forth across a box, 6 to 14 times, at any angle: shading, a filled-in mark
+    (fewer turns would write a Z or an N, which a 2 can look like)."""
+    turns = int(rng.integers(6, 15))
+    height = rng.uniform(0.3, 1.0)
+    t = np.linspace(0, 1, turns)
+    x = np.where(np.arange(turns) % 2 == 0, 0.0, 1.0) + rng.normal(0, 0.05, turns)
+    pts = np.stack([x, 0.5 - height / 2 + height * t + rng.normal(0, 0.02, turns)], 1)
+    a = rng.uniform(0, np.pi)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    return [(pts - 0.5) @ rot.T + 0.5]
+
+
+def _tangle(rng: np.random.Generator) -> list[np.ndarray]:
+    """Many small loops round a centre, or a spiral: a blot written over and over."""
+    n = int(rng.integers(3, 9))
+    t = np.linspace(0, 2 * np.pi * n, 20 * n)
+    if rng.random() < 0.5:  # loops moving round
+        r = rng.uniform(0.15, 0.35)
+        pts = np.stack([0.5 + r * np.cos(t) + 0.15 * np.cos(t / n), 0.5 + r * np.sin(t) + 0.15 * np.sin(t / n * 1.7)], 1)
+    else:  # a spiral, in or out
+        r = np.linspace(0.05, 0.45, len(t))
+        pts = np.stack([0.5 + r * np.cos(t), 0.5 + r * np.sin(t) * rng.uniform(0.5, 1.0)], 1)
+    return [pts + rng.normal(0, 0.01, pts.shape)]
+
+
+def scrawls(n: int, seed: int = 0) -> np.ndarray:
+    """``n`` marks that fill their box with ink: hatching (a zigzag back and forth, with the
+    canvas's pen or one up to twice as thick) and tangles (loops written over and over, spirals),
+    as ``to_mnist`` makes them: uint8 ``(n, 28, 28)``. Deterministic in ``seed``. Neither the
+    training generators nor the pen-written letters make anything this dense."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, 28, 28), np.uint8)
+    for i in range(n):
+        hatching = i % 2 == 0
+        strokes = (_hatching if hatching else _tangle)(rng)
+        thicker = rng.uniform(1.0, 2.0) if hatching else rng.uniform(1.0, 1.3)  # a thick blot would be a filled 0
+        out[i] = np.round(to_mnist(draw_strokes(_fit(strokes, rng), _pen_width(rng) * thicker)) * 255)
+    return out
