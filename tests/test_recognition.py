@@ -93,20 +93,21 @@ def test_fit_temperature_recovers_how_overconfident_logits_are():
 
 
 def test_the_bundled_model_says_not_a_digit_for_letters_and_scribbles_but_not_for_digits(default):
-    """The measured rates (README, bench ``recognition``) with a margin: letters 74 %, symbols 76 %,
-    scribbles 83 %, random strokes 76 % called not a digit; MNIST 0.4 %, optdigits 1.1 %."""
+    """The measured rates (README, bench ``recognition``) with a margin: letters 84 %, symbols 87 %,
+    scribbles 88 %, random strokes 87 % called not a digit (the linear head before: 74, 76, 83,
+    76 %); MNIST 0.36 %, optdigits 0.0 % (1.1 % before)."""
     glyphs = evalsets.font_glyphs()
     for name, images, at_least in (
-        ("letters", glyphs["letters"], 0.68),
-        ("symbols", glyphs["symbols"], 0.7),
-        ("scribbles", evalsets.measured_nondigits("scribbles", 200), 0.75),
-        ("strokes", evalsets.measured_nondigits("strokes", 200), 0.68),
+        ("letters", glyphs["letters"], 0.8),
+        ("symbols", glyphs["symbols"], 0.82),
+        ("scribbles", evalsets.measured_nondigits("scribbles", 200), 0.82),
+        ("strokes", evalsets.measured_nondigits("strokes", 200), 0.8),
     ):
         assert (~default.is_digit_batch(images)).mean() >= at_least, name
     x, _ = load_mnist("test")
     assert default.is_digit_batch(x.numpy()[:3000]).mean() >= 0.99
     real, _ = evalsets.optdigits()
-    assert default.is_digit_batch(real).mean() >= 0.98
+    assert default.is_digit_batch(real).mean() >= 0.99
     # one image at a time says the same as the batch
     letter, digit = glyphs["letters"][0], x[0].numpy()
     assert default.is_digit(letter / 255) is bool(default.is_digit_batch(letter[None])[0])
