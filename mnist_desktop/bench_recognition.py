@@ -91,11 +91,11 @@ def _is_digit_cost(predictor, images: np.ndarray, runs: int = 300) -> dict:
             t = time.perf_counter()
             predictor.predict(x)
             times["predict_ms"].append(time.perf_counter() - t)
-        features, logits = predictor.features_and_logits(images[:1])
+        features, logits, pooled = predictor.forward_parts(images[:1])
         p = predictor.probabilities_of(logits)
         for _ in range(runs):
             t = time.perf_counter()
-            predictor.digit_of(logits, p, features)
+            predictor.digit_of(logits, p, features, pooled)
             times["test_ms"].append(time.perf_counter() - t)
     finally:
         torch.set_num_threads(threads)
@@ -117,9 +117,9 @@ def measure_model(predictor, digits: dict, others: dict, corruption_subset: int 
         out["called_digit_energy"] = {}
 
     def called(name: str, x: np.ndarray) -> np.ndarray:
-        features, logits = predictor.features_and_logits(x)  # what predict_batch_checked does
+        features, logits, pooled = predictor.forward_parts(x)  # what predict_batch_checked does
         p = predictor.probabilities_of(logits)
-        out["called_digit"][name] = float(predictor.digit_of(logits, p, features).mean())
+        out["called_digit"][name] = float(predictor.digit_of(logits, p, features, pooled).mean())
         out["called_digit_top_probability"][name] = float((p.max(1) >= predictor.digit_threshold).mean())
         if energy is not None:
             out["called_digit_energy"][name] = float((digit_energy(logits) >= energy).mean())

@@ -58,27 +58,34 @@ class Predictor(PredictorBase):
         """Probabilities over :attr:`classes`, float32."""
         return self._probabilities(self.model(self._input(x28)))
 
-    def _forward_split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(the output layer's inputs, flattened, the outputs)`` of one forward pass. The
-        output layer is the model's last ``nn.Linear``: its input is what a digit head weighs."""
+    def _forward_split(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(the output layer's inputs, flattened, the outputs, the pooled activations of the
+        ReLUs before it)`` of one forward pass. The output layer is the model's last
+        ``nn.Linear``: its input is what a linear digit head weighs; the pooled activations
+        (each channel's mean and maximum, as ``numpy_forward.pooled_activations``) are what the
+        small one reads beside the logits."""
         if not isinstance(self.model, nn.Sequential):  # every architecture is one; anything else: no features
             out = self.model(x)
-            return out.new_zeros((len(out), 0)), out
+            return out.new_zeros((len(out), 0)), out, out.new_zeros((len(out), 0))
         children = list(self.model.children())
         last = max((i for i, m in enumerate(children) if isinstance(m, nn.Linear)), default=len(children))
+        pooled = []
         for m in children[:last]:
             x = m(x)
+            if isinstance(m, nn.ReLU) and x.dim() == 4:
+                pooled += [x.mean(dim=(2, 3)), x.amax(dim=(2, 3))]
         features = x
         for m in children[last:]:
             x = m(x)
-        return features.reshape(len(features), -1), x
+        pooled_values = torch.cat(pooled, dim=1) if pooled else x.new_zeros((len(x), 0))
+        return features.reshape(len(features), -1), x, pooled_values
 
     @torch.inference_mode()
     def predict_checked(self, x28: np.ndarray) -> tuple[np.ndarray, bool]:
         """``(predict(x28), is_digit(x28))`` from one forward pass."""
-        features, out = self._forward_split(self._input(x28))
+        features, out, pooled = self._forward_split(self._input(x28))
         p = self._probabilities(out)
-        return p, bool(self.digit_of(out.numpy(), p[None], features.numpy())[0])
+        return p, bool(self.digit_of(out.numpy(), p[None], features.numpy(), pooled.numpy())[0])
 
     def _batch_input(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
         """Many images (uint8 ``(N, 28, 28)`` or floats in [0, 1]) as the model reads them: ``(N, 1, 28, 28)``."""
@@ -103,20 +110,27 @@ class Predictor(PredictorBase):
         return self._probabilities(self._logits(images, batch_size), batched=True)
 
     @torch.inference_mode()
-    def features_and_logits(self, images: np.ndarray | torch.Tensor, batch_size: int = BATCH) -> tuple[np.ndarray, np.ndarray]:
-        """The output layer's inputs ``(N, D)`` and its values ``(N, outputs)``, float32, from one
-        forward pass: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""
+    def forward_parts(self, images: np.ndarray | torch.Tensor, batch_size: int = BATCH) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The output layer's inputs ``(N, D)``, its values ``(N, outputs)`` and the pooled
+        activations of the ReLUs before it ``(N, P)``, float32, from one forward pass: uint8
+        ``(N, 28, 28)`` or floats in [0, 1]."""
         x = self._batch_input(images)
         parts = [self._forward_split(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
         if not parts:
-            return np.zeros((0, 0), np.float32), self._logits(images, batch_size).numpy()
-        return torch.cat([f for f, _ in parts]).numpy(), torch.cat([o for _, o in parts]).numpy()
+            return np.zeros((0, 0), np.float32), self._logits(images, batch_size).numpy(), np.zeros((0, 0), np.float32)
+        return tuple(torch.cat([part[k] for part in parts]).numpy() for k in range(3))
+
+    def features_and_logits(self, images: np.ndarray | torch.Tensor, batch_size: int = BATCH) -> tuple[np.ndarray, np.ndarray]:
+        """The output layer's inputs ``(N, D)`` and its values ``(N, outputs)``, float32, from one
+        forward pass: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""
+        features, logits, _ = self.forward_parts(images, batch_size)
+        return features, logits
 
     def predict_batch_checked(self, images: np.ndarray | torch.Tensor, batch_size: int = BATCH) -> tuple[np.ndarray, np.ndarray]:
         """``(predict_batch(images), is_digit_batch(images))`` from one forward pass."""
-        features, logits = self.features_and_logits(images, batch_size)
+        features, logits, pooled = self.forward_parts(images, batch_size)
         p = self._probabilities(torch.from_numpy(logits), batched=True)
-        return p, self.digit_of(logits, p, features)
+        return p, self.digit_of(logits, p, features, pooled)
 
     @torch.inference_mode()
     def activations(self, x28: np.ndarray) -> "OrderedDict[str, np.ndarray]":

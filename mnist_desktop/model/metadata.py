@@ -160,14 +160,79 @@ def head_width(arch: str, n_out: int, arch_config: object) -> int | None:
     return linear[-1].sizes[0] if linear else None
 
 
+def pooled_width(arch: str, n_out: int, arch_config: object) -> int:
+    """How many pooled activations the forward pass gives a digit head (``numpy_forward.pooled_activations``):
+    a mean and a maximum for each channel of each ReLU on feature maps before the output layer."""
+    layers = get_architecture_spec(arch).layers(n_out, arch_config)
+    last = max((i for i, layer in enumerate(layers) if layer.kind == "linear"), default=len(layers))
+    width, channels, maps = 0, 1, True
+    for layer in layers[:last]:
+        if layer.kind == "conv":
+            channels = layer.sizes[1]
+        elif layer.kind in ("flatten", "linear", "similarity"):
+            maps = False
+        elif layer.kind == "relu" and maps:
+            width += 2 * channels
+    return width
+
+
+# The most hidden units a stored small digit head may have (the bundled model's has 32).
+MAX_HEAD_HIDDEN = 256
+
+
+def _head_numbers(values: object, count: int, what: str, bad) -> list[float]:
+    """``values`` as a list of ``count`` finite floats in HEAD_RANGE, or ``bad``."""
+    if not isinstance(values, list) or len(values) != count:
+        got = f"{len(values)} values" if isinstance(values, list) else _show(values)
+        raise bad(f"the digit head's {what} must be a list of {count} numbers, not {got}")
+    numbers = [_number(v, *HEAD_RANGE) for v in values]
+    if any(v is None for v in numbers):
+        i = next(i for i, v in enumerate(numbers) if v is None)
+        raise bad(
+            f"the digit head's {what}: value {i} must be a finite number from {HEAD_RANGE[0]:g} to {HEAD_RANGE[1]:g}, not {_show(values[i])}"
+        )
+    return numbers
+
+
+def _check_mlp_head(head: dict, arch: str, arch_config: dict, n_classes: int, bad) -> dict:
+    """A small digit head (``kind`` ``"mlp"``): ``hidden_weights`` (a list of H ≤ MAX_HEAD_HIDDEN
+    lists, each of as many numbers as it reads: the logits and the pooled activations),
+    ``hidden_bias`` and ``out_weights`` (H numbers each), ``out_bias``, ``energy_weight`` and
+    ``threshold``: all finite."""
+    inputs = n_classes + pooled_width(arch, n_classes, arch_config)
+    rows = head.get("hidden_weights")
+    if not isinstance(rows, list) or not 1 <= len(rows) <= MAX_HEAD_HIDDEN:
+        got = f"{len(rows)} rows" if isinstance(rows, list) else _show(rows)
+        raise bad(f"the digit head's hidden_weights must be a list of 1 to {MAX_HEAD_HIDDEN} rows of {inputs} numbers, not {got}")
+    checked = dict(head, hidden_weights=[_head_numbers(r, inputs, f"hidden_weights row {i}", bad) for i, r in enumerate(rows)])
+    checked["hidden_bias"] = _head_numbers(head.get("hidden_bias"), len(rows), "hidden_bias", bad)
+    checked["out_weights"] = _head_numbers(head.get("out_weights"), len(rows), "out_weights", bad)
+    for key in ("out_bias", "energy_weight", "threshold"):
+        v = _number(head.get(key), *HEAD_RANGE)
+        if v is None:
+            raise bad(
+                f"the digit head's {key} must be a finite number from {HEAD_RANGE[0]:g} to {HEAD_RANGE[1]:g}, not {_show(head.get(key))}"
+            )
+        checked[key] = v
+    return checked
+
+
 def _check_digit_head(head: object, arch: str, arch_config: dict, output: str, n_classes: int, bad) -> dict:
-    """``recognition.digit_head`` checked: a mapping of ``weights`` (a list of as many finite
-    numbers as the output layer has inputs), ``bias``, ``energy_weight`` and ``threshold``
-    (finite numbers), on a softmax model. Returns a new dict of floats (weights a list)."""
+    """``recognition.digit_head`` checked, on a softmax model. The linear head (``kind`` absent
+    or ``"linear"``): a mapping of ``weights`` (a list of as many finite numbers as the output
+    layer has inputs), ``bias``, ``energy_weight`` and ``threshold`` (finite numbers). The small
+    network (``kind`` ``"mlp"``): :func:`_check_mlp_head`. Returns a new dict of floats."""
     if not isinstance(head, dict):
         raise bad(f"'recognition.digit_head' must be a mapping, not {type(head).__name__}")
     if output != "softmax":
         raise bad("a digit head needs a softmax output (the energy of its logits)")
+    kind = head.get("kind", "linear")
+    if kind not in ("linear", "mlp"):
+        raise bad(f"the digit head's kind must be 'linear' or 'mlp', not {_show(kind)}")
+    if kind == "mlp":
+        if head_width(arch, n_classes, arch_config) is None:
+            raise bad("a digit head needs a model with an output layer (a linear layer)")
+        return _check_mlp_head(head, arch, arch_config, n_classes, bad)
     width = head_width(arch, n_classes, arch_config)
     weights = head.get("weights")
     if width is None or not isinstance(weights, list) or len(weights) != width:

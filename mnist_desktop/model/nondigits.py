@@ -177,3 +177,206 @@ def digit_pairs(images: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
             continue
         out[i] = np.round(to_mnist(canvas) * 255)
     return out
+
+
+# --- letters and symbols written with the pen, stroke by stroke --------------------------------
+#
+# The font letters above are printed; what people draw on the canvas is handwriting. Each
+# letter and symbol below is a skeleton of pen strokes in a unit square (x right, y down),
+# which ``_handwrite`` writes as a hand would: slanted, turned, narrower or wider, each stroke
+# a little off where it should start and wobbling along its way.
+
+
+def _ell(cx, cy, rx, ry, a0, a1, n=14):
+    t = np.linspace(a0, a1, n)
+    return np.stack([cx + rx * np.cos(t), cy + ry * np.sin(t)], 1)
+
+
+def _cat(*parts) -> np.ndarray:
+    return np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in parts])
+
+
+PI = np.pi
+# Letters that are not written like a digit (the training letters) and symbols, as strokes.
+WRITTEN: dict[str, list[np.ndarray]] = {
+    "C": [_ell(0.55, 0.5, 0.4, 0.48, -0.25 * PI, -1.75 * PI)],
+    "E": [_cat([[0.8, 0], [0.2, 0], [0.2, 1], [0.8, 1]]), _cat([[0.2, 0.5], [0.65, 0.5]])],
+    "F": [_cat([[0.8, 0], [0.2, 0], [0.2, 1]]), _cat([[0.2, 0.5], [0.65, 0.5]])],
+    "H": [_cat([[0.2, 0], [0.2, 1]]), _cat([[0.8, 0], [0.8, 1]]), _cat([[0.2, 0.5], [0.8, 0.5]])],
+    "K": [_cat([[0.25, 0], [0.25, 1]]), _cat([[0.8, 0], [0.27, 0.55], [0.8, 1]])],
+    "M": [_cat([[0.1, 1], [0.2, 0], [0.5, 0.7], [0.8, 0], [0.9, 1]])],
+    "N": [_cat([[0.2, 1], [0.2, 0], [0.8, 1], [0.8, 0]])],
+    "P": [_cat([[0.25, 1], [0.25, 0], [0.55, 0]], _ell(0.55, 0.25, 0.25, 0.25, -0.5 * PI, 0.5 * PI), [[0.25, 0.5]])],
+    "R": [_cat([[0.25, 1], [0.25, 0], [0.55, 0]], _ell(0.55, 0.25, 0.25, 0.25, -0.5 * PI, 0.5 * PI), [[0.25, 0.5], [0.8, 1]])],
+    "U": [_cat([[0.2, 0]], _ell(0.5, 0.6, 0.3, 0.4, PI, 0), [[0.8, 0]])],
+    "V": [_cat([[0.15, 0], [0.5, 1], [0.85, 0]])],
+    "W": [_cat([[0.05, 0], [0.27, 1], [0.5, 0.3], [0.73, 1], [0.95, 0]])],
+    "X": [_cat([[0.15, 0], [0.85, 1]]), _cat([[0.85, 0], [0.15, 1]])],
+    "Y": [_cat([[0.15, 0], [0.5, 0.5]]), _cat([[0.85, 0], [0.5, 0.5], [0.5, 1]])],
+    "a": [_ell(0.45, 0.7, 0.3, 0.3, -0.2 * PI, 1.8 * PI, 18), _cat([[0.75, 0.4], [0.75, 1]])],
+    "c": [_ell(0.5, 0.7, 0.3, 0.3, -0.25 * PI, -1.75 * PI)],
+    "d": [_ell(0.45, 0.7, 0.3, 0.3, -0.2 * PI, 1.8 * PI, 18), _cat([[0.75, 0], [0.75, 1]])],
+    "e": [_cat([[0.2, 0.7], [0.8, 0.7]], _ell(0.5, 0.7, 0.3, 0.3, 0, -1.75 * PI, 18))],
+    "f": [_cat([[0.8, 0.1]], _ell(0.62, 0.18, 0.17, 0.17, -0.2 * PI, -PI, 6), [[0.45, 1]]), _cat([[0.25, 0.45], [0.7, 0.45]])],
+    "h": [_cat([[0.25, 0], [0.25, 1]]), _cat([[0.25, 0.65]], _ell(0.5, 0.65, 0.25, 0.25, -PI, 0, 10), [[0.75, 1]])],
+    "k": [_cat([[0.25, 0], [0.25, 1]]), _cat([[0.7, 0.4], [0.27, 0.75], [0.75, 1]])],
+    "m": [
+        _cat([[0.1, 0.4], [0.1, 1]]),
+        _cat(_ell(0.3, 0.55, 0.2, 0.15, -PI, 0, 8), [[0.5, 1]]),
+        _cat(_ell(0.7, 0.55, 0.2, 0.15, -PI, 0, 8), [[0.9, 1]]),
+    ],
+    "n": [_cat([[0.2, 0.4], [0.2, 1]]), _cat(_ell(0.5, 0.6, 0.3, 0.2, -PI, 0, 10), [[0.8, 1]])],
+    "p": [_cat([[0.25, 0.4], [0.25, 1.4]]), _ell(0.5, 0.65, 0.25, 0.25, -PI, PI, 18)],
+    "r": [_cat([[0.3, 0.4], [0.3, 1]]), _cat([[0.3, 0.65]], _ell(0.55, 0.6, 0.25, 0.18, -PI, -0.25 * PI, 8))],
+    "u": [_cat([[0.2, 0.4]], _ell(0.5, 0.8, 0.3, 0.2, PI, 0, 10), [[0.8, 0.4]]), _cat([[0.8, 0.4], [0.8, 1]])],
+    "v": [_cat([[0.2, 0.4], [0.5, 1], [0.8, 0.4]])],
+    "w": [_cat([[0.05, 0.4], [0.27, 1], [0.5, 0.55], [0.73, 1], [0.95, 0.4]])],
+    "x": [_cat([[0.2, 0.4], [0.8, 1]]), _cat([[0.8, 0.4], [0.2, 1]])],
+    "+": [_cat([[0.5, 0.1], [0.5, 0.9]]), _cat([[0.1, 0.5], [0.9, 0.5]])],
+    "-": [_cat([[0.1, 0.5], [0.9, 0.5]])],
+    "=": [_cat([[0.1, 0.35], [0.9, 0.35]]), _cat([[0.1, 0.65], [0.9, 0.65]])],
+    "×": [_cat([[0.2, 0.2], [0.8, 0.8]]), _cat([[0.8, 0.2], [0.2, 0.8]])],
+    "?": [_cat(_ell(0.5, 0.27, 0.25, 0.22, -PI, 0.45 * PI, 14), [[0.5, 0.7]]), _cat([[0.5, 0.92], [0.5, 0.95]])],
+    "*": [_cat([[0.5, 0.1], [0.5, 0.9]]), _cat([[0.15, 0.3], [0.85, 0.7]]), _cat([[0.85, 0.3], [0.15, 0.7]])],
+    "#": [
+        _cat([[0.38, 0.1], [0.32, 0.9]]),
+        _cat([[0.68, 0.1], [0.62, 0.9]]),
+        _cat([[0.1, 0.35], [0.9, 0.35]]),
+        _cat([[0.1, 0.65], [0.9, 0.65]]),
+    ],
+    "<": [_cat([[0.8, 0.15], [0.2, 0.5], [0.8, 0.85]])],
+    ">": [_cat([[0.2, 0.15], [0.8, 0.5], [0.2, 0.85]])],
+    "~": [_cat(_ell(0.3, 0.55, 0.2, 0.15, PI, 2 * PI, 8), _ell(0.7, 0.45, 0.2, 0.15, PI, 0, 8))],
+    "%": [_cat([[0.8, 0.1], [0.2, 0.9]]), _ell(0.25, 0.22, 0.13, 0.13, 0, 2 * PI, 10), _ell(0.75, 0.78, 0.13, 0.13, 0, 2 * PI, 10)],
+    "@": [_cat(_ell(0.5, 0.5, 0.15, 0.18, 0, 2 * PI, 12), [[0.65, 0.65]], _ell(0.5, 0.5, 0.4, 0.42, 0.2 * PI, 1.9 * PI, 20))],
+}
+WRITTEN_LETTERS = "".join(c for c in WRITTEN if c.isalpha())
+WRITTEN_SYMBOLS = "".join(c for c in WRITTEN if not c.isalpha())
+
+
+def _wobble(points: np.ndarray, rng: np.random.Generator, amount: float) -> np.ndarray:
+    """The polyline resampled every 0.02 along its length and moved by a smooth random
+    displacement (a few sines of random phase along the stroke): a hand's unsteady line."""
+    p = np.asarray(points, dtype=np.float64)
+    if len(p) > 1:
+        seg = np.linalg.norm(np.diff(p, axis=0), axis=1)
+        s = np.concatenate([[0.0], np.cumsum(seg)])
+        if s[-1] > 0:
+            t = np.linspace(0, s[-1], max(2, int(s[-1] / 0.02)))
+            p = np.stack([np.interp(t, s, p[:, 0]), np.interp(t, s, p[:, 1])], 1)
+            u = t / max(s[-1], 1e-9)
+            for _ in range(2):
+                f = rng.uniform(0.5, 2.0)
+                p = p + amount * np.sin(2 * PI * f * u[:, None] + rng.uniform(0, 2 * PI, 2)) / 2
+    return p
+
+
+def _handwrite(strokes: list[np.ndarray], rng: np.random.Generator, sym: str = "") -> list[np.ndarray]:
+    """A skeleton of strokes as one hand might write it: each stroke moved a little (strokes
+    that miss or cross where they should meet), stretched along itself, wobbling; then the
+    whole slanted, turned and made narrower or wider. Back in a unit square."""
+    out = []
+    for s in strokes:
+        s = np.asarray(s, dtype=np.float64)
+        if sym == "=":  # the bars of an equals sign: each of its own length and place
+            s = s.copy()
+            s[:, 0] = 0.5 + (s[:, 0] - 0.5) * rng.uniform(0.6, 1.15) + rng.normal(0, 0.06)
+            s[:, 1] = 0.5 + (s[:, 1] - 0.5) * rng.uniform(0.4, 1.5)
+        centre = s.mean(axis=0)
+        s = centre + (s - centre) * rng.uniform(0.85, 1.15) + rng.normal(0, 0.035, 2)
+        s = s + rng.normal(0, 0.012, s.shape)
+        out.append(_wobble(s, rng, rng.uniform(0.0, 0.05)))
+    shear, angle, aspect = rng.uniform(-0.35, 0.35), rng.normal(0, 0.12), np.exp(rng.uniform(-0.3, 0.3))
+    c, sn = np.cos(angle), np.sin(angle)
+    m = np.array([[c, -sn], [sn, c]]) @ np.array([[aspect, -shear], [0, 1.0]])
+    out = [(s - 0.5) @ m.T for s in out]
+    lo = np.min([s.min(axis=0) for s in out], axis=0)
+    hi = np.max([s.max(axis=0) for s in out], axis=0)
+    scale = float(max(hi - lo)) or 1.0
+    return [(s - lo) / scale for s in out]
+
+
+def written_nondigits(n: int, seed: int = 0, chars: str | None = None) -> np.ndarray:
+    """``n`` letters and symbols (``chars``; default every one of :data:`WRITTEN`, in turn)
+    written stroke by stroke with the canvas's pen (:func:`_handwrite`), as ``to_mnist`` makes
+    them: uint8 ``(n, 28, 28)``. Deterministic in ``seed``."""
+    chars = chars or "".join(WRITTEN)
+    unknown = sorted(set(chars) - set(WRITTEN))
+    if unknown:
+        raise ValueError(f"no strokes for {''.join(unknown)!r}; written are {''.join(WRITTEN)!r}")
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, 28, 28), np.uint8)
+    for i in range(n):
+        ch = chars[i % len(chars)]
+        strokes = _handwrite(WRITTEN[ch], rng, ch)
+        out[i] = np.round(to_mnist(draw_strokes(_fit(strokes, rng), _pen_width(rng))) * 255)
+    return out
+
+
+def redrawn_edges(images: np.ndarray, seed: int = 0, crisp: bool = False) -> np.ndarray:
+    """``images`` (uint8 ``(N, 28, 28)``, as ``to_mnist`` makes them) again through ``to_mnist``
+    with other edges: soft (``crisp=False``: scaled up 2–8 times, bilinear or bicubic, as an
+    opened small picture or an upscaled scan is) or crisp (scaled up 5 times and cut at an ink
+    level of 35–65 %: a sharp pen's edge, as the canvas draws). For fitting the digit head on
+    digits and non-digits of both kinds of edge, so that it cannot tell one from the other by
+    how soft its edges are (MNIST's digits are soft, the generated non-digits crisp).
+    uint8 ``(N, 28, 28)``; deterministic in ``seed``."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    out = np.zeros((len(images), 28, 28), np.uint8)
+    for i, a in enumerate(np.asarray(images, dtype=np.uint8)):
+        if a.max() == 0:
+            continue
+        if crisp:
+            big = np.asarray(Image.fromarray(a).resize((140, 140), Image.Resampling.BILINEAR))
+            big = np.where(big >= rng.uniform(0.35, 0.65) * big.max(), 255, 0).astype(np.uint8)
+        else:
+            k = int(rng.integers(2, 9))
+            how = Image.Resampling.BILINEAR if rng.random() < 0.5 else Image.Resampling.BICUBIC
+            big = np.asarray(Image.fromarray(a).resize((28 * k, 28 * k), how))
+        if big.max() == 0:
+            continue
+        out[i] = np.round(to_mnist(big) * 255)
+    return out
+
+
+def _hatching(rng: np.random.Generator) -> list[np.ndarray]:
+    """Back and forth across a box, 6 to 14 times, at any angle: shading, a filled-in mark
+    (fewer turns would write a Z or an N, which a 2 can look like)."""
+    turns = int(rng.integers(6, 15))
+    height = rng.uniform(0.3, 1.0)
+    t = np.linspace(0, 1, turns)
+    x = np.where(np.arange(turns) % 2 == 0, 0.0, 1.0) + rng.normal(0, 0.05, turns)
+    pts = np.stack([x, 0.5 - height / 2 + height * t + rng.normal(0, 0.02, turns)], 1)
+    a = rng.uniform(0, np.pi)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    return [(pts - 0.5) @ rot.T + 0.5]
+
+
+def _tangle(rng: np.random.Generator) -> list[np.ndarray]:
+    """Many small loops round a centre, or a spiral: a blot written over and over."""
+    n = int(rng.integers(3, 9))
+    t = np.linspace(0, 2 * np.pi * n, 20 * n)
+    if rng.random() < 0.5:  # loops moving round
+        r = rng.uniform(0.15, 0.35)
+        pts = np.stack([0.5 + r * np.cos(t) + 0.15 * np.cos(t / n), 0.5 + r * np.sin(t) + 0.15 * np.sin(t / n * 1.7)], 1)
+    else:  # a spiral, in or out
+        r = np.linspace(0.05, 0.45, len(t))
+        pts = np.stack([0.5 + r * np.cos(t), 0.5 + r * np.sin(t) * rng.uniform(0.5, 1.0)], 1)
+    return [pts + rng.normal(0, 0.01, pts.shape)]
+
+
+def scrawls(n: int, seed: int = 0) -> np.ndarray:
+    """``n`` marks that fill their box with ink: hatching (a zigzag back and forth, with the
+    canvas's pen or one up to twice as thick) and tangles (loops written over and over, spirals),
+    as ``to_mnist`` makes them: uint8 ``(n, 28, 28)``. Deterministic in ``seed``. Neither the
+    training generators nor the pen-written letters make anything this dense."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, 28, 28), np.uint8)
+    for i in range(n):
+        hatching = i % 2 == 0
+        strokes = (_hatching if hatching else _tangle)(rng)
+        thicker = rng.uniform(1.0, 2.0) if hatching else rng.uniform(1.0, 1.3)  # a thick blot would be a filled 0
+        out[i] = np.round(to_mnist(draw_strokes(_fit(strokes, rng), _pen_width(rng) * thicker)) * 255)
+    return out

@@ -176,29 +176,84 @@ def load_weights(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
 
 class DigitHead:
     """A fitted digit/non-digit test (``recognition.fit_digit_head``), as a checkpoint's metadata
-    stores it under ``recognition.digit_head`` (checked by ``metadata._check_digit_head``): the
-    score ``energy_weight`` · :func:`digit_energy` (logits) + ``weights`` · features + ``bias``,
-    where the features are the output layer's inputs; a digit when it reaches ``threshold``."""
+    stores it under ``recognition.digit_head`` (checked by ``metadata._check_digit_head``).
 
-    def __init__(self, weights, bias: float, energy_weight: float, threshold: float):
-        self.weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+    Two kinds. The linear head (``kind`` absent or ``"linear"``, the first one): the score
+    ``energy_weight`` · :func:`digit_energy` (logits) + ``weights`` · features + ``bias``, where
+    the features are the output layer's inputs. The small network (``kind`` ``"mlp"``): one
+    hidden layer of ReLUs on the logits and the pooled activations (:func:`pooled_activations`)
+    of the same forward pass, ``energy_weight`` · energy + ``out_weights`` · relu(``hidden_weights``
+    · inputs + ``hidden_bias``) + ``out_bias``. A digit when the score reaches ``threshold``."""
+
+    def __init__(self, weights, bias: float, energy_weight: float, threshold: float, hidden=None):
+        self.weights = np.asarray(weights, dtype=np.float64)
         self.bias, self.energy_weight, self.threshold = float(bias), float(energy_weight), float(threshold)
+        # (hidden_weights (H, inputs), hidden_bias (H,)) for the small network, None for the linear head
+        self.hidden = None if hidden is None else (np.asarray(hidden[0], dtype=np.float64), np.asarray(hidden[1], dtype=np.float64))
+        if self.hidden is None:
+            self.weights = self.weights.reshape(-1)
 
     @classmethod
     def of(cls, stored: dict | None) -> "DigitHead | None":
         if stored is None:
             return None
+        if stored.get("kind", "linear") == "mlp":
+            return cls(
+                stored["out_weights"],
+                stored["out_bias"],
+                stored["energy_weight"],
+                stored["threshold"],
+                (stored["hidden_weights"], stored["hidden_bias"]),
+            )
         return cls(stored["weights"], stored["bias"], stored["energy_weight"], stored["threshold"])
 
-    def scores(self, features: np.ndarray, logits: np.ndarray) -> np.ndarray:
-        """The score of each row, float64 ``(N,)``: higher is more like a digit."""
-        f = np.asarray(features, dtype=np.float64).reshape(len(logits), -1)
-        if f.shape[1] != len(self.weights):
-            raise ValueError(f"the digit head weighs {len(self.weights)} features, got {f.shape[1]}")
-        score = f @ self.weights + self.bias
+    @property
+    def uses_pooled(self) -> bool:
+        """Whether it reads the logits and pooled activations (the small network) rather than
+        the output layer's inputs (the linear head)."""
+        return self.hidden is not None
+
+    def inputs(self, logits: np.ndarray, pooled: np.ndarray) -> np.ndarray:
+        """What the small network reads: the logits and the pooled activations side by side, float64 ``(N, D)``."""
+        logits = np.asarray(logits, dtype=np.float64)
+        return np.concatenate([logits, np.asarray(pooled, dtype=np.float64).reshape(len(logits), -1)], axis=1)
+
+    def scores(self, features: np.ndarray | None, logits: np.ndarray, pooled: np.ndarray | None = None) -> np.ndarray:
+        """The score of each row, float64 ``(N,)``: higher is more like a digit. ``features``:
+        the output layer's inputs (the linear head); ``pooled``: :func:`pooled_activations` of
+        the same pass (the small network)."""
+        if self.hidden is not None:
+            if pooled is None:
+                raise ValueError("this digit head needs the pooled activations of the same forward pass")
+            x = self.inputs(logits, pooled)
+            w1, b1 = self.hidden
+            if x.shape[1] != w1.shape[1]:
+                raise ValueError(f"the digit head reads {w1.shape[1]} values, got {x.shape[1]}")
+            score = np.maximum(x @ w1.T + b1, 0) @ self.weights + self.bias
+        else:
+            if features is None:
+                raise ValueError("this model's digit head needs the output layer's inputs (features) of the same forward pass")
+            f = np.asarray(features, dtype=np.float64).reshape(len(logits), -1)
+            if f.shape[1] != len(self.weights):
+                raise ValueError(f"the digit head weighs {len(self.weights)} features, got {f.shape[1]}")
+            score = f @ self.weights + self.bias
         if self.energy_weight:
             score = score + self.energy_weight * digit_energy(logits)
         return score
+
+
+def pooled_activations(maps: list[np.ndarray]) -> np.ndarray:
+    """Each channel's mean and maximum over the image of each feature map ``(N, C, H, W)`` in
+    ``maps`` (the outputs of the ReLUs before the output layer, in order): float64 ``(N, Σ 2C)``,
+    a map's means then its maxima. What the small digit head reads beside the logits: whether
+    any detector of strokes, corners or loops fired strongly anywhere, which the output layer's
+    inputs (pooled to 4×4) blur."""
+    parts = []
+    for m in maps:
+        m = np.asarray(m, dtype=np.float64)
+        parts += [m.mean(axis=(2, 3)), m.max(axis=(2, 3))]
+    n = len(maps[0]) if maps else 0
+    return np.concatenate(parts, axis=1) if parts else np.zeros((n, 0))
 
 
 class PredictorBase:
@@ -235,20 +290,26 @@ class PredictorBase:
         """Which test :meth:`is_digit` applies, in words."""
         if self.digit_head is not None and not self._sigmoid:
             h = self.digit_head
+            if h.uses_pooled:
+                return (
+                    f"digit head: {h.energy_weight:g} × energy + a network of {len(h.weights)} ReLUs "
+                    f"on the logits and pooled activations ≥ {h.threshold:.3f}"
+                )
             return f"digit head: {h.energy_weight:g} × energy + weights · features + bias ≥ {h.threshold:.3f}"
         if self.energy_threshold is not None and not self._sigmoid:
             return f"energy (log-sum-exp of the logits) ≥ {self.energy_threshold:.3f}"
         return f"top probability ≥ {self.digit_threshold:.3f}"
 
-    def digit_of(self, logits: np.ndarray, probabilities: np.ndarray, features: np.ndarray | None = None) -> np.ndarray:
+    def digit_of(
+        self, logits: np.ndarray, probabilities: np.ndarray, features: np.ndarray | None = None, pooled: np.ndarray | None = None
+    ) -> np.ndarray:
         """:meth:`is_digit`'s answer from a forward pass already made: the output layer's
         ``logits`` ``(N, outputs)``, the probabilities ``(N, classes)`` made from them and, for
-        a checkpoint with a digit head, the output layer's inputs ``features`` ``(N, D)`` of
-        the same pass. bool ``(N,)``."""
+        a checkpoint with a digit head, the output layer's inputs ``features`` ``(N, D)`` (a
+        linear head) or the ``pooled`` activations (:func:`pooled_activations`; the small
+        network) of the same pass. bool ``(N,)``."""
         if self.digit_head is not None and not self._sigmoid:
-            if features is None:
-                raise ValueError("this model's digit head needs the output layer's inputs (features) of the same forward pass")
-            return self.digit_head.scores(features, logits) >= self.digit_head.threshold
+            return self.digit_head.scores(features, logits, pooled) >= self.digit_head.threshold
         if self.energy_threshold is not None and not self._sigmoid:
             return digit_energy(logits) >= self.energy_threshold
         return np.asarray(probabilities).max(axis=1) >= self.digit_threshold
@@ -275,13 +336,20 @@ class PredictorBase:
 
     def predict_batch_checked(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``(predict_batch(images), is_digit_batch(images))`` from one forward pass."""
-        features, logits = self.features_and_logits(images)
+        features, logits, pooled = self.forward_parts(images)
         p = self.probabilities_of(logits)
-        return p, self.digit_of(logits, p, features)
+        return p, self.digit_of(logits, p, features, pooled)
 
     def features_and_logits(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The output layer's inputs ``(N, D)`` and its values ``(N, outputs)`` for ``images``
         (as ``predict_batch`` takes them), from one forward pass."""
+        features, logits, _ = self.forward_parts(images)
+        return features, logits
+
+    def forward_parts(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What a digit head can read, from one forward pass of ``images`` (as ``predict_batch``
+        takes them): the output layer's inputs ``(N, D)``, its values ``(N, outputs)`` and the
+        pooled activations of the ReLUs before it (:func:`pooled_activations`, ``(N, P)``)."""
         raise NotImplementedError
 
     def probabilities_of(self, logits: np.ndarray) -> np.ndarray:
@@ -355,14 +423,17 @@ class NumpyPredictor(PredictorBase):
         x = self.normalize(x28).astype(np.float64).reshape(1, 1, 28, 28)
         return self.probabilities_of(self._forward(x))[0]
 
-    def _forward_split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(the output layer's inputs, flattened, the outputs)`` of one forward pass."""
-        features = x
-        for i, (_, layer) in enumerate(self._layers):
+    def _forward_split(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(the output layer's inputs, flattened, the outputs, the pooled activations of the
+        ReLUs before it)`` of one forward pass."""
+        features, maps = x, []
+        for i, (name, layer) in enumerate(self._layers):
             if i == self._last_linear:
                 features = x
             x = layer(x)
-        return features.reshape(len(features), -1), x
+            if i < self._last_linear and self._kinds[name] == "relu" and x.ndim == 4:
+                maps.append(x)
+        return features.reshape(len(features), -1), x, pooled_activations(maps)
 
     def _normalized(self, images: np.ndarray) -> np.ndarray:
         x = np.asarray(images)
@@ -373,8 +444,9 @@ class NumpyPredictor(PredictorBase):
         """The output layer's values ``(N, outputs)``, float64: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""
         return self._forward(self._normalized(images))
 
-    def features_and_logits(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The output layer's inputs ``(N, D)`` and values ``(N, outputs)``, float64, from one pass."""
+    def forward_parts(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The output layer's inputs ``(N, D)``, its values ``(N, outputs)`` and the pooled
+        activations ``(N, P)``, float64, from one pass."""
         return self._forward_split(self._normalized(images))
 
     def predict_batch(self, images: np.ndarray) -> np.ndarray:

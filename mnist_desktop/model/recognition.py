@@ -159,10 +159,14 @@ def calibrate_recognizer(predictor, digits, labels, rejected: float = DIGITS_REJ
 
 
 # The digit head's settings, chosen on validation data (``scripts/fit_digit_head.py``, README
-# "Not a digit"): the L2 penalty of the logistic regression on standardised features, and the
-# weight of its log-odds beside the energy of the logits in the score.
+# "Not a digit"): the L2 penalty of the linear head's logistic regression on standardised
+# features, and the weight of its log-odds beside the energy of the logits in the score; the
+# small network's hidden units and weight decay; the fraction of held-out digits under the threshold.
 HEAD_L2 = 1e-2
 HEAD_WEIGHT = 0.5
+HEAD_HIDDEN = 32
+HEAD_DECAY = 1e-2
+HEAD_REJECTED = 0.0025
 
 
 def logistic_regression(x: np.ndarray, y: np.ndarray, l2: float = HEAD_L2, iterations: int = 30) -> tuple[np.ndarray, float]:
@@ -202,56 +206,140 @@ def logistic_regression(x: np.ndarray, y: np.ndarray, l2: float = HEAD_L2, itera
     return theta[:-1], float(theta[-1])
 
 
+def mlp_classifier(
+    x: np.ndarray,
+    y: np.ndarray,
+    hidden: int = HEAD_HIDDEN,
+    weight_decay: float = HEAD_DECAY,
+    epochs: int = 30,
+    batch: int = 512,
+    lr: float = 3e-3,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """A network of one hidden layer of ``hidden`` ReLUs whose output is the log-odds of ``y``
+    (1 or 0) given ``x`` ``(N, D)``: ``(w1 (hidden, D), b1 (hidden,), w2 (hidden,), b2)``,
+    acting on ``x`` as given (standardised inside, the standardisation folded into ``w1`` and
+    ``b1``). Class-balanced logistic loss (each class weighs half), minibatches of ``batch``,
+    AdamW (decoupled ``weight_decay``) with a one-cycle learning rate (warm up for 30 % of the
+    steps to ``lr``, then down along a cosine). Plain numpy, deterministic in ``seed``."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64).reshape(-1)
+    if x.ndim != 2 or len(x) != len(y) or not ((y == 0) | (y == 1)).all() or y.min() == y.max():
+        raise ValueError("mlp_classifier needs inputs (N, D) and N labels of 0 and 1, both present")
+    if not isinstance(hidden, int) or not 1 <= hidden <= 4096:
+        raise ValueError(f"hidden must be a number of units from 1 to 4096, not {hidden!r}")
+    n, d = x.shape
+    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+    xs = ((x - mean) / std).astype(np.float32)
+    ys = y.astype(np.float32)
+    cost = np.where(y == 1, 0.5 / y.sum(), 0.5 / (n - y.sum())).astype(np.float32) * n  # per example, mean 1
+    rng = np.random.default_rng(seed)
+    bound1, bound2 = 1 / np.sqrt(d), 1 / np.sqrt(hidden)  # torch.nn.Linear's initialisation
+    params = [
+        rng.uniform(-bound1, bound1, (hidden, d)).astype(np.float32),
+        rng.uniform(-bound1, bound1, hidden).astype(np.float32),
+        rng.uniform(-bound2, bound2, hidden).astype(np.float32),
+        rng.uniform(-bound2, bound2, 1).astype(np.float32),
+    ]
+    m1 = [np.zeros_like(p) for p in params]
+    m2 = [np.zeros_like(p) for p in params]
+    batch = min(batch, n)
+    per_epoch = n // batch
+    total, t = epochs * per_epoch, 0
+    for _ in range(epochs):
+        order = rng.permutation(n)
+        for i in range(per_epoch):
+            idx = order[i * batch : (i + 1) * batch]
+            xb, yb, cb = xs[idx], ys[idx], cost[idx]
+            w1, b1, w2, b2 = params
+            pre = xb @ w1.T + b1
+            h = np.maximum(pre, 0)
+            z = h @ w2 + b2[0]
+            dz = cb * (1 / (1 + np.exp(-np.clip(z, -60, 60))) - yb) / len(idx)
+            dh = np.outer(dz, w2) * (pre > 0)
+            grads = [dh.T @ xb, dh.sum(axis=0), h.T @ dz, np.array([dz.sum()], np.float32)]
+            t += 1
+            warm = 0.3 * total
+            if t <= warm:
+                rate = lr / 25 + (lr - lr / 25) * (1 - np.cos(np.pi * t / warm)) / 2
+            else:
+                rate = lr / 25e4 + (lr - lr / 25e4) * (1 + np.cos(np.pi * (t - warm) / (total - warm))) / 2
+            for k, (p, g) in enumerate(zip(params, grads)):
+                p *= 1 - rate * weight_decay
+                m1[k] = 0.9 * m1[k] + 0.1 * g
+                m2[k] = 0.999 * m2[k] + 0.001 * g * g
+                p -= (rate * (m1[k] / (1 - 0.9**t)) / (np.sqrt(m2[k] / (1 - 0.999**t)) + 1e-8)).astype(np.float32)
+    w1, b1, w2, b2 = (p.astype(np.float64) for p in params)
+    return w1 / std, b1 - (w1 / std) @ mean, w2, float(b2[0])
+
+
 def fit_digit_head(
     predictor,
     digits,
     nondigits,
     held_out,
-    rejected: float = DIGITS_REJECTED,
+    rejected: float = HEAD_REJECTED,
     l2: float = HEAD_L2,
     head_weight: float = HEAD_WEIGHT,
+    hidden: int = HEAD_HIDDEN,
+    seed: int = 0,
 ) -> dict:
-    """Fit a digit head on ``predictor``'s frozen features and store it in its metadata
+    """Fit a digit head on ``predictor``'s frozen forward pass and store it in its metadata
     (``meta["recognition"]["digit_head"]``), which makes it the rule of ``is_digit``.
 
-    A logistic regression, digits (``digits``: uint8 ``(N, 28, 28)``, e.g. training digits as they
-    are and redrawn by another hand) against ``nondigits`` (generated letters, shapes, scribbles,
-    strokes, pieces of two digits), on the output layer's inputs (the features of the same forward
-    pass as the prediction), standardised, with an L2 penalty ``l2``. The score is the energy of
-    the logits plus ``head_weight`` times the head's log-odds: the head adds what the features
-    tell apart, the energy keeps the outlier exposure the model was trained with. Its threshold
-    is set on ``held_out`` digits (never trained on, not in ``digits``) so that a fraction
-    ``rejected`` of them would be called "not a digit". Needs a softmax model whose predictor
-    has ``features_and_logits`` (both predictors). Returns what was stored.
+    Digits (``digits``: uint8 ``(N, 28, 28)``, e.g. training digits as they are and redrawn by
+    another hand) against ``nondigits`` (generated letters, symbols, scribbles, strokes, pieces
+    of two digits). With ``hidden`` units (the default), a small network (:func:`mlp_classifier`,
+    ``kind`` ``"mlp"``) on the logits and the pooled activations of the ReLUs before the output
+    layer (each channel's mean and maximum: ``numpy_forward.pooled_activations``); with
+    ``hidden=0`` the first head, a logistic regression on the output layer's inputs,
+    standardised, with an L2 penalty ``l2``. The score is the energy of the logits plus
+    ``head_weight`` times the head's log-odds: the head adds what the forward pass tells apart,
+    the energy keeps the outlier exposure the model was trained with. Its threshold is set on
+    ``held_out`` digits (never trained on, not in ``digits``) so that a fraction ``rejected`` of
+    them would be called "not a digit". Needs a softmax model whose predictor has
+    ``forward_parts`` (both predictors). Returns what was stored.
     """
     if predictor._sigmoid:
         raise ValueError("a digit head needs a softmax model (the energy of its logits)")
     if not 0.0 <= rejected < 1.0:
         raise ValueError(f"rejected must be a fraction in [0, 1), not {rejected}")
-    pos, _ = predictor.features_and_logits(digits)
-    neg, _ = predictor.features_and_logits(nondigits)
-    x = np.concatenate([pos, neg]).astype(np.float64)
-    y = np.concatenate([np.ones(len(pos)), np.zeros(len(neg))])
-    mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
-    w, b = logistic_regression((x - mean) / std, y, l2)
-    weights = head_weight * w / std
-    head = {
-        "weights": [float(v) for v in weights],
-        "bias": float(head_weight * (b - mean @ (w / std))),
-        "energy_weight": 1.0,
-        "threshold": 0.0,
-    }
-    f, logits = predictor.features_and_logits(held_out)
-    scores = DigitHead.of(head).scores(f, logits)
+    pos_f, pos_l, pos_p = predictor.forward_parts(digits)
+    neg_f, neg_l, neg_p = predictor.forward_parts(nondigits)
+    y = np.concatenate([np.ones(len(pos_l)), np.zeros(len(neg_l))])
+    if hidden:
+        inputs = np.concatenate([np.concatenate([pos_l, pos_p], axis=1), np.concatenate([neg_l, neg_p], axis=1)]).astype(np.float64)
+        w1, b1, w2, b2 = mlp_classifier(inputs, y, hidden, seed=seed)
+        head = {
+            "kind": "mlp",
+            "hidden_weights": [[float(v) for v in row] for row in w1],
+            "hidden_bias": [float(v) for v in b1],
+            "out_weights": [float(v) for v in head_weight * w2],
+            "out_bias": float(head_weight * b2),
+            "energy_weight": 1.0,
+            "threshold": 0.0,
+        }
+    else:
+        x = np.concatenate([pos_f, neg_f]).astype(np.float64)
+        mean, std = x.mean(axis=0), x.std(axis=0) + 1e-6
+        w, b = logistic_regression((x - mean) / std, y, l2)
+        head = {
+            "weights": [float(v) for v in head_weight * w / std],
+            "bias": float(head_weight * (b - mean @ (w / std))),
+            "energy_weight": 1.0,
+            "threshold": 0.0,
+        }
+    f, logits, pooled = predictor.forward_parts(held_out)
+    scores = DigitHead.of(head).scores(f, logits, pooled)
     head.update(
         threshold=float(np.quantile(scores, rejected, method="lower")),
         held_out_digits=int(len(held_out)),
         held_out_rejected=rejected,
-        fitted_digits=int(len(pos)),
-        fitted_nondigits=int(len(neg)),
-        l2=l2,
+        fitted_digits=int(len(pos_l)),
+        fitted_nondigits=int(len(neg_l)),
         head_weight=head_weight,
     )
+    head.update({"hidden": hidden, "weight_decay": HEAD_DECAY, "seed": seed} if hidden else {"l2": l2})
     predictor.digit_head = DigitHead.of(head)
     predictor.meta.setdefault("recognition", {})["digit_head"] = head
     return head
