@@ -33,12 +33,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .preprocess import _checked, to_mnist
+from .preprocess import _checked, fit_box, place_by_centre_of_mass, stretch
 
 # Ink for segmentation: pixels at least this fraction of the brightest. Anti-aliased fringes
 # below it would join digits that only come near each other; the digit's own image keeps them.
 INK_FRACTION = 0.25
 FRINGE = 12  # pixels of faint edge a digit keeps around its ink
+FRINGE_CELLS = 2**22  # the groups' windows are grown together, in stacks of at most about this many pixels
 # Two groups are one digit when their x-ranges overlap by this much of the narrower one's width.
 JOIN_OVERLAP = 0.5
 # A component with less ink than this fraction of the largest one is a speck of noise: dropped.
@@ -152,18 +153,19 @@ def _run_components(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarra
     b = np.repeat(lo, count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
     root = np.arange(n)
     while len(a):
-        low = np.minimum(root[a], root[b])
-        new = root.copy()
-        np.minimum.at(new, a, low)
-        np.minimum.at(new, b, low)
-        while True:  # pointer jumping: every run points at its root
-            jumped = new[new]
-            if np.array_equal(jumped, new):
-                break
-            new = jumped
-        if np.array_equal(new, root):
+        ra, rb = root[a], root[b]  # roots: every run points at its root
+        apart = ra != rb
+        if not apart.any():
             break
-        root = new
+        a, b, ra, rb = a[apart], b[apart], ra[apart], rb[apart]
+        # Hook the larger root of each link under the smaller (roots only, so no cycle), then
+        # pointer jumping: a component's root ends as its first run, in a few rounds.
+        np.minimum.at(root, np.maximum(ra, rb), np.minimum(ra, rb))
+        while True:
+            jumped = root[root]
+            if np.array_equal(jumped, root):
+                break
+            root = jumped
     _, component = np.unique(root, return_inverse=True)
     return rows, starts, ends, component.reshape(-1)
 
@@ -299,7 +301,9 @@ def _classify(predictor, parts: list[_Part]) -> None:
     if not todo:
         return
     for p in todo:
-        p.x28 = to_mnist(p.pixels)
+        # to_mnist without its checks and crop: a part's pixels are already cropped to their ink
+        # (see _part), so this is to_mnist(p.pixels), bit for bit, in less time.
+        p.x28 = place_by_centre_of_mass(stretch(fit_box(p.pixels)))
     probs, flags = predictor.predict_batch_checked(np.stack([p.x28 for p in todo]))
     for p, pr, flag in zip(todo, np.asarray(probs), np.asarray(flags)):
         p.probabilities, p.is_digit = pr, bool(flag)
@@ -388,20 +392,25 @@ def _seams(tries: list[tuple[_Part, list[int]]], height: float) -> list[np.ndarr
     totals = np.full((depth, k, width + 2), np.inf)
     totals[0, :, 1:-1] = cost[0]
     for r in range(1, depth):
-        prev = totals[r - 1]
-        side = np.minimum(prev[:, :-2], prev[:, 2:])
-        np.minimum(prev[:, 1:-1], side + SEAM_STEP, out=totals[r, :, 1:-1])
-        totals[r, :, 1:-1] += cost[r]
-    rows = np.arange(k)[:, None]
-    moves = np.array([0, -1, 1])  # straight down first when it costs no more
-    extra = np.array([0.0, SEAM_STEP, SEAM_STEP])
-    pos = totals[-1].argmin(axis=1)
-    path = np.empty((k, depth), int)
+        prev, here = totals[r - 1], totals[r, :, 1:-1]
+        np.minimum(prev[:, :-2], prev[:, 2:], out=here)
+        here += SEAM_STEP
+        np.minimum(prev[:, 1:-1], here, out=here)
+        here += cost[r]
+    # Where each pixel's least path comes from in the row above, for all rows at once: straight
+    # down when it costs no more, else from the left when that costs no more than the right.
+    left, right = totals[:-1, :, :-2] + SEAM_STEP, totals[:-1, :, 2:] + SEAM_STEP
+    rightwards = left > right
+    stay = totals[:-1, :, 1:-1] <= np.minimum(left, right, out=left)
+    move = np.where(stay, 0, np.where(rightwards, 1, -1)).reshape(depth - 1, -1)
+    pos = totals[-1].argmin(axis=1) - 1  # the column in the band, 0-based
+    base = np.arange(k) * width
+    path = np.empty((depth, k), int)
+    path[-1] = pos
     for r in range(depth - 1, 0, -1):
-        path[:, r] = pos
-        pos = pos + moves[(totals[r - 1][rows, pos[:, None] + moves] + extra).argmin(axis=1)]
-    path[:, 0] = pos
-    path -= 1
+        pos = pos + move[r - 1][base + pos]
+        path[r - 1] = pos
+    path = path.T
     out, start = [], 0
     for (p, cols), idx in zip(tries, columns):
         n = len(cols)
@@ -541,12 +550,12 @@ def _parts(image: np.ndarray) -> list[_Part]:
     """The groups of ``image``'s components (see :func:`_groups`), each with its faint edge."""
     ink = image >= max(1, INK_FRACTION * int(image.max()))
     rows, starts, ends, component = _run_components(ink)
-    parts = []
     groups = _groups(rows, starts, ends, component)
     owner = np.full(int(component.max()) + 1, -1)
     for k, g in enumerate(groups):
         owner[g.ids] = k
     run_owner = owner[component]
+    windows, mines, faints = [], [], []
     for k, g in enumerate(groups):
         # The group's pixels: its components, and the faint edge around them (ink below the
         # segmentation's threshold) reached through faint ink, as far as FRINGE pixels.
@@ -555,26 +564,53 @@ def _parts(image: np.ndarray) -> list[_Part]:
         shape = ink[window].shape
         own = run_owner == k
         mine = _paint(shape, rows[own] - top, starts[own] - left, ends[own] - left, 1, np.int8) > 0
-        mine = _with_fringe(mine, image[window] > 0, ink[window])
+        windows.append((window, top, left))
+        mines.append(mine)
+        faints.append((image[window] > 0) & ~ink[window] & ~mine)
+    grown, start = [], 0
+    for end in range(1, len(mines) + 1):  # in stacks of at most FRINGE_CELLS pixels (or one window)
+        more = mines[start : end + 1]
+        if end == len(mines) or len(more) * max(m.shape[0] for m in more) * max(m.shape[1] for m in more) > FRINGE_CELLS:
+            grown += _with_fringes(mines[start:end], faints[start:end])
+            start = end
+    parts = []
+    for (window, top, left), mine in zip(windows, grown):
         part = _part(np.where(mine, image[window], 0).astype(np.uint8), left, top)
         if part is not None:
             parts.append(part)
     return parts
 
 
-def _with_fringe(mine: np.ndarray, nonzero: np.ndarray, ink: np.ndarray) -> np.ndarray:
-    """``mine`` (a group's ink) with the faint pixels (in ``nonzero`` but not ``ink``) reached from
-    it through faint pixels, as far as FRINGE pixels."""
-    faint = nonzero & ~ink & ~mine
-    mine = mine.copy()
+def _with_fringes(mines: list[np.ndarray], faints: list[np.ndarray]) -> list[np.ndarray]:
+    """Each ``mines[k]`` (a group's ink, in its window) with the pixels of ``faints[k]`` (faint ink,
+    not the group's) reached from it through faint pixels, as far as FRINGE pixels (8-connected).
+
+    All the groups at once, their windows stacked and packed 64 pixels to a word, so that each of
+    the FRINGE steps of growth is a few operations on a small array."""
+    height = max(m.shape[0] for m in mines)
+    width = max(m.shape[1] for m in mines)
+    words = -(-width // 64)
+    stack = np.zeros((2, len(mines), height, 64 * words), bool)
+    for k, (m, f) in enumerate(zip(mines, faints)):
+        stack[0, k, : m.shape[0], : m.shape[1]] = m
+        stack[1, k, : f.shape[0], : f.shape[1]] = f
+    # Bit j of word w of a row is the row's pixel 64 w + j (little-endian bytes and bits).
+    mine, faint = np.packbits(stack, axis=-1, bitorder="little").view("<u8")
+    one, top = np.uint64(1), np.uint64(63)
     for _ in range(FRINGE):
-        new = _grow(mine, 1)
-        new &= faint
-        if not new.any():
+        grown = mine | (mine << one) | (mine >> one)  # a pixel to each side, within a word
+        grown[..., 1:] |= mine[..., :-1] >> top  # and across words
+        grown[..., :-1] |= mine[..., 1:] << top
+        tall = grown.copy()  # a pixel up and down
+        tall[:, 1:] |= grown[:, :-1]
+        tall[:, :-1] |= grown[:, 1:]
+        tall &= faint
+        if not tall.any():
             break
-        mine |= new
-        faint &= ~new
-    return mine
+        mine |= tall
+        faint &= ~tall
+    grown = np.unpackbits(mine.view(np.uint8), axis=-1, bitorder="little").astype(bool)
+    return [grown[k, : m.shape[0], : m.shape[1]] for k, m in enumerate(mines)]
 
 
 def read_number(image: np.ndarray, predictor=None) -> NumberReading:
@@ -601,16 +637,3 @@ def read_number(image: np.ndarray, predictor=None) -> NumberReading:
         for p in parts
     )
     return NumberReading("".join(str(d.label) for d in digits), digits)
-
-
-def _grow(mask: np.ndarray, steps: int = 2) -> np.ndarray:
-    """``mask`` dilated by ``steps`` pixels (3×3 square)."""
-    out = mask
-    for _ in range(steps):
-        rows = out.copy()
-        rows[1:] |= out[:-1]
-        rows[:-1] |= out[1:]
-        out = rows.copy()
-        out[:, 1:] |= rows[:, :-1]
-        out[:, :-1] |= rows[:, 1:]
-    return out
