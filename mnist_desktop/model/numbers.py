@@ -15,8 +15,9 @@ Segmentation by recognition, in three steps:
    its start: it goes round a stroke that leans into the neighbour's box instead of slicing it).
    Every piece between two cuts that could be one digit is read (a second batch), and
    dynamic programming picks the cuts whose pieces score best in sum. A piece's score is the log
-   of the logistic model's probability, which reads the classifier's top two probabilities, the
-   piece's width against its label's usual width (a 1 is narrow, a 0 wide), its height, the ink
+   of the logistic model's probability, which reads the classifier's top three probabilities and
+   1 - the top one, the piece's width against its label's usual width (a 1 is narrow, a 0 wide;
+   and again when it is wider than that: a pair read as one of its digits), its height, the ink
    its cuts cross (a fragment is cut through strokes; two touching digits along a thin bridge) and
    whether it is the whole part, plus PIECE_BONUS per piece.
 
@@ -454,8 +455,9 @@ def _piece_score(q: _Part, label: int, height: float, crossed: float, whole: boo
     """How well ``q`` reads as one digit of the number: the log of the probability, by the logistic
     model in SCORE_WEIGHTS, that it is one digit's whole ink, plus PIECE_BONUS.
 
-    The logistic model reads the classifier's top two probabilities, the piece's width (in digit
-    heights) and how far that is from a ``label``'s usual width (a 1 is narrow, a 0 wide), how far
+    The logistic model reads the classifier's top three probabilities and 1 - the top one, the
+    piece's width (in digit heights) and how far that is from a ``label``'s usual width (a 1 is
+    narrow, a 0 wide), and again when it is wider than that (a pair read as one digit), how far
     its height is from a digit's, how much ink its cuts cross (a fragment is cut through strokes,
     a digit along the thin bridge where it touches its neighbour), whether it is the whole part
     and how many of its sides are the part's edges."""
