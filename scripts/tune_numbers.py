@@ -5,6 +5,7 @@ digits that ``mnist-desktop bench --only numbers`` measures with.
     PYTHONPATH=. python scripts/tune_numbers.py                 # exact reads with the module's constants
     PYTHONPATH=. python scripts/tune_numbers.py PIECE_BONUS=1.0 # ... with constants changed
     PYTHONPATH=. python scripts/tune_numbers.py --fit           # refit DIGIT_WIDTHS and SCORE_WEIGHTS
+    PYTHONPATH=. python scripts/tune_numbers.py --cv            # fit on half the numbers, measure on the other half, both ways
 
 The tuning numbers: 140 written with gaps (20 of each length 2–8) and 280 with touching
 neighbours (40 of each length), seeds (100, n) and (101, n). ``--fit`` cuts every part at least
@@ -109,9 +110,16 @@ def main(argv: list[str]) -> None:
     predictor = Predictor.default()
     gaps, touching = tuning_numbers()
     for arg in argv:
-        if arg != "--fit":
+        if arg not in ("--fit", "--cv"):
             name, value = arg.split("=")
             setattr(N, name, type(getattr(N, name))(value))
+    if "--cv" in argv:  # even numbers, odd numbers: each half measured with the weights fitted on the other
+        for half in (0, 1):
+            fit(predictor, gaps[half::2] + touching[half::2])
+            print(f"fitted on half {half}, measured on the other:")
+            print("  written with gaps:", measure(predictor, gaps[1 - half :: 2]))
+            print("  touching:         ", measure(predictor, touching[1 - half :: 2]))
+        return
     if "--fit" in argv:
         fit(predictor, gaps + touching)
     print("written with gaps:", measure(predictor, gaps))

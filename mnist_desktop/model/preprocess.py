@@ -157,8 +157,10 @@ def place_by_centre_of_mass(box: np.ndarray) -> np.ndarray:
     total = box.sum()
     cy = (box.sum(axis=1) @ np.arange(h)) / total
     cx = (box.sum(axis=0) @ np.arange(w)) / total
-    top = int(np.clip(round(CENTRE - cy), 0, SIZE - h))
-    left = int(np.clip(round(CENTRE - cx), 0, SIZE - w))
+    # min/max of Python ints rather than np.clip: the same numbers, without np.clip's overhead
+    # on scalars (a tenth of to_mnist's time; read_number calls it for every piece).
+    top = min(max(round(CENTRE - cy), 0), SIZE - h)
+    left = min(max(round(CENTRE - cx), 0), SIZE - w)
     return _place(box, top, left)
 
 
