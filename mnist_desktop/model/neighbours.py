@@ -10,18 +10,17 @@ The 60,000 training images' features are computed once per model (:func:`trainin
 seconds; it can run off the GUI thread and reports progress and stops when asked) and kept for
 one model (:data:`MAX_CACHED`), keyed by a hash of the model's weights and settings, so a
 retrained or different model never meets another's features. They are the largest thing the
-window holds, so they are stored at half precision (float16: 117 MB for the bundled CNN's 1,024
-features instead of 234 MB; a model whose features do not fit float16's range keeps float32),
-and the window calls :func:`keep_only` when the active model changes, so the previous model's
-features go before the new ones are built. The stored values are the features: a query is exact
-over them (the answer of comparing the drawing with every stored row, widened to float32).
+window holds (234 MB for the bundled CNN's 1,024 features): the window calls :func:`keep_only`
+when the active model changes, so the previous model's features go before the new ones are
+built. With :data:`HALF_PRECISION` they are stored as float16 (117 MB; a model whose features do
+not fit float16's range keeps float32); a query is then exact over the stored values.
 
 A query is exact and fast: distances in a :data:`PROJECTED`-dimensional principal subspace are
 lower bounds of the true ones, so only the training digits whose bound beats the k-th best true
 distance are compared in full; when that is most of them (a scribble), one matrix product over
-all of them is cheaper. Rows are widened to float32 by torch (vectorised; numpy's float16
-conversion is several times slower), only the candidates, or the whole table in small chunks
-that stay in the cache, never all at once.
+all of them is cheaper. Rows are read by torch (at half precision widened by it, vectorised:
+numpy's float16 conversion is several times slower), only the candidates, or in a full scan the
+whole table in small chunks that stay in the cache, never all of it widened at once.
 """
 
 from __future__ import annotations
@@ -36,7 +35,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-MAX_CACHED = 1  # models whose features are kept (117 MB for the bundled CNN: 60,000 × 1,024 float16)
+MAX_CACHED = 1  # models whose features are kept (234 MB for the bundled CNN: 60,000 × 1,024 float32)
+# Store the features as float16: half the memory (117 MB instead of 234 MB for the bundled CNN)
+# and the same answers over the stored values; queries of MNIST digits as fast (5.05 against
+# 5.07 ms median, load 3.5), but a drawing far from every digit, which scans all 60,000, a
+# third slower (28.6 against 20.3 ms median; 62.6 against 44.1 ms at load 2.5): widening
+# float16 runs at 2–3 values a nanosecond in torch (numpy's and bit tricks are slower), more than
+# reading twice the bytes of float32 costs. Off until that scan is not slower.
+HALF_PRECISION = False
 PROJECTED = 64  # dimensions of the subspace the lower bounds are computed in
 FIRST_CANDIDATES = 1024  # training digits compared in full first: the k-th best of them bounds the rest
 # When more than this many others' bounds can still beat it (a drawing far from every training
@@ -53,7 +59,7 @@ class TrainingFeatures:
 
     key: str  # hash of the model's weights, architecture, normalisation and classes, and of the data folder
     space: str  # what the features are, in words
-    features: np.ndarray = field(repr=False)  # float16 (60000, D) (float32 if they do not fit float16), read-only
+    features: np.ndarray = field(repr=False)  # float32 (60000, D), float16 with HALF_PRECISION (if they fit), read-only
     mean: np.ndarray = field(repr=False)  # float64 (D,): the features' mean
     basis: np.ndarray = field(repr=False)  # float64 (D, PROJECTED): orthonormal principal directions
     projected: np.ndarray = field(repr=False)  # float32 (60000, PROJECTED): (features - mean) @ basis
@@ -165,9 +171,10 @@ def training_features(
     _, space = _feature_layers(predictor)
     images, _ = mnist_arrays("train", data_root)
     start = time.perf_counter()
-    # Filled batch by batch, at half precision (a list of batches and their concatenation held
-    # the features twice). Everything below is torch: it lets go of the GIL and keeps to this
-    # thread's own torch threads, where numpy's float16 and OpenBLAS's threads would not.
+    # Filled batch by batch (a list of batches and their concatenation held the features twice).
+    # Everything below is torch: it lets go of the GIL and keeps to this thread's own torch
+    # threads and priority, where numpy's product and eigh ran on OpenBLAS's threads (both
+    # cores, at the GUI thread's priority).
     table = None
     with torch.no_grad():
         for i in range(0, len(images), BATCH):
@@ -175,7 +182,7 @@ def training_features(
                 return None
             batch = _hidden_tensor(predictor, images[i : i + BATCH])
             if table is None:
-                table = torch.empty((len(images), batch.shape[1]), dtype=torch.float16)
+                table = torch.empty((len(images), batch.shape[1]), dtype=torch.float16 if HALF_PRECISION else torch.float32)
             if table.dtype == torch.float16 and not bool(batch.abs().max() <= FLOAT16_MAX):
                 table = table.float()  # too large for float16 (or not finite): this model's stay float32
             table[i : i + len(batch)] = batch
