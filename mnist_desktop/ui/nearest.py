@@ -41,7 +41,11 @@ BUILD_ON_SHOW = True
 
 
 class FeatureWorker(Worker):
-    """Computes (or finds cached) the training features of one model."""
+    """Computes (or finds cached) the training features of one model, below the GUI thread's
+    priority: tens of seconds of a core that took an equal share of the CPU with the GUI thread
+    stalled drawing 50–200 ms a frame on two busy cores (bench ``saliency``, ``building``)."""
+
+    nice = 10
 
     def __init__(self, predictor, generation: int):
         super().__init__(generation)
