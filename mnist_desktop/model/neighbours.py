@@ -243,6 +243,8 @@ def nearest_training(predictor, x28: np.ndarray, k: int = 8, *, features: Traini
     never builds them again after the window dropped them. Exact: the same answer as
     comparing with all 60,000, up to ties.
     """
+    import torch
+
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 60000:
         raise ValueError(f"k must be an integer from 1 to 60000, not {k!r}")
     predictor.normalize(x28)  # checks the shape
@@ -251,8 +253,12 @@ def nearest_training(predictor, x28: np.ndarray, k: int = 8, *, features: Traini
     k = min(int(k), len(f))
     q32 = hidden_features(predictor, np.asarray(x28, dtype=np.float32)[None])[0]
     q = q32.astype(np.float64)
-    qp = ((q - found.mean) @ found.basis).astype(np.float32)
-    bound = found.projected_norms - 2 * (found.projected @ qp) + qp @ qp  # ≤ the true squared distance (float32: see below)
+    # Products by torch, in this thread alone: numpy's would wake OpenBLAS's threads, which spin
+    # on every core at the GUI thread's priority after each product (see mnist_desktop/__init__).
+    qp = torch.mv(torch.from_numpy(found.basis).T, torch.from_numpy(q - found.mean)).float()
+    dots = torch.mv(torch.from_numpy(found.projected), qp).numpy()
+    qp = qp.numpy()
+    bound = found.projected_norms - 2 * dots + float(qp @ qp)  # ≤ the true squared distance (float32: see below)
     slack = 1e-4 * found.spread  # bounds and distances in float32 are off by ~1e-6 of the spread
     n = min(max(FIRST_CANDIDATES, k), len(f))
     first = np.argpartition(bound, n - 1)[:n] if n < len(f) else np.arange(len(f))

@@ -15,6 +15,7 @@ def main() -> None:
     import tempfile
     import time
 
+    __import__("mnist_desktop")  # first, as the app's entry points do: it sets up the process before numpy loads
     import numpy as np
     from PySide6.QtCore import QEvent, QSettings, Qt, QTimer
     from PySide6.QtWidgets import QApplication
