@@ -58,7 +58,10 @@ class FeatureWorker(Worker):
 
 
 class QueryWorker(Worker):
-    """The K training digits nearest one drawing: finishes with ``(indices, distances)``."""
+    """The K training digits nearest one drawing: finishes with ``(indices, distances)``; a little
+    below the GUI thread's priority (up to 10 a second of 5–60 ms of a core while drawing)."""
+
+    nice = 5
 
     def __init__(self, predictor, features, x28: np.ndarray, generation: int):
         super().__init__(generation)

@@ -261,4 +261,5 @@ def test_a_background_worker_runs_below_the_gui_thread_and_leaves_it_as_it_was(q
     threads.start(build)
     qtbot.waitUntil(lambda: _ended(seen), timeout=10_000)
     assert seen["finished"] == [(3, min(19, gui + nearest.FeatureWorker.nice))] and nearest.FeatureWorker.nice >= 5
+    assert nearest.QueryWorker.nice > 0  # the queries too, a little
     qtbot.waitUntil(lambda: threads.running() == 0, timeout=10_000)
