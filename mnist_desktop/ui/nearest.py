@@ -193,7 +193,7 @@ class NearestDigits(QObject):
         self._queries += 1  # a query of the previous model still running: its answer is dropped
         self._cancel()
         self.ready_for = None
-        # The previous model's features (234 MB for the bundled CNN) go before the new ones are built.
+        # The previous model's features (117 MB for the bundled CNN) go before the new ones are built.
         neighbours.keep_only(predictor)
         self._timer.stop()
         if predictor is None:
