@@ -53,7 +53,9 @@ def brute_force(features: np.ndarray, q: np.ndarray, k: int):
     return order, d[order]
 
 
-def test_mlp_neighbours_are_the_brute_force_ones_in_its_hidden_layer():
+@pytest.mark.parametrize("half", [False, True])
+def test_mlp_neighbours_are_the_brute_force_ones_in_its_hidden_layer(half, monkeypatch):
+    monkeypatch.setattr(neighbours, "HALF_PRECISION", half)
     p = predictor_of("mlp", hidden=30)
     train, _ = mnist_arrays("train")
     # The reference features come from a forward hook on the output layer's input, not from the module's code.
@@ -65,7 +67,9 @@ def test_mlp_neighbours_are_the_brute_force_ones_in_its_hidden_layer():
     reference = seen[0]
     built = training_features(p)
     assert "30 inputs" in built.space and built.features.shape == (60000, 30)
-    assert np.allclose(built.features, reference, atol=1e-5)
+    # the hidden layer's values (at half precision rounded to float16)
+    assert built.features.dtype == (np.float16 if half else np.float32)
+    assert np.all(np.abs(built.features.astype(np.float32) - reference) <= (2**-11 if half else 0) * np.abs(reference) + 1e-5)
     test, _ = mnist_arrays("test")
     rng = np.random.default_rng(0)
     for i in rng.choice(len(test), 12, replace=False):
@@ -73,21 +77,29 @@ def test_mlp_neighbours_are_the_brute_force_ones_in_its_hidden_layer():
         indices, distances = nearest_training(p, x28, k=8)
         with torch.no_grad():
             q = p.model[:3](torch.from_numpy((x28 - 0.1307) / 0.3081).reshape(1, 1, 28, 28)).numpy()[0]
-        want, want_d = brute_force(reference, q, 8)
+        want, want_d = brute_force(built.features, q, 8)  # exact over the stored values
         assert indices.dtype == np.int64 and len(indices) == 8
         assert np.allclose(distances, want_d, rtol=1e-4, atol=1e-4)
         assert np.all(np.diff(distances) >= 0)
         assert set(indices.tolist()) == set(want.tolist()) or np.allclose(distances[-1], distances[-2], rtol=1e-4)
+        # and (at half precision within float16's rounding) the answer over the float32 features
+        _, full_d = brute_force(reference, q, 8)
+        assert np.allclose(distances, full_d, rtol=2e-3, atol=2e-3)
 
 
-def test_cnn_neighbours_match_brute_force_and_a_training_digit_finds_itself():
+@pytest.mark.parametrize("half", [False, True])
+def test_cnn_neighbours_match_brute_force_and_a_training_digit_finds_itself(half, monkeypatch):
+    monkeypatch.setattr(neighbours, "HALF_PRECISION", half)
     p = predictor_of("cnn", channels1=4, channels2=8)  # small: the features of 60,000 digits in seconds
     built = training_features(p)
     assert built.features.shape == (60000, 128) and "'fc'" in built.space
+    assert built.features.dtype == (np.float16 if half else np.float32) and built.features.nbytes == 60000 * 128 * (2 if half else 4)
     train, labels = mnist_arrays("train")
     for i in (0, 123, 59999):
-        indices, distances = nearest_training(p, train[i].astype(np.float32) / 255, k=5)
-        assert indices[0] == i and distances[0] == pytest.approx(0, abs=1e-3)
+        x28 = train[i].astype(np.float32) / 255
+        indices, distances = nearest_training(p, x28, k=5)
+        # its stored copy is its features (at half precision rounded to float16: off by at most 2^-11 of them)
+        assert indices[0] == i and distances[0] <= 2**-11 * np.linalg.norm(neighbours.hidden_features(p, x28[None])[0]) + 1e-6
     test, _ = mnist_arrays("test")
     x28 = test[7].astype(np.float32) / 255
     indices, distances = nearest_training(p, x28, k=8)
@@ -96,12 +108,15 @@ def test_cnn_neighbours_match_brute_force_and_a_training_digit_finds_itself():
     assert indices.tolist() == want.tolist() and np.allclose(distances, want_d, rtol=1e-4)
 
 
-def test_a_drawing_far_from_every_digit_scans_them_all_and_is_still_exact(monkeypatch):
+@pytest.mark.parametrize("half", [False, True])
+def test_a_drawing_far_from_every_digit_scans_them_all_and_is_still_exact(half, monkeypatch):
     """Scribbles and strokes are far from every training digit: the projected bound prunes
     nothing, and past FULL_SCAN candidates one matrix product over all of them answers (the
     doubling it replaces took up to 0.8 s on the bundled CNN). The answer is brute force's."""
+    monkeypatch.setattr(neighbours, "HALF_PRECISION", half)
     p = predictor_of("cnn", channels1=4, channels2=8)
     built = training_features(p)
+    assert built.features.dtype == (np.float16 if half else np.float32)
     scans = []
     real = neighbours._full_scan
     monkeypatch.setattr(neighbours, "_full_scan", lambda *a: scans.append(1) or real(*a))
@@ -127,6 +142,26 @@ def test_a_drawing_far_from_every_digit_scans_them_all_and_is_still_exact(monkey
     assert neighbours.cached_features(p) is None
 
 
+def test_features_too_large_for_float16_stay_float32_and_exact(monkeypatch):
+    """Half precision ends at 65,504: a model whose hidden values are larger keeps float32
+    features (no infinities), and the queries, the candidates' and the full scan's, stay exact."""
+    monkeypatch.setattr(neighbours, "HALF_PRECISION", True)
+    p = predictor_of("mlp", hidden=8)
+    with torch.no_grad():
+        p.model.fc1.weight.mul_(1e6)
+        p.model.fc1.bias.mul_(1e6)
+    built = training_features(p)
+    assert built.features.dtype == np.float32 and np.isfinite(built.features).all()
+    assert built.features.max() > neighbours.FLOAT16_MAX
+    test, _ = mnist_arrays("test")
+    for x28 in [test[0] / np.float32(255), np.eye(28, dtype=np.float32)]:
+        indices, distances = nearest_training(p, x28, k=5)
+        want, want_d = brute_force(built.features, neighbours.hidden_features(p, x28[None])[0], 5)
+        assert np.allclose(distances, want_d, rtol=1e-4)
+        assert indices.tolist() == want.tolist() or np.allclose(distances[-1], distances[-2], rtol=1e-4)
+        assert neighbours._full_scan(built, neighbours.hidden_features(p, x28[None])[0], 5)[0].tolist() == indices.tolist()
+
+
 def test_models_without_a_hidden_layer_use_pixels():
     p = predictor_of("linear")
     built = training_features(p)
@@ -134,7 +169,7 @@ def test_models_without_a_hidden_layer_use_pixels():
     train, _ = mnist_arrays("train")
     x28 = train[42].astype(np.float32) / 255
     indices, distances = nearest_training(p, x28, k=3)
-    assert indices[0] == 42 and distances[0] == pytest.approx(0, abs=1e-3)
+    assert indices[0] == 42 and distances[0] <= 2**-11 * np.linalg.norm((x28.reshape(-1) - 0.1307) / 0.3081) + 1e-6
     want, want_d = brute_force(built.features, (x28.reshape(-1) - 0.1307) / 0.3081, 3)
     assert indices.tolist() == want.tolist() and np.allclose(distances, want_d, rtol=1e-4, atol=1e-4)
 

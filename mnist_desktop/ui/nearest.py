@@ -41,7 +41,11 @@ BUILD_ON_SHOW = True
 
 
 class FeatureWorker(Worker):
-    """Computes (or finds cached) the training features of one model."""
+    """Computes (or finds cached) the training features of one model, below the GUI thread's
+    priority: tens of seconds of a core that took an equal share of the CPU with the GUI thread
+    stalled drawing 50–200 ms a frame on two busy cores (bench ``saliency``, ``building``)."""
+
+    nice = 10
 
     def __init__(self, predictor, generation: int):
         super().__init__(generation)
@@ -54,7 +58,10 @@ class FeatureWorker(Worker):
 
 
 class QueryWorker(Worker):
-    """The K training digits nearest one drawing: finishes with ``(indices, distances)``."""
+    """The K training digits nearest one drawing: finishes with ``(indices, distances)``; a little
+    below the GUI thread's priority (up to 10 a second of 5–60 ms of a core while drawing)."""
+
+    nice = 5
 
     def __init__(self, predictor, features, x28: np.ndarray, generation: int):
         super().__init__(generation)
@@ -186,7 +193,7 @@ class NearestDigits(QObject):
         self._queries += 1  # a query of the previous model still running: its answer is dropped
         self._cancel()
         self.ready_for = None
-        # The previous model's features (234 MB for the bundled CNN) go before the new ones are built.
+        # The previous model's features (117 MB for the bundled CNN) go before the new ones are built.
         neighbours.keep_only(predictor)
         self._timer.stop()
         if predictor is None:

@@ -218,3 +218,48 @@ def test_the_canvas_drops_a_decode_that_a_newer_request_superseded(qtbot, tmp_pa
         release.set()
     qtbot.wait(50)  # let anything queued after it arrive
     assert decoded == [second, first] and len(loaded) == 1 and np.array_equal(canvas.image_array(), shown)
+
+
+# ---------------------------------------------------------------------- priority
+def _own_nice() -> int:
+    import os
+
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+def test_a_background_worker_runs_below_the_gui_thread_and_leaves_it_as_it_was(qtbot, monkeypatch):
+    """A worker with ``nice`` runs its work at a lower priority than the GUI thread (Linux: the
+    thread's own nice value); the GUI thread and a plain worker keep theirs. The nearest digits'
+    features are built that way (their build stalled drawing when it had an equal share)."""
+    import sys
+
+    import pytest
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("per-thread nice values are Linux's")
+    from mnist_desktop.ui import nearest
+
+    class Probe(Worker):
+        def work(self):
+            return _own_nice()
+
+    gui = _own_nice()
+    threads = WorkerThreads("test-nice")
+    results = {}
+    for nice in (0, 5):
+        worker = Probe()
+        worker.nice = nice
+        seen = _record(worker)
+        threads.start(worker)
+        qtbot.waitUntil(lambda seen=seen: _ended(seen), timeout=10_000)
+        results[nice] = seen["finished"][0][1]
+    assert results == {0: gui, 5: min(19, gui + 5)} and _own_nice() == gui
+
+    monkeypatch.setattr(nearest.neighbours, "training_features", lambda *a, **k: _own_nice())
+    build = nearest.FeatureWorker(object(), generation=3)
+    seen = _record(build)
+    threads.start(build)
+    qtbot.waitUntil(lambda: _ended(seen), timeout=10_000)
+    assert seen["finished"] == [(3, min(19, gui + nearest.FeatureWorker.nice))] and nearest.FeatureWorker.nice >= 5
+    assert nearest.QueryWorker.nice > 0  # the queries too, a little
+    qtbot.waitUntil(lambda: threads.running() == 0, timeout=10_000)
