@@ -540,10 +540,10 @@ def _segment(predictor, parts: list[_Part]) -> list[_Part]:
                 plans[id(p)] = crossed, table
     joins = _joins(parts, height)
     _classify(predictor, [q for _, table in plans.values() for q in table.values()] + [u for u, _ in joins.values()])
-    chains = []  # each part's best reading on its own: (its pieces, their score)
+    chains: list[tuple[list[_Part], float | None]] = []  # each part's best reading alone: (its pieces, their score)
     for p in parts:
         if id(p) not in plans:
-            chains.append(([p], _score(predictor, p, height, 0.0, True, 2)))
+            chains.append(([p], None))  # scored below, if it may be joined
             continue
         crossed, table = plans[id(p)]
         n = len(crossed) - 1
@@ -572,7 +572,10 @@ def _segment(predictor, parts: list[_Part]) -> list[_Part]:
     total[0] = 0.0
     back = np.zeros(len(parts) + 1, int)
     for k in range(1, len(parts) + 1):
-        total[k], back[k] = total[k - 1] + chains[k - 1][1], k - 1
+        alone = chains[k - 1][1]
+        if alone is None:  # a part that may not be joined adds the same to every plan: 0
+            alone = _score(predictor, parts[k - 1], height, 0.0, True, 2) if {k - 2, k - 1} & joins.keys() else 0.0
+        total[k], back[k] = total[k - 1] + alone, k - 1
         if k - 2 in joins:
             u, _ = joins[k - 2]
             s = total[k - 2] + _score(predictor, u, height, 0.0, True, 2)
