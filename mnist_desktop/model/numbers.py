@@ -1,6 +1,6 @@
 """Read a whole number: a canvas holding digits written left to right → the digits and where each is.
 
-Segmentation by recognition, in three steps:
+Segmentation by recognition, in four steps:
 
 1. The ink's connected components (8-connected, found on runs of ink, in numpy).
 2. Parts of one digit are joined: components that overlap strongly in x (a 4 written in two
@@ -20,6 +20,9 @@ Segmentation by recognition, in three steps:
    and again when it is wider than that: a pair read as one of its digits), its height, the ink
    its cuts cross (a fragment is cut through strokes; two touching digits along a thin bridge) and
    whether it is the whole part, plus PIECE_BONUS per piece.
+4. Neighbouring parts at most JOIN_GAP apart are also read as one digit (in the same second batch),
+   and a second dynamic programme over the parts keeps them joined when the whole scores better
+   than the two apart: a digit written in two strokes side by side.
 
 Every part goes through ``to_mnist``; each digit's ``is_digit`` is the predictor's own judgement,
 from the forward pass that read it (``predict_batch_checked``). The constants were fitted on numbers composed from MNIST *training*
