@@ -134,6 +134,26 @@ def test_a_digit_in_two_strokes_is_one_digit(predictor):
     assert iou(reading.digits[0].box, ink_box(image)) > 0.95
 
 
+@pytest.mark.parametrize("digit, seed", [(0, 0), (2, 1), (4, 1), (6, 1), (8, 0)])
+def test_a_digit_in_two_halves_side_by_side_is_joined_by_recognition(predictor, digit, seed):
+    """A digit cut down the middle (two parts side by side, a few pixels apart, neither half of the
+    other's width under it) is read as one digit: the two halves read as two wrong digits, the
+    whole as the right one, which scores better."""
+    from mnist_desktop.model import mnist_arrays
+
+    images, labels = mnist_arrays("test")
+    same = np.flatnonzero(labels == digit)[:5]
+    c = compose_number(3, seed=seed, images=images[same], labels=labels[same])
+    image = c.image.copy()
+    x0, y0, x1, y1 = c.boxes[1]
+    middle = (x0 + x1) // 2
+    image[:, middle - 3 : middle + 3] = 0
+    assert label_components(image >= 64)[1] >= 4  # the middle digit is two parts
+    reading = read_number(image, predictor)
+    assert reading.text == c.text
+    assert reading.digits[1].box[0] <= x0 + 2 and reading.digits[1].box[2] >= x1 - 2  # one box over both halves
+
+
 def test_a_stroke_broken_off_joins_its_digit_and_a_speck_is_dropped(predictor):
     c = compose_number(3, seed=2)
     image = c.image.copy()
