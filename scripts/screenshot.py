@@ -230,6 +230,7 @@ def scene_number(app, window, args):
     draw(window.canvas, number_2026())
     wait(app, lambda: not window.number_mode._timer.isActive(), 5)
     window.number_mode.read()
+    wait(app, lambda: not window.number_mode.is_reading(), 5)  # read in its worker
     window.number_panel.select(3)
     wait(app, lambda: False, 0.3)
     return None, f"read {window.number_panel.number.text()!r}"

@@ -2,8 +2,12 @@
 box around each digit on the canvas, the number in large type, each digit's probabilities on
 hover or click, and a way to send each digit to My digits with its label.
 
-Reading an 8-digit canvas takes some 20–30 ms, so it runs at most once per ``READ_INTERVAL_S``
-while the pen moves (the last edit is always read), never once per mouse event.
+Reading an 8-digit canvas takes some 20–30 ms of a core (random strokes up to 70 ms), so it
+runs in a :class:`ReadWorker`, a little below the GUI thread's priority, never on the GUI thread:
+at most once per ``READ_INTERVAL_S`` while the pen moves (the last edit is always read), one
+reading at a time; a drawing changed while one runs waits for it and is read next, and the
+reading of the older drawing is dropped (the boxes would not fit the ink any more). On the GUI
+thread each 8-digit reading stalled drawing 20–70 ms (bench ``saliency``, ``number``).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from mnist_desktop.model.datasets import MNIST, MyDigitsDataset
 
 from .canvas import Canvas
 from .prediction import ProbabilityBars
+from .workers import Worker, WorkerThreads
 
 NUMBER_ASPECT = 3.0  # the canvas in Number mode: three times as wide as high
 READ_INTERVAL_S = 0.1  # at most one reading per this while writing
@@ -145,6 +150,23 @@ class NumberPanel(QWidget):
         return self._fill_menu(menu, index)
 
 
+class ReadWorker(Worker):
+    """``read_number`` of one canvas image: finishes with the :class:`~engine.NumberReading`, or
+    None for an image without ink; a little below the GUI thread's priority (drawing first)."""
+
+    nice = 5
+
+    def __init__(self, image: np.ndarray, predictor, generation: int):
+        super().__init__(generation)
+        self.image, self.predictor = image, predictor
+
+    def work(self):
+        try:
+            return engine.read_number(self.image, self.predictor)
+        except engine.EmptyImageError:
+            return None
+
+
 class NumberMode(QObject):
     """Reads the canvas as a number while Number mode is on: the canvas wide, the boxes on it,
     the reading in ``panel``. ``readingUpdated`` says the panel shows the latest drawing."""
@@ -159,6 +181,10 @@ class NumberMode(QObject):
         self.active = False
         self.reading: engine.NumberReading | None = None
         self._last_read = 0.0
+        self.threads = WorkerThreads("number-read", self)
+        self.reading_worker: ReadWorker | None = None  # the reading running; one at a time
+        self._read_again = False  # the canvas changed while it ran: read the latest next
+        self._generation = 0  # of the readings asked for: only the latest one's is shown
         self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self.read)
         canvas.changed.connect(self.schedule_read)
@@ -181,6 +207,7 @@ class NumberMode(QObject):
             return
         self.active = on
         self._timer.stop()
+        self._drop_running()
         self.canvas.set_aspect(NUMBER_ASPECT if on else 1.0)  # emits changed: read (on) or nothing (off)
         if on:
             self.read()
@@ -189,7 +216,20 @@ class NumberMode(QObject):
         self.toggled.emit(on)
 
     def stop(self) -> None:
+        """Stop reading (the window closes): the running reading's thread is waited for."""
         self._timer.stop()
+        self._drop_running()
+        self.threads.shutdown()
+        self.reading_worker = None
+
+    def is_reading(self) -> bool:
+        """A reading runs in its worker, or is waiting for the one running."""
+        return self.reading_worker is not None or self._read_again
+
+    def _drop_running(self) -> None:
+        """What the running reading finds will not be shown (nor read again after it)."""
+        self._generation += 1
+        self._read_again = False
 
     @Slot(object)
     def _on_model_changed(self, predictor) -> None:
@@ -207,16 +247,46 @@ class NumberMode(QObject):
 
     @Slot()
     def read(self) -> None:
-        """Read the canvas now."""
+        """Read the canvas: in a :class:`ReadWorker` (an empty canvas, or no model, empties the
+        reading at once); while one runs, the latest drawing waits for it."""
         self._last_read = time.perf_counter()
+        if not self.active:
+            return
+        if self.reading_worker is not None:
+            self._read_again = True
+            return
+        self._generation += 1  # what an earlier reading finds is older than this drawing
         predictor = self.session.predictor
         image = self.canvas.image_array()
-        reading = None
-        if predictor is not None and image.any():
-            try:
-                reading = engine.read_number(image, predictor)
-            except engine.EmptyImageError:
-                reading = None
+        if predictor is None or not image.any():
+            self._show(None)
+            return
+        worker = ReadWorker(image, predictor, self._generation)
+        worker.finished.connect(self._on_read_finished)
+        worker.failed.connect(self._on_read_failed)
+        self.reading_worker = worker
+        self.threads.start(worker)
+
+    def _read_ended(self, generation: int) -> bool:
+        """The running reading is over: True if it is still the one to show."""
+        self.reading_worker = None
+        if self._read_again:
+            self._read_again = False
+            self.read()
+            return False  # the canvas changed meanwhile: the newer drawing is being read
+        return generation == self._generation and self.active
+
+    @Slot(int, object)
+    def _on_read_finished(self, generation: int, reading) -> None:
+        if self._read_ended(generation):
+            self._show(reading)
+
+    @Slot(int, str)
+    def _on_read_failed(self, generation: int, _message: str) -> None:
+        if self._read_ended(generation):
+            self._show(None)
+
+    def _show(self, reading: engine.NumberReading | None) -> None:
         self.reading = reading
         self.panel.show_reading(reading)
         self._show_boxes()

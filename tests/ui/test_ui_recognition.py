@@ -104,6 +104,58 @@ def test_number_mode_reads_a_composed_number_and_boxes_its_digits(bundled_window
     assert w.prediction.digit.text() == "1"
 
 
+def test_number_mode_reads_in_a_worker_and_shows_only_the_latest_drawing(bundled_window, qtbot, monkeypatch):
+    """The number is read off the GUI thread, one reading at a time: a drawing changed while one
+    runs is read next and the older drawing's reading is never shown; closing mid-read is clean."""
+    import threading
+
+    from mnist_desktop.model.drawings import compose_number
+    from mnist_desktop.ui import number_mode
+
+    w = bundled_window
+    real, gate, entered, threads, read = number_mode.engine.read_number, threading.Event(), threading.Event(), [], []
+
+    def gated(image, predictor):
+        threads.append(threading.current_thread())
+        entered.set()
+        assert gate.wait(10)
+        reading = real(image, predictor)
+        read.append(reading.text)
+        return reading
+
+    monkeypatch.setattr(number_mode.engine, "read_number", gated)
+    w.number_mode_action.trigger()
+    first, second = compose_number(3, seed=1), compose_number(5, seed=2)
+    assert first.text != second.text
+    shown = []
+    w.number_mode.readingUpdated.connect(lambda: shown.append(w.number_panel.number.text()))
+
+    w.canvas.set_image(first.image)
+    qtbot.waitUntil(entered.is_set, timeout=5000)  # the first drawing is being read, in its worker
+    assert threads[0] is not threading.main_thread() and w.number_mode.is_reading()
+    w.canvas.set_image(second.image)  # changed meanwhile: waits for the running reading
+    qtbot.waitUntil(lambda: w.number_mode._read_again, timeout=5000)
+    assert len(threads) == 1  # one reading at a time
+    with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=10000):
+        gate.set()
+    assert read == [first.text, second.text]  # both read, in order...
+    assert shown == [second.text]  # ...and only the latest shown: the first reading was dropped
+    assert w.number_panel.number.text() == second.text and len(w.canvas.boxes) == 5
+    assert all(t is not threading.main_thread() for t in threads)
+    qtbot.waitUntil(lambda: w.number_mode.threads.running() == 0, timeout=5000)
+
+    # Closing while a reading runs: it is waited for, and not shown.
+    gate.clear()
+    entered.clear()
+    w.canvas.set_image(first.image)
+    qtbot.waitUntil(entered.is_set, timeout=5000)
+    threading.Timer(0.2, gate.set).start()  # the reading ends while close() waits for it
+    w.close()
+    assert w.number_mode.threads.running() == 0 and not w.number_mode.is_reading()
+    qtbot.wait(50)  # its queued finish, if any, arrives after the close
+    assert w.number_panel.number.text() == second.text and shown == [second.text]
+
+
 @pytest.fixture
 def small_training_set(monkeypatch):
     """The nearest-digits features over the first 3,000 training digits (the full 60,000 take
