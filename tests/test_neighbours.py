@@ -162,6 +162,29 @@ def test_features_too_large_for_float16_stay_float32_and_exact(monkeypatch):
         assert neighbours._full_scan(built, neighbours.hidden_features(p, x28[None])[0], 5)[0].tolist() == indices.tolist()
 
 
+def test_a_later_batch_too_large_for_float16_makes_every_row_float32(monkeypatch):
+    """When only a later batch of training digits overflows float16, the rows stored before it are
+    not left rounded to float16: the whole table is built again as float32."""
+    monkeypatch.setattr(neighbours, "HALF_PRECISION", True)
+    p = predictor_of("mlp", hidden=8)
+    train, _ = mnist_arrays("train")
+    huge = train[neighbours.BATCH + 3]
+    real = neighbours._hidden_tensor
+
+    def one_huge_digit(predictor, images):
+        out = real(predictor, images)
+        hit = torch.from_numpy((np.asarray(images) == huge).all(axis=(1, 2)))
+        return torch.where(hit[:, None], out * 1e6 + 1e6, out)
+
+    monkeypatch.setattr(neighbours, "_hidden_tensor", one_huge_digit)
+    built = training_features(p)
+    assert built.features.dtype == np.float32 and built.features.max() > neighbours.FLOAT16_MAX
+    first = neighbours.hidden_features(p, train[:50])
+    rounded = first.astype(np.float16).astype(np.float32)
+    assert np.allclose(built.features[:50], first, rtol=1e-5, atol=1e-6)  # float32 values (up to the batch's own rounding)
+    assert not np.allclose(rounded, first, rtol=1e-5, atol=1e-6)  # not float16-rounded ones, which differ more
+
+
 def test_models_without_a_hidden_layer_use_pixels():
     p = predictor_of("linear")
     built = training_features(p)

@@ -177,19 +177,25 @@ def training_features(
     # threads and priority, where numpy's product and eigh ran on OpenBLAS's threads (both
     # cores, at the GUI thread's priority).
     table = None
+    half = HALF_PRECISION
     with torch.no_grad():
-        for i in range(0, len(images), BATCH):
+        i = 0
+        while i < len(images):
             if should_stop is not None and should_stop():
                 return None
             batch = _hidden_tensor(predictor, images[i : i + BATCH])
             if table is None:
-                table = torch.empty((len(images), batch.shape[1]), dtype=torch.float16 if HALF_PRECISION else torch.float32)
-            if table.dtype == torch.float16 and not bool(batch.abs().max() <= FLOAT16_MAX):
-                table = table.float()  # too large for float16 (or not finite): this model's stay float32
+                table = torch.empty((len(images), batch.shape[1]), dtype=torch.float16 if half else torch.float32)
+            if half and not bool(batch.abs().max() <= FLOAT16_MAX):
+                # Too large for float16 (or not finite): this model's features are all kept as
+                # float32, the rows already stored included (built again from the start).
+                half, table, i = False, None, 0
+                continue
             table[i : i + len(batch)] = batch
             del batch
+            i += BATCH
             if progress is not None:
-                progress(min(i + BATCH, len(images)), len(images))
+                progress(min(i, len(images)), len(images))
         n, width = table.shape
         total = torch.zeros(width, dtype=torch.float64)
         norms = torch.empty(n, dtype=torch.float64)
