@@ -588,3 +588,8 @@ def test_mlp_classifier_learns_what_no_line_separates():
     assert np.array_equal(again[0], w1) and again[3] == b2
     with pytest.raises(ValueError):
         mlp_classifier(x, np.ones(len(x)))
+    # an input that never changes (a channel that never fires) gets no weight: its random start,
+    # divided by its zero spread, would make the score swing when it one day does
+    still = np.hstack([x, np.zeros((len(x), 1))])
+    w1, b1, w2, b2 = mlp_classifier(still, y, hidden=16, epochs=2, batch=64)
+    assert np.all(w1[:, -1] == 0) and np.abs(w1[:, :4]).max() < 100

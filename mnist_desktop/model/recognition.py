@@ -270,6 +270,10 @@ def mlp_classifier(
                 m2[k] = 0.999 * m2[k] + 0.001 * g * g
                 p -= (rate * (m1[k] / (1 - 0.9**t)) / (np.sqrt(m2[k] / (1 - 0.999**t)) + 1e-8)).astype(np.float32)
     w1, b1, w2, b2 = (p.astype(np.float64) for p in params)
+    # An input constant over the data (a ReLU channel that never fires) has no gradient: its
+    # weights would stay at their random start and, divided by its ~1e-6 spread, make the score
+    # swing wildly the day it does fire. It told the data nothing, so it weighs nothing.
+    w1[:, x.std(axis=0) < 1e-9] = 0.0
     return w1 / std, b1 - (w1 / std) @ mean, w2, float(b2[0])
 
 
