@@ -3,7 +3,7 @@ energy rule and the head the checkpoint carries on validation data only; ``--wri
 in the checkpoint's metadata.
 
     OPENBLAS_NUM_THREADS=1 PYTHONPATH=. python scripts/fit_digit_head.py [--checkpoint PATH]
-        [--cache /tmp/nad] [--hidden 32] [--weight 0.5] [--rejected 0.003] [--seed 0] [--write]
+        [--cache /tmp/nad] [--hidden 32] [--weight 0.5] [--rejected 0.0025] [--seed 0] [--write]
 
 * Fitted on the first 55,000 MNIST training digits (the ones the bundled model trained on) and
   generated non-digits (``training.digit_head_sets``: the training generators with seeds 9101

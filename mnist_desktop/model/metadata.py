@@ -31,7 +31,8 @@ TEMPERATURE_RANGE = (0.05, 20.0)
 # logits under which a drawing is "not a digit") may take: the bundled model's is 2.9.
 ENERGY_RANGE = (-1e6, 1e6)
 # The range of each number of a stored digit head (``recognition.digit_head``: weights over the
-# output layer's inputs, bias, energy weight and threshold; ``recognition.fit_digit_head``).
+# output layer's inputs, bias, energy weight and threshold; for the small network its layers'
+# weights and biases too; ``recognition.fit_digit_head``).
 HEAD_RANGE = (-1e6, 1e6)
 
 

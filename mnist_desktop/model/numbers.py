@@ -99,14 +99,15 @@ SCORE_WEIGHTS = np.array([-3.471, 0.88, -0.01, 1.033, -0.141, -5.082, 1.443, -3.
 # Added to each piece's log probability: without it the sum favours fewer pieces (each piece's
 # probability is below 1) and two touching digits stay one. Chosen on the tuning numbers' exact
 # reads, the weights fitted on one half and measured on the other, both ways (gaps / touching, with
-# SURE 0.98: 1.2: 95.0 / 91.4 %; 1.3: 95.0 / 91.8; 1.4: 95.0 / 91.8; 1.5: 95.0 / 91.1; 1.6: 95.0 / 90.7).
+# SURE 0.98, swept before SURE went back to 0.95 for speed: 1.2: 95.0 / 91.4 %; 1.3: 95.0 / 91.8;
+# 1.4: 95.0 / 91.8; 1.5: 95.0 / 91.1; 1.6: 95.0 / 90.7).
 PIECE_BONUS = 1.3
 # A part that the logistic model finds at least this likely to be one digit is not tried cut. It
 # saves reading pieces (in a number with gaps about a quarter of the digits are tried) but leaves
 # a pair read confidently as one of its digits (01 as 0) uncut. Gaps / touching exact on the tuning
 # numbers (weights fitted on all / on one half, measured on the other), and images read for an
 # 8-digit one with gaps: 0.9: 95.0 / 88.9 %, 11.5 images; 0.93: 95.0 / 91.1 (90.7) %; 0.95:
-# 95.0 / 91.1 (91.1) %, 16.3 images; 0.97: 95.0 / 91.8 (91.8) %, 20.2 images, about a fifth
+# 95.0 / 91.1 (90.7) %, 16.3 images; 0.97: 95.0 / 91.8 (91.8) %, 20.2 images, about a fifth
 # slower. The previous weights (bonus 1, 0.95): 95.0 / 88.9 %, 17.4 images.
 SURE = 0.95
 # Two neighbouring parts at most JOIN_GAP digit heights apart (or overlapping in x, less than

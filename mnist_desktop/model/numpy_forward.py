@@ -317,7 +317,8 @@ class PredictorBase:
     def is_digit(self, x28: np.ndarray) -> bool:
         """Whether ``x28`` (as ``to_mnist`` returns it) looks like a digit to this model. With a
         digit head in the checkpoint (:class:`DigitHead`): its score, the energy of the logits
-        plus a logistic digit/non-digit layer on the output layer's inputs, reaches its
+        plus the head's log-odds (a small network on the logits and the pooled activations of
+        the conv ReLUs, or the first, linear head on the output layer's inputs), reaches its
         threshold. Without one: the energy of the logits (:func:`digit_energy`) reaches
         :attr:`energy_threshold`, or for a checkpoint without that either, the top probability
         reaches :attr:`digit_threshold`. A letter, a symbol or a scribble: False.
