@@ -195,6 +195,19 @@ def _head_numbers(values: object, count: int, what: str, bad) -> list[float]:
     return numbers
 
 
+def _head_scalars(head: dict, keys: tuple[str, ...], bad) -> dict[str, float]:
+    """The digit head's single numbers ``keys``, each finite and in HEAD_RANGE, or ``bad``."""
+    checked = {}
+    for key in keys:
+        v = _number(head.get(key), *HEAD_RANGE)
+        if v is None:
+            raise bad(
+                f"the digit head's {key} must be a finite number from {HEAD_RANGE[0]:g} to {HEAD_RANGE[1]:g}, not {_show(head.get(key))}"
+            )
+        checked[key] = v
+    return checked
+
+
 def _check_mlp_head(head: dict, arch: str, arch_config: dict, n_classes: int, bad) -> dict:
     """A small digit head (``kind`` ``"mlp"``): ``hidden_weights`` (a list of H ≤ MAX_HEAD_HIDDEN
     lists, each of as many numbers as it reads: the logits and the pooled activations),
@@ -208,14 +221,7 @@ def _check_mlp_head(head: dict, arch: str, arch_config: dict, n_classes: int, ba
     checked = dict(head, hidden_weights=[_head_numbers(r, inputs, f"hidden_weights row {i}", bad) for i, r in enumerate(rows)])
     checked["hidden_bias"] = _head_numbers(head.get("hidden_bias"), len(rows), "hidden_bias", bad)
     checked["out_weights"] = _head_numbers(head.get("out_weights"), len(rows), "out_weights", bad)
-    for key in ("out_bias", "energy_weight", "threshold"):
-        v = _number(head.get(key), *HEAD_RANGE)
-        if v is None:
-            raise bad(
-                f"the digit head's {key} must be a finite number from {HEAD_RANGE[0]:g} to {HEAD_RANGE[1]:g}, not {_show(head.get(key))}"
-            )
-        checked[key] = v
-    return checked
+    return checked | _head_scalars(head, ("out_bias", "energy_weight", "threshold"), bad)
 
 
 def _check_digit_head(head: object, arch: str, arch_config: dict, output: str, n_classes: int, bad) -> dict:
@@ -246,14 +252,7 @@ def _check_digit_head(head: object, arch: str, arch_config: dict, output: str, n
             f"the digit head's weight {i} must be a finite number from {HEAD_RANGE[0]:g} to {HEAD_RANGE[1]:g}, not {_show(weights[i])}"
         )
     checked = dict(head, weights=values)
-    for key in ("bias", "energy_weight", "threshold"):
-        v = _number(head.get(key), *HEAD_RANGE)
-        if v is None:
-            raise bad(
-                f"the digit head's {key} must be a finite number from {HEAD_RANGE[0]:g} to {HEAD_RANGE[1]:g}, not {_show(head.get(key))}"
-            )
-        checked[key] = v
-    return checked
+    return checked | _head_scalars(head, ("bias", "energy_weight", "threshold"), bad)
 
 
 def _n_out(meta: dict) -> int:
