@@ -6,7 +6,8 @@ Reading an 8-digit canvas takes some 20–30 ms of a core (random strokes up to 
 runs in a :class:`ReadWorker`, a little below the GUI thread's priority, never on the GUI thread:
 at most once per ``READ_INTERVAL_S`` while the pen moves (the last edit is always read), one
 reading at a time; a drawing changed while one runs waits for it and is read next, and the
-reading of the older drawing is dropped (the boxes would not fit the ink any more). On the GUI
+reading of the older drawing is dropped (the boxes would not fit the ink any more), so the
+number shown while the pen moves is the one of the last pause in the writing. On the GUI
 thread each 8-digit reading stalled drawing 20–70 ms (bench ``saliency``, ``number``).
 """
 
@@ -59,6 +60,10 @@ class NumberPanel(QWidget):
         self.hint = QLabel("Write a number on the canvas, left to right, a gap between digits.")
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint.setWordWrap(True)
+        self.message = QLabel("", objectName="number_message")  # why the canvas could not be read
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.message.hide()
         self.digit_row = QHBoxLayout()
         self.digit_row.setSpacing(4)
         self.digit_buttons: list[QToolButton] = []
@@ -72,6 +77,7 @@ class NumberPanel(QWidget):
         reading = QVBoxLayout()
         reading.addWidget(self.number)
         reading.addWidget(self.hint)
+        reading.addWidget(self.message)
         reading.addLayout(self.digit_row)
         reading.addStretch(1)
         selected = QVBoxLayout()
@@ -85,9 +91,18 @@ class NumberPanel(QWidget):
         self.classes = [int(c) for c in classes]
         self.bars.set_classes(self.classes)
 
+    def show_message(self, text: str) -> None:
+        """Say why the canvas was not read (one line); the next reading shown takes it away."""
+        self.show_reading(None)
+        self.hint.hide()
+        self.message.setText(text)
+        self.message.setToolTip(text)
+        self.message.show()
+
     def show_reading(self, reading: engine.NumberReading | None) -> None:
         """Show ``reading`` (None: an empty canvas)."""
         self.reading = reading
+        self.message.hide()
         digits = () if reading is None else reading.digits
         self.number.setText("" if reading is None else reading.text)
         self.hint.setVisible(reading is None)
@@ -183,7 +198,9 @@ class NumberMode(QObject):
         self._last_read = 0.0
         self.threads = WorkerThreads("number-read", self)
         self.reading_worker: ReadWorker | None = None  # the reading running; one at a time
-        self._read_again = False  # the canvas changed while it ran: read the latest next
+        self._read_again = False  # a reading was asked for while one ran: read the latest next
+        self._edits = 0  # the canvas's changes so far: a reading of an older count is not shown
+        self._edits_read = 0  # the count the running reading's image was taken at
         self._generation = 0  # of the readings asked for: only the latest one's is shown
         self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self.read)
@@ -233,6 +250,10 @@ class NumberMode(QObject):
 
     @Slot(object)
     def _on_model_changed(self, predictor) -> None:
+        # The reading shown is the previous model's, in its classes: it goes before the new
+        # classes come (a digit's probabilities must never be read with another model's classes).
+        self._drop_running()
+        self._show(None)
         if predictor is not None:
             self.panel.set_classes(predictor.classes)
         if self.active:
@@ -240,6 +261,7 @@ class NumberMode(QObject):
 
     @Slot()
     def schedule_read(self) -> None:
+        self._edits += 1  # a reading running now reads an older drawing
         if not self.active or self._timer.isActive():
             return  # coalesced: one reading per READ_INTERVAL_S
         wait = READ_INTERVAL_S - (time.perf_counter() - self._last_read)
@@ -250,6 +272,7 @@ class NumberMode(QObject):
         """Read the canvas: in a :class:`ReadWorker` (an empty canvas, or no model, empties the
         reading at once); while one runs, the latest drawing waits for it."""
         self._last_read = time.perf_counter()
+        self._timer.stop()  # this reading (or the one it waits for) is of the latest drawing
         if not self.active:
             return
         if self.reading_worker is not None:
@@ -261,6 +284,7 @@ class NumberMode(QObject):
         if predictor is None or not image.any():
             self._show(None)
             return
+        self._edits_read = self._edits
         worker = ReadWorker(image, predictor, self._generation)
         worker.finished.connect(self._on_read_finished)
         worker.failed.connect(self._on_read_failed)
@@ -274,6 +298,12 @@ class NumberMode(QObject):
             self._read_again = False
             self.read()
             return False  # the canvas changed meanwhile: the newer drawing is being read
+        if self._edits != self._edits_read:
+            # The canvas changed while it ran, and its reading is asked for (the timer runs):
+            # the older drawing's boxes would not fit the ink.
+            if not self._timer.isActive():
+                self.read()
+            return False
         return generation == self._generation and self.active
 
     @Slot(int, object)
@@ -282,9 +312,10 @@ class NumberMode(QObject):
             self._show(reading)
 
     @Slot(int, str)
-    def _on_read_failed(self, generation: int, _message: str) -> None:
+    def _on_read_failed(self, generation: int, message: str) -> None:
         if self._read_ended(generation):
             self._show(None)
+            self.panel.show_message(f"Could not read the canvas: {message}")
 
     def _show(self, reading: engine.NumberReading | None) -> None:
         self.reading = reading

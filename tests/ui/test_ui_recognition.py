@@ -156,6 +156,117 @@ def test_number_mode_reads_in_a_worker_and_shows_only_the_latest_drawing(bundled
     assert w.number_panel.number.text() == second.text and shown == [second.text]
 
 
+def _box_centre(canvas, box):
+    """The widget position of the centre of ``box`` (model-image pixels)."""
+    from PySide6.QtCore import QPoint
+
+    from mnist_desktop.ui.canvas import MODEL_SIZE
+
+    r = canvas._square()
+    x0, y0, x1, y1 = box
+    to = lambda v, o: o + v / MODEL_SIZE * r.height()  # noqa: E731
+    return QPoint(round(to((x0 + x1) / 2, r.x())), round(to((y0 + y1) / 2, r.y())))
+
+
+def test_number_mode_says_why_a_reading_failed_and_a_good_one_takes_it_away(bundled_window, qtbot, monkeypatch):
+    from mnist_desktop.model.drawings import compose_number
+    from mnist_desktop.ui import number_mode
+
+    w = bundled_window
+    real = number_mode.engine.read_number
+
+    def broken(image, predictor):
+        raise RuntimeError("the model's weights are not finite")
+
+    monkeypatch.setattr(number_mode.engine, "read_number", broken)
+    w.number_mode_action.trigger()
+    number = compose_number(3, seed=4)
+    with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
+        w.canvas.set_image(number.image)
+    message = w.number_panel.findChild(type(w.number_panel.number), "number_message")
+    assert message.isVisible() and "Could not read the canvas" in message.text() and "not finite" in message.text()
+    assert "\n" not in message.text() and w.number_panel.number.text() == "" and not w.canvas.boxes
+    assert not w.number_panel.hint.isVisible()  # the message, not "write a number…"
+
+    monkeypatch.setattr(number_mode.engine, "read_number", real)
+    with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
+        w.canvas.set_image(compose_number(3, seed=5).image)
+    assert not message.isVisible() and w.number_panel.number.text() == compose_number(3, seed=5).text
+
+
+def test_number_mode_drops_the_previous_models_reading_at_a_model_change(bundled_window, qtbot):
+    """A reading holds its model's probabilities: after a change to a model with fewer classes,
+    hovering a box must not read them with the new classes (it raised IndexError)."""
+    import torch
+
+    from mnist_desktop.model import Predictor, build_model
+    from mnist_desktop.model.drawings import compose_number
+
+    w = bundled_window
+    w.number_mode_action.trigger()
+    number = compose_number(4, seed=3)
+    with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
+        w.canvas.set_image(number.image)
+    box = w.number_mode.reading.digits[3].box
+    centre = _box_centre(w.canvas, box)
+    assert w.number_mode.box_tooltip(centre).startswith(f"Read {number.text[3]}:")
+    w.number_panel.digit_buttons[3].click()
+
+    torch.manual_seed(0)
+    meta = {
+        "architecture": "mlp",
+        "arch_config": {"hidden": 16},
+        "task": "3v7",
+        "classes": [3, 7],
+        "output": "softmax",
+        "normalization": {"mean": 0.1307, "std": 0.3081},
+    }
+    w.session.set_model(Predictor(build_model("mlp", 2, hidden=16), meta))
+    # At once, before the new model's reading arrives: nothing of the old reading is left to hover.
+    assert w.number_mode.box_tooltip(centre) is None and w.number_panel.number.text() == ""
+    assert not w.number_panel.digit_buttons and w.number_panel.selected is None
+    with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
+        pass
+    reading = w.number_mode.reading
+    assert reading is not None and all(len(d.probabilities) == 2 and d.label in (3, 7) for d in reading.digits)
+    i = w.canvas.box_at(centre)
+    assert i is not None and w.number_mode.box_tooltip(centre).startswith(f"Read {reading.digits[i].label}:")
+
+
+def test_number_mode_never_shows_a_reading_of_a_drawing_changed_while_it_ran(bundled_window, qtbot, monkeypatch):
+    """The canvas changes while a reading runs and the reading ends before the next one is
+    due (the timer still waits): the older drawing's reading is dropped, the latest one shown."""
+    import threading
+
+    from mnist_desktop.model.drawings import compose_number
+    from mnist_desktop.ui import number_mode
+
+    w = bundled_window
+    real, gate, entered, read = number_mode.engine.read_number, threading.Event(), threading.Event(), []
+
+    def gated(image, predictor):
+        entered.set()
+        assert gate.wait(10)
+        reading = real(image, predictor)
+        read.append(reading.text)
+        return reading
+
+    monkeypatch.setattr(number_mode.engine, "read_number", gated)
+    monkeypatch.setattr(number_mode, "READ_INTERVAL_S", 0.4)  # the next reading is due well after the first ends
+    w.number_mode_action.trigger()
+    first, second = compose_number(3, seed=1), compose_number(5, seed=2)
+    shown = []
+    w.number_mode.readingUpdated.connect(lambda: shown.append(w.number_panel.number.text()))
+    w.canvas.set_image(first.image)
+    qtbot.waitUntil(entered.is_set, timeout=5000)
+    w.canvas.set_image(second.image)  # changed while it runs...
+    assert w.number_mode._timer.isActive() and not w.number_mode._read_again  # ...its reading not due yet
+    with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=10000):
+        gate.set()
+    assert read == [first.text, second.text] and shown == [second.text]
+    assert w.number_panel.number.text() == second.text and len(w.canvas.boxes) == 5
+
+
 @pytest.fixture
 def small_training_set(monkeypatch):
     """The nearest-digits features over the first 3,000 training digits (the full 60,000 take

@@ -262,4 +262,14 @@ def test_a_background_worker_runs_below_the_gui_thread_and_leaves_it_as_it_was(q
     qtbot.waitUntil(lambda: _ended(seen), timeout=10_000)
     assert seen["finished"] == [(3, min(19, gui + nearest.FeatureWorker.nice))] and nearest.FeatureWorker.nice >= 5
     assert nearest.QueryWorker.nice > 0  # the queries too, a little
+    from mnist_desktop.ui import number_mode
+
+    monkeypatch.setattr(number_mode.engine, "read_number", lambda *a, **k: _own_nice())
+    read = number_mode.ReadWorker(object(), object(), generation=4)
+    seen = _record(read)
+    threads.start(read)
+    qtbot.waitUntil(lambda: _ended(seen), timeout=10_000)
+    assert (
+        seen["finished"] == [(4, min(19, gui + number_mode.ReadWorker.nice))] and number_mode.ReadWorker.nice > 0
+    )  # Number mode's reading
     qtbot.waitUntil(lambda: threads.running() == 0, timeout=10_000)
