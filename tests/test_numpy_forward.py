@@ -125,6 +125,30 @@ def test_every_registered_architecture_is_recognised_in_a_plain_state_dict(tmp_p
     assert p.meta["normalization"] == dict(zip(("mean", "std"), spec.normalization))
 
 
+@pytest.mark.parametrize("arch,config,task,output", CASES)
+def test_an_empty_batch_gives_empty_answers_of_the_right_width(tmp_path, arch, config, task, output):
+    """No images (a canvas whose number has no digit, an empty folder): no rows, not a
+    torch.cat / reshape error, from every batch method of both predictors."""
+    path = _random_checkpoint(tmp_path, arch, config, task, output)
+    _check_empty_batches([Predictor.load(path), NumpyPredictor.load(path)], len(Predictor.load(path).classes))
+
+
+def test_the_bundled_model_with_its_digit_head_answers_an_empty_batch():
+    _check_empty_batches([Predictor.default(), NumpyPredictor.default()], 10)
+
+
+def _check_empty_batches(predictors, n_classes):
+    empty, one = np.zeros((0, 28, 28), np.uint8), np.full((1, 28, 28), 255, np.uint8)
+    for p in predictors:
+        assert p.predict_batch(empty).shape == (0, n_classes)
+        assert p.logits_batch(empty).shape == (0, p.logits_batch(one).shape[1])
+        parts, full = p.forward_parts(empty), p.forward_parts(one)
+        assert [a.shape for a in parts] == [(0, *b.shape[1:]) for b in full]
+        probabilities, digits = p.predict_batch_checked(empty)
+        assert probabilities.shape == (0, n_classes) and digits.shape == (0,) and digits.dtype == bool
+        assert p.is_digit_batch(empty).shape == (0,)
+
+
 def test_numpy_and_torch_agree_for_the_trained_bundled_model():
     torch_p, numpy_p = Predictor.default(), NumpyPredictor.default()
     images, _ = load_mnist("test")

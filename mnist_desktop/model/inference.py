@@ -98,6 +98,8 @@ class Predictor(PredictorBase):
     @torch.inference_mode()
     def _logits(self, images: np.ndarray | torch.Tensor, batch_size: int = BATCH) -> torch.Tensor:
         x = self._batch_input(images)
+        if not len(x):  # no images: no rows, as many columns as ever (a blank's, sliced away)
+            return self.model(torch.zeros(1, 1, 28, 28))[:0]
         return torch.cat([self.model(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
 
     def logits_batch(self, images: np.ndarray | torch.Tensor, batch_size: int = BATCH) -> np.ndarray:
@@ -115,9 +117,9 @@ class Predictor(PredictorBase):
         activations of the ReLUs before it ``(N, P)``, float32, from one forward pass: uint8
         ``(N, 28, 28)`` or floats in [0, 1]."""
         x = self._batch_input(images)
+        if not len(x):
+            return tuple(part[:0].numpy() for part in self._forward_split(torch.zeros(1, 1, 28, 28)))
         parts = [self._forward_split(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
-        if not parts:
-            return np.zeros((0, 0), np.float32), self._logits(images, batch_size).numpy(), np.zeros((0, 0), np.float32)
         return tuple(torch.cat([part[k] for part in parts]).numpy() for k in range(3))
 
     def features_and_logits(self, images: np.ndarray | torch.Tensor, batch_size: int = BATCH) -> tuple[np.ndarray, np.ndarray]:

@@ -222,6 +222,8 @@ class DigitHead:
         """The score of each row, float64 ``(N,)``: higher is more like a digit. ``features``:
         the output layer's inputs (the linear head); ``pooled``: :func:`pooled_activations` of
         the same pass (the small network)."""
+        if not len(logits):
+            return np.zeros(0)
         if self.hidden is not None:
             if pooled is None:
                 raise ValueError("this digit head needs the pooled activations of the same forward pass")
@@ -443,12 +445,18 @@ class NumpyPredictor(PredictorBase):
 
     def logits_batch(self, images: np.ndarray) -> np.ndarray:
         """The output layer's values ``(N, outputs)``, float64: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""
-        return self._forward(self._normalized(images))
+        x = self._normalized(images)
+        if not len(x):  # no images: no rows, as many columns as ever (a blank's, sliced away)
+            return self._forward(np.zeros((1, 1, 28, 28)))[:0]
+        return self._forward(x)
 
     def forward_parts(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The output layer's inputs ``(N, D)``, its values ``(N, outputs)`` and the pooled
         activations ``(N, P)``, float64, from one pass."""
-        return self._forward_split(self._normalized(images))
+        x = self._normalized(images)
+        if not len(x):
+            return tuple(part[:0] for part in self._forward_split(np.zeros((1, 1, 28, 28))))
+        return self._forward_split(x)
 
     def predict_batch(self, images: np.ndarray) -> np.ndarray:
         """Probabilities ``(N, len(classes))``: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""
