@@ -654,7 +654,7 @@ SALIENCY_MODES = {  # what each mode of probes/saliency.py draws with, in the re
     "off": "with saliency and the lab off (to compare)",
     "on": "with saliency on and the preprocessing lab on screen",
     "building": "with everything on while the nearest digits' features are built",
-    "number": "in Number mode (the wide canvas read as you write)",
+    "number": "in Number mode (the wide canvas read as you write, the pen up 150 ms between strokes)",
 }
 
 
@@ -678,6 +678,11 @@ def _format_saliency(sal: dict, _r: dict) -> list[str]:
             line += f"; {win['nearest_updates']} nearest-digit updates"
         if mode == "number" and "number_readings" in win:
             line += f"; {win['number_readings']} readings of the number"
+            if win.get("number_lifts"):
+                line += (
+                    f", on screen {win['number_after_lift_median_ms']:.0f} ms after the pen lifts "
+                    f"(median; p90 {win['number_after_lift_p90_ms']:.0f} ms; {win['number_read_after_lift']} of {win['number_lifts']} lifts)"
+                )
         lines.append(line)
     return lines
 

@@ -2,10 +2,13 @@
 (``on``; the nearest training digits too, once their features are built), or both off (``off``:
 the machine's own stalls, to compare with); ``building``: as ``on`` while the nearest digits'
 features are being built in their worker; ``number``: Number mode, the wide canvas read as you
-write.
+write, the pen lifted for ``LIFT_S`` between strokes as a writer does (the reading the writer
+waits for is the one after the pen lifts: how long after it the number is on screen is measured).
 
     python mnist_desktop/probes/saliency.py SECONDS on|off|building|number
 """
+
+LIFT_S = 0.15  # Number mode: the pen is up this long between strokes
 
 
 def main() -> None:
@@ -46,7 +49,16 @@ def main() -> None:
         app.processEvents()
     nearest_updates, readings = [0], [0]
     w.nearest.updated.connect(lambda: nearest_updates.__setitem__(0, nearest_updates[0] + 1))
-    w.number_mode.readingUpdated.connect(lambda: readings.__setitem__(0, readings[0] + 1))
+    lifted, after_lift, lifts = [None], [], [0]  # when the pen last lifted (Number mode), how long until its reading showed
+
+    def read():
+        readings[0] += 1
+        if lifted[0] is not None and w.number_mode.reading is not None:  # not the empty canvas after a clear
+            after_lift.append(1000 * (time.perf_counter() - lifted[0]))
+            lifted[0] = None
+
+    w.number_mode.readingUpdated.connect(read)
+    lift_s = LIFT_S if mode == "number" else 0.0
     predicted, lags = [None], []
     w.predictionUpdated.connect(lambda: predicted.__setitem__(0, time.perf_counter()))
     real = w.live.update_saliency
@@ -59,18 +71,26 @@ def main() -> None:
     w.live._saliency_timer.timeout.disconnect()
     w.live._saliency_timer.timeout.connect(timed)
     rng = np.random.default_rng(0)
-    state = {"i": 0, "pts": None}
+    state = {"i": 0, "pts": None, "resume": 0.0}
     M, L = Qt.MouseButton, Qt.MouseButton.LeftButton
 
     def post(kind, x, y, button, buttons):
         QApplication.postEvent(w.canvas, scripted_mouse_event(w.canvas, kind, x, y, button, buttons))
 
     def tick():
+        if time.perf_counter() < state["resume"]:
+            return  # the pen is up
         if state["pts"] is None or state["i"] >= len(state["pts"]):
             if state["pts"] is not None:
                 post(QEvent.Type.MouseButtonRelease, *state["pts"][-1], L, M.NoButton)
                 if rng.random() < 0.3:
                     w.canvas.clear()
+                state["pts"] = None
+                if lift_s:
+                    lifted[0] = time.perf_counter()
+                    lifts[0] += 1
+                    state["resume"] = lifted[0] + lift_s
+                    return
             scale = np.array([width, 1.0])
             a, b = rng.uniform(0.1, 0.9, 2) * scale, rng.uniform(0.1, 0.9, 2) * scale
             state["pts"] = [tuple(a + (b - a) * t) for t in np.linspace(0, 1, 20)]
@@ -110,6 +130,10 @@ def main() -> None:
         "lab_updates": w.preprocess_lab.updates,
         "nearest_updates": nearest_updates[0],
         "number_readings": readings[0],
+        "number_lifts": lifts[0],
+        "number_read_after_lift": len(after_lift),
+        "number_after_lift_median_ms": float(np.median(after_lift)) if after_lift else float("nan"),
+        "number_after_lift_p90_ms": float(np.percentile(after_lift, 90)) if after_lift else float("nan"),
         "features_ready_at_end": w.nearest.ready_for is not None,
     }
     print(json.dumps(out), flush=True)

@@ -90,9 +90,11 @@ def _pen(width: float, pressure: float, side: float, color) -> QPen:
 
 
 class Canvas(QWidget):
-    """Draw here. ``changed`` fires on every edit; ``image_array()`` is the model's view."""
+    """Draw here. ``changed`` fires on every edit (each move of the pen); ``edited`` when an
+    edit is whole (the pen lifted, a clear, undo, a picture); ``image_array()`` is the model's view."""
 
     changed = Signal()
+    edited = Signal()
     undoAvailable = Signal(bool)
     redoAvailable = Signal(bool)
     imageRejected = Signal(str)
@@ -275,6 +277,7 @@ class Canvas(QWidget):
         self.undoAvailable.emit(self.can_undo())
         self.redoAvailable.emit(self.can_redo())
         self.changed.emit()
+        self.edited.emit()
 
     # ----------------------------------------------------------------- rendering
     def _ink(self) -> QColor:

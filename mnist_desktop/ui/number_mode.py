@@ -4,10 +4,11 @@ hover or click, and a way to send each digit to My digits with its label.
 
 Reading an 8-digit canvas takes some 20–30 ms of a core (random strokes up to 70 ms), so it
 runs in a :class:`ReadWorker`, a little below the GUI thread's priority, never on the GUI thread:
-at most once per ``READ_INTERVAL_S`` while the pen moves (the last edit is always read), one
-reading at a time; a drawing changed while one runs waits for it and is read next, and the
-reading of the older drawing is dropped (the boxes would not fit the ink any more), so the
-number shown while the pen moves is the one of the last pause in the writing. On the GUI
+at most once per ``READ_INTERVAL_S`` while the pen moves, and at once when an edit is whole
+(the pen lifts; a clear, undo, a picture), one reading at a time; a drawing changed while one
+runs waits for it and is read next, and the reading of the older drawing is dropped (the boxes
+would not fit the ink any more), so the number on screen is the one of the last pause of the
+pen, shown a reading's time after the pen lifts. On the GUI
 thread each 8-digit reading stalled drawing 20–70 ms (bench ``saliency``, ``number``).
 """
 
@@ -205,6 +206,7 @@ class NumberMode(QObject):
         self._timer = QTimer(self, singleShot=True)
         self._timer.timeout.connect(self.read)
         canvas.changed.connect(self.schedule_read)
+        canvas.edited.connect(self._on_edited)
         session.modelChanged.connect(self._on_model_changed)
         panel.digitSelected.connect(self._on_selected)
         panel.saveRequested.connect(self.save)
@@ -225,10 +227,12 @@ class NumberMode(QObject):
         self.active = on
         self._timer.stop()
         self._drop_running()
-        self.canvas.set_aspect(NUMBER_ASPECT if on else 1.0)  # emits changed: read (on) or nothing (off)
-        if on:
+        aspect = NUMBER_ASPECT if on else 1.0
+        if aspect != self.canvas.aspect:
+            self.canvas.set_aspect(aspect)  # a whole edit: read (on) or nothing (off)
+        elif on:
             self.read()
-        else:
+        if not on:
             self.canvas.set_boxes([])
         self.toggled.emit(on)
 
@@ -266,6 +270,13 @@ class NumberMode(QObject):
             return  # coalesced: one reading per READ_INTERVAL_S
         wait = READ_INTERVAL_S - (time.perf_counter() - self._last_read)
         self._timer.start(max(0, int(wait * 1000)))
+
+    @Slot()
+    def _on_edited(self) -> None:
+        """The pen lifted (or a clear, undo, a picture): read now, not at the next interval:
+        this is the reading the writer waits for."""
+        if self.active:
+            self.read()
 
     @Slot()
     def read(self) -> None:

@@ -43,6 +43,26 @@ def test_live_prediction_during_stroke(window, qtbot):
     assert c.stroke_count() == 1
 
 
+def test_edited_fires_once_an_edit_is_whole_and_changed_at_every_move(window):
+    """Number mode reads at once on ``edited`` (the pen lifted) and at intervals on ``changed``."""
+    from PySide6.QtWidgets import QApplication
+
+    from mnist_desktop.ui.canvas import scripted_stroke
+
+    canvas, changed, edited = window.canvas, [], []
+    canvas.changed.connect(lambda: changed.append(1))
+    canvas.edited.connect(lambda: edited.append(1))
+    *moving, lift = scripted_stroke(canvas, ONE)
+    for event in moving:
+        QApplication.sendEvent(canvas, event)
+    assert len(changed) >= len(ONE) - 1 and edited == []  # the pen is still down
+    QApplication.sendEvent(canvas, lift)
+    assert edited == [1]
+    for edit in (canvas.undo, canvas.redo, canvas.clear):
+        edit()
+    assert len(edited) == 4
+
+
 def test_undo_redo_clear(window, qtbot):
     c = window.canvas
     stroke(c, SEVEN_TOP)

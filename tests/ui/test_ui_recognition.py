@@ -234,12 +234,16 @@ def test_number_mode_drops_the_previous_models_reading_at_a_model_change(bundled
 
 
 def test_number_mode_never_shows_a_reading_of_a_drawing_changed_while_it_ran(bundled_window, qtbot, monkeypatch):
-    """The canvas changes while a reading runs and the reading ends before the next one is
-    due (the timer still waits): the older drawing's reading is dropped, the latest one shown."""
+    """The pen moves while a reading runs and the reading ends before the next one is due (the
+    timer still waits): the older drawing's reading is dropped; the pen lifts: the latest drawing
+    is read at once and shown."""
     import threading
+
+    from PySide6.QtWidgets import QApplication
 
     from mnist_desktop.model.drawings import compose_number
     from mnist_desktop.ui import number_mode
+    from mnist_desktop.ui.canvas import scripted_stroke
 
     w = bundled_window
     real, gate, entered, read = number_mode.engine.read_number, threading.Event(), threading.Event(), []
@@ -252,19 +256,26 @@ def test_number_mode_never_shows_a_reading_of_a_drawing_changed_while_it_ran(bun
         return reading
 
     monkeypatch.setattr(number_mode.engine, "read_number", gated)
-    monkeypatch.setattr(number_mode, "READ_INTERVAL_S", 0.4)  # the next reading is due well after the first ends
+    monkeypatch.setattr(number_mode, "READ_INTERVAL_S", 30.0)  # the next reading is not due in this test
     w.number_mode_action.trigger()
-    first, second = compose_number(3, seed=1), compose_number(5, seed=2)
+    first = compose_number(3, seed=1)
     shown = []
     w.number_mode.readingUpdated.connect(lambda: shown.append(w.number_panel.number.text()))
     w.canvas.set_image(first.image)
     qtbot.waitUntil(entered.is_set, timeout=5000)
-    w.canvas.set_image(second.image)  # changed while it runs...
-    assert w.number_mode._timer.isActive() and not w.number_mode._read_again  # ...its reading not due yet
-    with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=10000):
-        gate.set()
-    assert read == [first.text, second.text] and shown == [second.text]
-    assert w.number_panel.number.text() == second.text and len(w.canvas.boxes) == 5
+    # A fourth digit, a 1 at the right, written while the first reading runs: the pen still down.
+    *moving, lift = scripted_stroke(w.canvas, [(2.7, 0.2 + 0.06 * i) for i in range(11)])
+    for event in moving:
+        QApplication.sendEvent(w.canvas, event)
+    assert w.number_mode._timer.isActive() and not w.number_mode._read_again  # changed; its reading not due yet
+    gate.set()
+    qtbot.waitUntil(lambda: read == [first.text], timeout=10000)
+    qtbot.wait(100)  # the first reading's finish arrives: dropped, its drawing is older
+    assert shown == [] and w.number_mode.reading is None and w.number_mode.threads.running() == 0
+    with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
+        QApplication.sendEvent(w.canvas, lift)  # the pen lifts: read at once, not in 30 s
+    assert read == [first.text, first.text + "1"] and shown == [first.text + "1"]
+    assert w.number_panel.number.text() == first.text + "1" and len(w.canvas.boxes) == 4
 
 
 @pytest.fixture
