@@ -435,7 +435,7 @@ def cmd_read(args) -> int:
     if args.json:
         print(json.dumps({"image": str(args.image), "size": [image.shape[1], image.shape[0]], "text": reading.text, "digits": digits}))
         return 0
-    print(reading.text)
+    print(reading.marked)  # "?" where a part is not a digit; each one's best guess below
     for d in digits:
         x0, y0, x1, y1 = d["box"]
         note = "" if d["is_digit"] else "  (not a digit?)"

@@ -38,10 +38,31 @@ def test_read_plain(tmp_path, capsys, number):
     assert main(["read", str(path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     expected = read_number(load_digit_image(path), Predictor.default())
-    assert lines[0] == expected.text and len(lines) == 1 + len(expected.digits)
+    assert lines[0] == expected.text == expected.marked and len(lines) == 1 + len(expected.digits)
     for line, d in zip(lines[1:], expected.digits):
         x0, y0, x1, y1 = d.box
         assert line.startswith(f"{d.label}  ") and f"x {x0}–{x1}, y {y0}–{y1}" in line and "%" in line
+
+
+def test_read_plain_marks_what_is_not_a_digit(tmp_path, capsys, number):
+    """The number's line has "?" where a part is not a digit (the window's number too); its line
+    below keeps the best guess. Here: the number, then a grid of lines to its right."""
+    import numpy as np
+
+    h, w = number.image.shape
+    image = np.zeros((h, w + 220), np.uint8)
+    image[:, :w] = number.image
+    for k in range(5):
+        image[60 + 30 * k : 66 + 30 * k, w + 40 : w + 200] = 255
+        image[60:186, w + 40 + 35 * k : w + 46 + 35 * k] = 255
+    path = tmp_path / "number-and-dot.png"
+    Image.fromarray(image).save(path)
+    assert main(["read", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    expected = read_number(load_digit_image(path), Predictor.default())
+    assert [d.is_digit for d in expected.digits] == [True] * 4 + [False]  # the case this checks
+    assert lines[0] == number.text + "?" == expected.marked and expected.text[:4] == number.text
+    assert lines[-1].startswith(f"{expected.digits[-1].label}  ") and lines[-1].endswith("(not a digit?)")
 
 
 def test_read_with_another_model(tmp_path, capsys, number):

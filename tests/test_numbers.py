@@ -166,6 +166,26 @@ def test_a_stroke_broken_off_joins_its_digit_and_a_speck_is_dropped(predictor):
     assert reading.digits[1].box[2] == x1 + 10  # the stroke is part of the middle digit
 
 
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_dash_far_from_every_digit_is_read_not_dropped(predictor, where):
+    """A short stroke beyond the reach of every digit (a minus, a dash) was dropped unseen: it is
+    a part of its own, and the predictor says it is not a digit ("?" in ``marked``)."""
+    c = compose_number(4, seed=21)
+    h, w = c.image.shape
+    image = np.zeros((h, w + 260), np.uint8)
+    left = 260 if where == "before" else 0
+    image[:, left : left + w] = c.image
+    dash = 60 if where == "before" else w + 80
+    image[h // 2 - 6 : h // 2 + 6, dash : dash + 120] = 255
+    reading = read_number(image, predictor)
+    assert len(reading.digits) == 5
+    i = 0 if where == "before" else 4
+    assert reading.digits[i].box == (dash, h // 2 - 6, dash + 120, h // 2 + 6) and not reading.digits[i].is_digit
+    digits = reading.digits[1:] if where == "before" else reading.digits[:4]
+    assert "".join(str(d.label) for d in digits) == c.text and all(d.is_digit for d in digits)
+    assert reading.marked == ("?" + c.text if where == "before" else c.text + "?")
+
+
 def test_touching_digits_are_cut_apart(predictor):
     """Two round digits joined by a bridge of ink: one component, twice as wide as high, read as two."""
     from mnist_desktop.model import mnist_arrays

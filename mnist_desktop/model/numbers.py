@@ -5,7 +5,8 @@ Segmentation by recognition, in four steps:
 1. The ink's connected components (8-connected, found on runs of ink, in numpy).
 2. Parts of one digit are joined: components that overlap strongly in x (a 4 written in two
    strokes, a 7's crossbar); a component much lower than the number's digits (a 5's flag, a
-   stroke broken off) joins the nearest digit. Specks of noise are dropped. Each digit keeps the
+   stroke broken off) joins the nearest digit within MINOR_REACH digit heights, and is read on
+   its own farther away (a dash, a minus: "not a digit" says so). Specks of noise are dropped. Each digit keeps the
    faint edge around its ink, so one digit alone reads as ``to_mnist`` of the canvas does.
 3. The parts are read (one ``predict_batch_checked``). A part at least UNSURE_ASPECT digit heights wide
    that a logistic model of "one digit's whole ink" (``_piece_score``) is not SURE of is tried cut:
@@ -135,8 +136,14 @@ class DigitReading:
 class NumberReading:
     """The digits read from a canvas, left to right."""
 
-    text: str  # e.g. "2026"
+    text: str  # e.g. "2026": each part's top class, a digit or not
     digits: tuple[DigitReading, ...]
+
+    @property
+    def marked(self) -> str:
+        """:attr:`text` with "?" where a part is not a digit (``is_digit`` False), as the window
+        and the command line show the number."""
+        return "".join(str(d.label) if d.is_digit else "?" for d in self.digits)
 
 
 # --- connected components ---------------------------------------------------------------------
@@ -268,10 +275,14 @@ def _groups(rows, starts, ends, component) -> list[_Group]:
                     groups.append(groups.pop(i))
                     merged = True
                     break
+    alone = []
     for m in minor:  # a 5's flag, a stroke broken off: to the nearest digit, overlapping it the most
         gap, g = min(((_gap(g, m), g) for g in groups), key=lambda dg: (dg[0], -_overlap(dg[1], m)))
         if gap <= MINOR_REACH * typical:
             g.absorb(m)
+        else:  # far from every digit (a dash, a minus): read on its own, not dropped unseen
+            alone.append(m)
+    groups += alone
     return sorted(groups, key=lambda g: (g.x0 + g.x1) / 2)
 
 

@@ -105,7 +105,7 @@ class NumberPanel(QWidget):
         self.reading = reading
         self.message.hide()
         digits = () if reading is None else reading.digits
-        self.number.setText("" if reading is None else reading.text)
+        self.number.setText("" if reading is None else reading.marked)  # "?": not a digit, as its tooltip says
         self.hint.setVisible(reading is None)
         while len(self.digit_buttons) > len(digits):
             b = self.digit_buttons.pop()

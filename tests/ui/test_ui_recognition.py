@@ -156,6 +156,27 @@ def test_number_mode_reads_in_a_worker_and_shows_only_the_latest_drawing(bundled
     assert w.number_panel.number.text() == second.text and shown == [second.text]
 
 
+def test_the_number_says_question_mark_where_a_part_is_not_a_digit(qtbot):
+    """The big number, the buttons and the tooltip agree: "?" where a part is not a digit (the
+    engine's text keeps the best guess), the best guess on its button."""
+    import numpy as np
+
+    from mnist_desktop.model.numbers import DigitReading, NumberReading
+    from mnist_desktop.ui.number_mode import NumberPanel
+
+    panel = NumberPanel()
+    qtbot.addWidget(panel)
+    p = np.full(10, 0.01, np.float32)
+    digits = tuple(
+        DigitReading((10 * i, 0, 10 * i + 8, 20), label, np.where(np.arange(10) == label, 0.91, p), ok, np.zeros((28, 28), np.float32))
+        for i, (label, ok) in enumerate([(2, True), (7, False), (4, True)])
+    )
+    panel.show_reading(NumberReading("274", digits))
+    assert panel.number.text() == "2?4" and "'?': not a digit" in panel.number.toolTip()
+    assert [b.text() for b in panel.digit_buttons] == ["2", "7?", "4"]
+    assert "best guess 7" in panel.digit_buttons[1].toolTip()
+
+
 def _box_centre(canvas, box):
     """The widget position of the centre of ``box`` (model-image pixels)."""
     from PySide6.QtCore import QPoint
