@@ -186,6 +186,20 @@ def test_a_dash_far_from_every_digit_is_read_not_dropped(predictor, where):
     assert reading.marked == ("?" + c.text if where == "before" else c.text + "?")
 
 
+@pytest.mark.parametrize("seed", [22, 44, 49, 77])
+def test_a_dash_beside_one_digit_leaves_the_digit_whole(predictor, seed):
+    """The digit height that cuts are measured in is the digits' own: with one digit and a dash,
+    a median over both parts halved it and the digit was cut in pieces ("?62" for a 1)."""
+    c = compose_number(1, seed=seed)
+    h, w = c.image.shape
+    image = np.zeros((h, w + 300), np.uint8)
+    image[:, :w] = c.image
+    image[h // 2 - 8 : h // 2 + 8, w + 200 : w + 280] = 255
+    reading = read_number(image, predictor)
+    assert reading.marked == c.text + "?"
+    assert reading.digits[0].box == c.boxes[0]
+
+
 def test_touching_digits_are_cut_apart(predictor):
     """Two round digits joined by a bridge of ink: one component, twice as wide as high, read as two."""
     from mnist_desktop.model import mnist_arrays
@@ -290,6 +304,10 @@ def test_blank_and_bad_images(predictor):
         read_number(np.zeros((2, 28, 28), np.uint8), predictor)
     with pytest.raises(ValueError, match="uint8"):
         read_number(np.ones((28, 28), np.float32), predictor)
+    # Ink one pixel tall (a ruled line): one row for the cuts' dynamic programme, nothing to trace back.
+    for image in (np.full((1, 50), 255, np.uint8), np.pad(np.full((1, 260), 255, np.uint8), ((50, 49), (20, 20)))):
+        reading = read_number(image, predictor)
+        assert reading.digits and all(d.box[3] - d.box[1] == 1 for d in reading.digits)
 
 
 def test_a_part_that_is_not_a_digit_says_so_by_the_predictors_is_digit(predictor):

@@ -247,8 +247,9 @@ def nearest_training(predictor, x28: np.ndarray, k: int = 8, *, features: Traini
     Computes the training features first if they are not cached (seconds: the window calls
     :func:`training_features` off the GUI thread before it asks), unless ``features`` (what
     :func:`cached_features` gave for this predictor) are given: a query in a worker thread then
-    never builds them again after the window dropped them. Exact: the same answer as
-    comparing with all 60,000, up to ties.
+    never builds them again after the window dropped them. Exact over the stored features (float16
+    unless they do not fit it: see :data:`HALF_PRECISION`): the same answer as comparing with all 60,000 of
+    them, up to ties.
     """
     import torch
 

@@ -53,7 +53,7 @@ SPECK_AREA = 0.005
 # (a 5's flag, a stroke broken off): it joins the nearest group within MINOR_REACH of the height.
 MINOR_HEIGHT = 0.4
 MINOR_REACH = 0.35
-# Widths are measured in digit heights (the median height of the number's parts). Everything below
+# Widths are measured in digit heights (the median height of the number's parts, a dash's aside). Everything below
 # was fitted on numbers composed from MNIST *training* digits the bundled model never trained on
 # (the last 5,000; it trained on the first 55,000), never on the test digits the bench measures with.
 UNSURE_ASPECT = 0.5  # a part at least this wide is tried cut (see _segment)
@@ -233,6 +233,7 @@ class _Group:
     x1: int
     y1: int
     area: int
+    alone: bool = False  # a short component far from every digit (a dash): not one of the digits
 
     def absorb(self, other: _Group) -> None:
         self.ids += other.ids
@@ -281,6 +282,7 @@ def _groups(rows, starts, ends, component) -> list[_Group]:
         if gap <= MINOR_REACH * typical:
             g.absorb(m)
         else:  # far from every digit (a dash, a minus): read on its own, not dropped unseen
+            m.alone = True
             alone.append(m)
     groups += alone
     return sorted(groups, key=lambda g: (g.x0 + g.x1) / 2)
@@ -301,6 +303,7 @@ class _Part:
     x28: np.ndarray | None = None
     probabilities: np.ndarray | None = None
     is_digit: bool = True  # the predictor's own judgement, from the pass that gave the probabilities
+    alone: bool = False  # from a group that is no digit's height (see _Group.alone)
 
     @property
     def height(self) -> int:
@@ -433,7 +436,7 @@ def _seams(tries: list[tuple[_Part, list[int]]], height: float) -> list[np.ndarr
     left, right = totals[:-1, :, :-2] + SEAM_STEP, totals[:-1, :, 2:] + SEAM_STEP
     rightwards = left > right
     stay = totals[:-1, :, 1:-1] <= np.minimum(left, right, out=left)
-    move = np.where(stay, 0, np.where(rightwards, 1, -1)).reshape(depth - 1, -1)
+    move = np.where(stay, 0, np.where(rightwards, 1, -1)).reshape(depth - 1, k * width)  # (0, k W) for one row
     pos = totals[-1].argmin(axis=1) - 1  # the column in the band, 0-based
     base = np.arange(k) * width
     path = np.empty((depth, k), int)
@@ -533,12 +536,14 @@ def _segment(predictor, parts: list[_Part]) -> list[_Part]:
     """``parts`` with every part that reads better as several digits replaced by them.
 
     The parts are read first, in one batch. A part at least UNSURE_ASPECT digit heights wide (the
-    median height of the number's parts) that the model of :func:`_piece_score` does not find
+    median height of the number's digit-high parts) that the model of :func:`_piece_score` does not find
     SURE to be one digit gets candidate cuts (:func:`_cut_candidates`, :func:`_seams`); every
     piece between two of its cuts (its edges included) that could be one digit is read, all in a
     second batch, and dynamic programming picks the cuts whose pieces score best in sum.
     """
-    height = float(np.median([p.height for p in parts]))
+    # A digit's height: the parts that are digits' height only (a dash's would halve it, and the
+    # one digit beside it would be cut as if it were two digits wide).
+    height = float(np.median([p.height for p in parts if not p.alone]))
     _classify(predictor, parts)
     sure = np.log(SURE) + PIECE_BONUS
     tries = []
@@ -651,9 +656,10 @@ def _parts(image: np.ndarray) -> list[_Part]:
             grown += _with_fringes(mines[start:end], faints[start:end])
             start = end
     parts = []
-    for (window, top, left), mine in zip(windows, grown):
+    for g, (window, top, left), mine in zip(groups, windows, grown):
         part = _part(np.where(mine, image[window], 0).astype(np.uint8), left, top)
         if part is not None:
+            part.alone = g.alone
             parts.append(part)
     return parts
 

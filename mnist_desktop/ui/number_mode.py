@@ -237,7 +237,9 @@ class NumberMode(QObject):
         self.toggled.emit(on)
 
     def stop(self) -> None:
-        """Stop reading (the window closes): the running reading's thread is waited for."""
+        """Stop reading (the window closes): the running reading's thread is waited for, and
+        nothing reads after (its finish, queued, must not start a reading of a newer drawing)."""
+        self.active = False
         self._timer.stop()
         self._drop_running()
         self.threads.shutdown()

@@ -299,6 +299,42 @@ def test_number_mode_never_shows_a_reading_of_a_drawing_changed_while_it_ran(bun
     assert w.number_panel.number.text() == first.text + "1" and len(w.canvas.boxes) == 4
 
 
+def test_number_mode_starts_no_reading_after_the_window_closed(bundled_window, qtbot, monkeypatch):
+    """The window closes while a reading of a since-changed drawing runs: close() waits for it,
+    and its finish, arriving after, must not start a reading of the newer drawing (it did: a
+    worker thread after shutdown)."""
+    import threading
+
+    from PySide6.QtWidgets import QApplication
+
+    from mnist_desktop.model.drawings import compose_number
+    from mnist_desktop.ui import number_mode
+    from mnist_desktop.ui.canvas import scripted_stroke
+
+    w = bundled_window
+    real, gate, entered, read = number_mode.engine.read_number, threading.Event(), threading.Event(), []
+
+    def gated(image, predictor):
+        read.append(image.sum())
+        entered.set()
+        assert gate.wait(10)
+        return real(image, predictor)
+
+    monkeypatch.setattr(number_mode.engine, "read_number", gated)
+    monkeypatch.setattr(number_mode, "READ_INTERVAL_S", 30.0)
+    w.number_mode_action.trigger()
+    w.canvas.set_image(compose_number(3, seed=1).image)
+    qtbot.waitUntil(entered.is_set, timeout=5000)
+    *moving, _lift = scripted_stroke(w.canvas, [(2.7, 0.2 + 0.06 * i) for i in range(11)])
+    for event in moving:  # the drawing changes while it is read; the pen stays down
+        QApplication.sendEvent(w.canvas, event)
+    threading.Timer(0.2, gate.set).start()  # the reading ends while close() waits for it
+    w.close()
+    qtbot.wait(200)  # its queued finish arrives after the close
+    assert len(read) == 1 and w.number_mode.reading_worker is None
+    assert w.number_mode.threads.running() == 0 and not w.number_mode.is_reading()
+
+
 @pytest.fixture
 def small_training_set(monkeypatch):
     """The nearest-digits features over the first 3,000 training digits (the full 60,000 take
