@@ -35,7 +35,7 @@ def _rates(predictor, numbers) -> dict:
     return {"exact": float(np.mean(exact)), "segmented": float(np.mean(segmented)), "exact_from_true_boxes": float(np.mean(oracle))}
 
 
-def bench_numbers(per_length: int = 60, seed: int = 0, runs: int = 200) -> dict:
+def bench_numbers(per_length: int = 200, seed: int = 0, runs: int = 200) -> dict:
     """Numbers of 2–8 MNIST test digits (``per_length`` of each length) read by the bundled model,
     written with gaps and with touching neighbours; the time to read an 8-digit canvas (one thread)."""
     import torch

@@ -200,6 +200,20 @@ def test_a_dash_beside_one_digit_leaves_the_digit_whole(predictor, seed):
     assert reading.digits[0].box == c.boxes[0]
 
 
+@pytest.mark.parametrize("length, seed", [(6, (50, 767)), (3, (0, 351))])
+def test_a_digit_whose_stroke_thinned_apart_is_one_digit(predictor, monkeypatch, length, seed):
+    """A digit drawn thin breaks where its ink falls under INK_FRACTION: two parts whose faint
+    edges meet. Read apart, the larger half was still the digit and the sliver a confident 1
+    ("112107" read 1121107, "289" read 2189); the join of parts whose faint edges meet now wins."""
+    from mnist_desktop.model import numbers
+
+    c = compose_number(length, seed=seed)
+    assert len(numbers._parts(c.image)) == length + 1  # the broken digit: two parts at the ink threshold
+    assert read_number(c.image, predictor).text == c.text
+    monkeypatch.setattr(numbers, "JOIN_BRIDGE", 0.0)
+    assert len(read_number(c.image, predictor).text) == length + 1  # without it: the sliver is a digit
+
+
 def test_touching_digits_are_cut_apart(predictor):
     """Two round digits joined by a bridge of ink: one component, twice as wide as high, read as two."""
     from mnist_desktop.model import mnist_arrays

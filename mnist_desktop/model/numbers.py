@@ -119,6 +119,10 @@ SURE = 0.95
 # a join bonus of 0.5 changed nothing more. A 6 whose short stem stands apart (tuning number 107,
 # read 61) is not joined: its stem reads as a confident 1, and two confident digits outscore one.
 JOIN_GAP = 0.2
+# Added to a join's score when the two parts' faint edges meet (a stroke thinned apart, the ink
+# between them under INK_FRACTION): without it a digit broken so read as itself and a thin 1
+# beside it (a 2 read 21), the two pieces' PIECE_BONUS outscoring the one.
+JOIN_BRIDGE = PIECE_BONUS  # the bonus of the piece the join saves: bridged halves compete on their probabilities alone
 
 
 @dataclass(frozen=True)
@@ -597,8 +601,8 @@ def _segment(predictor, parts: list[_Part]) -> list[_Part]:
             alone = _score(predictor, parts[k - 1], height, 0.0, True, 2) if {k - 2, k - 1} & joins.keys() else 0.0
         total[k], back[k] = total[k - 1] + alone, k - 1
         if k - 2 in joins:
-            u, _ = joins[k - 2]
-            s = total[k - 2] + _score(predictor, u, height, 0.0, True, 2)
+            u, bridged = joins[k - 2]
+            s = total[k - 2] + _score(predictor, u, height, 0.0, True, 2) + JOIN_BRIDGE * bridged
             if s > total[k]:
                 total[k], back[k] = s, k - 2
     out: list[_Part] = []
@@ -609,10 +613,10 @@ def _segment(predictor, parts: list[_Part]) -> list[_Part]:
     return out
 
 
-def _joins(parts: list[_Part], height: float) -> dict[int, tuple[_Part, float]]:
+def _joins(parts: list[_Part], height: float) -> dict[int, tuple[_Part, bool]]:
     """Neighbouring parts that could be one digit in two pieces: ``{k: (parts k and k + 1 as one
-    part, the gap between them in digit heights)}`` where the gap is at most JOIN_GAP and the two
-    together are at most MAX_PIECE_ASPECT wide."""
+    part, whether their faint edges meet)}`` where the gap between them is at most JOIN_GAP digit
+    heights and the two together are at most MAX_PIECE_ASPECT wide."""
     out = {}
     for k, (a, b) in enumerate(zip(parts, parts[1:])):
         gap = max(0, max(a.box[0], b.box[0]) - min(a.box[2], b.box[2])) / height
@@ -621,10 +625,17 @@ def _joins(parts: list[_Part], height: float) -> dict[int, tuple[_Part, float]]:
         if gap > JOIN_GAP or x1 - x0 > MAX_PIECE_ASPECT * height:
             continue
         pixels = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        for p in (a, b):
+        masks = np.zeros((2, y1 - y0 + 2, x1 - x0 + 2), bool)  # each part's pixels, a pixel of margin
+        for p, mask in zip((a, b), masks):
             region = pixels[p.box[1] - y0 : p.box[3] - y0, p.box[0] - x0 : p.box[2] - x0]
             np.maximum(region, p.pixels, out=region)
-        out[k] = _Part((x0, y0, x1, y1), pixels), gap
+            mask[p.box[1] - y0 + 1 : p.box[3] - y0 + 1, p.box[0] - x0 + 1 : p.box[2] - x0 + 1] = p.pixels > 0
+        # Their faint edges meet (touch, 8-connected, or share pixels): one stroke broken where
+        # its ink thinned below INK_FRACTION, not two digits written apart.
+        near = masks[0].copy()  # grown by a pixel: the margin is empty, so nothing wraps round
+        for shift in ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1)):
+            near |= np.roll(masks[0], shift, axis=(0, 1))
+        out[k] = _Part((x0, y0, x1, y1), pixels), bool((near & masks[1]).any())
     return out
 
 
