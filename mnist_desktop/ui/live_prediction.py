@@ -70,7 +70,8 @@ class LivePrediction(QObject):
         self.prediction.set_saliency_available(available, NO_SALIENCY if predictor is not None else "No model.")
         if not available:
             self.saliencyChanged.emit(None)
-        self.classify()
+        if not self.paused:  # Number mode hands its selected digit to the session instead
+            self.classify()
 
     # ------------------------------------------------------------------ classification
     @Slot()

@@ -26,6 +26,7 @@ from mnist_desktop.model.datasets import MNIST, MyDigitsDataset
 
 from .canvas import Canvas
 from .prediction import ProbabilityBars
+from .session import Drawing
 from .workers import Worker, WorkerThreads
 
 NUMBER_ASPECT = 3.0  # the canvas in Number mode: three times as wide as high
@@ -126,7 +127,7 @@ class NumberPanel(QWidget):
             b.setText(str(d.label) if d.is_digit else f"{d.label}?")
             b.setToolTip(
                 f"{'Read' if d.is_digit else 'Not sure it is a digit; best guess'} {d.label} ({probabilities_text(self.classes, d.probabilities)}).\n"
-                "Click: its probabilities. Menu: save it to My digits."
+                "Click: its probabilities, and the panels that look inside the model show it. Menu: save it to My digits."
             )
         if self.selected is not None and self.selected >= len(digits):
             self.selected = None
@@ -227,6 +228,8 @@ class NumberMode(QObject):
         self.active = on
         self._timer.stop()
         self._drop_running()
+        if on:  # the panels that look inside show no drawing until a digit of the number is selected
+            self.session.set_drawing(Drawing())
         aspect = NUMBER_ASPECT if on else 1.0
         if aspect != self.canvas.aspect:
             self.canvas.set_aspect(aspect)  # a whole edit: read (on) or nothing (off)
@@ -334,7 +337,22 @@ class NumberMode(QObject):
         self.reading = reading
         self.panel.show_reading(reading)
         self._show_boxes()
+        self._hand_selected()
         self.readingUpdated.emit()
+
+    def _hand_selected(self) -> None:
+        """The selected digit is the session's drawing while Number mode is on: the panels that
+        look inside the model (activations, tensor inspector, preprocessing lab) show that digit,
+        not the whole number squeezed into 28×28 nor the drawing before Number mode. No digit
+        selected: an empty drawing. (Off, the live prediction hands over the canvas again.)"""
+        if not self.active:
+            return
+        index = self.panel.selected
+        if self.reading is None or index is None or index >= len(self.reading.digits):
+            self.session.set_drawing(Drawing())
+            return
+        digit = self.reading.digits[index]
+        self.session.set_drawing(Drawing(self.digit_image(index), digit.x28, digit.probabilities))
 
     def _show_boxes(self) -> None:
         digits = () if self.reading is None else self.reading.digits
@@ -343,21 +361,26 @@ class NumberMode(QObject):
     @Slot(object)
     def _on_selected(self, _index) -> None:
         self._show_boxes()
+        self._hand_selected()
 
     @Slot(int, int)
     def save(self, index: int, label: int):
         """Save digit ``index`` of the reading (its box and a margin, cut from the canvas) as ``label``."""
         if self.reading is None or not 0 <= index < len(self.reading.digits):
             return None
+        return self.save_digit(self.digit_image(index), label)
+
+    def digit_image(self, index: int) -> np.ndarray:
+        """Digit ``index`` of the reading cut from the canvas: its box and a margin, only its own
+        ink (a neighbour reaching into the margin is left out)."""
         x0, y0, x1, y1 = self.reading.digits[index].box
         image = self.canvas.image_array()
         h, w = image.shape
         crop = image[max(0, y0 - CROP_MARGIN) : min(h, y1 + CROP_MARGIN), max(0, x0 - CROP_MARGIN) : min(w, x1 + CROP_MARGIN)]
-        # Only this digit's ink: a neighbour reaching into the margin is left out.
         keep = np.zeros_like(crop)
         oy, ox = y0 - max(0, y0 - CROP_MARGIN), x0 - max(0, x0 - CROP_MARGIN)
         keep[oy : oy + (y1 - y0), ox : ox + (x1 - x0)] = crop[oy : oy + (y1 - y0), ox : ox + (x1 - x0)]
-        return self.save_digit(keep, label)
+        return keep
 
     def box_tooltip(self, pos: QPoint) -> str | None:
         """The probabilities of the digit under ``pos`` on the canvas, for a tooltip."""

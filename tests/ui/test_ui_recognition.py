@@ -3,6 +3,7 @@
 These use the bundled model (trained with outlier exposure): an untrained one is unsure of
 everything, so it would call every drawing "not a digit"."""
 
+import numpy as np
 import pytest
 from PySide6.QtWidgets import QMessageBox
 from ui_helpers import ONE, line, settle, stroke
@@ -102,6 +103,43 @@ def test_number_mode_reads_a_composed_number_and_boxes_its_digits(bundled_window
     assert w.canvas.aspect == 1 and not w.canvas.boxes
     assert (w.canvas.image_array() == square).all()
     assert w.prediction.digit.text() == "1"
+
+
+def test_number_mode_hands_the_selected_digit_to_the_panels_that_look_inside(bundled_window, qtbot):
+    """In Number mode the activations (and every panel that follows the session's drawing) show
+    the digit clicked, not the drawing from before Number mode; none selected: no drawing; back
+    to one digit: the canvas again."""
+    from mnist_desktop.model import to_mnist
+    from mnist_desktop.model.drawings import compose_number
+
+    w = bundled_window
+    stroke(w.canvas, ONE)
+    settle(w, qtbot)
+    before = w.session.drawing.x28
+    assert before is not None
+    handed = []
+    w.session.drawingChanged.connect(lambda d: handed.append(d))
+    w.number_mode_action.trigger()
+    assert w.session.drawing.x28 is None  # not the one-digit drawing any more
+    number = compose_number(4, seed=3)
+    with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
+        w.canvas.set_image(number.image)
+    assert w.session.drawing.x28 is None  # no digit selected yet
+    w.number_panel.digit_buttons[2].click()
+    digit = w.number_mode.reading.digits[2]
+    assert w.session.drawing.x28 is digit.x28 and w.session.drawing.probabilities is digit.probabilities
+    crop = w.session.drawing.image
+    assert crop.shape[1] < w.canvas.image_array().shape[1]  # the digit cut from the canvas
+    np.testing.assert_allclose(to_mnist(crop), digit.x28, atol=1e-6)  # what the model read of it
+    np.testing.assert_array_equal(w.activations._last_input, digit.x28)  # the activations follow
+    # A new reading keeps the selection: the panels show that digit of the new drawing.
+    other = compose_number(4, seed=4)
+    with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
+        w.canvas.set_image(other.image)
+    assert w.session.drawing.x28 is w.number_mode.reading.digits[2].x28
+    w.number_mode_action.trigger()  # back to one digit: the canvas's own drawing
+    np.testing.assert_array_equal(w.session.drawing.x28, before)
+    assert handed[-1] is w.session.drawing
 
 
 def test_number_mode_reads_in_a_worker_and_shows_only_the_latest_drawing(bundled_window, qtbot, monkeypatch):
