@@ -59,6 +59,10 @@ class LivePrediction(QObject):
         self.paused = bool(paused)
         if self.paused:
             self._classify_timer.stop()
+            self._saliency_timer.stop()
+            if self._saliency_shown:  # the tint belongs to the drawing it was computed for
+                self._saliency_shown = False
+                self.saliencyChanged.emit(None)
         else:
             self.classify()
 

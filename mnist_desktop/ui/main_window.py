@@ -119,7 +119,7 @@ class MainWindow(QMainWindow):
             lambda saliency: d.panels["inspector"].set_saliency(saliency) if "inspector" in d.panels else None
         )
         on_built("inspector", lambda p: p.set_saliency(self.prediction.saliency))
-        on_built("preprocess_lab", lambda p: p.set_source(self.canvas.image_array))
+        on_built("preprocess_lab", lambda p: p.set_source(lambda: self.session.drawing.image))  # Number mode: the digit clicked
         for name in ("inspector", "evaluation", "my_digits", "data"):
             on_built(name, lambda p: p.toCanvas.connect(self.canvas.set_image))
         for name in ("evaluation", "data"):

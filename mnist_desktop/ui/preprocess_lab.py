@@ -117,7 +117,7 @@ class PreprocessLabPanel(QWidget):
         self._timer.stop()
 
     def set_source(self, source: Callable[[], np.ndarray]) -> None:
-        """Where the drawing comes from: a function returning the canvas as uint8 (H, W)."""
+        """Where the drawing comes from: a function returning it as uint8 (H, W), or None for none."""
         self._source = source
         self.schedule()
 
@@ -149,8 +149,9 @@ class PreprocessLabPanel(QWidget):
         if self._source is None:
             return
         self.updates += 1
+        image = self._source()
         try:
-            variants = engine.preprocess_variants(self._source())
+            variants = {} if image is None else engine.preprocess_variants(image)
         except engine.EmptyImageError:
             variants = {}
         if not variants:

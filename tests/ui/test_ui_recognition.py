@@ -113,14 +113,18 @@ def test_number_mode_hands_the_selected_digit_to_the_panels_that_look_inside(bun
     from mnist_desktop.model.drawings import compose_number
 
     w = bundled_window
+    w.docks["inspector"].raise_()
+    w.prediction.saliency_toggle.setChecked(True)
     stroke(w.canvas, ONE)
     settle(w, qtbot)
     before = w.session.drawing.x28
     assert before is not None
+    qtbot.waitUntil(lambda: w.inspector.saliency is not None, timeout=5000)  # the one digit's tint
     handed = []
     w.session.drawingChanged.connect(lambda d: handed.append(d))
     w.number_mode_action.trigger()
     assert w.session.drawing.x28 is None  # not the one-digit drawing any more
+    assert w.inspector.saliency is None  # nor its saliency
     number = compose_number(4, seed=3)
     with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
         w.canvas.set_image(number.image)
@@ -132,6 +136,13 @@ def test_number_mode_hands_the_selected_digit_to_the_panels_that_look_inside(bun
     assert crop.shape[1] < w.canvas.image_array().shape[1]  # the digit cut from the canvas
     np.testing.assert_allclose(to_mnist(crop), digit.x28, atol=1e-6)  # what the model read of it
     np.testing.assert_array_equal(w.activations._last_input, digit.x28)  # the activations follow
+    lab = w.preprocess_lab
+    w.docks["preprocess_lab"].raise_()
+    qtbot.waitUntil(lambda: "mnist" in lab.results, timeout=5000)
+    np.testing.assert_allclose(lab.results["mnist"][0], digit.x28, atol=1e-6)  # the digit's preprocessing
+    w.docks["inspector"].raise_()
+    np.testing.assert_array_equal(w.inspector._x28, digit.x28)
+    assert w.inspector._canvas_shape == crop.shape
     # A new reading keeps the selection: the panels show that digit of the new drawing.
     other = compose_number(4, seed=4)
     with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
@@ -140,6 +151,7 @@ def test_number_mode_hands_the_selected_digit_to_the_panels_that_look_inside(bun
     w.number_mode_action.trigger()  # back to one digit: the canvas's own drawing
     np.testing.assert_array_equal(w.session.drawing.x28, before)
     assert handed[-1] is w.session.drawing
+    qtbot.waitUntil(lambda: w.inspector.saliency is not None, timeout=5000)  # and its tint again
 
 
 def test_number_mode_reads_in_a_worker_and_shows_only_the_latest_drawing(bundled_window, qtbot, monkeypatch):
