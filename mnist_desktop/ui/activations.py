@@ -112,6 +112,7 @@ class ImageView(QFrame):
     def set_image(self, image: np.ndarray) -> None:
         image = np.ascontiguousarray(image, dtype=np.float32)
         self.image.setImage(image, levels=self.levels, autoLevels=False)
+        self.image.show()
         if image.shape != self._shape:
             self._shape = image.shape
             self.box.autoRange(padding=0.01)
@@ -286,6 +287,7 @@ class ActivationsPanel(QWidget):
         source = self._view(key)
         if source is not None and source.image.image is not None:
             self.detail.set_image(source.image.image)
+            self.detail.image.setVisible(source.image.isVisible())  # blank with its tile (no drawing)
         if changed:
             self.layerSelected.emit(name)
 
@@ -485,10 +487,12 @@ class ActivationsPanel(QWidget):
         if self.predictor is None:
             return
         if self._last_input is None:
+            # No drawing: no output to show. Blank tiles, not a layer's output for a blank input
+            # (zeros: black squares where a ReLU's map is dark-to-bright, that looked broken).
             for view in self.panels.values():
-                view.image.setImage(np.zeros_like(view.image.image), levels=view.levels, autoLevels=False)
+                view.image.hide()
             if self._selected is not None and self._selected[0] == "layer":
-                self.detail.image.setImage(np.zeros_like(self.detail.image.image), levels=self.detail.levels, autoLevels=False)
+                self.detail.image.hide()
             self.output.set_probabilities(None)
             return
         self.set_activations(self.predictor.activations(self._last_input))

@@ -113,6 +113,15 @@ def test_activations_follow_the_session_model_and_drawing(qtbot, linear):
     x28[6:22, 13:15] = 1.0
     session.set_drawing(Drawing(None, x28, None))
     np.testing.assert_array_equal(panel._last_input, x28)
+    assert all(v.image.isVisible() for v in panel.panels.values())
+    # No drawing: blank tiles (zeros drew black squares where a map runs dark to bright).
+    session.set_drawing(Drawing())
+    assert not any(v.image.isVisible() for v in panel.panels.values())
+    first = next(iter(panel.panels))
+    panel.select_layer(first)
+    assert not panel.detail.image.isVisible()
+    session.set_drawing(Drawing(None, x28, None))
+    assert all(v.image.isVisible() for v in panel.panels.values()) and panel.detail.image.isVisible()
 
 
 def test_a_panel_behind_another_tab_is_built_when_first_shown_with_the_state_and_connections_of_now(window, qtbot):
