@@ -156,6 +156,8 @@ class InspectorPanel(QWidget):
         self._stale = False  # the drawing changed while hidden: refreshed when shown
         self._x28: np.ndarray | None = None  # the drawing as to_mnist returned it
         self._canvas_shape: tuple[int, int] | None = None
+        self._digit: int | None = None  # Number mode: which digit of the number the drawing is
+        self._number = False  # the drawing comes from Number mode
         self._predictor = None
         self._rng = np.random.default_rng()
         self.sample_label: int | None = None
@@ -248,10 +250,10 @@ class InspectorPanel(QWidget):
 
     # ------------------------------------------------------------------ the Panel protocol
     def bind(self, session: Session) -> None:
-        session.drawingChanged.connect(lambda d: self.set_drawing(d.x28, d.canvas_shape))
+        session.drawingChanged.connect(lambda d: self.set_drawing(d.x28, d.canvas_shape, d.digit, d.number))
         session.follow_model(self.set_predictor)
         if session.drawing.image is not None:
-            self.set_drawing(session.drawing.x28, session.drawing.canvas_shape)
+            self.set_drawing(session.drawing.x28, session.drawing.canvas_shape, session.drawing.digit, session.drawing.number)
 
     @Slot(bool)
     def set_on_screen(self, shown: bool) -> None:
@@ -265,10 +267,15 @@ class InspectorPanel(QWidget):
         self._predictor = predictor
         self.refresh()
 
-    def set_drawing(self, x28: np.ndarray | None, canvas_shape: tuple[int, int] | None = None) -> None:
-        """The current drawing as ``to_mnist`` returned it (None: the canvas is empty)."""
+    def set_drawing(
+        self, x28: np.ndarray | None, canvas_shape: tuple[int, int] | None = None, digit: int | None = None, number: bool = False
+    ) -> None:
+        """The current drawing as ``to_mnist`` returned it (None: the canvas is empty); ``number``:
+        from Number mode, ``digit`` the digit of the number it is (``canvas_shape`` its cut's)."""
         self._x28 = None if x28 is None else np.asarray(x28, dtype=np.float32)
         self._canvas_shape = canvas_shape
+        self._digit = digit
+        self._number = number
         if self.source.currentData() == "drawing" and self.isVisible():
             self.refresh()
         else:
@@ -382,24 +389,30 @@ class InspectorPanel(QWidget):
         values = self.displayed_values(x) if x is not None else None
         if values is None:
             self.grid.set_values(np.zeros((28, 28)), np.zeros((28, 28)), "")
-            self.stats.setText("No image: draw a digit on the canvas." if self.source.currentData() == "drawing" else "No sample.")
+            empty = "No image: click a digit of the number." if self._number else "No image: draw a digit on the canvas."
+            self.stats.setText(empty if self.source.currentData() == "drawing" else "No sample.")
             self.shapes.setText("")
             if self.source.currentData() == "drawing":
-                self.sample_info.setText("the drawing, as the model sees it")
+                self.sample_info.setText(self._drawing_name())
             return
         self.grid.set_values(values, x, CELL_FORMATS[self.mode], HOVER_FORMATS[self.mode])
         dtype = "uint8" if values.dtype == np.uint8 else "float32"
         self.stats.setText(f"shape (28, 28) · dtype {dtype} · min {values.min():.3g} · max {values.max():.3g} · mean {values.mean():.3g}")
         if self.source.currentData() == "drawing":
-            self.sample_info.setText("the drawing, as the model sees it")
+            self.sample_info.setText(self._drawing_name())
         self.shapes.setText(self._shape_steps())
+
+    def _drawing_name(self) -> str:
+        if self._digit is None:
+            return "the drawing, as the model sees it"
+        return f"digit {self._digit + 1} of the number (Number mode), as the model sees it"
 
     def _shape_steps(self) -> str:
         arrow = " → "
         steps = []
         if self.source.currentData() == "drawing":
             h, w = self._canvas_shape or (280, 280)
-            steps.append(f"canvas <b>({h}, {w})</b> uint8")
+            steps.append(f"{'canvas' if self._digit is None else f'digit {self._digit + 1} cut from the canvas'} <b>({h}, {w})</b> uint8")
             steps.append("to_mnist: crop, fit 20×20, centre <b>(28, 28)</b> float32")
         else:
             steps.append("MNIST image <b>(28, 28)</b> uint8")

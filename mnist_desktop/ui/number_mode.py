@@ -229,7 +229,7 @@ class NumberMode(QObject):
         self._timer.stop()
         self._drop_running()
         if on:  # the panels that look inside show no drawing until a digit of the number is selected
-            self.session.set_drawing(Drawing())
+            self.session.set_drawing(Drawing(number=True))
         aspect = NUMBER_ASPECT if on else 1.0
         if aspect != self.canvas.aspect:
             self.canvas.set_aspect(aspect)  # a whole edit: read (on) or nothing (off)
@@ -349,10 +349,10 @@ class NumberMode(QObject):
             return
         index = self.panel.selected
         if self.reading is None or index is None or index >= len(self.reading.digits):
-            self.session.set_drawing(Drawing())
+            self.session.set_drawing(Drawing(number=True))
             return
         digit = self.reading.digits[index]
-        self.session.set_drawing(Drawing(self.digit_image(index), digit.x28, digit.probabilities))
+        self.session.set_drawing(Drawing(self.digit_image(index), digit.x28, digit.probabilities, digit=index, number=True))
 
     def _show_boxes(self) -> None:
         digits = () if self.reading is None else self.reading.digits

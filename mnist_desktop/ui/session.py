@@ -53,6 +53,8 @@ class Drawing:
     image: np.ndarray | None = None
     x28: np.ndarray | None = None
     probabilities: np.ndarray | None = None
+    digit: int | None = None  # Number mode: which digit of the number (0-based) ``image`` is cut from
+    number: bool = False  # from Number mode (no digit selected: empty)
 
     @property
     def canvas_shape(self) -> tuple[int, int] | None:

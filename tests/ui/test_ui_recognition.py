@@ -129,6 +129,8 @@ def test_number_mode_hands_the_selected_digit_to_the_panels_that_look_inside(bun
     with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
         w.canvas.set_image(number.image)
     assert w.session.drawing.x28 is None  # no digit selected yet
+    w.docks["inspector"].raise_()
+    assert w.inspector.stats.text() == "No image: click a digit of the number."
     w.number_panel.digit_buttons[2].click()
     digit = w.number_mode.reading.digits[2]
     assert w.session.drawing.x28 is digit.x28 and w.session.drawing.probabilities is digit.probabilities
@@ -143,6 +145,8 @@ def test_number_mode_hands_the_selected_digit_to_the_panels_that_look_inside(bun
     w.docks["inspector"].raise_()
     np.testing.assert_array_equal(w.inspector._x28, digit.x28)
     assert w.inspector._canvas_shape == crop.shape
+    assert "digit 3 of the number" in w.inspector.sample_info.text()
+    assert f"digit 3 cut from the canvas <b>{crop.shape}</b>".replace(" ", "") in w.inspector.shapes.text().replace(" ", "")
     # A new reading keeps the selection: the panels show that digit of the new drawing.
     other = compose_number(4, seed=4)
     with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
