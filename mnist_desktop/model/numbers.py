@@ -625,18 +625,32 @@ def _joins(parts: list[_Part], height: float) -> dict[int, tuple[_Part, bool]]:
         if gap > JOIN_GAP or x1 - x0 > MAX_PIECE_ASPECT * height:
             continue
         pixels = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        masks = np.zeros((2, y1 - y0 + 2, x1 - x0 + 2), bool)  # each part's pixels, a pixel of margin
-        for p, mask in zip((a, b), masks):
+        for p in (a, b):
             region = pixels[p.box[1] - y0 : p.box[3] - y0, p.box[0] - x0 : p.box[2] - x0]
             np.maximum(region, p.pixels, out=region)
-            mask[p.box[1] - y0 + 1 : p.box[3] - y0 + 1, p.box[0] - x0 + 1 : p.box[2] - x0 + 1] = p.pixels > 0
-        # Their faint edges meet (touch, 8-connected, or share pixels): one stroke broken where
-        # its ink thinned below INK_FRACTION, not two digits written apart.
-        near = masks[0].copy()  # grown by a pixel: the margin is empty, so nothing wraps round
-        for shift in ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1)):
-            near |= np.roll(masks[0], shift, axis=(0, 1))
-        out[k] = _Part((x0, y0, x1, y1), pixels), bool((near & masks[1]).any())
+        out[k] = _Part((x0, y0, x1, y1), pixels), _edges_meet(a, b)
     return out
+
+
+def _edges_meet(a: _Part, b: _Part) -> bool:
+    """Whether the pixels of ``a`` and ``b`` (their faint edges included) touch, 8-connected, or
+    share pixels: one stroke broken where its ink thinned below INK_FRACTION, not two digits
+    written apart. Only the boxes' overlap grown by a pixel can hold such a pair of pixels."""
+    x0, y0 = max(a.box[0], b.box[0]) - 1, max(a.box[1], b.box[1]) - 1
+    x1, y1 = min(a.box[2], b.box[2]) + 1, min(a.box[3], b.box[3]) + 1
+    if x1 <= x0 or y1 <= y0:
+        return False
+    masks = np.zeros((2, y1 - y0 + 2, x1 - x0 + 2), bool)  # the window, a pixel of empty margin
+    for p, mask in zip((a, b), masks):
+        u0, v0, u1, v1 = max(x0, p.box[0]), max(y0, p.box[1]), min(x1, p.box[2]), min(y1, p.box[3])
+        if u1 > u0 and v1 > v0:
+            mask[v0 - y0 + 1 : v1 - y0 + 1, u0 - x0 + 1 : u1 - x0 + 1] = (
+                p.pixels[v0 - p.box[1] : v1 - p.box[1], u0 - p.box[0] : u1 - p.box[0]] > 0
+            )
+    near = masks[0].copy()  # grown by a pixel: the margin is empty, so nothing wraps round
+    for shift in ((0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1)):
+        near |= np.roll(masks[0], shift, axis=(0, 1))
+    return bool((near & masks[1]).any())
 
 
 def _parts(image: np.ndarray) -> list[_Part]:
