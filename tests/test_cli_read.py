@@ -2,6 +2,7 @@
 
 import json
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -80,6 +81,11 @@ def test_read_with_another_model(tmp_path, capsys, number):
         (lambda p: Image.new("L", (300, 100), 255).save(p), "no digit found"),
         (lambda p: p.write_bytes(b"not an image"), "not an image this app reads"),
         (None, "no such file"),
+        # Dark dots on white paper, one every other pixel: 21,000 marks (it took minutes).
+        (
+            lambda p: Image.fromarray(np.where((np.indices((280, 600)) % 2 == 0).all(axis=0), 0, 255).astype(np.uint8)).save(p),
+            "too many to read",
+        ),
     ],
 )
 def test_read_errors_are_one_line(tmp_path, capsys, make, message):

@@ -318,6 +318,12 @@ def test_blank_and_bad_images(predictor):
         read_number(np.zeros((2, 28, 28), np.uint8), predictor)
     with pytest.raises(ValueError, match="uint8"):
         read_number(np.ones((28, 28), np.float32), predictor)
+    # Noise or a pattern, not a number: thousands of separate dots are refused at once (they took
+    # 10 s to minutes to group), not read.
+    dots = np.zeros((280, 840), np.uint8)
+    dots[::2, ::2] = 255
+    with pytest.raises(ValueError, match="separate marks: too many to read as a number"):
+        read_number(dots, predictor)
     # Ink one pixel tall (a ruled line): one row for the cuts' dynamic programme, nothing to trace back.
     for image in (np.full((1, 50), 255, np.uint8), np.pad(np.full((1, 260), 255, np.uint8), ((50, 49), (20, 20)))):
         reading = read_number(image, predictor)

@@ -49,6 +49,9 @@ FRINGE_CELLS = 2**22  # the groups' windows are grown together, in stacks of at 
 JOIN_OVERLAP = 0.5
 # A component with less ink than this fraction of the largest one is a speck of noise: dropped.
 SPECK_AREA = 0.005
+# More separate marks than this (after the specks) is noise or a pattern, not a written number:
+# refused with a clear message (grouping them is quadratic: 10,000 dots took 10 s to 2 minutes).
+MAX_MARKS = 500
 # A component less high than this fraction of a digit's height in the number is part of a digit
 # (a 5's flag, a stroke broken off): it joins the nearest group within MINOR_REACH of the height.
 MINOR_HEIGHT = 0.4
@@ -264,6 +267,8 @@ def _groups(rows, starts, ends, component) -> list[_Group]:
     np.maximum.at(y1, component, rows + 1)
     comps = [_Group([i], int(x0[i]), int(y0[i]), int(x1[i]), int(y1[i]), int(area[i])) for i in range(count)]
     comps = [c for c in comps if c.area >= SPECK_AREA * area.max()]
+    if len(comps) > MAX_MARKS:
+        raise ValueError(f"{len(comps)} separate marks: too many to read as a number (noise or a pattern?); at most {MAX_MARKS}")
     heights = np.array([c.y1 - c.y0 for c in comps])
     typical = float(np.median(heights[heights >= 0.5 * heights.max()]))  # a digit's height in this number
     major = [c for c in comps if c.y1 - c.y0 >= MINOR_HEIGHT * typical]
@@ -725,8 +730,8 @@ def read_number(image: np.ndarray, predictor=None) -> NumberReading:
     """The digits in ``image`` (2-D uint8, white ink on black, any size), written left to right.
 
     ``predictor`` (default: the bundled model) needs ``predict_batch_checked`` (the probabilities
-    and ``is_digit`` of a batch from one forward pass) and ``classes``. ValueError for an image that is not 2-D uint8, EmptyImageError for one without
-    ink (as :func:`to_mnist`).
+    and ``is_digit`` of a batch from one forward pass) and ``classes``. ValueError for an image that is not 2-D uint8 or that holds more than MAX_MARKS
+    separate marks (noise, a pattern), EmptyImageError for one without ink (as :func:`to_mnist`).
     """
     image = _checked(image)
     if predictor is None:
