@@ -214,6 +214,19 @@ def test_a_digit_whose_stroke_thinned_apart_is_one_digit(predictor, monkeypatch,
     assert len(read_number(c.image, predictor).text) == length + 1  # without it: the sliver is a digit
 
 
+def test_an_underline_is_left_out(predictor):
+    """A flat stroke under the number, touching nothing, is no digit's: it was joined to the first
+    digit (the nearest at gap 0), whose box then spanned the number, read "?" and sorted second
+    ("8154" read "1?54")."""
+    c = compose_number(4, seed=1)
+    image = c.image.copy()
+    y = max(b[3] for b in c.boxes) + 8
+    image[y : y + 5, c.boxes[0][0] : c.boxes[-1][2]] = 255
+    reading = read_number(image, predictor)
+    assert reading.marked == c.text
+    assert [d.box for d in reading.digits] == [d.box for d in read_number(c.image, predictor).digits]
+
+
 def test_touching_digits_are_cut_apart(predictor):
     """Two round digits joined by a bridge of ink: one component, twice as wide as high, read as two."""
     from mnist_desktop.model import mnist_arrays

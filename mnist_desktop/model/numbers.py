@@ -287,6 +287,8 @@ def _groups(rows, starts, ends, component) -> list[_Group]:
                     break
     alone = []
     for m in minor:  # a 5's flag, a stroke broken off: to the nearest digit, overlapping it the most
+        if sum(min(g.x1, m.x1) - max(g.x0, m.x0) >= JOIN_OVERLAP * (g.x1 - g.x0) for g in groups) >= 2:
+            continue  # across two digits or more (an underline, a strike-through): no digit's, left out
         gap, g = min(((_gap(g, m), g) for g in groups), key=lambda dg: (dg[0], -_overlap(dg[1], m)))
         if gap <= MINOR_REACH * typical:
             g.absorb(m)
