@@ -227,6 +227,18 @@ def test_an_underline_is_left_out(predictor):
     assert [d.box for d in reading.digits] == [d.box for d in read_number(c.image, predictor).digits]
 
 
+def test_a_bright_speck_beside_faint_writing_does_not_hide_the_writing(predictor):
+    """Pencil-light digits (at most 51 of 255) and one black 3×3 speck of dust: the ink threshold
+    was a quarter of the speck's brightness, every digit fell under it and the number read "?"."""
+    c = compose_number(4, seed=5)
+    faint = (c.image * 0.2).astype(np.uint8)
+    expected = read_number(faint, predictor)
+    assert expected.marked == c.text
+    faint[5:8, 5:8] = 255
+    reading = read_number(faint, predictor)
+    assert reading.marked == c.text and [d.box for d in reading.digits] == [d.box for d in expected.digits]
+
+
 def test_touching_digits_are_cut_apart(predictor):
     """Two round digits joined by a bridge of ink: one component, twice as wide as high, read as two."""
     from mnist_desktop.model import mnist_arrays

@@ -43,6 +43,10 @@ from .preprocess import _checked, fit_box, place_by_centre_of_mass, stretch
 # Ink for segmentation: pixels at least this fraction of the brightest. Anti-aliased fringes
 # below it would join digits that only come near each other; the digit's own image keeps them.
 INK_FRACTION = 0.25
+# When the pixels at INK_FRACTION of the brightest are fewer than this share of all the lit
+# pixels, the brightest is a speck (dust on a scan, a dot of a darker pen) beside fainter writing:
+# the fraction is taken of the brightest of the rest, or all the writing falls under it.
+BRIGHT_SHARE = 0.05
 FRINGE = 12  # pixels of faint edge a digit keeps around its ink
 FRINGE_CELLS = 2**22  # the groups' windows are grown together, in stacks of at most about this many pixels
 # Two groups are one digit when their x-ranges overlap by this much of the narrower one's width.
@@ -663,6 +667,8 @@ def _edges_meet(a: _Part, b: _Part) -> bool:
 def _parts(image: np.ndarray) -> list[_Part]:
     """The groups of ``image``'s components (see :func:`_groups`), each with its faint edge."""
     ink = image >= max(1, INK_FRACTION * int(image.max()))
+    if np.count_nonzero(ink) < BRIGHT_SHARE * np.count_nonzero(image):
+        ink = image >= max(1, INK_FRACTION * int(image[~ink].max()))
     rows, starts, ends, component = _run_components(ink)
     groups = _groups(rows, starts, ends, component)
     owner = np.full(int(component.max()) + 1, -1)
