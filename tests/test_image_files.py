@@ -118,3 +118,16 @@ def test_huge_dimensions_are_refused_before_decoding(tmp_path):
     assert (tmp_path / "wide.png").stat().st_size < 2**20
     with pytest.raises(DataError, match=r"wide\.png: too many pixels to open safely"):
         load_digit_image(tmp_path / "wide.png")
+
+
+@pytest.mark.parametrize("dark_ink", [False, True], ids=["white-ink", "dark-ink"])
+def test_a_16_bit_png_whose_paper_is_its_transparent_value(tmp_path, dark_ink):
+    """A 16-bit grey PNG with a transparency key: Pillow's RGBA conversion clipped its values at
+    255 of 65,535, so all but the darkest grey became white (a 7 read as a 6 at 21 %)."""
+    a = ((1 - SEVEN if dark_ink else SEVEN) * 65535).astype(np.uint16)
+    a[20:40, 52:58] = 30000 if dark_ink else 35535  # a grey stroke: 16-bit levels must survive
+    image = Image.fromarray(a)
+    assert image.mode == "I;16"
+    out = _read(tmp_path, image, "PNG", transparency=65535 if dark_ink else 0)
+    assert _is_the_seven(np.where(np.arange(64) >= 50, 0, out))  # the 7 (the grey stroke aside)
+    assert 100 < out[20:40, 52:58].mean() < 160  # the grey stroke: grey, not clipped

@@ -271,7 +271,14 @@ def load_digit_image(path: str | os.PathLike, max_side: int = MAX_IMAGE_SIDE) ->
                     raise Image.DecompressionBombError(f"{im.width}×{im.height} pixels, more than {MAX_IMAGE_PIXELS:,}")
                 # Resized in a mode that averages (palette and 1-bit images would be resized
                 # nearest-neighbour), with transparency as premultiplied RGBA.
-                if im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
+                if im.mode.startswith("I;16") and "transparency" in im.info:
+                    # A 16-bit grey image with a transparent value: Pillow's RGBA conversion clips
+                    # at 255 (all but the darkest grey turned white), so 8 bits first, the key as alpha.
+                    a = np.asarray(im).astype(np.uint32)
+                    grey = (a >> 8).astype(np.uint8)
+                    alpha = np.where(a == int(im.info["transparency"]), 0, 255).astype(np.uint8)
+                    im = Image.fromarray(np.stack([grey, grey, grey, alpha], axis=-1), "RGBA")
+                elif im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
                     im = im.convert("RGBA")
                 elif im.mode.startswith("I;"):
                     im = im.convert("I")  # 16-bit: resized as 32-bit integers
