@@ -232,6 +232,11 @@ def test_bad_queries():
         nearest_training(p, np.zeros((28, 28), np.float32), k=0)
     with pytest.raises(ValueError, match=r"\(28, 28\)"):
         nearest_training(p, np.zeros((20, 20), np.float32))
+    for bad in (np.nan, np.inf):  # gave 8 arbitrary digits at distance NaN
+        x = np.zeros((28, 28), np.float32)
+        x[3, 4] = bad
+        with pytest.raises(ValueError, match="NaN or infinity"):
+            nearest_training(p, x)
     with pytest.raises(TypeError, match="torch Predictor"):
         nearest_training(NumpyPredictor.default(), np.zeros((28, 28), np.float32))
 
