@@ -127,8 +127,8 @@ SURE = 0.95
 # read 61) is not joined: its stem reads as a confident 1, and two confident digits outscore one.
 JOIN_GAP = 0.2
 # Added to a join's score when the two parts' faint edges meet (a stroke thinned apart, the ink
-# between them under INK_FRACTION): without it a digit broken so read as itself and a thin 1
-# beside it (a 2 read 21), the two pieces' PIECE_BONUS outscoring the one.
+# between them under INK_FRACTION): without it such a digit read as itself plus a thin 1 beside
+# it (a 2 read 21), the two pieces' PIECE_BONUS outscoring the one's.
 JOIN_BRIDGE = PIECE_BONUS  # the bonus of the piece the join saves: bridged halves compete on their probabilities alone
 
 

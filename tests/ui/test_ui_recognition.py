@@ -130,7 +130,7 @@ def test_number_mode_hands_the_selected_digit_to_the_panels_that_look_inside(bun
         w.canvas.set_image(number.image)
     assert w.session.drawing.x28 is None  # no digit selected yet
     w.docks["inspector"].raise_()
-    assert w.inspector.stats.text() == "No image: click a digit of the number."
+    assert w.inspector.stats.text() == "No image: click a digit of the number (Number mode)."
     w.number_panel.digit_buttons[2].click()
     digit = w.number_mode.reading.digits[2]
     assert w.session.drawing.x28 is digit.x28 and w.session.drawing.probabilities is digit.probabilities
