@@ -345,8 +345,7 @@ class ActivationsPanel(QWidget):
                 self.select_layer(first)
         else:
             self.select_layer(self._selected[1], self._selected[0])
-        if self._last_input is not None:
-            self.set_input(self._last_input)
+        self.set_input(self._last_input)  # no drawing: the placeholder tiles hidden again
 
     def _clear_views(self) -> None:
         for view in list(self.panels.values()) + list(self.weight_panels.values()):

@@ -252,8 +252,8 @@ class InspectorPanel(QWidget):
     def bind(self, session: Session) -> None:
         session.drawingChanged.connect(lambda d: self.set_drawing(d.x28, d.canvas_shape, d.digit, d.number))
         session.follow_model(self.set_predictor)
-        if session.drawing.image is not None:
-            self.set_drawing(session.drawing.x28, session.drawing.canvas_shape, session.drawing.digit, session.drawing.number)
+        d = session.drawing  # built late: what it shows now (an empty Number-mode drawing too)
+        self.set_drawing(d.x28, d.canvas_shape, d.digit, d.number)
 
     @Slot(bool)
     def set_on_screen(self, shown: bool) -> None:

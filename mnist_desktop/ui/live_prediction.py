@@ -60,7 +60,9 @@ class LivePrediction(QObject):
         if self.paused:
             self._classify_timer.stop()
             self._saliency_timer.stop()
-            if self._saliency_shown:  # the tint belongs to the drawing it was computed for
+            if self.prediction.saliency is not None:  # the tint belongs to the drawing it was computed for
+                self.prediction.set_saliency(None)  # (a panel built later copies the prediction's)
+            if self._saliency_shown:
                 self._saliency_shown = False
                 self.saliencyChanged.emit(None)
         else:

@@ -158,6 +158,31 @@ def test_number_mode_hands_the_selected_digit_to_the_panels_that_look_inside(bun
     qtbot.waitUntil(lambda: w.inspector.saliency is not None, timeout=5000)  # and its tint again
 
 
+def test_panels_built_or_rebuilt_in_number_mode_show_no_stale_drawing(bundled_window, qtbot):
+    """Found by a review: a Tensor inspector first opened in Number mode copied the one-digit
+    drawing's saliency tint and said "draw a digit"; a model change in Number mode with an empty
+    canvas showed the Activations' placeholder tiles (black squares) again."""
+    from mnist_desktop.model import Predictor
+
+    w = bundled_window
+    assert "inspector" not in w.dock_manager.panels  # built when first shown
+    w.prediction.saliency_toggle.setChecked(True)
+    stroke(w.canvas, ONE)
+    settle(w, qtbot)
+    qtbot.waitUntil(lambda: w.prediction.saliency is not None, timeout=5000)
+    w.number_mode_action.trigger()
+    w.docks["inspector"].raise_()
+    assert w.inspector.saliency is None
+    assert w.inspector.stats.text() == "No image: click a digit of the number (Number mode)."
+    w.docks["activations"].raise_()
+    qtbot.waitUntil(lambda: not any(v.image.isVisible() for v in w.activations.panels.values()), timeout=5000)
+    w.set_predictor(Predictor.default())  # another model while the wide canvas is empty
+    settle(w, qtbot)
+    assert not any(v.image.isVisible() for v in w.activations.panels.values())
+    w.number_mode_action.trigger()  # back: the tint is the one digit's again
+    qtbot.waitUntil(lambda: w.inspector.saliency is not None and w.prediction.saliency is not None, timeout=5000)
+
+
 def test_number_mode_reads_in_a_worker_and_shows_only_the_latest_drawing(bundled_window, qtbot, monkeypatch):
     """The number is read off the GUI thread, one reading at a time: a drawing changed while one
     runs is read next and the older drawing's reading is never shown; closing mid-read is clean."""
