@@ -630,10 +630,13 @@ def test_images_random_bytes(folder, signature, data):
 
 
 def _png_claiming(width: int, height: int) -> bytes:
-    """A valid PNG header that claims ``width``×``height``, with a tiny (truncated) body."""
+    """A valid PNG header that claims ``width``×``height``, with a tiny body that is not
+    compressed data: no claimed size decodes. (A body of 1,000 compressed zero bytes decoded into
+    a real image for small claims, e.g. a blank 28×28 that My digits rightly keeps, and the fuzz
+    failed when it drew one.)"""
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     chunk = b"IHDR" + ihdr
-    idat = zlib.compress(bytes(1000))
+    idat = b"not zlib data"
     return (
         b"\x89PNG\r\n\x1a\n"
         + struct.pack(">I", len(ihdr))

@@ -187,7 +187,7 @@ def load_checkpoint(path: str | os.PathLike, expect_arch: str | None = None) -> 
     # A safetensors file starts with its header's length (8 bytes) and then the header's "{".
     # Anything else that is a zip or a pickle is PyTorch's format; a safetensors header
     # followed by a zip is a damaged safetensors file, not a zip.
-    if head[8:9] != b"{" and (zipfile.is_zipfile(path) or head[:1] == b"\x80"):
+    if head[8:9] != b"{" and (_is_zip(path) or head[:1] == b"\x80"):
         model, meta = _import_state_dict(path)
     else:
         try:
@@ -233,6 +233,15 @@ def _infer(tensors: dict[str, torch.Tensor]) -> tuple[str, dict, int]:
             config, n_out = found
             return spec.name, config, n_out
     raise CheckpointError(f"the state dict's keys ({', '.join(sorted(shape)[:6])}…) match none of the architectures")
+
+
+def _is_zip(path: Path) -> bool:
+    """``zipfile.is_zipfile``, which raises BadZipFile for an end record claiming several disks
+    (Python 3.11): such a file is a damaged zip, read as PyTorch's format and refused there."""
+    try:
+        return zipfile.is_zipfile(path)
+    except zipfile.BadZipFile:
+        return True
 
 
 def _import_state_dict(path: Path) -> tuple[torch.nn.Module, dict]:

@@ -34,7 +34,7 @@ from mnist_desktop.model.datasets import MNIST
 
 from .overlay import SaliencyOverlay
 from .panel import DockEntry
-from .session import Session
+from .session import Drawing, Session
 
 MODES = ("uint8", "float", "normalized")
 # How each mode's values are printed: in the cells (what fits), and in the hover read-out.
@@ -155,9 +155,7 @@ class InspectorPanel(QWidget):
         self.setObjectName("inspector")
         self._stale = False  # the drawing changed while hidden: refreshed when shown
         self._x28: np.ndarray | None = None  # the drawing as to_mnist returned it
-        self._canvas_shape: tuple[int, int] | None = None
-        self._digit: int | None = None  # Number mode: which digit of the number the drawing is
-        self._number = False  # the drawing comes from Number mode
+        self._drawing = Drawing()  # the session's drawing: its shape, and in Number mode which digit
         self._predictor = None
         self._rng = np.random.default_rng()
         self.sample_label: int | None = None
@@ -250,10 +248,9 @@ class InspectorPanel(QWidget):
 
     # ------------------------------------------------------------------ the Panel protocol
     def bind(self, session: Session) -> None:
-        session.drawingChanged.connect(lambda d: self.set_drawing(d.x28, d.canvas_shape, d.digit, d.number))
+        session.drawingChanged.connect(self.set_drawing)
         session.follow_model(self.set_predictor)
-        d = session.drawing  # built late: what it shows now (an empty Number-mode drawing too)
-        self.set_drawing(d.x28, d.canvas_shape, d.digit, d.number)
+        self.set_drawing(session.drawing)  # built late: what it shows now (an empty Number-mode drawing too)
 
     @Slot(bool)
     def set_on_screen(self, shown: bool) -> None:
@@ -267,15 +264,11 @@ class InspectorPanel(QWidget):
         self._predictor = predictor
         self.refresh()
 
-    def set_drawing(
-        self, x28: np.ndarray | None, canvas_shape: tuple[int, int] | None = None, digit: int | None = None, number: bool = False
-    ) -> None:
-        """The current drawing as ``to_mnist`` returned it (None: the canvas is empty); ``number``:
-        from Number mode, ``digit`` the digit of the number it is (``canvas_shape`` its cut's)."""
-        self._x28 = None if x28 is None else np.asarray(x28, dtype=np.float32)
-        self._canvas_shape = canvas_shape
-        self._digit = digit
-        self._number = number
+    def set_drawing(self, drawing: Drawing) -> None:
+        """The session's drawing: its ``x28`` as ``to_mnist`` returned it (None: nothing drawn); in
+        Number mode its ``digit`` of the number (its ``image`` that digit's cut from the canvas)."""
+        self._drawing = drawing
+        self._x28 = None if drawing.x28 is None else np.asarray(drawing.x28, dtype=np.float32)
         if self.source.currentData() == "drawing" and self.isVisible():
             self.refresh()
         else:
@@ -389,7 +382,9 @@ class InspectorPanel(QWidget):
         values = self.displayed_values(x) if x is not None else None
         if values is None:
             self.grid.set_values(np.zeros((28, 28)), np.zeros((28, 28)), "")
-            empty = "No image: click a digit of the number (Number mode)." if self._number else "No image: draw a digit on the canvas."
+            empty = (
+                "No image: click a digit of the number (Number mode)." if self._drawing.number else "No image: draw a digit on the canvas."
+            )
             self.stats.setText(empty if self.source.currentData() == "drawing" else "No sample.")
             self.shapes.setText("")
             if self.source.currentData() == "drawing":
@@ -403,16 +398,18 @@ class InspectorPanel(QWidget):
         self.shapes.setText(self._shape_steps())
 
     def _drawing_name(self) -> str:
-        if self._digit is None:
-            return "the drawing, as the model sees it"
-        return f"digit {self._digit + 1} of the number (Number mode), as the model sees it"
+        digit = self._drawing.digit
+        return (
+            "the drawing, as the model sees it" if digit is None else f"digit {digit + 1} of the number (Number mode), as the model sees it"
+        )
 
     def _shape_steps(self) -> str:
         arrow = " → "
         steps = []
         if self.source.currentData() == "drawing":
-            h, w = self._canvas_shape or (280, 280)
-            steps.append(f"{'canvas' if self._digit is None else f'digit {self._digit + 1} cut from the canvas'} <b>({h}, {w})</b> uint8")
+            h, w = self._drawing.canvas_shape or (280, 280)
+            digit = self._drawing.digit
+            steps.append(f"{'canvas' if digit is None else f'digit {digit + 1} cut from the canvas'} <b>({h}, {w})</b> uint8")
             steps.append("to_mnist: crop, fit 20×20, centre <b>(28, 28)</b> float32")
         else:
             steps.append("MNIST image <b>(28, 28)</b> uint8")

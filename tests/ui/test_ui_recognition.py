@@ -144,7 +144,7 @@ def test_number_mode_hands_the_selected_digit_to_the_panels_that_look_inside(bun
     np.testing.assert_allclose(lab.results["mnist"][0], digit.x28, atol=1e-6)  # the digit's preprocessing
     w.docks["inspector"].raise_()
     np.testing.assert_array_equal(w.inspector._x28, digit.x28)
-    assert w.inspector._canvas_shape == crop.shape
+    assert w.inspector._drawing.canvas_shape == crop.shape
     assert "digit 3 of the number" in w.inspector.sample_info.text()
     assert f"digit 3 cut from the canvas <b>{crop.shape}</b>".replace(" ", "") in w.inspector.shapes.text().replace(" ", "")
     # A new reading keeps the selection: the panels show that digit of the new drawing.
