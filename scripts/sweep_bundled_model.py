@@ -15,6 +15,12 @@ training digits, which no candidate trains on (``--subset 55000``):
   model's own threshold;
 * ``touching``: numbers of 2–8 validation digits, neighbours touching, read exactly.
 
+And from five handwriting fonts that neither training nor ``bench`` uses
+(``make_training_glyphs.VALIDATION_FONTS``), drawn as ``bench`` draws its font digits:
+
+* ``fonts``: their digits, read right;
+* ``font_others``: their letters and symbols (those training and bench use), called "not a digit".
+
 Writes ``OUT_DIR/<name>.safetensors``, ``<name>.log`` and ``validation.json``; prints a table.
 """
 
@@ -42,6 +48,10 @@ CANDIDATES = {
     "wide-robust-pairs": "--epochs 30 --outliers 0.5 --channels 48 96 --robust-augment 0.1 --outlier-pairs",
     "robust-pairs-e50": "--epochs 50 --outliers 0.5 --channels 32 64 --robust-augment 0.1 --outlier-pairs",
     "wide-robust-pairs-e50": "--epochs 50 --outliers 0.5 --channels 48 96 --robust-augment 0.1 --outlier-pairs",
+    # The second sweep (CPU, 2026-12-06): the bundled recipe, two seeds, with the font glyphs
+    # made by ``scripts/make_training_glyphs.py --handwriting`` (eleven handwriting faces more).
+    "hand-s0": "--epochs 30 --outliers 0.5 --channels 32 64 --robust-augment 0.05 --outlier-pairs",
+    "hand-s1": "--epochs 30 --outliers 0.5 --channels 32 64 --robust-augment 0.05 --outlier-pairs --seed 1",
 }
 
 
@@ -91,7 +101,10 @@ def validation_sets() -> dict:
     vx, vy = x[55000:].numpy(), y[55000:].numpy().astype(np.int64)
     redrawn = redrawn_mnist(1000, seed=7, images=vx, labels=vy)
     touching = [compose_number(2 + n % 7, (99, n), touching=True, images=vx, labels=vy) for n in range(140)]
+    fonts, font_labels, font_others = validation_fonts()
     return {
+        "fonts": (fonts, font_labels),
+        "font_others": font_others,
         "val": (vx, vy),
         "redrawn": redrawn,
         "corruptions": {name: corrupt(vx, name, 1) for name in CORRUPTIONS},
@@ -101,13 +114,37 @@ def validation_sets() -> dict:
     }
 
 
+def validation_fonts() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Digits (six variants, as bench's font digits) and letters and symbols of the validation fonts."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from make_eval_sets import glyph
+    from make_training_glyphs import VALIDATION_FONTS
+
+    from mnist_desktop.model.nondigits import TRAINING_LETTERS, TRAINING_SYMBOLS
+
+    digits, labels, others = [], [], []
+    for path in VALIDATION_FONTS:
+        for ch in "0123456789":
+            for angle in (-6, 0, 6):
+                for fatter in (0, 2):
+                    g = glyph(path, ch, angle, fatter)
+                    if g is not None:
+                        digits.append(g)
+                        labels.append(int(ch))
+        for ch in TRAINING_LETTERS + TRAINING_SYMBOLS:
+            g = glyph(path, ch, 0, 0)
+            if g is not None:
+                others.append(g)
+    return np.stack(digits), np.array(labels, np.int64), np.stack(others)
+
+
 def validate(path: Path, sets: dict) -> dict:
     from mnist_desktop.model import Predictor
     from mnist_desktop.model.numbers import read_number
 
     p = Predictor.load(path)
     out: dict = {"kilobytes": path.stat().st_size / 1000, "threshold": p.digit_threshold, "temperature": p.temperature}
-    for key in ("val", "redrawn"):
+    for key in ("val", "redrawn", "fonts"):
         images, labels = sets[key]
         out[key] = float((p.predict_batch(images).argmax(1) == labels).mean())
     vx, vy = sets["val"]
@@ -116,6 +153,8 @@ def validate(path: Path, sets: dict) -> dict:
     out["corruption_min"] = float(min(out["corruptions"].values()))
     out["nondigits"] = float(1 - p.is_digit_batch(sets["nondigits"]).mean())
     out["pairs"] = float(1 - p.is_digit_batch(sets["pairs"]).mean())
+    out["font_others"] = float(1 - p.is_digit_batch(sets["font_others"]).mean())
+    out["fonts_flagged"] = float(1 - p.is_digit_batch(sets["fonts"][0]).mean())
     out["touching"] = float(np.mean([read_number(c.image, p).text == c.text for c in sets["touching"]]))
     return out
 
@@ -142,12 +181,16 @@ def main() -> int:
         if path.exists():
             results[name] = validate(path, sets) | {"seconds": seconds.get(name), "args": _args(name, a.epochs_scale, a.extra)}
     (a.out / "validation.json").write_text(json.dumps(results, indent=1))
-    head = f"{'candidate':<24}{'val':>7}{'redrawn':>8}{'c.mean':>7}{'c.min':>7}{'nondig':>7}{'pairs':>7}{'touch':>7}{'KB':>6}{'s':>6}"
+    head = (
+        f"{'candidate':<24}{'val':>7}{'redrawn':>8}{'fonts':>7}{'c.mean':>7}{'c.min':>7}{'nondig':>7}{'f.oth':>7}{'pairs':>7}{'touch':>7}"
+        f"{'KB':>6}{'s':>6}"
+    )
     print(head)
     for name, r in results.items():
         print(
-            f"{name:<24}{100 * r['val']:7.2f}{100 * r['redrawn']:8.2f}{100 * r['corruption_mean']:7.1f}{100 * r['corruption_min']:7.1f}"
-            f"{100 * r['nondigits']:7.1f}{100 * r['pairs']:7.1f}{100 * r['touching']:7.1f}{r['kilobytes']:6.0f}{r['seconds'] or 0:6.0f}"
+            f"{name:<24}{100 * r['val']:7.2f}{100 * r['redrawn']:8.2f}{100 * r['fonts']:7.2f}{100 * r['corruption_mean']:7.1f}"
+            f"{100 * r['corruption_min']:7.1f}{100 * r['nondigits']:7.1f}{100 * r['font_others']:7.1f}{100 * r['pairs']:7.1f}"
+            f"{100 * r['touching']:7.1f}{r['kilobytes']:6.0f}{r['seconds'] or 0:6.0f}"
         )
     return 0
 
