@@ -82,6 +82,7 @@ class PreprocessLabPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("preprocess_lab")
         self._source: Callable[[], np.ndarray] | None = None
+        self._session: Session | None = None
         self._predictor = None
         self._on_screen = False
         self._stale = True
@@ -110,6 +111,7 @@ class PreprocessLabPanel(QWidget):
 
     # ------------------------------------------------------------------ the Panel protocol
     def bind(self, session: Session) -> None:
+        self._session = session
         session.drawingChanged.connect(self.schedule)
         session.follow_model(self.set_predictor)
 
@@ -158,7 +160,8 @@ class PreprocessLabPanel(QWidget):
             self.results = {}
             for tile in self.tiles.values():
                 tile.show_result(None, None, None, False)
-            self.status.setText("Draw a digit on the canvas.")
+            number = self._session is not None and self._session.drawing.number
+            self.status.setText("Click a digit of the number (Number mode)." if number else "Draw a digit on the canvas.")
             return
         names = list(variants)
         labels: list[int | None] = [None] * len(names)

@@ -131,6 +131,10 @@ def test_number_mode_hands_the_selected_digit_to_the_panels_that_look_inside(bun
     assert w.session.drawing.x28 is None  # no digit selected yet
     w.docks["inspector"].raise_()
     assert w.inspector.stats.text() == "No image: click a digit of the number (Number mode)."
+    lab = w.preprocess_lab
+    w.docks["preprocess_lab"].raise_()
+    qtbot.waitUntil(lambda: lab.status.text() == "Click a digit of the number (Number mode).", timeout=5000)
+    assert lab.results == {}
     w.number_panel.digit_buttons[2].click()
     digit = w.number_mode.reading.digits[2]
     assert w.session.drawing.x28 is digit.x28 and w.session.drawing.probabilities is digit.probabilities
@@ -138,8 +142,6 @@ def test_number_mode_hands_the_selected_digit_to_the_panels_that_look_inside(bun
     assert crop.shape[1] < w.canvas.image_array().shape[1]  # the digit cut from the canvas
     np.testing.assert_allclose(to_mnist(crop), digit.x28, atol=1e-6)  # what the model read of it
     np.testing.assert_array_equal(w.activations._last_input, digit.x28)  # the activations follow
-    lab = w.preprocess_lab
-    w.docks["preprocess_lab"].raise_()
     qtbot.waitUntil(lambda: "mnist" in lab.results, timeout=5000)
     np.testing.assert_allclose(lab.results["mnist"][0], digit.x28, atol=1e-6)  # the digit's preprocessing
     w.docks["inspector"].raise_()
