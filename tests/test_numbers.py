@@ -186,6 +186,30 @@ def test_a_dash_far_from_every_digit_is_read_not_dropped(predictor, where):
     assert reading.marked == ("?" + c.text if where == "before" else c.text + "?")
 
 
+@pytest.mark.parametrize("seed", [3, 8, 13])
+def test_a_dash_close_between_digits_is_its_own_part(predictor, seed):
+    """A dash within MINOR_REACH of a digit ("17-42" written close) joined the nearest digit as a
+    broken stroke would ("−4" read 4, the number 1742): flat, beside the digit at its middle
+    height and a pen's lift away, it is read on its own."""
+    a, b = compose_number(2, seed=seed), compose_number(2, seed=seed + 100)
+    heights = [y1 - y0 for x0, y0, x1, y1 in a.boxes + b.boxes]
+    typical = int(np.median(heights))
+    gap, length = int(0.22 * typical), int(0.35 * typical)
+    right = a.boxes[-1][2]  # the left number's ink ends here
+    x = right + gap  # the dash
+    offset = x + length + gap - b.boxes[0][0]  # where the right number starts so its ink is gap away
+    image = np.zeros((a.image.shape[0], offset + b.image.shape[1]), np.uint8)
+    image[:, : a.image.shape[1]] = a.image
+    np.maximum(image[:, offset:], b.image, out=image[:, offset:])
+    x0, y0, x1, y1 = b.boxes[0]
+    middle = (y0 + y1) // 2
+    image[middle - 5 : middle + 5, x : x + length] = 255
+    reading = read_number(image, predictor)
+    assert reading.marked == a.text + "?" + b.text
+    assert reading.digits[2].box == (x, middle - 5, x + length, middle + 5) and not reading.digits[2].is_digit
+    assert reading.digits[3].box == (x0 + offset, y0, x1 + offset, y1)  # the digit after it: its own ink only
+
+
 @pytest.mark.parametrize("seed", [22, 44, 49, 77])
 def test_a_dash_beside_one_digit_leaves_the_digit_whole(predictor, seed):
     """The digit height that cuts are measured in is the digits' own: with one digit and a dash,
