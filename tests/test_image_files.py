@@ -131,3 +131,30 @@ def test_a_16_bit_png_whose_paper_is_its_transparent_value(tmp_path, dark_ink):
     out = _read(tmp_path, image, "PNG", transparency=65535 if dark_ink else 0)
     assert _is_the_seven(np.where(np.arange(64) >= 50, 0, out))  # the 7 (the grey stroke aside)
     assert 100 < out[20:40, 52:58].mean() < 160  # the grey stroke: grey, not clipped
+
+
+def test_a_dark_speck_far_from_the_digit_does_not_shrink_it(tmp_path):
+    """to_mnist crops to every lit pixel: a speck of dust in a photo's corner made the digit a few
+    pixels in the 28×28 (and read wrong). Specks are dropped as read_number drops them."""
+    from mnist_desktop.model import Predictor, load_mnist, to_mnist
+
+    x, y = load_mnist("test")
+    big = np.asarray(Image.fromarray((x[0].numpy() * 255).astype(np.uint8)).resize((280, 280), Image.Resampling.BILINEAR))
+    page = np.full((400, 400), 255, np.uint8)  # dark ink on white paper
+    page[60:340, 60:340] = 255 - big
+    clean = load_digit_image(_save(tmp_path / "clean.png", page))
+    page[380:384, 385:389] = 0  # a speck of dust, 4x4, in the corner
+    specked = load_digit_image(_save(tmp_path / "speck.png", page))
+    assert not specked[370:, 370:].any()  # the speck is gone
+    # the same 28x28 (the speck, the brightest pixel, set the contrast a little differently)
+    np.testing.assert_allclose(to_mnist(specked), to_mnist(clean), atol=0.05)
+    p = Predictor.default()
+    assert p.predict(to_mnist(specked)).argmax() == int(y[0])
+    # a mark as large as a stroke is no speck: it stays
+    page[300:390, 370:376] = 0
+    assert load_digit_image(_save(tmp_path / "mark.png", page))[300:390, 370:376].any()
+
+
+def _save(path, gray: np.ndarray):
+    Image.fromarray(gray).save(path)
+    return path

@@ -251,7 +251,8 @@ def load_digit_image(path: str | os.PathLike, max_side: int = MAX_IMAGE_SIDE) ->
 
     The picture is turned upright from its EXIF orientation (phone photos). The background
     is taken from the image's border: a light border means dark ink, which is inverted.
-    Values near the background become 0, so paper texture and JPEG noise do not count as ink.
+    Values near the background become 0, so paper texture and JPEG noise do not count as ink,
+    and specks (marks under SPECK_AREA of the largest, as ``read_number`` drops) are dropped.
     The result fits in a ``max_side`` square (aspect ratio kept): a JPEG is decoded at a
     reduced scale (``Image.draft``), anything else shrunk right after decoding. Every failure
     to read is a :class:`DataError` naming the file (or :class:`EmptyImageError`).
@@ -311,4 +312,20 @@ def load_digit_image(path: str | os.PathLike, max_side: int = MAX_IMAGE_SIDE) ->
         raise EmptyImageError(f"{path}: no digit found (the image is nearly uniform)")
     out = (gray - background) * (255.0 / ink)
     out[out < 0.15 * 255] = 0
-    return np.clip(out, 0, 255).astype(np.uint8)
+    return _drop_specks(np.clip(out, 0, 255).astype(np.uint8))
+
+
+def _drop_specks(image: np.ndarray) -> np.ndarray:
+    """``image`` without its specks: lit marks (with their faint edges) of less than SPECK_AREA of
+    the largest one's pixels, as ``read_number`` drops them. ``to_mnist`` crops to every lit
+    pixel, so one dark speck of dust in a photo's corner shrank the digit to a few pixels."""
+    from .numbers import SPECK_AREA, label_components  # numbers builds on this module
+
+    labels, count = label_components(image > 0)
+    if count < 2:
+        return image
+    area = np.bincount(labels.ravel(), minlength=count + 1)
+    area[0] = 0
+    speck = area < SPECK_AREA * area.max()
+    speck[0] = False
+    return np.where(speck[labels], 0, image).astype(np.uint8) if speck.any() else image
