@@ -421,6 +421,14 @@ def _safetensors_then_zip(saved) -> bytes:
     return saved["bytes"] + buf.getvalue()
 
 
+def _multi_disk_zip(saved) -> bytes:
+    """A zip end record with a zip64 locator claiming two disks: zipfile.is_zipfile raises
+    BadZipFile for it (Python 3.11) instead of answering; found by CI's long fuzz."""
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, 0, 2)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0, 0, 0, 0, 0)
+    return b"not a checkpoint" + locator + end
+
+
 def _torch_zip_of(obj) -> bytes:
     buf = io.BytesIO()
     torch.save(obj, buf)
@@ -443,6 +451,7 @@ def _torch_zip_of(obj) -> bytes:
         (_safetensors_then_zip, "not a readable safetensors checkpoint"),
         (lambda s: b"", "header too small"),
         (_dtype_with_a_newline, "unknown variant ` `, expected one of"),
+        (_multi_disk_zip, "not a safe checkpoint"),
     ],
     ids=[
         "pickle",
@@ -455,6 +464,7 @@ def _torch_zip_of(obj) -> bytes:
         "safetensors-then-zip",
         "empty",
         "dtype-with-a-newline",
+        "zip-on-two-disks",
     ],
 )
 @pytest.mark.parametrize("suffix", [".safetensors", ".pt"])
