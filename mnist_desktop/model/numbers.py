@@ -65,10 +65,9 @@ MINOR_REACH = 0.35
 # DASH_GAP digit heights from it and from every other (no x-overlap), with its middle in the middle
 # half of the height of the digit just before or after it, is a dash or a minus ("17-42"), read
 # on its own: a 5's flag, a 7's bar, a 1's foot are over or under their digit, at its top or
-# bottom. Without DASH_GAP the rule
-# broke two of the 280 touching tuning numbers: a 4 whose bar, drawn out to the left, the pen left
-# 0.10 and 0.11 digit heights short of the stem, read "24". With it no tuning or bench number
-# reads differently (none has a dash).
+# bottom. Without DASH_GAP the rule broke two of the 280 touching tuning numbers: a 4 whose bar,
+# drawn out to the left, the pen left 0.10 and 0.11 digit heights short of the stem, read "24".
+# With it no tuning or bench number reads differently (none has a dash).
 DASH_ASPECT = 2.0
 DASH_BAND = (0.25, 0.75)
 DASH_GAP = 0.15

@@ -317,8 +317,9 @@ def load_digit_image(path: str | os.PathLike, max_side: int = MAX_IMAGE_SIDE) ->
 
 def _drop_specks(image: np.ndarray) -> np.ndarray:
     """``image`` without its specks: lit marks (with their faint edges) of less than SPECK_AREA of
-    the largest one's pixels, as ``read_number`` drops them. ``to_mnist`` crops to every lit
-    pixel, so one dark speck of dust in a photo's corner shrank the digit to a few pixels."""
+    the largest one's lit pixels, the share ``read_number`` drops (it counts the ink above
+    INK_FRACTION only). ``to_mnist`` crops to every lit pixel, so one dark speck of dust in a
+    photo's corner shrank the digit to a few pixels."""
     from .numbers import SPECK_AREA, label_components  # numbers builds on this module
 
     labels, count = label_components(image > 0)
