@@ -382,10 +382,7 @@ class InspectorPanel(QWidget):
         values = self.displayed_values(x) if x is not None else None
         if values is None:
             self.grid.set_values(np.zeros((28, 28)), np.zeros((28, 28)), "")
-            empty = (
-                "No image: click a digit of the number (Number mode)." if self._drawing.number else "No image: draw a digit on the canvas."
-            )
-            self.stats.setText(empty if self.source.currentData() == "drawing" else "No sample.")
+            self.stats.setText(f"No image: {self._drawing.request}." if self.source.currentData() == "drawing" else "No sample.")
             self.shapes.setText("")
             if self.source.currentData() == "drawing":
                 self.sample_info.setText(self._drawing_name())

@@ -15,7 +15,7 @@ from mnist_desktop import model as engine
 
 from .overlay import image_pixmap
 from .panel import DockEntry
-from .session import Session
+from .session import Drawing, Session
 
 SCALE = 3  # 84×84 pixels a tile
 COALESCE_MS = 30  # at most one update per 30 ms while drawing
@@ -160,8 +160,8 @@ class PreprocessLabPanel(QWidget):
             self.results = {}
             for tile in self.tiles.values():
                 tile.show_result(None, None, None, False)
-            number = self._session is not None and self._session.drawing.number
-            self.status.setText("Click a digit of the number (Number mode)." if number else "Draw a digit on the canvas.")
+            request = (self._session.drawing if self._session is not None else Drawing()).request
+            self.status.setText(f"{request[0].upper()}{request[1:]}.")
             return
         names = list(variants)
         labels: list[int | None] = [None] * len(names)

@@ -60,6 +60,12 @@ class Drawing:
     def canvas_shape(self) -> tuple[int, int] | None:
         return None if self.image is None else self.image.shape[:2]
 
+    @property
+    def request(self) -> str:
+        """What a panel asks of the user while there is no drawing to show (``x28`` None), in
+        lower case without a full stop: a click on a digit in Number mode, a digit drawn otherwise."""
+        return "click a digit of the number (Number mode)" if self.number else "draw a digit on the canvas"
+
 
 class Session(QObject):
     """One per window. Signals carry the new value; the attributes hold the current one."""
