@@ -13,7 +13,11 @@ training digits, which no candidate trains on (``--subset 55000``):
 * ``nondigits``: the training generators' non-digits with a seed no run uses, and pairs of
   validation digits (what a wrong cut in a number gives), called "not a digit" at each
   model's own threshold;
-* ``touching``: numbers of 2–8 validation digits, neighbours touching, read exactly.
+* ``touching``: numbers of 2–8 validation digits, neighbours touching, read exactly;
+* ``coarse``: the digits as the UCI optdigits program made its 8×8 digits (fitted into a 32×32
+  bitmap, black and white, ink counted in 4×4 blocks, 0–16) and then as ``bench`` reads
+  optdigits (scaled up to 64×64, bicubic, ``to_mnist``): what resolution alone costs, without
+  optdigits' 43 writers' styles.
 
 And from five handwriting fonts that neither training nor ``bench`` uses
 (``make_training_glyphs.VALIDATION_FONTS``), drawn as ``bench`` draws its font digits:
@@ -111,7 +115,31 @@ def validation_sets() -> dict:
         "nondigits": training_nondigits(2000, seed=424242),
         "pairs": digit_pairs(vx, 1000, seed=424242),
         "touching": touching,
+        "coarse": (coarse_scan(vx), vy),
     }
+
+
+def coarse_scan(images: np.ndarray) -> np.ndarray:
+    """``images`` (uint8 ``(N, 28, 28)``) made 8×8 as optdigits' digits were (see the module's
+    docstring), then read as ``bench`` reads optdigits: uint8 ``(N, 28, 28)``."""
+    from PIL import Image
+
+    from mnist_desktop.model import to_mnist
+
+    out = []
+    for im in images:
+        rows, cols = np.flatnonzero(im.max(1)), np.flatnonzero(im.max(0))
+        crop = im[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+        h, w = crop.shape
+        scale = 32 / max(h, w)
+        big = np.asarray(Image.fromarray(crop).resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR))
+        bitmap = np.zeros((32, 32), bool)
+        top, left = (32 - big.shape[0]) // 2, (32 - big.shape[1]) // 2
+        bitmap[top : top + big.shape[0], left : left + big.shape[1]] = big > 127
+        counts = bitmap.reshape(8, 4, 8, 4).sum(axis=(1, 3))
+        up = Image.fromarray((counts * (255 / 16)).round().astype(np.uint8)).resize((64, 64), Image.Resampling.BICUBIC)
+        out.append(np.round(to_mnist(np.asarray(up)) * 255).astype(np.uint8))
+    return np.stack(out)
 
 
 def validation_fonts() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -155,6 +183,8 @@ def validate(path: Path, sets: dict) -> dict:
     out["pairs"] = float(1 - p.is_digit_batch(sets["pairs"]).mean())
     out["font_others"] = float(1 - p.is_digit_batch(sets["font_others"]).mean())
     out["fonts_flagged"] = float(1 - p.is_digit_batch(sets["fonts"][0]).mean())
+    images, labels = sets["coarse"]
+    out["coarse"] = float((p.predict_batch(images).argmax(1) == labels).mean())
     out["touching"] = float(np.mean([read_number(c.image, p).text == c.text for c in sets["touching"]]))
     return out
 
@@ -182,7 +212,7 @@ def main() -> int:
             results[name] = validate(path, sets) | {"seconds": seconds.get(name), "args": _args(name, a.epochs_scale, a.extra)}
     (a.out / "validation.json").write_text(json.dumps(results, indent=1))
     head = (
-        f"{'candidate':<24}{'val':>7}{'redrawn':>8}{'fonts':>7}{'c.mean':>7}{'c.min':>7}{'nondig':>7}{'f.oth':>7}{'pairs':>7}{'touch':>7}"
+        f"{'candidate':<24}{'val':>7}{'redrawn':>8}{'fonts':>7}{'c.mean':>7}{'c.min':>7}{'nondig':>7}{'f.oth':>7}{'pairs':>7}{'touch':>7}{'coarse':>7}"
         f"{'KB':>6}{'s':>6}"
     )
     print(head)
@@ -190,7 +220,7 @@ def main() -> int:
         print(
             f"{name:<24}{100 * r['val']:7.2f}{100 * r['redrawn']:8.2f}{100 * r['fonts']:7.2f}{100 * r['corruption_mean']:7.1f}"
             f"{100 * r['corruption_min']:7.1f}{100 * r['nondigits']:7.1f}{100 * r['font_others']:7.1f}{100 * r['pairs']:7.1f}"
-            f"{100 * r['touching']:7.1f}{r['kilobytes']:6.0f}{r['seconds'] or 0:6.0f}"
+            f"{100 * r['touching']:7.1f}{100 * r['coarse']:7.2f}{r['kilobytes']:6.0f}{r['seconds'] or 0:6.0f}"
         )
     return 0
 
