@@ -121,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="P",
         help="also what scans and photos do (off-centre, grey paper, shading, noise, stray lines), each to this share of a batch",
     )
+    t.add_argument(
+        "--european-digits",
+        type=float,
+        default=d.european_digits,
+        metavar="P",
+        help="redraw this share of the training 1s and 7s as much of the world writes them (a 1 with a flag, a crossed 7)",
+    )
     t.add_argument("--outlier-pairs", action="store_true", help="with --outliers: two digits side by side are non-digits too")
     t.add_argument(
         "--channels", type=_int_in(1, MAX_CHANNELS), nargs=2, default=(d.channels1, d.channels2), metavar=("C1", "C2"), help="cnn widths"
@@ -231,6 +238,7 @@ def cmd_train(args) -> int:
         outliers=args.outliers,
         font_glyphs=args.font_glyphs,
         robust_augment=args.robust_augment,
+        european_digits=args.european_digits,
         outlier_pairs=args.outlier_pairs,
         channels1=args.channels[0],
         channels2=args.channels[1],

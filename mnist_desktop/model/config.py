@@ -338,6 +338,9 @@ class TrainConfig:
     # bright edges, hollow strokes (``training.robust_augment``), each to this share of every
     # batch (0 = none).
     robust_augment: float = 0.0
+    # This share of the training 1s and 7s redrawn the European way: a 1 with a flag (and often
+    # a foot), a 7 with a bar across (``styles.european_digits``; 0 = none).
+    european_digits: float = 0.0
     # With outliers: also two training digits side by side (or one and a part of another) as
     # non-digits, so that a piece of a number holding more than one digit reads as unsure.
     outlier_pairs: bool = False
@@ -373,6 +376,10 @@ class TrainConfig:
             (
                 math.isfinite(self.robust_augment) and 0 <= self.robust_augment <= 1,
                 f"the robust augmentation's share must be in [0, 1], not {self.robust_augment}",
+            ),
+            (
+                math.isfinite(self.european_digits) and 0 <= self.european_digits <= 1,
+                f"the share of 1s and 7s to redraw must be in [0, 1], not {self.european_digits}",
             ),
             (not self.outlier_pairs or self.outliers > 0, "digit pairs are taught as outliers: give --outliers a weight above 0"),
             (self.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}"),

@@ -431,6 +431,23 @@ class _CudaGraphStep:
             p.grad = g
 
 
+def _european(x_train: torch.Tensor, config: TrainConfig, task, normalization, device, data_root, note) -> torch.Tensor:
+    """``x_train`` with a ``config.european_digits`` share of its 1s and 7s redrawn as much of
+    the world writes them (``styles.european_digits``: a flag and a foot, a bar), in place."""
+    from .styles import european_digits
+
+    images, labels = task_subset(*load_mnist("train", data_root), config.task)
+    images, labels = images[: len(x_train)].numpy(), labels[: len(x_train)].numpy()
+    digits = np.asarray(task.classes)[labels]
+    styled, where = european_digits(images, digits, config.european_digits, config.seed)
+    note(f"Redrew {len(where):,} of the training 1s and 7s the European way (a flag and a foot, a bar across).")
+    if len(where):
+        x_styled, _ = prepare_extra(styled, digits[where], "digits", normalization, device)
+        x_train = x_train.clone()
+        x_train[torch.from_numpy(where).to(device)] = x_styled
+    return x_train.contiguous(memory_format=torch.channels_last)
+
+
 def _use_cuda_graph(config: TrainConfig, device: torch.device, batch_size: int) -> bool:
     """Replay CUDA graphs where the step has a fixed shape and no host-side randomness."""
     augmented = config.augment or config.pen_augment or config.robust_augment > 0
@@ -513,6 +530,8 @@ def train(
         model = model.to(device, memory_format=torch.channels_last)
         x_train, y_train = prepare(config.task, arch.normalization, device, "train", data_root, config.subset)
         x_valid, y_valid = prepare(config.task, arch.normalization, device, "test", data_root)
+        if config.european_digits and arch.trainable:
+            x_train = _european(x_train, config, task, arch.normalization, device, data_root, note)
         if extra is not None:
             if extra_repeat < 1:
                 raise ValueError(f"extra_repeat must be ≥ 1, not {extra_repeat}")
