@@ -433,7 +433,8 @@ class _CudaGraphStep:
 
 def _european(x_train: torch.Tensor, config: TrainConfig, task, normalization, device, data_root, note) -> torch.Tensor:
     """``x_train`` with a ``config.european_digits`` share of its 1s and 7s redrawn as much of
-    the world writes them (``styles.european_digits``: a flag and a foot, a bar), in place."""
+    the world writes them (``styles.european_digits``: a flag and a foot, a bar), each where
+    its plain self was (a copy: the labels and the share of each digit stay as they were)."""
     from .styles import european_digits
 
     images, labels = task_subset(*load_mnist("train", data_root), config.task)
