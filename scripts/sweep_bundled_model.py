@@ -1,7 +1,14 @@
 """Train candidate recipes for the bundled model in parallel (one process each, on a GPU if
 there is one) and compare them on validation data only, never on what ``bench`` measures.
 
-    python scripts/sweep_bundled_model.py OUT_DIR [--epochs-scale 1.0] [--only NAME ...]
+    python scripts/sweep_bundled_model.py OUT_DIR [--epochs-scale 1.0] [--only NAME ...] [--seeds K ...]
+
+``--seeds 0 1 2`` trains each candidate once per seed (``<name>-seed<K>``) and adds, per
+candidate, the mean, lowest and highest of each column over its seeds: one run on a CPU moves
+some columns by a point or two (models README, "Fourth try"), so recipes that differ by less
+need several seeds each. On a lent GPU, ``--train-only`` trains and stops (the device's time is
+short); validate the checkpoints back here with ``--validate-only`` and the same options
+(validation reads the same numbers on any machine: about 20 s a checkpoint on 2 cores).
 
 Each candidate is this project's own ``train`` command (so the one chosen is reproduced by
 the command its checkpoint's metadata records). Validation, all from MNIST's last 5,000
@@ -77,11 +84,20 @@ def _args(name: str, scale: float, extra: str = "") -> list[str]:
     return COMMON + args + extra.split()  # a later option wins: --extra "--subset 3000" for a smoke run
 
 
-def start_all(out: Path, names: list[str], scale: float, extra: str) -> dict:
+def runs(names: list[str], seeds: list[int] | None) -> dict[str, tuple[str, str]]:
+    """``{run name: (candidate, options added)}``: each candidate once, or once per seed as
+    ``<candidate>-seed<K>`` with ``--seed K`` (a later option wins over the candidate's own)."""
+    if not seeds:
+        return {name: (name, "") for name in names}
+    return {f"{name}-seed{k}": (name, f"--seed {k}") for name in names for k in seeds}
+
+
+def start_all(out: Path, plan: dict[str, tuple[str, str]], scale: float, extra: str) -> dict:
     procs = {}
-    for name in names:
+    for name, (candidate, more) in plan.items():
         log = open(out / f"{name}.log", "w")
-        cmd = [sys.executable, "-m", "mnist_desktop", "train", *_args(name, scale, extra), "--out", str(out / f"{name}.safetensors")]
+        args = _args(candidate, scale, f"{extra} {more}")
+        cmd = [sys.executable, "-m", "mnist_desktop", "train", *args, "--out", str(out / f"{name}.safetensors")]
         log.write(" ".join(cmd[1:]) + "\n")
         log.flush()
         env = dict(os.environ, OMP_NUM_THREADS="1")
@@ -209,6 +225,27 @@ def validate(path: Path, sets: dict) -> dict:
     return out
 
 
+# The table's columns: (title, key in validate's result, width, decimals), in percent.
+COLUMNS = [
+    ("val", "val", 7, 2),
+    ("redrawn", "redrawn", 8, 2),
+    ("fonts", "fonts", 7, 2),
+    ("c.mean", "corruption_mean", 7, 1),
+    ("c.min", "corruption_min", 7, 1),
+    ("nondig", "nondigits", 7, 1),
+    ("f.oth", "font_others", 7, 1),
+    ("pairs", "pairs", 7, 1),
+    ("touch", "touching", 7, 1),
+    ("coarse", "coarse", 7, 2),
+    ("europ", "european", 7, 2),
+]
+
+
+def _cells(results: list[dict], reduce=np.mean) -> str:
+    """One row of the table: each column of ``results`` reduced (one result: itself)."""
+    return "".join(f"{100 * reduce([r[key] for r in results]):{width}.{decimals}f}" for _, key, width, decimals in COLUMNS)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("out", type=Path)
@@ -217,31 +254,39 @@ def main() -> int:
     ap.add_argument("--timeout", type=float, default=3600)
     ap.add_argument("--validate-only", action="store_true")
     ap.add_argument("--extra", default="", help="options added to every train command")
+    ap.add_argument("--seeds", type=int, nargs="*", default=None, help="train each candidate once per seed")
+    ap.add_argument("--train-only", action="store_true", help="train, validate later (--validate-only)")
     a = ap.parse_args()
     a.out.mkdir(parents=True, exist_ok=True)
-    names = a.only or list(CANDIDATES)
-    procs = {} if a.validate_only else start_all(a.out, names, a.epochs_scale, a.extra)
+    plan = runs(a.only or list(CANDIDATES), a.seeds)
+    if a.train_only:
+        wait_all(start_all(a.out, plan, a.epochs_scale, a.extra), a.timeout)
+        return 0
+    procs = {} if a.validate_only else start_all(a.out, plan, a.epochs_scale, a.extra)
     t = time.perf_counter()
     sets = validation_sets()  # made while the candidates train
     print(f"validation sets made in {time.perf_counter() - t:.0f} s", flush=True)
     seconds = wait_all(procs, a.timeout - (time.perf_counter() - t))
     results = {}
-    for name in names:
+    for name, (candidate, more) in plan.items():
         path = a.out / f"{name}.safetensors"
         if path.exists():
-            results[name] = validate(path, sets) | {"seconds": seconds.get(name), "args": _args(name, a.epochs_scale, a.extra)}
+            results[name] = validate(path, sets) | {
+                "seconds": seconds.get(name),
+                "args": _args(candidate, a.epochs_scale, f"{a.extra} {more}"),
+            }
     (a.out / "validation.json").write_text(json.dumps(results, indent=1))
-    head = (
-        f"{'candidate':<24}{'val':>7}{'redrawn':>8}{'fonts':>7}{'c.mean':>7}{'c.min':>7}{'nondig':>7}{'f.oth':>7}{'pairs':>7}{'touch':>7}{'coarse':>7}{'europ':>7}"
-        f"{'KB':>6}{'s':>6}"
-    )
-    print(head)
+    print(f"{'candidate':<24}" + "".join(f"{title:>{width}}" for title, _, width, _ in COLUMNS) + f"{'KB':>6}{'s':>6}")
     for name, r in results.items():
-        print(
-            f"{name:<24}{100 * r['val']:7.2f}{100 * r['redrawn']:8.2f}{100 * r['fonts']:7.2f}{100 * r['corruption_mean']:7.1f}"
-            f"{100 * r['corruption_min']:7.1f}{100 * r['nondigits']:7.1f}{100 * r['font_others']:7.1f}{100 * r['pairs']:7.1f}"
-            f"{100 * r['touching']:7.1f}{100 * r['coarse']:7.2f}{100 * r['european']:7.2f}{r['kilobytes']:6.0f}{r['seconds'] or 0:6.0f}"
-        )
+        print(f"{name:<24}" + _cells([r]) + f"{r['kilobytes']:6.0f}{r['seconds'] or 0:6.0f}")
+    if a.seeds and len(a.seeds) > 1:  # each candidate over its seeds: the mean, then the lowest and highest
+        print(f"\nover seeds {' '.join(map(str, a.seeds))}: mean, then lowest and highest")
+        for candidate in dict.fromkeys(c for c, _ in plan.values()):
+            seeded = [results[n] for n, (c, _) in plan.items() if c == candidate and n in results]
+            if seeded:
+                print(f"{candidate:<24}" + _cells(seeded, np.mean))
+                print(f"{'':<24}" + _cells(seeded, np.min))
+                print(f"{'':<24}" + _cells(seeded, np.max))
     return 0
 
 
