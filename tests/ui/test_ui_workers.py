@@ -273,3 +273,68 @@ def test_a_background_worker_runs_below_the_gui_thread_and_leaves_it_as_it_was(q
         seen["finished"] == [(4, min(19, gui + number_mode.ReadWorker.nice))] and number_mode.ReadWorker.nice > 0
     )  # Number mode's reading
     qtbot.waitUntil(lambda: threads.running() == 0, timeout=10_000)
+
+
+# ------------------------------------------------------------- the cycle collector's thread
+def test_cycles_holding_qt_objects_are_collected_in_the_gui_thread_not_in_a_worker(qtbot):
+    """Once a worker has started, a worker that allocates does not run Python's cycle collector
+    (which would destroy the Qt objects waiting in cycles in its own thread: the training thread
+    hung that way, in QObject::~QObject); the GUI thread's timer collects them instead."""
+    import gc
+    import weakref
+
+    from PySide6.QtWidgets import QWidget
+
+    from mnist_desktop.ui.workers import GuiThreadCollector, collect_garbage_in_gui_thread
+
+    class Holder:
+        pass
+
+    class Allocator(Worker):
+        def work(self):
+            # what building a model does: many container objects, far past gen 0's threshold
+            junk = [[k] for k in range(20 * gc.get_threshold()[0])]
+            return len(junk)
+
+    threads = WorkerThreads("test-collector")
+    collector = collect_garbage_in_gui_thread()
+    assert isinstance(collector, GuiThreadCollector) and collect_garbage_in_gui_thread() is collector
+    assert not gc.isenabled()
+    gc.collect()
+    collected_in: list[str] = []
+    holder = Holder()
+    holder.widget = QWidget()
+    holder.itself = holder  # a cycle: only the cycle collector frees it
+    weakref.finalize(holder, lambda: collected_in.append(threading.current_thread().name))
+    del holder
+    worker = Allocator()
+    seen = _record(worker)
+    threads.start(worker)
+    qtbot.waitUntil(lambda: _ended(seen), timeout=10_000)
+    assert seen["finished"][0][1] > 0 and collected_in in ([], ["MainThread"])
+    qtbot.waitUntil(lambda: collected_in == ["MainThread"], timeout=5_000)  # the timer's collection
+    qtbot.waitUntil(lambda: threads.running() == 0, timeout=10_000)
+    # a pause elsewhere (mydigits' index, the torch import) finds the collector off and leaves it off
+    from mnist_desktop.model.mydigits import _gc_paused
+
+    with _gc_paused():
+        pass
+    assert not gc.isenabled()
+
+
+def test_the_collector_collects_only_the_generations_that_are_due(qtbot, monkeypatch):
+    """The young generation whenever something was allocated; an older one only with the one
+    below it and past its threshold, as automatic collection escalates."""
+    import gc
+
+    from mnist_desktop.ui.workers import collect_garbage_in_gui_thread
+
+    collector = collect_garbage_in_gui_thread()
+    collected = []
+    monkeypatch.setattr(gc, "collect", lambda generation=2: collected.append(generation) or 0)
+    monkeypatch.setattr(gc, "get_threshold", lambda: (700, 10, 10))
+    cases = [((0, 0, 0), -1), ((5, 3, 0), 0), ((701, 11, 2), 1), ((1, 11, 11), 2), ((1, 3, 11), 0), ((0, 11, 11), -1)]
+    for counts, due in cases:
+        monkeypatch.setattr(gc, "get_count", lambda counts=counts: counts)
+        assert collector.collect_if_due() == due
+    assert collected == [0, 1, 2, 0]
