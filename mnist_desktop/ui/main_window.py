@@ -114,6 +114,9 @@ class MainWindow(QMainWindow):
         self.training.weightsReported.connect(self.weights_view.add_snapshot)
         self.training.modelTrained.connect(self.weights_view.model_trained)
         self.training.finished.connect(self.weights_view.run_finished)
+        # The nearest digits' features wait while a model trains (see nearest.NearestDigits.hold_builds).
+        self.training.started.connect(lambda: self.nearest.hold_builds(True))
+        self.training.finished.connect(lambda _result: self.nearest.hold_builds(False))
         self.activations.layerSelected.connect(self.weights_view.set_layer)  # one selected layer for both views
         self.live.saliencyChanged.connect(
             lambda saliency: d.panels["inspector"].set_saliency(saliency) if "inspector" in d.panels else None

@@ -535,3 +535,46 @@ def test_only_the_active_models_nearest_features_are_held(small_training_set, qt
     qtbot.wait(300)
     assert neighbours.cached_models() == 1 and neighbours.cached_features(bundled_predictor) is not None
     w.close()
+
+
+def test_the_nearest_features_wait_while_a_model_trains(small_training_set, qtbot, settings, bundled_predictor):
+    """A build of the nearest digits' features stands still between batches while the Training
+    panel trains (beside it, even at nice 10, training from the window took 3.4–3.9× headless's
+    time), says so, and goes on when the run ends; closing the window while it waits ends it."""
+    from mnist_desktop.model import neighbours
+    from mnist_desktop.ui import MainWindow
+
+    w = MainWindow(settings=settings, predictor=bundled_predictor)
+    w.ask_to_save = lambda: QMessageBox.StandardButton.Discard
+    qtbot.addWidget(w)
+    batches = []
+    w.nearest.hold_builds(True)  # as the panel's `started` does, before the strip is on screen
+    w.show()
+    qtbot.waitUntil(lambda: w.nearest.worker is not None, timeout=5000)
+    w.nearest.worker.progress.connect(lambda _g, payload: batches.append(payload))
+    assert "waiting for the training to end" in w.nearest_strip.caption.text()
+    qtbot.wait(600)
+    assert len(batches) <= 1 and w.nearest.ready_for is None  # one batch may have begun before the first check
+    with qtbot.waitSignal(w.nearest.featuresReady, timeout=60000):
+        w.nearest.hold_builds(False)
+    assert len(batches) > 1 and neighbours.cached_features(bundled_predictor) is not None
+    assert "waiting" not in w.nearest_strip.caption.text()
+
+    # the Training panel holds the builds while it runs, and lets them go when it ends
+    panel = w.training
+    panel.task.setCurrentIndex(panel.task.findData("digits"))
+    panel.arch.setCurrentIndex(panel.arch.findData("linear"))
+    panel.epochs.setValue(1)
+    with qtbot.waitSignal(panel.finished, timeout=120_000):
+        panel.train_button.click()
+        assert w.nearest.hold.is_set()
+    assert not w.nearest.hold.is_set()
+
+    # closing the window while a build waits: the build ends, the window closes
+    neighbours.clear_cache()
+    w.nearest.ready_for = None
+    w.nearest.hold_builds(True)
+    w.nearest.ensure_features()
+    assert w.nearest.worker is not None
+    w.close()
+    assert w.nearest.threads.running() == 0
