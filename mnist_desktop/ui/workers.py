@@ -62,17 +62,17 @@ class GuiThreadCollector(QObject):
     Each tick collects the young generation if anything was allocated since the last one (a
     worker's allocations may be freed again before the tick, so the net count that triggers
     automatic collection need not be high then), and the older ones as automatic collection
-    would, when their counts pass ``gc.get_threshold()``: one full collection at most every
-    ``10 × 10`` ticks. Since start-up's objects are frozen (``app.tune_process``) a full one
-    scans little (under 0.1 ms measured on the window just started). Code that pauses the collector (``gc.disable()`` … ``gc.enable()`` if it
-    was enabled) keeps working: it finds it disabled and leaves it so."""
+    would, when their counts pass ``gc.get_threshold()``: with the default thresholds a full
+    collection every 11 × 11 ticks (about 24 s) at most. Since start-up's objects are frozen
+    (``app.tune_process``) a full one scans little (under 0.1 ms on the window just started).
+    Code that pauses the collector (``gc.disable()`` … ``gc.enable()`` if it was enabled) keeps
+    working: it finds it disabled and leaves it so."""
 
     NAME = "gui_thread_collector"
 
     def __init__(self, parent: QObject):
         super().__init__(parent)
         self.setObjectName(self.NAME)
-        self.collections = 0
         self._timer = QTimer(self)
         self._timer.setInterval(COLLECT_INTERVAL_MS)
         self._timer.timeout.connect(self.collect_if_due)
@@ -91,7 +91,6 @@ class GuiThreadCollector(QObject):
                 due = generation
         if due >= 0:
             gc.collect(due)
-            self.collections += 1
         return due
 
 
