@@ -14,12 +14,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from mnist_desktop.model import Predictor, fine_tune, mnist_arrays
+from mnist_desktop.model import Predictor, evaluate, fine_tune, mnist_arrays
 from mnist_desktop.model.styles import european_digits
 
 
 def accuracy(predictor, images, labels) -> float:
-    return 100 * float((predictor.predict_batch(images).argmax(1) == labels).mean())
+    return 100 * evaluate(predictor, images, labels).accuracy
 
 
 def main() -> None:
