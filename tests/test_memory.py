@@ -37,6 +37,47 @@ def test_blocks_a_worker_freed_are_given_back():
     assert kept - returned > 200, (kept, returned)  # 360 MB went through the thread's heap
 
 
+REUSE = textwrap.dedent(
+    """
+    import resource, sys, threading, numpy as np
+    from mnist_desktop.ui.app import return_freed_memory
+
+    if sys.argv[1] == "on":
+        assert return_freed_memory()
+    else:  # the mmap threshold alone, as before: it fixes the trim threshold at 128 kB
+        import ctypes
+        ctypes.CDLL("libc.so.6").mallopt(-3, 4 << 20)
+    faults = []
+
+    def batches():  # as the trainer's batches: blocks under the mmap threshold, freed and taken again
+        start = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+        for _ in range(200):
+            a, b = np.ones((3 << 20) // 8), np.ones((1 << 20) // 8)
+            del a, b
+        faults.append(resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - start)
+
+    thread = threading.Thread(target=batches)
+    thread.start()
+    thread.join()
+    print(faults[0])
+    """
+)
+
+
+def faults_in_batches(mode: str) -> int:
+    out = subprocess.run([sys.executable, "-c", REUSE, mode], capture_output=True, text=True, check=True)
+    return int(out.stdout.split()[-1])
+
+
+def test_a_threads_batches_reuse_its_memory():
+    """The trainer's batches are not given back and faulted in again at every free (with the
+    trim threshold left at 128 kB, each of the 200 batches faulted its 4 MB in: ~200,000 faults)."""
+    pages = (4 << 20) // 4096
+    reused, refaulted = faults_in_batches("on"), faults_in_batches("off")
+    assert reused < 3 * pages, reused  # the first batch's pages, then the same ones again
+    assert refaulted > 100 * pages, refaulted  # the check can tell
+
+
 def test_bench_reports_memory_against_its_target():
     from mnist_desktop.bench import format_report
 
