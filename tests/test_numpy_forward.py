@@ -72,6 +72,14 @@ def test_numpy_and_torch_agree_for_random_weights(tmp_path, inputs, arch, config
         np.testing.assert_allclose(torch_p.output_probabilities(b[last]), torch_p.predict(x), atol=1e-5, rtol=0)
     batch = np.stack(inputs)
     np.testing.assert_allclose(numpy_p.predict_batch(batch), torch_p.predict_batch(batch), atol=1e-5, rtol=0)
+    # one pass over the batch gives, image by image, what activations gives one image at a time
+    for p in (numpy_p, torch_p):
+        many = p.activations_batch(batch)
+        assert list(many) == list(p.activations(inputs[0]))
+        for i, x in enumerate(inputs):
+            for name, out in p.activations(x).items():
+                assert many[name].dtype == np.float32 and many[name].shape == (len(inputs), *out.shape)
+                np.testing.assert_allclose(many[name][i], out, atol=1e-4, rtol=1e-5, err_msg=f"{type(p).__name__} {name} {i}")
     w, v = numpy_p.layer_weights(), torch_p.layer_weights()
     assert list(w) == list(v) and all(np.array_equal(w[k], v[k]) for k in w)
 

@@ -468,6 +468,16 @@ class NumpyPredictor(PredictorBase):
         self._forward(self.normalize(x28).astype(np.float64).reshape(1, 1, 28, 28), outputs)
         return outputs
 
+    def activations_batch(self, images: np.ndarray) -> "OrderedDict[str, np.ndarray]":
+        """Each layer's outputs ``(N, ...)`` for many images (uint8 ``(N, 28, 28)`` or floats in
+        [0, 1]) in order, float32, from one forward pass."""
+        outputs: OrderedDict[str, np.ndarray] = OrderedDict()
+        x = self._normalized(images)
+        for name, layer in self._layers:
+            x = layer(x)
+            outputs[name] = x.astype(np.float32)
+        return outputs
+
     def layer_weights(self) -> "OrderedDict[str, np.ndarray]":
         """The learned weights worth looking at: conv filters, dense weights, class means."""
         out: OrderedDict[str, np.ndarray] = OrderedDict()

@@ -356,11 +356,11 @@ class ActivationsPanel(QWidget):
         self._layout = None
 
     def _layer_specs(self, predictor) -> list[_Spec]:
-        references = [predictor.activations(x) for x in self._reference_inputs()]
+        references = predictor.activations_batch(np.stack(self._reference_inputs()))  # one pass, not one per input
         specs = []
-        last = next(reversed(references[0]), None)
-        for name, out in references[0].items():
-            seen = np.stack([r[name] for r in references])
+        last = next(reversed(references), None)
+        for name, seen in references.items():
+            out = seen[0]
             tiles, columns = as_tiles(out)
             signed = float(np.min(seen)) < 0
             hi = float(np.percentile(np.abs(seen), 99.5)) if np.size(seen) else 1.0
