@@ -81,7 +81,7 @@ def return_freed_memory() -> bool:
     the trim threshold at its default, 128 kB: a heap whose free top passed that was given back
     at every free, and the trainer's next batch faulted the same pages in again (1.2–1.5 million
     page faults per training thread, 2–4 s of system time in a 6 s run, the window training at
-    1.5–2x headless). Blocks under 4 MB that a heap keeps at its top, up to 32 MB a heap, stay."""
+    1.5–2x headless). Now up to 32 MB of free memory at the top of each heap stays for the next batch."""
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
         return bool(libc.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(libc.mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
