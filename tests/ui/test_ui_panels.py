@@ -121,7 +121,7 @@ def test_linear_model_shows_templates(window, qtbot):
     np.testing.assert_allclose(fc.image.image[:, :28], w[0].reshape(28, 28))
 
 
-def test_a_model_of_the_same_shape_reuses_the_activation_views(window):
+def test_a_model_of_the_same_shape_reuses_the_activation_views(window, qtbot):
     from ui_helpers import make_predictor
 
     panel = window.activations
@@ -133,6 +133,19 @@ def test_a_model_of_the_same_shape_reuses_the_activation_views(window):
     assert not np.array_equal(panel.weight_panels["fc"].image.image, before)  # …showing the new weights
     window.set_predictor(make_predictor("cnn"))  # other layers: views rebuilt
     assert "fc" not in panel.weight_panels and set(panel.panels) != set()
+    # the same layers with other channel counts (the bundled CNN's 32/64, the default recipe's
+    # 16/32): the same widgets, showing images of the new shapes
+    views = dict(panel.panels), dict(panel.weight_panels)
+    shapes = {name: view.image.image.shape for name, view in panel.weight_panels.items()}
+    window.set_predictor(make_predictor("cnn", channels1=8, channels2=16))
+    assert (panel.panels, panel.weight_panels) == views
+    assert all(view.image.image.shape != shapes[name] for name, view in panel.weight_panels.items())
+    window.docks["activations"].raise_()  # it follows the drawing while on screen
+    stroke(window.canvas, ONE)
+    settle(window, qtbot)
+    tiles, _ = as_tiles(window.predictor.activations(window.x28)["conv1"])
+    assert len(tiles) == 8  # conv1's tile shows the new model's 8 maps
+    np.testing.assert_allclose(panel.panels["conv1"].image.image, mosaic(tiles), equal_nan=True)
 
 
 def test_the_inspectors_shape_steps_follow_the_kind_of_model(qtbot):
@@ -150,3 +163,12 @@ def test_the_inspectors_shape_steps_follow_the_kind_of_model(qtbot):
     assert all("view(-1, 784)" in steps[a] and "conv1" not in steps[a] for a in ("linear", "mlp"))
     assert "conv1 (N, C, H, W)" in steps["cnn"] and "view(-1, 784)" not in steps["cnn"]
     assert "view(-1, 784)" not in steps["pixel-similarity"] and "conv1" not in steps["pixel-similarity"]
+
+
+def test_a_layers_colour_level_is_the_995th_percentile_of_its_magnitudes():
+    from mnist_desktop.ui.activations import level
+
+    values = np.random.default_rng(0).normal(size=(16, 8, 12, 12)).astype(np.float32)
+    expected = np.percentile(np.abs(values), 99.5, method="lower")
+    assert level(values) == expected and level(-values) == expected  # magnitudes: the sign does not matter
+    assert level(np.arange(1000.0)) == 994.0  # nearest rank below: index 0.995 × 999 = 994.005

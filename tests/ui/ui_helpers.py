@@ -12,14 +12,14 @@ from mnist_desktop.model.checkpoints import make_metadata
 from mnist_desktop.ui.canvas import scripted_stroke
 
 
-def make_predictor(arch: str = "cnn", task: str = "digits", seed: int = 0) -> Predictor:
+def make_predictor(arch: str = "cnn", task: str = "digits", seed: int = 0, **arch_config) -> Predictor:
     """An untrained model (fixed seed): enough to check plumbing, instantly."""
     import torch
 
     torch.manual_seed(seed)
     classes = 10 if task == "digits" else 2
-    model = build_model(arch, classes)
-    meta = make_metadata(arch, {}, task, "softmax", get_architecture(arch).normalization, metrics={"test_accuracy": 0.5})
+    model = build_model(arch, classes, **arch_config)
+    meta = make_metadata(arch, arch_config, task, "softmax", get_architecture(arch).normalization, metrics={"test_accuracy": 0.5})
     return Predictor(model, meta)
 
 
