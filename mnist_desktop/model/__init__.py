@@ -47,6 +47,8 @@ _EXPORTS = {
     "Predictor": "inference",
     "LOSSES": "losses",
     "Loss": "losses",
+    "LayerLevel": "levels",
+    "reference_levels": "levels",
     "load_digit_image": "preprocess",
     "to_mnist": "preprocess",
     "PREPROCESS_VARIANTS": "preprocess",  # the chapter-4 lab

@@ -19,8 +19,7 @@ from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QPalette, QTextDocumentFragment
 from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
 
-from mnist_desktop import model as engine
-from mnist_desktop.model.datasets import MNIST
+from mnist_desktop.model.levels import reference_levels
 
 from .panel import DockEntry
 from .session import Session
@@ -37,18 +36,6 @@ def mosaic(tiles: np.ndarray, columns: int | None = None, gap: int = 1, fill: fl
         r, c = divmod(i, columns)
         out[r * (h + gap) : r * (h + gap) + h, c * (w + gap) : c * (w + gap) + w] = tiles[i]
     return out
-
-
-LEVEL_QUANTILE = 0.995  # a layer's colour level: the 99.5th percentile of |outputs| over the reference digits
-
-
-def level(values: np.ndarray) -> float:
-    """The :data:`LEVEL_QUANTILE` quantile of ``|values|`` (nearest rank below): one partition of
-    the values, less than half the time of ``np.percentile``'s interpolated one (which a model
-    swap paid for every layer on the GUI thread)."""
-    flat = np.abs(np.asarray(values, dtype=np.float32)).ravel()
-    k = int(LEVEL_QUANTILE * (flat.size - 1))
-    return float(np.partition(flat, k)[k])
 
 
 def as_tiles(a: np.ndarray) -> tuple[np.ndarray, int | None]:
@@ -370,28 +357,26 @@ class ActivationsPanel(QWidget):
         self._layout = None
 
     def _layer_specs(self, predictor) -> list[_Spec]:
-        references = predictor.activations_batch(np.stack(self._reference_inputs()))  # one pass, not one per input
+        # The levels come from the engine's cache when the trainer computed them before handing
+        # the model over (the swap at the end of a run), else from one forward pass here.
+        levels = reference_levels(predictor)
         specs = []
-        last = next(reversed(references), None)
-        for name, seen in references.items():
-            out = seen[0]
-            tiles, columns = as_tiles(out)
-            signed = float(np.min(seen)) < 0
-            hi = level(seen) if np.size(seen) else 1.0
-            hi = hi if hi > 0 else (float(np.max(np.abs(seen))) or 1.0)
-            levels = (-hi, hi) if signed else (0.0, hi)
-            kind = "feature maps" if np.ndim(out) == 3 else "units"
-            title = f"<b>{name}</b> · output {tuple(np.shape(out))} · {kind}"
+        last = next(reversed(levels), None)
+        for name, (shape, signed, hi) in levels.items():
+            tiles, columns = as_tiles(np.zeros(shape, dtype=np.float32))
+            kind = "feature maps" if len(shape) == 3 else "units"
+            title = f"<b>{name}</b> · output {shape} · {kind}"
             if name == last:
                 classes = ", ".join(map(str, predictor.classes))
-                title += f": the model's score for {'each class' if np.size(out) > 1 else 'the second class'} ({classes}), as probabilities below"
+                title += f": the model's score for {'each class' if math.prod(shape) > 1 else 'the second class'} ({classes}), as probabilities below"
             tip = (
                 f"Output of layer {name} for the current input. Colour levels are fixed at ±{hi:.3g}"
                 if signed
                 else f"Output of layer {name} for the current input. Colour levels are fixed at 0 … {hi:.3g}"
             )
-            image = mosaic(np.zeros_like(tiles), columns)
-            specs.append(_Spec("layer", name, np.shape(out), title, DIVERGING if signed else SEQUENTIAL, levels, tip, image, columns, name))
+            image = mosaic(tiles, columns)
+            levels_ = (-hi, hi) if signed else (0.0, hi)
+            specs.append(_Spec("layer", name, shape, title, DIVERGING if signed else SEQUENTIAL, levels_, tip, image, columns, name))
         return specs
 
     def _add(self, view: "ImageView") -> None:
@@ -409,21 +394,6 @@ class ActivationsPanel(QWidget):
             for i, view in enumerate(tiles):
                 self._grid.addWidget(view, i // columns, i % columns)
         super().resizeEvent(event)
-
-    _references: list[np.ndarray] | None = None  # shared by every panel: the same 16 digits
-
-    @classmethod
-    def _reference_inputs(cls) -> list[np.ndarray]:
-        """Inputs that size the colour levels: a few MNIST test digits (or a drawn-like bar)."""
-        if cls._references is None:
-            try:
-                images, _ = MNIST.arrays("test")  # numpy: no torch needed
-                cls._references = list(images[:16].astype(np.float32) / np.float32(255))
-            except engine.MnistDesktopError:
-                x = np.zeros((28, 28), dtype=np.float32)
-                x[6:22, 12:16] = 1.0
-                return [x]
-        return cls._references
 
     def _weight_specs(self, predictor) -> list[_Spec]:
         weights = predictor.layer_weights()

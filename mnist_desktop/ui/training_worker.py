@@ -93,22 +93,39 @@ class TrainingWorker(Worker):
         torch.set_num_threads(train_threads())  # this thread's own OpenMP setting
         try:
             if self.task is not None:
-                return self.task(self._on_batch, self._on_epoch, self._on_note, self.cancel_event, self.pause_event)
-            return engine.train(
-                self.config,
-                on_batch=self._on_batch,
-                on_epoch=self._on_epoch,
-                on_note=self._on_note,
-                on_weights=self._on_weights,
-                stop_event=self.cancel_event,
-                pause_event=self.pause_event,
-                init=self.init,
-            )
+                result = self.task(self._on_batch, self._on_epoch, self._on_note, self.cancel_event, self.pause_event)
+            else:
+                result = engine.train(
+                    self.config,
+                    on_batch=self._on_batch,
+                    on_epoch=self._on_epoch,
+                    on_note=self._on_note,
+                    on_weights=self._on_weights,
+                    stop_event=self.cancel_event,
+                    pause_event=self.pause_event,
+                    init=self.init,
+                )
         finally:
             self._flush()  # the last batches before the result or the failure
+        prepare_for_window(result)
+        return result
 
     def failure(self, error: Exception) -> str:
         return failure_message(error)
+
+
+def prepare_for_window(result) -> None:
+    """What the window computes when a model becomes active, computed here in the trainer's
+    thread while the model is not yet shown: its Activations colour levels (the engine keeps
+    them with the model), which took ~30 ms of the GUI thread at the end of every run. Best
+    effort: if it fails, the panel computes them when it shows the model, as for any other."""
+    predictor = getattr(result, "predictor", None)
+    if predictor is None:
+        return
+    try:
+        engine.reference_levels(predictor)
+    except Exception:  # noqa: BLE001 — the run succeeded; the panel computes the levels later
+        pass
 
 
 def failure_message(error: BaseException) -> str:

@@ -163,12 +163,3 @@ def test_the_inspectors_shape_steps_follow_the_kind_of_model(qtbot):
     assert all("view(-1, 784)" in steps[a] and "conv1" not in steps[a] for a in ("linear", "mlp"))
     assert "conv1 (N, C, H, W)" in steps["cnn"] and "view(-1, 784)" not in steps["cnn"]
     assert "view(-1, 784)" not in steps["pixel-similarity"] and "conv1" not in steps["pixel-similarity"]
-
-
-def test_a_layers_colour_level_is_the_995th_percentile_of_its_magnitudes():
-    from mnist_desktop.ui.activations import level
-
-    values = np.random.default_rng(0).normal(size=(16, 8, 12, 12)).astype(np.float32)
-    expected = np.percentile(np.abs(values), 99.5, method="lower")
-    assert level(values) == expected and level(-values) == expected  # magnitudes: the sign does not matter
-    assert level(np.arange(1000.0)) == 994.0  # nearest rank below: index 0.995 × 999 = 994.005

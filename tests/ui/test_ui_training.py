@@ -360,3 +360,18 @@ def test_a_run_far_slower_than_this_machines_usual_says_so(window, qtbot, settin
     with qtbot.waitSignal(panel.finished, timeout=120_000):
         panel.train()
     assert panel.speed_said is None
+
+
+def test_the_trainer_computes_the_new_models_colour_levels_before_handing_it_over():
+    """The Activations panel's levels come with the model (computed in the training thread), so
+    the swap at the end of a run does not compute them on the GUI thread."""
+    import numpy as np
+
+    from mnist_desktop.model import TrainConfig
+    from mnist_desktop.model.levels import _levels, reference_levels
+    from mnist_desktop.ui.training_worker import TrainingWorker
+
+    worker = TrainingWorker(TrainConfig(arch="linear", subset=500, batch_size=50, device="cpu"), threading.Event())
+    result = worker.work()
+    assert result.predictor in _levels
+    assert list(reference_levels(result.predictor)) == list(result.predictor.activations_batch(np.zeros((1, 28, 28), np.float32)))
