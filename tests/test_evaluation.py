@@ -134,6 +134,9 @@ def test_point_map_of_a_layer_separates_the_digits(default, test_set):
     assert layer_names(default)[0] == "input" and "fc" in layer_names(default)
     acts = layer_activations(default, images[:10], "relu2")
     assert acts.shape == (10, 64 * 8 * 8) and acts.dtype == torch.float32
+    for i in (0, 9):  # each row is that image's output of the layer, as activations gives it
+        expected = default.activations(np.asarray(images[i], dtype=np.float32) / 255)["relu2"].ravel()
+        np.testing.assert_allclose(acts[i].numpy(), expected, atol=1e-4, rtol=1e-5)
     xy = point_map(default, images, "fc")
     assert xy.shape == (len(images), 2) and np.isfinite(xy).all()
     # the last layer's map keeps digits apart: each point's nearest neighbour mostly shares its label

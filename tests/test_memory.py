@@ -1,8 +1,15 @@
 """Memory freed by a worker thread goes back to the system; bench reports the window's memory."""
 
+import platform
 import subprocess
 import sys
 import textwrap
+
+import pytest
+
+glibc_only = pytest.mark.skipif(
+    not (sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"), reason="glibc's allocator settings (mallopt)"
+)
 
 HEAP = textwrap.dedent(
     """
@@ -32,6 +39,7 @@ def rss_after_batches(mode: str) -> float:
     return float(out.stdout.split()[-1])
 
 
+@glibc_only
 def test_blocks_a_worker_freed_are_given_back():
     kept, returned = rss_after_batches("off"), rss_after_batches("on")
     assert kept - returned > 200, (kept, returned)  # 360 MB went through the thread's heap
@@ -69,13 +77,14 @@ def faults_in_batches(mode: str) -> int:
     return int(out.stdout.split()[-1])
 
 
+@glibc_only
 def test_a_threads_batches_reuse_its_memory():
     """The trainer's batches are not given back and faulted in again at every free (with the
     trim threshold left at 128 kB, each of the 200 batches faulted its 4 MB in: ~200,000 faults)."""
     pages = (4 << 20) // 4096
     reused, refaulted = faults_in_batches("on"), faults_in_batches("off")
     assert reused < 3 * pages, reused  # the first batch's pages, then the same ones again
-    assert refaulted > 100 * pages, refaulted  # the check can tell
+    assert refaulted > 20 * max(reused, pages), refaulted  # the check can tell (~200 x the pages here)
 
 
 def test_bench_reports_memory_against_its_target():

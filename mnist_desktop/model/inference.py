@@ -134,36 +134,30 @@ class Predictor(PredictorBase):
         p = self._probabilities(torch.from_numpy(logits), batched=True)
         return p, self.digit_of(logits, p, features, pooled)
 
+    def _layer_outputs(self, x: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
+        """Each named layer's output for the batch ``x``, in order. The layers are run one by one
+        (every architecture is an ``nn.Sequential``), not watched with forward hooks: a hook on a
+        shared layer also fires for another thread's pass over the same model (the nearest
+        digits' build, an evaluation) and put its batch in this one's place."""
+        outputs: OrderedDict[str, torch.Tensor] = OrderedDict()
+        if isinstance(self.model, nn.Sequential):
+            for name, module in self.model.named_children():
+                x = module(x)
+                outputs[name] = x
+            return outputs
+        outputs["output"] = self.model(x)  # not a Sequential: only what comes out
+        return outputs
+
     @torch.inference_mode()
     def activations(self, x28: np.ndarray) -> "OrderedDict[str, np.ndarray]":
-        """Each layer's output for ``x28`` in order (batch dimension removed), from forward hooks."""
-        outputs: OrderedDict[str, np.ndarray] = OrderedDict()
-        hooks = [
-            module.register_forward_hook(lambda _m, _i, out, name=name: outputs.__setitem__(name, out[0].numpy().copy()))
-            for name, module in self.model.named_children()
-        ]
-        try:
-            self.model(self._input(x28))
-        finally:
-            for h in hooks:
-                h.remove()
-        return outputs
+        """Each layer's output for ``x28`` in order (batch dimension removed)."""
+        return OrderedDict((name, out[0].float().numpy().copy()) for name, out in self._layer_outputs(self._input(x28)).items())
 
     @torch.inference_mode()
     def activations_batch(self, images: np.ndarray | torch.Tensor) -> "OrderedDict[str, np.ndarray]":
         """Each layer's outputs ``(N, ...)`` for many images (uint8 ``(N, 28, 28)`` or floats in
         [0, 1]) in order, float32, from one forward pass (16 images: one pass instead of 16)."""
-        outputs: OrderedDict[str, np.ndarray] = OrderedDict()
-        hooks = [
-            module.register_forward_hook(lambda _m, _i, out, name=name: outputs.__setitem__(name, out.float().numpy().copy()))
-            for name, module in self.model.named_children()
-        ]
-        try:
-            self.model(self._batch_input(images))
-        finally:
-            for h in hooks:
-                h.remove()
-        return outputs
+        return OrderedDict((name, out.float().numpy().copy()) for name, out in self._layer_outputs(self._batch_input(images)).items())
 
     def layer_weights(self) -> "OrderedDict[str, np.ndarray]":
         """The learned weights worth looking at: conv filters, dense weights, class means."""

@@ -36,11 +36,15 @@ class LayerLevel(NamedTuple):
 
 
 def level(values: np.ndarray) -> float:
-    """The :data:`LEVEL_QUANTILE` quantile of ``|values|`` (the nearest rank below): one partition
-    of the values, less than half the time of ``np.percentile``'s interpolated one."""
-    flat = np.abs(np.asarray(values, dtype=np.float32)).ravel()
-    k = int(LEVEL_QUANTILE * (flat.size - 1))
-    return float(np.partition(flat, k)[k])
+    """The :data:`LEVEL_QUANTILE` quantile of ``|values|``, interpolated between the two nearest
+    ranks as ``np.percentile`` does (an output layer has only 16–160 values here), from one
+    partition at those two ranks: less than half the time of ``np.percentile``."""
+    flat = np.abs(np.asarray(values, dtype=np.float64)).ravel()
+    position = LEVEL_QUANTILE * (flat.size - 1)
+    below = int(position)
+    above = min(below + 1, flat.size - 1)
+    ranked = np.partition(flat, (below, above))
+    return float(ranked[below] + (position - below) * (ranked[above] - ranked[below]))
 
 
 def reference_digits() -> np.ndarray:
@@ -62,7 +66,7 @@ _lock = threading.Lock()
 def reference_levels(predictor) -> OrderedDict[str, LayerLevel]:
     """Each layer's :class:`LayerLevel` for ``predictor`` (a torch ``Predictor`` or a
     ``NumpyPredictor``), in order: computed on the first call (one forward pass of the reference
-    digits), then the same object for as long as the predictor lives. Safe from any thread."""
+    digits), then the same object for as long as the predictor lives. Any thread may ask."""
     with _lock:
         known = _levels.get(predictor)
     if known is not None:

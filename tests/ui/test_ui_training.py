@@ -372,6 +372,10 @@ def test_the_trainer_computes_the_new_models_colour_levels_before_handing_it_ove
     from mnist_desktop.ui.training_worker import TrainingWorker
 
     worker = TrainingWorker(TrainConfig(arch="linear", subset=500, batch_size=50, device="cpu"), threading.Event())
-    result = worker.work()
+    results = []
+    trainer = threading.Thread(target=lambda: results.append(worker.work()))  # its own torch threads, as in the window
+    trainer.start()
+    trainer.join()
+    result = results[0]
     assert result.predictor in _levels
     assert list(reference_levels(result.predictor)) == list(result.predictor.activations_batch(np.zeros((1, 28, 28), np.float32)))
