@@ -54,7 +54,8 @@ REUSE = textwrap.dedent(
         assert return_freed_memory()
     else:  # the mmap threshold alone, as before: it fixes the trim threshold at 128 kB
         import ctypes
-        ctypes.CDLL("libc.so.6").mallopt(-3, 4 << 20)
+        from mnist_desktop.ui.app import M_MMAP_THRESHOLD, MMAP_THRESHOLD
+        ctypes.CDLL("libc.so.6").mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)
     faults = []
 
     def batches():  # as the trainer's batches: blocks under the mmap threshold, freed and taken again

@@ -207,26 +207,10 @@ def _layer_activations(predictor, images, layer: str, batch_size: int):
     x = ((x - predictor._mean) / predictor._std).reshape(-1, 1, 28, 28)
     if layer == "input":
         return x.reshape(len(x), -1).clone()
-    parts: list[torch.Tensor] = []
-    if isinstance(predictor.model, torch.nn.Sequential):
-        # The layers up to ``layer``, run one by one: a forward hook on the shared layer would also
-        # catch another thread's pass over the same model (the window predicts while this runs).
-        names = [name for name, _ in predictor.model.named_children()]
-        layers = list(predictor.model.children())[: names.index(layer) + 1]
-        for i in range(0, len(x), batch_size):
-            out = x[i : i + batch_size]
-            for module in layers:
-                out = module(out)
-            parts.append(out.reshape(len(out), -1).float().clone())
-        return torch.cat(parts) if parts else torch.zeros(0, 0)
-    module = dict(predictor.model.named_children())[layer]  # not a Sequential: watched with a hook
-    hook = module.register_forward_hook(lambda _m, _i, out: parts.append(out.reshape(len(out), -1).float().clone()))
-    try:
-        for i in range(0, len(x), batch_size):
-            predictor.model(x[i : i + batch_size])
-    finally:
-        hook.remove()
-    return torch.cat(parts) if parts else torch.zeros(0, 0)
+    # The layers up to ``layer``, run one by one (Predictor._layer_outputs: no forward hook that
+    # would also catch another thread's pass over the same model while the window predicts).
+    parts = [predictor._layer_outputs(x[i : i + batch_size], until=layer)[layer] for i in range(0, len(x), batch_size)]
+    return torch.cat([out.reshape(len(out), -1).float() for out in parts]) if parts else torch.zeros(0, 0)
 
 
 def pca_2d(x) -> np.ndarray:

@@ -134,16 +134,19 @@ class Predictor(PredictorBase):
         p = self._probabilities(torch.from_numpy(logits), batched=True)
         return p, self.digit_of(logits, p, features, pooled)
 
-    def _layer_outputs(self, x: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
-        """Each named layer's output for the batch ``x``, in order. The layers are run one by one
-        (every architecture is an ``nn.Sequential``), not watched with forward hooks: a hook on a
-        shared layer also fires for another thread's pass over the same model (the nearest
-        digits' build, an evaluation) and put its batch in this one's place."""
+    def _layer_outputs(self, x: torch.Tensor, until: str | None = None) -> "OrderedDict[str, torch.Tensor]":
+        """Each named layer's output for the batch ``x``, in order, up to layer ``until`` (default:
+        all). The layers are run one by one (every architecture is an ``nn.Sequential``), not
+        watched with forward hooks: a hook on a shared layer also fires for another thread's pass
+        over the same model (the nearest digits' build, an evaluation) and put its batch in this
+        one's place."""
         outputs: OrderedDict[str, torch.Tensor] = OrderedDict()
         if isinstance(self.model, nn.Sequential):
             for name, module in self.model.named_children():
                 x = module(x)
                 outputs[name] = x
+                if name == until:
+                    break
             return outputs
         outputs["output"] = self.model(x)  # not a Sequential: only what comes out
         return outputs

@@ -107,7 +107,8 @@ class TrainingWorker(Worker):
                 )
         finally:
             self._flush()  # the last batches before the result or the failure
-        prepare_for_window(result)
+        if not self.cancelled():  # a stopped run (or the window closing) is not shown at once
+            prepare_for_window(result)
         return result
 
     def failure(self, error: Exception) -> str:
