@@ -115,6 +115,7 @@ def main() -> int:
     window.show()
     wait(app, window.isVisible, 5)
     window.reset_layout()  # the default layout for this size
+    window.resize(w, h)  # again: the first start's layout (for this screen) may have kept the window taller
     wait(app, lambda: False, 0.2)
     window.docks[args.panel].raise_()
     dock, note = SCENES[args.scene](app, window, args)

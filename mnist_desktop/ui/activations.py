@@ -38,6 +38,22 @@ def mosaic(tiles: np.ndarray, columns: int | None = None, gap: int = 1, fill: fl
     return out
 
 
+def fitted_columns(n: int, h: int, w: int, width: float, height: float, gap: int = 1) -> int:
+    """How many columns of ``n`` tiles of ``h``×``w`` (``gap`` apart) show each tile largest in a
+    ``width``×``height`` area: a square grid in a square view, one or two long rows in a wide
+    strip (32 feature maps in a 900×110 view: 16 columns, each map 54 px, against 18 px in the
+    square 6×6 grid). Of equal sizes, the fewest columns (the fewest empty cells)."""
+    if n <= 1 or width <= 0 or height <= 0:
+        return max(1, n)
+    best, best_scale = 1, -1.0
+    for columns in range(1, n + 1):
+        rows = -(-n // columns)
+        scale = min(width / (columns * (w + gap) - gap), height / (rows * (h + gap) - gap))
+        if scale > best_scale * (1 + 1e-9):
+            best, best_scale = columns, scale
+    return best
+
+
 def as_tiles(a: np.ndarray) -> tuple[np.ndarray, int | None]:
     """A layer output as tiles for ``mosaic`` and a column count: conv maps or a unit strip."""
     a = np.asarray(a, dtype=np.float32)
@@ -59,7 +75,8 @@ class ImageView(QFrame):
 
     ``height`` fixes the image's height (a tile of the overview strip); ``None`` lets it
     grow with the panel (the large view of the selected layer). ``clicked`` fires on a
-    press anywhere on it."""
+    press anywhere on it. Tiles given with :meth:`set_tiles` are laid out in the grid that
+    shows them largest in the view's shape (:func:`fitted_columns`), again when it is resized."""
 
     clicked = Signal()
 
@@ -92,7 +109,12 @@ class ImageView(QFrame):
         self.view.viewport().installEventFilter(self)
         self.restyle()
         self._shape = None
-        self._columns: int | None = None
+        self._tiles: np.ndarray | None = None  # (N, H, W), as shown by set_tiles
+        self._fixed: int | None = None  # the tiles' own column count (a strip of units), else None: fitted
+        self._fit: tuple | None = None  # (tiles' shape, view size) the columns were fitted for
+        self._fitted = 1
+        self.columns = 1  # the grid's columns now
+        self.view.installEventFilter(self)  # resized: the grid fitted again
 
     def configure(self, title: str, lut: np.ndarray, levels: tuple[float, float], tooltip: str) -> None:
         """New title, colours and levels for a view that is reused for another model."""
@@ -116,6 +138,27 @@ class ImageView(QFrame):
             self._shape = image.shape
             self.box.autoRange(padding=0.01)
 
+    def set_tiles(self, tiles: np.ndarray, columns: int | None = None) -> None:
+        """Show ``tiles`` (N, H, W) as one grid: ``columns`` a row, or (None) as many as show
+        them largest in this view."""
+        self._tiles, self._fixed = tiles, columns
+        self.columns = columns or self._fitted_columns()
+        self.set_image(mosaic(tiles, self.columns))
+
+    def tiles(self) -> tuple[np.ndarray | None, int | None]:
+        """The tiles shown and their own column count (None: fitted to the view), as given."""
+        return self._tiles, self._fixed
+
+    def _fitted_columns(self) -> int:
+        n, h, w = self._tiles.shape
+        left, top, right, bottom = self.view.ci.layout.getContentsMargins()
+        width, height = self.view.width() - left - right, self.view.height() - top - bottom
+        key = (self._tiles.shape, width, height)
+        if key != self._fit:
+            self._fit = key
+            self._fitted = fitted_columns(n, h, w, width, height)
+        return self._fitted
+
     def mousePressEvent(self, event) -> None:
         self.clicked.emit()
         super().mousePressEvent(event)
@@ -123,6 +166,11 @@ class ImageView(QFrame):
     def eventFilter(self, watched, event) -> bool:
         if event.type() == QEvent.Type.MouseButtonPress:
             self.clicked.emit()
+        elif event.type() == QEvent.Type.Resize and watched is self.view and self._tiles is not None and self._fixed is None:
+            columns = self._fitted_columns()
+            if columns != self.columns:
+                self.columns = columns
+                self.set_image(mosaic(self._tiles, columns))
         return False
 
 
@@ -210,8 +258,8 @@ class _Spec(NamedTuple):
     lut: np.ndarray
     levels: tuple[float, float]
     tip: str
-    image: np.ndarray
-    columns: int | None
+    tiles: np.ndarray  # (N, H, W) what the view shows before the first input (see ImageView.set_tiles)
+    columns: int | None  # the tiles' own column count, or None: fitted to each view
     short: str  # the strip tile's title
 
 
@@ -284,8 +332,8 @@ class ActivationsPanel(QWidget):
         self.detail.configure(spec.title, spec.lut, spec.levels, spec.tip)
         self.detail.setToolTip(spec.tip)
         source = self._view(key)
-        if source is not None and source.image.image is not None:
-            self.detail.set_image(source.image.image)
+        if source is not None and source.tiles()[0] is not None:
+            self.detail.set_tiles(*source.tiles())  # the same tiles, in the grid that fits the large view
             self.detail.image.setVisible(source.image.isVisible())  # blank with its tile (no drawing)
         if changed:
             self.layerSelected.emit(name)
@@ -332,8 +380,7 @@ class ActivationsPanel(QWidget):
         for spec in specs:
             view = self._view((spec.kind, spec.name))
             view.configure(spec.short, spec.lut, spec.levels, f"{_plain(spec.title)}\n{spec.tip}\nClick to see it large.")
-            view._columns = spec.columns
-            view.set_image(spec.image)
+            view.set_tiles(spec.tiles, spec.columns)
         self.output.set_classes(next(reversed(self.panels), ""), predictor.classes)
         self.info.setText(
             f"{predictor.describe()}: each layer's output for the current input, in order "
@@ -374,9 +421,8 @@ class ActivationsPanel(QWidget):
                 if signed
                 else f"Output of layer {name} for the current input. Colour levels are fixed at 0 … {hi:.3g}"
             )
-            image = mosaic(tiles, columns)
             levels_ = (-hi, hi) if signed else (0.0, hi)
-            specs.append(_Spec("layer", name, shape, title, DIVERGING if signed else SEQUENTIAL, levels_, tip, image, columns, name))
+            specs.append(_Spec("layer", name, shape, title, DIVERGING if signed else SEQUENTIAL, levels_, tip, tiles, columns, name))
         return specs
 
     def _add(self, view: "ImageView") -> None:
@@ -408,7 +454,8 @@ class ActivationsPanel(QWidget):
                     GRAY,
                     (0.0, 1.0),
                     "Pixel similarity's only 'parameters': the average training image of each class.",
-                    mosaic(w, len(w)),
+                    w,
+                    len(w),
                 )
             elif w.ndim == 4 and not shown_filters:
                 shown_filters = True
@@ -418,7 +465,8 @@ class ActivationsPanel(QWidget):
                     DIVERGING,
                     _symmetric(filters),
                     "The first convolution's kernels. Each feature map is the image convolved with one of them.",
-                    mosaic(filters),
+                    filters,
+                    None,
                 )
             elif w.ndim == 2 and w.shape[1] == 784:
                 n = w.shape[0]
@@ -429,12 +477,13 @@ class ActivationsPanel(QWidget):
                     DIVERGING,
                     _symmetric(w),
                     "A pixel where the weight is red adds to the class's score when it has ink; blue subtracts.",
-                    mosaic(w.reshape(n, 28, 28), n if n <= 10 else None),
+                    w.reshape(n, 28, 28),
+                    n if n <= 10 else None,
                 )
             else:
                 continue
-            title, lut, levels, tip, image = spec
-            specs.append(_Spec("weights", name, w.shape, title, lut, levels, tip, image, None, f"{name} weights"))
+            title, lut, levels, tip, tiles, columns = spec
+            specs.append(_Spec("weights", name, w.shape, title, lut, levels, tip, tiles, columns, f"{name} weights"))
         return specs
 
     # ------------------------------------------------------------------ updating (every input)
@@ -458,10 +507,10 @@ class ActivationsPanel(QWidget):
         for name, out in outputs.items():
             view = self.panels.get(name)
             if view is not None:
-                tiles, _ = as_tiles(out)
-                view.set_image(mosaic(tiles, view._columns))
+                tiles, columns = as_tiles(out)
+                view.set_tiles(tiles, columns)
                 if self._selected == ("layer", name):
-                    self.detail.set_image(view.image.image)
+                    self.detail.set_tiles(tiles, columns)
         if outputs and self.predictor is not None:
             self.output.set_probabilities(self.predictor.output_probabilities(next(reversed(outputs.values()))))
 

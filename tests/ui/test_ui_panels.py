@@ -4,7 +4,7 @@ import numpy as np
 from ui_helpers import ONE, SEVEN_DOWN, SEVEN_TOP, make_predictor, settle, stroke
 
 from mnist_desktop.model import load_mnist, to_mnist
-from mnist_desktop.ui.activations import as_tiles, mosaic
+from mnist_desktop.ui.activations import as_tiles, fitted_columns, mosaic
 
 
 def test_inspector_values_equal_to_mnist(window, qtbot):
@@ -96,7 +96,7 @@ def test_one_activation_panel_per_layer(window, qtbot):
     assert list(panel.panels) == list(expected)  # one per layer, in order
     conv1 = panel.panels["conv1"]
     tiles, _ = as_tiles(expected["conv1"])
-    np.testing.assert_allclose(conv1.image.image, mosaic(tiles), equal_nan=True)
+    np.testing.assert_allclose(conv1.image.image, mosaic(tiles, conv1.columns), equal_nan=True)
     assert conv1.image.levels is not None
     assert "conv1" in panel.weight_panels  # the first convolution's filters
 
@@ -106,7 +106,49 @@ def test_one_activation_panel_per_layer(window, qtbot):
     settle(window, qtbot)
     assert panel.panels["conv1"].image is item
     tiles, _ = as_tiles(window.predictor.activations(window.x28)["conv1"])
-    np.testing.assert_allclose(item.image, mosaic(tiles), equal_nan=True)
+    np.testing.assert_allclose(item.image, mosaic(tiles, panel.panels["conv1"].columns), equal_nan=True)
+
+
+def test_fitted_columns_show_the_tiles_largest():
+    assert fitted_columns(16, 24, 24, 400, 400) == 4  # a square view: the square grid
+    assert fitted_columns(32, 24, 24, 900, 110) == 16  # a wide strip: two long rows
+    assert fitted_columns(32, 24, 24, 110, 900) == 2  # a tall one: two columns
+    assert fitted_columns(10, 28, 28, 2000, 60) == 10  # one row when the height is the limit
+    assert fitted_columns(1, 5, 64, 10, 10) == 1
+    for n, width, height in [(32, 900, 110), (64, 500, 300), (7, 300, 700), (16, 120, 36)]:
+        scales = [min(width / (c * 25 - 1), height / (-(-n // c) * 25 - 1)) for c in range(1, n + 1)]
+        best = fitted_columns(n, 24, 24, width, height)
+        assert scales[best - 1] == max(scales)  # none larger (brute force)
+
+
+def test_the_large_view_lays_the_maps_out_to_fit_its_shape(window, qtbot):
+    """The selected layer's feature maps fill the large view: in a wide, low view a square grid
+    of 16 maps (4×4) left each map a quarter of the view's height; in two long rows each map is
+    twice that or more, and a tall view gets a tall grid again."""
+    panel = window.activations
+    window.docks["activations"].raise_()
+    stroke(window.canvas, ONE)
+    settle(window, qtbot)
+    panel.select_layer("conv1")
+    tiles, _ = as_tiles(window.predictor.activations(window.x28)["conv1"])
+    n, h, w = tiles.shape
+    detail = panel.detail
+
+    def on_screen() -> float:  # a map's side in pixels, as the locked-aspect view fits the image
+        ih, iw = detail.image.image.shape
+        return min(detail.view.width() / iw, detail.view.height() / ih) * w
+
+    detail.view.setFixedSize(1000, 130)  # the wide layout's large view, about
+    qtbot.waitUntil(lambda: detail.columns != 4)
+    square = min(1000 / (4 * (w + 1) - 1), 130 / (4 * (h + 1) - 1)) * w
+    assert detail.columns >= 8 and on_screen() >= 2 * square
+    np.testing.assert_allclose(detail.image.image, mosaic(tiles, detail.columns), equal_nan=True)  # the same maps, in order
+    detail.view.setFixedSize(200, 700)
+    qtbot.waitUntil(lambda: detail.columns <= 2)
+    np.testing.assert_allclose(detail.image.image, mosaic(tiles, detail.columns), equal_nan=True)
+    stroke(window.canvas, SEVEN_TOP)  # a new stroke keeps the fitted grid
+    settle(window, qtbot)
+    assert detail.image.image.shape == mosaic(tiles, detail.columns).shape and detail.columns <= 2
 
 
 def test_linear_model_shows_templates(window, qtbot):
@@ -145,7 +187,7 @@ def test_a_model_of_the_same_shape_reuses_the_activation_views(window, qtbot):
     settle(window, qtbot)
     tiles, _ = as_tiles(window.predictor.activations(window.x28)["conv1"])
     assert len(tiles) == 8  # conv1's tile shows the new model's 8 maps
-    np.testing.assert_allclose(panel.panels["conv1"].image.image, mosaic(tiles), equal_nan=True)
+    np.testing.assert_allclose(panel.panels["conv1"].image.image, mosaic(tiles, panel.panels["conv1"].columns), equal_nan=True)
 
 
 def test_the_inspectors_shape_steps_follow_the_kind_of_model(qtbot):
