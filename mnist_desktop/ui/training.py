@@ -57,6 +57,7 @@ LOADING_TORCH = f"{LOADING_PYTORCH} Training starts as soon as it has loaded."
 TWO_COLUMNS_FROM = 600  # the panel's width (px) from which the settings sit in two columns
 LOG_EVERY = engine.TrainConfig().log_every  # as headless: the trainer reads the loss every N steps
 PLOT_INTERVAL_MS = 90  # the plot and the progress text redraw at most ~11 times per second
+FINISH_DELAY_MS = 5  # the end of a run: the panel's last update this long after its thread ends (_on_thread_finished)
 FIGURE_ROWS = 10  # the per-epoch figures under the plot: the last this many epochs
 SCHEDULE_LABELS = {"onecycle": "One-cycle (warm up, then anneal)", "constant": "Constant"}
 # What the settings file may hold for each control, and the labels used when a preset changes them.
@@ -103,6 +104,7 @@ class TrainingPanel(QWidget):
         self.torch_ready = torch_ready
         self._threads = WorkerThreads("training-thread", self)
         self._thread: QThread | None = None  # the running run's thread, until it has finished
+        self._finishing = False  # its thread has ended, the panel's last update is queued (_finish_run)
         self._worker: TrainingWorker | None = None
         self._generation = 0  # one per run: what an older run's worker still sends is dropped
         self._stop_event: threading.Event | None = None
@@ -652,7 +654,7 @@ class TrainingPanel(QWidget):
 
     # ------------------------------------------------------------------ training
     def is_training(self) -> bool:
-        return self._thread is not None
+        return self._thread is not None or self._finishing
 
     def is_paused(self) -> bool:
         return self._pause_event is not None and self._pause_event.is_set()
@@ -754,6 +756,17 @@ class TrainingPanel(QWidget):
             return
         self._worker = self._thread = None  # WorkerThreads deletes both
         self._timer.stop()
+        # The rest a few ms later, after the event loop has taken input again: the plot's last
+        # redraw (10-15 ms), chained after the new model's swap (_on_done) and its repaint, made
+        # the finish of a run the window's one stall over 50 ms. (A 0 ms single shot is a posted
+        # event in Qt 6, run in the same chain.) Until then the panel still counts as training.
+        self._finishing = True
+        QTimer.singleShot(FINISH_DELAY_MS, self, self._finish_run)
+
+    def _finish_run(self) -> None:
+        self._finishing = False
+        if self._shut_down:
+            return
         self.pause_button.setChecked(False)
         self._update_enabled()
         self._refresh(force=True)
