@@ -24,12 +24,13 @@ import time
 import numpy as np
 from PySide6.QtCore import QObject, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSizePolicy, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QSizePolicy, QToolButton, QVBoxLayout, QWidget
 
 from mnist_desktop import model as engine
 from mnist_desktop.model import neighbours
 from mnist_desktop.model.datasets import MNIST
 
+from .captions import WrappedCaption
 from .overlay import image_pixmap
 from .session import Drawing, Session, is_torch_model
 from .workers import Worker, WorkerThreads
@@ -98,8 +99,7 @@ class NearestStrip(QWidget):
         super().__init__(parent)
         self.setObjectName("nearest_digits")
         self.indices: list[int] = []
-        self.caption = QLabel("Nearest training digits")
-        self.caption.setWordWrap(True)
+        self.caption = WrappedCaption("Nearest training digits")
         self.caption.setToolTip(
             "The MNIST training digits most like your drawing as the model sees it (its last hidden layer).\n"
             "When the model is wrong, they often show why. Click one to inspect it."
@@ -130,6 +130,9 @@ class NearestStrip(QWidget):
         layout.addWidget(self.caption)
         layout.addWidget(self.progress)
         layout.addLayout(row)
+
+    def hasHeightForWidth(self) -> bool:
+        return False  # its caption keeps its wrapped height as a minimum (see WrappedCaption)
 
     def _clicked(self, i: int) -> None:
         if i < len(self.indices):

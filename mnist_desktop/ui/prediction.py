@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QTo
 
 from mnist_desktop.model.datasets import MNIST, MyDigitsDataset
 
+from .captions import WrappedCaption
 from .overlay import image_pixmap
 
 
@@ -136,9 +137,8 @@ class PredictionPanel(QWidget):
         )
         self.not_a_digit.setVisible(False)
         self.is_digit: bool | None = None
-        self.confidence = QLabel("Draw a digit on the canvas")
+        self.confidence = WrappedCaption("Draw a digit on the canvas")
         self.confidence.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.confidence.setWordWrap(True)
         self.bars = ProbabilityBars()
         self.preview = QLabel()
         self.preview.setFixedSize(28 * 4 + 2, 28 * 4 + 2)
@@ -148,7 +148,7 @@ class PredictionPanel(QWidget):
             "What the model sees: the drawing cropped, scaled into a 20×20 box and centred by\n"
             "its centre of mass in a 28×28 field, the way MNIST's digits were made (to_mnist)."
         )
-        sees = QLabel("What the model sees (28×28)", wordWrap=True)
+        sees = WrappedCaption("What the model sees (28×28)")
         sees.setAlignment(Qt.AlignmentFlag.AlignCenter)
         # Saliency: red/blue over "what the model sees" and in the inspector.
         self.x28: np.ndarray | None = None
@@ -198,6 +198,9 @@ class PredictionPanel(QWidget):
             self.correct_buttons.append(b)
         layout.addWidget(self.correct_row)
         self.show_empty()
+
+    def hasHeightForWidth(self) -> bool:
+        return False  # its captions keep their wrapped height as a minimum (see WrappedCaption)
 
     def set_classes(self, classes) -> None:
         self.bars.set_classes(classes)

@@ -3,7 +3,7 @@ button's and label's text whole and fits its dock, at 1280×720 and 1400×900, l
 every tab title is shown whole."""
 
 import numpy as np
-from PySide6.QtCore import QPoint, QSize, Qt
+from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QFontMetrics, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QAbstractButton,
@@ -211,3 +211,33 @@ def test_the_first_launch_on_a_small_screen_fills_it_with_a_canvas_to_draw_on(qt
         assert not tab_titles_cut(window)
     finally:
         window.close()
+
+
+def test_a_squeezed_prediction_column_keeps_every_caption_clear_of_the_picture(window, qtbot):
+    """The default window (1400×900, docks under the canvas) leaves the prediction column at
+    its minimum height. With saliency on ("Saliency: 3" is wider) the caption under the picture
+    wraps to two lines and the nearest digits' caption to two as well: the column took their
+    wrapped heights as wishes only and drew the caption half under the picture."""
+    from ui_helpers import ONE, stroke
+    from ui_helpers import settle as classified
+
+    from mnist_desktop.ui.nearest import COMPUTING
+
+    window.resize(1400, 900)
+    window.reset_layout()
+    settle(window, qtbot)
+    window.prediction.saliency_toggle.setChecked(True)
+    stroke(window.canvas, ONE)
+    classified(window, qtbot)
+    qtbot.waitUntil(lambda: window.prediction.saliency is not None, timeout=5000)
+    window.nearest_strip.show_message(COMPUTING)  # as while the features are computed
+    window.nearest_strip.show()
+    settle(window, qtbot)
+    panel = window.prediction
+    caption = next(w for w in panel.findChildren(QLabel) if w.text().startswith("What the model sees"))
+    assert caption.height() >= caption.heightForWidth(caption.width())  # every line it wraps to
+    picture = QRect(panel.preview.mapTo(panel, QPoint(0, 0)), panel.preview.size())
+    assert not picture.intersects(QRect(caption.mapTo(panel, QPoint(0, 0)), caption.size()))
+    strip = window.nearest_strip
+    assert strip.caption.height() >= strip.caption.heightForWidth(strip.caption.width())
+    assert not overlapping(window.centralWidget())
