@@ -1,7 +1,9 @@
-"""A word-wrapped label that a squeezed layout cannot draw over."""
+"""Labels that show their text whole, or say that they do not: a word-wrapped caption that a
+squeezed layout cannot draw over, and one line that ends in "…" when it is cut."""
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
 
@@ -30,3 +32,27 @@ class WrappedCaption(QLabel):
         height = self.heightForWidth(self.width())
         if height > 0 and height != self.minimumHeight():  # wraps to more or fewer lines
             self.setMinimumHeight(height)
+
+
+class ElidedLabel(QLabel):
+    """One line of text that ends in "…" where the label is too narrow for it, instead of
+    stopping mid-word at its edge (the help strip at the bottom of the window: most status
+    tips are longer than the 830 px beside the model's name at 1280×720). ``full_text`` is
+    the whole line; ``text()`` what is shown."""
+
+    def __init__(self, text: str = "", **kwargs):
+        super().__init__(**kwargs)
+        self.full_text = ""
+        self.setText(text)
+
+    def setText(self, text: str) -> None:
+        self.full_text = text
+        self._elide()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        shown = self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideRight, max(0, self.contentsRect().width()))
+        super().setText(shown)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QM
 from . import help_texts
 from .actions import build_actions
 from .canvas import Canvas
+from .captions import ElidedLabel
 from .central import CentralArea
 from .chapter import ChapterActions, build_chapter_menu, train_with_accuracy_loss
 from .docks import Docks
@@ -259,7 +260,7 @@ class MainWindow(QMainWindow):
 
     def _build_status_bar(self) -> None:
         # The help strip: what the thing under the mouse does (its status tip; see event()).
-        self.help_strip = QLabel(help_texts.STRIP_IDLE, objectName="help_strip")
+        self.help_strip = ElidedLabel(help_texts.STRIP_IDLE, objectName="help_strip")  # "…" where cut: the whole tip is its tooltip
         self.help_strip.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.statusBar().addWidget(self.help_strip, 1)
         self.device_label = QLabel(self.torch.device_text(), objectName="device_label")

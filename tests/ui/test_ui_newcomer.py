@@ -4,10 +4,11 @@ at 1280×720, plain names said once, a layout that fits a small screen, and help
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QRect, QSettings, Qt
-from PySide6.QtGui import QKeySequence
+from PySide6.QtGui import QKeySequence, QStatusTipEvent
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSpinBox,
+    QApplication,
     QComboBox,
     QLineEdit,
     QMessageBox,
@@ -170,7 +171,7 @@ def test_the_help_strip_says_what_the_mouse_is_over(window, qtbot):
     qtbot.waitUntil(lambda: "Brush size" in strip.text())
     assert window.statusBar().currentMessage() == "Saved somewhere"
     window.train_action.showStatusText(window.menuBar())  # what a menu does for the item under the mouse
-    assert strip.text() == window.train_action.statusTip()
+    assert strip.full_text == window.train_action.statusTip()  # shown whole, or cut with "…" (below)
 
 
 def test_help_menu_introduction_and_generated_shortcuts(window, qtbot):
@@ -228,3 +229,21 @@ def test_a_window_resized_across_the_threshold_is_laid_out_for_its_new_size(wind
     window.resize(1500, 950)
     qtbot.waitUntil(lambda: window.dock_manager.applied == "wide")
     assert stacks() == 2
+
+
+def test_a_tip_too_long_for_the_help_strip_ends_in_an_ellipsis_and_shows_whole_in_its_tooltip(window, qtbot):
+    """At 1280×720 the strip has ~830 px beside the model's name; most tips are longer. They
+    were cut at the strip's edge mid-word ("… and validation accuracy (squares, right a")."""
+    window.resize(1280, 720)
+    strip = window.help_strip
+    qtbot.waitUntil(lambda: strip.width() < 1000)
+    tip = window.training.plot.statusTip()
+    metrics = strip.fontMetrics()
+    assert metrics.horizontalAdvance(tip) > strip.contentsRect().width()  # a tip the strip cannot hold
+    QApplication.sendEvent(window, QStatusTipEvent(tip))
+    shown = strip.text()
+    assert shown.endswith("…") and tip.startswith(shown[:-1])  # cut where it must, and said so
+    assert metrics.horizontalAdvance(shown) <= strip.contentsRect().width()
+    assert strip.toolTip() == tip.replace("\n", " ") and strip.full_text == tip.replace("\n", " ")
+    window.resize(1900, 720)  # room again: the whole tip
+    qtbot.waitUntil(lambda: strip.text() == tip.replace("\n", " "))
