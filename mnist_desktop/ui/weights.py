@@ -28,7 +28,15 @@ from .session import Session
 from .theme import legend_outside, palette_color, style_plot_widget
 
 NO_RUN = "Distance from start needs a training run: train a model (Training panel) and watch each layer move, epoch by epoch."
-NOT_THIS_RUN = "moved from start: the active model was not trained here"
+# The distance plot's titles, two short lines each: one line was wider than the plot in a
+# 1280×720 window (377 px of title in a 282 px view) and pushed the plot off the dock's edge.
+NOT_THIS_RUN = "moved from start: the active<br>model was not trained here"
+DISTANCE_TITLES = {
+    "running": "moved from start<br>(this run)",
+    "trained": "moved from start<br>(the active model's run)",
+    "not this run": NOT_THIS_RUN,
+    "no run": "moved from start:<br>no run yet",
+}
 
 
 @dataclass(frozen=True)
@@ -265,10 +273,10 @@ class WeightsPanel(QWidget):
         d = series[1].get(name or "", []) if series is not None else []
         if d:
             self.distance_curve.setData(np.asarray(series[0], dtype=np.float64), np.asarray(d, dtype=np.float64))
-            title = "moved from start (this run)" if self.running else "moved from start (the active model's run)"
+            title = DISTANCE_TITLES["running" if self.running else "trained"]
         else:
             self.distance_curve.setData([], [])
-            title = NOT_THIS_RUN if self.history.epochs and series is None else "moved from start: no run yet"
+            title = DISTANCE_TITLES["not this run" if self.history.epochs and series is None else "no run"]
         self.distance_plot.getPlotItem().setTitle(title, color=palette_color(self, QPalette.ColorRole.Text))
 
     def distance_series(self) -> tuple[list[int], list[float]]:

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QWidget
+from PySide6.QtWidgets import QApplication, QWidget
 
 from mnist_desktop.model import load_mnist, mnist_arrays
 
@@ -184,3 +184,23 @@ def test_a_stopped_runs_model_is_still_compared_with_that_runs_start(window, qtb
         training.use_stopped_model()  # after the run ended
     assert window.predictor is blocker.args[0].predictor
     assert panel.shown.initial_counts is not None and panel.shown.distance > 0 and "Moved" in panel.info.text()
+
+
+@pytest.mark.parametrize("size", [(1280, 720), (1400, 900)])
+def test_every_title_of_the_distance_plot_fits_the_weights_dock(window, qtbot, size):
+    """One line of title ("moved from start (the active model's run)", 377 px) was wider than
+    the plot's view at 1280×720 (282 px): the plot stuck out of the dock, its right side cut."""
+    from mnist_desktop.ui.weights import DISTANCE_TITLES
+
+    window.resize(*size)
+    window.reset_layout()
+    window.dock_manager.raise_("weights")
+    panel = window.weights_view
+    qtbot.waitUntil(panel.distance_plot.isVisible)
+    view = panel.distance_plot
+    item = view.getPlotItem()
+    for title in DISTANCE_TITLES.values():
+        item.setTitle(title)
+        QApplication.processEvents()
+        shown = view.mapToScene(view.viewport().rect()).boundingRect()
+        assert item.sceneBoundingRect().width() <= shown.width() + 1, title
