@@ -3,6 +3,7 @@ button's and label's text whole and fits its dock, at 1280×720 and 1400×900, l
 every tab title is shown whole."""
 
 import numpy as np
+import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QFontMetrics, QTextDocumentFragment
 from PySide6.QtWidgets import (
@@ -104,6 +105,24 @@ def overlapping(root: QWidget) -> list[str]:
     return found
 
 
+def plots_cut(root: QWidget) -> list[str]:
+    """Every visible plot under ``root`` wider or taller than its view (a long title or axis
+    label makes a pyqtgraph plot its own size, whatever room its widget has)."""
+    found = []
+    for view in root.findChildren(pg.GraphicsView):
+        if not view.isVisible() or view.visibleRegion().isEmpty():
+            continue
+        shown = view.mapToScene(view.viewport().rect()).boundingRect()
+        for item in view.scene().items():
+            if isinstance(item, pg.PlotItem) and item.isVisible():
+                r = item.sceneBoundingRect()
+                if r.width() > shown.width() + 1 or r.height() > shown.height() + 1:
+                    found.append(
+                        f"plot {view.objectName()!r} {r.width():.0f}×{r.height():.0f} in a view of {shown.width():.0f}×{shown.height():.0f}"
+                    )
+    return found
+
+
 def tab_titles_cut(window) -> list[str]:
     """Every visible tab whose title does not fit its tab (Qt elides it: "Tr…")."""
     cut = []
@@ -157,7 +176,7 @@ def test_every_panel_fits_its_dock_and_every_text_shows_whole(window, qtbot, tmp
                     scroll = dock.widget()
                     if isinstance(scroll, QAbstractScrollArea) and scroll.horizontalScrollBar().isVisible():
                         failures.append(f"{where} {name}: wider than its dock (scrolls sideways)")
-                    failures += [f"{where} {name}: {t}" for t in clipped(dock) + overlapping(dock)]
+                    failures += [f"{where} {name}: {t}" for t in clipped(dock) + overlapping(dock) + plots_cut(dock)]
                     failures += [f"{where} tab {t}" for t in tab_titles_cut(window)]  # the panel's own tabs
     finally:
         apply_theme("system")  # the application is shared with the next tests
