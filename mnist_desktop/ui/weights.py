@@ -30,11 +30,10 @@ from .theme import legend_outside, palette_color, style_plot_widget
 NO_RUN = "Distance from start needs a training run: train a model (Training panel) and watch each layer move, epoch by epoch."
 # The distance plot's titles, two short lines each: one line was wider than the plot in a
 # 1280×720 window (377 px of title in a 282 px view) and pushed the plot off the dock's edge.
-NOT_THIS_RUN = "moved from start: the active<br>model was not trained here"
 DISTANCE_TITLES = {
     "running": "moved from start<br>(this run)",
     "trained": "moved from start<br>(the active model's run)",
-    "not this run": NOT_THIS_RUN,
+    "not this run": "moved from start: the active<br>model was not trained here",
     "no run": "moved from start:<br>no run yet",
 }
 
