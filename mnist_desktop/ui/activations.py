@@ -164,14 +164,21 @@ class ImageView(QFrame):
         super().mousePressEvent(event)
 
     def eventFilter(self, watched, event) -> bool:
-        if event.type() == QEvent.Type.MouseButtonPress:
+        if event.type() == QEvent.Type.MouseButtonPress and watched is self.view.viewport():
             self.clicked.emit()
         elif event.type() == QEvent.Type.Resize and watched is self.view and self._tiles is not None and self._fixed is None:
             columns = self._fitted_columns()
             if columns != self.columns:
                 self.columns = columns
+                shown = self.image.isVisible()  # a placeholder hidden (no drawing) stays hidden
                 self.set_image(mosaic(self._tiles, columns))
+                self.image.setVisible(shown)
         return False
+
+    def clear(self) -> None:
+        """No tiles: nothing shown, nothing to lay out again (the model went away)."""
+        self._tiles = None
+        self.image.hide()
 
 
 class OutputView(QWidget):
@@ -396,6 +403,7 @@ class ActivationsPanel(QWidget):
         self.set_input(self._last_input)  # no drawing: the placeholder tiles hidden again
 
     def _clear_views(self) -> None:
+        self.detail.clear()
         for view in list(self.panels.values()) + list(self.weight_panels.values()):
             self._grid.removeWidget(view)
             view.deleteLater()

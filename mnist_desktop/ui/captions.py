@@ -3,7 +3,7 @@ squeezed layout cannot draw over, and one line that ends in "…" when it is cut
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QLabel
 
 
@@ -42,6 +42,7 @@ class ElidedLabel(QLabel):
 
     def __init__(self, text: str = "", **kwargs):
         super().__init__(**kwargs)
+        self.setTextFormat(Qt.TextFormat.PlainText)  # cut by its characters, not in the middle of markup
         self.full_text = ""
         self.setText(text)
 
@@ -52,6 +53,11 @@ class ElidedLabel(QLabel):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._elide()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.FontChange, QEvent.Type.StyleChange):  # other widths of the same text
+            self._elide()
 
     def _elide(self) -> None:
         shown = self.fontMetrics().elidedText(self.full_text, Qt.TextElideMode.ElideRight, max(0, self.contentsRect().width()))

@@ -724,7 +724,7 @@ class TrainingPanel(QWidget):
     @Slot(bool)
     def set_paused(self, paused: bool) -> None:
         """Pause after the current batch, or go on from the same step."""
-        if self._pause_event is None:
+        if self._pause_event is None or self._thread is None:  # no run, or its thread has ended
             return
         if paused:
             self._pause_event.set()
@@ -737,7 +737,7 @@ class TrainingPanel(QWidget):
 
     @Slot()
     def stop(self) -> None:
-        if self._stop_event is not None and not self._stop_event.is_set():
+        if self._thread is not None and self._stop_event is not None and not self._stop_event.is_set():
             self._stop_event.set()
             self._update_enabled()
             self._refresh(force=True)
@@ -749,6 +749,7 @@ class TrainingPanel(QWidget):
         self.stepper.shutdown()
         self._threads.shutdown()  # cancels the run (its stop event) and waits for its thread
         self._worker = self._thread = None
+        self._finishing = False
 
     @Slot()
     def _on_thread_finished(self) -> None:
@@ -756,10 +757,13 @@ class TrainingPanel(QWidget):
             return
         self._worker = self._thread = None  # WorkerThreads deletes both
         self._timer.stop()
-        # The rest a few ms later, after the event loop has taken input again: the plot's last
-        # redraw (10-15 ms), chained after the new model's swap (_on_done) and its repaint, made
-        # the finish of a run the window's one stall over 50 ms. (A 0 ms single shot is a posted
-        # event in Qt 6, run in the same chain.) Until then the panel still counts as training.
+        self.stop_button.setEnabled(False)  # nothing left to stop or pause
+        self.pause_button.setEnabled(False)
+        # The rest a few ms later, as a timer: the plot's last redraw (10-15 ms), chained after
+        # the new model's swap (_on_done) and its repaint as queued events, made the finish of a
+        # run the window's one stall over 50 ms; a timer lets the event loop take what waits in
+        # between (measured with bench gui, not guaranteed by Qt; a 0 ms single shot is itself a
+        # queued event in Qt 6 and stayed in the chain). Until then the panel counts as training.
         self._finishing = True
         QTimer.singleShot(FINISH_DELAY_MS, self, self._finish_run)
 

@@ -151,6 +151,23 @@ def test_the_large_view_lays_the_maps_out_to_fit_its_shape(window, qtbot):
     assert detail.image.image.shape == mosaic(tiles, detail.columns).shape and detail.columns <= 2
 
 
+def test_laid_out_again_the_views_of_an_empty_canvas_stay_blank(window, qtbot):
+    """With nothing drawn the layer views are blank (zeros looked like a broken picture); a view
+    resized so that its grid changes must not show its placeholder again."""
+    panel = window.activations
+    window.docks["activations"].raise_()
+    qtbot.waitUntil(panel.isVisible)
+    assert window.x28 is None
+    views = [*panel.panels.values(), panel.detail]
+    assert not any(v.image.isVisible() for v in views)
+    for width, height in ((1000, 130), (200, 700)):
+        before = [v.columns for v in views]
+        for v in views:
+            v.view.setFixedSize(width, height)
+        qtbot.waitUntil(lambda b=before: [v.columns for v in views] != b)  # laid out again…
+        assert not any(v.image.isVisible() for v in views)  # …and still blank
+
+
 def test_linear_model_shows_templates(window, qtbot):
     window.set_predictor(make_predictor("linear"))
     panel = window.activations
