@@ -160,7 +160,8 @@ class ImageView(QFrame):
         return self._fitted
 
     def mousePressEvent(self, event) -> None:
-        self.clicked.emit()
+        if not self.view.geometry().contains(event.position().toPoint()):  # a press on the view came through its filter
+            self.clicked.emit()
         super().mousePressEvent(event)
 
     def eventFilter(self, watched, event) -> bool:

@@ -1,6 +1,7 @@
 """The tensor inspector and the activations panel show the real tensors."""
 
 import numpy as np
+from PySide6.QtCore import Qt
 from ui_helpers import ONE, SEVEN_DOWN, SEVEN_TOP, make_predictor, settle, stroke
 
 from mnist_desktop.model import load_mnist, to_mnist
@@ -166,6 +167,19 @@ def test_laid_out_again_the_views_of_an_empty_canvas_stay_blank(window, qtbot):
             v.view.setFixedSize(width, height)
         qtbot.waitUntil(lambda b=before: [v.columns for v in views] != b)  # laid out again…
         assert not any(v.image.isVisible() for v in views)  # …and still blank
+
+
+def test_one_click_on_a_tile_selects_its_layer_once(window, qtbot):
+    panel = window.activations
+    window.docks["activations"].raise_()
+    qtbot.waitUntil(panel.isVisible)
+    tile = panel.panels["relu1"]
+    clicks = []
+    tile.clicked.connect(lambda: clicks.append("view"))
+    qtbot.mouseClick(tile.view.viewport(), Qt.MouseButton.LeftButton)  # on the picture
+    assert clicks == ["view"] and panel.selected_layer() == "relu1"
+    qtbot.mouseClick(tile.title, Qt.MouseButton.LeftButton)  # on its title
+    assert clicks == ["view", "view"]
 
 
 def test_linear_model_shows_templates(window, qtbot):
