@@ -1,7 +1,7 @@
 """The models a learner meets in order: pixel similarity, a linear model, a small net, a CNN.
 
-Every architecture is an ``nn.Sequential`` of named layers, so forward hooks give the
-activations layer by layer, and is rebuilt from ``(name, config)`` alone — that pair is
+Every architecture is an ``nn.Sequential`` of named layers, so its activations are read by
+running the layers one by one (``Predictor._layer_outputs``), and is rebuilt from ``(name, config)`` alone — that pair is
 what a checkpoint stores next to the weights. What the layers are is the architecture's
 spec (``config.ARCHITECTURE_SPECS``); here each kind of layer (``layers.LAYER_KINDS``) gets
 its torch module.

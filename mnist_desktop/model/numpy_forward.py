@@ -414,11 +414,13 @@ class NumpyPredictor(PredictorBase):
     def load(cls, path: str | os.PathLike) -> "NumpyPredictor":
         return cls(*load_weights(path))
 
-    def _forward(self, x: np.ndarray, record: OrderedDict | None = None) -> np.ndarray:
+    def _forward(self, x: np.ndarray, record: OrderedDict | None = None, batch: bool = False) -> np.ndarray:
+        """The output of batch ``x``; each layer's output in ``record`` (float32; the first
+        image's only, unless ``batch``)."""
         for name, layer in self._layers:
             x = layer(x)
             if record is not None:
-                record[name] = x[0].astype(np.float32)
+                record[name] = (x if batch else x[0]).astype(np.float32)
         return x
 
     def predict(self, x28: np.ndarray) -> np.ndarray:
@@ -472,10 +474,7 @@ class NumpyPredictor(PredictorBase):
         """Each layer's outputs ``(N, ...)`` for many images (uint8 ``(N, 28, 28)`` or floats in
         [0, 1]) in order, float32, from one forward pass."""
         outputs: OrderedDict[str, np.ndarray] = OrderedDict()
-        x = self._normalized(images)
-        for name, layer in self._layers:
-            x = layer(x)
-            outputs[name] = x.astype(np.float32)
+        self._forward(self._normalized(images), outputs, batch=True)
         return outputs
 
     def layer_weights(self) -> "OrderedDict[str, np.ndarray]":

@@ -110,7 +110,7 @@ def plots_cut(root: QWidget) -> list[str]:
     label makes a pyqtgraph plot its own size, whatever room its widget has)."""
     found = []
     for view in root.findChildren(pg.GraphicsView):
-        if not view.isVisible() or view.visibleRegion().isEmpty():
+        if not view.isVisible():  # (its visibleRegion is empty offscreen)
             continue
         shown = view.mapToScene(view.viewport().rect()).boundingRect()
         for item in view.scene().items():
