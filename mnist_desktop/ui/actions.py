@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMainWindow, QStyle
+from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QLineEdit, QMainWindow, QPlainTextEdit, QStyle, QTextEdit
 
 from mnist_desktop.model.datasets import MyDigitsDataset
 
@@ -45,6 +45,33 @@ def make_action(window: QMainWindow, text: str, slot, shortcuts=(), tip: str = "
     return a
 
 
+class EscapeStaysInFields(QObject):
+    """Esc pressed in a field that takes typing (a spin box, a line edit, an editable combo box, a
+    text box) belongs to that field, not to the window's Clear drawing shortcut: one presses Esc
+    there to leave an edit, and it used to wipe the drawing. The field gets the key instead (it
+    does nothing with it); Esc anywhere else still clears. Put on each field as it takes the
+    focus, not on the application, where a Python filter would see every event."""
+
+    FIELDS = (QAbstractSpinBox, QLineEdit, QPlainTextEdit, QTextEdit)
+
+    def __init__(self, parent: QObject) -> None:
+        super().__init__(parent)
+        QApplication.instance().focusChanged.connect(self._focused)
+
+    def _focused(self, _old, new) -> None:
+        if isinstance(new, self.FIELDS + (QComboBox,)):
+            new.installEventFilter(self)  # once: Qt does not add the same filter twice
+
+    def eventFilter(self, obj, event) -> bool:
+        if (
+            event.type() == QEvent.Type.ShortcutOverride
+            and event.key() == Qt.Key.Key_Escape
+            and (isinstance(obj, self.FIELDS) or (isinstance(obj, QComboBox) and obj.isEditable()))
+        ):
+            event.accept()  # an accepted override sends the key to the field, not to a shortcut
+        return False
+
+
 def build_actions(w) -> None:
     """The window's actions, as ``w.<name>_action`` (the menus and the toolbar arrange them)."""
     SP = QStyle.StandardPixmap
@@ -56,6 +83,7 @@ def build_actions(w) -> None:
         "Clear the canvas (undoable)",
         SP.SP_DialogResetButton,
     )
+    EscapeStaysInFields(w)  # the window's child, so that it goes with the window
     w.undo_action = make_action(w, "&Undo stroke", w.canvas.undo, [QKeySequence.StandardKey.Undo], "Undo the last stroke", SP.SP_ArrowBack)
     w.redo_action = make_action(
         w, "&Redo stroke", w.canvas.redo, [QKeySequence.StandardKey.Redo], "Redo the stroke you undid", SP.SP_ArrowForward

@@ -4,6 +4,7 @@ import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QImage, QKeySequence
 from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QApplication, QDoubleSpinBox
 from ui_helpers import ONE, SEVEN_DOWN, SEVEN_TOP, settle, stroke
 
 from mnist_desktop.model import to_mnist
@@ -101,6 +102,24 @@ def test_shortcuts(window, qtbot):
     assert c.is_empty()
     window.undo_action.trigger()
     QTest.keyClick(window, Qt.Key.Key_Delete)
+    assert c.is_empty()
+
+
+def test_escape_in_a_field_leaves_the_drawing_alone(window, qtbot):
+    """Esc pressed to leave an edit (the learning rate here) is the field's, not Clear drawing's."""
+    window.activateWindow()
+    qtbot.waitUntil(lambda: window.isActiveWindow())
+    c = window.canvas
+    stroke(c, ONE)
+    lr = window.findChild(QDoubleSpinBox, "lr")
+    window.dock_manager.raise_("training")
+    lr.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is lr)
+    QTest.keyClick(QApplication.focusWidget(), Qt.Key.Key_Escape)
+    assert not c.is_empty()
+    window.canvas.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.canvas)
+    QTest.keyClick(window.canvas, Qt.Key.Key_Escape)  # elsewhere Esc still clears
     assert c.is_empty()
 
 
