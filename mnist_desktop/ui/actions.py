@@ -98,7 +98,7 @@ def build_actions(w) -> None:
     w.number_mode_action = make_action(
         w,
         "&Number mode",
-        w.centre.set_number_mode,
+        w.set_number_mode,
         ["Ctrl+Shift+N"],
         "Write a whole number on a wide canvas: each digit is boxed and read as you write",
         checkable=True,

@@ -289,6 +289,25 @@ class Docks(QObject):
         del blockers
         QTimer.singleShot(0, window, self.tell_on_screen)  # not after the window is gone
 
+    def side_widths(self) -> dict[QDockWidget, int]:
+        """The width of each dock stack in the left or right area (one dock a stack: resizing
+        every tab of a stack would share the width out among them), for :meth:`restore_side_widths`."""
+        sides = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea)
+        widths, seen = {}, set()
+        for d in self.docks.values():
+            if d in seen or not d.isVisible() or d.isFloating() or self.window.dockWidgetArea(d) not in sides:
+                continue
+            seen.update(self.window.tabifiedDockWidgets(d))
+            widths[d] = d.width()
+        return widths
+
+    def restore_side_widths(self, widths: dict[QDockWidget, int]) -> None:
+        """Those docks at those widths again, once the window has laid out what changed."""
+        QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+        shown = {d: w for d, w in widths.items() if d.isVisible() and not d.isFloating()}
+        if shown:
+            self.window.resizeDocks(list(shown), list(shown.values()), Qt.Orientation.Horizontal)
+
     def tell_on_screen(self) -> None:
         for dock in self.docks.values():
             dock.visibilityChanged.emit(self._on_screen(dock))

@@ -260,3 +260,20 @@ def test_a_squeezed_prediction_column_keeps_every_caption_clear_of_the_picture(w
     strip = window.nearest_strip
     assert strip.caption.height() >= strip.caption.heightForWidth(strip.caption.width())
     assert not overlapping(window.centralWidget())
+
+
+def test_number_mode_on_and_off_gives_the_panels_their_width_back(window, qtbot):
+    """The wide number canvas takes room from the panels at 1280×720; turning it off gives the
+    panels back their width (they stayed squeezed, their tab titles cut, until Reset layout)."""
+    window.resize(1280, 720)
+    window.reset_layout()
+    settle(window, qtbot)
+    dock = window.docks["training"]
+    before = dock.width()
+    for _ in range(2):
+        window.number_mode_action.trigger()
+        settle(window, qtbot)
+        window.number_mode_action.trigger()
+        settle(window, qtbot)
+        assert abs(dock.width() - before) <= 2, (before, dock.width())
+        assert not tab_titles_cut(window)
