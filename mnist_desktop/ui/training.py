@@ -677,7 +677,9 @@ class TrainingPanel(QWidget):
         """Start training ``config`` (default: the controls), from ``init`` (a Predictor) if
         given; or run ``task`` (see :class:`TrainingWorker`), with ``config`` giving the
         epochs for the plot. ``offer_if()`` true when the run finishes: its model is offered
-        (as a stopped run's is), not made active. False if it could not start."""
+        (as a stopped run's is), not made active; by default, when the active model is no longer
+        the one that was active at the start (another was opened or brought back meanwhile: the
+        user's later choice is not replaced). False if it could not start."""
         if self.is_training() or not self.torch_ready:
             return False
         config = config if config is not None else self.config()
@@ -687,7 +689,9 @@ class TrainingPanel(QWidget):
             self.show_message(str(e), error=True)
             return False
         self.progress_state = TrainingProgress()
-        self._offer_if, self.offered = offer_if, False
+        started_with = self.active_predictor
+        self._offer_if = offer_if if offer_if is not None else (lambda: self.active_predictor is not started_with)
+        self.offered = False
         self._speed_key = f"{config.arch}-{config.batch_size}" if task is None else None  # fine-tuning mixes other work in
         self.speed_said = None
         self._failed = False

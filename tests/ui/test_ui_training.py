@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 from PySide6.QtCore import Qt
-from ui_helpers import CLOSE_WHILE_TRAINING
+from ui_helpers import CLOSE_WHILE_TRAINING, make_predictor
 
 import mnist_desktop.model as engine
 from mnist_desktop.ui.training import TrainingPanel
@@ -255,6 +255,24 @@ def test_a_finished_run_becomes_active_and_previous_model_brings_the_old_one_bac
     assert not window.previous_model_action.isEnabled()
     # the panel no longer says that the trained model is the active one
     assert "is active" not in message.text() and not message.isVisibleTo(panel)
+
+
+def test_a_run_that_ends_after_a_model_switch_is_offered_not_made_active(window, qtbot):
+    """A model chosen while the run went on (here the bundled one, as File → Use the bundled
+    model does) stays active: the run's model is offered, as a fine-tune's is."""
+    panel = window.training
+    choose(panel, "3v7", "linear", epochs=1)
+    chosen = make_predictor("linear")
+    with qtbot.waitSignal(panel.finished, timeout=120_000) as blocker:
+        panel.train_button.click()
+        window.set_predictor(chosen)  # before the event loop can hand the run's model over
+    result = blocker.args[0]
+    assert not result.stopped and window.predictor is chosen
+    assert panel.offered and "offered, not made active" in panel.message.text()
+    use = window.findChild(type(panel.train_button), "use_stopped_button")
+    assert use.isVisible() and use.text().startswith("Use the new model")
+    use.click()
+    assert window.predictor is result.predictor
 
 
 class TrainerSeenEvent(threading.Event):
