@@ -88,7 +88,11 @@ def fine_tune(
         raise ValueError(f"{what} one of this model's classes ({classes})")
     notes: list[str] = []
     if skipped:
-        notes.append(f"{skipped} of your {len(labels)} digits are not among this model's classes ({classes}) and were left out.")
+        were = "was" if skipped == 1 else "were"
+        notes.append(
+            f"{skipped} of your {len(labels)} digits {'is' if skipped == 1 else 'are'} not among this model's classes ({classes}) "
+            f"and {were} left out."
+        )
         if on_note:
             on_note(notes[-1])
     images, labels = images[usable], labels[usable]

@@ -8,6 +8,8 @@ from PySide6.QtWidgets import QAbstractSpinBox, QApplication, QComboBox, QLineEd
 
 from mnist_desktop.model.datasets import MyDigitsDataset
 
+from .captions import a_digit
+
 FALLBACK_KEYS = {
     QKeySequence.StandardKey.Quit: "Ctrl+Q",
     QKeySequence.StandardKey.Undo: "Ctrl+Z",
@@ -149,10 +151,10 @@ def build_actions(w) -> None:
     w.correct_actions = [
         make_action(
             w,
-            f"Save the drawing as a {d}",
+            f"Save the drawing as {a_digit(d)}",
             lambda _c=False, d=d: w.save_my_digit(d),
             [f"Ctrl+Alt+{d}"],
-            f"Save the drawing as a {d} in My digits",
+            f"Save the drawing as {a_digit(d)} in My digits",
         )
         for d in MyDigitsDataset.classes
     ]

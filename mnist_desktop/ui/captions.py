@@ -7,6 +7,16 @@ from PySide6.QtCore import QEvent, Qt
 from PySide6.QtWidgets import QLabel
 
 
+def a_digit(digit: int) -> str:
+    """ "a 7", "an 8": a digit with its article, as the window's messages say it."""
+    return f"an {digit}" if int(digit) == 8 else f"a {digit}"
+
+
+def count_of(n: int, noun: str) -> str:
+    """ "1 digit", "3 digits"."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
+
+
 class WrappedCaption(QLabel):
     """A word-wrapped label whose minimum height is that of the lines it wraps to at its width.
 

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 from mnist_desktop import model as engine
 from mnist_desktop.model.datasets import MNIST
 
+from .captions import a_digit
 from .gallery import Gallery, thumbnail
 from .panel import DockEntry
 from .session import Session
@@ -186,7 +187,9 @@ class DataViewPanel(QWidget):
             for d in MNIST.classes:
                 item = QTableWidgetItem(str(int(s.counts[d])))
                 item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                item.setToolTip(f"{int(s.counts[d]):,} {split} images of a {d}: {100 * s.counts[d] / max(1, s.total):.1f} % of {s.total:,}")
+                item.setToolTip(
+                    f"{int(s.counts[d]):,} {split} images of {a_digit(d)}: {100 * s.counts[d] / max(1, s.total):.1f} % of {s.total:,}"
+                )
                 self.counts.setItem(r, d, item)
         low, high = (int(np.argmin(result["train"].counts)), int(np.argmax(result["train"].counts)))
         self.status.setText(f"MNIST: {result['train'].total:,} training and {result['test'].total:,} test images, 28×28 pixels.")
@@ -229,9 +232,9 @@ class DataViewPanel(QWidget):
         self.gallery.set_items(
             images, rows, rows, lambda i, r=rows: f"#{int(r[i])}", lambda i, r=rows, sp=split: f"{sp} image #{int(r[i])}, a {digit}"
         )
-        self.gallery_title.setText(f"{len(rows):,} {split} images of a {digit}: click one to inspect it")
+        self.gallery_title.setText(f"{len(rows):,} {split} images of {a_digit(digit)}: click one to inspect it")
         self.gallery_title.setToolTip(
-            f"All {len(rows):,} {split} images of a {digit}. Click one to see its numbers in the tensor inspector; "
+            f"All {len(rows):,} {split} images of {a_digit(digit)}. Click one to see its numbers in the tensor inspector; "
             "right-click it or press Put on canvas to classify it."
         )
         self.to_canvas.setEnabled(False)

@@ -39,6 +39,7 @@ from mnist_desktop.model import mydigits
 from mnist_desktop.model.config import ARCHITECTURE_SPECS
 from mnist_desktop.model.datasets import MNIST, MyDigitsDataset
 
+from .captions import a_digit, count_of
 from .gallery import Gallery
 from .panel import DockEntry
 from .session import Session, is_torch_model
@@ -243,7 +244,9 @@ class MyDigitsPanel(QWidget):
             self.message.emit(f"Cannot save to My digits: {e}")
             return None
         self.reload()
-        self.message.emit(f"Saved as a {label} in My digits ({self.count(label)} of {label}, {len(self._ids)} in all).")
+        self.message.emit(
+            f"Saved as {a_digit(label)} in My digits ({self.count(label):,} labelled {label}, {count_of(len(self._ids), 'digit')} in all)."
+        )
         return ident
 
     def remove(self, ids) -> int:
@@ -434,7 +437,7 @@ class MyDigitsPanel(QWidget):
         self.notes_label.setToolTip("\n".join(store.notes[:40]) if store is not None else "")
         self.notes_label.setVisible(bool(summary))
         counts = " ".join(f"<td align='center'><b>{d}</b><br>{self.count(d)}</td>" for d in MyDigitsDataset.classes)
-        self.counts.setText(f"{len(self._ids)} digits:<table cellspacing='5'><tr>{counts}</tr></table>")
+        self.counts.setText(f"{count_of(len(self._ids), 'digit')}:<table cellspacing='5'><tr>{counts}</tr></table>")
         self._predict()
         self.gallery.set_items(self._images, np.arange(len(self._ids)), list(self._ids), self._caption)
         self.undo_button.setEnabled(bool(self._removed))
@@ -502,10 +505,11 @@ class MyDigitsPanel(QWidget):
         usable = self._predicted >= 0
         if usable.any():
             self.accuracy = float((self._predicted[usable] == self._labels[usable]).mean())
-            extra = f" ({int((~usable).sum())} not among its classes)" if not usable.all() else ""
+            left = int((~usable).sum())
+            extra = f"; {left:,} more {'is' if left == 1 else 'are'} not among its classes" if left else ""
             self.accuracy_label.setText(
                 f"The active model reads {_pct(self.accuracy)} of your digits right "
-                f"({int((self._predicted[usable] == self._labels[usable]).sum())} of {int(usable.sum())}){extra}."
+                f"({int((self._predicted[usable] == self._labels[usable]).sum()):,} of {int(usable.sum()):,}{extra})."
             )
         else:
             self.accuracy_label.setText("None of your digits is among the active model's classes.")
@@ -530,7 +534,7 @@ class MyDigitsPanel(QWidget):
         if self._error:
             return f"My digits cannot be opened: {self._error}"
         if not len(self._ids):
-            return "My digits is empty: draw a digit and press its label under the prediction (“That's not right — it is:”) first."
+            return "My digits is empty: draw a digit and press its label under the prediction (“Not right? It is:”) first."
         if not np.isin(self._labels, p.classes).any() and len(self._labels):
             return f"None of your digits is one of this model's classes ({', '.join(map(str, p.classes))})."
         if (p.meta.get("training") or {}).get("loss") == "accuracy":
@@ -569,6 +573,8 @@ class MyDigitsPanel(QWidget):
             if not isinstance(before, float) or before != before:
                 before = ev.evaluate(model, *MNIST.arrays("test")).accuracy
             record["mnist_before"] = before
+            # what the fine-tuning's validation reads: MNIST's test digits of the model's classes
+            record["mnist_count"] = int(np.isin(MNIST.arrays("test")[1], model.classes).sum())
             from mnist_desktop.model import finetune  # torch: the window allows this once it has loaded
 
             result = finetune.fine_tune(
@@ -610,7 +616,7 @@ class MyDigitsPanel(QWidget):
         self.result.setText(
             head + "<table cellspacing='6'><tr><td></td><td><b>before</b></td><td></td><td><b>after</b></td></tr>"
             f"<tr><td>My digits ({int(usable.sum())})</td><td>{_pct(acc_b)}</td><td>→</td><td>{_pct(acc_a)}</td></tr>"
-            f"<tr><td>MNIST test (10,000)</td><td>{_pct(record['mnist_before'])}</td><td>→</td><td>{_pct(record['mnist_after'])}</td></tr>"
+            f"<tr><td>MNIST test ({record['mnist_count']:,})</td><td>{_pct(record['mnist_before'])}</td><td>→</td><td>{_pct(record['mnist_after'])}</td></tr>"
             "</table>"
             f"Wrong → right: {len(fixed)} of your digits. Right → wrong: {len(broken)}."
         )

@@ -30,7 +30,7 @@ from mnist_desktop import model as engine
 from mnist_desktop.model import neighbours
 from mnist_desktop.model.datasets import MNIST
 
-from .captions import WrappedCaption
+from .captions import WrappedCaption, a_digit
 from .overlay import image_pixmap
 from .session import Drawing, Session, is_torch_model
 from .workers import Worker, WorkerThreads
@@ -155,7 +155,7 @@ class NearestStrip(QWidget):
                 b.setIcon(QIcon(image_pixmap(images[k].astype(np.float32) / 255, THUMB_SCALE)))
                 b.setText(str(int(labels[k])))
                 b.setToolTip(
-                    f"Training digit {self.indices[k]:,}, a {int(labels[k])} (distance {float(distances[k]):.2f}). Click to inspect it."
+                    f"Training digit {self.indices[k]:,}, {a_digit(int(labels[k]))} (distance {float(distances[k]):.2f}). Click to inspect it."
                 )
                 b.setEnabled(True)
             else:

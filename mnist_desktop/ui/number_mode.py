@@ -25,6 +25,7 @@ from mnist_desktop import model as engine
 from mnist_desktop.model.datasets import MNIST, MyDigitsDataset
 
 from .canvas import Canvas
+from .captions import a_digit
 from .prediction import ProbabilityBars
 from .session import Drawing
 from .workers import Worker, WorkerThreads
@@ -155,7 +156,7 @@ class NumberPanel(QWidget):
     def _fill_menu(self, menu: QMenu, index: int) -> QMenu:
         menu.clear()
         digit = self.reading.digits[index]
-        menu.addAction(f"Save as a {digit.label} in My digits", lambda: self.saveRequested.emit(index, digit.label))
+        menu.addAction(f"Save as {a_digit(digit.label)} in My digits", lambda: self.saveRequested.emit(index, digit.label))
         other = menu.addMenu("Save as…")
         for c in MyDigitsDataset.classes:
             other.addAction(str(c), lambda c=c: self.saveRequested.emit(index, c))

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QSizePolicy, QTo
 
 from mnist_desktop.model.datasets import MNIST, MyDigitsDataset
 
-from .captions import WrappedCaption
+from .captions import WrappedCaption, a_digit
 from .overlay import image_pixmap
 
 
@@ -190,7 +190,7 @@ class PredictionPanel(QWidget):
         self.correct_buttons: list[QToolButton] = []
         for d in MyDigitsDataset.classes:
             b = QToolButton(text=str(d), objectName=f"correct_{d}")
-            b.setToolTip(f"Save this drawing as a {d} in My digits (Ctrl+Alt+{d}). Saving the model's own answer confirms it.")
+            b.setToolTip(f"Save this drawing as {a_digit(d)} in My digits (Ctrl+Alt+{d}). Saving the model's own answer confirms it.")
             b.clicked.connect(lambda _checked=False, d=d: self.labelChosen.emit(d))
             b.setMinimumWidth(14)
             b.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)

@@ -72,6 +72,39 @@ def test_correct_fine_tune_and_see_before_after(window, qtbot, my_digits, monkey
     assert "is active" not in text and "no longer the active one" in text and "MNIST test" in text  # said of that model only
 
 
+def test_a_3v7_fine_tune_says_how_many_test_digits_it_was_measured_on(window, qtbot, my_digits, monkeypatch):
+    """A 3-vs-7 model is validated on MNIST's 2,038 test 3s and 7s, not 10,000; a 5 it cannot
+    read is said to be left out, in the singular."""
+    from mnist_desktop.model import finetune
+
+    real = finetune.fine_tune
+    monkeypatch.setattr(finetune, "fine_tune", lambda p, i, l, **kw: real(p, i, l, epochs=1, replay=300, repeat=1, **kw))
+    images, labels = mnist_arrays("test")
+    for digit in (3, 7, 5):
+        window.canvas.set_image(np.kron(images[np.flatnonzero(labels == digit)[0]], np.ones((10, 10), np.uint8)))
+        window.save_my_digit(digit)
+    assert window.statusBar().currentMessage() == "Saved as a 5 in My digits (1 labelled 5, 3 digits in all)."
+    window.canvas.set_image(np.kron(images[np.flatnonzero(labels == 8)[0]], np.ones((10, 10), np.uint8)))
+    window.save_my_digit(8)
+    assert window.statusBar().currentMessage() == "Saved as an 8 in My digits (1 labelled 8, 4 digits in all)."
+    my_digits.remove([my_digits.gallery.keys()[-1]])
+    panel = window.training  # a real 3-vs-7 model, trained here in a second
+    panel.task.setCurrentIndex(panel.task.findData("3v7"))
+    panel.arch.setCurrentIndex(panel.arch.findData("linear"))
+    panel.epochs.setValue(1)
+    with qtbot.waitSignal(panel.finished, timeout=120000):
+        panel.train_button.click()
+    assert window.predictor.classes == [3, 7]
+    qtbot.waitUntil(lambda: "not among its classes" in my_digits.accuracy_label.text())
+    assert "of 2; 1 more is not among its classes)." in my_digits.accuracy_label.text()
+    with qtbot.waitSignal(window.training.finished, timeout=120000) as done:
+        assert window.fine_tune_my_digits()
+    assert done.args[0] is not None and not done.args[0].stopped, window.training.message.text()
+    text = my_digits.findChild(QWidget, "fine_tune_result").text()
+    assert f"MNIST test ({int(np.isin(labels, [3, 7]).sum()):,})" in text and "2,038" in text
+    assert "1 of your 3 digits is not among this model's classes (3, 7) and was left out." in done.args[0].notes
+
+
 def test_fine_tune_disabled_for_pixel_similarity(window, my_digits):
     from ui_helpers import make_predictor
 
