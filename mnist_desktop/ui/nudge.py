@@ -46,6 +46,12 @@ LOADING = f"{LOADING_PYTORCH} nudging starts when it is ready."
 PIXELS = 784
 
 
+def loss_axis_label(loss_name: str) -> str:
+    """The loss axis's label: the loss's short name ("loss: mnist-loss"). Its long label, in
+    brackets after "loss", ran past the end of the axis ("NIST loss (sigmoid distance))")."""
+    return f"loss: {loss_name}"
+
+
 class NudgeWorker(Worker):
     """Runs one :func:`~mnist_desktop.model.nudge` sweep: reports (done, total), finishes with
     the Nudge (None if cancelled); never touches a widget."""
@@ -458,7 +464,7 @@ class NudgePanel(QWidget):
             self.result = r
             self.loss_curve.setData(r.epsilons, r.loss)
             self.acc_curve.setData(r.epsilons, 100 * r.accuracy)
-            self.loss_item.setLabel("left", f"loss ({engine.LOSSES[r.loss_name].label})")
+            self.loss_item.setLabel("left", loss_axis_label(r.loss_name))
             what = f"{r.parameter}[{r.index}] = {r.weight:+.4f} + ε" if r.parameter else "all weights + ε · gradient direction"
             self.loss_item.setTitle(f"{what} · {r.samples:,} digits", size="9pt")
             self.reading.setText(r.reading())

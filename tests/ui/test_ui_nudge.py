@@ -65,6 +65,25 @@ def test_clicking_a_pixel_of_the_weight_image_nudges_that_weight(window, qtbot):
     assert picker.selected == pixel
 
 
+def test_every_losss_axis_label_fits_its_axis_at_1280x720(window, qtbot):
+    from test_ui_layout import settle
+
+    from mnist_desktop.ui.nudge import loss_axis_label
+
+    window.resize(1280, 720)
+    window.reset_layout()
+    panel = open_panel(window, make_predictor("linear"))
+    with qtbot.waitSignal(panel.nudged, timeout=60_000):
+        panel.findChild(QPushButton, "nudge_button").click()
+    settle(window, qtbot)
+    axis = panel.loss_item.getAxis("left")
+    assert axis.labelText == loss_axis_label(panel.result.loss_name)
+    for name in engine.LOSSES:
+        panel.loss_item.setLabel("left", loss_axis_label(name))
+        settle(window, qtbot)
+        assert axis.label.boundingRect().width() <= axis.height(), (name, axis.label.boundingRect().width(), axis.height())
+
+
 def test_gradient_direction_on_the_validation_set_with_progress_and_cancel(window, qtbot):
     panel = open_panel(window, make_predictor("linear"))
     choose(panel, "nudge_direction", "gradient")
