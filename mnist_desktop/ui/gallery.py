@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QPoint, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
-from PySide6.QtWidgets import QListView, QMenu, QWidget
+from PySide6.QtWidgets import QListView, QMenu, QStyledItemDelegate, QWidget
 
 THUMB = 56  # pixels on a side: 28×28 at 2×
 CACHE = 2000  # thumbnails kept; more are made again when scrolled back to
@@ -87,6 +87,20 @@ class GalleryModel(QAbstractListModel):
         return None
 
 
+class CaptionWidthDelegate(QStyledItemDelegate):
+    """Captions as wide as the grid's cell. A thumbnail above its caption gives the caption only
+    the picture's width (Qt wraps and elides to the decoration's size): "5 → 3 · 100 %" showed as
+    "5 → 3 ·…" in a cell with room for all of it. The picture stays its own size, centred."""
+
+    def __init__(self, width: int, parent=None):
+        super().__init__(parent)
+        self.width = width
+
+    def initStyleOption(self, option, index) -> None:
+        super().initStyleOption(option, index)
+        option.decorationSize = QSize(self.width, option.decorationSize.height())
+
+
 class Gallery(QListView):
     """Thumbnails in a wrapping grid. ``itemClicked(key)``; ``toCanvas(uint8 28×28)``."""
 
@@ -106,6 +120,7 @@ class Gallery(QListView):
         self.setIconSize(QSize(THUMB, THUMB))
         line = self.fontMetrics().height()
         self.setGridSize(QSize(THUMB + 48, THUMB + 8 + caption_lines * line))
+        self.setItemDelegate(CaptionWidthDelegate(THUMB + 40, self))
         self.setWordWrap(True)
         self.setSpacing(2)
         self.setSelectionMode(QListView.SelectionMode.ExtendedSelection)

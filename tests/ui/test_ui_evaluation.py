@@ -172,3 +172,32 @@ def test_a_failed_evaluation_says_why_and_the_next_model_is_evaluated(window, qt
     with qtbot.waitSignal(panel.evaluated, timeout=30000):
         window.set_predictor(Predictor.default())
     assert panel.evaluation.confusion.sum() == 10_000 and panel.computing <= 1
+
+
+def test_a_gallery_caption_shows_whole_when_its_cell_has_room(qtbot):
+    """Top losses' "5 → 3 · 100 %" fits a cell (104 px) but was cut ("5 → 3 · 10…"): a caption
+    under a picture got about the picture's width (an 81 px item for 82 px of text). Every
+    item is as wide as its cell now, and each caption is drawn whole."""
+    from PySide6.QtGui import QColor, QPalette
+
+    from mnist_desktop.ui.gallery import Gallery
+
+    g = Gallery()
+    qtbot.addWidget(g)
+    g.resize(400, 200)
+    captions = ["5 → 3 · 100 %", "7 · 100 %", "4 → 9 · 99 %"]
+    g.set_items(np.zeros((3, 28, 28), np.uint8), [0, 1, 2], [0, 1, 2], captions)
+    g.show()
+    qtbot.waitExposed(g)
+    g.clearSelection()
+    g.setCurrentIndex(g.gallery_model.index(-1))
+    shot = g.viewport().grab().toImage()
+    paper = g.palette().color(QPalette.ColorRole.Base).lightness()
+    margin = g.style().pixelMetric(g.style().PixelMetric.PM_FocusFrameHMargin, None, g) + 1
+    for row, caption in enumerate(captions):
+        wide = g.fontMetrics().horizontalAdvance(caption)
+        cell = g.visualRect(g.gallery_model.index(row))
+        assert cell.width() >= wide + 2 * margin, (caption, cell.width(), wide)
+        band = [(x, y) for y in range(cell.top() + 60, cell.bottom()) for x in range(cell.left(), cell.right())]
+        ink = [x for x, y in band if abs(QColor(shot.pixel(x, y)).lightness() - paper) > 100]
+        assert ink and max(ink) - min(ink) >= 0.9 * wide, (caption, max(ink) - min(ink), wide)
