@@ -118,7 +118,9 @@ def run(argv: list[str] | None = None) -> int:
 
     window = MainWindow(torch_ready="torch" in sys.modules)
     window.show()
-    QTimer.singleShot(0, lambda: introduce_once(window, window.settings))  # a first launch: the introduction, over the window
+    QTimer.singleShot(
+        0, lambda: introduce_once(window, window.settings, window.tab_titles())
+    )  # a first launch: the introduction, over the window
     tune_process()
     if not window.torch_ready:
         QTimer.singleShot(TORCH_LOAD_DELAY_MS, window.load_torch_in_background)

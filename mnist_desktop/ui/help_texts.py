@@ -30,9 +30,9 @@ not a digit at all.</p>
 <p>A <b>model</b> is a function with many numbers (its weights) inside. <b>Training</b> finds good
 weights: it shows the model thousands of handwritten digits from MNIST, measures how wrong it is
 (the <i>loss</i>) and nudges every weight a little to be less wrong, again and again. The
-Training panel does this and draws the loss as it falls.</p>
-<p><b>Activations</b> shows what each layer of the model makes of your drawing, from the pixels to
-the final probabilities. The <b>Tensor inspector</b> shows the numbers themselves.</p>
+{training} panel does this and draws the loss as it falls.</p>
+<p><b>{activations}</b> shows what each layer of the model makes of your drawing, from the pixels to
+the final probabilities. The <b>{inspector}</b> shows the numbers themselves.</p>
 <p>New to this? The <b>Chapter 4</b> menu (or Help → The chapter-4 path) takes you through the
 chapter step by step: pixels as numbers, the pixel-similarity baseline (L1 and L2 distance), SGD
 on a toy curve, then SGD one step at a time on MNIST, why accuracy cannot be a loss, a neural net
@@ -84,14 +84,24 @@ def show_dialog(parent: QWidget, name: str, title: str, html: str) -> QMessageBo
     return box
 
 
-def show_introduction(parent: QWidget) -> QMessageBox:
-    return show_dialog(parent, "introduction", "Introduction", INTRODUCTION)
+# the panels the introduction names, by their full titles (a small screen's tabs say them short)
+INTRODUCED_PANELS = {"activations": "Activations", "inspector": "Tensor inspector", "training": "Training"}
 
 
-def introduce_once(parent: QWidget, settings: QSettings) -> QMessageBox | None:
+def introduction(titles: dict[str, str] | None = None) -> str:
+    """The introduction, naming each panel as its tab says it now (``titles``: panel → tab
+    title; on a small screen "Layers" for Activations, "Inspector" for the Tensor inspector)."""
+    return INTRODUCTION.format(**(INTRODUCED_PANELS | {k: v for k, v in (titles or {}).items() if k in INTRODUCED_PANELS}))
+
+
+def show_introduction(parent: QWidget, titles: dict[str, str] | None = None) -> QMessageBox:
+    return show_dialog(parent, "introduction", "Introduction", introduction(titles))
+
+
+def introduce_once(parent: QWidget, settings: QSettings, titles: dict[str, str] | None = None) -> QMessageBox | None:
     """At the first launch, the introduction (OK closes it; Help → Introduction has it after);
     None at every later launch."""
     if parse_bool(settings.value(INTRODUCED)):
         return None
     settings.setValue(INTRODUCED, True)
-    return show_introduction(parent)
+    return show_introduction(parent, titles)

@@ -463,9 +463,13 @@ class MainWindow(QMainWindow):
     def about(self) -> None:
         QMessageBox.about(self, "About mnist-desktop", help_texts.ABOUT)
 
+    def tab_titles(self) -> dict[str, str]:
+        """Each panel's name as its tab says it now (short on a small screen)."""
+        return {name: dock.windowTitle() for name, dock in self.docks.items()}
+
     @Slot()
     def show_introduction(self) -> QMessageBox:
-        return help_texts.show_introduction(self)
+        return help_texts.show_introduction(self, self.tab_titles())
 
     @Slot()
     def show_shortcuts(self) -> QMessageBox:

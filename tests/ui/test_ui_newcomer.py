@@ -202,6 +202,20 @@ def test_help_menu_introduction_and_generated_shortcuts(window, qtbot):
     box.close()
 
 
+def test_the_introduction_names_the_panels_as_their_tabs_say_them(window, qtbot):
+    """On a small screen the tabs say "Layers" and "Inspector": the introduction says so too."""
+    for size, names in (((1280, 720), ("Layers", "Inspector")), ((1400, 900), ("Activations", "Tensor inspector"))):
+        window.resize(*size)
+        window.reset_layout()
+        settle(window, qtbot)
+        intro = window.show_introduction()
+        qtbot.waitUntil(lambda box=intro: box.isVisible())
+        shown = {window.docks[n].windowTitle() for n in ("activations", "inspector")}
+        assert shown == set(names)
+        assert all(f"<b>{name}</b>" in intro.text() for name in names), intro.text()
+        intro.close()
+
+
 def test_a_first_launch_shows_the_introduction_once(window, qtbot, settings):
     assert settings.value("help/introduced") is None  # a fresh settings file: a first launch
     box = introduce_once(window, settings)
