@@ -48,7 +48,7 @@ from mnist_desktop.model.recognition import calibration, calibration_of
 from .gallery import Gallery, thumbnail
 from .panel import DockEntry
 from .session import LOADING_PYTORCH, Session, is_torch_model
-from .theme import SEQUENTIAL, legend_outside, palette_color, style_plot_widget
+from .theme import SEQUENTIAL, class_colours, legend_outside, palette_color, style_plot_widget
 from .training_worker import train_threads
 from .workers import Worker, WorkerThreads
 
@@ -586,8 +586,7 @@ class EvaluationPanel(QWidget):
         self.point_preview.setFixedSize(58, 58)
         self.point_preview.setFrameShape(QLabel.Shape.Box)
         self.point_info = QLabel("Hover over a point to see its digit; click to inspect it.", objectName="point_map_info", wordWrap=True)
-        colours = "  ".join(f"<span style='color:{pg.intColor(d, len(MNIST.classes)).name()}'>■</span> {d}" for d in MNIST.classes)
-        legend = QLabel(colours)
+        self.point_legend = legend = QLabel(objectName="point_map_legend")
         legend.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row = QHBoxLayout()
         row.addWidget(QLabel("Layer"))
@@ -597,7 +596,19 @@ class EvaluationPanel(QWidget):
         info.addWidget(self.point_preview)
         info.addWidget(self.point_info, 1)
         self._add_tab("Point map", row, self.point_map_view, info, stretch=self.point_map_view)
-        self._brushes = [pg.mkBrush(pg.intColor(d, len(MNIST.classes), alpha=180)) for d in MNIST.classes]
+        self._point_labels: np.ndarray | None = None
+        self._colour_points()
+
+    def _colour_points(self) -> None:
+        """The point map's colour for each digit, for the theme's background (again when it changes)."""
+        colours = class_colours(palette_color(self, QPalette.ColorRole.Base))
+        self.point_colours = [colours[d % len(colours)] for d in MNIST.classes]
+        self.point_legend.setText(
+            "  ".join(f"<span style='color:{c.name()}'>■</span> {d}" for d, c in zip(MNIST.classes, self.point_colours))
+        )
+        self._brushes = [pg.mkBrush(QColor(c.red(), c.green(), c.blue(), 200)) for c in self.point_colours]
+        if self._point_labels is not None and len(self._point_labels):
+            self.point_map.setBrush([self._brushes[int(d) % len(self._brushes)] for d in self._point_labels])
 
     # ------------------------------------------------------------------ the Panel protocol
     def bind(self, session: Session) -> None:
@@ -676,6 +687,7 @@ class EvaluationPanel(QWidget):
     def _on_layer_chosen(self) -> None:
         self._shown.discard("pointmap")
         self.point_map.clear()
+        self._point_labels = None
         if self.predictor is not None and self._on_screen:
             self.refresh()  # what is still missing, with the new layer
         else:
@@ -841,6 +853,7 @@ class EvaluationPanel(QWidget):
         for curve in self.robustness_curves.values():
             curve.setData([], [])
         self.point_map.clear()
+        self._point_labels = None
         self._summary = ""
         self.reliability = {}
         self._show_reliability()
@@ -985,6 +998,7 @@ class EvaluationPanel(QWidget):
         layer, xy = payload
         _, labels = MNIST.arrays("test")
         labels = labels[: len(xy)]
+        self._point_labels = labels
         self.point_map.setData(
             x=xy[:, 0], y=xy[:, 1], data=np.arange(len(xy)), brush=[self._brushes[int(d) % len(self._brushes)] for d in labels], pen=None
         )
@@ -1060,4 +1074,6 @@ class EvaluationPanel(QWidget):
         if event.type() == QEvent.Type.PaletteChange:
             for w in self.findChildren(pg.PlotWidget) + self.findChildren(pg.GraphicsLayoutWidget):
                 style_plot_widget(w, self)
+            if hasattr(self, "point_legend"):
+                self._colour_points()
         super().changeEvent(event)

@@ -151,6 +151,20 @@ DIVERGING = _lut([(0.0, (33, 102, 172)), (0.25, (103, 169, 207)), (0.5, (247, 24
 
 
 # ---------------------------------------------------------------------------- View → Theme
+# Tableau 10 (matplotlib's default cycle): ten hues one can name (blue, orange, green, red, purple,
+# brown, pink, grey, olive, cyan). pyqtgraph's intColor spread hues evenly instead: 3 and 4 both
+# green, 6 and 7 both blue, its yellow 1.2:1 against white and its dark blue 1.9:1 against the
+# dark theme's plots.
+TABLEAU10 = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
+
+
+def class_colours(background: QColor) -> list[QColor]:
+    """A colour for each of ten classes that stands out on ``background``: Tableau 10, lightened on a
+    dark background (at least 2:1 against either theme's plots)."""
+    colours = [QColor(h) for h in TABLEAU10]
+    return [c.lighter(140) for c in colours] if background.lightness() < 128 else colours
+
+
 THEMES = {"system": "&System", "light": "&Light", "dark": "&Dark"}
 _system: tuple[str, QPalette] | None = None  # the style and palette the app started with
 _current = "system"

@@ -137,6 +137,49 @@ def test_robustness_curves_and_point_map(window, qtbot, bundled):
     panel._on_point_clicked(panel.point_map, [point], None)
     assert "sample #5 " in window.inspector.sample_info.text()
 
+    # each point in its digit's colour, recoloured for the dark theme's background
+    from PySide6.QtGui import QPalette
+
+    from mnist_desktop.ui.theme import apply_theme, class_colours, palette_color
+
+    try:
+        for theme in ("dark", "light"):
+            apply_theme(theme)
+            qtbot.waitUntil(lambda: panel.point_colours == class_colours(palette_color(panel, QPalette.ColorRole.Base)))
+            brushes = [p.brush().color().rgb() for p in panel.point_map.points()]
+            assert brushes == [panel.point_colours[int(d)].rgb() for d in labels[:2000]]
+            assert all(f"color:{c.name()}" in panel.point_legend.text() for c in panel.point_colours)
+    finally:
+        apply_theme("system")
+
+
+def _contrast(a, b) -> float:
+    """WCAG contrast ratio of two QColors."""
+
+    def luminance(c) -> float:
+        ch = [v / 255 for v in (c.red(), c.green(), c.blue())]
+        ch = [v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4 for v in ch]
+        return 0.2126 * ch[0] + 0.7152 * ch[1] + 0.0722 * ch[2]
+
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_the_ten_class_colours_stand_out_on_either_theme():
+    """Against the plots' background of each theme, every digit's colour at least 2:1 (pyqtgraph's
+    evenly spread hues gave a yellow of 1.2:1 on white, a dark blue of 1.9:1 on the dark theme),
+    ten different colours."""
+    from PySide6.QtGui import QPalette
+
+    from mnist_desktop.ui.theme import class_colours, theme_palette
+
+    for dark in (False, True):
+        background = theme_palette(dark).color(QPalette.ColorRole.Base)
+        colours = class_colours(background)
+        assert len(colours) == 10
+        assert min(_contrast(c, background) for c in colours) >= 2.0, dark
+        assert len({c.rgb() for c in colours}) == 10
+
 
 def test_the_evaluation_runs_only_while_its_tab_is_shown(window, qtbot):
     """A tabified dock behind Training counts as visible to Qt; evaluating there took the
