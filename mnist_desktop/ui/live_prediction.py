@@ -106,6 +106,8 @@ class LivePrediction(QObject):
             probabilities, is_digit = predictor.predict_checked(x28)
             self.prediction.show_prediction(predictor.classes, probabilities, x28, is_digit)
         self.session.drawing = Drawing(image, x28, probabilities)  # read by predictionUpdated's receivers
+        if x28 is None and self.prediction.bars.selected is not None:
+            self.prediction.bars.select(None)  # a class chosen for one drawing; the next one's top class explains it
         self.predictionUpdated.emit()
         self.session.set_drawing(self.session.drawing)
 

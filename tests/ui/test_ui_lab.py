@@ -122,6 +122,16 @@ def test_saliency_overlay_toggle_and_class_chosen_by_clicking_a_bar(window, qtbo
     qtbot.waitUntil(lambda: window.prediction.saliency_class == bundled.classes[other], timeout=5000)
     assert toggle.isChecked()
 
+    # A class chosen for one drawing is not kept for the next: after Clear, the new drawing's top class.
+    window.clear_action.trigger()
+    settle(window, qtbot)
+    assert window.prediction.bars.selected is None
+    stroke(window.canvas, ONE)
+    qtbot.waitUntil(lambda: window.prediction.saliency is not None, timeout=5000)
+    top = int(np.argmax(window.probabilities))
+    qtbot.waitUntil(lambda: window.prediction.saliency_class == bundled.classes[top], timeout=5000)
+    assert toggle.text() == f"Saliency: {bundled.classes[top]}"
+
 
 def test_saliency_follows_the_drawing_a_frame_after_the_prediction(window, qtbot, bundled):
     window.set_predictor(bundled)
