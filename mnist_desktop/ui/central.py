@@ -29,6 +29,7 @@ class CentralArea(QWidget):
 
     message = Signal(str, int)  # text, milliseconds
     numberModeChanged = Signal(bool)
+    hint = Signal(str, int)  # a status message about the drawing: stale once the drawing or the selected digit changes
 
     def __init__(self, session: Session, canvas: Canvas, save_digit: SaveDigit, parent: QWidget | None = None):
         super().__init__(parent)
@@ -74,12 +75,15 @@ class CentralArea(QWidget):
         if self.number_mode.active:
             selected = self.number_panel.selected
             if selected is None:
-                self.message.emit("Number mode: click a digit of the number first, then say what it is.", 5000)
+                self.hint.emit(
+                    "Number mode: click a digit of the number first, then press Ctrl+Alt and its right label (or use the digit's ▾ menu).",
+                    8000,
+                )
                 return None
             return self.number_mode.save(selected, label)
         image = self.canvas.image_array()
         if not image.any():
-            self.message.emit("Nothing to save: draw a digit first.", 5000)
+            self.hint.emit("Nothing to save: draw a digit first.", 5000)
             return None
         return self._save_digit(image, label)
 

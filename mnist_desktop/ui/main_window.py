@@ -55,6 +55,7 @@ class MainWindow(QMainWindow):
         self.last_warning: str | None = None
         self._closing = False
         self._settings_error_shown = False
+        self._hint: str | None = None  # the status message about the drawing, until the drawing changes
         self._side_widths: dict = {}  # the side docks' widths before Number mode took room from them
         self.torch = TorchStartup(self.session, settings, parent=self)
 
@@ -103,7 +104,10 @@ class MainWindow(QMainWindow):
         """What one part of the window tells another. A panel's own signals are connected when it
         is built (``on_built``); what goes to a panel builds it if it was not yet."""
         on_built, d = self.dock_manager.on_built, self.dock_manager
-        self.canvas.imageRejected.connect(lambda msg: self._warn("Cannot use this image", msg))
+        self.canvas.imageRejected.connect(self._image_rejected)
+        self.centre.hint.connect(self._drawing_hint)
+        self.canvas.changed.connect(self._drawing_changed)
+        self.centre.number_panel.digitSelected.connect(self._drawing_changed)
         for part in (self.files, self.centre, self.runs):
             part.message.connect(self.statusBar().showMessage)
         self.files.warning.connect(self._warn)
@@ -427,6 +431,25 @@ class MainWindow(QMainWindow):
         self.save_settings()
         self.torch.stop()
         event.accept()
+
+    # ------------------------------------------------------------------ messages about the drawing
+    @Slot(str, int)
+    def _drawing_hint(self, text: str, ms: int) -> None:
+        """A status message about the drawing ("Nothing to save: draw a digit first."), taken
+        back as soon as the drawing or the selected digit changes: it said what was no longer so."""
+        self.statusBar().showMessage(text, ms)
+        self._hint = text
+
+    @Slot(str)
+    def _image_rejected(self, message: str) -> None:
+        self._warn("Cannot use this image", message)
+        self._hint = message  # stale once another image (or a stroke) is on the canvas
+
+    @Slot()
+    def _drawing_changed(self, *_) -> None:
+        if self._hint is not None and self.statusBar().currentMessage() == self._hint:
+            self.statusBar().clearMessage()
+        self._hint = None
 
     # ------------------------------------------------------------------ dialogs
     def _warn(self, title: str, message: str) -> None:

@@ -123,6 +123,19 @@ def test_escape_in_a_field_leaves_the_drawing_alone(window, qtbot):
     assert c.is_empty()
 
 
+def test_a_message_about_the_drawing_goes_when_the_drawing_changes(window, qtbot):
+    """ "Nothing to save: draw a digit first." said over a drawn digit was untrue: it goes at the
+    first stroke. A message about something else stays its time."""
+    bar = window.statusBar()
+    assert window.save_my_digit(3) is None
+    assert bar.currentMessage() == "Nothing to save: draw a digit first."
+    stroke(window.canvas, ONE)
+    assert bar.currentMessage() == ""
+    bar.showMessage("Model saved.", 5000)
+    stroke(window.canvas, SEVEN_TOP)
+    assert bar.currentMessage() == "Model saved."
+
+
 def test_eraser_removes_ink(window):
     c = window.canvas
     stroke(c, ONE)

@@ -86,7 +86,10 @@ def test_number_mode_reads_a_composed_number_and_boxes_its_digits(bundled_window
     # Each digit: its probabilities on click, and it goes to My digits with its label.
     buttons = w.number_panel.findChildren(QToolButton)
     assert [b.text() for b in buttons if b.objectName().startswith("number_digit_")] == list(number.text)
+    assert w.save_my_digit(3) is None  # no digit chosen yet: the status bar says how
+    assert "click a digit of the number first" in w.statusBar().currentMessage()
     w.number_panel.digit_buttons[2].click()
+    assert w.statusBar().currentMessage() == ""  # and takes it back once one is
     assert w.number_panel.bars.probabilities.argmax() == int(number.text[2])
     assert w.canvas.selected_box == 2
     saved = []
