@@ -37,6 +37,8 @@ DISTANCE_TITLES = {
     "no run": "moved from start:<br>no run yet",
 }
 
+START_NAME = "at the start of training"  # the dashed histogram's name in the legend
+
 
 @dataclass(frozen=True)
 class RunRecord:
@@ -100,7 +102,7 @@ class WeightsPanel(QWidget):
         plot.hideButtons()
         legend_outside(plot)
         self.now_curve = plot.plot(stepMode="center", fillLevel=0, name="now")
-        self.start_curve = plot.plot(stepMode="center", name="at the start of training")
+        self.start_curve = plot.plot(stepMode="center", name=START_NAME)
 
         self.distance_plot = pg.PlotWidget()
         self.distance_plot.setObjectName("weights_distance")
@@ -222,13 +224,25 @@ class WeightsPanel(QWidget):
             self.shown = None
             self.now_curve.setData([], [])
             self.start_curve.setData([], [])
+            self._legend_lists_start(False)
             self.info.setText("No model: train one or open one." if self.predictor is None else "This layer has no weights.")
         else:
             self.shown = h = wt.layer_histogram(name, w, w0)
             self.now_curve.setData(h.edges, h.counts)
             self.start_curve.setData(h.edges, h.initial_counts) if h.initial_counts is not None else self.start_curve.setData([], [])
+            self._legend_lists_start(h.initial_counts is not None)
             self.info.setText(self._describe(h, w, where))
         self._draw_distance(name)
+
+    def _legend_lists_start(self, shown: bool) -> None:
+        """The legend names the dashed start-of-training histogram only while it is drawn (before
+        any run it listed a line that was not there)."""
+        legend = self.histogram_plot.getPlotItem().legend
+        listed = any(sample.item is self.start_curve for sample, _ in legend.items)
+        if shown and not listed:
+            legend.addItem(self.start_curve, START_NAME)
+        elif listed and not shown:
+            legend.removeItem(self.start_curve)
 
     def _weights(self, name: str | None):
         """(weights, initial weights or None, what they are) of layer ``name``."""

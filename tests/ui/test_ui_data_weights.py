@@ -89,6 +89,11 @@ def test_weights_view_shows_a_layer_and_fills_distance_after_each_epoch(window, 
     assert "needs a training run" in panel.info.text()
     assert panel.distance_series() == ([], [])
 
+    def legend_names():
+        return [label.text for _, label in panel.histogram_plot.getPlotItem().legend.items]
+
+    assert legend_names() == ["now"]  # no dashed start-of-training line drawn, none listed
+
     # a short run: the distance from the start is plotted after each epoch
     training = window.training
     choose(training, "digits", "linear", epochs=2, batch_size=512)
@@ -110,6 +115,7 @@ def test_weights_view_shows_a_layer_and_fills_distance_after_each_epoch(window, 
     # the trained model is active: its histogram against its start, on the same bins
     trained = window.predictor.layer_weights()["fc"]
     assert panel.shown.counts.sum() == panel.shown.initial_counts.sum() == trained.size
+    assert legend_names() == ["now", "at the start of training"]
     assert panel.shown.distance == pytest.approx(distances[2], rel=1e-6)
     assert "Moved" in panel.info.text() and "needs a training run" not in panel.info.text()
     assert "Gradient of the last batch" in panel.info.text()  # gradient strength of the layer
@@ -122,6 +128,7 @@ def test_weights_view_shows_a_layer_and_fills_distance_after_each_epoch(window, 
     assert [layer.itemText(i) for i in range(layer.count())] == list(cnn)
     assert panel.current_layer() == "fc"  # the CNN has an fc layer too: the choice stays
     assert panel.shown.shape == cnn["fc"].shape and panel.shown.initial_counts is None
+    assert legend_names() == ["now"]
     assert "Moved" not in panel.info.text() and "Gradient of the last batch" not in panel.info.text()
     assert panel.distance_series() == ([], [])
     assert "not trained here" in panel.distance_plot.getPlotItem().titleLabel.text
