@@ -49,6 +49,10 @@ COMPUTING = "Nearest training digits: computing what the model sees in the 60,00
 HELD = "Nearest training digits: waiting for the training to end, then computing what the model sees…"
 
 
+READY = "Nearest training digits (as the model sees them): click one to inspect it"
+READY_EMPTY = "Nearest training digits (as the model sees them): draw a digit to see them"
+
+
 class FeatureWorker(Worker):
     """Computes (or finds cached) the training features of one model, below the GUI thread's
     priority: tens of seconds of a core that took an equal share of the CPU with the GUI thread
@@ -99,6 +103,7 @@ class NearestStrip(QWidget):
         super().__init__(parent)
         self.setObjectName("nearest_digits")
         self.indices: list[int] = []
+        self.ready = False  # the features are built: the caption is READY or READY_EMPTY
         self.caption = WrappedCaption("Nearest training digits")
         self.caption.setToolTip(
             "The MNIST training digits most like your drawing as the model sees it (its last hidden layer).\n"
@@ -139,7 +144,14 @@ class NearestStrip(QWidget):
             self.sampleClicked.emit(self.indices[i])
 
     def show_message(self, text: str) -> None:
+        """``text`` in place of the digits (computing, failed, held)."""
+        self.ready = False
         self.caption.setText(text)
+        self.show_digits([], [], [], [])
+
+    def set_ready(self) -> None:
+        """The features are built: the caption says what the strip shows, or how to fill it."""
+        self.ready = True
         self.show_digits([], [], [], [])
 
     def show_progress(self, done: int | None, total: int = 1) -> None:
@@ -150,6 +162,8 @@ class NearestStrip(QWidget):
 
     def show_digits(self, indices, images, labels, distances) -> None:
         self.indices = [int(i) for i in indices]
+        if self.ready:  # "click one" only when there is one to click
+            self.caption.setText(READY if self.indices else READY_EMPTY)
         for b, k in zip(self.buttons, range(K), strict=True):
             if k < len(self.indices):
                 b.setIcon(QIcon(image_pixmap(images[k].astype(np.float32) / 255, THUMB_SCALE)))
@@ -274,7 +288,7 @@ class NearestDigits(QObject):
         if result is None:
             return  # cancelled
         self.ready_for = self.session.predictor
-        self.strip.caption.setText("Nearest training digits (as the model sees them): click one to inspect it")
+        self.strip.set_ready()
         self.featuresReady.emit()
         self.query()
 

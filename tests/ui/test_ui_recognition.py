@@ -452,6 +452,7 @@ def test_nearest_digits_fill_after_the_features_and_click_inspects(small_trainin
     assert strip is w.nearest_strip
     with qtbot.waitSignal(w.nearest.featuresReady, timeout=60000):
         w.show()  # on screen: the features are built in a worker
+    assert strip.caption.text() == nearest.READY_EMPTY  # nothing drawn: nothing to click yet
     threads, real = [], nearest.engine.nearest_training
 
     def recorded(*args, **kwargs):
@@ -467,6 +468,7 @@ def test_nearest_digits_fill_after_the_features_and_click_inspects(small_trainin
     assert shown == [str(labels[i]) for i in strip.indices]
     assert shown.count("1") >= 6  # a vertical stroke resembles the training 1s
     assert all(i < 3000 for i in strip.indices)
+    assert strip.caption.text() == nearest.READY
 
     # the query ran in a worker thread, never on the GUI thread (a scribble's takes ~150 ms)
     assert threads and all(t is not threading.main_thread() for t in threads)
@@ -477,6 +479,7 @@ def test_nearest_digits_fill_after_the_features_and_click_inspects(small_trainin
 
     w.canvas.clear()
     qtbot.waitUntil(lambda: strip.indices == [], timeout=5000)
+    assert strip.caption.text() == nearest.READY_EMPTY  # "click one" said of an empty strip was untrue
     w.close()
 
 
