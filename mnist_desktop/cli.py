@@ -293,6 +293,7 @@ def _progress():
         bar.write(
             f"epoch {info.epoch}/{info.epochs}  train loss {info.train_loss:.4f}  valid loss {info.valid_loss:.4f}  "
             f"valid accuracy {100 * info.valid_accuracy:.2f} %  {info.seconds:.1f} s"
+            + (f"  (stopped after {info.batches_done} of {info.batches} batches)" if info.partial else "")
         )
 
     return bar, on_batch, on_epoch

@@ -29,3 +29,7 @@ def test_epoch_table():
     assert rows[2][3] == "99.22 %"
     # a model that minimises no loss (pixel similarity): no loss columns
     assert epoch_table(epochs[:1], losses=False) == [("epoch", "valid accuracy", "time"), ("1/2", "98.60 %", "12.3 s")]
+    # a run stopped inside an epoch: that row says so (it looked like a whole epoch)
+    stopped = EpochInfo(1, 4, 0.3, 0.07, 0.9936, 2.3, 50, 97)
+    assert epoch_table([stopped])[1][0] == "1/4 (stopped: 50/97 batches)"
+    assert epoch_table([EpochInfo(1, 4, 0.3, 0.07, 0.9936, 2.3, 97, 97)])[1][0] == "1/4"

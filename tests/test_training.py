@@ -97,6 +97,10 @@ def test_stop_takes_effect_within_one_batch():
 
     result = train(small(arch="linear"), on_batch=on_batch, stop_event=stop)
     assert result.stopped and steps == [1, 2, 3]
+    last = result.history[-1]  # the stopped epoch says how much of it was trained
+    assert last.partial and last.batches_done == 3 and last.batches > 3
+    full = train(small(arch="linear", epochs=1)).history[-1]
+    assert not full.partial and full.batches_done == full.batches
 
 
 def test_cancel_from_another_thread():

@@ -150,10 +150,11 @@ def epoch_table(epochs, losses: bool = True) -> list[tuple[str, ...]]:
     for e in epochs:
         acc = f"{100 * e.valid_accuracy:.2f} %" if math.isfinite(e.valid_accuracy) else "–"
         seconds = f"{e.seconds:.1f} s"
+        epoch = f"{e.epoch}/{e.epochs}" + (f" (stopped: {e.batches_done}/{e.batches} batches)" if getattr(e, "partial", False) else "")
         if losses:
-            rows.append((f"{e.epoch}/{e.epochs}", f"{e.train_loss:.4f}", f"{e.valid_loss:.4f}", acc, seconds))
+            rows.append((epoch, f"{e.train_loss:.4f}", f"{e.valid_loss:.4f}", acc, seconds))
         else:
-            rows.append((f"{e.epoch}/{e.epochs}", acc, seconds))
+            rows.append((epoch, acc, seconds))
     return rows
 
 

@@ -71,6 +71,13 @@ class EpochInfo:
     valid_loss: float
     valid_accuracy: float
     seconds: float
+    batches_done: int | None = None  # of ``batches``: fewer when the run was stopped inside this epoch
+    batches: int | None = None
+
+    @property
+    def partial(self) -> bool:
+        """A run stopped inside this epoch: its figures are of the batches it trained."""
+        return self.batches is not None and self.batches_done is not None and self.batches_done < self.batches
 
 
 @dataclass
@@ -834,7 +841,8 @@ def _sgd(
             train_loss = float(epoch_sum) / seen
             if not math.isfinite(train_loss):
                 raise _diverged(train_loss, f"in epoch {epoch}", config.lr)
-            info = EpochInfo(epoch, config.epochs, train_loss, valid_loss, valid_acc, time.perf_counter() - epoch_start)
+            done = b + 1 if not stopped else b  # the batch where a stop was seen was not trained
+            info = EpochInfo(epoch, config.epochs, train_loss, valid_loss, valid_acc, time.perf_counter() - epoch_start, done, batches)
             history.append(info)
             if on_epoch:
                 on_epoch(info)
