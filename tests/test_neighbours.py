@@ -254,3 +254,34 @@ def test_keep_only_holds_the_active_models_features_alone(small_training_set):
     assert neighbours.keep_only(NumpyPredictor.default()) == 1 and neighbours.cached_models() == 0  # not a torch model: nothing is its
     training_features(models[2])
     assert neighbours.keep_only(None) == 1 and neighbours.cached_models() == 0
+
+
+def test_a_two_class_models_neighbours_are_of_its_classes_only(small_training_set):
+    """A 3-vs-7 model learned from 3s and 7s alone: its nearest training digits are among those
+    (the window showed 1s and a 5 beside a 3-vs-7 model's reading), exactly as brute force over them."""
+    torch.manual_seed(0)
+    meta = {
+        "architecture": "mlp",
+        "arch_config": {"hidden": 32},
+        "task": "3v7",
+        "classes": [3, 7],
+        "output": "softmax",
+        "normalization": {"mean": 0.1307, "std": 0.3081},
+    }
+    p = Predictor(build_model("mlp", 2, hidden=32), meta)
+    built = training_features(p)
+    from mnist_desktop.model import data
+
+    train, labels = data.mnist_arrays("train")  # the small set the fixture puts in its place
+    mine = np.isin(labels, [3, 7])
+    assert built.of_classes is not None and (built.of_classes == mine).all()
+    rows = np.flatnonzero(mine)
+    for x28 in (train[np.flatnonzero(labels == 1)[0]], np.random.default_rng(0).random((28, 28))):  # a 1, a digit it never saw, and noise
+        x28 = x28.astype(np.float32) / (255 if x28.max() > 1 else 1)
+        indices, distances = nearest_training(p, x28, k=8)
+        assert set(labels[indices].tolist()) <= {3, 7}
+        q = neighbours.hidden_features(p, x28[None])[0]
+        want, want_d = brute_force(built.features[rows], q, 8)
+        assert indices.tolist() == rows[want].tolist() and np.allclose(distances, want_d, rtol=1e-3, atol=1e-3)
+    # a model of all ten digits keeps every training digit
+    assert training_features(predictor_of("mlp", hidden=32)).of_classes is None

@@ -69,6 +69,9 @@ class TrainingFeatures:
     spread: float  # the mean squared distance of a feature vector from the mean: the scale of rounding errors
     seconds: float  # how long computing them took
     table: object = field(repr=False, default=None)  # torch.Tensor sharing ``features``' memory (rows widened by torch)
+    # bool (60000,): the training digits of the model's classes, the only ones a query answers
+    # with (a 3-vs-7 model learned from 3s and 7s alone); None for a model of all ten digits
+    of_classes: np.ndarray | None = field(repr=False, default=None)
 
     @property
     def nbytes(self) -> int:
@@ -170,7 +173,8 @@ def training_features(
         return found
     key = model_key(predictor, data_root)
     _, space = _feature_layers(predictor)
-    images, _ = mnist_arrays("train", data_root)
+    images, labels = mnist_arrays("train", data_root)
+    of_classes = np.isin(labels, predictor.classes) if set(predictor.classes) != set(np.unique(labels).tolist()) else None
     start = time.perf_counter()
     # Filled batch by batch (a list of batches and their concatenation held the features twice).
     # Everything below is torch: it lets go of the GIL and keeps to this thread's own torch
@@ -230,6 +234,7 @@ def training_features(
         spread,
         time.perf_counter() - start,
         table,
+        of_classes,
     )
     with _lock:
         _cache[key] = result
@@ -242,7 +247,8 @@ def training_features(
 def nearest_training(predictor, x28: np.ndarray, k: int = 8, *, features: TrainingFeatures | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` MNIST training images nearest ``x28`` (a (28, 28) image as ``to_mnist`` returns it)
     in ``predictor``'s last hidden layer: ``(indices int64 (k,), distances float64 (k,))``, nearest
-    first (indices into ``mnist_arrays("train")``).
+    first (indices into ``mnist_arrays("train")``), of the model's classes only (a 3-vs-7 model's
+    among the 3s and 7s it learned from).
 
     Computes the training features first if they are not cached (seconds: the window calls
     :func:`training_features` off the GUI thread before it asks), unless ``features`` (what
@@ -260,7 +266,8 @@ def nearest_training(predictor, x28: np.ndarray, k: int = 8, *, features: Traini
         raise ValueError("x28 holds NaN or infinity: not an image as to_mnist returns it")
     found = features if features is not None else training_features(predictor)
     f = found.features
-    k = min(int(k), len(f))
+    allowed = found.of_classes
+    k = min(int(k), len(f) if allowed is None else int(allowed.sum()))
     q32 = hidden_features(predictor, np.asarray(x28, dtype=np.float32)[None])[0]
     q = q32.astype(np.float64)
     # Products by torch, in this thread alone: numpy's would wake OpenBLAS's threads, which spin
@@ -269,9 +276,13 @@ def nearest_training(predictor, x28: np.ndarray, k: int = 8, *, features: Traini
     dots = torch.mv(torch.from_numpy(found.projected), qp).numpy()
     qp = qp.numpy()
     bound = found.projected_norms - 2 * dots + float(qp @ qp)  # ≤ the true squared distance (float32: see below)
+    if allowed is not None:
+        bound = np.where(allowed, bound, np.inf)  # another class's digit is never a candidate
     slack = 1e-4 * found.spread  # bounds and distances in float32 are off by ~1e-6 of the spread
     n = min(max(FIRST_CANDIDATES, k), len(f))
     first = np.argpartition(bound, n - 1)[:n] if n < len(f) else np.arange(len(f))
+    if allowed is not None:
+        first = first[allowed[first]]
     exact = _squared_distances(found, first, q32)
     kth = np.partition(exact, k - 1)[k - 1]
     # Every training image whose bound is over the k-th best distance so far is farther than it:
@@ -320,6 +331,8 @@ def _full_scan(found: TrainingFeatures, q32: np.ndarray, k: int) -> tuple[np.nda
             widened.copy_(chunk)
             torch.mv(widened, qt, out=dots[i : i + len(chunk)])
     estimate = found.norms - 2.0 * dots.numpy().astype(np.float64) + qq
+    if found.of_classes is not None:
+        estimate[~found.of_classes] = np.inf
     tol = 1e-4 * found.spread + 1e-4 * (float(found.norms.max()) + qq)
     kth = np.partition(estimate, k - 1)[k - 1]
     candidates = np.flatnonzero(estimate <= kth + 2 * tol)
