@@ -340,3 +340,7 @@ class Docks(QObject):
         for bar in self.window.findChildren(QTabBar):
             if bar.parentWidget() is self.window:
                 bar.setVisible(frozenset(bar.tabText(i) for i in range(bar.count())) in groups)
+                # Whole titles, scrolled with the bar's arrows when they do not all fit (a window
+                # under 1280 px wide): elided they read "T…", "M…", "L…".
+                bar.setElideMode(Qt.TextElideMode.ElideNone)
+                bar.setUsesScrollButtons(True)

@@ -183,6 +183,18 @@ def test_every_panel_fits_its_dock_and_every_text_shows_whole(window, qtbot, tmp
     assert not failures, "\n".join(dict.fromkeys(failures))
 
 
+def test_tab_titles_whole_in_a_window_smaller_than_1280x720(window, qtbot):
+    """At 1024×640 the tabs do not all fit: each keeps its whole title, the bar scrolls."""
+    window.resize(1024, 640)
+    window.reset_layout()
+    settle(window, qtbot)
+    assert not tab_titles_cut(window)
+    for name in ("evaluation", "training"):  # and the panels' own tabs
+        window.dock_manager.raise_(name)
+        settle(window, qtbot)
+        assert not tab_titles_cut(window), name
+
+
 def test_tab_titles_whole_at_1280x720(window, qtbot):
     window.resize(1280, 720)
     window.reset_layout()
