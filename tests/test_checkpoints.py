@@ -239,6 +239,28 @@ def test_non_finite_weights_are_refused(tmp_path, value):
         Predictor.load(hostile(tmp_path, tensors=poison))
 
 
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("bn1.running_var", -1.0, "bn1.running_var holds negative variances"),  # sqrt of it: NaN in every answer
+        ("fc.weight", 3e38, "answers a blank or a simple image with NaN or infinity"),  # finite, but it overflows
+    ],
+)
+def test_finite_weights_that_answer_nan_are_refused_by_both_loaders(tmp_path, name, value, message):
+    """They passed every check and the command line printed "nan %" for every class, exit 0."""
+    from mnist_desktop.model.numpy_forward import NumpyPredictor
+
+    def poison(weights):
+        weights[name].fill_(value)
+        return weights
+
+    path = hostile(tmp_path, tensors=poison)
+    with pytest.raises(CheckpointError, match=message):
+        Predictor.load(path)
+    with pytest.raises(CheckpointError, match=message):
+        NumpyPredictor.load(path)
+
+
 @pytest.mark.parametrize("std", [float("nan"), float("inf"), 0.0, -1.0, True, "0.3"])
 def test_bad_normalisation_is_refused(tmp_path, std):
     with pytest.raises(CheckpointError, match="bad normalisation"):

@@ -26,7 +26,17 @@ from .architectures import ARCHITECTURES, build_model, check_config, get_archite
 from .data import TASKS
 from .errors import CheckpointError, brief
 from .files import check_regular_file
-from .metadata import FORMAT, FORMAT_VERSION, MAX_CHECKPOINT_BYTES, METADATA_KEY, _check_metadata, _n_out  # noqa: F401 (re-exported)
+from .metadata import (  # noqa: F401 (re-exported)
+    FORMAT,
+    FORMAT_VERSION,
+    MAX_CHECKPOINT_BYTES,
+    METADATA_KEY,
+    _check_metadata,
+    _n_out,
+    check_running_variances,
+    probe_images,
+    unanswerable,
+)
 
 
 def make_metadata(arch: str, arch_config: dict, task: str, output: str, normalization, training=None, metrics=None) -> dict:
@@ -159,10 +169,20 @@ def _check_finite(path: Path, tensors: dict[str, torch.Tensor]) -> None:
             raise CheckpointError(f"{path}: weight {name} holds NaN or infinite values; the model is broken. Retrain it.")
 
 
+def _check_answers(path: Path, model: torch.nn.Module, meta: dict) -> None:
+    """Finite weights can still give NaN answers (a weight of 3e38 overflows): one forward pass
+    of :func:`probe_images` at load, so such a file is refused here and not shown as NaN %."""
+    with torch.inference_mode():
+        out = model(torch.from_numpy(probe_images(meta)))
+    if not bool(torch.isfinite(out).all()):
+        raise unanswerable(path)
+
+
 def _build(path: Path, meta: dict, tensors: dict[str, torch.Tensor]) -> torch.nn.Module:
     _check_shapes(path, meta, {k: tuple(v.shape) for k, v in tensors.items()})
     _check_dtypes(path, meta, tensors)
     _check_finite(path, tensors)
+    check_running_variances(path, tensors)
     try:
         model = build_model(meta["architecture"], _n_out(meta), **meta.get("arch_config", {}))
         model.load_state_dict(tensors, strict=True)
@@ -172,7 +192,9 @@ def _build(path: Path, meta: dict, tensors: dict[str, torch.Tensor]) -> torch.nn
             f"{path}: the weights do not fit architecture {meta['architecture']!r} "
             f"with {_n_out(meta)} output(s) ({first[1].strip() if len(first) > 1 else first[0]})."
         ) from None
-    return model.eval()
+    model.eval()
+    _check_answers(path, model, meta)
+    return model
 
 
 def load_checkpoint(path: str | os.PathLike, expect_arch: str | None = None) -> tuple[torch.nn.Module, dict]:

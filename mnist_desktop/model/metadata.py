@@ -10,6 +10,8 @@ import math
 import reprlib
 from pathlib import Path
 
+import numpy as np
+
 from .config import ARCHITECTURE_SPECS as ARCHITECTURES
 from .config import TASKS, check_config, get_architecture_spec
 from .errors import CheckpointError, brief
@@ -257,3 +259,25 @@ def _check_digit_head(head: object, arch: str, arch_config: dict, output: str, n
 
 def _n_out(meta: dict) -> int:
     return 1 if meta["output"] == "sigmoid" else len(meta["classes"])
+
+
+def probe_images(meta: dict) -> np.ndarray:
+    """float32 ``(2, 1, 28, 28)``: a blank canvas and a vertical stroke, normalised as the model of
+    ``meta`` reads them. Every loaded model must answer them with finite numbers."""
+    x = np.zeros((2, 1, 28, 28), np.float32)
+    x[1, 0, 4:24, 13:16] = 1.0
+    norm = meta.get("normalization") or {}
+    return (x - float(norm.get("mean", 0.0))) / float(norm.get("std", 1.0))
+
+
+def check_running_variances(path, weights: dict) -> None:
+    """A batch norm's running variance below zero: its square root is NaN in every answer."""
+    for name, t in weights.items():
+        if name.endswith("running_var") and bool((t < 0).any()):
+            raise CheckpointError(f"{path}: weight {name} holds negative variances; the model is broken. Retrain it.")
+
+
+def unanswerable(path) -> CheckpointError:
+    return CheckpointError(
+        f"{path}: the model answers a blank or a simple image with NaN or infinity (its weights overflow); the model is broken. Retrain it."
+    )

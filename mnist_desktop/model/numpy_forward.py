@@ -26,7 +26,17 @@ from .config import TASKS, get_architecture_spec
 from .errors import CheckpointError, brief
 from .files import check_regular_file
 from .layers import PIXEL_SIMILARITY_SCALE, SHOWN_WEIGHT, Layer
-from .metadata import DEFAULT_DIGIT_THRESHOLD, DEFAULT_TEMPERATURE, MAX_CHECKPOINT_BYTES, METADATA_KEY, _check_metadata, _n_out
+from .metadata import (
+    DEFAULT_DIGIT_THRESHOLD,
+    DEFAULT_TEMPERATURE,
+    MAX_CHECKPOINT_BYTES,
+    METADATA_KEY,
+    _check_metadata,
+    _n_out,
+    check_running_variances,
+    probe_images,
+    unanswerable,
+)
 from .paths import RESOURCES
 
 DEFAULT_MODEL = RESOURCES / "models" / "default.safetensors"  # the same file as inference.DEFAULT_MODEL
@@ -168,6 +178,7 @@ def load_weights(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict]:
         if not np.isfinite(t).all():
             raise CheckpointError(f"{path}: weight {name} holds NaN or infinite values; the model is broken. Retrain it.")
         weights[name] = t.astype(np.float32)
+    check_running_variances(path, weights)
     return weights, meta
 
 
@@ -412,7 +423,13 @@ class NumpyPredictor(PredictorBase):
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "NumpyPredictor":
-        return cls(*load_weights(path))
+        predictor = cls(*load_weights(path))
+        # Finite weights can still overflow into NaN answers: refused here as the torch loader
+        # refuses them (it computes in float32, where this float64 pass must fit too).
+        out = predictor._forward(probe_images(predictor.meta).astype(np.float64), batch=True)
+        if not (np.isfinite(out).all() and np.abs(out).max() <= np.finfo(np.float32).max):
+            raise unanswerable(path)
+        return predictor
 
     def _forward(self, x: np.ndarray, record: OrderedDict | None = None, batch: bool = False) -> np.ndarray:
         """The output of batch ``x``; each layer's output in ``record`` (float32; the first
