@@ -284,6 +284,26 @@ def test_too_large_state_dict_is_not_imported(tmp_path):
         Predictor.load(path)
 
 
+def test_a_compressed_state_dict_that_unpacks_past_the_cap_is_refused_before_loading(tmp_path, monkeypatch):
+    """torch.load reads deflated zip entries: a small file could unpack to gigabytes (1,000:1 seen).
+    The cap (here 1 MiB) holds for what the file unpacks to, checked before torch reads it."""
+    import zipfile
+
+    plain = tmp_path / "plain.pt"
+    torch.save({"fc.weight": torch.zeros(10, 784), "fc.bias": torch.zeros(10), "pad": torch.zeros(2**19)}, plain)
+    bomb = tmp_path / "bomb.pt"
+    with zipfile.ZipFile(plain) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            dst.writestr(info.filename, src.read(info), compress_type=zipfile.ZIP_DEFLATED)
+    assert bomb.stat().st_size < 2**16 < 2**20 < plain.stat().st_size
+    monkeypatch.setattr(checkpoints, "MAX_CHECKPOINT_BYTES", 2**20)
+    loaded = []
+    monkeypatch.setattr(checkpoints.torch, "load", lambda *a, **k: loaded.append(1))
+    with pytest.raises(CheckpointError, match=r"unpacks to 2 MB, more than the 1 MB a checkpoint may take"):
+        Predictor.load(bomb)
+    assert loaded == []  # refused before torch read a byte of it
+
+
 def test_pickle_refusal_never_suggests_unsafe_loading(tmp_path, capfd):
     path = tmp_path / "model.pt"
     torch.save(torch.nn.Linear(784, 10), path)  # a whole module: a pickle of Python objects

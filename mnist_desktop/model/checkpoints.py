@@ -266,7 +266,24 @@ def _is_zip(path: Path) -> bool:
         return True
 
 
+def _unpacked_size(path: Path) -> int | None:
+    """What a zip's entries take once decompressed (None: not a readable zip; torch refuses it)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return sum(info.file_size for info in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError):
+        return None
+
+
 def _import_state_dict(path: Path) -> tuple[torch.nn.Module, dict]:
+    # torch.save stores its tensors uncompressed, but torch.load reads compressed entries too: a
+    # 1 MB file can unpack to 1 GB. The size cap holds for what the file unpacks to.
+    unpacked = _unpacked_size(path) if _is_zip(path) else None
+    if unpacked is not None and unpacked > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(
+            f"{path}: unpacks to {unpacked / 2**20:,.0f} MB, more than the {MAX_CHECKPOINT_BYTES / 2**20:,.0f} MB "
+            "a checkpoint may take; it is not a model of this app."
+        )
     try:
         with warnings.catch_warnings():  # torch's warnings advise unsafe loading: never shown
             warnings.simplefilter("ignore")
@@ -276,6 +293,8 @@ def _import_state_dict(path: Path) -> tuple[torch.nn.Module, dict]:
                 obj = torch.load(f, map_location="cpu", weights_only=True)
     except OSError as e:
         raise CheckpointError(f"{path}: cannot be read ({e.strerror or e}).") from None
+    except MemoryError:
+        raise CheckpointError(f"{path}: too large to load in the memory there is.") from None
     except Exception:  # UnpicklingError, RuntimeError, EOFError, zip errors... whatever the damage
         # torch's own message advises loading with weights_only=False, i.e. running the file's
         # code: it is not repeated here.
