@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -339,6 +340,22 @@ def _my_digits(folder: Path | None):
     return digits
 
 
+def _finite(obj):
+    """``obj`` with every NaN or infinity replaced by None: JSON has no NaN."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _json(obj) -> str:
+    """Strict JSON (``null`` where a figure is not a number: a bare NaN is not JSON and breaks its readers)."""
+    return json.dumps(_finite(obj), allow_nan=False)
+
+
 def cmd_evaluate(args) -> int:
     from .model import Predictor, evaluate, load_mnist
 
@@ -360,12 +377,12 @@ def cmd_evaluate(args) -> int:
         **result.as_dict(),
     }
     if args.json:
-        print(json.dumps(report))
+        print(_json(report))
         return 0
     classes = report["classes"]
     print(f"{args.path}: {report['model']}")
     print(f"{'accuracy' if args.digits is not None else 'test accuracy'} {100 * report['accuracy']:.2f} % on {report['samples']} {source}")
-    print("per class: " + "  ".join(f"{c}: {'—' if a != a else f'{100 * a:.1f} %'}" for c, a in report["per_class_accuracy"].items()))
+    print("per class: " + "  ".join(f"{c}: {'—' if a is None else f'{100 * a:.1f} %'}" for c, a in report["per_class_accuracy"].items()))
     print("confusion matrix (rows: true class, columns: predicted)")
     print("      " + "".join(f"{c:>6}" for c in classes))
     for c, row in zip(classes, report["confusion_matrix"]):
@@ -414,13 +431,14 @@ def cmd_predict(args) -> int:
         from .model.numpy_forward import NumpyPredictor
 
         predictor = NumpyPredictor.default()
-    probs = predictor.predict(to_mnist(load_digit_image(args.image)))
+    probs, is_digit = predictor.predict_checked(to_mnist(load_digit_image(args.image)))
     top = sorted(zip(predictor.classes, probs.tolist()), key=lambda cp: -cp[1])[:3]
     if args.json:
-        print(json.dumps({"image": str(args.image), "top": [{"class": c, "probability": p} for c, p in top]}))
+        print(_json({"image": str(args.image), "is_digit": is_digit, "top": [{"class": c, "probability": p} for c, p in top]}))
     else:
-        for c, p in top:
-            print(f"{c}  {100 * p:5.1f} %")
+        for i, (c, p) in enumerate(top):
+            # the model's "not a digit", as the window and `read` say it: the best guess still shown
+            print(f"{c}  {100 * p:5.1f} %" + ("  (not a digit? the model's best guess)" if i == 0 and not is_digit else ""))
     return 0
 
 
@@ -442,7 +460,7 @@ def cmd_read(args) -> int:
         for d in reading.digits
     ]
     if args.json:
-        print(json.dumps({"image": str(args.image), "size": [image.shape[1], image.shape[0]], "text": reading.text, "digits": digits}))
+        print(_json({"image": str(args.image), "size": [image.shape[1], image.shape[0]], "text": reading.text, "digits": digits}))
         return 0
     print(reading.marked)  # "?" where a part is not a digit; each one's best guess below
     for d in digits:
@@ -472,7 +490,7 @@ def cmd_bench(args) -> int:
 
     skip = set(BENCH_SECTIONS) - set(args.only) if args.only else set(args.skip)
     report = run_bench(skip=skip, log=None if args.json else lambda s: print(s, file=sys.stderr, flush=True))
-    print(json.dumps(report) if args.json else format_report(report))
+    print(_json(report) if args.json else format_report(report))
     return 0
 
 

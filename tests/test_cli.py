@@ -45,6 +45,18 @@ def test_predict_an_image_file_in_either_polarity(tmp_path, capsys, invert):
     assert top[0]["probability"] >= top[1]["probability"] >= top[2]["probability"]
 
 
+def test_predict_says_not_a_digit_for_noise(tmp_path, capsys):
+    """As the window and `read` do: the model's best guess, marked (it printed "6  19.8 %" alone)."""
+    path = tmp_path / "noise.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (100, 100), dtype=np.uint8)).save(path)
+    assert main(["predict", str(path)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.endswith("(not a digit? the model's best guess)")
+    assert main(["predict", str(path), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["is_digit"] is False and len(report["top"]) == 3
+
+
 def run_cli(*args):
     return subprocess.run([sys.executable, "-m", "mnist_desktop", *args], capture_output=True, text=True, timeout=60)
 

@@ -92,3 +92,19 @@ def test_bench_reports_the_mydigits_section(monkeypatch, capsys):
     assert main(["bench"]) == 0
     out = capsys.readouterr().out
     assert "MNIST test (10,000 images): 0.80 s" in out and "93.9 % → 97.8 %" in out and "99.37 % → 99.22 %" in out
+
+
+def test_evaluate_json_is_strict_when_a_class_has_no_digits(tmp_path, capsys):
+    """A class with no digits has no accuracy: null, not a bare NaN (which JSON readers reject)."""
+    path = tmp_path / "sevens"
+    digits = MyDigits(path)
+    images, labels, _, _ = style_sets(per_digit=1, held_out=10)
+    for image, label in zip(images.numpy(), labels.tolist()):
+        if label != 8:
+            digits.add(image, label)
+    assert main(["evaluate", str(DEFAULT_MODEL), "--digits", str(path), "--json"]) == 0
+    out = capsys.readouterr().out
+    report = json.loads(out, parse_constant=lambda name: pytest.fail(f"{name} is not JSON"))
+    assert report["per_class_accuracy"]["8"] is None and report["per_class_accuracy"]["7"] is not None
+    assert main(["evaluate", str(DEFAULT_MODEL), "--digits", str(path)]) == 0
+    assert "8: —" in capsys.readouterr().out

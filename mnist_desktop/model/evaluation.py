@@ -35,7 +35,8 @@ class Evaluation:
             "classes": list(self.classes),
             "samples": int(len(self.labels)),
             "accuracy": self.accuracy,
-            "per_class_accuracy": {str(c): float(a) for c, a in zip(self.classes, self.per_class)},
+            # None (JSON null) for a class with no samples: NaN is not JSON
+            "per_class_accuracy": {str(c): float(a) if a == a else None for c, a in zip(self.classes, self.per_class)},
             "confusion_matrix": self.confusion.tolist(),
         }
 
