@@ -253,11 +253,21 @@ def cmd_train(args) -> int:
     return _save(result, out, f"({result.predictor.describe()}, {result.metrics['seconds']:.1f} s)")
 
 
+def _outside_the_package(out: Path, option: str = "--out") -> None:
+    """An installed app's own files (its bundled model) are never written over: every later
+    command would use the new file. A source checkout's maintainers write the bundled model there."""
+    from .model.paths import is_inside_package, is_source_checkout
+
+    if is_inside_package(out) and not is_source_checkout():
+        raise ValueError(f"{option} {out} is inside the installed app; save it elsewhere (your data folder, for instance)")
+
+
 def _writable_out(out: Path) -> Path:
     from .model.checkpoints import check_writable
 
     if out.is_dir():
         raise ValueError(f"--out {out} is a folder; give a file name such as {out / 'model.safetensors'}")
+    _outside_the_package(out)
     return check_writable(out)  # before training: a model trained for nothing is the worst outcome
 
 
@@ -475,6 +485,7 @@ def cmd_export(args) -> int:
 
     from .model import Predictor, export_onnx
 
+    _outside_the_package(Path(args.onnx), "--onnx")
     predictor = Predictor.default() if args.model == "default" else Predictor.load(args.model)
     start = time.perf_counter()
     path = export_onnx(predictor, args.onnx)

@@ -94,3 +94,23 @@ def test_a_newline_in_the_install_path_never_reaches_the_desktop_entry(tmp_path,
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "control character" in err
     assert not (tmp_path / "applications" / "mnist-desktop.desktop").exists()
+
+
+def test_an_installed_apps_own_files_are_never_written_over(tmp_path, monkeypatch, capsys):
+    """`train --out <package>/resources/models/default.safetensors` replaced the bundled model of an
+    installed app (every later command then used it). A source checkout's maintainers may."""
+    from mnist_desktop.model import paths
+
+    bundled = paths.PACKAGE_RESOURCES / "models" / "default.safetensors"
+    before = bundled.read_bytes()
+    monkeypatch.setattr(paths, "is_source_checkout", lambda: False)
+    for args in (
+        ["train", "--arch", "linear", "--subset", "100", "--out", str(bundled)],
+        ["export", "--onnx", str(paths.PACKAGE_RESOURCES / "models" / "x.onnx")],
+    ):
+        assert main(args) == 1
+        assert "is inside the installed app" in capsys.readouterr().err
+    assert bundled.read_bytes() == before and not (paths.PACKAGE_RESOURCES / "models" / "x.onnx").exists()
+    assert paths.is_inside_package(bundled)
+    monkeypatch.undo()
+    assert paths.is_source_checkout()  # the tests run from the source folder

@@ -58,3 +58,9 @@ def is_inside_package(path: str | os.PathLike) -> bool:
         return Path(path).expanduser().resolve().is_relative_to(package)
     except (OSError, ValueError):
         return False
+
+
+def is_source_checkout() -> bool:
+    """Whether the package runs from its source folder (an editable install, a clone), where the
+    maintainers' own commands write the bundled model, rather than from an installed copy."""
+    return (PACKAGE_RESOURCES.parent.parent / "pyproject.toml").is_file()
