@@ -326,3 +326,12 @@ def test_a_failed_save_is_a_checkpoint_error_naming_the_file(trained, tmp_path, 
         checkpoints.check_writable(target)
     assert checkpoints.check_writable(tmp_path / "ok") == tmp_path / "ok.safetensors"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file", "folder.safetensors"]  # no probe left behind
+
+
+def test_saving_to_a_folder_is_refused_not_written_beside_it(tmp_path):
+    """save("/tmp") wrote /tmp.safetensors next to the folder."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    with pytest.raises(CheckpointError, match="it is a folder; give a file name in it"):
+        Predictor.default().save(folder)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["models"] and not any(folder.iterdir())

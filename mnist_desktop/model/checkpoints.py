@@ -92,6 +92,8 @@ def check_writable(path: str | os.PathLike) -> Path:
 
 
 def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict) -> Path:
+    if Path(path).is_dir():  # before the suffix: "/tmp" would have become /tmp.safetensors beside it
+        raise _cannot_save(Path(path), "it is a folder; give a file name in it")
     path = checkpoint_path(path)
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
