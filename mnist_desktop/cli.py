@@ -535,6 +535,17 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def no_display(environ=os.environ, platform: str = sys.platform) -> str | None:
+    """Why the window cannot be shown here, or None. On Linux without a display (an ssh session,
+    a server) Qt aborts the process with a plugin dump (exit 134): say it in one line instead."""
+    if not platform.startswith("linux") or environ.get("QT_QPA_PLATFORM") or environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "no display to show the window on (DISPLAY and WAYLAND_DISPLAY are not set). "
+        f"The subcommands work without one: {PROG} --help lists them"
+    )
+
+
 def _main(argv: list[str] | None) -> int:
     from .model.errors import MnistDesktopError
 
@@ -546,6 +557,10 @@ def _main(argv: list[str] | None) -> int:
         print(f"{PROG}: error: standard output is closed; run {PROG} {args.command} with it open (e.g. > out.txt)", file=sys.stderr)
         return 1
     if args.command is None:
+        missing = no_display()
+        if missing:
+            print(f"{PROG}: error: {missing}", file=sys.stderr)
+            return 1
         try:
             from .ui import run
         except ImportError as e:

@@ -114,3 +114,20 @@ def test_an_installed_apps_own_files_are_never_written_over(tmp_path, monkeypatc
     assert paths.is_inside_package(bundled)
     monkeypatch.undo()
     assert paths.is_source_checkout()  # the tests run from the source folder
+
+
+def test_no_display_is_one_error_line_not_a_qt_abort():
+    """Without a display Qt aborted the process (exit 134) after a page of plugin text."""
+    from mnist_desktop.cli import no_display
+
+    assert no_display({"QT_QPA_PLATFORM": "offscreen"}, "linux") is None and no_display({}, "darwin") is None
+    assert no_display({"WAYLAND_DISPLAY": "wayland-0"}, "linux") is None and no_display({}, "linux")
+    if not sys.platform.startswith("linux"):
+        return  # the rest starts the app without a display: Linux's variables
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
+    proc = subprocess.run([sys.executable, "-m", "mnist_desktop"], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.strip().splitlines() == [
+        "mnist-desktop: error: no display to show the window on (DISPLAY and WAYLAND_DISPLAY are not set). "
+        "The subcommands work without one: mnist-desktop --help lists them"
+    ]
