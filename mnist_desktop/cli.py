@@ -274,9 +274,9 @@ def _writable_out(out: Path) -> Path:
 def _with_progress(run):
     """``run(on_batch=, on_epoch=, on_note=)`` (a ``train`` or ``fine_tune`` call) with a
     progress bar on stderr; its result, or None after Ctrl-C (said on stderr)."""
-    bar, on_batch, on_epoch = _progress()
+    bar, on_batch, on_epoch, report = _progress()
     try:
-        return run(on_batch=on_batch, on_epoch=on_epoch, on_note=bar.write)
+        return run(on_batch=on_batch, on_epoch=on_epoch, on_note=report)
     except KeyboardInterrupt:
         bar.close()
         print(f"{PROG}: interrupted: nothing saved", file=sys.stderr)
@@ -300,14 +300,29 @@ def _progress():
         bar.set_description(f"epoch {info.epoch}/{info.epochs}")
         bar.set_postfix(loss=f"{info.loss:.4f}", samples_s=f"{info.samples_per_s:,.0f}", refresh=False)
 
+    lost = []
+
+    def report(line: str) -> None:
+        """A line on standard output. One that cannot be written (`| head` has gone, a full disk)
+        never ends the run: the model is still saved (it used to be thrown away)."""
+        if lost:
+            return
+        try:
+            bar.write(line)
+            sys.stdout.flush()
+        except OSError as e:  # BrokenPipeError included
+            lost.append(e)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more goes there
+            print(f"{PROG}: note: standard output cannot be written ({e.strerror or e}); training goes on", file=sys.stderr)
+
     def on_epoch(info) -> None:
-        bar.write(
+        report(
             f"epoch {info.epoch}/{info.epochs}  train loss {info.train_loss:.4f}  valid loss {info.valid_loss:.4f}  "
             f"valid accuracy {100 * info.valid_accuracy:.2f} %  {info.seconds:.1f} s"
             + (f"  (stopped after {info.batches_done} of {info.batches} batches)" if info.partial else "")
         )
 
-    return bar, on_batch, on_epoch
+    return bar, on_batch, on_epoch, report
 
 
 def _save(result, out: Path, what: str) -> int:

@@ -131,3 +131,24 @@ def test_no_display_is_one_error_line_not_a_qt_abort():
         "mnist-desktop: error: no display to show the window on (DISPLAY and WAYLAND_DISPLAY are not set). "
         "The subcommands work without one: mnist-desktop --help lists them"
     ]
+
+
+def test_a_standard_output_that_cannot_be_written_never_throws_the_trained_model_away(tmp_path):
+    """`train … > /dev/full` (or `| head -1`): the epoch lines fail, the run goes on and the model
+    is saved; before, the first line ended the run with nothing saved."""
+    if not os.path.exists("/dev/full"):
+        return  # Linux's always-full device
+    out = tmp_path / "m.safetensors"
+    args = ["train", "--arch", "linear", "--subset", "64", "--epochs", "3", "--device", "cpu", "--out", str(out)]
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "mnist_desktop", *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    assert proc.returncode == 0, proc.stderr
+    assert "standard output cannot be written (No space left on device); training goes on" in proc.stderr
+    assert out.is_file() and out.stat().st_size > 0
