@@ -326,3 +326,17 @@ def test_cuda_graph_steps_match_eager_steps(monkeypatch):
     eager = train(config)
     for (name, a), b in zip(graphed.predictor.model.state_dict().items(), eager.predictor.model.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-5, msg=name)
+
+
+@pytest.mark.parametrize(
+    "setting, advice",
+    [
+        ({"weight_decay": 3e38}, r"The weight decay 3e\+38 is far above its usual values"),
+        ({"outliers": 1e30}, r"The outlier weight 1e\+30 is far above its usual values"),
+    ],
+)
+def test_a_divergence_names_the_setting_far_out_of_range_not_the_learning_rate(setting, advice):
+    """Both used to end in "The learning rate 0.15 is too high for this model; try 0.015": wrong advice."""
+    with pytest.raises(DivergedError, match=advice) as caught:
+        train(small(arch="linear", subset=300, **setting))
+    assert "learning rate" not in str(caught.value)

@@ -261,7 +261,7 @@ class Stepper:
         return self._state("stop", message=message, diverged=diverged)
 
     def _diverge(self, loss: float, what: str = "loss") -> StepState:
-        self.error = _diverged(loss, f"at step {self.step + 1} (epoch {self.epoch})", self.config.lr)
+        self.error = _diverged(loss, f"at step {self.step + 1} (epoch {self.epoch})", self.config)
         message = str(self.error).replace("The loss became", "The gradient became") if what == "gradient" else str(self.error)
         return self._stop(message + " Stepping stopped.", diverged=True)
 

@@ -293,10 +293,23 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, 
     return total_loss / len(x), right / len(x)
 
 
-def _diverged(loss: float, where: str, lr: float) -> DivergedError:
-    return DivergedError(
-        f"The loss became {loss:.4g} {where}: training diverged. The learning rate {lr:g} is too high for this model; try {lr / 10:g}."
-    )
+# Beyond these a setting other than the learning rate is the likely cause of a divergence.
+FAR_WEIGHT_DECAY = 0.1  # the recipes use 5e-4; each step shrinks a weight by lr × this × the weight
+FAR_OUTLIER_WEIGHT = 10.0  # the bundled model's recipe uses 0.5
+
+
+def _diverged(loss: float, where: str, config) -> DivergedError:
+    """What went wrong and the setting most likely to blame: the weight decay or the outlier
+    weight when either is far beyond its usual range (blaming the learning rate then was wrong
+    advice), else the learning rate."""
+    head = f"The loss became {loss:.4g} {where}: training diverged."
+    if config.weight_decay > FAR_WEIGHT_DECAY:
+        return DivergedError(
+            f"{head} The weight decay {config.weight_decay:g} is far above its usual values (5e-4, at most 0.01); try 0.0005."
+        )
+    if getattr(config, "outliers", 0.0) > FAR_OUTLIER_WEIGHT:
+        return DivergedError(f"{head} The outlier weight {config.outliers:g} is far above its usual values (0.5 to 1); try 0.5.")
+    return DivergedError(f"{head} The learning rate {config.lr:g} is too high for this model; try {config.lr / 10:g}.")
 
 
 def one_cycle(step: int, total: int, peak: float, pct_start: float = 0.25, div: float = 25.0, final_div: float = 1e4) -> float:
@@ -831,7 +844,7 @@ def _sgd(
                 mean_loss, speed = meter.read()
                 first_loss = mean_loss if first_loss is None else first_loss
                 if exploded(mean_loss, first_loss):
-                    raise _diverged(mean_loss, f"at step {step} (epoch {epoch})", config.lr)
+                    raise _diverged(mean_loss, f"at step {step} (epoch {epoch})", config)
                 grad_norm = float(opt.grad_norm())
                 max_grad = max(max_grad or 0.0, grad_norm)
                 if on_batch:
@@ -840,7 +853,9 @@ def _sgd(
             valid_loss, valid_acc = evaluate(model, x_valid, y_valid, loss_fn)
             train_loss = float(epoch_sum) / seen
             if not math.isfinite(train_loss):
-                raise _diverged(train_loss, f"in epoch {epoch}", config.lr)
+                raise _diverged(train_loss, f"in epoch {epoch}", config)
+            if not math.isfinite(valid_loss):  # weights that overflow on the validation digits alone
+                raise _diverged(valid_loss, f"on the validation digits after epoch {epoch}", config)
             done = b + 1 if not stopped else b  # the batch where a stop was seen was not trained
             info = EpochInfo(epoch, config.epochs, train_loss, valid_loss, valid_acc, time.perf_counter() - epoch_start, done, batches)
             history.append(info)
