@@ -335,3 +335,16 @@ def test_saving_to_a_folder_is_refused_not_written_beside_it(tmp_path):
     with pytest.raises(CheckpointError, match="it is a folder; give a file name in it"):
         Predictor.default().save(folder)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["models"] and not any(folder.iterdir())
+
+
+def test_a_name_that_is_not_utf8_is_refused_before_saving(tmp_path):
+    """A model saved as b'm\\xe9.safetensors' could not be opened again (safetensors wants UTF-8 paths)."""
+    from pathlib import Path
+
+    from mnist_desktop.model.checkpoints import check_writable
+
+    name = Path(os.fsdecode(bytes(tmp_path) + b"/m\xe9.safetensors"))
+    for attempt in (lambda: check_writable(name), lambda: Predictor.default().save(name)):
+        with pytest.raises(CheckpointError, match="its name is not UTF-8 text"):
+            attempt()
+    assert list(tmp_path.iterdir()) == []

@@ -59,8 +59,13 @@ def make_metadata(arch: str, arch_config: dict, task: str, output: str, normaliz
 
 
 def checkpoint_path(path: str | os.PathLike) -> Path:
-    """Where :func:`save_checkpoint` writes ``path``: with the ``.safetensors`` suffix added if missing."""
+    """Where :func:`save_checkpoint` writes ``path``: with the ``.safetensors`` suffix added if missing.
+    A name that is not UTF-8 text is refused: safetensors cannot open such a file again."""
     path = Path(path)
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        raise _cannot_save(path, "its name is not UTF-8 text, which safetensors cannot open again; use another name") from None
     return path if path.suffix == ".safetensors" else path.with_name(path.name + ".safetensors")
 
 
