@@ -130,7 +130,7 @@ def test_a_named_pipe_or_folder_as_data_file_is_refused(mnist_copy):
         load_mnist("test", root=mnist_copy)
     labels.unlink()
     labels.mkdir()
-    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte\.gz: is a folder"):
+    with pytest.raises(DataError, match=r"t10k-labels-idx1-ubyte\.gz: is a folder, not a file; choose an MNIST data file\."):
         load_mnist("test", root=mnist_copy)
 
 

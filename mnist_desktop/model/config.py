@@ -356,7 +356,7 @@ class TrainConfig:
         get_architecture_spec(self.arch)
         loss = get_loss_spec(self.loss)
         if loss.binary_only and len(task.classes) != 2:
-            raise ValueError(f"the {loss.label} loss needs two classes: use the 3v7 task or cross-entropy")
+            raise ValueError(f"the {loss.label} needs two classes: use the 3v7 task or cross-entropy")
         checks = [
             (
                 math.isfinite(self.lr) and 0 < self.lr <= FLOAT32_MAX,

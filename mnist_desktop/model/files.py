@@ -39,7 +39,8 @@ def check_regular_file(path: Path, what: str, max_bytes: int, error: type[MnistD
     except OSError as e:
         raise error(f"{path}: cannot open ({e.strerror or e}).") from None
     if not stat.S_ISREG(st.st_mode):
-        raise error(f"{path}: is {_kind(st.st_mode)}, not a file; choose a {what} file.")
+        article = "an" if what[:1].lower() in "aeiou" or what.startswith("MNIST") else "a"  # an image, an MNIST ("em-") file
+        raise error(f"{path}: is {_kind(st.st_mode)}, not a file; choose {article} {what} file.")
     if st.st_size > max_bytes:
         raise error(
             f"{path}: {st.st_size / 2**20:,.0f} MB is larger than any {what} this app reads "
