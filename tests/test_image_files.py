@@ -158,3 +158,23 @@ def test_a_dark_speck_far_from_the_digit_does_not_shrink_it(tmp_path):
 def _save(path, gray: np.ndarray):
     Image.fromarray(gray).save(path)
     return path
+
+
+def test_a_damaged_exif_block_is_read_past_in_silence(tmp_path, recwarn):
+    """Pillow's "Corrupt EXIF data" warning (with a site-packages path) reached the terminal."""
+    from PIL import Image
+
+    from mnist_desktop.model.preprocess import load_digit_image
+
+    a = np.full((200, 200), 255, np.uint8)
+    a[30:170, 90:110] = 0
+    im = Image.fromarray(a)
+    exif = im.getexif()
+    exif[0x0112] = 6  # rotated
+    im.save(tmp_path / "good.jpg", exif=exif)
+    data = bytearray((tmp_path / "good.jpg").read_bytes())
+    i = data.find(b"Exif")
+    data[i + 10 : i + 20] = b"\xff" * 10
+    (tmp_path / "bad.jpg").write_bytes(bytes(data))
+    image = load_digit_image(tmp_path / "bad.jpg")
+    assert image.any() and not [w for w in recwarn if "EXIF" in str(w.message)]

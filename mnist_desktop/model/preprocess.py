@@ -267,6 +267,9 @@ def load_digit_image(path: str | os.PathLike, max_side: int = MAX_IMAGE_SIDE) ->
         # below); in between, the image is only ever decoded small, so the warning is noise.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            # Pillow's own complaints about a damaged part it skips ("Corrupt EXIF data", with a
+            # site-packages path) are noise beside the digit it reads: not shown
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
             with Image.open(path, formats=IMAGE_FORMATS) as im:
                 if im.width * im.height > MAX_IMAGE_PIXELS and im.format != "JPEG":  # a JPEG is decoded reduced
                     raise Image.DecompressionBombError(f"{im.width}×{im.height} pixels, more than {MAX_IMAGE_PIXELS:,}")
