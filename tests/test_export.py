@@ -108,3 +108,14 @@ def test_an_unwritable_place_names_the_file(tmp_path, where):
     with pytest.raises(ExportError, match="cannot save") as e:
         export_onnx(Predictor.default(), tmp_path / where)
     assert str(tmp_path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_missing_folder_is_said_before_the_export_runs(tmp_path, monkeypatch):
+    """`export --onnx /nonexistent/x.onnx` failed only after the seconds the export takes."""
+    import torch
+
+    ran = []
+    monkeypatch.setattr(torch.onnx, "export", lambda *a, **k: ran.append(1))
+    with pytest.raises(ExportError, match="does not exist"):
+        export_onnx(Predictor.default(), tmp_path / "missing" / "m.onnx")
+    assert ran == []
