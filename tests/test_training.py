@@ -340,3 +340,17 @@ def test_a_divergence_names_the_setting_far_out_of_range_not_the_learning_rate(s
     with pytest.raises(DivergedError, match=advice) as caught:
         train(small(arch="linear", subset=300, **setting))
     assert "learning rate" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("epochs", 1.5, "epochs must be a whole number, not 1.5"),  # passed validate, then a TypeError in train
+        ("batch_size", True, "batch size must be a whole number, not True"),
+        ("lr", "0.1", "learning rate must be a number, not '0.1'"),  # a TypeError inside validate
+        ("seed", 2**70, r"seed must be from 0 to 2\*\*63 - 1"),  # "Overflow when unpacking long long"
+    ],
+)
+def test_settings_of_the_wrong_type_are_one_clear_error(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        train(small(**{field: value}))

@@ -14,6 +14,7 @@ both built from its layers, whose kinds ``layers`` lists.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
@@ -357,6 +358,18 @@ class TrainConfig:
         loss = get_loss_spec(self.loss)
         if loss.binary_only and len(task.classes) != 2:
             raise ValueError(f"the {loss.label} needs two classes: use the 3v7 task or cross-entropy")
+        # Types first: 1.5 epochs passed the range checks and failed in the trainer (TypeError);
+        # "0.1" as a learning rate failed inside them.
+        for name in ("batch_size", "epochs", "hidden", "log_every", "subset", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise ValueError(f"{name.replace('_', ' ')} must be a whole number, not {value!r}")
+        for name in ("lr", "momentum", "weight_decay", "outliers", "robust_augment", "european_digits"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                raise ValueError(f"{'learning rate' if name == 'lr' else name.replace('_', ' ')} must be a number, not {value!r}")
+        if not 0 <= self.seed < 2**63:
+            raise ValueError(f"seed must be from 0 to 2**63 - 1, not {self.seed}")
         checks = [
             (
                 math.isfinite(self.lr) and 0 < self.lr <= FLOAT32_MAX,
