@@ -246,11 +246,27 @@ def cmd_train(args) -> int:
         subset=args.subset,
     )
     config.validate()
+    for note in _ignored_options(config):
+        print(f"{PROG}: note: {note}", file=sys.stderr)
     out = _writable_out(args.out)
     result = _with_progress(lambda **callbacks: train(config, data_root=args.data, **callbacks))
     if result is None:
         return INTERRUPTED
     return _save(result, out, f"({result.predictor.describe()}, {result.metrics['seconds']:.1f} s)")
+
+
+def _ignored_options(config) -> list[str]:
+    """The architecture's own settings given for another architecture (``--hidden 256`` with the
+    default CNN changed nothing, and said nothing)."""
+    from .model import TrainConfig
+
+    default = TrainConfig()
+    notes = []
+    if config.arch != "mlp" and config.hidden != default.hidden:
+        notes.append(f"--hidden sets the mlp's hidden width; ignored for the {config.arch} model")
+    if config.arch != "cnn" and (config.channels1, config.channels2) != (default.channels1, default.channels2):
+        notes.append(f"--channels sets the cnn's widths; ignored for the {config.arch} model")
+    return notes
 
 
 def _outside_the_package(out: Path, option: str = "--out") -> None:

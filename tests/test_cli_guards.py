@@ -152,3 +152,15 @@ def test_a_standard_output_that_cannot_be_written_never_throws_the_trained_model
     assert proc.returncode == 0, proc.stderr
     assert "standard output cannot be written (No space left on device); training goes on" in proc.stderr
     assert out.is_file() and out.stat().st_size > 0
+
+
+def test_an_option_of_another_architecture_is_said_to_be_ignored(tmp_path, capsys):
+    """`--hidden 64` with the linear model changed nothing and said nothing."""
+    out = tmp_path / "lin.safetensors"
+    args = ["train", "--arch", "linear", "--hidden", "64", "--channels", "8", "16", "--subset", "200", "--epochs", "1"]
+    assert main([*args, "--device", "cpu", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "note: --hidden sets the mlp's hidden width; ignored for the linear model" in err
+    assert "note: --channels sets the cnn's widths; ignored for the linear model" in err
+    assert main(["train", "--arch", "mlp", "--hidden", "64", "--subset", "200", "--epochs", "1", "--out", str(out)]) == 0
+    assert "ignored" not in capsys.readouterr().err
