@@ -354,3 +354,14 @@ def test_a_divergence_names_the_setting_far_out_of_range_not_the_learning_rate(s
 def test_settings_of_the_wrong_type_are_one_clear_error(field, value, message):
     with pytest.raises(ValueError, match=message):
         train(small(**{field: value}))
+
+
+def test_steps_too_small_to_change_a_weight_are_said(capsys):
+    """--lr 1e-50 trained nothing and said nothing (5 % accuracy, no note)."""
+    notes = []
+    result = train(small(arch="linear", lr=1e-30, weight_decay=0.0, momentum=0.0, epochs=1), on_note=notes.append)
+    assert any("No weight changed" in n and "raise the learning rate" in n for n in notes), notes
+    assert any("No weight changed" in n for n in result.notes)
+    notes.clear()
+    train(small(arch="linear", epochs=1), on_note=notes.append)
+    assert not any("No weight changed" in n for n in notes)

@@ -630,6 +630,13 @@ def train(
             else "The weights changed only through weight decay (shrinking towards zero): nothing was learned."
         )
         note(why)
+    elif not moved and history and not stopped:
+        # Gradients there were, but every step was too small to change a float32 weight
+        # (--lr 1e-50): the run trained nothing, and said nothing.
+        note(
+            f"No weight changed: the steps (learning rate {config.lr:g} × the gradient) were too small to change "
+            "a single float32 weight. Nothing was learned; raise the learning rate."
+        )
     last = history[-1] if history else None
     metrics = {
         "valid_loss": last.valid_loss if last else float("nan"),
