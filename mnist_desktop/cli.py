@@ -402,6 +402,8 @@ def cmd_evaluate(args) -> int:
 
     predictor = Predictor.load(args.path)
     if args.digits is not None:
+        if args.data is not None:
+            print(f"{PROG}: note: --data is not used with --digits (your digits are evaluated, not MNIST's test set)", file=sys.stderr)
         digits = _my_digits(args.digits)
         result = evaluate(predictor, digits.images(), digits.labels())
         if not len(result.labels):

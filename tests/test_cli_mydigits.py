@@ -108,3 +108,5 @@ def test_evaluate_json_is_strict_when_a_class_has_no_digits(tmp_path, capsys):
     assert report["per_class_accuracy"]["8"] is None and report["per_class_accuracy"]["7"] is not None
     assert main(["evaluate", str(DEFAULT_MODEL), "--digits", str(path)]) == 0
     assert "8: —" in capsys.readouterr().out
+    assert main(["evaluate", str(DEFAULT_MODEL), "--digits", str(path), "--data", str(path)]) == 0
+    assert "note: --data is not used with --digits" in capsys.readouterr().err
