@@ -437,6 +437,13 @@ def _classes(predictor) -> str:
     return ", ".join(map(str, predictor.classes))
 
 
+def _say_classes(predictor) -> None:
+    """A model of fewer classes reads every digit as one of them (a 3-vs-7 model read "1234567890"
+    as 3s and 7s, sure of each): said on stderr before its answer."""
+    if sorted(predictor.classes) != list(range(10)):
+        print(f"{PROG}: note: this model knows only {_classes(predictor)}; it reads every digit as one of them", file=sys.stderr)
+
+
 def cmd_fine_tune(args) -> int:
     from .model import Predictor, evaluate, fine_tune
 
@@ -474,6 +481,7 @@ def cmd_predict(args) -> int:
         from .model.numpy_forward import NumpyPredictor
 
         predictor = NumpyPredictor.default()
+    _say_classes(predictor)
     probs, is_digit = predictor.predict_checked(to_mnist(load_digit_image(args.image)))
     top = sorted(zip(predictor.classes, probs.tolist()), key=lambda cp: -cp[1])[:3]
     if args.json:
@@ -491,6 +499,7 @@ def cmd_read(args) -> int:
 
     image = load_digit_image(args.image)  # before torch loads: a bad file is reported at once
     predictor = Predictor.load(args.model) if args.model else Predictor.default()
+    _say_classes(predictor)
     reading = read_number(image, predictor)
     digits = [
         {

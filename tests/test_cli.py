@@ -259,3 +259,18 @@ def test_output_into_a_closed_pipe_is_no_error(tmp_path):
     finally:
         os.close(write)
     assert proc.returncode == 0 and proc.stderr == ""
+
+
+def test_a_model_of_fewer_classes_says_so_before_it_reads(tmp_path, capsys):
+    """A 3-vs-7 model reads every digit as a 3 or a 7, sure of it: predict and read say which classes it knows."""
+    from mnist_desktop.model import TrainConfig, train
+
+    model = tmp_path / "lin.safetensors"
+    train(TrainConfig(task="3v7", arch="linear", subset=300, epochs=1, device="cpu")).predictor.save(model)
+    path = tmp_path / "digit.png"
+    Image.fromarray(sample_drawings(1)[0]).save(path)
+    for command in ("predict", "read"):
+        assert main([command, str(path), "--model", str(model)]) == 0
+        assert "note: this model knows only 3, 7; it reads every digit as one of them" in capsys.readouterr().err
+    assert main(["predict", str(path)]) == 0
+    assert "knows only" not in capsys.readouterr().err
