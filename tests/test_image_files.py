@@ -178,3 +178,22 @@ def test_a_damaged_exif_block_is_read_past_in_silence(tmp_path, recwarn):
     (tmp_path / "bad.jpg").write_bytes(bytes(data))
     image = load_digit_image(tmp_path / "bad.jpg")
     assert image.any() and not [w for w in recwarn if "EXIF" in str(w.message)]
+
+
+def test_an_image_that_cannot_be_opened_says_why_as_a_checkpoint_does(tmp_path, monkeypatch):
+    """It read "not a readable image ([Errno 13] Permission denied: 'locked.png')"."""
+    from PIL import Image
+
+    from mnist_desktop.model import DataError
+    from mnist_desktop.model.preprocess import load_digit_image
+
+    path = tmp_path / "locked.png"
+    Image.fromarray(np.zeros((20, 20), np.uint8)).save(path)
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(Image, "open", denied)
+    with pytest.raises(DataError) as caught:
+        load_digit_image(path)
+    assert str(caught.value) == f"{path}: cannot open (Permission denied)."

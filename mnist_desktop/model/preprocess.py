@@ -299,7 +299,11 @@ def load_digit_image(path: str | os.PathLike, max_side: int = MAX_IMAGE_SIDE) ->
         raise DataError(f"{path}: not an image this app reads (accepted formats: {accepted})") from None
     except Image.DecompressionBombError as e:
         raise DataError(f"{path}: too many pixels to open safely ({brief(e)})") from None
-    except (OSError, ValueError) as e:
+    except OSError as e:
+        if e.errno is not None and e.filename is not None:  # the file itself (permissions...), as a checkpoint's says it
+            raise DataError(f"{path}: cannot open ({e.strerror or e}).") from None
+        raise DataError(f"{path}: not a readable image ({brief(e)})") from None
+    except ValueError as e:
         raise DataError(f"{path}: not a readable image ({brief(e)})") from None
     except Exception as e:  # a damaged file can make a decoder fail in any way (struct.error, SyntaxError...)
         raise DataError(f"{path}: not a readable image, it is damaged ({type(e).__name__}: {brief(e, 160)})") from None
