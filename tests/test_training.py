@@ -331,7 +331,7 @@ def test_cuda_graph_steps_match_eager_steps(monkeypatch):
 @pytest.mark.parametrize(
     "setting, advice",
     [
-        ({"weight_decay": 3e38}, r"The weight decay 3e\+38 is far above its usual values"),
+        ({"weight_decay": 3e38}, r"The weight decay 3e\+38 makes each step shrink a weight by more than the weight"),
         ({"outliers": 1e30}, r"The outlier weight 1e\+30 is far above its usual values"),
     ],
 )
@@ -339,7 +339,7 @@ def test_a_divergence_names_the_setting_far_out_of_range_not_the_learning_rate(s
     """Both used to end in "The learning rate 0.15 is too high for this model; try 0.015": wrong advice."""
     with pytest.raises(DivergedError, match=advice) as caught:
         train(small(arch="linear", subset=300, **setting))
-    assert "learning rate" not in str(caught.value)
+    assert "The learning rate" not in str(caught.value)
 
 
 @pytest.mark.parametrize(
@@ -356,12 +356,21 @@ def test_settings_of_the_wrong_type_are_one_clear_error(field, value, message):
         train(small(**{field: value}))
 
 
+def test_a_high_learning_rate_is_blamed_even_beside_a_high_weight_decay():
+    """At lr 1000 the learning rate diverges the run, whatever the weight decay (0.2 trains at lr 0.15)."""
+    with pytest.raises(DivergedError, match="The learning rate 1000 is too high"):
+        train(small(arch="linear", subset=512, lr=1000, weight_decay=0.2))
+
+
 def test_steps_too_small_to_change_a_weight_are_said(capsys):
     """--lr 1e-50 trained nothing and said nothing (5 % accuracy, no note)."""
     notes = []
     result = train(small(arch="linear", lr=1e-30, weight_decay=0.0, momentum=0.0, epochs=1), on_note=notes.append)
     assert any("No weight changed" in n and "raise the learning rate" in n for n in notes), notes
     assert any("No weight changed" in n for n in result.notes)
+    # the CNN too: its batch norms' biases start at exactly 0, so any step "changes" them
+    cnn = train(small(arch="cnn", subset=256, lr=1e-30, epochs=1))
+    assert any("No weight changed" in n for n in cnn.notes), cnn.notes
     notes.clear()
     train(small(arch="linear", epochs=1), on_note=notes.append)
     assert not any("No weight changed" in n for n in notes)

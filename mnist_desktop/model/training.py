@@ -293,21 +293,25 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, 
     return total_loss / len(x), right / len(x)
 
 
-# Beyond these a setting other than the learning rate is the likely cause of a divergence.
-FAR_WEIGHT_DECAY = 0.1  # the recipes use 5e-4; each step shrinks a weight by lr × this × the weight
+# When the learning rate is within these, another setting far out of its range is the likely cause
+# of a divergence (blaming the learning rate then was wrong advice).
+BARELY_MOVED = 1e-6  # of the weights' size: a run that moved them less learned nothing (float32 keeps ~7 digits)
+USUAL_LR = 10.0  # the recipes use 0.05-1; the chapter's linear model 1
+FAR_DECAY_STEP = 1.0  # each step shrinks a weight by lr × weight decay × the weight: past 1 it overshoots zero
 FAR_OUTLIER_WEIGHT = 10.0  # the bundled model's recipe uses 0.5
 
 
 def _diverged(loss: float, where: str, config) -> DivergedError:
-    """What went wrong and the setting most likely to blame: the weight decay or the outlier
-    weight when either is far beyond its usual range (blaming the learning rate then was wrong
-    advice), else the learning rate."""
+    """What went wrong and the setting most likely to blame: with a learning rate in its usual
+    range, a weight decay whose step overshoots zero or an outlier weight far beyond its usual
+    values; else the learning rate."""
     head = f"The loss became {loss:.4g} {where}: training diverged."
-    if config.weight_decay > FAR_WEIGHT_DECAY:
+    if config.lr <= USUAL_LR and config.lr * config.weight_decay > FAR_DECAY_STEP:
         return DivergedError(
-            f"{head} The weight decay {config.weight_decay:g} is far above its usual values (5e-4, at most 0.01); try 0.0005."
+            f"{head} The weight decay {config.weight_decay:g} makes each step shrink a weight by more than the weight "
+            f"(learning rate × weight decay = {config.lr * config.weight_decay:g}); its usual values are 5e-4 to 0.01: try 0.0005."
         )
-    if getattr(config, "outliers", 0.0) > FAR_OUTLIER_WEIGHT:
+    if config.lr <= USUAL_LR and getattr(config, "outliers", 0.0) > FAR_OUTLIER_WEIGHT:
         return DivergedError(f"{head} The outlier weight {config.outliers:g} is far above its usual values (0.5 to 1); try 0.5.")
     return DivergedError(f"{head} The learning rate {config.lr:g} is too high for this model; try {config.lr / 10:g}.")
 
@@ -612,7 +616,7 @@ def train(
             history = [EpochInfo(1, 1, train_loss, valid_loss, valid_acc, time.perf_counter() - started)]
             if on_epoch:
                 on_epoch(history[0])
-            stopped, max_grad, moved = False, None, True
+            stopped, max_grad, moved = False, None, 1.0
     except (torch.OutOfMemoryError, MemoryError, RuntimeError) as e:
         text = str(e).lower()
         if not isinstance(e, (torch.OutOfMemoryError, MemoryError)) and "out of memory" not in text and "can't allocate memory" not in text:
@@ -626,16 +630,16 @@ def train(
             why += "accuracy only changes when a prediction flips, so a small change to any weight leaves it the same. "
         why += (
             "The weights did not move."
-            if not moved
+            if moved == 0.0
             else "The weights changed only through weight decay (shrinking towards zero): nothing was learned."
         )
         note(why)
-    elif not moved and history and not stopped:
-        # Gradients there were, but every step was too small to change a float32 weight
-        # (--lr 1e-50): the run trained nothing, and said nothing.
+    elif moved < BARELY_MOVED and history and not stopped:
+        # Gradients there were, but the steps were too small to move the weights (--lr 1e-30):
+        # the run trained nothing, and said nothing.
         note(
-            f"No weight changed: the steps (learning rate {config.lr:g} × the gradient) were too small to change "
-            "a single float32 weight. Nothing was learned; raise the learning rate."
+            f"No weight changed by more than {BARELY_MOVED:g} of its size: the steps (learning rate {config.lr:g} × the gradient) "
+            "were too small. Nothing was learned; raise the learning rate."
         )
     last = history[-1] if history else None
     metrics = {
@@ -872,7 +876,13 @@ def _sgd(
                 on_weights(weights.snapshot(model, epoch))
         if stopped:
             break
-    moved = any(not torch.equal(a, p.detach()) for a, p in zip(initial, opt.params))
+    # How far the weights moved, relative to their size: the largest of each tensor's
+    # max |w - w0| / max |w0| (0.0: not at all). A batch norm's biases start at exactly 0, so
+    # any step at all moves them "infinitely": those count as their own size of 1.
+    moved = max(
+        (float((p.detach() - a).abs().max()) / max(float(a.abs().max()), 1.0) for a, p in zip(initial, opt.params) if a.numel()),
+        default=0.0,
+    )
     return history, stopped, max_grad, moved
 
 

@@ -108,6 +108,7 @@ class Docks(QObject):
         self._hooks: dict[str, list[Callable[[Panel], None]]] = {}
         self._bound = False
         self.relayout = QTimer(self, singleShot=True, interval=RELAYOUT_MS)
+        self.kept_widths: dict[QDockWidget, int] = {}  # see keep_side_widths
         self.relayout.timeout.connect(lambda: self.apply_layout())
         window.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         window.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -258,6 +259,7 @@ class Docks(QObject):
         name = name or self.layout_name()
         window, areas = self.window, DOCK_LAYOUTS[name]
         self.applied = name
+        self.kept_widths = {}  # widths of the layout before: not to be put back into this one
         # Moving the docks shows every one of them for a moment: their panels that compute
         # only while on screen (evaluation, data, ...) are told afterwards which really are.
         blockers = [QSignalBlocker(dock) for dock in self.docks.values()]
@@ -289,9 +291,10 @@ class Docks(QObject):
         del blockers
         QTimer.singleShot(0, window, self.tell_on_screen)  # not after the window is gone
 
-    def side_widths(self) -> dict[QDockWidget, int]:
-        """The width of each dock stack in the left or right area (one dock a stack: resizing
-        every tab of a stack would share the width out among them), for :meth:`restore_side_widths`."""
+    def keep_side_widths(self) -> None:
+        """Remember the width of each dock stack in the left or right area (one dock a stack:
+        resizing every tab of a stack would share the width out among them), for
+        :meth:`restore_side_widths`; forgotten when a layout is applied."""
         sides = (Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea)
         widths, seen = {}, set()
         for d in self.docks.values():
@@ -299,14 +302,17 @@ class Docks(QObject):
                 continue
             seen.update(self.window.tabifiedDockWidgets(d))
             widths[d] = d.width()
-        return widths
+        self.kept_widths = widths
 
-    def restore_side_widths(self, widths: dict[QDockWidget, int]) -> None:
-        """Those docks at those widths again, once the window has laid out what changed."""
+    def restore_side_widths(self) -> None:
+        """Give back the width a stack lost since :meth:`keep_side_widths` (the wide number canvas
+        took it), once the window has laid out what changed; a stack now as wide or wider (the
+        user widened it) is left as it is."""
+        widths, self.kept_widths = self.kept_widths, {}
         QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
-        shown = {d: w for d, w in widths.items() if d.isVisible() and not d.isFloating()}
-        if shown:
-            self.window.resizeDocks(list(shown), list(shown.values()), Qt.Orientation.Horizontal)
+        squeezed = {d: w for d, w in widths.items() if d.isVisible() and not d.isFloating() and d.width() < w}
+        if squeezed:
+            self.window.resizeDocks(list(squeezed), list(squeezed.values()), Qt.Orientation.Horizontal)
 
     def tell_on_screen(self) -> None:
         for dock in self.docks.values():

@@ -56,7 +56,6 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._settings_error_shown = False
         self._hint: str | None = None  # the status message about the drawing, until the drawing changes
-        self._side_widths: dict = {}  # the side docks' widths before Number mode took room from them
         self.torch = TorchStartup(self.session, settings, parent=self)
 
         self.dock_manager = Docks(self, self.session, settings)
@@ -392,17 +391,15 @@ class MainWindow(QMainWindow):
         """Number mode on or off (the central area's); off gives the side panels back the width
         the wide number canvas took from them (QMainWindow keeps them squeezed otherwise)."""
         if on and not self.centre.number_mode.active:
-            self._side_widths = self.dock_manager.side_widths()
+            self.dock_manager.keep_side_widths()
         self.centre.set_number_mode(on)
-        if not on and self._side_widths:
-            self.dock_manager.restore_side_widths(self._side_widths)
-            self._side_widths = {}
+        if not on:
+            self.dock_manager.restore_side_widths()
 
     @Slot()
     def reset_layout(self) -> None:
         """Every panel back in the default layout for this screen (see ``apply_layout``)."""
         self.toolbar.show()
-        self._side_widths = {}  # the layout's own widths now, not those before Number mode
         self.dock_manager.apply_layout()
 
     def ask_to_save(self) -> QMessageBox.StandardButton:

@@ -289,3 +289,13 @@ def test_number_mode_on_and_off_gives_the_panels_their_width_back(window, qtbot)
         settle(window, qtbot)
         assert abs(dock.width() - before) <= 2, (before, dock.width())
         assert not tab_titles_cut(window)
+    # a layout applied in between (the window resized across the small-screen threshold) keeps
+    # its own widths: those from before Number mode belong to the other layout
+    window.number_mode_action.trigger()
+    window.resize(1500, 900)
+    window.dock_manager.apply_layout()
+    settle(window, qtbot)
+    wide = dock.width()
+    window.number_mode_action.trigger()
+    settle(window, qtbot)
+    assert abs(dock.width() - wide) <= 2 and dock.width() < before, (wide, dock.width(), before)
