@@ -93,6 +93,13 @@ def first_window_size(available: QSize) -> QSize:
     return size if layout_for_size(size.width(), size.height()) == "wide" else available
 
 
+def whole_titles(bar: QTabBar) -> None:
+    """Whole tab titles, scrolled with the bar's arrows when they do not all fit (a window under
+    1280 px wide): elided they read "T…", "M…", "L…"."""
+    bar.setElideMode(Qt.TextElideMode.ElideNone)
+    bar.setUsesScrollButtons(True)
+
+
 class Docks(QObject):
     """The window's docks: one per registered panel, keyed by ``panel.dock.name``; ``panels``
     holds those built so far."""
@@ -247,9 +254,12 @@ class Docks(QObject):
 
     def eventFilter(self, obj, event) -> bool:
         """A window resized across the small-screen threshold is laid out for its new size (once
-        the resizing pauses): the wide layout squeezed into 1280×720 cut the loss plot off."""
+        the resizing pauses): the wide layout squeezed into 1280×720 cut the loss plot off. A
+        tab bar the window makes later (docks dragged into a new stack) gets whole titles too."""
         if obj is self.window and event.type() == QEvent.Type.Resize and self.applied not in (None, self.layout_name()):
             self.relayout.start()
+        elif obj is self.window and event.type() == QEvent.Type.ChildPolished and isinstance(event.child(), QTabBar):
+            whole_titles(event.child())
         return super().eventFilter(obj, event)
 
     def apply_layout(self, name: str | None = None) -> None:
@@ -346,7 +356,4 @@ class Docks(QObject):
         for bar in self.window.findChildren(QTabBar):
             if bar.parentWidget() is self.window:
                 bar.setVisible(frozenset(bar.tabText(i) for i in range(bar.count())) in groups)
-                # Whole titles, scrolled with the bar's arrows when they do not all fit (a window
-                # under 1280 px wide): elided they read "T…", "M…", "L…".
-                bar.setElideMode(Qt.TextElideMode.ElideNone)
-                bar.setUsesScrollButtons(True)
+                whole_titles(bar)

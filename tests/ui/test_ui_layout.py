@@ -193,6 +193,11 @@ def test_tab_titles_whole_in_a_window_smaller_than_1280x720(window, qtbot):
         window.dock_manager.raise_(name)
         settle(window, qtbot)
         assert not tab_titles_cut(window), name
+    # a stack the user makes by dragging docks together gets a tab bar Qt makes then: whole titles there too
+    bar = QTabBar(window)
+    bar.setElideMode(Qt.TextElideMode.ElideRight)  # as QMainWindow makes its dock tab bars
+    bar.ensurePolished()
+    assert bar.elideMode() == Qt.TextElideMode.ElideNone and bar.usesScrollButtons()
 
 
 def test_tab_titles_whole_at_1280x720(window, qtbot):
