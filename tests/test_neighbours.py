@@ -256,7 +256,8 @@ def test_keep_only_holds_the_active_models_features_alone(small_training_set):
     assert neighbours.keep_only(None) == 1 and neighbours.cached_models() == 0
 
 
-def test_a_two_class_models_neighbours_are_of_its_classes_only(small_training_set):
+@pytest.mark.parametrize("full_scan", [False, True])
+def test_a_two_class_models_neighbours_are_of_its_classes_only(small_training_set, monkeypatch, full_scan):
     """A 3-vs-7 model learned from 3s and 7s alone: its nearest training digits are among those
     (the window showed 1s and a 5 beside a 3-vs-7 model's reading), exactly as brute force over them."""
     torch.manual_seed(0)
@@ -269,6 +270,11 @@ def test_a_two_class_models_neighbours_are_of_its_classes_only(small_training_se
         "normalization": {"mean": 0.1307, "std": 0.3081},
     }
     p = Predictor(build_model("mlp", 2, hidden=32), meta)
+    scans = []
+    if full_scan:  # every query answered by the one product over all the training digits
+        monkeypatch.setattr(neighbours, "FULL_SCAN", 0)
+        real_scan = neighbours._full_scan
+        monkeypatch.setattr(neighbours, "_full_scan", lambda *a: scans.append(1) or real_scan(*a))
     built = training_features(p)
     from mnist_desktop.model import data
 
@@ -283,5 +289,6 @@ def test_a_two_class_models_neighbours_are_of_its_classes_only(small_training_se
         q = neighbours.hidden_features(p, x28[None])[0]
         want, want_d = brute_force(built.features[rows], q, 8)
         assert indices.tolist() == rows[want].tolist() and np.allclose(distances, want_d, rtol=1e-3, atol=1e-3)
+    assert len(scans) == (2 if full_scan else 0)
     # a model of all ten digits keeps every training digit
     assert training_features(predictor_of("mlp", hidden=32)).of_classes is None
