@@ -334,6 +334,10 @@ def test_saving_to_a_folder_is_refused_not_written_beside_it(tmp_path):
     folder.mkdir()
     with pytest.raises(CheckpointError, match="it is a folder; give a file name in it"):
         Predictor.default().save(folder)
+    from mnist_desktop.model.checkpoints import check_writable
+
+    with pytest.raises(CheckpointError, match="it is a folder; give a file name in it"):
+        check_writable(folder)  # said before training as the save would say it after
     assert sorted(p.name for p in tmp_path.iterdir()) == ["models"] and not any(folder.iterdir())
 
 

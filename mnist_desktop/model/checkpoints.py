@@ -13,7 +13,6 @@ import datetime
 import json
 import os
 import platform
-import tempfile
 import warnings
 import zipfile
 from pathlib import Path
@@ -25,7 +24,7 @@ from safetensors.torch import save_file
 from .architectures import ARCHITECTURES, build_model, check_config, get_architecture
 from .data import TASKS
 from .errors import CheckpointError, brief
-from .files import check_regular_file
+from .files import check_regular_file, why_folder_refuses
 from .metadata import (  # noqa: F401 (re-exported)
     FORMAT,
     FORMAT_VERSION,
@@ -79,20 +78,14 @@ def check_writable(path: str | os.PathLike) -> Path:
     Call it before work that ends in a save (training), so that a bad destination is
     reported before the work, not after it.
     """
+    if Path(path).is_dir():  # before the suffix, as save_checkpoint refuses it
+        raise _cannot_save(Path(path), "it is a folder; give a file name in it")
     path = checkpoint_path(path)
     if path.is_dir():
         raise _cannot_save(path, "it is a folder")
-    folder = path.parent
-    if not folder.exists():
-        raise _cannot_save(path, f"folder {folder} does not exist")
-    if not folder.is_dir():
-        raise _cannot_save(path, f"{folder} is a file, not a folder")
-    try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".probe")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise _cannot_save(path, e.strerror or str(e)) from None
+    why = why_folder_refuses(path)
+    if why is not None:
+        raise _cannot_save(path, why)
     return path
 
 

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from .errors import ExportError
+from .files import why_folder_refuses
 
 OPSET = 18  # torch.export-based exporter's own opset; ONNX Runtime Web runs it
 INPUT_NAME, OUTPUT_NAME = "image", "probabilities"
@@ -60,21 +61,6 @@ def _require_extra() -> None:
         raise ExportError(f"exporting to ONNX needs the export extra ({e}). Install it: {INSTALL_HINT}") from None
 
 
-def _check_folder(path: Path) -> None:
-    """``path``'s folder exists and takes a new file (one made and removed there)."""
-    import tempfile
-
-    folder = path.parent
-    if not folder.is_dir():
-        raise _cannot_save(path, f"folder {folder} does not exist" if not folder.exists() else f"{folder} is not a folder")
-    try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".probe")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise _cannot_save(path, e.strerror or str(e)) from None
-
-
 def export_onnx(predictor, path: str | os.PathLike) -> Path:
     """Write ``predictor``'s model to ``path`` as ONNX; the path written (``.onnx`` added if missing).
 
@@ -88,7 +74,9 @@ def export_onnx(predictor, path: str | os.PathLike) -> Path:
     path = onnx_path(path)
     if path.is_dir():
         raise _cannot_save(path, "it is a folder")
-    _check_folder(path)  # before the export's seconds, as training checks before it trains
+    why = why_folder_refuses(path)  # before the export's seconds, as training checks before it trains
+    if why is not None:
+        raise _cannot_save(path, why)
     _require_extra()
     import onnx
 

@@ -47,3 +47,23 @@ def check_regular_file(path: Path, what: str, max_bytes: int, error: type[MnistD
             f"(at most {max_bytes / 2**20:,.0f} MB); choose another file."
         )
     return st.st_size
+
+
+def why_folder_refuses(path: Path) -> str | None:
+    """Why a new file cannot be written at ``path`` (its folder is missing, not a folder, or does
+    not take a file: one is made and removed there), or None when it can. Said before the work
+    that ends in the save (training, an export), not after it."""
+    import tempfile
+
+    folder = Path(path).parent
+    if not folder.exists():
+        return f"folder {folder} does not exist"
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder"
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=f".{Path(path).name}.", suffix=".probe")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as e:
+        return e.strerror or str(e)
+    return None
