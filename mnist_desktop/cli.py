@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--epochs", type=_int_in(1, MAX_EPOCHS), default=d.epochs, help=f"(default {d.epochs})")
     t.add_argument("--schedule", choices=SCHEDULES, default=d.schedule, help=f"learning-rate schedule (default {d.schedule})")
-    t.add_argument("--hidden", type=_int_in(1, MAX_HIDDEN), default=d.hidden, help=f"hidden width of the mlp (default {d.hidden})")
+    t.add_argument("--hidden", type=_int_in(1, MAX_HIDDEN), default=None, help=f"hidden width of the mlp (default {d.hidden})")
     t.add_argument("--augment", action="store_true", help="shift each training image by up to 2 pixels and vary its stroke width")
     t.add_argument("--pen-augment", action="store_true", help="distort each training image as a pen would: slant, wobble, width, gaps")
     t.add_argument(
@@ -131,7 +131,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--outlier-pairs", action="store_true", help="with --outliers: two digits side by side are non-digits too")
     t.add_argument(
-        "--channels", type=_int_in(1, MAX_CHANNELS), nargs=2, default=(d.channels1, d.channels2), metavar=("C1", "C2"), help="cnn widths"
+        "--channels",
+        type=_int_in(1, MAX_CHANNELS),
+        nargs=2,
+        default=None,
+        metavar=("C1", "C2"),
+        help=f"cnn widths (default {d.channels1} {d.channels2})",
     )
     t.add_argument("--device", choices=DEVICES, default=d.device, help="auto prefers cuda, then mps, then cpu")
     t.add_argument("--seed", type=_int_in(0, MAX_SEED - 1, " (2**63 - 1)"), default=d.seed, help=f"(default {d.seed})")
@@ -220,6 +225,8 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_train(args) -> int:
     from .model import TrainConfig, train
 
+    d = TrainConfig()
+    channels = args.channels if args.channels is not None else (d.channels1, d.channels2)
     config = TrainConfig(
         task=args.task,
         arch=args.arch,
@@ -233,7 +240,7 @@ def cmd_train(args) -> int:
         schedule=args.schedule,
         seed=args.seed,
         device=args.device,
-        hidden=args.hidden,
+        hidden=args.hidden if args.hidden is not None else d.hidden,
         augment=args.augment,
         pen_augment=args.pen_augment,
         outliers=args.outliers,
@@ -241,12 +248,12 @@ def cmd_train(args) -> int:
         robust_augment=args.robust_augment,
         european_digits=args.european_digits,
         outlier_pairs=args.outlier_pairs,
-        channels1=args.channels[0],
-        channels2=args.channels[1],
+        channels1=channels[0],
+        channels2=channels[1],
         subset=args.subset,
     )
     config.validate()
-    for note in _ignored_options(config):
+    for note in _ignored_options(config.arch, {"hidden": args.hidden, "channels": args.channels}):
         print(f"{PROG}: note: {note}", file=sys.stderr)
     out = _writable_out(args.out)
     result = _with_progress(lambda **callbacks: train(config, data_root=args.data, **callbacks))
@@ -255,18 +262,20 @@ def cmd_train(args) -> int:
     return _save(result, out, f"({result.predictor.describe()}, {result.metrics['seconds']:.1f} s)")
 
 
-def _ignored_options(config) -> list[str]:
-    """The architecture's own settings given for another architecture (``--hidden 256`` with the
-    default CNN changed nothing, and said nothing)."""
-    from .model import TrainConfig
+def _ignored_options(arch: str, given: dict) -> list[str]:
+    """Options of an architecture's own settings given for one that has no such setting (``--hidden
+    256`` with the default CNN changed nothing, and said nothing); ``given``: option → its value,
+    None when not given."""
+    from .model.config import get_architecture_spec
 
-    default = TrainConfig()
-    notes = []
-    if config.arch != "mlp" and config.hidden != default.hidden:
-        notes.append(f"--hidden sets the mlp's hidden width; ignored for the {config.arch} model")
-    if config.arch != "cnn" and (config.channels1, config.channels2) != (default.channels1, default.channels2):
-        notes.append(f"--channels sets the cnn's widths; ignored for the {config.arch} model")
-    return notes
+    settings = get_architecture_spec(arch).settings
+    owners = {"hidden": "the mlp's hidden width", "channels": "the cnn's widths"}
+    fields = {"hidden": ("hidden",), "channels": ("channels1", "channels2")}
+    return [
+        f"--{option} sets {owners[option]}; ignored for the {arch} model"
+        for option, value in given.items()
+        if value is not None and not set(fields[option]) <= set(settings)
+    ]
 
 
 def _outside_the_package(out: Path, option: str = "--out") -> None:

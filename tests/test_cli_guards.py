@@ -164,3 +164,6 @@ def test_an_option_of_another_architecture_is_said_to_be_ignored(tmp_path, capsy
     assert "note: --channels sets the cnn's widths; ignored for the linear model" in err
     assert main(["train", "--arch", "mlp", "--hidden", "64", "--subset", "200", "--epochs", "1", "--out", str(out)]) == 0
     assert "ignored" not in capsys.readouterr().err
+    # given at its default value, still given: still said
+    assert main(["train", "--arch", "linear", "--hidden", "30", "--subset", "200", "--epochs", "1", "--out", str(out)]) == 0
+    assert "--hidden sets the mlp's hidden width; ignored for the linear model" in capsys.readouterr().err
