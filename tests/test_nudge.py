@@ -124,7 +124,7 @@ def test_bad_arguments_are_one_clear_error(digits, kwargs, match):
 def test_images_of_other_classes_only_are_an_error(digits):
     images, labels = digits
     ones = labels == 1
-    with pytest.raises(ValueError, match="none of the images is a 3 or 7"):
+    with pytest.raises(ValueError, match="none of the images is of the classes 3, 7"):
         nudge(predictor(), images[ones], labels[ones], [0.0])
     with pytest.raises(ValueError, match="expected images"):
         nudge(predictor(), images[:, :27], labels, [0.0])

@@ -119,7 +119,7 @@ def _prepare(predictor, images, labels):
     classes = [int(c) for c in predictor.classes]
     keep = np.flatnonzero(np.isin(y, classes))
     if not len(keep):
-        raise ValueError(f"none of the images is a {' or '.join(map(str, classes))}: there is nothing to measure the model on")
+        raise ValueError(f"none of the images is of the classes {', '.join(map(str, classes))}: there is nothing to measure the model on")
     index = np.full(10, -1, dtype=np.int64)
     index[classes] = np.arange(len(classes))
     x = torch.from_numpy(images[keep])  # fancy indexing copies: writable, whatever ``images`` was

@@ -230,7 +230,7 @@ class DataViewPanel(QWidget):
         images, _ = MNIST.arrays(split)
         rows = s.indices[digit]
         self.gallery.set_items(
-            images, rows, rows, lambda i, r=rows: f"#{int(r[i])}", lambda i, r=rows, sp=split: f"{sp} image #{int(r[i])}, a {digit}"
+            images, rows, rows, lambda i, r=rows: f"#{int(r[i])}", lambda i, r=rows, sp=split: f"{sp} image #{int(r[i])}, {a_digit(digit)}"
         )
         self.gallery_title.setText(f"{len(rows):,} {split} images of {a_digit(digit)}: click one to inspect it")
         self.gallery_title.setToolTip(
