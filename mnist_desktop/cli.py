@@ -310,6 +310,18 @@ def _with_progress(run):
         bar.close()
 
 
+STDOUT_LOST: list[OSError] = []  # why standard output could not be written, once it could not
+
+
+def _stdout_to_devnull() -> None:
+    """Point standard output at /dev/null (nothing more goes to a closed pipe or a full disk)."""
+    fd = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(fd, sys.stdout.fileno())
+    finally:
+        os.close(fd)
+
+
 def _progress():
     """A progress bar on stderr and the train callbacks that drive it."""
     from tqdm import tqdm
@@ -325,7 +337,8 @@ def _progress():
         bar.set_description(f"epoch {info.epoch}/{info.epochs}")
         bar.set_postfix(loss=f"{info.loss:.4f}", samples_s=f"{info.samples_per_s:,.0f}", refresh=False)
 
-    lost = []
+    lost = STDOUT_LOST
+    lost.clear()  # this command's standard output, not an earlier one's (tests call main again)
 
     def report(line: str) -> None:
         """A line on standard output. One that cannot be written (`| head` has gone, a full disk)
@@ -337,7 +350,7 @@ def _progress():
             sys.stdout.flush()
         except OSError as e:  # BrokenPipeError included
             lost.append(e)
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more goes there
+            _stdout_to_devnull()  # nothing more goes there
             print(f"{PROG}: note: standard output cannot be written ({e.strerror or e}); training goes on", file=sys.stderr)
 
     def on_epoch(info) -> None:
@@ -370,7 +383,8 @@ def _save(result, out: Path, what: str) -> int:
         except CheckpointError:
             raise e from None
         raise CheckpointError(f"{e} The trained model was saved to {fallback} instead.") from None
-    print(f"saved {path}  {what}")
+    # where the user sees it: standard output, or standard error once that could not be written
+    print(f"saved {path}  {what}", file=sys.stderr if STDOUT_LOST else sys.stdout)
     return 0
 
 
@@ -578,10 +592,10 @@ def main(argv: list[str] | None = None) -> int:
         return INTERRUPTED
     except BrokenPipeError:  # `mnist-desktop evaluate … | head`: the reader has gone, which is no error
         # Python flushes stdout at exit, into the closed pipe: point it at /dev/null first.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _stdout_to_devnull()
         return 0
     except OSError as e:  # stdout on a full disk (`> /dev/full`): the result could not be written
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _stdout_to_devnull()
         print(f"{PROG}: error: cannot write to standard output ({e.strerror or e})", file=sys.stderr)
         return 1
 

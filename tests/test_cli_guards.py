@@ -152,6 +152,7 @@ def test_a_standard_output_that_cannot_be_written_never_throws_the_trained_model
     assert proc.returncode == 0, proc.stderr
     assert "standard output cannot be written (No space left on device); training goes on" in proc.stderr
     assert out.is_file() and out.stat().st_size > 0
+    assert f"saved {out}" in proc.stderr  # said where it can be seen
 
 
 def test_an_option_of_another_architecture_is_said_to_be_ignored(tmp_path, capsys):

@@ -74,8 +74,7 @@ class TrainingRuns(QObject):
             config,
             task=task,
             message=f"Fine-tuning {predictor.describe()} on My digits…",
-            offer_if=lambda: self.session.predictor is not predictor,
-        )
+        )  # offered, not made active, if another model is active when it ends (start's default)
         if not started:
             self._fine_tuning = False
             return False
