@@ -374,3 +374,13 @@ def test_steps_too_small_to_change_a_weight_are_said(capsys):
     notes.clear()
     train(small(arch="linear", epochs=1), on_note=notes.append)
     assert not any("No weight changed" in n for n in notes)
+
+
+def test_pixel_similarity_says_which_options_have_no_effect_on_it():
+    """--outliers and the augmentations act on SGD's batches: pixel similarity ignored them silently."""
+    notes = []
+    train(small(arch="pixel-similarity", task="3v7", augment=True, outliers=0.5), on_note=notes.append)
+    assert any("augmentation and outlier exposure have no effect on it" in n for n in notes), notes
+    notes.clear()
+    train(small(arch="pixel-similarity", task="3v7"), on_note=notes.append)
+    assert not any("no effect" in n for n in notes)

@@ -610,6 +610,22 @@ def train(
                 )
             if config.loss != "cross-entropy":
                 note("Pixel similarity has no loss to minimise: its training computes the mean image of each class.")
+            unused = [
+                name
+                for name, on in (
+                    ("augmentation", config.augment),
+                    ("pen augmentation", config.pen_augment),
+                    ("robust augmentation", config.robust_augment > 0),
+                    ("outlier exposure", config.outliers > 0),
+                )
+                if on
+            ]
+            if unused:  # they act on SGD's batches and its loss, which pixel similarity has not
+                verb = "has" if len(unused) == 1 else "have"
+                note(
+                    "Pixel similarity computes the mean image of each class from the training images as they are: "
+                    f"{' and '.join(unused)} {verb} no effect on it."
+                )
             model[0].fit(x_train, y_train)
             valid_loss, valid_acc = evaluate(model, x_valid, y_valid, loss_def.fn)
             train_loss, _ = evaluate(model, x_train, y_train, loss_def.fn)
