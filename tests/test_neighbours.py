@@ -8,14 +8,14 @@ from mnist_desktop.model import Predictor, build_model, mnist_arrays, nearest_tr
 from mnist_desktop.model.numpy_forward import NumpyPredictor
 
 
-def predictor_of(arch: str, seed: int = 0, **config) -> Predictor:
+def predictor_of(arch: str, seed: int = 0, classes=tuple(range(10)), **config) -> Predictor:
     torch.manual_seed(seed)
-    model = build_model(arch, 10, **config)
+    model = build_model(arch, len(classes), **config)
     meta = {
         "architecture": arch,
         "arch_config": config,
-        "task": "all",
-        "classes": list(range(10)),
+        "task": "all" if len(classes) == 10 else "3v7",
+        "classes": list(classes),
         "output": "softmax",
         "normalization": {"mean": 0.1307, "std": 0.3081},
     }
@@ -260,16 +260,7 @@ def test_keep_only_holds_the_active_models_features_alone(small_training_set):
 def test_a_two_class_models_neighbours_are_of_its_classes_only(small_training_set, monkeypatch, full_scan):
     """A 3-vs-7 model learned from 3s and 7s alone: its nearest training digits are among those
     (the window showed 1s and a 5 beside a 3-vs-7 model's reading), exactly as brute force over them."""
-    torch.manual_seed(0)
-    meta = {
-        "architecture": "mlp",
-        "arch_config": {"hidden": 32},
-        "task": "3v7",
-        "classes": [3, 7],
-        "output": "softmax",
-        "normalization": {"mean": 0.1307, "std": 0.3081},
-    }
-    p = Predictor(build_model("mlp", 2, hidden=32), meta)
+    p = predictor_of("mlp", classes=(3, 7), hidden=32)
     scans = []
     if full_scan:  # every query answered by the one product over all the training digits
         monkeypatch.setattr(neighbours, "FULL_SCAN", 0)

@@ -59,8 +59,11 @@ def make_metadata(arch: str, arch_config: dict, task: str, output: str, normaliz
 
 def checkpoint_path(path: str | os.PathLike) -> Path:
     """Where :func:`save_checkpoint` writes ``path``: with the ``.safetensors`` suffix added if missing.
-    A name that is not UTF-8 text is refused: safetensors cannot open such a file again."""
+    A folder's path is refused before the suffix ("/tmp" would have become /tmp.safetensors beside
+    it), and a name that is not UTF-8 text too: safetensors cannot open such a file again."""
     path = Path(path)
+    if path.is_dir():
+        raise _cannot_save(path, "it is a folder; give a file name in it")
     try:
         str(path).encode("utf-8")
     except UnicodeEncodeError:
@@ -78,8 +81,6 @@ def check_writable(path: str | os.PathLike) -> Path:
     Call it before work that ends in a save (training), so that a bad destination is
     reported before the work, not after it.
     """
-    if Path(path).is_dir():  # before the suffix, as save_checkpoint refuses it
-        raise _cannot_save(Path(path), "it is a folder; give a file name in it")
     path = checkpoint_path(path)
     if path.is_dir():
         raise _cannot_save(path, "it is a folder")
@@ -90,8 +91,6 @@ def check_writable(path: str | os.PathLike) -> Path:
 
 
 def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict) -> Path:
-    if Path(path).is_dir():  # before the suffix: "/tmp" would have become /tmp.safetensors beside it
-        raise _cannot_save(Path(path), "it is a folder; give a file name in it")
     path = checkpoint_path(path)
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

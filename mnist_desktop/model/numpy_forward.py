@@ -426,7 +426,7 @@ class NumpyPredictor(PredictorBase):
         predictor = cls(*load_weights(path))
         # Finite weights can still overflow into NaN answers: refused here as the torch loader
         # refuses them (it computes in float32, where this float64 pass must fit too).
-        out = predictor._forward(probe_images(predictor.meta).astype(np.float64), batch=True)
+        out = predictor._forward(probe_images(predictor.meta).astype(np.float64))
         if not (np.isfinite(out).all() and np.abs(out).max() <= np.finfo(np.float32).max):
             raise unanswerable(path)
         return predictor

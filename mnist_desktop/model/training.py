@@ -293,9 +293,9 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss_fn, 
     return total_loss / len(x), right / len(x)
 
 
+BARELY_MOVED = 1e-6  # of the weights' size: a run that moved them less learned nothing (float32 keeps ~7 digits)
 # When the learning rate is within these, another setting far out of its range is the likely cause
 # of a divergence (blaming the learning rate then was wrong advice).
-BARELY_MOVED = 1e-6  # of the weights' size: a run that moved them less learned nothing (float32 keeps ~7 digits)
 USUAL_LR = 10.0  # the recipes use 0.05-1; the chapter's linear model 1
 FAR_DECAY_STEP = 1.0  # each step shrinks a weight by lr × weight decay × the weight: past 1 it overshoots zero
 FAR_OUTLIER_WEIGHT = 10.0  # the bundled model's recipe uses 0.5
