@@ -263,6 +263,27 @@ def test_a_bright_speck_beside_faint_writing_does_not_hide_the_writing(predictor
     assert reading.marked == c.text and [d.box for d in reading.digits] == [d.box for d in expected.digits]
 
 
+def test_a_faint_mark_beside_a_digit_is_left_out_a_bright_one_is_read(predictor):
+    """A thin upright mark at 30 % of the ink's brightness right of the last digit (the edge of a
+    neighbouring line in a scan, or in an MNIST digit's crop) read as a confident extra 1; it is
+    dropped. The same mark as bright as the writing is a 1 the user wrote, and is read; and a
+    number written all as faintly as the mark is read as it was."""
+    c = compose_number(3, seed=2)
+    x0, y0, x1, y1 = c.boxes[-1]
+    h = y1 - y0
+    marked = np.zeros((c.image.shape[0], c.image.shape[1] + 60), np.uint8)
+    marked[:, : c.image.shape[1]] = c.image
+    column = slice(x1 + 25, x1 + 30)
+    marked[y0 + h // 8 : y1 - h // 4, column] = 76
+    assert read_number(marked, predictor).text == c.text
+    bright = marked.copy()
+    bright[y0 + h // 8 : y1 - h // 4, column] = 255
+    assert len(read_number(bright, predictor).digits) == 4
+    faint = (marked.astype(np.float32) * 0.3).astype(np.uint8)
+    faint[y0 + h // 8 : y1 - h // 4, column] = 76  # the writing is as faint as the mark now
+    assert len(read_number(faint, predictor).digits) == 4
+
+
 def test_touching_digits_are_cut_apart(predictor):
     """Two round digits joined by a bridge of ink: one component, twice as wide as high, read as two."""
     from mnist_desktop.model import mnist_arrays
