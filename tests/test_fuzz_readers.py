@@ -490,7 +490,6 @@ HOSTILE_META = {
     "task-list": {"task": ["digits"]},
     "training-list": {"training": ["cross-entropy"]},
     "training-loss-list": {"training": {"loss": ["x"]}},
-    "accuracy-string": {"metrics": {"test_accuracy": "99 %"}},
     "sigmoid-for-ten-classes": {"output": "sigmoid"},
     "std-tiny": {"normalization": {"mean": 0.1, "std": 1e-300}},
 }

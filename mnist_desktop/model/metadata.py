@@ -144,16 +144,30 @@ def _check_metadata(path: Path, meta: object) -> dict:
     if "digit_head" in recognition:  # absent in checkpoints fitted before it existed
         checked["recognition"]["digit_head"] = _check_digit_head(recognition["digit_head"], arch, arch_config, output, len(classes), bad)
     # The values the app reads from them (continue training, the model's description).
-    loss, accuracy = checked["training"].get("loss"), checked["metrics"].get("test_accuracy")
+    # (The test accuracy is only shown, never used: one that is not a fraction is ignored with a
+    # note, by test_accuracy_of, rather than refusing a model that works.)
+    loss = checked["training"].get("loss")
     if loss is not None and not isinstance(loss, str):
         raise bad(f"training loss must be a name, not {_show(loss)}")
-    if accuracy is not None and _number(accuracy, 0.0, 1.0) is None and not (isinstance(accuracy, float) and math.isnan(accuracy)):
-        raise bad(f"test accuracy must be a number from 0 to 1, not {_show(accuracy)}")
     for key in ("epochs", "epochs_total"):
         value = checked["training"].get(key)
         if value is not None and (type(value) is not int or not 0 <= value <= 10**9):
             raise bad(f"training {key} must be a count of epochs, not {_show(value)}")
     return checked
+
+
+def test_accuracy_of(metrics: dict) -> tuple[float | None, str | None]:
+    """The test accuracy a checkpoint's ``metrics`` claim, as a fraction from 0 to 1, and a note
+    when a value is there but is not one (``(None, note)``: it is not shown). The file can claim
+    anything, so this is the one gate to every place that shows it (``describe``, fine-tune's
+    before and after). NaN, what training stores when it measured nothing, is absent, silently."""
+    value = metrics.get("test_accuracy")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None, None
+    accuracy = _number(value, 0.0, 1.0)
+    if accuracy is None:
+        return None, f"its stored test accuracy {_show(value)} is not a fraction from 0 to 1; it is ignored (not shown)"
+    return accuracy, None
 
 
 def head_width(arch: str, n_out: int, arch_config: object) -> int | None:

@@ -35,6 +35,7 @@ from .metadata import (
     _n_out,
     check_running_variances,
     probe_images,
+    test_accuracy_of,
     unanswerable,
 )
 from .paths import RESOURCES
@@ -280,6 +281,15 @@ class PredictorBase:
         self.task: str = meta["task"]
         self.classes: list[int] = list(meta["classes"])
         self.metrics: dict = dict(meta.get("metrics", {}))
+        # What the app says about the file as it reads it (a stored figure it ignores, and why).
+        self.notes: list[str] = []
+        accuracy, note = test_accuracy_of(self.metrics)
+        if accuracy is None:
+            self.metrics.pop("test_accuracy", None)  # shown nowhere: the file's claim stays in meta
+        else:
+            self.metrics["test_accuracy"] = accuracy
+        if note is not None:
+            self.notes.append(note)
         self._mean = float(meta["normalization"]["mean"])
         self._std = float(meta["normalization"]["std"])
         self._sigmoid = meta["output"] == "sigmoid"
@@ -381,7 +391,7 @@ class PredictorBase:
     def describe(self) -> str:
         text = f"{get_architecture_spec(self.arch).label} · {TASKS[self.task].label}"
         acc = self.metrics.get("test_accuracy")
-        return text + (f" · test accuracy {100 * acc:.2f} %" if isinstance(acc, float) and acc == acc else "")
+        return text + (f" · test accuracy {100 * acc:.2f} %" if acc is not None else "")  # checked in __init__
 
     def normalize(self, x28: np.ndarray) -> np.ndarray:
         """What the model is fed: ``(x - mean) / std`` of a float32 (28, 28) image in [0, 1]."""
