@@ -48,6 +48,11 @@ def _int_in(low: int, high: int, what: str = ""):
     return parse
 
 
+# What every command that takes a model calls the bundled one (export's argument, evaluate's, --model).
+BUNDLED = "default"
+MODEL_HELP = f"checkpoint (.safetensors or .pt); '{BUNDLED}' or omitted: the bundled model (./{BUNDLED} for a file of that name)"
+
+
 class _Parser(argparse.ArgumentParser):
     """Usage errors as one line (and exit status 2), not a usage block and a line."""
 
@@ -146,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="accuracy, per-class accuracy and confusion matrix of a checkpoint")
-    e.add_argument("path", type=Path, help="checkpoint (.safetensors, or a plain .pt state dict)")
+    e.add_argument("path", help=f"checkpoint (.safetensors, or a plain .pt state dict); '{BUNDLED}': the bundled model")
     e.add_argument("--data", type=Path, help="folder with MNIST IDX files (default: the bundled copy)")
     e.add_argument(
         "--digits",
@@ -164,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
         "MNIST training images so that it does not forget MNIST.",
     )
     f.add_argument("--digits", type=Path, metavar="FOLDER", help="My digits folder (default: the app's, in your data folder)")
-    f.add_argument("--model", type=Path, help="checkpoint to start from (default: the bundled model)")
+    f.add_argument("--model", help="checkpoint to start from: " + MODEL_HELP)
     f.add_argument("--out", type=Path, required=True, help="where to save the fine-tuned checkpoint (.safetensors)")
     f.add_argument("--epochs", type=_int_in(1, MAX_EPOCHS), help="(default: the measured default of fine_tune)")
     f.add_argument("--replay", type=_int_in(1, MAX_SAMPLES), help="MNIST training images mixed in (default: fine_tune's)")
@@ -173,7 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="classify an image file of a digit")
     p.add_argument("image", type=Path, help="PNG/JPEG/... of one digit, dark on light or light on dark")
-    p.add_argument("--model", type=Path, help="checkpoint (default: the bundled model)")
+    p.add_argument("--model", help=MODEL_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=cmd_predict)
 
@@ -185,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         "image's pixels, as it is read: shrunk to fit 1024 pixels if larger).",
     )
     r.add_argument("image", type=Path, help="PNG/JPEG/... of one or more digits")
-    r.add_argument("--model", type=Path, help="checkpoint (default: the bundled model)")
+    r.add_argument("--model", help=MODEL_HELP)
     r.add_argument("--json", action="store_true", help="print one JSON object")
     r.set_defaults(func=cmd_read)
 
@@ -196,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
         "as to_mnist returns it; its output the probabilities (N, K) over the classes stored in its metadata. "
         'Needs the export extra: pip install -e ".[export]".',
     )
-    x.add_argument("model", nargs="?", default="default", help="checkpoint (.safetensors or .pt); 'default' or omitted: the bundled model")
+    x.add_argument("model", nargs="?", default=BUNDLED, help=MODEL_HELP)
     x.add_argument("--onnx", type=Path, required=True, metavar="OUT.onnx", help="where to write the ONNX model (.onnx added if missing)")
     x.set_defaults(func=cmd_export)
 
@@ -421,39 +426,67 @@ def _json(obj) -> str:
 
 
 def cmd_evaluate(args) -> int:
-    from .model import Predictor, evaluate, load_mnist
+    from .model import evaluate, load_mnist
 
-    predictor = Predictor.load(args.path)
+    predictor = _model(args.path)
     if args.digits is not None:
         if args.data is not None:
             print(f"{PROG}: note: --data is not used with --digits (your digits are evaluated, not MNIST's test set)", file=sys.stderr)
         digits = _my_digits(args.digits)
-        result = evaluate(predictor, digits.images(), digits.labels())
-        if not len(result.labels):
-            raise ValueError(f"none of the {len(digits)} digits in {args.digits} is one of this model's classes ({_classes(predictor)})")
-        source = f"of my digits ({args.digits})"
+        images, labels = digits.images(), digits.labels()
+        where, source = f"digits in {args.digits}", f"of my digits ({args.digits})"
     else:
-        result = evaluate(predictor, *load_mnist("test", args.data))
-        source = "MNIST test images"
+        images, labels = load_mnist("test", args.data)
+        where, source = "MNIST test images", "MNIST test images"
+    result = evaluate(predictor, images, labels)
+    # Only the images of the model's classes count (a 3-vs-7 model is judged on the 3s and 7s):
+    # none of them is an accuracy of nothing (NaN), refused; some left out are said.
+    if not len(result.labels):
+        raise ValueError(f"none of the {len(labels)} {where} is one of this model's classes ({_classes(predictor)}); nothing to evaluate")
+    left_out = len(labels) - len(result.labels)
     report = {
         "model": predictor.describe(),
         "architecture": predictor.arch,
         "task": predictor.task,
         "data": str(args.digits) if args.digits is not None else "mnist-test",
         **result.as_dict(),
+        "left_out": left_out,  # images of classes the model does not know, not counted
     }
     if args.json:
         print(_json(report))
         return 0
     classes = report["classes"]
     print(f"{args.path}: {report['model']}")
-    print(f"{'accuracy' if args.digits is not None else 'test accuracy'} {100 * report['accuracy']:.2f} % on {report['samples']} {source}")
+    print(
+        f"{'accuracy' if args.digits is not None else 'test accuracy'} {100 * report['accuracy']:.2f} % on {report['samples']} {source}"
+        + (f" (only its classes {_classes(predictor)} count: {left_out} of {len(labels)} left out)" if left_out else "")
+    )
     print("per class: " + "  ".join(f"{c}: {'—' if a is None else f'{100 * a:.1f} %'}" for c, a in report["per_class_accuracy"].items()))
     print("confusion matrix (rows: true class, columns: predicted)")
     print("      " + "".join(f"{c:>6}" for c in classes))
     for c, row in zip(classes, report["confusion_matrix"]):
         print(f"{c:>6}" + "".join(f"{v:>6}" for v in row))
     return 0
+
+
+def _model(spec: str | None, numpy: bool = False):
+    """The model a command names, the one resolver of every command that takes one: None (not
+    given) or 'default' is the bundled model, anything else a checkpoint file (./default names a
+    file called default). With ``numpy``, the bundled model is its numpy twin (the same
+    probabilities to 1e-5, without waiting seconds for torch). What the app ignores in the file
+    (a stored test accuracy that is no fraction) is said on stderr."""
+    bundled = spec is None or spec == BUNDLED
+    if bundled and numpy:
+        from .model.numpy_forward import NumpyPredictor
+
+        predictor = NumpyPredictor.default()
+    else:
+        from .model import Predictor
+
+        predictor = Predictor.default() if bundled else Predictor.load(Path(spec))
+    for note in predictor.notes:
+        print(f"{PROG}: note: {'the bundled model' if bundled else spec}: {note}", file=sys.stderr)
+    return predictor
 
 
 def _classes(predictor) -> str:
@@ -468,9 +501,9 @@ def _say_classes(predictor) -> None:
 
 
 def cmd_fine_tune(args) -> int:
-    from .model import Predictor, evaluate, fine_tune
+    from .model import evaluate, fine_tune
 
-    predictor = Predictor.load(args.model) if args.model else Predictor.default()
+    predictor = _model(args.model)
     digits = _my_digits(args.digits)
     images, labels = digits.images(), digits.labels()
     out = _writable_out(args.out)
@@ -496,14 +529,7 @@ def cmd_fine_tune(args) -> int:
 def cmd_predict(args) -> int:
     from .model.preprocess import load_digit_image, to_mnist
 
-    if args.model:
-        from .model import Predictor
-
-        predictor = Predictor.load(args.model)
-    else:  # the bundled model in numpy: the same probabilities (to 1e-5) without waiting seconds for torch
-        from .model.numpy_forward import NumpyPredictor
-
-        predictor = NumpyPredictor.default()
+    predictor = _model(args.model, numpy=True)
     _say_classes(predictor)
     probs, is_digit = predictor.predict_checked(to_mnist(load_digit_image(args.image)))
     top = sorted(zip(predictor.classes, probs.tolist()), key=lambda cp: -cp[1])[:3]
@@ -517,11 +543,11 @@ def cmd_predict(args) -> int:
 
 
 def cmd_read(args) -> int:
-    from .model import Predictor, read_number
+    from .model import read_number
     from .model.preprocess import load_digit_image
 
     image = load_digit_image(args.image)  # before torch loads: a bad file is reported at once
-    predictor = Predictor.load(args.model) if args.model else Predictor.default()
+    predictor = _model(args.model)
     _say_classes(predictor)
     reading = read_number(image, predictor)
     digits = [
@@ -548,10 +574,10 @@ def cmd_read(args) -> int:
 def cmd_export(args) -> int:
     import time
 
-    from .model import Predictor, export_onnx
+    from .model import export_onnx
 
     _outside_the_package(Path(args.onnx), "--onnx")
-    predictor = Predictor.default() if args.model == "default" else Predictor.load(args.model)
+    predictor = _model(args.model)
     start = time.perf_counter()
     path = export_onnx(predictor, args.onnx)
     print(
