@@ -135,3 +135,49 @@ def test_fine_tune_model_default_starts_from_the_bundled_model(tmp_path, capsys,
     out = tmp_path / "tuned.safetensors"
     assert main(["fine-tune", "--model", "default", "--digits", str(tmp_path / "mine"), "--out", str(out)]) == 130
     assert started == [Predictor.default().describe()] and not out.exists()
+
+
+# ---------------------------------------------------------------- 4. --out over a protected file or a link
+def _protected(tmp_path, kind: str, suffix: str):
+    """A file the user has at the destination: read-only, or reached through a symbolic link."""
+    target = tmp_path / f"mine{suffix}"
+    target.write_bytes(b"the user's model")
+    if kind == "read-only":
+        target.chmod(0o444)
+        return target, target
+    link = tmp_path / f"link{suffix}"
+    link.symlink_to(target)
+    return link, target
+
+
+def _train_args(out):
+    return ["train", "--arch", "linear", "--epochs", "1", "--subset", "300", "--device", "cpu", "--out", str(out)]
+
+
+@pytest.mark.parametrize("kind, reason", [("read-only", "is read-only, so it is kept"), ("symlink", "it is a symbolic link (to ")])
+@pytest.mark.parametrize("command", ["train", "export"])
+def test_out_never_replaces_a_read_only_file_or_a_link(tmp_path, capsys, kind, reason, command):
+    """os.replace needs only the folder's permission: a chmod a-w model was replaced without a
+    word, and a link became a file (its target keeping the old model)."""
+    suffix = ".safetensors" if command == "train" else ".onnx"
+    out, target = _protected(tmp_path, kind, suffix)
+    args = _train_args(out) if command == "train" else ["export", "--onnx", str(out)]
+    assert main(args) == 1
+    captured = capsys.readouterr()
+    assert reason in captured.err and captured.err.count("\n") == 1 and "epoch" not in captured.out  # refused before training
+    assert target.read_bytes() == b"the user's model" and out.is_symlink() == (kind == "symlink")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({out.name, target.name})  # no temporary file left
+
+
+@pytest.mark.parametrize("kind", ["read-only", "symlink"])
+def test_a_save_never_replaces_a_read_only_file_or_a_link(tmp_path, kind):
+    """The window saves through save_checkpoint, and a file can be protected while a model trains."""
+    from mnist_desktop.model import CheckpointError
+
+    out, target = _protected(tmp_path, kind, ".safetensors")
+    with pytest.raises(CheckpointError, match="read-only|symbolic link"):
+        Predictor.default().save(out)
+    assert target.read_bytes() == b"the user's model" and out.is_symlink() == (kind == "symlink")
+    if kind == "read-only":
+        target.chmod(0o644)  # once the user allows it, it is replaced
+        assert Predictor.default().save(out) == out and Predictor.load(out).arch == Predictor.default().arch

@@ -24,7 +24,7 @@ from safetensors.torch import save_file
 from .architectures import ARCHITECTURES, build_model, check_config, get_architecture
 from .data import TASKS
 from .errors import CheckpointError, brief
-from .files import check_regular_file, why_folder_refuses
+from .files import check_regular_file, why_folder_refuses, why_not_replaceable
 from .metadata import (  # noqa: F401 (re-exported)
     FORMAT,
     FORMAT_VERSION,
@@ -84,7 +84,7 @@ def check_writable(path: str | os.PathLike) -> Path:
     path = checkpoint_path(path)
     if path.is_dir():
         raise _cannot_save(path, "it is a folder")
-    why = why_folder_refuses(path)
+    why = why_not_replaceable(path) or why_folder_refuses(path)
     if why is not None:
         raise _cannot_save(path, why)
     return path
@@ -97,6 +97,9 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict)
     try:
         if path.is_dir():
             raise _cannot_save(path, "it is a folder")
+        why = why_not_replaceable(path)  # again at the save: it may have changed while training
+        if why is not None:
+            raise _cannot_save(path, why)
         # Opening the temporary file ourselves gives an OSError that says why
         # (safetensors wraps it in its own error type, with its own temporary name).
         # Its mode is an ordinary file's (0o666 less the umask: read without os.umask, which

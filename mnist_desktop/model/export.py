@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .errors import ExportError
-from .files import why_folder_refuses
+from .files import why_folder_refuses, why_not_replaceable
 
 OPSET = 18  # torch.export-based exporter's own opset; ONNX Runtime Web runs it
 INPUT_NAME, OUTPUT_NAME = "image", "probabilities"
@@ -74,7 +74,7 @@ def export_onnx(predictor, path: str | os.PathLike) -> Path:
     path = onnx_path(path)
     if path.is_dir():
         raise _cannot_save(path, "it is a folder")
-    why = why_folder_refuses(path)  # before the export's seconds, as training checks before it trains
+    why = why_not_replaceable(path) or why_folder_refuses(path)  # before the export's seconds, as training checks before it trains
     if why is not None:
         raise _cannot_save(path, why)
     _require_extra()
@@ -118,6 +118,9 @@ def export_onnx(predictor, path: str | os.PathLike) -> Path:
         first = (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
         raise ExportError(f"{path}: cannot export the {predictor.arch} model to ONNX ({first}).") from None
 
+    why = why_not_replaceable(path)  # again: it may have changed during the export
+    if why is not None:
+        raise _cannot_save(path, why)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         with open(tmp, "wb") as f:  # an ordinary file: mode 0o666 less the umask

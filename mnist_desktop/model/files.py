@@ -67,3 +67,32 @@ def why_folder_refuses(path: Path) -> str | None:
     except OSError as e:
         return e.strerror or str(e)
     return None
+
+
+def why_not_replaceable(path: Path) -> str | None:
+    """Why the file at ``path`` must not be replaced by a new one, or None (nothing there, or an
+    ordinary file the user may write). Saves write a new file and ``os.replace`` it over the old
+    one, which needs only the folder's permission, so both cases would pass silently:
+
+    * a read-only file: the user protected it, and replacing it would undo that;
+    * a symbolic link: ``os.replace`` puts a file where the link was and leaves the file it
+      pointed to as it was (two different models under names meant to be one), while writing
+      through the link would change a file under a name the user did not give. Neither is
+      guessed: the user names the file itself (or removes the link).
+    """
+    try:
+        st = os.lstat(path)  # the link itself, not what it points to
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        return e.strerror or str(e)
+    if stat.S_ISLNK(st.st_mode):
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return f"it is a symbolic link (to {target}); name the file itself, or remove the link first"
+    # The write bits, not only os.access: for root (a container) access() says yes to every file.
+    if stat.S_ISREG(st.st_mode) and (not st.st_mode & 0o222 or not os.access(path, os.W_OK)):
+        return "the file there is read-only, so it is kept; make it writable first if you mean to replace it"
+    return None
