@@ -160,24 +160,14 @@ def _save(path, gray: np.ndarray):
     return path
 
 
-def test_a_damaged_exif_block_is_read_past_in_silence(tmp_path, recwarn):
-    """Pillow's "Corrupt EXIF data" warning (with a site-packages path) reached the terminal."""
-    from PIL import Image
-
+def test_a_damaged_exif_block_is_read_past(tmp_path):
+    """The picture as stored. (Pillow's "Corrupt EXIF data" warning, with a site-packages path,
+    reached the terminal: the app's filter for it is checked by
+    test_pillows_noise_is_filtered_once_for_the_process_and_nothing_else; pytest's recwarn, which
+    records every warning whatever the filters, cannot see it.)"""
     from mnist_desktop.model.preprocess import load_digit_image
 
-    a = np.full((200, 200), 255, np.uint8)
-    a[30:170, 90:110] = 0
-    im = Image.fromarray(a)
-    exif = im.getexif()
-    exif[0x0112] = 6  # rotated
-    im.save(tmp_path / "good.jpg", exif=exif)
-    data = bytearray((tmp_path / "good.jpg").read_bytes())
-    i = data.find(b"Exif")
-    data[i + 10 : i + 20] = b"\xff" * 10
-    (tmp_path / "bad.jpg").write_bytes(bytes(data))
-    image = load_digit_image(tmp_path / "bad.jpg")
-    assert image.any() and not [w for w in recwarn if "EXIF" in str(w.message)]
+    assert load_digit_image(_bad_exif_jpeg(tmp_path / "bad.jpg")).any()
 
 
 def test_an_image_that_cannot_be_opened_says_why_as_a_checkpoint_does(tmp_path, monkeypatch):
@@ -197,3 +187,76 @@ def test_an_image_that_cannot_be_opened_says_why_as_a_checkpoint_does(tmp_path, 
     with pytest.raises(DataError) as caught:
         load_digit_image(path)
     assert str(caught.value) == f"{path}: cannot open (Permission denied)."
+
+
+def _bad_exif_jpeg(path):
+    """A JPEG whose EXIF block is damaged: Pillow warns "Corrupt EXIF data" as it opens it."""
+    from PIL import Image
+
+    a = np.full((200, 200), 255, np.uint8)
+    a[30:170, 90:110] = 0
+    im = Image.fromarray(a)
+    exif = im.getexif()
+    exif[0x0112] = 6
+    im.save(path, exif=exif)
+    data = bytearray(path.read_bytes())
+    i = data.find(b"Exif")
+    data[i + 10 : i + 20] = b"\xff" * 10
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_the_decode_sets_no_warnings_filter_so_threads_cannot_clobber_each_others(tmp_path, monkeypatch):
+    """load_digit_image ran Pillow under warnings.catch_warnings, which swaps the process's
+    filters: on the canvas's decode thread, beside others, it could restore a stale list (an
+    "ignore" left installed for the whole app, another thread's filter lost)."""
+    import threading
+    import warnings
+
+    from PIL import Image as PILImage
+
+    from mnist_desktop.model.preprocess import load_digit_image
+
+    entered, real = [], warnings.catch_warnings
+    monkeypatch.setattr(warnings, "catch_warnings", lambda *a, **k: (entered.append(threading.current_thread().name), real(*a, **k))[1])
+    bad = _bad_exif_jpeg(tmp_path / "bad.jpg")  # "Corrupt EXIF data"
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 25000)  # its 40,000 pixels: between once and twice, a bomb warning too
+    before = list(warnings.filters)
+    results = []
+
+    def decode():
+        for path in (bad, bad):
+            try:
+                results.append(load_digit_image(path))
+            except Exception as e:  # noqa: BLE001 - said by the assert below, not lost in the thread
+                results.append(e)
+
+    worker = threading.Thread(target=decode, name="decoder")
+    worker.start()
+    worker.join()
+    assert "decoder" not in entered and warnings.filters == before
+    assert [type(r).__name__ for r in results] == ["ndarray", "ndarray"] and all(r.any() for r in results)
+
+
+def test_pillows_noise_is_filtered_once_for_the_process_and_nothing_else(tmp_path, monkeypatch):
+    """What the app filters (quiet_pillow_decoders, at import): Pillow's "Corrupt EXIF data" and
+    its decompression-bomb warning, with every other filter reset; another warning still shows."""
+    import warnings
+
+    from PIL import Image as PILImage
+
+    from mnist_desktop.model.preprocess import load_digit_image, quiet_pillow_decoders
+
+    bad = _bad_exif_jpeg(tmp_path / "bad.jpg")
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 25000)  # its 40,000 pixels: Pillow warns of a bomb too
+    with warnings.catch_warnings(record=True) as log:  # the test's own thread: no other decodes
+        warnings.resetwarnings()
+        warnings.simplefilter("always")
+        quiet_pillow_decoders()
+        assert load_digit_image(bad).any()
+        warnings.warn("someone else's", UserWarning, stacklevel=1)
+        warnings.warn("someone else's", RuntimeWarning, stacklevel=1)
+    assert [str(w.message) for w in log] == ["someone else's", "someone else's"]
+    monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 10000)  # over twice the limit: still refused
+    with pytest.raises(DataError, match="too many pixels to open safely"):
+        load_digit_image(bad)

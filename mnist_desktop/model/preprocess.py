@@ -32,6 +32,24 @@ MAX_IMAGE_SIDE = 1024
 MAX_IMAGE_PIXELS = 2**26
 
 
+def quiet_pillow_decoders() -> None:
+    """Filter, once for the process, the warnings ``load_digit_image`` reads past: Pillow's
+    decompression-bomb warning (between its limit and twice it the image is only ever decoded
+    small; from twice it Pillow raises, which is reported) and its decoders' complaints about a
+    damaged part they skip ("Corrupt EXIF data", with a site-packages path), noise beside the
+    digit read. Installed at import, not around each decode: ``warnings.catch_warnings`` swaps
+    the process's filters, and the decode runs in worker threads (the canvas's image loader)
+    beside others that warn or set filters themselves. Pillow is not imported for it: the
+    filters name the warnings by category, module and message."""
+    warnings.filterwarnings(
+        "ignore", r"Image size \(\d+ pixels\) exceeds limit of \d+ pixels, could be decompression bomb", RuntimeWarning, r"PIL\.Image$"
+    )
+    warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+
+
+quiet_pillow_decoders()
+
+
 @functools.lru_cache(maxsize=1024)  # read_number resizes many pieces of the same few sizes
 def _aa_weights(in_size: int, out_size: int) -> np.ndarray:
     """The ``(out_size, in_size)`` matrix of an antialiased bilinear (triangle) resize along one axis.
@@ -263,38 +281,34 @@ def load_digit_image(path: str | os.PathLike, max_side: int = MAX_IMAGE_SIDE) ->
         raise DataError(f"{path}: the file is empty (0 bytes), not an image.")
     accepted = ", ".join(IMAGE_FORMATS)
     try:
-        # Pillow warns from MAX_IMAGE_PIXELS and refuses from twice that (kept on, reported
-        # below); in between, the image is only ever decoded small, so the warning is noise.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            # Pillow's own complaints about a damaged part it skips ("Corrupt EXIF data", with a
-            # site-packages path) are noise beside the digit it reads: not shown
-            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
-            with Image.open(path, formats=IMAGE_FORMATS) as im:
-                if im.width * im.height > MAX_IMAGE_PIXELS and im.format != "JPEG":  # a JPEG is decoded reduced
-                    raise Image.DecompressionBombError(f"{im.width}×{im.height} pixels, more than {MAX_IMAGE_PIXELS:,}")
-                # Resized in a mode that averages (palette and 1-bit images would be resized
-                # nearest-neighbour), with transparency as premultiplied RGBA.
-                if im.mode.startswith("I;16") and "transparency" in im.info:
-                    # A 16-bit grey image with a transparent value: Pillow's RGBA conversion clips
-                    # at 255 (all but the darkest grey turned white), so 8 bits first, the key as alpha.
-                    a = np.asarray(im).astype(np.uint32)
-                    grey = (a >> 8).astype(np.uint8)
-                    alpha = np.where(a == int(im.info["transparency"]), 0, 255).astype(np.uint8)
-                    im = Image.fromarray(np.stack([grey, grey, grey, alpha], axis=-1), "RGBA")
-                elif im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
-                    im = im.convert("RGBA")
-                elif im.mode.startswith("I;"):
-                    im = im.convert("I")  # 16-bit: resized as 32-bit integers
-                elif im.mode not in ("L", "RGB", "I", "F"):
-                    im = im.convert("L")  # palette, 1-bit, CMYK, YCbCr...
-                # For a JPEG, thumbnail() first asks the decoder for a scale of 1/2 to 1/8.
-                im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
-                try:
-                    im = ImageOps.exif_transpose(im)  # still fits the square: rotations by 90° only
-                except Exception:  # damaged EXIF: the picture as stored
-                    pass
-                gray = _to_gray(im)
+        # Pillow warns from its MAX_IMAGE_PIXELS and refuses from twice that (kept on, reported
+        # below); the warning, and its decoders' complaints, are filtered once at import
+        # (quiet_pillow_decoders): no filter is set here, where threads decode side by side.
+        with Image.open(path, formats=IMAGE_FORMATS) as im:
+            if im.width * im.height > MAX_IMAGE_PIXELS and im.format != "JPEG":  # a JPEG is decoded reduced
+                raise Image.DecompressionBombError(f"{im.width}×{im.height} pixels, more than {MAX_IMAGE_PIXELS:,}")
+            # Resized in a mode that averages (palette and 1-bit images would be resized
+            # nearest-neighbour), with transparency as premultiplied RGBA.
+            if im.mode.startswith("I;16") and "transparency" in im.info:
+                # A 16-bit grey image with a transparent value: Pillow's RGBA conversion clips
+                # at 255 (all but the darkest grey turned white), so 8 bits first, the key as alpha.
+                a = np.asarray(im).astype(np.uint32)
+                grey = (a >> 8).astype(np.uint8)
+                alpha = np.where(a == int(im.info["transparency"]), 0, 255).astype(np.uint8)
+                im = Image.fromarray(np.stack([grey, grey, grey, alpha], axis=-1), "RGBA")
+            elif im.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in im.info:
+                im = im.convert("RGBA")
+            elif im.mode.startswith("I;"):
+                im = im.convert("I")  # 16-bit: resized as 32-bit integers
+            elif im.mode not in ("L", "RGB", "I", "F"):
+                im = im.convert("L")  # palette, 1-bit, CMYK, YCbCr...
+            # For a JPEG, thumbnail() first asks the decoder for a scale of 1/2 to 1/8.
+            im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+            try:
+                im = ImageOps.exif_transpose(im)  # still fits the square: rotations by 90° only
+            except Exception:  # damaged EXIF: the picture as stored
+                pass
+            gray = _to_gray(im)
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image this app reads (accepted formats: {accepted})") from None
     except Image.DecompressionBombError as e:
