@@ -260,3 +260,36 @@ def test_pillows_noise_is_filtered_once_for_the_process_and_nothing_else(tmp_pat
     monkeypatch.setattr(PILImage, "MAX_IMAGE_PIXELS", 10000)  # over twice the limit: still refused
     with pytest.raises(DataError, match="too many pixels to open safely"):
         load_digit_image(bad)
+
+
+@pytest.mark.parametrize("mode", ["dark-on-light", "light-on-dark", "transparent"])
+def test_a_thin_stroke_survives_the_shrink_of_a_long_image(tmp_path, mode):
+    """A 3-pixel line across a 20000×400 image averaged to a grey too faint to tell from the
+    paper once shrunk to fit 1024 pixels: it read as "no digit found (nearly uniform)"."""
+    from mnist_desktop.model.preprocess import load_digit_image
+
+    if mode == "transparent":
+        a = np.zeros((400, 20000, 4), np.uint8)
+        a[199:202, 1000:19000, 3] = 255  # black ink, opaque, on nothing
+        Image.fromarray(a, "RGBA").save(tmp_path / "line.png")
+    else:
+        a = np.full((400, 20000), 255 if mode == "dark-on-light" else 0, np.uint8)
+        a[199:202, 1000:19000] = 255 - a[0, 0]
+        Image.fromarray(a).save(tmp_path / "line.png")
+    image = load_digit_image(tmp_path / "line.png")
+    assert max(image.shape) <= 1024 and image.max() == 255
+    rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
+    assert len(rows) <= 2 and cols[0] == 1000 // 20 and cols[-1] == 19000 // 20 - 1  # the line, where it was, nothing else
+
+
+def test_an_image_too_thin_to_read_once_shrunk_says_so(tmp_path, capsys):
+    """20000×20 shrinks to 1024×1: the border is the whole image, there is no paper to tell the ink from."""
+    from mnist_desktop.cli import main
+
+    a = np.full((20, 20000), 255, np.uint8)
+    a[9:11, 1000:19000] = 0
+    Image.fromarray(a).save(tmp_path / "thin.png")
+    for command in ("read", "predict"):
+        assert main([command, str(tmp_path / "thin.png")]) == 1
+        err = capsys.readouterr().err
+        assert "20000×20 pixels is too long and thin to read: shrunk to fit 1024 pixels it is 1024×1" in err and "uniform" not in err

@@ -232,7 +232,7 @@ def preprocess_variants(image: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _to_gray(im) -> np.ndarray:
+def _to_gray(im, levels: dict | None = None) -> np.ndarray:
     """A decoded (and shrunk) Pillow image of any mode → float32 2-D, 0 (black) to 255 (white).
 
     * 32-bit integer, 16-bit and float images have no fixed white: they are scaled by their own
@@ -240,13 +240,17 @@ def _to_gray(im) -> np.ndarray:
     * With transparency, transparent is paper and the ink is what is opaque: the image is put
       on black if its opaque pixels are light (white ink on a transparent background), on
       white if they are dark, so the ink stands out either way.
+
+    ``levels`` (from :func:`_gray_levels`): those two decisions made once for a whole image,
+    whose bands are converted one at a time.
     """
+    levels = levels or {}
     if im.mode in ("F", "I") or im.mode.startswith("I;"):
         a = np.asarray(im.convert("F") if im.mode != "F" else im, dtype=np.float64)
         finite = a[np.isfinite(a)]
-        if finite.size == 0:
+        if finite.size == 0 and "range" not in levels:
             return np.zeros(a.shape, dtype=np.float32)
-        low, high = float(finite.min()), float(finite.max())
+        low, high = levels["range"] if "range" in levels else (float(finite.min()), float(finite.max()))
         if im.mode == "F" and low >= 0.0 and high <= 1.0:
             low, high = 0.0, 1.0
         a = np.nan_to_num(a, nan=low, posinf=high, neginf=low)
@@ -255,13 +259,32 @@ def _to_gray(im) -> np.ndarray:
     if im.mode == "RGBA":
         la = np.asarray(im.convert("LA"), dtype=np.float32)
         lum, alpha = la[..., 0], la[..., 1] / 255.0
-        if alpha.min() < 1.0:
-            weight = alpha.sum()
-            ink_is_light = weight > 0 and float((lum * alpha).sum() / weight) > 127.5
-            paper = 0.0 if ink_is_light else 255.0
+        if alpha.min() < 1.0 or "paper" in levels:
+            paper = levels.get("paper")
+            if paper is None:
+                weight = alpha.sum()
+                ink_is_light = weight > 0 and float((lum * alpha).sum() / weight) > 127.5
+                paper = 0.0 if ink_is_light else 255.0
             return lum * alpha + paper * (1.0 - alpha)
         return lum
     return np.asarray(im.convert("L"), dtype=np.float32)
+
+
+def _gray_levels(im) -> dict:
+    """What :func:`_to_gray` decides from a whole image, to convert it one band at a time alike:
+    the value range of an integer or float image; the paper under a transparent one (from the
+    image averaged down, small: the same weighted mean of the opaque pixels' lightness)."""
+    if im.mode in ("F", "I"):
+        low, high = im.getextrema()
+        if isinstance(low, (int, float)) and isinstance(high, (int, float)) and np.isfinite([low, high]).all():
+            return {"range": (float(low), float(high))}
+        return {}
+    if im.mode == "RGBA":
+        small = im.reduce(max(1, max(im.size) // 256))
+        la = np.asarray(small.convert("LA"), dtype=np.float64)
+        weight = la[..., 1].sum()
+        return {"paper": 0.0 if weight > 0 and float((la[..., 0] * la[..., 1]).sum() / weight) > 127.5 else 255.0}
+    return {}
 
 
 def load_digit_image(path: str | os.PathLike, max_side: int = MAX_IMAGE_SIDE) -> np.ndarray:
@@ -272,19 +295,62 @@ def load_digit_image(path: str | os.PathLike, max_side: int = MAX_IMAGE_SIDE) ->
     Values near the background become 0, so paper texture and JPEG noise do not count as ink,
     and specks (marks under SPECK_AREA of the largest, as ``read_number`` drops) are dropped.
     The result fits in a ``max_side`` square (aspect ratio kept): a JPEG is decoded at a
-    reduced scale (``Image.draft``), anything else shrunk right after decoding. Every failure
-    to read is a :class:`DataError` naming the file (or :class:`EmptyImageError`).
+    reduced scale (``Image.draft``), anything else shrunk right after decoding. A stroke too
+    thin to survive that averaging shrink (a 3-pixel line across 20,000) is read again with a
+    shrink that keeps each block's most inked pixel; an image so long and thin that it shrinks
+    to a line or two is refused saying so. Every failure to read is a :class:`DataError`
+    naming the file (or :class:`EmptyImageError`).
     """
-    from PIL import Image, ImageOps, UnidentifiedImageError
-
     if check_regular_file(path, "image", MAX_IMAGE_BYTES, DataError) == 0:
         raise DataError(f"{path}: the file is empty (0 bytes), not an image.")
+    gray, size = _decode(path, max_side)
+    try:
+        return _ink(path, gray, size)
+    except EmptyImageError:
+        if max(size) <= max_side:  # not shrunk: nothing was lost
+            raise
+    if min(gray.shape) < 3:  # the border is (nearly) the whole image: no paper to tell ink from
+        raise DataError(
+            f"{path}: {size[0]}×{size[1]} pixels is too long and thin to read: shrunk to fit {max_side} pixels it is "
+            f"{gray.shape[1]}×{gray.shape[0]}; crop it closer around the digits."
+        )
+    light_paper = float(np.median(_border(gray))) > 127
+    gray, _ = _decode(path, max_side, keep_ink="dark" if light_paper else "light")
+    return _ink(path, gray, size)
+
+
+def _border(gray: np.ndarray) -> np.ndarray:
+    return np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+
+
+def _ink(path, gray: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The decoded ``gray`` as white ink on black (the paper from the border), or EmptyImageError."""
+    border = _border(gray)
+    background = float(np.median(border))
+    if background > 127:
+        gray = 255.0 - gray
+        background = 255.0 - background
+    ink = gray.max() - background
+    if ink < 32:
+        raise EmptyImageError(f"{path}: no digit found (the image is nearly uniform)")
+    out = (gray - background) * (255.0 / ink)
+    out[out < 0.15 * 255] = 0
+    return _drop_specks(np.clip(out, 0, 255).astype(np.uint8))
+
+
+def _decode(path, max_side: int, keep_ink: str | None = None) -> tuple[np.ndarray, tuple[int, int]]:
+    """The image at ``path`` as float32 gray (0 black, 255 white) fitting a ``max_side`` square,
+    and its size (width, height) as stored. Shrunk by averaging (Lanczos), or with ``keep_ink``
+    ("dark" or "light") by keeping the darkest or lightest pixel of each block."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
     accepted = ", ".join(IMAGE_FORMATS)
     try:
         # Pillow warns from its MAX_IMAGE_PIXELS and refuses from twice that (kept on, reported
         # below); the warning, and its decoders' complaints, are filtered once at import
         # (quiet_pillow_decoders): no filter is set here, where threads decode side by side.
         with Image.open(path, formats=IMAGE_FORMATS) as im:
+            size = im.size
             if im.width * im.height > MAX_IMAGE_PIXELS and im.format != "JPEG":  # a JPEG is decoded reduced
                 raise Image.DecompressionBombError(f"{im.width}×{im.height} pixels, more than {MAX_IMAGE_PIXELS:,}")
             # Resized in a mode that averages (palette and 1-bit images would be resized
@@ -302,13 +368,15 @@ def load_digit_image(path: str | os.PathLike, max_side: int = MAX_IMAGE_SIDE) ->
                 im = im.convert("I")  # 16-bit: resized as 32-bit integers
             elif im.mode not in ("L", "RGB", "I", "F"):
                 im = im.convert("L")  # palette, 1-bit, CMYK, YCbCr...
-            # For a JPEG, thumbnail() first asks the decoder for a scale of 1/2 to 1/8.
-            im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
-            try:
-                im = ImageOps.exif_transpose(im)  # still fits the square: rotations by 90° only
-            except Exception:  # damaged EXIF: the picture as stored
-                pass
-            gray = _to_gray(im)
+            if keep_ink is None:
+                # For a JPEG, thumbnail() first asks the decoder for a scale of 1/2 to 1/8.
+                im.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=3.0)
+                gray = _to_gray(_exif_transpose(im, ImageOps))
+            else:
+                if im.width * im.height > MAX_IMAGE_PIXELS:  # a JPEG: decoded reduced (by 1/2 to 1/8) to fit
+                    scale = (MAX_IMAGE_PIXELS / (im.width * im.height)) ** 0.5
+                    im.draft(im.mode, (int(im.width * scale) + 1, int(im.height * scale) + 1))
+                gray = _shrink_keeping_ink(im, max_side, keep_ink)
     except UnidentifiedImageError:
         raise DataError(f"{path}: not an image this app reads (accepted formats: {accepted})") from None
     except Image.DecompressionBombError as e:
@@ -323,17 +391,50 @@ def load_digit_image(path: str | os.PathLike, max_side: int = MAX_IMAGE_SIDE) ->
         raise DataError(f"{path}: not a readable image, it is damaged ({type(e).__name__}: {brief(e, 160)})") from None
     if gray.ndim != 2 or min(gray.shape) < 1:
         raise DataError(f"{path}: the image has no pixels")
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    background = float(np.median(border))
-    if background > 127:
-        gray = 255.0 - gray
-        background = 255.0 - background
-    ink = gray.max() - background
-    if ink < 32:
-        raise EmptyImageError(f"{path}: no digit found (the image is nearly uniform)")
-    out = (gray - background) * (255.0 / ink)
-    out[out < 0.15 * 255] = 0
-    return _drop_specks(np.clip(out, 0, 255).astype(np.uint8))
+    return gray, size
+
+
+def _exif_transpose(im, ImageOps):
+    try:
+        return ImageOps.exif_transpose(im)  # still fits the square: rotations by 90° only
+    except Exception:  # damaged EXIF: the picture as stored
+        return im
+
+
+def _shrink_keeping_ink(im, max_side: int, keep_ink: str):
+    """``im`` shrunk to fit a ``max_side`` square by keeping, of each f×f block, its darkest
+    (``keep_ink="dark"``) or lightest pixel: a stroke thinner than a block stays a full-contrast
+    line where averaging leaves a grey too faint to tell from the paper. Computed one band of
+    blocks at a time (a band of the image in memory, not the whole image as floats); the result
+    is float32 gray as ``_to_gray`` gives it, turned upright from the EXIF orientation."""
+    from PIL import Image
+
+    f = max(1, -(-max(im.size) // max_side))
+    width, height = im.size
+    levels = _gray_levels(im)
+    out_w, out_h = -(-width // f), -(-height // f)
+    out = np.empty((out_h, out_w), np.float32)
+    pool = np.minimum.reduce if keep_ink == "dark" else np.maximum.reduce
+    for r in range(out_h):
+        band = _to_gray(im.crop((0, r * f, width, min(height, (r + 1) * f))), levels)
+        if out_w * f != width:  # the last block of a row: the row's last pixel repeated
+            band = np.pad(band, ((0, 0), (0, out_w * f - width)), mode="edge")
+        out[r] = pool(pool(band.reshape(band.shape[0], out_w, f), axis=2), axis=0)
+    try:
+        orientation = im.getexif().get(0x0112)
+    except Exception:  # damaged EXIF: the picture as stored
+        orientation = None
+    method = {
+        2: Image.Transpose.FLIP_LEFT_RIGHT,
+        3: Image.Transpose.ROTATE_180,
+        4: Image.Transpose.FLIP_TOP_BOTTOM,
+        5: Image.Transpose.TRANSPOSE,
+        6: Image.Transpose.ROTATE_270,
+        7: Image.Transpose.TRANSVERSE,
+        8: Image.Transpose.ROTATE_90,
+    }.get(orientation)  # as ImageOps.exif_transpose turns it
+    shrunk = Image.fromarray(out, "F")
+    return np.asarray(shrunk.transpose(method) if method is not None else shrunk, dtype=np.float32)
 
 
 def _drop_specks(image: np.ndarray) -> np.ndarray:
