@@ -1,9 +1,12 @@
 """Make the README's pictures from the real window.
 
     python scripts/screenshot.py [--out resources/screenshot.png] [--size 1400x900] [--theme light|dark]
-                                 [--scene training|stepper|nudge|lab|saliency|data|weights|number|similarity|sgd-toy] [--part]
+                                 [--scene training|offered|not-digit|stepper|nudge|lab|saliency|data|weights|number|
+                                          similarity|sgd-toy] [--part]
 
-``training`` (default): a digit drawn and training in progress. The other scenes set up one
+``training`` (default): a digit drawn and training in progress. ``offered``: a finished run
+offered, not made active (its message, the "Use the new model" row and the epoch table under
+the loss plot). ``not-digit``: a scribble the model calls "not a digit". The other scenes set up one
 panel of the chapter-4 lab or the Data / Weights docks; ``--part`` grabs only that panel's
 dock instead of the whole window. The README's pictures, under
 ``xvfb-run -a -s "-screen 0 1700x1300x24"``:
@@ -146,7 +149,52 @@ def scene_training(app, window, args):
         ),
         300,
     )
-    return "training", f"digit {window.prediction.top_class}, progress {panel.progress.text()!r}{'' if ok else ' (timed out)'}"
+    return "training", f"digit {window.prediction.top_class}{'' if ok else ' (timed out)'}: {training_sizes(window)}"
+
+
+def scene_offered(app, window, args):
+    from mnist_desktop import model as engine
+
+    panel = window.training
+    window.docks["training"].raise_()
+    config = engine.recommended_config("digits", "linear")  # a few seconds an epoch on a CPU
+    panel.set_config(config)
+    panel.epochs.setValue(5)
+    panel.start(offer_if=lambda: True)  # as if another model had been opened meanwhile
+    ok = wait(app, lambda: not panel.is_training(), 300)
+    wait(app, lambda: False, 0.3)
+    return "training", f"offered {panel.stopped_row.isVisible()}{'' if ok else ' (timed out)'}: {training_sizes(window)}"
+
+
+def training_sizes(window) -> str:
+    """The heights a reader of the Training panel gets: the plot (its widget and its data area),
+    the lines around it, and how much of the panel is out of its dock's view."""
+    from PySide6.QtCore import QPoint, QRect
+
+    panel = window.training
+    data = panel.plot.getPlotItem().vb.sceneBoundingRect()
+    parts = [f"{w.objectName()} {w.width()}×{w.height()}" for w in (panel.plot, panel.message, panel.stopped_row, panel.epoch_figures)]
+    scroll = window.docks["training"].widget()
+    bar = scroll.verticalScrollBar()
+    view = scroll.viewport()
+    plot = QRect(panel.plot.mapTo(view, QPoint(0, 0)), panel.plot.size()).intersected(view.rect())
+    return (
+        f"{', '.join(parts)}, data area {data.width():.0f}×{data.height():.0f}; panel scrolled {bar.value()} of {bar.maximum()} px,"
+        f" {plot.height()} px of the plot in view"
+    )
+
+
+def scene_not_digit(app, window, args):
+    xs = [0.2, 0.8] * 6  # a tight zigzag over the whole box: ink no digit has
+    points = [(x, 0.2 + 0.05 * i) for i, x in enumerate(xs)]
+    draw(window.canvas, [points])
+    wait(app, lambda: not window.live._classify_timer.isActive(), 5)
+    from PySide6.QtWidgets import QLabel
+
+    wait(app, lambda: False, 0.3)
+    sees = next(w for w in window.prediction.findChildren(QLabel) if w.text().startswith("What the model sees"))
+    lines = round(sees.height() / sees.fontMetrics().lineSpacing())
+    return None, f"not a digit: {window.prediction.not_a_digit.isVisible()}, caption {sees.width()}×{sees.height()} (~{lines} lines)"
 
 
 def scene_stepper(app, window, args):
@@ -255,6 +303,8 @@ def scene_sgd_toy(app, window, args):
 
 SCENES = {
     "training": scene_training,
+    "offered": scene_offered,
+    "not-digit": scene_not_digit,
     "stepper": scene_stepper,
     "nudge": scene_nudge,
     "lab": scene_lab,
