@@ -148,8 +148,11 @@ class PredictionPanel(QWidget):
             "What the model sees: the drawing cropped, scaled into a 20×20 box and centred by\n"
             "its centre of mass in a 28×28 field, the way MNIST's digits were made (to_mnist)."
         )
-        sees = WrappedCaption("What the model sees (28×28)")
-        sees.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        # Above the picture, as wide as its column: beside the Saliency toggle (under the
+        # picture) it had 60 px once "not a digit" widened the other column, four lines of it.
+        self.sees = WrappedCaption("What the model sees (28×28)")
+        self.sees.setObjectName("preview_caption")
+        self.sees.setAlignment(Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom)
         # Saliency: red/blue over "what the model sees" and in the inspector.
         self.x28: np.ndarray | None = None
         self.saliency: np.ndarray | None = None
@@ -161,20 +164,18 @@ class PredictionPanel(QWidget):
             "one whose probability bar you click."
         )
 
+        # The answer on the left, what the model saw on the right: its caption above the
+        # picture and the Saliency toggle (which colours it) under it, beside the guess's lines.
         grid = QGridLayout()
-        grid.addWidget(self.digit, 0, 0)
-        grid.addWidget(self.preview, 0, 1, Qt.AlignmentFlag.AlignCenter)
+        grid.addWidget(self.sees, 0, 1)
+        grid.addWidget(self.digit, 1, 0)
+        grid.addWidget(self.preview, 1, 1, Qt.AlignmentFlag.AlignCenter)
         guess = QVBoxLayout()
         guess.setSpacing(0)
         guess.addWidget(self.not_a_digit)
         guess.addWidget(self.confidence)
-        grid.addLayout(guess, 1, 0)
-        # The toggle beside the caption, as tall as the caption's row: the panel gets no taller.
-        self.saliency_toggle.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
-        sees_row = QHBoxLayout()
-        sees_row.addWidget(sees, 1)
-        sees_row.addWidget(self.saliency_toggle)
-        grid.addLayout(sees_row, 1, 1)
+        grid.addLayout(guess, 2, 0)
+        grid.addWidget(self.saliency_toggle, 2, 1, Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop)
         layout = QVBoxLayout(self)
         layout.addLayout(grid)
         layout.addWidget(self.bars, 1)
@@ -233,7 +234,7 @@ class PredictionPanel(QWidget):
         self.top_probability = float(probabilities[i])
         self.set_is_digit(bool(is_digit))
         self.digit.setText(str(self.top_class))
-        sure = f"{100 * self.top_probability:.1f} %"
+        sure = f"{100 * self.top_probability:.1f}\u00a0%"  # "(49.6 %)" not broken before its "%)" in a narrow column
         self.confidence.setText(f"{sure} sure" if is_digit else f"best guess {self.top_class} ({sure})")
         self.bars.set_probabilities(probabilities)
         self.x28 = np.asarray(x28, dtype=np.float32).copy()

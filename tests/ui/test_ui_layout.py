@@ -304,3 +304,26 @@ def test_number_mode_on_and_off_gives_the_panels_their_width_back(window, qtbot)
     window.number_mode_action.trigger()
     settle(window, qtbot)
     assert abs(dock.width() - wide) <= 2 and dock.width() < before, (wide, dock.width(), before)
+
+
+def test_the_picture_caption_reads_in_two_lines_beside_not_a_digit(window, qtbot):
+    """The answer "not a digit" (large, bold) widens the answer's column: the caption of what the model
+    sees, squeezed beside the Saliency toggle, wrapped to four lines of a word or two. Whole, in
+    at most two lines, clear of the picture and of the toggle, at every common window size."""
+    panel = window.prediction
+    probabilities = np.full(10, 0.056, dtype=np.float32)
+    probabilities[1] = 0.496
+    for size in (QSize(1280, 720), QSize(1024, 640), QSize(1400, 900)):
+        window.resize(size)
+        window.reset_layout()
+        panel.show_prediction(list(range(10)), probabilities, np.zeros((28, 28), np.float32), is_digit=False)
+        settle(window, qtbot)
+        assert panel.not_a_digit.isVisible()
+        caption = panel.findChild(QLabel, "preview_caption")
+        assert caption.text() == "What the model sees (28×28)"  # nothing of it hidden
+        lines = round(caption.heightForWidth(caption.width()) / caption.fontMetrics().lineSpacing())
+        assert lines <= 2 and caption.height() >= caption.heightForWidth(caption.width()), (size, caption.width(), lines)
+        place = QRect(caption.mapTo(panel, QPoint(0, 0)), caption.size())
+        for other in (panel.preview, panel.saliency_toggle):
+            assert not place.intersects(QRect(other.mapTo(panel, QPoint(0, 0)), other.size())), (size, other)
+        assert not overlapping(panel)
