@@ -11,6 +11,8 @@ end of a long run as at its start.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QSize, Qt
@@ -20,6 +22,9 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from mnist_desktop.model.progress import accuracy_range
 
 from .theme import legend_outside, palette_color, style_plot_widget
+
+READABLE_HEIGHT = 200  # px of curves (the data area) the plot asks for; its axes and legend come on top
+LEGEND_SLACK = 24  # px kept spare beside a one-line legend: the axes widen with their tick labels later
 
 
 class LossAxis(pg.AxisItem):
@@ -105,8 +110,35 @@ class LossPlot(pg.PlotWidget):
 
     def sizeHint(self) -> QSize:
         # PlotWidget's own hint (480 px tall) made the dock's scroll area reserve it: in an
-        # 800-px window the plot's lower half sat below the fold.
-        return QSize(320, 220)
+        # 800-px window the plot's lower half sat below the fold. A flat 220 px was no better
+        # where the panel overflows its dock (a finished run's message, Use row and figures at
+        # 1280×720): the scroll area gives each part its hint, and the axes and a two-line
+        # legend left 113 px of curves. The hint is a readable data area plus what surrounds it.
+        around = self.getPlotItem().effectiveSizeHint(Qt.SizeHint.MinimumSize).height()
+        return QSize(320, READABLE_HEIGHT + math.ceil(around) + 2 * self.frameWidth())
+
+    def resizeEvent(self, event) -> None:
+        if hasattr(self, "acc_curve"):  # not during __init__ (pyqtgraph resizes it while building it)
+            self._fit_legend()  # before the plot is laid out in the new size: with the legend it will have
+        super().resizeEvent(event)
+
+    def _fit_legend(self) -> None:
+        """The legend's four entries on one line where the plot is wide enough for them (22 px
+        more of curves), two to a line otherwise: one line of four made the plot 535 px wide
+        in a 444-px view (the wide layout's dock)."""
+        item = self.getPlotItem()
+        legend = item.legend
+        columns = legend.columnCount
+        legend.setColumnCount(4)
+        if item.effectiveSizeHint(Qt.SizeHint.MinimumSize).width() + LEGEND_SLACK > self.viewport().width():
+            legend.setColumnCount(2)
+        if legend.columnCount != columns:
+            self.updateGeometry()  # another height for the same data area
+
+    def legend_lines(self) -> int:
+        """How many lines the legend takes."""
+        legend = self.getPlotItem().legend
+        return math.ceil(len(legend.items) / legend.columnCount)
 
     def _sync_views(self) -> None:
         vb = self.getPlotItem().vb

@@ -19,9 +19,10 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QSettings, Qt, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QPoint, QSettings, Qt, QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
+    QApplication,
     QBoxLayout,
     QButtonGroup,
     QCheckBox,
@@ -32,6 +33,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
@@ -722,6 +724,9 @@ class TrainingPanel(QWidget):
         self._update_enabled()
         self._timer.start()
         self._refresh(force=True)
+        # Pause and Stop, the progress and the plot in view; once the event loop has laid out a
+        # dock brought to the front with the run (the toolbar's Train, a fine-tune)
+        QTimer.singleShot(0, self, lambda: self._keep_in_view(self.train_button))
         self.started.emit()
         return True
 
@@ -778,8 +783,30 @@ class TrainingPanel(QWidget):
         self.pause_button.setChecked(False)
         self._update_enabled()
         self._refresh(force=True)
+        self._keep_in_view(self.message if self.message.isVisibleTo(self) else self.progress)  # down to the figures
         # Emitted once the thread is gone, so listeners see the panel ready to train again.
         self.finished.emit(self.last_result)
+
+    def _keep_in_view(self, top: QWidget) -> None:
+        """Scroll the dock (where the panel is taller than it) so that the run shows from ``top``
+        down to its last figures, ``top`` first if not all fit. A run that ends adds its message,
+        the Use row and the epoch figures under the plot: at 1400×900 and below they pushed the
+        plot's axes and legend, and the figures, below the fold, where nobody was looking."""
+        area = self._scroll_area()
+        if area is None or not self.train_page.isVisibleTo(self):
+            return  # not in a scroll area, or in Step mode
+        # The heights of what was just shown, from the page up (each level's layout request is
+        # posted as the one below is done), then the panel's height for them, which the scroll
+        # area sets on a request of its own: the line of the last epoch, added just before,
+        # came under the fold after the scroll.
+        for layout in (self.train_page.layout(), self.modes.layout(), self.layout()):
+            layout.activate()
+        QApplication.sendEvent(area, QEvent(QEvent.Type.LayoutRequest))
+        # Points, not ensureWidgetVisible: it takes the plot's and the figures' input-method cursor
+        # (their top left corner) for the part to show.
+        bottom = [w for w in (self.progress, self.plot, self.epoch_figures, self.means_view) if w.isVisibleTo(self)][-1]
+        area.ensureVisible(0, bottom.mapTo(self, QPoint(0, bottom.height())).y(), 0, 0)
+        area.ensureVisible(0, top.mapTo(self, QPoint(0, 0)).y(), 0, 0)
 
     def _current(self, generation: int) -> bool:
         """Whether what the worker of run ``generation`` sends is still to be shown."""
@@ -884,6 +911,11 @@ class TrainingPanel(QWidget):
             self.means_title.setText(f"Mean images of {labels}: the ideal digits, the model's only parameters")
         self.means_title.setVisible(show)
         self.means_view.setVisible(show)
+
+    def _scroll_area(self) -> QScrollArea | None:
+        """The dock's scroll area holding the panel, if it is in one."""
+        area = self.parentWidget().parentWidget() if self.parentWidget() is not None else None
+        return area if isinstance(area, QScrollArea) and area.widget() is self else None
 
     def changeEvent(self, event) -> None:
         if event.type() == QEvent.Type.PaletteChange and self.means_view is not None:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QToolButton,
     QWidget,
 )
+from ui_helpers import make_predictor
 
 from mnist_desktop.ui import docks
 from mnist_desktop.ui.theme import apply_theme
@@ -327,3 +328,71 @@ def test_the_picture_caption_reads_in_two_lines_beside_not_a_digit(window, qtbot
         for other in (panel.preview, panel.saliency_toggle):
             assert not place.intersects(QRect(other.mapTo(panel, QPoint(0, 0)), other.size())), (size, other)
         assert not overlapping(panel)
+
+
+def in_view(w: QWidget, scroll: QAbstractScrollArea) -> bool:
+    """Whether all of ``w`` shows in ``scroll``'s viewport."""
+    view = scroll.viewport()
+    return view.rect().contains(QRect(w.mapTo(view, QPoint(0, 0)), w.size()))
+
+
+def curves_height(plot) -> float:
+    """The height of a plot's data area: the plot less its axes and legend."""
+    return plot.getPlotItem().vb.sceneBoundingRect().height()
+
+
+def test_a_finished_run_offered_at_1280x720_shows_a_readable_plot_with_its_message_and_figures(window, qtbot):
+    """The run's message, "Use the new model" and the epoch figures under the plot made the
+    Training panel taller than its dock: the scroll area gave the plot its 220-px hint, 113 px of
+    curves under the axes and a two-line legend, and left the figures below the fold. The plot
+    asks for 200 px of curves, and the end of the run scrolls the panel to it."""
+    window.resize(1280, 720)
+    window.reset_layout()
+    settle(window, qtbot)
+    window.dock_manager.raise_("training")
+    panel = window.training
+    panel.task.setCurrentIndex(panel.task.findData("3v7"))
+    panel.arch.setCurrentIndex(panel.arch.findData("linear"))
+    panel.epochs.setValue(3)
+    with qtbot.waitSignal(panel.finished, timeout=120_000):
+        panel.train_button.click()
+        window.set_predictor(make_predictor("linear"))  # another model meanwhile: the run's is offered
+    settle(window, qtbot)
+    assert panel.offered and panel.stopped_row.isVisible() and len(panel.figure_rows) == 4
+    assert curves_height(panel.plot) >= 200, curves_height(panel.plot)
+    scroll = window.docks["training"].widget()
+    assert scroll.verticalScrollBar().maximum() > 0  # the panel is taller than the dock: it scrolled to the run
+    for part in (panel.message, panel.stopped_row, panel.log_scale, panel.plot, panel.epoch_figures):
+        assert in_view(part, scroll), part.objectName()
+    assert not clipped(window.docks["training"]) + plots_cut(window.docks["training"])
+    # the other common sizes: as many curves, the legend on as many lines as fit the width
+    for size, lines in ((QSize(1400, 900), 2), (QSize(1024, 640), 2), (QSize(1280, 720), 1)):
+        window.resize(size)
+        window.reset_layout()
+        window.dock_manager.raise_("training")
+        settle(window, qtbot)
+        assert panel.plot.legend_lines() == lines, (size, panel.plot.width())
+        qtbot.waitUntil(lambda: panel.plot.height() == panel.plot.sizeHint().height())  # the dock's scroll area follows
+        assert curves_height(panel.plot) >= 200, (size, curves_height(panel.plot))
+        assert not plots_cut(window.docks["training"]), size
+
+
+def test_a_run_started_at_1024x640_brings_its_stop_button_and_plot_into_view(window, qtbot):
+    """At 1024×640 the Training panel is taller than its dock: a run started from the toolbar
+    (another tab in front) showed its settings, the plot all below the fold."""
+    window.resize(1024, 640)
+    window.reset_layout()
+    window.dock_manager.raise_("activations")
+    settle(window, qtbot)
+    panel = window.training
+    panel.task.setCurrentIndex(panel.task.findData("3v7"))
+    panel.arch.setCurrentIndex(panel.arch.findData("linear"))
+    panel.epochs.setValue(20)
+    window.train_action.trigger()
+    scroll = window.docks["training"].widget()
+    try:
+        qtbot.waitUntil(lambda: in_view(panel.stop_button, scroll) and in_view(panel.plot, scroll))
+        assert scroll.verticalScrollBar().maximum() > 0  # it had to scroll
+    finally:
+        with qtbot.waitSignal(panel.finished, timeout=60_000):
+            panel.stop()
