@@ -566,6 +566,8 @@ class MyDigitsPanel(QWidget):
         record: dict = {"ids": ids, "labels": labels, "images": images, "base": predictor}
         self.before_after = None
         self._pending = record
+        # the last run's before → after is not this one's: it goes, and says where this one is
+        self._show_result("<b>Fine-tuning on your digits…</b> Its progress, Pause and Stop are in the Training panel.")
 
         def task(on_batch, on_epoch, on_note, stop_event, pause_event):
             record["before"] = _predictions(model, images, labels)
@@ -586,12 +588,30 @@ class MyDigitsPanel(QWidget):
 
         return task
 
+    def _show_result(self, text: str) -> None:
+        """``text`` in place of the last run's result, whose model and changed digits go with it."""
+        self._result_model = None
+        self.result.setText(text)
+        self.changed_gallery.clear()
+        self.changed_gallery.setVisible(False)
+
     def fine_tune_finished(self, result, offered: bool = False) -> None:
         """Show before → after of the run :meth:`fine_tune_task` started (if it finished).
         ``offered``: the active model changed while it ran, so the result was offered (in the
         training panel), not made active."""
         record, self._pending = self._pending, None
-        if record is None or result is None or result.stopped or "after" not in record:
+        if record is None:
+            return
+        if result is None or "after" not in record:
+            self._show_result("<b>Fine-tuning failed</b>: the active model is unchanged (the Training panel says why).")
+            return
+        if result.stopped:
+            self._show_result(
+                "<b>Fine-tuning stopped.</b> The active model is unchanged; the Training panel offers the stopped model "
+                "(Use the stopped model)."
+                if result.history
+                else "<b>Fine-tuning stopped</b> before its first batch: the active model is unchanged."
+            )
             return
         before, after, labels = record["before"], record["after"], record["labels"]
         usable = before >= 0

@@ -77,6 +77,7 @@ class TrainingRuns(QObject):
         )  # offered, not made active, if another model is active when it ends (start's default)
         if not started:
             self._fine_tuning = False
+            my_digits.fine_tune_finished(None)  # its "Fine-tuning…" goes; the Training panel says why
             return False
         self.docks.raise_("training")  # the live loss plot, progress and Stop
         return True
@@ -97,9 +98,15 @@ class TrainingRuns(QObject):
         if self._fine_tuning:
             self._fine_tuning = False
             self.my_digits.fine_tune_finished(result, offered=self.training.offered)
-            self.docks.raise_("my_digits")  # before → after
+            if result is not None and not result.stopped:
+                self.docks.raise_("my_digits")  # before → after
+            # stopped or failed: the Training panel stays in front, with why or the stopped model's Use row
         if result is None:
             self.message.emit("Training failed; see the Training panel.", 8000)
+        elif result.stopped:
+            # in place of what an earlier run said ("The trained model is active…")
+            offer = " The Training panel offers the stopped model." if self.training.stopped_result is not None else ""
+            self.message.emit(f"Stopped: the active model is unchanged.{offer}", 8000)
 
     @Slot(object)
     def _on_model_trained(self, predictor) -> None:

@@ -157,3 +157,50 @@ def test_export_import_and_relabel_from_the_dock(window, qtbot, my_digits, tmp_p
         my_digits.import_zip(bad)
     assert my_digits.last_zip_result is None
     assert messages[-1].startswith("Cannot import:") and my_digits.count() == 2
+
+
+def test_a_stopped_fine_tune_says_so_and_leaves_its_offer_in_front(window, qtbot, my_digits, monkeypatch):
+    """A second fine-tune clears the first one's before → after when it starts. Stopped, it
+    says so in My digits, leaves the Training panel (and its "Use the stopped model") in front
+    and the status bar no longer says that a trained model is active."""
+    from mnist_desktop.model import finetune
+
+    real = finetune.fine_tune
+    stop_after_a_batch = []  # non-empty: the run stops after its first batch, as Stop pressed then does
+
+    def quick(p, i, l, on_batch=None, stop_event=None, **kw):
+        def batch(info):
+            on_batch(info)
+            if stop_after_a_batch:
+                stop_event.set()
+
+        return real(p, i, l, epochs=1, replay=300, repeat=30, on_batch=batch, stop_event=stop_event, **kw)
+
+    monkeypatch.setattr(finetune, "fine_tune", quick)
+    window.set_predictor(Predictor.default())
+    images, labels = mnist_arrays("test")
+    for k in range(2):
+        window.canvas.set_image(np.kron(images[k], np.ones((10, 10), np.uint8)))
+        window.save_my_digit((int(labels[k]) + 1) % 10)  # wrong labels: the fine-tune changes answers
+    result = my_digits.findChild(QWidget, "fine_tune_result")
+    changed = my_digits.findChild(QWidget, "fine_tune_changed")
+    with qtbot.waitSignal(window.training.finished, timeout=120000):
+        assert window.fine_tune_my_digits()
+    assert "The new model is active" in result.text() and not window.docks["my_digits"].visibleRegion().isEmpty()
+    assert changed.count() > 0 and not changed.isHidden()
+    assert window.statusBar().currentMessage().startswith("The trained model is active")
+
+    stop_after_a_batch.append(True)
+    with qtbot.waitSignal(window.training.finished, timeout=120000) as done:
+        assert window.fine_tune_my_digits()
+        # started: the first run's result and changed digits are gone
+        assert "is active" not in result.text() and "Fine-tuning on your digits" in result.text()
+        assert changed.count() == 0 and changed.isHidden()
+    assert done.args[0] is not None and done.args[0].stopped and done.args[0].history
+    assert "Fine-tuning stopped" in result.text() and "Use the stopped model" in result.text()
+    assert "is active" not in result.text() and "Wrong → right" not in result.text()
+    assert changed.count() == 0 and changed.isHidden()
+    # the offer in front, not My digits (a dock behind another tab counts as visible to Qt: its region says)
+    assert window.training.findChild(QWidget, "stopped_row").isVisible()
+    assert not window.docks["training"].visibleRegion().isEmpty() and window.docks["my_digits"].visibleRegion().isEmpty()
+    assert window.statusBar().currentMessage() == "Stopped: the active model is unchanged. The Training panel offers the stopped model."
