@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -165,7 +166,8 @@ class EvaluationWorker(Worker):
 
     def _my_digits_calibration(self):
         """(how many of My digits were used, their Calibration or None, why not)."""
-        folder = self.my_digits_folder or mydigits.default_digits_folder()
+        # a Path (the folder from the settings is a str)
+        folder = Path(self.my_digits_folder) if self.my_digits_folder else mydigits.default_digits_folder()
         if not folder.exists():
             return 0, None, "You have no My digits yet: add some in the My digits panel."
         try:
@@ -776,6 +778,21 @@ class EvaluationPanel(QWidget):
                 self.refresh()
             else:
                 self._stale = True
+
+    def set_my_digits_folder(self, folder) -> None:
+        """Read My digits from ``folder`` (None: the default one) from now on: the user chose
+        another in the My digits panel. A diagram of the old folder's digits goes and, if My
+        digits is the one chosen, is drawn again from the new folder (now if on screen)."""
+        self.my_digits_folder = Path(folder) if folder else None
+        self._shown.discard("mydigits")
+        self.reliability.pop("mydigits", None)
+        if self.reliability_source.currentData() != "mydigits":
+            return
+        self._show_reliability()
+        if self.predictor is not None and self._on_screen:
+            self.refresh()
+        else:
+            self._stale = True
 
     def _cancel(self) -> None:
         self._queued = None

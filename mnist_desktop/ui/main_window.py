@@ -140,7 +140,14 @@ class MainWindow(QMainWindow):
     def _connect_my_digits(self, panel) -> None:
         panel.fineTuneRequested.connect(self.runs.fine_tune_my_digits)
         panel.message.connect(lambda text: self.statusBar().showMessage(text, 8000))
-        panel.folderChanged.connect(lambda path: self.settings.setValue(MY_DIGITS_FOLDER, path))
+        panel.folderChanged.connect(self._my_digits_folder_changed)
+
+    @Slot(str)
+    def _my_digits_folder_changed(self, path: str) -> None:
+        """Remembered for the next start, and the reliability diagram reads the new folder now."""
+        self.settings.setValue(MY_DIGITS_FOLDER, path)
+        if "evaluation" in self.dock_manager.panels:  # one built later reads the setting
+            self.evaluation.set_my_digits_folder(path)
 
     # ------------------------------------------------------------------ the panels, built when first asked for
     training = property(lambda self: self.dock_manager.panel("training"))

@@ -68,6 +68,37 @@ def test_reliability_diagram_on_my_digits(window, qtbot, bundled, tmp_path):
     assert "no My digits yet" in panel.reliability_info.text()
 
 
+def test_reliability_on_my_digits_follows_the_folder_change(window, qtbot, bundled, settings, tmp_path, monkeypatch):
+    """The folder remembered from an earlier start (a str in the settings) is read; after My
+    digits → Change… the diagram is drawn on the new folder's digits, not the old one's."""
+    from PySide6.QtWidgets import QFileDialog
+
+    from mnist_desktop.model.mydigits import MyDigits
+    from mnist_desktop.ui.settings import MY_DIGITS_FOLDER
+
+    images, labels = mnist_arrays("test")
+    for name, count in (("old", 3), ("new", 2)):
+        store = MyDigits(tmp_path / name)
+        for i in range(count):
+            store.add(images[i], int(labels[i]))
+    settings.setValue(MY_DIGITS_FOLDER, str(tmp_path / "old"))
+    my_digits = window.my_digits  # built reading the setting, as the evaluation panel is
+    panel = open_evaluation(window, qtbot, bundled)
+    panel.tabs.setCurrentIndex(panel.tabs.indexOf(panel.reliability_diagram.parentWidget()))
+    with qtbot.waitSignal(panel.stageShown, timeout=30000, check_params_cb=lambda s: s == "mydigits"):
+        panel.reliability_source.setCurrentIndex(panel.reliability_source.findData("mydigits"))
+    assert "on 3 of My digits" in panel.reliability_info.text()
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp_path / "new"))
+    with qtbot.waitSignal(panel.stageShown, timeout=30000, check_params_cb=lambda s: s == "mydigits"):
+        my_digits.choose_folder()  # Change…
+        assert "on 3 of" not in panel.reliability_info.text()  # the old folder's diagram is gone at once
+    assert my_digits.count() == 2 and settings.value(MY_DIGITS_FOLDER) == str(tmp_path / "new")
+    assert "on 2 of My digits" in panel.reliability_info.text()
+    expected = calibration(bundled, MyDigits(tmp_path / "new").images(), MyDigits(tmp_path / "new").labels())
+    np.testing.assert_allclose(panel.reliability_points.getData()[0], 100 * expected.confidence[expected.count > 0], rtol=1e-5)
+
+
 def test_corruption_suite_fills_the_table_and_goes_with_the_model(window, qtbot, bundled):
     panel = open_evaluation(window, qtbot, bundled)
     panel.corruption_subset = 30
