@@ -39,6 +39,7 @@ def test_reliability_diagram_is_the_calibration_of_the_test_set(window, qtbot, b
     title = f"ECE {100 * expected.ece:.2f} % on 10,000 MNIST test digits"
     assert title in diagram.getPlotItem().titleLabel.text
     assert f"{100 * expected.ece:.2f} %" in panel.reliability_info.text()
+    assert "rough" not in panel.reliability_info.text() and "rough" not in diagram.getPlotItem().titleLabel.text
 
 
 def test_reliability_diagram_on_my_digits(window, qtbot, bundled, tmp_path):
@@ -58,6 +59,9 @@ def test_reliability_diagram_on_my_digits(window, qtbot, bundled, tmp_path):
     np.testing.assert_allclose(x, 100 * expected.confidence[used], rtol=1e-5)
     np.testing.assert_allclose(y, 100 * expected.accuracy[used], rtol=1e-5)
     assert "on 40 of My digits" in panel.reliability_info.text()
+    # 40 digits: said to be too few for the ECE to mean much, and by how much one digit moves it
+    assert "With so few digits this ECE is rough: each one is 2.5 % of them" in panel.reliability_info.text()
+    assert "(rough: few digits)" in panel.reliability_diagram.getPlotItem().titleLabel.text
 
     # none yet: says so, draws nothing
     panel.my_digits_folder = tmp_path / "none"
