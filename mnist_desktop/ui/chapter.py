@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from mnist_desktop.model import chapter
 from mnist_desktop.model.config import ARCHITECTURE_SPECS, TrainConfig, recommended_config
 
+from .captions import count_of
 from .session import Session
 
 
@@ -101,7 +102,7 @@ def _make_a_chapter_model_active(c: Chapter) -> str:
     steps = c.actions.use_stepped_model()  # Step mode's "Use this model"
     linear = stage_number("linear")
     if steps is not None:
-        return f"{what} has no weights to nudge, so the linear model you stepped in stage {linear} (after {steps} step(s)) is now the active model."
+        return f"{what} has no weights to nudge, so the linear model you stepped in stage {linear} (after {count_of(steps, 'step')}) is now the active model."
     config = replace(chapter.get_stage("linear").config, epochs=1)
     if c.actions.train(config, "Training the chapter's linear model for one epoch, so that there are weights to nudge…"):
         return (

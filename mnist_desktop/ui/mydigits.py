@@ -60,11 +60,17 @@ class ZipWorker(Worker):
     def __init__(self, kind: str, folder: Path, path: Path, generation: int = 0):
         super().__init__(generation)
         self.kind, self.folder, self.path = kind, folder, path
+        self.total = 0  # the digits in the zip (an import), as its progress last said
 
     def work(self):
         store = mydigits.MyDigits(self.folder, read_only=self.kind == "export")
         job = store.import_zip if self.kind == "import" else store.export_zip
-        return job(self.path, progress=lambda done, total: self.report((done, total)), stop=self.cancelled)
+
+        def progress(done: int, total: int) -> None:
+            self.total = total
+            self.report((done, total))
+
+        return job(self.path, progress=progress, stop=self.cancelled)
 
     def failure(self, error: Exception) -> str:
         if isinstance(error, (engine.MnistDesktopError, OSError, ValueError, MemoryError)):
@@ -367,11 +373,11 @@ class MyDigitsPanel(QWidget):
             return
         if worker.kind == "import":
             self._zip_ended(worker.kind, result)
-            self.message.emit(f"Imported {result} digits ({len(self._ids)} in all).")
+            self.message.emit(_imported(result, worker.total, len(self._ids)))
             return
         skipped = f"; {len(result.skipped)} left out, their files unreadable: {result.skipped[0]}" if result.skipped else ""
         self._zip_ended(worker.kind, result)
-        self.message.emit(f"Exported {result.digits} digits to {result.path}{skipped}.")
+        self.message.emit(f"Exported {count_of(result.digits, 'digit')} to {result.path}{skipped}.")
 
     @Slot(int, str)
     def _on_zip_failed(self, generation: int, text: str) -> None:
@@ -646,6 +652,22 @@ class MyDigitsPanel(QWidget):
         ]
         self.changed_gallery.set_items(record["images"], changed, [record["ids"][i] for i in changed], captions)
         self.changed_gallery.setVisible(len(changed) > 0)
+
+
+def _imported(added: int, total: int, now: int) -> str:
+    """What an import of a zip of ``total`` digits that added ``added`` says; ``now``: the
+    digits in My digits after it. The import leaves out only digits already there (the same
+    id, or the same pixels with the same label)."""
+    in_all = f"({count_of(now, 'digit')} in all)"
+    skipped = total - added
+    if total == 0:
+        return f"The zip holds no digits: nothing was imported {in_all}."
+    if added == 0:
+        held = "its one digit is" if total == 1 else f"all {total:,} of its digits are"
+        return f"Nothing imported: {held} in My digits already {in_all}."
+    if skipped <= 0:
+        return f"Imported {count_of(added, 'digit')} {in_all}."
+    return f"Imported {count_of(added, 'digit')}; {count_of(skipped, 'digit')} already in My digits {'was' if skipped == 1 else 'were'} skipped {in_all}."
 
 
 def _predictions(predictor, images: np.ndarray, labels: np.ndarray) -> np.ndarray:

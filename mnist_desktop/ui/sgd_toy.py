@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QBoxLayout, QButtonGroup, QHBoxLayout, QLabel, QPu
 
 from mnist_desktop.model import toy_sgd
 
+from .captions import count_of
 from .panel import DockEntry
 from .session import Session
 from .theme import labelled_plot, palette_color, set_message, style_plot_widget
@@ -203,7 +204,9 @@ class SgdToyPanel(QWidget):
             first = self._losses[0]
             trend = "fallen" if state.loss < first else "grown"
             why = "" if state.loss < first else " Each step lands further from the bottom: the learning rate is too large."
-            set_message(self.message, f"The loss has {trend} from {_number(first)} to {_number(state.loss)} in {state.step} step(s).{why}")
+            set_message(
+                self.message, f"The loss has {trend} from {_number(first)} to {_number(state.loss)} in {count_of(state.step, 'step')}.{why}"
+            )
         for button in (self.step_button, self.steps_button):
             button.setEnabled(not state.diverged)
         self.stepped.emit(state)

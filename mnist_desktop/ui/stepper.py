@@ -35,6 +35,7 @@ from mnist_desktop import model as engine
 from mnist_desktop.model.config import ARCHITECTURE_SPECS, LOSS_SPECS, TASKS, recommended_config
 
 from .batch_shapes import BatchShapesView
+from .captions import count_of
 from .gallery import THUMB, Gallery
 from .session import LOADING_PYTORCH
 from .sigmoid_view import SigmoidView
@@ -416,7 +417,7 @@ class StepperWidget(QWidget):
         if self.busy or self.state is None or self._stepper is None:
             return
         predictor = self._stepper.predictor()  # no request runs: nothing changes the model meanwhile
-        self.show_message(f"The model after {self.state.step} step(s) is active (Edit → Previous model brings the old one back).")
+        self.show_message(f"The model after {count_of(self.state.step, 'step')} is active (Edit → Previous model brings the old one back).")
         self.modelTrained.emit(predictor)
 
     def shutdown(self) -> None:
@@ -498,7 +499,7 @@ class StepperWidget(QWidget):
             if state.epoch
             else "before the first batch"
         )
-        self.progress.setFormat(f"{state.phase} · {where} · {state.step} step(s) · lr {state.lr:.4g}")
+        self.progress.setFormat(f"{state.phase} · {where} · {count_of(state.step, 'step')} · lr {state.lr:.4g}")
         if state.loss is not None:
             self.loss_label.setText(f"loss {state.loss:.4f}")
         elif state.phase == "predict":

@@ -151,6 +151,7 @@ def test_a_model_stepped_in_the_linear_stage_is_the_one_nudged_in_the_accuracy_s
     guide.next_button.click()
     assert guide.key == "accuracy" and not window.training.is_training()
     assert "you stepped in stage 4" in guide.note.text()
+    assert f"(after {state.step} step{'' if state.step == 1 else 's'})" in guide.note.text()  # not "step(s)"
     np.testing.assert_array_equal(window.predictor.model.fc.weight.detach().numpy(), state.parameters["fc.weight"])
     assert window.nudge.findChild(QPushButton, "nudge_button").isEnabled()
     guide.previous_button.click()  # another stage: no note left over

@@ -131,6 +131,7 @@ def test_the_sgd_toy_fits_the_quadratic_step_by_step(qtbot):
         qtbot.mouseClick(panel.findChild(QPushButton, "sgd_toy_step"), Qt.MouseButton.LeftButton)
     one = panel.run.state
     np.testing.assert_allclose(one.params, start.params - 1e-5 * start.gradient)
+    assert label(panel, "sgd_toy_message").text().endswith(" in 1 step.")  # not "1 step(s)"
     xs, ys = panel.curve.getData()
     np.testing.assert_allclose(ys, toy_sgd.quadratic(xs, one.params))
     qtbot.mouseClick(panel.findChild(QPushButton, "sgd_toy_steps"), Qt.MouseButton.LeftButton)
@@ -138,6 +139,7 @@ def test_the_sgd_toy_fits_the_quadratic_step_by_step(qtbot):
     losses = panel.loss_curve.yData  # the losses themselves (the plot draws their log)
     assert len(losses) == 12 and losses[-1] < 0.5 * losses[0]
     assert "Step 11" in label(panel, "sgd_toy_params").text() and "fallen" in label(panel, "sgd_toy_message").text()
+    assert label(panel, "sgd_toy_message").text().endswith(" in 11 steps.")
     # too small: the same start, a smaller first step
     qtbot.mouseClick(panel.findChild(QPushButton, "sgd_toy_lr_small"), Qt.MouseButton.LeftButton)
     assert panel.run.state.step == 0

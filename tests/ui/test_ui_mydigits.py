@@ -204,3 +204,32 @@ def test_a_stopped_fine_tune_says_so_and_leaves_its_offer_in_front(window, qtbot
     assert window.training.findChild(QWidget, "stopped_row").isVisible()
     assert not window.docks["training"].visibleRegion().isEmpty() and window.docks["my_digits"].visibleRegion().isEmpty()
     assert window.statusBar().currentMessage() == "Stopped: the active model is unchanged. The Training panel offers the stopped model."
+
+
+def test_zip_messages_count_in_words_and_say_what_was_skipped(window, qtbot, my_digits, tmp_path):
+    """ "Exported 1 digits" and "Imported 0 digits (1 in all)" were the words: the counts now
+    agree with their nouns, and an import that adds nothing says its digits were there already."""
+    images = mnist_arrays("test")[0]
+    messages = []
+    my_digits.message.connect(messages.append)
+
+    def zip_job(start, *args):
+        with qtbot.waitSignal(my_digits.zipFinished, timeout=30_000):
+            assert start(*args)
+        return messages[-1]
+
+    window.canvas.set_image(np.kron(images[0], np.ones((10, 10), np.uint8)))
+    assert window.save_my_digit(7)
+    one = tmp_path / "one.zip"
+    assert zip_job(my_digits.export_zip, one) == f"Exported 1 digit to {one}."
+    assert zip_job(my_digits.import_zip, one) == "Nothing imported: its one digit is in My digits already (1 digit in all)."
+    my_digits.remove(my_digits.gallery.keys())
+    assert zip_job(my_digits.import_zip, one) == "Imported 1 digit (1 digit in all)."
+
+    window.canvas.set_image(np.kron(images[1], np.ones((10, 10), np.uint8)))
+    assert window.save_my_digit(2)
+    two = tmp_path / "two.zip"
+    assert zip_job(my_digits.export_zip, two) == f"Exported 2 digits to {two}."
+    assert zip_job(my_digits.import_zip, two) == "Nothing imported: all 2 of its digits are in My digits already (2 digits in all)."
+    my_digits.remove(my_digits.gallery.keys()[:1])
+    assert zip_job(my_digits.import_zip, two) == "Imported 1 digit; 1 digit already in My digits was skipped (2 digits in all)."

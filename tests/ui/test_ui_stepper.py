@@ -159,6 +159,8 @@ def test_use_this_model_makes_the_stepped_model_active(window, qtbot):
         qtbot.mouseClick(button(stepper, "step_use"), Qt.MouseButton.LeftButton)
     active = window.predictor
     assert active.arch == "linear" and active.task == "3v7"
+    assert f"The model after {state.step} step{'' if state.step == 1 else 's'} is active" in stepper.message.text()
+    assert f" · {state.step} step{'' if state.step == 1 else 's'} · " in stepper.progress.text(), stepper.progress.text()
     np.testing.assert_array_equal(active.model.fc.weight.detach().numpy(), state.parameters["fc.weight"])
 
 
