@@ -268,6 +268,11 @@ class MyDigitsPanel(QWidget):
         if batch:
             self._removed.append(batch)
         self.reload()
+        if batch:  # in place of what was said before ("Saved as … 2 digits in all")
+            self.message.emit(
+                f"Deleted {count_of(len(batch), 'digit')} ({count_of(len(self._ids), 'digit')} left). "
+                f"Undo delete brings {'it' if len(batch) == 1 else 'them'} back."
+            )
         return len(batch)
 
     @Slot()
@@ -284,6 +289,10 @@ class MyDigitsPanel(QWidget):
             self.message.emit(f"Cannot bring the digits back: {e}")
             return 0
         self.reload()
+        if restored:
+            self.message.emit(f"Brought back {count_of(restored, 'digit')} ({count_of(len(self._ids), 'digit')} in all).")
+        else:  # (reload drops from the undo list the digits that are back some other way)
+            self.message.emit("Nothing to bring back: the digits deleted last are in My digits again.")
         return restored
 
     def relabel(self, ids, label: int) -> None:
@@ -446,9 +455,19 @@ class MyDigitsPanel(QWidget):
         self.counts.setText(f"{count_of(len(self._ids), 'digit')}:<table cellspacing='5'><tr>{counts}</tr></table>")
         self._predict()
         self.gallery.set_items(self._images, np.arange(len(self._ids)), list(self._ids), self._caption)
+        self._drop_undone()
         self.undo_button.setEnabled(bool(self._removed))
         self._update_enabled()
         self.changed.emit()
+
+    def _drop_undone(self) -> None:
+        """Keep on the undo list only the deleted digits that Undo delete can bring back: not
+        those in the folder again (an import of a zip made before the delete brings them back
+        with their ids), nor those whose 28×28 file could not be read when deleted. Undo delete
+        stayed enabled after such an import and did nothing."""
+        present = set(self._ids)
+        kept = ([r for r in batch if r.small is not None and r.entry.get("id") not in present] for batch in self._removed)
+        self._removed = [batch for batch in kept if batch]
 
     def _caption(self, i: int) -> str:
         label = int(self._labels[i])

@@ -233,3 +233,41 @@ def test_zip_messages_count_in_words_and_say_what_was_skipped(window, qtbot, my_
     assert zip_job(my_digits.import_zip, two) == "Nothing imported: all 2 of its digits are in My digits already (2 digits in all)."
     my_digits.remove(my_digits.gallery.keys()[:1])
     assert zip_job(my_digits.import_zip, two) == "Imported 1 digit; 1 digit already in My digits was skipped (2 digits in all)."
+
+
+def test_delete_says_how_many_are_left_and_undo_is_on_only_when_it_can_bring_digits_back(window, qtbot, my_digits, tmp_path):
+    """A delete said nothing (the status bar kept "… 2 digits in all" with one left); after the
+    digits deleted came back from a zip, Undo delete stayed enabled and did nothing."""
+    images = mnist_arrays("test")[0]
+    undo = my_digits.findChild(QWidget, "my_digits_undo")
+    bar = window.statusBar()
+    for k, label in ((0, 7), (1, 8)):
+        window.canvas.set_image(np.kron(images[k], np.ones((10, 10), np.uint8)))
+        assert window.save_my_digit(label)
+    assert bar.currentMessage() == "Saved as an 8 in My digits (1 labelled 8, 2 digits in all)."
+    seven, eight = (i for i, label in zip(my_digits.gallery.keys(), my_digits._labels) if label in (7, 8))
+    assert my_digits.remove([eight]) == 1
+    assert bar.currentMessage() == "Deleted 1 digit (1 digit left). Undo delete brings it back." and undo.isEnabled()
+    assert my_digits.undo_remove() == 1
+    assert bar.currentMessage() == "Brought back 1 digit (2 digits in all)." and not undo.isEnabled()
+
+    # a zip of the 7 alone; both deleted, then the zip imported: only the 8 is left to bring back
+    seven_only = tmp_path / "seven.zip"
+    my_digits.remove([eight])
+    with qtbot.waitSignal(my_digits.zipFinished, timeout=30_000):
+        assert my_digits.export_zip(seven_only)
+    assert my_digits.undo_remove() == 1
+    assert my_digits.remove([seven, eight]) == 2
+    assert bar.currentMessage() == "Deleted 2 digits (0 digits left). Undo delete brings them back." and undo.isEnabled()
+    with qtbot.waitSignal(my_digits.zipFinished, timeout=30_000):
+        assert my_digits.import_zip(seven_only)
+    assert my_digits.count() == 1 and undo.isEnabled()
+    assert my_digits.undo_remove() == 1 and my_digits.count() == 2 and my_digits.count(8) == 1
+    assert not undo.isEnabled()
+
+    # every digit deleted comes back from the zip: nothing is left for Undo delete to do
+    my_digits.remove([seven])
+    assert undo.isEnabled()
+    with qtbot.waitSignal(my_digits.zipFinished, timeout=30_000):
+        assert my_digits.import_zip(seven_only)
+    assert my_digits.count() == 2 and not undo.isEnabled()
