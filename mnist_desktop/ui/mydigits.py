@@ -416,7 +416,11 @@ class MyDigitsPanel(QWidget):
             self.import_zip(path)
 
     def _ask_relabel(self, ids) -> None:
-        label, ok = QInputDialog.getInt(self, "Re-label", f"Which digit {'is' if len(ids) == 1 else 'are'} it?", 0, 0, 9)
+        if not ids:
+            return
+        # the dialog starts at the digit's label (the first one's, for several), not at 0
+        current = int(self._labels[self._ids.index(ids[0])]) if ids[0] in self._ids else 0
+        label, ok = QInputDialog.getInt(self, "Re-label", f"Which digit {'is' if len(ids) == 1 else 'are'} it?", current, 0, 9)
         if ok:
             self.relabel(ids, label)
 

@@ -144,10 +144,17 @@ def test_export_import_and_relabel_from_the_dock(window, qtbot, my_digits, tmp_p
         my_digits.import_zip(zip_path)
     assert my_digits.last_zip_result == 0  # not twice
 
-    # Re-label through the dock's dialog: the 7 becomes a 1.
-    monkeypatch.setattr(QInputDialog, "getInt", lambda *a, **k: (1, True))
+    # Re-label through the dock's dialog, which starts at the digit's label (it started at 0): the 7 becomes a 1.
+    asked = []
+
+    def get_int(parent, title, text, value, minimum, maximum):
+        asked.append((value, minimum, maximum))
+        return 1, True
+
+    monkeypatch.setattr(QInputDialog, "getInt", get_int)
     seven = [i for i, label in zip(my_digits.store().ids(), (my_digits.store().label(i) for i in my_digits.store().ids())) if label == 7]
     my_digits._ask_relabel(seven)
+    assert asked == [(7, 0, 9)]  # value, minimum, maximum
     assert my_digits.count(7) == 0 and my_digits.count(1) == 1
 
     # A file that is no export: one message, nothing changes.
