@@ -46,6 +46,7 @@ from mnist_desktop.model.corruptions import CORRUPTIONS, corruption_suite
 from mnist_desktop.model.datasets import MNIST
 from mnist_desktop.model.recognition import calibration, calibration_of
 
+from .captions import count_of
 from .gallery import Gallery, thumbnail
 from .panel import DockEntry
 from .session import LOADING_PYTORCH, Session, is_torch_model
@@ -980,8 +981,8 @@ class EvaluationPanel(QWidget):
         temperature = getattr(self.predictor, "temperature", 1.0) if self.predictor is not None else 1.0
         top = int(cal.count[-1])
         caveat = (
-            f" With so few digits this ECE is rough: each one is {100 / n:.3g} % of them, so one answer more or less right "
-            f"moves it by up to that much; {RELIABILITY_FEW} or more make it mean something."
+            f" With only {count_of(n, 'digit')} this ECE is rough: one answer more or less right moves it by up to "
+            f"{100 / n:.3g} points; {RELIABILITY_FEW} or more make it mean something."
             if few
             else ""
         )

@@ -60,7 +60,9 @@ def test_reliability_diagram_on_my_digits(window, qtbot, bundled, tmp_path):
     np.testing.assert_allclose(y, 100 * expected.accuracy[used], rtol=1e-5)
     assert "on 40 of My digits" in panel.reliability_info.text()
     # 40 digits: said to be too few for the ECE to mean much, and by how much one digit moves it
-    assert "With so few digits this ECE is rough: each one is 2.5 % of them" in panel.reliability_info.text()
+    assert (
+        "With only 40 digits this ECE is rough: one answer more or less right moves it by up to 2.5 points" in panel.reliability_info.text()
+    )
     assert "(rough: few digits)" in panel.reliability_diagram.getPlotItem().titleLabel.text
 
     # none yet: says so, draws nothing
