@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QMouseEvent, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -517,9 +517,13 @@ class EvaluationPanel(QWidget):
     def _build_robustness_tab(self) -> None:
         self.robustness_view = pg.GraphicsLayoutWidget()
         self.robustness_view.setObjectName("robustness_plots")
-        self.robustness_curves: dict[str, pg.PlotDataItem] = {}  # filled by _robustness_plots
+        self.robustness_curves: dict[str, pg.PlotDataItem] = {}  # filled as the plots are built
         self.robustness_plots: dict[str, pg.PlotItem] = {}
+        self._robustness_data: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # kind → curve, until its plot exists
         self._robustness_columns = 0
+        # One plot per event-loop turn: the five at once held the window 0.3–0.7 s.
+        self._robustness_builder = QTimer(self, singleShot=True, interval=0)
+        self._robustness_builder.timeout.connect(self._build_next_robustness_plot)
         self.robustness_view.installEventFilter(self)  # two or three plots to a row, as its width allows
         style_plot_widget(self.robustness_view, self)
         note = QLabel(
@@ -529,31 +533,57 @@ class EvaluationPanel(QWidget):
             wordWrap=True,
         )
         w = self._add_tab("Robustness", note, self.robustness_view, stretch=self.robustness_view)
-        self.tabs.currentChanged.connect(lambda i: self.tabs.widget(i) is w and self._robustness_plots())
+        self.tabs.currentChanged.connect(lambda i: self.tabs.widget(i) is w and self._build_robustness_plots())
 
-    def _robustness_plots(self) -> dict[str, pg.PlotDataItem]:
-        """The five plots, made when first shown or filled: ~40 ms of start-up otherwise."""
-        if not self.robustness_curves:
-            for kind, (label, amounts, unit) in ev.DAMAGES.items():
-                plot = self.robustness_plots[kind] = pg.PlotItem(title=label)
-                plot.setLabel("bottom", unit)
-                # Three labelled amounts (the first, middle and last), a tick at each: seven
-                # labels ran together in a narrow plot ("0.60.81.01.21.4").
-                axis = plot.getAxis("bottom")
-                axis.enableAutoSIPrefix(False)
-                major = [amounts[i] for i in sorted({0, len(amounts) // 2, len(amounts) - 1})]
-                axis.setTicks([[(v, f"{v:g}") for v in major], [(v, "") for v in amounts]])
-                plot.setYRange(0, 100, padding=0.02)
-                plot.setXRange(min(amounts), max(amounts), padding=0.1)  # room for the end labels
-                plot.showGrid(x=True, y=True, alpha=0.2)
-                plot.setMouseEnabled(False, False)
-                plot.hideButtons()
-                self.robustness_curves[kind] = plot.plot(
-                    pen=pg.mkPen((31, 119, 180), width=2), symbol="o", symbolSize=5, symbolBrush=(31, 119, 180)
-                )
+    def _build_robustness_plots(self) -> None:
+        """Build the five plots, one per turn of the event loop (each takes 30–60 ms: its axes,
+        title and menus), when the tab is first shown or its first curve arrives: not at
+        start-up, where they cost ~40 ms, and not all in one turn, which froze the window."""
+        if len(self.robustness_plots) < len(ev.DAMAGES) and not self._robustness_builder.isActive():
+            self._robustness_builder.start()
+
+    @Slot()
+    def _build_next_robustness_plot(self) -> None:
+        """Build the first plot not built yet, put it in its place and give it its curve if it
+        has come; then, if any is left, the next one in the next turn."""
+        kind = next((k for k in ev.DAMAGES if k not in self.robustness_plots), None)
+        if kind is None:
+            return
+        label, amounts, unit = ev.DAMAGES[kind]
+        # No right-click menu (as the other small plots): it also costs a third of the build.
+        plot = pg.PlotItem(title=label, enableMenu=False)
+        plot.setLabel("bottom", unit)
+        # Three labelled amounts (the first, middle and last), a tick at each: seven
+        # labels ran together in a narrow plot ("0.60.81.01.21.4").
+        axis = plot.getAxis("bottom")
+        axis.enableAutoSIPrefix(False)
+        major = [amounts[i] for i in sorted({0, len(amounts) // 2, len(amounts) - 1})]
+        axis.setTicks([[(v, f"{v:g}") for v in major], [(v, "") for v in amounts]])
+        plot.setYRange(0, 100, padding=0.02)
+        plot.setXRange(min(amounts), max(amounts), padding=0.1)  # room for the end labels
+        plot.showGrid(x=True, y=True, alpha=0.2)
+        plot.setMouseEnabled(False, False)
+        plot.hideButtons()
+        curve = plot.plot(pen=pg.mkPen((31, 119, 180), width=2), symbol="o", symbolSize=5, symbolBrush=(31, 119, 180))
+        if kind in self._robustness_data:
+            curve.setData(*self._robustness_data[kind])
+        self.robustness_plots[kind] = plot
+        self.robustness_curves[kind] = curve
+        style_plot_widget(self.robustness_view, self, only=plot)
+        if not self._robustness_columns:
             self._arrange_robustness()
-            style_plot_widget(self.robustness_view, self)
-        return self.robustness_curves
+        else:
+            i, columns = len(self.robustness_plots) - 1, self._robustness_columns
+            self.robustness_view.ci.addItem(plot, row=i // columns, col=i % columns)
+        self._robustness_on_screen()
+        self._build_robustness_plots()
+
+    def _robustness_on_screen(self) -> None:
+        """Every curve has come and is drawn in its plot: the stage is on screen."""
+        if len(self._robust_shown) == len(ev.DAMAGES) and all(k in self.robustness_curves for k in ev.DAMAGES):
+            if "robustness" not in self._shown:
+                self._shown.add("robustness")
+                self.stageShown.emit("robustness")
 
     def _arrange_robustness(self) -> None:
         """The robustness plots two or three to a row, as the view's width allows: three in a
@@ -860,9 +890,9 @@ class EvaluationPanel(QWidget):
         show = getattr(self, f"_show_{stage}", None)
         if show is not None:
             show(payload)
-            if stage != "robustness":
+            if stage != "robustness":  # on screen once its five plots have their curves: _robustness_on_screen
                 self._shown.add(stage)
-            self.stageShown.emit(stage)
+                self.stageShown.emit(stage)
 
     def _clear(self) -> None:
         self.confusion.set_matrix(None)
@@ -873,6 +903,7 @@ class EvaluationPanel(QWidget):
         self.answered_curve.setData([], [])
         self.answered_accuracy_curve.setData([], [])
         self.threshold_label.setText("")
+        self._robustness_data = {}
         for curve in self.robustness_curves.values():
             curve.setData([], [])
         self.point_map.clear()
@@ -943,10 +974,13 @@ class EvaluationPanel(QWidget):
 
     def _show_robustness(self, payload) -> None:
         kind, amounts, curve = payload
-        self._robustness_plots()[kind].setData(amounts, 100 * curve)
+        self._robustness_data[kind] = (amounts, 100 * curve)
+        if kind in self.robustness_curves:
+            self.robustness_curves[kind].setData(*self._robustness_data[kind])
+        else:
+            self._build_robustness_plots()  # it gets its curve when built
         self._robust_shown.add(kind)
-        if len(self._robust_shown) == len(ev.DAMAGES):
-            self._shown.add("robustness")
+        self._robustness_on_screen()
 
     def _show_mydigits(self, payload) -> None:
         n, cal, why = payload

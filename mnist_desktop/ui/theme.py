@@ -90,18 +90,24 @@ def labelled_plot(name: str, bottom: str, left: str, tip: str = "") -> tuple[pg.
     return widget, set_up_plot(widget.getPlotItem(), bottom, left)
 
 
-def style_plot_widget(widget: pg.PlotWidget | pg.GraphicsLayoutWidget, source: QWidget | None = None) -> None:
+def style_plot_widget(
+    widget: pg.PlotWidget | pg.GraphicsLayoutWidget, source: QWidget | None = None, only: pg.PlotItem | None = None
+) -> None:
     """Background, axes and labels from the palette of ``source`` (default: the widget).
 
     Pass the panel that received the PaletteChange: Qt tells a parent before its children,
-    so at that moment the plot widget itself still has the old palette.
+    so at that moment the plot widget itself still has the old palette. ``only``: style just
+    this plot of the widget (one just added): restyling the others makes them draw their axes
+    again.
     """
     source = source or widget
     widget.viewport().installEventFilter(PLOT_MOUSE)  # once: installing it again only moves it to the front
     widget.setBackground(palette_color(source, QPalette.ColorRole.Base))
     text = palette_color(source, QPalette.ColorRole.Text)
     items = []
-    if isinstance(widget, pg.PlotWidget):
+    if only is not None:
+        items = [only]
+    elif isinstance(widget, pg.PlotWidget):
         items = [widget.getPlotItem()]
     else:
         items = [i for i in widget.ci.items if isinstance(i, pg.PlotItem)]

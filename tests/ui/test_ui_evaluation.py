@@ -244,3 +244,52 @@ def test_a_gallery_caption_shows_whole_when_its_cell_has_room(qtbot):
         band = [(x, y) for y in range(cell.top() + 60, cell.bottom()) for x in range(cell.left(), cell.right())]
         ink = [x for x, y in band if abs(QColor(shot.pixel(x, y)).lightness() - paper) > 100]
         assert ink and max(ink) - min(ink) >= 0.9 * wide, (caption, max(ink) - min(ink), wide)
+
+
+def test_the_robustness_plots_are_built_one_per_event_loop_turn(qtbot):
+    """Opening the Robustness tab built all five plots in the tab switch's turn: the window
+    froze 0.3–0.7 s. Now the switch builds none and each turn of the loop builds one (the
+    speed itself is measured outside the tests)."""
+    from mnist_desktop.model.evaluation import DAMAGES
+    from mnist_desktop.ui.evaluation import EvaluationPanel
+
+    panel = EvaluationPanel()
+    qtbot.addWidget(panel)
+    panel.resize(700, 500)
+    panel.show()
+    qtbot.waitExposed(panel)
+    assert panel.robustness_plots == {}  # nothing at start-up
+    built_per_turn = []
+    panel.tabs.setCurrentIndex([panel.tabs.tabText(i) for i in range(panel.tabs.count())].index("Robustness"))
+    built_per_turn.append(len(panel.robustness_plots))
+    assert built_per_turn == [0]  # none in the switch's own turn
+    panel._robustness_builder.timeout.connect(lambda: built_per_turn.append(len(panel.robustness_plots)))
+    qtbot.waitUntil(lambda: len(panel.robustness_plots) == len(DAMAGES))
+    assert built_per_turn == list(range(len(DAMAGES) + 1))  # [0, 1, 2, 3, 4, 5]
+    assert list(panel.robustness_plots) == list(DAMAGES)
+    grid, columns = panel.robustness_view.ci, panel._robustness_columns
+    assert columns in (2, 3)  # each in its place of the grid, as the view's width allows
+    assert [grid.getItem(i // columns, i % columns) for i in range(len(DAMAGES))] == list(panel.robustness_plots.values())
+
+
+def test_robustness_curves_that_come_before_their_plots_are_drawn_when_built(qtbot):
+    """Curves that arrive while the tab is hidden start the one-per-turn build (they built all
+    five at once) and each lands in its plot; the stage counts as shown once all are drawn."""
+    from mnist_desktop.model.evaluation import DAMAGES
+    from mnist_desktop.ui.evaluation import EvaluationPanel
+
+    panel = EvaluationPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    qtbot.waitExposed(panel)
+    shown = []
+    panel.stageShown.connect(shown.append)
+    for kind, (_label, amounts, _unit) in DAMAGES.items():
+        panel._show_robustness((kind, np.asarray(amounts, dtype=np.float64), np.linspace(0.99, 0.4, len(amounts))))
+        assert len(panel.robustness_plots) <= 1  # not all five in this turn
+    assert "robustness" not in panel._shown and shown == []  # not on screen yet
+    qtbot.waitUntil(lambda: "robustness" in panel._shown)
+    assert shown == ["robustness"]
+    for kind, (_label, amounts, _unit) in DAMAGES.items():
+        x, y = panel.robustness_curves[kind].getData()
+        assert list(x) == list(amounts) and y[0] == pytest.approx(99) and y[-1] == pytest.approx(40)

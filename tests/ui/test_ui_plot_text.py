@@ -62,7 +62,8 @@ def test_robustness_plots_fit_a_side_dock_with_their_scales_readable(window, qtb
         window.reset_layout()
         window.dock_manager.raise_("evaluation")
         panel.tabs.setCurrentIndex([panel.tabs.tabText(i) for i in range(panel.tabs.count())].index("Robustness"))
-        curves = panel._robustness_plots()
+        qtbot.waitUntil(lambda: len(panel.robustness_plots) == len(DAMAGES))  # built one per event-loop turn
+        curves = panel.robustness_curves
         for kind, (_label, amounts, _unit) in DAMAGES.items():
             curves[kind].setData(np.asarray(amounts), np.linspace(99, 40, len(amounts)))
         settle(window, qtbot)
