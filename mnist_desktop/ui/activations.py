@@ -85,6 +85,9 @@ class ImageView(QFrame):
         self.title = QLabel(title)
         self.title.setWordWrap(height is None)
         self.view = pg.GraphicsLayoutWidget()
+        # Clicked, never typed into: a Tab stop that did nothing and showed no focus (eleven of
+        # them between the loss plot and the next panel).
+        self.view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         if height is None:
             self.view.setMinimumHeight(60)
             self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)

@@ -10,7 +10,8 @@ front of the default layouts) and those in ``EAGER`` are built with the window.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from PySide6.QtCore import QEvent, QObject, QPoint, QRect, QSettings, QSignalBlocker, QSize, Qt, QTimer
 from PySide6.QtGui import QAction
@@ -187,6 +188,9 @@ class Docks(QObject):
     def _on_visibility(self, name: str, shown: bool) -> None:
         """The one place that tells panels they are seen; a panel not built yet is built when it first is."""
         panel = self.panels.get(name)
+        focus = QApplication.focusWidget()
+        if not shown and focus is not None and self.docks[name].isAncestorOf(focus):
+            focus.clearFocus()  # keys typed now must not change what went behind another tab
         if panel is None and shown and self._bound:
             self._build(name)  # tells it
         elif panel is not None:
@@ -195,6 +199,34 @@ class Docks(QObject):
     @staticmethod
     def _on_screen(dock: QDockWidget) -> bool:
         return dock.isVisible() and not dock.visibleRegion().isEmpty()
+
+    def covered(self) -> list[QDockWidget]:
+        """The docks in the window that Qt counts as visible but nobody sees: behind another tab."""
+        return [d for d in self.docks.values() if d.isVisible() and not d.isFloating() and d.visibleRegion().isEmpty()]
+
+    @contextmanager
+    def covered_out_of_tab_order(self) -> Iterator[None]:
+        """Within it, the widgets of covered docks take no Tab focus. Qt 6 keeps a dock behind
+        another tab visible (only covered), so its widgets stayed in the focus chain: Tab went
+        from the Activations tiles into the hidden Weights panel, and the arrow keys changed its
+        layer unseen. The window moves the focus inside this, with Qt's own rules otherwise.
+
+        Only widgets without a focus proxy are changed: Qt judges one with a proxy by its proxy's
+        policy, and setting its policy would set the proxy's too (a plot's viewport passed its
+        StrongFocus on to its plot widget)."""
+        kept = [
+            (w, w.focusPolicy())
+            for dock in self.covered()
+            for w in dock.findChildren(QWidget)
+            if w.focusPolicy() & Qt.FocusPolicy.TabFocus and w.focusProxy() is None
+        ]
+        for w, _policy in kept:
+            w.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        try:
+            yield
+        finally:
+            for w, policy in kept:
+                w.setFocusPolicy(policy)
 
     @property
     def entries(self) -> dict[str, DockEntry]:

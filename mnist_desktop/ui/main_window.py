@@ -474,6 +474,11 @@ class MainWindow(QMainWindow):
             return True
         return super().event(event)
 
+    def focusNextPrevChild(self, next: bool) -> bool:
+        """Tab and Shift+Tab, as Qt moves the focus, but never into a dock behind another tab."""
+        with self.dock_manager.covered_out_of_tab_order():
+            return super().focusNextPrevChild(next)
+
     def explain_widgets(self, root: QWidget | None = None) -> None:
         """Every widget under ``root`` (default: the window) that has a tooltip but no status
         tip gets its tooltip as status tip, so that the help strip shows it on hover."""

@@ -291,3 +291,77 @@ def test_view_menu_brings_a_background_tab_forward_and_train_shows_its_progress(
     window.train_action.trigger()
     qtbot.waitUntil(lambda: not training.visibleRegion().isEmpty())
     assert started == [True]
+
+
+def _tab_round(window, qtbot, key, presses=120):
+    """The widgets Tab (or Shift+Tab) takes the focus to, from the canvas until it comes back."""
+    from PySide6.QtTest import QTest
+
+    window.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.canvas)
+    visited = []
+    for _ in range(presses):
+        QTest.keyClick(QApplication.focusWidget() or window, key)
+        focus = QApplication.focusWidget()
+        if focus is window.canvas:
+            break
+        visited.append(focus)
+    return visited
+
+
+def test_tab_never_lands_in_a_dock_behind_another_tab(window, qtbot):
+    """Qt 6 keeps a dock behind another tab in the focus chain: Tab went from the Activations
+    tiles into the hidden Weights panel, and Down changed its layer unseen. Nor is a tile (it
+    has no keyboard action, and showed no focus) a Tab stop."""
+    from PySide6.QtWidgets import QDockWidget, QWidget
+
+    from mnist_desktop.ui.activations import ImageView
+
+    window.resize(1400, 900)
+    window.reset_layout()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    settle(window, qtbot)
+    weights = window.dock_manager.panel("weights")
+    covered = window.dock_manager.covered()
+    assert window.docks["weights"] in covered  # behind Activations
+    policies = {w: w.focusPolicy() for dock in covered for w in dock.findChildren(QWidget)}
+    for key in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab):
+        visited = _tab_round(window, qtbot, key)
+        assert visited and None not in visited
+        for focus in visited:
+            dock = focus.parent()
+            while dock is not None and not isinstance(dock, QDockWidget):
+                dock = dock.parent()
+            where = dock.objectName() if dock is not None else "window"
+            assert dock is None or not dock.visibleRegion().isEmpty(), (key, focus.objectName(), where)
+            assert not isinstance(focus.parent(), ImageView), (key, "an activation tile", where)
+        assert not any(weights.isAncestorOf(w) for w in visited)
+    assert {w: w.focusPolicy() for dock in covered for w in dock.findChildren(QWidget)} == policies  # left as they were
+    # the Weights panel, brought forward, is reached again
+    window.dock_manager.raise_("weights")
+    settle(window, qtbot)
+    assert any(weights.isAncestorOf(w) for w in _tab_round(window, qtbot, Qt.Key.Key_Tab))
+
+
+def test_keys_go_nowhere_once_the_focused_panel_goes_behind_another_tab(window, qtbot):
+    """A combo box with the focus in a dock sent behind another tab took the arrow keys unseen."""
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QComboBox
+
+    window.resize(1400, 900)
+    window.reset_layout()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.dock_manager.raise_("weights")
+    settle(window, qtbot)
+    layer = window.dock_manager.panel("weights").findChild(QComboBox, "weights_layer")
+    assert layer.count() > 1
+    layer.setFocus(Qt.FocusReason.TabFocusReason)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is layer)
+    window.dock_manager.raise_("activations")
+    settle(window, qtbot)
+    assert QApplication.focusWidget() is not layer
+    before = layer.currentIndex()
+    QTest.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_Down)
+    assert layer.currentIndex() == before
