@@ -103,6 +103,33 @@ def test_stop_takes_effect_within_one_batch():
     assert not full.partial and full.batches_done == full.batches
 
 
+class StopAfter:
+    """A stop event that turns on by itself once ``batches`` batches have been trained: the
+    loop asks it once before each batch (no pause event, batches under CHUNK)."""
+
+    def __init__(self, batches: int):
+        self.asked, self.batches = 0, batches
+
+    def is_set(self) -> bool:
+        self.asked += 1
+        return self.asked > self.batches
+
+
+def test_a_stop_between_reports_reports_where_it_stopped():
+    """Batches are reported every log_every steps; a stop between two reports left the last
+    report up to log_every - 1 batches behind the stopped epoch's batches_done, and the window
+    said "Stopped at epoch 2, batch 276/469" beside "277/469 batches" in its table."""
+    reports = []
+    config = small(arch="linear", log_every=4)  # 32 batches an epoch
+    result = train(config, on_batch=reports.append, stop_event=StopAfter(32 + 6))
+    last, epoch = reports[-1], result.history[-1]
+    assert result.stopped and epoch.partial and (epoch.epoch, epoch.batches_done) == (2, 6)
+    assert (last.epoch, last.batch, last.step) == (2, 6, 32 + 6)  # without the last report: batch 4, step 36
+    assert [r.step for r in reports[-3:]] == [32, 36, 38]
+    on_a_report = train(config, on_batch=(at_report := []).append, stop_event=StopAfter(32 + 8)).history[-1]
+    assert on_a_report.batches_done == at_report[-1].batch == 8 and at_report[-2].batch == 4  # not reported twice
+
+
 def test_cancel_from_another_thread():
     stop, started, out = threading.Event(), threading.Event(), {}
     worker = threading.Thread(

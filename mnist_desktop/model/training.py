@@ -836,6 +836,18 @@ def _sgd(
     draws = generator if x_train.device.type == "cpu" else torch.Generator(x_train.device).manual_seed(config.seed)
     if on_weights:
         on_weights(weights.snapshot(model, 0))
+
+    def report(epoch: int, batch: int) -> None:  # batch: 1-based, the last one trained
+        nonlocal first_loss, max_grad
+        mean_loss, speed = meter.read()
+        first_loss = mean_loss if first_loss is None else first_loss
+        if exploded(mean_loss, first_loss):
+            raise _diverged(mean_loss, f"at step {step} (epoch {epoch})", config)
+        grad_norm = float(opt.grad_norm())
+        max_grad = max(max_grad or 0.0, grad_norm)
+        if on_batch:
+            on_batch(BatchInfo(epoch, config.epochs, step, total, batch, batches, mean_loss, lr, speed, grad_norm, samples))
+
     for epoch in range(1, config.epochs + 1):
         model.train()
         epoch_start = time.perf_counter()
@@ -868,14 +880,12 @@ def _sgd(
             meter.add(loss, len(idx))
             epoch_sum += loss.detach() * len(idx)
             if step % config.log_every == 0 or b == batches - 1:
-                mean_loss, speed = meter.read()
-                first_loss = mean_loss if first_loss is None else first_loss
-                if exploded(mean_loss, first_loss):
-                    raise _diverged(mean_loss, f"at step {step} (epoch {epoch})", config)
-                grad_norm = float(opt.grad_norm())
-                max_grad = max(max_grad or 0.0, grad_norm)
-                if on_batch:
-                    on_batch(BatchInfo(epoch, config.epochs, step, total, b + 1, batches, mean_loss, lr, speed, grad_norm, samples))
+                report(epoch, b + 1)
+        if stopped and meter.steps:
+            # The batches trained since the last report, reported: the run's last progress is
+            # then where it stopped, as its epoch's figures are (batches_done below), not up to
+            # log_every - 1 batches earlier (the window said "batch 276" beside "277 batches").
+            report(epoch, b)
         if seen:
             valid_loss, valid_acc = evaluate(model, x_valid, y_valid, loss_fn)
             train_loss = float(epoch_sum) / seen
