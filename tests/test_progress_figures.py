@@ -2,7 +2,7 @@
 
 import math
 
-from mnist_desktop.model.progress import accuracy_range, epoch_table
+from mnist_desktop.model.progress import accuracy_range, epoch_table, partial_note
 from mnist_desktop.model.training import EpochInfo
 
 
@@ -29,7 +29,11 @@ def test_epoch_table():
     assert rows[2][3] == "99.22 %"
     # a model that minimises no loss (pixel similarity): no loss columns
     assert epoch_table(epochs[:1], losses=False) == [("epoch", "valid accuracy", "time"), ("1/2", "98.60 %", "12.3 s")]
-    # a run stopped inside an epoch: that row says so (it looked like a whole epoch)
+    # a run stopped inside an epoch: that row is marked (it looked like a whole epoch), in a
+    # cell as narrow as a whole epoch's, and the footnote says how many batches ran
     stopped = EpochInfo(1, 4, 0.3, 0.07, 0.9936, 2.3, 50, 97)
-    assert epoch_table([stopped])[1][0] == "1/4 (stopped: 50/97 batches)"
-    assert epoch_table([EpochInfo(1, 4, 0.3, 0.07, 0.9936, 2.3, 97, 97)])[1][0] == "1/4"
+    assert epoch_table([stopped])[1][0] == "1/4*"
+    assert partial_note([stopped]) == "* Stopped in epoch 1 after 50 of its 97 batches: its figures are of those batches."
+    whole = EpochInfo(1, 4, 0.3, 0.07, 0.9936, 2.3, 97, 97)
+    assert epoch_table([whole])[1][0] == "1/4" and partial_note([whole]) is None and partial_note([]) is None
+    assert partial_note(epochs) is None  # figures of a run that did not say how many batches: whole epochs

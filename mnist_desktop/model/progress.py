@@ -142,20 +142,39 @@ def accuracy_range(accuracies) -> tuple[float, float]:
     return max(0.0, lo - pad), min(1.0, hi + pad)
 
 
+PARTIAL_MARK = "*"  # after the epoch of a row whose epoch was stopped part-way; partial_note() says how far
+
+
 def epoch_table(epochs, losses: bool = True) -> list[tuple[str, ...]]:
     """The per-epoch figures as rows of text, a header first: epoch, train and valid loss
-    (left out with ``losses=False``: a model that minimises no loss), valid accuracy, time."""
+    (left out with ``losses=False``: a model that minimises no loss), valid accuracy, time.
+
+    An epoch stopped part-way is marked ``2/2*``, a cell as narrow as the others (the table's
+    cells do not wrap: "2/2 (stopped: 277/469 batches)" made it wider than the Training dock);
+    :func:`partial_note` gives the footnote that says how many batches ran."""
     header = ("epoch", "train loss", "valid loss", "valid accuracy", "time") if losses else ("epoch", "valid accuracy", "time")
     rows = [header]
     for e in epochs:
         acc = f"{100 * e.valid_accuracy:.2f} %" if math.isfinite(e.valid_accuracy) else "–"
         seconds = f"{e.seconds:.1f} s"
-        epoch = f"{e.epoch}/{e.epochs}" + (f" (stopped: {e.batches_done}/{e.batches} batches)" if getattr(e, "partial", False) else "")
+        epoch = f"{e.epoch}/{e.epochs}" + (PARTIAL_MARK if getattr(e, "partial", False) else "")
         if losses:
             rows.append((epoch, f"{e.train_loss:.4f}", f"{e.valid_loss:.4f}", acc, seconds))
         else:
             rows.append((epoch, acc, seconds))
     return rows
+
+
+def partial_note(epochs) -> str | None:
+    """The footnote of :func:`epoch_table` for its epochs: how much of an epoch stopped part-way
+    was trained (only a run's last epoch can be); None when every epoch is whole."""
+    e = epochs[-1] if len(epochs) else None
+    if e is None or not getattr(e, "partial", False):
+        return None
+    return (
+        f"{PARTIAL_MARK} Stopped in epoch {e.epoch} after {e.batches_done:,} of its {e.batches:,} batches: "
+        "its figures are of those batches."
+    )
 
 
 def format_duration(seconds: float) -> str:

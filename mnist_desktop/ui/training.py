@@ -44,7 +44,7 @@ from mnist_desktop import model as engine
 from mnist_desktop.model.config import ARCHITECTURE_SPECS as ARCHITECTURES
 from mnist_desktop.model.config import DEVICES, SCHEDULES
 from mnist_desktop.model.config import LOSS_SPECS as LOSSES
-from mnist_desktop.model.progress import TrainingProgress, epoch_table, format_duration, speed_note, usual_speed
+from mnist_desktop.model.progress import TrainingProgress, epoch_table, format_duration, partial_note, speed_note, usual_speed
 
 from .loss_plot import LossPlot
 from .panel import DockEntry
@@ -61,6 +61,7 @@ LOG_EVERY = engine.TrainConfig().log_every  # as headless: the trainer reads the
 PLOT_INTERVAL_MS = 90  # the plot and the progress text redraw at most ~11 times per second
 FINISH_DELAY_MS = 5  # the end of a run: the panel's last update this long after its thread ends (_on_thread_finished)
 FIGURE_ROWS = 10  # the per-epoch figures under the plot: the last this many epochs
+FIGURES_TIP = "The figures of each epoch: the loss on the training and validation sets, and the validation accuracy."
 SCHEDULE_LABELS = {"onecycle": "One-cycle (warm up, then anneal)", "constant": "Constant"}
 # What the settings file may hold for each control, and the labels used when a preset changes them.
 FIELD_LABELS = {
@@ -320,14 +321,18 @@ class TrainingPanel(QWidget):
         self.epoch_figures = QLabel(objectName="epoch_figures")
         self.epoch_figures.setTextFormat(Qt.TextFormat.RichText)
         self.epoch_figures.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.epoch_figures.setToolTip(
-            "The figures of each epoch: the loss on the training and validation sets, and the validation accuracy."
-        )
+        self.epoch_figures.setToolTip(FIGURES_TIP)
         self._figures_key: tuple = ()
         self.figure_rows: list[tuple[str, ...]] = []
+        # Under the table, wrapped: how much of an epoch stopped part-way ran (its row is "2/2*";
+        # the cells of the table cannot wrap, and the detail in one made it wider than the dock).
+        self.epoch_note = QLabel(wordWrap=True, objectName="epoch_figures_note")
+        self.epoch_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.epoch_note.hide()
         self._layout.addWidget(self.log_scale)
         self._layout.addWidget(self.plot, 1)
         self._layout.addWidget(self.epoch_figures)
+        self._layout.addWidget(self.epoch_note)
         # Pixel similarity: the mean images it "learned".
         self.means_title = QLabel("Mean images: the ideal digit of each class, the model's only parameters")
         self.means_title.setWordWrap(True)
@@ -804,7 +809,7 @@ class TrainingPanel(QWidget):
         QApplication.sendEvent(area, QEvent(QEvent.Type.LayoutRequest))
         # Points, not ensureWidgetVisible: it takes the plot's and the figures' input-method cursor
         # (their top left corner) for the part to show.
-        bottom = [w for w in (self.progress, self.plot, self.epoch_figures, self.means_view) if w.isVisibleTo(self)][-1]
+        bottom = [w for w in (self.progress, self.plot, self.epoch_figures, self.epoch_note, self.means_view) if w.isVisibleTo(self)][-1]
         area.ensureVisible(0, bottom.mapTo(self, QPoint(0, bottom.height())).y(), 0, 0)
         area.ensureVisible(0, top.mapTo(self, QPoint(0, 0)).y(), 0, 0)
 
@@ -943,6 +948,10 @@ class TrainingPanel(QWidget):
         if key == self._figures_key:
             return
         self._figures_key = key
+        note = partial_note(epochs)
+        self.epoch_note.setText(note or "")
+        self.epoch_note.setVisible(note is not None)
+        self.epoch_figures.setToolTip(FIGURES_TIP + (f"\n{note}" if note else ""))
         if not epochs:
             self.figure_rows = []
             self.epoch_figures.setText("")

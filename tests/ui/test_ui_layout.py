@@ -2,8 +2,11 @@
 button's and label's text whole and fits its dock, at 1280×720 and 1400×900, light and dark;
 every tab title is shown whole."""
 
+from dataclasses import replace
+
 import numpy as np
 import pyqtgraph as pg
+import pytest
 from PySide6.QtCore import QPoint, QRect, QSize, Qt
 from PySide6.QtGui import QFontMetrics, QTextDocumentFragment
 from PySide6.QtWidgets import (
@@ -19,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 from ui_helpers import make_predictor
 
+import mnist_desktop.model as engine
 from mnist_desktop.ui import docks
 from mnist_desktop.ui.theme import apply_theme
 
@@ -401,3 +405,59 @@ def test_a_run_started_at_1024x640_brings_its_stop_button_and_plot_into_view(win
     finally:
         with qtbot.waitSignal(panel.finished, timeout=60_000):
             panel.stop()
+
+
+class StopAfter:
+    """A stop event for engine.train that turns on by itself once ``batches`` batches have been
+    trained (the loop asks it once before each batch), or with ``also`` (the window's Stop)."""
+
+    def __init__(self, batches: int, also):
+        self.asked, self.batches, self.also = 0, batches, also
+
+    def is_set(self) -> bool:
+        self.asked += 1
+        return self.asked > self.batches or self.also.is_set()
+
+    def wait(self, timeout: float) -> bool:  # while paused (not in these tests)
+        return self.also.wait(timeout)
+
+
+def test_a_stopped_run_at_1400x900_fits_its_dock_and_counts_its_batches_once(window, qtbot):
+    """A run stopped in epoch 2 after 277 of its 469 batches. Its table row "2/2 (stopped: 277/469
+    batches)", a cell that cannot wrap, made the Training panel 504 px wide in a 448-px view (a
+    horizontal scroll bar; fields, "Save…", the plot's accuracy axis and the "time" column cut);
+    and the message and the progress bar said batch 276 (the last report, every 5 steps) where
+    the table said 277. The row is now "2/2*", with the batches in a wrapped line under it, and
+    every figure is the run's count."""
+    window.resize(1400, 900)
+    window.reset_layout()
+    window.dock_manager.raise_("training")
+    settle(window, qtbot)
+    panel = window.training
+    config = replace(engine.recommended_config("digits", "mlp"), epochs=2)  # batches of 128: 469 an epoch
+    panel.set_config(config)
+
+    def task(on_batch, on_epoch, on_note, stop_event, pause_event):
+        stop = StopAfter(469 + 277, stop_event)
+        return engine.train(config, on_batch=on_batch, on_epoch=on_epoch, on_note=on_note, stop_event=stop, pause_event=pause_event)
+
+    with qtbot.waitSignal(panel.finished, timeout=180_000) as blocker:
+        assert panel.start(config, task=task)
+    settle(window, qtbot)
+    result = blocker.args[0]
+    assert result.stopped and (result.history[-1].epoch, result.history[-1].batches_done) == (2, 277)
+    # the panel as wide as its dock, as a finished run's
+    scroll = window.docks["training"].widget()
+    assert scroll.horizontalScrollBar().maximum() == 0, (panel.width(), scroll.viewport().width())
+    assert panel.width() <= scroll.viewport().width()
+    assert not clipped(window.docks["training"]) + plots_cut(window.docks["training"])
+    for part in (panel.message, panel.stopped_row, panel.epoch_figures, panel.epoch_note):
+        assert in_view(part, scroll), part.objectName()
+    # one count everywhere: the message, the progress bar, the table and its note, the plot's last point
+    assert "Stopped at epoch 2, batch 277/469." in panel.message.text()
+    assert "epoch 2/2 · batch 277/469" in panel.progress.text() and panel.progress.value() == 469 + 277
+    assert panel.figure_rows[-1][0] == "2/2*"
+    assert panel.epoch_note.isVisible() and "epoch 2 after 277 of its 469 batches" in panel.epoch_note.text()
+    assert "277 of its 469" in panel.epoch_figures.toolTip()
+    vx, _ = panel.plot.valid_curve.getData()
+    assert list(vx) == pytest.approx([1.0, 1 + 277 / 469])
