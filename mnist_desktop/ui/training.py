@@ -130,6 +130,11 @@ class TrainingPanel(QWidget):
         self._speed_key: str | None = None
         self.speed_said: str | None = None
         self._message_model = None  # the model the message line calls active, while it is
+        # The dock's view during a run: moved by the user since the run's start (then the end of
+        # the run does not scroll), the scroll bar watched, and whether a move is the panel's own.
+        self.view_moved = False
+        self._watched_bar = None
+        self._scrolling = False
         # Built below; a palette change while they are being built restyles nothing yet.
         self.means_view: pg.GraphicsLayoutWidget | None = None
         self.mode_buttons: dict[str, QPushButton] = {}
@@ -699,6 +704,7 @@ class TrainingPanel(QWidget):
         started_with = self.active_predictor
         self._offer_if = offer_if if offer_if is not None else (lambda: self.active_predictor is not started_with)
         self.offered = False
+        self.view_moved = False
         self._speed_key = f"{config.arch}-{config.batch_size}" if task is None else None  # fine-tuning mixes other work in
         self.speed_said = None
         self._failed = False
@@ -731,7 +737,7 @@ class TrainingPanel(QWidget):
         self._refresh(force=True)
         # Pause and Stop, the progress and the plot in view; once the event loop has laid out a
         # dock brought to the front with the run (the toolbar's Train, a fine-tune)
-        QTimer.singleShot(0, self, lambda: self._keep_in_view(self.train_button))
+        QTimer.singleShot(0, self, self._show_the_run)
         self.started.emit()
         return True
 
@@ -788,9 +794,29 @@ class TrainingPanel(QWidget):
         self.pause_button.setChecked(False)
         self._update_enabled()
         self._refresh(force=True)
-        self._keep_in_view(self.message if self.message.isVisibleTo(self) else self.progress)  # down to the figures
+        if not self.view_moved:  # the user scrolled during the run: their view stays
+            self._keep_in_view(self.message if self.message.isVisibleTo(self) else self.progress)  # down to the figures
         # Emitted once the thread is gone, so listeners see the panel ready to train again.
         self.finished.emit(self.last_result)
+
+    def _show_the_run(self) -> None:
+        """The start of a run: Stop, the progress and the plot in view; from then on, a move of
+        the view that is not the panel's own is the user's (see _on_view_moved)."""
+        self._keep_in_view(self.train_button)
+        area = self._scroll_area()
+        bar = area.verticalScrollBar() if area is not None else None
+        if bar is not None and bar is not self._watched_bar:
+            self._watched_bar = bar
+            bar.valueChanged.connect(self._on_view_moved)
+        self.view_moved = False
+
+    @Slot(int)
+    def _on_view_moved(self, _value: int) -> None:
+        """The dock's view moved during a run, not by the panel (a wheel, the scroll bar, the
+        keyboard, a field given the focus): the end of the run leaves it where the user put it,
+        as one who scrolled up to read the settings would want."""
+        if not self._scrolling and self.is_training():
+            self.view_moved = True
 
     def _keep_in_view(self, top: QWidget) -> None:
         """Scroll the dock (where the panel is taller than it) so that the run shows from ``top``
@@ -804,14 +830,22 @@ class TrainingPanel(QWidget):
         # posted as the one below is done), then the panel's height for them, which the scroll
         # area sets on a request of its own: the line of the last epoch, added just before,
         # came under the fold after the scroll.
-        for layout in (self.train_page.layout(), self.modes.layout(), self.layout()):
-            layout.activate()
-        QApplication.sendEvent(area, QEvent(QEvent.Type.LayoutRequest))
+        self._scrolling = True  # the panel's new height may move the view: not the user
+        try:
+            for layout in (self.train_page.layout(), self.modes.layout(), self.layout()):
+                layout.activate()
+            QApplication.sendEvent(area, QEvent(QEvent.Type.LayoutRequest))
+        finally:
+            self._scrolling = False
         # Points, not ensureWidgetVisible: it takes the plot's and the figures' input-method cursor
         # (their top left corner) for the part to show.
         bottom = [w for w in (self.progress, self.plot, self.epoch_figures, self.epoch_note, self.means_view) if w.isVisibleTo(self)][-1]
-        area.ensureVisible(0, bottom.mapTo(self, QPoint(0, bottom.height())).y(), 0, 0)
-        area.ensureVisible(0, top.mapTo(self, QPoint(0, 0)).y(), 0, 0)
+        self._scrolling = True
+        try:
+            area.ensureVisible(0, bottom.mapTo(self, QPoint(0, bottom.height())).y(), 0, 0)
+            area.ensureVisible(0, top.mapTo(self, QPoint(0, 0)).y(), 0, 0)
+        finally:
+            self._scrolling = False
 
     def _current(self, generation: int) -> bool:
         """Whether what the worker of run ``generation`` sends is still to be shown."""

@@ -2,6 +2,7 @@
 button's and label's text whole and fits its dock, at 1280×720 and 1400×900, light and dark;
 every tab title is shown whole."""
 
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -461,3 +462,34 @@ def test_a_stopped_run_at_1400x900_fits_its_dock_and_counts_its_batches_once(win
     assert "277 of its 469" in panel.epoch_figures.toolTip()
     vx, _ = panel.plot.valid_curve.getData()
     assert list(vx) == pytest.approx([1.0, 1 + 277 / 469])
+
+
+def test_the_end_of_a_run_leaves_the_view_where_the_user_scrolled_it(window, qtbot):
+    """The start of a run scrolls the panel to Stop and the plot, its end down to the figures.
+    A user who scrolled up during the run to read the settings was pulled back down when it
+    ended; now the end scrolls only if the view is where the start put it."""
+    window.resize(1024, 640)
+    window.reset_layout()
+    window.dock_manager.raise_("training")
+    settle(window, qtbot)
+    panel = window.training
+    config = replace(engine.recommended_config("3v7", "linear"), epochs=1)
+    panel.set_config(config)
+    go = threading.Event()
+
+    def task(on_batch, on_epoch, on_note, stop_event, pause_event):
+        go.wait(60)  # until the user has scrolled
+        return engine.train(config, on_batch=on_batch, on_epoch=on_epoch, on_note=on_note, stop_event=stop_event, pause_event=pause_event)
+
+    bar = window.docks["training"].widget().verticalScrollBar()
+    bar.setValue(0)
+    with qtbot.waitSignal(panel.finished, timeout=120_000):
+        assert panel.start(config, task=task)
+        try:
+            qtbot.waitUntil(lambda: bar.value() > 0)  # the start brought Stop and the plot into view
+        finally:
+            bar.triggerAction(bar.SliderAction.SliderToMinimum)  # the user goes up to the settings (Home, a drag)
+            go.set()
+    settle(window, qtbot)
+    assert bar.maximum() > 0 and bar.value() == 0  # the end of the run left the view there
+    assert panel.view_moved
