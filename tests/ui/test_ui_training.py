@@ -91,7 +91,8 @@ def test_stop_keeps_the_active_model_and_offers_the_stopped_one(window, qtbot):
     qtbot.waitUntil(lambda: not panel.is_training())
     assert panel.train_button.isEnabled()
     assert "Stopped" in panel.progress.format()
-    assert "(stopped: " in panel.figure_rows[-1][0]  # the stopped epoch's row is not taken for a whole one
+    assert panel.figure_rows[-1][0].endswith("*")  # the stopped epoch's row is not taken for a whole one
+    assert panel.epoch_note.isVisible() and panel.epoch_note.text().startswith("* Stopped in epoch ")
     # the previous model stays active; the stopped one is offered with its accuracy
     assert window.predictor is old and not window.unsaved
     assert "active model is unchanged" in panel.message.text()
