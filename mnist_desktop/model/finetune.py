@@ -34,6 +34,24 @@ LR = 0.03  # peak learning rate of the one-cycle schedule (a fifth of the recipe
 MAX_PERSONAL = 20_000
 
 
+def fine_tune_config(
+    predictor, epochs: int | None = None, lr: float = LR, augment: bool = True, replay: int = REPLAY, device: str = "auto", seed: int = 0
+):
+    """The settings a fine-tune of ``predictor`` trains with: its architecture, task and loss,
+    ``epochs`` (default EPOCHS) of ``replay`` MNIST images and the personal digits, in batches
+    of 64 with a one-cycle schedule peaking at ``lr``. What the window shows while it runs."""
+    return replace(
+        continue_config(predictor, epochs=epochs or EPOCHS),
+        lr=lr,
+        batch_size=64,
+        schedule="onecycle",
+        augment=augment,
+        subset=replay,
+        device=device,
+        seed=seed,
+    )
+
+
 def fine_tune(
     predictor,
     images,
@@ -103,16 +121,7 @@ def fine_tune(
         if on_note:
             on_note(notes[-1])
     repeat = max(1, min(repeat, MAX_PERSONAL // len(labels)))
-    config = replace(
-        continue_config(predictor, epochs=epochs or EPOCHS),
-        lr=lr,
-        batch_size=64,
-        schedule="onecycle",
-        augment=augment,
-        subset=replay,
-        device=device,
-        seed=seed,
-    )
+    config = fine_tune_config(predictor, epochs, lr, augment, replay, device, seed)
     result = train(
         config,
         on_batch=on_batch,

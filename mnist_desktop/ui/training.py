@@ -135,6 +135,7 @@ class TrainingPanel(QWidget):
         self.view_moved = False
         self._watched_bar = None
         self._scrolling = False
+        self._users_config = None  # the user's settings while the controls show a run's own (start)
         # Built below; a palette change while they are being built restyles nothing yet.
         self.means_view: pg.GraphicsLayoutWidget | None = None
         self.mode_buttons: dict[str, QPushButton] = {}
@@ -367,7 +368,7 @@ class TrainingPanel(QWidget):
         segmented pair of buttons above both."""
         self.stepper = StepperWidget(torch_ready=self.torch_ready)
         self.stepper.modelTrained.connect(self.modelTrained)
-        self.stepper.panelConfigRequested.connect(lambda: self.stepper.set_config(self.config()))
+        self.stepper.panelConfigRequested.connect(lambda: self.stepper.set_config(self.users_config()))
         bar = QHBoxLayout()
         bar.setSpacing(0)
         group = QButtonGroup(self)
@@ -459,7 +460,14 @@ class TrainingPanel(QWidget):
         )
 
     def set_config(self, config) -> None:
-        """Show ``config`` in the controls."""
+        """Show ``config`` in the controls; while the controls show a run's own settings (see
+        start), it is what they show once that run has ended."""
+        if self._users_config is not None:
+            self._users_config = config
+            return
+        self._show_config(config)
+
+    def _show_config(self, config) -> None:
         self._restoring = True
         try:
             _select(self.task, config.task)
@@ -482,8 +490,13 @@ class TrainingPanel(QWidget):
         self._update_enabled()
         self._on_loss_changed()
 
+    def users_config(self):
+        """The user's own settings: the controls', or while a run that trains with others shows
+        its own in them (a fine-tune, One more epoch), those they had before it."""
+        return self._users_config if self._users_config is not None else self.config()
+
     def save_settings(self, s: QSettings) -> None:
-        c = self.config()
+        c = self.users_config()
         s.beginGroup(TRAINING_GROUP)
         for key in ("task", "arch", *FIELD_LABELS, "device"):
             s.setValue(key, getattr(c, key))
@@ -718,6 +731,7 @@ class TrainingPanel(QWidget):
         self._worker.finished.connect(self._on_done)
         self._worker.failed.connect(self._on_failed)
         self.pause_button.setChecked(False)
+        self._show_runs_config(config)
         trainable = ARCHITECTURES[config.arch].trainable
         self.plot.set_epochs(config.epochs if trainable else None)
         # A model that minimises no loss (pixel similarity) has no curve to show: its
@@ -791,6 +805,7 @@ class TrainingPanel(QWidget):
         self._finishing = False
         if self._shut_down:
             return
+        self._show_users_config()
         self.pause_button.setChecked(False)
         self._update_enabled()
         self._refresh(force=True)
@@ -798,6 +813,22 @@ class TrainingPanel(QWidget):
             self._keep_in_view(self.message if self.message.isVisibleTo(self) else self.progress)  # down to the figures
         # Emitted once the thread is gone, so listeners see the panel ready to train again.
         self.finished.emit(self.last_result)
+
+    def _show_runs_config(self, config) -> None:
+        """The controls, greyed while a run goes on, show what it trains with: a fine-tune (4
+        epochs, a 0.03 peak one-cycle rate, batches of 64) or One more epoch (1 epoch, the active
+        model's architecture) showed the user's own settings as if they were the run's. Theirs
+        are kept and come back when the run ends (_show_users_config)."""
+        if _form_fields(config) == _form_fields(self.config()):
+            return
+        users = self.config()
+        self._show_config(config)
+        self._users_config = users
+
+    def _show_users_config(self) -> None:
+        users, self._users_config = self._users_config, None
+        if users is not None:
+            self._show_config(users)
 
     def _show_the_run(self) -> None:
         """The start of a run: Stop, the progress and the plot in view; from then on, a move of
@@ -1066,6 +1097,13 @@ def _show(key: str, value) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+FORM_FIELDS = ("task", "arch", "device", *FIELD_LABELS)  # what the controls show of a TrainConfig
+
+
+def _form_fields(config) -> tuple:
+    return tuple(getattr(config, key) for key in FORM_FIELDS)
 
 
 def _select(combo: QComboBox, data) -> None:

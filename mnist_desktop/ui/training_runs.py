@@ -8,8 +8,6 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QAction
 
-from mnist_desktop import model as engine
-
 from .docks import Docks
 from .mydigits import MyDigitsPanel
 from .session import Session
@@ -68,12 +66,17 @@ class TrainingRuns(QObject):
         from mnist_desktop.model import finetune  # torch: loaded by now
 
         task = my_digits.fine_tune_task(predictor)
-        config = engine.continue_config(predictor, epochs=finetune.EPOCHS)
+        # What the fine-tune trains with: the Training panel shows it while it runs (its form
+        # showed the user's own settings, greyed, as if they were the run's), then theirs again.
+        config = finetune.fine_tune_config(predictor)
         self._fine_tuning = True
         started = training.start(
             config,
             task=task,
-            message=f"Fine-tuning {predictor.describe()} on My digits…",
+            message=(
+                f"Fine-tuning {predictor.describe()} on My digits, mixed with {config.subset:,} MNIST training digits: "
+                f"{config.epochs} epochs, learning rate up to {config.lr:g}. Your settings come back when it ends."
+            ),
         )  # offered, not made active, if another model is active when it ends (start's default)
         if not started:
             self._fine_tuning = False

@@ -278,3 +278,47 @@ def test_delete_says_how_many_are_left_and_undo_is_on_only_when_it_can_bring_dig
     with qtbot.waitSignal(my_digits.zipFinished, timeout=30_000):
         assert my_digits.import_zip(seven_only)
     assert my_digits.count() == 2 and not undo.isEnabled()
+
+
+def test_a_fine_tune_shows_its_own_settings_while_it_runs_and_gives_the_users_back(window, qtbot, my_digits, tmp_path):
+    """While a fine-tune ran, the greyed Training form showed the user's settings (here 7 epochs
+    at 0.5, batches of 256, a linear model) though it trains the active CNN 4 epochs in batches
+    of 64 at a 0.03 peak one-cycle rate. The form now shows the run's settings, and the user's
+    come back when it ends (and are what is saved if the window closes meanwhile)."""
+    from PySide6.QtCore import QSettings
+
+    from mnist_desktop.model import finetune
+
+    window.set_predictor(Predictor.default())
+    images, labels = mnist_arrays("test")
+    for k in range(3):
+        my_digits.add(images[k], int(labels[k]))
+    training = window.training
+    training.arch.setCurrentIndex(training.arch.findData("linear"))
+    training.lr.setValue(0.5)
+    training.epochs.setValue(7)
+    training.batch_size.setValue(256)
+    users = training.config()
+    run = finetune.fine_tune_config(window.predictor)
+    assert (run.epochs, run.lr, run.batch_size, run.schedule, run.arch) == (finetune.EPOCHS, finetune.LR, 64, "onecycle", "cnn")
+    with qtbot.waitSignal(training.finished, timeout=120_000):
+        assert window.fine_tune_my_digits()
+        training.set_paused(True)  # before its first batch: the run waits while we look
+        shown = training.config()
+        assert (shown.arch, shown.epochs, shown.lr, shown.batch_size, shown.schedule, shown.augment) == (
+            "cnn",
+            finetune.EPOCHS,
+            pytest.approx(finetune.LR),
+            64,
+            "onecycle",
+            True,
+        )
+        assert not training.lr.isEnabled() and training.lr.value() == pytest.approx(0.03)
+        assert "Your settings come back when it ends" in training.message.text()
+        assert training.users_config() == users
+        saved = QSettings(str(tmp_path / "during.ini"), QSettings.Format.IniFormat)
+        training.save_settings(saved)  # the window closing meanwhile keeps the user's settings
+        assert int(saved.value("training/epochs")) == 7 and saved.value("training/arch") == "linear"
+        training.stop()
+    assert training.config() == users and training.users_config() == users
+    assert training.lr.isEnabled() and training.epochs.value() == 7

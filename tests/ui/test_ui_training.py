@@ -329,8 +329,11 @@ def test_one_more_epoch_trains_the_active_model_further(window, qtbot):
     choose(panel, "digits", "cnn")  # the controls may show something else: the active model is what goes on
     with qtbot.waitSignal(panel.finished, timeout=120_000) as blocker:
         more.click()
+        # while it runs, the greyed controls show what it trains: the active model, one epoch
+        assert (panel.arch.currentData(), panel.task.currentData(), panel.epochs.value()) == ("linear", "3v7", 1)
     second = blocker.args[0].predictor
     assert second is not first and (second.arch, second.task) == ("linear", "3v7")
+    assert (panel.arch.currentData(), panel.task.currentData()) == ("cnn", "digits")  # the user's choice, back
     assert second.meta["training"]["epochs_total"] == 2
     assert window.predictor is second
     # pixel similarity has nothing to train further
