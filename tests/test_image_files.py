@@ -282,6 +282,28 @@ def test_a_thin_stroke_survives_the_shrink_of_a_long_image(tmp_path, mode):
     assert len(rows) <= 2 and cols[0] == 1000 // 20 and cols[-1] == 19000 // 20 - 1  # the line, where it was, nothing else
 
 
+def test_a_noisy_blank_photo_stays_blank_after_the_ink_keeping_shrink(tmp_path):
+    """The ink-keeping shrink takes each block's darkest pixel, the paper's noise at its darkest
+    too: a 3000² grey sheet with noise σ 10 stood 32 levels out of the border and read as a "6".
+    A thin stroke on the same noisy paper still reads."""
+    from mnist_desktop.model.errors import EmptyImageError
+    from mnist_desktop.model.preprocess import load_digit_image
+
+    rng = np.random.default_rng(0)
+    paper = np.clip(rng.normal(200, 10, (3000, 3000)), 0, 255).astype(np.uint8)
+    Image.fromarray(paper).save(tmp_path / "blank.png")
+    with pytest.raises(EmptyImageError, match="nearly uniform"):
+        load_digit_image(tmp_path / "blank.png")
+    # A 2-pixel pencil line on such paper, 12000×600: averaged over 12×12 blocks it fades under
+    # the 32 levels, so it is read by the ink-keeping shrink, and stands out of the noise there.
+    paper = np.clip(rng.normal(200, 10, (600, 12000)), 0, 255).astype(np.uint8)
+    paper[299:301, 1200:10800] = 40
+    Image.fromarray(paper).save(tmp_path / "line.png")
+    image = load_digit_image(tmp_path / "line.png")
+    rows, cols = np.flatnonzero(image.any(axis=1)), np.flatnonzero(image.any(axis=0))
+    assert len(rows) <= 2 and abs(cols[0] - 100) <= 1 and abs(cols[-1] - 899) <= 1  # the line, nothing else
+
+
 def test_an_image_too_thin_to_read_once_shrunk_says_so(tmp_path, capsys):
     """20000×20 shrinks to 1024×1: the border is the whole image, there is no paper to tell the ink from."""
     from mnist_desktop.cli import main
