@@ -819,10 +819,11 @@ class TrainingPanel(QWidget):
         epochs, a 0.03 peak one-cycle rate, batches of 64) or One more epoch (1 epoch, the active
         model's architecture) showed the user's own settings as if they were the run's. Theirs
         are kept and come back when the run ends (_show_users_config)."""
-        if _form_fields(config) == _form_fields(self.config()):
-            return
         users = self.config()
-        self._show_config(config)
+        if _form_fields(config) != _form_fields(users):
+            self._show_config(config)
+        # Kept for every run, not only one with other settings: a preset chosen meanwhile (a
+        # chapter stage) is held until the run ends instead of rewriting the greyed form.
         self._users_config = users
 
     def _show_users_config(self) -> None:
@@ -838,14 +839,15 @@ class TrainingPanel(QWidget):
         bar = area.verticalScrollBar() if area is not None else None
         if bar is not None and bar is not self._watched_bar:
             self._watched_bar = bar
-            bar.valueChanged.connect(self._on_view_moved)
+            # The user's own moves only (a wheel, a drag, a click on the bar, its keys): not a
+            # value clamped when the panel's height changes, nor the panel's own scrolls.
+            bar.actionTriggered.connect(self._on_view_moved)
         self.view_moved = False
 
     @Slot(int)
-    def _on_view_moved(self, _value: int) -> None:
-        """The dock's view moved during a run, not by the panel (a wheel, the scroll bar, the
-        keyboard, a field given the focus): the end of the run leaves it where the user put it,
-        as one who scrolled up to read the settings would want."""
+    def _on_view_moved(self, _action: int) -> None:
+        """The user moved the dock's view during a run: the end of the run leaves it where they
+        put it, as one who scrolled up to read the settings would want."""
         if not self._scrolling and self.is_training():
             self.view_moved = True
 

@@ -493,3 +493,34 @@ def test_the_end_of_a_run_leaves_the_view_where_the_user_scrolled_it(window, qtb
     settle(window, qtbot)
     assert bar.maximum() > 0 and bar.value() == 0  # the end of the run left the view there
     assert panel.view_moved
+
+
+def test_a_move_of_the_view_that_is_not_the_users_does_not_keep_the_end_of_a_run_from_scrolling(window, qtbot):
+    """Any change of the scroll bar's value counted as the user's: a value clamped when the
+    panel's height changed (a long message replaced by a short one) left the end of the run
+    unscrolled. Only the user's actions on the bar (wheel, drag, click, keys) count."""
+    window.resize(1024, 640)
+    window.reset_layout()
+    window.dock_manager.raise_("training")
+    settle(window, qtbot)
+    panel = window.training
+    config = replace(engine.recommended_config("3v7", "linear"), epochs=1)
+    panel.set_config(config)
+    go = threading.Event()
+
+    def task(on_batch, on_epoch, on_note, stop_event, pause_event):
+        go.wait(60)
+        return engine.train(config, on_batch=on_batch, on_epoch=on_epoch, on_note=on_note, stop_event=stop_event, pause_event=pause_event)
+
+    bar = window.docks["training"].widget().verticalScrollBar()
+    bar.setValue(0)
+    with qtbot.waitSignal(panel.finished, timeout=120_000):
+        assert panel.start(config, task=task)
+        try:
+            qtbot.waitUntil(lambda: bar.value() > 0)
+        finally:
+            bar.setValue(0)  # not the user's action: as a clamp or a layout sets it
+            go.set()
+    settle(window, qtbot)
+    assert not panel.view_moved
+    assert bar.value() > 0  # the end of the run scrolled down to its figures

@@ -431,3 +431,31 @@ def test_the_trainer_computes_the_new_models_colour_levels_before_handing_it_ove
     result = results[0]
     assert result.predictor in _levels
     assert list(reference_levels(result.predictor)) == list(result.predictor.activations_batch(np.zeros((1, 28, 28), np.float32)))
+
+
+def test_a_preset_chosen_during_a_run_waits_for_its_end(window, qtbot):
+    """A chapter stage's settings chosen while an ordinary run trains went straight into the
+    greyed form, which then showed settings the run was not using; they are shown once it ends."""
+    from dataclasses import replace
+
+    panel = window.training
+    choose(panel, "3v7", "linear", epochs=1)
+    running = panel.config()
+    go = threading.Event()
+
+    def task(on_batch, on_epoch, on_note, stop_event, pause_event):
+        go.wait(60)
+        return engine.train(running, on_batch=on_batch, on_epoch=on_epoch, on_note=on_note, stop_event=stop_event, pause_event=pause_event)
+
+    preset = replace(engine.recommended_config("digits", "mlp"), epochs=9)
+    with qtbot.waitSignal(panel.finished, timeout=120_000):
+        assert panel.start(running, task=task)
+        try:
+            panel.set_up(preset, "train")
+            shown = panel.config()
+            assert (shown.task, shown.arch, shown.epochs) == ("3v7", "linear", 1)  # what the run trains with
+            assert panel.users_config() == preset
+        finally:
+            go.set()
+    shown = panel.config()
+    assert (shown.task, shown.arch, shown.epochs) == ("digits", "mlp", 9)
