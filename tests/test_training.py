@@ -130,6 +130,23 @@ def test_a_stop_between_reports_reports_where_it_stopped():
     assert on_a_report.batches_done == at_report[-1].batch == 8 and at_report[-2].batch == 4  # not reported twice
 
 
+def test_a_large_batch_stopped_between_its_chunks_reports_the_last_trained_batch(monkeypatch):
+    """A batch larger than CHUNK asks for a stop between its chunks; stopped there, it has
+    computed the next batch's learning rate and part of its gradients, but trained nothing: the
+    stop's report gives the last trained batch's rate and gradient strength, not those."""
+    from mnist_desktop.model import training as training_module
+
+    monkeypatch.setattr(training_module, "CHUNK", 32)  # batches of 64: two chunks, asked twice a batch
+    config = small(arch="linear", log_every=2)
+    between = []  # stopped at the second chunk of batch 4 (asks: 2 a batch, then the 8th)
+    train(config, on_batch=between.append, stop_event=StopAfter(7))
+    before = []  # stopped before batch 4 begins
+    train(config, on_batch=before.append, stop_event=StopAfter(6))
+    assert (between[-1].batch, between[-1].step) == (before[-1].batch, before[-1].step) == (3, 3)
+    assert between[-1].lr == before[-1].lr  # batch 3's, not batch 4's
+    assert between[-1].grad_norm == between[-2].grad_norm  # the last one measured (batch 2's): batch 4's is partial
+
+
 def test_cancel_from_another_thread():
     stop, started, out = threading.Event(), threading.Event(), {}
     worker = threading.Thread(

@@ -837,16 +837,20 @@ def _sgd(
     if on_weights:
         on_weights(weights.snapshot(model, 0))
 
+    # The last trained batch's learning rate and gradient strength: a large batch stopped between
+    # its chunks has computed a new rate and part of new gradients, of a batch never trained.
+    trained_lr, partial, last_grad = batch_lr(config, 0, total), False, 0.0
+
     def report(epoch: int, batch: int) -> None:  # batch: 1-based, the last one trained
-        nonlocal first_loss, max_grad
+        nonlocal first_loss, max_grad, last_grad
         mean_loss, speed = meter.read()
         first_loss = mean_loss if first_loss is None else first_loss
         if exploded(mean_loss, first_loss):
             raise _diverged(mean_loss, f"at step {step} (epoch {epoch})", config)
-        grad_norm = float(opt.grad_norm())
-        max_grad = max(max_grad or 0.0, grad_norm)
+        grad_norm = last_grad if partial else float(opt.grad_norm())
+        max_grad, last_grad = max(max_grad or 0.0, grad_norm), grad_norm
         if on_batch:
-            on_batch(BatchInfo(epoch, config.epochs, step, total, batch, batches, mean_loss, lr, speed, grad_norm, samples))
+            on_batch(BatchInfo(epoch, config.epochs, step, total, batch, batches, mean_loss, trained_lr, speed, grad_norm, samples))
 
     for epoch in range(1, config.epochs + 1):
         model.train()
@@ -869,12 +873,13 @@ def _sgd(
                 opt.zero_grad()
                 loss = _forward_backward(model, loss_fn, x_train, y_train, idx, config, draws, stopping, outliers)
                 if loss is None:  # stopped between chunks of a large batch: no step
-                    stopped = True
+                    stopped = partial = True
                     break
                 opt.step(lr)
                 if graph is not None:
                     graph.restore_grads()
             step += 1
+            trained_lr = lr
             samples += len(idx)
             seen += len(idx)
             meter.add(loss, len(idx))
