@@ -475,6 +475,8 @@ def _model(spec: str | None, numpy: bool = False):
     file called default). With ``numpy``, the bundled model is its numpy twin (the same
     probabilities to 1e-5, without waiting seconds for torch). What the app ignores in the file
     (a stored test accuracy that is no fraction) is said on stderr."""
+    if spec is not None and not spec.strip():
+        raise ValueError(f"no model named (an empty name): give a checkpoint file, or '{BUNDLED}' for the bundled model")
     bundled = spec is None or spec == BUNDLED
     if bundled and numpy:
         from .model.numpy_forward import NumpyPredictor

@@ -103,6 +103,12 @@ def test_model_default_is_the_bundled_model_for_every_command(command, digit_png
     assert json.loads(capsys.readouterr().out) == omitted
 
 
+def test_an_empty_model_name_is_refused_saying_so(digit_png, capsys):
+    """`--model ""` read as the folder "." ("error: .: is a folder")."""
+    assert main(["predict", str(digit_png), "--model", ""]) == 1
+    assert "error: no model named (an empty name): give a checkpoint file, or 'default' for the bundled model" in capsys.readouterr().err
+
+
 def test_evaluate_default_is_the_bundled_model(capsys):
     assert main(["evaluate", "default", "--json"]) == 0
     named = json.loads(capsys.readouterr().out)

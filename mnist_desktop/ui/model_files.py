@@ -93,7 +93,9 @@ class ModelFiles(QObject):
             return False
         self.session.set_model(predictor, path)
         self.settings.setValue(LAST_MODEL, str(path))
-        self.message.emit(f"Opened {path}", 5000)
+        # what the app ignored in the file (a stored test accuracy that is no fraction), as the CLI says it
+        notes = "".join(f" Note: {note}." for note in getattr(predictor, "notes", ()))
+        self.message.emit(f"Opened {path}.{notes}", 10000 if notes else 5000)
         return True
 
     @Slot()

@@ -269,10 +269,16 @@ class MyDigitsPanel(QWidget):
             self._removed.append(batch)
         self.reload()
         if batch:  # in place of what was said before ("Saved as … 2 digits in all")
-            self.message.emit(
-                f"Deleted {count_of(len(batch), 'digit')} ({count_of(len(self._ids), 'digit')} left). "
-                f"Undo delete brings {'it' if len(batch) == 1 else 'them'} back."
-            )
+            # What Undo delete can bring back of them: not a digit whose 28×28 file was unreadable
+            ids = {r.entry.get("id") for r in batch}
+            back = sum(r.entry.get("id") in ids for r in self._removed[-1]) if self._removed else 0
+            if back == len(batch):
+                undo = f"Undo delete brings {'it' if back == 1 else 'them'} back."
+            elif back:
+                undo = f"Undo delete brings {back:,} of them back (the others' files could not be read)."
+            else:
+                undo = f"{'It' if len(batch) == 1 else 'They'} cannot be brought back: the file{'' if len(batch) == 1 else 's'} could not be read."
+            self.message.emit(f"Deleted {count_of(len(batch), 'digit')} ({count_of(len(self._ids), 'digit')} left). {undo}")
         return len(batch)
 
     @Slot()
@@ -690,7 +696,7 @@ def _imported(added: int, total: int, now: int) -> str:
         return f"Nothing imported: {held} in My digits already {in_all}."
     if skipped <= 0:
         return f"Imported {count_of(added, 'digit')} {in_all}."
-    return f"Imported {count_of(added, 'digit')}; {count_of(skipped, 'digit')} already in My digits {'was' if skipped == 1 else 'were'} skipped {in_all}."
+    return f"Imported {count_of(added, 'digit')}; {count_of(skipped, 'digit')} already in My digits or repeated in the zip {'was' if skipped == 1 else 'were'} skipped {in_all}."
 
 
 def _predictions(predictor, images: np.ndarray, labels: np.ndarray) -> np.ndarray:

@@ -239,7 +239,26 @@ def test_zip_messages_count_in_words_and_say_what_was_skipped(window, qtbot, my_
     assert zip_job(my_digits.export_zip, two) == f"Exported 2 digits to {two}."
     assert zip_job(my_digits.import_zip, two) == "Nothing imported: all 2 of its digits are in My digits already (2 digits in all)."
     my_digits.remove(my_digits.gallery.keys()[:1])
-    assert zip_job(my_digits.import_zip, two) == "Imported 1 digit; 1 digit already in My digits was skipped (2 digits in all)."
+    assert (
+        zip_job(my_digits.import_zip, two)
+        == "Imported 1 digit; 1 digit already in My digits or repeated in the zip was skipped (2 digits in all)."
+    )
+
+
+def test_a_delete_does_not_promise_an_undo_it_cannot_do(window, qtbot, my_digits):
+    """A digit whose 28×28 file cannot be read when it is deleted cannot be brought back (Undo
+    delete leaves it off); the message said "Undo delete brings it back" all the same."""
+    from mnist_desktop.model.mydigits import SMALL
+
+    images = mnist_arrays("test")[0]
+    undo = my_digits.findChild(QWidget, "my_digits_undo")
+    window.canvas.set_image(np.kron(images[0], np.ones((10, 10), np.uint8)))
+    assert window.save_my_digit(7)
+    (ident,) = list(my_digits.gallery.keys())
+    (my_digits.store().folder / SMALL / f"{ident}.png").unlink()  # gone (a disk error, another program)
+    assert my_digits.remove([ident]) == 1
+    assert window.statusBar().currentMessage() == "Deleted 1 digit (0 digits left). It cannot be brought back: the file could not be read."
+    assert not undo.isEnabled()
 
 
 def test_delete_says_how_many_are_left_and_undo_is_on_only_when_it_can_bring_digits_back(window, qtbot, my_digits, tmp_path):

@@ -365,3 +365,17 @@ def test_keys_go_nowhere_once_the_focused_panel_goes_behind_another_tab(window, 
     before = layer.currentIndex()
     QTest.keyClick(QApplication.focusWidget() or window, Qt.Key.Key_Down)
     assert layer.currentIndex() == before
+
+
+def test_opening_a_model_says_what_the_app_ignored_in_its_file(window, tmp_path):
+    """A stored test accuracy that is no fraction is ignored with a note; the command line said
+    it, the window opened such a model without a word."""
+    from mnist_desktop.model import Predictor
+
+    good = Predictor.default()
+    path = tmp_path / "claims.safetensors"
+    Predictor(good.model, dict(good.meta, metrics={"test_accuracy": 42})).save(path)
+    assert window.files.open_model(str(path))
+    said = window.statusBar().currentMessage()
+    assert said.startswith(f"Opened {path}. Note: its stored test accuracy 42 is not a fraction from 0 to 1")
+    assert "test accuracy" not in window.predictor.describe()
