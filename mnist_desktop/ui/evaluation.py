@@ -72,7 +72,15 @@ ROBUSTNESS_THREE_COLUMNS = 640  # px of width from which the robustness plots go
 class EvaluationWorker(Worker):
     """Runs the engine's evaluation stages for one model; never touches a widget. Reports
     ``(done, total, what)``; each stage's result goes out on ``result`` as soon as it is
-    computed (``finished`` carries nothing: the stages have been sent)."""
+    computed (``finished`` carries nothing: the stages have been sent).
+
+    It runs below the GUI thread's priority (``nice``; its torch threads inherit it): tens of
+    seconds of both cores at an equal share with the GUI thread kept it waiting for a core
+    50–500 ms at a time while the robustness curves were computed (bench ``evaluation``). Above
+    the nearest digits' features (nice 10), background work, while the evaluation is on screen:
+    at the same nice it took half the CPU and finished ~50 % later."""
+
+    nice = 5
 
     result = Signal(int, str, object)  # generation, stage, payload (fresh arrays, owned by the receiver)
 

@@ -275,6 +275,34 @@ def test_a_background_worker_runs_below_the_gui_thread_and_leaves_it_as_it_was(q
     qtbot.waitUntil(lambda: threads.running() == 0, timeout=10_000)
 
 
+def test_the_evaluation_runs_below_the_gui_thread(qtbot, monkeypatch):
+    """The Evaluation dock's worker (tens of seconds of both cores) runs below the GUI thread's
+    priority, and below it only: at an equal share the GUI thread waited 50–500 ms at a time for
+    a core while the robustness curves were computed (bench ``evaluation``). Below the nearest
+    digits' features build, which is background work, while the evaluation is what is on screen."""
+    import sys
+
+    import pytest
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("per-thread nice values are Linux's")
+    from mnist_desktop.ui import evaluation, nearest
+
+    monkeypatch.setattr(evaluation.MNIST, "arrays", lambda split: (np.zeros((4, 28, 28), np.uint8), np.zeros(4, np.int64)))
+    monkeypatch.setattr(evaluation.ev, "point_map", lambda *a, **k: _own_nice())
+    gui = _own_nice()
+    worker = evaluation.EvaluationWorker(7, object(), ("pointmap",), threading.Event(), layer="fc")
+    results = []
+    worker.result.connect(lambda g, stage, payload: results.append((g, stage, payload)))
+    seen = _record(worker)
+    threads = WorkerThreads("test-evaluation-nice")
+    threads.start(worker)
+    qtbot.waitUntil(lambda: _ended(seen) and bool(results), timeout=10_000)
+    assert 0 < evaluation.EvaluationWorker.nice <= nearest.FeatureWorker.nice
+    assert results == [(7, "pointmap", ("fc", min(19, gui + evaluation.EvaluationWorker.nice)))] and _own_nice() == gui
+    qtbot.waitUntil(lambda: threads.running() == 0, timeout=10_000)
+
+
 # ------------------------------------------------------------- the cycle collector's thread
 def test_cycles_holding_qt_objects_are_collected_in_the_gui_thread_not_in_a_worker(qtbot):
     """Once a worker has started, a worker that allocates does not run Python's cycle collector
