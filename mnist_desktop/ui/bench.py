@@ -391,10 +391,123 @@ def measure_lab(
     return result
 
 
+def _gui_thread_schedstat() -> tuple[float, float] | None:
+    """(ms run on a CPU, ms waited in the run queue for one) of the calling thread so far, from
+    Linux's ``/proc/self/task/<tid>/schedstat``; None elsewhere."""
+    import threading
+
+    try:
+        with open(f"/proc/self/task/{threading.get_native_id()}/schedstat") as f:
+            run, wait, _ = f.read().split()
+    except (OSError, ValueError):
+        return None
+    return int(run) / 1e6, int(wait) / 1e6
+
+
+def measure_evaluation(tab: str = "Robustness", timeout: float = 300.0) -> dict:
+    """The Evaluation dock evaluating the bundled CNN in the real window (offscreen, torch
+    loaded): the dock is raised (the evaluation starts), ``tab`` is opened as soon as the
+    confusion matrix is shown (the robustness curves then arrive on screen), and a ``PROBE_MS``
+    timer probes the event loop until the panel is idle. For each tick over 50 ms late, how long
+    the GUI thread ran and how long it waited for a core meanwhile (Linux's schedstat): its own
+    work, or the CPU taken by others. Run it in a fresh process (``python -m mnist_desktop.ui.bench
+    --evaluation``)."""
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from .app import make_app, tune_process
+    from .main_window import MainWindow
+    from .session import is_torch_model
+
+    app = QApplication.instance() or make_app([sys.argv[0] if sys.argv else "mnist-desktop"])
+    tmp = tempfile.TemporaryDirectory()
+    window = MainWindow(settings=QSettings(str(Path(tmp.name) / "bench.ini"), QSettings.Format.IniFormat))
+    window.resize(1400, 900)
+    window.reset_layout()
+    window.show()
+    tune_process()
+    for _ in range(5):
+        app.processEvents()
+    gaps: list[tuple[float, float]] = []
+    sched: dict[float, tuple[float, float]] = {}  # tick → (ms run, ms waited for a core) since the last
+    last = [time.perf_counter(), _gui_thread_schedstat()]
+
+    def tick() -> None:
+        now, s = time.perf_counter(), _gui_thread_schedstat()
+        gaps.append((now, now - last[0]))
+        if s is not None and last[1] is not None:
+            sched[now] = (s[0] - last[1][0], s[1] - last[1][1])
+        last[:] = [now, s]
+
+    probe = QTimer(interval=PROBE_MS, timerType=Qt.TimerType.PreciseTimer)
+    probe.timeout.connect(tick)
+
+    def wait_until(condition, seconds: float) -> bool:
+        end = time.perf_counter() + seconds
+        while not condition() and time.perf_counter() < end:
+            loop = QEventLoop()
+            QTimer.singleShot(5, loop.quit)
+            loop.exec()
+        return condition()
+
+    result: dict = {"probe_interval_ms": PROBE_MS, "tab": tab}
+    try:
+        if not wait_until(lambda: is_torch_model(window.predictor), 120):
+            raise RuntimeError("PyTorch did not load")
+        wait_until(lambda: False, 1.0)  # start-up's last redraws
+        panel = window.dock_manager.panel("evaluation")
+        idle = [0]
+        panel.idle.connect(lambda: idle.__setitem__(0, idle[0] + 1))
+        start = last[0] = time.perf_counter()
+        last[1] = _gui_thread_schedstat()
+        probe.start()
+        window.dock_manager.raise_("evaluation")
+        if not wait_until(lambda: panel.evaluation is not None, timeout):
+            raise RuntimeError(f"the evaluation did not end: {panel.status.text()}")
+        shown = time.perf_counter()
+        panel.tabs.setCurrentIndex([panel.tabs.tabText(i) for i in range(panel.tabs.count())].index(tab))
+        if not wait_until(lambda: idle[0] > 0, timeout):
+            raise RuntimeError(f"the evaluation did not end: {panel.status.text()}")
+        end = time.perf_counter()
+        wait_until(lambda: False, LAB_TAIL_S)
+        probe.stop()
+        late = [(t, g * 1000.0 - PROBE_MS) for t, g in gaps if start <= t and g * 1000.0 - PROBE_MS > 50]
+        result.update(
+            {
+                "confusion_shown_s": round(shown - start, 2),
+                "seconds": round(end - start, 2),
+                **_stalls(gaps, start, end + LAB_TAIL_S),
+                "late": [
+                    {
+                        "at_s": round(t - start, 2),
+                        "late_ms": round(ms),
+                        "ran_ms": round(sched[t][0]),
+                        "waited_for_cpu_ms": round(sched[t][1]),
+                    }
+                    if t in sched
+                    else {"at_s": round(t - start, 2), "late_ms": round(ms)}
+                    for t, ms in late
+                ],
+                "load_average": round(os.getloadavg()[0], 2),
+            }
+        )
+    finally:
+        probe.stop()
+        window.session.mark_saved(window.model_source)
+        window.close()
+        window.deleteLater()
+        tmp.cleanup()
+    return result
+
+
 if __name__ == "__main__":
     import json
 
     if "--lab" in sys.argv[1:]:
         print(json.dumps(measure_lab(**json.loads(sys.argv[sys.argv.index("--lab") + 1]))))
+    elif "--evaluation" in sys.argv[1:]:
+        print(json.dumps(measure_evaluation()))
     else:
         print(json.dumps(measure_click_to_done(probe="--probe" in sys.argv[1:])))
