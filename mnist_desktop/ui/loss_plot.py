@@ -118,7 +118,10 @@ class LossPlot(pg.PlotWidget):
         return QSize(320, READABLE_HEIGHT + math.ceil(around) + 2 * self.frameWidth())
 
     def resizeEvent(self, event) -> None:
-        if hasattr(self, "acc_curve"):  # not during __init__ (pyqtgraph resizes it while building it)
+        # Not during __init__ (pyqtgraph resizes it while building it), and only for a new width:
+        # trying the legend on one line lays the plot out twice, and the panel's height changes
+        # (a run's message and figures) made that part of the finish of a run.
+        if hasattr(self, "acc_curve") and event.size().width() != event.oldSize().width():
             self._fit_legend()  # before the plot is laid out in the new size: with the legend it will have
         super().resizeEvent(event)
 

@@ -810,9 +810,15 @@ class TrainingPanel(QWidget):
         self._update_enabled()
         self._refresh(force=True)
         if not self.view_moved:  # the user scrolled during the run: their view stays
-            self._keep_in_view(self.message if self.message.isVisibleTo(self) else self.progress)  # down to the figures
+            # down to the figures, in a turn of its own: the layouts it activates (10-20 ms) after
+            # the plot's last redraw made the finish a stall over 50 ms again (bench gui)
+            QTimer.singleShot(FINISH_DELAY_MS, self, self._scroll_to_the_end)
         # Emitted once the thread is gone, so listeners see the panel ready to train again.
         self.finished.emit(self.last_result)
+
+    def _scroll_to_the_end(self) -> None:
+        if not self._shut_down and not self.is_training():
+            self._keep_in_view(self.message if self.message.isVisibleTo(self) else self.progress)
 
     def _show_runs_config(self, config) -> None:
         """The controls, greyed while a run goes on, show what it trains with: a fine-tune (4
@@ -828,7 +834,7 @@ class TrainingPanel(QWidget):
 
     def _show_users_config(self) -> None:
         users, self._users_config = self._users_config, None
-        if users is not None:
+        if users is not None and users != self.config():  # unchanged: nothing to redo at the finish
             self._show_config(users)
 
     def _show_the_run(self) -> None:
