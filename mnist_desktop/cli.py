@@ -77,6 +77,7 @@ BENCH_SECTIONS = (
     "preprocess",
     "saliency",
     "lab",
+    "evaluation",
     "recognition",
     "memory",
     "numbers",

@@ -58,29 +58,41 @@ def _error_range(errors: list[float]) -> dict:
     return {"min": round(min(finite), 1), "max": round(max(finite), 1), "median": round(_percentile(finite, 50), 1)}
 
 
-def measure_click_to_done(config=None, probe: bool = True, timeout: float = 900.0) -> dict:
-    """Train ``config`` (default: the panel's default recipe) from the window; see the module."""
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QEvent, QEventLoop, QSettings, Qt, QTimer
+def _bench_window():
+    """The window every measure here starts from: throwaway settings, 1400×900 in the default
+    layout at that size (activations in view, as drawn into), shown, the process tuned as
+    ``app.run()`` tunes it once the window is up. ``(app, the settings' folder, window)``: the
+    caller closes the window and cleans the folder up."""
+    from PySide6.QtCore import QSettings
     from PySide6.QtWidgets import QApplication
 
-    from mnist_desktop import model as engine
-
     from .app import make_app, tune_process
-    from .canvas import scripted_mouse_event
     from .main_window import MainWindow
 
     app = QApplication.instance() or make_app([sys.argv[0] if sys.argv else "mnist-desktop"])
     tmp = tempfile.TemporaryDirectory()
-    settings = QSettings(str(Path(tmp.name) / "bench.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings=settings)
+    window = MainWindow(settings=QSettings(str(Path(tmp.name) / "bench.ini"), QSettings.Format.IniFormat))
     window.resize(1400, 900)
-    window.reset_layout()  # the default layout at that size: activations in view, as drawn into
+    window.reset_layout()
     window.show()
-    tune_process()  # as app.run() does once the window is up
+    tune_process()
     for _ in range(5):
         app.processEvents()
+    return app, tmp, window
+
+
+def measure_click_to_done(config=None, probe: bool = True, timeout: float = 900.0) -> dict:
+    """Train ``config`` (default: the panel's default recipe) from the window; see the module."""
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEvent, QEventLoop, Qt, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from mnist_desktop import model as engine
+
+    from .canvas import scripted_mouse_event
+
+    app, tmp, window = _bench_window()
     canvas, panel = window.canvas, window.training
     if config is not None:
         panel.set_config(config)
@@ -236,24 +248,13 @@ def measure_lab(
     after it ended. Run it in a fresh process (``python -m mnist_desktop.ui.bench --lab``)."""
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
 
     from . import nudge as nudge_ui
-    from .app import make_app, tune_process
-    from .main_window import MainWindow
 
     if valid_steps is not None:
         nudge_ui.STEPS["valid"] = int(valid_steps)
-    app = QApplication.instance() or make_app([sys.argv[0] if sys.argv else "mnist-desktop"])
-    tmp = tempfile.TemporaryDirectory()
-    window = MainWindow(settings=QSettings(str(Path(tmp.name) / "bench.ini"), QSettings.Format.IniFormat))
-    window.resize(1400, 900)
-    window.reset_layout()
-    window.show()
-    tune_process()
-    for _ in range(5):
-        app.processEvents()
+    app, tmp, window = _bench_window()
 
     gaps: list[tuple[float, float]] = []
     last = [time.perf_counter()]
@@ -414,22 +415,11 @@ def measure_evaluation(tab: str = "Robustness", timeout: float = 300.0) -> dict:
     --evaluation``)."""
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtCore import QEventLoop, Qt, QTimer
 
-    from .app import make_app, tune_process
-    from .main_window import MainWindow
     from .session import is_torch_model
 
-    app = QApplication.instance() or make_app([sys.argv[0] if sys.argv else "mnist-desktop"])
-    tmp = tempfile.TemporaryDirectory()
-    window = MainWindow(settings=QSettings(str(Path(tmp.name) / "bench.ini"), QSettings.Format.IniFormat))
-    window.resize(1400, 900)
-    window.reset_layout()
-    window.show()
-    tune_process()
-    for _ in range(5):
-        app.processEvents()
+    app, tmp, window = _bench_window()
     gaps: list[tuple[float, float]] = []
     sched: dict[float, tuple[float, float]] = {}  # tick → (ms run, ms waited for a core) since the last
     last = [time.perf_counter(), _gui_thread_schedstat()]
