@@ -75,7 +75,8 @@ def test_closing_the_app_mid_training_exits_promptly_every_time(tmp_path):
         assert p.returncode == 0, err
         assert "QThread" not in err, err
         seconds = exited - float(line.split()[1])
-        # A close that waited for training to end took 27 s; a prompt one takes
-        # 0.4-0.7 s here, and up to ~2 s when other work shares the two cores. The bound only
-        # tells a wait for the run from a prompt exit: speed is measured by bench, not asserted.
-        assert seconds < 10.0, f"run {run}: {seconds:.2f} s from window.close() to the process's exit"
+        # A close that waited for training to end took 27 s on a quiet machine (more under
+        # load); a prompt one takes 0.4-0.7 s, up to ~2 s when other work shares the two cores,
+        # and 11 s once at a load of 8 (2026-12-07: 10 s failed it). The bound only tells a wait
+        # for the run from a prompt exit: speed is measured by bench, not asserted.
+        assert seconds < 20.0, f"run {run}: {seconds:.2f} s from window.close() to the process's exit"
