@@ -81,6 +81,15 @@ def _bench_window():
     return app, tmp, window
 
 
+def _close_bench_window(window, tmp) -> None:
+    """The end of a measure begun by :func:`_bench_window`: the window closed (its trainer stopped
+    and waited for; a benchmark's model raises no quit prompt) and its settings' folder removed."""
+    window.session.mark_saved(window.model_source)
+    window.close()
+    window.deleteLater()
+    tmp.cleanup()
+
+
 def measure_click_to_done(config=None, probe: bool = True, timeout: float = 900.0) -> dict:
     """Train ``config`` (default: the panel's default recipe) from the window; see the module."""
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
@@ -215,10 +224,7 @@ def measure_click_to_done(config=None, probe: bool = True, timeout: float = 900.
             }
         )
     finally:
-        window.session.mark_saved(window.model_source)  # a benchmark's model: no quit prompt
-        window.close()  # stops the trainer (if still running) and waits for its thread
-        window.deleteLater()
-        tmp.cleanup()
+        _close_bench_window(window, tmp)
     return result
 
 
@@ -385,10 +391,7 @@ def measure_lab(
         result["stall_all"] = _stalls(gaps, 0.0, float("inf"))
     finally:
         probe.stop()
-        window.session.mark_saved(window.model_source)
-        window.close()
-        window.deleteLater()
-        tmp.cleanup()
+        _close_bench_window(window, tmp)
     return result
 
 
@@ -485,10 +488,7 @@ def measure_evaluation(tab: str = "Robustness", timeout: float = 300.0) -> dict:
         )
     finally:
         probe.stop()
-        window.session.mark_saved(window.model_source)
-        window.close()
-        window.deleteLater()
-        tmp.cleanup()
+        _close_bench_window(window, tmp)
     return result
 
 
