@@ -135,6 +135,9 @@ class TrainingPanel(QWidget):
         self.view_moved = False
         self._watched_bar = None
         self._scrolling = False
+        # The top of a scroll asked for while the dock was behind another tab, done when it comes
+        # to the front (_keep_in_view); None: none waits.
+        self._pending_scroll: QWidget | None = None
         self._users_config = None  # the user's settings while the controls show a run's own (start)
         # Built below; a palette change while they are being built restyles nothing yet.
         self.means_view: pg.GraphicsLayoutWidget | None = None
@@ -634,7 +637,16 @@ class TrainingPanel(QWidget):
         session.torchFailed.connect(self.torch_failed)
 
     def set_on_screen(self, shown: bool) -> None:
-        """Nothing to do: the loss plot refreshes from its timer while a run goes on."""
+        """A run's scroll asked for while the dock was behind another tab is done now that it is
+        in front (the loss plot refreshes from its timer while a run goes on), once the event
+        loop has given the dock its size."""
+        if shown and self._pending_scroll is not None:
+            QTimer.singleShot(0, self, self._scroll_pending)
+
+    def _scroll_pending(self) -> None:
+        top, self._pending_scroll = self._pending_scroll, None
+        if top is not None and not self.view_moved and not self._shut_down:  # the user's own view stays
+            self._keep_in_view(top)
 
     @Slot(str)
     def torch_failed(self, why: str) -> None:
@@ -865,6 +877,12 @@ class TrainingPanel(QWidget):
         area = self._scroll_area()
         if area is None or not self.train_page.isVisibleTo(self):
             return  # not in a scroll area, or in Step mode
+        if self.visibleRegion().isEmpty():
+            # Behind another tab: its dock keeps the size it had when last in front (a window
+            # resized since made the scroll miss), so it scrolls when it comes to the front.
+            self._pending_scroll = top
+            return
+        self._pending_scroll = None
         # The heights of what was just shown, from the page up (each level's layout request is
         # posted as the one below is done), then the panel's height for them, which the scroll
         # area sets on a request of its own: the line of the last epoch, added just before,

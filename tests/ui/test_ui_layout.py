@@ -503,3 +503,58 @@ def test_the_end_of_a_run_leaves_the_view_where_the_user_scrolled_it(window, qtb
         assert panel.view_moved and bar.value() == 0  # the end of the run left the view there
     else:
         assert not panel.view_moved and bar.value() > 0  # the end of the run scrolled down to its figures
+
+
+@pytest.mark.parametrize("who", ["nobody", "user"])
+def test_a_run_that_starts_and_ends_behind_another_tab_scrolls_when_its_tab_comes_forward(window, qtbot, who):
+    """A run that started or ended with the Training dock behind another tab (the user on another
+    panel meanwhile) scrolled a dock that keeps the size it had when last in front: the window
+    made smaller meanwhile, Stop and the plot, then the figures, were below the fold once the tab
+    came forward. The scroll waits for the tab, unless the user has moved the view during the run."""
+    window.resize(1024, 800)
+    window.reset_layout()
+    window.dock_manager.raise_("training")
+    settle(window, qtbot)
+    panel = window.training
+    dock = window.docks["training"]
+    scroll = dock.widget()
+    bar = scroll.verticalScrollBar()
+    config = replace(engine.recommended_config("3v7", "linear"), epochs=1)
+    panel.set_config(config)
+    go = threading.Event()
+
+    def task(on_batch, on_epoch, on_note, stop_event, pause_event):
+        go.wait(60)  # until the tab has come forward and gone behind again
+        return engine.train(config, on_batch=on_batch, on_epoch=on_epoch, on_note=on_note, stop_event=stop_event, pause_event=pause_event)
+
+    def behind_at_1024x640() -> None:
+        """Training behind Activations (one stack in the compact layout), the window smaller."""
+        window.dock_manager.raise_("activations")
+        qtbot.waitUntil(lambda: dock in window.dock_manager.covered())
+        window.resize(1024, 640)
+        qtbot.waitUntil(lambda: window.docks["activations"].height() < dock.height())  # the covered dock keeps its height
+
+    bar.setValue(0)
+    behind_at_1024x640()
+    with qtbot.waitSignal(panel.finished, timeout=120_000):
+        try:
+            assert panel.start(config, task=task)
+            qtbot.wait(50)  # the start's scroll (a turn of the event loop later) would be done
+            window.dock_manager.raise_("training")
+            qtbot.waitUntil(lambda: in_view(panel.stop_button, scroll) and in_view(panel.plot, scroll))
+            assert bar.value() > 0  # it had to scroll
+            if who == "user":
+                bar.triggerAction(bar.SliderAction.SliderToMinimum)  # the user goes up to the settings
+            window.resize(1024, 800)
+            qtbot.waitUntil(lambda: dock.height() > 640)  # in front, laid out at the larger size
+            behind_at_1024x640()
+        finally:
+            go.set()
+    settle(window, qtbot)
+    qtbot.wait(50)  # the end's scroll (two FINISH_DELAY_MS turns) would be done
+    window.dock_manager.raise_("training")
+    if who == "user":
+        qtbot.wait(50)
+        assert panel.view_moved and bar.value() == 0  # left where the user put it
+    else:
+        qtbot.waitUntil(lambda: in_view(panel.message, scroll) and in_view(panel.epoch_figures, scroll))
