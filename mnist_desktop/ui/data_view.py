@@ -89,6 +89,8 @@ class DataViewPanel(QWidget):
         self.counts.setVerticalHeaderLabels(["train", "test"])
         self.counts.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.counts.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+        # Tab leaves the table, the arrows move in it: a table's Tab went round its cells for ever
+        self.counts.setTabKeyNavigation(False)
         header = self.counts.horizontalHeader()
         header.setMinimumSectionSize(8)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Stretch)

@@ -514,6 +514,7 @@ class EvaluationPanel(QWidget):
         # compact rows: the 15 corruptions and the mean fit the dock at 1280×720 without scrolling
         self.corruption_table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 6)
         self.corruption_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.corruption_table.setTabKeyNavigation(False)  # Tab leaves it (see the Data panel's counts)
         self.corruption_table.setToolTip(
             "The model's accuracy on the test digits under each corruption, and the mean over all 15: how well it reads "
             "digits that are not as clean as MNIST's. The robustness curves show the same for growing amounts of damage."

@@ -294,7 +294,9 @@ def test_view_menu_brings_a_background_tab_forward_and_train_shows_its_progress(
 
 
 def _tab_round(window, qtbot, key, presses=120):
-    """The widgets Tab (or Shift+Tab) takes the focus to, from the canvas until it comes back."""
+    """The widgets Tab (or Shift+Tab) takes the focus to, from the canvas until it comes back to
+    the canvas or to the first of them (the canvas is no Tab stop: the round never came back to
+    it, and the walk was ``presses`` long whatever the chain)."""
     from PySide6.QtTest import QTest
 
     window.canvas.setFocus(Qt.FocusReason.OtherFocusReason)
@@ -303,7 +305,7 @@ def _tab_round(window, qtbot, key, presses=120):
     for _ in range(presses):
         QTest.keyClick(QApplication.focusWidget() or window, key)
         focus = QApplication.focusWidget()
-        if focus is window.canvas:
+        if focus is window.canvas or (visited and focus is visited[0]):
             break
         visited.append(focus)
     return visited
@@ -342,6 +344,24 @@ def test_tab_never_lands_in_a_dock_behind_another_tab(window, qtbot):
     window.dock_manager.raise_("weights")
     settle(window, qtbot)
     assert any(weights.isAncestorOf(w) for w in _tab_round(window, qtbot, Qt.Key.Key_Tab))
+
+
+def test_tab_goes_on_out_of_a_table(window, qtbot):
+    """A table's Tab goes from cell to cell, and from its last cell back to its first: Tab went
+    round the Data panel's counts for ever. Tab leaves every table; the arrows move in it."""
+    from PySide6.QtWidgets import QTableView
+
+    window.resize(1400, 900)
+    window.reset_layout()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    window.dock_manager.raise_("data")
+    settle(window, qtbot)
+    visited = _tab_round(window, qtbot, Qt.Key.Key_Tab)
+    assert window.dock_manager.panel("data").counts in visited and len(visited) < 120  # through it, and round
+    window.dock_manager.panel("evaluation")  # its corruption table has rows once the suite has run
+    tables = window.findChildren(QTableView)
+    assert len(tables) >= 2 and not [t.objectName() for t in tables if t.tabKeyNavigation()]
 
 
 def test_keys_go_nowhere_once_the_focused_panel_goes_behind_another_tab(window, qtbot):
