@@ -23,7 +23,7 @@ from mnist_desktop.model.levels import reference_levels
 
 from .panel import DockEntry
 from .session import Session
-from .theme import DIVERGING, GRAY, SEQUENTIAL, palette_color
+from .theme import DIVERGING, GRAY, SEQUENTIAL, mouse_only, palette_color
 
 
 def mosaic(tiles: np.ndarray, columns: int | None = None, gap: int = 1, fill: float = np.nan) -> np.ndarray:
@@ -84,10 +84,9 @@ class ImageView(QFrame):
         super().__init__()
         self.title = QLabel(title)
         self.title.setWordWrap(height is None)
-        self.view = pg.GraphicsLayoutWidget()
         # Clicked, never typed into: a Tab stop that did nothing and showed no focus (eleven of
         # them between the loss plot and the next panel).
-        self.view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.view = mouse_only(pg.GraphicsLayoutWidget())
         if height is None:
             self.view.setMinimumHeight(60)
             self.view.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)

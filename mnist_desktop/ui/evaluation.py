@@ -50,7 +50,7 @@ from .captions import count_of
 from .gallery import Gallery, thumbnail
 from .panel import DockEntry
 from .session import LOADING_PYTORCH, Session, is_torch_model
-from .theme import SEQUENTIAL, class_colours, legend_outside, palette_color, style_plot_widget
+from .theme import SEQUENTIAL, class_colours, legend_outside, mouse_only, palette_color, style_plot_widget
 from .training_worker import train_threads
 from .workers import Worker, WorkerThreads
 
@@ -435,7 +435,7 @@ class EvaluationPanel(QWidget):
         self._add_tab("Top losses", self.top_losses_title, self.top_losses, stretch=self.top_losses)
 
     def _build_threshold_tab(self) -> None:
-        self.threshold_plot = pg.PlotWidget()
+        self.threshold_plot = mouse_only(pg.PlotWidget())
         self.threshold_plot.setObjectName("threshold_plot")
         plot = self.threshold_plot.getPlotItem()
         plot.setLabel("bottom", "answer only when at least this sure (%)")
@@ -467,7 +467,7 @@ class EvaluationPanel(QWidget):
             "Whose digits the diagram is drawn on: MNIST's 10,000 test digits, or the ones you drew and labelled in My digits."
         )
         self.reliability_source.currentIndexChanged.connect(lambda _i: self._on_reliability_source())
-        self.reliability_diagram = pg.PlotWidget()
+        self.reliability_diagram = mouse_only(pg.PlotWidget())
         self.reliability_diagram.setObjectName("reliability_diagram")
         self.reliability_diagram.setToolTip(
             "Reliability diagram: the predictions grouped by how sure the model was (its top probability, in "
@@ -524,7 +524,7 @@ class EvaluationPanel(QWidget):
         self._show_corruption_hint()
 
     def _build_robustness_tab(self) -> None:
-        self.robustness_view = pg.GraphicsLayoutWidget()
+        self.robustness_view = mouse_only(pg.GraphicsLayoutWidget())
         self.robustness_view.setObjectName("robustness_plots")
         self.robustness_curves: dict[str, pg.PlotDataItem] = {}  # filled as the plots are built
         self.robustness_plots: dict[str, pg.PlotItem] = {}
@@ -617,7 +617,7 @@ class EvaluationPanel(QWidget):
         self.layer_combo = QComboBox(objectName="point_map_layer")
         self.layer_combo.setToolTip("The layer whose outputs are projected to 2-D (PCA): see how the digits separate layer by layer.")
         self.layer_combo.activated.connect(lambda _i: self._on_layer_chosen())
-        self.point_map_view = pg.PlotWidget()
+        self.point_map_view = mouse_only(pg.PlotWidget())
         self.point_map_view.setObjectName("point_map_plot")
         plot = self.point_map_view.getPlotItem()
         plot.setLabel("bottom", "first principal component")

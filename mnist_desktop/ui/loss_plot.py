@@ -21,7 +21,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from mnist_desktop.model.progress import accuracy_range
 
-from .theme import legend_outside, palette_color, style_plot_widget
+from .theme import legend_outside, mouse_only, palette_color, style_plot_widget
 
 READABLE_HEIGHT = 200  # px of curves (the data area) the plot asks for; its axes and legend come on top
 LEGEND_SLACK = 24  # px kept spare beside a one-line legend: the axes widen with their tick labels later
@@ -72,6 +72,7 @@ class LossPlot(pg.PlotWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent, axisItems={"left": LossAxis("left")})
         self.setObjectName("loss_plot")
+        mouse_only(self)  # Tab went from "Log-scale loss" into it, and the focus vanished
         self.setMinimumHeight(160)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setToolTip(

@@ -36,7 +36,7 @@ from mnist_desktop.model.datasets import MNIST
 
 from .panel import DockEntry
 from .session import LOADING_PYTORCH, Session, is_torch_model
-from .theme import DIVERGING, palette_color, set_up_plot, style_plot_widget
+from .theme import DIVERGING, mouse_only, palette_color, set_up_plot, style_plot_widget
 from .training_worker import train_threads
 from .workers import Worker, WorkerThreads
 
@@ -204,7 +204,7 @@ class NudgePanel(QWidget):
         self.cancel_button.setToolTip("Stop the sweep; the plot keeps the last complete one.")
         self.progress = QProgressBar(objectName="nudge_progress", minimum=0, maximum=1, value=0, visible=False)
 
-        self.plot = pg.GraphicsLayoutWidget()
+        self.plot = mouse_only(pg.GraphicsLayoutWidget())
         self.plot.setObjectName("nudge_plot")
         self.plot.setMinimumHeight(320)
         self.plot.setToolTip("Top: the loss, bottom: the accuracy, for each nudge ε (the dashed line: the model as it is).")

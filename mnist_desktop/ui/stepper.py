@@ -39,7 +39,7 @@ from .captions import count_of
 from .gallery import THUMB, Gallery
 from .session import LOADING_PYTORCH
 from .sigmoid_view import SigmoidView
-from .theme import DIVERGING, labelled_plot, palette_color, set_message, style_plot_widget
+from .theme import DIVERGING, labelled_plot, mouse_only, palette_color, set_message, style_plot_widget
 from .training_worker import EMIT_INTERVAL, failure_message
 from .workers import Worker, WorkerThreads
 
@@ -217,7 +217,7 @@ class StepperWidget(QWidget):
         self.shapes = BatchShapesView()  # the chapter's stack / view / xb @ w + b, with this batch's shapes
         self.sigmoid = SigmoidView()  # the predictions before and after mnist_loss's sigmoid
         self.weights_title = QLabel(wordWrap=True, objectName="step_weights_title")
-        self.weights_view = pg.GraphicsLayoutWidget()
+        self.weights_view = mouse_only(pg.GraphicsLayoutWidget())
         self.weights_view.setObjectName("step_weights")
         self.heatmaps: dict[str, pg.ImageItem] = {}
         self._boxes: list[pg.ViewBox] = []

@@ -10,6 +10,8 @@ given): every widget gets a PaletteChange and restyles itself, canvas and plots 
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QSettings, Qt
@@ -70,6 +72,18 @@ class PlotMouse(QObject):
 PLOT_MOUSE = PlotMouse()
 
 
+View = TypeVar("View", bound=pg.GraphicsView)
+
+
+def mouse_only(view: View) -> View:
+    """``view`` (a pyqtgraph plot or image) takes no keyboard focus; returns it. pyqtgraph makes
+    every view a Tab stop, but the app's have no key to use (they are hovered, clicked, dragged
+    and wheeled) and draw no focus: Tab went into an invisible place. A click on one leaves
+    the focus where it was."""
+    view.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    return view
+
+
 def set_up_plot(item: pg.PlotItem, bottom: str | None = None, left: str | None = None) -> pg.PlotItem:
     """The set-up the small plots share: axis labels, plain numbers on both axes ("0.002", not
     "loss (x0.001)"), no right-click menu. Returns ``item``."""
@@ -83,7 +97,7 @@ def set_up_plot(item: pg.PlotItem, bottom: str | None = None, left: str | None =
 
 def labelled_plot(name: str, bottom: str, left: str, tip: str = "") -> tuple[pg.PlotWidget, pg.PlotItem]:
     """A plot widget (objectName ``name``, tooltip ``tip``) set up by :func:`set_up_plot`, and its plot item."""
-    widget = pg.PlotWidget()
+    widget = mouse_only(pg.PlotWidget())
     widget.setObjectName(name)  # PlotWidget(objectName=…) hands it to the plot item, not the widget
     if tip:
         widget.setToolTip(tip)

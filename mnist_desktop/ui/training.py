@@ -51,7 +51,7 @@ from .panel import DockEntry
 from .session import LOADING_PYTORCH, Session, is_torch_model
 from .settings import TRAINING_GROUP, parse_bool, parse_setting
 from .stepper import StepperWidget
-from .theme import GRAY, palette_color, set_message
+from .theme import GRAY, mouse_only, palette_color, set_message
 from .training_worker import Report, TrainingWorker
 from .workers import WorkerThreads
 
@@ -345,7 +345,7 @@ class TrainingPanel(QWidget):
         # Pixel similarity: the mean images it "learned".
         self.means_title = QLabel("Mean images: the ideal digit of each class, the model's only parameters")
         self.means_title.setWordWrap(True)
-        self.means_view = pg.GraphicsLayoutWidget()
+        self.means_view = mouse_only(pg.GraphicsLayoutWidget())
         self.means_view.setObjectName("means_view")
         self.means_view.setFixedHeight(90)
         self.means_box = self.means_view.addViewBox(lockAspect=True, enableMouse=False, invertY=True)

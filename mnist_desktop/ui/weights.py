@@ -25,7 +25,7 @@ from mnist_desktop.model import weights as wt
 
 from .panel import DockEntry
 from .session import Session
-from .theme import legend_outside, palette_color, style_plot_widget
+from .theme import legend_outside, mouse_only, palette_color, style_plot_widget
 
 NO_RUN = "Distance from start needs a training run: train a model (Training panel) and watch each layer move, epoch by epoch."
 # The distance plot's titles, two short lines each: one line was wider than the plot in a
@@ -89,7 +89,7 @@ class WeightsPanel(QWidget):
         self.info = QLabel(objectName="weights_info", wordWrap=True)
         self.info.setTextFormat(Qt.TextFormat.RichText)
 
-        self.histogram_plot = pg.PlotWidget()
+        self.histogram_plot = mouse_only(pg.PlotWidget())
         self.histogram_plot.setObjectName("weights_histogram")
         self.histogram_plot.setToolTip(
             "How many of the layer's weights have each value: now (filled) and, dashed, when its training run started."
@@ -104,7 +104,7 @@ class WeightsPanel(QWidget):
         self.now_curve = plot.plot(stepMode="center", fillLevel=0, name="now")
         self.start_curve = plot.plot(stepMode="center", name=START_NAME)
 
-        self.distance_plot = pg.PlotWidget()
+        self.distance_plot = mouse_only(pg.PlotWidget())
         self.distance_plot.setObjectName("weights_distance")
         plot = self.distance_plot.getPlotItem()
         plot.setLabel("bottom", "epoch")

@@ -387,6 +387,65 @@ def test_keys_go_nowhere_once_the_focused_panel_goes_behind_another_tab(window, 
     assert layer.currentIndex() == before
 
 
+def _plot_of(widget):
+    """The pyqtgraph view (a plot, an image) that ``widget`` is or lies in, or None."""
+    import pyqtgraph as pg
+
+    while widget is not None and not isinstance(widget, pg.GraphicsView):
+        widget = widget.parentWidget()
+    return widget
+
+
+def _shows_focus(widget) -> bool:
+    """Whether ``widget``, which has the focus, looks different without it."""
+    focused = widget.grab().toImage()
+    widget.clearFocus()
+    unfocused = widget.grab().toImage()
+    widget.setFocus(Qt.FocusReason.TabFocusReason)
+    return focused != unfocused
+
+
+def test_tab_lands_on_no_plot_that_shows_no_focus(window, qtbot):
+    """pyqtgraph makes every plot a Tab stop, and none of the window's showed the focus (nor had a
+    key to use it): Tab went from "Log-scale loss" into the loss plot and vanished, and so in
+    the Evaluation, Weights, Nudge, SGD toy and Step panels. With each panel in front in turn,
+    each page of its tabs and the Training panel in both its modes, every Tab stop that is a
+    plot shows that it has the focus; a plot the walk could not reach is no Tab stop at all."""
+    import pyqtgraph as pg
+    from PySide6.QtWidgets import QTabWidget
+
+    window.resize(1400, 900)
+    window.reset_layout()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+    checked = set()
+
+    def walk(where: str) -> None:
+        settle(window, qtbot)
+        visited = _tab_round(window, qtbot, Qt.Key.Key_Tab, presses=300)
+        assert visited and len(visited) < 300, where  # the round came back
+        for plot in {_plot_of(w) for w in visited} - {None}:
+            plot.setFocus(Qt.FocusReason.TabFocusReason)
+            assert _shows_focus(plot), (where, plot.objectName())
+            checked.add(plot)
+
+    for name, dock in window.docks.items():
+        window.dock_manager.raise_(name)
+        walk(name)
+        for tabs in dock.findChildren(QTabWidget):
+            for i in range(1, tabs.count()):
+                tabs.setCurrentIndex(i)
+                walk(f"{name}: {tabs.tabText(i)}")
+            tabs.setCurrentIndex(0)
+    window.dock_manager.raise_("training")
+    window.training.set_mode("step")
+    walk("training: step mode")
+    window.training.set_mode("train")
+    plots = window.findChildren(pg.GraphicsView)
+    assert len(plots) > 10 and window.training.plot in plots  # every panel has been built
+    assert not [p.objectName() for p in plots if p.focusPolicy() & Qt.FocusPolicy.TabFocus and p not in checked]
+
+
 def test_opening_a_model_says_what_the_app_ignored_in_its_file(window, tmp_path):
     """A stored test accuracy that is no fraction is ignored with a note; the command line said
     it, the window opened such a model without a word."""
