@@ -192,3 +192,48 @@ def test_every_stage_has_questions_with_answers():
         assert len(stage.questions) >= 3, stage.key
         for q in stage.questions:
             assert q.question.endswith("?") and len(q.answer) > 20
+
+
+def test_a_two_output_model_shows_its_own_targets_and_loss():
+    """3 vs 7 with two outputs: the targets are class indices, one per image (F.cross_entropy
+    rejects the mnist_loss column [n, 1]), and the loss line names the loss the run computes."""
+    torch.set_num_threads(1)
+    for loss, code in (("cross-entropy", "F.cross_entropy"), ("accuracy", "accuracy_loss")):
+        config = replace(recommended_config("3v7", "linear"), loss=loss, device="cpu", subset=300, batch_size=100)
+        stepper = Stepper(config)
+        init = shapes(batch_shapes(stepper.advance(), "linear", config))
+        assert init["train_y"] == (300,) and init["w"] == (784, 2)
+        state = step_to(stepper, "loss")
+        lines = batch_shapes(state, "linear", config)
+        assert shapes(lines)["yb"] == state.y.shape == (100,)
+        assert next(line.code for line in lines if line.name == "loss") == f"loss = {code}(preds, yb)"
+    # the chapter's one output keeps its column of 0s and 1s
+    config = replace(recommended_config("3v7", "linear"), device="cpu", subset=300, batch_size=100)
+    state = step_to(Stepper(config), "loss")
+    s = shapes(batch_shapes(state, "linear", config))
+    assert s["train_y"] == (300, 1) and s["yb"] == (100, 1)
+
+
+@pytest.mark.parametrize("momentum, nesterov, weight_decay", [(0.0, False, 0.0), (0.0, False, 5e-4), (0.9, False, 0.0), (0.9, True, 5e-4)])
+def test_the_step_line_is_the_update_the_trainer_makes(momentum, nesterov, weight_decay):
+    """The step line's code, run on tensors, moves them as ``training.SGD`` does, two steps."""
+    from mnist_desktop.model.tensor_shapes import update_code
+    from mnist_desktop.model.training import SGD
+
+    code = update_code(momentum, nesterov, weight_decay)
+    if not (momentum or weight_decay):
+        assert code == "p.data -= lr * p.grad.data"  # the chapter's line
+    gen = torch.Generator().manual_seed(0)
+    ours, theirs = torch.randn(5, generator=gen), None
+    theirs = ours.clone()
+    opt = SGD([theirs], momentum, nesterov, weight_decay)
+    v = torch.zeros(5)
+    for _ in range(2):
+        grad = torch.randn(5, generator=gen)
+        theirs.grad = grad.clone()
+        opt.step(0.1)
+        scope = {"p": ours, "v": v, "lr": 0.1}
+        ours.grad = grad.clone()
+        exec(code, {}, scope)
+        v = scope["v"]
+    torch.testing.assert_close(ours, theirs)

@@ -5,13 +5,17 @@ chapter's lines of code for it with the real shapes of this run and this batch: 
 and 7s were stacked, the batch ``xb`` as the model gets it, the weights ``w`` and bias ``b``,
 the predictions and the loss. The app's linear layer is PyTorch's ``nn.Linear``, which keeps
 its weight as (outputs, 784) and computes ``xb @ weight.T + bias``; the lines show the
-chapter's ``w`` = ``weight.T``. No Qt, no torch: it reads numpy arrays only.
+chapter's ``w`` = ``weight.T``. Given the run's settings, the loss line names the loss the run
+computes and the step line the update it makes (momentum and weight decay included). No Qt, no
+torch: it reads numpy arrays only.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+# The loss each setting computes, as code (the engine's ``losses``).
+LOSS_CODE = {"mnist-loss": "mnist_loss", "cross-entropy": "F.cross_entropy", "accuracy": "accuracy_loss"}
 NUMBER_NAMES = ("zeros", "ones", "twos", "threes", "fours", "fives", "sixes", "sevens", "eights", "nines")
 
 
@@ -41,11 +45,29 @@ def _linear_weights(parameters, prefix: str) -> tuple[tuple[int, ...], tuple[int
     return (w.shape[1], w.shape[0]), (tuple(b.shape) if b is not None else (w.shape[0],))
 
 
-def batch_shapes(state, arch: str) -> list[ShapeLine]:
+def update_code(momentum: float = 0.0, nesterov: bool = False, weight_decay: float = 0.0) -> str:
+    """What one step does to each parameter ``p``, as code: the chapter's ``p -= lr * p.grad``
+    for plain SGD, with weight decay and momentum written out as ``training.SGD`` applies them."""
+    lines = []
+    g = "p.grad"
+    if weight_decay:
+        lines.append(f"g = p.grad + {weight_decay:g} * p")
+        g = "g"
+    if not momentum:
+        return "; ".join([*lines, f"p.data -= lr * {g}{'.data' if g == 'p.grad' else ''}"])
+    lines.append(f"v = {momentum:g} * v + {g}")
+    lines.append(f"p.data -= lr * ({g} + {momentum:g} * v)" if nesterov else "p.data -= lr * v")
+    return "; ".join(lines)
+
+
+def batch_shapes(state, arch: str, config=None) -> list[ShapeLine]:
     """The chapter's tensors for ``state`` (a StepState) of a model of architecture ``arch``:
     the training set stacked and flattened, the parameters (from init on), then the batch,
-    the predictions, the loss, the gradients and the step as far as the state has got."""
+    the predictions, the loss, the gradients and the step as far as the state has got.
+    ``config`` (the run's TrainConfig) names the loss and the step's update; without it the
+    loss is told from the outputs (one: mnist_loss) and the step is plain SGD."""
     lines: list[ShapeLine] = []
+    one_output = _outputs(state) == 1  # mnist_loss: targets 0/1 as a column; else class indices
     counts = tuple(int(n) for n in state.train_counts)
     classes = tuple(state.classes)
     flat = arch in ("linear", "mlp")
@@ -65,8 +87,14 @@ def batch_shapes(state, arch: str) -> list[ShapeLine]:
         else:
             lines.append(ShapeLine("train_x", f"train_x = {joined}.unsqueeze(1)", (total, 1, 28, 28), "a CNN keeps the grid, one channel"))
         if len(classes) == 2:
-            target = f"tensor([0]*len({NUMBER_NAMES[classes[0]]}) + [1]*len({NUMBER_NAMES[classes[1]]})).unsqueeze(1)"
-            lines.append(ShapeLine("train_y", f"train_y = {target}", (total, 1), f"a {classes[1]} is 1, a {classes[0]} is 0"))
+            target = f"tensor([0]*len({NUMBER_NAMES[classes[0]]}) + [1]*len({NUMBER_NAMES[classes[1]]}))"
+            if one_output:
+                lines.append(
+                    ShapeLine("train_y", f"train_y = {target}.unsqueeze(1)", (total, 1), f"a {classes[1]} is 1, a {classes[0]} is 0")
+                )
+            else:
+                note = f"class indices, a {classes[0]} is 0 and a {classes[1]} is 1: one per image, no column"
+                lines.append(ShapeLine("train_y", f"train_y = {target}", (total,), note))
     p = state.parameters
     linear = _linear_weights(p, "fc") if arch == "linear" else None
     mlp = (_linear_weights(p, "fc1"), _linear_weights(p, "fc2")) if arch == "mlp" else (None, None)
@@ -88,7 +116,7 @@ def batch_shapes(state, arch: str) -> list[ShapeLine]:
     n = len(state.x)
     xshape = (n, 784) if flat else tuple(state.x.shape)
     lines.append(ShapeLine("xb", "xb, yb = next(iter(dl))", xshape, f"batch {state.batch}: {n} images"))
-    lines.append(ShapeLine("yb", "yb", (n, 1) if len(classes) == 2 else (n,), "the batch's right answers"))
+    lines.append(ShapeLine("yb", "yb", (n, 1) if len(classes) == 2 and one_output else (n,), "the batch's right answers"))
     preds = tuple(state.predictions.shape) if state.predictions is not None else None
     if linear is not None:
         w, b = linear
@@ -120,8 +148,9 @@ def batch_shapes(state, arch: str) -> list[ShapeLine]:
     if state.predictions is None:
         return lines
     if state.loss is not None:
-        loss_name = "mnist_loss" if state.predictions.shape[1] == 1 else "F.cross_entropy"
-        lines.append(ShapeLine("loss", f"loss = {loss_name}(preds, yb)", (), f"one number: {state.loss:.4f}"))
+        loss = getattr(config, "loss", None) or ("mnist-loss" if one_output else "cross-entropy")
+        note = f"one number: {state.loss:.4f}" + (" (1 − the batch's accuracy)" if loss == "accuracy" else "")
+        lines.append(ShapeLine("loss", f"loss = {LOSS_CODE.get(loss, loss)}(preds, yb)", (), note))
     if state.gradients is not None:
         names = (
             {"fc.weight": "w", "fc.bias": "b", "fc1.weight": "w1", "fc1.bias": "b1", "fc2.weight": "w2", "fc2.bias": "b2"} if flat else {}
@@ -134,5 +163,17 @@ def batch_shapes(state, arch: str) -> list[ShapeLine]:
             name, g = next(iter(state.gradients.items()))
             lines.append(ShapeLine(f"{name}.grad", f"model.{name}.grad", tuple(g.shape), "the same shape as the parameter"))
     if state.phase == "step":
-        lines.append(ShapeLine("step", "p.data -= lr * p.grad.data", None, f"each parameter keeps its shape; lr {state.lr:g}"))
+        update = update_code(getattr(config, "momentum", 0.0), getattr(config, "nesterov", False), getattr(config, "weight_decay", 0.0))
+        lines.append(ShapeLine("step", update, None, f"each parameter keeps its shape; lr {state.lr:g}"))
     return lines
+
+
+def _outputs(state) -> int | None:
+    """The model's outputs: the predictions' width, or before predict the size of its last
+    parameter (every architecture ends in a linear layer, whose bias has one per output)."""
+    if state.predictions is not None:
+        return int(state.predictions.shape[1])
+    if state.parameters:
+        last = list(state.parameters.values())[-1]
+        return int(last.shape[0]) if last.ndim >= 1 else None
+    return None

@@ -31,9 +31,10 @@ class BatchShapesView(QLabel):
         self.lines = []
         self.setText("<b>The batch as tensors</b>: the shapes appear at init.")
 
-    def show_state(self, state, arch: str) -> None:
-        """The lines for ``state`` (a StepState) of a model of architecture ``arch``."""
-        self.lines = batch_shapes(state, arch)
+    def show_state(self, state, arch: str, config=None) -> None:
+        """The lines for ``state`` (a StepState) of a model of architecture ``arch`` trained
+        with ``config`` (its loss and optimiser name the loss and the step's lines)."""
+        self.lines = batch_shapes(state, arch, config)
         rows = []
         for line in self.lines:
             note = f" <i>{'— ' if line.shape is not None else ''}{html.escape(line.note)}</i>" if line.note else ""

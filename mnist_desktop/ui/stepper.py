@@ -49,7 +49,8 @@ STEP_TIPS = {
     "predict": "Predict: run the batch through the model.",
     "loss": "Loss: how wrong the predictions are, one number.",
     "gradient": "Gradient: how the loss changes as each weight changes (backward).",
-    "step": "Step: move each weight against its gradient, by the learning rate times the gradient.",
+    "step": "Step: move each weight against its gradient, by the learning rate times the gradient "
+    "(with momentum and weight decay, where the settings have them).",
     "repeat": "Repeat: the next batch, from predict.",
     "stop": "Stop: the epochs are done (or the loss diverged).",
 }
@@ -509,7 +510,7 @@ class StepperWidget(QWidget):
         if state.phase == "stop":
             self.show_message(state.message, error=state.diverged)
         self._show_batch(state)
-        self.shapes.show_state(state, self.config.arch)
+        self.shapes.show_state(state, self.config.arch, self.config)
         self.sigmoid.show_state(state, self.config.loss)
         self._show_weights(state)
         self.stateShown.emit(state)
@@ -588,7 +589,7 @@ class StepperWidget(QWidget):
             else ", ".join(map(str, classes))
         )
         self.weights_title.setText(
-            f"Weights of each class ({who}); blue negative, red positive. The step moves them by −lr × gradient "
+            f"Weights of each class ({who}); blue negative, red positive. The step moves them by {step_words(self.config)} "
             f"(lr {state.lr:.4g}). Weights share one scale (±{scale:.3g})."
         )
 
@@ -601,6 +602,19 @@ class StepperWidget(QWidget):
 
     def shown_captions(self) -> list[str]:
         return self.gallery.captions()
+
+
+def step_words(config) -> str:
+    """What a step of ``config``'s SGD moves the weights by, in words: −lr × gradient for the
+    chapter's plain SGD; with momentum or weight decay, what they add."""
+    extra = []
+    if config.weight_decay:
+        extra.append(f"weight decay {config.weight_decay:g} × the weight added to it")
+    if config.momentum:
+        extra.append(
+            f"momentum {config.momentum:g}{' (Nesterov)' if config.nesterov else ''}: past gradients carried along, × {config.momentum:g} a step"
+        )
+    return "−lr × gradient" if not extra else f"−lr × (the gradient with {' and '.join(extra)})"
 
 
 def _tiles(weight: np.ndarray) -> np.ndarray:

@@ -203,3 +203,23 @@ def test_new_settings_during_a_run_drop_what_the_old_run_sends(window, qtbot):
     assert stepper.state is None and stepper.loss_points() == []
     state = press(qtbot, stepper, "step_batch")
     assert state.batches_per_epoch == 3 and state.step == 1 and stepper.loss_points() == [(1, state.loss)]
+
+
+def test_the_step_is_described_as_the_settings_make_it(window, qtbot):
+    """With momentum (the linear model's recipe for ten digits) the step is not −lr × gradient:
+    the weights' title and the step line say what it is; the chapter's plain SGD says −lr × gradient."""
+    from mnist_desktop.ui.stepper import step_words
+
+    assert step_words(chapter_config()) == "−lr × gradient"
+    stepper = open_stepper(window)
+    digits = replace(engine.recommended_config("digits", "linear"), device="cpu", subset=300, batch_size=100)
+    assert digits.momentum == 0.9 and digits.nesterov
+    assert stepper.set_config(digits)
+    press(qtbot, stepper, "step_batch")
+    title = stepper.findChild(QLabel, "step_weights_title").text()
+    assert "momentum 0.9 (Nesterov)" in title and "by −lr × gradient" not in title
+    assert "v = 0.9 * v + p.grad; p.data -= lr * (p.grad + 0.9 * v)" in stepper.shapes.text()
+    assert stepper.set_config(small_chapter())
+    press(qtbot, stepper, "step_batch")
+    assert "by −lr × gradient (lr" in stepper.findChild(QLabel, "step_weights_title").text()
+    assert "p.data -= lr * p.grad.data" in stepper.shapes.text()
