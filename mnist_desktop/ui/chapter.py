@@ -168,11 +168,13 @@ STAGE_ACTIONS: dict[str, Callable[[Chapter], str | None]] = {
 
 def accuracy_config(predictor):
     """Settings to train a fresh model like ``predictor`` (the chapter's linear 3-vs-7 model
-    if it has no weights to train) with accuracy as the loss, for one epoch."""
+    if it has no weights to train) with accuracy as the loss, for one epoch, without weight
+    decay: it would move the weights with every gradient zero (the CNN's recipe has it), and
+    the stage says that the weights never move."""
     arch, task = ("linear", "3v7")
     if predictor is not None and ARCHITECTURE_SPECS[predictor.arch].trainable:
         arch, task = predictor.arch, predictor.task
-    return replace(recommended_config(task, arch), loss="accuracy", epochs=1)
+    return replace(recommended_config(task, arch), loss="accuracy", epochs=1, weight_decay=0.0)
 
 
 def train_with_accuracy_loss(c: Chapter) -> bool:

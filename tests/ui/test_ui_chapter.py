@@ -182,3 +182,24 @@ def test_the_guide_goes_beside_the_panel_a_stage_uses_never_over_it(window, qtbo
     run_stage(window, "accuracy")
     assert asked == [window.dock_manager.screen_rect("nudge")] and asked[0] is not None
     assert window.chapter_menu.guide.pos() == QPoint(5, 7)
+
+
+@pytest.mark.parametrize("arch, task", [("cnn", "digits"), ("mlp", "digits"), ("linear", "3v7")])
+def test_training_with_accuracy_leaves_the_weights_where_they_were(arch, task):
+    """The accuracy stage says the weights never move: true of the run its button starts for
+    any active model, the bundled CNN (whose recipe has weight decay) included."""
+    from dataclasses import replace
+    from types import SimpleNamespace
+
+    import torch
+
+    from mnist_desktop.model.chapter import get_stage
+    from mnist_desktop.model.training import train
+    from mnist_desktop.ui.chapter import accuracy_config
+
+    assert "the weights never moved" in get_stage("accuracy").look_for
+    torch.set_num_threads(1)
+    notes = []
+    config = replace(accuracy_config(SimpleNamespace(arch=arch, task=task)), subset=300, device="cpu")
+    train(config, on_note=notes.append)
+    assert any("Every gradient was exactly zero" in n and "The weights did not move." in n for n in notes), notes
