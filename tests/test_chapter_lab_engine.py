@@ -237,3 +237,59 @@ def test_the_step_line_is_the_update_the_trainer_makes(momentum, nesterov, weigh
         exec(code, {}, scope)
         v = scope["v"]
     torch.testing.assert_close(ours, theirs)
+
+
+# --------------------------------------------------------------------------- the figures the stages quote
+def test_the_ideal_stage_quotes_the_accuracies_the_lab_measures(lab):
+    import re
+
+    from mnist_desktop.model.chapter import get_stage
+
+    text = get_stage("ideal").look_for
+    quoted = {key: int(re.search(rf"{key.upper()}(?: gets)? about (\d+) %", text).group(1)) for key in ("l1", "l2")}
+    assert quoted == {key: round(100 * lab.accuracy[key].overall) for key in ("l1", "l2")}
+
+
+def _quoted_percent(text: str) -> int:
+    import re
+
+    return int(re.search(r"About (\d+) %", text).group(1))
+
+
+def test_the_neural_net_stage_quotes_what_it_and_the_linear_model_reach():
+    """ "About 98 % on 3 vs 7, like the linear model": both stages' settings, trained as their Train does."""
+    from mnist_desktop.model.chapter import get_stage
+    from mnist_desktop.model.training import train
+
+    torch.set_num_threads(1)
+    quoted = _quoted_percent(get_stage("neural-net").look_for)
+    for key in ("linear", "neural-net"):
+        result = train(replace(get_stage(key).config, device="cpu"))
+        assert round(100 * result.metrics["valid_accuracy"]) == quoted, key
+
+
+@pytest.mark.slow
+def test_the_ten_digits_stage_quotes_its_accuracy_and_the_digits_it_confuses():
+    """The stage's CNN, trained as its Train does (one epoch, seed 0): its accuracy, and the
+    pairs of digits the stage names are among those it confuses most (each in the top five: which
+    pairs lead changes with the seed and the number of threads, these three stay near the top)."""
+    import re
+
+    from mnist_desktop.model.chapter import get_stage
+    from mnist_desktop.model.data import mnist_arrays
+    from mnist_desktop.model.training import train
+
+    torch.set_num_threads(2)
+    stage = get_stage("ten-digits")
+    result = train(replace(stage.config, device="cpu"))
+    assert round(100 * result.metrics["valid_accuracy"]) == _quoted_percent(stage.look_for)
+    x, y = mnist_arrays("test")
+    predicted = result.predictor.predict_batch(x).argmax(1)  # columns: the digits 0-9
+    confusion = np.zeros((10, 10), np.int64)
+    np.add.at(confusion, (y, predicted), 1)
+    pairs = sorted(((confusion[i, j] + confusion[j, i], (i, j)) for i in range(10) for j in range(i + 1, 10)), reverse=True)
+    fifth = pairs[4][0]
+    named = [tuple(sorted(map(int, p))) for p in re.findall(r"(\d) and (\d)", stage.look_for)]
+    assert len(named) == 3
+    for pair in named:
+        assert confusion[pair] + confusion[pair[::-1]] >= fifth, (pair, pairs[:6])

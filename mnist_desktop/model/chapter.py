@@ -67,8 +67,9 @@ STAGES: tuple[Stage, ...] = (
             ),
             Q(
                 "What would a pixel value of 0 mean in MNIST, and what would 255 mean?",
-                "0 is background with no ink at all; 255 (1.0 after dividing by 255) is the darkest ink. MNIST stores "
-                "white ink on black, so the large numbers trace the stroke.",
+                "0 is background with no ink at all; 255 (1.0 after dividing by 255) is full ink, the middle of a "
+                "stroke. The numbers measure ink, so the large ones trace the stroke: this app draws them light on "
+                "dark (MNIST's own description calls 0 the white background and 255 the black foreground).",
             ),
         ),
     ),
@@ -84,8 +85,8 @@ STAGES: tuple[Stage, ...] = (
         "read how the shapes change when the whole validation set is measured at once, and compare the two "
         "distances' accuracies. Press Train in the Training panel to make pixel similarity the canvas's model, "
         "and draw a 3, a 7 and a sloppy one in between.",
-        "Both distances get about 95 % of 3 vs 7 right with no learning at all (L2 a little more). But nothing "
-        "here can improve with more data or more training.",
+        "With no learning at all, L1 gets about 95 % of the validation 3s and 7s right and L2 about 97 %. But "
+        "nothing here can improve with more data or more training.",
         recommended_config("3v7", "pixel-similarity"),
         questions=(
             Q(
@@ -253,7 +254,7 @@ STAGES: tuple[Stage, ...] = (
         "Press Train (one epoch, a minute or so on a laptop). Then draw every digit on the canvas, and look at "
         "the Evaluation panel's confusion matrix and most confident mistakes.",
         "About 99 % accuracy on 10,000 test digits. The ten probability bars on the right, and which digits "
-        "the model still confuses (4 and 9, 3 and 5, 7 and 1).",
+        "the model still confuses (often 4 and 9, 3 and 5, 2 and 7).",
         recommended_config("digits", "cnn"),
         questions=(
             Q(
