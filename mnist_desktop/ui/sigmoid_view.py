@@ -73,10 +73,14 @@ class SigmoidView(QWidget):
             return
         if loss_name != "mnist-loss" or p.shape[1] != 1:
             self.plot.setVisible(False)
+            instead = (
+                "it only asks which output is the largest: no sigmoid, no softmax (and no gradient)"
+                if loss_name == "accuracy"
+                else "softmax turns the outputs into probabilities instead"
+            )
             self.clear_batch(
-                f"<b>No sigmoid here</b>: this model has {p.shape[1]} outputs and the loss is {loss_name}; "
-                "softmax turns the outputs into probabilities instead. The chapter's sigmoid belongs to mnist_loss, "
-                "with one output (choose The chapter's setting)."
+                f"<b>No sigmoid here</b>: this model has {p.shape[1]} outputs and the loss is {loss_name}; {instead}. "
+                "The chapter's sigmoid belongs to mnist_loss, with one output (choose The chapter's setting)."
             )
             return
         self.plot.setVisible(True)

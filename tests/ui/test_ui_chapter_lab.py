@@ -76,6 +76,12 @@ def test_step_mode_shows_the_sigmoid_of_the_batchs_predictions(window, qtbot):
     press(qtbot, stepper, "step_phase")
     press(qtbot, stepper, "step_phase")
     assert not view.plot.isVisible() and "softmax" in label(stepper, "step_sigmoid_text").text()
+    # accuracy as the loss: neither sigmoid nor softmax, only which output is largest
+    assert stepper.set_config(replace(small_chapter(), loss="accuracy"))
+    press(qtbot, stepper, "step_phase")
+    press(qtbot, stepper, "step_phase")
+    text = label(stepper, "step_sigmoid_text").text()
+    assert not view.plot.isVisible() and "largest" in text and "softmax turns" not in text
 
 
 # --------------------------------------------------------------------------- Pixel similarity
