@@ -487,7 +487,10 @@ class ActivationsPanel(QWidget):
                     f"<b>{name}</b> weights {what} as 28×28 images: the templates the model learned (blue −, red +)",
                     DIVERGING,
                     _symmetric(w),
-                    "A pixel where the weight is red adds to the class's score when it has ink; blue subtracts.",
+                    "A pixel where the weight is red adds to the class's score when it has ink; blue subtracts."
+                    if labels is not None
+                    else "A pixel where the weight is red adds to the hidden unit's input (before its ReLU) when it has ink; "
+                    "blue subtracts.",
                     w.reshape(n, 28, 28),
                     n if n <= 10 else None,
                 )

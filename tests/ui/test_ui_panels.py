@@ -236,3 +236,13 @@ def test_the_inspectors_shape_steps_follow_the_kind_of_model(qtbot):
     assert all("view(-1, 784)" in steps[a] and "conv1" not in steps[a] for a in ("linear", "mlp"))
     assert "conv1 (N, C, H, W)" in steps["cnn"] and "view(-1, 784)" not in steps["cnn"]
     assert "view(-1, 784)" not in steps["pixel-similarity"] and "conv1" not in steps["pixel-similarity"]
+
+
+def test_a_nets_first_layer_weights_are_called_hidden_units_not_classes(window):
+    """The neural-net stage sends the learner to the 30 weight images of fc1: each is a hidden
+    unit's, which feeds the ReLU, not a class's score."""
+    window.set_predictor(make_predictor("mlp", task="3v7"))
+    fc1 = window.activations.weight_panels["fc1"]
+    assert "hidden unit" in fc1.toolTip() and "class's score" not in fc1.toolTip()
+    window.set_predictor(make_predictor("linear"))
+    assert "class's score" in window.activations.weight_panels["fc"].toolTip()
