@@ -293,3 +293,16 @@ def test_the_ten_digits_stage_quotes_its_accuracy_and_the_digits_it_confuses():
     assert len(named) == 3
     for pair in named:
         assert confusion[pair] + confusion[pair[::-1]] >= fifth, (pair, pairs[:6])
+
+
+def test_the_toys_curvatures_are_the_ones_quoted():
+    """toy_sgd: the steepest curvature ~56,500, so 2 / 56,500 ≈ 3.5e-5 divides "right" from
+    "large"; the README: 3,500 and 220,000 times less steep in the directions nearly b and nearly c."""
+    time, _ = speed_data(0)
+    x = np.stack([time**2, time, np.ones_like(time)], 1)
+    curvatures, directions = np.linalg.eigh(2 * x.T @ x / len(time))  # the MSE's Hessian, ascending
+    assert round(curvatures[-1], -2) == 56_500 and LEARNING_RATES["right"] < 2 / curvatures[-1] < LEARNING_RATES["large"]
+    assert round(2 / curvatures[-1], 6) == 3.5e-5
+    assert (round(curvatures[-1] / curvatures[1], -2), round(curvatures[-1] / curvatures[0], -4)) == (3_500, 220_000)
+    # the steepest direction is nearly a alone, the next nearly b, the flattest nearly c (unit vectors)
+    assert min(abs(directions[0, 2]), abs(directions[1, 1]), abs(directions[2, 0])) > 0.95
