@@ -268,33 +268,6 @@ def test_the_neural_net_stage_quotes_what_it_and_the_linear_model_reach():
         assert round(100 * result.metrics["valid_accuracy"]) == quoted, key
 
 
-@pytest.mark.slow
-def test_the_ten_digits_stage_quotes_its_accuracy_and_the_digits_it_confuses():
-    """The stage's CNN, trained as its Train does (one epoch, seed 0): its accuracy, and the
-    pairs of digits the stage names are among those it confuses most (each in the top five: which
-    pairs lead changes with the seed and the number of threads, these three stay near the top)."""
-    import re
-
-    from mnist_desktop.model.chapter import get_stage
-    from mnist_desktop.model.data import mnist_arrays
-    from mnist_desktop.model.training import train
-
-    torch.set_num_threads(2)
-    stage = get_stage("ten-digits")
-    result = train(replace(stage.config, device="cpu"))
-    assert round(100 * result.metrics["valid_accuracy"]) == _quoted_percent(stage.look_for)
-    x, y = mnist_arrays("test")
-    predicted = result.predictor.predict_batch(x).argmax(1)  # columns: the digits 0-9
-    confusion = np.zeros((10, 10), np.int64)
-    np.add.at(confusion, (y, predicted), 1)
-    pairs = sorted(((confusion[i, j] + confusion[j, i], (i, j)) for i in range(10) for j in range(i + 1, 10)), reverse=True)
-    fifth = pairs[4][0]
-    named = [tuple(sorted(map(int, p))) for p in re.findall(r"(\d) and (\d)", stage.look_for)]
-    assert len(named) == 3
-    for pair in named:
-        assert confusion[pair] + confusion[pair[::-1]] >= fifth, (pair, pairs[:6])
-
-
 def test_the_toys_curvatures_are_the_ones_quoted():
     """toy_sgd: the steepest curvature ~56,500, so 2 / 56,500 ≈ 3.5e-5 divides "right" from
     "large"; the README: 3,500 and 220,000 times less steep in the directions nearly b and nearly c."""
