@@ -427,6 +427,8 @@ def _json(obj) -> str:
 
 
 def cmd_evaluate(args) -> int:
+    import numpy as np
+
     from .model import evaluate, load_mnist
 
     predictor = _model(args.path)
@@ -439,11 +441,14 @@ def cmd_evaluate(args) -> int:
     else:
         images, labels = load_mnist("test", args.data)
         where, source = "MNIST test images", "MNIST test images"
-    result = evaluate(predictor, images, labels)
     # Only the images of the model's classes count (a 3-vs-7 model is judged on the 3s and 7s):
-    # none of them is an accuracy of nothing (NaN), refused; some left out are said.
-    if not len(result.labels):
+    # none of them is an accuracy of nothing, refused (evaluate refuses it too; here the message
+    # says which images); some left out are said.
+    if not len(labels):
+        raise ValueError(f"there are no {where} to evaluate: the set is empty")
+    if not np.isin(np.asarray(labels), predictor.classes).any():
         raise ValueError(f"none of the {len(labels)} {where} is one of this model's classes ({_classes(predictor)}); nothing to evaluate")
+    result = evaluate(predictor, images, labels)
     left_out = len(labels) - len(result.labels)
     report = {
         "model": predictor.describe(),

@@ -65,6 +65,20 @@ def test_evaluate_on_a_set_with_none_of_the_models_classes_is_refused(three_seve
     assert capsys.readouterr().out == ""
 
 
+def test_evaluate_on_an_empty_set_is_one_line(capsys, monkeypatch):
+    """evaluate() refuses an empty set; the command says so in its own words, on one line."""
+    import torch
+
+    import mnist_desktop.model as engine
+
+    monkeypatch.setattr(engine, "load_mnist", lambda split, root=None: (torch.zeros(0, 28, 28, dtype=torch.uint8), torch.zeros(0)))
+    for extra in ([], ["--json"]):
+        assert main(["evaluate", str(DEFAULT_MODEL), *extra]) == 1
+        captured = capsys.readouterr()
+        assert captured.out == ""
+        assert captured.err == "mnist-desktop: error: there are no MNIST test images to evaluate: the set is empty\n"
+
+
 # ---------------------------------------------------------------- 2. a stored test accuracy is a claim
 @pytest.mark.parametrize("claim", [42, -0.5, "99 %", True, [0.9], {"a": 1}, 1e999])
 def test_a_stored_test_accuracy_that_is_no_fraction_is_ignored_with_a_note(three_seven, tmp_path, capsys, digit_png, claim):

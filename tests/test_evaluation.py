@@ -145,3 +145,51 @@ def test_point_map_of_a_layer_separates_the_digits(default, test_set):
     assert (labels[d.argmin(1)] == labels).mean() > 0.6
     with pytest.raises(ValueError, match="no layer"):
         layer_activations(default, images[:2], "nope")
+
+
+# ---------------------------------------------------------------------- an empty set
+EMPTY = (np.zeros((0, 28, 28), np.uint8), np.zeros(0, np.int64))
+
+
+def test_evaluate_refuses_an_empty_set_instead_of_an_accuracy_of_nan(default, test_set):
+    """No image, or none of the model's classes, was an Evaluation with accuracy NaN."""
+    with pytest.raises(ValueError, match="^there are no images to evaluate: the set is empty$"):
+        evaluate(default, *EMPTY)
+    with pytest.raises(ValueError, match="^there are no images to evaluate"):
+        evaluate(default, torch.zeros(0, 28, 28, dtype=torch.uint8), torch.zeros(0, dtype=torch.int64))  # as load_mnist gives them
+    with pytest.raises(ValueError, match=r"^none of the 3 images is one of this model's classes \(0, 1, .*9\); nothing to evaluate$"):
+        evaluate(default, test_set[0][:3], np.array([10, 11, -1]))
+    one = evaluate(default, test_set[0][:1], test_set[1][:1])  # one image is a set
+    assert one.accuracy in (0.0, 1.0) and len(one.labels) == 1
+
+
+def test_robustness_refuses_an_empty_set_or_an_unknown_kind_before_any_damage(default, monkeypatch):
+    import mnist_desktop.model.evaluation as ev
+
+    monkeypatch.setattr(ev, "damage", lambda *a, **k: pytest.fail("damaged a set that is refused"))
+    with pytest.raises(ValueError, match="there are no images to evaluate"):
+        robustness(default, *EMPTY, "rotation")
+    with pytest.raises(ValueError, match="kind must be one of noise, rotation"):
+        robustness(default, *EMPTY, "blur")
+
+
+def test_calibration_and_the_corruption_suite_refuse_an_empty_set(default, test_set):
+    """calibration said "expected probabilities (N, C) and N targets with N ≥ 1, got (0, 10)";
+    the corruption suite failed inside torch ("non-positive groups is not supported"), or with
+    a NaN accuracy; the thresholds raised IndexError, the temperature came from a NaN loss."""
+    from mnist_desktop.model.corruptions import corruption_suite
+    from mnist_desktop.model.recognition import calibration, digit_threshold, energy_threshold, fit_temperature
+
+    with pytest.raises(ValueError, match="^there are no digits to measure the calibration on: the set is empty$"):
+        calibration(default, *EMPTY)
+    with pytest.raises(ValueError, match="^there are no digits to fit a temperature on"):
+        fit_temperature(default, *EMPTY)
+    for threshold in (digit_threshold, energy_threshold):
+        with pytest.raises(ValueError, match="^there are no digits to set a threshold on"):
+            threshold(default, EMPTY[0])
+    with pytest.raises(ValueError, match="^there are no digits to measure the corruptions on: the set is empty$"):
+        corruption_suite(default, *EMPTY)
+    for subset in (-1, 2.5, True):
+        with pytest.raises(ValueError, match="subset must be a count of images"):
+            corruption_suite(default, *test_set, subset=subset)
+    assert set(corruption_suite(default, *test_set, subset=2, names=["shot_noise"]).values()) <= {0.0, 0.5, 1.0}

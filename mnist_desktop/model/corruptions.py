@@ -324,7 +324,8 @@ def corruption_suite(
 
     ``subset``: the first N images only (0 = all; 10,000 MNIST test images take about 10 s).
     ``on_progress(done, total, name)`` is called after each corruption; with ``stop_event`` set
-    it returns at once with the corruptions measured so far. Call from any thread.
+    it returns at once with the corruptions measured so far. Call from any thread. ValueError
+    for an empty set (an accuracy of nothing), or labels that are not the model's classes.
     """
     from .recognition import _labels_to_indices
 
@@ -334,10 +335,12 @@ def corruption_suite(
         x, y = load_mnist("test")
         images, labels = x.numpy(), y.numpy()
     images, labels = np.asarray(images), np.asarray(labels)
+    if isinstance(subset, bool) or not isinstance(subset, (int, np.integer)) or subset < 0:
+        raise ValueError(f"subset must be a count of images (0 for all), not {subset!r}")
     if subset:
         images, labels = images[:subset], labels[:subset]
     names = list(CORRUPTIONS) if names is None else list(names)
-    targets = _labels_to_indices(predictor, labels)
+    targets = _labels_to_indices(predictor, labels, "measure the corruptions")
     out: dict[str, float] = {}
     for i, name in enumerate(names):
         if stop_event is not None and stop_event.is_set():

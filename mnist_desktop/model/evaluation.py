@@ -41,18 +41,33 @@ class Evaluation:
         }
 
 
+def _counted(predictor, labels: np.ndarray) -> tuple[tuple[int, ...], np.ndarray]:
+    """``(the model's classes, the positions of the labels among them)``; ValueError when there
+    are none: no labels at all, or none of the model's classes."""
+    classes = tuple(int(c) for c in predictor.classes)
+    keep = np.flatnonzero(np.isin(labels, classes))
+    if not len(labels):
+        raise ValueError("there are no images to evaluate: the set is empty")
+    if not len(keep):
+        raise ValueError(
+            f"none of the {len(labels)} images is one of this model's classes ({', '.join(map(str, classes))}); nothing to evaluate"
+        )
+    return classes, keep
+
+
 def evaluate(predictor, images, labels) -> Evaluation:
     """Evaluate ``predictor`` on uint8 ``(N, 28, 28)`` ``images`` with digit ``labels``.
 
     Only the images of the model's classes count (a 3v7 model sees only the 3s and 7s).
+    ValueError when none does (no images, or none of the model's classes): an accuracy of
+    nothing is no number (it was NaN).
     """
     images = images.numpy() if hasattr(images, "numpy") else np.asarray(images)  # a torch tensor, or an array
     labels = labels.numpy() if hasattr(labels, "numpy") else np.asarray(labels)
     if images.ndim != 3 or images.shape[1:] != (28, 28) or len(images) != len(labels):
         raise ValueError(f"expected uint8 images (N, 28, 28) and N labels, got {images.shape} and {labels.shape}")
-    classes = tuple(int(c) for c in predictor.classes)
-    keep = np.flatnonzero(np.isin(labels, classes))
-    probabilities = predictor.predict_batch(np.ascontiguousarray(images[keep])) if len(keep) else np.zeros((0, len(classes)), np.float32)
+    classes, keep = _counted(predictor, labels)
+    probabilities = predictor.predict_batch(np.ascontiguousarray(images[keep]))
     truth = (
         np.searchsorted(classes, labels[keep]) if list(classes) == sorted(classes) else np.array([classes.index(v) for v in labels[keep]])
     )
@@ -67,11 +82,11 @@ def evaluate(predictor, images, labels) -> Evaluation:
     top_losses = wrong[np.argsort(-probabilities[wrong, guess[wrong]], kind="stable")]
     return Evaluation(
         classes=classes,
-        accuracy=float((guess == truth).mean()) if len(keep) else float("nan"),
+        accuracy=float((guess == truth).mean()),
         per_class=per_class,
         confusion=confusion,
         probabilities=probabilities,
-        predicted=np.asarray(classes)[guess] if len(keep) else np.zeros(0, np.int64),
+        predicted=np.asarray(classes)[guess],
         labels=labels[keep].astype(np.int64),
         indices=keep,
         top_losses=top_losses,
@@ -174,7 +189,11 @@ def damage(images, kind: str, amount: float, seed: int = 0) -> np.ndarray:
 def robustness(predictor, images, labels, kind: str, amounts=None, *, seed: int = 0, stop_event=None) -> tuple[np.ndarray, np.ndarray]:
     """Accuracy of ``predictor`` (by :func:`evaluate`) on ``images`` damaged by ``kind`` of each
     of ``amounts`` (default: the kind's curve in :data:`DAMAGES`). Returns ``(amounts,
-    accuracies)``; stops early (the rest NaN) once ``stop_event`` is set."""
+    accuracies)``; stops early (the rest NaN) once ``stop_event`` is set. ValueError, before
+    any damage is done, for an unknown ``kind`` or a set :func:`evaluate` refuses (empty)."""
+    if kind not in DAMAGES:
+        raise ValueError(f"kind must be one of {', '.join(DAMAGES)}, not {kind!r}")
+    _counted(predictor, labels.numpy() if hasattr(labels, "numpy") else np.asarray(labels))
     amounts = np.asarray(DAMAGES[kind][1] if amounts is None else amounts, dtype=np.float64)
     accuracies = np.full(len(amounts), np.nan)
     for i, amount in enumerate(amounts):

@@ -41,9 +41,13 @@ class Calibration:
         return len(self.count)
 
 
-def _labels_to_indices(predictor, labels) -> np.ndarray:
+def _labels_to_indices(predictor, labels, purpose: str = "measure") -> np.ndarray:
+    """The class index of each digit value in ``labels``; ValueError for a value that is not one of
+    the model's classes, or for no labels at all (nothing to ``purpose`` on)."""
     classes = list(predictor.classes)
     labels = np.asarray(labels).astype(np.int64).reshape(-1)
+    if not len(labels):
+        raise ValueError(f"there are no digits to {purpose} on: the set is empty")
     unknown = sorted(set(labels.tolist()) - set(classes))
     if unknown:
         raise ValueError(f"labels {unknown[:5]} are not among the model's classes {classes}")
@@ -76,8 +80,9 @@ def calibration_of(probabilities: np.ndarray, targets: np.ndarray, bins: int = 1
 
 def calibration(predictor, images, labels, bins: int = 15) -> Calibration:
     """How well ``predictor``'s confidence matches its accuracy on ``images`` (uint8
-    ``(N, 28, 28)`` or floats in [0, 1]) with digit ``labels``: a :class:`Calibration`."""
-    targets = _labels_to_indices(predictor, labels)
+    ``(N, 28, 28)`` or floats in [0, 1]) with digit ``labels``: a :class:`Calibration`.
+    ValueError for an empty set."""
+    targets = _labels_to_indices(predictor, labels, "measure the calibration")
     return calibration_of(predictor.predict_batch(images), targets, bins)
 
 
@@ -96,7 +101,7 @@ def fit_temperature(predictor, images, labels) -> float:
     are the logits / t up to a constant, so softmax(log p / s) = softmax(logits / (t · s)).
     A search over s on a log grid, then refined around the best: no optimiser, no torch.
     """
-    targets = _labels_to_indices(predictor, labels)
+    targets = _labels_to_indices(predictor, labels, "fit a temperature")
     p = np.asarray(predictor.predict_batch(images), dtype=np.float64)
     if p.shape[1] < 2:
         raise ValueError("temperature scaling needs probabilities over at least two classes")
@@ -115,6 +120,8 @@ def digit_threshold(predictor, digits, rejected: float = 0.005) -> float:
     held-out ``digits`` (uint8 ``(N, 28, 28)``) would be called "not a digit"."""
     if not 0.0 <= rejected < 1.0:
         raise ValueError(f"rejected must be a fraction in [0, 1), not {rejected}")
+    if not len(digits):
+        raise ValueError("there are no digits to set a threshold on: the set is empty")
     top = np.asarray(predictor.predict_batch(digits), dtype=np.float64).max(axis=1)
     return float(np.quantile(top, rejected, method="lower"))
 
@@ -125,6 +132,8 @@ def energy_threshold(predictor, digits, rejected: float = DIGITS_REJECTED) -> fl
     ``(N, 28, 28)``) would be called "not a digit". Needs ``predictor.logits_batch``."""
     if not 0.0 <= rejected < 1.0:
         raise ValueError(f"rejected must be a fraction in [0, 1), not {rejected}")
+    if not len(digits):
+        raise ValueError("there are no digits to set a threshold on: the set is empty")
     return float(np.quantile(digit_energy(predictor.logits_batch(digits)), rejected, method="lower"))
 
 
