@@ -115,3 +115,40 @@ def test_evaluate_the_bundled_model_on_mnist_test():
     assert e.confusion.sum() == 10_000 and e.accuracy > 0.99
     assert e.confusion.trace() == round(e.accuracy * 10_000)
     assert len(e.top_losses) == 10_000 - e.confusion.trace()
+
+
+@pytest.fixture(scope="module")
+def both(default):
+    from mnist_desktop.model.numpy_forward import NumpyPredictor
+
+    return {"torch": default, "numpy": NumpyPredictor.default()}
+
+
+NOT_FINITE = {
+    "nan": np.full((28, 28), np.nan, np.float32),
+    "inf": np.where(np.eye(28, dtype=bool), np.inf, 0.0),
+    "beyond-float32": np.full((28, 28), 3e38),  # finite, but not once normalised
+    "none": np.full((28, 28), None),  # an object array: None became NaN
+}
+
+
+@pytest.mark.parametrize("kind", ["torch", "numpy"])
+@pytest.mark.parametrize("name", NOT_FINITE)
+def test_an_image_that_is_not_finite_numbers_is_refused_not_read_as_nan(both, kind, name):
+    """NaN, infinite or overflowing pixels made NaN probabilities, and is_digit False, silently
+    (the numpy twin warned 'invalid value encountered in dot'). Found by the readers' fuzz."""
+    predictor, x = both[kind], NOT_FINITE[name]
+    calls = [predictor.predict, predictor.is_digit, predictor.predict_checked, predictor.activations]
+    calls += [lambda x: predictor.predict_batch(x[None]), lambda x: predictor.predict_batch_checked(x[None])]
+    for call in calls:
+        with pytest.raises(ValueError, match=r"^(the image holds NaN or infinity|expected (a \(28, 28\) image|images) of numbers)"):
+            call(x)
+    with pytest.raises(ValueError, match="got complex128 values"):
+        predictor.predict(np.zeros((28, 28), complex))  # was a ComplexWarning, then an answer
+
+
+def test_a_batch_with_a_negative_stride_is_read(default):
+    """A reversed view of uint8 images: torch refuses negative strides ('At least one stride in
+    the given numpy array is negative'); the predictor copies it."""
+    images = load_mnist("test")[0][:4].numpy()
+    np.testing.assert_array_equal(default.predict_batch(images[::-1]), default.predict_batch(images[::-1].copy()))

@@ -12,7 +12,7 @@ from torch import nn
 
 from .architectures import PixelSimilarity
 from .checkpoints import load_checkpoint, save_checkpoint
-from .numpy_forward import PredictorBase
+from .numpy_forward import PredictorBase, finite_input
 from .paths import RESOURCES
 
 DEFAULT_MODEL = RESOURCES / "models" / "default.safetensors"
@@ -88,12 +88,17 @@ class Predictor(PredictorBase):
         return p, bool(self.digit_of(out.numpy(), p[None], features.numpy(), pooled.numpy())[0])
 
     def _batch_input(self, images: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """Many images (uint8 ``(N, 28, 28)`` or floats in [0, 1]) as the model reads them: ``(N, 1, 28, 28)``."""
-        if isinstance(images, np.ndarray) and not images.flags.writeable:
-            images = images.copy()  # torch warns on a read-only array (the training set's)
-        x = torch.as_tensor(images)
-        x = x.float().div(255) if x.dtype == torch.uint8 else x.float()
-        return ((x - self._mean) / self._std).reshape(-1, 1, 28, 28)
+        """Many images (uint8 ``(N, 28, 28)`` or floats in [0, 1]) as the model reads them: ``(N, 1, 28, 28)``.
+        ValueError for values that are not finite numbers once normalised (see ``finite_input``)."""
+        if isinstance(images, torch.Tensor) and images.dtype == torch.uint8:
+            x = images
+        else:
+            values = images.detach().cpu().numpy() if isinstance(images, torch.Tensor) else np.asarray(images)
+            if values.dtype != np.uint8:  # floats (or anything else): checked, a NaN made NaN probabilities
+                return torch.from_numpy(finite_input(values, self._mean, self._std)).reshape(-1, 1, 28, 28)
+            # torch refuses a view with a negative stride, and warns on a read-only array (the training set's)
+            x = torch.from_numpy(values.copy() if not values.flags.writeable or not values.flags.c_contiguous else values)
+        return ((x.float().div(255) - self._mean) / self._std).reshape(-1, 1, 28, 28)
 
     @torch.inference_mode()
     def _logits(self, images: np.ndarray | torch.Tensor, batch_size: int = BATCH) -> torch.Tensor:

@@ -261,9 +261,7 @@ def nearest_training(predictor, x28: np.ndarray, k: int = 8, *, features: Traini
 
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= 60000:
         raise ValueError(f"k must be an integer from 1 to 60000, not {k!r}")
-    predictor.normalize(x28)  # checks the shape
-    if not np.isfinite(x28).all():  # NaN distances would rank every training digit at random
-        raise ValueError("x28 holds NaN or infinity: not an image as to_mnist returns it")
+    predictor.normalize(x28)  # checks the shape, and NaN or infinity (NaN distances would rank every training digit at random)
     found = features if features is not None else training_features(predictor)
     f = found.features
     allowed = found.of_classes

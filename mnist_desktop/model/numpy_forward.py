@@ -108,6 +108,22 @@ def digit_energy(logits: np.ndarray) -> np.ndarray:
 # --- the layers, kind by kind (``layers.LAYER_KINDS``; the torch modules are architectures.TORCH_LAYERS) ---
 
 
+def finite_input(x: np.ndarray, mean: float, std: float) -> np.ndarray:
+    """``(x - mean) / std`` as float32, or ValueError when a value is not a finite number once
+    normalised (NaN or infinity in ``x``, or a value beyond float32's range): the model would
+    answer NaN probabilities and "not a digit", silently."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "biuf":
+        raise ValueError(f"expected images of numbers from 0 to 1 as to_mnist returns, got {x.dtype} values")
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = (x.astype(np.float32) - np.float32(mean)) / np.float32(std)
+    if not np.isfinite(out).all():
+        raise ValueError(
+            "the image holds NaN or infinity (or values too large to compute with); expected values from 0 to 1 as to_mnist returns"
+        )
+    return out
+
+
 def _batch_norm_of(name: str, w: dict[str, np.ndarray]) -> Callable[[np.ndarray], np.ndarray]:
     return lambda x: batch_norm(x, w[f"{name}.weight"], w[f"{name}.bias"], w[f"{name}.running_mean"], w[f"{name}.running_var"])
 
@@ -394,11 +410,15 @@ class PredictorBase:
         return text + (f" · test accuracy {100 * acc:.2f} %" if acc is not None else "")  # checked in __init__
 
     def normalize(self, x28: np.ndarray) -> np.ndarray:
-        """What the model is fed: ``(x - mean) / std`` of a float32 (28, 28) image in [0, 1]."""
-        x = np.asarray(x28, dtype=np.float32)
+        """What the model is fed: ``(x - mean) / std`` of a float32 (28, 28) image in [0, 1].
+        ValueError for another shape, values that are not real numbers, or values that are not
+        finite once normalised (NaN, infinity, or beyond float32): they made NaN probabilities."""
+        x = np.asarray(x28)
+        if x.dtype.kind not in "biuf":
+            raise ValueError(f"expected a (28, 28) image of numbers from 0 to 1 as to_mnist returns, got {x.dtype} values")
         if x.shape != (28, 28):
             raise ValueError(f"expected a (28, 28) image as to_mnist returns, got shape {x.shape}")
-        return (x - self._mean) / self._std
+        return finite_input(x, self._mean, self._std)
 
     def output_probabilities(self, output: np.ndarray) -> np.ndarray:
         """The probabilities over :attr:`classes` that the output layer's ``output`` (one
@@ -469,8 +489,11 @@ class NumpyPredictor(PredictorBase):
 
     def _normalized(self, images: np.ndarray) -> np.ndarray:
         x = np.asarray(images)
-        x = x.astype(np.float32) / 255 if x.dtype == np.uint8 else x.astype(np.float32)
-        return ((x - self._mean) / self._std).astype(np.float64).reshape(-1, 1, 28, 28)
+        if x.dtype == np.uint8:
+            x = (x.astype(np.float32) / 255 - self._mean) / self._std
+        else:
+            x = finite_input(x, self._mean, self._std)
+        return x.astype(np.float64).reshape(-1, 1, 28, 28)
 
     def logits_batch(self, images: np.ndarray) -> np.ndarray:
         """The output layer's values ``(N, outputs)``, float64: uint8 ``(N, 28, 28)`` or floats in [0, 1]."""
