@@ -147,6 +147,20 @@ def test_an_image_that_is_not_finite_numbers_is_refused_not_read_as_nan(both, ki
         predictor.predict(np.zeros((28, 28), complex))  # was a ComplexWarning, then an answer
 
 
+@pytest.mark.parametrize("kind", ["torch", "numpy"])
+def test_pixels_too_large_for_the_models_sums_are_refused_not_read_as_nan(both, kind):
+    """5e37 is finite once normalised, but torch's float32 layers overflowed to NaN probabilities;
+    the numpy twin computes in float64 and answers."""
+    predictor, x = both[kind], np.full((28, 28), 5e37)
+    for call in (predictor.predict, lambda x: predictor.predict_checked(x)[0], lambda x: predictor.predict_batch(x[None])[0]):
+        try:
+            p = call(x)
+        except ValueError as e:
+            assert kind == "torch" and str(e).startswith("the image holds NaN or infinity (or values too large to compute with)")
+        else:
+            assert kind == "numpy" and np.isfinite(p).all() and p.sum() == pytest.approx(1, abs=1e-5)
+
+
 def test_a_batch_with_a_negative_stride_is_read(default):
     """A reversed view of uint8 images: torch refuses negative strides ('At least one stride in
     the given numpy array is negative'); the predictor copies it."""

@@ -12,7 +12,7 @@ from torch import nn
 
 from .architectures import PixelSimilarity
 from .checkpoints import load_checkpoint, save_checkpoint
-from .numpy_forward import PredictorBase, finite_input
+from .numpy_forward import NOT_FINITE, PredictorBase, finite_input
 from .paths import RESOURCES
 
 DEFAULT_MODEL = RESOURCES / "models" / "default.safetensors"
@@ -46,6 +46,8 @@ class Predictor(PredictorBase):
 
     def _probabilities(self, out: torch.Tensor, batched: bool = False) -> np.ndarray:
         out = out / self.temperature
+        if not torch.isfinite(out).all():  # finite pixels too large for float32's sums (5e37): NaN probabilities
+            raise ValueError(NOT_FINITE)
         if self._sigmoid:
             p = out.reshape(-1).sigmoid()
             probs = torch.stack([1 - p, p], dim=1)

@@ -108,6 +108,9 @@ def digit_energy(logits: np.ndarray) -> np.ndarray:
 # --- the layers, kind by kind (``layers.LAYER_KINDS``; the torch modules are architectures.TORCH_LAYERS) ---
 
 
+NOT_FINITE = "the image holds NaN or infinity (or values too large to compute with); expected values from 0 to 1 as to_mnist returns"
+
+
 def finite_input(x: np.ndarray, mean: float, std: float) -> np.ndarray:
     """``(x - mean) / std`` as float32, or ValueError when a value is not a finite number once
     normalised (NaN or infinity in ``x``, or a value beyond float32's range): the model would
@@ -118,9 +121,7 @@ def finite_input(x: np.ndarray, mean: float, std: float) -> np.ndarray:
     with np.errstate(over="ignore", invalid="ignore"):
         out = (x.astype(np.float32) - np.float32(mean)) / np.float32(std)
     if not np.isfinite(out).all():
-        raise ValueError(
-            "the image holds NaN or infinity (or values too large to compute with); expected values from 0 to 1 as to_mnist returns"
-        )
+        raise ValueError(NOT_FINITE)
     return out
 
 
