@@ -557,7 +557,10 @@ def cmd_read(args) -> int:
     image = load_digit_image(args.image)  # before torch loads: a bad file is reported at once
     predictor = _model(args.model)
     _say_classes(predictor)
-    reading = read_number(image, predictor)
+    try:
+        reading = read_number(image, predictor)
+    except ValueError as e:  # noise or a pattern ("too many separate marks"): which file, as a file's other errors say
+        raise ValueError(f"{args.image}: {e}") from None
     digits = [
         {
             "label": d.label,

@@ -95,6 +95,8 @@ def test_read_errors_are_one_line(tmp_path, capsys, make, message):
     assert main(["read", str(path)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("mnist-desktop: error:") and message in err[0]
+    # which file: the dots' "too many to read" did not say (found by the image readers' fuzz)
+    assert err[0].startswith(f"mnist-desktop: error: {path}: "), err[0]
 
 
 def test_read_with_a_missing_model_is_one_line(tmp_path, capsys, number):
