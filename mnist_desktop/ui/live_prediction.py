@@ -71,7 +71,7 @@ class LivePrediction(QObject):
     @Slot(object)
     def _on_model_changed(self, predictor) -> None:
         if predictor is not None:
-            self.prediction.set_classes(predictor.classes)
+            self.prediction.set_model(predictor)
         available = is_torch_model(predictor)
         self.prediction.set_saliency_available(available, NO_SALIENCY if predictor is not None else "No model.")
         if not available:

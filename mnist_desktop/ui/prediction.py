@@ -13,6 +13,71 @@ from mnist_desktop.model.datasets import MNIST, MyDigitsDataset
 from .captions import WrappedCaption, a_digit
 from .overlay import image_pixmap
 
+BARS_CLICK = "Click a bar to see, with Saliency on, what pushes the model towards that class."
+
+
+def _share(value) -> float | None:
+    """A fraction in [0, 1) read from a checkpoint's metadata (untrusted), or None."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < 1 else None
+
+
+def _count(value) -> int | None:
+    """A positive count read from a checkpoint's metadata (untrusted), or None."""
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
+def _passed(record: dict) -> str:
+    """ ", the threshold that 99.75 % of 2,500 held-out digits (never trained on) reach", from what a fit stored (or nothing)."""
+    rejected, digits = _share(record.get("held_out_rejected")), _count(record.get("held_out_digits"))
+    if rejected is None:
+        return ""
+    of = f" of {digits:,}" if digits else ""
+    return f", the threshold that {100 * (1 - rejected):.4g} %{of} held-out digits (never trained on) reach"
+
+
+def probabilities_tip(predictor) -> str:
+    """What the probability bars show for ``predictor``: how its probabilities are made from its
+    outputs, as ``Predictor.predict`` makes them (its temperature included)."""
+    t = float(getattr(predictor, "temperature", 1.0))
+    scaled = f" divided by its temperature, {t:.2f} (temperature scaling, fitted on held-out digits)" if t != 1.0 else ""
+    if getattr(predictor, "_sigmoid", False):
+        how = f"the sigmoid of its one output{scaled} for the second class, 1 minus it for the first"
+    else:
+        how = f"the softmax of its outputs{scaled}"
+    return f"The model's probability for every class it knows: {how}.\n{BARS_CLICK}"
+
+
+def not_a_digit_tip(predictor) -> str:
+    """Why ``predictor`` calls a drawing "not a digit": the test ``PredictorBase.digit_of`` applies
+    (a digit head, the energy of the logits, or the top probability) and what it was fitted on."""
+    recognition = predictor.meta.get("recognition") or {}
+    guess = "The grey number is only its best guess among the digits it knows."
+    sigmoid = getattr(predictor, "_sigmoid", False)
+    if predictor.digit_head is not None and not sigmoid:
+        head = recognition.get("digit_head") or {}
+        digits, others = _count(head.get("fitted_digits")), _count(head.get("fitted_nondigits"))
+        if predictor.digit_head.uses_pooled:
+            # what it reads beside the logits: the conv ReLUs' means and maxima (none for an MLP)
+            pooled = predictor.digit_head.hidden[0].shape[1] > len(predictor.classes)
+            kind = "a small network on its logits" + (" and the pooled activations of its conv ReLUs" if pooled else "")
+        else:
+            kind = "a logistic regression on its output layer's inputs"
+        fitted = f"{digits:,} digits against {others:,}" if digits and others else "digits against"
+        return (
+            f"Not a digit, by the model's digit test: its score is under its threshold{_passed(head)}.\n"
+            "The score: the energy of its logits (how strongly it answers at all) plus the vote of a digit head,\n"
+            f"{kind},\nfitted on {fitted} letters, symbols, scribbles and pieces of two digits.\n{guess}"
+        )
+    if predictor.energy_threshold is not None and not sigmoid:
+        return (
+            "Not a digit, by the model's digit test: the energy of its logits (log Σ exp of its raw outputs: how strongly it\n"
+            f"answers at all) is under {predictor.energy_threshold:.2f}{_passed(recognition)}.\n{guess}"
+        )
+    threshold = f"{100 * predictor.digit_threshold:.1f} %"
+    if "digit_threshold" in recognition:
+        return f"Not a digit, by the model's digit test: its top probability is under {threshold}{_passed(recognition)}.\n{guess}"
+    return f"Not a digit, by the model's digit test: its top probability is under {threshold} (no threshold was fitted for this model).\n{guess}"
+
 
 class ProbabilityBars(QWidget):
     """One horizontal bar per class, in palette colours; the top class highlighted. Clicking a
@@ -27,10 +92,7 @@ class ProbabilityBars(QWidget):
         self.probabilities: np.ndarray | None = None
         self.selected: int | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setToolTip(
-            "The model's probability for every class it knows (softmax of its outputs).\n"
-            "Click a bar to see, with Saliency on, what pushes the model towards that class."
-        )
+        self.setToolTip(f"The model's probability for every class it knows.\n{BARS_CLICK}")  # set_model says how
 
     def sizeHint(self) -> QSize:
         return QSize(220, 22 * len(self.classes))
@@ -123,18 +185,15 @@ class PredictionPanel(QWidget):
         self.digit.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.digit.setObjectName("prediction_digit")
         self.digit.setToolTip("The class with the highest probability.")
-        # Said instead of a confident class when the model is unsure the drawing is a digit at
-        # all (``Predictor.is_digit``: its logits are weak); the guess goes grey.
+        # Said instead of a confident class when the model's digit test (``Predictor.is_digit``)
+        # says the drawing is no digit; the guess goes grey. Its tooltip says the test (set_model).
         self.not_a_digit = QLabel("not a digit", objectName="not_a_digit")
         self.not_a_digit.setAlignment(Qt.AlignmentFlag.AlignCenter)
         nf = QFont(self.font())
         nf.setPointSizeF(nf.pointSizeF() * 1.6)
         nf.setBold(True)
         self.not_a_digit.setFont(nf)
-        self.not_a_digit.setToolTip(
-            "The model is not sure this is a digit at all: its answer is weaker than its\n"
-            "threshold for a digit. The grey number is only its best guess."
-        )
+        self.not_a_digit.setToolTip("Not a digit, by the model's digit test. The grey number is only its best guess.")
         self.not_a_digit.setVisible(False)
         self.is_digit: bool | None = None
         self.confidence = WrappedCaption("Draw a digit on the canvas")
@@ -205,6 +264,13 @@ class PredictionPanel(QWidget):
 
     def set_classes(self, classes) -> None:
         self.bars.set_classes(classes)
+
+    def set_model(self, predictor) -> None:
+        """The active model (not None): its classes, and what its probabilities and its "not a
+        digit" are, in the bars' and the label's tooltips."""
+        self.set_classes(predictor.classes)
+        self.bars.setToolTip(probabilities_tip(predictor))
+        self.not_a_digit.setToolTip(not_a_digit_tip(predictor))
 
     def show_empty(self, message: str = "Draw a digit on the canvas") -> None:
         self.top_class = None

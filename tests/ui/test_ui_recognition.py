@@ -584,3 +584,57 @@ def test_the_nearest_features_wait_while_a_model_trains(small_training_set, qtbo
     assert w.nearest.worker is not None
     w.close()
     assert w.nearest.threads.running() == 0
+
+
+def test_not_a_digit_and_the_bars_say_the_models_own_test_and_temperature(bundled_window, bundled_predictor):
+    """The "not a digit" tooltip said "its answer is weaker than its threshold", the bars'
+    "softmax of its outputs": the bundled model's test is a digit head beside the energy, its
+    threshold set on held-out digits, and its probabilities are softmax(logits / 0.66). The
+    tooltips now quote the model's own figures, and the head's threshold lets through the share
+    of those held-out digits (the MNIST training digits 55,000–57,499) the tooltip says."""
+    import re
+
+    from mnist_desktop.model import MNIST
+    from mnist_desktop.model.numpy_forward import softmax
+
+    p = bundled_predictor
+    head = p.meta["recognition"]["digit_head"]
+    tip = bundled_window.prediction.not_a_digit.toolTip()
+    assert "digit head" in tip and "energy" in tip and f"{head['fitted_digits']:,} digits against {head['fitted_nondigits']:,}" in tip
+    share, held = re.search(r"threshold that ([\d.]+) % of ([\d,]+) held-out digits", tip).groups()
+    images, _ = MNIST.arrays("train")
+    held_out = images[55000 : 55000 + int(held.replace(",", ""))]
+    features, logits, pooled = p.forward_parts(held_out)
+    passed = (p.digit_head.scores(features, logits, pooled) >= p.digit_head.threshold).mean()
+    assert abs(100 * passed - float(share)) < 0.05
+
+    bars = bundled_window.prediction.bars.toolTip()
+    t = float(re.search(r"divided by its temperature, ([\d.]+)", bars).group(1))
+    assert "softmax" in bars and t == round(p.temperature, 2) != 1.0
+    x = held_out[:20]
+    assert np.allclose(p.predict_batch(x), softmax(p.logits_batch(x).astype(np.float64) / p.temperature), atol=1e-5)
+
+
+def test_the_not_a_digit_tooltip_follows_the_rule_is_digit_applies(qtbot):
+    """Without a digit head the rule is the energy of the logits, without that the top
+    probability (``PredictorBase.digit_of``): the tooltip names each with its threshold."""
+    from mnist_desktop.model.numpy_forward import NumpyPredictor
+    from mnist_desktop.ui.prediction import PredictionPanel
+
+    panel = PredictionPanel()
+    qtbot.addWidget(panel)
+    p = NumpyPredictor.default()
+    p.digit_head = None
+    panel.set_model(p)
+    tip = panel.not_a_digit.toolTip()
+    assert "digit head" not in tip and "energy of its logits" in tip and f"under {p.energy_threshold:.2f}" in tip
+    assert "99.8 % of 5,000 held-out digits" in tip  # recognition: held_out_rejected 0.002 of 5,000
+    p.energy_threshold = None
+    panel.set_model(p)
+    tip = panel.not_a_digit.toolTip()
+    assert "energy" not in tip and f"top probability is under {100 * p.digit_threshold:.1f} %" in tip
+    p.meta = {k: v for k, v in p.meta.items() if k != "recognition"}
+    p.digit_threshold, p.temperature = 0.5, 1.0
+    panel.set_model(p)
+    assert "under 50.0 % (no threshold was fitted" in panel.not_a_digit.toolTip()
+    assert "temperature" not in panel.bars.toolTip() and "softmax of its outputs." in panel.bars.toolTip()
