@@ -88,3 +88,24 @@ def test_corruption_suite_reports_accuracy_per_corruption_with_progress_and_stop
     stop = threading.Event()
     r = corruption_suite(Oracle(x, y), x, y, subset=8, on_progress=lambda done, total, name: stop.set(), stop_event=stop)
     assert list(r) == ["shot_noise"]  # stopped after the first
+
+
+def test_corruption_suite_counts_only_the_models_classes(digits):
+    """A 3-vs-7 model is judged on the 3s and 7s, as ``evaluate`` judges it: the window's suite
+    on such a model (the chapter's) raised "labels [0, 1, 2, 4, 5] are not among the model's classes"."""
+    x, y = digits
+
+    class ThreeOrSeven(Oracle):
+        classes = [3, 7]
+
+        def predict_batch(self, images):
+            out = np.zeros((len(images), 2), np.float32)
+            for i, im in enumerate(images):
+                out[i, int(self.known.get(im.tobytes(), 3) == 7)] = 1  # unknown images: a 3
+            return out
+
+    r = corruption_suite(ThreeOrSeven(x, y), x, y, subset=64, names=["stripe"])
+    ours = y[np.isin(y, [3, 7])]
+    assert r == {"stripe": pytest.approx(float((ours == 3).mean()))}
+    with pytest.raises(ValueError, match="none of the 5 images"):
+        corruption_suite(ThreeOrSeven(x, y), x[y == 0][:5], y[y == 0][:5], names=["stripe"])

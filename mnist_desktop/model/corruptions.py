@@ -320,9 +320,11 @@ def corruption_suite(
     stop_event: threading.Event | None = None,
 ) -> dict[str, float]:
     """Accuracy of ``predictor`` on MNIST test (or ``images``, ``labels``) under each corruption:
-    name → accuracy in [0, 1], in the order of :data:`CORRUPTIONS` (or ``names``).
+    name → accuracy in [0, 1], in the order of :data:`CORRUPTIONS` (or ``names``). Only the images
+    of the model's classes count, as in ``evaluation.evaluate`` (a 3-vs-7 model is judged on the
+    3s and 7s; the other digits raised an error); ValueError if there are none.
 
-    ``subset``: the first N images only (0 = all; 10,000 MNIST test images take about 10 s).
+    ``subset``: the first N images only (0 = all), before the other classes are left out.
     ``on_progress(done, total, name)`` is called after each corruption; with ``stop_event`` set
     it returns at once with the corruptions measured so far. Call from any thread. ValueError
     for an empty set (an accuracy of nothing), or labels that are not the model's classes.
@@ -339,6 +341,10 @@ def corruption_suite(
         raise ValueError(f"subset must be a count of images (0 for all), not {subset!r}")
     if subset:
         images, labels = images[:subset], labels[:subset]
+    known = np.isin(labels, np.asarray(predictor.classes))
+    if not known.any():
+        raise ValueError(f"none of the {len(labels)} images is of the model's classes {list(predictor.classes)}")
+    images, labels = images[known], labels[known]
     names = list(CORRUPTIONS) if names is None else list(names)
     targets = _labels_to_indices(predictor, labels, "measure the corruptions")
     out: dict[str, float] = {}

@@ -167,7 +167,9 @@ class EvaluationWorker(Worker):
                 )
                 if self.cancelled():  # a part of the suite is no result: nothing is shown
                     break
-                self.result.emit(g, "corruptions", (min(n, len(labels)), accuracy))
+                first = labels[:n] if n else labels
+                used = int(np.isin(first, self.predictor.classes).sum())  # the digits the suite counted
+                self.result.emit(g, "corruptions", (len(first), used, accuracy))
                 done += len(CORRUPTIONS)
             elif stage == "mydigits":
                 if not self._step(done, total, "Calibration on My digits…"):
@@ -1041,7 +1043,7 @@ class EvaluationPanel(QWidget):
         )
 
     def _show_corruptions(self, payload) -> None:
-        n, accuracy = payload
+        n, used, accuracy = payload
         self.corruptions = dict(accuracy)
         self._corruptions_wanted = False
         mean = float(np.mean(list(accuracy.values())))
@@ -1060,8 +1062,10 @@ class EvaluationPanel(QWidget):
             table.setItem(r, 0, left)
             table.setItem(r, 1, right)
         worst = min(accuracy, key=accuracy.get)
+        # a 3-vs-7 model is measured on the 3s and 7s among them
+        which = f"the first {n:,} test digits" if used == n else f"the {used:,} of its classes among the first {n:,} test digits"
         self.corruption_info.setText(
-            f"Accuracy on the first {n:,} test digits under each corruption (seed {CORRUPTION_SEED}): mean {100 * mean:.1f} %, "
+            f"Accuracy on {which} under each corruption (seed {CORRUPTION_SEED}): mean {100 * mean:.1f} %, "
             f"worst {worst.replace('_', ' ')} {100 * accuracy[worst]:.1f} %."
         )
         self._shown.add("corruptions")

@@ -129,6 +129,21 @@ def test_corruption_suite_fills_the_table_and_goes_with_the_model(window, qtbot,
     assert table.rowCount() == 0 and panel.corruptions is None and run.isEnabled()
 
 
+def test_corruption_suite_of_a_3_vs_7_model_counts_its_3s_and_7s(window, qtbot):
+    """The chapter's 3-vs-7 models: the suite failed on the other digits ("Could not evaluate the
+    model"); it measures the 3s and 7s among the first test digits, and says so."""
+    model = make_predictor("linear", task="3v7")
+    panel = open_evaluation(window, qtbot, model)
+    panel.corruption_subset = 100
+    with qtbot.waitSignal(panel.stageShown, timeout=60000, check_params_cb=lambda s: s == "corruptions"):
+        panel.run_corruptions()
+    images, labels = mnist_arrays("test")
+    expected = corruption_suite(model, images, labels, subset=100, seed=0)
+    assert [panel.corruption_table.item(r, 1).text() for r in range(len(expected))] == [f"{100 * a:.1f}" for a in expected.values()]
+    used = int(np.isin(labels[:100], [3, 7]).sum())
+    assert f"the {used:,} of its classes among the first 100 test digits" in panel.corruption_info.text()
+
+
 def test_a_cancelled_corruption_suite_shows_nothing(window, qtbot, bundled, monkeypatch):
     import threading
 
