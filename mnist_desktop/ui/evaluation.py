@@ -56,8 +56,10 @@ from .workers import Worker, WorkerThreads
 
 ROBUSTNESS_SAMPLES = 1000  # test digits each robustness point is measured on (the first ones)
 MAP_SAMPLES = 2000  # test digits on the point map (the first ones)
-# Test digits per corruption in the window: all 15 × 10,000 take minutes on a laptop's CPU,
-# 1,000 take seconds and put each accuracy within about ±1 point of the full figure.
+# Test digits per corruption in the window: all 15 × 10,000 take about a minute of one core,
+# 1,000 about 5 s. The first 1,000 are harder than the whole set (the bundled CNN reads 98.8 % of
+# them clean against 99.32 %), so each accuracy runs under the full figure, by 0.3 to 3.5 points
+# (fog 90.3 against 93.8 %, zigzag 92.1 against 95.0; the mean 95.7 against 96.9 %), not ±1 point.
 CORRUPTION_SAMPLES = 1000
 CORRUPTION_SEED = 0
 RELIABILITY_BINS = 15
