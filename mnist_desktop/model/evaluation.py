@@ -1,5 +1,6 @@
 """Where a model goes wrong: accuracy, per-class accuracy, the confusion matrix and the most
-confident mistakes ("top losses", as fastai's ``plot_top_losses`` shows them)."""
+confident mistakes (``top_losses``: the wrong answers ranked by the probability of the digit said;
+fastai's ``plot_top_losses`` ranks every answer by its loss, the true digit's probability lowest first)."""
 
 from __future__ import annotations
 

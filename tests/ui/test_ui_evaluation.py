@@ -81,6 +81,12 @@ def test_top_losses_are_the_most_confident_mistakes(window, qtbot, bundled, bund
     assert np.all(np.diff(confidence) <= 1e-6)  # most confident first
     t, g = labels[keys[0]], p[0].argmax()
     assert gallery.captions()[0] == f"{t} → {g} · {100 * confidence[0]:.0f} %"
+    # The title said "most confident first (fastai's plot_top_losses)": fastai ranks by loss, and
+    # for the bundled CNN that order differs (the true digit's probability, lowest first).
+    title = panel.top_losses_title.text()
+    by_loss = np.argsort(p[np.arange(len(keys)), labels[keys]], kind="stable")
+    assert (by_loss[:10] != np.arange(10)).any()
+    assert "most confident first" in title and ("plot_top_losses" not in title or "ranks by loss" in title)
 
 
 def test_a_new_model_cancels_the_running_evaluation(window, qtbot, bundled):
