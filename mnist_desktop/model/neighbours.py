@@ -2,7 +2,7 @@
 from look most like yours (and, when it is wrong, why).
 
 "As the model sees them" is the model's last hidden layer: the features the output layer reads
-(for the CNN, the 512 values after the last pooling; for the MLP, its hidden units). A model
+(for the CNN, the values after the last pooling: 1,024 for the bundled one; for the MLP, its hidden units). A model
 without a hidden layer (linear, pixel similarity) reads pixels, so its neighbours are found in
 pixel space (the pixels normalised as the model reads them). Distances are Euclidean.
 

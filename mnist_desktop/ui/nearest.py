@@ -50,6 +50,19 @@ HELD = "Nearest training digits: waiting for the training to end, then computing
 
 
 READY = "Nearest training digits (as the model sees them): click one to inspect it"
+# "As the model sees it" in the caption's tooltip: before the features are built, in general;
+# then what they are for the active model (``TrainingFeatures.space``): a linear model and pixel
+# similarity have no hidden layer, and their neighbours are found among the pixels.
+SPACE_IN_GENERAL = "the values its output layer reads: its last hidden layer, or the pixels for a model without one"
+
+
+def caption_tip(space: str = SPACE_IN_GENERAL) -> str:
+    return (
+        f"The MNIST training digits most like your drawing as the model sees it ({space}; the distance is Euclidean).\n"
+        "When the model is wrong, they often show why. Click one to inspect it."
+    )
+
+
 READY_EMPTY = "Nearest training digits (as the model sees them): draw a digit to see them"
 
 
@@ -105,10 +118,7 @@ class NearestStrip(QWidget):
         self.indices: list[int] = []
         self.ready = False  # the features are built: the caption is READY or READY_EMPTY
         self.caption = WrappedCaption("Nearest training digits")
-        self.caption.setToolTip(
-            "The MNIST training digits most like your drawing as the model sees it (its last hidden layer).\n"
-            "When the model is wrong, they often show why. Click one to inspect it."
-        )
+        self.caption.setToolTip(caption_tip())
         self.progress = QProgressBar(objectName="nearest_progress", textVisible=False)
         self.progress.setMaximumHeight(8)
         self.progress.hide()
@@ -147,11 +157,14 @@ class NearestStrip(QWidget):
         """``text`` in place of the digits (computing, failed, held)."""
         self.ready = False
         self.caption.setText(text)
+        self.caption.setToolTip(caption_tip())
         self.show_digits([], [], [], [])
 
-    def set_ready(self) -> None:
-        """The features are built: the caption says what the strip shows, or how to fill it."""
+    def set_ready(self, space: str = SPACE_IN_GENERAL) -> None:
+        """The features are built: the caption says what the strip shows, or how to fill it, and
+        its tooltip what the features are (``space``: ``TrainingFeatures.space``)."""
         self.ready = True
+        self.caption.setToolTip(caption_tip(space))
         self.show_digits([], [], [], [])
 
     def show_progress(self, done: int | None, total: int = 1) -> None:
@@ -288,7 +301,7 @@ class NearestDigits(QObject):
         if result is None:
             return  # cancelled
         self.ready_for = self.session.predictor
-        self.strip.set_ready()
+        self.strip.set_ready(result.space)
         self.featuresReady.emit()
         self.query()
 

@@ -453,6 +453,7 @@ def test_nearest_digits_fill_after_the_features_and_click_inspects(small_trainin
     with qtbot.waitSignal(w.nearest.featuresReady, timeout=60000):
         w.show()  # on screen: the features are built in a worker
     assert strip.caption.text() == nearest.READY_EMPTY  # nothing drawn: nothing to click yet
+    assert "(the 1024 inputs of the output layer 'fc' (the last hidden layer);" in strip.caption.toolTip()
     threads, real = [], nearest.engine.nearest_training
 
     def recorded(*args, **kwargs):
@@ -638,3 +639,20 @@ def test_the_not_a_digit_tooltip_follows_the_rule_is_digit_applies(qtbot):
     panel.set_model(p)
     assert "under 50.0 % (no threshold was fitted" in panel.not_a_digit.toolTip()
     assert "temperature" not in panel.bars.toolTip() and "softmax of its outputs." in panel.bars.toolTip()
+
+
+def test_the_nearest_digits_of_a_model_without_a_hidden_layer_are_said_to_be_in_pixels(qtbot):
+    """The caption's tooltip said "as the model sees it (its last hidden layer)" for every model;
+    a linear model (the chapter's) has none, and its neighbours are found among the pixels."""
+    from ui_helpers import make_predictor
+
+    from mnist_desktop.model import neighbours
+    from mnist_desktop.ui.nearest import NearestStrip
+
+    strip = NearestStrip()
+    qtbot.addWidget(strip)
+    assert "or the pixels for a model without one" in strip.caption.toolTip()
+    layers, space = neighbours._feature_layers(make_predictor("linear"))
+    assert layers == [] and space.startswith("pixels")
+    strip.set_ready(space)
+    assert "as the model sees it (pixels (784," in strip.caption.toolTip() and "last hidden layer" not in strip.caption.toolTip()
