@@ -1030,6 +1030,8 @@ class EvaluationPanel(QWidget):
         few = n < RELIABILITY_FEW
         plot.setTitle(f"ECE {100 * cal.ece:.2f} % on {n:,} {what}" + (" (rough: few digits)" if few else ""), size="10pt")
         temperature = getattr(self.predictor, "temperature", 1.0) if self.predictor is not None else 1.0
+        # a one-output two-class model (the chapter's mnist_loss) turns its output into probabilities by a sigmoid
+        squash = "sigmoid" if getattr(self.predictor, "_sigmoid", False) else "softmax"
         top = int(cal.count[-1])
         caveat = (
             f" With only {count_of(n, 'digit')} this ECE is rough: one answer more or less right moves it by up to "
@@ -1038,7 +1040,7 @@ class EvaluationPanel(QWidget):
             else ""
         )
         self.reliability_info.setText(
-            f"Expected calibration error {100 * cal.ece:.2f} % on {n:,} {what} (softmax temperature {temperature:.2f}); "
+            f"Expected calibration error {100 * cal.ece:.2f} % on {n:,} {what} ({squash} temperature {temperature:.2f}); "
             f"{top:,} of them ({100 * top / max(1, n):.1f} %) at over {100 * cal.edges[-2]:.0f} % confidence.{caveat}"
         )
 

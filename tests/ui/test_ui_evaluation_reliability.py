@@ -42,6 +42,19 @@ def test_reliability_diagram_is_the_calibration_of_the_test_set(window, qtbot, b
     assert "rough" not in panel.reliability_info.text() and "rough" not in diagram.getPlotItem().titleLabel.text
 
 
+def test_reliability_of_a_one_output_model_names_its_sigmoid(window, qtbot, bundled):
+    """The chapter's 3-vs-7 models trained with mnist_loss have one output and a sigmoid (``Predictor``
+    makes [1 - p, p]); the diagram's line said "softmax temperature" of every model."""
+    from mnist_desktop.model import Predictor, build_model
+    from mnist_desktop.model.checkpoints import make_metadata
+
+    assert "(softmax temperature 1.00)" in open_evaluation(window, qtbot, bundled).reliability_info.text()
+    sigmoid = Predictor(build_model("linear", 1), make_metadata("linear", {}, "3v7", "sigmoid", (0.1307, 0.3081)))
+    panel = open_evaluation(window, qtbot, sigmoid)
+    info = panel.reliability_info.text()
+    assert sigmoid._sigmoid and "(sigmoid temperature 1.00)" in info and "softmax" not in info
+
+
 def test_reliability_diagram_on_my_digits(window, qtbot, bundled, tmp_path):
     from mnist_desktop.model.mydigits import MyDigits
 
