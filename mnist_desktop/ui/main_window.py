@@ -277,7 +277,10 @@ class MainWindow(QMainWindow):
         self.device_label = QLabel(self.torch.device_text(), objectName="device_label")
         self.device_label.setToolTip("Where training runs when the device is Auto. The canvas always predicts on the CPU.")
         self.model_label = QLabel(objectName="model_label")
-        self.model_label.setToolTip("The active model: architecture, task and accuracy on MNIST's 10,000 test images.")
+        self.model_label.setToolTip(
+            "The active model: architecture, task and accuracy on MNIST's test images (all 10,000, or those of its classes:\n"
+            "the 2,038 3s and 7s for 3 vs 7)."
+        )
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.device_label)
 

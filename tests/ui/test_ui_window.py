@@ -458,3 +458,22 @@ def test_opening_a_model_says_what_the_app_ignored_in_its_file(window, tmp_path)
     said = window.statusBar().currentMessage()
     assert said.startswith(f"Opened {path}. Note: its stored test accuracy 42 is not a fraction from 0 to 1")
     assert "test accuracy" not in window.predictor.describe()
+
+
+def test_the_model_label_says_on_which_test_digits_its_accuracy_is(window):
+    """It said "accuracy on MNIST's 10,000 test images" of every model; a 3-vs-7 model's is
+    measured on the test set's 3s and 7s (``training.prepare`` keeps the task's classes)."""
+    import re
+
+    import torch
+
+    from mnist_desktop.model import mnist_arrays
+    from mnist_desktop.model.data import task_subset
+
+    tip = window.model_label.toolTip()
+    images, labels = mnist_arrays("test")
+    assert "all 10,000" in tip and len(labels) == 10_000
+    count = int(re.search(r"the ([\d,]+) 3s and 7s", tip).group(1).replace(",", ""))
+    # the validation set whose accuracy a 3-vs-7 model stores as its test accuracy
+    kept = task_subset(torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64)), "3v7")[1]
+    assert count == len(kept) == 2038
