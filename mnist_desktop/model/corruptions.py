@@ -327,7 +327,7 @@ def corruption_suite(
     ``subset``: the first N images only (0 = all), before the other classes are left out.
     ``on_progress(done, total, name)`` is called after each corruption; with ``stop_event`` set
     it returns at once with the corruptions measured so far. Call from any thread. ValueError
-    for an empty set (an accuracy of nothing), or labels that are not the model's classes.
+    for an empty set (an accuracy of nothing) or a negative ``subset``.
     """
     from .recognition import _labels_to_indices
 
@@ -341,6 +341,8 @@ def corruption_suite(
         raise ValueError(f"subset must be a count of images (0 for all), not {subset!r}")
     if subset:
         images, labels = images[:subset], labels[:subset]
+    if not len(labels):
+        raise ValueError("there are no digits to measure the corruptions on: the set is empty")
     known = np.isin(labels, np.asarray(predictor.classes))
     if not known.any():
         raise ValueError(f"none of the {len(labels)} images is of the model's classes {list(predictor.classes)}")
