@@ -384,6 +384,17 @@ def bench_mydigits(per_digit: int = 20, held_out: int = 5000) -> dict:
     t = time.perf_counter()
     result = fine_tune(predictor, tune_x, tune_y)
     seconds = time.perf_counter() - t
+    from .bench_recognition import _sets
+
+    _, others = _sets()  # the letters, symbols, scribbles and strokes `bench recognition` measures
+    others = np.concatenate([others[k] for k in ("letters", "symbols", "scribbles", "strokes")])
+
+    def caught(p) -> float:  # share of them called "not a digit"
+        return float(1 - np.mean(p.predict_batch_checked(others)[1]))
+
+    def flagged(p) -> float:  # share of MNIST test digits called "not a digit"
+        return float(1 - np.mean(p.predict_batch_checked(test[0].numpy())[1]))
+
     return {
         "evaluate_mnist_test_seconds": evaluate_seconds,
         "fine_tune_seconds": seconds,
@@ -393,6 +404,11 @@ def bench_mydigits(per_digit: int = 20, held_out: int = 5000) -> dict:
         "style_accuracy_after": evaluate(result.predictor, held_x, held_y).accuracy,
         "mnist_accuracy_before": mnist_before,
         "mnist_accuracy_after": evaluate(result.predictor, *test).accuracy,
+        "nondigits": len(others),
+        "nondigits_caught_before": caught(predictor),
+        "nondigits_caught_after": caught(result.predictor),
+        "mnist_flagged_before": flagged(predictor),
+        "mnist_flagged_after": flagged(result.predictor),
         "defaults": {"epochs": ft.EPOCHS, "replay": ft.REPLAY, "repeat": ft.REPEAT, "lr": ft.LR},
     }
 
@@ -651,6 +667,15 @@ def _format_mydigits(m: dict, _r: dict) -> list[str]:
         f"fine-tune on {m['personal_digits']} digits of a thick, shifted style: {m['fine_tune_seconds']:.1f} s; "
         f"{m['held_out']:,} other drawings of that style {100 * m['style_accuracy_before']:.1f} % → {100 * m['style_accuracy_after']:.1f} %, "
         f"MNIST test {100 * m['mnist_accuracy_before']:.2f} % → {100 * m['mnist_accuracy_after']:.2f} %",
+        *(
+            [
+                f"  'not a digit' on {m['nondigits']:,} letters, symbols, scribbles and strokes (bench recognition's): "
+                f"{100 * m['nondigits_caught_before']:.1f} % → {100 * m['nondigits_caught_after']:.1f} % caught; "
+                f"MNIST test digits flagged {100 * m['mnist_flagged_before']:.2f} % → {100 * m['mnist_flagged_after']:.2f} %"
+            ]
+            if "nondigits" in m
+            else []
+        ),
     ]
 
 
