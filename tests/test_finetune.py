@@ -65,7 +65,7 @@ def test_a_fine_tuned_model_keeps_an_honest_not_a_digit(tuned, tmp_path):
     assert recognition["held_out_digits"] == 2500 and recognition["digit_head"]["held_out_digits"] == 2500
     assert tuned.digit_head is not None and tuned.energy_threshold is not None
     assert any(n.startswith("Calibrated on 2,500 held-out digits") for n in result.notes)
-    assert notes[-2].startswith("Fitting the fine-tuned model's temperature")  # said while it works
+    assert notes[-2].startswith("Fitting the new model's temperature")  # said while it works
     # seeds none of the fits uses (the head's sets: 9101-9133)
     others = np.concatenate([written_nondigits(300, seed=4711), scrawls(100, seed=4712), training_nondigits(300, seed=4713)])
     _, is_digit = tuned.predict_batch_checked(others)
@@ -77,6 +77,23 @@ def test_a_fine_tuned_model_keeps_an_honest_not_a_digit(tuned, tmp_path):
     # the checkpoint keeps it
     again = Predictor.load(tuned.save(tmp_path / "tuned.safetensors"))
     assert again.digit_head is not None and again.meta["recognition"] == recognition
+
+
+def test_a_continued_model_with_no_digits_left_out_says_it_has_no_not_a_digit_of_its_own(default):
+    """One more epoch on all of MNIST's training digits leaves none that neither model trained on:
+    nothing honest to fit the test on, and the note says what the model falls back to."""
+    from dataclasses import replace
+
+    from mnist_desktop.model.config import continue_config
+    from mnist_desktop.model.training import _recalibrate
+
+    copy = Predictor(default.model, {k: v for k, v in default.meta.items() if k != "recognition"})
+    notes = []
+    _recalibrate(
+        default, copy, replace(continue_config(default), subset=0), np.zeros((0, 28, 28), np.uint8), None, notes.append, None, None
+    )
+    assert len(notes) == 1 and 'no "not a digit" test of its own' in notes[0] and "under 50 %" in notes[0]
+    assert "recognition" not in copy.meta and copy.digit_head is None
 
 
 def test_pixel_similarity_has_nothing_to_fine_tune():

@@ -13,7 +13,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import replace
 
-import numpy as np
 import torch
 
 from .architectures import get_architecture
@@ -143,64 +142,4 @@ def fine_tune(
         "repeat": repeat,
     }
     result.notes[:0] = notes
-    if not result.stopped:
-        _recalibrate(predictor, result, images.numpy(), replay, data_root, on_note, stop_event)
     return result
-
-
-# Non-digits the fine-tuned model's digit head is fitted on (with a quarter as many pairs of
-# digits; ``training.digit_head_sets``): the training command uses up to 12,000 and takes about a
-# minute on a CPU. On the bundled CNN fine-tuned on 200 digits (2026-12-07, the 2-core AMD machine
-# under load), 3,000 took 10 s (the sets 4 s, the fit 5 s) and caught 91.5 % of 2,250 letters,
-# scrawls and generated non-digits flagging 0.20 % of 2,000 test digits; 1,000: 92.6 % / 0.45 %.
-# Without a head (the energy alone, refitted) 67.0 %; without any refit 27.7 % (the bundled model
-# before the fine-tune: 96.7 % / 0.35 %).
-HEAD_NONDIGITS = 3000
-# Held-out digits the temperature and the thresholds are fitted on: as many as the bundled
-# model's digit head was (training digits 55,000–57,499), half what the training command uses.
-HELD_OUT = 2500
-
-
-def _recalibrate(before, result: TrainResult, personal, replay: int, data_root, on_note, stop_event=None) -> None:
-    """Fit the fine-tuned model's temperature and "not a digit" test again, as the training
-    command fitted ``before``'s: a fine-tune trains without outlier exposure and moves the logits,
-    and the model it makes had none (its "not a digit" fell back to a top probability under 50 %:
-    27.7 % of non-digits caught instead of 96.7 %). The held-out digits are ``before``'s (the MNIST
-    training images after those it trained on, and after the ``replay`` the fine-tune used); the
-    digit head, where ``before`` had one, is fitted anew on the replayed digits and ``personal``
-    ones (so that the user's own style stays a digit) against generated non-digits. A stop asked
-    for meanwhile skips the digit head (the energy test stays, and a note says so)."""
-    from .data import load_mnist, task_subset
-    from .recognition import calibrate_recognizer, fit_digit_head
-    from .training import digit_head_sets
-
-    after = result.predictor
-    recognition = before.meta.get("recognition") or {}
-    trained = (before.meta.get("training") or {}).get("subset")
-    if not recognition or after._sigmoid:
-        return
-    say = on_note or (lambda _text: None)
-    start = max(trained if isinstance(trained, int) and not isinstance(trained, bool) and trained > 0 else 0, replay)
-    images, labels = task_subset(*load_mnist("train", data_root), after.task)
-    held, held_labels = images[start : start + HELD_OUT].numpy(), labels[start : start + HELD_OUT].numpy()
-    if not trained or len(held) < 1000:
-        text = (
-            'The fine-tuned model has no "not a digit" test of its own: the model it came from left no MNIST training '
-            "digits out to fit one on, so it calls a drawing not a digit when its top probability is under 50 %."
-        )
-        result.notes.append(text)
-        say(text)
-        return
-    say(f'Fitting the fine-tuned model\'s temperature and "not a digit" test on {len(held):,} held-out digits…')
-    r = calibrate_recognizer(after, held, np.asarray(after.classes)[held_labels])
-    head = None
-    if before.digit_head is not None and len(after.classes) == 10 and stop_event is not None and stop_event.is_set():
-        result.notes.append('Stopped before its digit head was fitted: "not a digit" uses the energy of its logits alone.')
-    elif before.digit_head is not None and len(after.classes) == 10:
-        digits, others = digit_head_sets(images[:replay].numpy(), nondigits=HEAD_NONDIGITS, pairs=HEAD_NONDIGITS // 4)
-        head = fit_digit_head(after, np.concatenate([digits, personal]), others, held)
-    text = f'Calibrated on {len(held):,} held-out digits: temperature {r["temperature"]:.3f}, "not a digit" ' + (
-        f"by a new digit head (threshold {head['threshold']:.3f})." if head else f"below an energy of {r['energy_threshold']:.3f}."
-    )
-    result.notes.append(text)
-    say(text)
