@@ -527,10 +527,14 @@ def test_robust_and_pair_options_are_checked_and_recorded(monkeypatch):
         TrainConfig(robust_augment=1.5).validate()
     monkeypatch.setattr(training_module, "OUTLIER_POOL", 200)
     monkeypatch.setattr(training_module, "OUTLIER_PAIRS", 100)
+    # The calibration after the run still runs, on the fewest held-out digits it accepts
+    # (1,000, not 5,000): half of the test's time, and nothing here is about its figures.
+    monkeypatch.setattr(training_module, "HELD_OUT", 1000)
     config = TrainConfig(subset=500, epochs=1, batch_size=64, device="cpu", outliers=0.5, outlier_pairs=True, robust_augment=0.1)
     predictor = train(config).predictor
     training = predictor.meta["training"]
     assert training["robust_augment"] == 0.1 and training["outlier_pairs"] is True
+    assert predictor.meta["recognition"]["held_out_digits"] == 1000  # the run was calibrated
 
 
 def test_logistic_regression_separates_and_matches_its_optimality_condition():
