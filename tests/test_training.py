@@ -103,6 +103,27 @@ def test_stop_takes_effect_within_one_batch():
     assert not full.partial and full.batches_done == full.batches
 
 
+def test_an_abandoned_run_stops_without_measuring_its_stopped_epoch(monkeypatch):
+    """Closing the window abandons a run (``StopEvent.abandon``): nobody reads its result, so the
+    stopped epoch is not measured on the validation digits (seconds the close waited for); a
+    plain stop still measures it, for the stopped model the window offers."""
+    from mnist_desktop.model import training as training_module
+    from mnist_desktop.model.training import StopEvent
+
+    measured = []
+    real = training_module.evaluate
+    monkeypatch.setattr(training_module, "evaluate", lambda *a: measured.append(1) or real(*a))
+    for way, epochs in (("set", 1), ("abandon", 0)):
+        stop, measured[:] = StopEvent(), []
+
+        def on_batch(info, stop=stop, way=way):
+            if info.step == 3:
+                getattr(stop, way)()
+
+        result = train(small(arch="linear"), on_batch=on_batch, stop_event=stop)
+        assert result.stopped and len(result.history) == epochs and len(measured) == epochs, way
+
+
 class StopAfter:
     """A stop event that turns on by itself once ``batches`` batches have been trained: the
     loop asks it once before each batch (no pause event, batches under CHUNK)."""

@@ -57,7 +57,9 @@ class TrainingWorker(Worker):
     (its predictor is an independent CPU copy); ``failed`` what to tell a person."""
 
     def __init__(self, config, pause_event: threading.Event, init=None, task=None, generation: int = 0):
-        super().__init__(generation)
+        from mnist_desktop.model.training import StopEvent  # torch is loaded: the worker only exists then
+
+        super().__init__(generation, StopEvent())  # closing the window abandons the run: no last validation
         self.config = config
         self.task = task
         self.init = init

@@ -137,6 +137,12 @@ class Worker(QObject):
         """From any thread: ask ``work`` to stop at its next check."""
         self.cancel_event.set()
 
+    def abandon(self) -> None:
+        """From any thread: stop, and nobody will read the result (the window is closing): a
+        worker may skip what only its result needs. By default the same as :meth:`cancel`."""
+        abandon = getattr(self.cancel_event, "abandon", None)
+        abandon() if abandon is not None else self.cancel()
+
     def cancelled(self) -> bool:
         return self.cancel_event.is_set()
 
@@ -182,7 +188,7 @@ class WorkerThreads(QObject):
         """Cancel every worker and wait for its thread."""
         for thread, worker in list(self._live.items()):
             if isinstance(worker, Worker):
-                worker.cancel()
+                worker.abandon()
             thread.quit()
             thread.wait()
         self._live.clear()
