@@ -311,6 +311,14 @@ def _tab_round(window, qtbot, key, presses=120):
     return visited
 
 
+def _active_at_1400(window, qtbot) -> None:
+    """The window at 1400×900 in its default layout, and active: Tab moves the focus in it."""
+    window.resize(1400, 900)
+    window.reset_layout()
+    window.activateWindow()
+    qtbot.waitUntil(window.isActiveWindow)
+
+
 def test_tab_never_lands_in_a_dock_behind_another_tab(window, qtbot):
     """Qt 6 keeps a dock behind another tab in the focus chain: Tab went from the Activations
     tiles into the hidden Weights panel, and Down changed its layer unseen. Nor is a tile (it
@@ -319,10 +327,7 @@ def test_tab_never_lands_in_a_dock_behind_another_tab(window, qtbot):
 
     from mnist_desktop.ui.activations import ImageView
 
-    window.resize(1400, 900)
-    window.reset_layout()
-    window.activateWindow()
-    qtbot.waitUntil(window.isActiveWindow)
+    _active_at_1400(window, qtbot)
     settle(window, qtbot)
     weights = window.dock_manager.panel("weights")
     covered = window.dock_manager.covered()
@@ -351,10 +356,7 @@ def test_tab_goes_on_out_of_a_table(window, qtbot):
     round the Data panel's counts for ever. Tab leaves every table; the arrows move in it."""
     from PySide6.QtWidgets import QTableView
 
-    window.resize(1400, 900)
-    window.reset_layout()
-    window.activateWindow()
-    qtbot.waitUntil(window.isActiveWindow)
+    _active_at_1400(window, qtbot)
     window.dock_manager.raise_("data")
     settle(window, qtbot)
     visited = _tab_round(window, qtbot, Qt.Key.Key_Tab)
@@ -369,10 +371,7 @@ def test_keys_go_nowhere_once_the_focused_panel_goes_behind_another_tab(window, 
     from PySide6.QtTest import QTest
     from PySide6.QtWidgets import QComboBox
 
-    window.resize(1400, 900)
-    window.reset_layout()
-    window.activateWindow()
-    qtbot.waitUntil(window.isActiveWindow)
+    _active_at_1400(window, qtbot)
     window.dock_manager.raise_("weights")
     settle(window, qtbot)
     layer = window.dock_manager.panel("weights").findChild(QComboBox, "weights_layer")
@@ -414,10 +413,7 @@ def test_tab_lands_on_no_plot_that_shows_no_focus(window, qtbot):
     import pyqtgraph as pg
     from PySide6.QtWidgets import QTabWidget
 
-    window.resize(1400, 900)
-    window.reset_layout()
-    window.activateWindow()
-    qtbot.waitUntil(window.isActiveWindow)
+    _active_at_1400(window, qtbot)
     checked = set()
 
     def walk(where: str) -> None:
