@@ -20,7 +20,7 @@ Nothing ``bench`` measures (MNIST test, optdigits, the 17 handwriting fonts of
 
 The features are the 1,024 inputs of the bundled CNN's output layer (``neighbours.hidden_features``).
 Takes about 12 minutes on the busy 2-core machine (most of it the kNN searches); the images and
-features are cached in ``--cache``. Its output is summarised in the README ("Not a digit").
+features are cached in ``--cache``. Its output is summarised in docs/recognition.md ("Not a digit", "How it was chosen").
 """
 
 from __future__ import annotations

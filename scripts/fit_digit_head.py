@@ -25,7 +25,7 @@ in the checkpoint's metadata.
   to be byte-identical before and after.
 
 The settings (``recognition.HEAD_L2``, ``HEAD_WEIGHT``) were chosen with this comparison:
-see the README ("Not a digit").
+see docs/recognition.md ("Not a digit").
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ def test_bundled_model_meets_its_accuracy(default, test_set):
     assert default.arch == "cnn" and default.classes == list(range(10))
     accuracy = (default.predict_batch(images).argmax(1) == labels.numpy()).mean()
     # The goal is 99.4 %; the bundled model gives 0.08 points of it for robustness to scans,
-    # photos and non-digits (README, "A default model that reads real handwriting").
+    # photos and non-digits (README, "Reading real handwriting").
     assert accuracy >= 0.993
     assert default.metrics["test_accuracy"] == pytest.approx(accuracy, abs=1e-4)
     # trained by the command in mnist_desktop/resources/models/README.md

@@ -115,7 +115,7 @@ def test_the_bundled_model_says_not_a_digit_for_letters_and_scribbles_but_not_fo
 
 
 def head_scores(meta: dict, features: np.ndarray, logits: np.ndarray, pooled: np.ndarray | None = None) -> np.ndarray:
-    """The digit head's score worked out from the stored numbers, as the README says it."""
+    """The digit head's score worked out from the stored numbers, as the README ("Not a digit") says it (the linear head's: docs/recognition.md)."""
     h = meta["recognition"]["digit_head"]
     energy = h["energy_weight"] * digit_energy(logits)
     if h.get("kind") == "mlp":

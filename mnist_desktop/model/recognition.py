@@ -167,8 +167,8 @@ def calibrate_recognizer(predictor, digits, labels, rejected: float = DIGITS_REJ
     return recognition
 
 
-# The digit head's settings, chosen on validation data (``scripts/fit_digit_head.py``, README
-# "Not a digit"): the L2 penalty of the linear head's logistic regression on standardised
+# The digit head's settings, chosen on validation data (``scripts/fit_digit_head.py``,
+# docs/recognition.md, "Not a digit"): the L2 penalty of the linear head's logistic regression on standardised
 # features, and the weight of its log-odds beside the energy of the logits in the score; the
 # small network's hidden units and weight decay; the fraction of held-out digits under the threshold.
 HEAD_L2 = 1e-2
