@@ -229,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_train(args) -> int:
-    from .model import TrainConfig, train
+    from .model.config import TrainConfig
 
     d = TrainConfig()
     channels = args.channels if args.channels is not None else (d.channels1, d.channels2)
@@ -262,6 +262,8 @@ def cmd_train(args) -> int:
     for note in _ignored_options(config.arch, {"hidden": args.hidden, "channels": args.channels}):
         print(f"{PROG}: note: {note}", file=sys.stderr)
     out = _writable_out(args.out)
+    from .model import train  # torch (seconds): after every refusal of the arguments
+
     result = _with_progress(lambda **callbacks: train(config, data_root=args.data, **callbacks))
     if result is None:
         return INTERRUPTED
@@ -294,7 +296,7 @@ def _outside_the_package(out: Path, option: str = "--out") -> None:
 
 
 def _writable_out(out: Path) -> Path:
-    from .model.checkpoints import check_writable
+    from .model.checkpoint_files import check_writable  # torch-free
 
     if out.is_dir():
         raise ValueError(f"--out {out} is a folder; give a file name such as {out / 'model.safetensors'}")
@@ -429,16 +431,17 @@ def _json(obj) -> str:
 def cmd_evaluate(args) -> int:
     import numpy as np
 
-    from .model import evaluate, load_mnist
-
-    predictor = _model(args.path)
+    # My digits before the model (torch-free): a missing folder is said before torch loads.
     if args.digits is not None:
         if args.data is not None:
             print(f"{PROG}: note: --data is not used with --digits (your digits are evaluated, not MNIST's test set)", file=sys.stderr)
         digits = _my_digits(args.digits)
         images, labels = digits.images(), digits.labels()
         where, source = f"digits in {args.digits}", f"of my digits ({args.digits})"
-    else:
+    predictor = _model(args.path)
+    from .model import evaluate, load_mnist
+
+    if args.digits is None:
         images, labels = load_mnist("test", args.data)
         where, source = "MNIST test images", "MNIST test images"
     # Only the images of the model's classes count (a 3-vs-7 model is judged on the 3s and 7s):
@@ -489,6 +492,10 @@ def _model(spec: str | None, numpy: bool = False):
 
         predictor = NumpyPredictor.default()
     else:
+        if not bundled:  # no such file, a folder, no checkpoint's format: said before torch loads (seconds)
+            from .model.checkpoint_files import check_checkpoint_file
+
+            check_checkpoint_file(Path(spec))
         from .model import Predictor
 
         predictor = Predictor.default() if bundled else Predictor.load(Path(spec))
@@ -509,12 +516,13 @@ def _say_classes(predictor) -> None:
 
 
 def cmd_fine_tune(args) -> int:
-    from .model import evaluate, fine_tune
-
-    predictor = _model(args.model)
+    # the digits and --out first (torch-free): a missing folder is said before the model's torch loads
     digits = _my_digits(args.digits)
     images, labels = digits.images(), digits.labels()
     out = _writable_out(args.out)
+    predictor = _model(args.model)
+    from .model import evaluate, fine_tune
+
     options = {"replay": args.replay} if args.replay else {}
     result = _with_progress(
         lambda **callbacks: fine_tune(predictor, images, labels, epochs=args.epochs, device=args.device, **options, **callbacks)
@@ -537,9 +545,10 @@ def cmd_fine_tune(args) -> int:
 def cmd_predict(args) -> int:
     from .model.preprocess import load_digit_image, to_mnist
 
+    image = load_digit_image(args.image)  # before the model: a bad file is reported at once
     predictor = _model(args.model, numpy=True)
     _say_classes(predictor)
-    probs, is_digit = predictor.predict_checked(to_mnist(load_digit_image(args.image)))
+    probs, is_digit = predictor.predict_checked(to_mnist(image))
     top = sorted(zip(predictor.classes, probs.tolist()), key=lambda cp: -cp[1])[:3]
     if args.json:
         print(_json({"image": str(args.image), "is_digit": is_digit, "top": [{"class": c, "probability": p} for c, p in top]}))
@@ -585,10 +594,10 @@ def cmd_read(args) -> int:
 def cmd_export(args) -> int:
     import time
 
-    from .model import export_onnx
-
     _outside_the_package(Path(args.onnx), "--onnx")
     predictor = _model(args.model)
+    from .model import export_onnx
+
     start = time.perf_counter()
     path = export_onnx(predictor, args.onnx)
     print(

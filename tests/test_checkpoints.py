@@ -119,6 +119,27 @@ def test_garbage_files_are_refused(tmp_path, content, message):
         Predictor.load(path)
 
 
+@pytest.mark.parametrize(
+    "content",
+    [None, b"", os.urandom(4096), b"\xff" * 8 + b"{}", b"root:x:0:0:root:/root:/bin/bash\n" * 40, (4).to_bytes(8, "little") + b"{ab}"],
+)
+def test_the_torch_free_check_refuses_as_the_loader_does(tmp_path, content):
+    """check_checkpoint_file (the command line's, before torch loads) says what load_checkpoint says."""
+    from mnist_desktop.model.checkpoint_files import check_checkpoint_file
+
+    path = tmp_path / "bad.safetensors"
+    if content is not None:  # None: no such file
+        path.write_bytes(content)
+    with pytest.raises(CheckpointError) as loaded:
+        Predictor.load(path)
+    with pytest.raises(CheckpointError) as checked:
+        check_checkpoint_file(path)
+    assert str(checked.value) == str(loaded.value)
+    torch.save(Predictor.default().model.state_dict(), tmp_path / "ok.pt")
+    for good in (Predictor.default().save(tmp_path / "ok.safetensors"), tmp_path / "ok.pt"):
+        check_checkpoint_file(good)  # a checkpoint passes: the loader decides the rest
+
+
 def test_truncated_checkpoint_and_foreign_safetensors(trained, tmp_path):
     path = trained["cnn"].save(tmp_path / "m.safetensors")
     path.write_bytes(path.read_bytes()[:-100])

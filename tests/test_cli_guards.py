@@ -1,5 +1,5 @@
 """The command line's guards: numbers beyond float32, a closed stdout, pixel similarity without
-an image of every class, a read-only --digits, a newline in the install path."""
+an image of every class, a read-only --digits, a newline in the install path, bad arguments refused before torch loads."""
 
 import os
 import subprocess
@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from mnist_desktop.cli import main
 from mnist_desktop.model import MyDigits
@@ -168,3 +169,43 @@ def test_an_option_of_another_architecture_is_said_to_be_ignored(tmp_path, capsy
     # given at its default value, still given: still said
     assert main(["train", "--arch", "linear", "--hidden", "30", "--subset", "200", "--epochs", "1", "--out", str(out)]) == 0
     assert "--hidden sets the mlp's hidden width; ignored for the linear model" in capsys.readouterr().err
+
+
+# Run in a fresh interpreter: this one has imported torch long ago.
+_MAIN_THEN_TORCH = (
+    "import sys\nfrom mnist_desktop.cli import main\ncode = main(sys.argv[1:])\nprint('torch' in sys.modules)\nsys.exit(code)"
+)
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["fine-tune", "--digits", "{tmp}/nowhere", "--out", "{tmp}/x.safetensors"], "no such folder"),
+        (["fine-tune", "--digits", "{tmp}/empty", "--out", "{tmp}/x.safetensors"], "no digits in this folder"),
+        (["evaluate", "default", "--digits", "{tmp}/nowhere"], "no such folder"),
+        (["evaluate", "{tmp}/nowhere.safetensors"], "nowhere.safetensors: cannot open (no such file)"),
+        (["predict", "{tmp}/digit.png", "--model", "{tmp}/nowhere.safetensors"], "cannot open (no such file)"),
+        (["predict", "{tmp}/digit.png", "--model", "{tmp}"], "is a folder, not a file; choose a checkpoint file"),
+        (["predict", "{tmp}/digit.png", "--model", "{tmp}/notes.txt"], "notes.txt: not a readable safetensors checkpoint"),
+        (["read", "{tmp}/digit.png", "--model", "{tmp}/notes.txt"], "notes.txt: not a readable safetensors checkpoint"),
+        (["export", "{tmp}/nowhere.safetensors", "--onnx", "{tmp}/m.onnx"], "cannot open (no such file)"),
+        (["train", "--out", "{tmp}/nowhere/x.safetensors"], "does not exist"),
+    ],
+)
+def test_bad_arguments_are_refused_before_torch_is_imported(tmp_path, args, message):
+    """`fine-tune --digits /nonexistent` and `predict --model /etc/passwd` imported torch (1.7 s)
+    before they said no: the same one line, now before torch loads."""
+    MyDigits(tmp_path / "empty")
+    (tmp_path / "notes.txt").write_text("root:x:0:0:root:/root:/bin/bash\n" * 40)  # no checkpoint, as /etc/passwd
+    drawing = np.zeros((60, 60), np.uint8)
+    drawing[10:50, 25:35] = 255
+    Image.fromarray(drawing).save(tmp_path / "digit.png")
+    proc = subprocess.run(
+        [sys.executable, "-c", _MAIN_THEN_TORCH, *(a.format(tmp=tmp_path) for a in args)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    _one_error_line(proc, message)
+    assert proc.stdout == "False\n", "torch was imported before the refusal"

@@ -22,9 +22,10 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .architectures import ARCHITECTURES, build_model, check_config, get_architecture
+from .checkpoint_files import cannot_save, check_writable, checkpoint_format, checkpoint_path, is_zip  # noqa: F401 (re-exported)
 from .data import TASKS
 from .errors import CheckpointError, brief
-from .files import check_regular_file, why_folder_refuses, why_not_replaceable
+from .files import why_not_replaceable
 from .metadata import (  # noqa: F401 (re-exported)
     FORMAT,
     FORMAT_VERSION,
@@ -57,49 +58,16 @@ def make_metadata(arch: str, arch_config: dict, task: str, output: str, normaliz
     }
 
 
-def checkpoint_path(path: str | os.PathLike) -> Path:
-    """Where :func:`save_checkpoint` writes ``path``: with the ``.safetensors`` suffix added if missing.
-    A folder's path is refused before the suffix ("/tmp" would have become /tmp.safetensors beside
-    it), and a name that is not UTF-8 text too: safetensors cannot open such a file again."""
-    path = Path(path)
-    if path.is_dir():
-        raise _cannot_save(path, "it is a folder; give a file name in it")
-    try:
-        str(path).encode("utf-8")
-    except UnicodeEncodeError:
-        raise _cannot_save(path, "its name is not UTF-8 text, which safetensors cannot open again; use another name") from None
-    return path if path.suffix == ".safetensors" else path.with_name(path.name + ".safetensors")
-
-
-def _cannot_save(path: Path, reason: str) -> CheckpointError:
-    return CheckpointError(f"{path}: cannot save ({reason}). Choose a folder you can write to, or another file name.")
-
-
-def check_writable(path: str | os.PathLike) -> Path:
-    """The checkpoint path for ``path`` once a file was created and removed next to it.
-
-    Call it before work that ends in a save (training), so that a bad destination is
-    reported before the work, not after it.
-    """
-    path = checkpoint_path(path)
-    if path.is_dir():
-        raise _cannot_save(path, "it is a folder")
-    why = why_not_replaceable(path) or why_folder_refuses(path)
-    if why is not None:
-        raise _cannot_save(path, why)
-    return path
-
-
 def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict) -> Path:
     path = checkpoint_path(path)
     tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         if path.is_dir():
-            raise _cannot_save(path, "it is a folder")
+            raise cannot_save(path, "it is a folder")
         why = why_not_replaceable(path)  # again at the save: it may have changed while training
         if why is not None:
-            raise _cannot_save(path, why)
+            raise cannot_save(path, why)
         # Opening the temporary file ourselves gives an OSError that says why
         # (safetensors wraps it in its own error type, with its own temporary name).
         # Its mode is an ordinary file's (0o666 less the umask: read without os.umask, which
@@ -111,9 +79,9 @@ def save_checkpoint(path: str | os.PathLike, model: torch.nn.Module, meta: dict)
         os.chmod(tmp, mode)  # safetensors writes a private temporary file of its own
         os.replace(tmp, path)
     except OSError as e:
-        raise _cannot_save(path, e.strerror or str(e)) from None
+        raise cannot_save(path, e.strerror or str(e)) from None
     except SafetensorError as e:
-        raise _cannot_save(path, brief(e)) from None
+        raise cannot_save(path, brief(e)) from None
     finally:
         try:
             tmp.unlink(missing_ok=True)
@@ -202,16 +170,7 @@ def _build(path: Path, meta: dict, tensors: dict[str, torch.Tensor]) -> torch.nn
 def load_checkpoint(path: str | os.PathLike, expect_arch: str | None = None) -> tuple[torch.nn.Module, dict]:
     """Rebuild ``(model, metadata)`` from a ``.safetensors`` checkpoint or a plain ``.pt`` state dict."""
     path = Path(path)
-    check_regular_file(path, "checkpoint", MAX_CHECKPOINT_BYTES, CheckpointError)
-    try:
-        with open(path, "rb") as f:
-            head = f.read(9)
-    except OSError as e:
-        raise CheckpointError(f"{path}: cannot open ({e.strerror or e}).") from None
-    # A safetensors file starts with its header's length (8 bytes) and then the header's "{".
-    # Anything else that is a zip or a pickle is PyTorch's format; a safetensors header
-    # followed by a zip is a damaged safetensors file, not a zip.
-    if head[8:9] != b"{" and (_is_zip(path) or head[:1] == b"\x80"):
+    if checkpoint_format(path) == "torch":
         model, meta = _import_state_dict(path)
     else:
         try:
@@ -259,15 +218,6 @@ def _infer(tensors: dict[str, torch.Tensor]) -> tuple[str, dict, int]:
     raise CheckpointError(f"the state dict's keys ({', '.join(sorted(shape)[:6])}…) match none of the architectures")
 
 
-def _is_zip(path: Path) -> bool:
-    """``zipfile.is_zipfile``, which raises BadZipFile for an end record claiming several disks
-    (Python 3.11): such a file is a damaged zip, read as PyTorch's format and refused there."""
-    try:
-        return zipfile.is_zipfile(path)
-    except zipfile.BadZipFile:
-        return True
-
-
 def _unpacked_size(path: Path) -> int | None:
     """What a zip's entries take once decompressed (None: not a readable zip; torch refuses it)."""
     try:
@@ -280,7 +230,7 @@ def _unpacked_size(path: Path) -> int | None:
 def _import_state_dict(path: Path) -> tuple[torch.nn.Module, dict]:
     # torch.save stores its tensors uncompressed, but torch.load reads compressed entries too: a
     # 1 MB file can unpack to 1 GB. The size cap holds for what the file unpacks to.
-    unpacked = _unpacked_size(path) if _is_zip(path) else None
+    unpacked = _unpacked_size(path) if is_zip(path) else None
     if unpacked is not None and unpacked > MAX_CHECKPOINT_BYTES:
         raise CheckpointError(
             f"{path}: unpacks to {unpacked / 2**20:,.0f} MB, more than the {MAX_CHECKPOINT_BYTES / 2**20:,.0f} MB "
