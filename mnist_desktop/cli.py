@@ -187,8 +187,9 @@ def build_parser() -> argparse.ArgumentParser:
         "read",
         help="read a number written in an image file (several digits, left to right)",
         description="Read the digits written left to right in an image (a photo, a scan or a canvas, dark on light or "
-        "light on dark): the number, and for each digit its reading, probability and box (x0, y0, x1, y1 in the "
-        "image's pixels, as it is read: shrunk to fit 1024 pixels if larger).",
+        "light on dark): the number, and for each digit its reading, probability and box in the image's pixels, as "
+        "it is read (shrunk to fit 1024 pixels if larger): its first and last column and row, or with --json "
+        "[x0, y0, x1, y1] with x1 and y1 exclusive.",
     )
     r.add_argument("image", type=Path, help="PNG/JPEG/... of one or more digits")
     r.add_argument("--model", help=MODEL_HELP)
@@ -587,7 +588,8 @@ def cmd_read(args) -> int:
     for d in digits:
         x0, y0, x1, y1 = d["box"]
         note = "" if d["is_digit"] else "  (not a digit?)"
-        print(f"{d['label']}  {100 * d['probability']:5.1f} %  box x {x0}–{x1}, y {y0}–{y1}{note}")
+        # first and last pixel: "x 10–50" read as a range took 50 in, which the box's exclusive end is not
+        print(f"{d['label']}  {100 * d['probability']:5.1f} %  box x {x0}–{x1 - 1}, y {y0}–{y1 - 1}{note}")
     return 0
 
 

@@ -1,6 +1,7 @@
 """``mnist-desktop read IMAGE``: a number in an image file, as text or JSON; bad input is one error line."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -40,9 +41,16 @@ def test_read_plain(tmp_path, capsys, number):
     lines = capsys.readouterr().out.splitlines()
     expected = read_number(load_digit_image(path), Predictor.default())
     assert lines[0] == expected.text == expected.marked and len(lines) == 1 + len(expected.digits)
+    image = load_digit_image(path)
     for line, d in zip(lines[1:], expected.digits):
-        x0, y0, x1, y1 = d.box
-        assert line.startswith(f"{d.label}  ") and f"x {x0}–{x1}, y {y0}–{y1}" in line and "%" in line
+        x0, y0, x1, y1 = d.box  # x1 and y1 exclusive
+        assert line.startswith(f"{d.label}  ") and "%" in line
+        # the text's ranges are the first and last pixel ("x 10–50" took the exclusive end 50 in)
+        shown = re.search(r"box x (\d+)–(\d+), y (\d+)–(\d+)", line).groups()
+        first_x, last_x, first_y, last_y = map(int, shown)
+        assert (first_x, last_x + 1, first_y, last_y + 1) == (x0, x1, y0, y1)
+        ink = image[first_y : last_y + 1, first_x : last_x + 1]  # white on black, as compose_number draws
+        assert ink[:, 0].max() > 0 and ink[:, -1].max() > 0 and ink[0].max() > 0 and ink[-1].max() > 0  # ink on every edge
 
 
 def test_read_plain_marks_what_is_not_a_digit(tmp_path, capsys, number):
