@@ -163,6 +163,22 @@ def test_evaluate_refuses_an_empty_set_instead_of_an_accuracy_of_nan(default, te
     assert one.accuracy in (0.0, 1.0) and len(one.labels) == 1
 
 
+def test_the_corruption_suite_refuses_images_and_labels_that_are_not_as_many(default, test_set):
+    """It raised numpy's IndexError ("boolean index did not match"), and with ``subset`` measured
+    the first images against labels that were not theirs, without a word."""
+    from mnist_desktop.model.corruptions import corruption_suite
+
+    images, labels = np.asarray(test_set[0][:50]), np.asarray(test_set[1][:50])
+    for x, y, said in [
+        (images, labels[:30], "50 images and 30 labels"),
+        (images[:30], labels, "30 images and 50 labels"),
+        (images, labels.reshape(5, 10), r"50 images and labels of shape \(5, 10\)"),
+    ]:
+        for subset in (0, 10):
+            with pytest.raises(ValueError, match=f"^expected one label per image, got {said}$"):
+                corruption_suite(default, x, y, subset=subset, names=["stripe"])
+
+
 def test_robustness_refuses_an_empty_set_or_an_unknown_kind_before_any_damage(default, monkeypatch):
     import mnist_desktop.model.evaluation as ev
 

@@ -327,7 +327,7 @@ def corruption_suite(
     ``subset``: the first N images only (0 = all), before the other classes are left out.
     ``on_progress(done, total, name)`` is called after each corruption; with ``stop_event`` set
     it returns at once with the corruptions measured so far. Call from any thread. ValueError
-    for an empty set (an accuracy of nothing) or a negative ``subset``.
+    for an empty set (an accuracy of nothing), a negative ``subset``, or not one label per image.
     """
     from .recognition import _labels_to_indices
 
@@ -337,6 +337,11 @@ def corruption_suite(
         x, y = load_mnist("test")
         images, labels = x.numpy(), y.numpy()
     images, labels = np.asarray(images), np.asarray(labels)
+    if images.ndim == 0 or labels.ndim != 1 or len(images) != len(labels):  # was an IndexError, or (with subset) no error
+        raise ValueError(
+            f"expected one label per image, got {len(images) if images.ndim else 0} images and "
+            + (f"{len(labels)} labels" if labels.ndim == 1 else f"labels of shape {labels.shape}")
+        )
     if isinstance(subset, bool) or not isinstance(subset, (int, np.integer)) or subset < 0:
         raise ValueError(f"subset must be a count of images (0 for all), not {subset!r}")
     if subset:
