@@ -75,6 +75,24 @@ TOP_LOSSES_ORDER = "(fastai's plot_top_losses ranks by loss instead: the true di
 ROBUSTNESS_THREE_COLUMNS = 640  # px of width from which the robustness plots go three to a row (else two)
 
 
+def measured_on(classes, labels, first: int = 0) -> str:
+    """The test digits a model of ``classes`` is measured on, of ``labels`` (the first ``first``,
+    0 for all), as the dock says them: "the 10,000 test digits", "the first 1,000 test digits";
+    for a model of fewer classes only those count (``evaluate`` leaves the others out): "the
+    2,038 test digits that are 3s or 7s", "the 206 of the first 1,000 test digits that are 3s or 7s"."""
+    labels = np.asarray(labels[:first] if first else labels)
+    counted = np.isin(labels, np.asarray(classes))
+    if counted.all():
+        return f"the first {len(labels):,} test digits" if first else f"the {len(labels):,} test digits"
+    names = [f"{int(c)}s" for c in classes]
+    which = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+    return (
+        f"the {int(counted.sum()):,} of the first {len(labels):,} test digits that are {which}"
+        if first
+        else f"the {int(counted.sum()):,} test digits that are {which}"
+    )
+
+
 class EvaluationWorker(Worker):
     """Runs the engine's evaluation stages for one model; never touches a widget. Reports
     ``(done, total, what)``; each stage's result goes out on ``result`` as soon as it is
@@ -133,7 +151,7 @@ class EvaluationWorker(Worker):
         done = 0
         for stage in self.stages:
             if stage == "evaluation":
-                if not self._step(done, total, "Evaluating the 10,000 test digits…"):
+                if not self._step(done, total, f"Evaluating {measured_on(self.predictor.classes, labels)}…"):
                     break
                 e = ev.evaluate(self.predictor, images, labels)
                 self.result.emit(g, "evaluation", e)
@@ -543,14 +561,23 @@ class EvaluationPanel(QWidget):
         self._robustness_builder.timeout.connect(self._build_next_robustness_plot)
         self.robustness_view.installEventFilter(self)  # two or three plots to a row, as its width allows
         style_plot_widget(self.robustness_view, self)
-        note = QLabel(
-            f"Accuracy (%) on the first {ROBUSTNESS_SAMPLES:,} test digits as each kind of damage grows: noise, a turn, "
-            "fatter or thinner strokes, a shift off centre, a smaller or larger digit. MNIST's digits are centred and "
-            "size-normalised; people's are not.",
-            wordWrap=True,
-        )
-        w = self._add_tab("Robustness", note, self.robustness_view, stretch=self.robustness_view)
+        self.robustness_note = QLabel(objectName="robustness_note", wordWrap=True)
+        self._show_robustness_note()
+        w = self._add_tab("Robustness", self.robustness_note, self.robustness_view, stretch=self.robustness_view)
         self.tabs.currentChanged.connect(lambda i: self.tabs.widget(i) is w and self._build_robustness_plots())
+
+    def _measured_on(self, first: int) -> str:
+        """The first ``first`` test digits, or those of them that the active model's classes count."""
+        if self.predictor is None or set(MNIST.classes) <= set(self.predictor.classes):
+            return f"the first {first:,} test digits"  # said without decoding the test set (the dock is built at once)
+        return measured_on(self.predictor.classes, MNIST.arrays("test")[1], first)
+
+    def _show_robustness_note(self) -> None:
+        self.robustness_note.setText(
+            f"Accuracy (%) on {self._measured_on(ROBUSTNESS_SAMPLES)} as each kind of damage grows: noise, a turn, "
+            "fatter or thinner strokes, a shift off centre, a smaller or larger digit. MNIST's digits are centred and "
+            "size-normalised; people's are not."
+        )
 
     def _build_robustness_plots(self) -> None:
         """Build the five plots, one per turn of the event loop (each takes 30–60 ms: its axes,
@@ -794,7 +821,7 @@ class EvaluationPanel(QWidget):
         if self.predictor is None or "corruptions" in self._shown:
             return
         self._corruptions_wanted = True
-        self.corruption_info.setText(f"Measuring the corruption suite on {self.corruption_subset:,} test digits each…")
+        self.corruption_info.setText(f"Measuring the corruption suite on {self._measured_on(self.corruption_subset)} each…")
         if self._on_screen:
             self.refresh()
         else:
@@ -925,6 +952,7 @@ class EvaluationPanel(QWidget):
             curve.setData([], [])
         self.point_map.clear()
         self._point_labels = None
+        self._show_robustness_note()  # a 3-vs-7 model is measured on the 3s and 7s only
         self._summary = ""
         self.reliability = {}
         self._show_reliability()
@@ -1047,7 +1075,7 @@ class EvaluationPanel(QWidget):
     def _show_corruption_hint(self) -> None:
         self.corruption_info.setText(
             f"How the model reads test digits under 15 corruptions in the style of MNIST-C (Mu & Gilmer 2019), measured on "
-            f"the first {self.corruption_subset:,} test digits each (the README gives the full 10,000). Press Run."
+            f"{self._measured_on(self.corruption_subset)} each (the README gives the full 10,000). Press Run."
         )
 
     def _show_corruptions(self, payload) -> None:

@@ -157,6 +157,32 @@ def test_corruption_suite_of_a_3_vs_7_model_counts_its_3s_and_7s(window, qtbot):
     assert f"the {used:,} of its classes among the first 100 test digits" in panel.corruption_info.text()
 
 
+def test_a_3_vs_7_model_is_said_to_be_measured_on_its_3s_and_7s(window, qtbot, bundled, monkeypatch):
+    """The progress line said "Evaluating the 10,000 test digits…" and the robustness note "the
+    first 1,000 test digits" for a 3-vs-7 model, which only its 3s and 7s measure (2,038 of them)."""
+    from mnist_desktop.ui import evaluation
+
+    said = []
+    step = evaluation.EvaluationWorker._step
+    monkeypatch.setattr(
+        evaluation.EvaluationWorker, "_step", lambda self, done, total, text: said.append(text) or step(self, done, total, text)
+    )
+    _, labels = mnist_arrays("test")
+    test, first = int(np.isin(labels, [3, 7]).sum()), int(np.isin(labels[:1000], [3, 7]).sum())
+    assert test == 2038
+    panel = open_evaluation(window, qtbot, make_predictor("linear", task="3v7"))
+    assert f"Evaluating the {test:,} test digits that are 3s or 7s…" in said
+    assert panel.robustness_note.text().startswith(f"Accuracy (%) on the {first:,} of the first 1,000 test digits that are 3s or 7s as ")
+    assert f"measured on the {first:,} of the first 1,000 test digits that are 3s or 7s each" in panel.corruption_info.text()
+    assert f"of {test:,} test digits right" in panel.status.text()
+    # a model of all ten digits: all of them, as before
+    said.clear()
+    open_evaluation(window, qtbot, bundled)
+    assert "Evaluating the 10,000 test digits…" in said
+    assert panel.robustness_note.text().startswith("Accuracy (%) on the first 1,000 test digits as ")
+    assert "measured on the first 1,000 test digits each" in panel.corruption_info.text()
+
+
 def test_a_cancelled_corruption_suite_shows_nothing(window, qtbot, bundled, monkeypatch):
     import threading
 
