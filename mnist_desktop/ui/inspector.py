@@ -187,7 +187,7 @@ class InspectorPanel(QWidget):
         tips = {
             "uint8": "Bytes as stored in the file: 0 (black) to 255 (white ink).",
             "float": "Divided by 255: floats from 0 to 1, what to_mnist returns.",
-            "normalized": "What the model is fed: (x − mean) / std of the training set (the model's own normalisation).",
+            "normalized": "",  # the model's own normalisation: set with the model (_show_normalisation)
         }
         for i, (mode, text) in enumerate(zip(MODES, ("uint8 0–255", "float 0–1", "normalised"))):
             b = QRadioButton(text, objectName=f"mode_{mode}")
@@ -200,6 +200,7 @@ class InspectorPanel(QWidget):
         self.fit_button.setToolTip("Zoom so that the whole 28×28 image fits; the slider zooms in from there.")
         mode_row.addWidget(self.fit_button)
         self.modes.button(1).setChecked(True)
+        self._show_normalisation()
 
         self.grid = PixelGrid()
         self.grid_scroll = QScrollArea(objectName="inspector_scroll")
@@ -262,7 +263,33 @@ class InspectorPanel(QWidget):
 
     def set_predictor(self, predictor) -> None:
         self._predictor = predictor
+        self._show_normalisation()
         self.refresh()
+
+    def _normalisation(self) -> tuple[float, float]:
+        """(mean, std) the active model subtracts and divides by (MNIST's before there is one)."""
+        meta = getattr(self._predictor, "meta", None)
+        if meta is None:
+            return MNIST.normalization
+        return float(meta["normalization"]["mean"]), float(meta["normalization"]["std"])
+
+    def _normalisation_step(self) -> str:
+        mean, std = self._normalisation()
+        # pixel similarity's is the identity: its pixels are not "normalised as the training set"
+        return "no normalisation (mean 0, std 1)" if (mean, std) == (0.0, 1.0) else f"normalise (x − {mean:g}) / {std:g}"
+
+    def _show_normalisation(self) -> None:
+        mean, std = self._normalisation()
+        if (mean, std) == (0.0, 1.0):
+            tip = "What the model is fed: the floats 0–1 as they are (this model's normalisation is the identity: mean 0, std 1)."
+        elif (mean, std) == tuple(MNIST.normalization):
+            tip = (
+                f"What the model is fed: (x − {mean:g}) / {std:g}, the mean and standard deviation of MNIST's training "
+                "pixels (the model's own normalisation)."
+            )
+        else:
+            tip = f"What the model is fed: (x − {mean:g}) / {std:g} (the model's own normalisation)."
+        self.modes.button(MODES.index("normalized")).setToolTip(tip)
 
     def set_drawing(self, drawing: Drawing) -> None:
         """The session's drawing: its ``x28`` as ``to_mnist`` returned it (None: nothing drawn); in
@@ -411,7 +438,7 @@ class InspectorPanel(QWidget):
         else:
             steps.append("MNIST image <b>(28, 28)</b> uint8")
             steps.append("/ 255 → <b>(28, 28)</b> float32")
-        steps.append("normalise (x − mean) / std")
+        steps.append(self._normalisation_step())
         steps.append("unsqueeze(0).unsqueeze(0) → <b>(1, 1, 28, 28)</b>")
         spec = ARCHITECTURE_SPECS.get(getattr(self._predictor, "arch", None))
         if spec is not None and spec.flattens_input:

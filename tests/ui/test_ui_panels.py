@@ -33,6 +33,30 @@ def test_inspector_values_equal_to_mnist(window, qtbot):
     np.testing.assert_array_equal(inspector.grid.values, to_mnist(window.canvas.image_array()))
 
 
+def test_the_inspectors_normalisation_is_the_models_own(window, qtbot):
+    """It said "(x − mean) / std of the training set" for every model; pixel similarity's
+    normalisation is the identity (mean 0, std 1): its "normalised" values are the floats."""
+    from PySide6.QtWidgets import QRadioButton
+
+    inspector = window.inspector
+    window.docks["inspector"].raise_()
+    button = inspector.findChild(QRadioButton, "mode_normalized")
+    inspector.show_sample("test", 0)
+    inspector.set_mode("float")
+    x = inspector.displayed_values()
+    for arch, same in [("pixel-similarity", True), ("cnn", False)]:
+        window.set_predictor(make_predictor(arch))
+        inspector.set_mode("normalized")
+        np.testing.assert_allclose(inspector.displayed_values(), window.predictor.normalize(x))
+        assert np.array_equal(inspector.displayed_values(), x) == same
+        if same:
+            assert "as they are" in button.toolTip() and "training" not in button.toolTip()
+            assert "no normalisation (mean 0, std 1)" in inspector.shapes.text() and "normalise (x" not in inspector.shapes.text()
+        else:
+            assert "(x − 0.1307) / 0.3081, the mean and standard deviation of MNIST's training pixels" in button.toolTip()
+            assert "normalise (x − 0.1307) / 0.3081" in inspector.shapes.text()
+
+
 def test_inspector_dataset_samples(window):
     inspector = window.inspector
     images, labels = load_mnist("test")
