@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 
 from PySide6.QtCore import QByteArray, QEvent, QSettings, QSize, Qt, Slot
-from PySide6.QtGui import QCloseEvent, QShortcut, QTextDocumentFragment
+from PySide6.QtGui import QCloseEvent, QShortcut
 from PySide6.QtWidgets import QApplication, QFileDialog, QLabel, QMainWindow, QMessageBox, QSizePolicy, QWidget
 
 from . import help_texts
@@ -21,6 +21,7 @@ from .docks import Docks
 from .model_files import ModelFiles
 from .session import Session
 from .settings import BRUSH, GEOMETRY, MY_DIGITS_FOLDER, THEME, WINDOW_STATE, detached_copy, name_application, not_our_file, parse_setting
+from .status_tips import TooltipStatusTips
 from .theme import app_icon, install_theme_menu
 from .torch_loading import TorchStartup
 from .training_runs import TrainingRuns
@@ -90,10 +91,8 @@ class MainWindow(QMainWindow):
         self._connect()
 
         self._restore_settings(predictor)  # ends in set_predictor, which classifies
-        self.explain_widgets()
-        for name in self.docks.keys() - self.dock_manager.panels.keys():  # a panel built later gets its help on hover too
-            self.dock_manager.on_built(name, self.explain_widgets)
-        self.session.modelChanged.connect(lambda _p: self.explain_widgets(self.activations))  # its views are rebuilt
+        # every tooltip, as it is when hovered, in the help strip (panels built later and rebuilt views too)
+        self.status_tips = TooltipStatusTips(self)
         app = QApplication.instance()
         if app is not None:  # app.quit() without closing the window must not leave the worker running
             app.aboutToQuit.connect(self._on_about_to_quit)
@@ -481,13 +480,6 @@ class MainWindow(QMainWindow):
         """Tab and Shift+Tab, as Qt moves the focus, but never into a dock behind another tab."""
         with self.dock_manager.covered_out_of_tab_order():
             return super().focusNextPrevChild(next)
-
-    def explain_widgets(self, root: QWidget | None = None) -> None:
-        """Every widget under ``root`` (default: the window) that has a tooltip but no status
-        tip gets its tooltip as status tip, so that the help strip shows it on hover."""
-        for w in (root or self).findChildren(QWidget):
-            if not w.statusTip() and w.toolTip():
-                w.setStatusTip(QTextDocumentFragment.fromHtml(w.toolTip()).toPlainText())
 
     def shortcut_list(self) -> list[tuple[str, str]]:
         """(what it does, its keys) for every action of the window that has one, menu order, then

@@ -4,7 +4,7 @@ at 1280×720, plain names said once, a layout that fits a small screen, and help
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPoint, QRect, QSettings, Qt
-from PySide6.QtGui import QKeySequence, QStatusTipEvent
+from PySide6.QtGui import QKeySequence, QStatusTipEvent, QTextDocumentFragment
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractSpinBox,
@@ -261,3 +261,37 @@ def test_a_tip_too_long_for_the_help_strip_ends_in_an_ellipsis_and_shows_whole_i
     assert strip.toolTip() == tip.replace("\n", " ") and strip.full_text == tip.replace("\n", " ")
     window.resize(1900, 720)  # room again: the whole tip
     qtbot.waitUntil(lambda: strip.text() == tip.replace("\n", " "))
+
+
+def test_the_help_strip_shows_a_tooltip_as_it_is_now_not_as_it_was_at_start_up(window, qtbot):
+    """The review saw "My digits is empty: …" in the strip over "Fine-tune on my digits" with
+    7 digits saved, all through the fine-tune: the strip showed a copy of the tooltip taken at
+    start-up, while the button's tooltip (and the dock) said otherwise."""
+    strip = window.help_strip
+    raise_dock(window, qtbot, "my_digits")
+    button = window.my_digits.fine_tune_button
+    qtbot.mouseMove(window.canvas)  # offscreen, a first move only places the mouse: no Enter
+    qtbot.mouseMove(button)
+    qtbot.waitUntil(lambda: strip.full_text == QTextDocumentFragment.fromHtml(button.toolTip()).toPlainText())
+    qtbot.mouseMove(window.canvas)
+    qtbot.waitUntil(lambda: "Draw a digit" in strip.text())
+
+    button.setToolTip("Train the active model further on your <b>7 digits</b>.")  # as set when digits are saved
+    qtbot.mouseMove(button)
+    qtbot.waitUntil(lambda: strip.full_text == "Train the active model further on your 7 digits.")
+    button.setToolTip("Fine-tuning: its progress is in the Training panel.")  # changed under the mouse
+    qtbot.waitUntil(lambda: strip.full_text == "Fine-tuning: its progress is in the Training panel.")
+
+    # a widget made after start-up, with a tooltip set once it is on screen
+    late = QToolButton(window.my_digits, text="late")
+    late.show()
+    qtbot.waitExposed(late)
+    late.setToolTip("Made after start-up.")
+    qtbot.mouseMove(window.canvas)
+    qtbot.mouseMove(late)
+    qtbot.waitUntil(lambda: strip.full_text == "Made after start-up.")
+
+    # a status tip of the widget's own, unlike its tooltip, is kept
+    window.my_digits.import_button.setStatusTip("Its own status tip.")
+    window.my_digits.import_button.setToolTip("Another tooltip.")
+    assert window.my_digits.import_button.statusTip() == "Its own status tip."
