@@ -405,9 +405,10 @@ class PredictorBase:
         """The output layer's values ``(N, outputs)`` for ``images`` (as ``predict_batch`` takes them)."""
         raise NotImplementedError
 
-    def describe(self) -> str:
+    def describe(self, accuracy: bool = True) -> str:
+        """The model's architecture and task, then (``accuracy``) its MNIST test accuracy."""
         text = f"{get_architecture_spec(self.arch).label} · {TASKS[self.task].label}"
-        acc = self.metrics.get("test_accuracy")
+        acc = self.metrics.get("test_accuracy") if accuracy else None
         return text + (f" · test accuracy {100 * acc:.2f} %" if acc is not None else "")  # checked in __init__
 
     def normalize(self, x28: np.ndarray) -> np.ndarray:

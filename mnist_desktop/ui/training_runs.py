@@ -8,6 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QAction
 
+from .captions import count_of
 from .docks import Docks
 from .mydigits import MyDigitsPanel
 from .session import Session
@@ -74,7 +75,9 @@ class TrainingRuns(QObject):
             config,
             task=task,
             message=(
-                f"Fine-tuning {predictor.describe()} on My digits, mixed with {config.subset:,} MNIST training digits: "
+                # the model's test accuracy here, before "on My digits", read as an accuracy on My digits
+                f"Fine-tuning {predictor.describe(accuracy=False)} on My digits ({count_of(my_digits.count(), 'digit')}), "
+                f"mixed with {config.subset:,} MNIST training digits: "
                 f"{config.epochs} epochs, learning rate up to {config.lr:g}. Your settings come back when it ends."
             ),
         )  # offered, not made active, if another model is active when it ends (start's default)

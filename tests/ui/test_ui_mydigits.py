@@ -341,3 +341,27 @@ def test_a_fine_tune_shows_its_own_settings_while_it_runs_and_gives_the_users_ba
         training.stop()
     assert training.config() == users and training.users_config() == users
     assert training.lr.isEnabled() and training.epochs.value() == 7
+
+
+def test_the_fine_tunes_start_message_names_the_model_then_my_digits_with_no_accuracy_between(window, qtbot, my_digits):
+    """The review read "Fine-tuning Convolutional net (CNN) · All ten digits · test accuracy
+    99.32 % on My digits, mixed with …": the MNIST test accuracy, put before "on My digits",
+    read as an accuracy on My digits. The message names the model, then how many of the
+    user's digits it is fine-tuned on."""
+    from mnist_desktop.model import finetune
+
+    window.set_predictor(Predictor.default())
+    images, labels = mnist_arrays("test")
+    for k in range(3):
+        my_digits.add(images[k], int(labels[k]))
+    training = window.training
+    run = finetune.fine_tune_config(window.predictor)
+    with qtbot.waitSignal(training.finished, timeout=120_000):
+        assert window.fine_tune_my_digits()
+        training.set_paused(True)  # before its first batch: the run waits while we read
+        text = training.message.text()
+        training.stop()
+    model = window.predictor.describe(accuracy=False)
+    assert model and "accuracy" not in model and "%" not in model
+    assert text.startswith(f"Fine-tuning {model} on My digits (3 digits), mixed with {run.subset:,} MNIST training digits: "), text
+    assert "%" not in text and "accuracy" not in text
