@@ -46,7 +46,7 @@ from mnist_desktop.model.corruptions import CORRUPTIONS, corruption_suite
 from mnist_desktop.model.datasets import MNIST
 from mnist_desktop.model.recognition import calibration, calibration_of
 
-from .captions import count_of
+from .captions import ElidedLabel, count_of
 from .gallery import Gallery, thumbnail
 from .panel import DockEntry
 from .session import LOADING_PYTORCH, Session, is_torch_model
@@ -73,6 +73,27 @@ RELIABILITY_FEW = 50
 # of their first 10 places (8 of the 10 digits), and 7 of its 68 largest losses are right answers.
 TOP_LOSSES_ORDER = "(fastai's plot_top_losses ranks by loss instead: the true digit's probability, lowest first.)"
 ROBUSTNESS_THREE_COLUMNS = 640  # px of width from which the robustness plots go three to a row (else two)
+
+
+def robustness_stage(label: str, amount: float) -> str:
+    """What the progress line says while a robustness point is measured."""
+    return f"Robustness: {label.lower()} {amount:g}…"
+
+
+def corruption_stage(name: str) -> str:
+    """What the progress line says once corruption ``name`` of the suite is measured."""
+    return f"Corruption suite: {name.replace('_', ' ')} done…"
+
+
+def stage_texts() -> list[str]:
+    """Every stage the progress line says for a ten-class model (its line is as wide as the longest)."""
+    return [
+        "Evaluating the 10,000 test digits…",
+        *(robustness_stage(label, a) for label, amounts, _unit in ev.DAMAGES.values() for a in amounts),
+        "Corruption suite…",
+        *(corruption_stage(name) for name in CORRUPTIONS),
+        "Calibration on My digits…",
+    ]
 
 
 def measured_on(classes, labels, first: int = 0) -> str:
@@ -163,7 +184,7 @@ class EvaluationWorker(Worker):
                     label, amounts, _unit = ev.DAMAGES[kind]
                     curve = np.full(len(amounts), np.nan)
                     for i, amount in enumerate(amounts):
-                        if not self._step(done, total, f"Robustness: {label.lower()} {amount:g}…"):
+                        if not self._step(done, total, robustness_stage(label, amount)):
                             break
                         curve[i] = ev.evaluate(self.predictor, ev.damage(x, kind, amount), y).accuracy
                         done += 1
@@ -179,12 +200,12 @@ class EvaluationWorker(Worker):
                 done += 1
             elif stage == "corruptions":
                 n = self.corruption_subset
-                if not self._step(done, total, f"Corruption suite on {n:,} test digits each…"):
+                if not self._step(done, total, "Corruption suite…"):  # on how many: the Corruptions tab says
                     break
                 start = done
 
-                def step(i: int, count: int, name: str, start=start, n=n) -> None:
-                    self._step(start + i, total, f"Corruption suite ({n:,} digits each): {name.replace('_', ' ')} done…")
+                def step(i: int, count: int, name: str, start=start) -> None:
+                    self._step(start + i, total, corruption_stage(name))
 
                 accuracy = corruption_suite(
                     self.predictor, images, labels, subset=n, seed=CORRUPTION_SEED, on_progress=step, stop_event=self.cancel_event
@@ -367,14 +388,24 @@ class EvaluationPanel(QWidget):
         self._on_screen = False  # set by the dock (set_on_screen)
 
         self.status = QLabel(objectName="evaluation_status", wordWrap=True)
-        # The bar says how far; the stage (long: "Corruption suite (1,000 digits each): …") goes
-        # in a label that wraps, not in the bar, which would cut it.
+        # The bar says how far; the stage ("Robustness: gaussian noise 0.6…") goes in a label
+        # under it, not in the bar, which would cut it. Both keep their room when hidden and the
+        # stage is one line ("…" where cut, whole in its tooltip), so the header keeps its height
+        # through an evaluation and the tabs under it stay where the mouse is going (they moved
+        # by a line or two as the bar and a stage that wrapped came and went).
         self.progress = QProgressBar(objectName="evaluation_progress", minimum=0, maximum=1, value=0)
         self.progress.setFormat("%p %")
         self.progress.setMaximumWidth(160)
-        self.progress.setVisible(False)
-        self.stage = QLabel(objectName="evaluation_stage", wordWrap=True)
-        self.stage.setVisible(False)
+        self.stage = ElidedLabel(objectName="evaluation_stage")
+        self.stage.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)  # its width from the column, not its text
+        # room for a ten-class model's every stage (a 3-vs-7 model's "Evaluating the 2,038 test
+        # digits that are 3s or 7s…" may end in "…")
+        self.stage.setMinimumWidth(max(self.stage.fontMetrics().horizontalAdvance(t) for t in stage_texts()) + 4)
+        for w in (self.progress, self.stage):
+            policy = w.sizePolicy()
+            policy.setRetainSizeWhenHidden(True)
+            w.setSizePolicy(policy)
+            w.setVisible(False)
         self.progress_box = QVBoxLayout()
         self.progress_box.addWidget(self.progress)
         self.progress_box.addWidget(self.stage)
@@ -899,6 +930,7 @@ class EvaluationPanel(QWidget):
         self.stage.setText(text)
         self.stage.setVisible(bool(text) and self.progress.isVisible())
         self.progress.setToolTip(text)
+        self.stage.setToolTip(text)  # whole, where its line cuts it
 
     @Slot(int, str)
     def _on_failed(self, generation: int, message: str) -> None:

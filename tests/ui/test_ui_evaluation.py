@@ -299,3 +299,34 @@ def test_robustness_curves_that_come_before_their_plots_are_drawn_when_built(qtb
     for kind, (_label, amounts, _unit) in DAMAGES.items():
         x, y = panel.robustness_curves[kind].getData()
         assert list(x) == list(amounts) and y[0] == pytest.approx(99) and y[-1] == pytest.approx(40)
+
+
+def test_the_sub_tabs_keep_their_place_while_the_model_is_evaluated_at_1280x720(window, qtbot):
+    """The review's click on "Reliability" landed on Confusion: while the automatic robustness
+    curves ran, the header above the tabs changed height (the bar and its stage came and went,
+    the line above wrapped otherwise), moving the tab bar from y = 150 to 136 to 122."""
+    from PySide6.QtCore import QPoint, QTimer
+    from PySide6.QtWidgets import QTabBar
+
+    window.resize(1280, 720)
+    window.reset_layout()
+    panel = window.evaluation
+    dock = window.docks["evaluation"]
+    bar = panel.tabs.findChild(QTabBar)
+    seen = []  # (tab bar's y in the dock, bar shown, stage shown, status line)
+
+    def look():
+        seen.append((bar.mapTo(dock, QPoint(0, 0)).y(), panel.progress.isVisible(), panel.stage.isVisible(), panel.status.text()))
+
+    timer = QTimer(interval=5)
+    timer.timeout.connect(look)
+    with qtbot.waitSignal(panel.idle, timeout=120_000):
+        dock.raise_()  # the CNN is evaluated: confusion matrix, then the robustness curves
+        timer.start()
+    timer.stop()
+    qtbot.wait(50)  # the layout after the end
+    look()
+    assert any(bar_shown and stage_shown for _, bar_shown, stage_shown, _ in seen)  # looked while it ran
+    assert any(status.startswith("Evaluating") for *_, status in seen) and "test digits right" in seen[-1][3]
+    assert not seen[-1][1] and not seen[-1][2]  # ended: bar and stage gone
+    assert {y for y, *_ in seen} == {seen[-1][0]}, sorted({(y, b, s) for y, b, s, _ in seen})

@@ -206,7 +206,8 @@ def test_a_cancelled_corruption_suite_shows_nothing(window, qtbot, bundled, monk
     qtbot.mouseClick(panel.corruption_run, Qt.MouseButton.LeftButton)
     # the worker reports the stage (a queued signal), then enters the suite: wait for both
     qtbot.waitUntil(lambda: running.is_set() and "Corruption suite" in panel.stage.text(), timeout=30000)
-    assert panel.stage.isVisible()  # the stage, whole, beside the bar
+    assert panel.stage.isVisible()  # the stage under the bar, on one line ("…" where cut)
+    assert panel.stage.toolTip() == panel.stage.full_text and "Corruption suite" in panel.stage.toolTip()  # whole
     qtbot.mouseClick(panel.corruption_cancel, Qt.MouseButton.LeftButton)
     assert "cancelled" in panel.corruption_info.text()
     # the cancelled run has ended and the rest (robustness curves) runs without the suite
