@@ -16,8 +16,8 @@ import math
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QSize, Qt
-from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtGui import QFontMetricsF, QPalette
+from PySide6.QtWidgets import QApplication, QSizePolicy, QWidget
 
 from mnist_desktop.model.progress import accuracy_range
 
@@ -29,26 +29,42 @@ LEGEND_SLACK = 24  # px kept spare beside a one-line legend: the axes widen with
 
 class LossAxis(pg.AxisItem):
     """The loss axis. On a log scale its ticks are 1, 2 and 5 × 10ᵏ: pyqtgraph's own are all
-    nine per decade, whose labels overlap where a decade is short."""
+    nine per decade, whose labels overlap where a decade is short. Where the axis is short
+    (the SGD toy's, 94 px at 1024×640) there are only as many as it has room for: no 2 and 5
+    where they would touch their neighbours, every second (third…) power of ten where even
+    those would."""
 
     def logTickValues(self, minVal, maxVal, size, stdTicks):
         v1, v2 = int(np.floor(minVal)), int(np.ceil(maxVal))
-        major = [float(v) for v in range(v1, v2 + 1) if minVal <= v <= maxVal]
-        if v2 - v1 > 4:
-            return [(1.0, major)]
+        room = self._label_room()
+        per_decade = size / max(maxVal - minVal, 1e-12)  # px
+        every = max(1, math.ceil(room / per_decade))  # decades from one labelled power of ten to the next
+        major = [float(v) for v in range(v1, v2 + 1) if minVal <= v <= maxVal and v % every == 0]
+        if (v2 - v1 > 4 or every > 1) and major:
+            return [(float(every), major)]
         minor = [float(x) for x in (v + np.log10(m) for v in range(v1, v2) for m in (2, 5)) if minVal < x < maxVal]
-        if len(major) + len(minor) >= 2:
+        ticks = sorted(major + minor)
+        if len(ticks) >= 2 and np.diff(ticks).min() * per_decade >= room:
             return [(1.0, major), (None, minor)]
+        if len(major) >= 2:
+            return [(1.0, major)]  # the 2s and 5s would touch their neighbours
         # A short range (a loss that does not move, as accuracy used as the loss): no 1, 2 or
-        # 5 × 10ᵏ in it left the axis without a single label. Evenly spaced round values.
+        # 5 × 10ᵏ in it left the axis without a single label. Evenly spaced round values, at
+        # most five, and no more than the axis has room for.
+        most = max(2, min(5, int(size // room)))
         lo, hi = 10.0**minVal, 10.0**maxVal
         step = 10.0 ** np.floor(np.log10((hi - lo) / 2))
-        for m in (1, 2, 5):  # at most five labels
-            if (hi - lo) / (step * m) <= 5:
+        for m in (1, 2, 5, 10, 20, 50):
+            if (hi - lo) / (step * m) <= most:
                 step *= m
                 break
         values = np.arange(np.ceil(lo / step) * step, hi + step / 1e6, step)
         return [(None, [float(np.log10(v)) for v in values if v > 0])]
+
+    def _label_room(self) -> float:
+        """The px a tick label takes along a vertical axis, with a little space between two."""
+        font = self.style["tickFont"] or QApplication.font()
+        return 1.2 * QFontMetricsF(font).height()
 
     def logTickStrings(self, values, scale, spacing):
         """pyqtgraph's strings for 1, 2 and 5 × 10ᵏ; for the round values of a short range, plain

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QBoxLayout, QButtonGroup, QHBoxLayout, QLabel, QPu
 from mnist_desktop.model import toy_sgd
 
 from .captions import count_of
+from .loss_plot import LossAxis
 from .panel import DockEntry
 from .session import Session
 from .theme import labelled_plot, palette_color, set_message, style_plot_widget
@@ -105,9 +106,16 @@ class SgdToyPanel(QWidget):
         item.setYRange(*self.y_range, padding=0)
         item.getViewBox().disableAutoRange()
 
-        # plain numbers (labelled_plot): a diverging loss in powers of ten, not "(x1e+09)" beside them
+        # plain numbers (labelled_plot): a diverging loss in powers of ten, not "(x1e+09)" beside them.
+        # The loss plot's axis is short (94 px at 1024×640): the training plot's log axis, which
+        # labels no more ticks than it has room for (pyqtgraph's printed all nine of a decade
+        # over each other), and a title that fits it ("loss (log scale)" lost both ends).
         self.loss_plot, item = labelled_plot(
-            "sgd_toy_loss_plot", "step", "loss (log scale)", "The loss (the mean squared error of the fit) after each step, on a log scale."
+            "sgd_toy_loss_plot",
+            "step",
+            "loss (log)",
+            "The loss (the mean squared error of the fit) after each step, on a log scale.",
+            axis_items={"left": LossAxis("left")},
         )
         item.setLogMode(y=True)
         item.setContentsMargins(0, 10, 6, 0)  # room for the top tick label (a power of ten) inside the widget

@@ -95,9 +95,12 @@ def set_up_plot(item: pg.PlotItem, bottom: str | None = None, left: str | None =
     return item
 
 
-def labelled_plot(name: str, bottom: str, left: str, tip: str = "") -> tuple[pg.PlotWidget, pg.PlotItem]:
-    """A plot widget (objectName ``name``, tooltip ``tip``) set up by :func:`set_up_plot`, and its plot item."""
-    widget = mouse_only(pg.PlotWidget())
+def labelled_plot(
+    name: str, bottom: str, left: str, tip: str = "", axis_items: dict[str, pg.AxisItem] | None = None
+) -> tuple[pg.PlotWidget, pg.PlotItem]:
+    """A plot widget (objectName ``name``, tooltip ``tip``, pyqtgraph's ``axis_items``) set up by
+    :func:`set_up_plot`, and its plot item."""
+    widget = mouse_only(pg.PlotWidget(axisItems=axis_items))
     widget.setObjectName(name)  # PlotWidget(objectName=…) hands it to the plot item, not the widget
     if tip:
         widget.setToolTip(tip)

@@ -5,7 +5,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, QRect, Qt
+from PySide6.QtCore import QPoint, QRect, QRectF, Qt
+from PySide6.QtGui import QImage, QPainter
 from PySide6.QtWidgets import QLabel, QPushButton, QScrollArea, QWidget
 from test_ui_chapter import run_stage
 from test_ui_stepper import open_stepper, press, small_chapter
@@ -259,3 +260,41 @@ def test_pixel_similarity_without_mnist_says_why_in_one_line_and_tries_again_whe
         panel.set_on_screen(True)  # shown again: computed this time
     assert panel.index.isEnabled() and panel.index.maximum() == 1009
     panel.shutdown()
+
+
+def drawn_tick_labels(axis) -> list[tuple[str, QRectF]]:
+    """The tick labels ``axis`` draws at its present size: pyqtgraph's own draw specs, less
+    the ones it leaves out where they crowd."""
+    image = QImage(8, 8, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        _axis, _ticks, texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [(text, rect) for rect, _flags, text in texts]
+
+
+def test_the_sgd_toys_log_loss_axis_is_readable_at_1024x640(window, qtbot):
+    """At 1024×640 the loss axis (94 px) printed all nine ticks of a decade, "8·10³ 7·10³ 6·10³
+    5·10³" over each other, and its title "loss (log scale)" (101 px) lost its ends ("ss (log
+    scale)"). For each learning rate, a start, some steps and a diverging run: no two tick
+    labels overlap, at least two are drawn, and the title fits the axis."""
+    window.resize(1024, 640)
+    window.reset_layout()
+    window.dock_manager.raise_("sgd_toy")
+    toy = window.dock_manager.panels["sgd_toy"]
+    axis = toy.loss_plot.getPlotItem().getAxis("left")
+    qtbot.waitUntil(lambda: toy.isVisible() and toy.plots_arrangement == "stacked" and axis.geometry().height() < 120)
+    runs = [("right", 0), ("right", 1), ("right", 10), ("small", 10), ("large", 3), ("large", 10), ("large", 40)]
+    for rate, steps in runs:
+        toy.set_rate(rate)
+        for _ in range(steps):
+            toy.step(1)
+        qtbot.wait(20)  # the views follow the new data
+        drawn = drawn_tick_labels(axis)
+        assert len(drawn) >= 2, (rate, steps, drawn)
+        rects = sorted((rect.top(), rect.bottom(), text) for text, rect in drawn)
+        for (_, bottom, upper), (top, _, lower) in zip(rects, rects[1:]):
+            assert top >= bottom, (rate, steps, upper, lower)  # "8·10³" over "7·10³"
+    title = axis.label.boundingRect().width()  # drawn turned a quarter: its width runs along the axis
+    assert title <= axis.geometry().height(), (axis.label.toPlainText(), title, axis.geometry().height())

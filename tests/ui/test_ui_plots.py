@@ -76,7 +76,7 @@ def test_the_small_plots_share_one_set_up_plain_numbers_labels_and_no_menu(qtbot
         qtbot.addWidget(w)
     items = {
         "sgd_toy_plot": (toy.plot.getPlotItem(), "time (s)", "speed"),
-        "sgd_toy_loss_plot": (toy.loss_plot.getPlotItem(), "step", "loss (log scale)"),
+        "sgd_toy_loss_plot": (toy.loss_plot.getPlotItem(), "step", "loss (log)"),
         "step_sigmoid_plot": (sigmoid.plot.getPlotItem(), "prediction (xb @ w + b)", "sigmoid"),
         "nudge loss": (nudge.loss_item, None, "loss"),
         "nudge accuracy": (nudge.acc_item, "nudge ε", "accuracy %"),
@@ -89,3 +89,39 @@ def test_the_small_plots_share_one_set_up_plain_numbers_labels_and_no_menu(qtbot
             if label is not None:
                 assert item.getAxis(axis).labelText == label, (name, axis)
     assert toy.loss_plot.getPlotItem().ctrl.logYCheck.isChecked()  # its log scale kept
+
+
+def test_the_log_loss_axis_labels_no_more_ticks_than_a_short_axis_has_room_for(qtbot):
+    """1, 2 and 5 × 10ᵏ where there is room; on a short axis the 2s and 5s go, then every
+    other power of ten: ten decades on 60 px labelled every one printed the labels over each
+    other (pyqtgraph's own check only thins levels after the first)."""
+    from PySide6.QtGui import QFontMetricsF, QImage, QPainter
+
+    from mnist_desktop.ui.loss_plot import LossAxis
+
+    def drawn(axis) -> list[tuple[float, str]]:
+        image = QImage(8, 8, QImage.Format.Format_ARGB32)
+        painter = QPainter(image)
+        try:
+            return sorted((rect.center().y(), text) for rect, _flags, text in axis.generateDrawSpecs(painter)[2])
+        finally:
+            painter.end()
+
+    line = QFontMetricsF(QApplication.font()).height()
+    for height, (low, high), most in ((300, (1.0, 1e3), 10), (70, (1.0, 1e3), 4), (60, (1.0, 1e10), 5)):
+        widget = pg.PlotWidget(axisItems={"left": LossAxis("left")})
+        qtbot.addWidget(widget)
+        item = widget.getPlotItem()
+        item.setLogMode(y=True)
+        item.plot([0, 1], [low, high])
+        item.setYRange(np.log10(low), np.log10(high), padding=0)
+        widget.resize(300, height + 40)
+        widget.show()
+        qtbot.waitExposed(widget)
+        qtbot.wait(50)  # the axis widens to its labels after its first paint
+        axis = item.getAxis("left")
+        labels = drawn(axis)
+        assert 2 <= len(labels) <= most, (height, labels)
+        assert np.diff([y for y, _ in labels]).min() >= line, (height, labels)  # none over its neighbour
+        if height == 300:  # room for 1, 2 and 5 × 10ᵏ
+            assert {"2", "5", "2·10¹", "5·10²"} <= {t for _, t in labels}, labels
