@@ -346,13 +346,25 @@ class Docks(QObject):
             widths[d] = d.width()
         self.kept_widths = widths
 
+    def _front_of_stack(self, dock: QDockWidget) -> QDockWidget:
+        """The dock of ``dock``'s tab stack that is on screen (the raised tab), else ``dock``.
+        Qt 6 keeps the other tabs visible, only covered, and resizing a covered dock does
+        nothing: the width must go to the raised one."""
+        stack = [dock, *self.window.tabifiedDockWidgets(dock)]
+        return next((d for d in stack if self._on_screen(d)), dock)
+
     def restore_side_widths(self) -> None:
         """Give back the width a stack lost since :meth:`keep_side_widths` (the wide number canvas
         took it), once the window has laid out what changed; a stack now as wide or wider (the
-        user widened it) is left as it is."""
+        user widened it) is left as it is. The width goes to the stack's raised tab, whichever
+        it is now."""
         widths, self.kept_widths = self.kept_widths, {}
         QApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
-        squeezed = {d: w for d, w in widths.items() if d.isVisible() and not d.isFloating() and d.width() < w}
+        squeezed = {}
+        for d, w in widths.items():
+            front = self._front_of_stack(d)
+            if front.isVisible() and not front.isFloating() and front.width() < w:
+                squeezed[front] = w
         if squeezed:
             self.window.resizeDocks(list(squeezed), list(squeezed.values()), Qt.Orientation.Horizontal)
 

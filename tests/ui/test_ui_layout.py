@@ -312,6 +312,34 @@ def test_number_mode_on_and_off_gives_the_panels_their_width_back(window, qtbot)
     assert abs(dock.width() - wide) <= 2 and dock.width() < before, (wide, dock.width(), before)
 
 
+@pytest.mark.parametrize("name", ["inspector", "activations", "my_digits"])
+def test_number_mode_on_and_off_gives_the_width_back_whichever_tab_is_raised(window, qtbot, name):
+    """Found by a review: with the Inspector (or Layers) tab raised, Number mode on then off left
+    the side dock ~490 px wide instead of ~730, its controls behind a scroll bar: the width was
+    kept and given back to the stack's first dock (Training), which Qt only covers, and resizing
+    a covered dock does nothing."""
+    window.resize(1280, 720)
+    window.reset_layout()
+    settle(window, qtbot)
+    dock = window.docks[name]
+    dock.raise_()
+    settle(window, qtbot)
+    before = dock.width()
+    window.number_mode_action.trigger()
+    settle(window, qtbot)
+    window.number_mode_action.trigger()
+    settle(window, qtbot)
+    assert abs(dock.width() - before) <= 2, (before, dock.width())
+    # another tab raised while Number mode was on: the one on screen gets the width back
+    window.number_mode_action.trigger()
+    settle(window, qtbot)
+    window.docks["training"].raise_()
+    settle(window, qtbot)
+    window.number_mode_action.trigger()
+    settle(window, qtbot)
+    assert abs(window.docks["training"].width() - before) <= 2, (before, window.docks["training"].width())
+
+
 def test_the_picture_caption_reads_in_two_lines_beside_not_a_digit(window, qtbot):
     """The answer "not a digit" (large, bold) widens the answer's column: the caption of what the model
     sees, squeezed beside the Saliency toggle, wrapped to four lines of a word or two. Whole, in
