@@ -17,9 +17,22 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, QPoint, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QMenu, QToolButton, QToolTip, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QObject, QPoint, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QScrollArea,
+    QSizePolicy,
+    QStackedWidget,
+    QStyle,
+    QToolButton,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
 
 from mnist_desktop import model as engine
 from mnist_desktop.model.datasets import MNIST, MyDigitsDataset
@@ -42,7 +55,13 @@ def probabilities_text(classes, probabilities) -> str:
 
 class NumberPanel(QWidget):
     """The number read (``number_reading``), a button per digit (hover: its probabilities;
-    click: its bars below; right-click or the menu arrow: save it to My digits)."""
+    click: its bars below; right-click or the menu arrow: save it to My digits).
+
+    Its size never follows what it shows: the canvas above it is laid out in what the panel
+    leaves, and a panel that grew or shrank with the first reading (the number in large type,
+    the digit buttons) moved and rescaled the canvas between two strokes of one digit. Its
+    height is reserved from the start for the tallest of what it shows (see
+    :meth:`sizeHint`), and a long number scrolls in its row instead of widening it."""
 
     digitSelected = Signal(object)  # the selected digit's index, or None
     saveRequested = Signal(int, int)  # (digit index, label) to save into My digits
@@ -50,6 +69,7 @@ class NumberPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("number_panel")
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         self.reading: engine.NumberReading | None = None
         self.classes: list[int] = list(MNIST.classes)
         self.selected: int | None = None
@@ -59,6 +79,7 @@ class NumberPanel(QWidget):
         f.setBold(True)
         self.number.setFont(f)
         self.number.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.number.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # a long number does not widen the panel
         self.number.setToolTip("The number the model reads, digit by digit, left to right ('?': not a digit).")
         self.hint = QLabel("Write a number on the canvas, left to right, a gap between digits.")
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -66,22 +87,40 @@ class NumberPanel(QWidget):
         self.message = QLabel("", objectName="number_message")  # why the canvas could not be read
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setWordWrap(True)
-        self.message.hide()
-        self.digit_row = QHBoxLayout()
+        # The number, the hint (no reading yet) and the message (the canvas could not be read)
+        # take turns in one place, as high as the number in large type.
+        self.place = QStackedWidget(objectName="number_place")
+        for label in (self.number, self.hint, self.message):
+            self.place.addWidget(label)
+        self.place.setCurrentWidget(self.hint)
+        self.place.setFixedHeight(QFontMetrics(f).height() + 4)
+        self.digit_strip = QWidget(objectName="number_digits")
+        self.digit_row = QHBoxLayout(self.digit_strip)
+        self.digit_row.setContentsMargins(0, 0, 0, 0)
         self.digit_row.setSpacing(4)
+        self.digit_scroll = QScrollArea(objectName="number_digits_scroll")
+        self.digit_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.digit_scroll.setWidgetResizable(True)
+        self.digit_scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.digit_scroll.setWidget(self.digit_strip)
+        sample = self._digit_button(0)  # the row is as high as a button and a scroll bar from the start
+        extent = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent, None, self.digit_scroll)
+        self.digit_scroll.setFixedHeight(sample.sizeHint().height() + extent + 2)
+        sample.deleteLater()
         self.digit_buttons: list[QToolButton] = []
         self.bars = ProbabilityBars()
         self.bars.setToolTip("The selected digit's probability for every class.")
         self.bars_title = QLabel("Click a digit to see its probabilities.")
+        self.bars_title.setWordWrap(True)  # two lines where the column is narrow, reserved from the start
+        self.bars_title.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom)
+        self.bars_title.setFixedHeight(2 * self.bars_title.fontMetrics().lineSpacing() + 2)
         self.bars.setMinimumHeight(160)
         self.digit_row.addStretch(1)  # the buttons go between the stretches, centred
         self.digit_row.addStretch(1)
         # The number and its digits on the left, the selected digit's bars on the right.
         reading = QVBoxLayout()
-        reading.addWidget(self.number)
-        reading.addWidget(self.hint)
-        reading.addWidget(self.message)
-        reading.addLayout(self.digit_row)
+        reading.addWidget(self.place)
+        reading.addWidget(self.digit_scroll)
         reading.addStretch(1)
         selected = QVBoxLayout()
         selected.addWidget(self.bars_title)
@@ -89,6 +128,30 @@ class NumberPanel(QWidget):
         layout = QHBoxLayout(self)
         layout.addLayout(reading, 3)
         layout.addLayout(selected, 2)
+        self._reading_column, self._selected_column = reading, selected
+
+    def _reserved_height(self) -> int:
+        """The panel's height whatever it shows: the taller of its two columns, at their
+        fullest (the number and a row of digit buttons; the bars under their title)."""
+        m = self.layout().contentsMargins()
+        left = self.place.height() + self.digit_scroll.height() + self._reading_column.spacing()
+        right = self.bars_title.height() + self.bars.minimumHeight() + self._selected_column.spacing()
+        return max(left, right) + m.top() + m.bottom()
+
+    def hasHeightForWidth(self) -> bool:
+        return False  # the wrapped hint or message must not make the panel taller or shorter
+
+    def sizeHint(self) -> QSize:
+        return QSize(super().sizeHint().width(), self._reserved_height())
+
+    def minimumSizeHint(self) -> QSize:
+        return QSize(super().minimumSizeHint().width(), self._reserved_height())
+
+    def _digit_button(self, i: int) -> QToolButton:
+        b = QToolButton(objectName=f"number_digit_{i}")
+        b.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+        b.setText("8?")
+        return b
 
     def set_classes(self, classes) -> None:
         self.classes = [int(c) for c in classes]
@@ -97,26 +160,23 @@ class NumberPanel(QWidget):
     def show_message(self, text: str) -> None:
         """Say why the canvas was not read (one line); the next reading shown takes it away."""
         self.show_reading(None)
-        self.hint.hide()
         self.message.setText(text)
         self.message.setToolTip(text)
-        self.message.show()
+        self.place.setCurrentWidget(self.message)
 
     def show_reading(self, reading: engine.NumberReading | None) -> None:
         """Show ``reading`` (None: an empty canvas)."""
         self.reading = reading
-        self.message.hide()
         digits = () if reading is None else reading.digits
         self.number.setText("" if reading is None else reading.marked)  # "?": not a digit, as its tooltip says
-        self.hint.setVisible(reading is None)
+        self.place.setCurrentWidget(self.hint if reading is None else self.number)
         while len(self.digit_buttons) > len(digits):
             b = self.digit_buttons.pop()
             self.digit_row.removeWidget(b)
             b.deleteLater()
         while len(self.digit_buttons) < len(digits):
             i = len(self.digit_buttons)
-            b = QToolButton(objectName=f"number_digit_{i}")
-            b.setPopupMode(QToolButton.ToolButtonPopupMode.MenuButtonPopup)
+            b = self._digit_button(i)
             b.clicked.connect(lambda _c=False, i=i: self.select(i))
             b.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             b.customContextMenuRequested.connect(lambda pos, i=i: self._menu(i).exec(self.digit_buttons[i].mapToGlobal(pos)))

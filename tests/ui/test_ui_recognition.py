@@ -73,14 +73,15 @@ def test_number_mode_reads_a_composed_number_and_boxes_its_digits(bundled_window
     reading = w.findChild(type(w.prediction.digit), "number_reading")
 
     action.trigger()
-    assert action.isChecked() and reading.isVisible() and not w.prediction.isVisible()
+    assert action.isChecked() and w.number_panel.isVisible() and not w.prediction.isVisible()
+    assert w.number_panel.hint.isVisible() and not reading.isVisible()  # the number's place says what to do
     assert w.canvas.aspect > 1 and w.canvas.image_array().shape[1] > w.canvas.image_array().shape[0]
     assert not w.canvas.image_array().any()  # the wide canvas starts blank
 
     number = compose_number(4, seed=3)
     with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
         w.canvas.set_image(number.image)
-    assert reading.text() == number.text
+    assert reading.text() == number.text and reading.isVisible() and not w.number_panel.hint.isVisible()
     assert len(w.canvas.boxes) == 4
     assert [caption for _, caption in w.canvas.boxes] == list(number.text)
     # Each digit: its probabilities on click, and it goes to My digits with its label.
@@ -656,3 +657,54 @@ def test_the_nearest_digits_of_a_model_without_a_hidden_layer_are_said_to_be_in_
     assert layers == [] and space.startswith("pixels")
     strip.set_ready(space)
     assert "as the model sees it (pixels (784," in strip.caption.toolTip() and "last hidden layer" not in strip.caption.toolTip()
+
+
+def canvas_place(w, qtbot):
+    """Where the canvas's drawing area is in the window (x, y, width, height), once the window
+    has laid out what changed (the same three times running)."""
+    from PySide6.QtCore import QPoint
+
+    seen = []
+
+    def place():
+        r = w.canvas._square()
+        top_left = w.canvas.mapTo(w, QPoint(0, 0))
+        return (round(top_left.x() + r.x()), round(top_left.y() + r.y()), round(r.width()), round(r.height()))
+
+    def settled():
+        seen.append(place())
+        return len(seen) >= 3 and seen[-1] == seen[-2] == seen[-3]
+
+    qtbot.waitUntil(settled, timeout=5000)
+    return seen[-1]
+
+
+@pytest.mark.parametrize("size", [(1024, 640), (1400, 920)])
+def test_number_mode_keeps_the_canvas_in_place_while_writing(bundled_window, qtbot, size):
+    """Found by a review: the first reading (the number in large type, the digit buttons) pushed
+    the canvas 20 px down at 1024x640 (and made it larger at 1400x920), so the second stroke
+    of a T landed 20 px above the first and the first digit of "2026" came out larger and lower
+    than the others. The reading's widgets must never move or rescale the canvas."""
+    from mnist_desktop.model.drawings import compose_number
+
+    w = bundled_window
+    w.resize(*size)
+    w.reset_layout()
+    w.number_mode_action.trigger()
+    empty = canvas_place(w, qtbot)
+    with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
+        stroke(w.canvas, line((0.3, 0.2), (0.3, 0.8)))  # the stem of a T: read as a digit
+    assert w.number_panel.digit_buttons and w.number_panel.number.text()
+    assert canvas_place(w, qtbot) == empty
+    w.number_panel.digit_buttons[0].click()  # its bars and the title above them
+    assert canvas_place(w, qtbot) == empty
+    with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
+        w.canvas.set_image(compose_number(8, seed=5).image)  # eight digit buttons
+    assert len(w.number_panel.digit_buttons) == 8
+    w.number_panel.digit_buttons[7].click()
+    assert canvas_place(w, qtbot) == empty
+    w.number_panel.show_message("Could not read the canvas: " + "a long reason why, " * 8)
+    assert canvas_place(w, qtbot) == empty
+    with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
+        w.canvas.clear()
+    assert canvas_place(w, qtbot) == empty
