@@ -1,6 +1,7 @@
 """Number mode: a wide canvas read as a whole number as you write (``read_number``), with a
 box around each digit on the canvas, the number in large type, each digit's probabilities on
-hover or click, and a way to send each digit to My digits with its label.
+hover (its box) or click (the digit in the large number, or its button: a click on the canvas is
+a dot of writing), and a way to send each digit to My digits with its label.
 
 Reading an 8-digit canvas takes some 20–30 ms of a core (random strokes up to 70 ms), so it
 runs in a :class:`ReadWorker`, a little below the GUI thread's priority, never on the GUI thread:
@@ -18,7 +19,7 @@ import time
 
 import numpy as np
 from PySide6.QtCore import QEvent, QObject, QPoint, QSize, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QFont, QFontMetrics
+from PySide6.QtGui import QFont, QFontMetrics, QFontMetricsF
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -53,6 +54,35 @@ def probabilities_text(classes, probabilities) -> str:
     return ", ".join(f"{classes[i]}: {100 * float(probabilities[i]):.1f} %" for i in order)
 
 
+class NumberLabel(QLabel):
+    """The number in large type; a click on one of its digits selects that digit
+    (``digitClicked``). On the canvas a click is a dot, which may be part of the writing (it
+    joins the digit it lands in), so the canvas never takes a click for a selection."""
+
+    digitClicked = Signal(int)
+
+    def digit_at(self, x: float) -> int | None:
+        """The index of the character drawn at ``x`` (widget coordinates), or None."""
+        text = self.text()
+        if not text:
+            return None
+        fm = QFontMetricsF(self.font())
+        r = self.contentsRect()
+        left = r.x() + (r.width() - fm.horizontalAdvance(text)) / 2  # centred, as drawn
+        for k in range(len(text)):
+            if left + fm.horizontalAdvance(text[:k]) <= x < left + fm.horizontalAdvance(text[: k + 1]):
+                return k
+        return None
+
+    def mousePressEvent(self, event) -> None:
+        i = self.digit_at(event.position().x()) if event.button() == Qt.MouseButton.LeftButton else None
+        if i is not None:
+            self.digitClicked.emit(i)
+            event.accept()
+            return
+        super().mousePressEvent(event)
+
+
 class NumberPanel(QWidget):
     """The number read (``number_reading``), a button per digit (hover: its probabilities;
     click: its bars below; right-click or the menu arrow: save it to My digits).
@@ -73,14 +103,19 @@ class NumberPanel(QWidget):
         self.reading: engine.NumberReading | None = None
         self.classes: list[int] = list(MNIST.classes)
         self.selected: int | None = None
-        self.number = QLabel("", objectName="number_reading")
+        self.number = NumberLabel("", objectName="number_reading")
         f = QFont(self.font())
         f.setPointSizeF(f.pointSizeF() * 4)
         f.setBold(True)
         self.number.setFont(f)
         self.number.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.number.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # a long number does not widen the panel
-        self.number.setToolTip("The number the model reads, digit by digit, left to right ('?': not a digit).")
+        self.number.setToolTip(
+            "The number the model reads, digit by digit, left to right ('?': not a digit).\n"
+            "Click a digit: its probabilities, and the panels that look inside the model show it."
+        )
+        self.number.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.number.digitClicked.connect(lambda i: self.select(i))
         self.hint = QLabel("Write a number on the canvas, left to right, a gap between digits.")
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.hint.setWordWrap(True)
@@ -449,4 +484,7 @@ class NumberMode(QObject):
         if i is None or self.reading is None:
             return None
         d = self.reading.digits[i]
-        return f"Read {d.label}: {probabilities_text(self.panel.classes, d.probabilities)}"
+        return (
+            f"Digit {i + 1}, read {d.label if d.is_digit else f'{d.label}?'} ({probabilities_text(self.panel.classes, d.probabilities)}).\n"
+            "Click it in the number under the canvas, or its button, for its bars (a click on the canvas draws a dot)."
+        )

@@ -289,7 +289,7 @@ def test_number_mode_says_why_a_reading_failed_and_a_good_one_takes_it_away(bund
     number = compose_number(3, seed=4)
     with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
         w.canvas.set_image(number.image)
-    message = w.number_panel.findChild(type(w.number_panel.number), "number_message")
+    message = w.number_panel.findChild(type(w.number_panel.hint), "number_message")
     assert message.isVisible() and "Could not read the canvas" in message.text() and "not finite" in message.text()
     assert "\n" not in message.text() and w.number_panel.number.text() == "" and not w.canvas.boxes
     assert not w.number_panel.hint.isVisible()  # the message, not "write a number…"
@@ -315,7 +315,7 @@ def test_number_mode_drops_the_previous_models_reading_at_a_model_change(bundled
         w.canvas.set_image(number.image)
     box = w.number_mode.reading.digits[3].box
     centre = _box_centre(w.canvas, box)
-    assert w.number_mode.box_tooltip(centre).startswith(f"Read {number.text[3]}:")
+    assert w.number_mode.box_tooltip(centre).startswith(f"Digit 4, read {number.text[3]} ({number.text[3]}: ")
     w.number_panel.digit_buttons[3].click()
 
     torch.manual_seed(0)
@@ -336,7 +336,7 @@ def test_number_mode_drops_the_previous_models_reading_at_a_model_change(bundled
     reading = w.number_mode.reading
     assert reading is not None and all(len(d.probabilities) == 2 and d.label in (3, 7) for d in reading.digits)
     i = w.canvas.box_at(centre)
-    assert i is not None and w.number_mode.box_tooltip(centre).startswith(f"Read {reading.digits[i].label}:")
+    assert i is not None and w.number_mode.box_tooltip(centre).startswith(f"Digit {i + 1}, read {reading.digits[i].label}")
 
 
 def test_number_mode_never_shows_a_reading_of_a_drawing_changed_while_it_ran(bundled_window, qtbot, monkeypatch):
@@ -708,3 +708,42 @@ def test_number_mode_keeps_the_canvas_in_place_while_writing(bundled_window, qtb
     with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
         w.canvas.clear()
     assert canvas_place(w, qtbot) == empty
+
+
+def test_a_digit_of_the_number_is_selected_by_a_click_on_it_and_a_click_on_the_canvas_still_draws(bundled_window, qtbot):
+    """Found by a review: the README said "hover or click a digit for its probabilities", but a
+    click on a boxed digit did nothing (only the small buttons selected). A click on the canvas
+    is a dot, which may be part of the writing (it joins the digit it lands in), so it stays a
+    dot; a click on a digit of the number in large type selects it, as its button does, and the
+    box's tooltip says so."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtGui import QFontMetricsF
+
+    from mnist_desktop.model.drawings import compose_number
+
+    w = bundled_window
+    w.number_mode_action.trigger()
+    number = compose_number(4, seed=3)
+    with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
+        w.canvas.set_image(number.image)
+    label = w.number_panel.number
+    assert label.isVisible() and label.text() == number.text
+    fm = QFontMetricsF(label.font())
+    left = (label.contentsRect().width() - fm.horizontalAdvance(label.text())) / 2 + label.contentsRect().x()
+    for i in (2, 0, 3):  # the middle of the i-th character
+        x = left + (fm.horizontalAdvance(label.text()[:i]) + fm.horizontalAdvance(label.text()[: i + 1])) / 2
+        qtbot.mouseClick(label, Qt.MouseButton.LeftButton, pos=QPoint(round(x), label.height() // 2))
+        digit = w.number_mode.reading.digits[i]
+        assert w.number_panel.selected == i and w.canvas.selected_box == i
+        np.testing.assert_array_equal(w.number_panel.bars.probabilities, digit.probabilities)
+        assert w.session.drawing.x28 is digit.x28  # the panels that look inside show it
+    qtbot.mouseClick(label, Qt.MouseButton.LeftButton, pos=QPoint(2, label.height() // 2))  # beside the number
+    assert w.number_panel.selected == 3
+    # A click on the canvas inside a box draws a dot there, as before: writing is unchanged.
+    centre = _box_centre(w.canvas, w.number_mode.reading.digits[1].box)
+    assert w.canvas.stroke_count() == 0  # the picture only
+    with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
+        qtbot.mouseClick(w.canvas, Qt.MouseButton.LeftButton, pos=centre)
+    assert w.canvas.stroke_count() == 1  # a dot
+    tip = w.number_mode.box_tooltip(centre)
+    assert tip is not None and "Click it in the number under the canvas" in tip and "draws a dot" in tip
