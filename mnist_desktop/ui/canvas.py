@@ -111,7 +111,6 @@ class Canvas(QWidget):
         self.setCursor(Qt.CursorShape.CrossCursor)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(200, 200)
-        self.setToolTip("Draw a digit here with the mouse or a pen.\nRight button erases. Drop an image file to classify it.")
         self._items: list[Stroke | Picture | Clear] = []
         self._redo: list[Stroke | Picture | Clear] = []
         self._current: Stroke | None = None
@@ -124,6 +123,18 @@ class Canvas(QWidget):
         self._model = QImage(MODEL_SIZE, MODEL_SIZE, QImage.Format.Format_Grayscale8)
         self._screen = QImage()
         self._render_all()
+        self._explain()
+
+    def _explain(self) -> None:
+        """The tooltip and the help strip's line (status tip) for this canvas: a digit's, or a
+        number's on the wide canvas (Number mode), as the placeholder on the canvas says."""
+        if self.aspect == 1:
+            first, then = "Draw a digit here with the mouse or a pen.", "Drop an image file to classify it."
+        else:
+            first = "Write a number here with the mouse or a pen, left to right, a gap between digits: each digit is boxed and read."
+            then = "Drop an image file to read the number in it."
+        self.setToolTip(f"{first}\nRight button erases. {then}")
+        self.setStatusTip(f"{first} Right button erases. {then}")
 
     # ----------------------------------------------------------------- geometry
     def sizeHint(self) -> QSize:
@@ -158,6 +169,7 @@ class Canvas(QWidget):
         self._other_drawings[self.aspect] = (self._items, self._redo)
         self._items, self._redo = self._other_drawings.pop(aspect, ([], []))
         self.aspect = aspect
+        self._explain()
         self.boxes, self.selected_box = [], None
         self._model = QImage(round(MODEL_SIZE * aspect), MODEL_SIZE, QImage.Format.Format_Grayscale8)
         self.updateGeometry()

@@ -174,6 +174,27 @@ def test_the_help_strip_says_what_the_mouse_is_over(window, qtbot):
     assert strip.full_text == window.train_action.statusTip()  # shown whole, or cut with "…" (below)
 
 
+def test_the_canvas_help_follows_number_mode(window, qtbot):
+    """Found by a review: in Number mode the canvas said "Write a number here" while the help
+    strip, on hover, still said "Draw a digit here … Drop an image file to classify it"."""
+    strip = window.help_strip
+    train = window.toolbar.widgetForAction(window.train_action)  # on screen in both modes: the strip's line changes from it
+
+    def hover_canvas(words: str) -> None:
+        qtbot.mouseMove(train)
+        qtbot.waitUntil(lambda: strip.full_text == window.train_action.statusTip())
+        qtbot.mouseMove(window.canvas)
+        qtbot.waitUntil(lambda: words in strip.full_text)
+
+    window.number_mode_action.trigger()
+    hover_canvas("Write a number")
+    assert "Draw a digit" not in strip.full_text and "classify" not in strip.full_text
+    assert "Write a number" in window.canvas.toolTip() and "Draw a digit" not in window.canvas.toolTip()
+    window.number_mode_action.trigger()  # back to one digit: its own help again
+    hover_canvas("Draw a digit")
+    assert "Draw a digit" in window.canvas.toolTip()
+
+
 def test_help_menu_introduction_and_generated_shortcuts(window, qtbot):
     assert [a.text().replace("&", "") for a in window.help_menu.actions() if not a.isSeparator()][:2] == [
         "Introduction",
