@@ -178,8 +178,11 @@ class InspectorPanel(QWidget):
         self.canvas_button = QPushButton("Put on canvas", objectName="inspector_to_canvas")
         self.canvas_button.setToolTip("Classify this sample: it replaces the drawing (undo brings the drawing back).")
         self.canvas_button.clicked.connect(self._to_canvas)
-        self.sample_info = QLabel()
-        self.sample_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # may be cut, never widens the window
+        # What is shown, on its own line under the buttons: beside them it had 40 px at 1024x640
+        # ("the dra") and 240 at 1280x720 ("digit 3 of the number (Number moc"). It wraps where
+        # the dock is narrower still, and never widens the window.
+        self.sample_info = QLabel(objectName="inspector_sample_info", wordWrap=True)
+        self.sample_info.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
         self.modes = QButtonGroup(self)
         mode_row = QHBoxLayout()
@@ -225,9 +228,10 @@ class InspectorPanel(QWidget):
         top.addWidget(self.index)
         top.addWidget(self.random_button)
         top.addWidget(self.canvas_button)
-        top.addWidget(self.sample_info, 1)
+        top.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.sample_info)
         mode_row.addWidget(self.zoom)
         layout.addLayout(mode_row)
         layout.addWidget(self.grid_scroll, 1)

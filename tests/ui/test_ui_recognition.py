@@ -747,3 +747,40 @@ def test_a_digit_of_the_number_is_selected_by_a_click_on_it_and_a_click_on_the_c
     assert w.canvas.stroke_count() == 1  # a dot
     tip = w.number_mode.box_tooltip(centre)
     assert tip is not None and "Click it in the number under the canvas" in tip and "draws a dot" in tip
+
+
+def shows_whole(label) -> bool:
+    """``label``'s text is all on screen: on one line within its width, or wrapped to as many
+    lines as it needs, inside its window."""
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QFontMetrics
+
+    right = label.mapTo(label.window(), QPoint(label.width(), 0)).x()
+    if right > label.window().width():
+        return False
+    if label.wordWrap():
+        return label.height() >= label.heightForWidth(label.width())
+    return QFontMetrics(label.font()).horizontalAdvance(label.text()) <= label.contentsRect().width()
+
+
+@pytest.mark.parametrize("size", [(1024, 640), (1280, 720)])
+def test_number_mode_texts_show_whole_in_a_small_window(bundled_window, qtbot, size):
+    """Found by a review: the Tensor inspector's header read "digit 3 of the number (Number moc"
+    at 1280x720 and "the dra" at 1024x640 (squeezed beside its buttons)."""
+    from mnist_desktop.model.drawings import compose_number
+
+    w = bundled_window
+    w.resize(*size)
+    w.reset_layout()
+    w.number_mode_action.trigger()
+    with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
+        w.canvas.set_image(compose_number(4, seed=3).image)
+    w.docks["inspector"].raise_()
+    info = w.inspector.sample_info
+    qtbot.waitUntil(lambda: info.isVisible() and info.text().startswith("the drawing"), timeout=5000)
+    canvas_place(w, qtbot)  # laid out
+    assert shows_whole(info), (info.text(), info.width())
+    w.number_panel.digit_buttons[2].click()
+    qtbot.waitUntil(lambda: "digit 3 of the number" in info.text(), timeout=5000)
+    canvas_place(w, qtbot)
+    assert shows_whole(info), (info.text(), info.width())
