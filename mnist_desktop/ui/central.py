@@ -75,10 +75,8 @@ class CentralArea(QWidget):
         if self.number_mode.active:
             selected = self.number_panel.selected
             if selected is None:
-                self.hint.emit(
-                    "Number mode: click a digit of the number first, then press Ctrl+Alt and its right label (or use the digit's ▾ menu).",
-                    8000,
-                )
+                # Short enough for the status bar beside the model's name at 1024x640 (490 px).
+                self.hint.emit("Click a digit of the number first, then Ctrl+Alt+its true label (or its ▾ menu).", 8000)
                 return None
             return self.number_mode.save(selected, label)
         image = self.canvas.image_array()

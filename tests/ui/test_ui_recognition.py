@@ -88,7 +88,7 @@ def test_number_mode_reads_a_composed_number_and_boxes_its_digits(bundled_window
     buttons = w.number_panel.findChildren(QToolButton)
     assert [b.text() for b in buttons if b.objectName().startswith("number_digit_")] == list(number.text)
     assert w.save_my_digit(3) is None  # no digit chosen yet: the status bar says how
-    assert "click a digit of the number first" in w.statusBar().currentMessage()
+    assert "click a digit of the number first" in w.statusBar().currentMessage().lower()
     w.number_panel.digit_buttons[2].click()
     assert w.statusBar().currentMessage() == ""  # and takes it back once one is
     assert w.number_panel.bars.probabilities.argmax() == int(number.text[2])
@@ -784,3 +784,24 @@ def test_number_mode_texts_show_whole_in_a_small_window(bundled_window, qtbot, s
     qtbot.waitUntil(lambda: "digit 3 of the number" in info.text(), timeout=5000)
     canvas_place(w, qtbot)
     assert shows_whole(info), (info.text(), info.width())
+
+
+def test_number_mode_save_hint_shows_whole_in_the_status_bar_at_1024x640(bundled_window, qtbot):
+    """Found by a review: Ctrl+Alt+digit with no digit of the number selected said "... then
+    press Ctrl+Alt and its right la" at 1024x640: the status bar cut it at the model's name."""
+    from PySide6.QtGui import QFontMetrics
+
+    from mnist_desktop.model.drawings import compose_number
+
+    w = bundled_window
+    w.resize(1024, 640)
+    w.reset_layout()
+    w.number_mode_action.trigger()
+    with qtbot.waitSignal(w.number_mode.readingUpdated, timeout=5000):
+        w.canvas.set_image(compose_number(4, seed=3).image)
+    canvas_place(w, qtbot)
+    assert w.save_my_digit(7) is None
+    message = w.statusBar().currentMessage()
+    assert "click a digit of the number first" in message.lower() and "Ctrl+Alt" in message
+    room = w.model_label.x() - 8  # QStatusBar draws its message from x=6 to 2 px before the first permanent widget
+    assert QFontMetrics(w.statusBar().font()).horizontalAdvance(message) <= room, (message, room)
